@@ -1,0 +1,483 @@
+//! Load: walks `content/`, parses every document's front matter, and builds the site model — pages,
+//! the section tree (folders, with `_index.md` as the section page), ids, URLs and the asset list.
+//! Pure data: it reads files and returns a [`Site`] or every problem it found, never renders.
+
+pub mod frontmatter;
+mod git_dates;
+pub mod url;
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::Path;
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use rayon::prelude::*;
+
+use crate::config::Config;
+use crate::diag::{Diagnostic, Location};
+pub use frontmatter::{Audience, DocType, FrontMatter, Status};
+
+/// Folders and files at the output root that kbpub writes itself; content may not use them.
+const RESERVED_ROOT_NAMES: &[&str] = &["assets", "tags", "search-index.js", "sitemap.xml", "404.html"];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PageKind {
+    Document(DocType),
+    /// The page of the section with this index (`_index.md`, or a generated one).
+    Section(usize),
+}
+
+#[derive(Debug, Clone)]
+pub struct Page {
+    pub id: String,
+    /// Path inside `content/`, with `/` separators: `sops/asn.md`.
+    pub rel_path: String,
+    /// Path shown to writers, relative to the site root: `content/sops/asn.md`.
+    pub file: String,
+    pub source: Arc<str>,
+    /// Byte offset where the body starts (after the front matter).
+    pub body_start: usize,
+    pub meta: FrontMatter,
+    pub kind: PageKind,
+    /// The section this page lives in (for a section page, the section itself).
+    pub section: usize,
+    /// Output path relative to the site root: `sops/asn.html`.
+    pub url: String,
+    /// Last updated: front matter `updated`, else the last git commit touching the file.
+    pub updated: Option<NaiveDate>,
+}
+
+impl Page {
+    pub fn body(&self) -> &str {
+        &self.source[self.body_start..]
+    }
+
+    pub fn doc_type(&self) -> Option<DocType> {
+        match self.kind {
+            PageKind::Document(t) => Some(t),
+            PageKind::Section(_) => None,
+        }
+    }
+
+    pub fn title(&self) -> &str {
+        &self.meta.title
+    }
+
+    /// Location of the value of a front matter key (or the file start), for diagnostics.
+    pub fn key_location(&self, key: &str) -> Location {
+        let span = frontmatter::split(&self.source)
+            .and_then(|s| {
+                frontmatter::value_span(&self.source[s.header.clone()], key)
+                    .map(|r| s.header.start + r.start..s.header.start + r.end)
+            })
+            .unwrap_or(0..0);
+        Location::new(self.file.clone(), self.source.clone(), span)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Section {
+    /// Folder inside `content/`: `""` for the root, `sops`, `sops/onboarding`.
+    pub dir: String,
+    /// Index of this section's page in [`Site::pages`].
+    pub page: usize,
+    pub parent: Option<usize>,
+    /// Ordered by weight, then title.
+    pub subsections: Vec<usize>,
+    /// Document pages directly in this folder, ordered by weight, then title.
+    pub pages: Vec<usize>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Site {
+    pub config: Config,
+    pub pages: Vec<Page>,
+    pub sections: Vec<Section>,
+    /// Files in `content/` that are not Markdown (images, PDFs), content-relative.
+    pub assets: Vec<String>,
+    by_rel_path: HashMap<String, usize>,
+    by_id: HashMap<String, usize>,
+}
+
+impl Site {
+    pub fn page_by_rel_path(&self, rel_path: &str) -> Option<usize> {
+        self.by_rel_path.get(rel_path).copied()
+    }
+
+    pub fn page_by_id(&self, id: &str) -> Option<usize> {
+        self.by_id.get(id).copied()
+    }
+
+    pub fn has_asset(&self, rel_path: &str) -> bool {
+        self.assets.binary_search_by(|a| a.as_str().cmp(rel_path)).is_ok()
+    }
+
+    pub fn root_section(&self) -> &Section {
+        &self.sections[0]
+    }
+
+    /// Document pages (not section pages), in nav order.
+    pub fn documents(&self) -> impl Iterator<Item = usize> + '_ {
+        self.nav_order().into_iter().filter(|&i| matches!(self.pages[i].kind, PageKind::Document(_)))
+    }
+
+    /// Every page in reading order: a section page, then its documents, then its subsections.
+    pub fn nav_order(&self) -> Vec<usize> {
+        let mut order = Vec::with_capacity(self.pages.len());
+        self.push_section_order(0, &mut order);
+        order
+    }
+
+    fn push_section_order(&self, section: usize, order: &mut Vec<usize>) {
+        let s = &self.sections[section];
+        order.push(s.page);
+        order.extend(&s.pages);
+        for &sub in &s.subsections {
+            self.push_section_order(sub, order);
+        }
+    }
+
+    /// Sections from the root down to `section`, inclusive.
+    pub fn ancestors(&self, section: usize) -> Vec<usize> {
+        let mut chain = vec![section];
+        let mut current = section;
+        while let Some(parent) = self.sections[current].parent {
+            chain.push(parent);
+            current = parent;
+        }
+        chain.reverse();
+        chain
+    }
+
+    /// Every tag with the documents that carry it, tags sorted by name.
+    pub fn tags(&self) -> Vec<(String, Vec<usize>)> {
+        let mut tags: HashMap<&str, Vec<usize>> = HashMap::new();
+        for i in self.documents() {
+            for tag in &self.pages[i].meta.tags {
+                tags.entry(tag.as_str()).or_default().push(i);
+            }
+        }
+        let mut list: Vec<(String, Vec<usize>)> =
+            tags.into_iter().map(|(tag, pages)| (tag.to_string(), pages)).collect();
+        list.sort_by(|a, b| a.0.cmp(&b.0));
+        list
+    }
+}
+
+/// Loads the site under `config.root`. Returns every problem found, not just the first.
+pub fn load(config: &Config) -> Result<Site, Vec<Diagnostic>> {
+    let content_dir = config.content_dir();
+    if !content_dir.is_dir() {
+        return Err(vec![Diagnostic::error(
+            "no-content",
+            format!("no content folder at {}", content_dir.display()),
+        )
+        .help("create `content/` with Markdown documents, or run `kbpub init`")]);
+    }
+    let (markdown, assets, mut diagnostics) = walk(&content_dir);
+    let parsed: Vec<Result<Page, Vec<Diagnostic>>> = markdown
+        .par_iter()
+        .map(|rel| read_page(&content_dir, rel))
+        .collect();
+    let mut pages = Vec::with_capacity(parsed.len());
+    for result in parsed {
+        match result {
+            Ok(page) => pages.push(page),
+            Err(errors) => diagnostics.extend(errors),
+        }
+    }
+    let git_dates = git_dates::last_commit_dates(&config.root);
+    for page in &mut pages {
+        if page.updated.is_none() {
+            page.updated = git_dates.get(&page.file).copied();
+        }
+    }
+    let sections = build_sections(&mut pages);
+    diagnostics.extend(check_reserved_and_collisions(&pages));
+    let by_id = index_ids(&pages, &mut diagnostics);
+    diagnostics.extend(check_references(&pages, &by_id));
+    if diagnostics.iter().any(Diagnostic::is_error) {
+        crate::diag::sort(&mut diagnostics);
+        return Err(diagnostics);
+    }
+    let by_rel_path = pages.iter().enumerate().map(|(i, p)| (p.rel_path.clone(), i)).collect();
+    let mut site = Site {
+        config: config.clone(),
+        pages,
+        sections,
+        assets,
+        by_rel_path,
+        by_id,
+    };
+    order_sections(&mut site);
+    Ok(site)
+}
+
+/// Lists Markdown files and assets (content-relative, sorted); hidden files are skipped.
+fn walk(content_dir: &Path) -> (Vec<String>, Vec<String>, Vec<Diagnostic>) {
+    let mut markdown = Vec::new();
+    let mut assets = Vec::new();
+    let mut diagnostics = Vec::new();
+    let walker = walkdir::WalkDir::new(content_dir)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'));
+    for entry in walker {
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(e) => {
+                diagnostics.push(Diagnostic::error("io", format!("cannot read content: {e}")));
+                continue;
+            }
+        };
+        if !entry.file_type().is_file() {
+            continue;
+        }
+        let Ok(rel) = entry.path().strip_prefix(content_dir) else { continue };
+        let rel = url::to_slash(rel);
+        if rel.ends_with(".md") {
+            markdown.push(rel);
+        } else {
+            assets.push(rel);
+        }
+    }
+    (markdown, assets, diagnostics)
+}
+
+fn read_page(content_dir: &Path, rel: &str) -> Result<Page, Vec<Diagnostic>> {
+    let file = format!("content/{rel}");
+    let text = std::fs::read_to_string(content_dir.join(rel)).map_err(|e| {
+        vec![Diagnostic::error("io", format!("cannot read {file}: {e}"))
+            .in_file(file.clone())
+            .help("documents must be UTF-8 text")]
+    })?;
+    let source: Arc<str> = Arc::from(text);
+    let Some(split) = frontmatter::split(&source) else {
+        return Err(vec![Diagnostic::error("front-matter", "missing front matter")
+            .at(Location::new(file.clone(), source.clone(), 0..0))
+            .help("start the file with `+++` (TOML) or `---` (YAML) front matter holding at least a `title`, closed by the same fence")]);
+    };
+    let meta = frontmatter::parse(&file, &source, &split)?;
+    let is_section = rel == "_index.md" || rel.ends_with("/_index.md");
+    let kind = match (is_section, meta.doc_type) {
+        (true, _) => PageKind::Section(usize::MAX),
+        (false, Some(t)) => PageKind::Document(t),
+        (false, None) => {
+            return Err(vec![Diagnostic::error("front-matter", "missing `type`")
+                .at(Location::new(file.clone(), source.clone(), split.header.start..split.header.start))
+                .help("add `type = \"sop\"` (or playbook, faq, partner, incident-review, notice)")]);
+        }
+    };
+    let id = meta.id.clone().unwrap_or_else(|| url::derived_id(rel));
+    Ok(Page {
+        id,
+        rel_path: rel.to_string(),
+        file,
+        source,
+        body_start: split.body_start,
+        updated: meta.updated,
+        meta,
+        kind,
+        section: usize::MAX,
+        url: url::page_url(rel),
+    })
+}
+
+/// Creates a section for every folder that holds Markdown (and its parents), generating a page
+/// for folders without `_index.md`, and links pages to their sections.
+fn build_sections(pages: &mut Vec<Page>) -> Vec<Section> {
+    let mut dirs: BTreeSet<String> = BTreeSet::new();
+    dirs.insert(String::new());
+    for page in pages.iter() {
+        let mut dir = url::parent_dir(&page.rel_path);
+        while !dir.is_empty() {
+            dirs.insert(dir.to_string());
+            dir = url::parent_dir(dir);
+        }
+    }
+    let index_of_dir: HashMap<String, usize> =
+        dirs.iter().enumerate().map(|(i, d)| (d.clone(), i)).collect();
+    let mut sections: Vec<Section> = dirs
+        .iter()
+        .map(|dir| Section {
+            dir: dir.clone(),
+            page: usize::MAX,
+            parent: (!dir.is_empty()).then(|| index_of_dir[url::parent_dir(dir)]),
+            subsections: Vec::new(),
+            pages: Vec::new(),
+        })
+        .collect();
+    for (i, page) in pages.iter_mut().enumerate() {
+        let dir = url::parent_dir(&page.rel_path);
+        let section = index_of_dir[dir];
+        page.section = section;
+        match page.kind {
+            PageKind::Section(_) => {
+                page.kind = PageKind::Section(section);
+                sections[section].page = i;
+            }
+            PageKind::Document(_) => sections[section].pages.push(i),
+        }
+    }
+    for (s, section) in sections.iter_mut().enumerate() {
+        if section.page == usize::MAX {
+            section.page = pages.len();
+            pages.push(generated_section_page(s, &section.dir));
+        }
+    }
+    for s in 1..sections.len() {
+        let parent = sections[s].parent.expect("non-root sections have parents");
+        sections[parent].subsections.push(s);
+    }
+    sections
+}
+
+fn generated_section_page(section: usize, dir: &str) -> Page {
+    let rel_path = if dir.is_empty() { "_index.md".to_string() } else { format!("{dir}/_index.md") };
+    let name = dir.rsplit('/').next().unwrap_or(dir);
+    let title = if dir.is_empty() { "Home".to_string() } else { url::title_from_slug(name) };
+    Page {
+        id: url::derived_id(&rel_path),
+        file: format!("content/{rel_path}"),
+        url: url::page_url(&rel_path),
+        rel_path,
+        source: Arc::from(""),
+        body_start: 0,
+        meta: FrontMatter { title, ..FrontMatter::default() },
+        kind: PageKind::Section(section),
+        section,
+        updated: None,
+    }
+}
+
+fn check_reserved_and_collisions(pages: &[Page]) -> Vec<Diagnostic> {
+    let mut diagnostics = Vec::new();
+    let mut by_url: HashMap<&str, &Page> = HashMap::new();
+    for page in pages {
+        let first = page.url.split('/').next().unwrap_or("");
+        if RESERVED_ROOT_NAMES.contains(&first) {
+            diagnostics.push(
+                Diagnostic::error("reserved-path", format!("`{first}` at the site root is reserved for kbpub's own output"))
+                    .at(Location::new(page.file.clone(), page.source.clone(), 0..0))
+                    .help(format!("rename `{}` so that its output path does not start with `{first}`", page.file)),
+            );
+        }
+        if let Some(other) = by_url.insert(&page.url, page) {
+            diagnostics.push(
+                Diagnostic::error("url-collision", format!("`{}` and `{}` both become `{}`", other.file, page.file, page.url))
+                    .at(Location::new(page.file.clone(), page.source.clone(), 0..0))
+                    .help("rename one of them (a folder's own page is `_index.md`, not `index.md`)"),
+            );
+        }
+    }
+    diagnostics
+}
+
+fn index_ids(pages: &[Page], diagnostics: &mut Vec<Diagnostic>) -> HashMap<String, usize> {
+    let mut by_id: HashMap<String, usize> = HashMap::with_capacity(pages.len());
+    for (i, page) in pages.iter().enumerate() {
+        if let Some(&first) = by_id.get(&page.id) {
+            let first = &pages[first];
+            diagnostics.push(
+                Diagnostic::error("duplicate-id", format!("duplicate id `{}`", page.id))
+                    .at(page.key_location("id"))
+                    .label("this id is already used")
+                    .related(first.key_location("id"), "first used here")
+                    .help(format!("ids must be unique; `{}` already has id `{}`", first.file, page.id)),
+            );
+        } else {
+            by_id.insert(page.id.clone(), i);
+        }
+    }
+    by_id
+}
+
+/// Front matter that names other documents must name existing ones.
+fn check_references(pages: &[Page], by_id: &HashMap<String, usize>) -> Vec<Diagnostic> {
+    pages
+        .iter()
+        .filter_map(|page| {
+            let target = page.meta.superseded_by.as_deref()?;
+            (!by_id.contains_key(target)).then(|| {
+                Diagnostic::error("unknown-id", format!("`superseded_by` names unknown document id `{target}`"))
+                    .at(page.key_location("superseded_by"))
+                    .help("use the `id` of an existing document")
+            })
+        })
+        .collect()
+}
+
+fn order_sections(site: &mut Site) {
+    let key = |pages: &[Page], i: usize| (pages[i].meta.weight.unwrap_or(i64::MAX), pages[i].meta.title.to_lowercase());
+    let pages = &site.pages;
+    let section_pages: Vec<usize> = site.sections.iter().map(|s| s.page).collect();
+    for section in &mut site.sections {
+        section.pages.sort_by_cached_key(|&i| key(pages, i));
+        section.subsections.sort_by_cached_key(|&s| key(pages, section_pages[s]));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn site_with(files: &[(&str, &str)]) -> Result<Site, Vec<Diagnostic>> {
+        let dir = tempfile::tempdir().unwrap();
+        for (path, text) in files {
+            let p = dir.path().join("content").join(path);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        }
+        let mut config = Config::parse("").unwrap();
+        config.root = dir.path().to_path_buf();
+        load(&config)
+    }
+
+    const DOC: &str = "+++\ntitle = \"T\"\ntype = \"sop\"\n+++\n";
+
+    #[test]
+    fn ids_are_derived_from_paths_and_sections_generated() {
+        let site = site_with(&[("sops/a-b.md", DOC), ("sops/deep/c.md", DOC)]).unwrap();
+        assert!(site.page_by_id("sops-a-b").is_some());
+        assert!(site.page_by_id("sops-deep-c").is_some());
+        let titles: Vec<&str> = site.sections.iter().map(|s| site.pages[s.page].title()).collect();
+        assert_eq!(titles, ["Home", "Sops", "Deep"]);
+    }
+
+    #[test]
+    fn pages_order_by_weight_then_title() {
+        let doc = |t: &str, w: Option<i64>| {
+            let weight = w.map(|w| format!("weight = {w}\n")).unwrap_or_default();
+            format!("+++\ntitle = \"{t}\"\ntype = \"faq\"\n{weight}+++\n")
+        };
+        let site = site_with(&[
+            ("f/a.md", &doc("Zeta", Some(1))),
+            ("f/b.md", &doc("beta", None)),
+            ("f/c.md", &doc("Alpha", None)),
+        ])
+        .unwrap();
+        let order: Vec<&str> = site.sections[1].pages.iter().map(|&i| site.pages[i].title()).collect();
+        assert_eq!(order, ["Zeta", "Alpha", "beta"]);
+    }
+
+    #[test]
+    fn duplicate_ids_name_both_files() {
+        let doc = "+++\nid = \"same\"\ntitle = \"T\"\ntype = \"sop\"\n+++\n";
+        let errs = site_with(&[("a.md", doc), ("b.md", doc)]).unwrap_err();
+        assert_eq!(errs.len(), 1);
+        assert_eq!(errs[0].position(), "content/b.md:2:6");
+        assert_eq!(errs[0].related.as_ref().unwrap().0.file, "content/a.md");
+    }
+
+    #[test]
+    fn all_errors_are_reported_together() {
+        let errs = site_with(&[
+            ("a.md", "+++\ntitle = \"A\"\ntype = \"nope\"\n+++\n"),
+            ("b.md", "no front matter"),
+            ("c.md", "---\ntitle: C\n---\n"),
+        ])
+        .unwrap_err();
+        let positions: Vec<String> = errs.iter().map(Diagnostic::position).collect();
+        assert_eq!(positions, ["content/a.md:3:8", "content/b.md:1:1", "content/c.md:2:1"]);
+    }
+}

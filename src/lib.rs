@@ -1,0 +1,9 @@
+//! kbpub: a docs-as-code pipeline for trading-partner operations teams. Markdown in git is loaded
+//! (`content`), rendered through Tera templates (`render`) and written as a static site (`site`).
+//! See ARCHITECTURE.md for the bird's-eye view and the invariants.
+
+pub mod config;
+pub mod content;
+pub mod diag;
+pub mod render;
+pub mod site;

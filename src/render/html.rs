@@ -1,0 +1,137 @@
+//! The site HTML writer: turns a prepared event stream into the body HTML of a site page —
+//! headings with anchor links, GitHub alerts as callouts, highlighted code, wrapped tables,
+//! internal-only passages marked, and `kb:`/`asset:` links mapped to relative hrefs.
+
+use pulldown_cmark::{html, CodeBlockKind, CowStr, Event, Tag, TagEnd};
+
+use super::escape::escape_html;
+use super::highlight;
+use super::markdown::{internal_marker_event, target, Target};
+use crate::content::{url, Site};
+
+/// Maps a prepared link destination to an href relative to the page at `from_url`.
+pub fn href_for(site: &Site, from_url: &str, dest: &str) -> String {
+    match target(dest) {
+        Target::Page { page, anchor } => {
+            let mut href = url::relative_href(from_url, &site.pages[page].url);
+            if let Some(anchor) = anchor {
+                href.push('#');
+                href.push_str(anchor);
+            }
+            href
+        }
+        Target::Asset(asset) => url::relative_href(from_url, asset),
+        Target::External(external) => external.to_string(),
+    }
+}
+
+/// Writes `events` as HTML for the page at `from_url`.
+pub fn write(site: &Site, from_url: &str, events: &[Event<'_>], highlight_code: bool) -> String {
+    let mut out = String::with_capacity(events.len() * 24);
+    let mut code: Option<(String, String)> = None; // (language, text) while inside a code block
+    let mut mapped: Vec<Event<'_>> = Vec::with_capacity(events.len());
+    for event in events {
+        if let Some((lang, text)) = &mut code {
+            match event {
+                Event::Text(t) => text.push_str(t),
+                Event::End(TagEnd::CodeBlock) => {
+                    mapped.push(Event::Html(CowStr::from(code_block(lang, text, highlight_code))));
+                    code = None;
+                }
+                _ => {}
+            }
+            continue;
+        }
+        match event {
+            Event::Start(Tag::CodeBlock(kind)) => {
+                let lang = match kind {
+                    CodeBlockKind::Fenced(info) => info.split([' ', ',', '{']).next().unwrap_or("").to_string(),
+                    CodeBlockKind::Indented => String::new(),
+                };
+                code = Some((lang, String::new()));
+            }
+            Event::Start(Tag::Heading { level, id, .. }) => {
+                let id = escape_html(id.as_deref().unwrap_or(""));
+                mapped.push(Event::Html(CowStr::from(format!(
+                    "<{level} id=\"{id}\"><a class=\"anchor\" href=\"#{id}\" aria-hidden=\"true\">#</a>"
+                ))));
+            }
+            Event::End(TagEnd::Heading(level)) => mapped.push(Event::Html(CowStr::from(format!("</{level}>\n")))),
+            Event::Start(Tag::BlockQuote(Some(kind))) => {
+                let (class, title) = alert(*kind);
+                mapped.push(Event::Html(CowStr::from(format!(
+                    "<div class=\"callout callout-{class}\"><p class=\"callout-title\">{title}</p>\n"
+                ))));
+            }
+            Event::End(TagEnd::BlockQuote(Some(_))) => mapped.push(Event::Html(CowStr::Borrowed("</div>\n"))),
+            Event::Start(Tag::Table(_)) => {
+                mapped.push(Event::Html(CowStr::Borrowed("<div class=\"table-wrap\">")));
+                mapped.push(event.clone());
+            }
+            Event::End(TagEnd::Table) => {
+                mapped.push(event.clone());
+                mapped.push(Event::Html(CowStr::Borrowed("</div>\n")));
+            }
+            Event::Start(Tag::Link { link_type, dest_url, title, id }) => mapped.push(Event::Start(Tag::Link {
+                link_type: *link_type,
+                dest_url: CowStr::from(href_for(site, from_url, dest_url)),
+                title: title.clone(),
+                id: id.clone(),
+            })),
+            Event::Start(Tag::Image { link_type, dest_url, title, id }) => mapped.push(Event::Start(Tag::Image {
+                link_type: *link_type,
+                dest_url: CowStr::from(href_for(site, from_url, dest_url)),
+                title: title.clone(),
+                id: id.clone(),
+            })),
+            Event::Html(_) => match internal_marker_event(event) {
+                Some(true) => mapped.push(Event::Html(CowStr::Borrowed(
+                    "<div class=\"internal-only\"><p class=\"internal-only-title\">Internal only</p>\n",
+                ))),
+                Some(false) => mapped.push(Event::Html(CowStr::Borrowed("</div>\n"))),
+                None => mapped.push(event.clone()),
+            },
+            other => mapped.push(other.clone()),
+        }
+    }
+    html::push_html(&mut out, mapped.into_iter());
+    out
+}
+
+fn code_block(lang: &str, text: &str, highlight_code: bool) -> String {
+    let body = if highlight_code && !lang.is_empty() { highlight::highlight(text, lang) } else { escape_html(text) };
+    if lang.is_empty() {
+        format!("<pre class=\"code\"><code>{body}</code></pre>\n")
+    } else {
+        let lang = escape_html(lang);
+        format!("<pre class=\"code\" data-lang=\"{lang}\"><code class=\"language-{lang}\">{body}</code></pre>\n")
+    }
+}
+
+/// CSS class suffix and title of a GitHub alert.
+pub fn alert(kind: pulldown_cmark::BlockQuoteKind) -> (&'static str, &'static str) {
+    use pulldown_cmark::BlockQuoteKind::*;
+    match kind {
+        Note => ("note", "Note"),
+        Tip => ("tip", "Tip"),
+        Important => ("important", "Important"),
+        Warning => ("warning", "Warning"),
+        Caution => ("caution", "Caution"),
+    }
+}
+
+/// The readable text of `events` (no markup, code blocks left out), for the search index.
+pub fn plain_text(events: &[Event<'_>]) -> String {
+    let mut text = String::new();
+    let mut in_code_block = false;
+    for event in events {
+        match event {
+            Event::Start(Tag::CodeBlock(_)) => in_code_block = true,
+            Event::End(TagEnd::CodeBlock) => in_code_block = false,
+            Event::Text(t) | Event::Code(t) if !in_code_block => text.push_str(t),
+            Event::SoftBreak | Event::HardBreak | Event::End(_) if !text.ends_with(' ') => text.push(' '),
+            _ => {}
+        }
+    }
+    text.trim().to_string()
+}

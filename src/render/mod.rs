@@ -1,0 +1,186 @@
+//! Render: the pure core that turns a loaded [`Site`] into outputs. A document body is first a
+//! Tera template (only when it holds template syntax), then Markdown, prepared once into an event
+//! stream that the writers consume. `build`, `serve`, `check` and `publish` all render through an
+//! [`Engine`], so a preview is exactly what gets published. No I/O beyond reading templates.
+
+pub mod escape;
+pub mod highlight;
+pub mod html;
+pub mod markdown;
+pub mod templates;
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use serde::Serialize;
+use tera::{Context, Tera};
+
+use crate::content::{Page, Site};
+use crate::diag::{Diagnostic, Location};
+pub use markdown::{AnchorRef, Heading, View};
+
+/// Compiled templates for one site. Cheap to share across threads.
+pub struct Engine<'s> {
+    pub site: &'s Site,
+    /// Layout templates (HTML escaping).
+    layout_tera: Tera,
+    /// Template bodies, with every layout template available for includes (Markdown escaping).
+    body_tera: Tera,
+    layouts: Vec<templates::TemplateSource>,
+    /// Per page: does its body use template syntax?
+    templated: Vec<bool>,
+}
+
+/// A page body rendered for the site.
+#[derive(Debug, Default)]
+pub struct RenderedBody {
+    pub html: String,
+    pub headings: Vec<Heading>,
+    /// Readable text, for search.
+    pub text: String,
+    pub anchor_refs: Vec<AnchorRef>,
+    pub links_to: Vec<usize>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// What a document body sees as `page` when it is a template.
+#[derive(Serialize)]
+struct BodyPage<'a> {
+    id: &'a str,
+    title: &'a str,
+    #[serde(rename = "type")]
+    doc_type: Option<&'static str>,
+    owner: Option<&'a str>,
+    audience: crate::content::Audience,
+    partners: &'a [String],
+    tags: &'a [String],
+    review_by: Option<String>,
+    extra: &'a serde_json::Value,
+}
+
+fn uses_template_syntax(body: &str) -> bool {
+    body.contains("{{") || body.contains("{%") || body.contains("{#")
+}
+
+impl<'s> Engine<'s> {
+    /// Compiles layouts and template bodies; reports every template that fails to parse.
+    pub fn new(site: &'s Site) -> Result<Engine<'s>, Vec<Diagnostic>> {
+        let layouts = templates::layout_sources(&site.config.templates_dir())?;
+        let templated: Vec<bool> = site.pages.iter().map(|p| uses_template_syntax(p.body())).collect();
+        let mut sources: Vec<(String, Arc<str>)> =
+            layouts.iter().map(|t| (t.name.clone(), t.text.clone())).collect();
+        let locate = |name: &str| locate_template(site, &layouts, name);
+        let mut layout_tera = templates::new_tera(templates::Escaping::Html);
+        templates::add_all(&mut layout_tera, &sources, &locate)?;
+        for (page, _) in site.pages.iter().zip(&templated).filter(|(_, t)| **t) {
+            sources.push((body_template_name(page), Arc::from(page.body())));
+        }
+        let mut body_tera = templates::new_tera(templates::Escaping::Markup);
+        templates::add_all(&mut body_tera, &sources, &locate)?;
+        Ok(Engine { site, layout_tera, body_tera, layouts, templated })
+    }
+
+    /// The names of the layout templates (built-in and the site's own).
+    pub fn layout_names(&self) -> impl Iterator<Item = &str> {
+        self.layouts.iter().map(|t| t.name.as_str())
+    }
+
+    /// The page body as Markdown: the Tera output for template bodies, the source otherwise.
+    pub fn body_markdown(&self, page: usize, view: View) -> Result<Cow<'s, str>, Diagnostic> {
+        let p = &self.site.pages[page];
+        if !self.templated[page] {
+            return Ok(Cow::Borrowed(p.body()));
+        }
+        let mut context = Context::new();
+        context.insert("page", &body_page(p));
+        context.insert("site", &self.site.config.site.title);
+        context.insert("view", &view);
+        let name = body_template_name(p);
+        self.body_tera.render(&name, &context).map(Cow::Owned).map_err(|e| {
+            templates::template_error(&e, &name, &|n| locate_template(self.site, &self.layouts, n))
+        })
+    }
+
+    /// Renders page `page`'s body to site HTML for `view`.
+    pub fn render_body(&self, page: usize, view: View) -> RenderedBody {
+        let markdown = match self.body_markdown(page, view) {
+            Ok(markdown) => markdown,
+            Err(diagnostic) => return RenderedBody { diagnostics: vec![diagnostic], ..Default::default() },
+        };
+        let p = &self.site.pages[page];
+        let prepared = markdown::prepare(&markdown, self.site, page, view);
+        let diagnostics = prepared
+            .problems
+            .iter()
+            .map(|problem| {
+                Diagnostic::error(problem.code, problem.message.clone())
+                    .at(self.source_location(page, &markdown, problem.span.clone()))
+                    .help(problem.help.clone())
+            })
+            .collect();
+        RenderedBody {
+            html: html::write(self.site, &p.url, &prepared.events, self.site.config.build.highlight),
+            text: html::plain_text(&prepared.events),
+            headings: prepared.headings,
+            anchor_refs: prepared.anchor_refs,
+            links_to: prepared.links_to,
+            diagnostics,
+        }
+    }
+
+    /// Maps a span of the rendered markdown back to the page's source file. Exact for plain
+    /// bodies; for template bodies it finds the same text in the source, else the body start.
+    pub fn source_location(&self, page: usize, markdown: &str, span: std::ops::Range<usize>) -> Location {
+        let p = &self.site.pages[page];
+        let start = if self.templated[page] {
+            let needle = &markdown[span.clone()];
+            p.body().find(needle).map_or(p.body_start, |i| p.body_start + i)
+        } else {
+            p.body_start + span.start
+        };
+        Location::new(p.file.clone(), p.source.clone(), start..start + span.len())
+    }
+
+    /// Renders a layout template with `context`.
+    pub fn render_template(&self, name: &str, context: &Context) -> Result<String, Diagnostic> {
+        self.layout_tera.render(name, context).map_err(|e| {
+            templates::template_error(&e, name, &|n| locate_template(self.site, &self.layouts, n))
+        })
+    }
+
+    pub fn has_template(&self, name: &str) -> bool {
+        self.layout_tera.get_template_names().any(|n| n == name)
+    }
+}
+
+fn body_template_name(page: &Page) -> String {
+    format!("{}{}", templates::BODY_PREFIX, page.rel_path)
+}
+
+fn body_page(p: &Page) -> BodyPage<'_> {
+    BodyPage {
+        id: &p.id,
+        title: &p.meta.title,
+        doc_type: p.doc_type().map(|t| t.name()),
+        owner: p.meta.owner.as_deref(),
+        audience: p.meta.audience,
+        partners: &p.meta.partners,
+        tags: &p.meta.tags,
+        review_by: p.meta.review_by.map(|d| d.to_string()),
+        extra: &p.meta.extra,
+    }
+}
+
+/// File, text and start offset of a template, for diagnostics.
+fn locate_template(site: &Site, layouts: &[templates::TemplateSource], name: &str) -> (String, Arc<str>, usize) {
+    if let Some(rel) = name.strip_prefix(templates::BODY_PREFIX) {
+        if let Some(i) = site.page_by_rel_path(rel) {
+            let p = &site.pages[i];
+            return (p.file.clone(), p.source.clone(), p.body_start);
+        }
+    }
+    match layouts.iter().find(|t| t.name == name) {
+        Some(t) => (t.display.clone(), t.text.clone(), 0),
+        None => (name.to_string(), Arc::from(""), 0),
+    }
+}

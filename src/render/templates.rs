@@ -1,0 +1,248 @@
+//! Tera setup: the built-in templates and assets (embedded from `templates/` at compile time), the
+//! site's own `templates/` overriding them by name, and the document bodies that use template
+//! syntax, compiled once so rendering can run in parallel. Autoescape is on for everything and
+//! escapes for HTML and Markdown at once; templates cannot read the environment.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use include_dir::{include_dir, Dir};
+use tera::Tera;
+
+use super::escape::{escape_html, escape_markup};
+use crate::content::url;
+use crate::diag::{Diagnostic, Location};
+
+static BUILTIN: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/templates");
+
+/// Prefix of the template names given to document bodies.
+pub const BODY_PREFIX: &str = "__body/";
+const ASSETS_DIR: &str = "assets";
+
+/// A template's name (`page.html`) and where it came from, for error messages.
+#[derive(Debug, Clone)]
+pub struct TemplateSource {
+    pub name: String,
+    /// `templates/page.html` for the site's own, `(built-in) page.html` otherwise.
+    pub display: String,
+    pub text: Arc<str>,
+}
+
+/// Every layout template: built-in ones overridden by the site's `templates/`, by name.
+pub fn layout_sources(templates_dir: &Path) -> Result<Vec<TemplateSource>, Vec<Diagnostic>> {
+    let mut by_name: BTreeMap<String, TemplateSource> = BTreeMap::new();
+    for file in builtin_files(&BUILTIN) {
+        let name = url::to_slash(file.path());
+        if is_template(&name) {
+            let text = file.contents_utf8().unwrap_or_default();
+            by_name.insert(name.clone(), TemplateSource { display: format!("(built-in) {name}"), name, text: Arc::from(text) });
+        }
+    }
+    let mut errors = Vec::new();
+    if templates_dir.is_dir() {
+        for entry in walkdir::WalkDir::new(templates_dir).sort_by_file_name().into_iter().flatten() {
+            let Ok(rel) = entry.path().strip_prefix(templates_dir) else { continue };
+            let name = url::to_slash(rel);
+            if !entry.file_type().is_file() || !is_template(&name) {
+                continue;
+            }
+            let display = format!("templates/{name}");
+            match std::fs::read_to_string(entry.path()) {
+                Ok(text) => {
+                    by_name.insert(name.clone(), TemplateSource { name, display, text: Arc::from(text) });
+                }
+                Err(e) => errors.push(Diagnostic::error("io", format!("cannot read {display}: {e}")).in_file(display)),
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(by_name.into_values().collect())
+    } else {
+        Err(errors)
+    }
+}
+
+fn is_template(name: &str) -> bool {
+    !name.starts_with(&format!("{ASSETS_DIR}/")) && (name.ends_with(".html") || name.ends_with(".xml") || name.ends_with(".md"))
+}
+
+fn builtin_files<'a>(dir: &'a Dir<'a>) -> Vec<&'a include_dir::File<'a>> {
+    let mut files: Vec<&include_dir::File> = dir.files().collect();
+    for sub in dir.dirs() {
+        files.extend(builtin_files(sub));
+    }
+    files
+}
+
+/// Static assets (CSS, JS) to copy to `output/assets/`: built-in ones overridden by the site's
+/// `templates/assets/`. Returns (path under `assets/`, bytes).
+pub fn assets(templates_dir: &Path) -> std::io::Result<Vec<(String, Vec<u8>)>> {
+    let mut by_name: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    if let Some(dir) = BUILTIN.get_dir(ASSETS_DIR) {
+        for file in builtin_files(dir) {
+            let name = url::to_slash(file.path().strip_prefix(ASSETS_DIR).unwrap_or(file.path()));
+            by_name.insert(name, file.contents().to_vec());
+        }
+    }
+    let site_assets = templates_dir.join(ASSETS_DIR);
+    if site_assets.is_dir() {
+        for entry in walkdir::WalkDir::new(&site_assets).into_iter() {
+            let entry = entry?;
+            if entry.file_type().is_file() {
+                let rel = entry.path().strip_prefix(&site_assets).unwrap_or(entry.path());
+                by_name.insert(url::to_slash(rel), std::fs::read(entry.path())?);
+            }
+        }
+    }
+    Ok(by_name.into_iter().collect())
+}
+
+/// How a Tera instance escapes values.
+#[derive(Debug, Clone, Copy)]
+pub enum Escaping {
+    /// Layout templates produce HTML that is not parsed again: HTML escaping suffices.
+    Html,
+    /// Document bodies produce Markdown that is parsed next: escape for HTML and Markdown.
+    Markup,
+}
+
+/// A Tera instance with kbpub's escaping and without access to the environment.
+pub fn new_tera(escaping: Escaping) -> Tera {
+    let mut tera = Tera::default();
+    tera.autoescape_on(vec![".html", ".xml", ".md"]);
+    tera.set_escape_fn(match escaping {
+        Escaping::Html => escape_html,
+        Escaping::Markup => escape_markup,
+    });
+    tera.register_function("get_env", |_: &std::collections::HashMap<String, tera::Value>| {
+        Err(tera::Error::msg("`get_env` is disabled: templates cannot read environment variables"))
+    });
+    tera
+}
+
+/// Adds templates to `tera`, reporting every one that fails to parse (not just the first).
+/// `locate` maps a template to the file and byte offset its text starts at.
+pub fn add_all(
+    tera: &mut Tera,
+    templates: &[(String, Arc<str>)],
+    locate: &dyn Fn(&str) -> (String, Arc<str>, usize),
+) -> Result<(), Vec<Diagnostic>> {
+    let batch: Vec<(&str, &str)> = templates.iter().map(|(n, t)| (n.as_str(), t.as_ref())).collect();
+    if tera.add_raw_templates(batch).is_ok() {
+        return Ok(());
+    }
+    // Find every template that fails on its own; then the inheritance problems, if any.
+    let mut errors = Vec::new();
+    for (name, text) in templates {
+        let mut alone = new_tera(Escaping::Html);
+        if let Err(e) = alone.add_raw_template(name, text) {
+            errors.push(template_error(&e, name, locate));
+        }
+    }
+    if errors.is_empty() {
+        let batch: Vec<(&str, &str)> = templates.iter().map(|(n, t)| (n.as_str(), t.as_ref())).collect();
+        if let Err(e) = tera.add_raw_templates(batch) {
+            errors.push(Diagnostic::error("template", error_text(&e)).help(
+                "check `{% extends %}`, `{% include %}` and `{% import %}` name existing templates",
+            ));
+        }
+    }
+    Err(errors)
+}
+
+/// A diagnostic for a Tera error in template `name`, at the position Tera reports when it has one.
+pub fn template_error(
+    error: &tera::Error,
+    name: &str,
+    locate: &dyn Fn(&str) -> (String, Arc<str>, usize),
+) -> Diagnostic {
+    let text = error_text(error);
+    let (file, source, start) = locate(name);
+    let message = text
+        .lines()
+        .rev()
+        .find(|l| l.trim_start().starts_with("= "))
+        .map(|l| l.trim_start().trim_start_matches("= ").to_string())
+        .unwrap_or_else(|| first_line(&text));
+    let offset = position(&text)
+        .map(|(line, col)| start + offset_of(&source[start..], line, col))
+        .or_else(|| missing_name(&text).and_then(|n| source[start..].find(&n).map(|i| start + i)))
+        .unwrap_or(start);
+    Diagnostic::error("template", message)
+        .at(Location::new(file, source, offset..offset + 1))
+        .help("see https://keats.github.io/tera/docs/ for template syntax")
+}
+
+/// The error and all its causes, one per line.
+pub fn error_text(error: &tera::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text.push('\n');
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+fn first_line(text: &str) -> String {
+    text.lines().map(str::trim).filter(|l| !l.is_empty()).last().unwrap_or("template error").to_string()
+}
+
+/// Tera (pest) parse errors carry ` --> line:col`.
+fn position(text: &str) -> Option<(usize, usize)> {
+    let at = text.find("--> ")?;
+    let rest = &text[at + 4..];
+    let end = rest.find(|c: char| !c.is_ascii_digit() && c != ':').unwrap_or(rest.len());
+    let (line, col) = rest[..end].split_once(':')?;
+    Some((line.parse().ok()?, col.parse().ok()?))
+}
+
+/// The name in "Variable `x` not found" / "Function `f` not found" style messages.
+fn missing_name(text: &str) -> Option<String> {
+    let start = text.find('`')? + 1;
+    let end = start + text[start..].find('`')?;
+    let name = &text[start..end];
+    (!name.is_empty()).then(|| name.to_string())
+}
+
+fn offset_of(text: &str, line: usize, col: usize) -> usize {
+    let line_start: usize = text.split_inclusive('\n').take(line.saturating_sub(1)).map(str::len).sum();
+    let line_text = text[line_start.min(text.len())..].lines().next().unwrap_or("");
+    line_start + line_text.chars().take(col.saturating_sub(1)).map(char::len_utf8).sum::<usize>()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_errors_point_into_the_template() {
+        let mut tera = new_tera(Escaping::Html);
+        let source: Arc<str> = Arc::from("<p>\n{{ page.title }\n</p>");
+        let templates = vec![("x.html".to_string(), source.clone())];
+        let locate = |_: &str| ("templates/x.html".to_string(), source.clone(), 0);
+        let errors = add_all(&mut tera, &templates, &locate).unwrap_err();
+        assert_eq!(errors.len(), 1);
+        assert!(errors[0].position().starts_with("templates/x.html:2:"), "{}", errors[0].position());
+    }
+
+    #[test]
+    fn get_env_is_disabled() {
+        let mut tera = new_tera(Escaping::Markup);
+        tera.add_raw_template("t.md", "{{ get_env(name=\"HOME\") }}").unwrap();
+        let err = tera.render("t.md", &tera::Context::new()).unwrap_err();
+        assert!(error_text(&err).contains("disabled"), "{}", error_text(&err));
+    }
+
+    #[test]
+    fn values_are_escaped_in_markdown_templates() {
+        let mut tera = new_tera(Escaping::Markup);
+        tera.add_raw_template("t.md", "{{ v }}").unwrap();
+        let mut ctx = tera::Context::new();
+        ctx.insert("v", "<b>[x](javascript:y)</b>");
+        let out = tera.render("t.md", &ctx).unwrap();
+        assert!(!out.contains('<') && !out.contains('['), "{out}");
+    }
+}

@@ -1,0 +1,288 @@
+//! Template contexts: what each page template sees (ARCHITECTURE.md, "Template context"). Every
+//! href is made relative to the page being rendered, so templates never compute paths.
+
+use serde::Serialize;
+use tera::Context;
+
+use super::nav::{self, Link, Nav};
+use crate::content::{url, Page, PageKind, Site};
+use crate::render::markdown::slug;
+use crate::render::Heading;
+
+/// A notice shown above a page's content (approval state, stale data).
+#[derive(Debug, Clone, Serialize)]
+pub struct Banner {
+    pub level: &'static str,
+    pub title: String,
+    pub text: String,
+}
+
+#[derive(Serialize)]
+struct TagLink {
+    name: String,
+    href: String,
+}
+
+#[derive(Serialize)]
+pub struct TocEntry {
+    level: u8,
+    id: String,
+    title: String,
+    children: Vec<TocEntry>,
+}
+
+#[derive(Serialize)]
+struct PageView<'a> {
+    id: &'a str,
+    title: &'a str,
+    #[serde(rename = "type")]
+    doc_type: Option<&'static str>,
+    type_label: Option<&'static str>,
+    owner: Option<&'a str>,
+    audience: crate::content::Audience,
+    description: Option<&'a str>,
+    tags: Vec<TagLink>,
+    updated: Option<String>,
+    review_by: Option<String>,
+    partners: &'a [String],
+    source_path: &'a str,
+    content: &'a str,
+    toc: Vec<TocEntry>,
+    extra: &'a serde_json::Value,
+}
+
+#[derive(Serialize)]
+pub struct ListedPage {
+    title: String,
+    href: String,
+    #[serde(rename = "type")]
+    doc_type: Option<&'static str>,
+    type_label: Option<&'static str>,
+    owner: Option<String>,
+    description: Option<String>,
+    updated: Option<String>,
+    section: String,
+}
+
+#[derive(Serialize)]
+struct SubsectionView {
+    title: String,
+    href: String,
+    description: Option<String>,
+    count: usize,
+}
+
+#[derive(Serialize)]
+struct SectionView<'a> {
+    title: &'a str,
+    description: Option<&'a str>,
+    content: &'a str,
+    is_home: bool,
+    pages: Vec<ListedPage>,
+    subsections: Vec<SubsectionView>,
+}
+
+/// The output path of the page listing a tag.
+pub fn tag_url(tag: &str) -> String {
+    let slug = slug(tag);
+    format!("tags/{}.html", if slug.is_empty() { "tag" } else { &slug })
+}
+
+pub const TAGS_INDEX_URL: &str = "tags/index.html";
+pub const SEARCH_INDEX_URL: &str = "search-index.js";
+
+/// The parts every page template shares.
+pub fn base(site: &Site, root: &str) -> Context {
+    let mut context = Context::new();
+    context.insert("site", &site.config.site);
+    context.insert("root", root);
+    context.insert("search_index_href", &format!("{root}{SEARCH_INDEX_URL}"));
+    context.insert("nav_html", "");
+    context.insert("breadcrumbs", &Vec::<()>::new());
+    context.insert("prev", &None::<Link>);
+    context.insert("next", &None::<Link>);
+    context.insert("banners", &Vec::<Banner>::new());
+    context
+}
+
+/// The context of a page (document or section) in the site's nav.
+pub fn page(
+    site: &Site,
+    nav: &Nav,
+    index: usize,
+    content: &str,
+    headings: &[Heading],
+    banners: &[Banner],
+) -> Context {
+    let p = &site.pages[index];
+    let root = url::root_prefix(&p.url);
+    let mut context = base(site, &root);
+    context.insert("nav_html", &nav::to_html(&nav.tree(index)));
+    context.insert("breadcrumbs", &nav.breadcrumbs(index));
+    let (prev, next) = nav.prev_next(index);
+    context.insert("prev", &prev);
+    context.insert("next", &next);
+    context.insert("banners", banners);
+    match p.kind {
+        PageKind::Document(_) => context.insert("page", &page_view(p, content, headings)),
+        PageKind::Section(s) => context.insert("section", &section_view(site, s, content)),
+    }
+    context
+}
+
+fn page_view<'a>(p: &'a Page, content: &'a str, headings: &[Heading]) -> PageView<'a> {
+    let root = url::root_prefix(&p.url);
+    PageView {
+        id: &p.id,
+        title: &p.meta.title,
+        doc_type: p.doc_type().map(|t| t.name()),
+        type_label: p.doc_type().map(|t| t.label()),
+        owner: p.meta.owner.as_deref(),
+        audience: p.meta.audience,
+        description: p.meta.description.as_deref(),
+        tags: p.meta.tags.iter().map(|t| TagLink { name: t.clone(), href: format!("{root}{}", tag_url(t)) }).collect(),
+        updated: p.updated.map(|d| d.to_string()),
+        review_by: p.meta.review_by.map(|d| d.to_string()),
+        partners: &p.meta.partners,
+        source_path: &p.file,
+        content,
+        toc: toc(headings),
+        extra: &p.meta.extra,
+    }
+}
+
+/// Nests level-2 and level-3 headings into a table of contents.
+fn toc(headings: &[Heading]) -> Vec<TocEntry> {
+    let mut entries: Vec<TocEntry> = Vec::new();
+    for h in headings.iter().filter(|h| (2..=3).contains(&h.level)) {
+        let entry = TocEntry { level: h.level, id: h.id.clone(), title: h.title.clone(), children: Vec::new() };
+        match entries.last_mut() {
+            Some(parent) if h.level == 3 && parent.level == 2 => parent.children.push(entry),
+            _ => entries.push(entry),
+        }
+    }
+    entries
+}
+
+fn section_view<'a>(site: &'a Site, section: usize, content: &'a str) -> SectionView<'a> {
+    let s = &site.sections[section];
+    let page = &site.pages[s.page];
+    SectionView {
+        title: &page.meta.title,
+        description: page.meta.description.as_deref(),
+        content,
+        is_home: section == 0,
+        pages: s.pages.iter().map(|&p| listed_page(site, &page.url, p)).collect(),
+        subsections: s
+            .subsections
+            .iter()
+            .map(|&sub| {
+                let sp = &site.pages[site.sections[sub].page];
+                SubsectionView {
+                    title: sp.meta.title.clone(),
+                    href: url::relative_href(&page.url, &sp.url),
+                    description: sp.meta.description.clone(),
+                    count: count_documents(site, sub),
+                }
+            })
+            .collect(),
+    }
+}
+
+fn count_documents(site: &Site, section: usize) -> usize {
+    let s = &site.sections[section];
+    s.pages.len() + s.subsections.iter().map(|&sub| count_documents(site, sub)).sum::<usize>()
+}
+
+/// A page as listed on section and tag pages.
+pub fn listed_page(site: &Site, from: &str, index: usize) -> ListedPage {
+    let p = &site.pages[index];
+    ListedPage {
+        title: p.meta.title.clone(),
+        href: url::relative_href(from, &p.url),
+        doc_type: p.doc_type().map(|t| t.name()),
+        type_label: p.doc_type().map(|t| t.label()),
+        owner: p.meta.owner.clone(),
+        description: p.meta.description.clone(),
+        updated: p.updated.map(|d| d.to_string()),
+        section: site.pages[site.sections[p.section].page].meta.title.clone(),
+    }
+}
+
+#[derive(Serialize)]
+struct TagView {
+    name: String,
+    pages: Vec<ListedPage>,
+}
+
+#[derive(Serialize)]
+struct TagCount {
+    name: String,
+    href: String,
+    count: usize,
+}
+
+/// The context of the page listing tag `name`.
+pub fn tag(site: &Site, nav: &Nav, name: &str, pages: &[usize]) -> Context {
+    let page_url = tag_url(name);
+    let mut context = base(site, "../");
+    context.insert("nav_html", &nav::to_html(&nav.tree_outside_content("tags/")));
+    context.insert("breadcrumbs", &vec![Link { title: "Home".into(), href: "../index.html".into() },
+        Link { title: "Tags".into(), href: "index.html".into() }]);
+    context.insert("tag", &TagView {
+        name: name.to_string(),
+        pages: pages.iter().map(|&p| listed_page(site, &page_url, p)).collect(),
+    });
+    context
+}
+
+/// The context of the tags index.
+pub fn tags_index(site: &Site, nav: &Nav, tags: &[(String, Vec<usize>)]) -> Context {
+    let mut context = base(site, "../");
+    context.insert("nav_html", &nav::to_html(&nav.tree_outside_content("tags/")));
+    context.insert("breadcrumbs", &vec![Link { title: "Home".into(), href: "../index.html".into() }]);
+    let counts: Vec<TagCount> = tags
+        .iter()
+        .map(|(name, pages)| TagCount {
+            name: name.clone(),
+            href: url::relative_href(TAGS_INDEX_URL, &tag_url(name)),
+            count: pages.len(),
+        })
+        .collect();
+    context.insert("tags", &counts);
+    context
+}
+
+/// The 404 page is served at any depth, so its links are absolute from the site's base path.
+pub fn not_found(site: &Site) -> Context {
+    let base_path = base_path(&site.config.site.base_url);
+    base(site, &base_path)
+}
+
+/// `https://kb.example.com/docs/` -> `/docs/`.
+fn base_path(base_url: &str) -> String {
+    let without_scheme = base_url.split_once("://").map_or(base_url, |(_, rest)| rest);
+    let path = without_scheme.find('/').map_or("/", |i| &without_scheme[i..]);
+    if path.ends_with('/') { path.to_string() } else { format!("{path}/") }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_paths() {
+        assert_eq!(base_path("https://kb.example.com/"), "/");
+        assert_eq!(base_path("https://kb.example.com/docs"), "/docs/");
+        assert_eq!(base_path("http://localhost"), "/");
+    }
+
+    #[test]
+    fn toc_nests_h3_under_h2() {
+        let h = |level, id: &str| Heading { level, id: id.into(), title: id.into() };
+        let toc = toc(&[h(1, "t"), h(2, "a"), h(3, "a1"), h(3, "a2"), h(2, "b"), h(4, "deep")]);
+        assert_eq!(toc.len(), 2);
+        assert_eq!(toc[0].children.len(), 2);
+        assert!(toc[1].children.is_empty());
+    }
+}

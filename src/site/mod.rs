@@ -1,0 +1,208 @@
+//! Build: orchestrates load -> render -> output. Every page renders in parallel into a [`Sink`]
+//! (a staging folder for `kbpub build`, memory for `kbpub serve`); links to anchors are checked
+//! once every page's headings are known; then the staged build is swapped in, or thrown away
+//! with every problem reported when anything failed.
+
+pub mod context;
+pub mod nav;
+pub mod output;
+pub mod search;
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+
+use rayon::prelude::*;
+
+use crate::config::Config;
+use crate::content::{self, PageKind, Site};
+use crate::diag::Diagnostic;
+use crate::render::{highlight, templates, AnchorRef, Engine, View};
+pub use context::Banner;
+use nav::Nav;
+pub use output::{Discard, Memory, Sink, Staging};
+
+/// What a caller adds to pages beyond their content (approval state, data freshness).
+#[derive(Default)]
+pub struct Decorations {
+    pub banners: HashMap<usize, Vec<Banner>>,
+}
+
+#[derive(Debug)]
+pub struct RenderSummary {
+    /// Pages rendered (documents and sections).
+    pub pages: usize,
+    /// Files written, pages included.
+    pub files: usize,
+    pub warnings: Vec<Diagnostic>,
+    /// For each page, the pages it links to.
+    pub links: Vec<Vec<usize>>,
+}
+
+#[derive(Debug)]
+pub struct BuildSummary {
+    pub render: RenderSummary,
+    pub output: PathBuf,
+}
+
+/// `kbpub build`: renders the whole site and swaps it into the output folder atomically.
+pub fn build(config: &Config, decorations: &Decorations) -> Result<BuildSummary, Vec<Diagnostic>> {
+    let site = content::load(config)?;
+    let engine = Engine::new(&site)?;
+    let output = config.output_dir();
+    let staging = Staging::new(&output).map_err(|e| vec![io_error(&format!("cannot write {}", output.display()), &e)])?;
+    let render = render_site(&engine, decorations, &staging)?;
+    staging.commit().map_err(|e| vec![io_error(&format!("cannot write {}", output.display()), &e)])?;
+    Ok(BuildSummary { render, output })
+}
+
+/// One page's rendering, as collected from the parallel pass.
+struct PageResult {
+    page: usize,
+    heading_ids: Vec<String>,
+    anchor_refs: Vec<AnchorRef>,
+    links_to: Vec<usize>,
+    search: search::Entry,
+    diagnostics: Vec<Diagnostic>,
+}
+
+/// Renders every page and generated file of the site into `sink`.
+pub fn render_site(engine: &Engine, decorations: &Decorations, sink: &dyn Sink) -> Result<RenderSummary, Vec<Diagnostic>> {
+    let site = engine.site;
+    let nav = Nav::new(site);
+    let results: Vec<PageResult> = nav
+        .order()
+        .par_iter()
+        .map(|&page| render_page(engine, &nav, decorations, page, sink))
+        .collect();
+    let mut diagnostics: Vec<Diagnostic> = Vec::new();
+    let mut links = vec![Vec::new(); site.pages.len()];
+    let mut anchors: Vec<HashSet<String>> = vec![HashSet::new(); site.pages.len()];
+    let mut refs = Vec::new();
+    let mut entries = Vec::with_capacity(results.len());
+    for r in results {
+        diagnostics.extend(r.diagnostics);
+        anchors[r.page] = r.heading_ids.into_iter().collect();
+        links[r.page] = r.links_to;
+        refs.extend(r.anchor_refs.into_iter().map(|a| (r.page, a)));
+        entries.push(r.search);
+    }
+    diagnostics.extend(check_anchors(engine, &anchors, &refs));
+    let mut files = site.pages.len();
+    files += write_generated(engine, &nav, &entries, sink, &mut diagnostics);
+    crate::diag::sort(&mut diagnostics);
+    if diagnostics.iter().any(Diagnostic::is_error) {
+        return Err(diagnostics);
+    }
+    Ok(RenderSummary { pages: site.pages.len(), files, warnings: diagnostics, links })
+}
+
+fn render_page(engine: &Engine, nav: &Nav, decorations: &Decorations, page: usize, sink: &dyn Sink) -> PageResult {
+    let site = engine.site;
+    let p = &site.pages[page];
+    let body = engine.render_body(page, View::Internal);
+    let mut diagnostics = body.diagnostics;
+    let banners = decorations.banners.get(&page).map(Vec::as_slice).unwrap_or(&[]);
+    let context = context::page(site, nav, page, &body.html, &body.headings, banners);
+    let template = match p.kind {
+        PageKind::Document(t) if engine.has_template(&t.template()) => t.template(),
+        PageKind::Document(_) => "page.html".to_string(),
+        PageKind::Section(_) => "section.html".to_string(),
+    };
+    match engine.render_template(&template, &context) {
+        Ok(html) => {
+            if let Err(e) = sink.write(&p.url, html.as_bytes()) {
+                diagnostics.push(io_error(&format!("cannot write {}", p.url), &e));
+            }
+        }
+        Err(d) => diagnostics.push(d.help(format!("while rendering {} with `{template}`", p.file))),
+    }
+    let section = &site.pages[site.sections[p.section].page].meta.title;
+    PageResult {
+        page,
+        search: search::Entry::new(&p.meta.title, &p.url, section, body.headings.iter().map(|h| h.title.clone()).collect(), &body.text),
+        heading_ids: body.headings.into_iter().map(|h| h.id).collect(),
+        anchor_refs: body.anchor_refs,
+        links_to: body.links_to,
+        diagnostics,
+    }
+}
+
+fn check_anchors(engine: &Engine, anchors: &[HashSet<String>], refs: &[(usize, AnchorRef)]) -> Vec<Diagnostic> {
+    let site = engine.site;
+    refs.iter()
+        .filter(|(_, r)| !anchors[r.page].contains(&r.anchor))
+        .map(|(from, r)| {
+            let target = &site.pages[r.page];
+            let markdown = engine.body_markdown(*from, View::Internal).unwrap_or_default();
+            let mut known: Vec<&String> = anchors[r.page].iter().collect();
+            known.sort();
+            let suggestion = known
+                .iter()
+                .min_by_key(|a| strsim::levenshtein(a, &r.anchor))
+                .map(|a| format!("; did you mean `#{a}`?"))
+                .unwrap_or_default();
+            Diagnostic::error("broken-anchor", format!("`{}` has no heading with anchor `#{}`", target.file, r.anchor))
+                .at(engine.source_location(*from, &markdown, r.span.clone()))
+                .label("this link")
+                .help(format!("anchors are heading slugs (lowercase, spaces as `-`){suggestion}"))
+        })
+        .collect()
+}
+
+/// Tag pages, the tags index, 404, search index, sitemap and assets. Returns the file count.
+fn write_generated(
+    engine: &Engine,
+    nav: &Nav,
+    entries: &[search::Entry],
+    sink: &dyn Sink,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> usize {
+    let site = engine.site;
+    let tags = site.tags();
+    let mut files: Vec<(String, Result<Vec<u8>, Diagnostic>)> = tags
+        .par_iter()
+        .map(|(name, pages)| {
+            (context::tag_url(name), engine.render_template("tag.html", &context::tag(site, nav, name, pages)).map(String::into_bytes))
+        })
+        .collect();
+    files.push((context::TAGS_INDEX_URL.into(), engine.render_template("tags.html", &context::tags_index(site, nav, &tags)).map(String::into_bytes)));
+    files.push(("404.html".into(), engine.render_template("404.html", &context::not_found(site)).map(String::into_bytes)));
+    files.push((context::SEARCH_INDEX_URL.into(), Ok(search::index_script(entries).into_bytes())));
+    files.push(("sitemap.xml".into(), Ok(sitemap(site, nav).into_bytes())));
+    files.push(("assets/highlight.css".into(), Ok(highlight::stylesheet().into_bytes())));
+    match templates::assets(&site.config.templates_dir()) {
+        Ok(assets) => files.extend(assets.into_iter().map(|(name, bytes)| (format!("assets/{name}"), Ok(bytes)))),
+        Err(e) => diagnostics.push(io_error("cannot read templates/assets", &e)),
+    }
+    let content_dir = site.config.content_dir();
+    files.extend(site.assets.iter().map(|rel| {
+        let bytes = std::fs::read(content_dir.join(rel)).map_err(|e| io_error(&format!("cannot read content/{rel}"), &e));
+        (rel.clone(), bytes)
+    }));
+    let count = files.len();
+    for (path, bytes) in files {
+        match bytes {
+            Ok(bytes) => {
+                if let Err(e) = sink.write(&path, &bytes) {
+                    diagnostics.push(io_error(&format!("cannot write {path}"), &e));
+                }
+            }
+            Err(d) => diagnostics.push(d),
+        }
+    }
+    count
+}
+
+fn sitemap(site: &Site, nav: &Nav) -> String {
+    let pages: Vec<(String, Option<String>)> = nav
+        .order()
+        .iter()
+        .map(|&i| (site.pages[i].url.clone(), site.pages[i].updated.map(|d| d.to_string())))
+        .collect();
+    search::sitemap(&site.config.site.base_url, &pages)
+}
+
+fn io_error(action: &str, error: &std::io::Error) -> Diagnostic {
+    Diagnostic::error("io", format!("{action}: {error}"))
+        .help("check the files are readable, the output folder writable and the disk not full")
+}

@@ -1,0 +1,144 @@
+//! Where rendered files go. A [`Sink`] takes root-relative paths and bytes: [`Staging`] writes a
+//! whole build into a sibling folder and swaps it in atomically when the build succeeded (and
+//! removes it otherwise), [`Memory`] keeps files for the dev server, [`Discard`] is for checks.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+pub trait Sink: Sync {
+    fn write(&self, path: &str, bytes: &[u8]) -> std::io::Result<()>;
+}
+
+/// Files kept in memory, by root-relative path.
+#[derive(Default)]
+pub struct Memory {
+    pub files: Mutex<BTreeMap<String, Vec<u8>>>,
+}
+
+impl Sink for Memory {
+    fn write(&self, path: &str, bytes: &[u8]) -> std::io::Result<()> {
+        self.files.lock().expect("memory sink lock").insert(path.to_string(), bytes.to_vec());
+        Ok(())
+    }
+}
+
+/// Accepts and drops everything.
+pub struct Discard;
+
+impl Sink for Discard {
+    fn write(&self, _: &str, _: &[u8]) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A build in progress: `.<output>.staging-<pid>` next to the output folder. Dropped without
+/// [`Staging::commit`], it is removed and the output folder is untouched.
+pub struct Staging {
+    target: PathBuf,
+    dir: PathBuf,
+    created_dirs: Mutex<HashSet<PathBuf>>,
+    committed: bool,
+}
+
+impl Staging {
+    /// Creates the staging folder, first removing any left by a build that was killed.
+    pub fn new(target: &Path) -> std::io::Result<Staging> {
+        let parent = target.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "output".into());
+        std::fs::create_dir_all(parent)?;
+        let prefix = format!(".{name}.staging-");
+        for entry in std::fs::read_dir(parent)?.flatten() {
+            if entry.file_name().to_string_lossy().starts_with(&prefix) {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+        let dir = parent.join(format!("{prefix}{}", std::process::id()));
+        std::fs::create_dir(&dir)?;
+        Ok(Staging { target: target.to_path_buf(), dir, created_dirs: Mutex::new(HashSet::new()), committed: false })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Swaps the staged build in place of the output folder in one atomic step where the
+    /// platform allows (Linux `renameat2(RENAME_EXCHANGE)`), then deletes the previous build.
+    pub fn commit(mut self) -> std::io::Result<()> {
+        if self.target.exists() {
+            exchange(&self.dir, &self.target)?;
+            // `self.dir` now holds the previous build; Drop removes it.
+        } else {
+            std::fs::rename(&self.dir, &self.target)?;
+        }
+        self.committed = true;
+        let _ = std::fs::remove_dir_all(&self.dir);
+        Ok(())
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn exchange(a: &Path, b: &Path) -> std::io::Result<()> {
+    use rustix::fs::{renameat_with, RenameFlags, CWD};
+    renameat_with(CWD, a, CWD, b, RenameFlags::EXCHANGE).map_err(std::io::Error::from)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn exchange(a: &Path, b: &Path) -> std::io::Result<()> {
+    // Two renames: there is a moment without an output folder, but never a half-written one.
+    let old = a.with_extension("old");
+    std::fs::rename(b, &old)?;
+    std::fs::rename(a, b)?;
+    std::fs::rename(&old, a)
+}
+
+impl Sink for Staging {
+    fn write(&self, path: &str, bytes: &[u8]) -> std::io::Result<()> {
+        let full = self.dir.join(path);
+        if let Some(parent) = full.parent() {
+            let known = self.created_dirs.lock().expect("dir cache lock").contains(parent);
+            if !known {
+                std::fs::create_dir_all(parent)?;
+                self.created_dirs.lock().expect("dir cache lock").insert(parent.to_path_buf());
+            }
+        }
+        std::fs::write(full, bytes)
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commit_replaces_and_drop_discards() {
+        let tmp = tempfile::tempdir().unwrap();
+        let target = tmp.path().join("output");
+        let first = Staging::new(&target).unwrap();
+        first.write("a/old.html", b"old").unwrap();
+        first.commit().unwrap();
+        assert!(target.join("a/old.html").exists());
+
+        let failed = Staging::new(&target).unwrap();
+        failed.write("new.html", b"new").unwrap();
+        drop(failed);
+        assert!(target.join("a/old.html").exists());
+        assert!(!target.join("new.html").exists());
+
+        let second = Staging::new(&target).unwrap();
+        second.write("new.html", b"new").unwrap();
+        second.commit().unwrap();
+        assert!(target.join("new.html").exists());
+        assert!(!target.join("a/old.html").exists(), "files of the previous build do not linger");
+        let leftovers: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().flatten().map(|e| e.file_name()).collect();
+        assert_eq!(leftovers, vec![std::ffi::OsString::from("output")]);
+    }
+}

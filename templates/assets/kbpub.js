@@ -1,0 +1,133 @@
+/* kbpub: theme toggle, nav drawer, TOC scrollspy, copy buttons, list filter. */
+(function () {
+  'use strict';
+  var d = document, html = d.documentElement, w = window;
+  function $(sel, ctx) { return (ctx || d).querySelector(sel); }
+  function $$(sel, ctx) { return Array.prototype.slice.call((ctx || d).querySelectorAll(sel)); }
+  function on(el, ev, fn, opt) { if (el) el.addEventListener(ev, fn, opt || false); }
+  function mq(q) { var m = w.matchMedia(q); m.on = function (fn) { if (m.addEventListener) m.addEventListener('change', fn); else m.addListener(fn); }; return m; }
+  var dark = mq('(prefers-color-scheme: dark)'), narrow = mq('(max-width: 860px)'), mid = mq('(max-width: 1100px)');
+
+  /* Theme: the inline script in <head> applies the stored choice before paint. */
+  var themeBtn = $('.theme-btn');
+  function isDark() { var t = html.getAttribute('data-theme'); return t ? t === 'dark' : dark.matches; }
+  function syncTheme() { if (themeBtn) themeBtn.setAttribute('aria-pressed', String(isDark())); }
+  on(themeBtn, 'click', function () {
+    var t = isDark() ? 'light' : 'dark';
+    html.setAttribute('data-theme', t);
+    try { localStorage.setItem('kbpub-theme', t); } catch (e) { /* storage disabled */ }
+    syncTheme();
+  });
+  dark.on(syncTheme);
+  syncTheme();
+
+  /* Sidebar: keep the current page in view; a drawer on small screens. */
+  var sidebar = d.getElementById('kb-sidebar'), navBtn = $('.nav-btn'), backdrop = $('.backdrop');
+  function reveal(el, box) {
+    if (!el || box.scrollHeight <= box.clientHeight) return;
+    var r = el.getBoundingClientRect(), b = box.getBoundingClientRect();
+    if (r.top < b.top || r.bottom > b.bottom) box.scrollTop += r.top - b.top - b.height / 3;
+  }
+  function setNav(open, refocus) {
+    html.classList.toggle('nav-open', open);
+    navBtn.setAttribute('aria-expanded', String(open));
+    navBtn.setAttribute('aria-label', open ? 'Close navigation' : 'Open navigation');
+    backdrop.hidden = !open;
+    var cur = $('[aria-current="page"]', sidebar);
+    if (open) { reveal(cur, sidebar); (cur || $('a', sidebar) || sidebar).focus({ preventScroll: true }); }
+    else if (refocus) navBtn.focus();
+  }
+  if (sidebar && navBtn && backdrop) {
+    on(navBtn, 'click', function () { setNav(!html.classList.contains('nav-open'), true); });
+    on(backdrop, 'click', function () { setNav(false, true); });
+    on(d, 'keydown', function (e) { if (e.key === 'Escape' && html.classList.contains('nav-open')) setNav(false, true); });
+    narrow.on(function () { if (!narrow.matches) setNav(false); });
+    reveal($('[aria-current="page"]', sidebar), sidebar);
+  }
+
+  /* On-page TOC: collapsed on narrow screens, open on wide ones; scrollspy. */
+  var toc = $('.toc');
+  if (toc) {
+    if (mid.matches) toc.open = false;
+    on($('summary', toc), 'click', function (e) { if (!mid.matches) e.preventDefault(); });
+    mid.on(function () { if (!mid.matches) toc.open = true; });
+    var targets = [], active = null, ticking = false;
+    $$('a.toc-link', toc).forEach(function (a) {
+      var el = d.getElementById(a.getAttribute('href').slice(1));
+      if (el) targets.push({ a: a, el: el });
+    });
+    var spy = function () {
+      ticking = false;
+      if (!targets.length) return;
+      var top = (parseFloat(getComputedStyle(html).scrollPaddingTop) || 80) + 8, pick = targets[0], se = d.scrollingElement || html;
+      for (var i = 0; i < targets.length && targets[i].el.getBoundingClientRect().top <= top; i++) pick = targets[i];
+      if (se.scrollTop > 0 && se.scrollTop + w.innerHeight >= se.scrollHeight - 2) {
+        /* At the bottom: the last heading on screen. */
+        for (var j = targets.length - 1; j >= 0; j--) if (targets[j].el.getBoundingClientRect().top < w.innerHeight) { pick = targets[j]; break; }
+      }
+      if (pick === active) return;
+      if (active) { active.a.classList.remove('is-active'); active.a.removeAttribute('aria-current'); }
+      active = pick;
+      pick.a.classList.add('is-active');
+      pick.a.setAttribute('aria-current', 'location');
+      reveal(pick.a, toc.parentNode);
+    };
+    var request = function () { if (!ticking) { ticking = true; w.requestAnimationFrame(spy); } };
+    on(w, 'scroll', request, { passive: true });
+    on(w, 'resize', request, { passive: true });
+    spy();
+  }
+
+  /* Copy buttons (navigator.clipboard needs a secure context, else execCommand). */
+  function copy(text, done) {
+    function fallback() {
+      var ta = d.body.appendChild(d.createElement('textarea')), ok = false;
+      ta.value = text;
+      ta.style.cssText = 'position:fixed;top:0;opacity:0';
+      ta.select();
+      try { ok = d.execCommand('copy'); } catch (e) { /* unsupported */ }
+      d.body.removeChild(ta);
+      done(ok);
+    }
+    if (navigator.clipboard && w.isSecureContext) navigator.clipboard.writeText(text).then(function () { done(true); }, fallback);
+    else fallback();
+  }
+  $$('.prose pre').forEach(function (pre) {
+    var wrap = d.createElement('div'), btn = d.createElement('button'), timer = 0;
+    wrap.className = 'code-wrap';
+    pre.parentNode.insertBefore(wrap, pre);
+    wrap.appendChild(pre);
+    if (pre.scrollWidth > pre.clientWidth) pre.tabIndex = 0; /* scrollable: reachable by keyboard */
+    btn.type = 'button';
+    btn.className = 'copy-btn';
+    btn.textContent = 'Copy';
+    btn.setAttribute('aria-label', 'Copy code to clipboard');
+    wrap.appendChild(btn);
+    on(btn, 'click', function () {
+      var code = $('code', pre) || pre;
+      copy(code.textContent.replace(/\n$/, ''), function (ok) {
+        btn.textContent = ok ? 'Copied' : 'Press Ctrl+C';
+        btn.classList.add('is-done');
+        if (!ok) w.getSelection().selectAllChildren(code);
+        clearTimeout(timer);
+        timer = setTimeout(function () { btn.textContent = 'Copy'; btn.classList.remove('is-done'); }, 1800);
+      });
+    });
+  });
+
+  /* Filter box of long page lists on section pages. */
+  $$('input[data-filter]').forEach(function (input) {
+    var list = d.getElementById(input.getAttribute('data-filter')), empty = $('.list-empty', input.closest('section'));
+    if (!list) return;
+    var items = $$('li', list).map(function (li) { return { li: li, text: li.textContent.toLowerCase() }; });
+    input.parentNode.hidden = false;
+    on(input, 'input', function () {
+      var words = input.value.toLowerCase().split(/\s+/).filter(Boolean), shown = 0;
+      items.forEach(function (it) {
+        it.li.hidden = !words.every(function (x) { return it.text.indexOf(x) >= 0; });
+        if (!it.li.hidden) shown++;
+      });
+      if (empty) empty.hidden = shown > 0;
+    });
+  });
+})();
