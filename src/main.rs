@@ -36,8 +36,11 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Render the knowledge base into a static site in output/ (atomically: a failed build
-    /// leaves the previous output untouched)
+    /// Render the knowledge base into a static site in output/
+    ///
+    /// The build is atomic: it is staged next to output/ and swapped in only when every page
+    /// rendered, so a failed build leaves the previous output untouched. All problems are
+    /// reported together, each with file:line:col.
     #[command(after_help = EXIT_CODES)]
     Build {
         /// How to report problems

@@ -164,8 +164,10 @@ impl Site {
     }
 }
 
-/// Loads the site under `config.root`. Returns every problem found, not just the first.
-pub fn load(config: &Config) -> Result<Site, Vec<Diagnostic>> {
+/// Loads the site under `config.root` with every problem found, not just the first. A document
+/// whose front matter is broken is kept as a placeholder (titled after its file) so that links
+/// to it and from it are still checked. The outer error is for sites that cannot load at all.
+pub fn load(config: &Config) -> Result<(Site, Vec<Diagnostic>), Vec<Diagnostic>> {
     let content_dir = config.content_dir();
     if !content_dir.is_dir() {
         return Err(vec![Diagnostic::error(
@@ -175,16 +177,14 @@ pub fn load(config: &Config) -> Result<Site, Vec<Diagnostic>> {
         .help("create `content/` with Markdown documents, or run `kbpub init`")]);
     }
     let (markdown, assets, mut diagnostics) = walk(&content_dir);
-    let parsed: Vec<Result<Page, Vec<Diagnostic>>> = markdown
+    let parsed: Vec<(Option<Page>, Vec<Diagnostic>)> = markdown
         .par_iter()
         .map(|rel| read_page(&content_dir, rel))
         .collect();
     let mut pages = Vec::with_capacity(parsed.len());
-    for result in parsed {
-        match result {
-            Ok(page) => pages.push(page),
-            Err(errors) => diagnostics.extend(errors),
-        }
+    for (page, errors) in parsed {
+        pages.extend(page);
+        diagnostics.extend(errors);
     }
     let git_dates = git_dates::last_commit_dates(&config.root);
     for page in &mut pages {
@@ -196,10 +196,7 @@ pub fn load(config: &Config) -> Result<Site, Vec<Diagnostic>> {
     diagnostics.extend(check_reserved_and_collisions(&pages));
     let by_id = index_ids(&pages, &mut diagnostics);
     diagnostics.extend(check_references(&pages, &by_id));
-    if diagnostics.iter().any(Diagnostic::is_error) {
-        crate::diag::sort(&mut diagnostics);
-        return Err(diagnostics);
-    }
+    crate::diag::sort(&mut diagnostics);
     let by_rel_path = pages.iter().enumerate().map(|(i, p)| (p.rel_path.clone(), i)).collect();
     let mut site = Site {
         config: config.clone(),
@@ -210,6 +207,15 @@ pub fn load(config: &Config) -> Result<Site, Vec<Diagnostic>> {
         by_id,
     };
     order_sections(&mut site);
+    Ok((site, diagnostics))
+}
+
+/// [`load`] for callers that need a site without errors.
+pub fn load_valid(config: &Config) -> Result<Site, Vec<Diagnostic>> {
+    let (site, diagnostics) = load(config)?;
+    if diagnostics.iter().any(Diagnostic::is_error) {
+        return Err(diagnostics);
+    }
     Ok(site)
 }
 
@@ -244,43 +250,58 @@ fn walk(content_dir: &Path) -> (Vec<String>, Vec<String>, Vec<Diagnostic>) {
     (markdown, assets, diagnostics)
 }
 
-fn read_page(content_dir: &Path, rel: &str) -> Result<Page, Vec<Diagnostic>> {
+fn read_page(content_dir: &Path, rel: &str) -> (Option<Page>, Vec<Diagnostic>) {
     let file = format!("content/{rel}");
-    let text = std::fs::read_to_string(content_dir.join(rel)).map_err(|e| {
-        vec![Diagnostic::error("io", format!("cannot read {file}: {e}"))
-            .in_file(file.clone())
-            .help("documents must be UTF-8 text")]
-    })?;
-    let source: Arc<str> = Arc::from(text);
-    let Some(split) = frontmatter::split(&source) else {
-        return Err(vec![Diagnostic::error("front-matter", "missing front matter")
-            .at(Location::new(file.clone(), source.clone(), 0..0))
-            .help("start the file with `+++` (TOML) or `---` (YAML) front matter holding at least a `title`, closed by the same fence")]);
-    };
-    let meta = frontmatter::parse(&file, &source, &split)?;
-    let is_section = rel == "_index.md" || rel.ends_with("/_index.md");
-    let kind = match (is_section, meta.doc_type) {
-        (true, _) => PageKind::Section(usize::MAX),
-        (false, Some(t)) => PageKind::Document(t),
-        (false, None) => {
-            return Err(vec![Diagnostic::error("front-matter", "missing `type`")
-                .at(Location::new(file.clone(), source.clone(), split.header.start..split.header.start))
-                .help("add `type = \"sop\"` (or playbook, faq, partner, incident-review, notice)")]);
+    let text = match std::fs::read_to_string(content_dir.join(rel)) {
+        Ok(text) => text,
+        Err(e) => {
+            let d = Diagnostic::error("io", format!("cannot read {file}: {e}"))
+                .in_file(file.clone())
+                .help("documents must be UTF-8 text");
+            return (None, vec![d]);
         }
     };
-    let id = meta.id.clone().unwrap_or_else(|| url::derived_id(rel));
-    Ok(Page {
-        id,
+    let source: Arc<str> = Arc::from(text);
+    let is_section = rel == "_index.md" || rel.ends_with("/_index.md");
+    let mut page = Page {
+        id: url::derived_id(rel),
         rel_path: rel.to_string(),
-        file,
-        source,
-        body_start: split.body_start,
-        updated: meta.updated,
-        meta,
-        kind,
+        file: file.clone(),
+        source: source.clone(),
+        body_start: 0,
+        meta: FrontMatter { title: url::title_from_slug(url::file_stem(rel)), ..FrontMatter::default() },
+        kind: if is_section { PageKind::Section(usize::MAX) } else { PageKind::Document(DocType::Sop) },
         section: usize::MAX,
         url: url::page_url(rel),
-    })
+        updated: None,
+    };
+    let Some(split) = frontmatter::split(&source) else {
+        let d = Diagnostic::error("front-matter", "missing front matter")
+            .at(Location::new(file, source, 0..0))
+            .help("start the file with `+++` (TOML) or `---` (YAML) front matter holding at least a `title`, closed by the same fence");
+        return (Some(page), vec![d]);
+    };
+    page.body_start = split.body_start;
+    let meta = match frontmatter::parse(&file, &source, &split) {
+        Ok(meta) => meta,
+        Err(errors) => return (Some(page), errors),
+    };
+    let mut errors = Vec::new();
+    match (is_section, meta.doc_type) {
+        (true, _) => {}
+        (false, Some(t)) => page.kind = PageKind::Document(t),
+        (false, None) => errors.push(
+            Diagnostic::error("front-matter", "missing `type`")
+                .at(Location::new(file, source.clone(), split.header.start..split.header.start))
+                .help("add `type = \"sop\"` (or playbook, faq, partner, incident-review, notice)"),
+        ),
+    }
+    if let Some(id) = &meta.id {
+        page.id = id.clone();
+    }
+    page.updated = meta.updated;
+    page.meta = meta;
+    (Some(page), errors)
 }
 
 /// Creates a section for every folder that holds Markdown (and its parents), generating a page
@@ -430,7 +451,7 @@ mod tests {
         }
         let mut config = Config::parse("").unwrap();
         config.root = dir.path().to_path_buf();
-        load(&config)
+        load_valid(&config)
     }
 
     const DOC: &str = "+++\ntitle = \"T\"\ntype = \"sop\"\n+++\n";

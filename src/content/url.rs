@@ -31,6 +31,12 @@ pub fn parent_dir(path: &str) -> &str {
     path.rfind('/').map_or("", |i| &path[..i])
 }
 
+/// `sops/asn-rejects.md` -> `asn-rejects`.
+pub fn file_stem(path: &str) -> &str {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    name.strip_suffix(".md").unwrap_or(name)
+}
+
 /// `incident-reviews` -> `Incident reviews`.
 pub fn title_from_slug(slug: &str) -> String {
     let words = slug.replace(['-', '_'], " ");

@@ -40,7 +40,10 @@ fn is_invisible_format(c: char) -> bool {
 
 /// Escapes text for an HTML text node or a double-quoted attribute (no Markdown concerns).
 pub fn escape_html(input: &str) -> String {
-    let mut out = String::with_capacity(input.len());
+    if !input.bytes().any(|b| matches!(b, b'&' | b'<' | b'>' | b'"' | b'\'')) {
+        return input.to_string();
+    }
+    let mut out = String::with_capacity(input.len() + 16);
     for c in input.chars() {
         match c {
             '&' => out.push_str("&amp;"),

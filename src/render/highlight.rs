@@ -77,7 +77,7 @@ fn scope_rules(css: &str, scope: &str) -> String {
             .split(',')
             .map(str::trim)
             .filter(|s| !s.is_empty())
-            .map(|s| if s == ".code" { format!("{scope} pre.code") } else { format!("{scope} {s}") })
+            .map(|s| if s == ".hl-code" { format!("{scope} pre.code") } else { format!("{scope} {s}") })
             .collect();
         if !scoped.is_empty() {
             out.push_str(&scoped.join(", "));
@@ -121,6 +121,7 @@ mod tests {
         let css = stylesheet();
         assert!(css.contains(":root .hl-"), "{}", &css[..300]);
         assert!(css.contains(":root[data-theme=\"dark\"] .hl-"));
+        assert!(css.contains(":root pre.code {"), "the base rule styles code blocks");
         assert!(css.contains("prefers-color-scheme: dark"));
     }
 }

@@ -53,7 +53,7 @@ pub fn write(site: &Site, from_url: &str, events: &[Event<'_>], highlight_code: 
             Event::Start(Tag::Heading { level, id, .. }) => {
                 let id = escape_html(id.as_deref().unwrap_or(""));
                 mapped.push(Event::Html(CowStr::from(format!(
-                    "<{level} id=\"{id}\"><a class=\"anchor\" href=\"#{id}\" aria-hidden=\"true\">#</a>"
+                    "<{level} id=\"{id}\"><a class=\"anchor\" href=\"#{id}\" aria-hidden=\"true\" tabindex=\"-1\">#</a>"
                 ))));
             }
             Event::End(TagEnd::Heading(level)) => mapped.push(Event::Html(CowStr::from(format!("</{level}>\n")))),

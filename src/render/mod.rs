@@ -58,8 +58,10 @@ struct BodyPage<'a> {
     extra: &'a serde_json::Value,
 }
 
+/// Bodies without `{{` or `{%` skip Tera entirely (most documents). `{#` alone does not count:
+/// it is also Markdown's heading-id syntax (`## Setup {#setup}`).
 fn uses_template_syntax(body: &str) -> bool {
-    body.contains("{{") || body.contains("{%") || body.contains("{#")
+    body.contains("{{") || body.contains("{%")
 }
 
 impl<'s> Engine<'s> {

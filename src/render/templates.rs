@@ -132,11 +132,11 @@ pub fn add_all(
     if tera.add_raw_templates(batch).is_ok() {
         return Ok(());
     }
-    // Find every template that fails on its own; then the inheritance problems, if any.
+    // Parse each template on its own to report every syntax error; then, if they all parse,
+    // the problem is between templates (extends, includes, imports).
     let mut errors = Vec::new();
     for (name, text) in templates {
-        let mut alone = new_tera(Escaping::Html);
-        if let Err(e) = alone.add_raw_template(name, text) {
+        if let Err(e) = tera::Template::new(name, None, text) {
             errors.push(template_error(&e, name, locate));
         }
     }

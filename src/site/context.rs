@@ -97,6 +97,7 @@ pub fn base(site: &Site, root: &str) -> Context {
     context.insert("site", &site.config.site);
     context.insert("root", root);
     context.insert("search_index_href", &format!("{root}{SEARCH_INDEX_URL}"));
+    context.insert("tags_href", &format!("{root}{TAGS_INDEX_URL}"));
     context.insert("nav_html", "");
     context.insert("breadcrumbs", &Vec::<()>::new());
     context.insert("prev", &None::<Link>);

@@ -46,13 +46,26 @@ pub struct BuildSummary {
 
 /// `kbpub build`: renders the whole site and swaps it into the output folder atomically.
 pub fn build(config: &Config, decorations: &Decorations) -> Result<BuildSummary, Vec<Diagnostic>> {
-    let site = content::load(config)?;
-    let engine = Engine::new(&site)?;
+    let (site, mut diagnostics) = content::load(config)?;
+    let engine = Engine::new(&site).map_err(|errors| merged(&diagnostics, errors))?;
     let output = config.output_dir();
     let staging = Staging::new(&output).map_err(|e| vec![io_error(&format!("cannot write {}", output.display()), &e)])?;
-    let render = render_site(&engine, decorations, &staging)?;
+    let mut render = render_site(&engine, decorations, &staging).map_err(|errors| merged(&diagnostics, errors))?;
+    if diagnostics.iter().any(Diagnostic::is_error) {
+        return Err(merged(&diagnostics, render.warnings));
+    }
+    diagnostics.append(&mut render.warnings);
+    render.warnings = diagnostics;
     staging.commit().map_err(|e| vec![io_error(&format!("cannot write {}", output.display()), &e)])?;
     Ok(BuildSummary { render, output })
+}
+
+/// Load diagnostics followed by later ones, sorted by position.
+fn merged(first: &[Diagnostic], then: Vec<Diagnostic>) -> Vec<Diagnostic> {
+    let mut all = first.to_vec();
+    all.extend(then);
+    crate::diag::sort(&mut all);
+    all
 }
 
 /// One page's rendering, as collected from the parallel pass.

@@ -1,0 +1,277 @@
+//! `kbpub build` end to end: the real binary on fixture sites, asserting on the parsed HTML, on
+//! the error report for broken inputs, and on the atomicity of the output folder.
+
+mod common;
+
+use common::*;
+
+fn built_fixture() -> Kb {
+    let kb = Kb::fixture("valid");
+    kb.run(&["build"]).ok();
+    kb
+}
+
+#[test]
+fn sample_knowledge_base_builds_with_every_section() {
+    let kb = Kb::sample();
+    let run = kb.run(&["build"]).ok();
+    assert!(run.stderr().contains("Open output/index.html"), "{}", run.stderr());
+    let files = files_under(&kb.path().join("output"));
+    for section in ["sops", "playbooks", "faqs", "partners", "notices"] {
+        assert!(files.contains(&format!("{section}/index.html")), "missing {section}/index.html");
+    }
+    let documents = files.iter().filter(|f| f.ends_with(".html") && !f.ends_with("index.html") && !f.starts_with("tags/") && *f != "404.html").count();
+    assert!(documents >= 20, "only {documents} documents");
+}
+
+#[test]
+fn relative_links_resolve_to_page_urls_with_anchors() {
+    let kb = built_fixture();
+    let beta = kb.html("guides/beta.html");
+    let hrefs: Vec<String> = select(&beta, "main .doc-content a, article a").iter().filter_map(|a| a.value().attr("href").map(String::from)).collect();
+    for expected in ["alpha.html#setup", "../faq/gamma.html", "deep/delta.html", "#later-on"] {
+        assert!(hrefs.iter().any(|h| h == expected), "no link to {expected} in {hrefs:?}");
+    }
+    let delta = kb.html("guides/deep/delta.html");
+    assert!(select(&delta, "a[href='../index.html']").iter().any(|a| a.text().collect::<String>() == "the guides"));
+    assert!(select(&delta, "a[href='../../index.html']").iter().any(|a| a.text().collect::<String>() == "home"));
+}
+
+#[test]
+fn every_internal_href_and_anchor_in_the_site_exists() {
+    let kb = Kb::sample();
+    kb.run(&["build"]).ok();
+    let out = kb.path().join("output");
+    for file in files_under(&out).iter().filter(|f| f.ends_with(".html") && *f != "404.html") {
+        let html = kb.html(file);
+        let dir = std::path::Path::new(file).parent().unwrap().to_path_buf();
+        for (selector, attribute) in [("a[href]", "href"), ("link[href]", "href"), ("script[src]", "src"), ("img[src]", "src")] {
+            for element in select(&html, selector) {
+                let target = element.value().attr(attribute).unwrap();
+                if target.contains(':') || target.starts_with("//") {
+                    continue; // external (https:, mailto:, data:)
+                }
+                assert!(!target.starts_with('/'), "{file}: absolute link {target} breaks opening from disk");
+                let (path, anchor) = target.split_once('#').map_or((target, None), |(p, a)| (p, Some(a)));
+                let resolved = if path.is_empty() { out.join(file) } else { out.join(&dir).join(path) };
+                assert!(resolved.is_file(), "{file}: {target} does not exist ({})", resolved.display());
+                if let Some(anchor) = anchor.filter(|a| !a.is_empty()) {
+                    let page = Html::parse_document(&std::fs::read_to_string(&resolved).unwrap());
+                    assert!(!select(&page, &format!("[id='{anchor}']")).is_empty(), "{file}: {target} has no #{anchor}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn headings_get_stable_deduplicated_anchors() {
+    let kb = built_fixture();
+    let gamma = kb.html("faq/gamma.html");
+    let ids: Vec<&str> = select(&gamma, "h2[id]").iter().map(|h| h.value().attr("id").unwrap()).collect();
+    assert_eq!(ids, ["usage", "usage-1", "custom"]);
+    assert_eq!(attr(&gamma, "h2#usage a.anchor", "href"), "#usage");
+    let toc: Vec<String> = select(&gamma, ".toc a").iter().map(|a| a.value().attr("href").unwrap().to_string()).collect();
+    assert!(toc.contains(&"#usage-1".to_string()), "{toc:?}");
+}
+
+#[test]
+fn nav_marks_the_current_page_and_opens_its_section() {
+    let kb = built_fixture();
+    let delta = kb.html("guides/deep/delta.html");
+    assert_eq!(text(&delta, "nav a[aria-current='page']"), "Delta");
+    let open: Vec<String> = select(&delta, "nav li.is-open > a").iter().map(|a| a.text().collect()).collect();
+    assert_eq!(open, ["Guides", "Deep"]);
+    let faq_children = select(&delta, "nav li:not(.is-open) > a[href='../../faq/index.html'] + details");
+    assert!(faq_children.is_empty(), "closed sections do not list their pages");
+    let crumbs: Vec<String> = select(&delta, ".breadcrumbs a").iter().map(|a| a.text().collect()).collect();
+    assert_eq!(crumbs, ["Fixture KB", "Guides", "Deep"]);
+}
+
+#[test]
+fn prev_next_follow_reading_order() {
+    let kb = built_fixture();
+    let beta = kb.html("guides/beta.html");
+    let pager: Vec<String> = select(&beta, ".pager a").iter().map(|a| a.value().attr("href").unwrap().to_string()).collect();
+    assert_eq!(pager, ["alpha.html", "deep/index.html"]);
+}
+
+#[test]
+fn github_alerts_become_styled_callouts() {
+    let kb = built_fixture();
+    let gamma = kb.html("faq/gamma.html");
+    for (kind, title) in [("note", "Note"), ("tip", "Tip"), ("important", "Important"), ("warning", "Warning"), ("caution", "Caution")] {
+        assert_eq!(text(&gamma, &format!(".callout.callout-{kind} .callout-title")), title);
+    }
+}
+
+#[test]
+fn gfm_tables_tasks_strikethrough_footnotes_and_autolinks() {
+    let kb = built_fixture();
+    let gamma = kb.html("faq/gamma.html");
+    assert_eq!(text(&gamma, ".table-wrap table td"), "AK5");
+    assert_eq!(select(&gamma, "input[type=checkbox][checked]").len(), 1);
+    assert_eq!(select(&gamma, "input[type=checkbox]").len(), 2);
+    assert_eq!(text(&gamma, "del"), "old");
+    assert_eq!(text(&gamma, "a[href='https://example.org/x']"), "https://example.org/x");
+    assert!(!select(&gamma, ".footnote-definition").is_empty());
+}
+
+#[test]
+fn code_is_highlighted_with_css_classes() {
+    let kb = built_fixture();
+    let gamma = kb.html("faq/gamma.html");
+    assert!(!select(&gamma, "pre.code[data-lang='rust'] span[class^='hl-']").is_empty());
+    let css = kb.read_output("assets/highlight.css");
+    assert!(css.contains("data-theme=\"dark\""), "dark theme colours");
+}
+
+#[test]
+fn images_are_copied_and_linked_relatively() {
+    let kb = built_fixture();
+    let beta = kb.html("guides/beta.html");
+    assert_eq!(attr(&beta, "img[alt='Diagram of the flow']", "src"), "img/diagram.png");
+    assert!(kb.output_file("guides/img/diagram.png").is_file());
+}
+
+#[test]
+fn metadata_tags_and_tag_pages() {
+    let kb = built_fixture();
+    let alpha = kb.html("guides/alpha.html");
+    let page = kb.read_output("guides/alpha.html");
+    assert!(page.contains("alpha@ops.example.com"), "owner shown");
+    assert!(page.contains("2026-10-02"), "last updated shown");
+    let tags: Vec<String> = select(&alpha, "a.tag").iter().map(|a| a.value().attr("href").unwrap().to_string()).collect();
+    assert_eq!(tags, ["../tags/onboarding.html", "../tags/as2.html"]);
+    let tag = kb.html("tags/onboarding.html");
+    let listed: Vec<String> = select(&tag, "main a[href$='.html']").iter().map(|a| a.text().collect::<String>()).collect();
+    assert!(listed.iter().any(|t| t.contains("Alpha guide")) && listed.iter().any(|t| t.contains("Gamma questions")), "{listed:?}");
+    assert!(kb.read_output("tags/index.html").contains("onboarding"));
+}
+
+#[test]
+fn dark_mode_search_and_sitemap_are_local() {
+    let kb = built_fixture();
+    let page = kb.read_output("guides/alpha.html");
+    assert!(!page.contains("http://") && !page.contains("https://cdn"), "no remote assets");
+    assert!(page.contains("data-theme") || kb.read_output("assets/kbpub.js").contains("data-theme"));
+    let index = kb.read_output("search-index.js");
+    assert!(index.starts_with("window.KBPUB_SEARCH="));
+    let json: serde_json::Value = serde_json::from_str(index.trim_start_matches("window.KBPUB_SEARCH=").trim_end().trim_end_matches(';')).unwrap();
+    let alpha = json["docs"].as_array().unwrap().iter().find(|d| d["t"] == "Alpha guide").expect("alpha indexed");
+    assert_eq!(alpha["u"], "guides/alpha.html");
+    assert_eq!(alpha["h"], serde_json::json!(["Setup", "Verify"]));
+    let sitemap = kb.read_output("sitemap.xml");
+    assert!(sitemap.contains("<loc>https://kb.test/guides/alpha.html</loc><lastmod>2026-10-02</lastmod>"), "{sitemap}");
+    assert!(kb.output_file("404.html").is_file());
+}
+
+#[test]
+fn broken_inputs_report_every_error_with_its_position() {
+    let kb = Kb::fixture("invalid");
+    kb.write("content/docs/links.md", "+++\ntitle = \"Links\"\ntype = \"sop\"\n+++\n\nSee [gone](missing.md) and\n[no anchor](dup-a.md#nope).\n");
+    let run = kb.run(&["build"]).fails_with(1);
+    let stderr = run.stderr();
+    for expected in [
+        "error[front-matter]: unknown type `recipe`",
+        "content/docs/bad-type.md:3:8",
+        "error[duplicate-id]: duplicate id `same-id`",
+        "content/docs/dup-b.md:2:6",
+        "error[front-matter]: `review_by` is not a valid date",
+        "content/docs/bad-date.md:4:12",
+        "error[front-matter]: missing front matter",
+        "content/docs/unclosed.md:1:1",
+        "error[broken-link]: no document at `missing.md`",
+        "content/docs/links.md:6:5",
+        "error[broken-anchor]: `content/docs/dup-a.md` has no heading with anchor `#nope`",
+        "content/docs/links.md:7:1",
+    ] {
+        assert!(stderr.contains(expected), "missing `{expected}` in:\n{stderr}");
+    }
+    assert!(stderr.contains("6 errors"), "{stderr}");
+    assert!(stderr.contains("6 │ See [gone](missing.md) and"), "code frame:\n{stderr}");
+    assert!(!kb.path().join("output").exists(), "nothing written");
+}
+
+#[test]
+fn json_report_lists_errors_with_positions() {
+    let kb = Kb::fixture("invalid");
+    let run = kb.run(&["build", "--format", "json"]).fails_with(1);
+    let report = run.json();
+    assert_eq!(report["errors"], 4);
+    let first = &report["diagnostics"][0];
+    assert_eq!(first["file"], "content/docs/bad-date.md");
+    assert_eq!(first["line"], 4);
+    assert_eq!(first["column"], 12);
+    assert_eq!(first["code"], "front-matter");
+}
+
+#[test]
+fn template_errors_name_the_template_and_line() {
+    let kb = built_fixture();
+    kb.write("templates/faq.html", "{% extends \"page.html\" %}\n{% block content %}\n{{ page.title }\n{% endblock content %}\n");
+    let stderr = kb.run(&["build"]).fails_with(1).stderr();
+    assert!(stderr.contains("templates/faq.html:3:"), "{stderr}");
+}
+
+#[test]
+fn a_failed_build_leaves_the_previous_output_untouched() {
+    let kb = built_fixture();
+    let out = kb.path().join("output");
+    let before: Vec<(String, Vec<u8>)> = files_under(&out).into_iter().map(|f| { let b = std::fs::read(out.join(&f)).unwrap(); (f, b) }).collect();
+    kb.write("content/guides/alpha.md", "+++\ntitle = \"Alpha changed\"\ntype = \"sop\"\n+++\n\n[broken](nowhere.md)\n");
+    kb.run(&["build"]).fails_with(1);
+    let after: Vec<(String, Vec<u8>)> = files_under(&out).into_iter().map(|f| { let b = std::fs::read(out.join(&f)).unwrap(); (f, b) }).collect();
+    assert!(before == after, "output changed after a failed build");
+    let leftovers: Vec<String> = std::fs::read_dir(kb.path()).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| n.contains("staging")).collect();
+    assert!(leftovers.is_empty(), "staging left behind: {leftovers:?}");
+}
+
+#[test]
+fn files_of_deleted_documents_do_not_linger() {
+    let kb = built_fixture();
+    assert!(kb.output_file("guides/deep/delta.html").is_file());
+    kb.remove("content/guides/deep/delta.md");
+    kb.write("content/guides/beta.md", "+++\ntitle = \"Beta guide\"\ntype = \"playbook\"\n+++\n\nNo links now.\n");
+    kb.run(&["build"]).ok();
+    assert!(!kb.output_file("guides/deep/delta.html").exists());
+    assert!(kb.output_file("guides/alpha.html").is_file());
+}
+
+#[test]
+fn builds_are_deterministic() {
+    let kb = built_fixture();
+    let first = kb.read_output("guides/beta.html") + &kb.read_output("search-index.js");
+    kb.run(&["build"]).ok();
+    assert_eq!(first, kb.read_output("guides/beta.html") + &kb.read_output("search-index.js"));
+}
+
+#[test]
+fn missing_config_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = kbpub().arg("build").current_dir(dir.path()).output().unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(1));
+    assert!(stderr.contains("no kbpub.toml") && stderr.contains("kbpub init"), "{stderr}");
+}
+
+#[test]
+fn every_subcommand_has_help() {
+    let help = kbpub().arg("--help").output().unwrap();
+    let text = String::from_utf8_lossy(&help.stdout).into_owned();
+    let commands: Vec<String> = text
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter(|l| !l.starts_with("   "))
+        .filter_map(|l| l.split_whitespace().next().map(String::from))
+        .filter(|c| c != "help")
+        .collect();
+    assert!(commands.contains(&"build".to_string()), "{text}");
+    for command in commands {
+        let out = kbpub().args([command.as_str(), "--help"]).output().unwrap();
+        assert!(out.status.success(), "{command} --help failed");
+        assert!(String::from_utf8_lossy(&out.stdout).contains("Usage: kbpub"), "{command} --help");
+    }
+}

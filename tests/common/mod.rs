@@ -1,0 +1,166 @@
+//! Shared helpers for integration tests: a knowledge base in a temp folder, the real `kbpub`
+//! binary run against it, and parsed HTML to assert on.
+
+#![allow(dead_code)] // each test binary uses a different subset
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub use scraper::{Html, Selector};
+
+/// A knowledge base in a temp folder.
+pub struct Kb {
+    pub dir: tempfile::TempDir,
+}
+
+impl Kb {
+    /// An empty knowledge base with a minimal `kbpub.toml`.
+    pub fn new() -> Kb {
+        let kb = Kb { dir: tempfile::tempdir().expect("temp dir") };
+        kb.write("kbpub.toml", "[site]\ntitle = \"Test KB\"\nbase_url = \"https://kb.test/\"\n");
+        kb
+    }
+
+    /// A copy of `tests/fixtures/<name>`.
+    pub fn fixture(name: &str) -> Kb {
+        let kb = Kb::new();
+        copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name), kb.path());
+        kb
+    }
+
+    /// A copy of the repository's own sample knowledge base.
+    pub fn sample() -> Kb {
+        let kb = Kb { dir: tempfile::tempdir().expect("temp dir") };
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+        for entry in ["kbpub.toml", "content", "templates", ".kb", "data"] {
+            let from = repo.join(entry);
+            if from.is_dir() {
+                copy_dir(&from, &kb.path().join(entry));
+            } else if from.is_file() {
+                std::fs::copy(&from, kb.path().join(entry)).expect("copy");
+            }
+        }
+        kb
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn write(&self, rel: &str, text: &str) {
+        let path = self.path().join(rel);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, text).expect("write");
+    }
+
+    pub fn remove(&self, rel: &str) {
+        std::fs::remove_file(self.path().join(rel)).expect("remove");
+    }
+
+    /// Runs `kbpub <args>` in the knowledge base folder.
+    pub fn run(&self, args: &[&str]) -> Run {
+        let output = kbpub().args(args).current_dir(self.path()).output().expect("run kbpub");
+        Run { output }
+    }
+
+    pub fn output_file(&self, rel: &str) -> PathBuf {
+        self.path().join("output").join(rel)
+    }
+
+    pub fn read_output(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.output_file(rel)).unwrap_or_else(|e| panic!("output/{rel}: {e}"))
+    }
+
+    pub fn html(&self, rel: &str) -> Html {
+        Html::parse_document(&self.read_output(rel))
+    }
+}
+
+/// The `kbpub` binary built for these tests.
+pub fn kbpub() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_kbpub"));
+    command.env_remove("RUST_LOG");
+    command
+}
+
+pub struct Run {
+    pub output: Output,
+}
+
+impl Run {
+    pub fn code(&self) -> i32 {
+        self.output.status.code().unwrap_or(-1)
+    }
+
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.output.stdout).into_owned()
+    }
+
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.output.stderr).into_owned()
+    }
+
+    /// Asserts success and returns self, printing the output on failure.
+    pub fn ok(self) -> Run {
+        assert_eq!(self.code(), 0, "kbpub failed\nstdout:\n{}\nstderr:\n{}", self.stdout(), self.stderr());
+        self
+    }
+
+    pub fn fails_with(self, code: i32) -> Run {
+        assert_eq!(self.code(), code, "unexpected exit code\nstdout:\n{}\nstderr:\n{}", self.stdout(), self.stderr());
+        self
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout()).unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout()))
+    }
+}
+
+/// Elements of `html` matching the CSS `selector`.
+pub fn select<'a>(html: &'a Html, selector: &str) -> Vec<scraper::ElementRef<'a>> {
+    let selector = Selector::parse(selector).unwrap_or_else(|e| panic!("bad selector {selector}: {e:?}"));
+    html.select(&selector).collect()
+}
+
+/// Text content of the first element matching `selector`.
+pub fn text(html: &Html, selector: &str) -> String {
+    select(html, selector)
+        .first()
+        .unwrap_or_else(|| panic!("nothing matches {selector}"))
+        .text()
+        .collect::<String>()
+}
+
+pub fn attr(html: &Html, selector: &str, name: &str) -> String {
+    select(html, selector)
+        .first()
+        .unwrap_or_else(|| panic!("nothing matches {selector}"))
+        .value()
+        .attr(name)
+        .unwrap_or_else(|| panic!("{selector} has no {name}"))
+        .to_string()
+}
+
+pub fn copy_dir(from: &Path, to: &Path) {
+    for entry in walkdir::WalkDir::new(from) {
+        let entry = entry.expect("walk");
+        let target = to.join(entry.path().strip_prefix(from).expect("prefix"));
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&target).expect("mkdir");
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
+}
+
+/// Every file under `dir`, relative and sorted.
+pub fn files_under(dir: &Path) -> Vec<String> {
+    let mut files: Vec<String> = walkdir::WalkDir::new(dir)
+        .into_iter()
+        .flatten()
+        .filter(|e| e.file_type().is_file())
+        .map(|e| e.path().strip_prefix(dir).expect("prefix").to_string_lossy().replace('\\', "/"))
+        .collect();
+    files.sort();
+    files
+}
