@@ -15,7 +15,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use tera::{Context, Tera};
 
-use crate::content::{Page, Site};
+use crate::content::{Page, PageKind, Site};
 use crate::diag::{Diagnostic, Location};
 pub use markdown::{AnchorRef, Heading, View};
 
@@ -152,6 +152,30 @@ impl<'s> Engine<'s> {
 
     pub fn has_template(&self, name: &str) -> bool {
         self.layout_tera.get_template_names().any(|n| n == name)
+    }
+
+    /// The layout template a page renders with: its type's template (`sop.html`), falling back
+    /// to `page.html`; `section.html` for section pages.
+    pub fn layout_for(&self, page: usize) -> String {
+        match self.site.pages[page].kind {
+            PageKind::Document(t) if self.has_template(&t.template()) => t.template(),
+            PageKind::Document(_) => "page.html".to_string(),
+            PageKind::Section(_) => "section.html".to_string(),
+        }
+    }
+
+    /// Every template a page renders through (its layout chain, imported macros, includes, and
+    /// what its body includes when the body is a template), sorted by name. A change to any of
+    /// them changes the page; approval hashes them, `serve` re-renders by them.
+    pub fn templates_used(&self, page: usize) -> Vec<&templates::TemplateSource> {
+        let mut names = templates::dependencies(&self.layout_tera, &self.layout_for(page));
+        if self.templated[page] {
+            let body = body_template_name(&self.site.pages[page]);
+            names.extend(templates::dependencies(&self.body_tera, &body).into_iter().filter(|n| *n != body));
+        }
+        names.sort();
+        names.dedup();
+        names.iter().filter_map(|n| self.layouts.iter().find(|t| &t.name == n)).collect()
     }
 }
 

@@ -151,6 +151,55 @@ pub fn add_all(
     Err(errors)
 }
 
+/// Every template `name` renders through, itself included: its parents (`extends`), the files it
+/// imports macros from and the templates it includes, transitively. Sorted by name.
+pub fn dependencies(tera: &Tera, name: &str) -> Vec<String> {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut pending = vec![name.to_string()];
+    while let Some(current) = pending.pop() {
+        if !seen.insert(current.clone()) {
+            continue;
+        }
+        let Ok(template) = tera.get_template(&current) else { continue };
+        pending.extend(template.parents.iter().cloned());
+        pending.extend(template.imported_macro_files.iter().map(|(file, _)| file.clone()));
+        let mut includes = Vec::new();
+        collect_includes(&template.ast, &mut includes);
+        for definition in template.macros.values() {
+            collect_includes(&definition.body, &mut includes);
+        }
+        pending.extend(includes);
+    }
+    seen.into_iter().collect()
+}
+
+fn collect_includes(nodes: &[tera::ast::Node], out: &mut Vec<String>) {
+    use tera::ast::Node;
+    for node in nodes {
+        match node {
+            Node::Include(_, names, _) => out.extend(names.iter().cloned()),
+            Node::Block(_, block, _) => collect_includes(&block.body, out),
+            Node::MacroDefinition(_, definition, _) => collect_includes(&definition.body, out),
+            Node::FilterSection(_, section, _) => collect_includes(&section.body, out),
+            Node::Forloop(_, forloop, _) => {
+                collect_includes(&forloop.body, out);
+                if let Some(empty) = &forloop.empty_body {
+                    collect_includes(empty, out);
+                }
+            }
+            Node::If(conditional, _) => {
+                for (_, _, body) in &conditional.conditions {
+                    collect_includes(body, out);
+                }
+                if let Some((_, body)) = &conditional.otherwise {
+                    collect_includes(body, out);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
 /// A diagnostic for a Tera error in template `name`, at the position Tera reports when it has one.
 pub fn template_error(
     error: &tera::Error,
@@ -226,6 +275,24 @@ mod tests {
         let errors = add_all(&mut tera, &templates, &locate).unwrap_err();
         assert_eq!(errors.len(), 1);
         assert!(errors[0].position().starts_with("templates/x.html:2:"), "{}", errors[0].position());
+    }
+
+    #[test]
+    fn dependencies_follow_extends_imports_and_includes() {
+        let mut tera = new_tera(Escaping::Html);
+        tera.add_raw_templates(vec![
+            ("base.html", "{% import \"macros.html\" as m %}<main>{% block content %}{% endblock %}</main>"),
+            ("macros.html", "{% macro x() %}{% include \"partials/x.html\" %}{% endmacro %}"),
+            ("partials/x.html", "x"),
+            ("page.html", "{% extends \"base.html\" %}{% block content %}{% if a %}{% include \"partials/y.html\" %}{% endif %}{% endblock %}"),
+            ("partials/y.html", "y"),
+            ("unused.html", "u"),
+        ])
+        .unwrap();
+        assert_eq!(
+            dependencies(&tera, "page.html"),
+            ["base.html", "macros.html", "page.html", "partials/x.html", "partials/y.html"]
+        );
     }
 
     #[test]

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use rayon::prelude::*;
 
 use crate::config::Config;
-use crate::content::{self, PageKind, Site};
+use crate::content::{self, Site};
 use crate::diag::Diagnostic;
 use crate::render::{highlight, templates, AnchorRef, Engine, View};
 pub use context::Banner;
@@ -116,11 +116,7 @@ fn render_page(engine: &Engine, nav: &Nav, decorations: &Decorations, page: usiz
     let mut diagnostics = body.diagnostics;
     let banners = decorations.banners.get(&page).map(Vec::as_slice).unwrap_or(&[]);
     let context = context::page(site, nav, page, &body.html, &body.headings, banners);
-    let template = match p.kind {
-        PageKind::Document(t) if engine.has_template(&t.template()) => t.template(),
-        PageKind::Document(_) => "page.html".to_string(),
-        PageKind::Section(_) => "section.html".to_string(),
-    };
+    let template = engine.layout_for(page);
     match engine.render_template(&template, &context) {
         Ok(html) => {
             if let Err(e) = sink.write(&p.url, html.as_bytes()) {
