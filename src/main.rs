@@ -79,7 +79,11 @@ fn report(diagnostics: &[Diagnostic], format: Format) {
             errors,
             if errors == 1 { "" } else { "s" },
             diagnostics.len() - errors,
-            if diagnostics.len() - errors == 1 { "" } else { "s" }
+            if diagnostics.len() - errors == 1 {
+                ""
+            } else {
+                "s"
+            }
         );
     }
 }
@@ -94,7 +98,10 @@ fn build(root: Option<PathBuf>, quiet: bool, format: Format) -> Result<(), ExitC
         Ok(summary) => {
             report(&summary.render.warnings, format);
             if !quiet {
-                let shown = summary.output.strip_prefix(std::env::current_dir().unwrap_or_default()).unwrap_or(&summary.output);
+                let shown = summary
+                    .output
+                    .strip_prefix(std::env::current_dir().unwrap_or_default())
+                    .unwrap_or(&summary.output);
                 eprintln!(
                     "Built {} pages ({} files) in {:.2}s into {}/\nOpen {}/index.html in a browser, or run `kbpub serve`.",
                     summary.render.pages,
