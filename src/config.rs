@@ -20,6 +20,8 @@ pub struct Config {
     pub build: BuildConfig,
     #[serde(default)]
     pub nav: NavConfig,
+    /// The Confluence publish target; absent: not configured.
+    pub confluence: Option<crate::publish::confluence::ConfluenceConfig>,
     /// The folder that holds the site; set after parsing, not read from the file.
     #[serde(skip)]
     pub root: PathBuf,

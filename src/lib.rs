@@ -5,5 +5,6 @@
 pub mod config;
 pub mod content;
 pub mod diag;
+pub mod publish;
 pub mod render;
 pub mod site;

@@ -204,11 +204,19 @@ fn charts_become_attached_images() {
     );
     assert_eq!(
         out.xhtml,
-        "<p><ac:image ac:alt=\"Rejections\"><ri:attachment ri:filename=\"chart-1.svg\"/></ac:image></p>"
+        "<p><ac:image ac:alt=\"Rejections\"><ri:attachment ri:filename=\"chart-1.png\"/></ac:image></p>"
     );
     assert!(
         matches!(&out.attachments[0].data, AttachmentData::Svg(svg) if svg.starts_with("<svg"))
     );
+}
+
+#[test]
+fn the_managed_by_panel_names_the_source_and_is_well_formed() {
+    let panel = storage::managed_panel("content/sops/a & <b>.md");
+    assert!(panel.contains("edit the source in git: <code>content/sops/a &#38; &#60;b&#62;.md</code>"), "{panel}");
+    assert_well_formed(&panel);
+    assert_well_formed(storage::CHILDREN_MACRO);
 }
 
 #[test]

@@ -7,6 +7,7 @@ pub mod escape;
 pub mod highlight;
 pub mod html;
 pub mod markdown;
+pub mod raster;
 pub mod storage;
 pub mod templates;
 

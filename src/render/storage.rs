@@ -22,7 +22,8 @@ pub struct PageRef {
 pub enum AttachmentData {
     /// A file in `content/` (path relative to `content/`).
     Asset(String),
-    /// An SVG chart from the page body.
+    /// An SVG chart from the page body, attached as PNG (`render::raster`): Confluence shows
+    /// SVG attachments inconsistently across Cloud and Data Center, PNG everywhere.
     Svg(String),
 }
 
@@ -446,7 +447,7 @@ impl Writer<'_> {
             self.charts += 1;
             let filename = self.attach(
                 AttachmentData::Svg(svg.to_string()),
-                &format!("chart-{}.svg", self.charts),
+                &format!("chart-{}.png", self.charts),
             );
             self.out.push_str(&format!(
                 "<p><ac:image ac:alt=\"{}\"><ri:attachment ri:filename=\"{}\"/></ac:image></p>",
@@ -513,6 +514,18 @@ impl Writer<'_> {
         *self.footnotes.entry(label.to_string()).or_insert(next)
     }
 }
+
+/// The panel that tops every page kbpub manages: where to edit it instead of Confluence.
+pub fn managed_panel(source_path: &str) -> String {
+    format!(
+        "<ac:structured-macro ac:name=\"note\"><ac:parameter ac:name=\"title\">Managed by kbpub</ac:parameter><ac:rich-text-body><p>Managed by kbpub, edit the source in git: <code>{}</code>. Edits made here are reported and overwritten only on request.</p></ac:rich-text-body></ac:structured-macro>",
+        xml_text(source_path)
+    )
+}
+
+/// The list of a page's child pages, for section pages.
+pub const CHILDREN_MACRO: &str =
+    "<ac:structured-macro ac:name=\"children\"><ac:parameter ac:name=\"all\">false</ac:parameter></ac:structured-macro>";
 
 /// Finds the lists whose items all start with a task marker, with each item's status.
 fn task_lists(events: &[Event<'_>]) -> HashMap<usize, Vec<bool>> {
