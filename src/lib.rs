@@ -7,4 +7,5 @@ pub mod content;
 pub mod diag;
 pub mod publish;
 pub mod render;
+pub mod sim;
 pub mod site;

@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 
 use kbpub::config::Config;
 use kbpub::diag::{self, Diagnostic, Format};
+use kbpub::publish::{self, TargetName};
 
 /// mimalloc: rendering allocates many short-lived strings on every core; glibc malloc spent a
 /// fifth of a 10,000-page build in lock contention and free-list work.
@@ -47,12 +48,91 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
     },
+    /// Publish approved pages to Confluence (every configured target unless --target)
+    ///
+    /// Plans first (create, update, move, unchanged, gated, drifted, prune), then writes with
+    /// bounded concurrency. Pages edited in Confluence since kbpub last wrote them are reported
+    /// as drifted and left alone unless --force. Re-running after any failure finishes the job;
+    /// re-running with no change writes nothing. Credentials come from the env vars named in
+    /// kbpub.toml (`[confluence] email_env`, `token_env`).
+    #[command(after_help = PUBLISH_EXIT_CODES)]
+    Publish {
+        /// Only this target (default: every configured target)
+        #[arg(long, value_enum)]
+        target: Option<TargetName>,
+        /// Print the plan and write nothing (the target is still read)
+        #[arg(long)]
+        dry_run: bool,
+        /// Overwrite pages edited in Confluence since kbpub last wrote them
+        #[arg(long)]
+        force: bool,
+        /// Archive (Cloud) or trash (Data Center) managed pages whose source is gone; never
+        /// runs when any page failed
+        #[arg(long)]
+        prune: bool,
+        /// Pages written at the same time (default: the target's `concurrency`, 4)
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+        concurrency: Option<u16>,
+        /// How to print the report (json: one document on stdout, for CI)
+        #[arg(long, value_enum, default_value_t = ReportFormat::Human)]
+        format: ReportFormat,
+    },
+    /// Serve the project's simulators on 127.0.0.1 for demos and tests
+    ///
+    /// The Confluence test server: Cloud at http://127.0.0.1:PORT/wiki (Basic auth,
+    /// kbpub@example.com / cloud-token) and Data Center at http://127.0.0.1:PORT/confluence
+    /// (Bearer dc-pat), each with the spaces OPS, EDIOPS and PARTNERS.
+    Sim {
+        /// Port to listen on (0: any free port; the address is printed)
+        #[arg(long, default_value_t = 8990)]
+        port: u16,
+        /// Delay every Confluence request by this many milliseconds
+        #[arg(long, default_value_t = 0, value_name = "MS")]
+        confluence_latency_ms: u64,
+    },
 }
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ReportFormat {
+    /// a table on stdout, progress on stderr
+    Human,
+    /// one JSON document on stdout
+    Json,
+}
+
+const PUBLISH_EXIT_CODES: &str = "\
+Exit codes:
+  0  every page is published, unchanged or gated (not approved; listed with the reason)
+  1  a page failed or drifted, titles collide, the target could not be reached, or the input
+     has problems; re-run after fixing: publishing is idempotent
+  2  the command line was wrong";
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Build { format } => build(cli.root, cli.quiet, format),
+        Command::Publish {
+            target,
+            dry_run,
+            force,
+            prune,
+            concurrency,
+            format,
+        } => {
+            let options = publish::Options {
+                target,
+                dry_run,
+                force,
+                prune,
+                concurrency: concurrency.map(usize::from),
+                progress: publish::ProgressMode::detect(cli.quiet || format == ReportFormat::Json),
+            };
+            publish(cli.root, options, format)
+        }
+        Command::Sim {
+            port,
+            confluence_latency_ms,
+        } => sim(port, confluence_latency_ms),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -121,4 +201,56 @@ fn build(root: Option<PathBuf>, quiet: bool, format: Format) -> Result<(), ExitC
             Err(ExitCode::from(1))
         }
     }
+}
+
+fn publish(
+    root: Option<PathBuf>,
+    options: publish::Options,
+    format: ReportFormat,
+) -> Result<(), ExitCode> {
+    let diagnostics_format = match format {
+        ReportFormat::Human => Format::Human,
+        ReportFormat::Json => Format::Json,
+    };
+    let config = config(root).map_err(|d| {
+        report(&[d], diagnostics_format);
+        ExitCode::from(1)
+    })?;
+    let outcome = publish::publish(&config, &options).map_err(|diagnostics| {
+        report(&diagnostics, diagnostics_format);
+        if format == ReportFormat::Human {
+            eprintln!("nothing was published");
+        }
+        ExitCode::from(1)
+    })?;
+    let mut stdout = std::io::stdout().lock();
+    let printed = match format {
+        ReportFormat::Human => outcome.write_human(&mut stdout),
+        ReportFormat::Json => outcome.write_json(&mut stdout),
+    };
+    if let Err(e) = printed {
+        eprintln!("error: cannot print the report: {e}");
+        return Err(ExitCode::from(1));
+    }
+    if outcome.ok {
+        Ok(())
+    } else {
+        Err(ExitCode::from(1))
+    }
+}
+
+fn sim(port: u16, confluence_latency_ms: u64) -> Result<(), ExitCode> {
+    let served = kbpub::sim::serve(port, confluence_latency_ms, |address| {
+        println!("kbpub sim listening on http://{address}");
+        println!(
+            "  Confluence Cloud:       http://{address}/wiki        (Basic kbpub@example.com / cloud-token)"
+        );
+        println!("  Confluence Data Center: http://{address}/confluence  (Bearer dc-pat)");
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+    });
+    served.map_err(|e| {
+        eprintln!("error: kbpub sim cannot listen on 127.0.0.1:{port}: {e}");
+        ExitCode::from(1)
+    })
 }

@@ -78,7 +78,11 @@ impl HttpError {
 impl std::fmt::Display for HttpError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.status {
-            Some(status) => write!(f, "{} {}: HTTP {status}: {}", self.method, self.path, self.message),
+            Some(status) => write!(
+                f,
+                "{} {}: HTTP {status}: {}",
+                self.method, self.path, self.message
+            ),
             None => write!(f, "{} {}: {}", self.method, self.path, self.message),
         }
     }
@@ -96,7 +100,12 @@ pub struct Http {
 }
 
 impl Http {
-    pub fn new(base_url: &str, auth: Auth, policy: RetryPolicy, budget: Arc<Budget>) -> Result<Http, String> {
+    pub fn new(
+        base_url: &str,
+        auth: Auth,
+        policy: RetryPolicy,
+        budget: Arc<Budget>,
+    ) -> Result<Http, String> {
         let client = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(60))
@@ -126,7 +135,10 @@ impl Http {
 
     /// Requests sent so far: (reads, writes). Every attempt counts.
     pub fn counts(&self) -> (u64, u64) {
-        (self.reads.load(Ordering::Relaxed), self.writes.load(Ordering::Relaxed))
+        (
+            self.reads.load(Ordering::Relaxed),
+            self.writes.load(Ordering::Relaxed),
+        )
     }
 
     /// Sends `method path` (relative to the base URL), retrying per policy. `safe`: the request
@@ -149,7 +161,11 @@ impl Http {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let counter = if method == Method::GET { &self.reads } else { &self.writes };
+            let counter = if method == Method::GET {
+                &self.reads
+            } else {
+                &self.writes
+            };
             counter.fetch_add(1, Ordering::Relaxed);
             let mut request = self
                 .client
@@ -162,7 +178,11 @@ impl Http {
             request = match &body {
                 Body::Empty => request,
                 Body::Json(value) => request.json(value),
-                Body::File { filename, bytes, mime } => {
+                Body::File {
+                    filename,
+                    bytes,
+                    mime,
+                } => {
                     let part = reqwest::multipart::Part::bytes(bytes.to_vec())
                         .file_name(filename.clone())
                         .mime_str(mime)
@@ -189,14 +209,21 @@ impl Http {
                         };
                         return Ok(Reply { status, json });
                     }
-                    (Failure::Status(status, retry_after), Some(status), server_message(&text))
+                    (
+                        Failure::Status(status, retry_after),
+                        Some(status),
+                        server_message(&text),
+                    )
                 }
                 Err(e) => (Failure::Transport, None, transport_message(&e)),
             };
             match self.policy.verdict(attempt, failure, safe) {
                 Verdict::Wait(wait) if self.budget.take(wait) => tokio::time::sleep(wait).await,
                 Verdict::Wait(_) => {
-                    return Err(error(status, format!("{message} (the run's retry budget is spent)")));
+                    return Err(error(
+                        status,
+                        format!("{message} (the run's retry budget is spent)"),
+                    ));
                 }
                 Verdict::GiveUp(why) => return Err(error(status, format!("{message} ({why})"))),
             }
@@ -204,9 +231,9 @@ impl Http {
     }
 
     fn scrub(&self, text: &str) -> String {
-        self.secrets
-            .iter()
-            .fold(text.to_string(), |text, secret| text.replace(secret.as_str(), "***"))
+        self.secrets.iter().fold(text.to_string(), |text, secret| {
+            text.replace(secret.as_str(), "***")
+        })
     }
 }
 
@@ -243,5 +270,9 @@ fn transport_message(error: &reqwest::Error) -> String {
         detail = e.to_string();
         source = e.source();
     }
-    if detail.is_empty() { kind.to_string() } else { format!("{kind}: {detail}") }
+    if detail.is_empty() {
+        kind.to_string()
+    } else {
+        format!("{kind}: {detail}")
+    }
 }

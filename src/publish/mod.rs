@@ -78,7 +78,12 @@ pub fn publish(config: &Config, options: &Options) -> Result<Report, Vec<Diagnos
         .worker_threads(2)
         .enable_all()
         .build()
-        .map_err(|e| vec![Diagnostic::error("io", format!("cannot start the async runtime: {e}"))])?;
+        .map_err(|e| {
+            vec![Diagnostic::error(
+                "io",
+                format!("cannot start the async runtime: {e}"),
+            )]
+        })?;
     let mut reports = Vec::new();
     if let Some(c) = confluence {
         reports.push(runtime.block_on(confluence::publish(&context, c))?);
@@ -87,7 +92,12 @@ pub fn publish(config: &Config, options: &Options) -> Result<Report, Vec<Diagnos
 }
 
 fn not_configured(target: &str, section: &str) -> Diagnostic {
-    Diagnostic::error("no-target", format!("`--target {target}` but kbpub.toml has no {section} section"))
-        .in_file(crate::config::CONFIG_FILE)
-        .help(format!("add {section} to kbpub.toml (see README), or leave out `--target`"))
+    Diagnostic::error(
+        "no-target",
+        format!("`--target {target}` but kbpub.toml has no {section} section"),
+    )
+    .in_file(crate::config::CONFIG_FILE)
+    .help(format!(
+        "add {section} to kbpub.toml (see README), or leave out `--target`"
+    ))
 }

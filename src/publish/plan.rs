@@ -92,9 +92,15 @@ impl Action {
         }
     }
 
-    /// The action sends writes to the target.
-    pub fn writes(self) -> bool {
-        matches!(self, Action::Create | Action::Update | Action::Move | Action::Prune)
+    /// What the report says once the action was carried out.
+    pub fn past(self) -> &'static str {
+        match self {
+            Action::Create => "created",
+            Action::Update => "updated",
+            Action::Move => "moved",
+            Action::Prune => "pruned",
+            other => other.name(),
+        }
     }
 }
 
@@ -176,7 +182,11 @@ pub fn plan(wanted: &[Wanted], found: &[Found], rules: Rules) -> Plan {
         }
         let duplicate = duplicates.contains(&i);
         steps.push(Step {
-            action: if rules.prune { Action::Prune } else { Action::Orphan },
+            action: if rules.prune {
+                Action::Prune
+            } else {
+                Action::Orphan
+            },
             wanted: None,
             found: Some(i),
             note: Some(if duplicate {
@@ -204,7 +214,11 @@ fn decide(w_index: usize, w: &Wanted, matched: Option<(usize, &Found)>, rules: R
         depth: w.depth,
     };
     if let Some(reasons) = &w.gated {
-        return step(Action::Gated, matched.map(|m| m.0), Some(reasons.join("; ")));
+        return step(
+            Action::Gated,
+            matched.map(|m| m.0),
+            Some(reasons.join("; ")),
+        );
     }
     let Some((f_index, f)) = matched else {
         return step(Action::Create, None, None);
@@ -213,9 +227,13 @@ fn decide(w_index: usize, w: &Wanted, matched: Option<(usize, &Found)>, rules: R
     if f.key.is_none() {
         notes.push("adopting a page an interrupted run created".to_string());
     }
-    let drifted = f.recorded.as_ref().is_some_and(|r| r.version != f.version) && !f.last_edit.by_kbpub;
+    let drifted =
+        f.recorded.as_ref().is_some_and(|r| r.version != f.version) && !f.last_edit.by_kbpub;
     if drifted {
-        let edit = format!("edited in Confluence by {} at {}", f.last_edit.by, f.last_edit.when);
+        let edit = format!(
+            "edited in Confluence by {} at {}",
+            f.last_edit.by, f.last_edit.when
+        );
         if !rules.force {
             return step(Action::Drifted, Some(f_index), Some(edit));
         }
@@ -234,7 +252,11 @@ fn decide(w_index: usize, w: &Wanted, matched: Option<(usize, &Found)>, rules: R
     } else {
         Action::Update
     };
-    step(action, Some(f_index), (!notes.is_empty()).then(|| notes.join("; ")))
+    step(
+        action,
+        Some(f_index),
+        (!notes.is_empty()).then(|| notes.join("; ")),
+    )
 }
 
 /// A page without kbpub's record that a create of `w` left behind (the create committed, then
@@ -297,7 +319,11 @@ fn collisions(wanted: &[Wanted], found: &[Found], steps: &[Step]) -> Vec<Collisi
     for step in steps {
         match (step.action, step.wanted, step.found) {
             (Action::Gated | Action::Drifted, _, _) => {}
-            (_, Some(w), _) => claim(&wanted[w].place.scope, &wanted[w].title, wanted[w].source.clone()),
+            (_, Some(w), _) => claim(
+                &wanted[w].place.scope,
+                &wanted[w].title,
+                wanted[w].source.clone(),
+            ),
             (Action::Orphan | Action::Prune, None, Some(f)) => {
                 let f = &found[f];
                 claim(
@@ -364,14 +390,34 @@ mod tests {
 
     #[test]
     fn create_update_unchanged_and_orphan() {
-        let w = [wanted("a", "A", "h1"), wanted("b", "B", "h2"), wanted("c", "C", "h3")];
-        let f = [found("b", "B", "old", 3, 3), found("c", "C", "h3", 2, 2), found("gone", "G", "x", 1, 1)];
+        let w = [
+            wanted("a", "A", "h1"),
+            wanted("b", "B", "h2"),
+            wanted("c", "C", "h3"),
+        ];
+        let f = [
+            found("b", "B", "old", 3, 3),
+            found("c", "C", "h3", 2, 2),
+            found("gone", "G", "x", 1, 1),
+        ];
         let p = plan(&w, &f, Rules::default());
         assert_eq!(
             actions(&p),
-            [Action::Create, Action::Update, Action::Unchanged, Action::Orphan]
+            [
+                Action::Create,
+                Action::Update,
+                Action::Unchanged,
+                Action::Orphan
+            ]
         );
-        let p = plan(&w, &f, Rules { prune: true, ..Rules::default() });
+        let p = plan(
+            &w,
+            &f,
+            Rules {
+                prune: true,
+                ..Rules::default()
+            },
+        );
         assert_eq!(p.steps[3].action, Action::Prune);
     }
 
@@ -379,7 +425,10 @@ mod tests {
     fn a_renamed_or_moved_document_keeps_its_page() {
         let mut w = wanted("a", "New title", "h");
         let f = found("a", "Old title", "h", 1, 1);
-        assert_eq!(actions(&plan(&[w.clone()], &[f.clone()], Rules::default())), [Action::Update]);
+        assert_eq!(
+            actions(&plan(&[w.clone()], &[f.clone()], Rules::default())),
+            [Action::Update]
+        );
         w.place = place(Some("section"));
         let p = plan(&[w], &[f], Rules::default());
         assert_eq!(actions(&p), [Action::Move]);
@@ -392,8 +441,21 @@ mod tests {
         let f = [found("a", "A", "h1", 2, 3)];
         let p = plan(&w, &f, Rules::default());
         assert_eq!(actions(&p), [Action::Drifted]);
-        assert!(p.steps[0].note.as_deref().unwrap().contains("by Dana at 2026-11-20"));
-        let p = plan(&w, &f, Rules { force: true, ..Rules::default() });
+        assert!(
+            p.steps[0]
+                .note
+                .as_deref()
+                .unwrap()
+                .contains("by Dana at 2026-11-20")
+        );
+        let p = plan(
+            &w,
+            &f,
+            Rules {
+                force: true,
+                ..Rules::default()
+            },
+        );
         assert_eq!(actions(&p), [Action::Update]);
     }
 
@@ -401,7 +463,10 @@ mod tests {
     fn a_version_kbpub_wrote_but_did_not_record_is_repaired_not_drift() {
         let mut f = found("a", "A", "h1", 2, 3);
         f.last_edit.by_kbpub = true;
-        assert_eq!(actions(&plan(&[wanted("a", "A", "h1")], &[f], Rules::default())), [Action::Update]);
+        assert_eq!(
+            actions(&plan(&[wanted("a", "A", "h1")], &[f], Rules::default())),
+            [Action::Update]
+        );
     }
 
     #[test]
@@ -416,12 +481,36 @@ mod tests {
     #[test]
     fn titles_collide_regardless_of_case_naming_both_sources() {
         let w = [wanted("a", "Setup", "h"), wanted("b", "SETUP", "h")];
-        let p = plan(&w, &[], Rules { unique_titles: true, ..Rules::default() });
+        let p = plan(
+            &w,
+            &[],
+            Rules {
+                unique_titles: true,
+                ..Rules::default()
+            },
+        );
         assert_eq!(p.collisions.len(), 1);
-        assert_eq!((p.collisions[0].first.as_str(), p.collisions[0].second.as_str()), ("content/a.md", "content/b.md"));
+        assert_eq!(
+            (
+                p.collisions[0].first.as_str(),
+                p.collisions[0].second.as_str()
+            ),
+            ("content/a.md", "content/b.md")
+        );
         let orphan = found("gone", "setup", "h", 1, 1);
-        let p = plan(&w[..1], &[orphan], Rules { unique_titles: true, ..Rules::default() });
-        assert!(p.collisions[0].second.contains("`gone`"), "{:?}", p.collisions);
+        let p = plan(
+            &w[..1],
+            &[orphan],
+            Rules {
+                unique_titles: true,
+                ..Rules::default()
+            },
+        );
+        assert!(
+            p.collisions[0].second.contains("`gone`"),
+            "{:?}",
+            p.collisions
+        );
     }
 
     #[test]

@@ -50,7 +50,13 @@ pub fn write(root: &Path, receipt: &Receipt) -> std::io::Result<PathBuf> {
 /// Doc ids are path-derived slugs, but front matter may set anything: keep file names tame.
 fn file_safe(id: &str) -> String {
     id.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 

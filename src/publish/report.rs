@@ -121,16 +121,30 @@ impl Report {
         let targets: Vec<WithSummary> = self
             .targets
             .iter()
-            .map(|t| WithSummary { target: t, summary: t.summary() })
+            .map(|t| WithSummary {
+                target: t,
+                summary: t.summary(),
+            })
             .collect();
-        serde_json::to_writer_pretty(&mut *out, &serde_json::json!({"ok": self.ok, "targets": targets}))?;
+        serde_json::to_writer_pretty(
+            &mut *out,
+            &serde_json::json!({"ok": self.ok, "targets": targets}),
+        )?;
         writeln!(out)
     }
 
     pub fn write_human(&self, out: &mut dyn Write) -> std::io::Result<()> {
         for t in &self.targets {
-            let api = t.api.as_deref().map(|a| format!(", REST {a}")).unwrap_or_default();
-            let dry = if t.dry_run { " — dry run, nothing written" } else { "" };
+            let api = t
+                .api
+                .as_deref()
+                .map(|a| format!(", REST {a}"))
+                .unwrap_or_default();
+            let dry = if t.dry_run {
+                " — dry run, nothing written"
+            } else {
+                ""
+            };
             writeln!(out, "{} ({}{api}){dry}", t.target, t.endpoint)?;
             for c in &t.collisions {
                 writeln!(
@@ -140,10 +154,11 @@ impl Report {
                 )?;
             }
             for p in &t.pages {
-                let word = match (p.outcome, t.dry_run) {
-                    (Outcome::Failed, _) => "FAILED",
-                    (Outcome::Skipped, _) => "skipped",
-                    _ => p.action.name(),
+                let word = match p.outcome {
+                    Outcome::Failed => "FAILED",
+                    Outcome::Skipped => "skipped",
+                    Outcome::Done => p.action.past(),
+                    Outcome::Planned => p.action.name(),
                 };
                 let id = p
                     .remote_id
@@ -153,7 +168,11 @@ impl Report {
                         None => format!(" [page {id}]"),
                     })
                     .unwrap_or_default();
-                write!(out, "  {word:<9}  {:<8} {}  ({}){id}", p.scope, p.title, p.source)?;
+                write!(
+                    out,
+                    "  {word:<9}  {:<8} {}  ({}){id}",
+                    p.scope, p.title, p.source
+                )?;
                 if let Some(note) = &p.note {
                     write!(out, " — {note}")?;
                 }
@@ -165,11 +184,19 @@ impl Report {
             if let Some(error) = &t.error {
                 writeln!(out, "  error: {error}")?;
             }
-            let summary: Vec<String> = t.summary().iter().map(|(k, v)| format!("{v} {k}")).collect();
+            let summary: Vec<String> = t
+                .summary()
+                .iter()
+                .map(|(k, v)| format!("{v} {k}"))
+                .collect();
             writeln!(
                 out,
                 "  {} — {} reads, {} writes",
-                if summary.is_empty() { "no pages".to_string() } else { summary.join(", ") },
+                if summary.is_empty() {
+                    "no pages".to_string()
+                } else {
+                    summary.join(", ")
+                },
                 t.reads,
                 t.writes
             )?;

@@ -63,20 +63,18 @@ impl RetryPolicy {
                     Verdict::Wait(wait)
                 }
             }
-            Failure::Status(_, retry_after) if safe && is_transient(failure) => {
-                Verdict::Wait(
-                    retry_after
-                        .filter(|d| *d <= self.cap)
-                        .unwrap_or_else(|| jitter(self.backoff(attempt))),
-                )
-            }
+            Failure::Status(_, retry_after) if safe && is_transient(failure) => Verdict::Wait(
+                retry_after
+                    .filter(|d| *d <= self.cap)
+                    .unwrap_or_else(|| jitter(self.backoff(attempt))),
+            ),
             Failure::Transport if safe => Verdict::Wait(jitter(self.backoff(attempt))),
             Failure::Status(status, _) if is_transient(failure) => Verdict::GiveUp(format!(
                 "HTTP {status}, not retried: the request may have been applied"
             )),
-            Failure::Transport => Verdict::GiveUp(
-                "no answer, not retried: the request may have been applied".into(),
-            ),
+            Failure::Transport => {
+                Verdict::GiveUp("no answer, not retried: the request may have been applied".into())
+            }
             Failure::Status(status, _) => Verdict::GiveUp(format!("HTTP {status}")),
         }
     }
@@ -90,7 +88,10 @@ impl RetryPolicy {
 }
 
 fn is_transient(failure: Failure) -> bool {
-    matches!(failure, Failure::Status(500 | 502 | 503 | 504, _) | Failure::Transport)
+    matches!(
+        failure,
+        Failure::Status(500 | 502 | 503 | 504, _) | Failure::Transport
+    )
 }
 
 /// A uniformly random duration in `0..=max` (full jitter).
@@ -152,7 +153,10 @@ mod tests {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000_000);
         assert_eq!(parse_retry_after("7", now), Some(Duration::from_secs(7)));
         let later = httpdate::fmt_http_date(now + Duration::from_secs(30));
-        assert_eq!(parse_retry_after(&later, now), Some(Duration::from_secs(30)));
+        assert_eq!(
+            parse_retry_after(&later, now),
+            Some(Duration::from_secs(30))
+        );
         let earlier = httpdate::fmt_http_date(now - Duration::from_secs(30));
         assert_eq!(parse_retry_after(&earlier, now), Some(Duration::ZERO));
         assert_eq!(parse_retry_after("soon", now), None);
@@ -175,12 +179,27 @@ mod tests {
     #[test]
     fn server_errors_retry_only_when_safe() {
         let p = policy();
-        assert!(matches!(p.verdict(1, Failure::Status(503, None), true), Verdict::Wait(d) if d <= Duration::from_millis(100)));
-        assert!(matches!(p.verdict(3, Failure::Status(502, None), true), Verdict::Wait(d) if d <= Duration::from_millis(400)));
-        assert!(matches!(p.verdict(1, Failure::Status(500, None), false), Verdict::GiveUp(_)));
-        assert!(matches!(p.verdict(1, Failure::Transport, false), Verdict::GiveUp(_)));
-        assert!(matches!(p.verdict(1, Failure::Status(400, None), true), Verdict::GiveUp(_)));
-        assert!(matches!(p.verdict(4, Failure::Status(503, None), true), Verdict::GiveUp(m) if m.contains("4 attempts")));
+        assert!(
+            matches!(p.verdict(1, Failure::Status(503, None), true), Verdict::Wait(d) if d <= Duration::from_millis(100))
+        );
+        assert!(
+            matches!(p.verdict(3, Failure::Status(502, None), true), Verdict::Wait(d) if d <= Duration::from_millis(400))
+        );
+        assert!(matches!(
+            p.verdict(1, Failure::Status(500, None), false),
+            Verdict::GiveUp(_)
+        ));
+        assert!(matches!(
+            p.verdict(1, Failure::Transport, false),
+            Verdict::GiveUp(_)
+        ));
+        assert!(matches!(
+            p.verdict(1, Failure::Status(400, None), true),
+            Verdict::GiveUp(_)
+        ));
+        assert!(
+            matches!(p.verdict(4, Failure::Status(503, None), true), Verdict::GiveUp(m) if m.contains("4 attempts"))
+        );
     }
 
     #[test]

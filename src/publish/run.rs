@@ -71,7 +71,11 @@ impl Progress {
 
 /// Runs `work` on every job: jobs of lower depth first, each depth as one wave of at most
 /// `concurrency` jobs at a time. Returns every output, in completion order.
-pub async fn in_waves<J, O, F, Fut>(mut jobs: Vec<(usize, J)>, concurrency: usize, work: F) -> Vec<O>
+pub async fn in_waves<J, O, F, Fut>(
+    mut jobs: Vec<(usize, J)>,
+    concurrency: usize,
+    work: F,
+) -> Vec<O>
 where
     F: Fn(J) -> Fut,
     Fut: Future<Output = O>,
@@ -103,8 +107,7 @@ mod tests {
     async fn waves_run_in_depth_order_with_bounded_concurrency() {
         let running = AtomicUsize::new(0);
         let peak = AtomicUsize::new(0);
-        let jobs: Vec<(usize, (usize, usize))> =
-            (0..12).map(|i| (i % 3, (i % 3, i))).collect();
+        let jobs: Vec<(usize, (usize, usize))> = (0..12).map(|i| (i % 3, (i % 3, i))).collect();
         let order = in_waves(jobs, 2, |(depth, i)| {
             let (running, peak) = (&running, &peak);
             async move {

@@ -44,7 +44,9 @@ pub fn svg_to_png(svg: &str) -> Result<Vec<u8>, String> {
         tiny_skia::Transform::from_scale(SCALE, SCALE),
         &mut pixmap.as_mut(),
     );
-    pixmap.encode_png().map_err(|e| format!("cannot encode PNG: {e}"))
+    pixmap
+        .encode_png()
+        .map_err(|e| format!("cannot encode PNG: {e}"))
 }
 
 #[cfg(test)]
@@ -58,6 +60,9 @@ mod tests {
         assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
         assert_eq!(png, svg_to_png(svg).unwrap());
         assert!(svg_to_png("<svg").is_err());
-        assert!(svg_to_png(r#"<svg xmlns="http://www.w3.org/2000/svg" width="100000" height="1"/>"#).is_err());
+        assert!(
+            svg_to_png(r#"<svg xmlns="http://www.w3.org/2000/svg" width="100000" height="1"/>"#)
+                .is_err()
+        );
     }
 }

@@ -524,8 +524,7 @@ pub fn managed_panel(source_path: &str) -> String {
 }
 
 /// The list of a page's child pages, for section pages.
-pub const CHILDREN_MACRO: &str =
-    "<ac:structured-macro ac:name=\"children\"><ac:parameter ac:name=\"all\">false</ac:parameter></ac:structured-macro>";
+pub const CHILDREN_MACRO: &str = "<ac:structured-macro ac:name=\"children\"><ac:parameter ac:name=\"all\">false</ac:parameter></ac:structured-macro>";
 
 /// Finds the lists whose items all start with a task marker, with each item's status.
 fn task_lists(events: &[Event<'_>]) -> HashMap<usize, Vec<bool>> {

@@ -10,7 +10,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use super::config::Api;
-use crate::publish::http::{Body, HttpError, Http};
+use crate::publish::http::{Body, Http, HttpError};
 
 /// The content property kbpub keeps on every page it manages.
 pub const PROPERTY_KEY: &str = "kbpub";
@@ -87,14 +87,24 @@ impl Client {
             page_size,
         };
         if api != Api::V1 {
-            let path = format!("/api/v2/spaces?{}", query(&[("keys", &keys.join(",")), ("limit", "250")]));
+            let path = format!(
+                "/api/v2/spaces?{}",
+                query(&[("keys", &keys.join(",")), ("limit", "250")])
+            );
             match client.get(&path).await {
                 Ok(reply) => {
                     let spaces = results(&reply)
                         .iter()
                         .map(|s| {
                             let key = text(s, "key");
-                            (key.clone(), Space { key, id: text(s, "id"), home: text(s, "homepageId") })
+                            (
+                                key.clone(),
+                                Space {
+                                    key,
+                                    id: text(s, "id"),
+                                    home: text(s, "homepageId"),
+                                },
+                            )
                         })
                         .collect();
                     return Ok((client, spaces));
@@ -110,7 +120,14 @@ impl Client {
             match client.get(&path).await {
                 Ok(s) => {
                     let home = s.pointer("/homepage/id").map(id_text).unwrap_or_default();
-                    spaces.insert(key.clone(), Space { key: key.clone(), id: key.clone(), home });
+                    spaces.insert(
+                        key.clone(),
+                        Space {
+                            key: key.clone(),
+                            id: key.clone(),
+                            home,
+                        },
+                    );
                 }
                 Err(e) if e.is(404) => {}
                 Err(e) => return Err(e),
@@ -120,11 +137,25 @@ impl Client {
     }
 
     async fn get(&self, path: &str) -> Result<Value, HttpError> {
-        Ok(self.http.send(Method::GET, path, Body::Empty, true, &[]).await?.json)
+        Ok(self
+            .http
+            .send(Method::GET, path, Body::Empty, true, &[])
+            .await?
+            .json)
     }
 
-    async fn write(&self, method: Method, path: &str, body: Value, safe: bool) -> Result<Value, HttpError> {
-        Ok(self.http.send(method, path, Body::Json(body), safe, &[]).await?.json)
+    async fn write(
+        &self,
+        method: Method,
+        path: &str,
+        body: Value,
+        safe: bool,
+    ) -> Result<Value, HttpError> {
+        Ok(self
+            .http
+            .send(method, path, Body::Json(body), safe, &[])
+            .await?
+            .json)
     }
 
     /// Every page under `roots`, with version, parent and kbpub's property: one paginated CQL
@@ -137,7 +168,11 @@ impl Client {
         let cql = format!("type = page and ({})", ancestors.join(" or "));
         let mut next = Some(format!(
             "/rest/api/content/search?{}",
-            query(&[("cql", &cql), ("limit", &self.page_size.to_string()), ("expand", EXPAND)])
+            query(&[
+                ("cql", &cql),
+                ("limit", &self.page_size.to_string()),
+                ("expand", EXPAND)
+            ])
         ));
         let mut pages = Vec::new();
         while let Some(path) = next.take() {
@@ -153,17 +188,29 @@ impl Client {
     }
 
     /// The page titled `title` in `space`, with its property (after a create failed mid-way).
-    pub async fn find_by_title(&self, space: &Space, title: &str) -> Result<Option<Page>, HttpError> {
+    pub async fn find_by_title(
+        &self,
+        space: &Space,
+        title: &str,
+    ) -> Result<Option<Page>, HttpError> {
         match self.flavour {
             Flavour::V1 => {
                 let path = format!(
                     "/rest/api/content?{}",
-                    query(&[("spaceKey", &space.key), ("title", title), ("type", "page"), ("expand", EXPAND)])
+                    query(&[
+                        ("spaceKey", &space.key),
+                        ("title", title),
+                        ("type", "page"),
+                        ("expand", EXPAND)
+                    ])
                 );
                 Ok(results(&self.get(&path).await?).first().map(page_v1))
             }
             Flavour::V2 => {
-                let path = format!("/api/v2/pages?{}", query(&[("space-id", &space.id), ("title", title)]));
+                let path = format!(
+                    "/api/v2/pages?{}",
+                    query(&[("space-id", &space.id), ("title", title)])
+                );
                 let reply = self.get(&path).await?;
                 let Some(found) = results(&reply).first() else {
                     return Ok(None);
@@ -178,13 +225,26 @@ impl Client {
     /// The page's current version (to settle a 409).
     pub async fn current(&self, id: &str, space: &str) -> Result<Page, HttpError> {
         match self.flavour {
-            Flavour::V1 => Ok(page_v1(&self.get(&format!("/rest/api/content/{id}?expand={EXPAND}")).await?)),
-            Flavour::V2 => Ok(page_v2(&self.get(&format!("/api/v2/pages/{id}")).await?, space)),
+            Flavour::V1 => Ok(page_v1(
+                &self
+                    .get(&format!("/rest/api/content/{id}?expand={EXPAND}"))
+                    .await?,
+            )),
+            Flavour::V2 => Ok(page_v2(
+                &self.get(&format!("/api/v2/pages/{id}")).await?,
+                space,
+            )),
         }
     }
 
     /// Creates a page (version 1). Not retried on 5xx: the caller looks it up first.
-    pub async fn create(&self, space: &Space, parent: &str, title: &str, body: &str) -> Result<Page, HttpError> {
+    pub async fn create(
+        &self,
+        space: &Space,
+        parent: &str,
+        title: &str,
+        body: &str,
+    ) -> Result<Page, HttpError> {
         let reply = match self.flavour {
             Flavour::V1 => {
                 let request = json!({
@@ -192,14 +252,23 @@ impl Client {
                     "ancestors": [{"id": parent}],
                     "body": {"storage": {"value": body, "representation": "storage"}},
                 });
-                page_v1(&self.write(Method::POST, "/rest/api/content", request, false).await?)
+                page_v1(
+                    &self
+                        .write(Method::POST, "/rest/api/content", request, false)
+                        .await?,
+                )
             }
             Flavour::V2 => {
                 let request = json!({
                     "spaceId": space.id, "status": "current", "title": title, "parentId": parent,
                     "body": {"representation": "storage", "value": body},
                 });
-                page_v2(&self.write(Method::POST, "/api/v2/pages", request, false).await?, &space.key)
+                page_v2(
+                    &self
+                        .write(Method::POST, "/api/v2/pages", request, false)
+                        .await?,
+                    &space.key,
+                )
             }
         };
         Ok(reply)
@@ -207,7 +276,16 @@ impl Client {
 
     /// Writes version `version` of a page (title, parent, body). Safe to repeat: a repeat of a
     /// write that landed gets 409, which the caller settles.
-    pub async fn update(&self, id: &str, space: &Space, parent: &str, title: &str, body: &str, version: u64, message: &str) -> Result<(), HttpError> {
+    pub async fn update(
+        &self,
+        id: &str,
+        space: &Space,
+        parent: &str,
+        title: &str,
+        body: &str,
+        version: u64,
+        message: &str,
+    ) -> Result<(), HttpError> {
         match self.flavour {
             Flavour::V1 => {
                 let request = json!({
@@ -216,7 +294,13 @@ impl Client {
                     "body": {"storage": {"value": body, "representation": "storage"}},
                     "version": {"number": version, "message": message},
                 });
-                self.write(Method::PUT, &format!("/rest/api/content/{id}"), request, true).await?;
+                self.write(
+                    Method::PUT,
+                    &format!("/rest/api/content/{id}"),
+                    request,
+                    true,
+                )
+                .await?;
             }
             Flavour::V2 => {
                 let request = json!({
@@ -224,7 +308,8 @@ impl Client {
                     "body": {"representation": "storage", "value": body},
                     "version": {"number": version, "message": message},
                 });
-                self.write(Method::PUT, &format!("/api/v2/pages/{id}"), request, true).await?;
+                self.write(Method::PUT, &format!("/api/v2/pages/{id}"), request, true)
+                    .await?;
             }
         }
         Ok(())
@@ -233,19 +318,34 @@ impl Client {
     /// Moves a page under `parent`, which may be in another space.
     pub async fn move_under(&self, id: &str, parent: &str) -> Result<(), HttpError> {
         let path = format!("/rest/api/content/{id}/move/append/{parent}");
-        self.http.send(Method::PUT, &path, Body::Empty, true, &[]).await?;
+        self.http
+            .send(Method::PUT, &path, Body::Empty, true, &[])
+            .await?;
         Ok(())
     }
 
     pub async fn add_labels(&self, id: &str, labels: &[String]) -> Result<(), HttpError> {
-        let body: Vec<Value> = labels.iter().map(|l| json!({"prefix": "global", "name": l})).collect();
-        self.write(Method::POST, &format!("/rest/api/content/{id}/label"), Value::Array(body), true).await?;
+        let body: Vec<Value> = labels
+            .iter()
+            .map(|l| json!({"prefix": "global", "name": l}))
+            .collect();
+        self.write(
+            Method::POST,
+            &format!("/rest/api/content/{id}/label"),
+            Value::Array(body),
+            true,
+        )
+        .await?;
         Ok(())
     }
 
     pub async fn remove_label(&self, id: &str, label: &str) -> Result<(), HttpError> {
         let path = format!("/rest/api/content/{id}/label?{}", query(&[("name", label)]));
-        match self.http.send(Method::DELETE, &path, Body::Empty, true, &[]).await {
+        match self
+            .http
+            .send(Method::DELETE, &path, Body::Empty, true, &[])
+            .await
+        {
             Err(e) if e.is(404) => Ok(()),
             other => other.map(|_| ()),
         }
@@ -253,25 +353,63 @@ impl Client {
 
     /// Uploads `bytes` as attachment `filename`: new data for `known` (the id kbpub recorded),
     /// else a new attachment; when the name is already taken, new data for that attachment.
-    pub async fn upload(&self, page: &str, filename: &str, bytes: Arc<Vec<u8>>, mime: &'static str, known: Option<&str>) -> Result<String, HttpError> {
-        let file = Body::File { filename: filename.to_string(), bytes, mime };
+    pub async fn upload(
+        &self,
+        page: &str,
+        filename: &str,
+        bytes: Arc<Vec<u8>>,
+        mime: &'static str,
+        known: Option<&str>,
+    ) -> Result<String, HttpError> {
+        let file = Body::File {
+            filename: filename.to_string(),
+            bytes,
+            mime,
+        };
         let nocheck = [("X-Atlassian-Token", "no-check")];
         let base = format!("/rest/api/content/{page}/child/attachment");
         if let Some(id) = known {
-            match self.http.send(Method::POST, &format!("{base}/{id}/data"), file.clone(), true, &nocheck).await {
+            match self
+                .http
+                .send(
+                    Method::POST,
+                    &format!("{base}/{id}/data"),
+                    file.clone(),
+                    true,
+                    &nocheck,
+                )
+                .await
+            {
                 Ok(_) => return Ok(id.to_string()),
                 Err(e) if e.is(404) => {}
                 Err(e) => return Err(e),
             }
         }
-        match self.http.send(Method::POST, &base, file.clone(), true, &nocheck).await {
-            Ok(reply) => Ok(results(&reply.json).first().map(|a| text(a, "id")).unwrap_or_default()),
+        match self
+            .http
+            .send(Method::POST, &base, file.clone(), true, &nocheck)
+            .await
+        {
+            Ok(reply) => Ok(results(&reply.json)
+                .first()
+                .map(|a| text(a, "id"))
+                .unwrap_or_default()),
             Err(e) if e.is(400) => {
-                let listing = self.get(&format!("{base}?{}", query(&[("filename", filename)]))).await?;
+                let listing = self
+                    .get(&format!("{base}?{}", query(&[("filename", filename)])))
+                    .await?;
                 let Some(id) = results(&listing).first().map(|a| text(a, "id")) else {
                     return Err(e);
                 };
-                self.http.send(Method::POST, &format!("{base}/{id}/data"), file, true, &nocheck).await?;
+                self.http
+                    .send(
+                        Method::POST,
+                        &format!("{base}/{id}/data"),
+                        file,
+                        true,
+                        &nocheck,
+                    )
+                    .await?;
                 Ok(id)
             }
             Err(e) => Err(e),
@@ -281,9 +419,14 @@ impl Client {
     /// kbpub's property on a page, if any.
     pub async fn property(&self, page: &str) -> Result<Option<Property>, HttpError> {
         let result = match self.flavour {
-            Flavour::V1 => self.get(&format!("/rest/api/content/{page}/property/{PROPERTY_KEY}")).await,
+            Flavour::V1 => {
+                self.get(&format!("/rest/api/content/{page}/property/{PROPERTY_KEY}"))
+                    .await
+            }
             Flavour::V2 => self
-                .get(&format!("/api/v2/pages/{page}/properties?key={PROPERTY_KEY}"))
+                .get(&format!(
+                    "/api/v2/pages/{page}/properties?key={PROPERTY_KEY}"
+                ))
                 .await
                 .map(|r| results(&r).first().cloned().unwrap_or(Value::Null)),
         };
@@ -297,7 +440,12 @@ impl Client {
 
     /// Writes kbpub's property: creates it, or writes the next version of `existing`. A 409
     /// (someone else's write, or a repeat of ours that landed) re-reads it and tries once more.
-    pub async fn write_property(&self, page: &str, existing: Option<&Property>, value: &Value) -> Result<(), HttpError> {
+    pub async fn write_property(
+        &self,
+        page: &str,
+        existing: Option<&Property>,
+        value: &Value,
+    ) -> Result<(), HttpError> {
         match self.try_write_property(page, existing, value).await {
             Err(e) if e.is(409) => {
                 let current = self.property(page).await?;
@@ -307,15 +455,28 @@ impl Client {
         }
     }
 
-    async fn try_write_property(&self, page: &str, existing: Option<&Property>, value: &Value) -> Result<(), HttpError> {
+    async fn try_write_property(
+        &self,
+        page: &str,
+        existing: Option<&Property>,
+        value: &Value,
+    ) -> Result<(), HttpError> {
         let (method, path, body) = match (self.flavour, existing) {
-            (Flavour::V1, None) => (Method::POST, format!("/rest/api/content/{page}/property"), json!({"key": PROPERTY_KEY, "value": value})),
+            (Flavour::V1, None) => (
+                Method::POST,
+                format!("/rest/api/content/{page}/property"),
+                json!({"key": PROPERTY_KEY, "value": value}),
+            ),
             (Flavour::V1, Some(p)) => (
                 Method::PUT,
                 format!("/rest/api/content/{page}/property/{PROPERTY_KEY}"),
                 json!({"key": PROPERTY_KEY, "value": value, "version": {"number": p.version + 1}}),
             ),
-            (Flavour::V2, None) => (Method::POST, format!("/api/v2/pages/{page}/properties"), json!({"key": PROPERTY_KEY, "value": value})),
+            (Flavour::V2, None) => (
+                Method::POST,
+                format!("/api/v2/pages/{page}/properties"),
+                json!({"key": PROPERTY_KEY, "value": value}),
+            ),
             (Flavour::V2, Some(p)) => (
                 Method::PUT,
                 format!("/api/v2/pages/{page}/properties/{}", p.id),
@@ -329,12 +490,23 @@ impl Client {
     pub async fn prune(&self, id: &str) -> Result<(), HttpError> {
         let result = match self.flavour {
             Flavour::V2 => self
-                .write(Method::POST, "/rest/api/content/archive", json!({"pages": [{"id": id}]}), true)
+                .write(
+                    Method::POST,
+                    "/rest/api/content/archive",
+                    json!({"pages": [{"id": id}]}),
+                    true,
+                )
                 .await
                 .map(|_| ()),
             Flavour::V1 => self
                 .http
-                .send(Method::DELETE, &format!("/rest/api/content/{id}"), Body::Empty, true, &[])
+                .send(
+                    Method::DELETE,
+                    &format!("/rest/api/content/{id}"),
+                    Body::Empty,
+                    true,
+                    &[],
+                )
                 .await
                 .map(|_| ()),
         };
@@ -346,7 +518,10 @@ impl Client {
 }
 
 fn results(reply: &Value) -> &[Value] {
-    reply.get("results").and_then(Value::as_array).map_or(&[], Vec::as_slice)
+    reply
+        .get("results")
+        .and_then(Value::as_array)
+        .map_or(&[], Vec::as_slice)
 }
 
 /// Ids are strings in v2 and v1 JSON, but tolerate numbers.
@@ -376,7 +551,12 @@ fn property(p: &Value) -> Property {
 
 /// A v1 content object (search results, content reads and creates).
 fn page_v1(v: &Value) -> Page {
-    let str_at = |p: &str| v.pointer(p).and_then(Value::as_str).unwrap_or("").to_string();
+    let str_at = |p: &str| {
+        v.pointer(p)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
     Page {
         id: text(v, "id"),
         title: text(v, "title"),
@@ -404,7 +584,12 @@ fn page_v1(v: &Value) -> Page {
 
 /// A v2 page object.
 fn page_v2(v: &Value, space: &str) -> Page {
-    let str_at = |p: &str| v.pointer(p).and_then(Value::as_str).unwrap_or("").to_string();
+    let str_at = |p: &str| {
+        v.pointer(p)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
     Page {
         id: text(v, "id"),
         title: text(v, "title"),

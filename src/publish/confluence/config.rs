@@ -90,7 +90,9 @@ impl ConfluenceConfig {
             return Err("`confluence.base_url` must not hold credentials; name env vars in `email_env` and `token_env`".into());
         }
         if self.concurrency == 0 || self.page_size == 0 {
-            return Err("`confluence.concurrency` and `confluence.page_size` must be at least 1".into());
+            return Err(
+                "`confluence.concurrency` and `confluence.page_size` must be at least 1".into(),
+            );
         }
         Ok(())
     }

@@ -11,9 +11,9 @@ use super::config::ConfluenceConfig;
 use crate::content::{PageKind, Site, Status, url};
 use crate::diag::Diagnostic;
 use crate::publish::gate::Gate;
+use crate::render::Engine;
 use crate::render::markdown::{View, prepare};
 use crate::render::storage::{self, AttachmentData, PageRef};
-use crate::render::Engine;
 
 /// Where each page of the site goes (indexed like `site.pages`).
 #[derive(Debug)]
@@ -47,7 +47,10 @@ pub struct Attachment {
 /// The Confluence title of a page: `[confluence] title`, else its title.
 pub fn title(site: &Site, page: usize) -> String {
     let meta = &site.pages[page].meta;
-    meta.confluence.title.clone().unwrap_or_else(|| meta.title.clone())
+    meta.confluence
+        .title
+        .clone()
+        .unwrap_or_else(|| meta.title.clone())
 }
 
 fn space_of(site: &Site, config: &ConfluenceConfig, page: usize) -> String {
@@ -105,7 +108,9 @@ pub fn layout(site: &Site, config: &ConfluenceConfig, gates: &[Gate]) -> Layout 
         depth[i] = parent[i].map_or(0, |p| depth[p] + 1);
     }
     Layout {
-        space: (0..n).map(|i| included[i].then(|| spaces[i].clone())).collect(),
+        space: (0..n)
+            .map(|i| included[i].then(|| spaces[i].clone()))
+            .collect(),
         parent,
         depth,
     }
@@ -145,9 +150,14 @@ pub fn render(
     let site = engine.site;
     let resolve = |p: usize| -> Option<PageRef> {
         let space = layout.space[p].clone()?;
-        linkable(p).then(|| PageRef { space_key: space, title: title(site, p) })
+        linkable(p).then(|| PageRef {
+            space_key: space,
+            title: title(site, p),
+        })
     };
-    let pages: Vec<usize> = (0..site.pages.len()).filter(|&p| layout.space[p].is_some()).collect();
+    let pages: Vec<usize> = (0..site.pages.len())
+        .filter(|&p| layout.space[p].is_some())
+        .collect();
     let results: Vec<Result<Desired, Vec<Diagnostic>>> = pages
         .par_iter()
         .map(|&page| render_page(engine, layout, gates, page, &resolve))
@@ -182,7 +192,9 @@ fn render_page(
     let mut attachments = Vec::new();
     // A section page whose own text is not approved still holds its approved children.
     if !is_section || gates[page].publishable {
-        let markdown = engine.body_markdown(page, View::Internal).map_err(|d| vec![d])?;
+        let markdown = engine
+            .body_markdown(page, View::Internal)
+            .map_err(|d| vec![d])?;
         let prepared = prepare(&markdown, site, page, View::Internal);
         if !prepared.problems.is_empty() {
             return Err(prepared
@@ -201,7 +213,10 @@ fn render_page(
             let bytes = match &a.data {
                 AttachmentData::Asset(rel) => std::fs::read(site.config.content_dir().join(rel))
                     .map_err(|e| {
-                        vec![Diagnostic::error("io", format!("cannot read content/{rel}: {e}")).in_file(p.file.clone())]
+                        vec![
+                            Diagnostic::error("io", format!("cannot read content/{rel}: {e}"))
+                                .in_file(p.file.clone()),
+                        ]
                     })?,
                 AttachmentData::Svg(svg) => svg.clone().into_bytes(),
             };
@@ -219,8 +234,23 @@ fn render_page(
     let space = layout.space[page].clone().unwrap_or_default();
     let labels = labels(&p.meta.tags);
     let parent = layout.parent[page].map(|q| site.pages[q].id.clone());
-    let hash = content_hash(&title, &space, parent.as_deref(), &labels, &body, &attachments);
-    Ok(Desired { page, title, space, labels, body, attachments, hash })
+    let hash = content_hash(
+        &title,
+        &space,
+        parent.as_deref(),
+        &labels,
+        &body,
+        &attachments,
+    );
+    Ok(Desired {
+        page,
+        title,
+        space,
+        labels,
+        body,
+        attachments,
+        hash,
+    })
 }
 
 /// What "no change" is judged by: everything kbpub writes to the page — title, space, parent
@@ -241,7 +271,10 @@ fn content_hash(
         "title": title, "space": space, "parent": parent, "labels": labels,
         "body": body, "attachments": attachments,
     });
-    format!("sha256:{}", hex::encode(Sha256::digest(canonical.to_string().as_bytes())))
+    format!(
+        "sha256:{}",
+        hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
+    )
 }
 
 #[cfg(test)]
@@ -250,7 +283,13 @@ mod tests {
 
     #[test]
     fn labels_follow_tags_in_confluence_form() {
-        let tags = ["ASN".to_string(), "856 rejections".into(), "a:b".into(), "asn".into(), "  ".into()];
+        let tags = [
+            "ASN".to_string(),
+            "856 rejections".into(),
+            "a:b".into(),
+            "asn".into(),
+            "  ".into(),
+        ];
         assert_eq!(labels(&tags), ["856-rejections", "ab", "asn"]);
     }
 }

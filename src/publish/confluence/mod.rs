@@ -14,13 +14,13 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use super::Context;
 use super::http::{Auth, Http};
 use super::plan::{self, Action, Edit, Found, Place, Recorded, Rules, Wanted};
 use super::receipt::{self, Receipt};
 use super::report::{Outcome, PageReport, TargetReport};
 use super::retry::{Budget, RetryPolicy};
 use super::run::{Progress, in_waves};
-use super::Context;
 use crate::diag::Diagnostic;
 use crate::render::raster;
 use crate::render::storage::AttachmentData;
@@ -33,7 +33,10 @@ const RETRY_BUDGET: Duration = Duration::from_secs(300);
 
 /// Publishes to Confluence. `Err` holds content problems a writer must fix (nothing was sent);
 /// everything else, including a target that could not be reached, is in the report.
-pub async fn publish(ctx: &Context<'_>, config: &ConfluenceConfig) -> Result<TargetReport, Vec<Diagnostic>> {
+pub async fn publish(
+    ctx: &Context<'_>,
+    config: &ConfluenceConfig,
+) -> Result<TargetReport, Vec<Diagnostic>> {
     let mut report = TargetReport::new("confluence", &config.base_url, ctx.options.dry_run);
     report.data_as_of = ctx.data_as_of.clone();
     if let Err(error) = run(ctx, config, &mut report).await? {
@@ -43,12 +46,21 @@ pub async fn publish(ctx: &Context<'_>, config: &ConfluenceConfig) -> Result<Tar
 }
 
 /// The outer `Result` carries content diagnostics; the inner one why the target stopped.
-async fn run(ctx: &Context<'_>, config: &ConfluenceConfig, report: &mut TargetReport) -> Result<Result<(), String>, Vec<Diagnostic>> {
+async fn run(
+    ctx: &Context<'_>,
+    config: &ConfluenceConfig,
+    report: &mut TargetReport,
+) -> Result<Result<(), String>, Vec<Diagnostic>> {
     let site = ctx.engine.site;
     let prepared = (|| {
         config.check()?;
         let auth = credentials(config)?;
-        Http::new(&config.base_url, auth, RetryPolicy::default(), Arc::new(Budget::new(RETRY_BUDGET)))
+        Http::new(
+            &config.base_url,
+            auth,
+            RetryPolicy::default(),
+            Arc::new(Budget::new(RETRY_BUDGET)),
+        )
     })();
     let http = match prepared {
         Ok(http) => http,
@@ -68,7 +80,9 @@ async fn run(ctx: &Context<'_>, config: &ConfluenceConfig, report: &mut TargetRe
     for key in &keys {
         let Some(space) = spaces.get(key) else {
             report.read_counts(&client);
-            return Ok(Err(format!("space `{key}` does not exist or this account cannot see it (check `confluence` spaces in kbpub.toml)")));
+            return Ok(Err(format!(
+                "space `{key}` does not exist or this account cannot see it (check `confluence` spaces in kbpub.toml)"
+            )));
         };
         let root = config
             .spaces
@@ -76,11 +90,18 @@ async fn run(ctx: &Context<'_>, config: &ConfluenceConfig, report: &mut TargetRe
             .and_then(|s| s.parent.clone())
             .unwrap_or_else(|| space.home.clone());
         if root.is_empty() {
-            return Ok(Err(format!("space `{key}` has no home page: set `[confluence.spaces.{key}] parent`")));
+            return Ok(Err(format!(
+                "space `{key}` has no home page: set `[confluence.spaces.{key}] parent`"
+            )));
         }
         roots.insert(key.clone(), root);
     }
-    let root_ids: Vec<String> = roots.values().cloned().collect::<BTreeSet<_>>().into_iter().collect();
+    let root_ids: Vec<String> = roots
+        .values()
+        .cloned()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
     let scanned = match client.scan(&root_ids).await {
         Ok(pages) => pages,
         Err(e) => {
@@ -89,8 +110,10 @@ async fn run(ctx: &Context<'_>, config: &ConfluenceConfig, report: &mut TargetRe
         }
     };
     let found = found_pages(&scanned, &roots);
-    let managed: std::collections::HashSet<&str> = found.iter().filter_map(|f| f.key.as_deref()).collect();
-    let linkable = |p: usize| ctx.gates[p].publishable || managed.contains(site.pages[p].id.as_str());
+    let managed: std::collections::HashSet<&str> =
+        found.iter().filter_map(|f| f.key.as_deref()).collect();
+    let linkable =
+        |p: usize| ctx.gates[p].publishable || managed.contains(site.pages[p].id.as_str());
     let desired = mapping::render(ctx.engine, &layout, ctx.gates, &linkable)?;
     let wanted: Vec<Wanted> = desired
         .iter()
@@ -102,7 +125,10 @@ async fn run(ctx: &Context<'_>, config: &ConfluenceConfig, report: &mut TargetRe
                 key: p.id.clone(),
                 source: p.file.clone(),
                 title: d.title.clone(),
-                place: Place { scope: d.space.clone(), parent: layout.parent[d.page].map(|q| site.pages[q].id.clone()) },
+                place: Place {
+                    scope: d.space.clone(),
+                    parent: layout.parent[d.page].map(|q| site.pages[q].id.clone()),
+                },
                 hash: d.hash.clone(),
                 gated: (is_document && !gate.publishable).then(|| {
                     let mut reasons = vec![gate.state.clone()];
@@ -113,7 +139,11 @@ async fn run(ctx: &Context<'_>, config: &ConfluenceConfig, report: &mut TargetRe
             }
         })
         .collect();
-    let rules = Rules { force: ctx.options.force, prune: ctx.options.prune, unique_titles: true };
+    let rules = Rules {
+        force: ctx.options.force,
+        prune: ctx.options.prune,
+        unique_titles: true,
+    };
     let plan = plan::plan(&wanted, &found, rules);
     report.pages = plan
         .steps
@@ -131,11 +161,18 @@ async fn run(ctx: &Context<'_>, config: &ConfluenceConfig, report: &mut TargetRe
             client: &client,
             spaces: &spaces,
             roots: &roots,
-            ids: Mutex::new(found.iter().filter_map(|f| Some((f.key.clone()?, f.remote_id.clone()))).collect()),
+            ids: Mutex::new(
+                found
+                    .iter()
+                    .filter_map(|f| Some((f.key.clone()?, f.remote_id.clone())))
+                    .collect(),
+            ),
             scanned: &scanned,
             concurrency: ctx.options.concurrency.unwrap_or(config.concurrency).max(1),
         };
-        executor.execute(&plan, &wanted, &found, &desired, report).await;
+        executor
+            .execute(&plan, &wanted, &found, &desired, report)
+            .await;
     }
     report.read_counts(&client);
     Ok(Ok(()))
@@ -151,11 +188,16 @@ impl TargetReport {
 fn credentials(config: &ConfluenceConfig) -> Result<Auth, String> {
     let read = |name: &str, what: &str, key: &str| match std::env::var(name) {
         Ok(value) if !value.trim().is_empty() => Ok(value.trim().to_string()),
-        _ => Err(format!("the Confluence {what} is not set: export {name} (named by `confluence.{key}` in kbpub.toml)")),
+        _ => Err(format!(
+            "the Confluence {what} is not set: export {name} (named by `confluence.{key}` in kbpub.toml)"
+        )),
     };
     let token = read(&config.token_env, "token", "token_env")?;
     Ok(match &config.email_env {
-        Some(email_env) => Auth::Basic { user: read(email_env, "account e-mail", "email_env")?, token },
+        Some(email_env) => Auth::Basic {
+            user: read(email_env, "account e-mail", "email_env")?,
+            token,
+        },
         None => Auth::Bearer(token),
     })
 }
@@ -163,7 +205,12 @@ fn credentials(config: &ConfluenceConfig) -> Result<Auth, String> {
 /// The scan as the planner sees it: identity from the property, place from the parent.
 fn found_pages(scanned: &[Page], roots: &HashMap<String, String>) -> Vec<Found> {
     let key_of = |p: &Page| -> Option<String> {
-        p.property.as_ref()?.value.get("doc_id")?.as_str().map(String::from)
+        p.property
+            .as_ref()?
+            .value
+            .get("doc_id")?
+            .as_str()
+            .map(String::from)
     };
     let by_id: HashMap<&str, &Page> = scanned.iter().map(|p| (p.id.as_str(), p)).collect();
     let root_ids: std::collections::HashSet<&str> = roots.values().map(String::as_str).collect();
@@ -171,39 +218,80 @@ fn found_pages(scanned: &[Page], roots: &HashMap<String, String>) -> Vec<Found> 
         .iter()
         .map(|p| {
             let parent = p.parent.as_deref().and_then(|parent| {
-                if root_ids.contains(parent) && roots.get(&p.space).map(String::as_str) == Some(parent) {
+                if root_ids.contains(parent)
+                    && roots.get(&p.space).map(String::as_str) == Some(parent)
+                {
                     return None;
                 }
-                Some(by_id.get(parent).and_then(|q| key_of(q)).unwrap_or_else(|| format!("page {parent}")))
+                Some(
+                    by_id
+                        .get(parent)
+                        .and_then(|q| key_of(q))
+                        .unwrap_or_else(|| format!("page {parent}")),
+                )
             });
             let recorded = p.property.as_ref().map(|prop| Recorded {
-                hash: prop.value.get("content_hash").and_then(Value::as_str).unwrap_or("").to_string(),
-                version: prop.value.get("version").and_then(Value::as_u64).unwrap_or(0),
+                hash: prop
+                    .value
+                    .get("content_hash")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string(),
+                version: prop
+                    .value
+                    .get("version")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(0),
             });
             Found {
                 remote_id: p.id.clone(),
                 key: key_of(p),
                 title: p.title.clone(),
-                place: Place { scope: p.space.clone(), parent },
+                place: Place {
+                    scope: p.space.clone(),
+                    parent,
+                },
                 recorded,
                 version: p.version,
-                last_edit: Edit { by: p.by.clone(), when: p.when.clone(), by_kbpub: p.message.starts_with(VERSION_MESSAGE_PREFIX) },
+                last_edit: Edit {
+                    by: p.by.clone(),
+                    when: p.when.clone(),
+                    by_kbpub: p.message.starts_with(VERSION_MESSAGE_PREFIX),
+                },
             }
         })
         .collect()
 }
 
-fn page_report(step: &plan::Step, wanted: &[Wanted], found: &[Found], desired: &[Desired], ctx: &Context<'_>) -> PageReport {
+fn page_report(
+    step: &plan::Step,
+    wanted: &[Wanted],
+    found: &[Found],
+    desired: &[Desired],
+    ctx: &Context<'_>,
+) -> PageReport {
     let f = step.found.map(|i| &found[i]);
     let (doc_id, source, title, scope, approval) = match step.wanted {
         Some(w) => {
             let w = &wanted[w];
             let gate = &ctx.gates[desired[step.wanted.expect("matched above")].page];
-            (w.key.clone(), w.source.clone(), w.title.clone(), w.place.scope.clone(), Some(gate.state.clone()))
+            (
+                w.key.clone(),
+                w.source.clone(),
+                w.title.clone(),
+                w.place.scope.clone(),
+                Some(gate.state.clone()),
+            )
         }
         None => {
             let f = f.expect("prune and orphan steps have a found page");
-            (f.key.clone().unwrap_or_default(), String::new(), f.title.clone(), f.place.scope.clone(), None)
+            (
+                f.key.clone().unwrap_or_default(),
+                String::new(),
+                f.title.clone(),
+                f.place.scope.clone(),
+                None,
+            )
         }
     };
     PageReport {
@@ -224,7 +312,11 @@ fn page_report(step: &plan::Step, wanted: &[Wanted], found: &[Found], desired: &
 
 /// What one write job came to.
 enum JobResult {
-    Done { id: String, version: u64, receipt: Option<String> },
+    Done {
+        id: String,
+        version: u64,
+        receipt: Option<String>,
+    },
     Failed(String),
     Drifted(String),
     Skipped(String),
@@ -243,7 +335,14 @@ struct Executor<'a> {
 }
 
 impl Executor<'_> {
-    async fn execute(&self, plan: &plan::Plan, wanted: &[Wanted], found: &[Found], desired: &[Desired], report: &mut TargetReport) {
+    async fn execute(
+        &self,
+        plan: &plan::Plan,
+        wanted: &[Wanted],
+        found: &[Found],
+        desired: &[Desired],
+        report: &mut TargetReport,
+    ) {
         let writes: Vec<(usize, usize)> = plan
             .steps
             .iter()
@@ -251,8 +350,14 @@ impl Executor<'_> {
             .filter(|(_, s)| matches!(s.action, Action::Create | Action::Update | Action::Move))
             .map(|(i, s)| (s.depth, i))
             .collect();
-        let prunes: Vec<usize> = (0..plan.steps.len()).filter(|&i| plan.steps[i].action == Action::Prune).collect();
-        let progress = Progress::new(self.ctx.options.progress, writes.len() + prunes.len(), "confluence");
+        let prunes: Vec<usize> = (0..plan.steps.len())
+            .filter(|&i| plan.steps[i].action == Action::Prune)
+            .collect();
+        let progress = Progress::new(
+            self.ctx.options.progress,
+            writes.len() + prunes.len(),
+            "confluence",
+        );
         let results = in_waves(writes, self.concurrency, |i| {
             let step = &plan.steps[i];
             let progress = &progress;
@@ -273,7 +378,11 @@ impl Executor<'_> {
             failures += usize::from(!matches!(result, JobResult::Done { .. }));
             apply(&mut report.pages[i], result);
         }
-        let max_depth = prunes.iter().map(|&i| plan.steps[i].depth).max().unwrap_or(0);
+        let max_depth = prunes
+            .iter()
+            .map(|&i| plan.steps[i].depth)
+            .max()
+            .unwrap_or(0);
         if failures > 0 {
             for i in prunes {
                 let why = format!("not pruned: {failures} page(s) did not publish in this run");
@@ -282,16 +391,28 @@ impl Executor<'_> {
             }
         } else {
             // Children before their parents.
-            let jobs: Vec<(usize, usize)> = prunes.iter().map(|&i| (max_depth - plan.steps[i].depth, i)).collect();
+            let jobs: Vec<(usize, usize)> = prunes
+                .iter()
+                .map(|&i| (max_depth - plan.steps[i].depth, i))
+                .collect();
             let results = in_waves(jobs, self.concurrency, |i| {
                 let f = &found[plan.steps[i].found.expect("prunes have a found page")];
                 let progress = &progress;
                 async move {
                     let result = match self.client.prune(&f.remote_id).await {
-                        Ok(()) => JobResult::Done { id: f.remote_id.clone(), version: f.version, receipt: None },
+                        Ok(()) => JobResult::Done {
+                            id: f.remote_id.clone(),
+                            version: f.version,
+                            receipt: None,
+                        },
                         Err(e) => JobResult::Failed(e.to_string()),
                     };
-                    progress.done(&progress_line(Action::Prune, &f.place.scope, &f.title, &result));
+                    progress.done(&progress_line(
+                        Action::Prune,
+                        &f.place.scope,
+                        &f.title,
+                        &result,
+                    ));
                     (i, result)
                 }
             })
@@ -339,13 +460,16 @@ impl Executor<'_> {
                         Ok(page) => page,
                         Err(e) => return JobResult::Failed(e.to_string()),
                     },
-                    Err(lookup) => return JobResult::Failed(format!("{e}; then the lookup failed: {lookup}")),
+                    Err(lookup) => {
+                        return JobResult::Failed(format!("{e}; then the lookup failed: {lookup}"));
+                    }
                 }
             }
             Err(e) => return JobResult::Failed(e.to_string()),
         };
         self.remember(&w.key, &page.id);
-        self.finish(d, w, &page.id, page.version, page.property.as_ref()).await
+        self.finish(d, w, &page.id, page.version, page.property.as_ref(), None)
+            .await
     }
 
     async fn update(&self, d: &Desired, w: &Wanted, f: &Found, action: Action) -> JobResult {
@@ -354,17 +478,33 @@ impl Executor<'_> {
             Err(why) => return JobResult::Skipped(why),
         };
         let space = &self.spaces[&d.space];
-        let property = self.scanned.iter().find(|p| p.id == f.remote_id).and_then(|p| p.property.as_ref());
-        if let Err(e) = self.upload_changed(d, &f.remote_id, property).await {
-            return JobResult::Failed(e);
-        }
+        let property = self
+            .scanned
+            .iter()
+            .find(|p| p.id == f.remote_id)
+            .and_then(|p| p.property.as_ref());
+        // Attachments first, so the new body never shows a missing image.
+        let attachments = match self.upload_changed(d, &f.remote_id, property).await {
+            Ok(attachments) => attachments,
+            Err(e) => return JobResult::Failed(e),
+        };
         if action == Action::Move && f.place.scope != d.space {
             if let Err(e) = self.client.move_under(&f.remote_id, &parent).await {
                 return JobResult::Failed(e.to_string());
             }
         }
         let message = format!("{VERSION_MESSAGE_PREFIX}{}", short_hash(&d.hash));
-        let write = |version| self.client.update(&f.remote_id, space, &parent, &d.title, &d.body, version, &message);
+        let write = |version| {
+            self.client.update(
+                &f.remote_id,
+                space,
+                &parent,
+                &d.title,
+                &d.body,
+                version,
+                &message,
+            )
+        };
         let version = match write(f.version + 1).await {
             Ok(()) => f.version + 1,
             Err(e) if e.is(409) => {
@@ -374,13 +514,21 @@ impl Executor<'_> {
                 };
                 if current.message == message {
                     current.version // our write landed; its answer was lost
-                } else if !current.message.starts_with(VERSION_MESSAGE_PREFIX) && !self.ctx.options.force {
-                    return JobResult::Drifted(format!("edited in Confluence by {} at {} while publishing", current.by, current.when));
+                } else if current.version != f.version
+                    && !current.message.starts_with(VERSION_MESSAGE_PREFIX)
+                    && !self.ctx.options.force
+                {
+                    return JobResult::Drifted(format!(
+                        "edited in Confluence by {} at {} while publishing",
+                        current.by, current.when
+                    ));
                 } else {
                     match write(current.version + 1).await {
                         Ok(()) => current.version + 1,
                         Err(e) if e.is(409) => {
-                            return JobResult::Failed(format!("{e}: the page kept changing while publishing; re-run"));
+                            return JobResult::Failed(format!(
+                                "{e}: the page kept changing while publishing; re-run"
+                            ));
                         }
                         Err(e) => return JobResult::Failed(e.to_string()),
                     }
@@ -388,21 +536,33 @@ impl Executor<'_> {
             }
             Err(e) => return JobResult::Failed(e.to_string()),
         };
-        self.finish(d, w, &f.remote_id, version, property).await
+        self.finish(d, w, &f.remote_id, version, property, Some(attachments))
+            .await
     }
 
     fn remember(&self, key: &str, id: &str) {
-        self.ids.lock().unwrap_or_else(|e| e.into_inner()).insert(key.to_string(), id.to_string());
+        self.ids
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key.to_string(), id.to_string());
     }
 
     /// Uploads attachments whose bytes differ from what the property records.
-    async fn upload_changed(&self, d: &Desired, page: &str, property: Option<&Property>) -> Result<BTreeMap<String, Value>, String> {
-        let recorded = property.and_then(|p| p.value.get("attachments")).and_then(Value::as_object);
+    async fn upload_changed(
+        &self,
+        d: &Desired,
+        page: &str,
+        property: Option<&Property>,
+    ) -> Result<BTreeMap<String, Value>, String> {
+        let recorded = property
+            .and_then(|p| p.value.get("attachments"))
+            .and_then(Value::as_object);
         let mut attachments = BTreeMap::new();
         for a in &d.attachments {
             let known = recorded.and_then(|r| r.get(&a.filename));
             let known_id = known.and_then(|k| k.get("id")).and_then(Value::as_str);
-            let same = known.and_then(|k| k.get("sha256")).and_then(Value::as_str) == Some(a.sha256.as_str());
+            let same = known.and_then(|k| k.get("sha256")).and_then(Value::as_str)
+                == Some(a.sha256.as_str());
             let id = match (same, known_id) {
                 (true, Some(id)) => id.to_string(),
                 _ => {
@@ -418,20 +578,39 @@ impl Executor<'_> {
         Ok(attachments)
     }
 
-    /// After the page is written: attachments, labels, then the property and the receipt.
-    async fn finish(&self, d: &Desired, w: &Wanted, id: &str, version: u64, property: Option<&Property>) -> JobResult {
-        let attachments = match self.upload_changed(d, id, property).await {
-            Ok(a) => a,
-            Err(e) => return JobResult::Failed(e),
+    /// After the page is written: attachments (unless `uploaded` already), labels, then the
+    /// property and the receipt.
+    async fn finish(
+        &self,
+        d: &Desired,
+        w: &Wanted,
+        id: &str,
+        version: u64,
+        property: Option<&Property>,
+        uploaded: Option<BTreeMap<String, Value>>,
+    ) -> JobResult {
+        let attachments = match uploaded {
+            Some(attachments) => attachments,
+            None => match self.upload_changed(d, id, property).await {
+                Ok(attachments) => attachments,
+                Err(e) => return JobResult::Failed(e),
+            },
         };
         let recorded: BTreeSet<String> = property
             .and_then(|p| p.value.get("labels"))
             .and_then(Value::as_array)
-            .map(|l| l.iter().filter_map(Value::as_str).map(String::from).collect())
+            .map(|l| {
+                l.iter()
+                    .filter_map(Value::as_str)
+                    .map(String::from)
+                    .collect()
+            })
             .unwrap_or_default();
         let wanted: BTreeSet<String> = d.labels.iter().cloned().collect();
         let added: Vec<String> = wanted.difference(&recorded).cloned().collect();
-        if !added.is_empty() && let Err(e) = self.client.add_labels(id, &added).await {
+        if !added.is_empty()
+            && let Err(e) = self.client.add_labels(id, &added).await
+        {
             return JobResult::Failed(e.to_string());
         }
         for label in recorded.difference(&wanted) {
@@ -461,8 +640,14 @@ impl Executor<'_> {
             return JobResult::Failed(format!("page written, but not its kbpub property: {e}"));
         }
         match receipt::write(&self.ctx.engine.site.config.root, &receipt) {
-            Ok(path) => JobResult::Done { id: id.to_string(), version, receipt: Some(path.display().to_string()) },
-            Err(e) => JobResult::Failed(format!("published, but the receipt could not be written: {e}")),
+            Ok(path) => JobResult::Done {
+                id: id.to_string(),
+                version,
+                receipt: Some(path.display().to_string()),
+            },
+            Err(e) => JobResult::Failed(format!(
+                "published, but the receipt could not be written: {e}"
+            )),
         }
     }
 }
@@ -483,7 +668,11 @@ fn short_hash(hash: &str) -> &str {
 }
 
 /// The bytes to upload for an attachment: the asset, or the chart rasterised to PNG.
-fn attachment_bytes(ctx: &Context<'_>, data: &AttachmentData, filename: &str) -> Result<(Vec<u8>, &'static str), String> {
+fn attachment_bytes(
+    ctx: &Context<'_>,
+    data: &AttachmentData,
+    filename: &str,
+) -> Result<(Vec<u8>, &'static str), String> {
     match data {
         AttachmentData::Asset(rel) => {
             let bytes = std::fs::read(ctx.engine.site.config.content_dir().join(rel))
@@ -497,7 +686,13 @@ fn attachment_bytes(ctx: &Context<'_>, data: &AttachmentData, filename: &str) ->
 }
 
 fn mime(filename: &str) -> &'static str {
-    match filename.rsplit('.').next().unwrap_or("").to_ascii_lowercase().as_str() {
+    match filename
+        .rsplit('.')
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase()
+        .as_str()
+    {
         "png" => "image/png",
         "jpg" | "jpeg" => "image/jpeg",
         "gif" => "image/gif",
@@ -511,26 +706,22 @@ fn mime(filename: &str) -> &'static str {
 
 fn progress_line(action: Action, space: &str, title: &str, result: &JobResult) -> String {
     match result {
-        JobResult::Done { id, version, .. } => format!("{} {space}/{title} (page {id} v{version})", past(action)),
+        JobResult::Done { id, version, .. } => {
+            format!("{} {space}/{title} (page {id} v{version})", action.past())
+        }
         JobResult::Failed(e) => format!("FAILED {} {space}/{title}: {e}", action.name()),
         JobResult::Drifted(why) => format!("drifted {space}/{title}: {why}"),
         JobResult::Skipped(why) => format!("skipped {space}/{title}: {why}"),
     }
 }
 
-fn past(action: Action) -> &'static str {
-    match action {
-        Action::Create => "created",
-        Action::Update => "updated",
-        Action::Move => "moved",
-        Action::Prune => "pruned",
-        other => other.name(),
-    }
-}
-
 fn apply(page: &mut PageReport, result: JobResult) {
     match result {
-        JobResult::Done { id, version, receipt } => {
+        JobResult::Done {
+            id,
+            version,
+            receipt,
+        } => {
             page.outcome = Outcome::Done;
             page.remote_id = Some(id);
             page.version = Some(version);
