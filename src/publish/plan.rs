@@ -426,7 +426,11 @@ mod tests {
         let mut w = wanted("a", "New title", "h");
         let f = found("a", "Old title", "h", 1, 1);
         assert_eq!(
-            actions(&plan(&[w.clone()], &[f.clone()], Rules::default())),
+            actions(&plan(
+                std::slice::from_ref(&w),
+                std::slice::from_ref(&f),
+                Rules::default()
+            )),
             [Action::Update]
         );
         w.place = place(Some("section"));

@@ -44,6 +44,36 @@ pub struct Space {
     pub home: String,
 }
 
+/// What kbpub writes to a page: where it goes, its title and its storage body.
+pub struct Content<'a> {
+    pub space: &'a Space,
+    pub parent: &'a str,
+    pub title: &'a str,
+    pub body: &'a str,
+}
+
+impl Content<'_> {
+    /// The create (no `update`) or update (`(id, version, message)`) request in `flavour`'s JSON.
+    fn request(&self, flavour: Flavour, update: Option<(&str, u64, &str)>) -> Value {
+        let mut request = match flavour {
+            Flavour::V1 => json!({
+                "type": "page", "title": self.title, "space": {"key": self.space.key},
+                "ancestors": [{"id": self.parent}],
+                "body": {"storage": {"value": self.body, "representation": "storage"}},
+            }),
+            Flavour::V2 => json!({
+                "spaceId": self.space.id, "status": "current", "title": self.title, "parentId": self.parent,
+                "body": {"representation": "storage", "value": self.body},
+            }),
+        };
+        if let Some((id, version, message)) = update {
+            request["id"] = json!(id);
+            request["version"] = json!({"number": version, "message": message});
+        }
+        request
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Property {
     pub id: String,
@@ -238,80 +268,38 @@ impl Client {
     }
 
     /// Creates a page (version 1). Not retried on 5xx: the caller looks it up first.
-    pub async fn create(
-        &self,
-        space: &Space,
-        parent: &str,
-        title: &str,
-        body: &str,
-    ) -> Result<Page, HttpError> {
-        let reply = match self.flavour {
-            Flavour::V1 => {
-                let request = json!({
-                    "type": "page", "title": title, "space": {"key": space.key},
-                    "ancestors": [{"id": parent}],
-                    "body": {"storage": {"value": body, "representation": "storage"}},
-                });
-                page_v1(
-                    &self
-                        .write(Method::POST, "/rest/api/content", request, false)
-                        .await?,
-                )
-            }
-            Flavour::V2 => {
-                let request = json!({
-                    "spaceId": space.id, "status": "current", "title": title, "parentId": parent,
-                    "body": {"representation": "storage", "value": body},
-                });
-                page_v2(
-                    &self
-                        .write(Method::POST, "/api/v2/pages", request, false)
-                        .await?,
-                    &space.key,
-                )
-            }
-        };
-        Ok(reply)
+    pub async fn create(&self, content: &Content<'_>) -> Result<Page, HttpError> {
+        let request = content.request(self.flavour, None);
+        Ok(match self.flavour {
+            Flavour::V1 => page_v1(
+                &self
+                    .write(Method::POST, "/rest/api/content", request, false)
+                    .await?,
+            ),
+            Flavour::V2 => page_v2(
+                &self
+                    .write(Method::POST, "/api/v2/pages", request, false)
+                    .await?,
+                &content.space.key,
+            ),
+        })
     }
 
-    /// Writes version `version` of a page (title, parent, body). Safe to repeat: a repeat of a
-    /// write that landed gets 409, which the caller settles.
+    /// Writes version `version` of page `id`. Safe to repeat: a repeat of a write that landed
+    /// gets 409, which the caller settles.
     pub async fn update(
         &self,
         id: &str,
-        space: &Space,
-        parent: &str,
-        title: &str,
-        body: &str,
+        content: &Content<'_>,
         version: u64,
         message: &str,
     ) -> Result<(), HttpError> {
-        match self.flavour {
-            Flavour::V1 => {
-                let request = json!({
-                    "id": id, "type": "page", "title": title, "space": {"key": space.key},
-                    "ancestors": [{"id": parent}],
-                    "body": {"storage": {"value": body, "representation": "storage"}},
-                    "version": {"number": version, "message": message},
-                });
-                self.write(
-                    Method::PUT,
-                    &format!("/rest/api/content/{id}"),
-                    request,
-                    true,
-                )
-                .await?;
-            }
-            Flavour::V2 => {
-                let request = json!({
-                    "id": id, "status": "current", "title": title, "parentId": parent,
-                    "body": {"representation": "storage", "value": body},
-                    "version": {"number": version, "message": message},
-                });
-                self.write(Method::PUT, &format!("/api/v2/pages/{id}"), request, true)
-                    .await?;
-            }
-        }
+        let request = content.request(self.flavour, Some((id, version, message)));
+        let path = match self.flavour {
+            Flavour::V1 => format!("/rest/api/content/{id}"),
+            Flavour::V2 => format!("/api/v2/pages/{id}"),
+        };
+        self.write(Method::PUT, &path, request, true).await?;
         Ok(())
     }
 

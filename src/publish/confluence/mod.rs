@@ -24,7 +24,7 @@ use super::run::{Progress, in_waves};
 use crate::diag::Diagnostic;
 use crate::render::raster;
 use crate::render::storage::AttachmentData;
-use client::{Client, Page, Property, Space, VERSION_MESSAGE_PREFIX};
+use client::{Client, Content, Page, Property, Space, VERSION_MESSAGE_PREFIX};
 pub use config::ConfluenceConfig;
 use mapping::Desired;
 
@@ -444,7 +444,13 @@ impl Executor<'_> {
             Err(why) => return JobResult::Skipped(why),
         };
         let space = &self.spaces[&d.space];
-        let page = match self.client.create(space, &parent, &d.title, &d.body).await {
+        let content = Content {
+            space,
+            parent: &parent,
+            title: &d.title,
+            body: &d.body,
+        };
+        let page = match self.client.create(&content).await {
             Ok(page) => page,
             Err(e) if e.is_server_error() => {
                 // The create may have been committed before the error: look before trying again.
@@ -456,7 +462,7 @@ impl Executor<'_> {
                             page.id
                         ));
                     }
-                    Ok(None) => match self.client.create(space, &parent, &d.title, &d.body).await {
+                    Ok(None) => match self.client.create(&content).await {
                         Ok(page) => page,
                         Err(e) => return JobResult::Failed(e.to_string()),
                     },
@@ -488,22 +494,22 @@ impl Executor<'_> {
             Ok(attachments) => attachments,
             Err(e) => return JobResult::Failed(e),
         };
-        if action == Action::Move && f.place.scope != d.space {
-            if let Err(e) = self.client.move_under(&f.remote_id, &parent).await {
-                return JobResult::Failed(e.to_string());
-            }
+        if action == Action::Move
+            && f.place.scope != d.space
+            && let Err(e) = self.client.move_under(&f.remote_id, &parent).await
+        {
+            return JobResult::Failed(e.to_string());
         }
         let message = format!("{VERSION_MESSAGE_PREFIX}{}", short_hash(&d.hash));
+        let content = Content {
+            space,
+            parent: &parent,
+            title: &d.title,
+            body: &d.body,
+        };
         let write = |version| {
-            self.client.update(
-                &f.remote_id,
-                space,
-                &parent,
-                &d.title,
-                &d.body,
-                version,
-                &message,
-            )
+            self.client
+                .update(&f.remote_id, &content, version, &message)
         };
         let version = match write(f.version + 1).await {
             Ok(()) => f.version + 1,
