@@ -537,32 +537,34 @@ fn property(p: &Value) -> Property {
     }
 }
 
+/// The string at `pointer`, or "".
+fn str_at(v: &Value, pointer: &str) -> String {
+    v.pointer(pointer)
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string()
+}
+
 /// A v1 content object (search results, content reads and creates).
 fn page_v1(v: &Value) -> Page {
-    let str_at = |p: &str| {
-        v.pointer(p)
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string()
-    };
     Page {
         id: text(v, "id"),
         title: text(v, "title"),
-        space: str_at("/space/key"),
+        space: str_at(v, "/space/key"),
         parent: v
             .get("ancestors")
             .and_then(Value::as_array)
             .and_then(|a| a.last())
             .map(|a| text(a, "id")),
         version: number(v, "/version/number"),
-        message: str_at("/version/message"),
+        message: str_at(v, "/version/message"),
         by: v
             .pointer("/version/by/displayName")
             .or_else(|| v.pointer("/version/by/username"))
             .and_then(Value::as_str)
             .unwrap_or("someone")
             .to_string(),
-        when: str_at("/version/when"),
+        when: str_at(v, "/version/when"),
         property: v
             .pointer(&format!("/metadata/properties/{PROPERTY_KEY}"))
             .filter(|p| p.is_object())
@@ -572,24 +574,18 @@ fn page_v1(v: &Value) -> Page {
 
 /// A v2 page object.
 fn page_v2(v: &Value, space: &str) -> Page {
-    let str_at = |p: &str| {
-        v.pointer(p)
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string()
-    };
     Page {
         id: text(v, "id"),
         title: text(v, "title"),
         space: space.to_string(),
         parent: v.get("parentId").map(id_text).filter(|p| !p.is_empty()),
         version: number(v, "/version/number"),
-        message: str_at("/version/message"),
+        message: str_at(v, "/version/message"),
         by: v
             .pointer("/version/authorId")
             .map(id_text)
             .unwrap_or_else(|| "someone".into()),
-        when: str_at("/version/createdAt"),
+        when: str_at(v, "/version/createdAt"),
         property: None,
     }
 }

@@ -197,15 +197,7 @@ fn render_page(
             .map_err(|d| vec![d])?;
         let prepared = prepare(&markdown, site, page, View::Internal);
         if !prepared.problems.is_empty() {
-            return Err(prepared
-                .problems
-                .iter()
-                .map(|problem| {
-                    Diagnostic::error(problem.code, problem.message.clone())
-                        .at(engine.source_location(page, &markdown, problem.span.clone()))
-                        .help(problem.help.clone())
-                })
-                .collect());
+            return Err(engine.problem_diagnostics(page, &markdown, &prepared.problems));
         }
         let out = storage::write(&prepared.events, resolve);
         body.push_str(&out.xhtml);
