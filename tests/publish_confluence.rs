@@ -461,6 +461,30 @@ fn a_create_that_commits_then_fails_is_found_not_duplicated() {
 }
 
 #[test]
+fn an_update_that_commits_then_fails_is_recognised_as_ours() {
+    let sim = Sim::start();
+    let kb = kb_for(&sim, "cloud", "");
+    publish(&kb, "cloud", &[]).ok();
+    let text = std::fs::read_to_string(kb.path().join("content/guides/alpha.md")).unwrap();
+    kb.write("content/guides/alpha.md", &format!("{text}\nAmended.\n"));
+    sim.set(
+        "cloud",
+        "faults",
+        json!([{"method": "PUT", "path": "/api/v2/pages/", "status": 500, "commit": true}]),
+    );
+    let (code, report) = json_publish(&kb, "cloud", &[]);
+    assert_eq!(code, 0, "{report:#}");
+    let alpha = page_of(&managed(&sim, "cloud"), "guide-alpha").clone();
+    assert_eq!(alpha["version"], 2, "written once, not twice");
+    assert_eq!(alpha["properties"]["kbpub"]["version"], 2);
+    assert_eq!(json_publish(&kb, "cloud", &[]).0, 0);
+    assert_eq!(
+        page_of(&managed(&sim, "cloud"), "guide-alpha")["version"],
+        2
+    );
+}
+
+#[test]
 fn a_failed_page_does_not_stop_the_others_and_rerunning_finishes() {
     let sim = Sim::start();
     let kb = kb_for(&sim, "cloud", "");

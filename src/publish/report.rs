@@ -149,7 +149,7 @@ impl Report {
             for c in &t.collisions {
                 writeln!(
                     out,
-                    "  collision  {}: title \"{}\" is used by {} and {} (Confluence titles are unique per space, ignoring case)",
+                    "  collision  {}: title \"{}\" is used by {} and {} (titles must be unique there, ignoring case)",
                     c.scope, c.title, c.first, c.second
                 )?;
             }
