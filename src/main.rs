@@ -82,14 +82,7 @@ enum Command {
     /// The Confluence test server: Cloud at http://127.0.0.1:PORT/wiki (Basic auth,
     /// kbpub@example.com / cloud-token) and Data Center at http://127.0.0.1:PORT/confluence
     /// (Bearer dc-pat), each with the spaces OPS, EDIOPS and PARTNERS.
-    Sim {
-        /// Port to listen on (0: any free port; the address is printed)
-        #[arg(long, default_value_t = 8990)]
-        port: u16,
-        /// Delay every Confluence request by this many milliseconds
-        #[arg(long, default_value_t = 0, value_name = "MS")]
-        confluence_latency_ms: u64,
-    },
+    Sim(kbpub::sim::SimArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -129,10 +122,10 @@ fn main() -> ExitCode {
             };
             publish(cli.root, options, format)
         }
-        Command::Sim {
-            port,
-            confluence_latency_ms,
-        } => sim(port, confluence_latency_ms),
+        Command::Sim(options) => kbpub::sim::run(options).map_err(|e| {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -237,20 +230,4 @@ fn publish(
     } else {
         Err(ExitCode::from(1))
     }
-}
-
-fn sim(port: u16, confluence_latency_ms: u64) -> Result<(), ExitCode> {
-    let served = kbpub::sim::serve(port, confluence_latency_ms, |address| {
-        println!("kbpub sim listening on http://{address}");
-        println!(
-            "  Confluence Cloud:       http://{address}/wiki        (Basic kbpub@example.com / cloud-token)"
-        );
-        println!("  Confluence Data Center: http://{address}/confluence  (Bearer dc-pat)");
-        use std::io::Write;
-        let _ = std::io::stdout().flush();
-    });
-    served.map_err(|e| {
-        eprintln!("error: kbpub sim cannot listen on 127.0.0.1:{port}: {e}");
-        ExitCode::from(1)
-    })
 }

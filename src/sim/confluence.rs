@@ -256,8 +256,24 @@ fn check_xhtml(body: &str) -> Result<(), Response> {
         .map_err(|e| fail(StatusCode::BAD_REQUEST, format!("Error parsing xhtml: {e}")))
 }
 
-/// The router serving both instances and their control endpoints, with `latency_ms` per request.
-pub fn router(latency_ms: u64) -> Router {
+/// `kbpub sim` options for the Confluence test server.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ConfluenceArgs {
+    /// Delay every Confluence request by this many milliseconds
+    #[arg(long, default_value_t = 0, value_name = "MS")]
+    pub confluence_latency_ms: u64,
+}
+
+/// What `kbpub sim` prints about this server, for the address `bound`.
+pub fn describe(bound: &str) -> String {
+    format!(
+        "  Confluence Cloud:       http://{bound}/wiki        (Basic kbpub@example.com / cloud-token)\n  Confluence Data Center: http://{bound}/confluence  (Bearer dc-pat)"
+    )
+}
+
+/// The router serving both instances and their control endpoints.
+pub fn router(args: &ConfluenceArgs) -> Router {
+    let latency_ms = args.confluence_latency_ms;
     let cloud = Arc::new(Shared {
         instance: Mutex::new(Instance::new(Kind::Cloud)),
         latency_ms: AtomicU64::new(latency_ms),
