@@ -138,6 +138,10 @@ fn first_publish_creates_the_tree_with_properties_labels_panel_and_attachments()
         "content/guides/epsilon.md",
         "+++\ntitle = \"Epsilon\"\ntype = \"sop\"\n[confluence]\nspace = \"EDIOPS\"\ntitle = \"SOP - Epsilon\"\n+++\nText.\n",
     );
+    kb.write(
+        "content/guides/chart.md",
+        "+++\ntitle = \"Trend\"\ntype = \"sop\"\n+++\n\n<figure class=\"kb-chart\"><svg xmlns=\"http://www.w3.org/2000/svg\" width=\"60\" height=\"30\"><title>Rejection rate</title><polyline points=\"0,30 30,10 60,20\" stroke=\"#c00\" fill=\"none\"/></svg></figure>\n",
+    );
     let run = publish(&kb, "cloud", &[]).ok();
     assert!(
         run.stdout().contains("created    OPS      Alpha guide"),
@@ -150,7 +154,15 @@ fn first_publish_creates_the_tree_with_properties_labels_panel_and_attachments()
         run.stderr()
     );
     let pages = managed(&sim, "cloud");
-    assert_eq!(pages.len(), 8, "5 documents and 3 sections: {pages:#?}");
+    assert_eq!(pages.len(), 9, "6 documents and 3 sections: {pages:#?}");
+    let chart = page_of(&pages, "guides-chart");
+    assert!(chart["body"].as_str().unwrap().contains(
+        "<ac:image ac:alt=\"Rejection rate\"><ri:attachment ri:filename=\"chart-1.png\"/></ac:image>"
+    ));
+    assert_eq!(
+        chart["attachments"][0]["type"], "image/png",
+        "the SVG chart is attached as PNG"
+    );
     let epsilon = page_of(&pages, "guides-epsilon");
     let edi_home = sim
         .pages("cloud")

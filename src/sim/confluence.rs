@@ -79,7 +79,19 @@ struct Attachment {
     id: u64,
     filename: String,
     bytes: usize,
+    /// The media type, sniffed from the bytes for the formats tests care about.
+    media_type: &'static str,
     version: u64,
+}
+
+fn sniff(bytes: &[u8]) -> &'static str {
+    if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        "image/png"
+    } else if bytes.starts_with(b"<svg") || bytes.starts_with(b"<?xml") {
+        "image/svg+xml"
+    } else {
+        "application/octet-stream"
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -1068,11 +1080,11 @@ async fn v1_attachments(State(shared): State<St>, Path(id): Path<String>, Query(
     ok(json!({"results": results, "size": results.len()}))
 }
 
-/// The uploaded file's name and size, after the XSRF header check.
+/// The uploaded file's name, size and sniffed type, after the XSRF header check.
 async fn upload(
     headers: &HeaderMap,
     mut multipart: Multipart,
-) -> Result<(String, usize), Response> {
+) -> Result<(String, usize, &'static str), Response> {
     if headers
         .get("x-atlassian-token")
         .and_then(|v| v.to_str().ok())
@@ -1090,7 +1102,7 @@ async fn upload(
             if filename.is_empty() {
                 return Err(fail(StatusCode::BAD_REQUEST, "The file has no name"));
             }
-            return Ok((filename, bytes.len()));
+            return Ok((filename, bytes.len(), sniff(&bytes)));
         }
     }
     Err(fail(
@@ -1105,7 +1117,7 @@ async fn v1_attachment_create(
     headers: HeaderMap,
     multipart: Multipart,
 ) -> Response {
-    let (filename, bytes) = match upload(&headers, multipart).await {
+    let (filename, bytes, media_type) = match upload(&headers, multipart).await {
         Ok(file) => file,
         Err(r) => return r,
     };
@@ -1127,6 +1139,7 @@ async fn v1_attachment_create(
         id: attachment_id,
         filename,
         bytes,
+        media_type,
         version: 1,
     };
     let reply = json!({"results": [attachment_json(&attachment)], "size": 1});
@@ -1140,7 +1153,7 @@ async fn v1_attachment_data(
     headers: HeaderMap,
     multipart: Multipart,
 ) -> Response {
-    let (_, bytes) = match upload(&headers, multipart).await {
+    let (_, bytes, media_type) = match upload(&headers, multipart).await {
         Ok(file) => file,
         Err(r) => return r,
     };
@@ -1156,6 +1169,7 @@ async fn v1_attachment_data(
     {
         Some(a) => {
             a.bytes = bytes;
+            a.media_type = media_type;
             a.version += 1;
             ok(attachment_json(a))
         }
@@ -1288,7 +1302,7 @@ async fn dump_pages(State(instances): State<Instances>, Path(name): Path<String>
                 "parent": p.parent.map(|x| x.to_string()), "status": p.status, "version": p.version,
                 "by": p.by, "body": p.body, "labels": p.labels,
                 "properties": p.properties.iter().map(|(k, v)| (k.clone(), v.value.clone())).collect::<BTreeMap<_, _>>(),
-                "attachments": p.attachments.iter().map(|a| json!({"filename": a.filename, "bytes": a.bytes, "version": a.version})).collect::<Vec<_>>(),
+                "attachments": p.attachments.iter().map(|a| json!({"filename": a.filename, "bytes": a.bytes, "type": a.media_type, "version": a.version})).collect::<Vec<_>>(),
             })
         })
         .collect();
