@@ -722,3 +722,113 @@ fn credentials_come_from_env_and_never_show() {
         run.stdout()
     );
 }
+
+#[test]
+fn the_test_server_enforces_confluences_rules() {
+    let sim = Sim::start();
+    let http = sim.client();
+    let api = |path: &str| format!("{}/wiki{path}", sim.base);
+    let ops = &http
+        .get(api("/api/v2/spaces?keys=OPS"))
+        .basic_auth("kbpub@example.com", Some(CLOUD_TOKEN))
+        .send()
+        .unwrap()
+        .json::<Value>()
+        .unwrap()["results"][0];
+    let create = |title: &str, body: &str| {
+        http.post(api("/api/v2/pages"))
+            .basic_auth("kbpub@example.com", Some(CLOUD_TOKEN))
+            .json(&json!({"spaceId": ops["id"], "status": "current", "title": title, "parentId": ops["homepageId"],
+                          "body": {"representation": "storage", "value": body}}))
+            .send()
+            .unwrap()
+    };
+    let bad = create("Broken", "<p>unclosed &nbsp;");
+    assert_eq!(bad.status(), 400);
+    assert!(bad.text().unwrap().contains("Error parsing xhtml"));
+    let page: Value = create("Setup", "<p>ok</p>").json().unwrap();
+    assert_eq!(
+        create("SETUP", "<p>again</p>").status(),
+        400,
+        "titles are unique per space, ignoring case"
+    );
+    let stale = http
+        .put(api(&format!("/api/v2/pages/{}", page["id"].as_str().unwrap())))
+        .basic_auth("kbpub@example.com", Some(CLOUD_TOKEN))
+        .json(&json!({"id": page["id"], "status": "current", "title": "Setup",
+                      "body": {"representation": "storage", "value": "<p>x</p>"}, "version": {"number": 3}}))
+        .send()
+        .unwrap();
+    assert_eq!(
+        stale.status(),
+        409,
+        "the version must be the current one + 1"
+    );
+    let upload = |token: bool| {
+        let form = reqwest::blocking::multipart::Form::new().part(
+            "file",
+            reqwest::blocking::multipart::Part::bytes(b"png".to_vec()).file_name("a.png"),
+        );
+        let mut request = http
+            .post(api(&format!(
+                "/rest/api/content/{}/child/attachment",
+                page["id"].as_str().unwrap()
+            )))
+            .basic_auth("kbpub@example.com", Some(CLOUD_TOKEN))
+            .multipart(form);
+        if token {
+            request = request.header("X-Atlassian-Token", "no-check");
+        }
+        request.send().unwrap().status()
+    };
+    assert_eq!(
+        upload(false),
+        403,
+        "uploads need X-Atlassian-Token: no-check"
+    );
+    assert_eq!(upload(true), 200);
+    assert_eq!(upload(true), 400, "a duplicate attachment name is refused");
+    create("Second", "<p>2</p>");
+    let cql = format!(
+        "type = page and (ancestor = {})",
+        ops["homepageId"].as_str().unwrap()
+    );
+    let first: Value = http
+        .get(api("/rest/api/content/search"))
+        .query(&[("cql", cql.as_str()), ("limit", "1")])
+        .basic_auth("kbpub@example.com", Some(CLOUD_TOKEN))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(first["results"].as_array().unwrap().len(), 1);
+    assert!(
+        first["_links"]["next"]
+            .as_str()
+            .unwrap()
+            .contains("start=1"),
+        "{first}"
+    );
+    sim.set(
+        "cloud",
+        "faults",
+        json!([{"method": "GET", "path": "/api/v2/spaces", "status": 429, "retry_after": "7"}]),
+    );
+    let limited = http
+        .get(api("/api/v2/spaces"))
+        .basic_auth("kbpub@example.com", Some(CLOUD_TOKEN))
+        .send()
+        .unwrap();
+    assert_eq!(limited.status(), 429);
+    assert_eq!(limited.headers()["retry-after"], "7");
+    let unauthenticated = http
+        .get(api("/api/v2/spaces"))
+        .bearer_auth("dc-pat")
+        .send()
+        .unwrap();
+    assert_eq!(
+        unauthenticated.status(),
+        401,
+        "Cloud takes Basic e-mail + token only"
+    );
+}
