@@ -459,6 +459,15 @@ fn page_mut<'a>(instance: &'a mut Instance, id: &str) -> Result<&'a mut PageRec,
         })
 }
 
+/// Answers with `f` applied to current page `id`, or 404.
+fn with_page(shared: &St, id: &str, f: impl FnOnce(&mut PageRec) -> Response) -> Response {
+    let mut instance = lock(shared);
+    match page_mut(&mut instance, id) {
+        Ok(page) => f(page),
+        Err(response) => response,
+    }
+}
+
 /// What a create or update asks for, from either API's JSON.
 struct PageInput {
     space: String,
@@ -742,18 +751,15 @@ async fn v2_properties(State(shared): State<St>, Path(id): Path<String>, Query(q
     if let Err(r) = cloud_only(&shared) {
         return r;
     }
-    let mut instance = lock(&shared);
-    let page = match page_mut(&mut instance, &id) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
-    let results: Vec<Value> = page
-        .properties
-        .iter()
-        .filter(|(k, _)| q.get("key").is_none_or(|key| key == *k))
-        .map(|(k, p)| property_json(k, p))
-        .collect();
-    ok(json!({"results": results, "_links": {}}))
+    with_page(&shared, &id, |page| {
+        let results: Vec<Value> = page
+            .properties
+            .iter()
+            .filter(|(k, _)| q.get("key").is_none_or(|key| key == *k))
+            .map(|(k, p)| property_json(k, p))
+            .collect();
+        ok(json!({"results": results, "_links": {}}))
+    })
 }
 
 fn property_create(shared: &St, id: &str, body: &Value) -> Response {
@@ -997,18 +1003,13 @@ async fn v1_property_get(
     State(shared): State<St>,
     Path((id, key)): Path<(String, String)>,
 ) -> Response {
-    let mut instance = lock(&shared);
-    let page = match page_mut(&mut instance, &id) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
-    match page.properties.get(&key) {
+    with_page(&shared, &id, |page| match page.properties.get(&key) {
         Some(p) => ok(property_json(&key, p)),
         None => fail(
             StatusCode::NOT_FOUND,
             format!("No property found with key: {key}"),
         ),
-    }
+    })
 }
 
 async fn v1_property_update(
@@ -1024,25 +1025,22 @@ async fn v1_labels_add(
     Path(id): Path<String>,
     Json(body): Json<Value>,
 ) -> Response {
-    let mut instance = lock(&shared);
-    let page = match page_mut(&mut instance, &id) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
-    for label in body.as_array().into_iter().flatten() {
-        match label.get("name").and_then(Value::as_str) {
-            Some(name) if !name.is_empty() && !name.contains(char::is_whitespace) => {
-                page.labels.insert(name.to_string());
+    with_page(&shared, &id, |page| {
+        for label in body.as_array().into_iter().flatten() {
+            match label.get("name").and_then(Value::as_str) {
+                Some(name) if !name.is_empty() && !name.contains(char::is_whitespace) => {
+                    page.labels.insert(name.to_string());
+                }
+                _ => return fail(StatusCode::BAD_REQUEST, format!("Invalid label: {label}")),
             }
-            _ => return fail(StatusCode::BAD_REQUEST, format!("Invalid label: {label}")),
         }
-    }
-    let results: Vec<Value> = page
-        .labels
-        .iter()
-        .map(|l| json!({"prefix": "global", "name": l}))
-        .collect();
-    ok(json!({"results": results}))
+        let results: Vec<Value> = page
+            .labels
+            .iter()
+            .map(|l| json!({"prefix": "global", "name": l}))
+            .collect();
+        ok(json!({"results": results}))
+    })
 }
 
 async fn v1_label_remove(
@@ -1050,15 +1048,10 @@ async fn v1_label_remove(
     Path(id): Path<String>,
     Query(q): Q,
 ) -> Response {
-    let mut instance = lock(&shared);
-    let page = match page_mut(&mut instance, &id) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
-    match q.get("name") {
+    with_page(&shared, &id, |page| match q.get("name") {
         Some(name) if page.labels.remove(name) => StatusCode::NO_CONTENT.into_response(),
         _ => fail(StatusCode::NOT_FOUND, "No such label on this content"),
-    }
+    })
 }
 
 fn attachment_json(a: &Attachment) -> Value {
@@ -1066,18 +1059,15 @@ fn attachment_json(a: &Attachment) -> Value {
 }
 
 async fn v1_attachments(State(shared): State<St>, Path(id): Path<String>, Query(q): Q) -> Response {
-    let mut instance = lock(&shared);
-    let page = match page_mut(&mut instance, &id) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
-    let results: Vec<Value> = page
-        .attachments
-        .iter()
-        .filter(|a| q.get("filename").is_none_or(|f| &a.filename == f))
-        .map(attachment_json)
-        .collect();
-    ok(json!({"results": results, "size": results.len()}))
+    with_page(&shared, &id, |page| {
+        let results: Vec<Value> = page
+            .attachments
+            .iter()
+            .filter(|a| q.get("filename").is_none_or(|f| &a.filename == f))
+            .map(attachment_json)
+            .collect();
+        ok(json!({"results": results, "size": results.len()}))
+    })
 }
 
 /// The uploaded file's name, size and sniffed type, after the XSRF header check.
@@ -1157,27 +1147,24 @@ async fn v1_attachment_data(
         Ok(file) => file,
         Err(r) => return r,
     };
-    let mut instance = lock(&shared);
-    let page = match page_mut(&mut instance, &id) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
-    match page
-        .attachments
-        .iter_mut()
-        .find(|a| a.id.to_string() == att)
-    {
-        Some(a) => {
-            a.bytes = bytes;
-            a.media_type = media_type;
-            a.version += 1;
-            ok(attachment_json(a))
+    with_page(&shared, &id, |page| {
+        match page
+            .attachments
+            .iter_mut()
+            .find(|a| a.id.to_string() == att)
+        {
+            Some(a) => {
+                a.bytes = bytes;
+                a.media_type = media_type;
+                a.version += 1;
+                ok(attachment_json(a))
+            }
+            None => fail(
+                StatusCode::NOT_FOUND,
+                format!("No attachment with id {att}"),
+            ),
         }
-        None => fail(
-            StatusCode::NOT_FOUND,
-            format!("No attachment with id {att}"),
-        ),
-    }
+    })
 }
 
 async fn v1_move(
