@@ -50,10 +50,14 @@ impl Progress {
         Progress { bar, mode }
     }
 
-    /// One job finished; `line` says what happened to it.
-    pub fn done(&self, line: &str) {
+    /// One job finished; `line` says what happened to it. On a bar, `notable` lines (failures)
+    /// are also printed above it, so they stay on screen.
+    pub fn done(&self, line: &str, notable: bool) {
         match (&self.bar, self.mode) {
             (Some(bar), _) => {
+                if notable {
+                    bar.println(line);
+                }
                 bar.set_message(line.to_string());
                 bar.inc(1);
             }

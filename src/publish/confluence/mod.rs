@@ -368,7 +368,11 @@ impl Executor<'_> {
                     None => self.create(d, w).await,
                     Some(f) => self.update(d, w, &found[f], step.action).await,
                 };
-                progress.done(&progress_line(step.action, &d.space, &d.title, &result));
+                let notable = !matches!(result, JobResult::Done { .. });
+                progress.done(
+                    &progress_line(step.action, &d.space, &d.title, &result),
+                    notable,
+                );
                 (i, result)
             }
         })
@@ -386,7 +390,7 @@ impl Executor<'_> {
         if failures > 0 {
             for i in prunes {
                 let why = format!("not pruned: {failures} page(s) did not publish in this run");
-                progress.done(&format!("skipped prune {}", report.pages[i].title));
+                progress.done(&format!("skipped prune {}", report.pages[i].title), false);
                 apply(&mut report.pages[i], JobResult::Skipped(why));
             }
         } else {
@@ -407,12 +411,9 @@ impl Executor<'_> {
                         },
                         Err(e) => JobResult::Failed(e.to_string()),
                     };
-                    progress.done(&progress_line(
-                        Action::Prune,
-                        &f.place.scope,
-                        &f.title,
-                        &result,
-                    ));
+                    let notable = !matches!(result, JobResult::Done { .. });
+                    let line = progress_line(Action::Prune, &f.place.scope, &f.title, &result);
+                    progress.done(&line, notable);
                     (i, result)
                 }
             })
