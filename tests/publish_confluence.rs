@@ -149,7 +149,7 @@ fn first_publish_creates_the_tree_with_properties_labels_panel_and_attachments()
         run.stdout()
     );
     assert!(
-        run.stderr().contains("created OPS/Alpha guide (page "),
+        run.stderr().contains("created OPS/Alpha guide ("),
         "plain progress lines when not a terminal: {}",
         run.stderr()
     );

@@ -383,6 +383,7 @@ async fn gatekeeper(State(shared): State<St>, mut request: Request, next: Next) 
     let user = match authenticate(kind, request.headers()) {
         Some(user) => user,
         None => {
+            drain(request).await;
             return fail(
                 StatusCode::UNAUTHORIZED,
                 "Unauthorized; scope does not match",
@@ -395,6 +396,8 @@ async fn gatekeeper(State(shared): State<St>, mut request: Request, next: Next) 
     };
     if fault.commit {
         let _ = next.run(request).await;
+    } else {
+        drain(request).await;
     }
     let status = StatusCode::from_u16(fault.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut response = fail(status, format!("injected fault {}", fault.status));
@@ -404,6 +407,11 @@ async fn gatekeeper(State(shared): State<St>, mut request: Request, next: Next) 
             .insert(header::RETRY_AFTER, retry_after);
     }
     response
+}
+
+/// Reads a request's body before answering without it, so the connection stays usable.
+async fn drain(request: Request) {
+    let _ = axum::body::to_bytes(request.into_body(), 64 << 20).await;
 }
 
 fn authenticate(kind: Kind, headers: &HeaderMap) -> Option<String> {
@@ -1075,6 +1083,19 @@ async fn upload(
     headers: &HeaderMap,
     mut multipart: Multipart,
 ) -> Result<(String, usize, &'static str), Response> {
+    // Read the whole request before judging it: answering with a body unread makes the server
+    // drop a kept-alive connection under the client's next request.
+    let mut file = None;
+    while let Ok(Some(field)) = multipart.next_field().await {
+        if field.name() == Some("file") && file.is_none() {
+            let filename = field.file_name().unwrap_or("").to_string();
+            let bytes = field
+                .bytes()
+                .await
+                .map_err(|e| fail(StatusCode::BAD_REQUEST, e.to_string()))?;
+            file = Some((filename, bytes));
+        }
+    }
     if headers
         .get("x-atlassian-token")
         .and_then(|v| v.to_str().ok())
@@ -1082,23 +1103,16 @@ async fn upload(
     {
         return Err(fail(StatusCode::FORBIDDEN, "XSRF check failed"));
     }
-    while let Ok(Some(field)) = multipart.next_field().await {
-        if field.name() == Some("file") {
-            let filename = field.file_name().unwrap_or("").to_string();
-            let bytes = field
-                .bytes()
-                .await
-                .map_err(|e| fail(StatusCode::BAD_REQUEST, e.to_string()))?;
-            if filename.is_empty() {
-                return Err(fail(StatusCode::BAD_REQUEST, "The file has no name"));
-            }
-            return Ok((filename, bytes.len(), sniff(&bytes)));
+    match file {
+        Some((filename, _)) if filename.is_empty() => {
+            Err(fail(StatusCode::BAD_REQUEST, "The file has no name"))
         }
+        Some((filename, bytes)) => Ok((filename, bytes.len(), sniff(&bytes))),
+        None => Err(fail(
+            StatusCode::BAD_REQUEST,
+            "No file in the request (multipart field `file`)",
+        )),
     }
-    Err(fail(
-        StatusCode::BAD_REQUEST,
-        "No file in the request (multipart field `file`)",
-    ))
 }
 
 async fn v1_attachment_create(

@@ -20,7 +20,7 @@ use super::plan::{self, Action, Edit, Found, Place, Recorded, Rules, Wanted};
 use super::receipt::{self, Receipt};
 use super::report::{Outcome, PageReport, TargetReport};
 use super::retry::{Budget, RetryPolicy};
-use super::run::{Progress, in_waves};
+use super::run::{self, JobResult};
 use crate::diag::Diagnostic;
 use crate::render::raster;
 use crate::render::storage::AttachmentData;
@@ -168,11 +168,13 @@ async fn run(
                     .collect(),
             ),
             scanned: &scanned,
-            concurrency: ctx.options.concurrency.unwrap_or(config.concurrency).max(1),
+            plan: &plan,
+            wanted: &wanted,
+            found: &found,
+            desired: &desired,
         };
-        executor
-            .execute(&plan, &wanted, &found, &desired, report)
-            .await;
+        let concurrency = ctx.options.concurrency.unwrap_or(config.concurrency);
+        run::execute(&plan, report, &executor, concurrency, ctx.options.progress).await;
     }
     report.read_counts(&client);
     Ok(Ok(()))
@@ -310,18 +312,6 @@ fn page_report(
     }
 }
 
-/// What one write job came to.
-enum JobResult {
-    Done {
-        id: String,
-        version: u64,
-        receipt: Option<String>,
-    },
-    Failed(String),
-    Drifted(String),
-    Skipped(String),
-}
-
 struct Executor<'a> {
     ctx: &'a Context<'a>,
     client: &'a Client,
@@ -330,101 +320,39 @@ struct Executor<'a> {
     /// Page id per doc id: found by the scan, then every page created in this run.
     ids: Mutex<HashMap<String, String>>,
     scanned: &'a [Page],
-    /// Jobs at the same time.
-    concurrency: usize,
+    plan: &'a plan::Plan,
+    wanted: &'a [Wanted],
+    found: &'a [Found],
+    desired: &'a [Desired],
+}
+
+impl run::Writer for Executor<'_> {
+    async fn write(&self, step: usize) -> JobResult {
+        let step = &self.plan.steps[step];
+        let index = step.wanted.expect("writes have a wanted page");
+        let (w, d) = (&self.wanted[index], &self.desired[index]);
+        match step.found {
+            None => self.create(d, w).await,
+            Some(f) => self.update(d, w, &self.found[f], step.action).await,
+        }
+    }
+
+    async fn prune(&self, step: usize) -> JobResult {
+        let f = &self.found[self.plan.steps[step]
+            .found
+            .expect("prunes have a found page")];
+        match self.client.prune(&f.remote_id).await {
+            Ok(()) => JobResult::Done {
+                id: f.remote_id.clone(),
+                version: f.version,
+                receipt: None,
+            },
+            Err(e) => JobResult::Failed(e.to_string()),
+        }
+    }
 }
 
 impl Executor<'_> {
-    async fn execute(
-        &self,
-        plan: &plan::Plan,
-        wanted: &[Wanted],
-        found: &[Found],
-        desired: &[Desired],
-        report: &mut TargetReport,
-    ) {
-        let writes: Vec<(usize, usize)> = plan
-            .steps
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| matches!(s.action, Action::Create | Action::Update | Action::Move))
-            .map(|(i, s)| (s.depth, i))
-            .collect();
-        let prunes: Vec<usize> = (0..plan.steps.len())
-            .filter(|&i| plan.steps[i].action == Action::Prune)
-            .collect();
-        let progress = Progress::new(
-            self.ctx.options.progress,
-            writes.len() + prunes.len(),
-            "confluence",
-        );
-        let results = in_waves(writes, self.concurrency, |i| {
-            let step = &plan.steps[i];
-            let progress = &progress;
-            async move {
-                let w = &wanted[step.wanted.expect("writes have a wanted page")];
-                let d = &desired[step.wanted.expect("writes have a wanted page")];
-                let result = match step.found {
-                    None => self.create(d, w).await,
-                    Some(f) => self.update(d, w, &found[f], step.action).await,
-                };
-                let notable = !matches!(result, JobResult::Done { .. });
-                progress.done(
-                    &progress_line(step.action, &d.space, &d.title, &result),
-                    notable,
-                );
-                (i, result)
-            }
-        })
-        .await;
-        let mut failures = 0;
-        for (i, result) in results {
-            failures += usize::from(!matches!(result, JobResult::Done { .. }));
-            apply(&mut report.pages[i], result);
-        }
-        let max_depth = prunes
-            .iter()
-            .map(|&i| plan.steps[i].depth)
-            .max()
-            .unwrap_or(0);
-        if failures > 0 {
-            for i in prunes {
-                let why = format!("not pruned: {failures} page(s) did not publish in this run");
-                progress.done(&format!("skipped prune {}", report.pages[i].title), false);
-                apply(&mut report.pages[i], JobResult::Skipped(why));
-            }
-        } else {
-            // Children before their parents.
-            let jobs: Vec<(usize, usize)> = prunes
-                .iter()
-                .map(|&i| (max_depth - plan.steps[i].depth, i))
-                .collect();
-            let results = in_waves(jobs, self.concurrency, |i| {
-                let f = &found[plan.steps[i].found.expect("prunes have a found page")];
-                let progress = &progress;
-                async move {
-                    let result = match self.client.prune(&f.remote_id).await {
-                        Ok(()) => JobResult::Done {
-                            id: f.remote_id.clone(),
-                            version: f.version,
-                            receipt: None,
-                        },
-                        Err(e) => JobResult::Failed(e.to_string()),
-                    };
-                    let notable = !matches!(result, JobResult::Done { .. });
-                    let line = progress_line(Action::Prune, &f.place.scope, &f.title, &result);
-                    progress.done(&line, notable);
-                    (i, result)
-                }
-            })
-            .await;
-            for (i, result) in results {
-                apply(&mut report.pages[i], result);
-            }
-        }
-        progress.finish();
-    }
-
     /// The page id of `w`'s parent: the space root, or a page found or created in this run.
     fn parent_id(&self, w: &Wanted) -> Result<String, String> {
         match &w.place.parent {
@@ -708,43 +636,5 @@ fn mime(filename: &str) -> &'static str {
         "pdf" => "application/pdf",
         "txt" | "csv" | "edi" | "x12" => "text/plain",
         _ => "application/octet-stream",
-    }
-}
-
-fn progress_line(action: Action, space: &str, title: &str, result: &JobResult) -> String {
-    match result {
-        JobResult::Done { id, version, .. } => {
-            format!("{} {space}/{title} (page {id} v{version})", action.past())
-        }
-        JobResult::Failed(e) => format!("FAILED {} {space}/{title}: {e}", action.name()),
-        JobResult::Drifted(why) => format!("drifted {space}/{title}: {why}"),
-        JobResult::Skipped(why) => format!("skipped {space}/{title}: {why}"),
-    }
-}
-
-fn apply(page: &mut PageReport, result: JobResult) {
-    match result {
-        JobResult::Done {
-            id,
-            version,
-            receipt,
-        } => {
-            page.outcome = Outcome::Done;
-            page.remote_id = Some(id);
-            page.version = Some(version);
-            page.receipt = receipt;
-        }
-        JobResult::Failed(e) => {
-            page.outcome = Outcome::Failed;
-            page.error = Some(e);
-        }
-        JobResult::Drifted(why) => {
-            page.action = Action::Drifted;
-            page.note = Some(why);
-        }
-        JobResult::Skipped(why) => {
-            page.outcome = Outcome::Skipped;
-            page.error = Some(why);
-        }
     }
 }
