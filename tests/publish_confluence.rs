@@ -832,3 +832,26 @@ fn the_test_server_enforces_confluences_rules() {
         "Cloud takes Basic e-mail + token only"
     );
 }
+
+#[test]
+fn an_obsolete_document_is_treated_like_a_removed_one() {
+    let sim = Sim::start();
+    let kb = kb_for(&sim, "cloud", "");
+    publish(&kb, "cloud", &[]).ok();
+    kb.write(
+        "content/guides/deep/delta.md",
+        "+++\ntitle = \"Delta\"\ntype = \"notice\"\nstatus = \"obsolete\"\nsuperseded_by = \"guide-alpha\"\n+++\nGone.\n",
+    );
+    let (code, report) = json_publish(&kb, "cloud", &["--dry-run"]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(action_of(&report, "guides-deep-delta")["action"], "orphan");
+    let (code, report) = json_publish(&kb, "cloud", &["--prune"]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(action_of(&report, "guides-deep-delta")["outcome"], "done");
+    let delta = sim
+        .pages("cloud")
+        .into_iter()
+        .find(|p| p["title"] == "Delta")
+        .unwrap();
+    assert_eq!(delta["status"], "archived");
+}
