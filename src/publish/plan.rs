@@ -143,12 +143,6 @@ pub struct Plan {
     pub collisions: Vec<Collision>,
 }
 
-impl Plan {
-    pub fn count(&self, action: Action) -> usize {
-        self.steps.iter().filter(|s| s.action == action).count()
-    }
-}
-
 /// Decides what to do with every wanted and every found page.
 pub fn plan(wanted: &[Wanted], found: &[Found], rules: Rules) -> Plan {
     let mut by_key: HashMap<&str, usize> = HashMap::new();

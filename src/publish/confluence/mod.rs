@@ -80,8 +80,12 @@ async fn run(
     for key in &keys {
         let Some(space) = spaces.get(key) else {
             report.read_counts(&client);
+            let used_by = (0..site.pages.len())
+                .find(|&p| layout.space[p].as_deref() == Some(key.as_str()))
+                .map(|p| format!(" (wanted by {})", site.pages[p].file))
+                .unwrap_or_default();
             return Ok(Err(format!(
-                "space `{key}` does not exist or this account cannot see it (check `confluence` spaces in kbpub.toml)"
+                "space `{key}`{used_by} does not exist or this account cannot see it; fix the space key in kbpub.toml or front matter"
             )));
         };
         let root = config
