@@ -261,7 +261,7 @@ fn approve_command(
                 (Decision::Approve, true) => "Emergency-approved",
                 (Decision::Approve, false) => "Approved",
             };
-            let until = record.expires.map(|e| format!(", valid until {}", e.format("%Y-%m-%d %H:%M UTC"))).unwrap_or_default();
+            let until = record.expires.map(|e| format!(", expires {}", e.format("%Y-%m-%d %H:%M UTC"))).unwrap_or_default();
             eprintln!("{verb} {} ({}) as {}{until}: {}", record.doc, approval::hash::short(&record.content_hash), outcome.approver, record.path);
         }
         match &outcome.commit {

@@ -109,7 +109,7 @@ pub fn approve(engine: &Engine, request: &Request) -> Result<Outcome, Vec<Diagno
     if !errors.is_empty() {
         return Err(errors);
     }
-    let commit = write_and_commit(root, &records, &person.name, &email, request)?;
+    let commit = write_and_commit(root, &mut records, &person.name, &email, request)?;
     Ok(Outcome { records, approver: policy.people.display(&email), commit })
 }
 
@@ -135,7 +135,8 @@ fn resolve(site: &Site, targets: &[String], cwd: &Path) -> Result<Vec<usize>, Ve
 
 /// Writes the records, stages them and (unless `--no-commit`) commits exactly them, authored by
 /// the approver. On failure the records are removed again: nothing half-done is left behind.
-fn write_and_commit(root: &Path, records: &[Record], name: &str, email: &str, request: &Request) -> Result<Option<String>, Vec<Diagnostic>> {
+fn write_and_commit(root: &Path, records: &mut [Record], name: &str, email: &str, request: &Request) -> Result<Option<String>, Vec<Diagnostic>> {
+    let records = with_free_names(root, records);
     let paths: Vec<&str> = records.iter().map(|r| r.path.as_str()).collect();
     let cleanup = || {
         let mut args = vec!["reset", "-q", "--"];
@@ -147,10 +148,6 @@ fn write_and_commit(root: &Path, records: &[Record], name: &str, email: &str, re
     };
     for record in records {
         let path = root.join(&record.path);
-        if path.exists() {
-            cleanup();
-            return Err(vec![Diagnostic::error("approve", format!("{} already exists", record.path)).help("records are named by the second they are made: run the command again")]);
-        }
         let written = path.parent().map_or(Ok(()), std::fs::create_dir_all).and_then(|()| std::fs::write(&path, record.to_toml()));
         if let Err(e) = written {
             cleanup();
@@ -175,6 +172,20 @@ fn write_and_commit(root: &Path, records: &[Record], name: &str, email: &str, re
         return Err(vec![d.help("the records were not kept; fix the problem git reports and run the command again")]);
     }
     git::run_text(root, &["rev-parse", "HEAD"]).map(|id| Some(id.trim().to_string())).map_err(|d| vec![d])
+}
+
+/// Records are named by the second they are made; a second decision in the same second gets
+/// `-2`, `-3`, ... so no record is ever overwritten.
+fn with_free_names<'r>(root: &Path, records: &'r mut [Record]) -> &'r [Record] {
+    for record in records.iter_mut() {
+        let stem = record.path.trim_end_matches(".toml").to_string();
+        let mut n = 1;
+        while root.join(&record.path).exists() {
+            n += 1;
+            record.path = format!("{stem}-{n}.toml");
+        }
+    }
+    records
 }
 
 fn commit_message(records: &[Record], request: &Request) -> String {
