@@ -137,8 +137,21 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Build { format } => build(cli.root, cli.quiet, format),
-        Command::Approve { docs, reject, comment, approver, no_commit, emergency, reason, format } => {
-            let decision = if reject { Decision::Reject } else { Decision::Approve };
+        Command::Approve {
+            docs,
+            reject,
+            comment,
+            approver,
+            no_commit,
+            emergency,
+            reason,
+            format,
+        } => {
+            let decision = if reject {
+                Decision::Reject
+            } else {
+                Decision::Approve
+            };
             let request = |now| approve::Request {
                 targets: docs,
                 decision,
@@ -179,7 +192,11 @@ fn report(diagnostics: &[Diagnostic], format: Format) {
             errors,
             if errors == 1 { "" } else { "s" },
             diagnostics.len() - errors,
-            if diagnostics.len() - errors == 1 { "" } else { "s" }
+            if diagnostics.len() - errors == 1 {
+                ""
+            } else {
+                "s"
+            }
         );
     }
 }
@@ -194,7 +211,10 @@ fn build(root: Option<PathBuf>, quiet: bool, format: Format) -> Result<(), ExitC
         Ok(summary) => {
             report(&summary.render.warnings, format);
             if !quiet {
-                let shown = summary.output.strip_prefix(std::env::current_dir().unwrap_or_default()).unwrap_or(&summary.output);
+                let shown = summary
+                    .output
+                    .strip_prefix(std::env::current_dir().unwrap_or_default())
+                    .unwrap_or(&summary.output);
                 eprintln!(
                     "Built {} pages ({} files) in {:.2}s into {}/\nOpen {}/index.html in a browser, or run `kbpub serve`.",
                     summary.render.pages,
@@ -261,19 +281,37 @@ fn approve_command(
                 (Decision::Approve, true) => "Emergency-approved",
                 (Decision::Approve, false) => "Approved",
             };
-            let until = record.expires.map(|e| format!(", expires {}", e.format("%Y-%m-%d %H:%M UTC"))).unwrap_or_default();
-            eprintln!("{verb} {} ({}) as {}{until}: {}", record.doc, approval::hash::short(&record.content_hash), outcome.approver, record.path);
+            let until = record
+                .expires
+                .map(|e| format!(", expires {}", e.format("%Y-%m-%d %H:%M UTC")))
+                .unwrap_or_default();
+            eprintln!(
+                "{verb} {} ({}) as {}{until}: {}",
+                record.doc,
+                approval::hash::short(&record.content_hash),
+                outcome.approver,
+                record.path
+            );
         }
         match &outcome.commit {
-            Some(commit) => eprintln!("Committed {} authored by {}.", &commit[..commit.len().min(10)], outcome.approver),
-            None => eprintln!("Staged, not committed: the records count once committed with the approver as author."),
+            Some(commit) => eprintln!(
+                "Committed {} authored by {}.",
+                &commit[..commit.len().min(10)],
+                outcome.approver
+            ),
+            None => eprintln!(
+                "Staged, not committed: the records count once committed with the approver as author."
+            ),
         }
     }
     Ok(())
 }
 
 /// Evaluates approvals for `status` and `due`; an error means states cannot be known (exit 1).
-fn approvals(engine: &Engine, now: chrono::DateTime<chrono::Utc>) -> Result<approval::Approvals, ExitCode> {
+fn approvals(
+    engine: &Engine,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<approval::Approvals, ExitCode> {
     let approvals = approval::evaluate(engine, now).map_err(|e| {
         report(&e.diagnostics(), Format::Human);
         ExitCode::from(1)
@@ -294,16 +332,30 @@ fn status(root: Option<PathBuf>, format: ReportFormat) -> Result<(), ExitCode> {
     Ok(())
 }
 
-fn due(root: Option<PathBuf>, (within, within_text): (chrono::Duration, String), format: ReportFormat) -> Result<(), ExitCode> {
+fn due(
+    root: Option<PathBuf>,
+    (within, within_text): (chrono::Duration, String),
+    format: ReportFormat,
+) -> Result<(), ExitCode> {
     let now = clock(Format::Human)?;
     let site = load_site(root, Format::Human)?;
     let engine = engine(&site, Format::Human)?;
-    let has_policy = site.config.root.join(approval::policy::POLICY_FILE).exists();
-    let approvals = if has_policy { Some(approvals(&engine, now)?) } else { None };
+    let has_policy = site
+        .config
+        .root
+        .join(approval::policy::POLICY_FILE)
+        .exists();
+    let approvals = if has_policy {
+        Some(approvals(&engine, now)?)
+    } else {
+        None
+    };
     let list = report::due(&site, approvals.as_ref(), now, within);
     match format {
         ReportFormat::Human => print!("{}", report::due_text(&list, now, &within_text)),
-        ReportFormat::Json => print_json(&serde_json::json!({ "now": now, "within": within_text, "documents": list })),
+        ReportFormat::Json => {
+            print_json(&serde_json::json!({ "now": now, "within": within_text, "documents": list }))
+        }
     }
     Ok(())
 }

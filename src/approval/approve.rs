@@ -10,7 +10,7 @@ use chrono::{DateTime, NaiveTime, Utc};
 
 use super::policy::{self, Policy};
 use super::record::{Decision, Record};
-use super::{evaluate, git, hash, Error};
+use super::{Error, evaluate, git, hash};
 use crate::content::Site;
 use crate::diag::Diagnostic;
 use crate::render::Engine;
@@ -51,23 +51,50 @@ pub fn approve(engine: &Engine, request: &Request) -> Result<Outcome, Vec<Diagno
             .map(|e| e.trim().to_lowercase())
             .ok()
             .filter(|e| !e.is_empty())
-            .ok_or_else(|| vec![Diagnostic::error("approver", "who is approving? `git config user.email` is not set").help("set it with `git config user.email you@example.com`, or pass `--as EMAIL`")])?,
+            .ok_or_else(|| {
+                vec![
+                    Diagnostic::error(
+                        "approver",
+                        "who is approving? `git config user.email` is not set",
+                    )
+                    .help(
+                        "set it with `git config user.email you@example.com`, or pass `--as EMAIL`",
+                    ),
+                ]
+            })?,
     };
     let person = policy.people.get(&email).cloned().ok_or_else(|| {
         vec![Diagnostic::error("approver", format!("{email} is not in {}", policy::PEOPLE_FILE)).help("approvers are listed as `[[person]]` in .kb/people.toml; pass `--as EMAIL` to approve as someone listed")]
     })?;
     let pages = resolve(site, &request.targets, &request.cwd)?;
     let approvals = evaluate(engine, request.now).map_err(|e| e.diagnostics())?;
+    let hashes = hash::hash_pages(engine, &pages);
     let mut records = Vec::new();
     let mut errors = Vec::new();
     for page in pages {
         let p = &site.pages[page];
         let Some(state) = approvals.page(page) else {
-            errors.push(Diagnostic::error("approve", format!("{} is a generated section page: there is nothing to approve", p.file)));
+            errors.push(Diagnostic::error(
+                "approve",
+                format!(
+                    "{} is a generated section page: there is nothing to approve",
+                    p.file
+                ),
+            ));
             continue;
         };
-        let Some(rule) = policy.rules.iter().find(|r| Some(&r.name) == state.rule.as_ref()) else {
-            errors.push(Diagnostic::error("approve", format!("no rule in {} matches {}", policy::POLICY_FILE, p.file)).help("add a `[[rule]]` whose `paths` or `audience` match it"));
+        let Some(rule) = policy
+            .rules
+            .iter()
+            .find(|r| Some(&r.name) == state.rule.as_ref())
+        else {
+            errors.push(
+                Diagnostic::error(
+                    "approve",
+                    format!("no rule in {} matches {}", policy::POLICY_FILE, p.file),
+                )
+                .help("add a `[[rule]]` whose `paths` or `audience` match it"),
+            );
             continue;
         };
         let (groups, exclude_authors, expires) = match (&request.emergency, &policy.emergency) {
@@ -75,16 +102,45 @@ pub fn approve(engine: &Engine, request: &Request) -> Result<Outcome, Vec<Diagno
                 errors.push(Diagnostic::error("approve", "the policy has no `[emergency]` section: emergency approvals are not allowed").in_file(policy::POLICY_FILE));
                 continue;
             }
-            (Some(_), Some(emergency)) => (&emergency.groups, emergency.exclude_authors, Some(request.now + emergency.valid_for)),
+            (Some(_), Some(emergency)) => (
+                &emergency.groups,
+                emergency.exclude_authors,
+                Some(request.now + emergency.valid_for),
+            ),
             (None, _) => {
-                let review_by_end = p.meta.review_by.map(|d| d.succ_opt().unwrap_or(d).and_time(NaiveTime::MIN).and_utc());
-                let expires = [Some(request.now + rule.max_age), review_by_end].into_iter().flatten().min();
-                (&rule.groups, rule.exclude_authors, expires.filter(|_| request.decision == Decision::Approve))
+                let review_by_end = p
+                    .meta
+                    .review_by
+                    .map(|d| d.succ_opt().unwrap_or(d).and_time(NaiveTime::MIN).and_utc());
+                let expires = [Some(request.now + rule.max_age), review_by_end]
+                    .into_iter()
+                    .flatten()
+                    .min();
+                (
+                    &rule.groups,
+                    rule.exclude_authors,
+                    expires.filter(|_| request.decision == Decision::Approve),
+                )
             }
         };
         if policy.people.memberships(&email, groups).is_empty() {
-            let kind = if request.emergency.is_some() { "the emergency groups".to_string() } else { format!("the groups of rule `{}`", rule.name) };
-            errors.push(Diagnostic::error("approve", format!("{} may not decide on {}: not in {kind} ({})", person.email, p.id, groups.join(", "))).in_file(policy::PEOPLE_FILE));
+            let kind = if request.emergency.is_some() {
+                "the emergency groups".to_string()
+            } else {
+                format!("the groups of rule `{}`", rule.name)
+            };
+            errors.push(
+                Diagnostic::error(
+                    "approve",
+                    format!(
+                        "{} may not decide on {}: not in {kind} ({})",
+                        person.email,
+                        p.id,
+                        groups.join(", ")
+                    ),
+                )
+                .in_file(policy::PEOPLE_FILE),
+            );
             continue;
         }
         if exclude_authors && state.changed_by.contains(&email) {
@@ -95,22 +151,56 @@ pub fn approve(engine: &Engine, request: &Request) -> Result<Outcome, Vec<Diagno
             continue;
         }
         if let Some(expires) = expires.filter(|e| *e <= request.now) {
-            errors.push(Diagnostic::error("approve", format!("an approval of {} now would expire immediately ({expires})", p.id)).at(p.key_location("review_by")).help("update `review_by` to a future date and commit it first"));
+            errors.push(
+                Diagnostic::error(
+                    "approve",
+                    format!(
+                        "an approval of {} now would expire immediately ({expires})",
+                        p.id
+                    ),
+                )
+                .at(p.key_location("review_by"))
+                .help("update `review_by` to a future date and commit it first"),
+            );
             continue;
         }
         if !state.uncommitted.is_empty() {
-            errors.push(Diagnostic::error("approve", format!("{} has uncommitted changes in {}", p.id, state.uncommitted.join(", "))).help("commit them first: approvers approve what is in git"));
+            errors.push(
+                Diagnostic::error(
+                    "approve",
+                    format!(
+                        "{} has uncommitted changes in {}",
+                        p.id,
+                        state.uncommitted.join(", ")
+                    ),
+                )
+                .help("commit them first: approvers approve what is in git"),
+            );
             continue;
         }
-        let hashes = hash::hash_pages(engine, &[page]);
         let page_hash = &hashes[&page];
-        records.push(Record::new(&p.id, &p.file, &page_hash.hash, &page_hash.parts, request.decision, &email, request.now, expires, request.comment.clone(), request.emergency.clone()));
+        records.push(Record::new(
+            &p.id,
+            &p.file,
+            &page_hash.hash,
+            &page_hash.parts,
+            request.decision,
+            &email,
+            request.now,
+            expires,
+            request.comment.clone(),
+            request.emergency.clone(),
+        ));
     }
     if !errors.is_empty() {
         return Err(errors);
     }
     let commit = write_and_commit(root, &mut records, &person.name, &email, request)?;
-    Ok(Outcome { records, approver: policy.people.display(&email), commit })
+    Ok(Outcome {
+        records,
+        approver: policy.people.display(&email),
+        commit,
+    })
 }
 
 /// Finds each target by id or path.
@@ -121,8 +211,20 @@ fn resolve(site: &Site, targets: &[String], cwd: &Path) -> Result<Vec<usize>, Ve
     let mut errors = Vec::new();
     for target in targets {
         let by_path = || {
-            let rel = cwd.join(target).canonicalize().ok().and_then(|p| p.strip_prefix(&content).ok().map(crate::content::url::to_slash));
-            rel.as_deref().and_then(|r| site.page_by_rel_path(r)).or_else(|| site.page_by_rel_path(target.trim_start_matches("./").trim_start_matches("content/")))
+            let rel = cwd.join(target).canonicalize().ok().and_then(|p| {
+                p.strip_prefix(&content)
+                    .ok()
+                    .map(crate::content::url::to_slash)
+            });
+            rel.as_deref()
+                .and_then(|r| site.page_by_rel_path(r))
+                .or_else(|| {
+                    site.page_by_rel_path(
+                        target
+                            .trim_start_matches("./")
+                            .trim_start_matches("content/"),
+                    )
+                })
         };
         match site.page_by_id(target).or_else(by_path) {
             Some(page) if !pages.contains(&page) => pages.push(page),
@@ -130,12 +232,22 @@ fn resolve(site: &Site, targets: &[String], cwd: &Path) -> Result<Vec<usize>, Ve
             None => errors.push(Diagnostic::error("usage", format!("no document with id or path `{target}`")).help("name a document by its id (`kbpub status` lists them) or its file, e.g. content/sops/x.md")),
         }
     }
-    if errors.is_empty() { Ok(pages) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(pages)
+    } else {
+        Err(errors)
+    }
 }
 
 /// Writes the records, stages them and (unless `--no-commit`) commits exactly them, authored by
 /// the approver. On failure the records are removed again: nothing half-done is left behind.
-fn write_and_commit(root: &Path, records: &mut [Record], name: &str, email: &str, request: &Request) -> Result<Option<String>, Vec<Diagnostic>> {
+fn write_and_commit(
+    root: &Path,
+    records: &mut [Record],
+    name: &str,
+    email: &str,
+    request: &Request,
+) -> Result<Option<String>, Vec<Diagnostic>> {
     let records = with_free_names(root, records);
     let paths: Vec<&str> = records.iter().map(|r| r.path.as_str()).collect();
     let cleanup = || {
@@ -148,10 +260,16 @@ fn write_and_commit(root: &Path, records: &mut [Record], name: &str, email: &str
     };
     for record in records {
         let path = root.join(&record.path);
-        let written = path.parent().map_or(Ok(()), std::fs::create_dir_all).and_then(|()| std::fs::write(&path, record.to_toml()));
+        let written = path
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| std::fs::write(&path, record.to_toml()));
         if let Err(e) = written {
             cleanup();
-            return Err(vec![Diagnostic::error("io", format!("cannot write {}: {e}", record.path))]);
+            return Err(vec![Diagnostic::error(
+                "io",
+                format!("cannot write {}: {e}", record.path),
+            )]);
         }
     }
     let mut add = vec!["add", "--"];
@@ -165,13 +283,24 @@ fn write_and_commit(root: &Path, records: &mut [Record], name: &str, email: &str
     }
     let author = format!("--author={name} <{email}>");
     let message = commit_message(records, request);
-    let mut commit = vec!["commit", "-q", author.as_str(), "-m", message.as_str(), "--"];
+    let mut commit = vec![
+        "commit",
+        "-q",
+        author.as_str(),
+        "-m",
+        message.as_str(),
+        "--",
+    ];
     commit.extend(&paths);
     if let Err(d) = git::run(root, &commit) {
         cleanup();
-        return Err(vec![d.help("the records were not kept; fix the problem git reports and run the command again")]);
+        return Err(vec![d.help(
+            "the records were not kept; fix the problem git reports and run the command again",
+        )]);
     }
-    git::run_text(root, &["rev-parse", "HEAD"]).map(|id| Some(id.trim().to_string())).map_err(|d| vec![d])
+    git::run_text(root, &["rev-parse", "HEAD"])
+        .map(|id| Some(id.trim().to_string()))
+        .map_err(|d| vec![d])
 }
 
 /// Records are named by the second they are made; a second decision in the same second gets
@@ -198,7 +327,10 @@ fn commit_message(records: &[Record], request: &Request) -> String {
         [one] => format!("{verb} {} ({})", one.doc, hash::short(&one.content_hash)),
         many => format!("{verb} {} documents", many.len()),
     };
-    let mut body: Vec<String> = records.iter().map(|r| format!("{} {}", r.doc, r.content_hash)).collect();
+    let mut body: Vec<String> = records
+        .iter()
+        .map(|r| format!("{} {}", r.doc, r.content_hash))
+        .collect();
     if let Some(reason) = &request.emergency {
         body.push(format!("Emergency reason: {reason}"));
     }

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use super::{evaluate, now, policy, Approvals, Error, State};
+use super::{Approvals, Error, State, evaluate, now, policy};
 use crate::diag::{Diagnostic, Severity};
 use crate::render::Engine;
 use crate::site::{Banner, Decorations};
@@ -16,14 +16,22 @@ pub fn decorations(engine: &Engine) -> Decorations {
     if !site.config.root.join(policy::POLICY_FILE).exists() {
         return Decorations::default();
     }
-    let evaluated = now().map_err(|d| Error::History(d)).and_then(|now| evaluate(engine, now));
+    let evaluated = now()
+        .map_err(|d| Error::History(Box::new(d)))
+        .and_then(|now| evaluate(engine, now));
     match evaluated {
-        Ok(approvals) => Decorations { banners: banners(&approvals), warnings: approvals.warnings },
+        Ok(approvals) => Decorations {
+            banners: banners(&approvals),
+            warnings: approvals.warnings,
+        },
         Err(error) => {
             let banner = Banner {
                 level: "warning",
                 title: "Approval state unknown".into(),
-                text: format!("{}. Publishing is blocked until this is fixed.", error.summary()),
+                text: format!(
+                    "{}. Publishing is blocked until this is fixed.",
+                    error.summary()
+                ),
             };
             let banners = (0..site.pages.len())
                 .filter(|&i| policy::is_gated(&site.pages[i]))
@@ -43,14 +51,35 @@ pub fn banners(approvals: &Approvals) -> HashMap<usize, Vec<Banner>> {
         .filter(|p| p.state != State::Approved)
         .map(|p| {
             let (level, title) = match p.state {
-                State::Emergency => ("danger", "Emergency approval: published without regular review"),
+                State::Emergency => (
+                    "danger",
+                    "Emergency approval: published without regular review",
+                ),
                 State::Rejected => ("danger", "Rejected: not approved for publication"),
-                State::Stale => ("warning", "Changed since it was approved: needs approval again"),
+                State::Stale => (
+                    "warning",
+                    "Changed since it was approved: needs approval again",
+                ),
                 State::Expired => ("warning", "Approval expired: needs approval again"),
-                State::Draft | State::Approved => ("warning", "Draft: not approved for publication"),
+                State::Draft | State::Approved => {
+                    ("warning", "Draft: not approved for publication")
+                }
             };
-            let text = p.reasons.iter().take(2).cloned().collect::<Vec<_>>().join(". ");
-            (p.page, vec![Banner { level, title: title.into(), text }])
+            let text = p
+                .reasons
+                .iter()
+                .take(2)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(". ");
+            (
+                p.page,
+                vec![Banner {
+                    level,
+                    title: title.into(),
+                    text,
+                }],
+            )
         })
         .collect()
 }

@@ -25,11 +25,19 @@ pub fn run(root: &Path, args: &[&str]) -> Result<Vec<u8>, Diagnostic> {
     }
     let stderr = String::from_utf8_lossy(&output.stderr);
     let said = stderr.trim();
-    Err(Diagnostic::error("git", format!("`git {}` failed: {said}", args.join(" "))))
+    Err(Diagnostic::error(
+        "git",
+        format!("`git {}` failed: {said}", args.join(" ")),
+    ))
 }
 
 /// [`run`] for commands whose output is text.
 pub fn run_text(root: &Path, args: &[&str]) -> Result<String, Diagnostic> {
     let out = run(root, args)?;
-    String::from_utf8(out).map_err(|_| Diagnostic::error("git", format!("`git {}` printed text that is not UTF-8", args.join(" "))))
+    String::from_utf8(out).map_err(|_| {
+        Diagnostic::error(
+            "git",
+            format!("`git {}` printed text that is not UTF-8", args.join(" ")),
+        )
+    })
 }

@@ -47,7 +47,10 @@ pub fn hash_pages(engine: &Engine, pages: &[usize]) -> HashMap<usize, PageHash> 
         .layouts()
         .par_iter()
         .map(|t| {
-            let file = t.display.starts_with("templates/").then(|| t.display.clone());
+            let file = t
+                .display
+                .starts_with("templates/")
+                .then(|| t.display.clone());
             (t.name.as_str(), (hex_sha256(t.text.as_bytes()), file))
         })
         .collect();
@@ -55,12 +58,26 @@ pub fn hash_pages(engine: &Engine, pages: &[usize]) -> HashMap<usize, PageHash> 
         .par_iter()
         .map(|&page| {
             let p = &site.pages[page];
-            let mut parts = vec![Part { name: DOCUMENT_PART.to_string(), digest: hex_sha256(p.source.as_bytes()), file: Some(p.file.clone()) }];
+            let mut parts = vec![Part {
+                name: DOCUMENT_PART.to_string(),
+                digest: hex_sha256(p.source.as_bytes()),
+                file: Some(p.file.clone()),
+            }];
             for t in engine.templates_used(page) {
                 let (digest, file) = templates[t.name.as_str()].clone();
-                parts.push(Part { name: t.name.clone(), digest, file });
+                parts.push(Part {
+                    name: t.name.clone(),
+                    digest,
+                    file,
+                });
             }
-            (page, PageHash { hash: combine(&parts), parts })
+            (
+                page,
+                PageHash {
+                    hash: combine(&parts),
+                    parts,
+                },
+            )
         })
         .collect()
 }
@@ -89,7 +106,11 @@ pub fn short(hash: &str) -> &str {
 }
 
 pub fn is_valid(hash: &str) -> bool {
-    hash.strip_prefix(PREFIX).is_some_and(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()))
+    hash.strip_prefix(PREFIX).is_some_and(|h| {
+        h.len() == 64
+            && h.bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+    })
 }
 
 #[cfg(test)]
@@ -97,16 +118,32 @@ mod tests {
     use super::*;
 
     fn part(name: &str, text: &str) -> Part {
-        Part { name: name.into(), digest: hex_sha256(text.as_bytes()), file: None }
+        Part {
+            name: name.into(),
+            digest: hex_sha256(text.as_bytes()),
+            file: None,
+        }
     }
 
     #[test]
     fn every_part_changes_the_hash_and_the_format_is_stable() {
         let base = combine(&[part("document", "a"), part("base.html", "b")]);
         assert!(is_valid(&base), "{base}");
-        assert_ne!(base, combine(&[part("document", "a!"), part("base.html", "b")]));
-        assert_ne!(base, combine(&[part("document", "a"), part("base.html", "b!")]));
-        assert_ne!(base, combine(&[part("document", "a"), part("other.html", "b")]));
-        assert_eq!(base, combine(&[part("document", "a"), part("base.html", "b")]));
+        assert_ne!(
+            base,
+            combine(&[part("document", "a!"), part("base.html", "b")])
+        );
+        assert_ne!(
+            base,
+            combine(&[part("document", "a"), part("base.html", "b!")])
+        );
+        assert_ne!(
+            base,
+            combine(&[part("document", "a"), part("other.html", "b")])
+        );
+        assert_eq!(
+            base,
+            combine(&[part("document", "a"), part("base.html", "b")])
+        );
     }
 }

@@ -65,17 +65,40 @@ impl History {
             return Err(Diagnostic::error("shallow-clone", "this is a shallow clone: approvals cannot be verified without the full git history")
                 .help("fetch the full history first: `git fetch --unshallow`; in GitHub Actions use `actions/checkout` with `fetch-depth: 0`"));
         }
-        let graph = Graph::parse(&git::run_text(root, &["rev-list", "--topo-order", "--parents", "HEAD"])?);
+        let graph = Graph::parse(&git::run_text(
+            root,
+            &["rev-list", "--topo-order", "--parents", "HEAD"],
+        )?);
         let mut args = vec![
-            "log", "-z", "--full-history", "--no-renames", "--diff-merges=dense-combined", "--name-status",
-            "--format=%x1e%H%x1f%ae%x1f%ce", "--relative", "HEAD", "--",
+            "log",
+            "-z",
+            "--full-history",
+            "--no-renames",
+            "--diff-merges=dense-combined",
+            "--name-status",
+            "--format=%x1e%H%x1f%ae%x1f%ce",
+            "--relative",
+            "HEAD",
+            "--",
         ];
         args.extend(PATHS);
         let log = git::run_text(root, &args)?;
-        let mut status_args = vec!["status", "--porcelain=v1", "-z", "--untracked-files=all", "--"];
+        let mut status_args = vec![
+            "status",
+            "--porcelain=v1",
+            "-z",
+            "--untracked-files=all",
+            "--",
+        ];
         status_args.extend(PATHS);
         let status = git::run_text(root, &status_args)?;
-        let mut history = History { head, commits: Vec::new(), changes: HashMap::new(), graph, uncommitted: HashSet::new() };
+        let mut history = History {
+            head,
+            commits: Vec::new(),
+            changes: HashMap::new(),
+            graph,
+            uncommitted: HashSet::new(),
+        };
         history.parse_log(&log)?;
         history.uncommitted = parse_status(&status, &prefix);
         Ok(history)
@@ -86,16 +109,36 @@ impl History {
             let (header, files) = entry.split_once('\0').unwrap_or((entry, ""));
             let fields: Vec<&str> = header.split('\x1f').collect();
             let [id, author, committer] = fields[..] else {
-                return Err(Diagnostic::error("git", format!("unexpected `git log` output: {header:?}")));
+                return Err(Diagnostic::error(
+                    "git",
+                    format!("unexpected `git log` output: {header:?}"),
+                ));
             };
             let Some(&node) = self.graph.index.get(id) else {
-                return Err(Diagnostic::error("git", format!("`git log` names commit {id}, which `git rev-list HEAD` did not list")));
+                return Err(Diagnostic::error(
+                    "git",
+                    format!("`git log` names commit {id}, which `git rev-list HEAD` did not list"),
+                ));
             };
             let commit = self.commits.len();
-            self.commits.push(Commit { id: id.to_string(), author: author.to_lowercase(), committer: committer.to_lowercase(), node });
-            let mut tokens = files.trim_start_matches('\n').split('\0').filter(|t| !t.is_empty());
+            self.commits.push(Commit {
+                id: id.to_string(),
+                author: author.to_lowercase(),
+                committer: committer.to_lowercase(),
+                node,
+            });
+            let mut tokens = files
+                .trim_start_matches('\n')
+                .split('\0')
+                .filter(|t| !t.is_empty());
             while let (Some(status), Some(path)) = (tokens.next(), tokens.next()) {
-                self.changes.entry(path.to_string()).or_default().push(Change { commit, added: status.starts_with('A') });
+                self.changes
+                    .entry(path.to_string())
+                    .or_default()
+                    .push(Change {
+                        commit,
+                        added: status.starts_with('A'),
+                    });
             }
         }
         Ok(())
@@ -115,7 +158,8 @@ impl History {
 
     /// Is commit `a` an ancestor of commit `b` (or `b` itself)?
     pub fn is_ancestor(&self, a: usize, b: usize) -> bool {
-        self.graph.is_ancestor(self.commits[a].node, self.commits[b].node)
+        self.graph
+            .is_ancestor(self.commits[a].node, self.commits[b].node)
     }
 
     pub fn is_uncommitted(&self, path: &str) -> bool {
@@ -138,11 +182,27 @@ impl Graph {
     /// Parses `git rev-list --topo-order --parents HEAD`.
     fn parse(text: &str) -> Graph {
         let lines: Vec<Vec<&str>> = text.lines().map(|l| l.split(' ').collect()).collect();
-        let index: HashMap<String, usize> = lines.iter().enumerate().map(|(i, l)| (l[0].to_string(), i)).collect();
-        let parents: Vec<Vec<usize>> = lines.iter().map(|l| l[1..].iter().filter_map(|p| index.get(*p).copied()).collect()).collect();
+        let index: HashMap<String, usize> = lines
+            .iter()
+            .enumerate()
+            .map(|(i, l)| (l[0].to_string(), i))
+            .collect();
+        let parents: Vec<Vec<usize>> = lines
+            .iter()
+            .map(|l| {
+                l[1..]
+                    .iter()
+                    .filter_map(|p| index.get(*p).copied())
+                    .collect()
+            })
+            .collect();
         let mut generation = vec![0u32; parents.len()];
         for node in (0..parents.len()).rev() {
-            generation[node] = parents[node].iter().map(|&p| generation[p] + 1).max().unwrap_or(0);
+            generation[node] = parents[node]
+                .iter()
+                .map(|&p| generation[p] + 1)
+                .max()
+                .unwrap_or(0);
         }
         let mut first_parent = vec![None; parents.len()];
         let (mut node, mut position) = (Some(0).filter(|_| !parents.is_empty()), 0u32);
@@ -151,7 +211,12 @@ impl Graph {
             position += 1;
             node = parents[n].first().copied();
         }
-        Graph { index, parents, generation, first_parent }
+        Graph {
+            index,
+            parents,
+            generation,
+            first_parent,
+        }
     }
 
     fn is_ancestor(&self, a: usize, b: usize) -> bool {
@@ -188,10 +253,10 @@ fn parse_status(status: &str, prefix: &str) -> HashSet<String> {
     while let Some(entry) = tokens.next() {
         let (code, path) = entry.split_at(entry.len().min(3));
         paths.insert(path.strip_prefix(prefix).unwrap_or(path).to_string());
-        if code.contains('R') || code.contains('C') {
-            if let Some(from) = tokens.next() {
-                paths.insert(from.strip_prefix(prefix).unwrap_or(from).to_string());
-            }
+        if (code.contains('R') || code.contains('C'))
+            && let Some(from) = tokens.next()
+        {
+            paths.insert(from.strip_prefix(prefix).unwrap_or(from).to_string());
         }
     }
     paths
@@ -215,9 +280,20 @@ mod tests {
 
     #[test]
     fn status_paths_are_made_relative_to_the_knowledge_base() {
-        let paths = parse_status(" M kb/content/a.md\0?? kb/.kb/approvals/x/y.toml\0R  kb/content/new.md\0kb/content/old.md\0", "kb/");
+        let paths = parse_status(
+            " M kb/content/a.md\0?? kb/.kb/approvals/x/y.toml\0R  kb/content/new.md\0kb/content/old.md\0",
+            "kb/",
+        );
         let mut paths: Vec<String> = paths.into_iter().collect();
         paths.sort();
-        assert_eq!(paths, [".kb/approvals/x/y.toml", "content/a.md", "content/new.md", "content/old.md"]);
+        assert_eq!(
+            paths,
+            [
+                ".kb/approvals/x/y.toml",
+                "content/a.md",
+                "content/new.md",
+                "content/old.md"
+            ]
+        );
     }
 }

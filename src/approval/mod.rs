@@ -12,6 +12,10 @@
 //! - `approve`: `kbpub approve`, writing and committing records
 //! - `report`: status and due lists for people; `banner`: the site's approval banners
 
+// `Diagnostic` is the project's error type for anything a writer must fix (as in `config` and
+// `render`); these errors are rare and small in number, so their size does not matter.
+#![allow(clippy::result_large_err)]
+
 pub mod approve;
 pub mod banner;
 mod git;
@@ -46,7 +50,7 @@ pub enum Error {
     /// `.kb/policy.toml` or `.kb/people.toml` is broken (every problem, with positions).
     Policy(Vec<Diagnostic>),
     /// The git history cannot be read or is incomplete (no repository, shallow clone).
-    History(Diagnostic),
+    History(Box<Diagnostic>),
 }
 
 impl Error {
@@ -55,7 +59,7 @@ impl Error {
             Error::NoPolicy => vec![Diagnostic::error("no-policy", format!("no {}: approvals need a policy", policy::POLICY_FILE))
                 .help("create `.kb/policy.toml` (rules) and `.kb/people.toml` (people and groups); see the README's \"Approvals\" section")],
             Error::Policy(diagnostics) => diagnostics.clone(),
-            Error::History(diagnostic) => vec![diagnostic.clone()],
+            Error::History(diagnostic) => vec![(**diagnostic).clone()],
         }
     }
 
@@ -63,7 +67,13 @@ impl Error {
     pub fn summary(&self) -> String {
         match self {
             Error::NoPolicy => format!("there is no {}", policy::POLICY_FILE),
-            Error::Policy(d) => format!("{} has {} error(s), first: {}: {}", policy::POLICY_FILE, d.len(), d[0].position(), d[0].message),
+            Error::Policy(d) => format!(
+                "{} has {} error(s), first: {}: {}",
+                policy::POLICY_FILE,
+                d.len(),
+                d[0].position(),
+                d[0].message
+            ),
             Error::History(d) => d.message.clone(),
         }
     }
@@ -101,7 +111,10 @@ impl Approvals {
 
     /// How many pages are in each state.
     pub fn counts(&self) -> Vec<(State, usize)> {
-        State::ALL.iter().map(|&s| (s, self.pages.iter().filter(|p| p.state == s).count())).collect()
+        State::ALL
+            .iter()
+            .map(|&s| (s, self.pages.iter().filter(|p| p.state == s).count()))
+            .collect()
     }
 }
 
@@ -112,14 +125,24 @@ impl Approvals {
 pub fn evaluate(engine: &Engine, now: DateTime<Utc>) -> Result<Approvals, Error> {
     let site = engine.site;
     let root = &site.config.root;
-    let policy = Policy::load(root).map_err(Error::Policy)?.ok_or(Error::NoPolicy)?;
+    let policy = Policy::load(root)
+        .map_err(Error::Policy)?
+        .ok_or(Error::NoPolicy)?;
     let (rules, mut warnings) = policy.assign(site).map_err(Error::Policy)?;
-    let history = History::read(root).map_err(Error::History)?;
+    let history = History::read(root).map_err(|d| Error::History(Box::new(d)))?;
     let (records, record_warnings) = record::read_all(root);
     warnings.extend(record_warnings);
-    let gated: Vec<usize> = site.nav_order().into_iter().filter(|&i| policy::is_gated(&site.pages[i])).collect();
+    let gated: Vec<usize> = site
+        .nav_order()
+        .into_iter()
+        .filter(|&i| policy::is_gated(&site.pages[i]))
+        .collect();
     let hashes = hash::hash_pages(engine, &gated);
-    let inputs = status::Inputs { policy: &policy, history: &history, now };
+    let inputs = status::Inputs {
+        policy: &policy,
+        history: &history,
+        now,
+    };
     let pages: Vec<PageApproval> = gated
         .par_iter()
         .map(|&i| {
@@ -130,15 +153,29 @@ pub fn evaluate(engine: &Engine, now: DateTime<Utc>) -> Result<Approvals, Error>
         })
         .collect();
     let by_page = pages.iter().enumerate().map(|(n, p)| (p.page, n)).collect();
-    Ok(Approvals { head: history.head.clone(), now, pages, warnings, by_page })
+    Ok(Approvals {
+        head: history.head.clone(),
+        now,
+        pages,
+        warnings,
+        by_page,
+    })
 }
 
 /// The current time: [`NOW_ENV`] when set (tests, CI clocks), else the system clock.
 pub fn now() -> Result<DateTime<Utc>, Diagnostic> {
     match std::env::var(NOW_ENV) {
-        Ok(text) => DateTime::parse_from_rfc3339(text.trim()).map(|t| t.with_timezone(&Utc)).map_err(|e| {
-            Diagnostic::error("usage", format!("{NOW_ENV}=`{text}` is not an RFC 3339 time: {e}")).help(format!("e.g. {NOW_ENV}=2026-05-01T09:00:00Z, or unset it to use the system clock"))
-        }),
+        Ok(text) => DateTime::parse_from_rfc3339(text.trim())
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|e| {
+                Diagnostic::error(
+                    "usage",
+                    format!("{NOW_ENV}=`{text}` is not an RFC 3339 time: {e}"),
+                )
+                .help(format!(
+                    "e.g. {NOW_ENV}=2026-05-01T09:00:00Z, or unset it to use the system clock"
+                ))
+            }),
         Err(_) => Ok(Utc::now()),
     }
 }

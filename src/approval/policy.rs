@@ -34,6 +34,9 @@ pub struct Policy {
     text: Arc<str>,
 }
 
+/// The index of the rule governing each page (by page index), and warnings.
+pub type Assignment = (Vec<Option<usize>>, Vec<Diagnostic>);
+
 #[derive(Debug)]
 pub struct Rule {
     pub name: String,
@@ -85,12 +88,18 @@ impl People {
     }
 
     pub fn is_member(&self, email: &str, group: &str) -> bool {
-        self.groups.get(group).is_some_and(|m| m.contains(&email.to_lowercase()))
+        self.groups
+            .get(group)
+            .is_some_and(|m| m.contains(&email.to_lowercase()))
     }
 
     /// The groups among `groups` that `email` belongs to.
     pub fn memberships<'g>(&self, email: &str, groups: &'g [String]) -> Vec<&'g str> {
-        groups.iter().filter(|g| self.is_member(email, g)).map(String::as_str).collect()
+        groups
+            .iter()
+            .filter(|g| self.is_member(email, g))
+            .map(String::as_str)
+            .collect()
     }
 
     /// `Name <email>`, or the address alone for someone not in `people.toml`.
@@ -102,7 +111,12 @@ impl People {
     }
 
     fn members(&self, groups: &[String]) -> BTreeSet<&str> {
-        groups.iter().filter_map(|g| self.groups.get(g)).flatten().map(String::as_str).collect()
+        groups
+            .iter()
+            .filter_map(|g| self.groups.get(g))
+            .flatten()
+            .map(String::as_str)
+            .collect()
     }
 }
 
@@ -163,7 +177,11 @@ struct Problems {
 
 impl Problems {
     fn new(file: &'static str, text: &Arc<str>) -> Self {
-        Problems { file, text: text.clone(), errors: Vec::new() }
+        Problems {
+            file,
+            text: text.clone(),
+            errors: Vec::new(),
+        }
     }
 
     fn at(&self, span: Range<usize>) -> Location {
@@ -171,7 +189,9 @@ impl Problems {
     }
 
     fn push(&mut self, span: Range<usize>, message: impl Into<String>, help: impl Into<String>) {
-        let d = Diagnostic::error("policy", message).at(self.at(span)).help(help);
+        let d = Diagnostic::error("policy", message)
+            .at(self.at(span))
+            .help(help);
         self.errors.push(d);
     }
 }
@@ -193,7 +213,8 @@ impl Policy {
     /// Parses the policy text against already parsed people.
     pub fn parse(text: &str, people: People) -> Result<Policy, Vec<Diagnostic>> {
         let text: Arc<str> = Arc::from(text);
-        let raw: RawPolicy = toml::from_str(&text).map_err(|e| vec![toml_diagnostic("policy", POLICY_FILE, &text, &e)])?;
+        let raw: RawPolicy = toml::from_str(&text)
+            .map_err(|e| vec![toml_diagnostic("policy", POLICY_FILE, &text, &e)])?;
         let mut problems = Problems::new(POLICY_FILE, &text);
         let mut rules = Vec::new();
         let mut names: HashMap<String, Range<usize>> = HashMap::new();
@@ -201,10 +222,13 @@ impl Policy {
             let span = raw_rule.name.span();
             if let Some(first) = names.insert(raw_rule.name.get_ref().clone(), span.clone()) {
                 problems.errors.push(
-                    Diagnostic::error("policy", format!("two rules are named `{}`", raw_rule.name.get_ref()))
-                        .at(problems.at(span.clone()))
-                        .related(problems.at(first), "first used here")
-                        .help("give every rule its own name"),
+                    Diagnostic::error(
+                        "policy",
+                        format!("two rules are named `{}`", raw_rule.name.get_ref()),
+                    )
+                    .at(problems.at(span.clone()))
+                    .related(problems.at(first), "first used here")
+                    .help("give every rule its own name"),
                 );
             }
             if let Some(rule) = parse_rule(raw_rule, &people, &mut problems) {
@@ -212,11 +236,22 @@ impl Policy {
             }
         }
         if rules.is_empty() && problems.errors.is_empty() {
-            problems.push(0..0, "the policy has no rules", "add a `[[rule]]` that says who approves which documents");
+            problems.push(
+                0..0,
+                "the policy has no rules",
+                "add a `[[rule]]` that says who approves which documents",
+            );
         }
-        let emergency = raw.emergency.and_then(|e| parse_emergency(e, &people, &mut problems));
+        let emergency = raw
+            .emergency
+            .and_then(|e| parse_emergency(e, &people, &mut problems));
         if problems.errors.is_empty() {
-            Ok(Policy { rules, emergency, people, text })
+            Ok(Policy {
+                rules,
+                emergency,
+                people,
+                text,
+            })
         } else {
             Err(problems.errors)
         }
@@ -225,7 +260,10 @@ impl Policy {
     /// The rule governing each page (`None` for pages nobody has to approve: generated section
     /// pages, and pages no rule matches), plus warnings (a path glob matching no document).
     /// Two rules matching a document without one declaring a higher `precedence` is an error.
-    pub fn assign(&self, site: &Site) -> Result<(Vec<Option<usize>>, Vec<Diagnostic>), Vec<Diagnostic>> {
+    pub fn assign(
+        &self,
+        site: &Site,
+    ) -> Result<(Vec<Option<usize>>, Vec<Diagnostic>), Vec<Diagnostic>> {
         let mut assigned = vec![None; site.pages.len()];
         let mut conflicts: BTreeMap<(usize, usize), Vec<&str>> = BTreeMap::new();
         let mut glob_used = vec![Vec::new(); self.rules.len()];
@@ -237,18 +275,32 @@ impl Policy {
             for (r, rule) in self.rules.iter().enumerate() {
                 let globs = rule.matcher.matches(&page.rel_path);
                 glob_used[r].extend(globs.iter().copied());
-                if (rule.paths.is_empty() || !globs.is_empty()) && rule.audience.is_none_or(|a| a == page.meta.audience) {
+                if (rule.paths.is_empty() || !globs.is_empty())
+                    && rule.audience.is_none_or(|a| a == page.meta.audience)
+                {
                     matching.push(r);
                 }
             }
-            let top = matching.iter().map(|&r| self.rules[r].precedence.unwrap_or(0)).max();
-            let winners: Vec<usize> = matching.into_iter().filter(|&r| Some(self.rules[r].precedence.unwrap_or(0)) == top).collect();
+            let top = matching
+                .iter()
+                .map(|&r| self.rules[r].precedence.unwrap_or(0))
+                .max();
+            let winners: Vec<usize> = matching
+                .into_iter()
+                .filter(|&r| Some(self.rules[r].precedence.unwrap_or(0)) == top)
+                .collect();
             if let [first, second, ..] = winners[..] {
-                conflicts.entry((first, second)).or_default().push(&page.file);
+                conflicts
+                    .entry((first, second))
+                    .or_default()
+                    .push(&page.file);
             }
             assigned[i] = winners.first().copied();
         }
-        let errors: Vec<Diagnostic> = conflicts.into_iter().map(|((a, b), files)| self.conflict(a, b, &files)).collect();
+        let errors: Vec<Diagnostic> = conflicts
+            .into_iter()
+            .map(|((a, b), files)| self.conflict(a, b, &files))
+            .collect();
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -257,9 +309,17 @@ impl Policy {
             for (g, span) in rule.path_spans.iter().enumerate() {
                 if !glob_used[r].contains(&g) {
                     warnings.push(
-                        Diagnostic::warning("policy", format!("`{}` in rule `{}` matches no document", rule.paths[g], rule.name))
-                            .at(self.at(span.clone()))
-                            .help("paths are globs inside `content/`, e.g. `partners/**` or `sops/*.md`"),
+                        Diagnostic::warning(
+                            "policy",
+                            format!(
+                                "`{}` in rule `{}` matches no document",
+                                rule.paths[g], rule.name
+                            ),
+                        )
+                        .at(self.at(span.clone()))
+                        .help(
+                            "paths are globs inside `content/`, e.g. `partners/**` or `sops/*.md`",
+                        ),
                     );
                 }
             }
@@ -270,7 +330,11 @@ impl Policy {
     fn conflict(&self, a: usize, b: usize, files: &[&str]) -> Diagnostic {
         let (ra, rb) = (&self.rules[a], &self.rules[b]);
         let shown: Vec<&str> = files.iter().take(3).copied().collect();
-        let more = if files.len() > 3 { format!(" and {} more", files.len() - 3) } else { String::new() };
+        let more = if files.len() > 3 {
+            format!(" and {} more", files.len() - 3)
+        } else {
+            String::new()
+        };
         Diagnostic::error(
             "policy",
             format!("rules `{}` and `{}` both match {}{more}, and neither has a higher `precedence`", ra.name, rb.name, shown.join(", ")),
@@ -310,7 +374,8 @@ fn read(root: &Path, file: &'static str) -> Result<String, Vec<Diagnostic>> {
 impl People {
     pub fn parse(text: &str) -> Result<People, Vec<Diagnostic>> {
         let text: Arc<str> = Arc::from(text);
-        let raw: RawPeople = toml::from_str(&text).map_err(|e| vec![toml_diagnostic("policy", PEOPLE_FILE, &text, &e)])?;
+        let raw: RawPeople = toml::from_str(&text)
+            .map_err(|e| vec![toml_diagnostic("policy", PEOPLE_FILE, &text, &e)])?;
         let mut problems = Problems::new(PEOPLE_FILE, &text);
         let mut people = People::default();
         let mut first_seen: HashMap<String, Range<usize>> = HashMap::new();
@@ -318,7 +383,11 @@ impl People {
             let email = person.email.get_ref().trim().to_lowercase();
             let span = person.email.span();
             if !is_email(&email) {
-                problems.push(span, format!("`{}` is not an e-mail address", person.email.get_ref()), "people are named by the e-mail address they commit with");
+                problems.push(
+                    span,
+                    format!("`{}` is not an e-mail address", person.email.get_ref()),
+                    "people are named by the e-mail address they commit with",
+                );
                 continue;
             }
             if let Some(first) = first_seen.insert(email.clone(), span.clone()) {
@@ -330,7 +399,13 @@ impl People {
                 );
                 continue;
             }
-            people.by_email.insert(email.clone(), Person { email, name: person.name });
+            people.by_email.insert(
+                email.clone(),
+                Person {
+                    email,
+                    name: person.name,
+                },
+            );
         }
         for (group, members) in raw.groups {
             let mut set = BTreeSet::new();
@@ -348,12 +423,18 @@ impl People {
             }
             people.groups.insert(group, set);
         }
-        if problems.errors.is_empty() { Ok(people) } else { Err(problems.errors) }
+        if problems.errors.is_empty() {
+            Ok(people)
+        } else {
+            Err(problems.errors)
+        }
     }
 }
 
 fn is_email(s: &str) -> bool {
-    s.split_once('@').is_some_and(|(user, domain)| !user.is_empty() && domain.contains('.') && !s.contains(char::is_whitespace))
+    s.split_once('@').is_some_and(|(user, domain)| {
+        !user.is_empty() && domain.contains('.') && !s.contains(char::is_whitespace)
+    })
 }
 
 fn parse_rule(raw: RawRule, people: &People, problems: &mut Problems) -> Option<Rule> {
@@ -363,7 +444,11 @@ fn parse_rule(raw: RawRule, people: &People, problems: &mut Problems) -> Option<
     let groups = group_names(&raw.groups, people, problems);
     let approvals = *raw.approvals.get_ref();
     if approvals < 1 {
-        problems.push(raw.approvals.span(), format!("rule `{name}` asks for {approvals} approvals"), "every rule needs `approvals = 1` or more: nothing is published unapproved");
+        problems.push(
+            raw.approvals.span(),
+            format!("rule `{name}` asks for {approvals} approvals"),
+            "every rule needs `approvals = 1` or more: nothing is published unapproved",
+        );
     }
     let approvals = approvals.max(1) as usize;
     if raw.distinct_groups && approvals > groups.len() {
@@ -377,7 +462,9 @@ fn parse_rule(raw: RawRule, people: &People, problems: &mut Problems) -> Option<
     if problems.errors.len() == before && approvals > eligible {
         problems.push(
             raw.approvals.span(),
-            format!("rule `{name}` needs {approvals} approvals but its groups have {eligible} member(s)"),
+            format!(
+                "rule `{name}` needs {approvals} approvals but its groups have {eligible} member(s)"
+            ),
             "add people to the rule's groups in `.kb/people.toml`, or lower `approvals`",
         );
     }
@@ -385,7 +472,11 @@ fn parse_rule(raw: RawRule, people: &People, problems: &mut Problems) -> Option<
         "internal" => Some(Audience::Internal),
         "partner" => Some(Audience::Partner),
         other => {
-            problems.push(a.span(), format!("unknown audience `{other}`"), "use `internal` or `partner`");
+            problems.push(
+                a.span(),
+                format!("unknown audience `{other}`"),
+                "use `internal` or `partner`",
+            );
             None
         }
     });
@@ -393,14 +484,27 @@ fn parse_rule(raw: RawRule, people: &People, problems: &mut Problems) -> Option<
     for glob in &raw.paths {
         let pattern = glob.get_ref();
         if pattern.starts_with("content/") || pattern.starts_with('/') {
-            problems.push(glob.span(), format!("`{pattern}`: paths are relative to `content/`"), format!("write `{}`", pattern.trim_start_matches('/').trim_start_matches("content/")));
+            problems.push(
+                glob.span(),
+                format!("`{pattern}`: paths are relative to `content/`"),
+                format!(
+                    "write `{}`",
+                    pattern
+                        .trim_start_matches('/')
+                        .trim_start_matches("content/")
+                ),
+            );
             continue;
         }
         match GlobBuilder::new(pattern).literal_separator(true).build() {
             Ok(g) => {
                 builder.add(g);
             }
-            Err(e) => problems.push(glob.span(), format!("bad glob `{pattern}`: {}", e.kind()), "`*` matches inside one folder, `**` across folders: `partners/**`, `sops/*.md`"),
+            Err(e) => problems.push(
+                glob.span(),
+                format!("bad glob `{pattern}`: {}", e.kind()),
+                "`*` matches inside one folder, `**` across folders: `partners/**`, `sops/*.md`",
+            ),
         }
     }
     let matcher = builder.build().unwrap_or_else(|_| GlobSet::empty());
@@ -425,10 +529,15 @@ fn parse_rule(raw: RawRule, people: &People, problems: &mut Problems) -> Option<
     })
 }
 
-fn parse_emergency(raw: RawEmergency, people: &People, problems: &mut Problems) -> Option<EmergencyRule> {
+fn parse_emergency(
+    raw: RawEmergency,
+    people: &People,
+    problems: &mut Problems,
+) -> Option<EmergencyRule> {
     let before = problems.errors.len();
     let groups = group_names(&raw.groups, people, problems);
-    let (valid_for, valid_for_text) = duration(raw.valid_for.as_ref(), DEFAULT_EMERGENCY_VALIDITY, problems);
+    let (valid_for, valid_for_text) =
+        duration(raw.valid_for.as_ref(), DEFAULT_EMERGENCY_VALIDITY, problems);
     (problems.errors.len() == before).then(|| EmergencyRule {
         groups,
         valid_for,
@@ -438,9 +547,17 @@ fn parse_emergency(raw: RawEmergency, people: &People, problems: &mut Problems) 
 }
 
 /// The group names of a rule, each checked against `people.toml`.
-fn group_names(raw: &Spanned<Vec<Spanned<String>>>, people: &People, problems: &mut Problems) -> Vec<String> {
+fn group_names(
+    raw: &Spanned<Vec<Spanned<String>>>,
+    people: &People,
+    problems: &mut Problems,
+) -> Vec<String> {
     if raw.get_ref().is_empty() {
-        problems.push(raw.span(), "`groups` is empty", "name the groups (from `.kb/people.toml`) whose members may approve");
+        problems.push(
+            raw.span(),
+            "`groups` is empty",
+            "name the groups (from `.kb/people.toml`) whose members may approve",
+        );
     }
     let mut groups = Vec::new();
     for group in raw.get_ref() {
@@ -451,7 +568,10 @@ fn group_names(raw: &Spanned<Vec<Spanned<String>>>, people: &People, problems: &
             problems.push(
                 group.span(),
                 format!("unknown group `{name}`"),
-                format!("groups are defined under `[groups]` in `.kb/people.toml`{}", suggest(name, people.groups.keys())),
+                format!(
+                    "groups are defined under `[groups]` in `.kb/people.toml`{}",
+                    suggest(name, people.groups.keys())
+                ),
             );
         }
     }
@@ -459,12 +579,20 @@ fn group_names(raw: &Spanned<Vec<Spanned<String>>>, people: &People, problems: &
 }
 
 /// Parses a human duration (`365d`, `72h`, `2w`), or the default when absent.
-fn duration(raw: Option<&Spanned<String>>, default: &str, problems: &mut Problems) -> (Duration, String) {
+fn duration(
+    raw: Option<&Spanned<String>>,
+    default: &str,
+    problems: &mut Problems,
+) -> (Duration, String) {
     let text = raw.map_or(default, |r| r.get_ref().as_str());
     match parse_duration(text) {
         Ok(d) => (d, text.to_string()),
         Err(message) => {
-            problems.push(raw.map_or(0..0, Spanned::span), message, "write a duration such as `365d`, `12w` or `72h`");
+            problems.push(
+                raw.map_or(0..0, Spanned::span),
+                message,
+                "write a duration such as `365d`, `12w` or `72h`",
+            );
             (Duration::zero(), text.to_string())
         }
     }
@@ -472,7 +600,8 @@ fn duration(raw: Option<&Spanned<String>>, default: &str, problems: &mut Problem
 
 /// `30d`, `72h`, `2w` -> a positive duration.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let std = humantime::parse_duration(text).map_err(|e| format!("`{text}` is not a duration: {e}"))?;
+    let std =
+        humantime::parse_duration(text).map_err(|e| format!("`{text}` is not a duration: {e}"))?;
     match Duration::from_std(std) {
         Ok(d) if d > Duration::zero() => Ok(d),
         _ => Err(format!("`{text}` is not a positive duration")),
@@ -511,7 +640,10 @@ partners = ["bo@example.com"]
     }
 
     fn positions(errors: &[Diagnostic]) -> Vec<String> {
-        errors.iter().map(|e| format!("{} {}", e.position(), e.message)).collect()
+        errors
+            .iter()
+            .map(|e| format!("{} {}", e.position(), e.message))
+            .collect()
     }
 
     #[test]
@@ -525,10 +657,18 @@ partners = ["bo@example.com"]
 
     #[test]
     fn unknown_keys_are_errors_with_position() {
-        let errors = Policy::parse("[[rule]]\nname = \"all\"\napprovals = 1\ngroups = [\"ops\"]\nquorum = 2\n", people()).unwrap_err();
+        let errors = Policy::parse(
+            "[[rule]]\nname = \"all\"\napprovals = 1\ngroups = [\"ops\"]\nquorum = 2\n",
+            people(),
+        )
+        .unwrap_err();
         assert_eq!(errors.len(), 1);
         assert_eq!(errors[0].position(), ".kb/policy.toml:5:1");
-        assert!(errors[0].message.contains("unknown field `quorum`"), "{}", errors[0].message);
+        assert!(
+            errors[0].message.contains("unknown field `quorum`"),
+            "{}",
+            errors[0].message
+        );
     }
 
     #[test]
@@ -537,27 +677,75 @@ partners = ["bo@example.com"]
         let errors = Policy::parse(text, people()).unwrap_err();
         let found = positions(&errors);
         assert_eq!(found.len(), 5, "{found:?}");
-        assert!(found[0].starts_with(".kb/policy.toml:4:11 unknown group `opps`"), "{found:?}");
-        assert!(errors[0].help.as_deref().unwrap().contains("did you mean `ops`"));
-        assert!(found[1].starts_with(".kb/policy.toml:3:13 rule `a` asks for 0 approvals"), "{found:?}");
-        assert!(found[2].starts_with(".kb/policy.toml:5:12 unknown audience `world`"), "{found:?}");
-        assert!(found[3].starts_with(".kb/policy.toml:7:10 `content/x/**`: paths are relative"), "{found:?}");
-        assert!(found[4].starts_with(".kb/policy.toml:6:11 `soon` is not a duration"), "{found:?}");
+        assert!(
+            found[0].starts_with(".kb/policy.toml:4:11 unknown group `opps`"),
+            "{found:?}"
+        );
+        assert!(
+            errors[0]
+                .help
+                .as_deref()
+                .unwrap()
+                .contains("did you mean `ops`")
+        );
+        assert!(
+            found[1].starts_with(".kb/policy.toml:3:13 rule `a` asks for 0 approvals"),
+            "{found:?}"
+        );
+        assert!(
+            found[2].starts_with(".kb/policy.toml:5:12 unknown audience `world`"),
+            "{found:?}"
+        );
+        assert!(
+            found[3].starts_with(".kb/policy.toml:7:10 `content/x/**`: paths are relative"),
+            "{found:?}"
+        );
+        assert!(
+            found[4].starts_with(".kb/policy.toml:6:11 `soon` is not a duration"),
+            "{found:?}"
+        );
     }
 
     #[test]
     fn unknown_people_in_groups_are_errors_with_position() {
         let errors = People::parse("[[person]]\nemail = \"ana@example.com\"\nname = \"Ana\"\n[groups]\nops = [\"ana@example.com\", \"ana@exampel.com\"]\n").unwrap_err();
-        assert_eq!(positions(&errors), [".kb/people.toml:5:27 group `ops` names `ana@exampel.com`, who is not a `[[person]]`"]);
-        assert!(errors[0].help.as_deref().unwrap().contains("did you mean `ana@example.com`"));
+        assert_eq!(
+            positions(&errors),
+            [".kb/people.toml:5:27 group `ops` names `ana@exampel.com`, who is not a `[[person]]`"]
+        );
+        assert!(
+            errors[0]
+                .help
+                .as_deref()
+                .unwrap()
+                .contains("did you mean `ana@example.com`")
+        );
     }
 
     #[test]
     fn impossible_quorums_are_errors() {
-        let errors = Policy::parse("[[rule]]\nname = \"a\"\napprovals = 2\ngroups = [\"partners\"]\n", people()).unwrap_err();
-        assert!(errors[0].message.contains("its groups have 1 member"), "{}", errors[0].message);
-        let errors = Policy::parse("[[rule]]\nname = \"a\"\napprovals = 2\ngroups = [\"ops\"]\ndistinct_groups = true\n", people()).unwrap_err();
-        assert!(errors[0].message.contains("from distinct groups but lists 1 group"), "{}", errors[0].message);
+        let errors = Policy::parse(
+            "[[rule]]\nname = \"a\"\napprovals = 2\ngroups = [\"partners\"]\n",
+            people(),
+        )
+        .unwrap_err();
+        assert!(
+            errors[0].message.contains("its groups have 1 member"),
+            "{}",
+            errors[0].message
+        );
+        let errors = Policy::parse(
+            "[[rule]]\nname = \"a\"\napprovals = 2\ngroups = [\"ops\"]\ndistinct_groups = true\n",
+            people(),
+        )
+        .unwrap_err();
+        assert!(
+            errors[0]
+                .message
+                .contains("from distinct groups but lists 1 group"),
+            "{}",
+            errors[0].message
+        );
     }
 
     #[test]

@@ -87,8 +87,12 @@ impl Record {
         emergency: Option<String>,
     ) -> Record {
         let meaning = match (decision, &emergency) {
-            (Decision::Approve, Some(_)) => "emergency approval: publish without regular review, for a limited time",
-            (Decision::Approve, None) => "approved: I reviewed this exact content and approve its publication",
+            (Decision::Approve, Some(_)) => {
+                "emergency approval: publish without regular review, for a limited time"
+            }
+            (Decision::Approve, None) => {
+                "approved: I reviewed this exact content and approve its publication"
+            }
             (Decision::Reject, _) => "rejected: this content must not be published as it is",
         };
         let time = truncate_to_seconds(time);
@@ -104,7 +108,10 @@ impl Record {
             expires: expires.map(truncate_to_seconds),
             comment,
             emergency,
-            hashed: parts.iter().map(|p| (p.name.clone(), p.digest.clone())).collect(),
+            hashed: parts
+                .iter()
+                .map(|p| (p.name.clone(), p.digest.clone()))
+                .collect(),
         }
     }
 
@@ -124,7 +131,10 @@ impl Record {
             reason: self.emergency.clone(),
             hashed: self.hashed.clone(),
         };
-        format!("{HEADER}{}", toml::to_string(&file).expect("a record always serializes"))
+        format!(
+            "{HEADER}{}",
+            toml::to_string(&file).expect("a record always serializes")
+        )
     }
 
     pub fn is_emergency(&self) -> bool {
@@ -134,26 +144,71 @@ impl Record {
     /// Parses record text; `path` is root-relative and names the document folder.
     pub fn parse(path: &str, text: &str) -> Result<Record, Diagnostic> {
         let source: Arc<str> = Arc::from(text);
-        let raw: RecordFile = toml::from_str(text).map_err(|e| toml_diagnostic("approval-record", path, text, &e))?;
+        let raw: RecordFile =
+            toml::from_str(text).map_err(|e| toml_diagnostic("approval-record", path, text, &e))?;
         let at = |key: &str| {
             let span = crate::content::frontmatter::value_span(text, key).unwrap_or(0..0);
             Location::new(path, source.clone(), span)
         };
-        let problem = |key: &str, message: String, help: &str| Diagnostic::warning("approval-record", message).at(at(key)).help(help.to_string());
+        let problem = |key: &str, message: String, help: &str| {
+            Diagnostic::warning("approval-record", message)
+                .at(at(key))
+                .help(help.to_string())
+        };
         let folder = url::parent_dir(path).rsplit('/').next().unwrap_or("");
         if raw.doc != folder {
-            return Err(problem("doc", format!("record names document `{}` but is in the folder of `{folder}`", raw.doc), "records live in `.kb/approvals/<doc id>/`; write them with `kbpub approve`"));
+            return Err(problem(
+                "doc",
+                format!(
+                    "record names document `{}` but is in the folder of `{folder}`",
+                    raw.doc
+                ),
+                "records live in `.kb/approvals/<doc id>/`; write them with `kbpub approve`",
+            ));
         }
         if !hash::is_valid(&raw.content_hash) {
-            return Err(problem("content_hash", format!("`{}` is not a content hash", raw.content_hash), "content hashes look like `sha256:` and 64 lower-case hex digits"));
+            return Err(problem(
+                "content_hash",
+                format!("`{}` is not a content hash", raw.content_hash),
+                "content hashes look like `sha256:` and 64 lower-case hex digits",
+            ));
         }
-        let time = datetime(&raw.time).map_err(|m| problem("time", m, "write an RFC 3339 time in UTC, e.g. 2026-05-01T09:30:00Z"))?;
-        let expires = raw.expires.as_ref().map(datetime).transpose().map_err(|m| problem("expires", m, "write an RFC 3339 time in UTC"))?;
+        let time = datetime(&raw.time).map_err(|m| {
+            problem(
+                "time",
+                m,
+                "write an RFC 3339 time in UTC, e.g. 2026-05-01T09:30:00Z",
+            )
+        })?;
+        let expires = raw
+            .expires
+            .as_ref()
+            .map(datetime)
+            .transpose()
+            .map_err(|m| problem("expires", m, "write an RFC 3339 time in UTC"))?;
         let emergency = match (raw.emergency, raw.reason, raw.decision) {
             (true, Some(reason), Decision::Approve) if !reason.trim().is_empty() => Some(reason),
-            (true, _, Decision::Approve) => return Err(problem("emergency", "emergency approval without a `reason`".into(), "emergency approvals must say why")),
-            (true, _, Decision::Reject) => return Err(problem("emergency", "a rejection cannot be an emergency approval".into(), "drop `emergency`")),
-            (false, Some(_), _) => return Err(problem("reason", "`reason` is only for emergency approvals".into(), "use `comment`")),
+            (true, _, Decision::Approve) => {
+                return Err(problem(
+                    "emergency",
+                    "emergency approval without a `reason`".into(),
+                    "emergency approvals must say why",
+                ));
+            }
+            (true, _, Decision::Reject) => {
+                return Err(problem(
+                    "emergency",
+                    "a rejection cannot be an emergency approval".into(),
+                    "drop `emergency`",
+                ));
+            }
+            (false, Some(_), _) => {
+                return Err(problem(
+                    "reason",
+                    "`reason` is only for emergency approvals".into(),
+                    "use `comment`",
+                ));
+            }
             (false, None, _) => None,
         };
         Ok(Record {
@@ -186,14 +241,20 @@ pub fn read_all(root: &Path) -> (BTreeMap<String, Vec<Record>>, Vec<Diagnostic>)
         let entry = match entry {
             Ok(entry) => entry,
             Err(e) => {
-                warnings.push(Diagnostic::warning("approval-record", format!("cannot read {APPROVALS_DIR}: {e}")));
+                warnings.push(Diagnostic::warning(
+                    "approval-record",
+                    format!("cannot read {APPROVALS_DIR}: {e}"),
+                ));
                 continue;
             }
         };
         if !entry.file_type().is_file() {
             continue;
         }
-        let rel = format!("{APPROVALS_DIR}/{}", url::to_slash(entry.path().strip_prefix(&dir).unwrap_or(entry.path())));
+        let rel = format!(
+            "{APPROVALS_DIR}/{}",
+            url::to_slash(entry.path().strip_prefix(&dir).unwrap_or(entry.path()))
+        );
         if entry.depth() != 2 || !rel.ends_with(".toml") {
             warnings.push(
                 Diagnostic::warning("approval-record", format!("`{rel}` is not an approval record"))
@@ -203,7 +264,10 @@ pub fn read_all(root: &Path) -> (BTreeMap<String, Vec<Record>>, Vec<Diagnostic>)
             continue;
         }
         let parsed = std::fs::read_to_string(entry.path())
-            .map_err(|e| Diagnostic::warning("approval-record", format!("cannot read {rel}: {e}")).in_file(rel.clone()))
+            .map_err(|e| {
+                Diagnostic::warning("approval-record", format!("cannot read {rel}: {e}"))
+                    .in_file(rel.clone())
+            })
             .and_then(|text| Record::parse(&rel, &text));
         match parsed {
             Ok(record) => records.entry(record.doc.clone()).or_default().push(record),
@@ -222,7 +286,13 @@ fn file_name(time: DateTime<Utc>, approver: &str) -> String {
     let who: String = approver
         .to_lowercase()
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '@' | '.' | '-' | '_' | '+') { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '@' | '.' | '-' | '_' | '+') {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     format!("{}-{who}.toml", time.format("%Y%m%dT%H%M%SZ"))
 }
@@ -232,7 +302,9 @@ fn truncate_to_seconds(time: DateTime<Utc>) -> DateTime<Utc> {
 }
 
 fn toml_datetime(time: DateTime<Utc>) -> toml::value::Datetime {
-    time.to_rfc3339_opts(SecondsFormat::Secs, true).parse().expect("RFC 3339 is a TOML datetime")
+    time.to_rfc3339_opts(SecondsFormat::Secs, true)
+        .parse()
+        .expect("RFC 3339 is a TOML datetime")
 }
 
 fn datetime(value: &toml::value::Datetime) -> Result<DateTime<Utc>, String> {
@@ -248,14 +320,32 @@ mod tests {
     fn sample() -> Record {
         let time = "2026-05-01T09:30:00Z".parse().unwrap();
         let hash = format!("sha256:{}", "a".repeat(64));
-        let parts = [Part { name: "document".into(), digest: "b".repeat(64), file: None }];
-        Record::new("sop-x", "content/sops/x.md", &hash, &parts, Decision::Approve, "Ana@Example.com", time, Some(time), Some("ok".into()), None)
+        let parts = [Part {
+            name: "document".into(),
+            digest: "b".repeat(64),
+            file: None,
+        }];
+        Record::new(
+            "sop-x",
+            "content/sops/x.md",
+            &hash,
+            &parts,
+            Decision::Approve,
+            "Ana@Example.com",
+            time,
+            Some(time),
+            Some("ok".into()),
+            None,
+        )
     }
 
     #[test]
     fn records_round_trip_through_toml() {
         let record = sample();
-        assert_eq!(record.path, ".kb/approvals/sop-x/20260501T093000Z-ana@example.com.toml");
+        assert_eq!(
+            record.path,
+            ".kb/approvals/sop-x/20260501T093000Z-ana@example.com.toml"
+        );
         let text = record.to_toml();
         assert!(text.contains("time = 2026-05-01T09:30:00Z"), "{text}");
         let back = Record::parse(&record.path, &text).unwrap();
@@ -270,9 +360,23 @@ mod tests {
         let record = sample();
         let text = record.to_toml().replace("sha256:aaaa", "sha1:aaaa");
         let error = Record::parse(&record.path, &text).unwrap_err();
-        assert!(error.message.contains("is not a content hash"), "{}", error.message);
-        assert!(error.position().starts_with(".kb/approvals/sop-x/20260501T093000Z-ana@example.com.toml:"), "{}", error.position());
+        assert!(
+            error.message.contains("is not a content hash"),
+            "{}",
+            error.message
+        );
+        assert!(
+            error
+                .position()
+                .starts_with(".kb/approvals/sop-x/20260501T093000Z-ana@example.com.toml:"),
+            "{}",
+            error.position()
+        );
         let moved = Record::parse(".kb/approvals/other/x.toml", &record.to_toml()).unwrap_err();
-        assert!(moved.message.contains("in the folder of `other`"), "{}", moved.message);
+        assert!(
+            moved.message.contains("in the folder of `other`"),
+            "{}",
+            moved.message
+        );
     }
 }

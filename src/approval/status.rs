@@ -33,7 +33,14 @@ pub enum State {
 }
 
 impl State {
-    pub const ALL: [State; 6] = [State::Approved, State::Emergency, State::Stale, State::Expired, State::Rejected, State::Draft];
+    pub const ALL: [State; 6] = [
+        State::Approved,
+        State::Emergency,
+        State::Stale,
+        State::Expired,
+        State::Rejected,
+        State::Draft,
+    ];
 
     /// Only approved pages, and pages under a valid emergency approval, may be published.
     pub fn is_publishable(self) -> bool {
@@ -131,8 +138,18 @@ struct Verified<'r> {
 }
 
 /// Evaluates one page.
-pub fn evaluate_page(inputs: &Inputs, index: usize, page: &Page, rule: Option<&Rule>, hash: &PageHash, records: &[Record]) -> PageApproval {
-    let review_by_end = page.meta.review_by.map(|d| d.succ_opt().unwrap_or(d).and_time(NaiveTime::MIN).and_utc());
+pub fn evaluate_page(
+    inputs: &Inputs,
+    index: usize,
+    page: &Page,
+    rule: Option<&Rule>,
+    hash: &PageHash,
+    records: &[Record],
+) -> PageApproval {
+    let review_by_end = page
+        .meta
+        .review_by
+        .map(|d| d.succ_opt().unwrap_or(d).and_time(NaiveTime::MIN).and_utc());
     let mut result = PageApproval {
         page: index,
         doc: page.id.clone(),
@@ -156,11 +173,26 @@ pub fn evaluate_page(inputs: &Inputs, index: usize, page: &Page, rule: Option<&R
         ));
         return result;
     };
-    result.uncommitted = hash.parts.iter().filter_map(|p| p.file.clone()).filter(|f| inputs.history.is_uncommitted(f)).collect();
+    result.uncommitted = hash
+        .parts
+        .iter()
+        .filter_map(|p| p.file.clone())
+        .filter(|f| inputs.history.is_uncommitted(f))
+        .collect();
     if !result.uncommitted.is_empty() {
-        result.reasons.push(format!("not committed yet: changes in {}", result.uncommitted.join(", ")));
+        result.reasons.push(format!(
+            "not committed yet: changes in {}",
+            result.uncommitted.join(", ")
+        ));
     }
-    let evaluation = Evaluation::new(inputs, rule, hash, review_by_end, records, &mut result.reasons);
+    let evaluation = Evaluation::new(
+        inputs,
+        rule,
+        hash,
+        review_by_end,
+        records,
+        &mut result.reasons,
+    );
     evaluation.decide(&mut result);
     result
 }
@@ -177,18 +209,34 @@ struct Evaluation<'a> {
 }
 
 impl<'a> Evaluation<'a> {
-    fn new(inputs: &'a Inputs, rule: &'a Rule, hash: &'a PageHash, review_by_end: Option<DateTime<Utc>>, records: &'a [Record], reasons: &mut Vec<String>) -> Self {
+    fn new(
+        inputs: &'a Inputs,
+        rule: &'a Rule,
+        hash: &'a PageHash,
+        review_by_end: Option<DateTime<Utc>>,
+        records: &'a [Record],
+        reasons: &mut Vec<String>,
+    ) -> Self {
         let history = inputs.history;
-        let mut decisions: Vec<Verified> = records.iter().filter_map(|r| verify(inputs, r).map_err(|why| reasons.push(why)).ok()).collect();
+        let mut decisions: Vec<Verified> = records
+            .iter()
+            .filter_map(|r| verify(inputs, r).map_err(|why| reasons.push(why)).ok())
+            .collect();
         decisions.sort_by_key(|d| (std::cmp::Reverse(history.order(d.commit)), d.record.time));
         let mut page_changes: Vec<usize> = Vec::new();
         for file in hash.parts.iter().filter_map(|p| p.file.as_deref()) {
             page_changes.extend(history.changes_to(file).iter().map(|c| c.commit));
-
         }
         page_changes.sort_unstable();
         page_changes.dedup();
-        Evaluation { inputs, rule, hash, review_by_end, decisions, page_changes }
+        Evaluation {
+            inputs,
+            rule,
+            hash,
+            review_by_end,
+            decisions,
+            page_changes,
+        }
     }
 
     /// People who authored or committed changes to the page that are ancestors of `upto` (all,
@@ -197,7 +245,9 @@ impl<'a> Evaluation<'a> {
         let history = self.inputs.history;
         let mut people = HashMap::new();
         for &c in &self.page_changes {
-            if upto.is_none_or(|u| history.is_ancestor(c, u)) && base.is_none_or(|b| !history.is_ancestor(c, b)) {
+            if upto.is_none_or(|u| history.is_ancestor(c, u))
+                && base.is_none_or(|b| !history.is_ancestor(c, b))
+            {
                 let commit = &history.commits[c];
                 people.entry(commit.author.as_str()).or_insert(c);
                 people.entry(commit.committer.as_str()).or_insert(c);
@@ -207,7 +257,10 @@ impl<'a> Evaluation<'a> {
     }
 
     fn eligible_groups(&self, approver: &str) -> Vec<&'a str> {
-        self.inputs.policy.people.memberships(approver, &self.rule.groups)
+        self.inputs
+            .policy
+            .people
+            .memberships(approver, &self.rule.groups)
     }
 
     /// The commit of the last approved state of a version other than the current one: changes
@@ -221,17 +274,27 @@ impl<'a> Evaluation<'a> {
         for d in self.decisions.iter().filter(|d| !d.record.is_emergency()) {
             let r = d.record;
             let groups = self.eligible_groups(&r.approver);
-            let excluded = self.rule.exclude_authors && self.changers(Some(d.commit), baseline).contains_key(r.approver.as_str());
+            let excluded = self.rule.exclude_authors
+                && self
+                    .changers(Some(d.commit), baseline)
+                    .contains_key(r.approver.as_str());
             if groups.is_empty() || excluded {
                 continue;
             }
-            latest.insert((r.content_hash.as_str(), r.approver.as_str()), (r.decision, groups));
+            latest.insert(
+                (r.content_hash.as_str(), r.approver.as_str()),
+                (r.decision, groups),
+            );
             let approving: Vec<Vec<&str>> = latest
                 .iter()
-                .filter(|((h, _), (decision, _))| *h == r.content_hash && *decision == Decision::Approve)
+                .filter(|((h, _), (decision, _))| {
+                    *h == r.content_hash && *decision == Decision::Approve
+                })
                 .map(|(_, (_, groups))| groups.clone())
                 .collect();
-            if approved != Some(r.content_hash.as_str()) && credit_groups(self.rule, &approving).is_some() {
+            if approved != Some(r.content_hash.as_str())
+                && credit_groups(self.rule, &approving).is_some()
+            {
                 if r.content_hash == self.hash.hash {
                     before_current = baseline;
                 }
@@ -239,7 +302,11 @@ impl<'a> Evaluation<'a> {
                 approved = Some(r.content_hash.as_str());
             }
         }
-        if approved == Some(self.hash.hash.as_str()) { before_current } else { baseline }
+        if approved == Some(self.hash.hash.as_str()) {
+            before_current
+        } else {
+            baseline
+        }
     }
 
     fn decide(&self, result: &mut PageApproval) {
@@ -247,15 +314,29 @@ impl<'a> Evaluation<'a> {
         let people = &inputs.policy.people;
         let history = inputs.history;
         let changers = self.changers(None, self.baseline());
-        let excluded = |approver: &str| if self.rule.exclude_authors { changers.get(approver).copied() } else { None };
+        let excluded = |approver: &str| {
+            if self.rule.exclude_authors {
+                changers.get(approver).copied()
+            } else {
+                None
+            }
+        };
         let mut latest: BTreeMap<&str, &Verified> = BTreeMap::new();
-        for d in self.decisions.iter().filter(|d| d.record.content_hash == self.hash.hash && !d.record.is_emergency()) {
+        for d in self
+            .decisions
+            .iter()
+            .filter(|d| d.record.content_hash == self.hash.hash && !d.record.is_emergency())
+        {
             latest.insert(&d.record.approver, d);
         }
         let (mut counted, mut rejections, mut expired) = (Vec::new(), Vec::new(), Vec::new());
         for (approver, d) in latest {
             let groups = self.eligible_groups(approver);
-            let verb = if d.record.decision == Decision::Approve { "approved" } else { "rejected" };
+            let verb = if d.record.decision == Decision::Approve {
+                "approved"
+            } else {
+                "rejected"
+            };
             if groups.is_empty() {
                 result.reasons.push(format!("{} {verb} this version but is not in the groups of rule `{}` ({}); not counted", people.display(approver), self.rule.name, self.rule.groups.join(", ")));
             } else if let Some(c) = excluded(approver) {
@@ -280,8 +361,20 @@ impl<'a> Evaluation<'a> {
         if !rejections.is_empty() {
             result.state = State::Rejected;
             for d in rejections {
-                let comment = d.record.comment.as_deref().map(|c| format!(": {c}")).unwrap_or_default();
-                result.reasons.insert(0, format!("rejected by {} on {}{comment}", people.display(&d.record.approver), day(d.record.time)));
+                let comment = d
+                    .record
+                    .comment
+                    .as_deref()
+                    .map(|c| format!(": {c}"))
+                    .unwrap_or_default();
+                result.reasons.insert(
+                    0,
+                    format!(
+                        "rejected by {} on {}{comment}",
+                        people.display(&d.record.approver),
+                        day(d.record.time)
+                    ),
+                );
             }
         } else if let Some(credited) = credited {
             result.state = State::Approved;
@@ -289,20 +382,56 @@ impl<'a> Evaluation<'a> {
                 result.approvals_used.push(self.used(d, group, *expires));
             }
             result.review_due = result.approvals_used.iter().map(|a| a.expires).min();
-            let who: Vec<String> = result.approvals_used.iter().map(|a| format!("{} ({}) on {}", people.display(&a.approver), a.group, day(a.time))).collect();
-            result.reasons.insert(0, format!("approved by {}; valid until {}", who.join(", "), result.review_due.map(last_day).unwrap_or_default()));
+            let who: Vec<String> = result
+                .approvals_used
+                .iter()
+                .map(|a| {
+                    format!(
+                        "{} ({}) on {}",
+                        people.display(&a.approver),
+                        a.group,
+                        day(a.time)
+                    )
+                })
+                .collect();
+            let until = result.review_due.map(last_day).unwrap_or_default();
+            result.reasons.insert(
+                0,
+                format!(
+                    "approved {} by {}; valid until {until}",
+                    hash::short(&self.hash.hash),
+                    who.join(", ")
+                ),
+            );
         } else if let Some(emergency) = self.emergency(&changers, &mut result.reasons) {
             result.state = State::Emergency;
-            result.reasons.insert(0, format!("EMERGENCY approval by {} until {}: {}", people.display(&emergency.approver), minute(emergency.expires), emergency.reason));
+            result.reasons.insert(
+                0,
+                format!(
+                    "EMERGENCY approval by {} until {}: {}",
+                    people.display(&emergency.approver),
+                    minute(emergency.expires),
+                    emergency.reason
+                ),
+            );
             result.review_due = Some(emergency.expires);
             result.emergency = Some(emergency);
         } else if !expired.is_empty() {
             result.state = State::Expired;
             for (d, expires) in expired.iter().rev() {
                 let who = people.display(&d.record.approver);
-                result.reasons.insert(0, format!("approval by {who} of {} expired on {}", day(d.record.time), day(*expires)));
+                result.reasons.insert(
+                    0,
+                    format!(
+                        "approval by {who} of {} expired on {}",
+                        day(d.record.time),
+                        day(*expires)
+                    ),
+                );
             }
-        } else if let Some(previous) = self.decisions.iter().rev().find(|d| d.record.content_hash != self.hash.hash && d.record.decision == Decision::Approve) {
+        } else if let Some(previous) = self.decisions.iter().rev().find(|d| {
+            d.record.content_hash != self.hash.hash && d.record.decision == Decision::Approve
+        }) {
             result.state = State::Stale;
             let reason = self.what_changed(previous);
             result.reasons.insert(0, reason);
@@ -312,7 +441,10 @@ impl<'a> Evaluation<'a> {
         if matches!(result.state, State::Draft | State::Stale | State::Expired) {
             result.reasons.push(self.quorum_needed(counted.len()));
         }
-        if let Some(end) = self.review_by_end.filter(|end| *end <= inputs.now && !result.state.is_publishable()) {
+        if let Some(end) = self
+            .review_by_end
+            .filter(|end| *end <= inputs.now && !result.state.is_publishable())
+        {
             let date = (end - Duration::days(1)).date_naive();
             result.reasons.push(format!("its review date {date} has passed: update `review_by` and get the page approved again"));
         }
@@ -324,14 +456,28 @@ impl<'a> Evaluation<'a> {
     /// When an approval stops counting: its record's expiry, the rule's `max_age` after it was
     /// given, and the end of the page's `review_by` day, whichever comes first.
     fn expiry(&self, record: &Record) -> DateTime<Utc> {
-        [Some(record.time + self.rule.max_age), record.expires, self.review_by_end].into_iter().flatten().min().unwrap_or(record.time)
+        [
+            Some(record.time + self.rule.max_age),
+            record.expires,
+            self.review_by_end,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap_or(record.time)
     }
 
     fn used(&self, d: &Verified, group: &str, expires: DateTime<Utc>) -> ApprovalUsed {
         let r = d.record;
         ApprovalUsed {
             approver: r.approver.clone(),
-            name: self.inputs.policy.people.get(&r.approver).map(|p| p.name.clone()).unwrap_or_default(),
+            name: self
+                .inputs
+                .policy
+                .people
+                .get(&r.approver)
+                .map(|p| p.name.clone())
+                .unwrap_or_default(),
             group: group.to_string(),
             time: r.time,
             expires,
@@ -342,28 +488,54 @@ impl<'a> Evaluation<'a> {
     }
 
     /// The latest valid emergency approval of the current version, if any.
-    fn emergency(&self, changers: &HashMap<&str, usize>, reasons: &mut Vec<String>) -> Option<EmergencyApproval> {
+    fn emergency(
+        &self,
+        changers: &HashMap<&str, usize>,
+        reasons: &mut Vec<String>,
+    ) -> Option<EmergencyApproval> {
         let inputs = self.inputs;
         let people = &inputs.policy.people;
         let mut found = None;
-        for d in self.decisions.iter().filter(|d| d.record.content_hash == self.hash.hash) {
-            let (r, Some(reason)) = (d.record, d.record.emergency.as_ref()) else { continue };
+        for d in self
+            .decisions
+            .iter()
+            .filter(|d| d.record.content_hash == self.hash.hash)
+        {
+            let (r, Some(reason)) = (d.record, d.record.emergency.as_ref()) else {
+                continue;
+            };
             let who = people.display(&r.approver);
             let Some(policy) = &inputs.policy.emergency else {
                 reasons.push(format!("emergency approval by {who} does not count: the policy has no `[emergency]` section"));
                 continue;
             };
-            let expires = [Some(r.time + policy.valid_for), r.expires].into_iter().flatten().min().unwrap_or(r.time);
+            let expires = [Some(r.time + policy.valid_for), r.expires]
+                .into_iter()
+                .flatten()
+                .min()
+                .unwrap_or(r.time);
             if people.memberships(&r.approver, &policy.groups).is_empty() {
-                reasons.push(format!("emergency approval by {who} does not count: not in the emergency groups ({})", policy.groups.join(", ")));
-            } else if let Some(c) = changers.get(r.approver.as_str()).filter(|_| policy.exclude_authors) {
+                reasons.push(format!(
+                    "emergency approval by {who} does not count: not in the emergency groups ({})",
+                    policy.groups.join(", ")
+                ));
+            } else if let Some(c) = changers
+                .get(r.approver.as_str())
+                .filter(|_| policy.exclude_authors)
+            {
                 reasons.push(format!("emergency approval by {who} does not count: authored or committed changes to this version (commit {})", inputs.history.commits[*c].short_id()));
             } else if expires <= inputs.now {
-                reasons.push(format!("emergency approval by {who} expired on {}", minute(expires)));
+                reasons.push(format!(
+                    "emergency approval by {who} expired on {}",
+                    minute(expires)
+                ));
             } else {
                 found = Some(EmergencyApproval {
                     approver: r.approver.clone(),
-                    name: people.get(&r.approver).map(|p| p.name.clone()).unwrap_or_default(),
+                    name: people
+                        .get(&r.approver)
+                        .map(|p| p.name.clone())
+                        .unwrap_or_default(),
                     reason: reason.clone(),
                     time: r.time,
                     expires,
@@ -390,20 +562,40 @@ impl<'a> Evaluation<'a> {
             }
         }
         let current: HashSet<&str> = self.hash.parts.iter().map(|p| p.name.as_str()).collect();
-        parts.extend(record.hashed.keys().filter(|n| !current.contains(n.as_str())).map(|n| format!("template `{n}` (no longer used)")));
+        parts.extend(
+            record
+                .hashed
+                .keys()
+                .filter(|n| !current.contains(n.as_str()))
+                .map(|n| format!("template `{n}` (no longer used)")),
+        );
         let mut commits: Vec<String> = self
             .page_changes
             .iter()
             .filter(|&&c| !history.is_ancestor(c, previous.commit))
-            .map(|&c| format!("{} by {}", history.commits[c].short_id(), history.commits[c].author))
+            .map(|&c| {
+                format!(
+                    "{} by {}",
+                    history.commits[c].short_id(),
+                    history.commits[c].author
+                )
+            })
             .collect();
         let more = commits.len().saturating_sub(LISTED);
         commits.truncate(LISTED);
         if more > 0 {
             commits.push(format!("{more} more"));
         }
-        let changed = if parts.is_empty() { "the content changed".to_string() } else { format!("changed since: {}", parts.join(", ")) };
-        let commits = if commits.is_empty() { String::new() } else { format!(" (commits {})", commits.join(", ")) };
+        let changed = if parts.is_empty() {
+            "the content changed".to_string()
+        } else {
+            format!("changed since: {}", parts.join(", "))
+        };
+        let commits = if commits.is_empty() {
+            String::new()
+        } else {
+            format!(" (commits {})", commits.join(", "))
+        };
         format!(
             "approved for {} by {} on {}; {changed}{commits}",
             hash::short(&record.content_hash),
@@ -414,7 +606,11 @@ impl<'a> Evaluation<'a> {
 
     fn quorum_needed(&self, have: usize) -> String {
         let rule = self.rule;
-        let per_group = if rule.distinct_groups { ", each from a different group" } else { "" };
+        let per_group = if rule.distinct_groups {
+            ", each from a different group"
+        } else {
+            ""
+        };
         format!(
             "rule `{}` needs {} approval{} of this version from {}{per_group}; valid approvals now: {have}",
             rule.name,
@@ -431,28 +627,52 @@ fn verify<'r>(inputs: &Inputs, record: &'r Record) -> Result<Verified<'r>, Strin
     let history = inputs.history;
     let path = &record.path;
     if history.is_uncommitted(path) {
-        return Err(format!("{path} does not count: it is not committed (approvals count once their commit is in the history)"));
+        return Err(format!(
+            "{path} does not count: it is not committed (approvals count once their commit is in the history)"
+        ));
     }
     let changes = history.changes_to(path);
     let Some(last) = changes.last() else {
-        return Err(format!("{path} does not count: no commit in the history of HEAD added it"));
+        return Err(format!(
+            "{path} does not count: no commit in the history of HEAD added it"
+        ));
     };
-    if let Some(c) = changes.iter().map(|c| &history.commits[c.commit]).find(|c| c.author != record.approver) {
+    if let Some(c) = changes
+        .iter()
+        .map(|c| &history.commits[c.commit])
+        .find(|c| c.author != record.approver)
+    {
         return Err(format!(
             "{path} does not count: commit {} that {} it is authored by {}, not by the approver {}",
             c.short_id(),
-            if changes.iter().any(|x| x.added && history.commits[x.commit].id == c.id) { "added" } else { "changed" },
+            if changes
+                .iter()
+                .any(|x| x.added && history.commits[x.commit].id == c.id)
+            {
+                "added"
+            } else {
+                "changed"
+            },
             c.author,
             record.approver
         ));
     }
     if inputs.policy.people.get(&record.approver).is_none() {
-        return Err(format!("{path} does not count: {} is not in .kb/people.toml", record.approver));
+        return Err(format!(
+            "{path} does not count: {} is not in .kb/people.toml",
+            record.approver
+        ));
     }
     if record.time > inputs.now + Duration::hours(MAX_CLOCK_SKEW_HOURS) {
-        return Err(format!("{path} does not count: it is dated in the future ({})", minute(record.time)));
+        return Err(format!(
+            "{path} does not count: it is dated in the future ({})",
+            minute(record.time)
+        ));
     }
-    Ok(Verified { record, commit: last.commit })
+    Ok(Verified {
+        record,
+        commit: last.commit,
+    })
 }
 
 /// The group each candidate is credited to when together they meet the rule's quorum; `None`
@@ -460,7 +680,8 @@ fn verify<'r>(inputs: &Inputs, record: &'r Record) -> Result<Verified<'r>, Strin
 /// bipartite matching, so a person in two groups is credited where it helps).
 fn credit_groups<'g>(rule: &Rule, candidates: &[Vec<&'g str>]) -> Option<Vec<&'g str>> {
     if !rule.distinct_groups {
-        return (candidates.len() >= rule.approvals).then(|| candidates.iter().map(|g| g[0]).collect());
+        return (candidates.len() >= rule.approvals)
+            .then(|| candidates.iter().map(|g| g[0]).collect());
     }
     let mut owner: HashMap<&str, usize> = HashMap::new();
     for c in 0..candidates.len() {
@@ -477,7 +698,12 @@ fn credit_groups<'g>(rule: &Rule, candidates: &[Vec<&'g str>]) -> Option<Vec<&'g
 }
 
 /// One augmenting-path step of the matching: finds a group for candidate `c`, moving others.
-fn assign<'g>(c: usize, candidates: &[Vec<&'g str>], owner: &mut HashMap<&'g str, usize>, visited: &mut HashSet<&'g str>) -> bool {
+fn assign<'g>(
+    c: usize,
+    candidates: &[Vec<&'g str>],
+    owner: &mut HashMap<&'g str, usize>,
+    visited: &mut HashSet<&'g str>,
+) -> bool {
     for &group in &candidates[c] {
         if visited.insert(group) {
             let free = match owner.get(group) {

@@ -13,7 +13,15 @@ pub fn last_commit_dates(root: &Path) -> HashMap<String, NaiveDate> {
     let output = Command::new("git")
         .arg("-C")
         .arg(root)
-        .args(["log", "--relative", "--no-renames", "--format=%x00%cs", "--name-only", "--", "content"])
+        .args([
+            "log",
+            "--relative",
+            "--no-renames",
+            "--format=%x00%cs",
+            "--name-only",
+            "--",
+            "content",
+        ])
         .stderr(std::process::Stdio::null())
         .output();
     match output {

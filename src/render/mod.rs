@@ -68,9 +68,15 @@ impl<'s> Engine<'s> {
     /// Compiles layouts and template bodies; reports every template that fails to parse.
     pub fn new(site: &'s Site) -> Result<Engine<'s>, Vec<Diagnostic>> {
         let layouts = templates::layout_sources(&site.config.templates_dir())?;
-        let templated: Vec<bool> = site.pages.iter().map(|p| uses_template_syntax(p.body())).collect();
-        let mut sources: Vec<(String, Arc<str>)> =
-            layouts.iter().map(|t| (t.name.clone(), t.text.clone())).collect();
+        let templated: Vec<bool> = site
+            .pages
+            .iter()
+            .map(|p| uses_template_syntax(p.body()))
+            .collect();
+        let mut sources: Vec<(String, Arc<str>)> = layouts
+            .iter()
+            .map(|t| (t.name.clone(), t.text.clone()))
+            .collect();
         let locate = |name: &str| locate_template(site, &layouts, name);
         let mut layout_tera = templates::new_tera(templates::Escaping::Html);
         templates::add_all(&mut layout_tera, &sources, &locate)?;
@@ -79,7 +85,13 @@ impl<'s> Engine<'s> {
         }
         let mut body_tera = templates::new_tera(templates::Escaping::Markup);
         templates::add_all(&mut body_tera, &sources, &locate)?;
-        Ok(Engine { site, layout_tera, body_tera, layouts, templated })
+        Ok(Engine {
+            site,
+            layout_tera,
+            body_tera,
+            layouts,
+            templated,
+        })
     }
 
     /// The names of the layout templates (built-in and the site's own).
@@ -103,16 +115,26 @@ impl<'s> Engine<'s> {
         context.insert("site", &self.site.config.site.title);
         context.insert("view", &view);
         let name = body_template_name(p);
-        self.body_tera.render(&name, &context).map(Cow::Owned).map_err(|e| {
-            templates::template_error(&e, &name, &|n| locate_template(self.site, &self.layouts, n))
-        })
+        self.body_tera
+            .render(&name, &context)
+            .map(Cow::Owned)
+            .map_err(|e| {
+                templates::template_error(&e, &name, &|n| {
+                    locate_template(self.site, &self.layouts, n)
+                })
+            })
     }
 
     /// Renders page `page`'s body to site HTML for `view`.
     pub fn render_body(&self, page: usize, view: View) -> RenderedBody {
         let markdown = match self.body_markdown(page, view) {
             Ok(markdown) => markdown,
-            Err(diagnostic) => return RenderedBody { diagnostics: vec![diagnostic], ..Default::default() },
+            Err(diagnostic) => {
+                return RenderedBody {
+                    diagnostics: vec![diagnostic],
+                    ..Default::default()
+                };
+            }
         };
         let p = &self.site.pages[page];
         let prepared = markdown::prepare(&markdown, self.site, page, view);
@@ -126,7 +148,12 @@ impl<'s> Engine<'s> {
             })
             .collect();
         RenderedBody {
-            html: html::write(self.site, &p.url, &prepared.events, self.site.config.build.highlight),
+            html: html::write(
+                self.site,
+                &p.url,
+                &prepared.events,
+                self.site.config.build.highlight,
+            ),
             text: html::plain_text(&prepared.events),
             headings: prepared.headings,
             anchor_refs: prepared.anchor_refs,
@@ -137,11 +164,18 @@ impl<'s> Engine<'s> {
 
     /// Maps a span of the rendered markdown back to the page's source file. Exact for plain
     /// bodies; for template bodies it finds the same text in the source, else the body start.
-    pub fn source_location(&self, page: usize, markdown: &str, span: std::ops::Range<usize>) -> Location {
+    pub fn source_location(
+        &self,
+        page: usize,
+        markdown: &str,
+        span: std::ops::Range<usize>,
+    ) -> Location {
         let p = &self.site.pages[page];
         let start = if self.templated[page] {
             let needle = &markdown[span.clone()];
-            p.body().find(needle).map_or(p.body_start, |i| p.body_start + i)
+            p.body()
+                .find(needle)
+                .map_or(p.body_start, |i| p.body_start + i)
         } else {
             p.body_start + span.start
         };
@@ -176,11 +210,18 @@ impl<'s> Engine<'s> {
         let mut names = templates::dependencies(&self.layout_tera, &self.layout_for(page));
         if self.templated[page] {
             let body = body_template_name(&self.site.pages[page]);
-            names.extend(templates::dependencies(&self.body_tera, &body).into_iter().filter(|n| *n != body));
+            names.extend(
+                templates::dependencies(&self.body_tera, &body)
+                    .into_iter()
+                    .filter(|n| *n != body),
+            );
         }
         names.sort();
         names.dedup();
-        names.iter().filter_map(|n| self.layouts.iter().find(|t| &t.name == n)).collect()
+        names
+            .iter()
+            .filter_map(|n| self.layouts.iter().find(|t| &t.name == n))
+            .collect()
     }
 }
 
@@ -203,7 +244,11 @@ fn body_page(p: &Page) -> BodyPage<'_> {
 }
 
 /// File, text and start offset of a template, for diagnostics.
-fn locate_template(site: &Site, layouts: &[templates::TemplateSource], name: &str) -> (String, Arc<str>, usize) {
+fn locate_template(
+    site: &Site,
+    layouts: &[templates::TemplateSource],
+    name: &str,
+) -> (String, Arc<str>, usize) {
     if let Some(rel) = name.strip_prefix(templates::BODY_PREFIX) {
         if let Some(i) = site.page_by_rel_path(rel) {
             let p = &site.pages[i];
