@@ -306,14 +306,16 @@ fn validate(
             String::new()
         }
     };
-    if let Some(id) = &raw.id {
-        if !is_valid_id(id) {
-            errors.push(
-                Diagnostic::error("front-matter", format!("invalid id `{id}`"))
-                    .at(value_at("id"))
-                    .help("ids use letters, digits, `-`, `_` and `.`, and start with a letter or digit"),
-            );
-        }
+    if let Some(id) = &raw.id
+        && !is_valid_id(id)
+    {
+        errors.push(
+            Diagnostic::error("front-matter", format!("invalid id `{id}`"))
+                .at(value_at("id"))
+                .help(
+                    "ids use letters, digits, `-`, `_` and `.`, and start with a letter or digit",
+                ),
+        );
     }
     if !errors.is_empty() {
         return Err(errors);

@@ -7,6 +7,7 @@ pub mod escape;
 pub mod highlight;
 pub mod html;
 pub mod markdown;
+pub mod storage;
 pub mod templates;
 
 use std::borrow::Cow;
@@ -249,11 +250,11 @@ fn locate_template(
     layouts: &[templates::TemplateSource],
     name: &str,
 ) -> (String, Arc<str>, usize) {
-    if let Some(rel) = name.strip_prefix(templates::BODY_PREFIX) {
-        if let Some(i) = site.page_by_rel_path(rel) {
-            let p = &site.pages[i];
-            return (p.file.clone(), p.source.clone(), p.body_start);
-        }
+    if let Some(rel) = name.strip_prefix(templates::BODY_PREFIX)
+        && let Some(i) = site.page_by_rel_path(rel)
+    {
+        let p = &site.pages[i];
+        return (p.file.clone(), p.source.clone(), p.body_start);
     }
     match layouts.iter().find(|t| t.name == name) {
         Some(t) => (t.display.clone(), t.text.clone(), 0),

@@ -152,12 +152,15 @@ pub fn new_tera(escaping: Escaping) -> Tera {
     tera
 }
 
+/// Maps a template name to the file, text and byte offset its text starts at (for diagnostics).
+pub type Locate<'a> = dyn Fn(&str) -> (String, Arc<str>, usize) + 'a;
+
 /// Adds templates to `tera`, reporting every one that fails to parse (not just the first).
 /// `locate` maps a template to the file and byte offset its text starts at.
 pub fn add_all(
     tera: &mut Tera,
     templates: &[(String, Arc<str>)],
-    locate: &dyn Fn(&str) -> (String, Arc<str>, usize),
+    locate: &Locate,
 ) -> Result<(), Vec<Diagnostic>> {
     let batch: Vec<(&str, &str)> = templates
         .iter()
@@ -248,7 +251,7 @@ fn collect_includes(nodes: &[tera::ast::Node], out: &mut Vec<String>) {
 pub fn template_error(
     error: &tera::Error,
     name: &str,
-    locate: &dyn Fn(&str) -> (String, Arc<str>, usize),
+    locate: &Locate,
 ) -> Diagnostic {
     let text = error_text(error);
     let (file, source, start) = locate(name);
@@ -282,8 +285,7 @@ pub fn error_text(error: &tera::Error) -> String {
 fn first_line(text: &str) -> String {
     text.lines()
         .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .last()
+        .rfind(|l| !l.is_empty())
         .unwrap_or("template error")
         .to_string()
 }
