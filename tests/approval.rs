@@ -4,6 +4,7 @@
 
 mod common;
 
+use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 
 use common::*;
@@ -846,4 +847,30 @@ fn the_sample_knowledge_base_shows_approved_and_gated_pages_side_by_side() {
         text(&kb.html("sops/audit-evidence.html"), ".banner-title"),
         "Draft: not approved for publication"
     );
+}
+
+#[test]
+fn a_failed_commit_leaves_no_record_behind() {
+    let kb = repo();
+    let hook = kb.path().join(".git/hooks/pre-commit");
+    std::fs::write(
+        &hook,
+        "#!/bin/sh\necho 'policy: commits are frozen' >&2\nexit 1\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let run = approve(&kb, ANA, &["sop-a"]).fails_with(1);
+    assert!(
+        run.stderr().contains("commits are frozen")
+            && run.stderr().contains("the records were not kept"),
+        "{}",
+        run.stderr()
+    );
+    assert!(
+        std::fs::read_dir(kb.path().join(".kb/approvals/sop-a"))
+            .map_or(true, |mut d| d.next().is_none()),
+        "a record was left behind"
+    );
+    assert_eq!(git(kb.path(), ANA, &["status", "--porcelain"]), "");
+    assert_eq!(state(&status(&kb)["sop-a"]), "draft");
 }

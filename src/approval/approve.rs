@@ -251,9 +251,7 @@ fn write_and_commit(
     let records = with_free_names(root, records);
     let paths: Vec<&str> = records.iter().map(|r| r.path.as_str()).collect();
     let cleanup = || {
-        let mut args = vec!["reset", "-q", "--"];
-        args.extend(&paths);
-        git::run(root, &args).ok();
+        git::run_with_paths(root, &["reset", "-q"], &paths).ok();
         for path in &paths {
             std::fs::remove_file(root.join(path)).ok();
         }
@@ -272,9 +270,7 @@ fn write_and_commit(
             )]);
         }
     }
-    let mut add = vec!["add", "--"];
-    add.extend(&paths);
-    if let Err(d) = git::run(root, &add) {
+    if let Err(d) = git::run_with_paths(root, &["add"], &paths) {
         cleanup();
         return Err(vec![d]);
     }
@@ -283,16 +279,8 @@ fn write_and_commit(
     }
     let author = format!("--author={name} <{email}>");
     let message = commit_message(records, request);
-    let mut commit = vec![
-        "commit",
-        "-q",
-        author.as_str(),
-        "-m",
-        message.as_str(),
-        "--",
-    ];
-    commit.extend(&paths);
-    if let Err(d) = git::run(root, &commit) {
+    let commit = ["commit", "-q", author.as_str(), "-m", message.as_str()];
+    if let Err(d) = git::run_with_paths(root, &commit, &paths) {
         cleanup();
         return Err(vec![d.help(
             "the records were not kept; fix the problem git reports and run the command again",

@@ -248,11 +248,7 @@ fn collect_includes(nodes: &[tera::ast::Node], out: &mut Vec<String>) {
 }
 
 /// A diagnostic for a Tera error in template `name`, at the position Tera reports when it has one.
-pub fn template_error(
-    error: &tera::Error,
-    name: &str,
-    locate: &Locate,
-) -> Diagnostic {
+pub fn template_error(error: &tera::Error, name: &str, locate: &Locate) -> Diagnostic {
     let text = error_text(error);
     let (file, source, start) = locate(name);
     let message = text
