@@ -15,6 +15,9 @@ use crate::content::Site;
 use crate::diag::Diagnostic;
 use crate::render::Engine;
 
+/// How many documents a commit message lists (the message is one command-line argument).
+const LISTED_IN_MESSAGE: usize = 50;
+
 /// What `kbpub approve` was asked to do.
 pub struct Request {
     /// Document ids or paths (`content/sops/x.md`, `sops/x.md`, or relative to `cwd`).
@@ -317,8 +320,15 @@ fn commit_message(records: &[Record], request: &Request) -> String {
     };
     let mut body: Vec<String> = records
         .iter()
+        .take(LISTED_IN_MESSAGE)
         .map(|r| format!("{} {}", r.doc, r.content_hash))
         .collect();
+    if records.len() > LISTED_IN_MESSAGE {
+        body.push(format!(
+            "and {} more (see the records)",
+            records.len() - LISTED_IN_MESSAGE
+        ));
+    }
     if let Some(reason) = &request.emergency {
         body.push(format!("Emergency reason: {reason}"));
     }

@@ -36,7 +36,7 @@ use crate::diag::Diagnostic;
 use crate::render::Engine;
 use history::History;
 use policy::Policy;
-pub use status::{ApprovalUsed, EmergencyApproval, PageApproval, State};
+pub use status::{ApprovalUsed, EmergencyApproval, PageApproval, Signoff, State};
 
 /// Environment variable that sets kbpub's clock (RFC 3339), for tests and for CI runs that must
 /// evaluate expiry at a fixed time. Unset, the system clock is used.

@@ -59,14 +59,13 @@ impl State {
     }
 }
 
-/// An approval that counts towards the page's current state (what publish receipts record).
+/// A verified decision that counts: who made it, when, until when, about which content, and
+/// where it is recorded.
 #[derive(Debug, Clone, Serialize)]
-pub struct ApprovalUsed {
+pub struct Signoff {
     /// E-mail address.
     pub approver: String,
     pub name: String,
-    /// The group the approval is credited to.
-    pub group: String,
     pub time: DateTime<Utc>,
     pub expires: DateTime<Utc>,
     pub content_hash: String,
@@ -76,17 +75,21 @@ pub struct ApprovalUsed {
     pub commit: String,
 }
 
+/// An approval that counts towards the page's current state (what publish receipts record).
+#[derive(Debug, Clone, Serialize)]
+pub struct ApprovalUsed {
+    #[serde(flatten)]
+    pub signoff: Signoff,
+    /// The group the approval is credited to.
+    pub group: String,
+}
+
 /// A valid emergency approval of the page's current content.
 #[derive(Debug, Clone, Serialize)]
 pub struct EmergencyApproval {
-    pub approver: String,
-    pub name: String,
+    #[serde(flatten)]
+    pub signoff: Signoff,
     pub reason: String,
-    pub time: DateTime<Utc>,
-    pub expires: DateTime<Utc>,
-    pub content_hash: String,
-    pub record: String,
-    pub commit: String,
 }
 
 /// The approval state of one page.
@@ -379,18 +382,25 @@ impl<'a> Evaluation<'a> {
         } else if let Some(credited) = credited {
             result.state = State::Approved;
             for ((d, _, expires), group) in counted.iter().zip(credited) {
-                result.approvals_used.push(self.used(d, group, *expires));
+                result.approvals_used.push(ApprovalUsed {
+                    signoff: self.signoff(d, *expires),
+                    group: group.to_string(),
+                });
             }
-            result.review_due = result.approvals_used.iter().map(|a| a.expires).min();
+            result.review_due = result
+                .approvals_used
+                .iter()
+                .map(|a| a.signoff.expires)
+                .min();
             let who: Vec<String> = result
                 .approvals_used
                 .iter()
                 .map(|a| {
                     format!(
                         "{} ({}) on {}",
-                        people.display(&a.approver),
+                        people.display(&a.signoff.approver),
                         a.group,
-                        day(a.time)
+                        day(a.signoff.time)
                     )
                 })
                 .collect();
@@ -409,12 +419,12 @@ impl<'a> Evaluation<'a> {
                 0,
                 format!(
                     "EMERGENCY approval by {} until {}: {}",
-                    people.display(&emergency.approver),
-                    minute(emergency.expires),
+                    people.display(&emergency.signoff.approver),
+                    minute(emergency.signoff.expires),
                     emergency.reason
                 ),
             );
-            result.review_due = Some(emergency.expires);
+            result.review_due = Some(emergency.signoff.expires);
             result.emergency = Some(emergency);
         } else if !expired.is_empty() {
             result.state = State::Expired;
@@ -430,7 +440,10 @@ impl<'a> Evaluation<'a> {
                 );
             }
         } else if let Some(previous) = self.decisions.iter().rev().find(|d| {
-            d.record.content_hash != self.hash.hash && d.record.decision == Decision::Approve
+            let r = d.record;
+            r.content_hash != self.hash.hash
+                && r.decision == Decision::Approve
+                && (r.is_emergency() || !self.eligible_groups(&r.approver).is_empty())
         }) {
             result.state = State::Stale;
             let reason = self.what_changed(previous);
@@ -467,18 +480,15 @@ impl<'a> Evaluation<'a> {
         .unwrap_or(record.time)
     }
 
-    fn used(&self, d: &Verified, group: &str, expires: DateTime<Utc>) -> ApprovalUsed {
+    fn signoff(&self, d: &Verified, expires: DateTime<Utc>) -> Signoff {
         let r = d.record;
-        ApprovalUsed {
+        let people = &self.inputs.policy.people;
+        Signoff {
             approver: r.approver.clone(),
-            name: self
-                .inputs
-                .policy
-                .people
+            name: people
                 .get(&r.approver)
                 .map(|p| p.name.clone())
                 .unwrap_or_default(),
-            group: group.to_string(),
             time: r.time,
             expires,
             content_hash: r.content_hash.clone(),
@@ -531,17 +541,8 @@ impl<'a> Evaluation<'a> {
                 ));
             } else {
                 found = Some(EmergencyApproval {
-                    approver: r.approver.clone(),
-                    name: people
-                        .get(&r.approver)
-                        .map(|p| p.name.clone())
-                        .unwrap_or_default(),
+                    signoff: self.signoff(d, expires),
                     reason: reason.clone(),
-                    time: r.time,
-                    expires,
-                    content_hash: r.content_hash.clone(),
-                    record: r.path.clone(),
-                    commit: inputs.history.commits[d.commit].id.clone(),
                 });
             }
         }
