@@ -524,7 +524,7 @@ fn distinct_groups_need_one_approval_from_each_group() {
         "two ops approvals must not make a quorum: {}",
         reasons(p)
     );
-    assert!(reasons(p).contains("needs 2 approvals of this version from ops, partners, each from a different group; valid approvals now: 2"), "{}", reasons(p));
+    assert!(reasons(p).contains("needs 2 approvals of this version from ops, partners, each from a different group (rule `partner`); valid approvals: Ana Ops <ana@example.com>, Bo Ops <bo@example.com>"), "{}", reasons(p));
     approve(&kb, CY, &["guide-p"]).ok();
     let p = &status(&kb)["guide-p"];
     assert_eq!(state(p), "approved", "{}", reasons(p));

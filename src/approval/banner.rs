@@ -71,7 +71,8 @@ pub fn banners(approvals: &Approvals) -> HashMap<usize, Vec<Banner>> {
                 .take(2)
                 .cloned()
                 .collect::<Vec<_>>()
-                .join(". ");
+                .join(". ")
+                .replace('`', "");
             (
                 p.page,
                 vec![Banner {

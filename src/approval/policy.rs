@@ -260,10 +260,7 @@ impl Policy {
     /// The rule governing each page (`None` for pages nobody has to approve: generated section
     /// pages, and pages no rule matches), plus warnings (a path glob matching no document).
     /// Two rules matching a document without one declaring a higher `precedence` is an error.
-    pub fn assign(
-        &self,
-        site: &Site,
-    ) -> Result<(Vec<Option<usize>>, Vec<Diagnostic>), Vec<Diagnostic>> {
+    pub fn assign(&self, site: &Site) -> Result<Assignment, Vec<Diagnostic>> {
         let mut assigned = vec![None; site.pages.len()];
         let mut conflicts: BTreeMap<(usize, usize), Vec<&str>> = BTreeMap::new();
         let mut glob_used = vec![Vec::new(); self.rules.len()];

@@ -452,7 +452,11 @@ impl<'a> Evaluation<'a> {
             result.state = State::Draft;
         }
         if matches!(result.state, State::Draft | State::Stale | State::Expired) {
-            result.reasons.push(self.quorum_needed(counted.len()));
+            let have: Vec<&str> = counted
+                .iter()
+                .map(|(d, _, _)| d.record.approver.as_str())
+                .collect();
+            result.reasons.push(self.quorum_needed(&have));
         }
         if let Some(end) = self
             .review_by_end
@@ -605,19 +609,29 @@ impl<'a> Evaluation<'a> {
         )
     }
 
-    fn quorum_needed(&self, have: usize) -> String {
+    /// What the rule asks for and which valid approvals of this version there are.
+    fn quorum_needed(&self, have: &[&str]) -> String {
         let rule = self.rule;
         let per_group = if rule.distinct_groups {
             ", each from a different group"
         } else {
             ""
         };
+        let people = &self.inputs.policy.people;
+        let has = match have {
+            [] => "none yet".to_string(),
+            some => some
+                .iter()
+                .map(|a| people.display(a))
+                .collect::<Vec<_>>()
+                .join(", "),
+        };
         format!(
-            "rule `{}` needs {} approval{} of this version from {}{per_group}; valid approvals now: {have}",
-            rule.name,
+            "needs {} approval{} of this version from {}{per_group} (rule `{}`); valid approvals: {has}",
             rule.approvals,
             if rule.approvals == 1 { "" } else { "s" },
-            rule.groups.join(", ")
+            rule.groups.join(", "),
+            rule.name,
         )
     }
 }
