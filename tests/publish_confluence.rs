@@ -9,7 +9,53 @@ use serde_json::{Value, json};
 
 const CLOUD_TOKEN: &str = "cloud-token";
 
-/// A copy of the fixture site configured to publish to the simulator's `instance`.
+const PEOPLE: &str = "[[person]]\nemail = \"wes@example.com\"\nname = \"Wes Writer\"\n[[person]]\nemail = \"ana@example.com\"\nname = \"Ana Ops\"\n\n[groups]\nops = [\"ana@example.com\"]\n";
+const POLICY: &str = "[[rule]]\nname = \"everything\"\napprovals = 1\ngroups = [\"ops\"]\n";
+
+/// Hermetic git as `who`: no global or system config.
+fn git(kb: &Kb, who: &str, args: &[&str]) {
+    let out = std::process::Command::new("git")
+        .args(args)
+        .current_dir(kb.path())
+        .envs(identity(who))
+        .output()
+        .expect("run git");
+    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+fn identity(who: &str) -> Vec<(&'static str, String)> {
+    let name = who.split('@').next().unwrap_or(who).to_string();
+    vec![
+        ("GIT_CONFIG_GLOBAL", "/dev/null".into()),
+        ("GIT_CONFIG_NOSYSTEM", "1".into()),
+        ("GIT_AUTHOR_NAME", name.clone()),
+        ("GIT_AUTHOR_EMAIL", who.into()),
+        ("GIT_COMMITTER_NAME", name),
+        ("GIT_COMMITTER_EMAIL", who.into()),
+    ]
+}
+
+/// Commits what Wes changed and has Ana approve every document's current content.
+fn approve_all(kb: &Kb) {
+    git(kb, "wes@example.com", &["add", "-A"]);
+    git(kb, "wes@example.com", &["commit", "-q", "--allow-empty", "-m", "edit"]);
+    let docs: Vec<String> = files_under(&kb.path().join("content"))
+        .into_iter()
+        .filter(|f| f.ends_with(".md"))
+        .map(|f| format!("content/{f}"))
+        .collect();
+    let out = kbpub()
+        .args(["approve", "--as", "ana@example.com"])
+        .args(&docs)
+        .current_dir(kb.path())
+        .envs(identity("ana@example.com"))
+        .output()
+        .expect("run kbpub approve");
+    assert!(out.status.success(), "approve: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// A copy of the fixture site in a git repository, every document approved, configured to
+/// publish to the simulator's `instance`.
 fn kb_for(sim: &Sim, instance: &str, extra: &str) -> Kb {
     let kb = Kb::fixture("valid");
     let config = match instance {
@@ -17,16 +63,18 @@ fn kb_for(sim: &Sim, instance: &str, extra: &str) -> Kb {
             "base_url = \"{}/wiki\"\nemail_env = \"KB_TEST_EMAIL\"\ntoken_env = \"KB_TEST_TOKEN\"\n",
             sim.base
         ),
-        _ => format!(
-            "base_url = \"{}/confluence\"\ntoken_env = \"KB_TEST_TOKEN\"\n",
-            sim.base
-        ),
+        _ => format!("base_url = \"{}/confluence\"\ntoken_env = \"KB_TEST_TOKEN\"\n", sim.base),
     };
     let toml = std::fs::read_to_string(kb.path().join("kbpub.toml")).unwrap();
     kb.write(
         "kbpub.toml",
         &format!("{toml}\n[confluence]\n{config}default_space = \"OPS\"\npage_size = 3\n{extra}\n[confluence.sections]\nfaq = \"PARTNERS\"\n"),
     );
+    kb.write(".kb/people.toml", PEOPLE);
+    kb.write(".kb/policy.toml", POLICY);
+    kb.write(".gitignore", "output/\n.kb/receipts/\n");
+    git(&kb, "wes@example.com", &["init", "-q", "-b", "main"]);
+    approve_all(&kb);
     kb
 }
 
@@ -142,6 +190,7 @@ fn first_publish_creates_the_tree_with_properties_labels_panel_and_attachments()
         "content/guides/chart.md",
         "+++\ntitle = \"Trend\"\ntype = \"sop\"\n+++\n\n<figure class=\"kb-chart\"><svg xmlns=\"http://www.w3.org/2000/svg\" width=\"60\" height=\"30\"><title>Rejection rate</title><polyline points=\"0,30 30,10 60,20\" stroke=\"#c00\" fill=\"none\"/></svg></figure>\n",
     );
+    approve_all(&kb);
     let run = publish(&kb, "cloud", &[]).ok();
     assert!(
         run.stdout().contains("created    OPS      Alpha guide"),
@@ -271,6 +320,7 @@ fn an_edit_updates_only_that_page_and_attachments_upload_only_when_changed() {
         "content/guides/alpha.md",
         &text.replace("Intro paragraph.", "Intro paragraph, revised."),
     );
+    approve_all(&kb);
     let (code, report) = json_publish(&kb, "cloud", &[]);
     assert_eq!(code, 0, "{report:#}");
     let changed: Vec<_> = actions(&report)
@@ -286,6 +336,7 @@ fn an_edit_updates_only_that_page_and_attachments_upload_only_when_changed() {
     let beta_before = page_of(&pages, "guides-beta")["attachments"][0]["version"].clone();
     // New bytes for the image: beta is updated and its attachment gets a new version, once.
     kb.write("content/guides/img/diagram.png", "new png bytes");
+    approve_all(&kb);
     let (code, report) = json_publish(&kb, "cloud", &[]);
     assert_eq!(code, 0, "{report:#}");
     assert_eq!(action_of(&report, "guides-beta")["action"], "update");
@@ -312,6 +363,7 @@ fn a_renamed_and_moved_document_updates_its_page_never_duplicates_it() {
         "content/guides/beta.md",
         &text.replace("(alpha.md#setup)", "(deep/alpha-moved.md#setup)"),
     );
+    approve_all(&kb);
     let (code, report) = json_publish(&kb, "cloud", &[]);
     assert_eq!(code, 0, "{report:#}");
     assert_eq!(action_of(&report, "guide-alpha")["action"], "move");
@@ -349,6 +401,7 @@ fn a_page_edited_in_confluence_is_reported_as_drifted_and_kept_until_forced() {
         &text.replace("Intro paragraph.", "Intro, from git."),
     );
     let writes = sim.writes("cloud");
+    approve_all(&kb);
     let run = publish(&kb, "cloud", &[]).fails_with(1);
     assert!(
         run.stdout().contains("drifted") && run.stdout().contains("Dana Editor"),
@@ -390,6 +443,7 @@ fn a_version_conflict_rereads_and_retries_once_then_reports() {
             &format!("{text}\nOne more line.\n"),
         );
     }
+    approve_all(&kb);
     let alpha_id = page_of(&managed(&sim, "cloud"), "guide-alpha")["id"]
         .as_str()
         .unwrap()
@@ -407,6 +461,7 @@ fn a_version_conflict_rereads_and_retries_once_then_reports() {
         "---\nid: guide-alpha\ntitle: Alpha guide\ntype: sop\n---\n\nShort now.\n",
     );
     sim.set("cloud", "faults", json!([{"method": "PUT", "path": format!("/api/v2/pages/{alpha_id}"), "status": 409, "times": 2}]));
+    approve_all(&kb);
     let (code, report) = json_publish(&kb, "cloud", &[]);
     assert_eq!(code, 1);
     let alpha = action_of(&report, "guide-alpha");
@@ -484,6 +539,7 @@ fn an_update_that_commits_then_fails_is_recognised_as_ours() {
         "faults",
         json!([{"method": "PUT", "path": "/api/v2/pages/", "status": 500, "commit": true}]),
     );
+    approve_all(&kb);
     let (code, report) = json_publish(&kb, "cloud", &[]);
     assert_eq!(code, 0, "{report:#}");
     let alpha = page_of(&managed(&sim, "cloud"), "guide-alpha").clone();
@@ -536,6 +592,7 @@ fn prune_archives_on_cloud_and_trashes_on_data_center_never_after_a_failure() {
             "content/guides/beta.md",
             &beta.replace(" and [deep](deep/delta.md)", ""),
         );
+        approve_all(&kb);
         let (code, report) = json_publish(&kb, instance, &[]);
         assert_eq!(code, 0, "{report:#}");
         assert_eq!(action_of(&report, "guides-deep-delta")["action"], "orphan");
@@ -552,6 +609,7 @@ fn prune_archives_on_cloud_and_trashes_on_data_center_never_after_a_failure() {
             "faults",
             json!([{"method": "PUT", "path": update, "status": 400}]),
         );
+        approve_all(&kb);
         let (code, report) = json_publish(&kb, instance, &["--prune"]);
         assert_eq!(code, 1, "{report:#}");
         assert_eq!(
@@ -583,6 +641,7 @@ fn colliding_titles_are_reported_before_anything_is_written() {
         "content/guides/other.md",
         "+++\ntitle = \"ALPHA GUIDE\"\ntype = \"faq\"\n+++\nx\n",
     );
+    approve_all(&kb);
     let run = publish(&kb, "cloud", &[]).fails_with(1);
     assert!(
         run.stdout().contains("content/guides/alpha.md")
@@ -842,6 +901,7 @@ fn an_obsolete_document_is_treated_like_a_removed_one() {
         "content/guides/deep/delta.md",
         "+++\ntitle = \"Delta\"\ntype = \"notice\"\nstatus = \"obsolete\"\nsuperseded_by = \"guide-alpha\"\n+++\nGone.\n",
     );
+    approve_all(&kb);
     let (code, report) = json_publish(&kb, "cloud", &["--dry-run"]);
     assert_eq!(code, 0, "{report:#}");
     assert_eq!(action_of(&report, "guides-deep-delta")["action"], "orphan");
@@ -854,4 +914,52 @@ fn an_obsolete_document_is_treated_like_a_removed_one() {
         .find(|p| p["title"] == "Delta")
         .unwrap();
     assert_eq!(delta["status"], "archived");
+}
+
+#[test]
+fn only_approved_pages_are_published_and_the_rest_are_listed_as_gated_with_the_reason() {
+    let sim = Sim::start();
+    let kb = kb_for(&sim, "cloud", "");
+    kb.write("content/guides/draft.md", "+++\ntitle = \"Draft\"\ntype = \"sop\"\n+++\nNot yet.\n");
+    let alpha = std::fs::read_to_string(kb.path().join("content/guides/alpha.md")).unwrap();
+    kb.write("content/guides/alpha.md", &format!("{alpha}\nUnreviewed change.\n"));
+    let guides = std::fs::read_to_string(kb.path().join("content/guides/_index.md")).unwrap();
+    kb.write("content/guides/_index.md", &guides.replace("All guides.", "All guides, unreviewed."));
+    git(&kb, "wes@example.com", &["add", "-A"]);
+    git(&kb, "wes@example.com", &["commit", "-q", "-m", "unreviewed edits"]);
+    let run = publish(&kb, "cloud", &[]).ok();
+    assert!(run.stdout().contains("gated      OPS      Draft"), "{}", run.stdout());
+    let (code, report) = json_publish(&kb, "cloud", &[]);
+    assert_eq!(code, 0, "gated pages are not failures: {report:#}");
+    let draft = action_of(&report, "guides-draft");
+    assert_eq!((&draft["action"], &draft["approval"]), (&json!("gated"), &json!("draft")));
+    assert!(!draft["note"].as_str().unwrap().is_empty());
+    let alpha = action_of(&report, "guide-alpha");
+    assert_eq!((&alpha["action"], &alpha["approval"]), (&json!("gated"), &json!("stale")));
+    assert!(alpha["note"].as_str().unwrap().starts_with("stale"), "{alpha}");
+    let pages = managed(&sim, "cloud");
+    assert!(pages.iter().all(|p| p["title"] != "Draft" && p["title"] != "Alpha guide"));
+    let beta = page_of(&pages, "guides-beta")["body"].as_str().unwrap().to_string();
+    assert!(!beta.contains("ri:content-title=\"Alpha guide\""), "no link to an unpublished page: {beta}");
+    let section = page_of(&pages, "guides");
+    assert!(!section["body"].as_str().unwrap().contains("All guides"), "unapproved section text stays out");
+    assert!(section["body"].as_str().unwrap().contains("ac:name=\"children\""));
+    assert!(action_of(&report, "guides")["note"].as_str().unwrap().contains("its own text is stale"));
+    approve_all(&kb);
+    let (code, report) = json_publish(&kb, "cloud", &[]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(action_of(&report, "guide-alpha")["action"], "create");
+    let receipt = page_of(&managed(&sim, "cloud"), "guide-alpha")["properties"]["kbpub"]["receipt"].clone();
+    assert_eq!(receipt["approval_state"], "approved");
+    assert!(receipt["approvals_used"][0].as_str().unwrap().contains("ana@example.com"), "{receipt}");
+}
+
+#[test]
+fn a_broken_policy_publishes_nothing() {
+    let sim = Sim::start();
+    let kb = kb_for(&sim, "cloud", "");
+    kb.write(".kb/policy.toml", "[[rule]]\nname = \"everything\"\napprovals = 1\ngroups = [\"nobody\"]\n");
+    let run = publish(&kb, "cloud", &[]).fails_with(1);
+    assert!(run.stderr().contains("policy") && run.stderr().contains("nothing was published"), "{}", run.stderr());
+    assert_eq!(sim.count("cloud", "GET") + sim.writes("cloud"), 0, "not even a read");
 }

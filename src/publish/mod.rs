@@ -49,7 +49,7 @@ pub struct Context<'a> {
 }
 
 /// Publishes to the selected targets. `Err`: problems a writer must fix before anything can
-/// be published (content, templates, config, approval policy); nothing was sent.
+/// be published (content, templates, config, approval policy or history); nothing was sent.
 pub fn publish(config: &Config, options: &Options) -> Result<Report, Vec<Diagnostic>> {
     let confluence = match (options.target, &config.confluence) {
         (None | Some(TargetName::Confluence), Some(c)) => Some(c),
@@ -67,7 +67,7 @@ pub fn publish(config: &Config, options: &Options) -> Result<Report, Vec<Diagnos
     }
     let site = content::load_valid(config)?;
     let engine = Engine::new(&site)?;
-    let gates = gate::evaluate(&site, &engine).map_err(|d| vec![d])?;
+    let gates = gate::evaluate(&engine)?;
     let context = Context {
         engine: &engine,
         gates: &gates,

@@ -101,6 +101,11 @@ impl<'s> Engine<'s> {
         self.layouts.iter().map(|t| t.name.as_str())
     }
 
+    /// The layout templates (built-in ones overridden by the site's own), sorted by name.
+    pub fn layouts(&self) -> &[templates::TemplateSource] {
+        &self.layouts
+    }
+
     /// The page body as Markdown: the Tera output for template bodies, the source otherwise.
     pub fn body_markdown(&self, page: usize, view: View) -> Result<Cow<'s, str>, Diagnostic> {
         let p = &self.site.pages[page];

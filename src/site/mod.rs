@@ -25,6 +25,8 @@ pub use output::{Discard, Memory, Sink, Staging};
 #[derive(Default)]
 pub struct Decorations {
     pub banners: HashMap<usize, Vec<Banner>>,
+    /// Problems met while computing the decorations, reported with the build's warnings.
+    pub warnings: Vec<Diagnostic>,
 }
 
 #[derive(Debug)]
@@ -45,13 +47,24 @@ pub struct BuildSummary {
 }
 
 /// `kbpub build`: renders the whole site and swaps it into the output folder atomically.
-pub fn build(config: &Config, decorations: &Decorations) -> Result<BuildSummary, Vec<Diagnostic>> {
+/// `decorate` computes the pages' banners once the site is loaded and its templates compiled.
+pub fn build(
+    config: &Config,
+    decorate: impl FnOnce(&Engine) -> Decorations,
+) -> Result<BuildSummary, Vec<Diagnostic>> {
     let (site, mut diagnostics) = content::load(config)?;
     let engine = Engine::new(&site).map_err(|errors| merged(&diagnostics, errors))?;
+    let failed = diagnostics.iter().any(Diagnostic::is_error);
+    let mut decorations = if failed {
+        Decorations::default()
+    } else {
+        decorate(&engine)
+    };
+    diagnostics.append(&mut decorations.warnings);
     let output = config.output_dir();
     let staging = Staging::new(&output)
         .map_err(|e| vec![io_error(&format!("cannot write {}", output.display()), &e)])?;
-    let mut render = render_site(&engine, decorations, &staging)
+    let mut render = render_site(&engine, &decorations, &staging)
         .map_err(|errors| merged(&diagnostics, errors))?;
     if diagnostics.iter().any(Diagnostic::is_error) {
         return Err(merged(&diagnostics, render.warnings));

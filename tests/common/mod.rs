@@ -71,8 +71,14 @@ impl Kb {
 
     /// Runs `kbpub <args>` in the knowledge base folder.
     pub fn run(&self, args: &[&str]) -> Run {
+        self.run_env(args, &[])
+    }
+
+    /// Runs `kbpub <args>` with extra environment variables for this run only.
+    pub fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
         let output = kbpub()
             .args(args)
+            .envs(env.iter().copied())
             .current_dir(self.path())
             .output()
             .expect("run kbpub");

@@ -277,10 +277,18 @@ fn page_report(
     ctx: &Context<'_>,
 ) -> PageReport {
     let f = step.found.map(|i| &found[i]);
+    let mut note = step.note.clone();
     let (doc_id, source, title, scope, approval) = match step.wanted {
-        Some(w) => {
-            let w = &wanted[w];
-            let gate = &ctx.gates[desired[step.wanted.expect("matched above")].page];
+        Some(index) => {
+            let w = &wanted[index];
+            let gate = &ctx.gates[desired[index].page];
+            if !gate.publishable && step.action != Action::Gated {
+                let container = format!(
+                    "its own text is {}: published only as the parent of its approved pages",
+                    gate.state
+                );
+                note = Some(note.map_or(container.clone(), |n| format!("{n}; {container}")));
+            }
             (
                 w.key.clone(),
                 w.source.clone(),
@@ -310,7 +318,7 @@ fn page_report(
         remote_id: f.map(|f| f.remote_id.clone()),
         version: f.map(|f| f.version),
         approval,
-        note: step.note.clone(),
+        note,
         error: None,
         receipt: None,
     }
