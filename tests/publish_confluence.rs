@@ -20,7 +20,11 @@ fn git(kb: &Kb, who: &str, args: &[&str]) {
         .envs(identity(who))
         .output()
         .expect("run git");
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn identity(who: &str) -> Vec<(&'static str, String)> {
@@ -38,7 +42,11 @@ fn identity(who: &str) -> Vec<(&'static str, String)> {
 /// Commits what Wes changed and has Ana approve every document's current content.
 fn approve_all(kb: &Kb) {
     git(kb, "wes@example.com", &["add", "-A"]);
-    git(kb, "wes@example.com", &["commit", "-q", "--allow-empty", "-m", "edit"]);
+    git(
+        kb,
+        "wes@example.com",
+        &["commit", "-q", "--allow-empty", "-m", "edit"],
+    );
     let docs: Vec<String> = files_under(&kb.path().join("content"))
         .into_iter()
         .filter(|f| f.ends_with(".md"))
@@ -51,7 +59,11 @@ fn approve_all(kb: &Kb) {
         .envs(identity("ana@example.com"))
         .output()
         .expect("run kbpub approve");
-    assert!(out.status.success(), "approve: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "approve: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// A copy of the fixture site in a git repository, every document approved, configured to
@@ -63,7 +75,10 @@ fn kb_for(sim: &Sim, instance: &str, extra: &str) -> Kb {
             "base_url = \"{}/wiki\"\nemail_env = \"KB_TEST_EMAIL\"\ntoken_env = \"KB_TEST_TOKEN\"\n",
             sim.base
         ),
-        _ => format!("base_url = \"{}/confluence\"\ntoken_env = \"KB_TEST_TOKEN\"\n", sim.base),
+        _ => format!(
+            "base_url = \"{}/confluence\"\ntoken_env = \"KB_TEST_TOKEN\"\n",
+            sim.base
+        ),
     };
     let toml = std::fs::read_to_string(kb.path().join("kbpub.toml")).unwrap();
     kb.write(
@@ -920,46 +935,113 @@ fn an_obsolete_document_is_treated_like_a_removed_one() {
 fn only_approved_pages_are_published_and_the_rest_are_listed_as_gated_with_the_reason() {
     let sim = Sim::start();
     let kb = kb_for(&sim, "cloud", "");
-    kb.write("content/guides/draft.md", "+++\ntitle = \"Draft\"\ntype = \"sop\"\n+++\nNot yet.\n");
+    kb.write(
+        "content/guides/draft.md",
+        "+++\ntitle = \"Draft\"\ntype = \"sop\"\n+++\nNot yet.\n",
+    );
     let alpha = std::fs::read_to_string(kb.path().join("content/guides/alpha.md")).unwrap();
-    kb.write("content/guides/alpha.md", &format!("{alpha}\nUnreviewed change.\n"));
+    kb.write(
+        "content/guides/alpha.md",
+        &format!("{alpha}\nUnreviewed change.\n"),
+    );
     let guides = std::fs::read_to_string(kb.path().join("content/guides/_index.md")).unwrap();
-    kb.write("content/guides/_index.md", &guides.replace("All guides.", "All guides, unreviewed."));
+    kb.write(
+        "content/guides/_index.md",
+        &guides.replace("All guides.", "All guides, unreviewed."),
+    );
     git(&kb, "wes@example.com", &["add", "-A"]);
-    git(&kb, "wes@example.com", &["commit", "-q", "-m", "unreviewed edits"]);
+    git(
+        &kb,
+        "wes@example.com",
+        &["commit", "-q", "-m", "unreviewed edits"],
+    );
     let run = publish(&kb, "cloud", &[]).ok();
-    assert!(run.stdout().contains("gated      OPS      Draft"), "{}", run.stdout());
+    assert!(
+        run.stdout().contains("gated      OPS      Draft"),
+        "{}",
+        run.stdout()
+    );
     let (code, report) = json_publish(&kb, "cloud", &[]);
     assert_eq!(code, 0, "gated pages are not failures: {report:#}");
     let draft = action_of(&report, "guides-draft");
-    assert_eq!((&draft["action"], &draft["approval"]), (&json!("gated"), &json!("draft")));
+    assert_eq!(
+        (&draft["action"], &draft["approval"]),
+        (&json!("gated"), &json!("draft"))
+    );
     assert!(!draft["note"].as_str().unwrap().is_empty());
     let alpha = action_of(&report, "guide-alpha");
-    assert_eq!((&alpha["action"], &alpha["approval"]), (&json!("gated"), &json!("stale")));
-    assert!(alpha["note"].as_str().unwrap().starts_with("stale"), "{alpha}");
+    assert_eq!(
+        (&alpha["action"], &alpha["approval"]),
+        (&json!("gated"), &json!("stale"))
+    );
+    assert!(
+        alpha["note"].as_str().unwrap().starts_with("stale"),
+        "{alpha}"
+    );
     let pages = managed(&sim, "cloud");
-    assert!(pages.iter().all(|p| p["title"] != "Draft" && p["title"] != "Alpha guide"));
-    let beta = page_of(&pages, "guides-beta")["body"].as_str().unwrap().to_string();
-    assert!(!beta.contains("ri:content-title=\"Alpha guide\""), "no link to an unpublished page: {beta}");
+    assert!(
+        pages
+            .iter()
+            .all(|p| p["title"] != "Draft" && p["title"] != "Alpha guide")
+    );
+    let beta = page_of(&pages, "guides-beta")["body"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        !beta.contains("ri:content-title=\"Alpha guide\""),
+        "no link to an unpublished page: {beta}"
+    );
     let section = page_of(&pages, "guides");
-    assert!(!section["body"].as_str().unwrap().contains("All guides"), "unapproved section text stays out");
-    assert!(section["body"].as_str().unwrap().contains("ac:name=\"children\""));
-    assert!(action_of(&report, "guides")["note"].as_str().unwrap().contains("its own text is stale"));
+    assert!(
+        !section["body"].as_str().unwrap().contains("All guides"),
+        "unapproved section text stays out"
+    );
+    assert!(
+        section["body"]
+            .as_str()
+            .unwrap()
+            .contains("ac:name=\"children\"")
+    );
+    assert!(
+        action_of(&report, "guides")["note"]
+            .as_str()
+            .unwrap()
+            .contains("its own text is stale")
+    );
     approve_all(&kb);
     let (code, report) = json_publish(&kb, "cloud", &[]);
     assert_eq!(code, 0, "{report:#}");
     assert_eq!(action_of(&report, "guide-alpha")["action"], "create");
-    let receipt = page_of(&managed(&sim, "cloud"), "guide-alpha")["properties"]["kbpub"]["receipt"].clone();
+    let receipt =
+        page_of(&managed(&sim, "cloud"), "guide-alpha")["properties"]["kbpub"]["receipt"].clone();
     assert_eq!(receipt["approval_state"], "approved");
-    assert!(receipt["approvals_used"][0].as_str().unwrap().contains("ana@example.com"), "{receipt}");
+    assert!(
+        receipt["approvals_used"][0]
+            .as_str()
+            .unwrap()
+            .contains("ana@example.com"),
+        "{receipt}"
+    );
 }
 
 #[test]
 fn a_broken_policy_publishes_nothing() {
     let sim = Sim::start();
     let kb = kb_for(&sim, "cloud", "");
-    kb.write(".kb/policy.toml", "[[rule]]\nname = \"everything\"\napprovals = 1\ngroups = [\"nobody\"]\n");
+    kb.write(
+        ".kb/policy.toml",
+        "[[rule]]\nname = \"everything\"\napprovals = 1\ngroups = [\"nobody\"]\n",
+    );
     let run = publish(&kb, "cloud", &[]).fails_with(1);
-    assert!(run.stderr().contains("policy") && run.stderr().contains("nothing was published"), "{}", run.stderr());
-    assert_eq!(sim.count("cloud", "GET") + sim.writes("cloud"), 0, "not even a read");
+    assert!(
+        run.stderr().contains("policy") && run.stderr().contains("nothing was published"),
+        "{}",
+        run.stderr()
+    );
+    assert_eq!(
+        sim.count("cloud", "GET") + sim.writes("cloud"),
+        0,
+        "not even a read"
+    );
 }

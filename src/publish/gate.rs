@@ -56,12 +56,24 @@ fn gate(approval: Option<&PageApproval>) -> Gate {
             .iter()
             .map(|u| {
                 let s = &u.signoff;
-                format!("{} <{}> ({}, {})", s.name, s.approver, u.group, s.time.to_rfc3339())
+                format!(
+                    "{} <{}> ({}, {})",
+                    s.name,
+                    s.approver,
+                    u.group,
+                    s.time.to_rfc3339()
+                )
             })
             .collect(),
         emergency: a.emergency.as_ref().map(|e| {
             let s = &e.signoff;
-            format!("{} — {} <{}>, {}", e.reason, s.name, s.approver, s.time.to_rfc3339())
+            format!(
+                "{} — {} <{}>, {}",
+                e.reason,
+                s.name,
+                s.approver,
+                s.time.to_rfc3339()
+            )
         }),
     }
 }
