@@ -12,38 +12,11 @@ const CLOUD_TOKEN: &str = "cloud-token";
 const PEOPLE: &str = "[[person]]\nemail = \"wes@example.com\"\nname = \"Wes Writer\"\n[[person]]\nemail = \"ana@example.com\"\nname = \"Ana Ops\"\n\n[groups]\nops = [\"ana@example.com\"]\n";
 const POLICY: &str = "[[rule]]\nname = \"everything\"\napprovals = 1\ngroups = [\"ops\"]\n";
 
-/// Hermetic git as `who`: no global or system config.
-fn git(kb: &Kb, who: &str, args: &[&str]) {
-    let out = std::process::Command::new("git")
-        .args(args)
-        .current_dir(kb.path())
-        .envs(identity(who))
-        .output()
-        .expect("run git");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn identity(who: &str) -> Vec<(&'static str, String)> {
-    let name = who.split('@').next().unwrap_or(who).to_string();
-    vec![
-        ("GIT_CONFIG_GLOBAL", "/dev/null".into()),
-        ("GIT_CONFIG_NOSYSTEM", "1".into()),
-        ("GIT_AUTHOR_NAME", name.clone()),
-        ("GIT_AUTHOR_EMAIL", who.into()),
-        ("GIT_COMMITTER_NAME", name),
-        ("GIT_COMMITTER_EMAIL", who.into()),
-    ]
-}
-
 /// Commits what Wes changed and has Ana approve every document's current content.
 fn approve_all(kb: &Kb) {
-    git(kb, "wes@example.com", &["add", "-A"]);
+    git(kb.path(), "wes@example.com", &["add", "-A"]);
     git(
-        kb,
+        kb.path(),
         "wes@example.com",
         &["commit", "-q", "--allow-empty", "-m", "edit"],
     );
@@ -56,7 +29,7 @@ fn approve_all(kb: &Kb) {
         .args(["approve", "--as", "ana@example.com"])
         .args(&docs)
         .current_dir(kb.path())
-        .envs(identity("ana@example.com"))
+        .envs(git_env("ana@example.com"))
         .output()
         .expect("run kbpub approve");
     assert!(
@@ -88,7 +61,7 @@ fn kb_for(sim: &Sim, instance: &str, extra: &str) -> Kb {
     kb.write(".kb/people.toml", PEOPLE);
     kb.write(".kb/policy.toml", POLICY);
     kb.write(".gitignore", "output/\n.kb/receipts/\n");
-    git(&kb, "wes@example.com", &["init", "-q", "-b", "main"]);
+    git(kb.path(), "wes@example.com", &["init", "-q", "-b", "main"]);
     approve_all(&kb);
     kb
 }
@@ -949,9 +922,9 @@ fn only_approved_pages_are_published_and_the_rest_are_listed_as_gated_with_the_r
         "content/guides/_index.md",
         &guides.replace("All guides.", "All guides, unreviewed."),
     );
-    git(&kb, "wes@example.com", &["add", "-A"]);
+    git(kb.path(), "wes@example.com", &["add", "-A"]);
     git(
-        &kb,
+        kb.path(),
         "wes@example.com",
         &["commit", "-q", "-m", "unreviewed edits"],
     );
