@@ -81,8 +81,10 @@ enum Command {
     },
     /// Publish approved pages to Confluence (every configured target unless --target)
     ///
-    /// Plans first (create, update, move, unchanged, gated, drifted, prune), then writes with
-    /// bounded concurrency. Pages edited in Confluence since kbpub last wrote them are reported
+    /// Only approved pages (or pages under an emergency approval) are published; the others are
+    /// listed as gated with the reason, and nothing at all is published when approval states
+    /// cannot be known (no or broken policy, shallow clone). Plans first (create, update, move,
+    /// unchanged, gated, drifted, prune), then writes with bounded concurrency. Pages edited in Confluence since kbpub last wrote them are reported
     /// as drifted and left alone unless --force. Re-running after any failure finishes the job;
     /// re-running with no change writes nothing. Credentials come from the env vars named in
     /// kbpub.toml (`[confluence] email_env`, `token_env`).
