@@ -4,6 +4,8 @@
 
 pub mod config;
 pub mod content;
+pub mod data;
 pub mod diag;
 pub mod render;
+pub mod sim;
 pub mod site;

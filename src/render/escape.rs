@@ -32,7 +32,7 @@ pub fn escape_markup(input: &str) -> String {
 
 /// Bidirectional overrides and isolates, zero-width characters and the BOM: characters that
 /// change or hide what is displayed without being visible themselves.
-fn is_invisible_format(c: char) -> bool {
+pub fn is_invisible_format(c: char) -> bool {
     matches!(c,
         '\u{061c}' | '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2064}'
         | '\u{2066}'..='\u{2069}' | '\u{feff}')
