@@ -285,16 +285,27 @@ impl<'a> Client<'a> {
 }
 
 fn network_detail(e: &reqwest::Error) -> String {
-    let mut text = if e.is_timeout() { "timed out".to_string() } else { e.to_string() };
-    let mut source = std::error::Error::source(e);
-    while let Some(cause) = source {
-        if !e.is_timeout() {
-            text.push_str(": ");
-            text.push_str(&cause.to_string());
-        }
-        source = cause.source();
+    let what = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "cannot connect"
+    } else if e.is_body() || e.is_decode() {
+        "the response body could not be read"
+    } else {
+        "the request failed"
+    };
+    // The innermost cause says why (e.g. "Connection refused (os error 111)"); the URL is
+    // already part of the message around this detail.
+    let mut cause = std::error::Error::source(e);
+    let mut innermost = None;
+    while let Some(c) = cause {
+        innermost = Some(c.to_string());
+        cause = c.source();
     }
-    text
+    match innermost {
+        Some(why) if !e.is_timeout() => format!("{what}: {why}"),
+        _ => what.to_string(),
+    }
 }
 
 /// Exponential backoff with equal jitter: 0.25 s, 0.5 s, 1 s ... capped at 10 s, each drawn

@@ -109,7 +109,10 @@ fn failed(config: &Config, source: &SourceConfig, reason: String) -> Outcome {
     let max_age = source.max_age.expect("checked: stale sources have a max_age");
     let previous = match snapshot::read(&snapshot::path(&dir, &source.name)) {
         Ok(previous) => previous,
-        Err(e) => return Outcome::Failed { reason: format!("{reason}; no previous snapshot to fall back on ({e})") },
+        Err(e) => {
+            let why = e.to_string().replace(&dir.display().to_string(), &shown_path(config, &dir));
+            return Outcome::Failed { reason: format!("{reason}; no previous snapshot to fall back on ({why})") };
+        }
     };
     let now = Utc::now();
     let age = (now - previous.as_of).to_std().unwrap_or(Duration::ZERO);

@@ -24,11 +24,16 @@ use super::metrics::Counts;
 
 /// Version of the file layout (not of the contract).
 const LAYOUT: u32 = 1;
-const COLUMNS: &[&str] = &[
-    "doc_type", "direction", "start", "end", "documents", "interchanges", "expected", "received",
-    "accepted", "accepted_with_errors", "rejected", "overdue", "delivered", "failed", "resent",
-    "on_time", "total", "turnaround_minutes", "chargebacks",
-];
+/// How a metric row is laid out in the file (stored in the file, checked on reading).
+fn columns() -> serde_json::Value {
+    serde_json::json!([
+        "doc_type", "direction", "period.start (unix seconds)", "period.end (unix seconds)",
+        ["documents", "interchanges", "expected", "received", "accepted", "accepted_with_errors", "rejected",
+         "overdue", "delivered", "failed", "resent", "on_time", "total"],
+        {"<turnaround measure>": ["p50", "p90", "sla", "within_sla", "measured"]},
+        [["reason", "count", "amount.value", "amount.currency"]]
+    ])
+}
 
 /// One metric row as kept in memory: the counts, the period as Unix seconds, and indexes into
 /// the snapshot's document-type and measure tables.
@@ -186,7 +191,7 @@ struct Data<'a> {
 
 #[derive(Deserialize)]
 struct Metrics<'a> {
-    columns: Vec<Cow<'a, str>>,
+    columns: serde_json::Value,
     doc_types: BTreeMap<String, String>,
     #[serde(borrow)]
     rows: BTreeMap<String, &'a RawValue>,
@@ -228,7 +233,7 @@ fn data_text(snapshot: &Snapshot) -> String {
     out.push_str(",\n\"incidents\": ");
     out.push_str(&pretty(&snapshot.incidents));
     out.push_str(",\n\"metrics\": {\n\"columns\": ");
-    out.push_str(&serde_json::to_string(COLUMNS).expect("columns"));
+    out.push_str(&columns().to_string());
     out.push_str(",\n\"doc_types\": ");
     let doc_types: BTreeMap<&str, &str> = snapshot.doc_types.iter().map(|(c, n)| (c.as_str(), n.as_str())).collect();
     out.push_str(&serde_json::to_string(&doc_types).expect("doc types"));
@@ -302,7 +307,7 @@ fn parse(text: &str) -> Result<Snapshot, ParseError> {
         return Err(ParseError::Checksum);
     }
     let data: Data = serde_json::from_str(header.data.get()).map_err(invalid)?;
-    if data.metrics.columns.iter().map(|c| c.as_ref()).ne(COLUMNS.iter().copied()) {
+    if data.metrics.columns != columns() {
         return Err(ParseError::Invalid("unknown metric columns".into()));
     }
     let doc_types: Vec<(String, String)> = data.metrics.doc_types.into_iter().collect();
@@ -397,6 +402,12 @@ pub fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
     let mut file = tempfile::Builder::new().prefix(".kbpub-").suffix(".tmp").tempfile_in(dir)?;
     file.write_all(text.as_bytes())?;
     file.as_file().sync_all()?;
+    #[cfg(unix)]
+    {
+        // Snapshots are committed and read by everyone: not the temp file's private 0600.
+        use std::os::unix::fs::PermissionsExt;
+        file.as_file().set_permissions(std::fs::Permissions::from_mode(0o644))?;
+    }
     file.persist(path).map_err(|e| e.error)?;
     Ok(())
 }
