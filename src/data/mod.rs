@@ -6,7 +6,7 @@
 pub mod client;
 pub mod contract;
 pub mod metrics;
-// pub mod pages;
+pub mod pages;
 pub mod pull;
 pub mod snapshot;
 pub mod source;
