@@ -36,8 +36,10 @@ impl Secret {
         text.replace(&self.0, "[redacted]").replace(escaped, "[redacted]")
     }
 
+    /// Whether `text` holds the secret. Secrets shorter than 8 characters are not looked for:
+    /// they cannot be told apart from ordinary text (and are too weak to be real tokens).
     pub fn appears_in(&self, text: &str) -> bool {
-        !self.0.is_empty() && self.redact(text) != text
+        self.0.chars().count() >= 8 && self.redact(text) != text
     }
 }
 

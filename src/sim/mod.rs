@@ -30,9 +30,12 @@ pub fn run(options: SimArgs) -> Result<(), String> {
         let address = SocketAddr::from(([127, 0, 0, 1], options.port));
         let listener = tokio::net::TcpListener::bind(address).await.map_err(|e| format!("cannot listen on {address}: {e}"))?;
         let bound = listener.local_addr().map_err(|e| e.to_string())?;
-        println!("kbpub sim listening on http://{bound}");
-        println!("  Trading Grid contract v1: http://{bound}/v1/health, /v1/partners, /v1/metrics, /v1/incidents");
-        std::io::stdout().flush().ok();
+        // Written once and never again; a reader that stopped listening is not an error.
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "kbpub sim listening on http://{bound}");
+        let _ = writeln!(out, "  Trading Grid contract v1: http://{bound}/v1/health, /v1/partners, /v1/metrics, /v1/incidents");
+        let _ = out.flush();
+        drop(out);
         axum::serve(listener, router).with_graceful_shutdown(shutdown()).await.map_err(|e| format!("server error: {e}"))
     })
 }

@@ -52,7 +52,7 @@ pub struct TradingGridArgs {
     /// Fault: answer the first N data requests with 429 Too Many Requests
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub throttle: u64,
-    /// Retry-After sent with 429 and 503: seconds, or `date` for an HTTP date 1 s ahead
+    /// Retry-After sent with 429 and 503: seconds, or `date` for an HTTP date 2 s ahead
     #[arg(long, default_value = "1", value_name = "SECONDS|date")]
     pub retry_after: String,
     /// Fault: answer the next N data requests (after any throttled ones) with --fail-status
@@ -172,7 +172,7 @@ async fn gate(sim: &Sim, headers: &HeaderMap) -> Option<Response> {
 
 fn with_retry_after(sim: &Sim, mut response: Response) -> Response {
     let value = match sim.options.retry_after.as_str() {
-        "date" => httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(1)),
+        "date" => httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(2)),
         seconds => seconds.to_string(),
     };
     if let Ok(value) = HeaderValue::from_str(&value) {

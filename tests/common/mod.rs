@@ -6,6 +6,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+pub mod sim;
+
 pub use scraper::{Html, Selector};
 
 /// A knowledge base in a temp folder.
