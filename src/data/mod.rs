@@ -263,9 +263,15 @@ impl Dataset {
                     }
                 }
             }
-            let entry = self.metrics.entry(partner).or_default();
+            let entry = match self.metrics.entry(partner) {
+                std::collections::hash_map::Entry::Vacant(vacant) => {
+                    vacant.insert(rows);
+                    continue;
+                }
+                std::collections::hash_map::Entry::Occupied(occupied) => occupied.into_mut(),
+            };
             entry.extend(rows);
-            if !identity {
+            {
                 let doc_types = &self.doc_types;
                 entry.sort_by(|a, b| {
                     (&doc_types[a.doc_type as usize].0, a.direction, a.start).cmp(&(&doc_types[b.doc_type as usize].0, b.direction, b.start))

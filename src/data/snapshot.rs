@@ -30,7 +30,7 @@ fn columns() -> serde_json::Value {
         "doc_type", "direction", "period.start (unix seconds)", "period.end (unix seconds)",
         ["documents", "interchanges", "expected", "received", "accepted", "accepted_with_errors", "rejected",
          "overdue", "delivered", "failed", "resent", "on_time", "total"],
-        {"<turnaround measure>": ["p50", "p90", "sla", "within_sla", "measured"]},
+        [["measure (index into measures)", "p50", "p90", "sla", "within_sla", "measured"]],
         [["reason", "count", "amount.value", "amount.currency"]]
     ])
 }
@@ -193,6 +193,7 @@ struct Data<'a> {
 struct Metrics<'a> {
     columns: serde_json::Value,
     doc_types: BTreeMap<String, String>,
+    measures: Vec<String>,
     #[serde(borrow)]
     rows: BTreeMap<String, &'a RawValue>,
 }
@@ -205,8 +206,8 @@ struct FileRow<'a>(
     i64,
     i64,
     [u64; 13],
-    #[serde(borrow)] BTreeMap<Cow<'a, str>, [Option<u64>; 5]>,
-    Vec<(Cow<'a, str>, u64, Cow<'a, str>, Cow<'a, str>)>,
+    Vec<(u16, Option<u64>, Option<u64>, u64, u64, u64)>,
+    #[serde(borrow)] Vec<(Cow<'a, str>, u64, Cow<'a, str>, Cow<'a, str>)>,
 );
 
 /// The file text of `snapshot`: deterministic (same data, same bytes), one metric row per line.
@@ -237,6 +238,8 @@ fn data_text(snapshot: &Snapshot) -> String {
     out.push_str(",\n\"doc_types\": ");
     let doc_types: BTreeMap<&str, &str> = snapshot.doc_types.iter().map(|(c, n)| (c.as_str(), n.as_str())).collect();
     out.push_str(&serde_json::to_string(&doc_types).expect("doc types"));
+    out.push_str(",\n\"measures\": ");
+    out.push_str(&serde_json::to_string(&snapshot.measures).expect("measures"));
     out.push_str(",\n\"rows\": {");
     for (i, (partner, rows)) in snapshot.metrics.iter().enumerate() {
         out.push_str(if i == 0 { "\n" } else { ",\n" });
@@ -268,10 +271,7 @@ fn file_row<'a>(snapshot: &'a Snapshot, row: &'a Row) -> FileRow<'a> {
             c.documents, c.interchanges, c.expected, c.received, c.accepted, c.accepted_with_errors, c.rejected,
             c.overdue, c.delivered, c.failed, c.resent, c.on_time, c.on_time_total,
         ],
-        row.turnaround
-            .iter()
-            .map(|(m, t)| (Cow::Borrowed(snapshot.measures[*m as usize].as_str()), [t.p50, t.p90, Some(t.sla), Some(t.within_sla), Some(t.measured)]))
-            .collect(),
+        row.turnaround.iter().map(|(m, t)| (*m, t.p50, t.p90, t.sla, t.within_sla, t.measured)).collect(),
         row.chargebacks
             .iter()
             .map(|c| (Cow::Borrowed(c.reason.as_str()), c.count, Cow::Borrowed(c.amount.value.as_str()), Cow::Borrowed(c.amount.currency.as_str())))
@@ -312,25 +312,18 @@ fn parse(text: &str) -> Result<Snapshot, ParseError> {
     }
     let doc_types: Vec<(String, String)> = data.metrics.doc_types.into_iter().collect();
     let doc_index: HashMap<&str, u16> = doc_types.iter().enumerate().map(|(i, (c, _))| (c.as_str(), i as u16)).collect();
-    // Rows are parsed per partner, in parallel; measure names are collected first (few, shared).
-    let parsed: Vec<(String, Vec<FileRow>)> = data
+    let measures = data.metrics.measures;
+    // Each partner's rows are parsed and converted in one go, partners in parallel, so the
+    // transient per-row form never exists for the whole file at once.
+    let metrics: BTreeMap<String, Vec<Row>> = data
         .metrics
         .rows
         .into_par_iter()
-        .map(|(partner, raw)| serde_json::from_str::<Vec<FileRow>>(raw.get()).map(|rows| (partner, rows)))
-        .collect::<Result<_, _>>()
-        .map_err(invalid)?;
-    let mut measure_names: Vec<String> =
-        parsed.iter().flat_map(|(_, rows)| rows.iter().flat_map(|r| r.5.keys().map(|k| k.to_string()))).collect();
-    measure_names.sort();
-    measure_names.dedup();
-    let measure_index: HashMap<&str, u16> = measure_names.iter().enumerate().map(|(i, m)| (m.as_str(), i as u16)).collect();
-    let metrics: BTreeMap<String, Vec<Row>> = parsed
-        .into_par_iter()
-        .map(|(partner, rows)| {
+        .map(|(partner, raw)| {
+            let rows: Vec<FileRow> = serde_json::from_str(raw.get()).map_err(invalid)?;
             let rows = rows
                 .into_iter()
-                .map(|r| stored_row(r, &doc_index, &measure_index))
+                .map(|r| stored_row(r, &doc_index, measures.len()))
                 .collect::<Result<Vec<Row>, String>>()
                 .map_err(|why| ParseError::Invalid(format!("metrics of `{partner}`: {why}")))?;
             Ok((partner, rows))
@@ -343,16 +336,18 @@ fn parse(text: &str) -> Result<Snapshot, ParseError> {
         is_partial: header.is_partial,
         partners: data.partners,
         doc_types,
-        measures: measure_names,
+        measures,
         metrics,
         incidents: data.incidents,
     })
 }
 
-fn stored_row(r: FileRow, doc_index: &HashMap<&str, u16>, measure_index: &HashMap<&str, u16>) -> Result<Row, String> {
+fn stored_row(r: FileRow, doc_index: &HashMap<&str, u16>, measures: usize) -> Result<Row, String> {
     let FileRow(doc_type, direction, start, end, n, turnaround, chargebacks) = r;
     let doc_type = *doc_index.get(doc_type.as_ref()).ok_or_else(|| format!("unknown document type `{doc_type}`"))?;
-    let turnaround_sums = turnaround.values().fold((0, 0), |(w, m), t| (w + t[3].unwrap_or(0), m + t[4].unwrap_or(0)));
+    if let Some(bad) = turnaround.iter().find(|t| usize::from(t.0) >= measures) {
+        return Err(format!("unknown turnaround measure {}", bad.0));
+    }
     let counts = Counts {
         documents: n[0],
         interchanges: n[1],
@@ -367,8 +362,8 @@ fn stored_row(r: FileRow, doc_index: &HashMap<&str, u16>, measure_index: &HashMa
         resent: n[10],
         on_time: n[11],
         on_time_total: n[12],
-        sla_within: turnaround_sums.0,
-        sla_measured: turnaround_sums.1,
+        sla_within: turnaround.iter().map(|t| t.4).sum(),
+        sla_measured: turnaround.iter().map(|t| t.5).sum(),
         chargebacks: chargebacks.iter().map(|c| c.1).sum(),
     };
     Ok(Row {
@@ -378,11 +373,8 @@ fn stored_row(r: FileRow, doc_index: &HashMap<&str, u16>, measure_index: &HashMa
         end,
         counts,
         turnaround: turnaround
-            .iter()
-            .map(|(m, t)| {
-                let turnaround = Turnaround { p50: t[0], p90: t[1], sla: t[2].unwrap_or(0), within_sla: t[3].unwrap_or(0), measured: t[4].unwrap_or(0) };
-                (measure_index[m.as_ref()], turnaround)
-            })
+            .into_iter()
+            .map(|(m, p50, p90, sla, within_sla, measured)| (m, Turnaround { p50, p90, sla, within_sla, measured }))
             .collect(),
         chargebacks: chargebacks
             .into_iter()
