@@ -447,3 +447,20 @@ fn hostile_strings_show_as_visible_text_and_inject_nothing() {
     let entry = json["docs"].as_array().unwrap().iter().find(|d| d["u"] == "live/partners/acme-retail.html").unwrap();
     assert_eq!(entry["t"], title, "search shows the same text title");
 }
+
+#[test]
+fn progress_is_a_bar_on_a_terminal_and_plain_lines_otherwise() {
+    let sim = Sim::start(&["--latency", "150ms"]);
+    let kb = data_kb(&sim, "", "");
+    let plain = pull(&kb).ok().stderr();
+    assert!(plain.contains("tg: metrics 7200 records, 15 pages"), "{plain}");
+    assert!(!plain.contains('\u{1b}'), "no terminal control codes when not on a terminal: {plain:?}");
+    // `script` (util-linux) runs the pull on a pseudo-terminal.
+    let command = format!("{} data pull", env!("CARGO_BIN_EXE_kbpub"));
+    let output = std::process::Command::new("script").args(["-qefc", &command, "/dev/null"])
+        .current_dir(kb.path()).env("TG_TOKEN", TOKEN).output().expect("run script(1)");
+    let shown = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{shown}");
+    assert!(shown.contains("\u{1b}[2K") || shown.contains('\r'), "a redrawn progress line on a terminal: {shown:?}");
+    assert!(shown.contains("tg: 8 partners, 7200 metric rows"), "{shown:?}");
+}

@@ -24,15 +24,17 @@ use super::metrics::Counts;
 
 /// Version of the file layout (not of the contract).
 const LAYOUT: u32 = 1;
-/// How a metric row is laid out in the file (stored in the file, checked on reading).
+/// How metric rows are laid out in the file (stored in the file, checked on reading): per
+/// partner a list of series, one per document type and direction, each column by column.
 fn columns() -> serde_json::Value {
-    serde_json::json!([
-        "doc_type", "direction", "period.start (unix seconds)", "period.end (unix seconds)",
-        ["documents", "interchanges", "expected", "received", "accepted", "accepted_with_errors", "rejected",
-         "overdue", "delivered", "failed", "resent", "on_time", "total"],
-        [["measure (index into measures)", "p50", "p90", "sla", "within_sla", "measured"]],
-        [["reason", "count", "amount.value", "amount.currency"]]
-    ])
+    serde_json::json!({
+        "start": "period starts: the first in Unix seconds, then the difference to the previous",
+        "length": "period lengths in seconds",
+        "counts": ["documents", "interchanges", "expected", "received", "accepted", "accepted_with_errors",
+                   "rejected", "overdue", "delivered", "failed", "resent", "on_time", "total"],
+        "turnaround": [["measure (index into measures)", ["p50", "p90", "sla (null: not measured)", "within_sla", "measured"]]],
+        "chargebacks": [["row", "reason", "count", "amount.value", "amount.currency"]]
+    })
 }
 
 /// One metric row as kept in memory: the counts, the period as Unix seconds, and indexes into
@@ -195,20 +197,23 @@ struct Metrics<'a> {
     doc_types: BTreeMap<String, String>,
     measures: Vec<String>,
     #[serde(borrow)]
-    rows: BTreeMap<String, &'a RawValue>,
+    series: BTreeMap<String, &'a RawValue>,
 }
 
-/// A row in the file: one JSON array, in the order of [`COLUMNS`].
+/// One partner's rows of one document type and direction, column by column: columns of small
+/// integers are short to store and several times faster to parse than the same rows as arrays.
 #[derive(Serialize, Deserialize)]
-struct FileRow<'a>(
-    #[serde(borrow)] Cow<'a, str>,
-    Direction,
-    i64,
-    i64,
-    [u64; 13],
-    Vec<(u16, Option<u64>, Option<u64>, u64, u64, u64)>,
-    #[serde(borrow)] Vec<(Cow<'a, str>, u64, Cow<'a, str>, Cow<'a, str>)>,
-);
+struct Series<'a> {
+    #[serde(borrow)]
+    doc_type: Cow<'a, str>,
+    direction: Direction,
+    start: Vec<i64>,
+    length: Vec<i64>,
+    counts: [Vec<u64>; 13],
+    turnaround: Vec<(u16, [Vec<Option<u64>>; 5])>,
+    #[serde(borrow)]
+    chargebacks: Vec<(usize, Cow<'a, str>, u64, Cow<'a, str>, Cow<'a, str>)>,
+}
 
 /// The file text of `snapshot`: deterministic (same data, same bytes), one metric row per line.
 pub fn to_file_text(snapshot: &Snapshot) -> String {
@@ -240,14 +245,14 @@ fn data_text(snapshot: &Snapshot) -> String {
     out.push_str(&serde_json::to_string(&doc_types).expect("doc types"));
     out.push_str(",\n\"measures\": ");
     out.push_str(&serde_json::to_string(&snapshot.measures).expect("measures"));
-    out.push_str(",\n\"rows\": {");
+    out.push_str(",\n\"series\": {");
     for (i, (partner, rows)) in snapshot.metrics.iter().enumerate() {
         out.push_str(if i == 0 { "\n" } else { ",\n" });
         out.push_str(&serde_json::to_string(partner).expect("partner id"));
         out.push_str(": [");
-        for (j, row) in rows.iter().enumerate() {
+        for (j, series) in rows.chunk_by(|a, b| a.doc_type == b.doc_type && a.direction == b.direction).enumerate() {
             out.push_str(if j == 0 { "\n" } else { ",\n" });
-            out.push_str(&serde_json::to_string(&file_row(snapshot, row)).expect("metric row"));
+            out.push_str(&serde_json::to_string(&file_series(snapshot, series)).expect("metric series"));
         }
         out.push_str("\n]");
     }
@@ -260,23 +265,51 @@ fn pretty<T: Serialize>(value: &T) -> String {
     serde_json::to_string_pretty(value).expect("records serialise")
 }
 
-fn file_row<'a>(snapshot: &'a Snapshot, row: &'a Row) -> FileRow<'a> {
-    let c = &row.counts;
-    FileRow(
-        Cow::Borrowed(&snapshot.doc_types[row.doc_type as usize].0),
-        row.direction,
-        row.start,
-        row.end,
-        [
-            c.documents, c.interchanges, c.expected, c.received, c.accepted, c.accepted_with_errors, c.rejected,
-            c.overdue, c.delivered, c.failed, c.resent, c.on_time, c.on_time_total,
+fn file_series<'a>(snapshot: &'a Snapshot, rows: &'a [Row]) -> Series<'a> {
+    let column = |f: fn(&Counts) -> u64| rows.iter().map(|r| f(&r.counts)).collect::<Vec<u64>>();
+    let mut previous = 0;
+    let start = rows
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let value = if i == 0 { r.start } else { r.start - previous };
+            previous = r.start;
+            value
+        })
+        .collect();
+    let mut measures: Vec<u16> = rows.iter().flat_map(|r| r.turnaround.iter().map(|(m, _)| *m)).collect();
+    measures.sort_unstable();
+    measures.dedup();
+    let turnaround = measures
+        .into_iter()
+        .map(|m| {
+            let find = |r: &Row| r.turnaround.iter().find(|(k, _)| *k == m).map(|(_, t)| *t);
+            let col = |f: fn(Turnaround) -> Option<u64>| rows.iter().map(|r| find(r).and_then(f)).collect::<Vec<_>>();
+            (m, [col(|t| t.p50), col(|t| t.p90), col(|t| Some(t.sla)), col(|t| Some(t.within_sla)), col(|t| Some(t.measured))])
+        })
+        .collect();
+    Series {
+        doc_type: Cow::Borrowed(&snapshot.doc_types[rows[0].doc_type as usize].0),
+        direction: rows[0].direction,
+        start,
+        length: rows.iter().map(|r| r.end - r.start).collect(),
+        counts: [
+            column(|c| c.documents), column(|c| c.interchanges), column(|c| c.expected), column(|c| c.received),
+            column(|c| c.accepted), column(|c| c.accepted_with_errors), column(|c| c.rejected), column(|c| c.overdue),
+            column(|c| c.delivered), column(|c| c.failed), column(|c| c.resent), column(|c| c.on_time),
+            column(|c| c.on_time_total),
         ],
-        row.turnaround.iter().map(|(m, t)| (*m, t.p50, t.p90, t.sla, t.within_sla, t.measured)).collect(),
-        row.chargebacks
+        turnaround,
+        chargebacks: rows
             .iter()
-            .map(|c| (Cow::Borrowed(c.reason.as_str()), c.count, Cow::Borrowed(c.amount.value.as_str()), Cow::Borrowed(c.amount.currency.as_str())))
+            .enumerate()
+            .flat_map(|(i, r)| {
+                r.chargebacks.iter().map(move |c| {
+                    (i, Cow::Borrowed(c.reason.as_str()), c.count, Cow::Borrowed(c.amount.value.as_str()), Cow::Borrowed(c.amount.currency.as_str()))
+                })
+            })
             .collect(),
-    )
+    }
 }
 
 /// Reads and verifies a snapshot file.
@@ -313,19 +346,18 @@ fn parse(text: &str) -> Result<Snapshot, ParseError> {
     let doc_types: Vec<(String, String)> = data.metrics.doc_types.into_iter().collect();
     let doc_index: HashMap<&str, u16> = doc_types.iter().enumerate().map(|(i, (c, _))| (c.as_str(), i as u16)).collect();
     let measures = data.metrics.measures;
-    // Each partner's rows are parsed and converted in one go, partners in parallel, so the
-    // transient per-row form never exists for the whole file at once.
+    // Partners are parsed in parallel, each straight into memory rows.
     let metrics: BTreeMap<String, Vec<Row>> = data
         .metrics
-        .rows
+        .series
         .into_par_iter()
         .map(|(partner, raw)| {
-            let rows: Vec<FileRow> = serde_json::from_str(raw.get()).map_err(invalid)?;
-            let rows = rows
-                .into_iter()
-                .map(|r| stored_row(r, &doc_index, measures.len()))
-                .collect::<Result<Vec<Row>, String>>()
-                .map_err(|why| ParseError::Invalid(format!("metrics of `{partner}`: {why}")))?;
+            let series: Vec<Series> = serde_json::from_str(raw.get()).map_err(invalid)?;
+            let mut rows = Vec::with_capacity(series.iter().map(|s| s.start.len()).sum());
+            for s in series {
+                stored_rows(s, &doc_index, measures.len(), &mut rows)
+                    .map_err(|why| ParseError::Invalid(format!("metrics of `{partner}`: {why}")))?;
+            }
             Ok((partner, rows))
         })
         .collect::<Result<_, ParseError>>()?;
@@ -342,49 +374,72 @@ fn parse(text: &str) -> Result<Snapshot, ParseError> {
     })
 }
 
-fn stored_row(r: FileRow, doc_index: &HashMap<&str, u16>, measures: usize) -> Result<Row, String> {
-    let FileRow(doc_type, direction, start, end, n, turnaround, chargebacks) = r;
-    let doc_type = *doc_index.get(doc_type.as_ref()).ok_or_else(|| format!("unknown document type `{doc_type}`"))?;
-    if let Some(bad) = turnaround.iter().find(|t| usize::from(t.0) >= measures) {
-        return Err(format!("unknown turnaround measure {}", bad.0));
+/// Appends the rows of one series to `rows`, checking every column has one value per row.
+fn stored_rows(s: Series, doc_index: &HashMap<&str, u16>, measures: usize, rows: &mut Vec<Row>) -> Result<(), String> {
+    let doc_type = *doc_index.get(s.doc_type.as_ref()).ok_or_else(|| format!("unknown document type `{}`", s.doc_type))?;
+    let n = s.start.len();
+    let lengths = s.counts.iter().map(Vec::len).chain([s.length.len()]).chain(s.turnaround.iter().flat_map(|(_, t)| t.iter().map(Vec::len)));
+    if let Some(bad) = lengths.into_iter().find(|&len| len != n) {
+        return Err(format!("a {} {} column has {bad} values for {n} periods", s.doc_type, s.direction.name()));
     }
-    let counts = Counts {
-        documents: n[0],
-        interchanges: n[1],
-        expected: n[2],
-        received: n[3],
-        accepted: n[4],
-        accepted_with_errors: n[5],
-        rejected: n[6],
-        overdue: n[7],
-        delivered: n[8],
-        failed: n[9],
-        resent: n[10],
-        on_time: n[11],
-        on_time_total: n[12],
-        sla_within: turnaround.iter().map(|t| t.4).sum(),
-        sla_measured: turnaround.iter().map(|t| t.5).sum(),
-        chargebacks: chargebacks.iter().map(|c| c.1).sum(),
-    };
-    Ok(Row {
-        doc_type,
-        direction,
-        start,
-        end,
-        counts,
-        turnaround: turnaround
-            .into_iter()
-            .map(|(m, p50, p90, sla, within_sla, measured)| (m, Turnaround { p50, p90, sla, within_sla, measured }))
-            .collect(),
-        chargebacks: chargebacks
-            .into_iter()
-            .map(|(reason, count, value, currency)| Chargeback {
-                reason: reason.into_owned(),
-                count,
-                amount: Money { value: value.into_owned(), currency: currency.into_owned() },
-            })
-            .collect(),
-    })
+    if let Some((m, _)) = s.turnaround.iter().find(|(m, _)| usize::from(*m) >= measures) {
+        return Err(format!("unknown turnaround measure {m}"));
+    }
+    if let Some(c) = s.chargebacks.iter().find(|c| c.0 >= n) {
+        return Err(format!("a chargeback names row {} of {n}", c.0));
+    }
+    let first = rows.len();
+    let mut start = 0;
+    for i in 0..n {
+        start = if i == 0 { s.start[0] } else { start + s.start[i] };
+        let c = |k: usize| s.counts[k][i];
+        let turnaround: Box<[(u16, Turnaround)]> = s
+            .turnaround
+            .iter()
+            .filter(|(_, t)| t[2][i].is_some())
+            .map(|(m, t)| (*m, Turnaround { p50: t[0][i], p90: t[1][i], sla: t[2][i].unwrap_or(0), within_sla: t[3][i].unwrap_or(0), measured: t[4][i].unwrap_or(0) }))
+            .collect();
+        rows.push(Row {
+            doc_type,
+            direction: s.direction,
+            start,
+            end: start + s.length[i],
+            counts: Counts {
+                documents: c(0),
+                interchanges: c(1),
+                expected: c(2),
+                received: c(3),
+                accepted: c(4),
+                accepted_with_errors: c(5),
+                rejected: c(6),
+                overdue: c(7),
+                delivered: c(8),
+                failed: c(9),
+                resent: c(10),
+                on_time: c(11),
+                on_time_total: c(12),
+                sla_within: turnaround.iter().map(|(_, t)| t.within_sla).sum(),
+                sla_measured: turnaround.iter().map(|(_, t)| t.measured).sum(),
+                chargebacks: 0,
+            },
+            turnaround,
+            chargebacks: Box::new([]),
+        });
+    }
+    let mut by_row: BTreeMap<usize, Vec<Chargeback>> = BTreeMap::new();
+    for (row, reason, count, value, currency) in s.chargebacks {
+        by_row.entry(row).or_default().push(Chargeback {
+            reason: reason.into_owned(),
+            count,
+            amount: Money { value: value.into_owned(), currency: currency.into_owned() },
+        });
+    }
+    for (row, list) in by_row {
+        let stored = &mut rows[first + row];
+        stored.counts.chargebacks = list.iter().map(|c| c.count).sum();
+        stored.chargebacks = list.into_boxed_slice();
+    }
+    Ok(())
 }
 
 /// Writes `text` to `path` atomically: a temp file in the same folder, synced, renamed over it.

@@ -303,7 +303,7 @@ pub struct MetricQuery {
     pub by_day: bool,
 }
 
-/// Group key: partner id, document type index, direction, day start.
+/// Group key: partner id, document type rank (by code), direction, day start.
 type GroupKey<'d> = (Option<&'d str>, Option<u16>, Option<Direction>, Option<i64>);
 
 /// A group of summed rows.
@@ -380,7 +380,14 @@ impl MetricQuery {
         let doc_filter: Option<Vec<u16>> = self.doc_types.as_ref().map(|codes| {
             data.doc_types.iter().enumerate().filter(|(_, (c, _))| codes.contains(c)).map(|(i, _)| i as u16).collect()
         });
-        let mut groups: BTreeMap<(GroupKey, String), Group> = BTreeMap::new();
+        // Groups order by partner, document type code, direction and day: rank each type once.
+        let mut by_code: Vec<u16> = (0..data.doc_types.len() as u16).collect();
+        by_code.sort_by(|a, b| data.doc_types[*a as usize].0.cmp(&data.doc_types[*b as usize].0));
+        let mut rank = vec![0u16; by_code.len()];
+        for (position, &doc_type) in by_code.iter().enumerate() {
+            rank[doc_type as usize] = position as u16;
+        }
+        let mut groups: BTreeMap<GroupKey, Group> = BTreeMap::new();
         for partner in partners {
             for row in data.rows(partner) {
                 if row.start < self.from || row.end > self.to || self.direction.is_some_and(|d| d != row.direction) {
@@ -391,15 +398,13 @@ impl MetricQuery {
                 }
                 let key: GroupKey = (
                     self.by_partner.then_some(partner),
-                    self.by_doc_type.then_some(row.doc_type),
+                    self.by_doc_type.then_some(rank[row.doc_type as usize]),
                     self.by_direction.then_some(row.direction),
                     self.by_day.then_some(row.start - row.start.rem_euclid(DAY)),
                 );
-                // Document types order by code, not by table index.
-                let order = key.1.map(|d| data.doc_types[d as usize].0.clone()).unwrap_or_default();
-                let group = groups.entry((key, order)).or_insert(Group {
+                let group = groups.entry(key).or_insert(Group {
                     partner: key.0,
-                    doc_type: key.1,
+                    doc_type: self.by_doc_type.then_some(row.doc_type),
                     direction: key.2,
                     day: key.3,
                     counts: Counts::default(),
@@ -411,12 +416,7 @@ impl MetricQuery {
                 group.end = group.end.max(row.end);
             }
         }
-        let mut list: Vec<Group> = groups.into_values().collect();
-        list.sort_by(|a, b| {
-            (a.partner, a.doc_type.map(|d| &data.doc_types[d as usize].0), a.direction, a.day)
-                .cmp(&(b.partner, b.doc_type.map(|d| &data.doc_types[d as usize].0), b.direction, b.day))
-        });
-        Ok(list)
+        Ok(groups.into_values().collect())
     }
 }
 
