@@ -18,7 +18,13 @@ use crate::diag::{Diagnostic, Location};
 pub use frontmatter::{Audience, DocType, FrontMatter, Status};
 
 /// Folders and files at the output root that kbpub writes itself; content may not use them.
-const RESERVED_ROOT_NAMES: &[&str] = &["assets", "tags", "search-index.js", "sitemap.xml", "404.html"];
+const RESERVED_ROOT_NAMES: &[&str] = &[
+    "assets",
+    "tags",
+    "search-index.js",
+    "sitemap.xml",
+    "404.html",
+];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PageKind {
@@ -61,6 +67,11 @@ impl Page {
 
     pub fn title(&self) -> &str {
         &self.meta.title
+    }
+
+    /// Made by kbpub (a data-driven page), not read from `content/`.
+    pub fn is_generated(&self) -> bool {
+        self.file.starts_with(GENERATED_PREFIX)
     }
 
     /// Location of the value of a front matter key (or the file start), for diagnostics.
@@ -109,7 +120,9 @@ impl Site {
     }
 
     pub fn has_asset(&self, rel_path: &str) -> bool {
-        self.assets.binary_search_by(|a| a.as_str().cmp(rel_path)).is_ok()
+        self.assets
+            .binary_search_by(|a| a.as_str().cmp(rel_path))
+            .is_ok()
     }
 
     pub fn root_section(&self) -> &Section {
@@ -118,7 +131,9 @@ impl Site {
 
     /// Document pages (not section pages), in nav order.
     pub fn documents(&self) -> impl Iterator<Item = usize> + '_ {
-        self.nav_order().into_iter().filter(|&i| matches!(self.pages[i].kind, PageKind::Document(_)))
+        self.nav_order()
+            .into_iter()
+            .filter(|&i| matches!(self.pages[i].kind, PageKind::Document(_)))
     }
 
     /// Every page in reading order: a section page, then its documents, then its subsections.
@@ -157,12 +172,17 @@ impl Site {
                 tags.entry(tag.as_str()).or_default().push(i);
             }
         }
-        let mut list: Vec<(String, Vec<usize>)> =
-            tags.into_iter().map(|(tag, pages)| (tag.to_string(), pages)).collect();
+        let mut list: Vec<(String, Vec<usize>)> = tags
+            .into_iter()
+            .map(|(tag, pages)| (tag.to_string(), pages))
+            .collect();
         list.sort_by(|a, b| a.0.cmp(&b.0));
         list
     }
 }
+
+/// How a generated document's `file` starts: `(generated) live/partners/acme-retail.md`.
+pub const GENERATED_PREFIX: &str = "(generated) ";
 
 /// A document made by kbpub rather than read from `content/` (the data-driven pages): its
 /// content-relative path and its full text, front matter included. It loads like a file.
@@ -190,11 +210,13 @@ pub fn load(config: &Config) -> Result<(Site, Vec<Diagnostic>), Vec<Diagnostic>>
 pub fn read(config: &Config) -> Result<Files, Vec<Diagnostic>> {
     let content_dir = config.content_dir();
     if !content_dir.is_dir() {
-        return Err(vec![Diagnostic::error(
-            "no-content",
-            format!("no content folder at {}", content_dir.display()),
-        )
-        .help("create `content/` with Markdown documents, or run `kbpub init`")]);
+        return Err(vec![
+            Diagnostic::error(
+                "no-content",
+                format!("no content folder at {}", content_dir.display()),
+            )
+            .help("create `content/` with Markdown documents, or run `kbpub init`"),
+        ]);
     }
     let (markdown, assets, mut diagnostics) = walk(&content_dir);
     let parsed: Vec<(Option<Page>, Vec<Diagnostic>)> = markdown
@@ -219,7 +241,7 @@ pub fn read(config: &Config) -> Result<Files, Vec<Diagnostic>> {
 pub fn assemble(config: &Config, files: Files, generated: Vec<Generated>) -> (Site, Vec<Diagnostic>) {
     let Files { mut pages, assets, mut diagnostics } = files;
     for doc in generated {
-        let (page, errors) = parse_page(&doc.rel_path, format!("(generated) {}", doc.rel_path), Arc::from(doc.text));
+        let (page, errors) = parse_page(&doc.rel_path, format!("{GENERATED_PREFIX}{}", doc.rel_path), Arc::from(doc.text));
         pages.extend(page);
         diagnostics.extend(errors);
     }
@@ -228,7 +250,11 @@ pub fn assemble(config: &Config, files: Files, generated: Vec<Generated>) -> (Si
     let by_id = index_ids(&pages, &mut diagnostics);
     diagnostics.extend(check_references(&pages, &by_id));
     crate::diag::sort(&mut diagnostics);
-    let by_rel_path = pages.iter().enumerate().map(|(i, p)| (p.rel_path.clone(), i)).collect();
+    let by_rel_path = pages
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.rel_path.clone(), i))
+        .collect();
     let mut site = Site {
         config: config.clone(),
         pages,
@@ -270,7 +296,9 @@ fn walk(content_dir: &Path) -> (Vec<String>, Vec<String>, Vec<Diagnostic>) {
         if !entry.file_type().is_file() {
             continue;
         }
-        let Ok(rel) = entry.path().strip_prefix(content_dir) else { continue };
+        let Ok(rel) = entry.path().strip_prefix(content_dir) else {
+            continue;
+        };
         let rel = url::to_slash(rel);
         if rel.ends_with(".md") {
             markdown.push(rel);
@@ -303,8 +331,15 @@ fn parse_page(rel: &str, file: String, source: Arc<str>) -> (Option<Page>, Vec<D
         file: file.clone(),
         source: source.clone(),
         body_start: 0,
-        meta: FrontMatter { title: url::title_from_slug(url::file_stem(rel)), ..FrontMatter::default() },
-        kind: if is_section { PageKind::Section(usize::MAX) } else { PageKind::Document(DocType::Sop) },
+        meta: FrontMatter {
+            title: url::title_from_slug(url::file_stem(rel)),
+            ..FrontMatter::default()
+        },
+        kind: if is_section {
+            PageKind::Section(usize::MAX)
+        } else {
+            PageKind::Document(DocType::Sop)
+        },
         section: usize::MAX,
         url: url::page_url(rel),
         updated: None,
@@ -326,7 +361,11 @@ fn parse_page(rel: &str, file: String, source: Arc<str>) -> (Option<Page>, Vec<D
         (false, Some(t)) => page.kind = PageKind::Document(t),
         (false, None) => errors.push(
             Diagnostic::error("front-matter", "missing `type`")
-                .at(Location::new(file, source.clone(), split.header.start..split.header.start))
+                .at(Location::new(
+                    file,
+                    source.clone(),
+                    split.header.start..split.header.start,
+                ))
                 .help("add `type = \"sop\"` (or playbook, faq, partner, incident-review, notice)"),
         ),
     }
@@ -350,8 +389,11 @@ fn build_sections(pages: &mut Vec<Page>) -> Vec<Section> {
             dir = url::parent_dir(dir);
         }
     }
-    let index_of_dir: HashMap<String, usize> =
-        dirs.iter().enumerate().map(|(i, d)| (d.clone(), i)).collect();
+    let index_of_dir: HashMap<String, usize> = dirs
+        .iter()
+        .enumerate()
+        .map(|(i, d)| (d.clone(), i))
+        .collect();
     let mut sections: Vec<Section> = dirs
         .iter()
         .map(|dir| Section {
@@ -388,9 +430,17 @@ fn build_sections(pages: &mut Vec<Page>) -> Vec<Section> {
 }
 
 fn generated_section_page(section: usize, dir: &str) -> Page {
-    let rel_path = if dir.is_empty() { "_index.md".to_string() } else { format!("{dir}/_index.md") };
+    let rel_path = if dir.is_empty() {
+        "_index.md".to_string()
+    } else {
+        format!("{dir}/_index.md")
+    };
     let name = dir.rsplit('/').next().unwrap_or(dir);
-    let title = if dir.is_empty() { "Home".to_string() } else { url::title_from_slug(name) };
+    let title = if dir.is_empty() {
+        "Home".to_string()
+    } else {
+        url::title_from_slug(name)
+    };
     Page {
         id: url::derived_id(&rel_path),
         file: format!("content/{rel_path}"),
@@ -398,7 +448,10 @@ fn generated_section_page(section: usize, dir: &str) -> Page {
         rel_path,
         source: Arc::from(""),
         body_start: 0,
-        meta: FrontMatter { title, ..FrontMatter::default() },
+        meta: FrontMatter {
+            title,
+            ..FrontMatter::default()
+        },
         kind: PageKind::Section(section),
         section,
         updated: None,
@@ -412,16 +465,28 @@ fn check_reserved_and_collisions(pages: &[Page]) -> Vec<Diagnostic> {
         let first = page.url.split('/').next().unwrap_or("");
         if RESERVED_ROOT_NAMES.contains(&first) {
             diagnostics.push(
-                Diagnostic::error("reserved-path", format!("`{first}` at the site root is reserved for kbpub's own output"))
-                    .at(Location::new(page.file.clone(), page.source.clone(), 0..0))
-                    .help(format!("rename `{}` so that its output path does not start with `{first}`", page.file)),
+                Diagnostic::error(
+                    "reserved-path",
+                    format!("`{first}` at the site root is reserved for kbpub's own output"),
+                )
+                .at(Location::new(page.file.clone(), page.source.clone(), 0..0))
+                .help(format!(
+                    "rename `{}` so that its output path does not start with `{first}`",
+                    page.file
+                )),
             );
         }
         if let Some(other) = by_url.insert(&page.url, page) {
             diagnostics.push(
-                Diagnostic::error("url-collision", format!("`{}` and `{}` both become `{}`", other.file, page.file, page.url))
-                    .at(Location::new(page.file.clone(), page.source.clone(), 0..0))
-                    .help("rename one of them (a folder's own page is `_index.md`, not `index.md`)"),
+                Diagnostic::error(
+                    "url-collision",
+                    format!(
+                        "`{}` and `{}` both become `{}`",
+                        other.file, page.file, page.url
+                    ),
+                )
+                .at(Location::new(page.file.clone(), page.source.clone(), 0..0))
+                .help("rename one of them (a folder's own page is `_index.md`, not `index.md`)"),
             );
         }
     }
@@ -438,7 +503,10 @@ fn index_ids(pages: &[Page], diagnostics: &mut Vec<Diagnostic>) -> HashMap<Strin
                     .at(page.key_location("id"))
                     .label("this id is already used")
                     .related(first.key_location("id"), "first used here")
-                    .help(format!("ids must be unique; `{}` already has id `{}`", first.file, page.id)),
+                    .help(format!(
+                        "ids must be unique; `{}` already has id `{}`",
+                        first.file, page.id
+                    )),
             );
         } else {
             by_id.insert(page.id.clone(), i);
@@ -454,21 +522,31 @@ fn check_references(pages: &[Page], by_id: &HashMap<String, usize>) -> Vec<Diagn
         .filter_map(|page| {
             let target = page.meta.superseded_by.as_deref()?;
             (!by_id.contains_key(target)).then(|| {
-                Diagnostic::error("unknown-id", format!("`superseded_by` names unknown document id `{target}`"))
-                    .at(page.key_location("superseded_by"))
-                    .help("use the `id` of an existing document")
+                Diagnostic::error(
+                    "unknown-id",
+                    format!("`superseded_by` names unknown document id `{target}`"),
+                )
+                .at(page.key_location("superseded_by"))
+                .help("use the `id` of an existing document")
             })
         })
         .collect()
 }
 
 fn order_sections(site: &mut Site) {
-    let key = |pages: &[Page], i: usize| (pages[i].meta.weight.unwrap_or(i64::MAX), pages[i].meta.title.to_lowercase());
+    let key = |pages: &[Page], i: usize| {
+        (
+            pages[i].meta.weight.unwrap_or(i64::MAX),
+            pages[i].meta.title.to_lowercase(),
+        )
+    };
     let pages = &site.pages;
     let section_pages: Vec<usize> = site.sections.iter().map(|s| s.page).collect();
     for section in &mut site.sections {
         section.pages.sort_by_cached_key(|&i| key(pages, i));
-        section.subsections.sort_by_cached_key(|&s| key(pages, section_pages[s]));
+        section
+            .subsections
+            .sort_by_cached_key(|&s| key(pages, section_pages[s]));
     }
 }
 
@@ -495,7 +573,11 @@ mod tests {
         let site = site_with(&[("sops/a-b.md", DOC), ("sops/deep/c.md", DOC)]).unwrap();
         assert!(site.page_by_id("sops-a-b").is_some());
         assert!(site.page_by_id("sops-deep-c").is_some());
-        let titles: Vec<&str> = site.sections.iter().map(|s| site.pages[s.page].title()).collect();
+        let titles: Vec<&str> = site
+            .sections
+            .iter()
+            .map(|s| site.pages[s.page].title())
+            .collect();
         assert_eq!(titles, ["Home", "Sops", "Deep"]);
     }
 
@@ -511,7 +593,11 @@ mod tests {
             ("f/c.md", &doc("Alpha", None)),
         ])
         .unwrap();
-        let order: Vec<&str> = site.sections[1].pages.iter().map(|&i| site.pages[i].title()).collect();
+        let order: Vec<&str> = site.sections[1]
+            .pages
+            .iter()
+            .map(|&i| site.pages[i].title())
+            .collect();
         assert_eq!(order, ["Zeta", "Alpha", "beta"]);
     }
 
@@ -533,6 +619,9 @@ mod tests {
         ])
         .unwrap_err();
         let positions: Vec<String> = errs.iter().map(Diagnostic::position).collect();
-        assert_eq!(positions, ["content/a.md:3:8", "content/b.md:1:1", "content/c.md:2:1"]);
+        assert_eq!(
+            positions,
+            ["content/a.md:3:8", "content/b.md:1:1", "content/c.md:2:1"]
+        );
     }
 }

@@ -9,6 +9,7 @@ pub mod highlight;
 pub mod html;
 pub mod markdown;
 pub mod partials;
+pub mod storage;
 pub mod templates;
 
 use std::borrow::Cow;
@@ -85,9 +86,15 @@ impl<'s> Engine<'s> {
     /// template that fails to parse.
     pub fn new(site: &'s Site, data: Arc<Dataset>) -> Result<Engine<'s>, Vec<Diagnostic>> {
         let layouts = templates::layout_sources(&site.config.templates_dir())?;
-        let templated: Vec<bool> = site.pages.iter().map(|p| uses_template_syntax(p.body())).collect();
-        let mut sources: Vec<(String, Arc<str>)> =
-            layouts.iter().map(|t| (t.name.clone(), t.text.clone())).collect();
+        let templated: Vec<bool> = site
+            .pages
+            .iter()
+            .map(|p| uses_template_syntax(p.body()))
+            .collect();
+        let mut sources: Vec<(String, Arc<str>)> = layouts
+            .iter()
+            .map(|t| (t.name.clone(), t.text.clone()))
+            .collect();
         let locate = |name: &str| locate_template(site, &layouts, name);
         let data = Arc::new(DataContext::new(data, site));
         let mut layout_tera = templates::new_tera(templates::Escaping::Html);
@@ -105,6 +112,11 @@ impl<'s> Engine<'s> {
     /// The names of the layout templates (built-in and the site's own).
     pub fn layout_names(&self) -> impl Iterator<Item = &str> {
         self.layouts.iter().map(|t| t.name.as_str())
+    }
+
+    /// The layout templates (built-in ones overridden by the site's own), sorted by name.
+    pub fn layouts(&self) -> &[templates::TemplateSource] {
+        &self.layouts
     }
 
     /// The page body as Markdown: the Tera output for template bodies, the source otherwise.
@@ -159,7 +171,12 @@ impl<'s> Engine<'s> {
             })
             .collect();
         RenderedBody {
-            html: html::write(self.site, &p.url, &prepared.events, self.site.config.build.highlight),
+            html: html::write(
+                self.site,
+                &p.url,
+                &prepared.events,
+                self.site.config.build.highlight,
+            ),
             text: html::plain_text(&prepared.events),
             headings: prepared.headings,
             anchor_refs: prepared.anchor_refs,
@@ -171,11 +188,18 @@ impl<'s> Engine<'s> {
 
     /// Maps a span of the rendered markdown back to the page's source file. Exact for plain
     /// bodies; for template bodies it finds the same text in the source, else the body start.
-    pub fn source_location(&self, page: usize, markdown: &str, span: std::ops::Range<usize>) -> Location {
+    pub fn source_location(
+        &self,
+        page: usize,
+        markdown: &str,
+        span: std::ops::Range<usize>,
+    ) -> Location {
         let p = &self.site.pages[page];
         let start = if self.templated[page] {
             let needle = &markdown[span.clone()];
-            p.body().find(needle).map_or(p.body_start, |i| p.body_start + i)
+            p.body()
+                .find(needle)
+                .map_or(p.body_start, |i| p.body_start + i)
         } else {
             p.body_start + span.start
         };
@@ -218,11 +242,18 @@ impl<'s> Engine<'s> {
         let mut names = templates::dependencies(&self.layout_tera, &self.layout_for(page));
         if self.templated[page] {
             let body = body_template_name(&self.site.pages[page]);
-            names.extend(templates::dependencies(&self.body_tera, &body).into_iter().filter(|n| *n != body));
+            names.extend(
+                templates::dependencies(&self.body_tera, &body)
+                    .into_iter()
+                    .filter(|n| *n != body),
+            );
         }
         names.sort();
         names.dedup();
-        names.iter().filter_map(|n| self.layouts.iter().find(|t| &t.name == n)).collect()
+        names
+            .iter()
+            .filter_map(|n| self.layouts.iter().find(|t| &t.name == n))
+            .collect()
     }
 }
 
@@ -245,12 +276,16 @@ fn body_page(p: &Page) -> BodyPage<'_> {
 }
 
 /// File, text and start offset of a template, for diagnostics.
-fn locate_template(site: &Site, layouts: &[templates::TemplateSource], name: &str) -> (String, Arc<str>, usize) {
-    if let Some(rel) = name.strip_prefix(templates::BODY_PREFIX) {
-        if let Some(i) = site.page_by_rel_path(rel) {
-            let p = &site.pages[i];
-            return (p.file.clone(), p.source.clone(), p.body_start);
-        }
+fn locate_template(
+    site: &Site,
+    layouts: &[templates::TemplateSource],
+    name: &str,
+) -> (String, Arc<str>, usize) {
+    if let Some(rel) = name.strip_prefix(templates::BODY_PREFIX)
+        && let Some(i) = site.page_by_rel_path(rel)
+    {
+        let p = &site.pages[i];
+        return (p.file.clone(), p.source.clone(), p.body_start);
     }
     match layouts.iter().find(|t| t.name == name) {
         Some(t) => (t.display.clone(), t.text.clone(), 0),

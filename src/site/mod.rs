@@ -18,7 +18,7 @@ use crate::config::Config;
 use crate::content::{self, Site};
 use crate::data::{self, Dataset};
 use crate::diag::Diagnostic;
-use crate::render::{highlight, templates, AnchorRef, DataUse, Engine, View};
+use crate::render::{AnchorRef, DataUse, Engine, View, highlight, templates};
 pub use context::Banner;
 use nav::Nav;
 pub use output::{Discard, Memory, Sink, Staging};
@@ -27,6 +27,8 @@ pub use output::{Discard, Memory, Sink, Staging};
 #[derive(Default)]
 pub struct Decorations {
     pub banners: HashMap<usize, Vec<Banner>>,
+    /// Problems met while computing the decorations, reported with the build's warnings.
+    pub warnings: Vec<Diagnostic>,
 }
 
 #[derive(Debug)]
@@ -47,18 +49,33 @@ pub struct BuildSummary {
 }
 
 /// `kbpub build`: renders the whole site and swaps it into the output folder atomically.
-pub fn build(config: &Config, decorations: &Decorations) -> Result<BuildSummary, Vec<Diagnostic>> {
+/// `decorate` computes the pages' banners once the site is loaded and its templates compiled.
+pub fn build(
+    config: &Config,
+    decorate: impl FnOnce(&Engine) -> Decorations,
+) -> Result<BuildSummary, Vec<Diagnostic>> {
     let (site, mut diagnostics, data) = load(config)?;
     let engine = Engine::new(&site, data).map_err(|errors| merged(&diagnostics, errors))?;
+    let failed = diagnostics.iter().any(Diagnostic::is_error);
+    let mut decorations = if failed {
+        Decorations::default()
+    } else {
+        decorate(&engine)
+    };
+    diagnostics.append(&mut decorations.warnings);
     let output = config.output_dir();
-    let staging = Staging::new(&output).map_err(|e| vec![io_error(&format!("cannot write {}", output.display()), &e)])?;
-    let mut render = render_site(&engine, decorations, &staging).map_err(|errors| merged(&diagnostics, errors))?;
+    let staging = Staging::new(&output)
+        .map_err(|e| vec![io_error(&format!("cannot write {}", output.display()), &e)])?;
+    let mut render = render_site(&engine, &decorations, &staging)
+        .map_err(|errors| merged(&diagnostics, errors))?;
     if diagnostics.iter().any(Diagnostic::is_error) {
         return Err(merged(&diagnostics, render.warnings));
     }
     diagnostics.append(&mut render.warnings);
     render.warnings = diagnostics;
-    staging.commit().map_err(|e| vec![io_error(&format!("cannot write {}", output.display()), &e)])?;
+    staging
+        .commit()
+        .map_err(|e| vec![io_error(&format!("cannot write {}", output.display()), &e)])?;
     Ok(BuildSummary { render, output })
 }
 
@@ -98,7 +115,11 @@ struct PageResult {
 }
 
 /// Renders every page and generated file of the site into `sink`.
-pub fn render_site(engine: &Engine, decorations: &Decorations, sink: &dyn Sink) -> Result<RenderSummary, Vec<Diagnostic>> {
+pub fn render_site(
+    engine: &Engine,
+    decorations: &Decorations,
+    sink: &dyn Sink,
+) -> Result<RenderSummary, Vec<Diagnostic>> {
     let site = engine.site;
     let nav = Nav::new(site);
     let results: Vec<PageResult> = nav
@@ -125,10 +146,21 @@ pub fn render_site(engine: &Engine, decorations: &Decorations, sink: &dyn Sink) 
     if diagnostics.iter().any(Diagnostic::is_error) {
         return Err(diagnostics);
     }
-    Ok(RenderSummary { pages: site.pages.len(), files, warnings: diagnostics, links })
+    Ok(RenderSummary {
+        pages: site.pages.len(),
+        files,
+        warnings: diagnostics,
+        links,
+    })
 }
 
-fn render_page(engine: &Engine, nav: &Nav, decorations: &Decorations, page: usize, sink: &dyn Sink) -> PageResult {
+fn render_page(
+    engine: &Engine,
+    nav: &Nav,
+    decorations: &Decorations,
+    page: usize,
+    sink: &dyn Sink,
+) -> PageResult {
     let site = engine.site;
     let p = &site.pages[page];
     let body = engine.render_body(page, View::Internal);
@@ -158,7 +190,13 @@ fn render_page(engine: &Engine, nav: &Nav, decorations: &Decorations, page: usiz
     let section = &site.pages[site.sections[p.section].page].meta.title;
     PageResult {
         page,
-        search: search::Entry::new(&p.meta.title, &p.url, section, body.headings.iter().map(|h| h.title.clone()).collect(), &body.text),
+        search: search::Entry::new(
+            &p.meta.title,
+            &p.url,
+            section,
+            body.headings.iter().map(|h| h.title.clone()).collect(),
+            &body.text,
+        ),
         heading_ids: body.headings.into_iter().map(|h| h.id).collect(),
         anchor_refs: body.anchor_refs,
         links_to: body.links_to,
@@ -166,13 +204,19 @@ fn render_page(engine: &Engine, nav: &Nav, decorations: &Decorations, page: usiz
     }
 }
 
-fn check_anchors(engine: &Engine, anchors: &[HashSet<String>], refs: &[(usize, AnchorRef)]) -> Vec<Diagnostic> {
+fn check_anchors(
+    engine: &Engine,
+    anchors: &[HashSet<String>],
+    refs: &[(usize, AnchorRef)],
+) -> Vec<Diagnostic> {
     let site = engine.site;
     refs.iter()
         .filter(|(_, r)| !anchors[r.page].contains(&r.anchor))
         .map(|(from, r)| {
             let target = &site.pages[r.page];
-            let markdown = engine.body_markdown(*from, View::Internal).unwrap_or_default();
+            let markdown = engine
+                .body_markdown(*from, View::Internal)
+                .unwrap_or_default();
             let mut known: Vec<&String> = anchors[r.page].iter().collect();
             known.sort();
             let suggestion = known
@@ -180,10 +224,18 @@ fn check_anchors(engine: &Engine, anchors: &[HashSet<String>], refs: &[(usize, A
                 .min_by_key(|a| strsim::levenshtein(a, &r.anchor))
                 .map(|a| format!("; did you mean `#{a}`?"))
                 .unwrap_or_default();
-            Diagnostic::error("broken-anchor", format!("`{}` has no heading with anchor `#{}`", target.file, r.anchor))
-                .at(engine.source_location(*from, &markdown, r.span.clone()))
-                .label("this link")
-                .help(format!("anchors are heading slugs (lowercase, spaces as `-`){suggestion}"))
+            Diagnostic::error(
+                "broken-anchor",
+                format!(
+                    "`{}` has no heading with anchor `#{}`",
+                    target.file, r.anchor
+                ),
+            )
+            .at(engine.source_location(*from, &markdown, r.span.clone()))
+            .label("this link")
+            .help(format!(
+                "anchors are heading slugs (lowercase, spaces as `-`){suggestion}"
+            ))
         })
         .collect()
 }
@@ -201,21 +253,47 @@ fn write_generated(
     let mut files: Vec<(String, Result<Vec<u8>, Diagnostic>)> = tags
         .par_iter()
         .map(|(name, pages)| {
-            (context::tag_url(name), engine.render_template("tag.html", &context::tag(site, nav, name, pages)).map(String::into_bytes))
+            (
+                context::tag_url(name),
+                engine
+                    .render_template("tag.html", &context::tag(site, nav, name, pages))
+                    .map(String::into_bytes),
+            )
         })
         .collect();
-    files.push((context::TAGS_INDEX_URL.into(), engine.render_template("tags.html", &context::tags_index(site, nav, &tags)).map(String::into_bytes)));
-    files.push(("404.html".into(), engine.render_template("404.html", &context::not_found(site)).map(String::into_bytes)));
-    files.push((context::SEARCH_INDEX_URL.into(), Ok(search::index_script(entries).into_bytes())));
+    files.push((
+        context::TAGS_INDEX_URL.into(),
+        engine
+            .render_template("tags.html", &context::tags_index(site, nav, &tags))
+            .map(String::into_bytes),
+    ));
+    files.push((
+        "404.html".into(),
+        engine
+            .render_template("404.html", &context::not_found(site))
+            .map(String::into_bytes),
+    ));
+    files.push((
+        context::SEARCH_INDEX_URL.into(),
+        Ok(search::index_script(entries).into_bytes()),
+    ));
     files.push(("sitemap.xml".into(), Ok(sitemap(site, nav).into_bytes())));
-    files.push(("assets/highlight.css".into(), Ok(highlight::stylesheet().into_bytes())));
+    files.push((
+        "assets/highlight.css".into(),
+        Ok(highlight::stylesheet().into_bytes()),
+    ));
     match templates::assets(&site.config.templates_dir()) {
-        Ok(assets) => files.extend(assets.into_iter().map(|(name, bytes)| (format!("assets/{name}"), Ok(bytes)))),
+        Ok(assets) => files.extend(
+            assets
+                .into_iter()
+                .map(|(name, bytes)| (format!("assets/{name}"), Ok(bytes))),
+        ),
         Err(e) => diagnostics.push(io_error("cannot read templates/assets", &e)),
     }
     let content_dir = site.config.content_dir();
     files.extend(site.assets.iter().map(|rel| {
-        let bytes = std::fs::read(content_dir.join(rel)).map_err(|e| io_error(&format!("cannot read content/{rel}"), &e));
+        let bytes = std::fs::read(content_dir.join(rel))
+            .map_err(|e| io_error(&format!("cannot read content/{rel}"), &e));
         (rel.clone(), bytes)
     }));
     let count = files.len();
@@ -236,7 +314,12 @@ fn sitemap(site: &Site, nav: &Nav) -> String {
     let pages: Vec<(String, Option<String>)> = nav
         .order()
         .iter()
-        .map(|&i| (site.pages[i].url.clone(), site.pages[i].updated.map(|d| d.to_string())))
+        .map(|&i| {
+            (
+                site.pages[i].url.clone(),
+                site.pages[i].updated.map(|d| d.to_string()),
+            )
+        })
         .collect();
     search::sitemap(&site.config.site.base_url, &pages)
 }

@@ -27,7 +27,10 @@ pub struct Entry {
 
 impl Entry {
     pub fn new(title: &str, url: &str, section: &str, headings: Vec<String>, text: &str) -> Entry {
-        let cut = text.char_indices().nth(EXCERPT_CHARS).map_or(text.len(), |(i, _)| i);
+        let cut = text
+            .char_indices()
+            .nth(EXCERPT_CHARS)
+            .map_or(text.len(), |(i, _)| i);
         let excerpt = &text[..cut];
         let in_excerpt: std::collections::HashSet<String> = words(excerpt).collect();
         let mut seen = std::collections::HashSet::new();
@@ -63,8 +66,14 @@ pub fn index_script(entries: &[Entry]) -> String {
 
 /// `sitemap.xml` for `(path, lastmod)` pairs under `base_url`.
 pub fn sitemap(base_url: &str, pages: &[(String, Option<String>)]) -> String {
-    let base = if base_url.ends_with('/') { base_url.to_string() } else { format!("{base_url}/") };
-    let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n");
+    let base = if base_url.ends_with('/') {
+        base_url.to_string()
+    } else {
+        format!("{base_url}/")
+    };
+    let mut xml = String::from(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n",
+    );
     for (path, lastmod) in pages {
         xml.push_str("  <url><loc>");
         xml.push_str(&escape_html(&format!("{base}{path}")));
@@ -94,7 +103,12 @@ mod tests {
 
     #[test]
     fn sitemap_lists_absolute_urls() {
-        let xml = sitemap("https://kb.example.com", &[("sops/a.html".into(), Some("2026-01-02".into()))]);
-        assert!(xml.contains("<loc>https://kb.example.com/sops/a.html</loc><lastmod>2026-01-02</lastmod>"));
+        let xml = sitemap(
+            "https://kb.example.com",
+            &[("sops/a.html".into(), Some("2026-01-02".into()))],
+        );
+        assert!(xml.contains(
+            "<loc>https://kb.example.com/sops/a.html</loc><lastmod>2026-01-02</lastmod>"
+        ));
     }
 }
