@@ -177,7 +177,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Build { format } => build(cli.root, cli.quiet, format),
-        Command::Data(DataCommand::Pull { sources, format }) => data_pull(cli.root, cli.quiet, &sources, format),
+        Command::Data(DataCommand::Pull { sources, format }) => {
+            data_pull(cli.root, cli.quiet, &sources, format)
+        }
         Command::Sim(options) => kbpub::sim::run(options).map_err(|e| {
             eprintln!("error: {e}");
             ExitCode::from(1)
@@ -281,20 +283,29 @@ fn build(root: Option<PathBuf>, quiet: bool, format: Format) -> Result<(), ExitC
     }
 }
 
-fn data_pull(root: Option<PathBuf>, quiet: bool, sources: &[String], format: PullFormat) -> Result<(), ExitCode> {
+fn data_pull(
+    root: Option<PathBuf>,
+    quiet: bool,
+    sources: &[String],
+    format: PullFormat,
+) -> Result<(), ExitCode> {
     use kbpub::data::pull::{self, Outcome, Progress};
     let config = config(root).map_err(|d| {
         report(&[d], Format::Human);
         ExitCode::from(1)
     })?;
     let progress = Progress::new(quiet || format == PullFormat::Json);
-    let reports = pull::pull(&config, sources, &|source, event| progress.event(source, event));
+    let reports = pull::pull(&config, sources, &|source, event| {
+        progress.event(source, event)
+    });
     progress.finish();
     let reports = reports.map_err(|d| {
         report(&[d], Format::Human);
         ExitCode::from(1)
     })?;
-    let failed = reports.iter().any(|r| matches!(r.outcome, Outcome::Failed { .. }));
+    let failed = reports
+        .iter()
+        .any(|r| matches!(r.outcome, Outcome::Failed { .. }));
     if format == PullFormat::Json {
         let json: Vec<serde_json::Value> = reports.iter().map(|r| match &r.outcome {
             Outcome::Pulled { as_of, partners, metric_rows, incidents, pages, not_modified, path } => serde_json::json!({
@@ -303,24 +314,53 @@ fn data_pull(root: Option<PathBuf>, quiet: bool, sources: &[String], format: Pul
             Outcome::KeptStale { reason, as_of } => serde_json::json!({"source": r.name, "result": "stale", "as_of": as_of, "reason": reason}),
             Outcome::Failed { reason } => serde_json::json!({"source": r.name, "result": "failed", "reason": reason}),
         }).collect();
-        println!("{}", serde_json::to_string_pretty(&serde_json::json!({"ok": !failed, "sources": json})).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({"ok": !failed, "sources": json}))
+                .unwrap_or_default()
+        );
     } else {
         for r in &reports {
             match &r.outcome {
-                Outcome::Pulled { as_of, partners, metric_rows, incidents, pages, not_modified, path } => {
+                Outcome::Pulled {
+                    as_of,
+                    partners,
+                    metric_rows,
+                    incidents,
+                    pages,
+                    not_modified,
+                    path,
+                } => {
                     if !quiet {
-                        let cached = if *not_modified > 0 { format!(", {not_modified} unchanged since the last pull (ETag)") } else { String::new() };
-                        eprintln!("{}: {partners} partners, {metric_rows} metric rows, {incidents} incidents as of {} ({pages} pages{cached}) -> {path}", r.name, as_of.to_rfc3339());
+                        let cached = if *not_modified > 0 {
+                            format!(", {not_modified} unchanged since the last pull (ETag)")
+                        } else {
+                            String::new()
+                        };
+                        eprintln!(
+                            "{}: {partners} partners, {metric_rows} metric rows, {incidents} incidents as of {} ({pages} pages{cached}) -> {path}",
+                            r.name,
+                            as_of.to_rfc3339()
+                        );
                     }
                 }
                 Outcome::KeptStale { reason, as_of } => eprintln!(
                     "warning: {}: pull failed: {reason}\n  kept the previous snapshot (as of {}) under on_failure = \"stale\"; pages using it show a stale banner",
-                    r.name, as_of.to_rfc3339()),
-                Outcome::Failed { reason } => eprintln!("error: {}: pull failed: {reason}\n  the previous snapshot, if any, was left as it was", r.name),
+                    r.name,
+                    as_of.to_rfc3339()
+                ),
+                Outcome::Failed { reason } => eprintln!(
+                    "error: {}: pull failed: {reason}\n  the previous snapshot, if any, was left as it was",
+                    r.name
+                ),
             }
         }
     }
-    if failed { Err(ExitCode::from(1)) } else { Ok(()) }
+    if failed {
+        Err(ExitCode::from(1))
+    } else {
+        Ok(())
+    }
 }
 
 /// Loads the knowledge base for the approval commands: a site without errors and its templates.

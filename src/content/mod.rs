@@ -234,14 +234,30 @@ pub fn read(config: &Config) -> Result<Files, Vec<Diagnostic>> {
             page.updated = git_dates.get(&page.file).copied();
         }
     }
-    Ok(Files { pages, assets, diagnostics })
+    Ok(Files {
+        pages,
+        assets,
+        diagnostics,
+    })
 }
 
 /// Builds the site from the files read and the generated documents: sections, ids, checks.
-pub fn assemble(config: &Config, files: Files, generated: Vec<Generated>) -> (Site, Vec<Diagnostic>) {
-    let Files { mut pages, assets, mut diagnostics } = files;
+pub fn assemble(
+    config: &Config,
+    files: Files,
+    generated: Vec<Generated>,
+) -> (Site, Vec<Diagnostic>) {
+    let Files {
+        mut pages,
+        assets,
+        mut diagnostics,
+    } = files;
     for doc in generated {
-        let (page, errors) = parse_page(&doc.rel_path, format!("{GENERATED_PREFIX}{}", doc.rel_path), Arc::from(doc.text));
+        let (page, errors) = parse_page(
+            &doc.rel_path,
+            format!("{GENERATED_PREFIX}{}", doc.rel_path),
+            Arc::from(doc.text),
+        );
         pages.extend(page);
         diagnostics.extend(errors);
     }

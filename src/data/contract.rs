@@ -38,13 +38,18 @@ pub struct ErrorDetail {
 
 /// Checks `schema_version` is `1.x`; the error says which version was found.
 pub fn check_schema_version(version: &str) -> Result<(), String> {
-    let major = version.split('.').next().and_then(|m| m.trim().parse::<u32>().ok());
+    let major = version
+        .split('.')
+        .next()
+        .and_then(|m| m.trim().parse::<u32>().ok());
     match major {
         Some(SCHEMA_MAJOR) => Ok(()),
         Some(other) => Err(format!(
             "the source speaks schema version {version} (major {other}); kbpub understands major {SCHEMA_MAJOR} only"
         )),
-        None => Err(format!("`schema_version` `{version}` is not a version number")),
+        None => Err(format!(
+            "`schema_version` `{version}` is not a version number"
+        )),
     }
 }
 
@@ -203,7 +208,10 @@ impl IncidentStatus {
 
     /// Not yet resolved: open, investigating or awaiting the partner.
     pub fn is_live(self) -> bool {
-        matches!(self, IncidentStatus::Open | IncidentStatus::Investigating | IncidentStatus::AwaitingPartner)
+        matches!(
+            self,
+            IncidentStatus::Open | IncidentStatus::Investigating | IncidentStatus::AwaitingPartner
+        )
     }
 
     pub fn parse(name: &str) -> Option<IncidentStatus> {
@@ -325,7 +333,11 @@ pub enum RecordKind {
 }
 
 impl RecordKind {
-    pub const ALL: [RecordKind; 3] = [RecordKind::Partners, RecordKind::Metrics, RecordKind::Incidents];
+    pub const ALL: [RecordKind; 3] = [
+        RecordKind::Partners,
+        RecordKind::Metrics,
+        RecordKind::Incidents,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -377,7 +389,12 @@ pub fn parse_records<T: serde::de::DeserializeOwned + Validate>(
         .enumerate()
         .map(|(i, value)| {
             let id = record_id(kind, &value);
-            let error = |message: String| RecordError { kind, index: offset + i, id: id.clone(), message };
+            let error = |message: String| RecordError {
+                kind,
+                index: offset + i,
+                id: id.clone(),
+                message,
+            };
             let record: T = serde_json::from_value(value).map_err(|e| error(e.to_string()))?;
             record.validate().map_err(error)?;
             Ok(record)
@@ -391,7 +408,10 @@ fn record_id(kind: RecordKind, value: &serde_json::Value) -> Option<String> {
         RecordKind::Partners | RecordKind::Incidents => text("id"),
         RecordKind::Metrics => {
             let parts = [text("partner_id"), text("doc_type"), text("direction")];
-            let start = value.pointer("/period/start").and_then(|v| v.as_str()).map(str::to_string);
+            let start = value
+                .pointer("/period/start")
+                .and_then(|v| v.as_str())
+                .map(str::to_string);
             let parts: Vec<String> = parts.into_iter().chain([start]).flatten().collect();
             (!parts.is_empty()).then(|| parts.join(" "))
         }
@@ -404,7 +424,11 @@ pub trait Validate {
 }
 
 fn non_empty(field: &str, value: &str) -> Result<(), String> {
-    if value.trim().is_empty() { Err(format!("`{field}` is empty")) } else { Ok(()) }
+    if value.trim().is_empty() {
+        Err(format!("`{field}` is empty"))
+    } else {
+        Ok(())
+    }
 }
 
 impl Validate for Partner {
@@ -422,11 +446,15 @@ impl Validate for MetricRow {
         }
         let a = &self.acks;
         if a.accepted + a.accepted_with_errors + a.rejected > a.received {
-            return Err("`acks`: accepted + accepted_with_errors + rejected exceeds received".into());
+            return Err(
+                "`acks`: accepted + accepted_with_errors + rejected exceeds received".into(),
+            );
         }
         for (name, t) in &self.turnaround_minutes {
             if t.within_sla > t.measured {
-                return Err(format!("`turnaround_minutes.{name}`: within_sla exceeds measured"));
+                return Err(format!(
+                    "`turnaround_minutes.{name}`: within_sla exceeds measured"
+                ));
             }
         }
         if self.on_time.on_time > self.on_time.total {
@@ -434,7 +462,10 @@ impl Validate for MetricRow {
         }
         for c in &self.chargebacks {
             parse_decimal(&c.amount.value).ok_or_else(|| {
-                format!("chargeback amount `{}` is not a decimal string", crate::data::display_safe(&c.amount.value, 40))
+                format!(
+                    "chargeback amount `{}` is not a decimal string",
+                    crate::data::display_safe(&c.amount.value, 40)
+                )
             })?;
         }
         Ok(())
@@ -456,10 +487,16 @@ pub fn parse_decimal(text: &str) -> Option<i128> {
     };
     let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
     let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-    if whole.is_empty() || !all_digits(whole) || !all_digits(fraction) || fraction.len() > 4 || whole.len() > 30 {
+    if whole.is_empty()
+        || !all_digits(whole)
+        || !all_digits(fraction)
+        || fraction.len() > 4
+        || whole.len() > 30
+    {
         return None;
     }
-    let value: i128 = whole.parse::<i128>().ok()? * 10_000 + format!("{fraction:0<4}").parse::<i128>().ok()?;
+    let value: i128 =
+        whole.parse::<i128>().ok()? * 10_000 + format!("{fraction:0<4}").parse::<i128>().ok()?;
     Some(if negative { -value } else { value })
 }
 
@@ -483,13 +520,17 @@ mod tests {
         let mut bad = good.clone();
         bad["id"] = "BIGBOX".into();
         bad["status"] = "paused".into();
-        let parsed: Vec<Partner> = parse_records(RecordKind::Partners, 0, vec![good.clone()]).unwrap();
+        let parsed: Vec<Partner> =
+            parse_records(RecordKind::Partners, 0, vec![good.clone()]).unwrap();
         let back = serde_json::to_value(&parsed[0]).unwrap();
         assert!(back.get("secret_note").is_none());
         let err = parse_records::<Partner>(RecordKind::Partners, 10, vec![good, bad]).unwrap_err();
         assert_eq!(err.index, 11);
         let text = err.to_string();
-        assert!(text.starts_with("partners[11] (`BIGBOX`): unknown variant `paused`"), "{text}");
+        assert!(
+            text.starts_with("partners[11] (`BIGBOX`): unknown variant `paused`"),
+            "{text}"
+        );
     }
 
     #[test]

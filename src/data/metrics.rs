@@ -30,8 +30,10 @@ pub struct Counts {
 
 impl Counts {
     pub fn of_row(row: &MetricRow) -> Counts {
-        let (sla_within, sla_measured) =
-            row.turnaround_minutes.values().fold((0, 0), |(w, m), t| (w + t.within_sla, m + t.measured));
+        let (sla_within, sla_measured) = row
+            .turnaround_minutes
+            .values()
+            .fold((0, 0), |(w, m), t| (w + t.within_sla, m + t.measured));
         Counts {
             documents: row.volume.documents,
             interchanges: row.volume.interchanges,
@@ -73,7 +75,10 @@ impl Counts {
 
     pub fn rates(&self) -> Rates {
         Rates {
-            rejection_rate: ratio(self.rejected, self.accepted + self.accepted_with_errors + self.rejected),
+            rejection_rate: ratio(
+                self.rejected,
+                self.accepted + self.accepted_with_errors + self.rejected,
+            ),
             ack_rate: ratio(self.received, self.expected),
             delivery_reliability: ratio(self.delivered, self.delivered + self.failed),
             on_time_rate: ratio(self.on_time, self.on_time_total),
@@ -93,7 +98,13 @@ pub struct Rates {
 }
 
 /// The rates a template or chart may ask for by name.
-pub const RATE_NAMES: [&str; 5] = ["rejection_rate", "ack_rate", "delivery_reliability", "on_time_rate", "sla_attainment"];
+pub const RATE_NAMES: [&str; 5] = [
+    "rejection_rate",
+    "ack_rate",
+    "delivery_reliability",
+    "on_time_rate",
+    "sla_attainment",
+];
 
 impl Rates {
     pub fn get(&self, name: &str) -> Option<Option<f64>> {
@@ -152,7 +163,14 @@ mod tests {
     fn sums_then_divides() {
         let mut a = Counts::of_row(&contract_row());
         let mut other = contract_row();
-        other.acks = Acks { expected: 100, received: 50, accepted: 40, accepted_with_errors: 0, rejected: 10, overdue: 50 };
+        other.acks = Acks {
+            expected: 100,
+            received: 50,
+            accepted: 40,
+            accepted_with_errors: 0,
+            rejected: 10,
+            overdue: 50,
+        };
         a.add(&Counts::of_row(&other));
         close(a.rates().rejection_rate, 18.0 / 459.0); // (8 + 10) / (409 + 50)
         close(a.rates().ack_rate, 459.0 / 512.0);
@@ -167,7 +185,11 @@ mod tests {
             assert_eq!(rates.get(name), Some(None), "{name}");
         }
         // A zero numerator over a real denominator is 0%, not n/a.
-        let counts = Counts { expected: 5, accepted: 5, ..Counts::default() };
+        let counts = Counts {
+            expected: 5,
+            accepted: 5,
+            ..Counts::default()
+        };
         assert_eq!(counts.rates().rejection_rate, Some(0.0));
         assert_eq!(counts.rates().ack_rate, Some(0.0));
         assert_eq!(counts.rates().delivery_reliability, None);

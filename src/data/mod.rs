@@ -125,13 +125,20 @@ pub struct PagesConfig {
 
 impl Default for PagesConfig {
     fn default() -> Self {
-        PagesConfig { section: "live".into(), title: "Live operations data".into() }
+        PagesConfig {
+            section: "live".into(),
+            title: "Live operations data".into(),
+        }
     }
 }
 
 fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     let text = String::deserialize(d)?;
-    humantime::parse_duration(&text).map_err(|e| serde::de::Error::custom(format!("`{text}` is not a duration ({e}); write e.g. \"30s\" or \"48h\"")))
+    humantime::parse_duration(&text).map_err(|e| {
+        serde::de::Error::custom(format!(
+            "`{text}` is not a duration ({e}); write e.g. \"30s\" or \"48h\""
+        ))
+    })
 }
 
 fn optional_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
@@ -146,18 +153,36 @@ impl DataConfig {
     /// Checks what the types cannot: unique, file-safe names and each kind's required keys.
     pub fn check(&self) -> Result<(), Diagnostic> {
         let problem = |name: &str, what: String| {
-            Err(Diagnostic::error("config", format!("data source `{}`: {what}", display_safe(name, 60))).in_file(crate::config::CONFIG_FILE))
+            Err(Diagnostic::error(
+                "config",
+                format!("data source `{}`: {what}", display_safe(name, 60)),
+            )
+            .in_file(crate::config::CONFIG_FILE))
         };
         let mut seen = std::collections::HashSet::new();
         for s in &self.sources {
-            if s.name.is_empty() || !s.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-                return problem(&s.name, "`name` must be letters, digits, `-` or `_` (it names the snapshot file)".into());
+            if s.name.is_empty()
+                || !s
+                    .name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                return problem(
+                    &s.name,
+                    "`name` must be letters, digits, `-` or `_` (it names the snapshot file)"
+                        .into(),
+                );
             }
             if !seen.insert(&s.name) {
                 return problem(&s.name, "two sources have this name".into());
             }
             match s.kind {
-                SourceKind::TradingGrid if s.url.is_none() => return problem(&s.name, "`url` is required for kind \"trading-grid\"".into()),
+                SourceKind::TradingGrid if s.url.is_none() => {
+                    return problem(
+                        &s.name,
+                        "`url` is required for kind \"trading-grid\"".into(),
+                    );
+                }
                 SourceKind::TradingGrid if s.token_env.is_none() => {
                     return problem(&s.name, "`token_env` (the environment variable holding the token) is required for kind \"trading-grid\"".into());
                 }
@@ -167,7 +192,10 @@ impl DataConfig {
                 _ => {}
             }
             if s.on_failure == OnFailure::Stale && s.max_age.is_none() {
-                return problem(&s.name, "`on_failure = \"stale\"` needs `max_age` (e.g. \"48h\")".into());
+                return problem(
+                    &s.name,
+                    "`on_failure = \"stale\"` needs `max_age` (e.g. \"48h\")".into(),
+                );
             }
             if !(1..=500).contains(&s.page_size) {
                 return problem(&s.name, "`page_size` must be between 1 and 500".into());
@@ -224,36 +252,65 @@ pub struct Dataset {
 impl Dataset {
     /// Merges snapshots (one per source). A partner or incident id served by two sources is an
     /// error naming both.
-    pub fn from_snapshots(snapshots: Vec<(Snapshot, Option<StaleMarker>)>) -> Result<Dataset, String> {
+    pub fn from_snapshots(
+        snapshots: Vec<(Snapshot, Option<StaleMarker>)>,
+    ) -> Result<Dataset, String> {
         let mut data = Dataset::default();
         let mut partner_source: HashMap<String, String> = HashMap::new();
         let mut incident_source: HashMap<String, String> = HashMap::new();
         for (snapshot, stale) in snapshots {
             let name = snapshot.source.clone();
-            data.sources.push(SourceState { name: name.clone(), as_of: snapshot.as_of, is_partial: snapshot.is_partial, stale });
+            data.sources.push(SourceState {
+                name: name.clone(),
+                as_of: snapshot.as_of,
+                is_partial: snapshot.is_partial,
+                stale,
+            });
             for p in &snapshot.partners {
                 if let Some(first) = partner_source.insert(p.id.clone(), name.clone()) {
-                    return Err(format!("partner `{}` is served by both `{first}` and `{name}`", display_safe(&p.id, 80)));
+                    return Err(format!(
+                        "partner `{}` is served by both `{first}` and `{name}`",
+                        display_safe(&p.id, 80)
+                    ));
                 }
             }
             for i in &snapshot.incidents {
                 if let Some(first) = incident_source.insert(i.id.clone(), name.clone()) {
-                    return Err(format!("incident `{}` is served by both `{first}` and `{name}`", display_safe(&i.id, 80)));
+                    return Err(format!(
+                        "incident `{}` is served by both `{first}` and `{name}`",
+                        display_safe(&i.id, 80)
+                    ));
                 }
             }
             data.add(snapshot);
         }
         data.partners.sort_by(|a, b| a.id.cmp(&b.id));
         data.incidents.sort_by(|a, b| a.id.cmp(&b.id));
-        data.partner_index = data.partners.iter().enumerate().map(|(i, p)| (p.id.clone(), i)).collect();
+        data.partner_index = data
+            .partners
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.id.clone(), i))
+            .collect();
         Ok(data)
     }
 
     fn add(&mut self, snapshot: Snapshot) {
-        let doc_map: Vec<u16> = snapshot.doc_types.iter().map(|(code, name)| intern(&mut self.doc_types, code, name)).collect();
-        let measure_map: Vec<u16> = snapshot.measures.iter().map(|m| intern_name(&mut self.measures, m)).collect();
+        let doc_map: Vec<u16> = snapshot
+            .doc_types
+            .iter()
+            .map(|(code, name)| intern(&mut self.doc_types, code, name))
+            .collect();
+        let measure_map: Vec<u16> = snapshot
+            .measures
+            .iter()
+            .map(|m| intern_name(&mut self.measures, m))
+            .collect();
         let identity = doc_map.iter().enumerate().all(|(i, &m)| i == m as usize)
-            && measure_map.iter().enumerate().all(|(i, &m)| i == m as usize);
+            && measure_map
+                .iter()
+                .enumerate()
+                .all(|(i, &m)| i == m as usize);
         for (partner, mut rows) in snapshot.metrics {
             if !identity {
                 for row in &mut rows {
@@ -274,7 +331,11 @@ impl Dataset {
             {
                 let doc_types = &self.doc_types;
                 entry.sort_by(|a, b| {
-                    (&doc_types[a.doc_type as usize].0, a.direction, a.start).cmp(&(&doc_types[b.doc_type as usize].0, b.direction, b.start))
+                    (&doc_types[a.doc_type as usize].0, a.direction, a.start).cmp(&(
+                        &doc_types[b.doc_type as usize].0,
+                        b.direction,
+                        b.start,
+                    ))
                 });
             }
         }
@@ -341,20 +402,44 @@ pub fn load(config: &Config) -> Result<Dataset, Vec<Diagnostic>> {
     for source in &data_config.sources {
         let path = snapshot::path(&dir, &source.name);
         let shown = shown_path(config, &path);
-        let read = snapshot::read(&path).and_then(|s| Ok((s, snapshot::read_stale_marker(&dir, &source.name)?)));
+        let read = snapshot::read(&path)
+            .and_then(|s| Ok((s, snapshot::read_stale_marker(&dir, &source.name)?)));
         match read {
             Ok((snapshot, _)) if snapshot.source != source.name => errors.push(
-                Diagnostic::error("snapshot", format!("{shown} holds source `{}`, not `{}`", display_safe(&snapshot.source, 60), source.name))
-                    .in_file(shown.clone())
-                    .help(format!("run `kbpub data pull` to fetch `{}` again", source.name)),
+                Diagnostic::error(
+                    "snapshot",
+                    format!(
+                        "{shown} holds source `{}`, not `{}`",
+                        display_safe(&snapshot.source, 60),
+                        source.name
+                    ),
+                )
+                .in_file(shown.clone())
+                .help(format!(
+                    "run `kbpub data pull` to fetch `{}` again",
+                    source.name
+                )),
             ),
             Ok(pair) => snapshots.push(pair),
             Err(e) => {
                 let help = match e {
-                    snapshot::SnapshotError::Missing(_) => format!("run `kbpub data pull` to fetch `{}`, or remove the source from kbpub.toml", source.name),
-                    _ => format!("run `kbpub data pull` to fetch `{}` again (or restore the file from git)", source.name),
+                    snapshot::SnapshotError::Missing(_) => format!(
+                        "run `kbpub data pull` to fetch `{}`, or remove the source from kbpub.toml",
+                        source.name
+                    ),
+                    _ => format!(
+                        "run `kbpub data pull` to fetch `{}` again (or restore the file from git)",
+                        source.name
+                    ),
                 };
-                errors.push(Diagnostic::error("snapshot", e.to_string().replace(&path.display().to_string(), &shown)).in_file(shown).help(help));
+                errors.push(
+                    Diagnostic::error(
+                        "snapshot",
+                        e.to_string().replace(&path.display().to_string(), &shown),
+                    )
+                    .in_file(shown)
+                    .help(help),
+                );
             }
         }
     }
@@ -362,11 +447,18 @@ pub fn load(config: &Config) -> Result<Dataset, Vec<Diagnostic>> {
         return Err(errors);
     }
     Dataset::from_snapshots(snapshots).map_err(|why| {
-        vec![Diagnostic::error("snapshot", why).in_file(crate::config::CONFIG_FILE).help("give each source its own partners and incidents")]
+        vec![
+            Diagnostic::error("snapshot", why)
+                .in_file(crate::config::CONFIG_FILE)
+                .help("give each source its own partners and incidents"),
+        ]
     })
 }
 
 /// A path as shown to writers: relative to the site root when inside it.
 pub fn shown_path(config: &Config, path: &Path) -> String {
-    path.strip_prefix(&config.root).unwrap_or(path).display().to_string()
+    path.strip_prefix(&config.root)
+        .unwrap_or(path)
+        .display()
+        .to_string()
 }

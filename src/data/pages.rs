@@ -49,13 +49,21 @@ pub fn plan(data: &Dataset, config: &PagesConfig) -> Plan {
         let slug = unique(&mut used, &slug(&p.id, "partner"));
         partners.insert(p.id.clone(), format!("{section}/partners/{slug}.md"));
     }
-    let codes: std::collections::BTreeSet<&str> = data.incidents.iter().map(|i| i.error.code.as_str()).collect();
+    let codes: std::collections::BTreeSet<&str> = data
+        .incidents
+        .iter()
+        .map(|i| i.error.code.as_str())
+        .collect();
     let mut error_codes = BTreeMap::new();
     for code in codes {
         let slug = unique(&mut used, &slug(code, "error"));
         error_codes.insert(code.to_string(), format!("{section}/incidents/{slug}.md"));
     }
-    Plan { section, partners, error_codes }
+    Plan {
+        section,
+        partners,
+        error_codes,
+    }
 }
 
 /// Lowercase ASCII letters and digits, other runs as one `-`, at most 60 characters.
@@ -72,7 +80,11 @@ fn slug(text: &str, fallback: &str) -> String {
         }
     }
     let out = out.trim_end_matches('-');
-    if out.is_empty() { fallback.to_string() } else { out.to_string() }
+    if out.is_empty() {
+        fallback.to_string()
+    } else {
+        out.to_string()
+    }
 }
 
 fn unique(used: &mut HashSet<String>, base: &str) -> String {
@@ -115,7 +127,10 @@ struct Front<'a> {
 
 fn document(rel_path: String, front: Front, template: &str) -> Generated {
     let header = toml::to_string(&front).expect("front matter serialises");
-    Generated { rel_path, text: format!("+++\n{header}+++\n\n{{% include \"{template}\" %}}\n") }
+    Generated {
+        rel_path,
+        text: format!("+++\n{header}+++\n\n{{% include \"{template}\" %}}\n"),
+    }
 }
 
 /// The generated documents for `data` (none when data pages are off).
@@ -124,7 +139,12 @@ pub fn documents(data: &Dataset, config: &PagesConfig) -> Vec<Generated> {
     if plan.section.is_empty() {
         return Vec::new();
     }
-    let updated = data.as_of().and_then(|t| t.date_naive().to_string().parse::<toml::value::Datetime>().ok());
+    let updated = data.as_of().and_then(|t| {
+        t.date_naive()
+            .to_string()
+            .parse::<toml::value::Datetime>()
+            .ok()
+    });
     let section = |title: &str, description: &str, weight: i64| Front {
         id: None,
         title: title.to_string(),
@@ -136,23 +156,54 @@ pub fn documents(data: &Dataset, config: &PagesConfig) -> Vec<Generated> {
         extra: BTreeMap::new(),
     };
     let mut docs = vec![
-        document(format!("{}/_index.md", plan.section), section(&config.title, "Partner scorecards and the incident knowledge base, generated from the Trading Grid snapshot.", 1000), "data/index.md"),
-        document(plan.partners_index(), section("Partner scorecards", "One page per trading partner: onboarding facts, 30-day scorecard, open incidents and trend.", 1), "data/partners-index.md"),
-        document(plan.incidents_index(), section("Incident knowledge base", "Incidents grouped by error code, with the playbooks that cover them.", 2), "data/incidents-index.md"),
+        document(
+            format!("{}/_index.md", plan.section),
+            section(
+                &config.title,
+                "Partner scorecards and the incident knowledge base, generated from the Trading Grid snapshot.",
+                1000,
+            ),
+            "data/index.md",
+        ),
+        document(
+            plan.partners_index(),
+            section(
+                "Partner scorecards",
+                "One page per trading partner: onboarding facts, 30-day scorecard, open incidents and trend.",
+                1,
+            ),
+            "data/partners-index.md",
+        ),
+        document(
+            plan.incidents_index(),
+            section(
+                "Incident knowledge base",
+                "Incidents grouped by error code, with the playbooks that cover them.",
+                2,
+            ),
+            "data/incidents-index.md",
+        ),
     ];
     for p in &data.partners {
         let rel = plan.partners[&p.id].clone();
         let id = format!("live-partner-{}", crate::content::url::file_stem(&rel));
-        docs.push(document(rel, Front {
-            id: Some(id),
-            title: title_from(&p.name),
-            doc_type: Some("partner"),
-            description: Some(format!("Onboarding facts, 30-day scorecard, open incidents and trend for {}.", title_from(&p.id))),
-            partners: vec![p.id.clone()],
-            updated,
-            weight: None,
-            extra: [("partner_id", p.id.clone())].into(),
-        }, "data/partner.md"));
+        docs.push(document(
+            rel,
+            Front {
+                id: Some(id),
+                title: title_from(&p.name),
+                doc_type: Some("partner"),
+                description: Some(format!(
+                    "Onboarding facts, 30-day scorecard, open incidents and trend for {}.",
+                    title_from(&p.id)
+                )),
+                partners: vec![p.id.clone()],
+                updated,
+                weight: None,
+                extra: [("partner_id", p.id.clone())].into(),
+            },
+            "data/partner.md",
+        ));
     }
     for (code, rel) in &plan.error_codes {
         let id = format!("live-error-{}", crate::content::url::file_stem(rel));

@@ -13,18 +13,29 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::client::{human, Event, Limits};
+use super::client::{Event, Limits, human};
 use super::snapshot::{self, StaleMarker};
-use super::{display_safe, shown_path, source, OnFailure, SourceConfig};
+use super::{OnFailure, SourceConfig, display_safe, shown_path, source};
 use crate::config::Config;
 use crate::diag::Diagnostic;
 
 /// How one source's pull ended.
 #[derive(Debug)]
 pub enum Outcome {
-    Pulled { as_of: DateTime<Utc>, partners: usize, metric_rows: usize, incidents: usize, pages: usize, not_modified: usize, path: String },
+    Pulled {
+        as_of: DateTime<Utc>,
+        partners: usize,
+        metric_rows: usize,
+        incidents: usize,
+        pages: usize,
+        not_modified: usize,
+        path: String,
+    },
     /// The pull failed; the previous snapshot is kept and marked stale.
-    KeptStale { reason: String, as_of: DateTime<Utc> },
+    KeptStale {
+        reason: String,
+        as_of: DateTime<Utc>,
+    },
     /// The pull failed; the previous snapshot (if any) is untouched.
     Failed { reason: String },
 }
@@ -37,33 +48,62 @@ pub struct SourceReport {
 
 /// Pulls the sources named in `only` (every source when empty). `progress` hears each source's
 /// events. The outer error is for a pull that cannot start (bad config, unknown source name).
-pub fn pull(config: &Config, only: &[String], progress: &(dyn Fn(&str, &Event) + Sync)) -> Result<Vec<SourceReport>, Diagnostic> {
+pub fn pull(
+    config: &Config,
+    only: &[String],
+    progress: &(dyn Fn(&str, &Event) + Sync),
+) -> Result<Vec<SourceReport>, Diagnostic> {
     let data = &config.data;
     data.check()?;
     if data.sources.is_empty() {
-        return Err(Diagnostic::error("config", "no data sources are configured")
-            .in_file(crate::config::CONFIG_FILE)
-            .help("add a `[[data.sources]]` table to kbpub.toml (see README, \"Live data\")"));
+        return Err(
+            Diagnostic::error("config", "no data sources are configured")
+                .in_file(crate::config::CONFIG_FILE)
+                .help("add a `[[data.sources]]` table to kbpub.toml (see README, \"Live data\")"),
+        );
     }
     for name in only {
         if !data.sources.iter().any(|s| &s.name == name) {
             let known: Vec<&str> = data.sources.iter().map(|s| s.name.as_str()).collect();
-            return Err(Diagnostic::error("usage", format!("no data source named `{name}`")).help(format!("configured sources: {}", known.join(", "))));
+            return Err(
+                Diagnostic::error("usage", format!("no data source named `{name}`"))
+                    .help(format!("configured sources: {}", known.join(", "))),
+            );
         }
     }
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| Diagnostic::error("io", format!("cannot start the async runtime: {e}")))?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Diagnostic::error("io", format!("cannot start the async runtime: {e}")))?;
     let deadline = Instant::now() + data.budget;
     let mut reports = Vec::new();
-    for source in data.sources.iter().filter(|s| only.is_empty() || only.contains(&s.name)) {
-        let limits = Limits { connect_timeout: data.connect_timeout, request_timeout: data.request_timeout, retries: data.retries, deadline };
+    for source in data
+        .sources
+        .iter()
+        .filter(|s| only.is_empty() || only.contains(&s.name))
+    {
+        let limits = Limits {
+            connect_timeout: data.connect_timeout,
+            request_timeout: data.request_timeout,
+            retries: data.retries,
+            deadline,
+        };
         let events = |event: Event| progress(&source.name, &event);
         let outcome = runtime.block_on(pull_one(config, source, limits, &events));
-        reports.push(SourceReport { name: source.name.clone(), outcome });
+        reports.push(SourceReport {
+            name: source.name.clone(),
+            outcome,
+        });
     }
     Ok(reports)
 }
 
-async fn pull_one(config: &Config, source: &SourceConfig, limits: Limits, events: &(dyn Fn(Event) + Sync)) -> Outcome {
+async fn pull_one(
+    config: &Config,
+    source: &SourceConfig,
+    limits: Limits,
+    events: &(dyn Fn(Event) + Sync),
+) -> Outcome {
     let dir = config.data.dir(&config.root);
     let cache_dir = cache_dir(config, &source.name);
     let path = snapshot::path(&dir, &source.name);
@@ -73,15 +113,27 @@ async fn pull_one(config: &Config, source: &SourceConfig, limits: Limits, events
     };
     let text = snapshot::to_file_text(&fetched.snapshot);
     if fetched.token.as_ref().is_some_and(|t| t.appears_in(&text)) {
-        return failed(config, source, "the data holds the access token itself; refusing to store it in a snapshot".into());
+        return failed(
+            config,
+            source,
+            "the data holds the access token itself; refusing to store it in a snapshot".into(),
+        );
     }
     if let Err(e) = snapshot::write_atomically(&path, &text) {
-        return failed(config, source, format!("cannot write {}: {e}", shown_path(config, &path)));
+        return failed(
+            config,
+            source,
+            format!("cannot write {}: {e}", shown_path(config, &path)),
+        );
     }
     match std::fs::remove_file(snapshot::stale_path(&dir, &source.name)) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Outcome::Failed { reason: format!("wrote the snapshot but cannot remove the stale marker: {e}") },
+        Err(e) => {
+            return Outcome::Failed {
+                reason: format!("wrote the snapshot but cannot remove the stale marker: {e}"),
+            };
+        }
     }
     let s = &fetched.snapshot;
     Outcome::Pulled {
@@ -106,12 +158,18 @@ fn failed(config: &Config, source: &SourceConfig, reason: String) -> Outcome {
         return Outcome::Failed { reason };
     }
     let dir = config.data.dir(&config.root);
-    let max_age = source.max_age.expect("checked: stale sources have a max_age");
+    let max_age = source
+        .max_age
+        .expect("checked: stale sources have a max_age");
     let previous = match snapshot::read(&snapshot::path(&dir, &source.name)) {
         Ok(previous) => previous,
         Err(e) => {
-            let why = e.to_string().replace(&dir.display().to_string(), &shown_path(config, &dir));
-            return Outcome::Failed { reason: format!("{reason}; no previous snapshot to fall back on ({why})") };
+            let why = e
+                .to_string()
+                .replace(&dir.display().to_string(), &shown_path(config, &dir));
+            return Outcome::Failed {
+                reason: format!("{reason}; no previous snapshot to fall back on ({why})"),
+            };
         }
     };
     let now = Utc::now();
@@ -126,11 +184,21 @@ fn failed(config: &Config, source: &SourceConfig, reason: String) -> Outcome {
             ),
         };
     }
-    let marker = StaleMarker { source: source.name.clone(), failed_at: now, reason: reason.clone(), snapshot_as_of: previous.as_of };
+    let marker = StaleMarker {
+        source: source.name.clone(),
+        failed_at: now,
+        reason: reason.clone(),
+        snapshot_as_of: previous.as_of,
+    };
     let text = serde_json::to_string_pretty(&marker).expect("marker serialises") + "\n";
     match snapshot::write_atomically(&snapshot::stale_path(&dir, &source.name), &text) {
-        Ok(()) => Outcome::KeptStale { reason, as_of: previous.as_of },
-        Err(e) => Outcome::Failed { reason: format!("{reason}; and cannot mark the previous snapshot stale: {e}") },
+        Ok(()) => Outcome::KeptStale {
+            reason,
+            as_of: previous.as_of,
+        },
+        Err(e) => Outcome::Failed {
+            reason: format!("{reason}; and cannot mark the previous snapshot stale: {e}"),
+        },
     }
 }
 
@@ -146,18 +214,39 @@ impl Progress {
     pub fn new(quiet: bool) -> Progress {
         let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
             let bar = ProgressBar::new_spinner();
-            bar.set_style(ProgressStyle::with_template("{spinner} {elapsed:>4} {msg}").expect("progress template"));
+            bar.set_style(
+                ProgressStyle::with_template("{spinner} {elapsed:>4} {msg}")
+                    .expect("progress template"),
+            );
             bar.enable_steady_tick(Duration::from_millis(120));
             bar
         });
-        Progress { bar, quiet, lines: Mutex::new(()) }
+        Progress {
+            bar,
+            quiet,
+            lines: Mutex::new(()),
+        }
     }
 
     pub fn event(&self, source: &str, event: &Event) {
         let line = match event {
-            Event::Page { kind, records, pages, not_modified, done } => {
-                let cached = if *not_modified > 0 { format!(", {not_modified} unchanged (ETag)") } else { String::new() };
-                let text = format!("{source}: {} {records} records, {pages} page{}{cached}", kind.name(), if *pages == 1 { "" } else { "s" });
+            Event::Page {
+                kind,
+                records,
+                pages,
+                not_modified,
+                done,
+            } => {
+                let cached = if *not_modified > 0 {
+                    format!(", {not_modified} unchanged (ETag)")
+                } else {
+                    String::new()
+                };
+                let text = format!(
+                    "{source}: {} {records} records, {pages} page{}{cached}",
+                    kind.name(),
+                    if *pages == 1 { "" } else { "s" }
+                );
                 if let Some(bar) = &self.bar {
                     bar.set_message(text);
                     return;
@@ -167,8 +256,18 @@ impl Progress {
                 }
                 text
             }
-            Event::Retry { url, reason, wait, attempt } => {
-                format!("{source}: {} ({}); retry {attempt} in {}", display_safe(url, 200), display_safe(reason, 200), human(*wait))
+            Event::Retry {
+                url,
+                reason,
+                wait,
+                attempt,
+            } => {
+                format!(
+                    "{source}: {} ({}); retry {attempt} in {}",
+                    display_safe(url, 200),
+                    display_safe(reason, 200),
+                    human(*wait)
+                )
             }
         };
         self.println(&line);

@@ -86,15 +86,25 @@ impl Snapshot {
         let mut doc_names: BTreeMap<String, String> = BTreeMap::new();
         let mut measure_names: BTreeMap<String, ()> = BTreeMap::new();
         for row in &rows {
-            doc_names.entry(row.doc_type.clone()).or_insert_with(|| row.doc_name.clone());
+            doc_names
+                .entry(row.doc_type.clone())
+                .or_insert_with(|| row.doc_name.clone());
             for name in row.turnaround_minutes.keys() {
                 measure_names.insert(name.clone(), ());
             }
         }
         let doc_types: Vec<(String, String)> = doc_names.into_iter().collect();
         let measures: Vec<String> = measure_names.into_keys().collect();
-        let doc_index: HashMap<&str, u16> = doc_types.iter().enumerate().map(|(i, (c, _))| (c.as_str(), i as u16)).collect();
-        let measure_index: HashMap<&str, u16> = measures.iter().enumerate().map(|(i, m)| (m.as_str(), i as u16)).collect();
+        let doc_index: HashMap<&str, u16> = doc_types
+            .iter()
+            .enumerate()
+            .map(|(i, (c, _))| (c.as_str(), i as u16))
+            .collect();
+        let measure_index: HashMap<&str, u16> = measures
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (m.as_str(), i as u16))
+            .collect();
         let mut metrics: BTreeMap<String, Vec<Row>> = BTreeMap::new();
         for row in &rows {
             let stored = Row {
@@ -103,10 +113,17 @@ impl Snapshot {
                 start: row.period.start.timestamp(),
                 end: row.period.end.timestamp(),
                 counts: Counts::of_row(row),
-                turnaround: row.turnaround_minutes.iter().map(|(m, t)| (measure_index[m.as_str()], *t)).collect(),
+                turnaround: row
+                    .turnaround_minutes
+                    .iter()
+                    .map(|(m, t)| (measure_index[m.as_str()], *t))
+                    .collect(),
                 chargebacks: row.chargebacks.clone().into_boxed_slice(),
             };
-            metrics.entry(row.partner_id.clone()).or_default().push(stored);
+            metrics
+                .entry(row.partner_id.clone())
+                .or_default()
+                .push(stored);
         }
         for rows in metrics.values_mut() {
             sort_rows(rows, &doc_types);
@@ -131,7 +148,11 @@ impl Snapshot {
 
 fn sort_rows(rows: &mut [Row], doc_types: &[(String, String)]) {
     rows.sort_by(|a, b| {
-        (&doc_types[a.doc_type as usize].0, a.direction, a.start).cmp(&(&doc_types[b.doc_type as usize].0, b.direction, b.start))
+        (&doc_types[a.doc_type as usize].0, a.direction, a.start).cmp(&(
+            &doc_types[b.doc_type as usize].0,
+            b.direction,
+            b.start,
+        ))
     });
 }
 
@@ -149,9 +170,15 @@ impl std::fmt::Display for SnapshotError {
         match self {
             SnapshotError::Missing(p) => write!(f, "no snapshot at {}", p.display()),
             SnapshotError::Io(p, e) => write!(f, "cannot read {}: {e}", p.display()),
-            SnapshotError::Invalid(p, why) => write!(f, "{} is not a valid snapshot: {why}", p.display()),
+            SnapshotError::Invalid(p, why) => {
+                write!(f, "{} is not a valid snapshot: {why}", p.display())
+            }
             SnapshotError::Checksum(p) => {
-                write!(f, "{} does not match its sha256: it was edited or damaged after it was pulled", p.display())
+                write!(
+                    f,
+                    "{} does not match its sha256: it was edited or damaged after it was pulled",
+                    p.display()
+                )
             }
         }
     }
@@ -212,8 +239,11 @@ struct Series<'a> {
     counts: [Vec<u64>; 13],
     turnaround: Vec<(u16, [Vec<Option<u64>>; 5])>,
     #[serde(borrow)]
-    chargebacks: Vec<(usize, Cow<'a, str>, u64, Cow<'a, str>, Cow<'a, str>)>,
+    chargebacks: Vec<FileChargeback<'a>>,
 }
+
+/// A chargeback in a series: its row, reason, count, amount and currency.
+type FileChargeback<'a> = (usize, Cow<'a, str>, u64, Cow<'a, str>, Cow<'a, str>);
 
 /// The file text of `snapshot`: deterministic (same data, same bytes), one metric row per line.
 pub fn to_file_text(snapshot: &Snapshot) -> String {
@@ -241,7 +271,11 @@ fn data_text(snapshot: &Snapshot) -> String {
     out.push_str(",\n\"metrics\": {\n\"columns\": ");
     out.push_str(&columns().to_string());
     out.push_str(",\n\"doc_types\": ");
-    let doc_types: BTreeMap<&str, &str> = snapshot.doc_types.iter().map(|(c, n)| (c.as_str(), n.as_str())).collect();
+    let doc_types: BTreeMap<&str, &str> = snapshot
+        .doc_types
+        .iter()
+        .map(|(c, n)| (c.as_str(), n.as_str()))
+        .collect();
     out.push_str(&serde_json::to_string(&doc_types).expect("doc types"));
     out.push_str(",\n\"measures\": ");
     out.push_str(&serde_json::to_string(&snapshot.measures).expect("measures"));
@@ -250,9 +284,14 @@ fn data_text(snapshot: &Snapshot) -> String {
         out.push_str(if i == 0 { "\n" } else { ",\n" });
         out.push_str(&serde_json::to_string(partner).expect("partner id"));
         out.push_str(": [");
-        for (j, series) in rows.chunk_by(|a, b| a.doc_type == b.doc_type && a.direction == b.direction).enumerate() {
+        for (j, series) in rows
+            .chunk_by(|a, b| a.doc_type == b.doc_type && a.direction == b.direction)
+            .enumerate()
+        {
             out.push_str(if j == 0 { "\n" } else { ",\n" });
-            out.push_str(&serde_json::to_string(&file_series(snapshot, series)).expect("metric series"));
+            out.push_str(
+                &serde_json::to_string(&file_series(snapshot, series)).expect("metric series"),
+            );
         }
         out.push_str("\n]");
     }
@@ -277,15 +316,29 @@ fn file_series<'a>(snapshot: &'a Snapshot, rows: &'a [Row]) -> Series<'a> {
             value
         })
         .collect();
-    let mut measures: Vec<u16> = rows.iter().flat_map(|r| r.turnaround.iter().map(|(m, _)| *m)).collect();
+    let mut measures: Vec<u16> = rows
+        .iter()
+        .flat_map(|r| r.turnaround.iter().map(|(m, _)| *m))
+        .collect();
     measures.sort_unstable();
     measures.dedup();
     let turnaround = measures
         .into_iter()
         .map(|m| {
             let find = |r: &Row| r.turnaround.iter().find(|(k, _)| *k == m).map(|(_, t)| *t);
-            let col = |f: fn(Turnaround) -> Option<u64>| rows.iter().map(|r| find(r).and_then(f)).collect::<Vec<_>>();
-            (m, [col(|t| t.p50), col(|t| t.p90), col(|t| Some(t.sla)), col(|t| Some(t.within_sla)), col(|t| Some(t.measured))])
+            let col = |f: fn(Turnaround) -> Option<u64>| {
+                rows.iter().map(|r| find(r).and_then(f)).collect::<Vec<_>>()
+            };
+            (
+                m,
+                [
+                    col(|t| t.p50),
+                    col(|t| t.p90),
+                    col(|t| Some(t.sla)),
+                    col(|t| Some(t.within_sla)),
+                    col(|t| Some(t.measured)),
+                ],
+            )
         })
         .collect();
     Series {
@@ -294,9 +347,18 @@ fn file_series<'a>(snapshot: &'a Snapshot, rows: &'a [Row]) -> Series<'a> {
         start,
         length: rows.iter().map(|r| r.end - r.start).collect(),
         counts: [
-            column(|c| c.documents), column(|c| c.interchanges), column(|c| c.expected), column(|c| c.received),
-            column(|c| c.accepted), column(|c| c.accepted_with_errors), column(|c| c.rejected), column(|c| c.overdue),
-            column(|c| c.delivered), column(|c| c.failed), column(|c| c.resent), column(|c| c.on_time),
+            column(|c| c.documents),
+            column(|c| c.interchanges),
+            column(|c| c.expected),
+            column(|c| c.received),
+            column(|c| c.accepted),
+            column(|c| c.accepted_with_errors),
+            column(|c| c.rejected),
+            column(|c| c.overdue),
+            column(|c| c.delivered),
+            column(|c| c.failed),
+            column(|c| c.resent),
+            column(|c| c.on_time),
             column(|c| c.on_time_total),
         ],
         turnaround,
@@ -305,7 +367,13 @@ fn file_series<'a>(snapshot: &'a Snapshot, rows: &'a [Row]) -> Series<'a> {
             .enumerate()
             .flat_map(|(i, r)| {
                 r.chargebacks.iter().map(move |c| {
-                    (i, Cow::Borrowed(c.reason.as_str()), c.count, Cow::Borrowed(c.amount.value.as_str()), Cow::Borrowed(c.amount.currency.as_str()))
+                    (
+                        i,
+                        Cow::Borrowed(c.reason.as_str()),
+                        c.count,
+                        Cow::Borrowed(c.amount.value.as_str()),
+                        Cow::Borrowed(c.amount.currency.as_str()),
+                    )
                 })
             })
             .collect(),
@@ -316,7 +384,9 @@ fn file_series<'a>(snapshot: &'a Snapshot, rows: &'a [Row]) -> Series<'a> {
 pub fn read(path: &Path) -> Result<Snapshot, SnapshotError> {
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(SnapshotError::Missing(path.to_path_buf())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(SnapshotError::Missing(path.to_path_buf()));
+        }
         Err(e) => return Err(SnapshotError::Io(path.to_path_buf(), e)),
     };
     parse(&text).map_err(|e| match e {
@@ -334,7 +404,10 @@ fn parse(text: &str) -> Result<Snapshot, ParseError> {
     let invalid = |e: serde_json::Error| ParseError::Invalid(e.to_string());
     let header: Header = serde_json::from_str(text).map_err(invalid)?;
     if header.kbpub_snapshot != LAYOUT {
-        return Err(ParseError::Invalid(format!("layout {} (this kbpub reads layout {LAYOUT})", header.kbpub_snapshot)));
+        return Err(ParseError::Invalid(format!(
+            "layout {} (this kbpub reads layout {LAYOUT})",
+            header.kbpub_snapshot
+        )));
     }
     if hex::encode(Sha256::digest(header.data.get().as_bytes())) != header.sha256 {
         return Err(ParseError::Checksum);
@@ -344,7 +417,11 @@ fn parse(text: &str) -> Result<Snapshot, ParseError> {
         return Err(ParseError::Invalid("unknown metric columns".into()));
     }
     let doc_types: Vec<(String, String)> = data.metrics.doc_types.into_iter().collect();
-    let doc_index: HashMap<&str, u16> = doc_types.iter().enumerate().map(|(i, (c, _))| (c.as_str(), i as u16)).collect();
+    let doc_index: HashMap<&str, u16> = doc_types
+        .iter()
+        .enumerate()
+        .map(|(i, (c, _))| (c.as_str(), i as u16))
+        .collect();
     let measures = data.metrics.measures;
     // Partners are parsed in parallel, each straight into memory rows.
     let metrics: BTreeMap<String, Vec<Row>> = data
@@ -375,14 +452,33 @@ fn parse(text: &str) -> Result<Snapshot, ParseError> {
 }
 
 /// Appends the rows of one series to `rows`, checking every column has one value per row.
-fn stored_rows(s: Series, doc_index: &HashMap<&str, u16>, measures: usize, rows: &mut Vec<Row>) -> Result<(), String> {
-    let doc_type = *doc_index.get(s.doc_type.as_ref()).ok_or_else(|| format!("unknown document type `{}`", s.doc_type))?;
+fn stored_rows(
+    s: Series,
+    doc_index: &HashMap<&str, u16>,
+    measures: usize,
+    rows: &mut Vec<Row>,
+) -> Result<(), String> {
+    let doc_type = *doc_index
+        .get(s.doc_type.as_ref())
+        .ok_or_else(|| format!("unknown document type `{}`", s.doc_type))?;
     let n = s.start.len();
-    let lengths = s.counts.iter().map(Vec::len).chain([s.length.len()]).chain(s.turnaround.iter().flat_map(|(_, t)| t.iter().map(Vec::len)));
+    let lengths = s.counts.iter().map(Vec::len).chain([s.length.len()]).chain(
+        s.turnaround
+            .iter()
+            .flat_map(|(_, t)| t.iter().map(Vec::len)),
+    );
     if let Some(bad) = lengths.into_iter().find(|&len| len != n) {
-        return Err(format!("a {} {} column has {bad} values for {n} periods", s.doc_type, s.direction.name()));
+        return Err(format!(
+            "a {} {} column has {bad} values for {n} periods",
+            s.doc_type,
+            s.direction.name()
+        ));
     }
-    if let Some((m, _)) = s.turnaround.iter().find(|(m, _)| usize::from(*m) >= measures) {
+    if let Some((m, _)) = s
+        .turnaround
+        .iter()
+        .find(|(m, _)| usize::from(*m) >= measures)
+    {
         return Err(format!("unknown turnaround measure {m}"));
     }
     if let Some(c) = s.chargebacks.iter().find(|c| c.0 >= n) {
@@ -391,13 +487,28 @@ fn stored_rows(s: Series, doc_index: &HashMap<&str, u16>, measures: usize, rows:
     let first = rows.len();
     let mut start = 0;
     for i in 0..n {
-        start = if i == 0 { s.start[0] } else { start + s.start[i] };
+        start = if i == 0 {
+            s.start[0]
+        } else {
+            start + s.start[i]
+        };
         let c = |k: usize| s.counts[k][i];
         let turnaround: Box<[(u16, Turnaround)]> = s
             .turnaround
             .iter()
             .filter(|(_, t)| t[2][i].is_some())
-            .map(|(m, t)| (*m, Turnaround { p50: t[0][i], p90: t[1][i], sla: t[2][i].unwrap_or(0), within_sla: t[3][i].unwrap_or(0), measured: t[4][i].unwrap_or(0) }))
+            .map(|(m, t)| {
+                (
+                    *m,
+                    Turnaround {
+                        p50: t[0][i],
+                        p90: t[1][i],
+                        sla: t[2][i].unwrap_or(0),
+                        within_sla: t[3][i].unwrap_or(0),
+                        measured: t[4][i].unwrap_or(0),
+                    },
+                )
+            })
             .collect();
         rows.push(Row {
             doc_type,
@@ -431,7 +542,10 @@ fn stored_rows(s: Series, doc_index: &HashMap<&str, u16>, measures: usize, rows:
         by_row.entry(row).or_default().push(Chargeback {
             reason: reason.into_owned(),
             count,
-            amount: Money { value: value.into_owned(), currency: currency.into_owned() },
+            amount: Money {
+                value: value.into_owned(),
+                currency: currency.into_owned(),
+            },
         });
     }
     for (row, list) in by_row {
@@ -444,16 +558,23 @@ fn stored_rows(s: Series, doc_index: &HashMap<&str, u16>, measures: usize, rows:
 
 /// Writes `text` to `path` atomically: a temp file in the same folder, synced, renamed over it.
 pub fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
-    let mut file = tempfile::Builder::new().prefix(".kbpub-").suffix(".tmp").tempfile_in(dir)?;
+    let mut file = tempfile::Builder::new()
+        .prefix(".kbpub-")
+        .suffix(".tmp")
+        .tempfile_in(dir)?;
     file.write_all(text.as_bytes())?;
     file.as_file().sync_all()?;
     #[cfg(unix)]
     {
         // Snapshots are committed and read by everyone: not the temp file's private 0600.
         use std::os::unix::fs::PermissionsExt;
-        file.as_file().set_permissions(std::fs::Permissions::from_mode(0o644))?;
+        file.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644))?;
     }
     file.persist(path).map_err(|e| e.error)?;
     Ok(())
@@ -472,7 +593,9 @@ pub struct StaleMarker {
 pub fn read_stale_marker(dir: &Path, source: &str) -> Result<Option<StaleMarker>, SnapshotError> {
     let path = stale_path(dir, source);
     match std::fs::read_to_string(&path) {
-        Ok(text) => serde_json::from_str(&text).map(Some).map_err(|e| SnapshotError::Invalid(path, e.to_string())),
+        Ok(text) => serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| SnapshotError::Invalid(path, e.to_string())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(SnapshotError::Io(path, e)),
     }
@@ -499,7 +622,15 @@ mod tests {
             })).unwrap()
         };
         let as_of = "2026-11-20T06:00:00Z".parse().unwrap();
-        Snapshot::from_records("tg", "1.0", as_of, false, vec![partner], vec![row("856", 2, 1), row("810", 1, 0), row("856", 1, 2)], vec![])
+        Snapshot::from_records(
+            "tg",
+            "1.0",
+            as_of,
+            false,
+            vec![partner],
+            vec![row("856", 2, 1), row("810", 1, 0), row("856", 1, 2)],
+            vec![],
+        )
     }
 
     #[test]
@@ -510,8 +641,16 @@ mod tests {
         assert_eq!(back, snapshot);
         assert_eq!(to_file_text(&back), text);
         let rows = &back.metrics["ACME-RETAIL"];
-        assert_eq!(rows.iter().map(|r| (back.doc_types[r.doc_type as usize].0.as_str(), r.counts.rejected)).collect::<Vec<_>>(),
-            [("810", 0), ("856", 2), ("856", 1)], "sorted by type then day");
+        assert_eq!(
+            rows.iter()
+                .map(|r| (
+                    back.doc_types[r.doc_type as usize].0.as_str(),
+                    r.counts.rejected
+                ))
+                .collect::<Vec<_>>(),
+            [("810", 0), ("856", 2), ("856", 1)],
+            "sorted by type then day"
+        );
         assert_eq!(rows[1].counts.sla_within, 9);
     }
 
@@ -528,6 +667,10 @@ mod tests {
         write_atomically(&p, "one").unwrap();
         write_atomically(&p, "two").unwrap();
         assert_eq!(std::fs::read_to_string(&p).unwrap(), "two");
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temp files left");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no temp files left"
+        );
     }
 }

@@ -15,15 +15,15 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 use tera::Tera;
 
 use super::partials;
 use crate::content::Site;
+use crate::data::Dataset;
 use crate::data::contract::{Direction, Incident, IncidentStatus, Partner};
 use crate::data::metrics::{Counts, RATE_NAMES};
 use crate::data::pages::{self, Plan};
-use crate::data::Dataset;
 
 const DAY: i64 = 86_400;
 
@@ -43,7 +43,12 @@ thread_local! {
 /// Runs `render` (one Tera render on this thread) and reports whether it used data. With
 /// `withhold`, data functions see no data.
 pub fn scoped<R>(withhold: bool, render: impl FnOnce() -> R) -> (R, DataUse) {
-    let outer = SCOPE.with(|s| s.replace(DataUse { used: false, withheld: withhold }));
+    let outer = SCOPE.with(|s| {
+        s.replace(DataUse {
+            used: false,
+            withheld: withhold,
+        })
+    });
     let result = render();
     let inner = SCOPE.with(|s| s.replace(outer));
     (result, inner)
@@ -69,14 +74,20 @@ pub struct DataContext {
 
 impl DataContext {
     pub fn new(data: Arc<Dataset>, site: &Site) -> DataContext {
-        let docs = site.pages.iter().map(|p| (p.id.clone(), (p.rel_path.clone(), p.meta.title.clone()))).collect();
+        let docs = site
+            .pages
+            .iter()
+            .map(|p| (p.id.clone(), (p.rel_path.clone(), p.meta.title.clone())))
+            .collect();
         let plan = pages::plan(&data, &site.config.data.pages);
         DataContext { data, docs, plan }
     }
 
     /// `/path/in/content.md` of the page with document id `id`, and its title.
     pub fn doc(&self, id: &str) -> Option<(String, &str)> {
-        self.docs.get(id).map(|(rel, title)| (format!("/{rel}"), title.as_str()))
+        self.docs
+            .get(id)
+            .map(|(rel, title)| (format!("/{rel}"), title.as_str()))
     }
 
     pub fn partner_page(&self, id: &str) -> Option<String> {
@@ -125,7 +136,15 @@ pub fn register(tera: &mut Tera, context: &Arc<DataContext>, output: Output) {
         });
     }
     for (name, render) in partials::ALL {
-        tera.register_function(name, Partial { name, render, context: Arc::clone(context), output });
+        tera.register_function(
+            name,
+            Partial {
+                name,
+                render,
+                context: Arc::clone(context),
+                output,
+            },
+        );
     }
     tera.register_filter("number", number_filter);
     tera.register_filter("percent", percent_filter);
@@ -148,12 +167,19 @@ impl tera::Function for Partial {
         self.context.require_configured(self.name)?;
         let withheld = touch();
         let args = Args::new(self.name, args)?;
-        let markdown = if withheld { partials::withheld_notice(&self.context) } else { (self.render)(&self.context, &args)? };
+        let markdown = if withheld {
+            partials::withheld_notice(&self.context)
+        } else {
+            (self.render)(&self.context, &args)?
+        };
         Ok(Value::String(match self.output {
             Output::Markdown => markdown,
             Output::Html => {
                 let mut html = String::new();
-                pulldown_cmark::html::push_html(&mut html, pulldown_cmark::Parser::new_ext(&markdown, super::markdown::options()));
+                pulldown_cmark::html::push_html(
+                    &mut html,
+                    pulldown_cmark::Parser::new_ext(&markdown, super::markdown::options()),
+                );
                 html
             }
         }))
@@ -175,9 +201,35 @@ fn accepted(function: &str) -> &'static [&'static str] {
     match function {
         "partners" => &["segment", "status"],
         "partner" => &["id"],
-        "metrics" | "metrics_table" => &["partner", "doc_type", "direction", "days", "from", "to", "by"],
-        "incidents" | "incident_list" => &["partner", "status", "doc_type", "related", "error_code", "severity", "limit", "detail"],
-        "trend_chart" => &["partner", "doc_type", "direction", "days", "from", "to", "metric", "title"],
+        "metrics" | "metrics_table" => &[
+            "partner",
+            "doc_type",
+            "direction",
+            "days",
+            "from",
+            "to",
+            "by",
+        ],
+        "incidents" | "incident_list" => &[
+            "partner",
+            "status",
+            "doc_type",
+            "related",
+            "error_code",
+            "severity",
+            "limit",
+            "detail",
+        ],
+        "trend_chart" => &[
+            "partner",
+            "doc_type",
+            "direction",
+            "days",
+            "from",
+            "to",
+            "metric",
+            "title",
+        ],
         _ => &[],
     }
 }
@@ -189,8 +241,14 @@ impl<'a> Args<'a> {
         names.sort();
         for name in names {
             if !allowed.contains(&name.as_str()) {
-                let expected = if allowed.is_empty() { "no arguments".to_string() } else { format!("one of: {}", allowed.join(", ")) };
-                return Err(tera::Error::msg(format!("`{function}` has no argument `{name}` (it takes {expected})")));
+                let expected = if allowed.is_empty() {
+                    "no arguments".to_string()
+                } else {
+                    format!("one of: {}", allowed.join(", "))
+                };
+                return Err(tera::Error::msg(format!(
+                    "`{function}` has no argument `{name}` (it takes {expected})"
+                )));
             }
         }
         Ok(Args { function, map })
@@ -214,17 +272,29 @@ impl<'a> Args<'a> {
         match self.map.get(key) {
             Some(Value::Array(items)) => items
                 .iter()
-                .map(|v| v.as_str().map(str::to_string).ok_or_else(|| self.error(format!("`{key}` must hold strings, not {v}"))))
+                .map(|v| {
+                    v.as_str()
+                        .map(str::to_string)
+                        .ok_or_else(|| self.error(format!("`{key}` must hold strings, not {v}")))
+                })
                 .collect::<tera::Result<Vec<_>>>()
                 .map(Some),
-            _ => Ok(self.string(key)?.map(|s| s.split(',').map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect())),
+            _ => Ok(self.string(key)?.map(|s| {
+                s.split(',')
+                    .map(|p| p.trim().to_string())
+                    .filter(|p| !p.is_empty())
+                    .collect()
+            })),
         }
     }
 
     pub fn number(&self, key: &str) -> tera::Result<Option<u64>> {
         match self.map.get(key) {
             None | Some(Value::Null) => Ok(None),
-            Some(v) => v.as_u64().map(Some).ok_or_else(|| self.error(format!("`{key}` must be a whole number, not {v}"))),
+            Some(v) => v
+                .as_u64()
+                .map(Some)
+                .ok_or_else(|| self.error(format!("`{key}` must be a whole number, not {v}"))),
         }
     }
 
@@ -240,8 +310,17 @@ impl<'a> Args<'a> {
         self.string(key)?
             .map(|text| {
                 NaiveDate::parse_from_str(&text, "%Y-%m-%d")
-                    .map(|d| d.and_hms_opt(0, 0, 0).expect("midnight").and_utc().timestamp())
-                    .map_err(|_| self.error(format!("`{key}` must be a date like 2026-11-01, not `{text}`")))
+                    .map(|d| {
+                        d.and_hms_opt(0, 0, 0)
+                            .expect("midnight")
+                            .and_utc()
+                            .timestamp()
+                    })
+                    .map_err(|_| {
+                        self.error(format!(
+                            "`{key}` must be a date like 2026-11-01, not `{text}`"
+                        ))
+                    })
             })
             .transpose()
     }
@@ -251,7 +330,9 @@ impl<'a> Args<'a> {
 
 fn partner_value(context: &DataContext, p: &Partner) -> Value {
     let mut value = serde_json::to_value(p).expect("partner serialises");
-    value["page"] = context.partner_page(&p.id).map_or(Value::Null, Value::String);
+    value["page"] = context
+        .partner_page(&p.id)
+        .map_or(Value::Null, Value::String);
     value
 }
 
@@ -267,22 +348,48 @@ fn partners_fn(context: &DataContext, args: &Args, withheld: bool) -> tera::Resu
             .partners
             .iter()
             .filter(|p| segment.as_ref().is_none_or(|s| &p.segment == s))
-            .filter(|p| status.as_ref().is_none_or(|s| serde_json::to_value(p.status).ok().as_ref().and_then(Value::as_str) == Some(s)))
+            .filter(|p| {
+                status.as_ref().is_none_or(|s| {
+                    serde_json::to_value(p.status)
+                        .ok()
+                        .as_ref()
+                        .and_then(Value::as_str)
+                        == Some(s)
+                })
+            })
             .map(|p| partner_value(context, p))
             .collect(),
     ))
 }
 
 fn partner_fn(context: &DataContext, args: &Args, withheld: bool) -> tera::Result<Value> {
-    let id = args.string("id")?.ok_or_else(|| args.error("`id` is required, e.g. partner(id=\"ACME-RETAIL\")".into()))?;
+    let id = args
+        .string("id")?
+        .ok_or_else(|| args.error("`id` is required, e.g. partner(id=\"ACME-RETAIL\")".into()))?;
     if withheld {
-        return Ok(json!({"id": id, "name": id, "edi_qualifier": null, "edi_id": null, "status": null, "onboarded_at": null, "segment": null, "page": null}));
+        return Ok(
+            json!({"id": id, "name": id, "edi_qualifier": null, "edi_id": null, "status": null, "onboarded_at": null, "segment": null, "page": null}),
+        );
     }
     match context.data.partner(&id) {
         Some(p) => Ok(partner_value(context, p)),
         None => {
-            let known: Vec<&str> = context.data.partners.iter().take(12).map(|p| p.id.as_str()).collect();
-            Err(args.error(format!("no partner `{id}` in the data snapshot (known: {}{})", known.join(", "), if context.data.partners.len() > 12 { ", ..." } else { "" })))
+            let known: Vec<&str> = context
+                .data
+                .partners
+                .iter()
+                .take(12)
+                .map(|p| p.id.as_str())
+                .collect();
+            Err(args.error(format!(
+                "no partner `{id}` in the data snapshot (known: {}{})",
+                known.join(", "),
+                if context.data.partners.len() > 12 {
+                    ", ..."
+                } else {
+                    ""
+                }
+            )))
         }
     }
 }
@@ -321,28 +428,47 @@ impl MetricQuery {
     /// Reads `partner`, `doc_type` (comma list), `direction`, `days` (ending at the data's
     /// `as_of`) or `from`/`to` dates, and `by` (comma list of partner, doc_type, direction, day;
     /// `total` for one row).
-    pub fn from_args(args: &Args, data: &Dataset, default_days: Option<u64>, default_by: &str) -> tera::Result<MetricQuery> {
+    pub fn from_args(
+        args: &Args,
+        data: &Dataset,
+        default_days: Option<u64>,
+        default_by: &str,
+    ) -> tera::Result<MetricQuery> {
         let as_of = data.as_of().map_or(0, |t| t.timestamp());
         let direction = match args.string("direction")?.as_deref() {
             None => None,
             Some("inbound") => Some(Direction::Inbound),
             Some("outbound") => Some(Direction::Outbound),
-            Some(other) => return Err(args.error(format!("`direction` is `inbound` or `outbound`, not `{other}`"))),
+            Some(other) => {
+                return Err(args.error(format!(
+                    "`direction` is `inbound` or `outbound`, not `{other}`"
+                )));
+            }
         };
         let days = args.number("days")?;
         let (from, to) = match (days, args.date("from")?, args.date("to")?) {
-            (Some(_), Some(_), _) | (Some(_), _, Some(_)) => return Err(args.error("give either `days` or `from`/`to`, not both".into())),
-            (None, from, to) if from.is_some() || to.is_some() => (from.unwrap_or(i64::MIN), to.unwrap_or(i64::MAX)),
+            (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
+                return Err(args.error("give either `days` or `from`/`to`, not both".into()));
+            }
+            (None, from, to) if from.is_some() || to.is_some() => {
+                (from.unwrap_or(i64::MIN), to.unwrap_or(i64::MAX))
+            }
             (days, _, _) => match days.or(default_days) {
                 Some(days) => (as_of - as_of.rem_euclid(DAY) - days as i64 * DAY, as_of),
                 None => (i64::MIN, i64::MAX),
             },
         };
         let by = args.string("by")?.unwrap_or_else(|| default_by.to_string());
-        let keys: Vec<&str> = by.split(',').map(str::trim).filter(|k| !k.is_empty() && *k != "total").collect();
+        let keys: Vec<&str> = by
+            .split(',')
+            .map(str::trim)
+            .filter(|k| !k.is_empty() && *k != "total")
+            .collect();
         for key in &keys {
             if !["partner", "doc_type", "direction", "day"].contains(key) {
-                return Err(args.error(format!("`by` takes partner, doc_type, direction, day or total, not `{key}`")));
+                return Err(args.error(format!(
+                    "`by` takes partner, doc_type, direction, day or total, not `{key}`"
+                )));
             }
         }
         Ok(MetricQuery {
@@ -367,7 +493,9 @@ impl MetricQuery {
                     Some(p) => Ok(p.id.as_str()),
                     None => match data.metrics.get_key_value(id) {
                         Some((key, _)) => Ok(key.as_str()),
-                        None => Err(tera::Error::msg(format!("no partner `{id}` in the data snapshot"))),
+                        None => Err(tera::Error::msg(format!(
+                            "no partner `{id}` in the data snapshot"
+                        ))),
                     },
                 })
                 .collect::<tera::Result<_>>()?,
@@ -378,11 +506,20 @@ impl MetricQuery {
             }
         };
         let doc_filter: Option<Vec<u16>> = self.doc_types.as_ref().map(|codes| {
-            data.doc_types.iter().enumerate().filter(|(_, (c, _))| codes.contains(c)).map(|(i, _)| i as u16).collect()
+            data.doc_types
+                .iter()
+                .enumerate()
+                .filter(|(_, (c, _))| codes.contains(c))
+                .map(|(i, _)| i as u16)
+                .collect()
         });
         // Groups order by partner, document type code, direction and day: rank each type once.
         let mut by_code: Vec<u16> = (0..data.doc_types.len() as u16).collect();
-        by_code.sort_by(|a, b| data.doc_types[*a as usize].0.cmp(&data.doc_types[*b as usize].0));
+        by_code.sort_by(|a, b| {
+            data.doc_types[*a as usize]
+                .0
+                .cmp(&data.doc_types[*b as usize].0)
+        });
         let mut rank = vec![0u16; by_code.len()];
         for (position, &doc_type) in by_code.iter().enumerate() {
             rank[doc_type as usize] = position as u16;
@@ -390,10 +527,16 @@ impl MetricQuery {
         let mut groups: BTreeMap<GroupKey, Group> = BTreeMap::new();
         for partner in partners {
             for row in data.rows(partner) {
-                if row.start < self.from || row.end > self.to || self.direction.is_some_and(|d| d != row.direction) {
+                if row.start < self.from
+                    || row.end > self.to
+                    || self.direction.is_some_and(|d| d != row.direction)
+                {
                     continue;
                 }
-                if doc_filter.as_ref().is_some_and(|f| !f.contains(&row.doc_type)) {
+                if doc_filter
+                    .as_ref()
+                    .is_some_and(|f| !f.contains(&row.doc_type))
+                {
                     continue;
                 }
                 let key: GroupKey = (
@@ -421,18 +564,35 @@ impl MetricQuery {
 }
 
 pub fn date_of(seconds: i64) -> String {
-    DateTime::<Utc>::from_timestamp(seconds, 0).map_or_else(String::new, |t| t.format("%Y-%m-%d").to_string())
+    DateTime::<Utc>::from_timestamp(seconds, 0)
+        .map_or_else(String::new, |t| t.format("%Y-%m-%d").to_string())
 }
 
 fn group_value(data: &Dataset, g: &Group) -> Value {
     let mut row = Map::new();
     let text = |s: Option<&str>| s.map_or(Value::Null, |s| Value::String(s.to_string()));
     row.insert("partner_id".into(), text(g.partner));
-    row.insert("partner_name".into(), text(g.partner.and_then(|p| data.partner(p)).map(|p| p.name.as_str())));
-    row.insert("doc_type".into(), text(g.doc_type.map(|d| data.doc_types[d as usize].0.as_str())));
-    row.insert("doc_name".into(), text(g.doc_type.map(|d| data.doc_types[d as usize].1.as_str())));
+    row.insert(
+        "partner_name".into(),
+        text(
+            g.partner
+                .and_then(|p| data.partner(p))
+                .map(|p| p.name.as_str()),
+        ),
+    );
+    row.insert(
+        "doc_type".into(),
+        text(g.doc_type.map(|d| data.doc_types[d as usize].0.as_str())),
+    );
+    row.insert(
+        "doc_name".into(),
+        text(g.doc_type.map(|d| data.doc_types[d as usize].1.as_str())),
+    );
     row.insert("direction".into(), text(g.direction.map(Direction::name)));
-    row.insert("day".into(), g.day.map_or(Value::Null, |d| Value::String(date_of(d))));
+    row.insert(
+        "day".into(),
+        g.day.map_or(Value::Null, |d| Value::String(date_of(d))),
+    );
     row.insert("start".into(), Value::String(date_of(g.start)));
     row.insert("end".into(), Value::String(date_of(g.end)));
     if let Value::Object(counts) = serde_json::to_value(g.counts).expect("counts serialise") {
@@ -440,7 +600,10 @@ fn group_value(data: &Dataset, g: &Group) -> Value {
     }
     let rates = g.counts.rates();
     for name in RATE_NAMES {
-        row.insert(name.into(), rates.get(name).flatten().map_or(Value::Null, Value::from));
+        row.insert(
+            name.into(),
+            rates.get(name).flatten().map_or(Value::Null, Value::from),
+        );
     }
     Value::Object(row)
 }
@@ -450,8 +613,15 @@ fn metrics_fn(context: &DataContext, args: &Args, withheld: bool) -> tera::Resul
     if withheld {
         return Ok(json!([]));
     }
-    let groups = query.run(&context.data).map_err(|e| args.error(e.to_string()))?;
-    Ok(Value::Array(groups.iter().map(|g| group_value(&context.data, g)).collect()))
+    let groups = query
+        .run(&context.data)
+        .map_err(|e| args.error(e.to_string()))?;
+    Ok(Value::Array(
+        groups
+            .iter()
+            .map(|g| group_value(&context.data, g))
+            .collect(),
+    ))
 }
 
 // ---- incidents ------------------------------------------------------------------------------
@@ -496,12 +666,28 @@ impl IncidentQuery {
         let mut list: Vec<&Incident> = data
             .incidents
             .iter()
-            .filter(|i| self.partners.as_ref().is_none_or(|p| p.contains(&i.partner_id)))
+            .filter(|i| {
+                self.partners
+                    .as_ref()
+                    .is_none_or(|p| p.contains(&i.partner_id))
+            })
             .filter(|i| self.statuses.as_ref().is_none_or(|s| s.contains(&i.status)))
             .filter(|i| self.doc_type.as_ref().is_none_or(|d| &i.doc_type == d))
-            .filter(|i| self.related.as_ref().is_none_or(|r| i.related_kb.contains(r)))
+            .filter(|i| {
+                self.related
+                    .as_ref()
+                    .is_none_or(|r| i.related_kb.contains(r))
+            })
             .filter(|i| self.error_code.as_ref().is_none_or(|c| &i.error.code == c))
-            .filter(|i| self.severity.as_ref().is_none_or(|s| serde_json::to_value(i.severity).ok().as_ref().and_then(Value::as_str) == Some(s)))
+            .filter(|i| {
+                self.severity.as_ref().is_none_or(|s| {
+                    serde_json::to_value(i.severity)
+                        .ok()
+                        .as_ref()
+                        .and_then(Value::as_str)
+                        == Some(s)
+                })
+            })
             .collect();
         list.sort_by(|a, b| b.opened_at.cmp(&a.opened_at).then_with(|| a.id.cmp(&b.id)));
         if let Some(limit) = self.limit {
@@ -516,8 +702,12 @@ fn incident_value(context: &DataContext, i: &Incident) -> Value {
     value["status_label"] = i.status.label().into();
     value["is_live"] = i.status.is_live().into();
     value["opened"] = i.opened_at.format("%Y-%m-%d %H:%M UTC").to_string().into();
-    value["page"] = context.error_code_page(&i.error.code).map_or(Value::Null, Value::String);
-    value["partner_page"] = context.partner_page(&i.partner_id).map_or(Value::Null, Value::String);
+    value["page"] = context
+        .error_code_page(&i.error.code)
+        .map_or(Value::Null, Value::String);
+    value["partner_page"] = context
+        .partner_page(&i.partner_id)
+        .map_or(Value::Null, Value::String);
     value["related"] = i
         .related_kb
         .iter()
@@ -534,11 +724,20 @@ fn incidents_fn(context: &DataContext, args: &Args, withheld: bool) -> tera::Res
     if withheld {
         return Ok(json!([]));
     }
-    Ok(Value::Array(query.run(&context.data).into_iter().map(|i| incident_value(context, i)).collect()))
+    Ok(Value::Array(
+        query
+            .run(&context.data)
+            .into_iter()
+            .map(|i| incident_value(context, i))
+            .collect(),
+    ))
 }
 
 pub fn incident_values(context: &DataContext, incidents: &[&Incident]) -> Vec<Value> {
-    incidents.iter().map(|i| incident_value(context, i)).collect()
+    incidents
+        .iter()
+        .map(|i| incident_value(context, i))
+        .collect()
 }
 
 /// Every error code with how many incidents carry it (and how many are live), by code.
@@ -565,7 +764,11 @@ pub fn error_code_summaries(context: &DataContext) -> Vec<Value> {
 }
 
 fn error_codes_fn(context: &DataContext, _: &Args, withheld: bool) -> tera::Result<Value> {
-    Ok(if withheld { json!([]) } else { Value::Array(error_code_summaries(context)) })
+    Ok(if withheld {
+        json!([])
+    } else {
+        Value::Array(error_code_summaries(context))
+    })
 }
 
 fn as_of_fn(context: &DataContext, _: &Args, withheld: bool) -> tera::Result<Value> {
@@ -582,18 +785,24 @@ fn data_available_fn(_: &DataContext, _: &Args, withheld: bool) -> tera::Result<
 // ---- filters --------------------------------------------------------------------------------
 
 fn decimals(args: &HashMap<String, Value>, default: usize) -> usize {
-    args.get("decimals").and_then(Value::as_u64).map_or(default, |d| d.min(6) as usize)
+    args.get("decimals")
+        .and_then(Value::as_u64)
+        .map_or(default, |d| d.min(6) as usize)
 }
 
 /// `1234567 | number` -> `1,234,567`; `number(decimals=2)`.
 fn number_filter(value: &Value, args: &HashMap<String, Value>) -> tera::Result<Value> {
-    let Some(n) = value.as_f64() else { return Ok(Value::String("n/a".into())) };
+    let Some(n) = value.as_f64() else {
+        return Ok(Value::String("n/a".into()));
+    };
     Ok(Value::String(format_number(n, decimals(args, 0))))
 }
 
 pub fn format_number(n: f64, decimals: usize) -> String {
     let text = format!("{:.*}", decimals, n.abs());
-    let (whole, fraction) = text.split_once('.').map_or((text.as_str(), None), |(w, f)| (w, Some(f)));
+    let (whole, fraction) = text
+        .split_once('.')
+        .map_or((text.as_str(), None), |(w, f)| (w, Some(f)));
     let mut grouped = String::new();
     for (i, c) in whole.chars().enumerate() {
         if i > 0 && (whole.len() - i) % 3 == 0 {
@@ -601,7 +810,11 @@ pub fn format_number(n: f64, decimals: usize) -> String {
         }
         grouped.push(c);
     }
-    let sign = if n < 0.0 && text.chars().any(|c| c.is_ascii_digit() && c != '0') { "-" } else { "" };
+    let sign = if n < 0.0 && text.chars().any(|c| c.is_ascii_digit() && c != '0') {
+        "-"
+    } else {
+        ""
+    };
     match fraction {
         Some(f) => format!("{sign}{grouped}.{f}"),
         None => format!("{sign}{grouped}"),
@@ -610,7 +823,10 @@ pub fn format_number(n: f64, decimals: usize) -> String {
 
 /// A rate (0.0 to 1.0) as a percentage: `0.0247 | percent` -> `2.5%`; null is `n/a`.
 fn percent_filter(value: &Value, args: &HashMap<String, Value>) -> tera::Result<Value> {
-    Ok(Value::String(format_percent(value.as_f64(), decimals(args, 1))))
+    Ok(Value::String(format_percent(
+        value.as_f64(),
+        decimals(args, 1),
+    )))
 }
 
 pub fn format_percent(rate: Option<f64>, decimals: usize) -> String {
@@ -622,7 +838,10 @@ pub fn format_percent(rate: Option<f64>, decimals: usize) -> String {
 
 /// Minutes as a duration: `95 | duration` -> `1 h 35 min`; `2900` -> `2 d 0 h`.
 fn duration_filter(value: &Value, _: &HashMap<String, Value>) -> tera::Result<Value> {
-    Ok(Value::String(value.as_f64().map_or_else(|| "n/a".to_string(), |m| format_minutes(m.round() as i64))))
+    Ok(Value::String(value.as_f64().map_or_else(
+        || "n/a".to_string(),
+        |m| format_minutes(m.round() as i64),
+    )))
 }
 
 pub fn format_minutes(minutes: i64) -> String {
@@ -658,8 +877,20 @@ mod tests {
             touch();
             scoped(true, || assert!(touch()))
         });
-        assert_eq!(inner, DataUse { used: true, withheld: true });
-        assert_eq!(outer, DataUse { used: true, withheld: false });
+        assert_eq!(
+            inner,
+            DataUse {
+                used: true,
+                withheld: true
+            }
+        );
+        assert_eq!(
+            outer,
+            DataUse {
+                used: true,
+                withheld: false
+            }
+        );
         let ((), unused) = scoped(false, || ());
         assert!(!unused.used);
     }

@@ -31,13 +31,15 @@ pub fn visible(input: &str) -> String {
     if !input.chars().any(|c| visible_form(c).is_some()) {
         return input.to_string();
     }
-    input.chars().fold(String::with_capacity(input.len() + 16), |mut out, c| {
-        match visible_form(c) {
-            Some(shown) => out.push_str(&shown),
-            None => out.push(c),
-        }
-        out
-    })
+    input
+        .chars()
+        .fold(String::with_capacity(input.len() + 16), |mut out, c| {
+            match visible_form(c) {
+                Some(shown) => out.push_str(&shown),
+                None => out.push(c),
+            }
+            out
+        })
 }
 
 /// Line breaks and tabs become a space (in Markdown a newline could start a heading or a list);
@@ -46,7 +48,11 @@ pub fn visible(input: &str) -> String {
 fn visible_form(c: char) -> Option<String> {
     match c {
         '\n' | '\r' | '\t' => Some(" ".into()),
-        '\u{0}'..='\u{1f}' => Some(char::from_u32(0x2400 + c as u32).unwrap_or('\u{fffd}').to_string()),
+        '\u{0}'..='\u{1f}' => Some(
+            char::from_u32(0x2400 + c as u32)
+                .unwrap_or('\u{fffd}')
+                .to_string(),
+        ),
         '\u{7f}' => Some('\u{2421}'.to_string()),
         c if is_invisible_format(c) => Some(format!("[U+{:04X}]", c as u32)),
         _ => None,

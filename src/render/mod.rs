@@ -106,7 +106,14 @@ impl<'s> Engine<'s> {
         let mut body_tera = templates::new_tera(templates::Escaping::Markup);
         data_functions::register(&mut body_tera, &data, data_functions::Output::Markdown);
         templates::add_all(&mut body_tera, &sources, &locate)?;
-        Ok(Engine { site, layout_tera, body_tera, layouts, templated, data })
+        Ok(Engine {
+            site,
+            layout_tera,
+            body_tera,
+            layouts,
+            templated,
+            data,
+        })
     }
 
     /// The names of the layout templates (built-in and the site's own).
@@ -139,25 +146,38 @@ impl<'s> Engine<'s> {
     pub fn body(&self, page: usize, view: View) -> Result<Body<'s>, Diagnostic> {
         let p = &self.site.pages[page];
         if !self.templated[page] {
-            return Ok(Body { markdown: Cow::Borrowed(p.body()), data: DataUse::default() });
+            return Ok(Body {
+                markdown: Cow::Borrowed(p.body()),
+                data: DataUse::default(),
+            });
         }
         let mut context = Context::new();
         context.insert("page", &body_page(p));
         context.insert("site", &self.site.config.site.title);
         context.insert("view", &view);
         let name = body_template_name(p);
-        let (rendered, data) = data_functions::scoped(self.withholds_data(page), || self.body_tera.render(&name, &context));
+        let (rendered, data) = data_functions::scoped(self.withholds_data(page), || {
+            self.body_tera.render(&name, &context)
+        });
         let markdown = rendered.map_err(|e| {
             templates::template_error(&e, &name, &|n| locate_template(self.site, &self.layouts, n))
         })?;
-        Ok(Body { markdown: Cow::Owned(markdown), data })
+        Ok(Body {
+            markdown: Cow::Owned(markdown),
+            data,
+        })
     }
 
     /// Renders page `page`'s body to site HTML for `view`.
     pub fn render_body(&self, page: usize, view: View) -> RenderedBody {
         let (markdown, data) = match self.body(page, view) {
             Ok(body) => (body.markdown, body.data),
-            Err(diagnostic) => return RenderedBody { diagnostics: vec![diagnostic], ..Default::default() },
+            Err(diagnostic) => {
+                return RenderedBody {
+                    diagnostics: vec![diagnostic],
+                    ..Default::default()
+                };
+            }
         };
         let p = &self.site.pages[page];
         let prepared = markdown::prepare(&markdown, self.site, page, view);
@@ -212,9 +232,15 @@ impl<'s> Engine<'s> {
     }
 
     /// Renders a layout template for page `page` (if any), reporting whether it used data.
-    pub fn render_template_for(&self, page: Option<usize>, name: &str, context: &Context) -> (Result<String, Diagnostic>, DataUse) {
+    pub fn render_template_for(
+        &self,
+        page: Option<usize>,
+        name: &str,
+        context: &Context,
+    ) -> (Result<String, Diagnostic>, DataUse) {
         let withhold = page.is_some_and(|p| self.withholds_data(p));
-        let (rendered, data) = data_functions::scoped(withhold, || self.layout_tera.render(name, context));
+        let (rendered, data) =
+            data_functions::scoped(withhold, || self.layout_tera.render(name, context));
         let rendered = rendered.map_err(|e| {
             templates::template_error(&e, name, &|n| locate_template(self.site, &self.layouts, n))
         });

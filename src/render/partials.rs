@@ -7,7 +7,10 @@
 
 use std::fmt::Write;
 
-use super::data_functions::{date_of, error_code_summaries, format_number, format_percent, Args, DataContext, IncidentQuery, MetricQuery};
+use super::data_functions::{
+    Args, DataContext, IncidentQuery, MetricQuery, date_of, error_code_summaries, format_number,
+    format_percent,
+};
 use super::escape::escape_markup as esc;
 use crate::data::contract::Direction;
 
@@ -41,7 +44,11 @@ fn block(body: String) -> String {
 
 /// What a partner-facing page shows instead of data while a source is stale.
 pub fn withheld_notice(context: &DataContext) -> String {
-    let as_of = context.data.as_of().map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string()).unwrap_or_default();
+    let as_of = context
+        .data
+        .as_of()
+        .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_default();
     block(format!(
         "> [!NOTE]\n> Live figures are not shown: the latest data could not be refreshed (last good data as of {}), \
          and partner pages are never built from stale data. They return with the next successful data pull.",
@@ -74,8 +81,23 @@ fn metrics_table(context: &DataContext, args: &Args) -> tera::Result<String> {
     if query.by_day {
         head.push("Day");
     }
-    head.extend(["Documents", "Rejection rate", "Ack rate", "Delivery reliability", "On-time rate", "SLA attainment"]);
-    let mut md = format!("{}\n\n| {} |\n|{}\n", period_caption(&query), head.join(" | "), head.iter().enumerate().map(|(i, _)| if i < head.len() - 6 { "---|" } else { "---:|" }).collect::<String>());
+    head.extend([
+        "Documents",
+        "Rejection rate",
+        "Ack rate",
+        "Delivery reliability",
+        "On-time rate",
+        "SLA attainment",
+    ]);
+    let mut md = format!(
+        "{}\n\n| {} |\n|{}\n",
+        period_caption(&query),
+        head.join(" | "),
+        head.iter()
+            .enumerate()
+            .map(|(i, _)| if i < head.len() - 6 { "---|" } else { "---:|" })
+            .collect::<String>()
+    );
     for g in &groups {
         let mut cells: Vec<String> = Vec::new();
         if let Some(partner) = g.partner {
@@ -97,13 +119,22 @@ fn metrics_table(context: &DataContext, args: &Args) -> tera::Result<String> {
         }
         let r = g.counts.rates();
         cells.push(format_number(g.counts.documents as f64, 0));
-        for rate in [r.rejection_rate, r.ack_rate, r.delivery_reliability, r.on_time_rate, r.sla_attainment] {
+        for rate in [
+            r.rejection_rate,
+            r.ack_rate,
+            r.delivery_reliability,
+            r.on_time_rate,
+            r.sla_attainment,
+        ] {
             cells.push(format_percent(rate, 1));
         }
         let _ = writeln!(md, "| {} |", cells.join(" | "));
     }
     if groups.is_empty() {
-        return Ok(block(format!("{}\n\n_No metrics match._", period_caption(&query))));
+        return Ok(block(format!(
+            "{}\n\n_No metrics match._",
+            period_caption(&query)
+        )));
     }
     Ok(block(md))
 }
@@ -126,7 +157,10 @@ fn incident_list(context: &DataContext, args: &Args) -> tera::Result<String> {
             Some(page) => link(&i.partner_id, &page),
             None => esc(&i.partner_id),
         };
-        let severity = serde_json::to_value(i.severity).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+        let severity = serde_json::to_value(i.severity)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
         let _ = write!(
             md,
             "- **{}** · {} · {} {} · {} · {} — {}: {} (opened {})",
@@ -170,14 +204,23 @@ fn error_code_table(context: &DataContext, _: &Args) -> tera::Result<String> {
     if summaries.is_empty() {
         return Ok(block("_No incidents in the snapshot._".into()));
     }
-    let mut md = String::from("| Error code | Category | Incidents | Not yet resolved | Latest |\n|---|---|---:|---:|---|\n");
+    let mut md = String::from(
+        "| Error code | Category | Incidents | Not yet resolved | Latest |\n|---|---|---:|---:|---|\n",
+    );
     for s in summaries {
         let text = |key: &str| s[key].as_str().unwrap_or("").to_string();
         let code = match s["page"].as_str() {
             Some(page) => link(&text("code"), page),
             None => esc(&text("code")),
         };
-        let _ = writeln!(md, "| {code} | {} | {} | {} | {} |", esc(&text("category")), s["incidents"], s["live"], esc(&text("latest")));
+        let _ = writeln!(
+            md,
+            "| {code} | {} | {} | {} | {} |",
+            esc(&text("category")),
+            s["incidents"],
+            s["live"],
+            esc(&text("latest"))
+        );
     }
     Ok(block(md))
 }
@@ -193,9 +236,14 @@ const PLOT_BOTTOM: f64 = 188.0;
 /// daily rate as an inline SVG line chart; days whose rate is n/a leave a gap.
 fn trend_chart(context: &DataContext, args: &Args) -> tera::Result<String> {
     let data = &context.data;
-    let metric = args.string("metric")?.unwrap_or_else(|| "rejection_rate".into());
+    let metric = args
+        .string("metric")?
+        .unwrap_or_else(|| "rejection_rate".into());
     if !crate::data::metrics::RATE_NAMES.contains(&metric.as_str()) {
-        return Err(tera::Error::msg(format!("`trend_chart`: `metric` is one of {}, not `{metric}`", crate::data::metrics::RATE_NAMES.join(", "))));
+        return Err(tera::Error::msg(format!(
+            "`trend_chart`: `metric` is one of {}, not `{metric}`",
+            crate::data::metrics::RATE_NAMES.join(", ")
+        )));
     }
     let mut query = MetricQuery::from_args(args, data, Some(30), "day")?;
     query.by_partner = false;
@@ -203,12 +251,29 @@ fn trend_chart(context: &DataContext, args: &Args) -> tera::Result<String> {
     query.by_direction = false;
     query.by_day = true;
     let groups = query.run(data)?;
-    let points: Vec<(i64, Option<f64>)> = groups.iter().map(|g| (g.day.unwrap_or(g.start), g.counts.rates().get(&metric).flatten())).collect();
+    let points: Vec<(i64, Option<f64>)> = groups
+        .iter()
+        .map(|g| {
+            (
+                g.day.unwrap_or(g.start),
+                g.counts.rates().get(&metric).flatten(),
+            )
+        })
+        .collect();
     let label = metric.replace('_', " ");
     let subject = [
-        args.list("partner")?.map(|ids| ids.iter().map(|p| data.partner(p).map_or(p.clone(), |found| found.name.clone())).collect::<Vec<_>>().join(", ")),
+        args.list("partner")?.map(|ids| {
+            ids.iter()
+                .map(|p| {
+                    data.partner(p)
+                        .map_or(p.clone(), |found| found.name.clone())
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        }),
         args.string("doc_type")?,
-        args.string("direction")?.filter(|d| d == Direction::Inbound.name() || d == Direction::Outbound.name()),
+        args.string("direction")?
+            .filter(|d| d == Direction::Inbound.name() || d == Direction::Outbound.name()),
     ]
     .into_iter()
     .flatten()
@@ -216,7 +281,11 @@ fn trend_chart(context: &DataContext, args: &Args) -> tera::Result<String> {
     .join(" · ");
     let title = args.string("title")?.unwrap_or_else(|| {
         let what = format!("Daily {label}");
-        if subject.is_empty() { what } else { format!("{what}: {subject}") }
+        if subject.is_empty() {
+            what
+        } else {
+            format!("{what}: {subject}")
+        }
     });
     Ok(block(svg_chart(&title, &points, &period_caption(&query))))
 }
@@ -252,7 +321,12 @@ fn svg_chart(title: &str, points: &[(i64, Option<f64>)], caption: &str) -> Strin
         match rate {
             Some(v) => {
                 run.push(format!("{:.1},{:.1}", x(i), y(*v)));
-                let _ = write!(dots, "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"2.5\" fill=\"#2563eb\"/>", x(i), y(*v));
+                let _ = write!(
+                    dots,
+                    "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"2.5\" fill=\"#2563eb\"/>",
+                    x(i),
+                    y(*v)
+                );
             }
             None => flush_run(&mut run, &mut lines),
         }
@@ -261,7 +335,12 @@ fn svg_chart(title: &str, points: &[(i64, Option<f64>)], caption: &str) -> Strin
     svg.push_str(&lines);
     svg.push_str(&dots);
     if points.iter().all(|p| p.1.is_none()) {
-        let _ = write!(svg, "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" fill=\"#6b7280\">n/a: nothing to measure in this period</text>", (PLOT_LEFT + PLOT_RIGHT) / 2.0, (PLOT_TOP + PLOT_BOTTOM) / 2.0);
+        let _ = write!(
+            svg,
+            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" fill=\"#6b7280\">n/a: nothing to measure in this period</text>",
+            (PLOT_LEFT + PLOT_RIGHT) / 2.0,
+            (PLOT_TOP + PLOT_BOTTOM) / 2.0
+        );
     }
     if let (Some(first), Some(last)) = (points.first(), points.last()) {
         let _ = write!(
@@ -273,7 +352,10 @@ fn svg_chart(title: &str, points: &[(i64, Option<f64>)], caption: &str) -> Strin
             esc(&date_of(last.0))
         );
     }
-    let _ = write!(svg, "</svg><figcaption>{title}. {caption} Gaps are days with nothing to measure (n/a).</figcaption></figure>");
+    let _ = write!(
+        svg,
+        "</svg><figcaption>{title}. {caption} Gaps are days with nothing to measure (n/a).</figcaption></figure>"
+    );
     svg
 }
 
@@ -282,7 +364,11 @@ fn flush_run(run: &mut Vec<String>, out: &mut String) {
         0 => {}
         1 => run.clear(),
         _ => {
-            let _ = write!(out, "<polyline points=\"{}\" fill=\"none\" stroke=\"#2563eb\" stroke-width=\"2\"/>", run.join(" "));
+            let _ = write!(
+                out,
+                "<polyline points=\"{}\" fill=\"none\" stroke=\"#2563eb\" stroke-width=\"2\"/>",
+                run.join(" ")
+            );
             run.clear();
         }
     }
@@ -290,7 +376,10 @@ fn flush_run(run: &mut Vec<String>, out: &mut String) {
 
 /// A round upper bound for the y axis: 1%, 2%, 5%, 10%, 20%, 50%, 100%.
 fn nice_ceiling(max: f64) -> f64 {
-    [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0].into_iter().find(|&c| max <= c).unwrap_or(1.0)
+    [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0]
+        .into_iter()
+        .find(|&c| max <= c)
+        .unwrap_or(1.0)
 }
 
 #[cfg(test)]
@@ -304,10 +393,26 @@ mod tests {
 
     #[test]
     fn chart_is_one_html_block_without_scripts() {
-        let svg = svg_chart("<script>x</script>\n\nT", &[(0, Some(0.01)), (86_400, None), (172_800, Some(0.03)), (259_200, Some(0.02))], "c.");
+        let svg = svg_chart(
+            "<script>x</script>\n\nT",
+            &[
+                (0, Some(0.01)),
+                (86_400, None),
+                (172_800, Some(0.03)),
+                (259_200, Some(0.02)),
+            ],
+            "c.",
+        );
         assert!(svg.starts_with("<figure class=\"kb-chart\"><svg"), "{svg}");
-        assert!(!svg.contains('\n') && !svg.contains("<script") && !svg.contains("href"), "{svg}");
-        assert_eq!(svg.matches("<polyline").count(), 1, "the n/a day breaks the line; a lone point has only its dot");
+        assert!(
+            !svg.contains('\n') && !svg.contains("<script") && !svg.contains("href"),
+            "{svg}"
+        );
+        assert_eq!(
+            svg.matches("<polyline").count(),
+            1,
+            "the n/a day breaks the line; a lone point has only its dot"
+        );
         assert_eq!(svg.matches("<circle").count(), 3);
         assert_eq!(nice_ceiling(0.031), 0.05);
     }

@@ -6,15 +6,15 @@
 //! in an error body.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
+use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::Router;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -85,15 +85,26 @@ impl TradingGridArgs {
     pub fn spec(&self) -> Result<Spec, String> {
         let as_of = if self.as_of == "now" {
             let now = Utc::now();
-            now.date_naive().and_hms_opt(chrono::Timelike::hour(&now), 0, 0).expect("hour").and_utc()
+            now.date_naive()
+                .and_hms_opt(chrono::Timelike::hour(&now), 0, 0)
+                .expect("hour")
+                .and_utc()
         } else {
-            DateTime::parse_from_rfc3339(&self.as_of).map_err(|e| format!("--as-of `{}`: {e}", self.as_of))?.with_timezone(&Utc)
+            DateTime::parse_from_rfc3339(&self.as_of)
+                .map_err(|e| format!("--as-of `{}`: {e}", self.as_of))?
+                .with_timezone(&Utc)
         };
         if !matches!(self.fail_status, 500 | 502 | 503 | 504) {
-            return Err(format!("--fail-status {} is not 500, 502, 503 or 504", self.fail_status));
+            return Err(format!(
+                "--fail-status {} is not 500, 502, 503 or 504",
+                self.fail_status
+            ));
         }
         if self.retry_after != "date" && self.retry_after.parse::<u64>().is_err() {
-            return Err(format!("--retry-after `{}` is neither seconds nor `date`", self.retry_after));
+            return Err(format!(
+                "--retry-after `{}` is neither seconds nor `date`",
+                self.retry_after
+            ));
         }
         Ok(Spec {
             seed: self.seed,
@@ -119,7 +130,12 @@ struct Sim {
 pub fn router(options: TradingGridArgs) -> Result<Router, String> {
     let spec = options.spec()?;
     let data = trading_grid_data::generate(&spec);
-    let sim = Arc::new(Sim { options, as_of: spec.as_of, data, requests: AtomicU64::new(0) });
+    let sim = Arc::new(Sim {
+        options,
+        as_of: spec.as_of,
+        data,
+        requests: AtomicU64::new(0),
+    });
     Ok(Router::new()
         .route("/v1/health", get(health))
         .route("/v1/partners", get(partners))
@@ -136,7 +152,12 @@ async fn health(State(sim): State<Arc<Sim>>) -> Response {
 }
 
 fn error(status: StatusCode, code: &str, message: String) -> Response {
-    let body = ErrorBody { error: ErrorDetail { code: code.into(), message } };
+    let body = ErrorBody {
+        error: ErrorDetail {
+            code: code.into(),
+            message,
+        },
+    };
     (status, axum::Json(body)).into_response()
 }
 
@@ -146,9 +167,16 @@ async fn gate(sim: &Sim, headers: &HeaderMap) -> Option<Response> {
     if let Some(latency) = sim.options.latency {
         tokio::time::sleep(latency).await;
     }
-    let auth = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let auth = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     if sim.options.echo_auth {
-        return Some(error(StatusCode::UNAUTHORIZED, "unauthorized", format!("token rejected: {auth}")));
+        return Some(error(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            format!("token rejected: {auth}"),
+        ));
     }
     let token = auth.strip_prefix("Bearer ").unwrap_or("");
     let accepted = match &sim.options.token {
@@ -156,16 +184,35 @@ async fn gate(sim: &Sim, headers: &HeaderMap) -> Option<Response> {
         None => !token.is_empty(),
     };
     if !accepted {
-        return Some(error(StatusCode::UNAUTHORIZED, "unauthorized", "missing or invalid bearer token".into()));
+        return Some(error(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "missing or invalid bearer token".into(),
+        ));
     }
     let o = &sim.options;
     if n <= o.throttle {
-        return Some(with_retry_after(sim, error(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "slow down".into())));
+        return Some(with_retry_after(
+            sim,
+            error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "slow down".into(),
+            ),
+        ));
     }
     if n <= o.throttle + o.fail {
         let status = StatusCode::from_u16(o.fail_status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
-        let response = error(status, "unavailable", format!("simulated {} failure", o.fail_status));
-        return Some(if status == StatusCode::SERVICE_UNAVAILABLE { with_retry_after(sim, response) } else { response });
+        let response = error(
+            status,
+            "unavailable",
+            format!("simulated {} failure", o.fail_status),
+        );
+        return Some(if status == StatusCode::SERVICE_UNAVAILABLE {
+            with_retry_after(sim, response)
+        } else {
+            response
+        });
     }
     None
 }
@@ -182,7 +229,12 @@ fn with_retry_after(sim: &Sim, mut response: Response) -> Response {
 }
 
 /// The JSON of an envelope, with the faults that change bodies applied, and its ETag.
-fn envelope_response<T: Serialize>(sim: &Sim, headers: &HeaderMap, data: T, next_cursor: Option<String>) -> Response {
+fn envelope_response<T: Serialize>(
+    sim: &Sim,
+    headers: &HeaderMap,
+    data: T,
+    next_cursor: Option<String>,
+) -> Response {
     let envelope = Envelope {
         schema_version: format!("{}.0", sim.options.schema_major),
         as_of: sim.as_of,
@@ -194,20 +246,34 @@ fn envelope_response<T: Serialize>(sim: &Sim, headers: &HeaderMap, data: T, next
     if sim.options.extra_fields {
         add_extra_fields(&mut value);
     }
-    if sim.options.invalid_record {
-        if let Some(first) = value.pointer_mut("/data/3/status") {
-            *first = "paused".into();
-        }
+    if sim.options.invalid_record
+        && let Some(status) = value.pointer_mut("/data/3/status")
+    {
+        *status = "paused".into();
     }
     let mut body = serde_json::to_string(&value).expect("json");
     if sim.options.malformed {
         body.truncate(body.len() / 2);
     }
-    let etag = format!("\"{}\"", hex::encode(&Sha256::digest(body.as_bytes())[..12]));
-    if headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) == Some(etag.as_str()) {
+    let etag = format!(
+        "\"{}\"",
+        hex::encode(&Sha256::digest(body.as_bytes())[..12])
+    );
+    if headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        == Some(etag.as_str())
+    {
         return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response();
     }
-    ([(header::CONTENT_TYPE, "application/json".to_string()), (header::ETAG, etag)], body).into_response()
+    (
+        [
+            (header::CONTENT_TYPE, "application/json".to_string()),
+            (header::ETAG, etag),
+        ],
+        body,
+    )
+        .into_response()
 }
 
 fn add_extra_fields(value: &mut serde_json::Value) {
@@ -230,7 +296,10 @@ fn page_params(params: &HashMap<String, String>) -> Result<(usize, usize), Respo
     };
     let start = match params.get("cursor") {
         None => 0,
-        Some(c) => match c.strip_prefix("pos-").and_then(|p| usize::from_str_radix(p, 16).ok()) {
+        Some(c) => match c
+            .strip_prefix("pos-")
+            .and_then(|p| usize::from_str_radix(p, 16).ok())
+        {
             Some(p) => p,
             None => return bad(format!("unknown cursor `{c}`")),
         },
@@ -239,7 +308,12 @@ fn page_params(params: &HashMap<String, String>) -> Result<(usize, usize), Respo
 }
 
 /// Up to `limit` items of `all` from index `start` that `keep` accepts, and the next cursor.
-fn page<'a, T>(all: &'a [T], start: usize, limit: usize, keep: impl Fn(&T) -> bool) -> (Vec<&'a T>, Option<String>) {
+fn page<T>(
+    all: &[T],
+    start: usize,
+    limit: usize,
+    keep: impl Fn(&T) -> bool,
+) -> (Vec<&T>, Option<String>) {
     let mut items = Vec::with_capacity(limit);
     let mut i = start;
     while i < all.len() {
@@ -254,7 +328,11 @@ fn page<'a, T>(all: &'a [T], start: usize, limit: usize, keep: impl Fn(&T) -> bo
     (items, None)
 }
 
-async fn partners(State(sim): State<Arc<Sim>>, headers: HeaderMap, Query(params): Params) -> Response {
+async fn partners(
+    State(sim): State<Arc<Sim>>,
+    headers: HeaderMap,
+    Query(params): Params,
+) -> Response {
     if let Some(response) = gate(&sim, &headers).await {
         return response;
     }
@@ -266,16 +344,29 @@ async fn partners(State(sim): State<Arc<Sim>>, headers: HeaderMap, Query(params)
     envelope_response(&sim, &headers, items, next)
 }
 
-fn time_param(params: &HashMap<String, String>, key: &str) -> Result<Option<DateTime<Utc>>, Response> {
+fn time_param(
+    params: &HashMap<String, String>,
+    key: &str,
+) -> Result<Option<DateTime<Utc>>, Response> {
     match params.get(key) {
         None => Ok(None),
         Some(v) => DateTime::parse_from_rfc3339(v)
             .map(|t| Some(t.with_timezone(&Utc)))
-            .map_err(|_| error(StatusCode::BAD_REQUEST, "bad_request", format!("`{key}` is not an RFC 3339 time"))),
+            .map_err(|_| {
+                error(
+                    StatusCode::BAD_REQUEST,
+                    "bad_request",
+                    format!("`{key}` is not an RFC 3339 time"),
+                )
+            }),
     }
 }
 
-async fn metrics(State(sim): State<Arc<Sim>>, headers: HeaderMap, Query(params): Params) -> Response {
+async fn metrics(
+    State(sim): State<Arc<Sim>>,
+    headers: HeaderMap,
+    Query(params): Params,
+) -> Response {
     if let Some(response) = gate(&sim, &headers).await {
         return response;
     }
@@ -284,7 +375,11 @@ async fn metrics(State(sim): State<Arc<Sim>>, headers: HeaderMap, Query(params):
         Err(response) => return response,
     };
     if params.get("granularity").is_some_and(|g| g != "day") {
-        return error(StatusCode::BAD_REQUEST, "unsupported", "the simulator serves `granularity=day` only".into());
+        return error(
+            StatusCode::BAD_REQUEST,
+            "unsupported",
+            "the simulator serves `granularity=day` only".into(),
+        );
     }
     let (from, to) = match (time_param(&params, "from"), time_param(&params, "to")) {
         (Ok(from), Ok(to)) => (from, to),
@@ -294,19 +389,31 @@ async fn metrics(State(sim): State<Arc<Sim>>, headers: HeaderMap, Query(params):
         None => None,
         Some("inbound") => Some(Direction::Inbound),
         Some("outbound") => Some(Direction::Outbound),
-        Some(other) => return error(StatusCode::BAD_REQUEST, "bad_request", format!("unknown direction `{other}`")),
+        Some(other) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                format!("unknown direction `{other}`"),
+            );
+        }
     };
     let (items, next) = page(&sim.data.metrics, start, limit, |row| {
         from.is_none_or(|f| row.period.start >= f)
             && to.is_none_or(|t| row.period.end <= t)
-            && params.get("partner_id").is_none_or(|p| &row.partner_id == p)
+            && params
+                .get("partner_id")
+                .is_none_or(|p| &row.partner_id == p)
             && params.get("doc_type").is_none_or(|d| &row.doc_type == d)
             && direction.is_none_or(|d| row.direction == d)
     });
     envelope_response(&sim, &headers, items, next)
 }
 
-async fn incidents(State(sim): State<Arc<Sim>>, headers: HeaderMap, Query(params): Params) -> Response {
+async fn incidents(
+    State(sim): State<Arc<Sim>>,
+    headers: HeaderMap,
+    Query(params): Params,
+) -> Response {
     if let Some(response) = gate(&sim, &headers).await {
         return response;
     }
@@ -316,9 +423,19 @@ async fn incidents(State(sim): State<Arc<Sim>>, headers: HeaderMap, Query(params
     };
     let statuses: Option<Vec<IncidentStatus>> = match params.get("status") {
         None => None,
-        Some(list) => match list.split(',').map(|s| IncidentStatus::parse(s.trim()).ok_or(s)).collect::<Result<Vec<_>, _>>() {
+        Some(list) => match list
+            .split(',')
+            .map(|s| IncidentStatus::parse(s.trim()).ok_or(s))
+            .collect::<Result<Vec<_>, _>>()
+        {
             Ok(s) => Some(s),
-            Err(bad) => return error(StatusCode::BAD_REQUEST, "bad_request", format!("unknown status `{bad}`")),
+            Err(bad) => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "bad_request",
+                    format!("unknown status `{bad}`"),
+                );
+            }
         },
     };
     let updated_since = match time_param(&params, "updated_since") {
@@ -334,12 +451,20 @@ async fn incidents(State(sim): State<Arc<Sim>>, headers: HeaderMap, Query(params
     envelope_response(&sim, &headers, items, next)
 }
 
-async fn incident(State(sim): State<Arc<Sim>>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+async fn incident(
+    State(sim): State<Arc<Sim>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
     if let Some(response) = gate(&sim, &headers).await {
         return response;
     }
     match sim.data.incidents.iter().find(|i| i.id == id) {
         Some(found) => envelope_response(&sim, &headers, found, None),
-        None => error(StatusCode::NOT_FOUND, "not_found", format!("no incident `{id}`")),
+        None => error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no incident `{id}`"),
+        ),
     }
 }

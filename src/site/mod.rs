@@ -165,7 +165,11 @@ fn render_page(
     let p = &site.pages[page];
     let body = engine.render_body(page, View::Internal);
     let mut diagnostics = body.diagnostics;
-    let banners = decorations.banners.get(&page).map(Vec::as_slice).unwrap_or(&[]);
+    let banners = decorations
+        .banners
+        .get(&page)
+        .map(Vec::as_slice)
+        .unwrap_or(&[]);
     let template = engine.layout_for(page);
     let render = |data_use: DataUse| {
         let mut banners = banners.to_vec();
