@@ -822,14 +822,7 @@ fn hostile_strings_show_as_visible_text_and_inject_nothing() {
         headings.iter().any(|h| h.contains("[U+202E]")),
         "bidi overrides shown: {headings:?}"
     );
-    let index = kb.read_output("search-index.js");
-    let json: serde_json::Value = serde_json::from_str(
-        index
-            .trim_start_matches("window.KBPUB_SEARCH=")
-            .trim_end()
-            .trim_end_matches(';'),
-    )
-    .unwrap();
+    let json = kb.search_index();
     let entry = json["docs"]
         .as_array()
         .unwrap()

@@ -197,20 +197,14 @@ pub struct Args<'a> {
 }
 
 /// The arguments each function and partial accepts (a misspelt one is an error).
-fn accepted(function: &str) -> &'static [&'static str] {
+fn accepted(function: &str) -> Vec<&'static str> {
+    let metric_selection = ["partner", "doc_type", "direction", "days", "from", "to"];
     match function {
-        "partners" => &["segment", "status"],
-        "partner" => &["id"],
-        "metrics" | "metrics_table" => &[
-            "partner",
-            "doc_type",
-            "direction",
-            "days",
-            "from",
-            "to",
-            "by",
-        ],
-        "incidents" | "incident_list" => &[
+        "partners" => vec!["segment", "status"],
+        "partner" => vec!["id"],
+        "metrics" | "metrics_table" => [&metric_selection[..], &["by"]].concat(),
+        "trend_chart" => [&metric_selection[..], &["metric", "title"]].concat(),
+        "incidents" | "incident_list" => vec![
             "partner",
             "status",
             "doc_type",
@@ -220,17 +214,7 @@ fn accepted(function: &str) -> &'static [&'static str] {
             "limit",
             "detail",
         ],
-        "trend_chart" => &[
-            "partner",
-            "doc_type",
-            "direction",
-            "days",
-            "from",
-            "to",
-            "metric",
-            "title",
-        ],
-        _ => &[],
+        _ => Vec::new(),
     }
 }
 

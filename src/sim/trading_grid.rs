@@ -286,6 +286,18 @@ fn add_extra_fields(value: &mut serde_json::Value) {
     }
 }
 
+/// Auth and faults, then the page asked for: `Err` is the response to send instead.
+async fn admit(
+    sim: &Sim,
+    headers: &HeaderMap,
+    params: &HashMap<String, String>,
+) -> Result<(usize, usize), Response> {
+    match gate(sim, headers).await {
+        Some(response) => Err(response),
+        None => page_params(params),
+    }
+}
+
 /// `limit` (default 100, at most 500) and the resume position encoded in `cursor`.
 fn page_params(params: &HashMap<String, String>) -> Result<(usize, usize), Response> {
     let bad = |what: String| Err(error(StatusCode::BAD_REQUEST, "bad_request", what));
@@ -332,16 +344,10 @@ async fn partners(
     State(sim): State<Arc<Sim>>,
     headers: HeaderMap,
     Query(params): Params,
-) -> Response {
-    if let Some(response) = gate(&sim, &headers).await {
-        return response;
-    }
-    let (limit, start) = match page_params(&params) {
-        Ok(p) => p,
-        Err(response) => return response,
-    };
+) -> Result<Response, Response> {
+    let (limit, start) = admit(&sim, &headers, &params).await?;
     let (items, next) = page(&sim.data.partners, start, limit, |_| true);
-    envelope_response(&sim, &headers, items, next)
+    Ok(envelope_response(&sim, &headers, items, next))
 }
 
 fn time_param(
@@ -366,35 +372,26 @@ async fn metrics(
     State(sim): State<Arc<Sim>>,
     headers: HeaderMap,
     Query(params): Params,
-) -> Response {
-    if let Some(response) = gate(&sim, &headers).await {
-        return response;
-    }
-    let (limit, start) = match page_params(&params) {
-        Ok(p) => p,
-        Err(response) => return response,
-    };
+) -> Result<Response, Response> {
+    let (limit, start) = admit(&sim, &headers, &params).await?;
     if params.get("granularity").is_some_and(|g| g != "day") {
-        return error(
+        return Err(error(
             StatusCode::BAD_REQUEST,
             "unsupported",
             "the simulator serves `granularity=day` only".into(),
-        );
+        ));
     }
-    let (from, to) = match (time_param(&params, "from"), time_param(&params, "to")) {
-        (Ok(from), Ok(to)) => (from, to),
-        (Err(response), _) | (_, Err(response)) => return response,
-    };
+    let (from, to) = (time_param(&params, "from")?, time_param(&params, "to")?);
     let direction = match params.get("direction").map(String::as_str) {
         None => None,
         Some("inbound") => Some(Direction::Inbound),
         Some("outbound") => Some(Direction::Outbound),
         Some(other) => {
-            return error(
+            return Err(error(
                 StatusCode::BAD_REQUEST,
                 "bad_request",
                 format!("unknown direction `{other}`"),
-            );
+            ));
         }
     };
     let (items, next) = page(&sim.data.metrics, start, limit, |row| {
@@ -406,21 +403,15 @@ async fn metrics(
             && params.get("doc_type").is_none_or(|d| &row.doc_type == d)
             && direction.is_none_or(|d| row.direction == d)
     });
-    envelope_response(&sim, &headers, items, next)
+    Ok(envelope_response(&sim, &headers, items, next))
 }
 
 async fn incidents(
     State(sim): State<Arc<Sim>>,
     headers: HeaderMap,
     Query(params): Params,
-) -> Response {
-    if let Some(response) = gate(&sim, &headers).await {
-        return response;
-    }
-    let (limit, start) = match page_params(&params) {
-        Ok(p) => p,
-        Err(response) => return response,
-    };
+) -> Result<Response, Response> {
+    let (limit, start) = admit(&sim, &headers, &params).await?;
     let statuses: Option<Vec<IncidentStatus>> = match params.get("status") {
         None => None,
         Some(list) => match list
@@ -430,25 +421,22 @@ async fn incidents(
         {
             Ok(s) => Some(s),
             Err(bad) => {
-                return error(
+                return Err(error(
                     StatusCode::BAD_REQUEST,
                     "bad_request",
                     format!("unknown status `{bad}`"),
-                );
+                ));
             }
         },
     };
-    let updated_since = match time_param(&params, "updated_since") {
-        Ok(t) => t,
-        Err(response) => return response,
-    };
+    let updated_since = time_param(&params, "updated_since")?;
     let (items, next) = page(&sim.data.incidents, start, limit, |i| {
         statuses.as_ref().is_none_or(|s| s.contains(&i.status))
             && params.get("partner_id").is_none_or(|p| &i.partner_id == p)
             && params.get("doc_type").is_none_or(|d| &i.doc_type == d)
             && updated_since.is_none_or(|t| i.updated_at >= t)
     });
-    envelope_response(&sim, &headers, items, next)
+    Ok(envelope_response(&sim, &headers, items, next))
 }
 
 async fn incident(
