@@ -22,6 +22,9 @@ pub struct Config {
     pub nav: NavConfig,
     /// The Confluence publish target; absent: not configured.
     pub confluence: Option<crate::publish::confluence::ConfluenceConfig>,
+    /// `[data]`: live data sources, snapshots and data-driven pages.
+    #[serde(default)]
+    pub data: crate::data::DataConfig,
     /// The folder that holds the site; set after parsing, not read from the file.
     #[serde(skip)]
     pub root: PathBuf,

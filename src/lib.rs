@@ -6,6 +6,7 @@
 pub mod approval;
 pub mod config;
 pub mod content;
+pub mod data;
 pub mod diag;
 pub mod publish;
 pub mod render;

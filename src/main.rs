@@ -25,6 +25,13 @@ Exit codes:
   1  problems were found in the input (content, templates, config); nothing was written
   2  the command line was wrong";
 
+const PULL_EXIT_CODES: &str = "\
+Exit codes:
+  0  every source was pulled, or kept its previous snapshot under `on_failure = \"stale\"` (a
+     warning says so, and pages using it show a stale banner)
+  1  a source failed (its previous snapshot is left untouched), or the configuration is wrong
+  2  the command line was wrong";
+
 #[derive(Parser)]
 #[command(name = "kbpub", version, about = "Docs-as-code for trading-partner operations: build, preview, approve and publish a knowledge base", after_help = EXIT_CODES)]
 struct Cli {
@@ -110,12 +117,6 @@ enum Command {
         #[arg(long, value_enum, default_value_t = ReportFormat::Human)]
         format: ReportFormat,
     },
-    /// Serve the project's simulators on 127.0.0.1 for demos and tests
-    ///
-    /// The Confluence test server: Cloud at http://127.0.0.1:PORT/wiki (Basic auth,
-    /// kbpub@example.com / cloud-token) and Data Center at http://127.0.0.1:PORT/confluence
-    /// (Bearer dc-pat), each with the spaces OPS, EDIOPS and PARTNERS.
-    Sim(kbpub::sim::SimArgs),
     /// Approve (or reject) documents' current content
     ///
     /// Writes `.kb/approvals/<doc-id>/<time>-<approver>.toml` naming the document's content hash
@@ -165,6 +166,42 @@ enum Command {
         #[arg(long, value_enum, default_value_t = ReportFormat::Human)]
         format: ReportFormat,
     },
+    /// Live data: pull snapshots from the sources in kbpub.toml
+    #[command(subcommand)]
+    Data(DataCommand),
+    /// Run the local simulators (Trading Grid data API, Confluence) on 127.0.0.1, for demos and tests
+    ///
+    /// Serves deterministic, seeded data until interrupted. Fault flags make it misbehave so
+    /// that clients can be tested against latency, rate limits, server errors, malformed or
+    /// hostile data, and a server that echoes credentials back. The Confluence test server:
+    /// Cloud at http://127.0.0.1:PORT/wiki (Basic auth, kbpub@example.com / cloud-token) and
+    /// Data Center at http://127.0.0.1:PORT/confluence (Bearer dc-pat), each with the spaces
+    /// OPS, EDIOPS and PARTNERS.
+    Sim(kbpub::sim::SimArgs),
+}
+
+#[derive(Subcommand)]
+enum DataCommand {
+    /// Fetch every source in kbpub.toml and write its snapshot under data/
+    ///
+    /// Each source's token is read from the environment variable named by its `token_env` and
+    /// sent only as an Authorization header. Snapshots are written atomically with their
+    /// `as_of` and sha256; builds render from them without network access.
+    #[command(after_help = PULL_EXIT_CODES)]
+    Pull {
+        /// Pull only this source (repeatable); default: every source
+        #[arg(long = "source", value_name = "NAME")]
+        sources: Vec<String>,
+        /// How to report the result (json: one document on stdout, for CI)
+        #[arg(long, value_enum, default_value_t = PullFormat::Human)]
+        format: PullFormat,
+    },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum PullFormat {
+    Human,
+    Json,
 }
 
 fn within(text: &str) -> Result<(chrono::Duration, String), String> {
@@ -199,6 +236,9 @@ fn main() -> ExitCode {
                 progress: publish::ProgressMode::detect(cli.quiet || format == ReportFormat::Json),
             };
             publish(cli.root, options, format)
+        }
+        Command::Data(DataCommand::Pull { sources, format }) => {
+            data_pull(cli.root, cli.quiet, &sources, format)
         }
         Command::Sim(options) => kbpub::sim::run(options).map_err(|e| {
             eprintln!("error: {e}");
@@ -339,6 +379,86 @@ fn publish(
     }
 }
 
+fn data_pull(
+    root: Option<PathBuf>,
+    quiet: bool,
+    sources: &[String],
+    format: PullFormat,
+) -> Result<(), ExitCode> {
+    use kbpub::data::pull::{self, Outcome, Progress};
+    let config = config(root).map_err(|d| {
+        report(&[d], Format::Human);
+        ExitCode::from(1)
+    })?;
+    let progress = Progress::new(quiet || format == PullFormat::Json);
+    let reports = pull::pull(&config, sources, &|source, event| {
+        progress.event(source, event)
+    });
+    progress.finish();
+    let reports = reports.map_err(|d| {
+        report(&[d], Format::Human);
+        ExitCode::from(1)
+    })?;
+    let failed = reports
+        .iter()
+        .any(|r| matches!(r.outcome, Outcome::Failed { .. }));
+    if format == PullFormat::Json {
+        let json: Vec<serde_json::Value> = reports.iter().map(|r| match &r.outcome {
+            Outcome::Pulled { as_of, partners, metric_rows, incidents, pages, not_modified, path } => serde_json::json!({
+                "source": r.name, "result": "pulled", "as_of": as_of, "snapshot": path, "partners": partners,
+                "metric_rows": metric_rows, "incidents": incidents, "pages": pages, "not_modified": not_modified}),
+            Outcome::KeptStale { reason, as_of } => serde_json::json!({"source": r.name, "result": "stale", "as_of": as_of, "reason": reason}),
+            Outcome::Failed { reason } => serde_json::json!({"source": r.name, "result": "failed", "reason": reason}),
+        }).collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({"ok": !failed, "sources": json}))
+                .unwrap_or_default()
+        );
+    } else {
+        for r in &reports {
+            match &r.outcome {
+                Outcome::Pulled {
+                    as_of,
+                    partners,
+                    metric_rows,
+                    incidents,
+                    pages,
+                    not_modified,
+                    path,
+                } => {
+                    if !quiet {
+                        let cached = if *not_modified > 0 {
+                            format!(", {not_modified} unchanged since the last pull (ETag)")
+                        } else {
+                            String::new()
+                        };
+                        eprintln!(
+                            "{}: {partners} partners, {metric_rows} metric rows, {incidents} incidents as of {} ({pages} pages{cached}) -> {path}",
+                            r.name,
+                            as_of.to_rfc3339()
+                        );
+                    }
+                }
+                Outcome::KeptStale { reason, as_of } => eprintln!(
+                    "warning: {}: pull failed: {reason}\n  kept the previous snapshot (as of {}) under on_failure = \"stale\"; pages using it show a stale banner",
+                    r.name,
+                    as_of.to_rfc3339()
+                ),
+                Outcome::Failed { reason } => eprintln!(
+                    "error: {}: pull failed: {reason}\n  the previous snapshot, if any, was left as it was",
+                    r.name
+                ),
+            }
+        }
+    }
+    if failed {
+        Err(ExitCode::from(1))
+    } else {
+        Ok(())
+    }
+}
+
 /// Loads the knowledge base for the approval commands: a site without errors and its templates.
 fn load_site(root: Option<PathBuf>, format: Format) -> Result<Site, ExitCode> {
     let fail = |diagnostics: Vec<Diagnostic>| {
@@ -349,8 +469,10 @@ fn load_site(root: Option<PathBuf>, format: Format) -> Result<Site, ExitCode> {
     content::load_valid(&config).map_err(fail)
 }
 
+/// The engine for the approval commands: approvals bind to content and templates, never to live
+/// data, so no snapshot is loaded (and generated data pages are not gated).
 fn engine(site: &Site, format: Format) -> Result<Engine<'_>, ExitCode> {
-    Engine::new(site).map_err(|diagnostics| {
+    Engine::new(site, Default::default()).map_err(|diagnostics| {
         report(&diagnostics, format);
         ExitCode::from(1)
     })

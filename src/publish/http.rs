@@ -5,13 +5,14 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use base64::Engine as _;
 use reqwest::Method;
 use serde_json::Value;
 
-use super::retry::{Budget, Failure, RetryPolicy, Verdict, parse_retry_after};
+use super::retry::{Budget, Failure, RetryPolicy, Verdict};
+use crate::data::client::{network_detail, parse_retry_after};
 
 /// How requests authenticate.
 #[derive(Clone)]
@@ -197,7 +198,7 @@ impl Http {
                         .headers()
                         .get(reqwest::header::RETRY_AFTER)
                         .and_then(|v| v.to_str().ok())
-                        .and_then(|v| parse_retry_after(v, SystemTime::now()));
+                        .and_then(parse_retry_after);
                     let text = response.text().await.unwrap_or_default();
                     if (200..300).contains(&status) {
                         let json = if text.trim().is_empty() {
@@ -215,7 +216,7 @@ impl Http {
                         server_message(&text),
                     )
                 }
-                Err(e) => (Failure::Transport, None, transport_message(&e)),
+                Err(e) => (Failure::Transport, None, network_detail(&e)),
             };
             match self.policy.verdict(attempt, failure, safe) {
                 Verdict::Wait(wait) if self.budget.take(wait) => tokio::time::sleep(wait).await,
@@ -253,26 +254,4 @@ fn server_message(text: &str) -> String {
         return "no details".into();
     }
     message.chars().take(300).collect()
-}
-
-fn transport_message(error: &reqwest::Error) -> String {
-    let kind = if error.is_timeout() {
-        "timed out"
-    } else if error.is_connect() {
-        "cannot connect"
-    } else {
-        "no answer"
-    };
-    // reqwest's own text can name the URL; ours never holds secrets, but keep it short.
-    let mut source: Option<&dyn std::error::Error> = std::error::Error::source(error);
-    let mut detail = String::new();
-    while let Some(e) = source {
-        detail = e.to_string();
-        source = e.source();
-    }
-    if detail.is_empty() {
-        kind.to_string()
-    } else {
-        format!("{kind}: {detail}")
-    }
 }

@@ -1,4 +1,5 @@
-//! Publish: plan -> execute -> receipt, for every configured target. Load and render the site,
+//! Publish: plan -> execute -> receipt, for every configured target. Load the site and its data
+//! snapshot exactly as `build` does, render,
 //! ask approval gating which pages may go out (failing closed when gating is broken), then let
 //! each target scan, plan and write. The pure planner (`plan`), receipts, retries, the HTTP edge
 //! and the concurrent runner are shared; `confluence` is one target (issue 6 adds the community
@@ -14,7 +15,6 @@ pub mod retry;
 pub mod run;
 
 use crate::config::Config;
-use crate::content;
 use crate::diag::Diagnostic;
 use crate::render::Engine;
 pub use report::Report;
@@ -65,14 +65,20 @@ pub fn publish(config: &Config, options: &Options) -> Result<Report, Vec<Diagnos
                 .help("add a `[confluence]` section to kbpub.toml (see README, \"Publishing to Confluence\")"),
         ]);
     }
-    let site = content::load_valid(config)?;
-    let engine = Engine::new(&site)?;
+    let (site, diagnostics, data) = crate::site::load(config)?;
+    if diagnostics.iter().any(Diagnostic::is_error) {
+        return Err(diagnostics);
+    }
+    let data_as_of = data
+        .as_of()
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+    let engine = Engine::new(&site, data)?;
     let gates = gate::evaluate(&engine)?;
     let context = Context {
         engine: &engine,
         gates: &gates,
         options,
-        data_as_of: None,
+        data_as_of,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

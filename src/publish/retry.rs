@@ -1,10 +1,10 @@
 //! When to retry a request and how long to wait, shared by every publish target: 429 waits for
-//! `Retry-After` (seconds or an HTTP date) plus jitter, up to a cap; 5xx and transport errors are
+//! `Retry-After` (seconds or an HTTP date, parsed by `data::client`) plus jitter, up to a cap; 5xx and transport errors are
 //! retried only for requests that are safe to repeat, with capped exponential backoff and full
 //! jitter; every wait is paid from one budget for the whole run, so a sick server cannot hold CI.
 
 use std::sync::Mutex;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 #[derive(Debug, Clone)]
 pub struct RetryPolicy {
@@ -97,17 +97,7 @@ fn is_transient(failure: Failure) -> bool {
 /// A uniformly random duration in `0..=max` (full jitter).
 fn jitter(max: Duration) -> Duration {
     let millis = max.as_millis().min(u64::MAX as u128) as u64;
-    Duration::from_millis(fastrand::u64(0..=millis))
-}
-
-/// Parses a `Retry-After` value: delay-seconds or an HTTP date (past dates mean "now").
-pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
-    let value = value.trim();
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
-    }
-    let at = httpdate::parse_http_date(value).ok()?;
-    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+    Duration::from_millis(rand::random_range(0..=millis))
 }
 
 /// The total time one run may spend waiting between retries, shared by all its requests.
@@ -146,20 +136,6 @@ mod tests {
             base: Duration::from_millis(100),
             cap: Duration::from_secs(10),
         }
-    }
-
-    #[test]
-    fn retry_after_in_seconds_or_http_date() {
-        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000_000);
-        assert_eq!(parse_retry_after("7", now), Some(Duration::from_secs(7)));
-        let later = httpdate::fmt_http_date(now + Duration::from_secs(30));
-        assert_eq!(
-            parse_retry_after(&later, now),
-            Some(Duration::from_secs(30))
-        );
-        let earlier = httpdate::fmt_http_date(now - Duration::from_secs(30));
-        assert_eq!(parse_retry_after(&earlier, now), Some(Duration::ZERO));
-        assert_eq!(parse_retry_after("soon", now), None);
     }
 
     #[test]

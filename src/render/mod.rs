@@ -3,10 +3,12 @@
 //! stream that the writers consume. `build`, `serve`, `check` and `publish` all render through an
 //! [`Engine`], so a preview is exactly what gets published. No I/O beyond reading templates.
 
+pub mod data_functions;
 pub mod escape;
 pub mod highlight;
 pub mod html;
 pub mod markdown;
+pub mod partials;
 pub mod raster;
 pub mod storage;
 pub mod templates;
@@ -17,8 +19,11 @@ use std::sync::Arc;
 use serde::Serialize;
 use tera::{Context, Tera};
 
-use crate::content::{Page, PageKind, Site};
+use crate::content::{Audience, Page, PageKind, Site};
+use crate::data::Dataset;
 use crate::diag::{Diagnostic, Location};
+use data_functions::DataContext;
+pub use data_functions::DataUse;
 pub use markdown::{AnchorRef, Heading, View};
 
 /// Compiled templates for one site. Cheap to share across threads.
@@ -31,6 +36,15 @@ pub struct Engine<'s> {
     layouts: Vec<templates::TemplateSource>,
     /// Per page: does its body use template syntax?
     templated: Vec<bool>,
+    /// The data snapshot templates read (never the network).
+    data: Arc<DataContext>,
+}
+
+/// A page body as Markdown, and what it did with data.
+#[derive(Debug)]
+pub struct Body<'s> {
+    pub markdown: Cow<'s, str>,
+    pub data: DataUse,
 }
 
 /// A page body rendered for the site.
@@ -43,6 +57,8 @@ pub struct RenderedBody {
     pub anchor_refs: Vec<AnchorRef>,
     pub links_to: Vec<usize>,
     pub diagnostics: Vec<Diagnostic>,
+    /// Whether the body used data (for "data as of" and the stale banner).
+    pub data: DataUse,
 }
 
 /// What a document body sees as `page` when it is a template.
@@ -67,8 +83,9 @@ fn uses_template_syntax(body: &str) -> bool {
 }
 
 impl<'s> Engine<'s> {
-    /// Compiles layouts and template bodies; reports every template that fails to parse.
-    pub fn new(site: &'s Site) -> Result<Engine<'s>, Vec<Diagnostic>> {
+    /// Compiles layouts and template bodies with the data functions over `data`; reports every
+    /// template that fails to parse.
+    pub fn new(site: &'s Site, data: Arc<Dataset>) -> Result<Engine<'s>, Vec<Diagnostic>> {
         let layouts = templates::layout_sources(&site.config.templates_dir())?;
         let templated: Vec<bool> = site
             .pages
@@ -80,12 +97,15 @@ impl<'s> Engine<'s> {
             .map(|t| (t.name.clone(), t.text.clone()))
             .collect();
         let locate = |name: &str| locate_template(site, &layouts, name);
+        let data = Arc::new(DataContext::new(data, site));
         let mut layout_tera = templates::new_tera(templates::Escaping::Html);
+        data_functions::register(&mut layout_tera, &data, data_functions::Output::Html);
         templates::add_all(&mut layout_tera, &sources, &locate)?;
         for (page, _) in site.pages.iter().zip(&templated).filter(|(_, t)| **t) {
             sources.push((body_template_name(page), Arc::from(page.body())));
         }
         let mut body_tera = templates::new_tera(templates::Escaping::Markup);
+        data_functions::register(&mut body_tera, &data, data_functions::Output::Markdown);
         templates::add_all(&mut body_tera, &sources, &locate)?;
         Ok(Engine {
             site,
@@ -93,6 +113,7 @@ impl<'s> Engine<'s> {
             body_tera,
             layouts,
             templated,
+            data,
         })
     }
 
@@ -108,29 +129,50 @@ impl<'s> Engine<'s> {
 
     /// The page body as Markdown: the Tera output for template bodies, the source otherwise.
     pub fn body_markdown(&self, page: usize, view: View) -> Result<Cow<'s, str>, Diagnostic> {
+        self.body(page, view).map(|body| body.markdown)
+    }
+
+    /// The data every template reads.
+    pub fn data(&self) -> &Dataset {
+        &self.data.data
+    }
+
+    /// Partner-facing pages never render from stale data: while a source is stale, their data
+    /// functions see nothing and their partials show a notice.
+    pub fn withholds_data(&self, page: usize) -> bool {
+        self.site.pages[page].meta.audience == Audience::Partner && self.data.data.is_stale()
+    }
+
+    /// The page body as Markdown, and whether it used data.
+    pub fn body(&self, page: usize, view: View) -> Result<Body<'s>, Diagnostic> {
         let p = &self.site.pages[page];
         if !self.templated[page] {
-            return Ok(Cow::Borrowed(p.body()));
+            return Ok(Body {
+                markdown: Cow::Borrowed(p.body()),
+                data: DataUse::default(),
+            });
         }
         let mut context = Context::new();
         context.insert("page", &body_page(p));
         context.insert("site", &self.site.config.site.title);
         context.insert("view", &view);
         let name = body_template_name(p);
-        self.body_tera
-            .render(&name, &context)
-            .map(Cow::Owned)
-            .map_err(|e| {
-                templates::template_error(&e, &name, &|n| {
-                    locate_template(self.site, &self.layouts, n)
-                })
-            })
+        let (rendered, data) = data_functions::scoped(self.withholds_data(page), || {
+            self.body_tera.render(&name, &context)
+        });
+        let markdown = rendered.map_err(|e| {
+            templates::template_error(&e, &name, &|n| locate_template(self.site, &self.layouts, n))
+        })?;
+        Ok(Body {
+            markdown: Cow::Owned(markdown),
+            data,
+        })
     }
 
     /// Renders page `page`'s body to site HTML for `view`.
     pub fn render_body(&self, page: usize, view: View) -> RenderedBody {
-        let markdown = match self.body_markdown(page, view) {
-            Ok(markdown) => markdown,
+        let (markdown, data) = match self.body(page, view) {
+            Ok(body) => (body.markdown, body.data),
             Err(diagnostic) => {
                 return RenderedBody {
                     diagnostics: vec![diagnostic],
@@ -153,6 +195,7 @@ impl<'s> Engine<'s> {
             anchor_refs: prepared.anchor_refs,
             links_to: prepared.links_to,
             diagnostics,
+            data,
         }
     }
 
@@ -195,9 +238,23 @@ impl<'s> Engine<'s> {
 
     /// Renders a layout template with `context`.
     pub fn render_template(&self, name: &str, context: &Context) -> Result<String, Diagnostic> {
-        self.layout_tera.render(name, context).map_err(|e| {
+        self.render_template_for(None, name, context).0
+    }
+
+    /// Renders a layout template for page `page` (if any), reporting whether it used data.
+    pub fn render_template_for(
+        &self,
+        page: Option<usize>,
+        name: &str,
+        context: &Context,
+    ) -> (Result<String, Diagnostic>, DataUse) {
+        let withhold = page.is_some_and(|p| self.withholds_data(p));
+        let (rendered, data) =
+            data_functions::scoped(withhold, || self.layout_tera.render(name, context));
+        let rendered = rendered.map_err(|e| {
             templates::template_error(&e, name, &|n| locate_template(self.site, &self.layouts, n))
-        })
+        });
+        (rendered, data)
     }
 
     pub fn has_template(&self, name: &str) -> bool {

@@ -516,10 +516,15 @@ impl Writer<'_> {
 }
 
 /// The panel that tops every page kbpub manages: where to edit it instead of Confluence.
-pub fn managed_panel(source_path: &str) -> String {
+/// `source` is the document's path in git, or `None` for a page kbpub generates (from live data
+/// or for a folder without `_index.md`).
+pub fn managed_panel(source: Option<&str>) -> String {
+    let where_to_edit = match source {
+        Some(path) => format!("edit the source in git: <code>{}</code>", xml_text(path)),
+        None => "kbpub generates this page; change its template or data, not this page".into(),
+    };
     format!(
-        "<ac:structured-macro ac:name=\"note\"><ac:parameter ac:name=\"title\">Managed by kbpub</ac:parameter><ac:rich-text-body><p>Managed by kbpub, edit the source in git: <code>{}</code>. Edits made here are reported and overwritten only on request.</p></ac:rich-text-body></ac:structured-macro>",
-        xml_text(source_path)
+        "<ac:structured-macro ac:name=\"note\"><ac:parameter ac:name=\"title\">Managed by kbpub</ac:parameter><ac:rich-text-body><p>Managed by kbpub, {where_to_edit}. Edits made here are reported and overwritten only on request.</p></ac:rich-text-body></ac:structured-macro>"
     )
 }
 

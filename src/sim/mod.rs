@@ -3,6 +3,8 @@
 //! 127.0.0.1 and prints its address (so `--port 0` works for tests) once it accepts connections.
 
 pub mod confluence;
+pub mod trading_grid;
+pub mod trading_grid_data;
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -14,12 +16,15 @@ pub struct SimArgs {
     #[arg(long, default_value_t = 8787)]
     pub port: u16,
     #[command(flatten)]
+    pub trading_grid: trading_grid::TradingGridArgs,
+    #[command(flatten)]
     pub confluence: confluence::ConfluenceArgs,
 }
 
-/// Serves every simulator until the process ends.
+/// Serves every simulator until interrupted (Ctrl-C or SIGTERM).
 pub fn run(options: SimArgs) -> Result<(), String> {
-    let router = confluence::router(&options.confluence);
+    let router =
+        trading_grid::router(options.trading_grid)?.merge(confluence::router(&options.confluence));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -27,18 +32,33 @@ pub fn run(options: SimArgs) -> Result<(), String> {
         .map_err(|e| format!("cannot start the async runtime: {e}"))?;
     runtime.block_on(async move {
         let address = SocketAddr::from(([127, 0, 0, 1], options.port));
-        let listener = tokio::net::TcpListener::bind(address)
-            .await
-            .map_err(|e| format!("cannot listen on {address}: {e}"))?;
+        let listener = tokio::net::TcpListener::bind(address).await.map_err(|e| format!("cannot listen on {address}: {e}"))?;
         let bound = listener.local_addr().map_err(|e| e.to_string())?;
         // Written once and never again; a reader that stopped listening is not an error.
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "kbpub sim listening on http://{bound}");
+        let _ = writeln!(out, "  Trading Grid contract v1: http://{bound}/v1/health, /v1/partners, /v1/metrics, /v1/incidents");
         let _ = writeln!(out, "{}", confluence::describe(&bound.to_string()));
         let _ = out.flush();
         drop(out);
-        axum::serve(listener, router)
-            .await
-            .map_err(|e| format!("server error: {e}"))
+        axum::serve(listener, router).with_graceful_shutdown(shutdown()).await.map_err(|e| format!("server error: {e}"))
     })
+}
+
+async fn shutdown() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(_) => return interrupt.await.unwrap_or(()),
+            };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    interrupt.await.ok();
 }

@@ -188,7 +188,8 @@ fn render_page(
     let site = engine.site;
     let p = &site.pages[page];
     let is_section = matches!(p.kind, PageKind::Section(_));
-    let mut body = storage::managed_panel(&p.file);
+    let source = (!p.is_generated() && !p.source.is_empty()).then_some(p.file.as_str());
+    let mut body = storage::managed_panel(source);
     let mut attachments = Vec::new();
     // A section page whose own text is not approved still holds its approved children.
     if !is_section || gates[page].publishable {
