@@ -1018,3 +1018,51 @@ fn a_broken_policy_publishes_nothing() {
         "not even a read"
     );
 }
+
+#[test]
+fn live_data_reaches_confluence_with_its_chart_as_png_and_its_as_of_in_receipts() {
+    let sim = Sim::start();
+    let kb = kb_for(&sim, "cloud", "");
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let snapshot = std::fs::read_to_string(repo.join("data/trading-grid.json")).unwrap();
+    let as_of = serde_json::from_str::<Value>(&snapshot).unwrap()["as_of"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    kb.write("data/trading-grid.json", &snapshot);
+    let toml = std::fs::read_to_string(kb.path().join("kbpub.toml")).unwrap();
+    kb.write(
+        "kbpub.toml",
+        &format!("{toml}\n[[data.sources]]\nname = \"trading-grid\"\nkind = \"trading-grid\"\nurl = \"{}\"\ntoken_env = \"KB_TEST_TG_TOKEN\"\n", sim.base),
+    );
+    kb.write(
+        "content/guides/acme.md",
+        "+++\ntitle = \"ACME trend\"\ntype = \"sop\"\n+++\n\n{{ trend_chart(partner=\"ACME-RETAIL\", doc_type=\"856\", direction=\"outbound\", days=30) }}\n",
+    );
+    approve_all(&kb);
+    let (code, report) = json_publish(&kb, "cloud", &[]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(report["targets"][0]["data_as_of"], as_of.as_str());
+    let pages = managed(&sim, "cloud");
+    let acme = page_of(&pages, "guides-acme");
+    assert!(
+        acme["body"]
+            .as_str()
+            .unwrap()
+            .contains("<ri:attachment ri:filename=\"chart-1.png\"/>"),
+        "{}",
+        acme["body"]
+    );
+    assert_eq!(acme["attachments"][0]["type"], "image/png");
+    assert_eq!(
+        acme["properties"]["kbpub"]["receipt"]["data_as_of"],
+        as_of.as_str()
+    );
+    let writes = sim.writes("cloud");
+    assert_eq!(json_publish(&kb, "cloud", &[]).0, 0);
+    assert_eq!(
+        sim.writes("cloud"),
+        writes,
+        "the same snapshot renders the same pages: no writes"
+    );
+}
