@@ -1066,3 +1066,42 @@ fn live_data_reaches_confluence_with_its_chart_as_png_and_its_as_of_in_receipts(
         "the same snapshot renders the same pages: no writes"
     );
 }
+
+#[test]
+fn hostile_data_strings_reach_confluence_as_text_in_well_formed_storage() {
+    let sim = Sim::start_with(&["--hostile"]);
+    let kb = kb_for(&sim, "cloud", "");
+    let toml = std::fs::read_to_string(kb.path().join("kbpub.toml")).unwrap();
+    kb.write(
+        "kbpub.toml",
+        &format!("{toml}\n[[data.sources]]\nname = \"trading-grid\"\nkind = \"trading-grid\"\nurl = \"{}\"\ntoken_env = \"KB_TEST_TG_TOKEN\"\n", sim.base),
+    );
+    let pull = kbpub()
+        .args(["data", "pull"])
+        .current_dir(kb.path())
+        .env("KB_TEST_TG_TOKEN", "sim-token")
+        .output()
+        .unwrap();
+    assert!(
+        pull.status.success(),
+        "{}",
+        String::from_utf8_lossy(&pull.stderr)
+    );
+    kb.write(
+        "content/guides/incidents.md",
+        "+++\ntitle = \"Incidents\"\ntype = \"sop\"\n+++\n\n{{ metrics_table(partner=\"ACME-RETAIL\", doc_type=\"856\", direction=\"outbound\", by=\"partner\", days=30) }}\n\n{{ incident_list(status=\"live\") }}\n",
+    );
+    approve_all(&kb);
+    // The test server answers 400 "Error parsing xhtml" to a body that is not well-formed XML.
+    let (code, report) = json_publish(&kb, "cloud", &[]);
+    assert_eq!(code, 0, "{report:#}");
+    let body = page_of(&managed(&sim, "cloud"), "guides-incidents")["body"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(!body.contains("<script"), "{body}");
+    assert!(
+        body.contains("&#60;script"),
+        "hostile markup shows as text: {body}"
+    );
+}
