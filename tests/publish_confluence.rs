@@ -66,6 +66,15 @@ fn kb_for(sim: &Sim, instance: &str, extra: &str) -> Kb {
     kb
 }
 
+/// Adds the simulator's Trading Grid API as the knowledge base's data source.
+fn add_trading_grid_source(kb: &Kb, sim: &Sim) {
+    let toml = std::fs::read_to_string(kb.path().join("kbpub.toml")).unwrap();
+    kb.write(
+        "kbpub.toml",
+        &format!("{toml}\n[[data.sources]]\nname = \"trading-grid\"\nkind = \"trading-grid\"\nurl = \"{}\"\ntoken_env = \"KB_TEST_TG_TOKEN\"\n", sim.base),
+    );
+}
+
 /// Runs `kbpub publish <args>` with the simulator's credentials for `instance`.
 fn publish(kb: &Kb, instance: &str, args: &[&str]) -> Run {
     let mut command = kbpub();
@@ -1030,11 +1039,7 @@ fn live_data_reaches_confluence_with_its_chart_as_png_and_its_as_of_in_receipts(
         .unwrap()
         .to_string();
     kb.write("data/trading-grid.json", &snapshot);
-    let toml = std::fs::read_to_string(kb.path().join("kbpub.toml")).unwrap();
-    kb.write(
-        "kbpub.toml",
-        &format!("{toml}\n[[data.sources]]\nname = \"trading-grid\"\nkind = \"trading-grid\"\nurl = \"{}\"\ntoken_env = \"KB_TEST_TG_TOKEN\"\n", sim.base),
-    );
+    add_trading_grid_source(&kb, &sim);
     kb.write(
         "content/guides/acme.md",
         "+++\ntitle = \"ACME trend\"\ntype = \"sop\"\n+++\n\n{{ trend_chart(partner=\"ACME-RETAIL\", doc_type=\"856\", direction=\"outbound\", days=30) }}\n",
@@ -1071,11 +1076,7 @@ fn live_data_reaches_confluence_with_its_chart_as_png_and_its_as_of_in_receipts(
 fn hostile_data_strings_reach_confluence_as_text_in_well_formed_storage() {
     let sim = Sim::start_with(&["--hostile"]);
     let kb = kb_for(&sim, "cloud", "");
-    let toml = std::fs::read_to_string(kb.path().join("kbpub.toml")).unwrap();
-    kb.write(
-        "kbpub.toml",
-        &format!("{toml}\n[[data.sources]]\nname = \"trading-grid\"\nkind = \"trading-grid\"\nurl = \"{}\"\ntoken_env = \"KB_TEST_TG_TOKEN\"\n", sim.base),
-    );
+    add_trading_grid_source(&kb, &sim);
     let pull = kbpub()
         .args(["data", "pull"])
         .current_dir(kb.path())
