@@ -200,11 +200,11 @@ fn raw_html_is_kept_as_visible_text_with_a_warning() {
 #[test]
 fn charts_become_attached_images() {
     let out = render(
-        "<figure class=\"kb-chart\"><svg xmlns=\"http://www.w3.org/2000/svg\"><title>Rejections</title></svg></figure>\n",
+        "<figure class=\"kb-chart\"><svg xmlns=\"http://www.w3.org/2000/svg\"><title>Rejections &#60;856&#62; &amp; 997</title></svg></figure>\n",
     );
     assert_eq!(
         out.xhtml,
-        "<p><ac:image ac:alt=\"Rejections\"><ri:attachment ri:filename=\"chart-1.png\"/></ac:image></p>"
+        "<p><ac:image ac:alt=\"Rejections &#60;856&#62; &#38; 997\"><ri:attachment ri:filename=\"chart-1.png\"/></ac:image></p>"
     );
     assert!(
         matches!(&out.attachments[0].data, AttachmentData::Svg(svg) if svg.starts_with("<svg"))

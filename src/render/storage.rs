@@ -599,11 +599,13 @@ pub fn chart_svg(html: &str) -> Option<&str> {
     (start < end).then(|| &html[start..end])
 }
 
-/// The chart's `<title>` or `aria-label`, for alt text.
+/// The text of the chart's `<title>`, for alt text (parsed, so escaped characters come back as
+/// the characters they stand for, and `xml_attr` escapes them exactly once).
 fn chart_title(html: &str) -> Option<String> {
-    let start = html.find("<title>")? + "<title>".len();
-    let end = start + html[start..].find("</title>")?;
-    Some(html[start..end].to_string())
+    let svg = chart_svg(html)?;
+    let document = roxmltree::Document::parse(svg).ok()?;
+    let title = document.descendants().find(|n| n.has_tag_name("title"))?;
+    Some(title.text().unwrap_or_default().to_string())
 }
 
 fn file_name(path: &str) -> &str {
