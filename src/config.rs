@@ -25,6 +25,9 @@ pub struct Config {
     /// `[data]`: live data sources, snapshots and data-driven pages.
     #[serde(default)]
     pub data: crate::data::DataConfig,
+    /// `[check]`: what `kbpub check` looks for and how it checks external links.
+    #[serde(default)]
+    pub check: crate::check::CheckConfig,
     /// The folder that holds the site; set after parsing, not read from the file.
     #[serde(skip)]
     pub root: PathBuf,
@@ -130,6 +133,11 @@ impl Config {
 
     pub fn templates_dir(&self) -> PathBuf {
         self.root.join("templates")
+    }
+
+    /// `.kbpub-cache/`: what kbpub keeps between runs to save requests (not committed).
+    pub fn cache_dir(&self) -> PathBuf {
+        self.root.join(".kbpub-cache")
     }
 }
 

@@ -16,6 +16,9 @@ use serde::Serialize;
 pub enum Severity {
     Error,
     Warning,
+    /// Information that needs no fix in this change (e.g. a page still waiting for approval);
+    /// never fails a command, not even under `kbpub check --deny warnings`.
+    Note,
 }
 
 /// A place in a source file: the file's display path (relative to the site root), its text, and
@@ -95,6 +98,13 @@ impl Diagnostic {
         }
     }
 
+    pub fn note(code: &'static str, message: impl Into<String>) -> Self {
+        Diagnostic {
+            severity: Severity::Note,
+            ..Diagnostic::error(code, message)
+        }
+    }
+
     pub fn at(mut self, location: Location) -> Self {
         self.file = Some(location.file.clone());
         self.location = Some(location);
@@ -149,7 +159,29 @@ pub fn sort(diagnostics: &mut [Diagnostic]) {
 }
 
 pub fn error_count(diagnostics: &[Diagnostic]) -> usize {
-    diagnostics.iter().filter(|d| d.is_error()).count()
+    count(diagnostics, Severity::Error)
+}
+
+pub fn count(diagnostics: &[Diagnostic], severity: Severity) -> usize {
+    diagnostics
+        .iter()
+        .filter(|d| d.severity == severity)
+        .count()
+}
+
+/// `1 error, 2 warnings` (and `, 3 notes` when there are notes).
+pub fn summary(diagnostics: &[Diagnostic]) -> String {
+    let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+    let mut text = format!(
+        "{}, {}",
+        plural(error_count(diagnostics), "error"),
+        plural(count(diagnostics, Severity::Warning), "warning")
+    );
+    let notes = count(diagnostics, Severity::Note);
+    if notes > 0 {
+        text.push_str(&format!(", {}", plural(notes, "note")));
+    }
+    text
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -164,6 +196,17 @@ pub enum Format {
 
 /// Prints diagnostics in the chosen format; `Human` goes to stderr, the others to stdout.
 pub fn emit(diagnostics: &[Diagnostic], format: Format) -> std::io::Result<()> {
+    emit_in(diagnostics, format, "")
+}
+
+/// [`emit`], with `repo_prefix` (the site root's folder inside its git repository, `""` or
+/// `docs/`) put before file paths in GitHub annotations, which name files from the repository
+/// root.
+pub fn emit_in(
+    diagnostics: &[Diagnostic],
+    format: Format,
+    repo_prefix: &str,
+) -> std::io::Result<()> {
     match format {
         Format::Human => emit_human(diagnostics),
         Format::Json => {
@@ -174,7 +217,7 @@ pub fn emit(diagnostics: &[Diagnostic], format: Format) -> std::io::Result<()> {
         Format::Github => {
             let mut out = std::io::stdout().lock();
             for d in diagnostics {
-                writeln!(out, "{}", github_line(d))?;
+                writeln!(out, "{}", github_line(d, repo_prefix))?;
             }
             Ok(())
         }
@@ -216,6 +259,7 @@ fn with_codespan<R>(
     let mut diagnostic = match d.severity {
         Severity::Error => CsDiagnostic::error(),
         Severity::Warning => CsDiagnostic::warning(),
+        Severity::Note => CsDiagnostic::note(),
     }
     .with_code(d.code)
     .with_message(&d.message);
@@ -267,14 +311,15 @@ struct JsonDiagnostic<'a> {
 struct JsonReport<'a> {
     errors: usize,
     warnings: usize,
+    notes: usize,
     diagnostics: Vec<JsonDiagnostic<'a>>,
 }
 
 fn json_report(diagnostics: &[Diagnostic]) -> JsonReport<'_> {
-    let errors = error_count(diagnostics);
     JsonReport {
-        errors,
-        warnings: diagnostics.len() - errors,
+        errors: error_count(diagnostics),
+        warnings: count(diagnostics, Severity::Warning),
+        notes: count(diagnostics, Severity::Note),
         diagnostics: diagnostics.iter().map(json_diagnostic).collect(),
     }
 }
@@ -301,15 +346,20 @@ fn json_diagnostic(d: &Diagnostic) -> JsonDiagnostic<'_> {
     }
 }
 
-/// A GitHub Actions workflow command (`::error file=..,line=..,col=..,title=..::message`).
-pub fn github_line(d: &Diagnostic) -> String {
+/// A GitHub Actions workflow command (`::error file=..,line=..,col=..,title=..::message`;
+/// `::warning`, `::notice`); `repo_prefix` goes before the file path (see [`emit_in`]).
+pub fn github_line(d: &Diagnostic, repo_prefix: &str) -> String {
     let command = match d.severity {
         Severity::Error => "error",
         Severity::Warning => "warning",
+        Severity::Note => "notice",
     };
     let mut props = Vec::new();
     if let Some(file) = &d.file {
-        props.push(format!("file={}", github_escape_property(file)));
+        props.push(format!(
+            "file={}",
+            github_escape_property(&format!("{repo_prefix}{file}"))
+        ));
     }
     if let Some(loc) = &d.location {
         let (line, col) = loc.line_col();
@@ -384,8 +434,13 @@ mod tests {
     fn github_line_escapes_properties_and_message() {
         let d = Diagnostic::warning("overdue", "line1\nline2: 100%").at(loc("a\nb", 2..3));
         assert_eq!(
-            github_line(&d),
+            github_line(&d, ""),
             "::warning file=content/a.md,line=2,col=1,title=kbpub overdue::line1%0Aline2: 100%25"
+        );
+        let note = Diagnostic::note("approval", "a, b").in_file("content/x,y.md");
+        assert_eq!(
+            github_line(&note, "docs/"),
+            "::notice file=docs/content/x%2Cy.md,title=kbpub approval::a, b"
         );
     }
 }

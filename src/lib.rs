@@ -4,6 +4,7 @@
 //! See ARCHITECTURE.md for the bird's-eye view and the invariants.
 
 pub mod approval;
+pub mod check;
 pub mod config;
 pub mod content;
 pub mod data;

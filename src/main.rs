@@ -25,6 +25,24 @@ Exit codes:
   1  problems were found in the input (content, templates, config); nothing was written
   2  the command line was wrong";
 
+const CHECK_EXIT_CODES: &str = "\
+Exit codes:
+  0  no errors: the knowledge base builds and can be published (warnings and notes are printed
+     but do not fail the check, unless --deny warnings)
+  1  errors were found (with --deny warnings: errors or warnings), or the knowledge base could
+     not be checked at all (no kbpub.toml, no content/); nothing was written
+  2  the command line was wrong
+
+Errors are what build or publish would refuse: front matter, broken links and anchors, missing
+images, template errors, unknown partners, a broken approval policy or missing git history,
+Confluence title collisions, broken external links (--external). Warnings need someone to act,
+but not in this change: review_by passed, expired or emergency approvals, pages no navigation
+reaches, raw HTML that Confluence shows as text, external links that moved, time out or cannot be
+verified. Notes are information: pages waiting for approval (draft, stale, rejected), reviews due
+within [check] review_due_within (30 days).
+
+KBPUB_NOW (RFC 3339) sets the clock for review dates and approval expiry, for tests and CI.";
+
 const PULL_EXIT_CODES: &str = "\
 Exit codes:
   0  every source was pulled, or kept its previous snapshot under `on_failure = \"stale\"` (a
@@ -85,6 +103,28 @@ enum Command {
         /// How to report problems
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
+    },
+    /// Check everything build and publish would, and more, writing nothing
+    ///
+    /// Loads and renders the site exactly as `build` does (front matter, links and anchors,
+    /// images, templates, data), then checks what publishing needs: partners named in front
+    /// matter exist in the data snapshot, review dates, approval states, that navigation reaches
+    /// every page from the home page, and what Confluence would refuse (title collisions) or show
+    /// as text (raw HTML). With --external, links to other sites are requested too (concurrently,
+    /// with a timeout; links that worked are cached for a day in .kbpub-cache/). Every problem is
+    /// reported at once, with file:line:col; --format github turns them into annotations on the
+    /// pull request.
+    #[command(after_help = CHECK_EXIT_CODES)]
+    Check {
+        /// Also check links to other sites, over HTTP (`[check.external]` in kbpub.toml tunes it)
+        #[arg(long)]
+        external: bool,
+        /// How to report problems (human: on stderr; json and github: on stdout)
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+        /// Fail the check on warnings too: `--deny warnings`
+        #[arg(long, value_enum, value_name = "LEVEL")]
+        deny: Option<Deny>,
     },
     /// Publish approved pages to Confluence (every configured target unless --target)
     ///
@@ -199,6 +239,12 @@ enum DataCommand {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Deny {
+    /// warnings fail the check like errors (notes never do)
+    Warnings,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum PullFormat {
     Human,
     Json,
@@ -219,6 +265,11 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Build { format } => build(cli.root, cli.quiet, format),
+        Command::Check {
+            external,
+            format,
+            deny,
+        } => check(cli.root, cli.quiet, external, format, deny),
         Command::Publish {
             target,
             dry_run,
@@ -292,19 +343,8 @@ fn report(diagnostics: &[Diagnostic], format: Format) {
     if let Err(e) = diag::emit(diagnostics, format) {
         eprintln!("error: cannot print diagnostics: {e}");
     }
-    let errors = diag::error_count(diagnostics);
     if format == Format::Human && !diagnostics.is_empty() {
-        eprintln!(
-            "{} error{}, {} warning{}",
-            errors,
-            if errors == 1 { "" } else { "s" },
-            diagnostics.len() - errors,
-            if diagnostics.len() - errors == 1 {
-                ""
-            } else {
-                "s"
-            }
-        );
+        eprintln!("{}", diag::summary(diagnostics));
     }
 }
 
@@ -341,6 +381,67 @@ fn build(root: Option<PathBuf>, quiet: bool, format: Format) -> Result<(), ExitC
             Err(ExitCode::from(1))
         }
     }
+}
+
+fn check(
+    root: Option<PathBuf>,
+    quiet: bool,
+    external: bool,
+    format: Format,
+    deny: Option<Deny>,
+) -> Result<(), ExitCode> {
+    let config = config(root).map_err(|d| {
+        report(&[d], format);
+        ExitCode::from(1)
+    })?;
+    let outcome = kbpub::check::check(&config, kbpub::check::Options { external });
+    let shown: Vec<Diagnostic> = outcome
+        .diagnostics
+        .iter()
+        .filter(|d| !quiet || d.is_error())
+        .cloned()
+        .collect();
+    let prefix = if format == Format::Github {
+        repo_prefix(&config.root)
+    } else {
+        String::new()
+    };
+    if let Err(e) = diag::emit_in(&shown, format, &prefix) {
+        eprintln!("error: cannot print diagnostics: {e}");
+    }
+    if !quiet {
+        let links = outcome
+            .external_links
+            .map(|n| format!(" and {n} external link{}", if n == 1 { "" } else { "s" }))
+            .unwrap_or_default();
+        eprintln!(
+            "Checked {} pages{links}: {}",
+            outcome.pages,
+            diag::summary(&outcome.diagnostics)
+        );
+    }
+    let failing = match deny {
+        Some(Deny::Warnings) => diag::Severity::Warning,
+        None => diag::Severity::Error,
+    };
+    if outcome.diagnostics.iter().any(|d| d.severity <= failing) {
+        Err(ExitCode::from(1))
+    } else {
+        Ok(())
+    }
+}
+
+/// The site root's folder inside its git repository (`docs/`, or `""` at the top), so GitHub
+/// annotations name files from the repository root; `""` outside a repository.
+fn repo_prefix(root: &std::path::Path) -> String {
+    std::process::Command::new("git")
+        .args(["rev-parse", "--show-prefix"])
+        .current_dir(root)
+        .output()
+        .ok()
+        .filter(|out| out.status.success())
+        .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_string())
+        .unwrap_or_default()
 }
 
 fn publish(

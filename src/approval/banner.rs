@@ -6,23 +6,29 @@
 use std::collections::HashMap;
 
 use super::{Approvals, Error, State, evaluate, now, policy};
+use crate::content::Site;
 use crate::diag::{Diagnostic, Severity};
 use crate::render::Engine;
 use crate::site::{Banner, Decorations};
 
 /// Banners for `kbpub build`: nothing (and no work) when the knowledge base has no policy.
 pub fn decorations(engine: &Engine) -> Decorations {
-    let site = engine.site;
-    if !site.config.root.join(policy::POLICY_FILE).exists() {
+    if !engine.site.config.root.join(policy::POLICY_FILE).exists() {
         return Decorations::default();
     }
     let evaluated = now()
         .map_err(|d| Error::History(Box::new(d)))
         .and_then(|now| evaluate(engine, now));
+    decorations_for(engine.site, &evaluated)
+}
+
+/// Banners for the outcome of [`evaluate`]: the approval state of each page that is not
+/// approved, or on every gated page why its state is unknown (the errors become warnings).
+pub fn decorations_for(site: &Site, evaluated: &Result<Approvals, Error>) -> Decorations {
     match evaluated {
         Ok(approvals) => Decorations {
-            banners: banners(&approvals),
-            warnings: approvals.warnings,
+            banners: banners(approvals),
+            warnings: approvals.warnings.clone(),
         },
         Err(error) => {
             let banner = Banner {

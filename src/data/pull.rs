@@ -149,7 +149,7 @@ async fn pull_one(
 
 /// ETag cache of a source: `.kbpub-cache/http/<source>/` under the site root (not committed).
 fn cache_dir(config: &Config, source: &str) -> PathBuf {
-    config.root.join(".kbpub-cache").join("http").join(source)
+    config.cache_dir().join("http").join(source)
 }
 
 /// Applies the source's `on_failure` policy. The snapshot file itself is never touched here.

@@ -76,6 +76,14 @@ pub fn target(dest: &str) -> Target<'_> {
     }
 }
 
+/// A link (or image) to an `http(s)` URL outside the site, for `kbpub check --external`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExternalLink {
+    pub url: String,
+    /// Byte range of the link in the markdown that was parsed.
+    pub span: Range<usize>,
+}
+
 /// A problem found while preparing; the caller turns the span into a file location.
 #[derive(Debug, Clone)]
 pub struct Problem {
@@ -95,6 +103,8 @@ pub struct Prepared<'a> {
     pub had_internal: bool,
     /// Pages this one links to.
     pub links_to: Vec<usize>,
+    /// Links to `http(s)` URLs, in document order.
+    pub external_links: Vec<ExternalLink>,
 }
 
 /// Prepares `markdown`, the body of page `page` of `site`, for `view`.
@@ -110,6 +120,7 @@ pub fn prepare<'a>(markdown: &'a str, site: &Site, page: usize, view: View) -> P
             problems: Vec::new(),
             had_internal: false,
             links_to: Vec::new(),
+            external_links: Vec::new(),
         },
         used_ids: HashSet::new(),
     };
@@ -252,7 +263,7 @@ impl<'s, 'a> Preparer<'s, 'a> {
                         && matches!(event, Event::Text(_))
                         && &markdown[range.clone()] == text.as_ref()
                     {
-                        self.autolink(event, &mut out);
+                        self.autolink(event, range.start, &mut out);
                     } else {
                         out.push(event);
                     }
@@ -265,7 +276,11 @@ impl<'s, 'a> Preparer<'s, 'a> {
                 }) => {
                     in_link_or_code += 1;
                     let dest_url = match link_type {
-                        LinkType::Email | LinkType::Autolink => dest_url,
+                        LinkType::Email => dest_url,
+                        LinkType::Autolink => {
+                            self.note_external(&dest_url, range);
+                            dest_url
+                        }
                         _ => self.resolve(dest_url, range, false),
                     };
                     out.push(Event::Start(Tag::Link {
@@ -317,8 +332,9 @@ impl<'s, 'a> Preparer<'s, 'a> {
         candidate
     }
 
-    /// Splits a text event at bare URLs (GFM autolinks) and pushes the result.
-    fn autolink(&self, event: Event<'a>, out: &mut Vec<Event<'a>>) {
+    /// Splits a text event at bare URLs (GFM autolinks) and pushes the result; `start` is where
+    /// the text starts in the markdown.
+    fn autolink(&mut self, event: Event<'a>, start: usize, out: &mut Vec<Event<'a>>) {
         let Event::Text(text) = event else {
             return out.push(event);
         };
@@ -331,6 +347,7 @@ impl<'s, 'a> Preparer<'s, 'a> {
             let piece = CowStr::from(span.as_str().to_string());
             match span.kind() {
                 Some(linkify::LinkKind::Url) => {
+                    self.note_external(span.as_str(), start + span.start()..start + span.end());
                     out.push(Event::Start(Tag::Link {
                         link_type: LinkType::Autolink,
                         dest_url: piece.clone(),
@@ -345,9 +362,21 @@ impl<'s, 'a> Preparer<'s, 'a> {
         }
     }
 
+    /// Records a link to an `http(s)` URL (other schemes, such as `mailto:`, are not checked).
+    fn note_external(&mut self, dest: &str, span: Range<usize>) {
+        let scheme = dest.split_once(':').map(|(s, _)| s.to_ascii_lowercase());
+        if matches!(scheme.as_deref(), Some("http" | "https")) {
+            self.out.external_links.push(ExternalLink {
+                url: dest.to_string(),
+                span,
+            });
+        }
+    }
+
     /// Resolves a link destination written in the document.
     fn resolve(&mut self, dest: CowStr<'a>, span: Range<usize>, is_image: bool) -> CowStr<'a> {
         if is_external(&dest) {
+            self.note_external(&dest, span);
             return dest;
         }
         let (path, anchor) = dest

@@ -39,7 +39,15 @@ pub struct StorageOutput {
     pub xhtml: String,
     pub attachments: Vec<Attachment>,
     /// Things that could not be carried over faithfully (e.g. raw HTML), for `kbpub check`.
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Warning>,
+}
+
+/// Something storage format cannot carry over faithfully.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Warning {
+    pub message: String,
+    /// The Markdown it comes from, as written (to find it in the source).
+    pub markdown: String,
 }
 
 /// Writes `events` as storage format. `resolve` maps a page index to its Confluence page; links
@@ -79,7 +87,7 @@ struct Writer<'r> {
     attachments: Vec<Attachment>,
     /// Attachment filename by source, so the same image is attached once.
     attachment_names: HashMap<AttachmentData, String>,
-    warnings: Vec<String>,
+    warnings: Vec<Warning>,
     /// Event index of each `Start(List)` whose items are all tasks, with each item's status.
     task_lists: HashMap<usize, Vec<bool>>,
     /// For each open list: its task statuses (task list) and the next item number.
@@ -469,10 +477,13 @@ impl Writer<'_> {
         if trimmed.starts_with("<!--") && trimmed.ends_with("-->") {
             return; // comments are not content
         }
-        self.warnings.push(format!(
-            "raw HTML is not carried into Confluence and is shown as text: {}",
-            trimmed.chars().take(60).collect::<String>()
-        ));
+        self.warnings.push(Warning {
+            message: format!(
+                "raw HTML is not carried into Confluence and is shown as text: {}",
+                trimmed.chars().take(60).collect::<String>()
+            ),
+            markdown: trimmed.to_string(),
+        });
         self.out.push_str("<code>");
         self.out.push_str(&xml_text(trimmed));
         self.out.push_str("</code>");

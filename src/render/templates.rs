@@ -259,6 +259,7 @@ pub fn template_error(error: &tera::Error, name: &str, locate: &Locate) -> Diagn
         .unwrap_or_else(|| first_line(&text));
     let offset = position(&text)
         .map(|(line, col)| start + offset_of(&source[start..], line, col))
+        .or_else(|| call_site(&text, &source[start..]).map(|i| start + i))
         .or_else(|| missing_name(&text).and_then(|n| source[start..].find(&n).map(|i| start + i)))
         .unwrap_or(start);
     Diagnostic::error("template", message)
@@ -295,6 +296,51 @@ fn position(text: &str) -> Option<(usize, usize)> {
         .unwrap_or(rest.len());
     let (line, col) = rest[..end].split_once(':')?;
     Some((line.parse().ok()?, col.parse().ok()?))
+}
+
+/// Where the failed call is in `template`, for render errors that name a function or filter but
+/// no position ("Function call 'partner' failed"): the call whose arguments hold a quoted value
+/// the message names in backticks (the unknown id), else the first call of that name.
+fn call_site(text: &str, template: &str) -> Option<usize> {
+    let quoted = |prefix: &str| {
+        let rest = &text[text.find(prefix)? + prefix.len()..];
+        Some(&rest[..rest.find('\'')?])
+    };
+    let (name, filter) = match quoted("Function call '") {
+        Some(name) => (name, false),
+        None => (quoted("Filter call '")?, true),
+    };
+    let is_ident = |c: char| c.is_alphanumeric() || c == '_';
+    let calls: Vec<usize> = template
+        .match_indices(name)
+        .map(|(i, _)| i)
+        .filter(|&i| {
+            let before = template[..i].trim_end();
+            let after = template[i + name.len()..].trim_start();
+            !template[..i].ends_with(is_ident)
+                && !after.starts_with(is_ident)
+                && if filter {
+                    before.ends_with('|')
+                } else {
+                    after.starts_with('(')
+                }
+        })
+        .collect();
+    let named: Vec<&str> = text.split('`').skip(1).step_by(2).collect();
+    let arguments = |i: usize| {
+        let rest = &template[i..];
+        &rest[..rest.find([')', '}', '%']).unwrap_or(rest.len())]
+    };
+    calls
+        .iter()
+        .copied()
+        .find(|&i| {
+            named.iter().any(|value| {
+                let args = arguments(i);
+                args.contains(&format!("\"{value}\"")) || args.contains(&format!("'{value}'"))
+            })
+        })
+        .or(calls.first().copied())
 }
 
 /// The name in "Variable `x` not found" / "Function `f` not found" style messages.
@@ -340,6 +386,18 @@ mod tests {
             "{}",
             errors[0].position()
         );
+    }
+
+    #[test]
+    fn failed_calls_point_at_the_call_with_the_unknown_value() {
+        let template =
+            "partner says {{ partner(id=\"ACME\").name }}\n{{ partner(id=\"NOPE\").name }}";
+        let text = "Failed to render\nFunction call 'partner' failed\n`partner`: no partner `NOPE` in the data snapshot";
+        assert_eq!(call_site(text, template), template.rfind("partner("));
+        let other = "Function call 'partner' failed\n`partner`: `id` is required";
+        assert_eq!(call_site(other, template), template.find("partner("));
+        let filter = "Filter call 'percent' failed\nnot a number";
+        assert_eq!(call_site(filter, "{{ x | percent }} percent"), Some(7));
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Build: orchestrates load -> render -> output. Every page renders in parallel into a [`Sink`]
-//! (a staging folder for `kbpub build`, memory for `kbpub serve`); links to anchors are checked
+//! (a staging folder for `kbpub build`, memory for `kbpub serve`, a link recorder for `kbpub
+//! check`); links to anchors are checked
 //! once every page's headings are known; then the staged build is swapped in, or thrown away
 //! with every problem reported when anything failed.
 
@@ -21,7 +22,7 @@ use crate::diag::Diagnostic;
 use crate::render::{AnchorRef, DataUse, Engine, View, highlight, templates};
 pub use context::Banner;
 use nav::Nav;
-pub use output::{Discard, Memory, Sink, Staging};
+pub use output::{Memory, Sink, Staging};
 
 /// What a caller adds to pages beyond their content (approval state, data freshness).
 #[derive(Default)]
@@ -54,29 +55,43 @@ pub fn build(
     config: &Config,
     decorate: impl FnOnce(&Engine) -> Decorations,
 ) -> Result<BuildSummary, Vec<Diagnostic>> {
-    let (site, mut diagnostics, data) = load(config)?;
+    let (site, diagnostics, data) = load(config)?;
     let engine = Engine::new(&site, data).map_err(|errors| merged(&diagnostics, errors))?;
-    let failed = diagnostics.iter().any(Diagnostic::is_error);
-    let mut decorations = if failed {
+    let decorations = if diagnostics.iter().any(Diagnostic::is_error) {
         Decorations::default()
     } else {
         decorate(&engine)
     };
-    diagnostics.append(&mut decorations.warnings);
     let output = config.output_dir();
     let staging = Staging::new(&output)
         .map_err(|e| vec![io_error(&format!("cannot write {}", output.display()), &e)])?;
-    let mut render = render_site(&engine, &decorations, &staging)
-        .map_err(|errors| merged(&diagnostics, errors))?;
+    let render = render(&engine, diagnostics, decorations, &staging)?;
+    staging
+        .commit()
+        .map_err(|e| vec![io_error(&format!("cannot write {}", output.display()), &e)])?;
+    Ok(BuildSummary { render, output })
+}
+
+/// What `build` does between loading and writing, into any sink: renders every page of
+/// `engine`'s site with `decorations`, after a load that reported `diagnostics`. `Ok` holds every
+/// warning (load, decorations, render) when nothing is an error; `Err` every diagnostic, sorted.
+/// `kbpub check` renders through this too (into a sink that keeps nothing but links), so it finds
+/// exactly what a build would.
+pub fn render(
+    engine: &Engine,
+    mut diagnostics: Vec<Diagnostic>,
+    mut decorations: Decorations,
+    sink: &dyn Sink,
+) -> Result<RenderSummary, Vec<Diagnostic>> {
+    diagnostics.append(&mut decorations.warnings);
+    let mut render =
+        render_site(engine, &decorations, sink).map_err(|errors| merged(&diagnostics, errors))?;
     if diagnostics.iter().any(Diagnostic::is_error) {
         return Err(merged(&diagnostics, render.warnings));
     }
     diagnostics.append(&mut render.warnings);
     render.warnings = diagnostics;
-    staging
-        .commit()
-        .map_err(|e| vec![io_error(&format!("cannot write {}", output.display()), &e)])?;
-    Ok(BuildSummary { render, output })
+    Ok(render)
 }
 
 /// Loads the content and the data snapshots (in parallel: a large snapshot parses while the
@@ -185,7 +200,7 @@ fn render_page(
     }
     match rendered {
         Ok(html) => {
-            if let Err(e) = sink.write(&p.url, html.as_bytes()) {
+            if let Err(e) = sink.page(&p.url, &html, &body.html) {
                 diagnostics.push(io_error(&format!("cannot write {}", p.url), &e));
             }
         }

@@ -1,6 +1,7 @@
 //! Where rendered files go. A [`Sink`] takes root-relative paths and bytes: [`Staging`] writes a
 //! whole build into a sibling folder and swaps it in atomically when the build succeeded (and
-//! removes it otherwise), [`Memory`] keeps files for the dev server, [`Discard`] is for checks.
+//! removes it otherwise), [`Memory`] keeps files for the dev server; `kbpub check` keeps only the
+//! links between pages (`check::nav`).
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -8,6 +9,13 @@ use std::sync::Mutex;
 
 pub trait Sink: Sync {
     fn write(&self, path: &str, bytes: &[u8]) -> std::io::Result<()>;
+
+    /// A rendered page: its HTML, and the part of it that is the page's own text (`body_html`,
+    /// the rendered document or section body). Sinks that store files just write the HTML.
+    fn page(&self, path: &str, html: &str, body_html: &str) -> std::io::Result<()> {
+        let _ = body_html;
+        self.write(path, html.as_bytes())
+    }
 }
 
 /// Files kept in memory, by root-relative path.
@@ -22,15 +30,6 @@ impl Sink for Memory {
             .lock()
             .expect("memory sink lock")
             .insert(path.to_string(), bytes.to_vec());
-        Ok(())
-    }
-}
-
-/// Accepts and drops everything.
-pub struct Discard;
-
-impl Sink for Discard {
-    fn write(&self, _: &str, _: &[u8]) -> std::io::Result<()> {
         Ok(())
     }
 }

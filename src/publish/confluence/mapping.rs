@@ -178,6 +178,24 @@ pub fn render(
     }
 }
 
+/// Page `page`'s body in storage format (without the managed panel), and the Markdown it was
+/// written from. `Err`: problems in the body a writer must fix (broken links, template errors).
+pub fn storage_body<'s>(
+    engine: &Engine<'s>,
+    page: usize,
+    resolve: &dyn Fn(usize) -> Option<PageRef>,
+) -> Result<(std::borrow::Cow<'s, str>, storage::StorageOutput), Vec<Diagnostic>> {
+    let markdown = engine
+        .body_markdown(page, View::Internal)
+        .map_err(|d| vec![d])?;
+    let prepared = prepare(&markdown, engine.site, page, View::Internal);
+    if !prepared.problems.is_empty() {
+        return Err(engine.problem_diagnostics(page, &markdown, &prepared.problems));
+    }
+    let out = storage::write(&prepared.events, resolve);
+    Ok((markdown, out))
+}
+
 fn render_page(
     engine: &Engine,
     layout: &Layout,
@@ -193,14 +211,7 @@ fn render_page(
     let mut attachments = Vec::new();
     // A section page whose own text is not approved still holds its approved children.
     if !is_section || gates[page].publishable {
-        let markdown = engine
-            .body_markdown(page, View::Internal)
-            .map_err(|d| vec![d])?;
-        let prepared = prepare(&markdown, site, page, View::Internal);
-        if !prepared.problems.is_empty() {
-            return Err(engine.problem_diagnostics(page, &markdown, &prepared.problems));
-        }
-        let out = storage::write(&prepared.events, resolve);
+        let (_, out) = storage_body(engine, page, resolve)?;
         body.push_str(&out.xhtml);
         for a in out.attachments {
             let bytes = match &a.data {

@@ -7,6 +7,7 @@
 pub mod client;
 pub mod config;
 pub mod mapping;
+pub mod preflight;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};

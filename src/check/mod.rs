@@ -1,0 +1,141 @@
+//! `kbpub check`: everything `build` and `publish` would find, and more, without writing
+//! anything. The site is loaded, compiled and rendered through the same `site::render` as a build
+//! (into a sink that keeps only the links between pages), so check reports exactly what build
+//! would; then it adds what only matters for publishing or for readers:
+//!
+//! - `references`: front matter naming partners the data snapshot does not know
+//! - `review`: `review_by` dates passed or close, and approval states (as publish gates them)
+//! - `nav`: pages no navigation leads to from the home page
+//! - `publish::confluence::preflight`: what Confluence would refuse or lose
+//! - `external` (with `--external`): links to other sites, checked over HTTP with a cache
+//!
+//! Nothing is written but the external-link cache (`.kbpub-cache/`, git-ignored).
+
+pub mod external;
+pub mod nav;
+pub mod references;
+pub mod review;
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::approval::{self, policy};
+use crate::config::Config;
+use crate::diag::Diagnostic;
+use crate::render::Engine;
+use crate::site;
+
+/// `[check]` in `kbpub.toml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CheckConfig {
+    /// `review_by` dates this close are reported as notes (`30d`).
+    #[serde(deserialize_with = "crate::data::duration")]
+    pub review_due_within: Duration,
+    pub external: external::ExternalConfig,
+}
+
+impl Default for CheckConfig {
+    fn default() -> Self {
+        CheckConfig {
+            review_due_within: Duration::from_secs(30 * 86_400),
+            external: external::ExternalConfig::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// Also check links to other sites (network access).
+    pub external: bool,
+}
+
+/// What check found.
+#[derive(Debug)]
+pub struct Report {
+    /// Pages checked (documents, section pages and data-driven pages).
+    pub pages: usize,
+    /// External links checked (distinct URLs), with `--external`.
+    pub external_links: Option<usize>,
+    /// Every problem, sorted by file and position.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Checks the knowledge base of `config`. Never writes into the site.
+pub fn check(config: &Config, options: Options) -> Report {
+    let mut report = Report {
+        pages: 0,
+        external_links: None,
+        diagnostics: Vec::new(),
+    };
+    let (site, mut diagnostics, data) = match site::load(config) {
+        Ok(loaded) => loaded,
+        Err(errors) => {
+            report.diagnostics = errors;
+            return report;
+        }
+    };
+    report.pages = site.pages.len();
+    let now = match approval::now() {
+        Ok(now) => now,
+        Err(d) => {
+            report.diagnostics = vec![d];
+            return report;
+        }
+    };
+    diagnostics.extend(references::partners(&site, &data));
+    diagnostics.extend(review::dates(&site, now, config.check.review_due_within));
+    let engine = match Engine::new(&site, data) {
+        Ok(engine) => engine,
+        Err(errors) => {
+            diagnostics.extend(errors);
+            crate::diag::sort(&mut diagnostics);
+            report.diagnostics = diagnostics;
+            return report;
+        }
+    };
+    let evaluated = approvals(&engine, now);
+    let mut decorations = match &evaluated {
+        Some(evaluated) => approval::banner::decorations_for(&site, evaluated),
+        None => site::Decorations::default(),
+    };
+    // Approval problems are reported below as check sees them (a broken policy is an error
+    // here; a build, being a preview, reports it as a warning).
+    decorations.warnings.clear();
+    let links = nav::Recorder::default();
+    let mut diagnostics = match site::render(&engine, diagnostics, decorations, &links) {
+        Ok(summary) => summary.warnings,
+        Err(all) => all,
+    };
+    diagnostics.extend(nav::unreachable(&site, &links));
+    match &evaluated {
+        Some(evaluated) => diagnostics.extend(review::approvals(&site, evaluated, now)),
+        None if config.confluence.is_some() => {
+            diagnostics.extend(approval::Error::NoPolicy.diagnostics())
+        }
+        None => {}
+    }
+    if let Some(confluence) = &config.confluence {
+        diagnostics.extend(crate::publish::confluence::preflight::check(
+            &engine, confluence,
+        ));
+    }
+    if options.external {
+        let (checked, found) = external::check(&engine, &config.check.external, now);
+        report.external_links = Some(checked);
+        diagnostics.extend(found);
+    }
+    crate::diag::sort(&mut diagnostics);
+    report.diagnostics = diagnostics;
+    report
+}
+
+/// Approval states, when the site has a policy (`None` without one: nothing is gated).
+fn approvals(
+    engine: &Engine,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<Result<approval::Approvals, approval::Error>> {
+    let has_policy = engine.site.config.root.join(policy::POLICY_FILE).exists();
+    has_policy.then(|| approval::evaluate(engine, now))
+}
