@@ -9,6 +9,7 @@ pub mod config;
 pub mod content;
 pub mod data;
 pub mod diag;
+pub mod init;
 pub mod publish;
 pub mod render;
 pub mod sim;

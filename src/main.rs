@@ -43,6 +43,18 @@ within [check] review_due_within (30 days).
 
 KBPUB_NOW (RFC 3339) sets the clock for review dates and approval expiry, for tests and CI.";
 
+const INIT_EXIT_CODES: &str = "\
+Exit codes:
+  0  the knowledge base was created
+  1  refused, nothing written: the folder already holds a knowledge base (kbpub.toml) or a file
+     the scaffold would write (an existing .gitignore gets the missing lines instead); or a file
+     could not be written
+  2  the command line was wrong
+
+Then: cd DIR, `git init`, commit, and run `kbpub build` and `kbpub check`. Put your reviewers in
+.kb/people.toml, your Confluence site in kbpub.toml, and CONFLUENCE_EMAIL and CONFLUENCE_TOKEN in
+the repository's CI secrets.";
+
 const PULL_EXIT_CODES: &str = "\
 Exit codes:
   0  every source was pulled, or kept its previous snapshot under `on_failure = \"stale\"` (a
@@ -103,6 +115,27 @@ enum Command {
         /// How to report problems
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
+    },
+    /// Create a knowledge-base repository: config, example documents, policy, data, CI workflow
+    ///
+    /// Writes kbpub.toml, content/ (a home page, a section and one document of each type: sop,
+    /// playbook, faq, partner, incident-review, notice), .kb/ (a starter approval policy and
+    /// people), local data sources under data/exports/ with their snapshots (so the site builds
+    /// offline at once), .gitignore, and .github/workflows/kbpub.yml: `kbpub check --format
+    /// github` on pull requests, `kbpub data pull` and `kbpub publish` on merges to main (full
+    /// git history, credentials from the CI secret store). The built-in templates are used
+    /// unless --templates copies them into templates/. Never overwrites anything.
+    #[command(after_help = INIT_EXIT_CODES)]
+    Init {
+        /// The folder to create it in (created when missing); default: --root, or the current folder
+        #[arg(value_name = "DIR")]
+        dir: Option<PathBuf>,
+        /// The site's title
+        #[arg(long, default_value = "Operations knowledge base")]
+        title: String,
+        /// Also copy the built-in templates into templates/, to customise them
+        #[arg(long)]
+        templates: bool,
     },
     /// Check everything build and publish would, and more, writing nothing
     ///
@@ -270,6 +303,11 @@ fn main() -> ExitCode {
             format,
             deny,
         } => check(cli.root, cli.quiet, external, format, deny),
+        Command::Init {
+            dir,
+            title,
+            templates,
+        } => init(dir.or(cli.root), cli.quiet, title, templates),
         Command::Publish {
             target,
             dry_run,
@@ -381,6 +419,33 @@ fn build(root: Option<PathBuf>, quiet: bool, format: Format) -> Result<(), ExitC
             Err(ExitCode::from(1))
         }
     }
+}
+
+fn init(dir: Option<PathBuf>, quiet: bool, title: String, templates: bool) -> Result<(), ExitCode> {
+    let dir = dir.unwrap_or_else(|| PathBuf::from("."));
+    let options = kbpub::init::Options {
+        title,
+        templates,
+        now: clock(Format::Human)?,
+    };
+    let created = kbpub::init::init(&dir, &options).map_err(|diagnostics| {
+        report(&diagnostics, Format::Human);
+        ExitCode::from(1)
+    })?;
+    if !quiet {
+        let merged = if created.gitignore_merged {
+            " (and added kbpub's lines to .gitignore)"
+        } else {
+            ""
+        };
+        eprintln!(
+            "Created a knowledge base in {}: {} files{merged}.\n\nNext:\n  cd {}\n  git init && git add -A && git commit -m \"Knowledge base\"\n  kbpub build && kbpub check\n\nThen put your reviewers in .kb/people.toml, your Confluence site in kbpub.toml ([confluence]),\nand CONFLUENCE_EMAIL and CONFLUENCE_TOKEN in your repository's Actions secrets:\n.github/workflows/kbpub.yml checks every pull request and publishes every merge to main.",
+            dir.display(),
+            created.files.len(),
+            dir.display()
+        );
+    }
+    Ok(())
 }
 
 fn check(

@@ -90,6 +90,15 @@ fn is_template(name: &str) -> bool {
         && (name.ends_with(".html") || name.ends_with(".xml") || name.ends_with(".md"))
 }
 
+/// Every built-in template and asset: its path inside `templates/` and its bytes (for
+/// `kbpub init --templates`, which copies them into a site to customise).
+pub fn builtin() -> Vec<(String, &'static [u8])> {
+    builtin_files(&BUILTIN)
+        .into_iter()
+        .map(|file| (url::to_slash(file.path()), file.contents()))
+        .collect()
+}
+
 fn builtin_files<'a>(dir: &'a Dir<'a>) -> Vec<&'a include_dir::File<'a>> {
     let mut files: Vec<&include_dir::File> = dir.files().collect();
     for sub in dir.dirs() {
