@@ -1,6 +1,7 @@
 //! kbpub: a docs-as-code pipeline for trading-partner operations teams. Markdown in git is loaded
 //! (`content`), rendered through Tera templates (`render`) and written as a static site (`site`);
-//! `approval` gates what may be published.
+//! `approval` gates what may be published; `check` finds every problem without writing anything,
+//! and `init` scaffolds a new knowledge base.
 //! See ARCHITECTURE.md for the bird's-eye view and the invariants.
 
 pub mod approval;

@@ -308,3 +308,23 @@ fn init_never_overwrites() {
     assert!(gitignore.contains("/.kbpub-cache/"), "{gitignore}");
     assert!(repo.join("kbpub.toml").is_file());
 }
+
+#[test]
+fn the_readme_shows_the_workflow_init_writes() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let ci = &readme[readme.find("\n## CI\n").expect("a CI section")..];
+    let shown = &ci[ci.find("```yaml\n").expect("a yaml block") + 8..];
+    let shown = &shown[..shown.find("```").unwrap()];
+    let tmp = tempfile::tempdir().unwrap();
+    init(tmp.path(), &["kb"]).ok();
+    let written =
+        std::fs::read_to_string(tmp.path().join("kb/.github/workflows/kbpub.yml")).unwrap();
+    assert_eq!(
+        shown,
+        written.replace(
+            &format!("KBPUB_VERSION: \"{}\"", env!("CARGO_PKG_VERSION")),
+            "KBPUB_VERSION: \"0.1.0\""
+        )
+    );
+}
