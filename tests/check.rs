@@ -273,6 +273,32 @@ fn check_at(kb: &Kb, now: Option<&str>, extra: &[&str]) -> (i32, Value) {
 }
 
 #[test]
+fn a_page_no_policy_rule_matches_is_a_warning() {
+    let kb = approval_kb();
+    kb.write(
+        ".kb/policy.toml",
+        "[[rule]]\nname = \"sops\"\npaths = [\"sops/**\"]\napprovals = 1\ngroups = [\"ops\"]\n",
+    );
+    kb.write("content/sops/c.md", &doc("Gamma", "Gamma procedure."));
+    git(kb.path(), "wes@example.com", &["add", "-A"]);
+    git(
+        kb.path(),
+        "wes@example.com",
+        &["commit", "-qm", "Rules by path"],
+    );
+    let (code, report) = check_at(&kb, None, &[]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(
+        found(&report),
+        [
+            "warning no-approval-rule content/a.md:2:9",
+            "warning no-approval-rule content/b.md:2:9",
+            "note approval content/sops/c.md:2:9"
+        ]
+    );
+}
+
+#[test]
 fn an_expired_approval_is_a_warning() {
     let kb = approval_kb();
     kb.write(

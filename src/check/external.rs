@@ -131,12 +131,14 @@ fn links(engine: &Engine) -> Vec<(String, Location)> {
     let per_page: Vec<Vec<(String, Location)>> = (0..engine.site.pages.len())
         .into_par_iter()
         .map(|page| {
+            // A link needs `http` in the body, or template syntax that may produce one.
+            let body = engine.site.pages[page].body();
+            if !body.contains("http") && !body.contains('{') {
+                return Vec::new();
+            }
             let Ok(markdown) = engine.body_markdown(page, View::Internal) else {
                 return Vec::new(); // a template error, reported by the render
             };
-            if !markdown.contains("http") {
-                return Vec::new();
-            }
             let prepared = markdown::prepare(&markdown, engine.site, page, View::Internal);
             prepared
                 .external_links

@@ -5,7 +5,8 @@
 //! - Approval states from `approval::evaluate` (what publish gates by): drafts, stale and
 //!   rejected pages are notes (`approval`): normal while a change waits for review, they never fail
 //!   a check; an expired approval (`approval-expired`) and a page out under an emergency approval
-//!   (`emergency-approval`) are warnings: someone has to act, whatever the change. When the
+//!   (`emergency-approval`) are warnings: someone has to act, whatever the change, as is a page
+//!   no policy rule matches (`no-approval-rule`: nobody can ever approve it). When the
 //!   states cannot be known (broken policy, no git history, shallow clone) that is an error:
 //!   publish would publish nothing.
 
@@ -96,6 +97,11 @@ pub fn approvals(
                 "the approval of this page has expired: it needs approving again",
             )
             .help(format!("{why}; run `kbpub approve {}` as a reviewer", a.doc)),
+            State::Draft if a.rule.is_none() => Diagnostic::warning(
+                "no-approval-rule",
+                "no rule in .kb/policy.toml matches this page: nobody can approve it, so it is never published",
+            )
+            .help("add a rule whose `paths` or `audience` match it (see the README's \"Approvals\")"),
             State::Emergency => Diagnostic::warning(
                 "emergency-approval",
                 "published under an emergency approval: it needs a regular approval before that ends",

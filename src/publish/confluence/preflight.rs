@@ -108,6 +108,11 @@ fn unsupported_markdown(
     page: usize,
     resolve: &dyn Fn(usize) -> Option<PageRef>,
 ) -> Vec<Diagnostic> {
+    // Raw HTML needs a `<` in the body, or template syntax that may produce one.
+    let body = engine.site.pages[page].body();
+    if !body.contains('<') && !body.contains('{') {
+        return Vec::new();
+    }
     // A body with problems is reported by the site render already.
     let Ok((markdown, out)) = mapping::storage_body(engine, page, resolve) else {
         return Vec::new();
