@@ -140,6 +140,7 @@ async fn run(
                     reasons
                 }),
                 depth: layout.depth[d.page],
+                retire: false,
             }
         })
         .collect();
@@ -147,6 +148,7 @@ async fn run(
         force: ctx.options.force,
         prune: ctx.options.prune,
         unique_titles: true,
+        editor: "Confluence",
     };
     let plan = plan::plan(&wanted, &found, rules);
     report.pages = plan
@@ -264,6 +266,7 @@ fn found_pages(scanned: &[Page], roots: &HashMap<String, String>) -> Vec<Found> 
                     when: p.when.clone(),
                     by_kbpub: p.message.starts_with(VERSION_MESSAGE_PREFIX),
                 },
+                archived: false,
             }
         })
         .collect()
