@@ -11,7 +11,7 @@ use std::collections::HashSet;
 use std::sync::LazyLock;
 
 use base64::Engine as _;
-use pulldown_cmark::{CodeBlockKind, CowStr, Event, Tag, TagEnd, html};
+use pulldown_cmark::{CodeBlockKind, CowStr, Event, LinkType, Tag, TagEnd, html};
 
 use super::escape::escape_html;
 use super::html::alert;
@@ -125,6 +125,7 @@ pub fn write(events: &[Event<'_>], resolver: &dyn Resolver) -> CommunityHtml {
                 id,
             }) => {
                 let href = match target(dest_url) {
+                    _ if *link_type == LinkType::Email => Some(format!("mailto:{dest_url}")),
                     Target::Page { page, anchor } => resolver.page_url(page, anchor),
                     Target::External(url) if url.starts_with('#') || is_safe_link(url) => {
                         Some(url.to_string())
@@ -134,7 +135,7 @@ pub fn write(events: &[Event<'_>], resolver: &dyn Resolver) -> CommunityHtml {
                 links.push(href.is_some());
                 if let Some(href) = href {
                     mapped.push(Event::Start(Tag::Link {
-                        link_type: *link_type,
+                        link_type: LinkType::Inline,
                         dest_url: CowStr::from(href),
                         title: title.clone(),
                         id: id.clone(),

@@ -6,6 +6,7 @@
 pub mod context;
 pub mod nav;
 pub mod output;
+pub mod partner;
 pub mod search;
 
 use std::collections::{HashMap, HashSet};
@@ -18,7 +19,7 @@ use crate::config::Config;
 use crate::content::{self, Site};
 use crate::data::{self, Dataset};
 use crate::diag::Diagnostic;
-use crate::render::{AnchorRef, DataUse, Engine, View, highlight, templates};
+use crate::render::{AnchorRef, DataUse, Engine, RenderedBody, View, highlight, templates};
 pub use context::Banner;
 use nav::Nav;
 pub use output::{Discard, Memory, Sink, Staging};
@@ -120,12 +121,24 @@ pub fn render_site(
     decorations: &Decorations,
     sink: &dyn Sink,
 ) -> Result<RenderSummary, Vec<Diagnostic>> {
+    render_site_with(engine, decorations, sink, &|page| {
+        engine.render_body(page, View::Internal)
+    })
+}
+
+/// [`render_site`] with each page's body from `body` (the partner view renders bodies its own way).
+pub fn render_site_with(
+    engine: &Engine,
+    decorations: &Decorations,
+    sink: &dyn Sink,
+    body: &(dyn Fn(usize) -> RenderedBody + Sync),
+) -> Result<RenderSummary, Vec<Diagnostic>> {
     let site = engine.site;
     let nav = Nav::new(site);
     let results: Vec<PageResult> = nav
         .order()
         .par_iter()
-        .map(|&page| render_page(engine, &nav, decorations, page, sink))
+        .map(|&page| render_page(engine, &nav, decorations, page, sink, body(page)))
         .collect();
     let mut diagnostics: Vec<Diagnostic> = Vec::new();
     let mut links = vec![Vec::new(); site.pages.len()];
@@ -160,10 +173,10 @@ fn render_page(
     decorations: &Decorations,
     page: usize,
     sink: &dyn Sink,
+    body: RenderedBody,
 ) -> PageResult {
     let site = engine.site;
     let p = &site.pages[page];
-    let body = engine.render_body(page, View::Internal);
     let mut diagnostics = body.diagnostics;
     let banners = decorations
         .banners
