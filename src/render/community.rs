@@ -62,6 +62,11 @@ pub trait Resolver {
     fn image(&self, asset: &str) -> Result<String, String>;
     /// A `data:` URL for an SVG chart.
     fn chart(&self, svg: &str) -> Result<String, String>;
+    /// Page URLs are relative (the partner view of the site); on the community they are absolute
+    /// and relative links are dropped, since they lead nowhere there.
+    fn relative_links(&self) -> bool {
+        false
+    }
 }
 
 #[derive(Debug, Default)]
@@ -191,7 +196,10 @@ pub fn write(events: &[Event<'_>], resolver: &dyn Resolver) -> CommunityHtml {
     let mut unsanitised = String::with_capacity(events.len() * 24);
     html::push_html(&mut unsanitised, mapped.into_iter());
     CommunityHtml {
-        html: sanitise(&unsanitised),
+        html: match resolver.relative_links() {
+            true => SITE_SANITISER.clean(&unsanitised).to_string(),
+            false => sanitise(&unsanitised),
+        },
         unsanitised,
         problems,
     }
@@ -285,7 +293,11 @@ pub fn is_data_image(url: &str) -> bool {
     })
 }
 
-static SANITISER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
+static SANITISER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| sanitiser(false));
+static SITE_SANITISER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| sanitiser(true));
+
+/// The contract's allowlist; `relative`: relative links are kept (for the site's partner view).
+fn sanitiser(relative: bool) -> ammonia::Builder<'static> {
     let mut builder = ammonia::Builder::empty();
     builder
         .tags(TAGS.iter().copied().collect())
@@ -294,12 +306,13 @@ static SANITISER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
         .url_relative(ammonia::UrlRelative::PassThrough)
         .link_rel(None)
         .strip_comments(true)
-        .attribute_filter(|element, attribute, value| match attribute {
+        .attribute_filter(move |element, attribute, value| match attribute {
+            "href" if relative && !value.contains(':') => Some(Cow::Borrowed(value)),
             "href" | "src" => allowed_url(element, attribute, value).then(|| Cow::Borrowed(value)),
             _ => Some(Cow::Borrowed(value)),
         });
     builder
-});
+}
 
 /// `data:` only for images, and only image types the contract names; relative URLs only as
 /// `#anchors` (a relative path means nothing on the community).

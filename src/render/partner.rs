@@ -65,6 +65,8 @@ pub struct PartnerBody {
 pub struct Links<'a> {
     pub site: &'a Site,
     pub page_url: &'a (dyn Fn(usize, Option<&str>) -> Option<String> + Sync),
+    /// `page_url` gives relative hrefs (the partner view of the site), not article URLs.
+    pub relative: bool,
 }
 
 impl Resolver for Links<'_> {
@@ -90,6 +92,10 @@ impl Resolver for Links<'_> {
 
     fn chart(&self, svg: &str) -> Result<String, String> {
         raster::svg_to_png(svg).map(|png| community::data_url("png", &png))
+    }
+
+    fn relative_links(&self) -> bool {
+        self.relative
     }
 }
 

@@ -70,6 +70,7 @@ pub fn build(
         let links = Links {
             site: &site,
             page_url: &page_url,
+            relative: true,
         };
         match partner::body(&engine, full, &links) {
             Ok(rendered) => RenderedBody {

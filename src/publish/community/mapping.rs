@@ -68,6 +68,7 @@ pub fn render(
     let links = Links {
         site,
         page_url: &page_url,
+        relative: false,
     };
     let results: Vec<Result<Desired, Vec<Diagnostic>>> = documents(site)
         .par_iter()
