@@ -308,7 +308,9 @@ fn sanitiser(relative: bool) -> ammonia::Builder<'static> {
         .strip_comments(true)
         .attribute_filter(move |element, attribute, value| match attribute {
             "href" if relative && !value.contains(':') => Some(Cow::Borrowed(value)),
-            "href" | "src" => allowed_url(element, attribute, value).then(|| Cow::Borrowed(value)),
+            "href" | "src" => {
+                allowed_url(element, attribute, value).then_some(Cow::Borrowed(value))
+            }
             _ => Some(Cow::Borrowed(value)),
         });
     builder

@@ -114,7 +114,7 @@ pub fn body(engine: &Engine, page: usize, links: &Links) -> Result<PartnerBody, 
             .problems
             .into_iter()
             .map(|problem| {
-                Diagnostic::error("partner-image", format!("{problem}"))
+                Diagnostic::error("partner-image", problem)
                     .in_file(file.clone())
                     .help("partners get images inside the article; use a PNG, JPEG, GIF, WebP or SVG file in content/")
             })
