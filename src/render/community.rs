@@ -16,7 +16,7 @@ use pulldown_cmark::{CodeBlockKind, CowStr, Event, LinkType, Tag, TagEnd, html};
 use super::escape::escape_html;
 use super::html::alert;
 use super::markdown::{Target, internal_marker_event, target};
-use super::storage::chart_svg;
+use super::storage::{chart_svg, chart_title, inner_text};
 
 /// The elements the contract allows.
 pub const TAGS: &[&str] = &[
@@ -179,7 +179,11 @@ pub fn write(events: &[Event<'_>], resolver: &dyn Resolver) -> CommunityHtml {
                     match resolver.chart(svg) {
                         Ok(src) => mapped.push(html_event(format!(
                             "<p>{}</p>\n",
-                            img(&src, &chart_title(&block), "")
+                            img(
+                                &src,
+                                &chart_title(&block).unwrap_or_else(|| "Chart".into()),
+                                ""
+                            )
                         ))),
                         Err(e) => problems.push(format!("chart: {e}")),
                     }
@@ -236,35 +240,6 @@ fn html_block(events: &[Event<'_>], start: usize) -> (String, usize) {
         i += 1;
     }
     (block, i + 1)
-}
-
-/// The text inside a tag and the index after its end.
-fn inner_text(events: &[Event<'_>], start: usize, end: TagEnd) -> (String, usize) {
-    let mut text = String::new();
-    let mut depth = 0usize;
-    let mut i = start + 1;
-    while i < events.len() {
-        match &events[i] {
-            Event::End(e) if *e == end && depth == 0 => return (text, i + 1),
-            Event::Start(_) => depth += 1,
-            Event::End(_) => depth = depth.saturating_sub(1),
-            Event::Text(t) | Event::Code(t) => text.push_str(t),
-            _ => {}
-        }
-        i += 1;
-    }
-    (text, i)
-}
-
-/// The chart's `<title>` text, for alt text.
-fn chart_title(html: &str) -> String {
-    chart_svg(html)
-        .and_then(|svg| {
-            let document = roxmltree::Document::parse(svg).ok()?;
-            let title = document.descendants().find(|n| n.has_tag_name("title"))?;
-            Some(title.text().unwrap_or_default().to_string())
-        })
-        .unwrap_or_else(|| "Chart".into())
 }
 
 fn is_safe_link(url: &str) -> bool {

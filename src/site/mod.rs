@@ -64,19 +64,28 @@ pub fn build(
         decorate(&engine)
     };
     diagnostics.append(&mut decorations.warnings);
-    let output = config.output_dir();
-    let staging = Staging::new(&output)
-        .map_err(|e| vec![io_error(&format!("cannot write {}", output.display()), &e)])?;
-    let mut render = render_site(&engine, &decorations, &staging)
-        .map_err(|errors| merged(&diagnostics, errors))?;
+    write_atomically(config.output_dir(), diagnostics, |staging| {
+        render_site(&engine, &decorations, staging)
+    })
+}
+
+/// Renders into a staging folder beside `output` and swaps it in when nothing failed;
+/// `diagnostics` (earlier warnings or errors) are reported with the render's own.
+fn write_atomically(
+    output: PathBuf,
+    mut diagnostics: Vec<Diagnostic>,
+    render: impl FnOnce(&Staging) -> Result<RenderSummary, Vec<Diagnostic>>,
+) -> Result<BuildSummary, Vec<Diagnostic>> {
+    let cannot_write =
+        |e: &std::io::Error| vec![io_error(&format!("cannot write {}", output.display()), e)];
+    let staging = Staging::new(&output).map_err(|e| cannot_write(&e))?;
+    let mut render = render(&staging).map_err(|errors| merged(&diagnostics, errors))?;
     if diagnostics.iter().any(Diagnostic::is_error) {
         return Err(merged(&diagnostics, render.warnings));
     }
     diagnostics.append(&mut render.warnings);
     render.warnings = diagnostics;
-    staging
-        .commit()
-        .map_err(|e| vec![io_error(&format!("cannot write {}", output.display()), &e)])?;
+    staging.commit().map_err(|e| cannot_write(&e))?;
     Ok(BuildSummary { render, output })
 }
 

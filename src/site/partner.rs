@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use super::{BuildSummary, Decorations, Staging, io_error, merged, render_site_with};
+use super::{BuildSummary, Decorations, merged, render_site_with, write_atomically};
 use crate::config::Config;
 use crate::content::{Audience, url};
 use crate::diag::Diagnostic;
@@ -101,15 +101,7 @@ pub fn build(
             },
         }
     };
-    let output = config.partner_output_dir();
-    let staging = Staging::new(&output)
-        .map_err(|e| vec![io_error(&format!("cannot write {}", output.display()), &e)])?;
-    let mut render = render_site_with(&view_engine, &decorations, &staging, &body)
-        .map_err(|errors| merged(&diagnostics, errors))?;
-    diagnostics.append(&mut render.warnings);
-    render.warnings = diagnostics;
-    staging
-        .commit()
-        .map_err(|e| vec![io_error(&format!("cannot write {}", output.display()), &e)])?;
-    Ok(BuildSummary { render, output })
+    write_atomically(config.partner_output_dir(), diagnostics, |staging| {
+        render_site_with(&view_engine, &decorations, staging, &body)
+    })
 }

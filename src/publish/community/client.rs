@@ -80,11 +80,7 @@ pub struct Client {
 
 impl Client {
     async fn get(&self, path: &str) -> Result<Value, HttpError> {
-        Ok(self
-            .http
-            .send(Method::GET, path, Body::Empty, true, &[])
-            .await?
-            .json)
+        self.http.get(path).await
     }
 
     async fn post(&self, path: &str, body: Value, safe: bool) -> Result<Article, HttpError> {

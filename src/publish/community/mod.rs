@@ -17,8 +17,8 @@ use std::time::Duration;
 use super::Context;
 use super::http::{Auth, Http, HttpError};
 use super::plan::{self, Action, Edit, Found, Place, Recorded, Rules, Wanted};
-use super::receipt::{self, Receipt};
-use super::report::{Outcome, PageReport, TargetReport};
+use super::receipt::{self, Receipt, short_hash};
+use super::report::{PageReport, TargetReport};
 use super::retry::{Budget, RetryPolicy};
 use super::run::{self, JobResult};
 use crate::diag::Diagnostic;
@@ -197,40 +197,10 @@ fn page_report(
     desired: &[Desired],
     ctx: &Context<'_>,
 ) -> PageReport {
-    let f = step.found.map(|i| &found[i]);
-    let (doc_id, source, title, scope, approval) = match step.wanted {
-        Some(i) => (
-            wanted[i].key.clone(),
-            wanted[i].source.clone(),
-            wanted[i].title.clone(),
-            wanted[i].place.scope.clone(),
-            Some(ctx.gates[desired[i].page].state.clone()),
-        ),
-        None => {
-            let f = f.expect("prune and orphan steps have a found article");
-            (
-                f.key.clone().unwrap_or_default(),
-                String::new(),
-                f.title.clone(),
-                f.place.scope.clone(),
-                None,
-            )
-        }
-    };
-    PageReport {
-        doc_id,
-        source,
-        title,
-        scope,
-        action: step.action,
-        outcome: Outcome::Planned,
-        remote_id: f.map(|f| f.remote_id.clone()),
-        version: f.map(|f| f.version),
-        approval,
-        note: step.note.clone(),
-        error: None,
-        receipt: None,
-    }
+    let approval = step
+        .wanted
+        .map(|i| ctx.gates[desired[i].page].state.clone());
+    PageReport::planned(step, wanted, found, approval)
 }
 
 struct Writer<'a> {
@@ -451,9 +421,4 @@ fn describe(e: HttpError) -> String {
         ),
         _ => e.to_string(),
     }
-}
-
-fn short_hash(hash: &str) -> &str {
-    let hex = hash.strip_prefix("sha256:").unwrap_or(hash);
-    &hex[..hex.len().min(16)]
 }
