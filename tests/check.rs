@@ -424,6 +424,32 @@ fn pages_no_navigation_reaches_are_warnings() {
     assert_eq!(code, 1, "--deny warnings fails on warnings");
 }
 
+#[test]
+fn the_partner_leak_check_runs_on_partner_documents() {
+    let kb = Kb::new();
+    kb.write(
+        "kbpub.toml",
+        "[site]\ntitle = \"T\"\n\n[partner]\ninternal_domains = [\"ops.example.com\"]\n",
+    );
+    let partner = "+++\ntitle = \"Connecting\"\ntype = \"partner\"\naudience = \"partner\"\n+++\n\nWrite to us.\n\n<!-- internal -->\nPage edi-oncall@ops.example.com at night.\n<!-- /internal -->\n\nOr ask tg-gw01.ops.example.com directly.\n";
+    kb.write("content/partners/connect.md", partner);
+    // The same text in an internal document is fine.
+    kb.write(
+        "content/sops/a.md",
+        &doc("A", "Ask tg-gw01.ops.example.com."),
+    );
+    let (code, report) = check_json(&kb, &[]);
+    assert_eq!(code, 1, "{report:#}");
+    assert_eq!(
+        found(&report),
+        ["error leak content/partners/connect.md:13:8"]
+    );
+    assert!(
+        message(&report, "leak").contains("tg-gw01.ops.example.com"),
+        "{report:#}"
+    );
+}
+
 const CONFLUENCE: &str = "[site]\ntitle = \"T\"\n\n[confluence]\nbase_url = \"https://example.atlassian.net/wiki\"\nemail_env = \"CONFLUENCE_EMAIL\"\ntoken_env = \"CONFLUENCE_TOKEN\"\ndefault_space = \"OPS\"\n";
 
 #[test]

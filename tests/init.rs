@@ -212,11 +212,15 @@ fn the_workflow_checks_pull_requests_and_publishes_merges_with_secrets_from_the_
             }
         }
     }
-    // ... and they are the variables kbpub.toml names for Confluence.
+    // ... and they are the variables kbpub.toml names for its publish targets.
     let config: toml::Value =
         toml::from_str(&std::fs::read_to_string(kb.join("kbpub.toml")).unwrap()).unwrap();
-    for key in ["email_env", "token_env"] {
-        let name = config["confluence"][key].as_str().unwrap();
+    for (target, key) in [
+        ("confluence", "email_env"),
+        ("confluence", "token_env"),
+        ("community", "token_env"),
+    ] {
+        let name = config[target][key].as_str().unwrap();
         assert!(
             secrets.contains(&name.to_string()),
             "{name} not passed: {secrets:?}"

@@ -1,17 +1,20 @@
 //! `kbpub check`: everything `build` and `publish` would find, and more, without writing
-//! anything. The site is loaded, compiled and rendered through the same `site::render` as a build
+//! anything. The site is loaded, compiled and rendered through the same `site::render_site` and
+//! `site::outcome` as a build
 //! (into a sink that keeps only the links between pages), so check reports exactly what build
 //! would; then it adds what only matters for publishing or for readers:
 //!
 //! - `references`: front matter naming partners the data snapshot does not know
 //! - `review`: `review_by` dates passed or close, and approval states (as publish gates them)
 //! - `nav`: pages no navigation leads to from the home page
+//! - `leaks`: the partner leak check on every partner document's partner rendering
 //! - `publish::confluence::preflight`: what Confluence would refuse or lose
 //! - `external` (with `--external`): links to other sites, checked over HTTP with a cache
 //!
 //! Nothing is written but the external-link cache (`.kbpub-cache/`, git-ignored).
 
 pub mod external;
+pub mod leaks;
 pub mod nav;
 pub mod references;
 pub mod review;
@@ -104,7 +107,8 @@ pub fn check(config: &Config, options: Options) -> Report {
     // here; a build, being a preview, reports it as a warning).
     decorations.warnings.clear();
     let links = nav::Recorder::default();
-    let mut diagnostics = match site::render(&engine, diagnostics, decorations, &links) {
+    let rendered = site::render_site(&engine, &decorations, &links);
+    let mut diagnostics = match site::outcome(diagnostics, rendered) {
         Ok(summary) => summary.warnings,
         Err(all) => all,
     };
@@ -116,6 +120,7 @@ pub fn check(config: &Config, options: Options) -> Report {
         }
         None => {}
     }
+    diagnostics.extend(leaks::check(&engine));
     if let Some(confluence) = &config.confluence {
         diagnostics.extend(crate::publish::confluence::preflight::check(
             &engine, confluence,
@@ -127,6 +132,11 @@ pub fn check(config: &Config, options: Options) -> Report {
         diagnostics.extend(found);
     }
     crate::diag::sort(&mut diagnostics);
+    // The partner rendering meets the same template and link problems as the site's.
+    diagnostics.dedup_by(|a, b| {
+        (a.severity, a.code, &a.message) == (b.severity, b.code, &b.message)
+            && a.position() == b.position()
+    });
     report.diagnostics = diagnostics;
     report
 }

@@ -2,12 +2,14 @@
 //! snapshot exactly as `build` does, render,
 //! ask approval gating which pages may go out (failing closed when gating is broken), then let
 //! each target scan, plan and write. The pure planner (`plan`), receipts, retries, the HTTP edge
-//! and the concurrent runner are shared; `confluence` is one target (issue 6 adds the community
-//! as a second client of the same pieces).
+//! and the concurrent runner are shared; `confluence` and `community` are two clients of the
+//! same pieces. `leak` is the partner leak check the community target (and `kbpub check`) runs.
 
+pub mod community;
 pub mod confluence;
 pub mod gate;
 pub mod http;
+pub mod leak;
 pub mod plan;
 pub mod receipt;
 pub mod report;
@@ -25,6 +27,8 @@ pub use run::ProgressMode;
 pub enum TargetName {
     /// Confluence Cloud or Data Center (`[confluence]` in kbpub.toml)
     Confluence,
+    /// The partner community (`[community]` in kbpub.toml)
+    Community,
 }
 
 #[derive(Debug, Clone)]
@@ -51,18 +55,13 @@ pub struct Context<'a> {
 /// Publishes to the selected targets. `Err`: problems a writer must fix before anything can
 /// be published (content, templates, config, approval policy or history); nothing was sent.
 pub fn publish(config: &Config, options: &Options) -> Result<Report, Vec<Diagnostic>> {
-    let confluence = match (options.target, &config.confluence) {
-        (None | Some(TargetName::Confluence), Some(c)) => Some(c),
-        (Some(TargetName::Confluence), None) => {
-            return Err(vec![not_configured("confluence", "[confluence]")]);
-        }
-        (None, None) => None,
-    };
-    if confluence.is_none() {
+    let confluence = selected(options, TargetName::Confluence, config.confluence.as_ref())?;
+    let community = selected(options, TargetName::Community, config.community.as_ref())?;
+    if confluence.is_none() && community.is_none() {
         return Err(vec![
             Diagnostic::error("no-target", "no publish target is configured")
                 .in_file(crate::config::CONFIG_FILE)
-                .help("add a `[confluence]` section to kbpub.toml (see README, \"Publishing to Confluence\")"),
+                .help("add a `[confluence]` or `[community]` section to kbpub.toml (see README, \"Publishing\")"),
         ]);
     }
     let (site, diagnostics, data) = crate::site::load(config)?;
@@ -94,16 +93,35 @@ pub fn publish(config: &Config, options: &Options) -> Result<Report, Vec<Diagnos
     if let Some(c) = confluence {
         reports.push(runtime.block_on(confluence::publish(&context, c))?);
     }
+    if let Some(c) = community {
+        reports.push(runtime.block_on(community::publish(&context, c))?);
+    }
     Ok(Report::new(reports))
 }
 
-fn not_configured(target: &str, section: &str) -> Diagnostic {
-    Diagnostic::error(
-        "no-target",
-        format!("`--target {target}` but kbpub.toml has no {section} section"),
-    )
-    .in_file(crate::config::CONFIG_FILE)
-    .help(format!(
-        "add {section} to kbpub.toml (see README), or leave out `--target`"
-    ))
+/// The target's configuration when the run publishes to it: named by `--target`, or configured
+/// when no target is named. `--target` naming an unconfigured target is an error.
+fn selected<'c, T>(
+    options: &Options,
+    name: TargetName,
+    config: Option<&'c T>,
+) -> Result<Option<&'c T>, Vec<Diagnostic>> {
+    let (target, section) = match name {
+        TargetName::Confluence => ("confluence", "[confluence]"),
+        TargetName::Community => ("community", "[community]"),
+    };
+    match (options.target, config) {
+        (Some(asked), _) if asked != name => Ok(None),
+        (Some(_), None) => Err(vec![
+            Diagnostic::error(
+                "no-target",
+                format!("`--target {target}` but kbpub.toml has no {section} section"),
+            )
+            .in_file(crate::config::CONFIG_FILE)
+            .help(format!(
+                "add {section} to kbpub.toml (see README), or leave out `--target`"
+            )),
+        ]),
+        (_, config) => Ok(config),
+    }
 }

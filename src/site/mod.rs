@@ -7,6 +7,7 @@
 pub mod context;
 pub mod nav;
 pub mod output;
+pub mod partner;
 pub mod search;
 
 use std::collections::{HashMap, HashSet};
@@ -19,7 +20,7 @@ use crate::config::Config;
 use crate::content::{self, Site};
 use crate::data::{self, Dataset};
 use crate::diag::Diagnostic;
-use crate::render::{AnchorRef, DataUse, Engine, View, highlight, templates};
+use crate::render::{AnchorRef, DataUse, Engine, RenderedBody, View, highlight, templates};
 pub use context::Banner;
 use nav::Nav;
 pub use output::{Memory, Sink, Staging};
@@ -55,42 +56,49 @@ pub fn build(
     config: &Config,
     decorate: impl FnOnce(&Engine) -> Decorations,
 ) -> Result<BuildSummary, Vec<Diagnostic>> {
-    let (site, diagnostics, data) = load(config)?;
+    let (site, mut diagnostics, data) = load(config)?;
     let engine = Engine::new(&site, data).map_err(|errors| merged(&diagnostics, errors))?;
-    let decorations = if diagnostics.iter().any(Diagnostic::is_error) {
+    let failed = diagnostics.iter().any(Diagnostic::is_error);
+    let mut decorations = if failed {
         Decorations::default()
     } else {
         decorate(&engine)
     };
-    let output = config.output_dir();
-    let staging = Staging::new(&output)
-        .map_err(|e| vec![io_error(&format!("cannot write {}", output.display()), &e)])?;
-    let render = render(&engine, diagnostics, decorations, &staging)?;
-    staging
-        .commit()
-        .map_err(|e| vec![io_error(&format!("cannot write {}", output.display()), &e)])?;
+    diagnostics.append(&mut decorations.warnings);
+    write_atomically(config.output_dir(), diagnostics, |staging| {
+        render_site(&engine, &decorations, staging)
+    })
+}
+
+/// Renders into a staging folder beside `output` and swaps it in when nothing failed;
+/// `diagnostics` (earlier warnings or errors) are reported with the render's own.
+fn write_atomically(
+    output: PathBuf,
+    diagnostics: Vec<Diagnostic>,
+    render: impl FnOnce(&Staging) -> Result<RenderSummary, Vec<Diagnostic>>,
+) -> Result<BuildSummary, Vec<Diagnostic>> {
+    let cannot_write =
+        |e: &std::io::Error| vec![io_error(&format!("cannot write {}", output.display()), e)];
+    let staging = Staging::new(&output).map_err(|e| cannot_write(&e))?;
+    let render = outcome(diagnostics, render(&staging))?;
+    staging.commit().map_err(|e| cannot_write(&e))?;
     Ok(BuildSummary { render, output })
 }
 
-/// What `build` does between loading and writing, into any sink: renders every page of
-/// `engine`'s site with `decorations`, after a load that reported `diagnostics`. `Ok` holds every
-/// warning (load, decorations, render) when nothing is an error; `Err` every diagnostic, sorted.
-/// `kbpub check` renders through this too (into a sink that keeps nothing but links), so it finds
-/// exactly what a build would.
-pub fn render(
-    engine: &Engine,
-    mut diagnostics: Vec<Diagnostic>,
-    mut decorations: Decorations,
-    sink: &dyn Sink,
+/// What a build reports: `rendered` after the `earlier` diagnostics (load, decorations). `Ok`
+/// with every warning when nothing is an error; `Err` with every diagnostic, sorted. `kbpub
+/// check` renders the same way (into a sink that keeps only links) and reports through this too,
+/// so it finds exactly what a build would.
+pub fn outcome(
+    mut earlier: Vec<Diagnostic>,
+    rendered: Result<RenderSummary, Vec<Diagnostic>>,
 ) -> Result<RenderSummary, Vec<Diagnostic>> {
-    diagnostics.append(&mut decorations.warnings);
-    let mut render =
-        render_site(engine, &decorations, sink).map_err(|errors| merged(&diagnostics, errors))?;
-    if diagnostics.iter().any(Diagnostic::is_error) {
-        return Err(merged(&diagnostics, render.warnings));
+    let mut render = rendered.map_err(|errors| merged(&earlier, errors))?;
+    if earlier.iter().any(Diagnostic::is_error) {
+        return Err(merged(&earlier, render.warnings));
     }
-    diagnostics.append(&mut render.warnings);
-    render.warnings = diagnostics;
+    earlier.append(&mut render.warnings);
+    render.warnings = earlier;
     Ok(render)
 }
 
@@ -135,12 +143,24 @@ pub fn render_site(
     decorations: &Decorations,
     sink: &dyn Sink,
 ) -> Result<RenderSummary, Vec<Diagnostic>> {
+    render_site_with(engine, decorations, sink, &|page| {
+        engine.render_body(page, View::Internal)
+    })
+}
+
+/// [`render_site`] with each page's body from `body` (the partner view renders bodies its own way).
+pub fn render_site_with(
+    engine: &Engine,
+    decorations: &Decorations,
+    sink: &dyn Sink,
+    body: &(dyn Fn(usize) -> RenderedBody + Sync),
+) -> Result<RenderSummary, Vec<Diagnostic>> {
     let site = engine.site;
     let nav = Nav::new(site);
     let results: Vec<PageResult> = nav
         .order()
         .par_iter()
-        .map(|&page| render_page(engine, &nav, decorations, page, sink))
+        .map(|&page| render_page(engine, &nav, decorations, page, sink, body(page)))
         .collect();
     let mut diagnostics: Vec<Diagnostic> = Vec::new();
     let mut links = vec![Vec::new(); site.pages.len()];
@@ -175,10 +195,10 @@ fn render_page(
     decorations: &Decorations,
     page: usize,
     sink: &dyn Sink,
+    body: RenderedBody,
 ) -> PageResult {
     let site = engine.site;
     let p = &site.pages[page];
-    let body = engine.render_body(page, View::Internal);
     let mut diagnostics = body.diagnostics;
     let banners = decorations
         .banners

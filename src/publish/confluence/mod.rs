@@ -18,8 +18,8 @@ use serde_json::{Value, json};
 use super::Context;
 use super::http::{Auth, Http};
 use super::plan::{self, Action, Edit, Found, Place, Recorded, Rules, Wanted};
-use super::receipt::{self, Receipt};
-use super::report::{Outcome, PageReport, TargetReport};
+use super::receipt::{self, Receipt, short_hash};
+use super::report::{PageReport, TargetReport};
 use super::retry::{Budget, RetryPolicy};
 use super::run::{self, JobResult};
 use crate::diag::Diagnostic;
@@ -141,6 +141,7 @@ async fn run(
                     reasons
                 }),
                 depth: layout.depth[d.page],
+                retire: false,
             }
         })
         .collect();
@@ -148,6 +149,7 @@ async fn run(
         force: ctx.options.force,
         prune: ctx.options.prune,
         unique_titles: true,
+        editor: "Confluence",
     };
     let plan = plan::plan(&wanted, &found, rules);
     report.pages = plan
@@ -265,6 +267,7 @@ fn found_pages(scanned: &[Page], roots: &HashMap<String, String>) -> Vec<Found> 
                     when: p.when.clone(),
                     by_kbpub: p.message.starts_with(VERSION_MESSAGE_PREFIX),
                 },
+                archived: false,
             }
         })
         .collect()
@@ -277,52 +280,20 @@ fn page_report(
     desired: &[Desired],
     ctx: &Context<'_>,
 ) -> PageReport {
-    let f = step.found.map(|i| &found[i]);
-    let mut note = step.note.clone();
-    let (doc_id, source, title, scope, approval) = match step.wanted {
-        Some(index) => {
-            let w = &wanted[index];
-            let gate = &ctx.gates[desired[index].page];
-            if !gate.publishable && step.action != Action::Gated {
-                let container = format!(
-                    "its own text is {}: published only as the parent of its approved pages",
-                    gate.state
-                );
-                note = Some(note.map_or(container.clone(), |n| format!("{n}; {container}")));
-            }
-            (
-                w.key.clone(),
-                w.source.clone(),
-                w.title.clone(),
-                w.place.scope.clone(),
-                Some(gate.state.clone()),
-            )
-        }
-        None => {
-            let f = f.expect("prune and orphan steps have a found page");
-            (
-                f.key.clone().unwrap_or_default(),
-                String::new(),
-                f.title.clone(),
-                f.place.scope.clone(),
-                None,
-            )
-        }
-    };
-    PageReport {
-        doc_id,
-        source,
-        title,
-        scope,
-        action: step.action,
-        outcome: Outcome::Planned,
-        remote_id: f.map(|f| f.remote_id.clone()),
-        version: f.map(|f| f.version),
-        approval,
-        note,
-        error: None,
-        receipt: None,
+    let gate = step.wanted.map(|i| &ctx.gates[desired[i].page]);
+    let mut report = PageReport::planned(step, wanted, found, gate.map(|g| g.state.clone()));
+    if let Some(gate) = gate.filter(|g| !g.publishable && step.action != Action::Gated) {
+        let container = format!(
+            "its own text is {}: published only as the parent of its approved pages",
+            gate.state
+        );
+        report.note = Some(
+            report
+                .note
+                .map_or(container.clone(), |n| format!("{n}; {container}")),
+        );
     }
+    report
 }
 
 struct Executor<'a> {
@@ -608,11 +579,6 @@ fn is_our_first_version(page: &Page, key: &str, parent: &str) -> bool {
             .property
             .as_ref()
             .is_none_or(|p| p.value.get("doc_id").and_then(Value::as_str) == Some(key))
-}
-
-fn short_hash(hash: &str) -> &str {
-    let hex = hash.strip_prefix("sha256:").unwrap_or(hash);
-    &hex[..hex.len().min(16)]
 }
 
 /// The bytes to upload for an attachment: the asset, or the chart rasterised to PNG.

@@ -72,6 +72,7 @@ fn title_collisions(engine: &Engine, layout: &mapping::Layout, pages: &[usize]) 
             hash: String::new(),
             gated: None,
             depth: layout.depth[p],
+            retire: false,
         })
         .collect();
     let rules = Rules {
