@@ -220,19 +220,21 @@ fn review_dates_passed_are_warnings_and_close_ones_notes() {
     assert!(message(&report, "review-due").contains("in 10 days"));
 }
 
-/// A knowledge base in a git repository with a policy: one approver group, one rule.
-fn approval_kb() -> Kb {
-    let kb = Kb::new();
+/// One rule for every page: one approval from `ops` (Ana).
+const POLICY: &str =
+    "[[rule]]\nname = \"all\"\napprovals = 1\ngroups = [\"ops\"]\nexclude_authors = false\n";
+
+/// `.kb/` with Ana Ops as the one approver and `policy`.
+fn with_policy(kb: &Kb, policy: &str) {
     kb.write(
         ".kb/people.toml",
         "[[person]]\nemail = \"ana@example.com\"\nname = \"Ana Ops\"\n\n[groups]\nops = [\"ana@example.com\"]\n",
     );
-    kb.write(
-        ".kb/policy.toml",
-        "[[rule]]\nname = \"all\"\napprovals = 1\ngroups = [\"ops\"]\nexclude_authors = false\n",
-    );
-    kb.write("content/a.md", &doc("Alpha", "Alpha procedure."));
-    kb.write("content/b.md", &doc("Beta", "Beta procedure."));
+    kb.write(".kb/policy.toml", policy);
+}
+
+/// Makes the knowledge base a git repository with everything committed by Wes.
+fn commit_all(kb: &Kb) {
     kb.write(".gitignore", "output/\n.kbpub-cache/\n");
     git(kb.path(), "wes@example.com", &["init", "-q", "-b", "main"]);
     git(kb.path(), "wes@example.com", &["add", "-A"]);
@@ -241,6 +243,15 @@ fn approval_kb() -> Kb {
         "wes@example.com",
         &["commit", "-q", "-m", "Initial"],
     );
+}
+
+/// A knowledge base in a git repository with [`POLICY`] and two documents.
+fn approval_kb() -> Kb {
+    let kb = Kb::new();
+    with_policy(&kb, POLICY);
+    kb.write("content/a.md", &doc("Alpha", "Alpha procedure."));
+    kb.write("content/b.md", &doc("Beta", "Beta procedure."));
+    commit_all(&kb);
     kb
 }
 
@@ -350,14 +361,7 @@ fn a_broken_policy_is_an_error_at_its_position() {
 #[test]
 fn without_git_history_approval_states_are_unknown_and_that_is_an_error() {
     let kb = Kb::new();
-    kb.write(
-        ".kb/people.toml",
-        "[[person]]\nemail = \"ana@example.com\"\nname = \"Ana\"\n[groups]\nops = [\"ana@example.com\"]\n",
-    );
-    kb.write(
-        ".kb/policy.toml",
-        "[[rule]]\nname = \"all\"\napprovals = 1\ngroups = [\"ops\"]\n",
-    );
+    with_policy(&kb, POLICY);
     kb.write("content/a.md", &doc("A", "Body."));
     let (code, report) = check_json(&kb, &[]);
     assert_eq!(code, 1);
@@ -456,22 +460,12 @@ const CONFLUENCE: &str = "[site]\ntitle = \"T\"\n\n[confluence]\nbase_url = \"ht
 fn raw_html_that_confluence_shows_as_text_is_a_warning_at_the_html() {
     let kb = Kb::new();
     kb.write("kbpub.toml", CONFLUENCE);
-    kb.write(".kb/people.toml", "[[person]]\nemail = \"a@example.com\"\nname = \"A\"\n[groups]\nops = [\"a@example.com\"]\n");
-    kb.write(
-        ".kb/policy.toml",
-        "[[rule]]\nname = \"all\"\napprovals = 1\ngroups = [\"ops\"]\n",
-    );
+    with_policy(&kb, POLICY);
     kb.write(
         "content/a.md",
         &doc("A", "Fine <br> and <!-- a comment -->.\n\nPress <kbd>Ctrl</kbd> now.\n\n<div class=\"box\">\nboxed\n</div>"),
     );
-    git(kb.path(), "wes@example.com", &["init", "-q", "-b", "main"]);
-    git(kb.path(), "wes@example.com", &["add", "-A"]);
-    git(
-        kb.path(),
-        "wes@example.com",
-        &["commit", "-q", "-m", "Initial"],
-    );
+    commit_all(&kb);
     let (code, report) = check_json(&kb, &[]);
     assert_eq!(code, 0, "{report:#}");
     let html: Vec<String> = found(&report)
@@ -492,23 +486,13 @@ fn raw_html_that_confluence_shows_as_text_is_a_warning_at_the_html() {
 fn titles_that_would_collide_in_a_confluence_space_are_errors() {
     let kb = Kb::new();
     kb.write("kbpub.toml", CONFLUENCE);
-    kb.write(".kb/people.toml", "[[person]]\nemail = \"a@example.com\"\nname = \"A\"\n[groups]\nops = [\"a@example.com\"]\n");
-    kb.write(
-        ".kb/policy.toml",
-        "[[rule]]\nname = \"all\"\napprovals = 1\ngroups = [\"ops\"]\n",
-    );
+    with_policy(&kb, POLICY);
     kb.write("content/sops/a.md", &doc("Rotating certificates", "One."));
     kb.write(
         "content/playbooks/b.md",
         &doc("Rotating Certificates", "Two."),
     );
-    git(kb.path(), "wes@example.com", &["init", "-q", "-b", "main"]);
-    git(kb.path(), "wes@example.com", &["add", "-A"]);
-    git(
-        kb.path(),
-        "wes@example.com",
-        &["commit", "-q", "-m", "Initial"],
-    );
+    commit_all(&kb);
     let (code, report) = check_json(&kb, &[]);
     assert_eq!(code, 1);
     assert_found(&report, "error title-collision content/sops/a.md:2:9");
@@ -923,13 +907,7 @@ fn exit_codes() {
 #[test]
 fn check_writes_nothing() {
     let kb = Kb::sample();
-    git(kb.path(), "wes@example.com", &["init", "-q", "-b", "main"]);
-    git(kb.path(), "wes@example.com", &["add", "-A"]);
-    git(
-        kb.path(),
-        "wes@example.com",
-        &["commit", "-q", "-m", "Sample"],
-    );
+    commit_all(&kb);
     // Every file with its bytes, git's own folder aside (`git status`, which approval
     // verification runs, may refresh git's index).
     let files = || -> Vec<(String, Vec<u8>)> {
