@@ -16,10 +16,16 @@ pub mod report;
 pub mod retry;
 pub mod run;
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use crate::config::Config;
 use crate::diag::Diagnostic;
 use crate::render::Engine;
+use http::{Auth, Http};
 pub use report::Report;
+use report::TargetReport;
+use retry::{Budget, RetryPolicy};
 pub use run::ProgressMode;
 
 /// The publish targets `--target` can name.
@@ -50,6 +56,69 @@ pub struct Context<'a> {
     pub options: &'a Options,
     /// The data snapshot's `as_of`, for receipts.
     pub data_as_of: Option<String>,
+}
+
+/// The most one target's run waits in total between retries.
+const RETRY_BUDGET: Duration = Duration::from_secs(300);
+
+/// Runs one target: a fresh report naming it, the data `as_of`, an HTTP client with kbpub's
+/// retry policy and a per-run retry budget (made from the credentials `connect` reads), and why
+/// the target stopped, if it did. `Err` holds content problems a writer must fix (nothing was
+/// sent); everything else, including a target that could not be reached, is in the report.
+async fn run_target(
+    ctx: &Context<'_>,
+    target: &'static str,
+    base_url: &str,
+    connect: impl FnOnce() -> Result<Auth, String>,
+    run: impl AsyncFnOnce(Http, &mut TargetReport) -> Result<Result<(), String>, Vec<Diagnostic>>,
+) -> Result<TargetReport, Vec<Diagnostic>> {
+    let mut report = TargetReport::new(target, base_url, ctx.options.dry_run);
+    report.data_as_of = ctx.data_as_of.clone();
+    let http = connect().and_then(|auth| {
+        Http::new(
+            base_url,
+            auth,
+            RetryPolicy::default(),
+            Arc::new(Budget::new(RETRY_BUDGET)),
+        )
+    });
+    let outcome = match http {
+        Ok(http) => run(http, &mut report).await?,
+        Err(e) => Err(e),
+    };
+    if let Err(error) = outcome {
+        report.error = Some(error);
+    }
+    Ok(report)
+}
+
+/// The value for the folder `dir` in a per-section map (`"partners" = ...`): the entry of the
+/// longest folder that is `dir` or contains it.
+pub fn by_section<'m>(
+    sections: &'m std::collections::BTreeMap<String, String>,
+    dir: &str,
+) -> Option<&'m str> {
+    sections
+        .iter()
+        .filter(|(folder, _)| {
+            dir == folder.as_str()
+                || dir
+                    .strip_prefix(folder.as_str())
+                    .is_some_and(|rest| rest.starts_with('/'))
+        })
+        .max_by_key(|(folder, _)| folder.len())
+        .map(|(_, value)| value.as_str())
+}
+
+/// A secret from the environment variable `name` (named in kbpub.toml by `key`); the error says
+/// which variable to set, never a value.
+fn secret(name: &str, what: &str, key: &str) -> Result<String, String> {
+    match std::env::var(name) {
+        Ok(value) if !value.trim().is_empty() => Ok(value.trim().to_string()),
+        _ => Err(format!(
+            "the {what} is not set: export {name} (named by `{key}` in kbpub.toml)"
+        )),
+    }
 }
 
 /// Publishes to the selected targets. `Err`: problems a writer must fix before anything can

@@ -48,17 +48,7 @@ fn default_concurrency() -> usize {
 impl CommunityConfig {
     /// The category of a document of type `doc_type` in folder `dir`.
     pub fn category(&self, dir: &str, doc_type: Option<DocType>) -> &str {
-        let by_section = self
-            .sections
-            .iter()
-            .filter(|(folder, _)| {
-                dir == folder.as_str()
-                    || dir
-                        .strip_prefix(folder.as_str())
-                        .is_some_and(|rest| rest.starts_with('/'))
-            })
-            .max_by_key(|(folder, _)| folder.len())
-            .map(|(_, category)| category.as_str());
+        let by_section = crate::publish::by_section(&self.sections, dir);
         let by_type = || Some(self.types.get(doc_type?.name())?.as_str());
         by_section
             .or_else(by_type)

@@ -11,23 +11,18 @@ pub mod config;
 pub mod mapping;
 
 use std::collections::{BTreeSet, HashSet};
-use std::sync::Arc;
-use std::time::Duration;
 
 use super::Context;
-use super::http::{Auth, Http, HttpError};
+use super::http::{Auth, HttpError};
 use super::plan::{self, Action, Edit, Found, Place, Recorded, Rules, Wanted};
 use super::receipt::{self, Receipt, short_hash};
 use super::report::{PageReport, TargetReport};
-use super::retry::{Budget, RetryPolicy};
 use super::run::{self, JobResult};
 use crate::diag::Diagnostic;
 use client::{Article, Client, Content};
 pub use config::CommunityConfig;
 use mapping::Desired;
 
-/// The most a run waits in total between retries.
-const RETRY_BUDGET: Duration = Duration::from_secs(300);
 /// Who edits articles on the community when it is not kbpub, in drift notes.
 const MODERATOR: &str = "a moderator";
 
@@ -37,42 +32,28 @@ pub async fn publish(
     ctx: &Context<'_>,
     config: &CommunityConfig,
 ) -> Result<TargetReport, Vec<Diagnostic>> {
-    let mut report = TargetReport::new("community", &config.base_url, ctx.options.dry_run);
-    report.data_as_of = ctx.data_as_of.clone();
-    if let Err(error) = run(ctx, config, &mut report).await? {
-        report.error = Some(error);
-    }
-    Ok(report)
+    let connect = || {
+        config.check()?;
+        let token = super::secret(&config.token_env, "community token", "community.token_env")?;
+        Ok(Auth::Bearer(token))
+    };
+    super::run_target(
+        ctx,
+        "community",
+        &config.base_url,
+        connect,
+        async |http, report| run(ctx, config, Client { http }, report).await,
+    )
+    .await
 }
 
 async fn run(
     ctx: &Context<'_>,
     config: &CommunityConfig,
+    client: Client,
     report: &mut TargetReport,
 ) -> Result<Result<(), String>, Vec<Diagnostic>> {
     let site = ctx.engine.site;
-    let prepared = (|| {
-        config.check()?;
-        let token = match std::env::var(&config.token_env) {
-            Ok(token) if !token.trim().is_empty() => token.trim().to_string(),
-            _ => {
-                return Err(format!(
-                    "the community token is not set: export {} (named by `community.token_env` in kbpub.toml)",
-                    config.token_env
-                ));
-            }
-        };
-        Http::new(
-            &config.base_url,
-            Auth::Bearer(token),
-            RetryPolicy::default(),
-            Arc::new(Budget::new(RETRY_BUDGET)),
-        )
-    })();
-    let client = match prepared {
-        Ok(http) => Client { http },
-        Err(e) => return Ok(Err(e)),
-    };
     let documents = mapping::documents(site);
     let mut categories: BTreeSet<String> = documents
         .iter()

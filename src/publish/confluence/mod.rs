@@ -11,7 +11,6 @@ pub mod preflight;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use serde_json::{Value, json};
 
@@ -20,7 +19,6 @@ use super::http::{Auth, Http};
 use super::plan::{self, Action, Edit, Found, Place, Recorded, Rules, Wanted};
 use super::receipt::{self, Receipt, short_hash};
 use super::report::{PageReport, TargetReport};
-use super::retry::{Budget, RetryPolicy};
 use super::run::{self, JobResult};
 use crate::diag::Diagnostic;
 use crate::render::raster;
@@ -29,44 +27,34 @@ use client::{Client, Content, Page, Property, Space, VERSION_MESSAGE_PREFIX};
 pub use config::ConfluenceConfig;
 use mapping::Desired;
 
-/// The most a run waits in total between retries.
-const RETRY_BUDGET: Duration = Duration::from_secs(300);
-
 /// Publishes to Confluence. `Err` holds content problems a writer must fix (nothing was sent);
 /// everything else, including a target that could not be reached, is in the report.
 pub async fn publish(
     ctx: &Context<'_>,
     config: &ConfluenceConfig,
 ) -> Result<TargetReport, Vec<Diagnostic>> {
-    let mut report = TargetReport::new("confluence", &config.base_url, ctx.options.dry_run);
-    report.data_as_of = ctx.data_as_of.clone();
-    if let Err(error) = run(ctx, config, &mut report).await? {
-        report.error = Some(error);
-    }
-    Ok(report)
+    let connect = || {
+        config.check()?;
+        credentials(config)
+    };
+    super::run_target(
+        ctx,
+        "confluence",
+        &config.base_url,
+        connect,
+        async |http, report| run(ctx, config, http, report).await,
+    )
+    .await
 }
 
 /// The outer `Result` carries content diagnostics; the inner one why the target stopped.
 async fn run(
     ctx: &Context<'_>,
     config: &ConfluenceConfig,
+    http: Http,
     report: &mut TargetReport,
 ) -> Result<Result<(), String>, Vec<Diagnostic>> {
     let site = ctx.engine.site;
-    let prepared = (|| {
-        config.check()?;
-        let auth = credentials(config)?;
-        Http::new(
-            &config.base_url,
-            auth,
-            RetryPolicy::default(),
-            Arc::new(Budget::new(RETRY_BUDGET)),
-        )
-    })();
-    let http = match prepared {
-        Ok(http) => http,
-        Err(e) => return Ok(Err(e)),
-    };
     let layout = mapping::layout(site, config, ctx.gates);
     let mut keys: BTreeSet<String> = layout.space.iter().flatten().cloned().collect();
     keys.extend(config.spaces.keys().cloned());
@@ -195,16 +183,18 @@ impl TargetReport {
 
 /// Credentials from the env vars `kbpub.toml` names; the values never leave the `Auth`.
 fn credentials(config: &ConfluenceConfig) -> Result<Auth, String> {
-    let read = |name: &str, what: &str, key: &str| match std::env::var(name) {
-        Ok(value) if !value.trim().is_empty() => Ok(value.trim().to_string()),
-        _ => Err(format!(
-            "the Confluence {what} is not set: export {name} (named by `confluence.{key}` in kbpub.toml)"
-        )),
-    };
-    let token = read(&config.token_env, "token", "token_env")?;
+    let token = super::secret(
+        &config.token_env,
+        "Confluence token",
+        "confluence.token_env",
+    )?;
     Ok(match &config.email_env {
         Some(email_env) => Auth::Basic {
-            user: read(email_env, "account e-mail", "email_env")?,
+            user: super::secret(
+                email_env,
+                "Confluence account e-mail",
+                "confluence.email_env",
+            )?,
             token,
         },
         None => Auth::Bearer(token),
