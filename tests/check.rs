@@ -245,6 +245,15 @@ fn commit_all(kb: &Kb) {
     );
 }
 
+/// `kbpub approve --as ana@example.com <args>`, committed by Ana.
+fn approve_as_ana(kb: &Kb, args: &[&str]) {
+    let ana = git_env("ana@example.com");
+    let ana: Vec<(&str, &str)> = ana.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut all = vec!["approve", "--as", "ana@example.com"];
+    all.extend(args);
+    kb.run_env(&all, &ana).ok();
+}
+
 /// A knowledge base in a git repository with [`POLICY`] and two documents.
 fn approval_kb() -> Kb {
     let kb = Kb::new();
@@ -258,14 +267,7 @@ fn approval_kb() -> Kb {
 #[test]
 fn pages_waiting_for_approval_are_notes_and_never_fail_the_check() {
     let kb = approval_kb();
-    kb.run_env(
-        &["approve", "--as", "ana@example.com", "content/a.md"],
-        &git_env("ana@example.com")
-            .iter()
-            .map(|(k, v)| (*k, v.as_str()))
-            .collect::<Vec<_>>(),
-    )
-    .ok();
+    approve_as_ana(&kb, &["content/a.md"]);
     let (code, report) = check_at(&kb, None, &[]);
     assert_eq!(code, 0, "{report:#}");
     assert_eq!(found(&report), ["note approval content/b.md:2:9"]);
@@ -310,6 +312,36 @@ fn a_page_no_policy_rule_matches_is_a_warning() {
 }
 
 #[test]
+fn a_page_out_under_an_emergency_approval_is_a_warning() {
+    let kb = approval_kb();
+    kb.write(
+        ".kb/policy.toml",
+        &format!("{POLICY}\n[emergency]\ngroups = [\"ops\"]\n"),
+    );
+    git(
+        kb.path(),
+        "wes@example.com",
+        &["commit", "-qam", "Emergencies"],
+    );
+    approve_as_ana(
+        &kb,
+        &["content/a.md", "--emergency", "--reason", "AS2 outage"],
+    );
+    let (code, report) = check_at(&kb, None, &[]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_found(&report, "warning emergency-approval content/a.md:2:9");
+    assert!(
+        report["diagnostics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["code"] == "emergency-approval"
+                && d["help"].as_str().unwrap().contains("AS2 outage")),
+        "{report:#}"
+    );
+}
+
+#[test]
 fn an_expired_approval_is_a_warning() {
     let kb = approval_kb();
     kb.write(
@@ -321,19 +353,7 @@ fn an_expired_approval_is_a_warning() {
         "wes@example.com",
         &["commit", "-qam", "Short approvals"],
     );
-    let ana = git_env("ana@example.com");
-    let ana: Vec<(&str, &str)> = ana.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    kb.run_env(
-        &[
-            "approve",
-            "--as",
-            "ana@example.com",
-            "content/a.md",
-            "content/b.md",
-        ],
-        &ana,
-    )
-    .ok();
+    approve_as_ana(&kb, &["content/a.md", "content/b.md"]);
     let later = (chrono::Utc::now() + chrono::Duration::days(3)).to_rfc3339();
     let (code, report) = check_at(&kb, Some(&later), &[]);
     assert_eq!(code, 0);
@@ -502,6 +522,31 @@ fn titles_that_would_collide_in_a_confluence_space_are_errors() {
     );
     // Build is not concerned: the site has no such rule.
     kb.run(&["build"]).ok();
+}
+
+#[test]
+fn a_confluence_section_that_cannot_work_is_an_error_in_kbpub_toml() {
+    let kb = Kb::new();
+    kb.write(
+        "kbpub.toml",
+        &CONFLUENCE.replace(
+            "https://example.atlassian.net/wiki",
+            "ftp://confluence.example.com",
+        ),
+    );
+    with_policy(&kb, POLICY);
+    kb.write("content/a.md", &doc("A", "Body."));
+    commit_all(&kb);
+    let (code, report) = check_json(&kb, &[]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        found(&report),
+        [
+            "note approval content/a.md:2:9",
+            "error confluence-config kbpub.toml"
+        ]
+    );
+    assert!(message(&report, "confluence-config").contains("must be an http(s) URL"));
 }
 
 #[test]
