@@ -36,11 +36,11 @@ Exit codes:
 Errors are what build or publish would refuse: front matter, broken links and anchors, missing
 images, template errors, unknown partners, a broken approval policy or missing git history,
 Confluence title collisions, partner renderings that leak something internal, broken external
-links (--external). Warnings need someone to act,
-but not in this change: review_by passed, expired or emergency approvals, pages no navigation
-reaches, raw HTML that Confluence shows as text, external links that moved, time out or cannot be
-verified. Notes are information: pages waiting for approval (draft, stale, rejected), reviews due
-within [check] review_due_within (30 days).
+links (--external). Warnings need someone to act, but not in this change: review_by passed,
+expired or emergency approvals, pages no policy rule matches, pages no navigation reaches, raw
+HTML that Confluence shows as text, external links that moved, time out or cannot be verified.
+Notes are information: pages waiting for approval (draft, stale, rejected), reviews due within
+[check] review_due_within (30 days).
 
 KBPUB_NOW (RFC 3339) sets the clock for review dates and approval expiry, for tests and CI.";
 
