@@ -115,7 +115,8 @@ pub fn check(config: &Config, options: Options) -> Report {
     diagnostics.extend(nav::unreachable(&site, &links));
     match &evaluated {
         Some(evaluated) => diagnostics.extend(review::approvals(&site, evaluated, now)),
-        None if config.confluence.is_some() => {
+        // Publishing needs a policy: without one, publish would publish nothing.
+        None if config.confluence.is_some() || config.community.is_some() => {
             diagnostics.extend(approval::Error::NoPolicy.diagnostics())
         }
         None => {}
