@@ -6,4 +6,5 @@ pub mod config;
 pub mod content;
 pub mod diag;
 pub mod render;
+pub mod serve;
 pub mod site;

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 use kbpub::config::Config;
 use kbpub::diag::{self, Diagnostic, Format};
@@ -47,12 +47,54 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
     },
+    /// Preview the knowledge base in a browser, rebuilding and reloading on every save
+    ///
+    /// Renders the site into memory exactly as `kbpub build` would and serves it on
+    /// http://127.0.0.1:PORT/. Watches content/, templates/, data/, .kb/ and kbpub.toml; a save
+    /// re-renders only the pages it affects and every open page reloads, keeping its scroll
+    /// position. A broken edit shows its errors (file:line:col) over the last good page until it
+    /// is fixed. Reviewers switch between the internal site and the partner view in the panel on
+    /// each page (or with ?view=partner). Prints "Serving on URL" once the site is ready.
+    #[command(after_help = SERVE_EXIT_CODES)]
+    Serve {
+        /// Port to listen on (0 picks a free one)
+        #[arg(long, default_value_t = 4000)]
+        port: u16,
+        /// Address to listen on; other than loopback needs --allow-remote
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1")]
+        bind: std::net::IpAddr,
+        /// Allow binding beyond loopback and answer requests for any host name: the preview (with
+        /// internal-only content) becomes reachable from other machines
+        #[arg(long)]
+        allow_remote: bool,
+        /// Open the site in the default browser
+        #[arg(long)]
+        open: bool,
+    },
 }
+
+const SERVE_EXIT_CODES: &str = "\
+Exit codes:
+  0  stopped with Ctrl-C
+  1  cannot start: no kbpub.toml, the port is in use, or the folders cannot be watched
+     (problems in documents and templates do not stop the server: they are shown in the browser)
+  2  the command line was wrong, e.g. --bind beyond loopback without --allow-remote";
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Build { format } => build(cli.root, cli.quiet, format),
+        Command::Serve { port, bind, allow_remote, open } => {
+            if !bind.is_loopback() && !allow_remote {
+                Cli::command()
+                    .error(
+                        clap::error::ErrorKind::ArgumentConflict,
+                        format!("--bind {bind} would make the preview reachable from other machines; add --allow-remote if that is what you want"),
+                    )
+                    .exit();
+            }
+            serve(cli.root, kbpub::serve::Options { bind, port, allow_remote, open, quiet: cli.quiet })
+        }
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -114,4 +156,15 @@ fn build(root: Option<PathBuf>, quiet: bool, format: Format) -> Result<(), ExitC
             Err(ExitCode::from(1))
         }
     }
+}
+
+fn serve(root: Option<PathBuf>, options: kbpub::serve::Options) -> Result<(), ExitCode> {
+    let config = config(root).map_err(|d| {
+        report(&[d], Format::Human);
+        ExitCode::from(1)
+    })?;
+    kbpub::serve::serve(config.root, options).map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::from(1)
+    })
 }

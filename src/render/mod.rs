@@ -12,6 +12,7 @@ pub mod templates;
 use std::borrow::Cow;
 use std::sync::Arc;
 
+use rayon::prelude::*;
 use serde::Serialize;
 use tera::{Context, Tera};
 
@@ -28,6 +29,15 @@ pub struct Engine<'s> {
     body_tera: Tera,
     layouts: Vec<templates::TemplateSource>,
     /// Per page: does its body use template syntax?
+    templated: Vec<bool>,
+}
+
+/// An engine's compiled templates without the site they were compiled for, so that `serve` can
+/// keep them while it edits the site, and build the next engine from them.
+pub struct Compiled {
+    layout_tera: Tera,
+    body_tera: Tera,
+    layouts: Vec<templates::TemplateSource>,
     templated: Vec<bool>,
 }
 
@@ -68,17 +78,47 @@ impl<'s> Engine<'s> {
     /// Compiles layouts and template bodies; reports every template that fails to parse.
     pub fn new(site: &'s Site) -> Result<Engine<'s>, Vec<Diagnostic>> {
         let layouts = templates::layout_sources(&site.config.templates_dir())?;
-        let templated: Vec<bool> = site.pages.iter().map(|p| uses_template_syntax(p.body())).collect();
-        let mut sources: Vec<(String, Arc<str>)> =
+        let templated: Vec<bool> = site.pages.par_iter().map(|p| uses_template_syntax(p.body())).collect();
+        let layout_sources: Vec<(String, Arc<str>)> =
             layouts.iter().map(|t| (t.name.clone(), t.text.clone())).collect();
-        let locate = |name: &str| locate_template(site, &layouts, name);
-        let mut layout_tera = templates::new_tera(templates::Escaping::Html);
-        templates::add_all(&mut layout_tera, &sources, &locate)?;
+        let mut body_sources = layout_sources.clone();
         for (page, _) in site.pages.iter().zip(&templated).filter(|(_, t)| **t) {
-            sources.push((body_template_name(page), Arc::from(page.body())));
+            body_sources.push((body_template_name(page), Arc::from(page.body())));
         }
-        let mut body_tera = templates::new_tera(templates::Escaping::Markup);
-        templates::add_all(&mut body_tera, &sources, &locate)?;
+        let locate = |name: &str| locate_template(site, &layouts, name);
+        // The two instances compile the same layouts: side by side, as `serve` does on every edit.
+        let compile = |escaping, sources: &[(String, Arc<str>)]| {
+            let mut tera = templates::new_tera(escaping);
+            templates::add_all(&mut tera, sources, &locate).map(|()| tera)
+        };
+        let (layout_tera, body_tera) = rayon::join(
+            || compile(templates::Escaping::Html, &layout_sources),
+            || compile(templates::Escaping::Markup, &body_sources),
+        );
+        let (layout_tera, body_tera) = (layout_tera?, body_tera?);
+        Ok(Engine { site, layout_tera, body_tera, layouts, templated })
+    }
+
+    /// The compiled templates, detached from the site.
+    pub fn into_compiled(self) -> Compiled {
+        Compiled { layout_tera: self.layout_tera, body_tera: self.body_tera, layouts: self.layouts, templated: self.templated }
+    }
+
+    /// An engine for `site` from templates compiled for an earlier version of it that had the
+    /// same pages and templates: only the bodies of the `edited` pages differ. Those that use
+    /// template syntax are compiled again; nothing else is (a body edit skips a full compile).
+    pub fn reuse(site: &'s Site, compiled: Compiled, edited: &[usize]) -> Result<Engine<'s>, Vec<Diagnostic>> {
+        let Compiled { layout_tera, mut body_tera, layouts, mut templated } = compiled;
+        for &page in edited {
+            let p = &site.pages[page];
+            templated[page] = uses_template_syntax(p.body());
+            if templated[page] {
+                let name = body_template_name(p);
+                body_tera.add_raw_template(&name, p.body()).map_err(|e| {
+                    vec![templates::template_error(&e, &name, &|n| locate_template(site, &layouts, n))]
+                })?;
+            }
+        }
         Ok(Engine { site, layout_tera, body_tera, layouts, templated })
     }
 
@@ -208,5 +248,34 @@ fn locate_template(site: &Site, layouts: &[templates::TemplateSource], name: &st
     match layouts.iter().find(|t| t.name == name) {
         Some(t) => (t.display.clone(), t.text.clone(), 0),
         None => (name.to_string(), Arc::from(""), 0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reused_engine_renders_edited_bodies_like_a_new_one() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("content")).unwrap();
+        std::fs::write(dir.path().join("content/a.md"), "+++\ntitle = \"Alpha\"\ntype = \"sop\"\n+++\nplain\n").unwrap();
+        let mut config = crate::config::Config::parse("").unwrap();
+        config.root = dir.path().to_path_buf();
+        let mut site = crate::content::load_valid(&config).unwrap();
+        let compiled = Engine::new(&site).unwrap().into_compiled();
+
+        let a = site.page_by_rel_path("a.md").unwrap();
+        std::fs::write(dir.path().join("content/a.md"), "+++\ntitle = \"Alpha\"\ntype = \"sop\"\n+++\nTitle: {{ page.title }}\n").unwrap();
+        assert!(matches!(site.reload_page("a.md"), crate::content::Reload::Replaced { .. }));
+        let reused = Engine::reuse(&site, compiled, &[a]).unwrap();
+        assert_eq!(reused.body_markdown(a, View::Internal).unwrap(), "Title: Alpha\n");
+        assert_eq!(reused.render_body(a, View::Internal).html, Engine::new(&site).unwrap().render_body(a, View::Internal).html);
+
+        let compiled = reused.into_compiled();
+        std::fs::write(dir.path().join("content/a.md"), "+++\ntitle = \"Alpha\"\ntype = \"sop\"\n+++\n{{ broken\n").unwrap();
+        assert!(matches!(site.reload_page("a.md"), crate::content::Reload::Replaced { .. }));
+        let errors = Engine::reuse(&site, compiled, &[a]).err().unwrap();
+        assert_eq!(errors[0].file.as_deref(), Some("content/a.md"));
     }
 }

@@ -195,6 +195,17 @@ fn count_documents(site: &Site, section: usize) -> usize {
     s.pages.len() + s.subsections.iter().map(|&sub| count_documents(site, sub)).sum::<usize>()
 }
 
+/// Whether two versions of a page look the same from other pages: in listings ([`listed_page`]),
+/// the nav, prev/next links, tag pages and the sitemap (title, order, description, type, owner,
+/// date, tags). When they differ, the pages that list it must be rendered again.
+pub fn listed_alike(a: &Page, b: &Page) -> bool {
+    let shown = |p: &Page| {
+        let m = &p.meta;
+        (m.title.clone(), m.weight, m.description.clone(), p.doc_type(), m.owner.clone(), p.updated, m.tags.clone())
+    };
+    shown(a) == shown(b)
+}
+
 /// A page as listed on section and tag pages.
 pub fn listed_page(site: &Site, from: &str, index: usize) -> ListedPage {
     let p = &site.pages[index];

@@ -8,6 +8,11 @@ use std::sync::Mutex;
 
 pub trait Sink: Sync {
     fn write(&self, path: &str, bytes: &[u8]) -> std::io::Result<()>;
+
+    /// [`Sink::write`] for bytes the caller is done with: a sink that keeps them saves a copy.
+    fn write_owned(&self, path: &str, bytes: Vec<u8>) -> std::io::Result<()> {
+        self.write(path, &bytes)
+    }
 }
 
 /// Files kept in memory, by root-relative path.
@@ -18,7 +23,11 @@ pub struct Memory {
 
 impl Sink for Memory {
     fn write(&self, path: &str, bytes: &[u8]) -> std::io::Result<()> {
-        self.files.lock().expect("memory sink lock").insert(path.to_string(), bytes.to_vec());
+        self.write_owned(path, bytes.to_vec())
+    }
+
+    fn write_owned(&self, path: &str, bytes: Vec<u8>) -> std::io::Result<()> {
+        self.files.lock().expect("memory sink lock").insert(path.to_string(), bytes);
         Ok(())
     }
 }

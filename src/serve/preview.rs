@@ -1,0 +1,399 @@
+//! The preview: owns the loaded site and runs on one thread. It loads and renders the site into
+//! memory, then takes [`Job`]s: batches of changed files from the watcher, which it re-reads and
+//! re-renders as far as the edits reach ([`Plan`]), and render requests from the server (reviewer
+//! views and panel). A render without errors is published to the [`Store`]; a render with errors
+//! is held back (the last good files stay served) and its errors go to every open page. Only this
+//! thread touches the site, so it needs no lock.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::mpsc::Receiver;
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::sync::{oneshot, watch};
+
+use super::incremental::{self, Input, Plan};
+use super::reload::Status;
+use super::review::{self, ReviewInfo, ReviewView};
+use super::store::Store;
+use super::watch::Watcher;
+use crate::config::Config;
+use crate::content::{self, Reload, Site};
+use crate::diag::{self, Diagnostic, Format};
+use crate::render::{Compiled, Engine, View};
+use crate::site::nav::Nav;
+use crate::site::{self, merged, Decorations, Generated, Memory, Rendered};
+
+/// Work for the preview thread.
+pub enum Job {
+    /// Files changed (absolute paths, as the watcher saw them).
+    Changed(Vec<PathBuf>),
+    /// A page (`sops/x.html`) in a reviewer view.
+    View { url: String, view: ReviewView, reply: oneshot::Sender<ViewReply> },
+    /// The reviewer panel of a page.
+    Review { url: String, reply: oneshot::Sender<Option<ReviewInfo>> },
+}
+
+pub enum ViewReply {
+    Html(String),
+    /// No page has that path.
+    NotFound,
+    /// The page cannot be rendered in that view: these problems stop it.
+    Problems(Vec<Diagnostic>),
+}
+
+pub struct Preview {
+    root: PathBuf,
+    quiet: bool,
+    watcher: Watcher,
+    store: Arc<Store>,
+    status: watch::Sender<Arc<str>>,
+    /// `None` while `kbpub.toml` or `content/` cannot be loaded at all.
+    site: Option<Site>,
+    /// What the last load found (errors make every edit reload the whole site).
+    load_problems: Vec<Diagnostic>,
+    /// What the last render learned about each page; `None` when every page must be rendered.
+    rendered: Option<Rendered>,
+    /// The templates the last render compiled, reused while only documents change.
+    compiled: Option<Compiled>,
+    /// What `kbpub build` adds to pages beyond their content (banners for approval state and
+    /// stale data); built here the way the build builds it.
+    decorations: Decorations,
+    /// Renders made while the site had errors, published once it has none.
+    held: Held,
+}
+
+#[derive(Default)]
+struct Held {
+    files: BTreeMap<String, Vec<u8>>,
+    /// `files` hold a whole-site render.
+    whole_site: bool,
+}
+
+/// What a rebuild produced, to publish.
+struct Outcome {
+    files: BTreeMap<String, Vec<u8>>,
+    whole_site: bool,
+    pages: usize,
+    problems: Vec<Diagnostic>,
+}
+
+impl Preview {
+    /// Loads and renders the whole site (problems included: they are shown, not fatal).
+    pub fn start(root: PathBuf, quiet: bool, watcher: Watcher, store: Arc<Store>, status: watch::Sender<Arc<str>>) -> Preview {
+        let mut preview = Preview {
+            root,
+            quiet,
+            watcher,
+            store,
+            status,
+            site: None,
+            load_problems: Vec::new(),
+            rendered: None,
+            compiled: None,
+            decorations: Decorations::default(),
+            held: Held::default(),
+        };
+        let started = Instant::now();
+        let outcome = preview.load_and_render();
+        preview.publish(outcome, started, "start");
+        preview
+    }
+
+    /// Takes jobs until every sender is gone. Edits queued behind a rebuild are taken together.
+    pub fn run(mut self, jobs: Receiver<Job>) {
+        while let Ok(job) = jobs.recv() {
+            let mut changed = Vec::new();
+            let mut requests = Vec::new();
+            for job in std::iter::once(job).chain(jobs.try_iter()) {
+                match job {
+                    Job::Changed(paths) => changed.extend(paths),
+                    request => requests.push(request),
+                }
+            }
+            if !changed.is_empty() {
+                self.rebuild(changed);
+            }
+            for request in requests {
+                self.answer(request);
+            }
+        }
+    }
+
+    fn rebuild(&mut self, paths: Vec<PathBuf>) {
+        let started = Instant::now();
+        let inputs: BTreeSet<Input> = paths.iter().filter_map(|p| incremental::classify(&self.root, p)).collect();
+        let Some(what) = self.describe(&inputs) else { return };
+        if inputs.contains(&Input::Everything) {
+            if let Err(e) = self.watcher.refresh() {
+                eprintln!("warning: cannot watch the input folders: {e}");
+            }
+        }
+        let outcome = match self.reload_in_place(&inputs) {
+            Some(edits) => self.render_edits(edits),
+            None => Some(self.load_and_render()),
+        };
+        if let Some(outcome) = outcome {
+            self.publish(outcome, started, &what);
+        }
+    }
+
+    /// Names the inputs for the terminal; `None` when none of them is read by the build.
+    fn describe(&self, inputs: &BTreeSet<Input>) -> Option<String> {
+        let names: Vec<String> = inputs
+            .iter()
+            .filter(|input| self.matters(input))
+            .map(|input| match input {
+                Input::Everything => "site settings or data".to_string(),
+                Input::Document(rel) | Input::ContentAsset(rel) => format!("content/{rel}"),
+                Input::Template(name) => format!("templates/{name}"),
+                Input::TemplateAsset => "templates/assets".to_string(),
+            })
+            .collect();
+        (!names.is_empty()).then(|| names.join(", "))
+    }
+
+    /// Files that were created and deleted again before the watcher reported them (editors' temp
+    /// files) do not matter.
+    fn matters(&self, input: &Input) -> bool {
+        let known = |rel: &str| match (&self.site, input) {
+            (Some(site), Input::Document(_)) => site.page_by_rel_path(rel).is_some(),
+            (Some(site), _) => site.has_asset(rel),
+            (None, _) => false,
+        };
+        match input {
+            Input::Document(rel) | Input::ContentAsset(rel) => known(rel) || self.content_file(rel).exists(),
+            _ => true,
+        }
+    }
+
+    fn content_file(&self, rel: &str) -> PathBuf {
+        self.root.join("content").join(rel)
+    }
+
+    /// Re-reads edited documents into the site in place. `None` when the site must be loaded
+    /// again as a whole (see `incremental`'s rules).
+    fn reload_in_place(&mut self, inputs: &BTreeSet<Input>) -> Option<Edits> {
+        if self.load_problems.iter().any(Diagnostic::is_error) || inputs.contains(&Input::Everything) {
+            return None;
+        }
+        let root = self.root.clone();
+        let site = self.site.as_mut()?;
+        let mut edits = Edits::default();
+        for input in inputs {
+            match input {
+                Input::Document(rel) => {
+                    let exists = root.join("content").join(rel).exists();
+                    if site.page_by_rel_path(rel).is_none() && !exists {
+                        continue;
+                    }
+                    match site.reload_page(rel) {
+                        Reload::Replaced { page, old } => edits.documents.push((page, old)),
+                        Reload::Unchanged => {}
+                        Reload::NeedsFullLoad => return None,
+                    }
+                }
+                Input::ContentAsset(rel) => match (site.has_asset(rel), root.join("content").join(rel).is_file()) {
+                    (true, true) => edits.assets = true,
+                    (false, false) => {}
+                    _ => return None, // added or removed: links to it change
+                },
+                Input::Template(name) => {
+                    edits.templates.insert(name.clone());
+                }
+                Input::TemplateAsset => edits.assets = true,
+                Input::Everything => return None,
+            }
+        }
+        Some(edits)
+    }
+
+    /// Renders what `edits` affect. `None` when there was nothing to render.
+    fn render_edits(&mut self, edits: Edits) -> Option<Outcome> {
+        if edits.documents.is_empty() && edits.templates.is_empty() && !edits.assets {
+            return None;
+        }
+        let site = self.site.as_ref().expect("edits apply to a loaded site");
+        let edited: Vec<usize> = edits.documents.iter().map(|(page, _)| *page).collect();
+        let engine = match self.compiled.take() {
+            Some(compiled) if edits.templates.is_empty() => Engine::reuse(site, compiled, &edited),
+            _ => Engine::new(site),
+        };
+        let engine = match engine {
+            Ok(engine) => engine,
+            Err(problems) => {
+                // The edited pages are not rendered: render every page once templates compile.
+                self.rendered = None;
+                return Some(Outcome { files: BTreeMap::new(), whole_site: false, pages: 0, problems });
+            }
+        };
+        let nav = Nav::new(site);
+        let mut plan = Plan::default();
+        match &self.rendered {
+            None => plan = Plan::everything(),
+            Some(rendered) => {
+                for (page, old) in &edits.documents {
+                    plan.document_edited(site, rendered, nav.order(), *page, old);
+                }
+                if !edits.templates.is_empty() {
+                    plan.templates_edited(&engine, &edits.templates);
+                }
+                if edits.assets {
+                    plan.assets_edited();
+                }
+            }
+        }
+        let sink = Memory::default();
+        let (rendered, pages, generated) = if plan.everything {
+            let mut rendered = Rendered::new(site);
+            rendered.render_pages(&engine, &nav, &self.decorations, nav.order(), &sink);
+            (self.rendered.insert(rendered), site.pages.len(), Generated::ALL)
+        } else {
+            let rendered = self.rendered.as_mut().expect("a partial plan has a previous render");
+            let pages: Vec<usize> = plan.pages.into_iter().collect();
+            rendered.render_pages(&engine, &nav, &self.decorations, &pages, &sink);
+            (rendered, pages.len(), plan.generated)
+        };
+        let problems = match rendered.finish(&engine, &nav, &generated, &sink) {
+            Ok(summary) => summary.warnings,
+            Err(problems) => problems,
+        };
+        self.compiled = Some(engine.into_compiled());
+        let files = sink.files.into_inner().expect("memory sink lock");
+        Some(Outcome { files, whole_site: plan.everything, pages, problems })
+    }
+
+    /// Loads `kbpub.toml` and `content/` again and renders every page.
+    fn load_and_render(&mut self) -> Outcome {
+        self.rendered = None;
+        self.compiled = None;
+        self.load_problems.clear();
+        let failed = |problems| Outcome { files: BTreeMap::new(), whole_site: false, pages: 0, problems };
+        let config = match Config::load(&self.root) {
+            Ok(config) => config,
+            Err(problem) => {
+                self.site = None;
+                return failed(vec![problem]);
+            }
+        };
+        let (site, load_problems) = match content::load(&config) {
+            Ok(loaded) => loaded,
+            Err(problems) => {
+                self.site = None;
+                return failed(problems);
+            }
+        };
+        self.load_problems = load_problems;
+        let site = self.site.insert(site);
+        let engine = match Engine::new(site) {
+            Ok(engine) => engine,
+            Err(problems) => return failed(merged(&self.load_problems, problems)),
+        };
+        let nav = Nav::new(site);
+        let sink = Memory::default();
+        let mut rendered = Rendered::new(site);
+        rendered.render_pages(&engine, &nav, &self.decorations, nav.order(), &sink);
+        let problems = match rendered.finish(&engine, &nav, &Generated::ALL, &sink) {
+            Ok(summary) => merged(&self.load_problems, summary.warnings),
+            Err(problems) => merged(&self.load_problems, problems),
+        };
+        self.rendered = Some(rendered);
+        self.compiled = Some(engine.into_compiled());
+        let files = sink.files.into_inner().expect("memory sink lock");
+        Outcome { files, whole_site: true, pages: site.pages.len(), problems }
+    }
+
+    /// Serves the outcome when it has no errors (with what was held back), else holds it back;
+    /// tells the open pages and the terminal.
+    fn publish(&mut self, outcome: Outcome, started: Instant, what: &str) {
+        let errors = diag::error_count(&outcome.problems);
+        if errors > 0 {
+            if outcome.whole_site {
+                self.held = Held { files: outcome.files, whole_site: true };
+            } else {
+                self.held.files.extend(outcome.files);
+            }
+            self.status.send_replace(Status::new(self.store.generation(), &outcome.problems).to_json());
+            self.print(&outcome.problems);
+            if !self.quiet {
+                eprintln!(
+                    "{errors} error{} after {what}; still serving the last good pages",
+                    if errors == 1 { "" } else { "s" }
+                );
+            }
+            return;
+        }
+        let (files, whole_site) = if outcome.whole_site {
+            self.held = Held::default();
+            (outcome.files, true)
+        } else {
+            let mut held = std::mem::take(&mut self.held);
+            held.files.extend(outcome.files);
+            (held.files, held.whole_site)
+        };
+        let generation = self.store.publish(files, whole_site);
+        self.status.send_replace(Status::new(generation, &[]).to_json());
+        self.print(&outcome.problems);
+        if !self.quiet {
+            let ms = started.elapsed().as_secs_f64() * 1000.0;
+            let pages = outcome.pages;
+            eprintln!("Rendered {pages} page{} in {ms:.0} ms after {what}", if pages == 1 { "" } else { "s" });
+        }
+    }
+
+    fn print(&self, problems: &[Diagnostic]) {
+        if let Err(e) = diag::emit(problems, Format::Human) {
+            eprintln!("error: cannot print diagnostics: {e}");
+        }
+    }
+
+    fn answer(&self, request: Job) {
+        match request {
+            Job::View { url, view, reply } => {
+                let _ = reply.send(self.view_page(&url, view));
+            }
+            Job::Review { url, reply } => {
+                let _ = reply.send(self.review_info(&url));
+            }
+            Job::Changed(_) => unreachable!("changes are taken by `run`"),
+        }
+    }
+
+    /// The site and the page at `url`, when both exist.
+    fn page_at(&self, url: &str) -> Option<(&Site, usize)> {
+        let site = self.site.as_ref()?;
+        site.pages.iter().position(|p| p.url == url).map(|page| (site, page))
+    }
+
+    fn view_page(&self, url: &str, view: ReviewView) -> ViewReply {
+        let Some((site, page)) = self.page_at(url) else { return ViewReply::NotFound };
+        let render_view = match view {
+            ReviewView::Internal => View::Internal,
+            ReviewView::Partner if !review::partners_get(&site.pages[page]) => {
+                return ViewReply::Html(review::not_for_partners(&site.pages[page]));
+            }
+            ReviewView::Partner => View::Partner,
+        };
+        let rendered = Engine::new(site).and_then(|engine| site::render_page_view(&engine, &self.decorations, page, render_view));
+        match rendered {
+            Ok(html) => ViewReply::Html(html),
+            Err(problems) => ViewReply::Problems(problems),
+        }
+    }
+
+    fn review_info(&self, url: &str) -> Option<ReviewInfo> {
+        let (site, page) = self.page_at(url)?;
+        let engine = Engine::new(site).ok()?;
+        ReviewInfo::new(&engine, page, chrono::Local::now().date_naive())
+    }
+}
+
+/// Document edits re-read in place, templates and assets changed.
+#[derive(Default)]
+struct Edits {
+    documents: Vec<(usize, Box<content::Page>)>,
+    templates: BTreeSet<String>,
+    assets: bool,
+}
+
