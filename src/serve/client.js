@@ -35,12 +35,21 @@
     if (d.readyState !== 'complete') window.addEventListener('load', restore);
   }
 
+  /* A live reload turns the browser's own scroll restoration off for this page (this script
+     restores once the new page has laid out); leaving it any other way turns it back on, for
+     the back and forward buttons. */
+  var reloading = false;
   function reload() {
+    reloading = true;
     try {
       sessionStorage.setItem(scrollKey, JSON.stringify({ x: window.scrollX, y: window.scrollY }));
+      history.scrollRestoration = 'manual';
     } catch (e) { /* reload anyway */ }
     location.reload();
   }
+  window.addEventListener('pagehide', function () {
+    if (!reloading) history.scrollRestoration = 'auto';
+  });
 
   var style = el('style', null,
     '#kbpub-serve-overlay{position:fixed;inset:0;z-index:2147483000;overflow:auto;padding:4vh 4vw;' +

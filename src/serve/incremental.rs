@@ -6,8 +6,10 @@
 //! - a document edit re-renders the document and the pages that link to it; when what other pages
 //!   show of it changed (title, order, description, type, owner, date, tags), also the pages that
 //!   list it: its section and subsections (nav and listings), the page after them (its "previous"
-//!   link) and the tag pages of its old and new tags;
-//! - a template edit re-renders the pages that render through that template, and the tag pages;
+//!   link), the tag pages of its old and new tags and the sitemap; documents at the root and
+//!   section pages are in every page's nav, so they re-render everything;
+//! - a template edit re-renders the pages that render through that template, and the generated
+//!   pages;
 //! - an asset edit rewrites the assets;
 //! - anything that can move pages around (a new, deleted or renamed document, a changed id,
 //!   `kbpub.toml`, `data/`, `.kb/`) reloads the whole site, and so does any edit while the site

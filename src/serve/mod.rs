@@ -98,9 +98,13 @@ pub fn serve(root: PathBuf, options: Options) -> Result<(), ServeError> {
             }
         }
         if options.open {
-            if let Err(e) = webbrowser::open(&url) {
-                eprintln!("warning: cannot open a browser ({e}); open {url} yourself");
-            }
+            let url = url.clone();
+            // A text-mode browser runs in the foreground: keep it off the server's threads.
+            std::thread::spawn(move || {
+                if let Err(e) = webbrowser::open(&url) {
+                    eprintln!("warning: cannot open a browser ({e}); open {url} yourself");
+                }
+            });
         }
         tokio::select! {
             served = axum::serve(listener, server::router(app)) => served.map_err(ServeError::Server),

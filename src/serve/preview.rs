@@ -125,10 +125,10 @@ impl Preview {
         let started = Instant::now();
         let inputs: BTreeSet<Input> = paths.iter().filter_map(|p| incremental::classify(&self.root, p)).collect();
         let Some(what) = self.describe(&inputs) else { return };
-        if inputs.contains(&Input::Everything) {
-            if let Err(e) = self.watcher.refresh() {
-                eprintln!("warning: cannot watch the input folders: {e}");
-            }
+        if inputs.contains(&Input::Everything)
+            && let Err(e) = self.watcher.refresh()
+        {
+            eprintln!("warning: cannot watch the input folders: {e}");
         }
         let outcome = match self.reload_in_place(&inputs) {
             Some(edits) => self.render_edits(edits),
