@@ -55,7 +55,10 @@ pub struct BuildConfig {
 
 impl Default for BuildConfig {
     fn default() -> Self {
-        BuildConfig { output: PathBuf::from("output"), highlight: true }
+        BuildConfig {
+            output: PathBuf::from("output"),
+            highlight: true,
+        }
     }
 }
 
@@ -69,7 +72,9 @@ pub struct NavConfig {
 
 impl Default for NavConfig {
     fn default() -> Self {
-        NavConfig { max_section_pages: 40 }
+        NavConfig {
+            max_section_pages: 40,
+        }
     }
 }
 
@@ -85,7 +90,10 @@ impl Config {
         }
         Err(Diagnostic::error(
             "no-config",
-            format!("no {CONFIG_FILE} in {} or any parent folder", start.display()),
+            format!(
+                "no {CONFIG_FILE} in {} or any parent folder",
+                start.display()
+            ),
         )
         .help("run `kbpub init` to create a knowledge base, or pass `--root DIR`"))
     }
@@ -150,6 +158,10 @@ mod tests {
     fn unknown_key_is_an_error_with_position() {
         let err = Config::parse("[site]\ntitel = \"x\"\n").unwrap_err();
         assert_eq!(err.position(), "kbpub.toml:2:1");
-        assert!(err.message.contains("unknown field `titel`"), "{}", err.message);
+        assert!(
+            err.message.contains("unknown field `titel`"),
+            "{}",
+            err.message
+        );
     }
 }

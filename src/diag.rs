@@ -32,7 +32,11 @@ impl Location {
         let len = source.len();
         let start = floor_char_boundary(&source, span.start.min(len));
         let end = floor_char_boundary(&source, span.end.clamp(start, len));
-        Location { file: file.into(), source, span: start..end }
+        Location {
+            file: file.into(),
+            source,
+            span: start..end,
+        }
     }
 
     /// 1-based line and column (column counted in characters) of the span start.
@@ -85,7 +89,10 @@ impl Diagnostic {
     }
 
     pub fn warning(code: &'static str, message: impl Into<String>) -> Self {
-        Diagnostic { severity: Severity::Warning, ..Diagnostic::error(code, message) }
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::error(code, message)
+        }
     }
 
     pub fn at(mut self, location: Location) -> Self {
@@ -215,8 +222,10 @@ fn with_codespan<R>(
     let mut notes = Vec::new();
     let file = match &d.location {
         Some(loc) => {
-            let mut labels = vec![Label::primary((), loc.span.clone())
-                .with_message(d.label.clone().unwrap_or_default())];
+            let mut labels = vec![
+                Label::primary((), loc.span.clone())
+                    .with_message(d.label.clone().unwrap_or_default()),
+            ];
             if let Some((rel, msg)) = &d.related {
                 if rel.file == loc.file {
                     labels.push(Label::secondary((), rel.span.clone()).with_message(msg));
@@ -273,7 +282,11 @@ fn json_report(diagnostics: &[Diagnostic]) -> JsonReport<'_> {
 fn json_diagnostic(d: &Diagnostic) -> JsonDiagnostic<'_> {
     let start = d.location.as_ref().map(Location::line_col);
     let end = d.location.as_ref().map(|loc| {
-        Location { span: loc.span.end..loc.span.end, ..loc.clone() }.line_col()
+        Location {
+            span: loc.span.end..loc.span.end,
+            ..loc.clone()
+        }
+        .line_col()
     });
     JsonDiagnostic {
         severity: d.severity,
@@ -303,21 +316,32 @@ pub fn github_line(d: &Diagnostic) -> String {
         props.push(format!("line={line}"));
         props.push(format!("col={col}"));
     }
-    props.push(format!("title={}", github_escape_property(&format!("kbpub {}", d.code))));
+    props.push(format!(
+        "title={}",
+        github_escape_property(&format!("kbpub {}", d.code))
+    ));
     let mut message = d.message.clone();
     if let Some(help) = &d.help {
         message.push_str("\nhelp: ");
         message.push_str(help);
     }
-    format!("::{command} {}::{}", props.join(","), github_escape_data(&message))
+    format!(
+        "::{command} {}::{}",
+        props.join(","),
+        github_escape_data(&message)
+    )
 }
 
 fn github_escape_data(s: &str) -> String {
-    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
 }
 
 fn github_escape_property(s: &str) -> String {
-    github_escape_data(s).replace(':', "%3A").replace(',', "%2C")
+    github_escape_data(s)
+        .replace(':', "%3A")
+        .replace(',', "%2C")
 }
 
 #[cfg(test)]
@@ -347,7 +371,10 @@ mod tests {
             .label("this link")
             .help("fix the path");
         let text = render_human(&d);
-        assert!(text.contains("error[broken-link]: no document at `x.md`"), "{text}");
+        assert!(
+            text.contains("error[broken-link]: no document at `x.md`"),
+            "{text}"
+        );
         assert!(text.contains("content/a.md:3:5"), "{text}");
         assert!(text.contains("see [x](x.md)"), "{text}");
         assert!(text.contains("help: fix the path"), "{text}");
@@ -355,8 +382,7 @@ mod tests {
 
     #[test]
     fn github_line_escapes_properties_and_message() {
-        let d = Diagnostic::warning("overdue", "line1\nline2: 100%")
-            .at(loc("a\nb", 2..3));
+        let d = Diagnostic::warning("overdue", "line1\nline2: 100%").at(loc("a\nb", 2..3));
         assert_eq!(
             github_line(&d),
             "::warning file=content/a.md,line=2,col=1,title=kbpub overdue::line1%0Aline2: 100%25"

@@ -84,7 +84,12 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Build { format } => build(cli.root, cli.quiet, format),
-        Command::Serve { port, bind, allow_remote, open } => {
+        Command::Serve {
+            port,
+            bind,
+            allow_remote,
+            open,
+        } => {
             if !bind.is_loopback() && !allow_remote {
                 Cli::command()
                     .error(
@@ -93,7 +98,16 @@ fn main() -> ExitCode {
                     )
                     .exit();
             }
-            serve(cli.root, kbpub::serve::Options { bind, port, allow_remote, open, quiet: cli.quiet })
+            serve(
+                cli.root,
+                kbpub::serve::Options {
+                    bind,
+                    port,
+                    allow_remote,
+                    open,
+                    quiet: cli.quiet,
+                },
+            )
         }
     };
     match outcome {
@@ -121,7 +135,11 @@ fn report(diagnostics: &[Diagnostic], format: Format) {
             errors,
             if errors == 1 { "" } else { "s" },
             diagnostics.len() - errors,
-            if diagnostics.len() - errors == 1 { "" } else { "s" }
+            if diagnostics.len() - errors == 1 {
+                ""
+            } else {
+                "s"
+            }
         );
     }
 }
@@ -136,7 +154,10 @@ fn build(root: Option<PathBuf>, quiet: bool, format: Format) -> Result<(), ExitC
         Ok(summary) => {
             report(&summary.render.warnings, format);
             if !quiet {
-                let shown = summary.output.strip_prefix(std::env::current_dir().unwrap_or_default()).unwrap_or(&summary.output);
+                let shown = summary
+                    .output
+                    .strip_prefix(std::env::current_dir().unwrap_or_default())
+                    .unwrap_or(&summary.output);
                 eprintln!(
                     "Built {} pages ({} files) in {:.2}s into {}/\nOpen {}/index.html in a browser, or run `kbpub serve`.",
                     summary.render.pages,

@@ -15,12 +15,27 @@ fn built_fixture() -> Kb {
 fn sample_knowledge_base_builds_with_every_section() {
     let kb = Kb::sample();
     let run = kb.run(&["build"]).ok();
-    assert!(run.stderr().contains("Open output/index.html"), "{}", run.stderr());
+    assert!(
+        run.stderr().contains("Open output/index.html"),
+        "{}",
+        run.stderr()
+    );
     let files = files_under(&kb.path().join("output"));
     for section in ["sops", "playbooks", "faqs", "partners", "notices"] {
-        assert!(files.contains(&format!("{section}/index.html")), "missing {section}/index.html");
+        assert!(
+            files.contains(&format!("{section}/index.html")),
+            "missing {section}/index.html"
+        );
     }
-    let documents = files.iter().filter(|f| f.ends_with(".html") && !f.ends_with("index.html") && !f.starts_with("tags/") && *f != "404.html").count();
+    let documents = files
+        .iter()
+        .filter(|f| {
+            f.ends_with(".html")
+                && !f.ends_with("index.html")
+                && !f.starts_with("tags/")
+                && *f != "404.html"
+        })
+        .count();
     assert!(documents >= 20, "only {documents} documents");
 }
 
@@ -28,13 +43,32 @@ fn sample_knowledge_base_builds_with_every_section() {
 fn relative_links_resolve_to_page_urls_with_anchors() {
     let kb = built_fixture();
     let beta = kb.html("guides/beta.html");
-    let hrefs: Vec<String> = select(&beta, "main .doc-content a, article a").iter().filter_map(|a| a.value().attr("href").map(String::from)).collect();
-    for expected in ["alpha.html#setup", "../faq/gamma.html", "deep/delta.html", "#later-on"] {
-        assert!(hrefs.iter().any(|h| h == expected), "no link to {expected} in {hrefs:?}");
+    let hrefs: Vec<String> = select(&beta, "main .doc-content a, article a")
+        .iter()
+        .filter_map(|a| a.value().attr("href").map(String::from))
+        .collect();
+    for expected in [
+        "alpha.html#setup",
+        "../faq/gamma.html",
+        "deep/delta.html",
+        "#later-on",
+    ] {
+        assert!(
+            hrefs.iter().any(|h| h == expected),
+            "no link to {expected} in {hrefs:?}"
+        );
     }
     let delta = kb.html("guides/deep/delta.html");
-    assert!(select(&delta, "a[href='../index.html']").iter().any(|a| a.text().collect::<String>() == "the guides"));
-    assert!(select(&delta, "a[href='../../index.html']").iter().any(|a| a.text().collect::<String>() == "home"));
+    assert!(
+        select(&delta, "a[href='../index.html']")
+            .iter()
+            .any(|a| a.text().collect::<String>() == "the guides")
+    );
+    assert!(
+        select(&delta, "a[href='../../index.html']")
+            .iter()
+            .any(|a| a.text().collect::<String>() == "home")
+    );
 }
 
 #[test]
@@ -42,22 +76,46 @@ fn every_internal_href_and_anchor_in_the_site_exists() {
     let kb = Kb::sample();
     kb.run(&["build"]).ok();
     let out = kb.path().join("output");
-    for file in files_under(&out).iter().filter(|f| f.ends_with(".html") && *f != "404.html") {
+    for file in files_under(&out)
+        .iter()
+        .filter(|f| f.ends_with(".html") && *f != "404.html")
+    {
         let html = kb.html(file);
         let dir = std::path::Path::new(file).parent().unwrap().to_path_buf();
-        for (selector, attribute) in [("a[href]", "href"), ("link[href]", "href"), ("script[src]", "src"), ("img[src]", "src")] {
+        for (selector, attribute) in [
+            ("a[href]", "href"),
+            ("link[href]", "href"),
+            ("script[src]", "src"),
+            ("img[src]", "src"),
+        ] {
             for element in select(&html, selector) {
                 let target = element.value().attr(attribute).unwrap();
                 if target.contains(':') || target.starts_with("//") {
                     continue; // external (https:, mailto:, data:)
                 }
-                assert!(!target.starts_with('/'), "{file}: absolute link {target} breaks opening from disk");
-                let (path, anchor) = target.split_once('#').map_or((target, None), |(p, a)| (p, Some(a)));
-                let resolved = if path.is_empty() { out.join(file) } else { out.join(&dir).join(path) };
-                assert!(resolved.is_file(), "{file}: {target} does not exist ({})", resolved.display());
+                assert!(
+                    !target.starts_with('/'),
+                    "{file}: absolute link {target} breaks opening from disk"
+                );
+                let (path, anchor) = target
+                    .split_once('#')
+                    .map_or((target, None), |(p, a)| (p, Some(a)));
+                let resolved = if path.is_empty() {
+                    out.join(file)
+                } else {
+                    out.join(&dir).join(path)
+                };
+                assert!(
+                    resolved.is_file(),
+                    "{file}: {target} does not exist ({})",
+                    resolved.display()
+                );
                 if let Some(anchor) = anchor.filter(|a| !a.is_empty()) {
                     let page = Html::parse_document(&std::fs::read_to_string(&resolved).unwrap());
-                    assert!(!select(&page, &format!("[id='{anchor}']")).is_empty(), "{file}: {target} has no #{anchor}");
+                    assert!(
+                        !select(&page, &format!("[id='{anchor}']")).is_empty(),
+                        "{file}: {target} has no #{anchor}"
+                    );
                 }
             }
         }
@@ -68,10 +126,16 @@ fn every_internal_href_and_anchor_in_the_site_exists() {
 fn headings_get_stable_deduplicated_anchors() {
     let kb = built_fixture();
     let gamma = kb.html("faq/gamma.html");
-    let ids: Vec<&str> = select(&gamma, "h2[id]").iter().map(|h| h.value().attr("id").unwrap()).collect();
+    let ids: Vec<&str> = select(&gamma, "h2[id]")
+        .iter()
+        .map(|h| h.value().attr("id").unwrap())
+        .collect();
     assert_eq!(ids, ["usage", "usage-1", "custom"]);
     assert_eq!(attr(&gamma, "h2#usage a.anchor", "href"), "#usage");
-    let toc: Vec<String> = select(&gamma, ".toc a").iter().map(|a| a.value().attr("href").unwrap().to_string()).collect();
+    let toc: Vec<String> = select(&gamma, ".toc a")
+        .iter()
+        .map(|a| a.value().attr("href").unwrap().to_string())
+        .collect();
     assert!(toc.contains(&"#usage-1".to_string()), "{toc:?}");
 }
 
@@ -80,11 +144,23 @@ fn nav_marks_the_current_page_and_opens_its_section() {
     let kb = built_fixture();
     let delta = kb.html("guides/deep/delta.html");
     assert_eq!(text(&delta, "nav a[aria-current='page']"), "Delta");
-    let open: Vec<String> = select(&delta, "nav li.is-open > a").iter().map(|a| a.text().collect()).collect();
+    let open: Vec<String> = select(&delta, "nav li.is-open > a")
+        .iter()
+        .map(|a| a.text().collect())
+        .collect();
     assert_eq!(open, ["Guides", "Deep"]);
-    let faq_children = select(&delta, "nav li:not(.is-open) > a[href='../../faq/index.html'] + details");
-    assert!(faq_children.is_empty(), "closed sections do not list their pages");
-    let crumbs: Vec<String> = select(&delta, ".breadcrumbs a").iter().map(|a| a.text().collect()).collect();
+    let faq_children = select(
+        &delta,
+        "nav li:not(.is-open) > a[href='../../faq/index.html'] + details",
+    );
+    assert!(
+        faq_children.is_empty(),
+        "closed sections do not list their pages"
+    );
+    let crumbs: Vec<String> = select(&delta, ".breadcrumbs a")
+        .iter()
+        .map(|a| a.text().collect())
+        .collect();
     assert_eq!(crumbs, ["Fixture KB", "Guides", "Deep"]);
 }
 
@@ -92,7 +168,10 @@ fn nav_marks_the_current_page_and_opens_its_section() {
 fn prev_next_follow_reading_order() {
     let kb = built_fixture();
     let beta = kb.html("guides/beta.html");
-    let pager: Vec<String> = select(&beta, ".pager a").iter().map(|a| a.value().attr("href").unwrap().to_string()).collect();
+    let pager: Vec<String> = select(&beta, ".pager a")
+        .iter()
+        .map(|a| a.value().attr("href").unwrap().to_string())
+        .collect();
     assert_eq!(pager, ["alpha.html", "deep/index.html"]);
 }
 
@@ -100,8 +179,17 @@ fn prev_next_follow_reading_order() {
 fn github_alerts_become_styled_callouts() {
     let kb = built_fixture();
     let gamma = kb.html("faq/gamma.html");
-    for (kind, title) in [("note", "Note"), ("tip", "Tip"), ("important", "Important"), ("warning", "Warning"), ("caution", "Caution")] {
-        assert_eq!(text(&gamma, &format!(".callout.callout-{kind} .callout-title")), title);
+    for (kind, title) in [
+        ("note", "Note"),
+        ("tip", "Tip"),
+        ("important", "Important"),
+        ("warning", "Warning"),
+        ("caution", "Caution"),
+    ] {
+        assert_eq!(
+            text(&gamma, &format!(".callout.callout-{kind} .callout-title")),
+            title
+        );
     }
 }
 
@@ -113,7 +201,10 @@ fn gfm_tables_tasks_strikethrough_footnotes_and_autolinks() {
     assert_eq!(select(&gamma, "input[type=checkbox][checked]").len(), 1);
     assert_eq!(select(&gamma, "input[type=checkbox]").len(), 2);
     assert_eq!(text(&gamma, "del"), "old");
-    assert_eq!(text(&gamma, "a[href='https://example.org/x']"), "https://example.org/x");
+    assert_eq!(
+        text(&gamma, "a[href='https://example.org/x']"),
+        "https://example.org/x"
+    );
     assert!(!select(&gamma, ".footnote-definition").is_empty());
 }
 
@@ -130,7 +221,10 @@ fn code_is_highlighted_with_css_classes() {
 fn images_are_copied_and_linked_relatively() {
     let kb = built_fixture();
     let beta = kb.html("guides/beta.html");
-    assert_eq!(attr(&beta, "img[alt='Diagram of the flow']", "src"), "img/diagram.png");
+    assert_eq!(
+        attr(&beta, "img[alt='Diagram of the flow']", "src"),
+        "img/diagram.png"
+    );
     assert!(kb.output_file("guides/img/diagram.png").is_file());
 }
 
@@ -141,11 +235,21 @@ fn metadata_tags_and_tag_pages() {
     let page = kb.read_output("guides/alpha.html");
     assert!(page.contains("alpha@ops.example.com"), "owner shown");
     assert!(page.contains("2026-10-02"), "last updated shown");
-    let tags: Vec<String> = select(&alpha, "a.tag").iter().map(|a| a.value().attr("href").unwrap().to_string()).collect();
+    let tags: Vec<String> = select(&alpha, "a.tag")
+        .iter()
+        .map(|a| a.value().attr("href").unwrap().to_string())
+        .collect();
     assert_eq!(tags, ["../tags/onboarding.html", "../tags/as2.html"]);
     let tag = kb.html("tags/onboarding.html");
-    let listed: Vec<String> = select(&tag, "main a[href$='.html']").iter().map(|a| a.text().collect::<String>()).collect();
-    assert!(listed.iter().any(|t| t.contains("Alpha guide")) && listed.iter().any(|t| t.contains("Gamma questions")), "{listed:?}");
+    let listed: Vec<String> = select(&tag, "main a[href$='.html']")
+        .iter()
+        .map(|a| a.text().collect::<String>())
+        .collect();
+    assert!(
+        listed.iter().any(|t| t.contains("Alpha guide"))
+            && listed.iter().any(|t| t.contains("Gamma questions")),
+        "{listed:?}"
+    );
     assert!(kb.read_output("tags/index.html").contains("onboarding"));
 }
 
@@ -153,16 +257,36 @@ fn metadata_tags_and_tag_pages() {
 fn dark_mode_search_and_sitemap_are_local() {
     let kb = built_fixture();
     let page = kb.read_output("guides/alpha.html");
-    assert!(!page.contains("http://") && !page.contains("https://cdn"), "no remote assets");
-    assert!(page.contains("data-theme") || kb.read_output("assets/kbpub.js").contains("data-theme"));
+    assert!(
+        !page.contains("http://") && !page.contains("https://cdn"),
+        "no remote assets"
+    );
+    assert!(
+        page.contains("data-theme") || kb.read_output("assets/kbpub.js").contains("data-theme")
+    );
     let index = kb.read_output("search-index.js");
     assert!(index.starts_with("window.KBPUB_SEARCH="));
-    let json: serde_json::Value = serde_json::from_str(index.trim_start_matches("window.KBPUB_SEARCH=").trim_end().trim_end_matches(';')).unwrap();
-    let alpha = json["docs"].as_array().unwrap().iter().find(|d| d["t"] == "Alpha guide").expect("alpha indexed");
+    let json: serde_json::Value = serde_json::from_str(
+        index
+            .trim_start_matches("window.KBPUB_SEARCH=")
+            .trim_end()
+            .trim_end_matches(';'),
+    )
+    .unwrap();
+    let alpha = json["docs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["t"] == "Alpha guide")
+        .expect("alpha indexed");
     assert_eq!(alpha["u"], "guides/alpha.html");
     assert_eq!(alpha["h"], serde_json::json!(["Setup", "Verify"]));
     let sitemap = kb.read_output("sitemap.xml");
-    assert!(sitemap.contains("<loc>https://kb.test/guides/alpha.html</loc><lastmod>2026-10-02</lastmod>"), "{sitemap}");
+    assert!(
+        sitemap
+            .contains("<loc>https://kb.test/guides/alpha.html</loc><lastmod>2026-10-02</lastmod>"),
+        "{sitemap}"
+    );
     assert!(kb.output_file("404.html").is_file());
 }
 
@@ -186,10 +310,16 @@ fn broken_inputs_report_every_error_with_its_position() {
         "error[broken-anchor]: `content/docs/dup-a.md` has no heading with anchor `#nope`",
         "content/docs/links.md:7:1",
     ] {
-        assert!(stderr.contains(expected), "missing `{expected}` in:\n{stderr}");
+        assert!(
+            stderr.contains(expected),
+            "missing `{expected}` in:\n{stderr}"
+        );
     }
     assert!(stderr.contains("6 errors"), "{stderr}");
-    assert!(stderr.contains("6 │ See [gone](missing.md) and"), "code frame:\n{stderr}");
+    assert!(
+        stderr.contains("6 │ See [gone](missing.md) and"),
+        "code frame:\n{stderr}"
+    );
     assert!(!kb.path().join("output").exists(), "nothing written");
 }
 
@@ -218,12 +348,32 @@ fn template_errors_name_the_template_and_line() {
 fn a_failed_build_leaves_the_previous_output_untouched() {
     let kb = built_fixture();
     let out = kb.path().join("output");
-    let before: Vec<(String, Vec<u8>)> = files_under(&out).into_iter().map(|f| { let b = std::fs::read(out.join(&f)).unwrap(); (f, b) }).collect();
-    kb.write("content/guides/alpha.md", "+++\ntitle = \"Alpha changed\"\ntype = \"sop\"\n+++\n\n[broken](nowhere.md)\n");
+    let before: Vec<(String, Vec<u8>)> = files_under(&out)
+        .into_iter()
+        .map(|f| {
+            let b = std::fs::read(out.join(&f)).unwrap();
+            (f, b)
+        })
+        .collect();
+    kb.write(
+        "content/guides/alpha.md",
+        "+++\ntitle = \"Alpha changed\"\ntype = \"sop\"\n+++\n\n[broken](nowhere.md)\n",
+    );
     kb.run(&["build"]).fails_with(1);
-    let after: Vec<(String, Vec<u8>)> = files_under(&out).into_iter().map(|f| { let b = std::fs::read(out.join(&f)).unwrap(); (f, b) }).collect();
+    let after: Vec<(String, Vec<u8>)> = files_under(&out)
+        .into_iter()
+        .map(|f| {
+            let b = std::fs::read(out.join(&f)).unwrap();
+            (f, b)
+        })
+        .collect();
     assert!(before == after, "output changed after a failed build");
-    let leftovers: Vec<String> = std::fs::read_dir(kb.path()).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| n.contains("staging")).collect();
+    let leftovers: Vec<String> = std::fs::read_dir(kb.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("staging"))
+        .collect();
     assert!(leftovers.is_empty(), "staging left behind: {leftovers:?}");
 }
 
@@ -232,7 +382,10 @@ fn files_of_deleted_documents_do_not_linger() {
     let kb = built_fixture();
     assert!(kb.output_file("guides/deep/delta.html").is_file());
     kb.remove("content/guides/deep/delta.md");
-    kb.write("content/guides/beta.md", "+++\ntitle = \"Beta guide\"\ntype = \"playbook\"\n+++\n\nNo links now.\n");
+    kb.write(
+        "content/guides/beta.md",
+        "+++\ntitle = \"Beta guide\"\ntype = \"playbook\"\n+++\n\nNo links now.\n",
+    );
     kb.run(&["build"]).ok();
     assert!(!kb.output_file("guides/deep/delta.html").exists());
     assert!(kb.output_file("guides/alpha.html").is_file());
@@ -243,16 +396,26 @@ fn builds_are_deterministic() {
     let kb = built_fixture();
     let first = kb.read_output("guides/beta.html") + &kb.read_output("search-index.js");
     kb.run(&["build"]).ok();
-    assert_eq!(first, kb.read_output("guides/beta.html") + &kb.read_output("search-index.js"));
+    assert_eq!(
+        first,
+        kb.read_output("guides/beta.html") + &kb.read_output("search-index.js")
+    );
 }
 
 #[test]
 fn missing_config_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
-    let run = kbpub().arg("build").current_dir(dir.path()).output().unwrap();
+    let run = kbpub()
+        .arg("build")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert_eq!(run.status.code(), Some(1));
-    assert!(stderr.contains("no kbpub.toml") && stderr.contains("kbpub init"), "{stderr}");
+    assert!(
+        stderr.contains("no kbpub.toml") && stderr.contains("kbpub init"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -272,6 +435,9 @@ fn every_subcommand_has_help() {
     for command in commands {
         let out = kbpub().args([command.as_str(), "--help"]).output().unwrap();
         assert!(out.status.success(), "{command} --help failed");
-        assert!(String::from_utf8_lossy(&out.stdout).contains("Usage: kbpub"), "{command} --help");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("Usage: kbpub"),
+            "{command} --help"
+        );
     }
 }

@@ -105,8 +105,21 @@ pub struct FrontMatter {
 
 /// The keys front matter may hold, for "did you mean" hints.
 const KEYS: &[&str] = &[
-    "id", "title", "type", "owner", "audience", "partners", "review_by", "updated", "tags",
-    "weight", "description", "status", "superseded_by", "confluence", "extra",
+    "id",
+    "title",
+    "type",
+    "owner",
+    "audience",
+    "partners",
+    "review_by",
+    "updated",
+    "tags",
+    "weight",
+    "description",
+    "status",
+    "superseded_by",
+    "confluence",
+    "extra",
 ];
 
 /// As written: strings are checked after parsing so that errors can name the allowed values.
@@ -199,14 +212,14 @@ pub fn split(source: &str) -> Option<Split> {
 }
 
 /// Parses and validates the header of `source` (display path `file`).
-pub fn parse(
-    file: &str,
-    source: &Arc<str>,
-    split: &Split,
-) -> Result<FrontMatter, Vec<Diagnostic>> {
+pub fn parse(file: &str, source: &Arc<str>, split: &Split) -> Result<FrontMatter, Vec<Diagnostic>> {
     let header = &source[split.header.clone()];
     let at = |span: Range<usize>| {
-        Location::new(file, source.clone(), split.header.start + span.start..split.header.start + span.end)
+        Location::new(
+            file,
+            source.clone(),
+            split.header.start + span.start..split.header.start + span.end,
+        )
     };
     let raw: RawFrontMatter = match split.format {
         Format::Toml => toml::from_str(header).map_err(|e| {
@@ -253,8 +266,14 @@ fn validate(
     };
     let type_names: Vec<&str> = DocType::ALL.iter().map(|t| t.name()).collect();
     let doc_type = choice("type", raw.doc_type.as_deref(), &type_names).map(|i| DocType::ALL[i]);
-    let audience = choice("audience", raw.audience.as_deref(), &["internal", "partner"])
-        .map_or(Audience::Internal, |i| [Audience::Internal, Audience::Partner][i]);
+    let audience = choice(
+        "audience",
+        raw.audience.as_deref(),
+        &["internal", "partner"],
+    )
+    .map_or(Audience::Internal, |i| {
+        [Audience::Internal, Audience::Partner][i]
+    });
     let status = choice("status", raw.status.as_deref(), &["current", "obsolete"])
         .map_or(Status::Current, |i| [Status::Current, Status::Obsolete][i]);
     let mut date = |key: &str, value: Option<DateInput>| -> Option<NaiveDate> {
@@ -263,9 +282,12 @@ fn validate(
             Ok(d) => Some(d),
             Err(e) => {
                 errors.push(
-                    Diagnostic::error("front-matter", format!("`{key}` is not a valid date: `{text}` ({e})"))
-                        .at(value_at(key))
-                        .label("expected a date like 2027-05-01"),
+                    Diagnostic::error(
+                        "front-matter",
+                        format!("`{key}` is not a valid date: `{text}` ({e})"),
+                    )
+                    .at(value_at(key))
+                    .label("expected a date like 2027-05-01"),
                 );
                 None
             }
@@ -284,14 +306,16 @@ fn validate(
             String::new()
         }
     };
-    if let Some(id) = &raw.id {
-        if !is_valid_id(id) {
-            errors.push(
-                Diagnostic::error("front-matter", format!("invalid id `{id}`"))
-                    .at(value_at("id"))
-                    .help("ids use letters, digits, `-`, `_` and `.`, and start with a letter or digit"),
-            );
-        }
+    if let Some(id) = &raw.id
+        && !is_valid_id(id)
+    {
+        errors.push(
+            Diagnostic::error("front-matter", format!("invalid id `{id}`"))
+                .at(value_at("id"))
+                .help(
+                    "ids use letters, digits, `-`, `_` and `.`, and start with a letter or digit",
+                ),
+        );
     }
     if !errors.is_empty() {
         return Err(errors);
@@ -311,7 +335,9 @@ fn validate(
         status,
         superseded_by: raw.superseded_by,
         confluence: raw.confluence,
-        extra: raw.extra.unwrap_or(serde_json::Value::Object(Default::default())),
+        extra: raw
+            .extra
+            .unwrap_or(serde_json::Value::Object(Default::default())),
     })
 }
 
@@ -330,9 +356,16 @@ pub fn value_span(header: &str, key: &str) -> Option<Range<usize>> {
         let indent = line.len() - trimmed.len();
         if let Some(rest) = trimmed.strip_prefix(key) {
             let after_key = rest.trim_start();
-            if let Some(value) = after_key.strip_prefix('=').or_else(|| after_key.strip_prefix(':')) {
+            if let Some(value) = after_key
+                .strip_prefix('=')
+                .or_else(|| after_key.strip_prefix(':'))
+            {
                 let value_trimmed = value.trim();
-                let value_start = offset + indent + key.len() + (rest.len() - after_key.len()) + 1
+                let value_start = offset
+                    + indent
+                    + key.len()
+                    + (rest.len() - after_key.len())
+                    + 1
                     + (value.len() - value.trim_start().len());
                 return Some(value_start..value_start + value_trimmed.len());
             }
@@ -343,9 +376,17 @@ pub fn value_span(header: &str, key: &str) -> Option<Range<usize>> {
 }
 
 fn line_col_offset(text: &str, line: usize, column: usize) -> usize {
-    let line_start: usize = text.split_inclusive('\n').take(line.saturating_sub(1)).map(str::len).sum();
+    let line_start: usize = text
+        .split_inclusive('\n')
+        .take(line.saturating_sub(1))
+        .map(str::len)
+        .sum();
     let line_text = text[line_start..].lines().next().unwrap_or("");
-    let col_bytes: usize = line_text.chars().take(column.saturating_sub(1)).map(char::len_utf8).sum();
+    let col_bytes: usize = line_text
+        .chars()
+        .take(column.saturating_sub(1))
+        .map(char::len_utf8)
+        .sum();
     line_start + col_bytes
 }
 
@@ -369,9 +410,11 @@ fn unknown_key_hint(diagnostic: Diagnostic) -> Diagnostic {
         .min()
         .filter(|(distance, _)| *distance <= 2);
     match closest {
-        Some((_, key)) => diagnostic.label(format!("did you mean `{key}`?")).help(format!(
-            "rename `{unknown}` to `{key}`; see ARCHITECTURE.md, Document model, for the keys"
-        )),
+        Some((_, key)) => diagnostic
+            .label(format!("did you mean `{key}`?"))
+            .help(format!(
+                "rename `{unknown}` to `{key}`; see ARCHITECTURE.md, Document model, for the keys"
+            )),
         None => diagnostic.help(format!("remove `{unknown}` or move it under `[extra]`")),
     }
 }
@@ -388,8 +431,12 @@ mod tests {
 
     #[test]
     fn toml_and_yaml_give_the_same_result() {
-        let t = parse_str("+++\ntitle = \"A\"\ntype = \"sop\"\nreview_by = 2027-05-01\ntags = [\"x\"]\n+++\nbody").unwrap();
-        let y = parse_str("---\ntitle: A\ntype: sop\nreview_by: 2027-05-01\ntags: [x]\n---\nbody").unwrap();
+        let t = parse_str(
+            "+++\ntitle = \"A\"\ntype = \"sop\"\nreview_by = 2027-05-01\ntags = [\"x\"]\n+++\nbody",
+        )
+        .unwrap();
+        let y = parse_str("---\ntitle: A\ntype: sop\nreview_by: 2027-05-01\ntags: [x]\n---\nbody")
+            .unwrap();
         assert_eq!(t.title, y.title);
         assert_eq!(t.doc_type, Some(DocType::Sop));
         assert_eq!(y.doc_type, Some(DocType::Sop));
@@ -406,7 +453,8 @@ mod tests {
 
     #[test]
     fn bad_date_and_bad_audience_are_both_reported() {
-        let errs = parse_str("---\ntitle: A\naudience: everyone\nreview_by: 2027-13-01\n---\n").unwrap_err();
+        let errs = parse_str("---\ntitle: A\naudience: everyone\nreview_by: 2027-13-01\n---\n")
+            .unwrap_err();
         assert_eq!(errs.len(), 2);
         assert_eq!(errs[0].position(), "content/x.md:3:11");
         assert_eq!(errs[1].position(), "content/x.md:4:12");
@@ -422,7 +470,11 @@ mod tests {
     #[test]
     fn yaml_syntax_error_has_a_position() {
         let errs = parse_str("---\ntitle: A\ntags: [x\n---\n").unwrap_err();
-        assert!(errs[0].position().starts_with("content/x.md:"), "{}", errs[0].position());
+        assert!(
+            errs[0].position().starts_with("content/x.md:"),
+            "{}",
+            errs[0].position()
+        );
     }
 
     #[test]

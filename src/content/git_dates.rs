@@ -13,7 +13,15 @@ pub fn last_commit_dates(root: &Path) -> HashMap<String, NaiveDate> {
     let output = Command::new("git")
         .arg("-C")
         .arg(root)
-        .args(["log", "--relative", "--no-renames", "--format=%x00%cs", "--name-only", "--", "content"])
+        .args([
+            "log",
+            "--relative",
+            "--no-renames",
+            "--format=%x00%cs",
+            "--name-only",
+            "--",
+            "content",
+        ])
         .stderr(std::process::Stdio::null())
         .output();
     match output {
@@ -42,7 +50,8 @@ mod tests {
 
     #[test]
     fn newest_commit_wins() {
-        let log = "\02026-11-20\n\ncontent/a.md\n\n\02026-10-01\n\ncontent/a.md\ncontent/b.md\n";
+        let log =
+            "\x002026-11-20\n\ncontent/a.md\n\n\x002026-10-01\n\ncontent/a.md\ncontent/b.md\n";
         let dates = parse_log(log);
         assert_eq!(dates["content/a.md"].to_string(), "2026-11-20");
         assert_eq!(dates["content/b.md"].to_string(), "2026-10-01");

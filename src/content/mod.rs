@@ -18,7 +18,13 @@ use crate::diag::{Diagnostic, Location};
 pub use frontmatter::{Audience, DocType, FrontMatter, Status};
 
 /// Folders and files at the output root that kbpub writes itself; content may not use them.
-const RESERVED_ROOT_NAMES: &[&str] = &["assets", "tags", "search-index.js", "sitemap.xml", "404.html"];
+const RESERVED_ROOT_NAMES: &[&str] = &[
+    "assets",
+    "tags",
+    "search-index.js",
+    "sitemap.xml",
+    "404.html",
+];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PageKind {
@@ -109,7 +115,9 @@ impl Site {
     }
 
     pub fn has_asset(&self, rel_path: &str) -> bool {
-        self.assets.binary_search_by(|a| a.as_str().cmp(rel_path)).is_ok()
+        self.assets
+            .binary_search_by(|a| a.as_str().cmp(rel_path))
+            .is_ok()
     }
 
     pub fn root_section(&self) -> &Section {
@@ -118,7 +126,9 @@ impl Site {
 
     /// Document pages (not section pages), in nav order.
     pub fn documents(&self) -> impl Iterator<Item = usize> + '_ {
-        self.nav_order().into_iter().filter(|&i| matches!(self.pages[i].kind, PageKind::Document(_)))
+        self.nav_order()
+            .into_iter()
+            .filter(|&i| matches!(self.pages[i].kind, PageKind::Document(_)))
     }
 
     /// Every page in reading order: a section page, then its documents, then its subsections.
@@ -157,8 +167,10 @@ impl Site {
                 tags.entry(tag.as_str()).or_default().push(i);
             }
         }
-        let mut list: Vec<(String, Vec<usize>)> =
-            tags.into_iter().map(|(tag, pages)| (tag.to_string(), pages)).collect();
+        let mut list: Vec<(String, Vec<usize>)> = tags
+            .into_iter()
+            .map(|(tag, pages)| (tag.to_string(), pages))
+            .collect();
         list.sort_by(|a, b| a.0.cmp(&b.0));
         list
     }
@@ -183,7 +195,9 @@ impl Site {
     /// in the site is unchanged, re-sorting sections since its title or weight may have changed.
     /// `kbpub serve` uses this so that saving one document does not reload ten thousand.
     pub fn reload_page(&mut self, rel_path: &str) -> Reload {
-        let Some(index) = self.page_by_rel_path(rel_path) else { return Reload::NeedsFullLoad };
+        let Some(index) = self.page_by_rel_path(rel_path) else {
+            return Reload::NeedsFullLoad;
+        };
         let (Some(mut page), diagnostics) = read_page(&self.config.content_dir(), rel_path) else {
             return Reload::NeedsFullLoad;
         };
@@ -206,7 +220,10 @@ impl Site {
         page.updated = page.meta.updated.or(old.updated);
         let old = std::mem::replace(&mut self.pages[index], page);
         order_sections(self);
-        Reload::Replaced { page: index, old: Box::new(old) }
+        Reload::Replaced {
+            page: index,
+            old: Box::new(old),
+        }
     }
 }
 
@@ -216,11 +233,13 @@ impl Site {
 pub fn load(config: &Config) -> Result<(Site, Vec<Diagnostic>), Vec<Diagnostic>> {
     let content_dir = config.content_dir();
     if !content_dir.is_dir() {
-        return Err(vec![Diagnostic::error(
-            "no-content",
-            format!("no content folder at {}", content_dir.display()),
-        )
-        .help("create `content/` with Markdown documents, or run `kbpub init`")]);
+        return Err(vec![
+            Diagnostic::error(
+                "no-content",
+                format!("no content folder at {}", content_dir.display()),
+            )
+            .help("create `content/` with Markdown documents, or run `kbpub init`"),
+        ]);
     }
     let (markdown, assets, mut diagnostics) = walk(&content_dir);
     let parsed: Vec<(Option<Page>, Vec<Diagnostic>)> = markdown
@@ -243,7 +262,11 @@ pub fn load(config: &Config) -> Result<(Site, Vec<Diagnostic>), Vec<Diagnostic>>
     let by_id = index_ids(&pages, &mut diagnostics);
     diagnostics.extend(check_references(&pages, &by_id));
     crate::diag::sort(&mut diagnostics);
-    let by_rel_path = pages.iter().enumerate().map(|(i, p)| (p.rel_path.clone(), i)).collect();
+    let by_rel_path = pages
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.rel_path.clone(), i))
+        .collect();
     let mut site = Site {
         config: config.clone(),
         pages,
@@ -285,7 +308,9 @@ fn walk(content_dir: &Path) -> (Vec<String>, Vec<String>, Vec<Diagnostic>) {
         if !entry.file_type().is_file() {
             continue;
         }
-        let Ok(rel) = entry.path().strip_prefix(content_dir) else { continue };
+        let Ok(rel) = entry.path().strip_prefix(content_dir) else {
+            continue;
+        };
         let rel = url::to_slash(rel);
         if rel.ends_with(".md") {
             markdown.push(rel);
@@ -315,8 +340,15 @@ fn read_page(content_dir: &Path, rel: &str) -> (Option<Page>, Vec<Diagnostic>) {
         file: file.clone(),
         source: source.clone(),
         body_start: 0,
-        meta: FrontMatter { title: url::title_from_slug(url::file_stem(rel)), ..FrontMatter::default() },
-        kind: if is_section { PageKind::Section(usize::MAX) } else { PageKind::Document(DocType::Sop) },
+        meta: FrontMatter {
+            title: url::title_from_slug(url::file_stem(rel)),
+            ..FrontMatter::default()
+        },
+        kind: if is_section {
+            PageKind::Section(usize::MAX)
+        } else {
+            PageKind::Document(DocType::Sop)
+        },
         section: usize::MAX,
         url: url::page_url(rel),
         updated: None,
@@ -338,7 +370,11 @@ fn read_page(content_dir: &Path, rel: &str) -> (Option<Page>, Vec<Diagnostic>) {
         (false, Some(t)) => page.kind = PageKind::Document(t),
         (false, None) => errors.push(
             Diagnostic::error("front-matter", "missing `type`")
-                .at(Location::new(file, source.clone(), split.header.start..split.header.start))
+                .at(Location::new(
+                    file,
+                    source.clone(),
+                    split.header.start..split.header.start,
+                ))
                 .help("add `type = \"sop\"` (or playbook, faq, partner, incident-review, notice)"),
         ),
     }
@@ -362,8 +398,11 @@ fn build_sections(pages: &mut Vec<Page>) -> Vec<Section> {
             dir = url::parent_dir(dir);
         }
     }
-    let index_of_dir: HashMap<String, usize> =
-        dirs.iter().enumerate().map(|(i, d)| (d.clone(), i)).collect();
+    let index_of_dir: HashMap<String, usize> = dirs
+        .iter()
+        .enumerate()
+        .map(|(i, d)| (d.clone(), i))
+        .collect();
     let mut sections: Vec<Section> = dirs
         .iter()
         .map(|dir| Section {
@@ -400,9 +439,17 @@ fn build_sections(pages: &mut Vec<Page>) -> Vec<Section> {
 }
 
 fn generated_section_page(section: usize, dir: &str) -> Page {
-    let rel_path = if dir.is_empty() { "_index.md".to_string() } else { format!("{dir}/_index.md") };
+    let rel_path = if dir.is_empty() {
+        "_index.md".to_string()
+    } else {
+        format!("{dir}/_index.md")
+    };
     let name = dir.rsplit('/').next().unwrap_or(dir);
-    let title = if dir.is_empty() { "Home".to_string() } else { url::title_from_slug(name) };
+    let title = if dir.is_empty() {
+        "Home".to_string()
+    } else {
+        url::title_from_slug(name)
+    };
     Page {
         id: url::derived_id(&rel_path),
         file: format!("content/{rel_path}"),
@@ -410,7 +457,10 @@ fn generated_section_page(section: usize, dir: &str) -> Page {
         rel_path,
         source: Arc::from(""),
         body_start: 0,
-        meta: FrontMatter { title, ..FrontMatter::default() },
+        meta: FrontMatter {
+            title,
+            ..FrontMatter::default()
+        },
         kind: PageKind::Section(section),
         section,
         updated: None,
@@ -424,16 +474,28 @@ fn check_reserved_and_collisions(pages: &[Page]) -> Vec<Diagnostic> {
         let first = page.url.split('/').next().unwrap_or("");
         if RESERVED_ROOT_NAMES.contains(&first) {
             diagnostics.push(
-                Diagnostic::error("reserved-path", format!("`{first}` at the site root is reserved for kbpub's own output"))
-                    .at(Location::new(page.file.clone(), page.source.clone(), 0..0))
-                    .help(format!("rename `{}` so that its output path does not start with `{first}`", page.file)),
+                Diagnostic::error(
+                    "reserved-path",
+                    format!("`{first}` at the site root is reserved for kbpub's own output"),
+                )
+                .at(Location::new(page.file.clone(), page.source.clone(), 0..0))
+                .help(format!(
+                    "rename `{}` so that its output path does not start with `{first}`",
+                    page.file
+                )),
             );
         }
         if let Some(other) = by_url.insert(&page.url, page) {
             diagnostics.push(
-                Diagnostic::error("url-collision", format!("`{}` and `{}` both become `{}`", other.file, page.file, page.url))
-                    .at(Location::new(page.file.clone(), page.source.clone(), 0..0))
-                    .help("rename one of them (a folder's own page is `_index.md`, not `index.md`)"),
+                Diagnostic::error(
+                    "url-collision",
+                    format!(
+                        "`{}` and `{}` both become `{}`",
+                        other.file, page.file, page.url
+                    ),
+                )
+                .at(Location::new(page.file.clone(), page.source.clone(), 0..0))
+                .help("rename one of them (a folder's own page is `_index.md`, not `index.md`)"),
             );
         }
     }
@@ -450,7 +512,10 @@ fn index_ids(pages: &[Page], diagnostics: &mut Vec<Diagnostic>) -> HashMap<Strin
                     .at(page.key_location("id"))
                     .label("this id is already used")
                     .related(first.key_location("id"), "first used here")
-                    .help(format!("ids must be unique; `{}` already has id `{}`", first.file, page.id)),
+                    .help(format!(
+                        "ids must be unique; `{}` already has id `{}`",
+                        first.file, page.id
+                    )),
             );
         } else {
             by_id.insert(page.id.clone(), i);
@@ -466,21 +531,31 @@ fn check_references(pages: &[Page], by_id: &HashMap<String, usize>) -> Vec<Diagn
         .filter_map(|page| {
             let target = page.meta.superseded_by.as_deref()?;
             (!by_id.contains_key(target)).then(|| {
-                Diagnostic::error("unknown-id", format!("`superseded_by` names unknown document id `{target}`"))
-                    .at(page.key_location("superseded_by"))
-                    .help("use the `id` of an existing document")
+                Diagnostic::error(
+                    "unknown-id",
+                    format!("`superseded_by` names unknown document id `{target}`"),
+                )
+                .at(page.key_location("superseded_by"))
+                .help("use the `id` of an existing document")
             })
         })
         .collect()
 }
 
 fn order_sections(site: &mut Site) {
-    let key = |pages: &[Page], i: usize| (pages[i].meta.weight.unwrap_or(i64::MAX), pages[i].meta.title.to_lowercase());
+    let key = |pages: &[Page], i: usize| {
+        (
+            pages[i].meta.weight.unwrap_or(i64::MAX),
+            pages[i].meta.title.to_lowercase(),
+        )
+    };
     let pages = &site.pages;
     let section_pages: Vec<usize> = site.sections.iter().map(|s| s.page).collect();
     for section in &mut site.sections {
         section.pages.sort_by_cached_key(|&i| key(pages, i));
-        section.subsections.sort_by_cached_key(|&s| key(pages, section_pages[s]));
+        section
+            .subsections
+            .sort_by_cached_key(|&s| key(pages, section_pages[s]));
     }
 }
 
@@ -507,7 +582,11 @@ mod tests {
         let site = site_with(&[("sops/a-b.md", DOC), ("sops/deep/c.md", DOC)]).unwrap();
         assert!(site.page_by_id("sops-a-b").is_some());
         assert!(site.page_by_id("sops-deep-c").is_some());
-        let titles: Vec<&str> = site.sections.iter().map(|s| site.pages[s.page].title()).collect();
+        let titles: Vec<&str> = site
+            .sections
+            .iter()
+            .map(|s| site.pages[s.page].title())
+            .collect();
         assert_eq!(titles, ["Home", "Sops", "Deep"]);
     }
 
@@ -523,7 +602,11 @@ mod tests {
             ("f/c.md", &doc("Alpha", None)),
         ])
         .unwrap();
-        let order: Vec<&str> = site.sections[1].pages.iter().map(|&i| site.pages[i].title()).collect();
+        let order: Vec<&str> = site.sections[1]
+            .pages
+            .iter()
+            .map(|&i| site.pages[i].title())
+            .collect();
         assert_eq!(order, ["Zeta", "Alpha", "beta"]);
     }
 
@@ -552,20 +635,42 @@ mod tests {
         let a = site.page_by_rel_path("f/a.md").unwrap();
 
         write("f/a.md", "+++\ntitle = \"Zulu\"\ntype = \"faq\"\n+++\nnew");
-        let Reload::Replaced { page, old } = site.reload_page("f/a.md") else { panic!("not replaced") };
+        let Reload::Replaced { page, old } = site.reload_page("f/a.md") else {
+            panic!("not replaced")
+        };
         assert_eq!((page, old.body()), (a, "old"));
         assert_eq!(site.pages[a].body(), "new");
-        let order: Vec<&str> = site.sections[1].pages.iter().map(|&i| site.pages[i].title()).collect();
+        let order: Vec<&str> = site.sections[1]
+            .pages
+            .iter()
+            .map(|&i| site.pages[i].title())
+            .collect();
         assert_eq!(order, ["Beta", "Zulu"], "sections are re-sorted");
 
-        write("f/a.md", "+++\nid = \"other\"\ntitle = \"Zulu\"\ntype = \"faq\"\n+++\n");
-        assert!(matches!(site.reload_page("f/a.md"), Reload::NeedsFullLoad), "a new id");
+        write(
+            "f/a.md",
+            "+++\nid = \"other\"\ntitle = \"Zulu\"\ntype = \"faq\"\n+++\n",
+        );
+        assert!(
+            matches!(site.reload_page("f/a.md"), Reload::NeedsFullLoad),
+            "a new id"
+        );
         write("f/a.md", "+++\ntitle = \"Zulu\"\ntype = \"nope\"\n+++\n");
-        assert!(matches!(site.reload_page("f/a.md"), Reload::NeedsFullLoad), "a front matter error");
-        assert!(matches!(site.reload_page("f/new.md"), Reload::NeedsFullLoad), "a new document");
+        assert!(
+            matches!(site.reload_page("f/a.md"), Reload::NeedsFullLoad),
+            "a front matter error"
+        );
+        assert!(
+            matches!(site.reload_page("f/new.md"), Reload::NeedsFullLoad),
+            "a new document"
+        );
         write("f/a.md", "+++\ntitle = \"Zulu\"\ntype = \"faq\"\n+++\nnew");
         assert!(matches!(site.reload_page("f/a.md"), Reload::Unchanged));
-        assert_eq!(site.pages[a].body(), "new", "the site is unchanged when a full load is needed");
+        assert_eq!(
+            site.pages[a].body(),
+            "new",
+            "the site is unchanged when a full load is needed"
+        );
     }
 
     #[test]
@@ -577,6 +682,9 @@ mod tests {
         ])
         .unwrap_err();
         let positions: Vec<String> = errs.iter().map(Diagnostic::position).collect();
-        assert_eq!(positions, ["content/a.md:3:8", "content/b.md:1:1", "content/c.md:2:1"]);
+        assert_eq!(
+            positions,
+            ["content/a.md:3:8", "content/b.md:1:1", "content/c.md:2:1"]
+        );
     }
 }

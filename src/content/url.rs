@@ -17,12 +17,21 @@ pub fn page_url(rel_path: &str) -> String {
 /// `sops/asn.md` -> `sops-asn`; `sops/_index.md` -> `sops`; `_index.md` -> `home`.
 pub fn derived_id(rel_path: &str) -> String {
     let stem = rel_path.strip_suffix(".md").unwrap_or(rel_path);
-    let stem = stem.strip_suffix("_index").unwrap_or(stem).trim_end_matches('/');
+    let stem = stem
+        .strip_suffix("_index")
+        .unwrap_or(stem)
+        .trim_end_matches('/');
     if stem.is_empty() {
         return "home".to_string();
     }
     stem.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c.to_ascii_lowercase() } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
         .collect()
 }
 
@@ -49,12 +58,19 @@ pub fn title_from_slug(slug: &str) -> String {
 
 /// A relative path with `/` separators on every platform.
 pub fn to_slash(path: &Path) -> String {
-    path.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/")
+    path.components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 /// Resolves `link` (relative, with `..`) against the folder `base`; `None` if it escapes the root.
 pub fn join(base: &str, link: &str) -> Option<String> {
-    let mut parts: Vec<&str> = if base.is_empty() { Vec::new() } else { base.split('/').collect() };
+    let mut parts: Vec<&str> = if base.is_empty() {
+        Vec::new()
+    } else {
+        base.split('/').collect()
+    };
     for part in link.split('/') {
         match part {
             "" | "." => {}
@@ -69,9 +85,16 @@ pub fn join(base: &str, link: &str) -> Option<String> {
 
 /// The href that leads from the page at `from` to the file at `to` (both root-relative).
 pub fn relative_href(from: &str, to: &str) -> String {
-    let from_dir: Vec<&str> = parent_dir(from).split('/').filter(|s| !s.is_empty()).collect();
+    let from_dir: Vec<&str> = parent_dir(from)
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .collect();
     let to_parts: Vec<&str> = to.split('/').collect();
-    let common = from_dir.iter().zip(&to_parts).take_while(|(a, b)| a == b).count();
+    let common = from_dir
+        .iter()
+        .zip(&to_parts)
+        .take_while(|(a, b)| a == b)
+        .count();
     let mut href = "../".repeat(from_dir.len() - common);
     href.push_str(&to_parts[common..].join("/"));
     href
@@ -99,9 +122,15 @@ mod tests {
     #[test]
     fn relative_hrefs() {
         assert_eq!(relative_href("sops/x.html", "sops/y.html"), "y.html");
-        assert_eq!(relative_href("sops/x.html", "faqs/y.html"), "../faqs/y.html");
+        assert_eq!(
+            relative_href("sops/x.html", "faqs/y.html"),
+            "../faqs/y.html"
+        );
         assert_eq!(relative_href("index.html", "faqs/y.html"), "faqs/y.html");
-        assert_eq!(relative_href("a/b/c.html", "index.html"), "../../index.html");
+        assert_eq!(
+            relative_href("a/b/c.html", "index.html"),
+            "../../index.html"
+        );
         assert_eq!(relative_href("a/b/c.html", "a/d.html"), "../d.html");
         assert_eq!(root_prefix("a/b/c.html"), "../../");
     }

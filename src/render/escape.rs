@@ -40,7 +40,10 @@ fn is_invisible_format(c: char) -> bool {
 
 /// Escapes text for an HTML text node or a double-quoted attribute (no Markdown concerns).
 pub fn escape_html(input: &str) -> String {
-    if !input.bytes().any(|b| matches!(b, b'&' | b'<' | b'>' | b'"' | b'\'')) {
+    if !input
+        .bytes()
+        .any(|b| matches!(b, b'&' | b'<' | b'>' | b'"' | b'\''))
+    {
         return input.to_string();
     }
     let mut out = String::with_capacity(input.len() + 16);
@@ -63,7 +66,10 @@ mod tests {
 
     fn markdown_to_html(md: &str) -> String {
         let mut html = String::new();
-        pulldown_cmark::html::push_html(&mut html, pulldown_cmark::Parser::new_ext(md, pulldown_cmark::Options::all()));
+        pulldown_cmark::html::push_html(
+            &mut html,
+            pulldown_cmark::Parser::new_ext(md, pulldown_cmark::Options::all()),
+        );
         html
     }
 
@@ -79,19 +85,28 @@ mod tests {
         assert!(!html.contains("<a"), "{html}");
         assert!(!html.contains("<strong>"), "{html}");
         assert!(!html.contains("<code>"), "{html}");
-        assert!(html.contains("[x](javascript:alert(1)) **b** `c` | d"), "{html}");
+        assert!(
+            html.contains("[x](javascript:alert(1)) **b** `c` | d"),
+            "{html}"
+        );
     }
 
     #[test]
     fn newlines_cannot_start_blocks() {
-        let html = markdown_to_html(&format!("a {}", escape_markup("x\n# heading\n- item\n1. one")));
+        let html = markdown_to_html(&format!(
+            "a {}",
+            escape_markup("x\n# heading\n- item\n1. one")
+        ));
         assert!(!html.contains("<h1"), "{html}");
         assert!(!html.contains("<li"), "{html}");
     }
 
     #[test]
     fn bidi_and_zero_width_become_visible() {
-        assert_eq!(escape_markup("a\u{202e}b\u{200b}c"), "a&#91;U&#43;202E&#93;b&#91;U&#43;200B&#93;c");
+        assert_eq!(
+            escape_markup("a\u{202e}b\u{200b}c"),
+            "a&#91;U&#43;202E&#93;b&#91;U&#43;200B&#93;c"
+        );
         assert_eq!(escape_markup("\u{1b}[31m"), "\u{241b}&#91;31m");
     }
 }

@@ -2,12 +2,12 @@
 //! headings with anchor links, GitHub alerts as callouts, highlighted code, wrapped tables,
 //! internal-only passages marked, and `kb:`/`asset:` links mapped to relative hrefs.
 
-use pulldown_cmark::{html, CodeBlockKind, CowStr, Event, Tag, TagEnd};
+use pulldown_cmark::{CodeBlockKind, CowStr, Event, Tag, TagEnd, html};
 
 use super::escape::escape_html;
 use super::highlight;
-use super::markdown::{internal_marker_event, target, Target};
-use crate::content::{url, Site};
+use super::markdown::{Target, internal_marker_event, target};
+use crate::content::{Site, url};
 
 /// Maps a prepared link destination to an href relative to the page at `from_url`.
 pub fn href_for(site: &Site, from_url: &str, dest: &str) -> String {
@@ -35,7 +35,11 @@ pub fn write(site: &Site, from_url: &str, events: &[Event<'_>], highlight_code: 
             match event {
                 Event::Text(t) => text.push_str(t),
                 Event::End(TagEnd::CodeBlock) => {
-                    mapped.push(Event::Html(CowStr::from(code_block(lang, text, highlight_code))));
+                    mapped.push(Event::Html(CowStr::from(code_block(
+                        lang,
+                        text,
+                        highlight_code,
+                    ))));
                     code = None;
                 }
                 _ => {}
@@ -99,12 +103,18 @@ pub fn write(site: &Site, from_url: &str, events: &[Event<'_>], highlight_code: 
 }
 
 fn code_block(lang: &str, text: &str, highlight_code: bool) -> String {
-    let body = if highlight_code && !lang.is_empty() { highlight::highlight(text, lang) } else { escape_html(text) };
+    let body = if highlight_code && !lang.is_empty() {
+        highlight::highlight(text, lang)
+    } else {
+        escape_html(text)
+    };
     if lang.is_empty() {
         format!("<pre class=\"code\"><code>{body}</code></pre>\n")
     } else {
         let lang = escape_html(lang);
-        format!("<pre class=\"code\" data-lang=\"{lang}\"><code class=\"language-{lang}\">{body}</code></pre>\n")
+        format!(
+            "<pre class=\"code\" data-lang=\"{lang}\"><code class=\"language-{lang}\">{body}</code></pre>\n"
+        )
     }
 }
 
@@ -129,7 +139,9 @@ pub fn plain_text(events: &[Event<'_>]) -> String {
             Event::Start(Tag::CodeBlock(_)) => in_code_block = true,
             Event::End(TagEnd::CodeBlock) => in_code_block = false,
             Event::Text(t) | Event::Code(t) if !in_code_block => text.push_str(t),
-            Event::SoftBreak | Event::HardBreak | Event::End(_) if !text.ends_with(' ') => text.push(' '),
+            Event::SoftBreak | Event::HardBreak | Event::End(_) if !text.ends_with(' ') => {
+                text.push(' ')
+            }
             _ => {}
         }
     }

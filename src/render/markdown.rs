@@ -9,7 +9,7 @@ use std::ops::Range;
 
 use pulldown_cmark::{CowStr, Event, LinkType, Options, Parser, Tag, TagEnd};
 
-use crate::content::{url, Site};
+use crate::content::{Site, url};
 
 /// Who a rendering is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
@@ -52,7 +52,10 @@ pub struct AnchorRef {
 /// Where a link points, as prepared for the writers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target<'a> {
-    Page { page: usize, anchor: Option<&'a str> },
+    Page {
+        page: usize,
+        anchor: Option<&'a str>,
+    },
     Asset(&'a str),
     External(&'a str),
 }
@@ -60,7 +63,9 @@ pub enum Target<'a> {
 /// Decodes a prepared link destination.
 pub fn target(dest: &str) -> Target<'_> {
     if let Some(rest) = dest.strip_prefix(PAGE_SCHEME) {
-        let (page, anchor) = rest.split_once('#').map_or((rest, None), |(p, a)| (p, Some(a)));
+        let (page, anchor) = rest
+            .split_once('#')
+            .map_or((rest, None), |(p, a)| (p, Some(a)));
         if let Ok(page) = page.parse() {
             return Target::Page { page, anchor };
         }
@@ -108,7 +113,9 @@ pub fn prepare<'a>(markdown: &'a str, site: &Site, page: usize, view: View) -> P
         },
         used_ids: HashSet::new(),
     };
-    let events: Vec<(Event<'a>, Range<usize>)> = Parser::new_ext(markdown, options()).into_offset_iter().collect();
+    let events: Vec<(Event<'a>, Range<usize>)> = Parser::new_ext(markdown, options())
+        .into_offset_iter()
+        .collect();
     let events = prep.drop_or_keep_internal(events, view);
     prep.assign_heading_ids(events, markdown);
     prep.out
@@ -136,7 +143,12 @@ pub fn internal_marker_event(event: &Event) -> Option<bool> {
 
 impl<'s, 'a> Preparer<'s, 'a> {
     fn problem(&mut self, code: &'static str, message: String, span: Range<usize>, help: &str) {
-        self.out.problems.push(Problem { code, message, span, help: help.to_string() });
+        self.out.problems.push(Problem {
+            code,
+            message,
+            span,
+            help: help.to_string(),
+        });
     }
 
     /// Checks internal markers pair up; in the partner view removes what they enclose. A marker
@@ -164,8 +176,12 @@ impl<'s, 'a> Preparer<'s, 'a> {
                 }
                 Some(false) => {
                     if open.take().is_none() {
-                        self.problem("internal-marker", "`<!-- /internal -->` without an opening marker".into(),
-                            range.clone(), "add `<!-- internal -->` on its own line where the passage starts");
+                        self.problem(
+                            "internal-marker",
+                            "`<!-- /internal -->` without an opening marker".into(),
+                            range.clone(),
+                            "add `<!-- internal -->` on its own line where the passage starts",
+                        );
                     }
                     drop_closing_block = partner;
                     if partner {
@@ -175,15 +191,20 @@ impl<'s, 'a> Preparer<'s, 'a> {
                 None => {}
             }
             let in_passage = open.is_some();
-            let closing_block_end = drop_closing_block && matches!(event, Event::End(TagEnd::HtmlBlock));
+            let closing_block_end =
+                drop_closing_block && matches!(event, Event::End(TagEnd::HtmlBlock));
             drop_closing_block &= !closing_block_end;
             if !(partner && (in_passage || closing_block_end)) {
                 kept.push((event, range));
             }
         }
         if let Some(range) = open {
-            self.problem("internal-marker", "internal passage is never closed".into(), range,
-                "add `<!-- /internal -->` on its own line where the passage ends");
+            self.problem(
+                "internal-marker",
+                "internal passage is never closed".into(),
+                range,
+                "add `<!-- /internal -->` on its own line where the passage ends",
+            );
         }
         kept
     }
@@ -215,7 +236,11 @@ impl<'s, 'a> Preparer<'s, 'a> {
                             }
                             _ => unreachable!("heading start recorded"),
                         };
-                        self.out.headings.push(Heading { level: level as u8, id, title: text.trim().to_string() });
+                        self.out.headings.push(Heading {
+                            level: level as u8,
+                            id,
+                            title: text.trim().to_string(),
+                        });
                     }
                     out.push(Event::End(TagEnd::Heading(level)));
                 }
@@ -223,24 +248,47 @@ impl<'s, 'a> Preparer<'s, 'a> {
                     if let Some((_, plain)) = &mut heading {
                         plain.push_str(text);
                     }
-                    if in_link_or_code == 0 && matches!(event, Event::Text(_)) && &markdown[range.clone()] == text.as_ref() {
+                    if in_link_or_code == 0
+                        && matches!(event, Event::Text(_))
+                        && &markdown[range.clone()] == text.as_ref()
+                    {
                         self.autolink(event, &mut out);
                     } else {
                         out.push(event);
                     }
                 }
-                Event::Start(Tag::Link { link_type, dest_url, title, id }) => {
+                Event::Start(Tag::Link {
+                    link_type,
+                    dest_url,
+                    title,
+                    id,
+                }) => {
                     in_link_or_code += 1;
                     let dest_url = match link_type {
                         LinkType::Email | LinkType::Autolink => dest_url,
                         _ => self.resolve(dest_url, range, false),
                     };
-                    out.push(Event::Start(Tag::Link { link_type, dest_url, title, id }));
+                    out.push(Event::Start(Tag::Link {
+                        link_type,
+                        dest_url,
+                        title,
+                        id,
+                    }));
                 }
-                Event::Start(Tag::Image { link_type, dest_url, title, id }) => {
+                Event::Start(Tag::Image {
+                    link_type,
+                    dest_url,
+                    title,
+                    id,
+                }) => {
                     in_link_or_code += 1;
                     let dest_url = self.resolve(dest_url, range, true);
-                    out.push(Event::Start(Tag::Image { link_type, dest_url, title, id }));
+                    out.push(Event::Start(Tag::Image {
+                        link_type,
+                        dest_url,
+                        title,
+                        id,
+                    }));
                 }
                 Event::Start(Tag::CodeBlock(_)) => {
                     in_link_or_code += 1;
@@ -271,7 +319,9 @@ impl<'s, 'a> Preparer<'s, 'a> {
 
     /// Splits a text event at bare URLs (GFM autolinks) and pushes the result.
     fn autolink(&self, event: Event<'a>, out: &mut Vec<Event<'a>>) {
-        let Event::Text(text) = event else { return out.push(event) };
+        let Event::Text(text) = event else {
+            return out.push(event);
+        };
         let mut finder = linkify::LinkFinder::new();
         finder.kinds(&[linkify::LinkKind::Url]);
         if finder.links(&text).next().is_none() {
@@ -300,12 +350,18 @@ impl<'s, 'a> Preparer<'s, 'a> {
         if is_external(&dest) {
             return dest;
         }
-        let (path, anchor) = dest.split_once('#').map_or((dest.as_ref(), None), |(p, a)| (p, Some(a)));
+        let (path, anchor) = dest
+            .split_once('#')
+            .map_or((dest.as_ref(), None), |(p, a)| (p, Some(a)));
         let path = percent_decode(path);
         if path.is_empty() {
             // `#anchor` on this page.
             if let Some(anchor) = anchor {
-                self.out.anchor_refs.push(AnchorRef { page: self.page, anchor: anchor.to_string(), span });
+                self.out.anchor_refs.push(AnchorRef {
+                    page: self.page,
+                    anchor: anchor.to_string(),
+                    span,
+                });
             }
             return dest;
         }
@@ -315,13 +371,21 @@ impl<'s, 'a> Preparer<'s, 'a> {
             url::join(&self.dir, &path)
         };
         let Some(joined) = joined else {
-            self.problem("broken-link", format!("link `{dest}` leads outside `content/`"), span,
-                "link to a file inside `content/` with a relative path");
+            self.problem(
+                "broken-link",
+                format!("link `{dest}` leads outside `content/`"),
+                span,
+                "link to a file inside `content/` with a relative path",
+            );
             return dest;
         };
         if let Some(target) = self.page_for(&joined, &path) {
             if let Some(anchor) = anchor {
-                self.out.anchor_refs.push(AnchorRef { page: target, anchor: anchor.to_string(), span });
+                self.out.anchor_refs.push(AnchorRef {
+                    page: target,
+                    anchor: anchor.to_string(),
+                    span,
+                });
             }
             self.out.links_to.push(target);
             let anchor = anchor.map(|a| format!("#{a}")).unwrap_or_default();
@@ -330,9 +394,17 @@ impl<'s, 'a> Preparer<'s, 'a> {
         if self.site.has_asset(&joined) {
             return CowStr::from(format!("{ASSET_SCHEME}{joined}"));
         }
-        let (code, what) = if is_image { ("missing-image", "image") } else { ("broken-link", "document") };
-        self.problem(code, format!("no {what} at `{path}` (looked for `content/{joined}`)"), span,
-            "fix the path: links are relative to this file, e.g. `../sops/other-doc.md#heading`");
+        let (code, what) = if is_image {
+            ("missing-image", "image")
+        } else {
+            ("broken-link", "document")
+        };
+        self.problem(
+            code,
+            format!("no {what} at `{path}` (looked for `content/{joined}`)"),
+            span,
+            "fix the path: links are relative to this file, e.g. `../sops/other-doc.md#heading`",
+        );
         dest
     }
 
@@ -341,8 +413,15 @@ impl<'s, 'a> Preparer<'s, 'a> {
         if joined.ends_with(".md") {
             return self.site.page_by_rel_path(joined);
         }
-        if written.ends_with('/') || joined.is_empty() || !joined.rsplit('/').next().unwrap_or("").contains('.') {
-            let index = if joined.is_empty() { "_index.md".to_string() } else { format!("{joined}/_index.md") };
+        if written.ends_with('/')
+            || joined.is_empty()
+            || !joined.rsplit('/').next().unwrap_or("").contains('.')
+        {
+            let index = if joined.is_empty() {
+                "_index.md".to_string()
+            } else {
+                format!("{joined}/_index.md")
+            };
             return self.site.page_by_rel_path(&index);
         }
         None
@@ -369,12 +448,13 @@ fn percent_decode(s: &str) -> String {
     let mut i = 0;
     while i < bytes.len() {
         let hex = |b: u8| (b as char).to_digit(16);
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-                continue;
-            }
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2]))
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+            continue;
         }
         out.push(bytes[i]);
         i += 1;
@@ -402,7 +482,10 @@ mod tests {
 
     #[test]
     fn slugs_follow_github() {
-        assert_eq!(slug("AK5 — Transaction Set Response (997)"), "ak5--transaction-set-response-997");
+        assert_eq!(
+            slug("AK5 — Transaction Set Response (997)"),
+            "ak5--transaction-set-response-997"
+        );
         assert_eq!(slug("What's new?"), "whats-new");
         assert_eq!(slug("Ünïcode Heading"), "ünïcode-heading");
     }
@@ -423,8 +506,20 @@ mod tests {
 
     #[test]
     fn targets_round_trip() {
-        assert_eq!(target("kb:3#x"), Target::Page { page: 3, anchor: Some("x") });
-        assert_eq!(target("kb:3"), Target::Page { page: 3, anchor: None });
+        assert_eq!(
+            target("kb:3#x"),
+            Target::Page {
+                page: 3,
+                anchor: Some("x")
+            }
+        );
+        assert_eq!(
+            target("kb:3"),
+            Target::Page {
+                page: 3,
+                anchor: None
+            }
+        );
         assert_eq!(target("asset:a/b.png"), Target::Asset("a/b.png"));
         assert_eq!(target("https://a"), Target::External("https://a"));
     }

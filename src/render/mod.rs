@@ -7,6 +7,7 @@ pub mod escape;
 pub mod highlight;
 pub mod html;
 pub mod markdown;
+pub mod storage;
 pub mod templates;
 
 use std::borrow::Cow;
@@ -78,9 +79,15 @@ impl<'s> Engine<'s> {
     /// Compiles layouts and template bodies; reports every template that fails to parse.
     pub fn new(site: &'s Site) -> Result<Engine<'s>, Vec<Diagnostic>> {
         let layouts = templates::layout_sources(&site.config.templates_dir())?;
-        let templated: Vec<bool> = site.pages.par_iter().map(|p| uses_template_syntax(p.body())).collect();
-        let layout_sources: Vec<(String, Arc<str>)> =
-            layouts.iter().map(|t| (t.name.clone(), t.text.clone())).collect();
+        let templated: Vec<bool> = site
+            .pages
+            .par_iter()
+            .map(|p| uses_template_syntax(p.body()))
+            .collect();
+        let layout_sources: Vec<(String, Arc<str>)> = layouts
+            .iter()
+            .map(|t| (t.name.clone(), t.text.clone()))
+            .collect();
         let mut body_sources = layout_sources.clone();
         for (page, _) in site.pages.iter().zip(&templated).filter(|(_, t)| **t) {
             body_sources.push((body_template_name(page), Arc::from(page.body())));
@@ -96,30 +103,58 @@ impl<'s> Engine<'s> {
             || compile(templates::Escaping::Markup, &body_sources),
         );
         let (layout_tera, body_tera) = (layout_tera?, body_tera?);
-        Ok(Engine { site, layout_tera, body_tera, layouts, templated })
+        Ok(Engine {
+            site,
+            layout_tera,
+            body_tera,
+            layouts,
+            templated,
+        })
     }
 
     /// The compiled templates, detached from the site.
     pub fn into_compiled(self) -> Compiled {
-        Compiled { layout_tera: self.layout_tera, body_tera: self.body_tera, layouts: self.layouts, templated: self.templated }
+        Compiled {
+            layout_tera: self.layout_tera,
+            body_tera: self.body_tera,
+            layouts: self.layouts,
+            templated: self.templated,
+        }
     }
 
     /// An engine for `site` from templates compiled for an earlier version of it that had the
     /// same pages and templates: only the bodies of the `edited` pages differ. Those that use
     /// template syntax are compiled again; nothing else is (a body edit skips a full compile).
-    pub fn reuse(site: &'s Site, compiled: Compiled, edited: &[usize]) -> Result<Engine<'s>, Vec<Diagnostic>> {
-        let Compiled { layout_tera, mut body_tera, layouts, mut templated } = compiled;
+    pub fn reuse(
+        site: &'s Site,
+        compiled: Compiled,
+        edited: &[usize],
+    ) -> Result<Engine<'s>, Vec<Diagnostic>> {
+        let Compiled {
+            layout_tera,
+            mut body_tera,
+            layouts,
+            mut templated,
+        } = compiled;
         for &page in edited {
             let p = &site.pages[page];
             templated[page] = uses_template_syntax(p.body());
             if templated[page] {
                 let name = body_template_name(p);
                 body_tera.add_raw_template(&name, p.body()).map_err(|e| {
-                    vec![templates::template_error(&e, &name, &|n| locate_template(site, &layouts, n))]
+                    vec![templates::template_error(&e, &name, &|n| {
+                        locate_template(site, &layouts, n)
+                    })]
                 })?;
             }
         }
-        Ok(Engine { site, layout_tera, body_tera, layouts, templated })
+        Ok(Engine {
+            site,
+            layout_tera,
+            body_tera,
+            layouts,
+            templated,
+        })
     }
 
     /// The names of the layout templates (built-in and the site's own).
@@ -138,16 +173,26 @@ impl<'s> Engine<'s> {
         context.insert("site", &self.site.config.site.title);
         context.insert("view", &view);
         let name = body_template_name(p);
-        self.body_tera.render(&name, &context).map(Cow::Owned).map_err(|e| {
-            templates::template_error(&e, &name, &|n| locate_template(self.site, &self.layouts, n))
-        })
+        self.body_tera
+            .render(&name, &context)
+            .map(Cow::Owned)
+            .map_err(|e| {
+                templates::template_error(&e, &name, &|n| {
+                    locate_template(self.site, &self.layouts, n)
+                })
+            })
     }
 
     /// Renders page `page`'s body to site HTML for `view`.
     pub fn render_body(&self, page: usize, view: View) -> RenderedBody {
         let markdown = match self.body_markdown(page, view) {
             Ok(markdown) => markdown,
-            Err(diagnostic) => return RenderedBody { diagnostics: vec![diagnostic], ..Default::default() },
+            Err(diagnostic) => {
+                return RenderedBody {
+                    diagnostics: vec![diagnostic],
+                    ..Default::default()
+                };
+            }
         };
         let p = &self.site.pages[page];
         let prepared = markdown::prepare(&markdown, self.site, page, view);
@@ -161,7 +206,12 @@ impl<'s> Engine<'s> {
             })
             .collect();
         RenderedBody {
-            html: html::write(self.site, &p.url, &prepared.events, self.site.config.build.highlight),
+            html: html::write(
+                self.site,
+                &p.url,
+                &prepared.events,
+                self.site.config.build.highlight,
+            ),
             text: html::plain_text(&prepared.events),
             headings: prepared.headings,
             anchor_refs: prepared.anchor_refs,
@@ -172,11 +222,18 @@ impl<'s> Engine<'s> {
 
     /// Maps a span of the rendered markdown back to the page's source file. Exact for plain
     /// bodies; for template bodies it finds the same text in the source, else the body start.
-    pub fn source_location(&self, page: usize, markdown: &str, span: std::ops::Range<usize>) -> Location {
+    pub fn source_location(
+        &self,
+        page: usize,
+        markdown: &str,
+        span: std::ops::Range<usize>,
+    ) -> Location {
         let p = &self.site.pages[page];
         let start = if self.templated[page] {
             let needle = &markdown[span.clone()];
-            p.body().find(needle).map_or(p.body_start, |i| p.body_start + i)
+            p.body()
+                .find(needle)
+                .map_or(p.body_start, |i| p.body_start + i)
         } else {
             p.body_start + span.start
         };
@@ -211,11 +268,18 @@ impl<'s> Engine<'s> {
         let mut names = templates::dependencies(&self.layout_tera, &self.layout_for(page));
         if self.templated[page] {
             let body = body_template_name(&self.site.pages[page]);
-            names.extend(templates::dependencies(&self.body_tera, &body).into_iter().filter(|n| *n != body));
+            names.extend(
+                templates::dependencies(&self.body_tera, &body)
+                    .into_iter()
+                    .filter(|n| *n != body),
+            );
         }
         names.sort();
         names.dedup();
-        names.iter().filter_map(|n| self.layouts.iter().find(|t| &t.name == n)).collect()
+        names
+            .iter()
+            .filter_map(|n| self.layouts.iter().find(|t| &t.name == n))
+            .collect()
     }
 }
 
@@ -238,12 +302,16 @@ fn body_page(p: &Page) -> BodyPage<'_> {
 }
 
 /// File, text and start offset of a template, for diagnostics.
-fn locate_template(site: &Site, layouts: &[templates::TemplateSource], name: &str) -> (String, Arc<str>, usize) {
-    if let Some(rel) = name.strip_prefix(templates::BODY_PREFIX) {
-        if let Some(i) = site.page_by_rel_path(rel) {
-            let p = &site.pages[i];
-            return (p.file.clone(), p.source.clone(), p.body_start);
-        }
+fn locate_template(
+    site: &Site,
+    layouts: &[templates::TemplateSource],
+    name: &str,
+) -> (String, Arc<str>, usize) {
+    if let Some(rel) = name.strip_prefix(templates::BODY_PREFIX)
+        && let Some(i) = site.page_by_rel_path(rel)
+    {
+        let p = &site.pages[i];
+        return (p.file.clone(), p.source.clone(), p.body_start);
     }
     match layouts.iter().find(|t| t.name == name) {
         Some(t) => (t.display.clone(), t.text.clone(), 0),
@@ -259,22 +327,49 @@ mod tests {
     fn a_reused_engine_renders_edited_bodies_like_a_new_one() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("content")).unwrap();
-        std::fs::write(dir.path().join("content/a.md"), "+++\ntitle = \"Alpha\"\ntype = \"sop\"\n+++\nplain\n").unwrap();
+        std::fs::write(
+            dir.path().join("content/a.md"),
+            "+++\ntitle = \"Alpha\"\ntype = \"sop\"\n+++\nplain\n",
+        )
+        .unwrap();
         let mut config = crate::config::Config::parse("").unwrap();
         config.root = dir.path().to_path_buf();
         let mut site = crate::content::load_valid(&config).unwrap();
         let compiled = Engine::new(&site).unwrap().into_compiled();
 
         let a = site.page_by_rel_path("a.md").unwrap();
-        std::fs::write(dir.path().join("content/a.md"), "+++\ntitle = \"Alpha\"\ntype = \"sop\"\n+++\nTitle: {{ page.title }}\n").unwrap();
-        assert!(matches!(site.reload_page("a.md"), crate::content::Reload::Replaced { .. }));
+        std::fs::write(
+            dir.path().join("content/a.md"),
+            "+++\ntitle = \"Alpha\"\ntype = \"sop\"\n+++\nTitle: {{ page.title }}\n",
+        )
+        .unwrap();
+        assert!(matches!(
+            site.reload_page("a.md"),
+            crate::content::Reload::Replaced { .. }
+        ));
         let reused = Engine::reuse(&site, compiled, &[a]).unwrap();
-        assert_eq!(reused.body_markdown(a, View::Internal).unwrap(), "Title: Alpha\n");
-        assert_eq!(reused.render_body(a, View::Internal).html, Engine::new(&site).unwrap().render_body(a, View::Internal).html);
+        assert_eq!(
+            reused.body_markdown(a, View::Internal).unwrap(),
+            "Title: Alpha\n"
+        );
+        assert_eq!(
+            reused.render_body(a, View::Internal).html,
+            Engine::new(&site)
+                .unwrap()
+                .render_body(a, View::Internal)
+                .html
+        );
 
         let compiled = reused.into_compiled();
-        std::fs::write(dir.path().join("content/a.md"), "+++\ntitle = \"Alpha\"\ntype = \"sop\"\n+++\n{{ broken\n").unwrap();
-        assert!(matches!(site.reload_page("a.md"), crate::content::Reload::Replaced { .. }));
+        std::fs::write(
+            dir.path().join("content/a.md"),
+            "+++\ntitle = \"Alpha\"\ntype = \"sop\"\n+++\n{{ broken\n",
+        )
+        .unwrap();
+        assert!(matches!(
+            site.reload_page("a.md"),
+            crate::content::Reload::Replaced { .. }
+        ));
         let errors = Engine::reuse(&site, compiled, &[a]).err().unwrap();
         assert_eq!(errors[0].file.as_deref(), Some("content/a.md"));
     }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use include_dir::{include_dir, Dir};
+use include_dir::{Dir, include_dir};
 use tera::Tera;
 
 use super::escape::{escape_html, escape_markup};
@@ -36,13 +36,26 @@ pub fn layout_sources(templates_dir: &Path) -> Result<Vec<TemplateSource>, Vec<D
         let name = url::to_slash(file.path());
         if is_template(&name) {
             let text = file.contents_utf8().unwrap_or_default();
-            by_name.insert(name.clone(), TemplateSource { display: format!("(built-in) {name}"), name, text: Arc::from(text) });
+            by_name.insert(
+                name.clone(),
+                TemplateSource {
+                    display: format!("(built-in) {name}"),
+                    name,
+                    text: Arc::from(text),
+                },
+            );
         }
     }
     let mut errors = Vec::new();
     if templates_dir.is_dir() {
-        for entry in walkdir::WalkDir::new(templates_dir).sort_by_file_name().into_iter().flatten() {
-            let Ok(rel) = entry.path().strip_prefix(templates_dir) else { continue };
+        for entry in walkdir::WalkDir::new(templates_dir)
+            .sort_by_file_name()
+            .into_iter()
+            .flatten()
+        {
+            let Ok(rel) = entry.path().strip_prefix(templates_dir) else {
+                continue;
+            };
             let name = url::to_slash(rel);
             if !entry.file_type().is_file() || !is_template(&name) {
                 continue;
@@ -50,9 +63,18 @@ pub fn layout_sources(templates_dir: &Path) -> Result<Vec<TemplateSource>, Vec<D
             let display = format!("templates/{name}");
             match std::fs::read_to_string(entry.path()) {
                 Ok(text) => {
-                    by_name.insert(name.clone(), TemplateSource { name, display, text: Arc::from(text) });
+                    by_name.insert(
+                        name.clone(),
+                        TemplateSource {
+                            name,
+                            display,
+                            text: Arc::from(text),
+                        },
+                    );
                 }
-                Err(e) => errors.push(Diagnostic::error("io", format!("cannot read {display}: {e}")).in_file(display)),
+                Err(e) => errors.push(
+                    Diagnostic::error("io", format!("cannot read {display}: {e}")).in_file(display),
+                ),
             }
         }
     }
@@ -65,7 +87,8 @@ pub fn layout_sources(templates_dir: &Path) -> Result<Vec<TemplateSource>, Vec<D
 
 /// Whether a file under `templates/` (by its name there) is a layout template rather than an asset.
 pub fn is_template(name: &str) -> bool {
-    !name.starts_with(&format!("{ASSETS_DIR}/")) && (name.ends_with(".html") || name.ends_with(".xml") || name.ends_with(".md"))
+    !name.starts_with(&format!("{ASSETS_DIR}/"))
+        && (name.ends_with(".html") || name.ends_with(".xml") || name.ends_with(".md"))
 }
 
 fn builtin_files<'a>(dir: &'a Dir<'a>) -> Vec<&'a include_dir::File<'a>> {
@@ -91,7 +114,10 @@ pub fn assets(templates_dir: &Path) -> std::io::Result<Vec<(String, Vec<u8>)>> {
         for entry in walkdir::WalkDir::new(&site_assets).into_iter() {
             let entry = entry?;
             if entry.file_type().is_file() {
-                let rel = entry.path().strip_prefix(&site_assets).unwrap_or(entry.path());
+                let rel = entry
+                    .path()
+                    .strip_prefix(&site_assets)
+                    .unwrap_or(entry.path());
                 by_name.insert(url::to_slash(rel), std::fs::read(entry.path())?);
             }
         }
@@ -116,20 +142,31 @@ pub fn new_tera(escaping: Escaping) -> Tera {
         Escaping::Html => escape_html,
         Escaping::Markup => escape_markup,
     });
-    tera.register_function("get_env", |_: &std::collections::HashMap<String, tera::Value>| {
-        Err(tera::Error::msg("`get_env` is disabled: templates cannot read environment variables"))
-    });
+    tera.register_function(
+        "get_env",
+        |_: &std::collections::HashMap<String, tera::Value>| {
+            Err(tera::Error::msg(
+                "`get_env` is disabled: templates cannot read environment variables",
+            ))
+        },
+    );
     tera
 }
+
+/// Maps a template name to the file, text and byte offset its text starts at (for diagnostics).
+pub type Locate<'a> = dyn Fn(&str) -> (String, Arc<str>, usize) + 'a;
 
 /// Adds templates to `tera`, reporting every one that fails to parse (not just the first).
 /// `locate` maps a template to the file and byte offset its text starts at.
 pub fn add_all(
     tera: &mut Tera,
     templates: &[(String, Arc<str>)],
-    locate: &dyn Fn(&str) -> (String, Arc<str>, usize),
+    locate: &Locate,
 ) -> Result<(), Vec<Diagnostic>> {
-    let batch: Vec<(&str, &str)> = templates.iter().map(|(n, t)| (n.as_str(), t.as_ref())).collect();
+    let batch: Vec<(&str, &str)> = templates
+        .iter()
+        .map(|(n, t)| (n.as_str(), t.as_ref()))
+        .collect();
     if tera.add_raw_templates(batch).is_ok() {
         return Ok(());
     }
@@ -142,7 +179,10 @@ pub fn add_all(
         }
     }
     if errors.is_empty() {
-        let batch: Vec<(&str, &str)> = templates.iter().map(|(n, t)| (n.as_str(), t.as_ref())).collect();
+        let batch: Vec<(&str, &str)> = templates
+            .iter()
+            .map(|(n, t)| (n.as_str(), t.as_ref()))
+            .collect();
         if let Err(e) = tera.add_raw_templates(batch) {
             errors.push(Diagnostic::error("template", error_text(&e)).help(
                 "check `{% extends %}`, `{% include %}` and `{% import %}` name existing templates",
@@ -161,9 +201,16 @@ pub fn dependencies(tera: &Tera, name: &str) -> Vec<String> {
         if !seen.insert(current.clone()) {
             continue;
         }
-        let Ok(template) = tera.get_template(&current) else { continue };
+        let Ok(template) = tera.get_template(&current) else {
+            continue;
+        };
         pending.extend(template.parents.iter().cloned());
-        pending.extend(template.imported_macro_files.iter().map(|(file, _)| file.clone()));
+        pending.extend(
+            template
+                .imported_macro_files
+                .iter()
+                .map(|(file, _)| file.clone()),
+        );
         let mut includes = Vec::new();
         collect_includes(&template.ast, &mut includes);
         for definition in template.macros.values() {
@@ -202,11 +249,7 @@ fn collect_includes(nodes: &[tera::ast::Node], out: &mut Vec<String>) {
 }
 
 /// A diagnostic for a Tera error in template `name`, at the position Tera reports when it has one.
-pub fn template_error(
-    error: &tera::Error,
-    name: &str,
-    locate: &dyn Fn(&str) -> (String, Arc<str>, usize),
-) -> Diagnostic {
+pub fn template_error(error: &tera::Error, name: &str, locate: &Locate) -> Diagnostic {
     let text = error_text(error);
     let (file, source, start) = locate(name);
     let message = text
@@ -237,14 +280,20 @@ pub fn error_text(error: &tera::Error) -> String {
 }
 
 fn first_line(text: &str) -> String {
-    text.lines().map(str::trim).filter(|l| !l.is_empty()).last().unwrap_or("template error").to_string()
+    text.lines()
+        .map(str::trim)
+        .rfind(|l| !l.is_empty())
+        .unwrap_or("template error")
+        .to_string()
 }
 
 /// Tera (pest) parse errors carry ` --> line:col`.
 fn position(text: &str) -> Option<(usize, usize)> {
     let at = text.find("--> ")?;
     let rest = &text[at + 4..];
-    let end = rest.find(|c: char| !c.is_ascii_digit() && c != ':').unwrap_or(rest.len());
+    let end = rest
+        .find(|c: char| !c.is_ascii_digit() && c != ':')
+        .unwrap_or(rest.len());
     let (line, col) = rest[..end].split_once(':')?;
     Some((line.parse().ok()?, col.parse().ok()?))
 }
@@ -258,9 +307,21 @@ fn missing_name(text: &str) -> Option<String> {
 }
 
 fn offset_of(text: &str, line: usize, col: usize) -> usize {
-    let line_start: usize = text.split_inclusive('\n').take(line.saturating_sub(1)).map(str::len).sum();
-    let line_text = text[line_start.min(text.len())..].lines().next().unwrap_or("");
-    line_start + line_text.chars().take(col.saturating_sub(1)).map(char::len_utf8).sum::<usize>()
+    let line_start: usize = text
+        .split_inclusive('\n')
+        .take(line.saturating_sub(1))
+        .map(str::len)
+        .sum();
+    let line_text = text[line_start.min(text.len())..]
+        .lines()
+        .next()
+        .unwrap_or("");
+    line_start
+        + line_text
+            .chars()
+            .take(col.saturating_sub(1))
+            .map(char::len_utf8)
+            .sum::<usize>()
 }
 
 #[cfg(test)]
@@ -275,7 +336,11 @@ mod tests {
         let locate = |_: &str| ("templates/x.html".to_string(), source.clone(), 0);
         let errors = add_all(&mut tera, &templates, &locate).unwrap_err();
         assert_eq!(errors.len(), 1);
-        assert!(errors[0].position().starts_with("templates/x.html:2:"), "{}", errors[0].position());
+        assert!(
+            errors[0].position().starts_with("templates/x.html:2:"),
+            "{}",
+            errors[0].position()
+        );
     }
 
     #[test]
@@ -292,16 +357,27 @@ mod tests {
         .unwrap();
         assert_eq!(
             dependencies(&tera, "page.html"),
-            ["base.html", "macros.html", "page.html", "partials/x.html", "partials/y.html"]
+            [
+                "base.html",
+                "macros.html",
+                "page.html",
+                "partials/x.html",
+                "partials/y.html"
+            ]
         );
     }
 
     #[test]
     fn get_env_is_disabled() {
         let mut tera = new_tera(Escaping::Markup);
-        tera.add_raw_template("t.md", "{{ get_env(name=\"HOME\") }}").unwrap();
+        tera.add_raw_template("t.md", "{{ get_env(name=\"HOME\") }}")
+            .unwrap();
         let err = tera.render("t.md", &tera::Context::new()).unwrap_err();
-        assert!(error_text(&err).contains("disabled"), "{}", error_text(&err));
+        assert!(
+            error_text(&err).contains("disabled"),
+            "{}",
+            error_text(&err)
+        );
     }
 
     #[test]

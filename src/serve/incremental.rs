@@ -20,8 +20,8 @@ use std::path::Path;
 
 use rayon::prelude::*;
 
-use crate::content::{url, Page, PageKind, Site};
-use crate::render::{templates, Engine};
+use crate::content::{Page, PageKind, Site, url};
+use crate::render::{Engine, templates};
 use crate::site::context::listed_alike;
 use crate::site::{Generated, Rendered};
 
@@ -44,16 +44,22 @@ pub enum Input {
 /// output folder, hidden files (editor swap files) and anything outside the watched inputs.
 pub fn classify(root: &Path, path: &Path) -> Option<Input> {
     let rel = url::to_slash(path.strip_prefix(root).ok()?);
-    let (top, rest) = rel.split_once('/').map_or((rel.as_str(), None), |(top, rest)| (top, Some(rest)));
+    let (top, rest) = rel
+        .split_once('/')
+        .map_or((rel.as_str(), None), |(top, rest)| (top, Some(rest)));
     if rest.is_some_and(|rest| rest.split('/').any(|part| part.starts_with('.'))) {
         return None;
     }
     match (top, rest) {
-        (crate::config::CONFIG_FILE, None) | ("data" | ".kb", _) | ("content" | "templates", None) => Some(Input::Everything),
+        (crate::config::CONFIG_FILE, None)
+        | ("data" | ".kb", _)
+        | ("content" | "templates", None) => Some(Input::Everything),
         ("content", Some(rest)) if rest.ends_with(".md") => Some(Input::Document(rest.to_string())),
         ("content", Some(rest)) => Some(Input::ContentAsset(rest.to_string())),
         ("templates", Some(rest)) if rest.starts_with("assets/") => Some(Input::TemplateAsset),
-        ("templates", Some(rest)) if templates::is_template(rest) => Some(Input::Template(rest.to_string())),
+        ("templates", Some(rest)) if templates::is_template(rest) => {
+            Some(Input::Template(rest.to_string()))
+        }
         _ => None,
     }
 }
@@ -69,18 +75,32 @@ pub struct Plan {
 
 impl Default for Plan {
     fn default() -> Plan {
-        Plan { everything: false, pages: BTreeSet::new(), generated: Generated::SEARCH_INDEX_ONLY }
+        Plan {
+            everything: false,
+            pages: BTreeSet::new(),
+            generated: Generated::SEARCH_INDEX_ONLY,
+        }
     }
 }
 
 impl Plan {
     pub fn everything() -> Plan {
-        Plan { everything: true, ..Plan::default() }
+        Plan {
+            everything: true,
+            ..Plan::default()
+        }
     }
 
     /// Page `page` of `site` was re-read; `old` is what it was before. `order` is the site's
     /// reading order after the edit.
-    pub fn document_edited(&mut self, site: &Site, rendered: &Rendered, order: &[usize], page: usize, old: &Page) {
+    pub fn document_edited(
+        &mut self,
+        site: &Site,
+        rendered: &Rendered,
+        order: &[usize],
+        page: usize,
+        old: &Page,
+    ) {
         self.pages.insert(page);
         self.pages.extend(rendered.linking_to(page));
         let new = &site.pages[page];
@@ -92,11 +112,20 @@ impl Plan {
             self.everything = true;
             return;
         }
-        self.pages.extend(section_and_follower(site, order, new.section));
+        self.pages
+            .extend(section_and_follower(site, order, new.section));
         self.generated.sitemap = true; // it holds the pages' dates
         if old.meta.tags != new.meta.tags {
-            let remaining: HashSet<&str> = site.documents().flat_map(|d| site.pages[d].meta.tags.iter().map(String::as_str)).collect();
-            if old.meta.tags.iter().any(|t| !remaining.contains(t.as_str())) {
+            let remaining: HashSet<&str> = site
+                .documents()
+                .flat_map(|d| site.pages[d].meta.tags.iter().map(String::as_str))
+                .collect();
+            if old
+                .meta
+                .tags
+                .iter()
+                .any(|t| !remaining.contains(t.as_str()))
+            {
                 // A tag page would be left behind: only replacing everything removes it.
                 self.everything = true;
                 return;
@@ -113,7 +142,12 @@ impl Plan {
     pub fn templates_edited(&mut self, engine: &Engine, names: &BTreeSet<String>) {
         let pages: Vec<usize> = (0..engine.site.pages.len())
             .into_par_iter()
-            .filter(|&p| engine.templates_used(p).iter().any(|t| names.contains(&t.name)))
+            .filter(|&p| {
+                engine
+                    .templates_used(p)
+                    .iter()
+                    .any(|t| names.contains(&t.name))
+            })
             .collect();
         self.pages.extend(pages);
         self.generated = Generated::ALL;
@@ -128,7 +162,9 @@ impl Plan {
 /// The pages of section `section` and its subsections, which follow each other in reading order,
 /// and the page after them, whose "previous" link names the last of them.
 fn section_and_follower(site: &Site, order: &[usize], section: usize) -> Vec<usize> {
-    let Some(start) = order.iter().position(|&p| p == site.sections[section].page) else { return Vec::new() };
+    let Some(start) = order.iter().position(|&p| p == site.sections[section].page) else {
+        return Vec::new();
+    };
     let end = (start + pages_under(site, section) + 1).min(order.len());
     order[start..end].to_vec()
 }
@@ -136,7 +172,11 @@ fn section_and_follower(site: &Site, order: &[usize], section: usize) -> Vec<usi
 /// How many pages section `section` holds, its own page and its subsections' included.
 fn pages_under(site: &Site, section: usize) -> usize {
     let s = &site.sections[section];
-    1 + s.pages.len() + s.subsections.iter().map(|&sub| pages_under(site, sub)).sum::<usize>()
+    1 + s.pages.len()
+        + s.subsections
+            .iter()
+            .map(|&sub| pages_under(site, sub))
+            .sum::<usize>()
 }
 
 #[cfg(test)]
@@ -153,11 +193,27 @@ mod tests {
         assert_eq!(c("data/snapshot.json"), Some(Input::Everything));
         assert_eq!(c(".kb/approvals/x/1.toml"), Some(Input::Everything));
         assert_eq!(c("content"), Some(Input::Everything));
-        assert_eq!(c("content/sops/x.md"), Some(Input::Document("sops/x.md".into())));
-        assert_eq!(c("content/sops/img/a.png"), Some(Input::ContentAsset("sops/img/a.png".into())));
-        assert_eq!(c("templates/partials/x.html"), Some(Input::Template("partials/x.html".into())));
+        assert_eq!(
+            c("content/sops/x.md"),
+            Some(Input::Document("sops/x.md".into()))
+        );
+        assert_eq!(
+            c("content/sops/img/a.png"),
+            Some(Input::ContentAsset("sops/img/a.png".into()))
+        );
+        assert_eq!(
+            c("templates/partials/x.html"),
+            Some(Input::Template("partials/x.html".into()))
+        );
         assert_eq!(c("templates/assets/kbpub.css"), Some(Input::TemplateAsset));
-        for ignored in ["content/sops/.x.md.swp", "templates/notes.txt", "output/index.html", ".output.staging-1", "kbpub.toml~", "README.md"] {
+        for ignored in [
+            "content/sops/.x.md.swp",
+            "templates/notes.txt",
+            "output/index.html",
+            ".output.staging-1",
+            "kbpub.toml~",
+            "README.md",
+        ] {
             assert_eq!(c(ignored), None, "{ignored}");
         }
         assert_eq!(classify(root, Path::new("/elsewhere/kbpub.toml")), None);
@@ -204,18 +260,34 @@ mod tests {
             let engine = Engine::new(&self.site).unwrap();
             let nav = crate::site::nav::Nav::new(&self.site);
             let mut rendered = Rendered::new(&self.site);
-            rendered.render_pages(&engine, &nav, &Decorations::default(), nav.order(), &Discard);
+            rendered.render_pages(
+                &engine,
+                &nav,
+                &Decorations::default(),
+                nav.order(),
+                &Discard,
+            );
             let mut site = self.site.clone();
             let page = self.page(rel);
             let old = site.pages[page].clone();
             edit(&mut site.pages[page]);
             let mut plan = Plan::default();
-            plan.document_edited(&site, &rendered, crate::site::nav::Nav::new(&site).order(), page, &old);
+            plan.document_edited(
+                &site,
+                &rendered,
+                crate::site::nav::Nav::new(&site).order(),
+                page,
+                &old,
+            );
             plan
         }
 
         fn rels(&self, plan: &Plan) -> Vec<&str> {
-            let mut rels: Vec<&str> = plan.pages.iter().map(|&p| self.site.pages[p].rel_path.as_str()).collect();
+            let mut rels: Vec<&str> = plan
+                .pages
+                .iter()
+                .map(|&p| self.site.pages[p].rel_path.as_str())
+                .collect();
             rels.sort();
             rels
         }
@@ -224,7 +296,9 @@ mod tests {
     #[test]
     fn a_body_edit_re_renders_the_document_and_the_pages_linking_to_it() {
         let f = Fixture::new();
-        let plan = f.plan("a/a2.md", |p| p.source = std::sync::Arc::from("+++\n+++\nnew body"));
+        let plan = f.plan("a/a2.md", |p| {
+            p.source = std::sync::Arc::from("+++\n+++\nnew body")
+        });
         assert_eq!(f.rels(&plan), ["a/a2.md", "a/deep/d1.md", "b/b1.md"]);
         assert_eq!(plan.generated, Generated::SEARCH_INDEX_ONLY);
         assert!(!plan.everything);
@@ -235,9 +309,23 @@ mod tests {
         let f = Fixture::new();
         let plan = f.plan("a/a3.md", |p| p.meta.title = "A3 renamed".into());
         // Section a (its page, documents and subsection), then b's page: its "previous" link.
-        assert_eq!(f.rels(&plan), ["a/_index.md", "a/a1.md", "a/a2.md", "a/a3.md", "a/deep/_index.md", "a/deep/d1.md", "b/_index.md"]);
+        assert_eq!(
+            f.rels(&plan),
+            [
+                "a/_index.md",
+                "a/a1.md",
+                "a/a2.md",
+                "a/a3.md",
+                "a/deep/_index.md",
+                "a/deep/d1.md",
+                "b/_index.md"
+            ]
+        );
         let plan = f.plan("a/deep/d1.md", |p| p.meta.title = "D1 renamed".into());
-        assert_eq!(f.rels(&plan), ["a/deep/_index.md", "a/deep/d1.md", "b/_index.md"]);
+        assert_eq!(
+            f.rels(&plan),
+            ["a/deep/_index.md", "a/deep/d1.md", "b/_index.md"]
+        );
         assert!(!plan.everything);
     }
 
@@ -246,7 +334,10 @@ mod tests {
         let f = Fixture::new();
         let plan = f.plan("a/a1.md", |p| p.meta.tags = vec!["y".into()]);
         assert!(!plan.everything, "x is still on a2");
-        assert_eq!(plan.generated.tags, Some(BTreeSet::from(["x".to_string(), "y".to_string()])));
+        assert_eq!(
+            plan.generated.tags,
+            Some(BTreeSet::from(["x".to_string(), "y".to_string()]))
+        );
         assert!(plan.generated.fixed, "the tags index counts change");
         let plan = f.plan("b/b2.md", |p| p.meta.tags = vec!["z".into()]);
         assert_eq!(plan.generated.tags, Some(BTreeSet::from(["z".to_string()])));
@@ -260,6 +351,9 @@ mod tests {
     #[test]
     fn section_titles_replace_everything() {
         let f = Fixture::new();
-        assert!(f.plan("b/_index.md", |p| p.meta.title = "Bee".into()).everything);
+        assert!(
+            f.plan("b/_index.md", |p| p.meta.title = "Bee".into())
+                .everything
+        );
     }
 }

@@ -42,7 +42,10 @@ pub struct Options {
 
 #[derive(Debug)]
 pub enum ServeError {
-    Bind { addr: SocketAddr, source: std::io::Error },
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     Watch(notify::Error),
     Server(std::io::Error),
 }
@@ -51,7 +54,10 @@ impl std::fmt::Display for ServeError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ServeError::Bind { addr, source } if source.kind() == std::io::ErrorKind::AddrInUse => {
-                write!(f, "cannot listen on {addr}: the port is in use; pass --port N, or --port 0 for a free one")
+                write!(
+                    f,
+                    "cannot listen on {addr}: the port is in use; pass --port N, or --port 0 for a free one"
+                )
             }
             ServeError::Bind { addr, source } => write!(f, "cannot listen on {addr}: {source}"),
             ServeError::Watch(e) => write!(f, "cannot watch the knowledge base for changes: {e}"),
@@ -65,9 +71,14 @@ impl std::error::Error for ServeError {}
 /// Serves the knowledge base at `root` until interrupted (Ctrl-C).
 pub fn serve(root: PathBuf, options: Options) -> Result<(), ServeError> {
     let addr = SocketAddr::new(options.bind, options.port);
-    let listener = std::net::TcpListener::bind(addr).map_err(|source| ServeError::Bind { addr, source })?;
-    let addr = listener.local_addr().map_err(|source| ServeError::Bind { addr, source })?;
-    listener.set_nonblocking(true).map_err(|source| ServeError::Bind { addr, source })?;
+    let listener =
+        std::net::TcpListener::bind(addr).map_err(|source| ServeError::Bind { addr, source })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|source| ServeError::Bind { addr, source })?;
+    listener
+        .set_nonblocking(true)
+        .map_err(|source| ServeError::Bind { addr, source })?;
 
     // Watching starts before the first load, so that no edit made during it is missed.
     let (jobs, job_queue) = std::sync::mpsc::channel();
@@ -80,7 +91,12 @@ pub fn serve(root: PathBuf, options: Options) -> Result<(), ServeError> {
         .spawn(move || preview.run(job_queue))
         .map_err(ServeError::Server)?;
 
-    let app = server::App { store, status, jobs, allow_remote: options.allow_remote };
+    let app = server::App {
+        store,
+        status,
+        jobs,
+        allow_remote: options.allow_remote,
+    };
     let url = format!("http://{addr}/");
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -7,8 +7,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
-use std::sync::mpsc::Receiver;
 use std::sync::Arc;
+use std::sync::mpsc::Receiver;
 use std::time::Instant;
 
 use tokio::sync::{oneshot, watch};
@@ -23,16 +23,23 @@ use crate::content::{self, Reload, Site};
 use crate::diag::{self, Diagnostic, Format};
 use crate::render::{Compiled, Engine, View};
 use crate::site::nav::Nav;
-use crate::site::{self, merged, Decorations, Generated, Memory, Rendered};
+use crate::site::{self, Decorations, Generated, Memory, Rendered, merged};
 
 /// Work for the preview thread.
 pub enum Job {
     /// Files changed (absolute paths, as the watcher saw them).
     Changed(Vec<PathBuf>),
     /// A page (`sops/x.html`) in a reviewer view.
-    View { url: String, view: ReviewView, reply: oneshot::Sender<ViewReply> },
+    View {
+        url: String,
+        view: ReviewView,
+        reply: oneshot::Sender<ViewReply>,
+    },
     /// The reviewer panel of a page.
-    Review { url: String, reply: oneshot::Sender<Option<ReviewInfo>> },
+    Review {
+        url: String,
+        reply: oneshot::Sender<Option<ReviewInfo>>,
+    },
 }
 
 pub enum ViewReply {
@@ -81,7 +88,13 @@ struct Outcome {
 
 impl Preview {
     /// Loads and renders the whole site (problems included: they are shown, not fatal).
-    pub fn start(root: PathBuf, quiet: bool, watcher: Watcher, store: Arc<Store>, status: watch::Sender<Arc<str>>) -> Preview {
+    pub fn start(
+        root: PathBuf,
+        quiet: bool,
+        watcher: Watcher,
+        store: Arc<Store>,
+        status: watch::Sender<Arc<str>>,
+    ) -> Preview {
         let mut preview = Preview {
             root,
             quiet,
@@ -123,8 +136,13 @@ impl Preview {
 
     fn rebuild(&mut self, paths: Vec<PathBuf>) {
         let started = Instant::now();
-        let inputs: BTreeSet<Input> = paths.iter().filter_map(|p| incremental::classify(&self.root, p)).collect();
-        let Some(what) = self.describe(&inputs) else { return };
+        let inputs: BTreeSet<Input> = paths
+            .iter()
+            .filter_map(|p| incremental::classify(&self.root, p))
+            .collect();
+        let Some(what) = self.describe(&inputs) else {
+            return;
+        };
         if inputs.contains(&Input::Everything)
             && let Err(e) = self.watcher.refresh()
         {
@@ -163,7 +181,9 @@ impl Preview {
             (None, _) => false,
         };
         match input {
-            Input::Document(rel) | Input::ContentAsset(rel) => known(rel) || self.content_file(rel).exists(),
+            Input::Document(rel) | Input::ContentAsset(rel) => {
+                known(rel) || self.content_file(rel).exists()
+            }
             _ => true,
         }
     }
@@ -175,7 +195,9 @@ impl Preview {
     /// Re-reads edited documents into the site in place. `None` when the site must be loaded
     /// again as a whole (see `incremental`'s rules).
     fn reload_in_place(&mut self, inputs: &BTreeSet<Input>) -> Option<Edits> {
-        if self.load_problems.iter().any(Diagnostic::is_error) || inputs.contains(&Input::Everything) {
+        if self.load_problems.iter().any(Diagnostic::is_error)
+            || inputs.contains(&Input::Everything)
+        {
             return None;
         }
         let root = self.root.clone();
@@ -194,7 +216,10 @@ impl Preview {
                         Reload::NeedsFullLoad => return None,
                     }
                 }
-                Input::ContentAsset(rel) => match (site.has_asset(rel), root.join("content").join(rel).is_file()) {
+                Input::ContentAsset(rel) => match (
+                    site.has_asset(rel),
+                    root.join("content").join(rel).is_file(),
+                ) {
                     (true, true) => edits.assets = true,
                     (false, false) => {}
                     _ => return None, // added or removed: links to it change
@@ -225,7 +250,12 @@ impl Preview {
             Err(problems) => {
                 // The edited pages are not rendered: render every page once templates compile.
                 self.rendered = None;
-                return Some(Outcome { files: BTreeMap::new(), whole_site: false, pages: 0, problems });
+                return Some(Outcome {
+                    files: BTreeMap::new(),
+                    whole_site: false,
+                    pages: 0,
+                    problems,
+                });
             }
         };
         let nav = Nav::new(site);
@@ -248,9 +278,16 @@ impl Preview {
         let (rendered, pages, generated) = if plan.everything {
             let mut rendered = Rendered::new(site);
             rendered.render_pages(&engine, &nav, &self.decorations, nav.order(), &sink);
-            (self.rendered.insert(rendered), site.pages.len(), Generated::ALL)
+            (
+                self.rendered.insert(rendered),
+                site.pages.len(),
+                Generated::ALL,
+            )
         } else {
-            let rendered = self.rendered.as_mut().expect("a partial plan has a previous render");
+            let rendered = self
+                .rendered
+                .as_mut()
+                .expect("a partial plan has a previous render");
             let pages: Vec<usize> = plan.pages.into_iter().collect();
             rendered.render_pages(&engine, &nav, &self.decorations, &pages, &sink);
             (rendered, pages.len(), plan.generated)
@@ -261,7 +298,12 @@ impl Preview {
         };
         self.compiled = Some(engine.into_compiled());
         let files = sink.files.into_inner().expect("memory sink lock");
-        Some(Outcome { files, whole_site: plan.everything, pages, problems })
+        Some(Outcome {
+            files,
+            whole_site: plan.everything,
+            pages,
+            problems,
+        })
     }
 
     /// Loads `kbpub.toml` and `content/` again and renders every page.
@@ -269,7 +311,12 @@ impl Preview {
         self.rendered = None;
         self.compiled = None;
         self.load_problems.clear();
-        let failed = |problems| Outcome { files: BTreeMap::new(), whole_site: false, pages: 0, problems };
+        let failed = |problems| Outcome {
+            files: BTreeMap::new(),
+            whole_site: false,
+            pages: 0,
+            problems,
+        };
         let config = match Config::load(&self.root) {
             Ok(config) => config,
             Err(problem) => {
@@ -301,7 +348,12 @@ impl Preview {
         self.rendered = Some(rendered);
         self.compiled = Some(engine.into_compiled());
         let files = sink.files.into_inner().expect("memory sink lock");
-        Outcome { files, whole_site: true, pages: site.pages.len(), problems }
+        Outcome {
+            files,
+            whole_site: true,
+            pages: site.pages.len(),
+            problems,
+        }
     }
 
     /// Serves the outcome when it has no errors (with what was held back), else holds it back;
@@ -310,11 +362,15 @@ impl Preview {
         let errors = diag::error_count(&outcome.problems);
         if errors > 0 {
             if outcome.whole_site {
-                self.held = Held { files: outcome.files, whole_site: true };
+                self.held = Held {
+                    files: outcome.files,
+                    whole_site: true,
+                };
             } else {
                 self.held.files.extend(outcome.files);
             }
-            self.status.send_replace(Status::new(self.store.generation(), &outcome.problems).to_json());
+            self.status
+                .send_replace(Status::new(self.store.generation(), &outcome.problems).to_json());
             self.print(&outcome.problems);
             if !self.quiet {
                 eprintln!(
@@ -333,12 +389,16 @@ impl Preview {
             (held.files, held.whole_site)
         };
         let generation = self.store.publish(files, whole_site);
-        self.status.send_replace(Status::new(generation, &[]).to_json());
+        self.status
+            .send_replace(Status::new(generation, &[]).to_json());
         self.print(&outcome.problems);
         if !self.quiet {
             let ms = started.elapsed().as_secs_f64() * 1000.0;
             let pages = outcome.pages;
-            eprintln!("Rendered {pages} page{} in {ms:.0} ms after {what}", if pages == 1 { "" } else { "s" });
+            eprintln!(
+                "Rendered {pages} page{} in {ms:.0} ms after {what}",
+                if pages == 1 { "" } else { "s" }
+            );
         }
     }
 
@@ -363,11 +423,16 @@ impl Preview {
     /// The site and the page at `url`, when both exist.
     fn page_at(&self, url: &str) -> Option<(&Site, usize)> {
         let site = self.site.as_ref()?;
-        site.pages.iter().position(|p| p.url == url).map(|page| (site, page))
+        site.pages
+            .iter()
+            .position(|p| p.url == url)
+            .map(|page| (site, page))
     }
 
     fn view_page(&self, url: &str, view: ReviewView) -> ViewReply {
-        let Some((site, page)) = self.page_at(url) else { return ViewReply::NotFound };
+        let Some((site, page)) = self.page_at(url) else {
+            return ViewReply::NotFound;
+        };
         let render_view = match view {
             ReviewView::Internal => View::Internal,
             ReviewView::Partner if !review::partners_get(&site.pages[page]) => {
@@ -375,7 +440,9 @@ impl Preview {
             }
             ReviewView::Partner => View::Partner,
         };
-        let rendered = Engine::new(site).and_then(|engine| site::render_page_view(&engine, &self.decorations, page, render_view));
+        let rendered = Engine::new(site).and_then(|engine| {
+            site::render_page_view(&engine, &self.decorations, page, render_view)
+        });
         match rendered {
             Ok(html) => ViewReply::Html(html),
             Err(problems) => ViewReply::Problems(problems),
@@ -396,4 +463,3 @@ struct Edits {
     templates: BTreeSet<String>,
     assets: bool,
 }
-

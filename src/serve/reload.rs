@@ -84,7 +84,9 @@ pub fn inject(html: &[u8], generation: u64, page: &str, view: ReviewView) -> Vec
 }
 
 fn find_last(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).rposition(|w| w.eq_ignore_ascii_case(needle))
+    haystack
+        .windows(needle.len())
+        .rposition(|w| w.eq_ignore_ascii_case(needle))
 }
 
 #[cfg(test)]
@@ -93,14 +95,23 @@ mod tests {
 
     #[test]
     fn the_client_goes_before_the_end_of_body() {
-        let out = inject(b"<html><body><p>x</p></BODY></html>", 7, "a&b.html", ReviewView::Partner);
+        let out = inject(
+            b"<html><body><p>x</p></BODY></html>",
+            7,
+            "a&b.html",
+            ReviewView::Partner,
+        );
         let out = String::from_utf8(out).unwrap();
         assert_eq!(
             out,
             "<html><body><p>x</p><script src=\"/_kbpub/client.js\" data-generation=\"7\" data-page=\"a&amp;b.html\" \
              data-view=\"partner\"></script>\n</BODY></html>"
         );
-        assert!(String::from_utf8(inject(b"no body", 1, "x.html", ReviewView::Internal)).unwrap().starts_with("no body<script"));
+        assert!(
+            String::from_utf8(inject(b"no body", 1, "x.html", ReviewView::Internal))
+                .unwrap()
+                .starts_with("no body<script")
+        );
     }
 
     #[test]
@@ -112,7 +123,11 @@ mod tests {
         let status = Status::new(3, &[error, warning]);
         assert_eq!(status.error_count, 1);
         assert_eq!(status.errors[0].position, "content/a.md:3:1");
-        assert!(status.errors[0].report.contains("[x](missing.md)"), "{}", status.errors[0].report);
+        assert!(
+            status.errors[0].report.contains("[x](missing.md)"),
+            "{}",
+            status.errors[0].report
+        );
         let json: serde_json::Value = serde_json::from_str(&status.to_json()).unwrap();
         assert_eq!(json["generation"], 3);
     }

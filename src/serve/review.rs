@@ -14,9 +14,9 @@ use chrono::NaiveDate;
 use serde::Serialize;
 
 use crate::content::{Audience, Page, PageKind, Status};
+use crate::render::Engine;
 use crate::render::escape::escape_html;
 use crate::render::markdown::{self, View};
-use crate::render::Engine;
 
 /// A view of a page a reviewer can ask for with `?view=<name>`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -81,11 +81,19 @@ pub struct Fact {
 
 impl Fact {
     fn info(label: &'static str, value: impl Into<String>) -> Fact {
-        Fact { label, value: value.into(), level: "info" }
+        Fact {
+            label,
+            value: value.into(),
+            level: "info",
+        }
     }
 
     fn warning(label: &'static str, value: impl Into<String>) -> Fact {
-        Fact { label, value: value.into(), level: "warning" }
+        Fact {
+            label,
+            value: value.into(),
+            level: "warning",
+        }
     }
 }
 
@@ -108,21 +116,40 @@ impl ReviewInfo {
             .map(|view| {
                 let (available, note) = match view {
                     ReviewView::Internal => (true, None),
-                    ReviewView::Partner if !for_partners => (false, Some("audience is internal: partners do not get this page".to_string())),
-                    ReviewView::Partner => (true, internal_passages.then(|| "internal-only passages removed".to_string())),
+                    ReviewView::Partner if !for_partners => (
+                        false,
+                        Some("audience is internal: partners do not get this page".to_string()),
+                    ),
+                    ReviewView::Partner => (
+                        true,
+                        internal_passages.then(|| "internal-only passages removed".to_string()),
+                    ),
                 };
-                ViewChoice { name: view.name(), label: view.label(), available, note }
+                ViewChoice {
+                    name: view.name(),
+                    label: view.label(),
+                    available,
+                    note,
+                }
             })
             .collect();
         let mut facts = vec![Fact::info("Type", doc_type.label())];
         facts.push(Fact::info(
             "Audience",
-            if for_partners { "partner: also published to the partner community" } else { "internal: partners do not get this page" },
+            if for_partners {
+                "partner: also published to the partner community"
+            } else {
+                "internal: partners do not get this page"
+            },
         ));
         if internal_passages {
             facts.push(Fact::info(
                 "Internal-only passages",
-                if for_partners { "yes: removed from the partner view" } else { "yes: marked \"Internal only\"" },
+                if for_partners {
+                    "yes: removed from the partner view"
+                } else {
+                    "yes: marked \"Internal only\""
+                },
             ));
         }
         if let Some(owner) = &p.meta.owner {
@@ -136,10 +163,21 @@ impl ReviewInfo {
             });
         }
         if p.meta.status == Status::Obsolete {
-            let by = p.meta.superseded_by.as_deref().map(|id| format!(", superseded by `{id}`")).unwrap_or_default();
+            let by = p
+                .meta
+                .superseded_by
+                .as_deref()
+                .map(|id| format!(", superseded by `{id}`"))
+                .unwrap_or_default();
             facts.push(Fact::warning("Status", format!("obsolete{by}")));
         }
-        Some(ReviewInfo { id: p.id.clone(), title: p.meta.title.clone(), source: p.file.clone(), views, facts })
+        Some(ReviewInfo {
+            id: p.id.clone(),
+            title: p.meta.title.clone(),
+            source: p.file.clone(),
+            views,
+            facts,
+        })
     }
 }
 

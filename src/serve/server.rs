@@ -11,17 +11,17 @@
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::IpAddr;
-use std::sync::mpsc::Sender;
 use std::sync::Arc;
+use std::sync::mpsc::Sender;
 
+use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{Query, Request, State};
-use axum::http::{header, HeaderValue, Method, StatusCode, Uri};
+use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
-use axum::Router;
 use percent_encoding::percent_decode_str;
 use tokio::sync::{oneshot, watch};
 use tokio_stream::wrappers::WatchStream;
@@ -50,7 +50,10 @@ pub fn router(app: App) -> Router {
         .route(CLIENT_PATH, get(client_script))
         .route(REVIEW_PATH, get(review))
         .fallback(site_file)
-        .layer(middleware::from_fn_with_state(app.clone(), only_loopback_hosts))
+        .layer(middleware::from_fn_with_state(
+            app.clone(),
+            only_loopback_hosts,
+        ))
         .with_state(app)
 }
 
@@ -67,7 +70,9 @@ pub fn site_path(raw: &str) -> Option<String> {
     if decoded.contains(['\\', '\0']) {
         return None;
     }
-    let (dir, file) = decoded.rsplit_once('/').map_or(("", decoded.as_ref()), |(dir, file)| (dir, file));
+    let (dir, file) = decoded
+        .rsplit_once('/')
+        .map_or(("", decoded.as_ref()), |(dir, file)| (dir, file));
     let dir_ok = dir.is_empty() || dir.split('/').all(|part| !matches!(part, "" | "." | ".."));
     if !dir_ok || matches!(file, "." | "..") {
         return None;
@@ -86,16 +91,24 @@ async fn only_loopback_hosts(State(app): State<App>, request: Request, next: Nex
     }
     let text = "kbpub serve answers only requests addressed to localhost or a loopback address; \
                 start it with --allow-remote to serve other hosts\n";
-    (StatusCode::FORBIDDEN, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response()
+    (
+        StatusCode::FORBIDDEN,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        text,
+    )
+        .into_response()
 }
 
 fn host_is_loopback(host: Option<&HeaderValue>) -> bool {
-    let Some(host) = host.and_then(|h| h.to_str().ok()) else { return false };
+    let Some(host) = host.and_then(|h| h.to_str().ok()) else {
+        return false;
+    };
     let name = match host.strip_prefix('[') {
         Some(rest) => rest.split(']').next().unwrap_or(""),
         None => host.rsplit_once(':').map_or(host, |(name, _)| name),
     };
-    name.eq_ignore_ascii_case("localhost") || name.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    name.eq_ignore_ascii_case("localhost")
+        || name.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 async fn events(State(app): State<App>) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
@@ -104,14 +117,21 @@ async fn events(State(app): State<App>) -> Sse<impl Stream<Item = Result<Event, 
 }
 
 async fn client_script() -> Response {
-    respond(StatusCode::OK, "text/javascript; charset=utf-8", Body::from(CLIENT_JS))
+    respond(
+        StatusCode::OK,
+        "text/javascript; charset=utf-8",
+        Body::from(CLIENT_JS),
+    )
 }
 
 async fn review(State(app): State<App>, Query(query): Query<HashMap<String, String>>) -> Response {
     let Some(url) = query.get("page").and_then(|p| site_path(&format!("/{p}"))) else {
         return plain(StatusCode::NOT_FOUND, "no such page\n");
     };
-    match ask(&app, |reply| Job::Review { url, reply }).await.flatten() {
+    match ask(&app, |reply| Job::Review { url, reply })
+        .await
+        .flatten()
+    {
         Some(info) => {
             let json = serde_json::to_string(&info).expect("review info serialises");
             respond(StatusCode::OK, "application/json", Body::from(json))
@@ -120,22 +140,36 @@ async fn review(State(app): State<App>, Query(query): Query<HashMap<String, Stri
     }
 }
 
-async fn site_file(State(app): State<App>, method: Method, uri: Uri, Query(query): Query<HashMap<String, String>>) -> Response {
+async fn site_file(
+    State(app): State<App>,
+    method: Method,
+    uri: Uri,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
     if method != Method::GET && method != Method::HEAD {
         return plain(StatusCode::METHOD_NOT_ALLOWED, "kbpub serve only reads\n");
     }
-    let Some(path) = site_path(uri.path()) else { return not_found(&app) };
+    let Some(path) = site_path(uri.path()) else {
+        return not_found(&app);
+    };
     let view = match query.get("view").map(|name| ReviewView::from_name(name)) {
         None => ReviewView::Internal,
         Some(Some(view)) => view,
-        Some(None) => return plain(StatusCode::BAD_REQUEST, "unknown view: use ?view=internal or ?view=partner\n"),
+        Some(None) => {
+            return plain(
+                StatusCode::BAD_REQUEST,
+                "unknown view: use ?view=internal or ?view=partner\n",
+            );
+        }
     };
     if view != ReviewView::Internal {
         return view_page(&app, path, view).await;
     }
     match app.store.get(&path) {
         (Some(bytes), generation) => file_response(StatusCode::OK, &path, bytes, generation, view),
-        (None, _) if app.store.contains(&format!("{path}/index.html")) => Redirect::permanent(&format!("/{path}/")).into_response(),
+        (None, _) if app.store.contains(&format!("{path}/index.html")) => {
+            Redirect::permanent(&format!("/{path}/")).into_response()
+        }
         (None, _) => not_found(&app),
     }
 }
@@ -143,22 +177,41 @@ async fn site_file(State(app): State<App>, method: Method, uri: Uri, Query(query
 /// A page rendered by the preview thread in a reviewer view.
 async fn view_page(app: &App, path: String, view: ReviewView) -> Response {
     let generation = app.store.generation();
-    let reply = ask(app, |reply| Job::View { url: path.clone(), view, reply }).await;
+    let reply = ask(app, |reply| Job::View {
+        url: path.clone(),
+        view,
+        reply,
+    })
+    .await;
     match reply {
-        Some(ViewReply::Html(html)) => file_response(StatusCode::OK, &path, Bytes::from(html), generation, view),
+        Some(ViewReply::Html(html)) => {
+            file_response(StatusCode::OK, &path, Bytes::from(html), generation, view)
+        }
         Some(ViewReply::NotFound) | None => not_found(app),
         Some(ViewReply::Problems(problems)) => {
             let list: String = problems
                 .iter()
                 .filter(|p| p.is_error())
-                .map(|p| format!("<li><code>{}</code>: {}</li>\n", escape_html(&p.position()), escape_html(&p.message)))
+                .map(|p| {
+                    format!(
+                        "<li><code>{}</code>: {}</li>\n",
+                        escape_html(&p.position()),
+                        escape_html(&p.message)
+                    )
+                })
                 .collect();
             let html = format!(
                 "<!DOCTYPE html>\n<html lang=\"en\">\n<head><meta charset=\"utf-8\"><title>Cannot render this view</title></head>\n<body>\n\
                  <h1>This page cannot be rendered in the {} view</h1>\n<ul>\n{list}</ul>\n</body>\n</html>\n",
                 view.name()
             );
-            file_response(StatusCode::INTERNAL_SERVER_ERROR, &path, Bytes::from(html), generation, view)
+            file_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &path,
+                Bytes::from(html),
+                generation,
+                view,
+            )
         }
     }
 }
@@ -174,16 +227,34 @@ async fn ask<T>(app: &App, job: impl FnOnce(oneshot::Sender<T>) -> Job) -> Optio
 /// site changes (a page that is about to be created appears by itself).
 fn not_found(app: &App) -> Response {
     match app.store.get("404.html") {
-        (Some(bytes), generation) => file_response(StatusCode::NOT_FOUND, "404.html", bytes, generation, ReviewView::Internal),
+        (Some(bytes), generation) => file_response(
+            StatusCode::NOT_FOUND,
+            "404.html",
+            bytes,
+            generation,
+            ReviewView::Internal,
+        ),
         (None, generation) => {
             let html = "<!DOCTYPE html>\n<html lang=\"en\">\n<head><meta charset=\"utf-8\"><title>Not found</title></head>\n\
                         <body>\n<h1>Not found</h1>\n<p>No page here, or the site has not built without errors yet.</p>\n</body>\n</html>\n";
-            file_response(StatusCode::NOT_FOUND, "404.html", Bytes::from(html), generation, ReviewView::Internal)
+            file_response(
+                StatusCode::NOT_FOUND,
+                "404.html",
+                Bytes::from(html),
+                generation,
+                ReviewView::Internal,
+            )
         }
     }
 }
 
-fn file_response(status: StatusCode, path: &str, bytes: Bytes, generation: u64, view: ReviewView) -> Response {
+fn file_response(
+    status: StatusCode,
+    path: &str,
+    bytes: Bytes,
+    generation: u64,
+    view: ReviewView,
+) -> Response {
     let content_type = content_type(path);
     let body = if content_type.starts_with("text/html") {
         Body::from(reload::inject(&bytes, generation, path, view))
@@ -208,7 +279,10 @@ fn plain(status: StatusCode, text: &'static str) -> Response {
 }
 
 fn content_type(path: &str) -> &'static str {
-    let extension = path.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default();
+    let extension = path
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default();
     match extension.as_str() {
         "html" => "text/html; charset=utf-8",
         "css" => "text/css; charset=utf-8",
@@ -237,7 +311,10 @@ mod tests {
         assert_eq!(site_path("/").as_deref(), Some("index.html"));
         assert_eq!(site_path("/sops/").as_deref(), Some("sops/index.html"));
         assert_eq!(site_path("/sops/x.html").as_deref(), Some("sops/x.html"));
-        assert_eq!(site_path("/tags/caf%C3%A9.html").as_deref(), Some("tags/café.html"));
+        assert_eq!(
+            site_path("/tags/caf%C3%A9.html").as_deref(),
+            Some("tags/café.html")
+        );
         assert_eq!(site_path("/a%20b.html").as_deref(), Some("a b.html"));
     }
 
@@ -264,16 +341,32 @@ mod tests {
             assert_eq!(site_path(raw), None, "{raw}");
         }
         // Decoded once: what was double-encoded stays a literal name, which no site file has.
-        assert_eq!(site_path("/%252e%252e/kbpub.toml").as_deref(), Some("%2e%2e/kbpub.toml"));
+        assert_eq!(
+            site_path("/%252e%252e/kbpub.toml").as_deref(),
+            Some("%2e%2e/kbpub.toml")
+        );
     }
 
     #[test]
     fn only_loopback_hosts_are_answered() {
         let host = |h: &str| host_is_loopback(Some(&HeaderValue::from_str(h).unwrap()));
-        for ok in ["localhost:4000", "LOCALHOST", "127.0.0.1:4000", "127.0.0.2", "[::1]:4000", "[::1]"] {
+        for ok in [
+            "localhost:4000",
+            "LOCALHOST",
+            "127.0.0.1:4000",
+            "127.0.0.2",
+            "[::1]:4000",
+            "[::1]",
+        ] {
             assert!(host(ok), "{ok}");
         }
-        for bad in ["evil.example:4000", "192.168.1.10:4000", "[::2]:80", "localhost.evil.example", ""] {
+        for bad in [
+            "evil.example:4000",
+            "192.168.1.10:4000",
+            "[::2]:80",
+            "localhost.evil.example",
+            "",
+        ] {
             assert!(!host(bad), "{bad}");
         }
         assert!(!host_is_loopback(None));

@@ -27,7 +27,11 @@ impl Store {
     }
 
     pub fn contains(&self, path: &str) -> bool {
-        self.inner.read().expect("store lock").files.contains_key(path)
+        self.inner
+            .read()
+            .expect("store lock")
+            .files
+            .contains_key(path)
     }
 
     pub fn generation(&self) -> u64 {
@@ -38,7 +42,9 @@ impl Store {
     /// that files of deleted pages disappear) or only those of the same path. Returns the new
     /// generation.
     pub fn publish(&self, files: BTreeMap<String, Vec<u8>>, replace_all: bool) -> u64 {
-        let files = files.into_iter().map(|(path, bytes)| (path, Bytes::from(bytes)));
+        let files = files
+            .into_iter()
+            .map(|(path, bytes)| (path, Bytes::from(bytes)));
         let mut inner = self.inner.write().expect("store lock");
         if replace_all {
             inner.files = files.collect();
@@ -57,13 +63,24 @@ mod tests {
     #[test]
     fn publishing_bumps_the_generation_and_replaces_or_merges() {
         let store = Store::default();
-        let files = |pairs: &[(&str, &str)]| pairs.iter().map(|(p, b)| (p.to_string(), b.as_bytes().to_vec())).collect();
-        assert_eq!(store.publish(files(&[("a.html", "a"), ("b.html", "b")]), true), 1);
+        let files = |pairs: &[(&str, &str)]| {
+            pairs
+                .iter()
+                .map(|(p, b)| (p.to_string(), b.as_bytes().to_vec()))
+                .collect()
+        };
+        assert_eq!(
+            store.publish(files(&[("a.html", "a"), ("b.html", "b")]), true),
+            1
+        );
         assert_eq!(store.publish(files(&[("a.html", "a2")]), false), 2);
         assert_eq!(store.get("a.html"), (Some(Bytes::from("a2")), 2));
         assert!(store.contains("b.html"));
         store.publish(files(&[("c.html", "c")]), true);
-        assert!(!store.contains("b.html"), "a whole render drops files that are gone");
+        assert!(
+            !store.contains("b.html"),
+            "a whole render drops files that are gone"
+        );
         assert_eq!(store.generation(), 3);
     }
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use notify::event::{AccessKind, AccessMode, EventKind};
 use notify::{RecommendedWatcher, RecursiveMode};
-use notify_debouncer_full::{new_debouncer, DebounceEventResult, Debouncer, RecommendedCache};
+use notify_debouncer_full::{DebounceEventResult, Debouncer, RecommendedCache, new_debouncer};
 
 use super::preview::Job;
 
@@ -31,16 +31,31 @@ pub struct Watcher {
 impl Watcher {
     /// Starts watching `root`; changes are sent to `jobs`.
     pub fn start(root: &Path, jobs: Sender<Job>) -> notify::Result<Watcher> {
-        let debouncer = new_debouncer(DEBOUNCE, None, move |events: DebounceEventResult| match events {
-            Ok(events) => {
-                let paths: Vec<PathBuf> = events.into_iter().filter(|e| is_change(&e.kind)).flat_map(|e| e.event.paths).collect();
-                if !paths.is_empty() {
-                    let _ = jobs.send(Job::Changed(paths));
-                }
-            }
-            Err(errors) => errors.iter().for_each(|e| eprintln!("warning: watching files: {e}")),
-        })?;
-        let mut watcher = Watcher { root: root.to_path_buf(), debouncer, watching: BTreeSet::new() };
+        let debouncer =
+            new_debouncer(
+                DEBOUNCE,
+                None,
+                move |events: DebounceEventResult| match events {
+                    Ok(events) => {
+                        let paths: Vec<PathBuf> = events
+                            .into_iter()
+                            .filter(|e| is_change(&e.kind))
+                            .flat_map(|e| e.event.paths)
+                            .collect();
+                        if !paths.is_empty() {
+                            let _ = jobs.send(Job::Changed(paths));
+                        }
+                    }
+                    Err(errors) => errors
+                        .iter()
+                        .for_each(|e| eprintln!("warning: watching files: {e}")),
+                },
+            )?;
+        let mut watcher = Watcher {
+            root: root.to_path_buf(),
+            debouncer,
+            watching: BTreeSet::new(),
+        };
         watcher.debouncer.watch(root, RecursiveMode::NonRecursive)?;
         watcher.refresh()?;
         Ok(watcher)

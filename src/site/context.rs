@@ -5,9 +5,9 @@ use serde::Serialize;
 use tera::Context;
 
 use super::nav::{self, Link, Nav};
-use crate::content::{url, Page, PageKind, Site};
-use crate::render::markdown::slug;
+use crate::content::{Page, PageKind, Site, url};
 use crate::render::Heading;
+use crate::render::markdown::slug;
 
 /// A notice shown above a page's content (approval state, stale data).
 #[derive(Debug, Clone, Serialize)]
@@ -141,7 +141,15 @@ fn page_view<'a>(p: &'a Page, content: &'a str, headings: &[Heading]) -> PageVie
         owner: p.meta.owner.as_deref(),
         audience: p.meta.audience,
         description: p.meta.description.as_deref(),
-        tags: p.meta.tags.iter().map(|t| TagLink { name: t.clone(), href: format!("{root}{}", tag_url(t)) }).collect(),
+        tags: p
+            .meta
+            .tags
+            .iter()
+            .map(|t| TagLink {
+                name: t.clone(),
+                href: format!("{root}{}", tag_url(t)),
+            })
+            .collect(),
         updated: p.updated.map(|d| d.to_string()),
         review_by: p.meta.review_by.map(|d| d.to_string()),
         partners: &p.meta.partners,
@@ -156,7 +164,12 @@ fn page_view<'a>(p: &'a Page, content: &'a str, headings: &[Heading]) -> PageVie
 fn toc(headings: &[Heading]) -> Vec<TocEntry> {
     let mut entries: Vec<TocEntry> = Vec::new();
     for h in headings.iter().filter(|h| (2..=3).contains(&h.level)) {
-        let entry = TocEntry { level: h.level, id: h.id.clone(), title: h.title.clone(), children: Vec::new() };
+        let entry = TocEntry {
+            level: h.level,
+            id: h.id.clone(),
+            title: h.title.clone(),
+            children: Vec::new(),
+        };
         match entries.last_mut() {
             Some(parent) if h.level == 3 && parent.level == 2 => parent.children.push(entry),
             _ => entries.push(entry),
@@ -173,7 +186,11 @@ fn section_view<'a>(site: &'a Site, section: usize, content: &'a str) -> Section
         description: page.meta.description.as_deref(),
         content,
         is_home: section == 0,
-        pages: s.pages.iter().map(|&p| listed_page(site, &page.url, p)).collect(),
+        pages: s
+            .pages
+            .iter()
+            .map(|&p| listed_page(site, &page.url, p))
+            .collect(),
         subsections: s
             .subsections
             .iter()
@@ -192,7 +209,11 @@ fn section_view<'a>(site: &'a Site, section: usize, content: &'a str) -> Section
 
 fn count_documents(site: &Site, section: usize) -> usize {
     let s = &site.sections[section];
-    s.pages.len() + s.subsections.iter().map(|&sub| count_documents(site, sub)).sum::<usize>()
+    s.pages.len()
+        + s.subsections
+            .iter()
+            .map(|&sub| count_documents(site, sub))
+            .sum::<usize>()
 }
 
 /// Whether two versions of a page look the same from other pages: in listings ([`listed_page`]),
@@ -201,7 +222,15 @@ fn count_documents(site: &Site, section: usize) -> usize {
 pub fn listed_alike(a: &Page, b: &Page) -> bool {
     let shown = |p: &Page| {
         let m = &p.meta;
-        (m.title.clone(), m.weight, m.description.clone(), p.doc_type(), m.owner.clone(), p.updated, m.tags.clone())
+        (
+            m.title.clone(),
+            m.weight,
+            m.description.clone(),
+            p.doc_type(),
+            m.owner.clone(),
+            p.updated,
+            m.tags.clone(),
+        )
     };
     shown(a) == shown(b)
 }
@@ -238,21 +267,50 @@ struct TagCount {
 pub fn tag(site: &Site, nav: &Nav, name: &str, pages: &[usize]) -> Context {
     let page_url = tag_url(name);
     let mut context = base(site, "../");
-    context.insert("nav_html", &nav::to_html(&nav.tree_outside_content("tags/")));
-    context.insert("breadcrumbs", &vec![Link { title: "Home".into(), href: "../index.html".into() },
-        Link { title: "Tags".into(), href: "index.html".into() }]);
-    context.insert("tag", &TagView {
-        name: name.to_string(),
-        pages: pages.iter().map(|&p| listed_page(site, &page_url, p)).collect(),
-    });
+    context.insert(
+        "nav_html",
+        &nav::to_html(&nav.tree_outside_content("tags/")),
+    );
+    context.insert(
+        "breadcrumbs",
+        &vec![
+            Link {
+                title: "Home".into(),
+                href: "../index.html".into(),
+            },
+            Link {
+                title: "Tags".into(),
+                href: "index.html".into(),
+            },
+        ],
+    );
+    context.insert(
+        "tag",
+        &TagView {
+            name: name.to_string(),
+            pages: pages
+                .iter()
+                .map(|&p| listed_page(site, &page_url, p))
+                .collect(),
+        },
+    );
     context
 }
 
 /// The context of the tags index.
 pub fn tags_index(site: &Site, nav: &Nav, tags: &[(String, Vec<usize>)]) -> Context {
     let mut context = base(site, "../");
-    context.insert("nav_html", &nav::to_html(&nav.tree_outside_content("tags/")));
-    context.insert("breadcrumbs", &vec![Link { title: "Home".into(), href: "../index.html".into() }]);
+    context.insert(
+        "nav_html",
+        &nav::to_html(&nav.tree_outside_content("tags/")),
+    );
+    context.insert(
+        "breadcrumbs",
+        &vec![Link {
+            title: "Home".into(),
+            href: "../index.html".into(),
+        }],
+    );
     let counts: Vec<TagCount> = tags
         .iter()
         .map(|(name, pages)| TagCount {
@@ -273,9 +331,17 @@ pub fn not_found(site: &Site) -> Context {
 
 /// `https://kb.example.com/docs/` -> `/docs/`.
 fn base_path(base_url: &str) -> String {
-    let without_scheme = base_url.split_once("://").map_or(base_url, |(_, rest)| rest);
-    let path = without_scheme.find('/').map_or("/", |i| &without_scheme[i..]);
-    if path.ends_with('/') { path.to_string() } else { format!("{path}/") }
+    let without_scheme = base_url
+        .split_once("://")
+        .map_or(base_url, |(_, rest)| rest);
+    let path = without_scheme
+        .find('/')
+        .map_or("/", |i| &without_scheme[i..]);
+    if path.ends_with('/') {
+        path.to_string()
+    } else {
+        format!("{path}/")
+    }
 }
 
 #[cfg(test)]
@@ -291,8 +357,19 @@ mod tests {
 
     #[test]
     fn toc_nests_h3_under_h2() {
-        let h = |level, id: &str| Heading { level, id: id.into(), title: id.into() };
-        let toc = toc(&[h(1, "t"), h(2, "a"), h(3, "a1"), h(3, "a2"), h(2, "b"), h(4, "deep")]);
+        let h = |level, id: &str| Heading {
+            level,
+            id: id.into(),
+            title: id.into(),
+        };
+        let toc = toc(&[
+            h(1, "t"),
+            h(2, "a"),
+            h(3, "a1"),
+            h(3, "a2"),
+            h(2, "b"),
+            h(4, "deep"),
+        ]);
         assert_eq!(toc.len(), 2);
         assert_eq!(toc[0].children.len(), 2);
         assert!(toc[1].children.is_empty());

@@ -16,7 +16,7 @@ use rayon::prelude::*;
 use crate::config::Config;
 use crate::content::{self, Site};
 use crate::diag::Diagnostic;
-use crate::render::{highlight, templates, AnchorRef, Engine, View};
+use crate::render::{AnchorRef, Engine, View, highlight, templates};
 pub use context::Banner;
 use nav::Nav;
 pub use output::{Discard, Memory, Sink, Staging};
@@ -49,14 +49,18 @@ pub fn build(config: &Config, decorations: &Decorations) -> Result<BuildSummary,
     let (site, mut diagnostics) = content::load(config)?;
     let engine = Engine::new(&site).map_err(|errors| merged(&diagnostics, errors))?;
     let output = config.output_dir();
-    let staging = Staging::new(&output).map_err(|e| vec![io_error(&format!("cannot write {}", output.display()), &e)])?;
-    let mut render = render_site(&engine, decorations, &staging).map_err(|errors| merged(&diagnostics, errors))?;
+    let staging = Staging::new(&output)
+        .map_err(|e| vec![io_error(&format!("cannot write {}", output.display()), &e)])?;
+    let mut render = render_site(&engine, decorations, &staging)
+        .map_err(|errors| merged(&diagnostics, errors))?;
     if diagnostics.iter().any(Diagnostic::is_error) {
         return Err(merged(&diagnostics, render.warnings));
     }
     diagnostics.append(&mut render.warnings);
     render.warnings = diagnostics;
-    staging.commit().map_err(|e| vec![io_error(&format!("cannot write {}", output.display()), &e)])?;
+    staging
+        .commit()
+        .map_err(|e| vec![io_error(&format!("cannot write {}", output.display()), &e)])?;
     Ok(BuildSummary { render, output })
 }
 
@@ -100,12 +104,24 @@ pub struct Generated {
 }
 
 impl Generated {
-    pub const ALL: Generated = Generated { tags: None, sitemap: true, fixed: true };
-    pub const SEARCH_INDEX_ONLY: Generated = Generated { tags: Some(BTreeSet::new()), sitemap: false, fixed: false };
+    pub const ALL: Generated = Generated {
+        tags: None,
+        sitemap: true,
+        fixed: true,
+    };
+    pub const SEARCH_INDEX_ONLY: Generated = Generated {
+        tags: Some(BTreeSet::new()),
+        sitemap: false,
+        fixed: false,
+    };
 }
 
 /// Renders every page and generated file of the site into `sink`.
-pub fn render_site(engine: &Engine, decorations: &Decorations, sink: &dyn Sink) -> Result<RenderSummary, Vec<Diagnostic>> {
+pub fn render_site(
+    engine: &Engine,
+    decorations: &Decorations,
+    sink: &dyn Sink,
+) -> Result<RenderSummary, Vec<Diagnostic>> {
     let nav = Nav::new(engine.site);
     let mut rendered = Rendered::new(engine.site);
     rendered.render_pages(engine, &nav, decorations, nav.order(), sink);
@@ -115,18 +131,31 @@ pub fn render_site(engine: &Engine, decorations: &Decorations, sink: &dyn Sink) 
 impl Rendered {
     /// Nothing rendered yet, for every page of `site`.
     pub fn new(site: &Site) -> Rendered {
-        Rendered { pages: site.pages.iter().map(|_| PageRecord::default()).collect() }
+        Rendered {
+            pages: site.pages.iter().map(|_| PageRecord::default()).collect(),
+        }
     }
 
     /// Renders `pages` in parallel into `sink`, replacing what was known about them.
-    pub fn render_pages(&mut self, engine: &Engine, nav: &Nav, decorations: &Decorations, pages: &[usize], sink: &dyn Sink) {
+    pub fn render_pages(
+        &mut self,
+        engine: &Engine,
+        nav: &Nav,
+        decorations: &Decorations,
+        pages: &[usize],
+        sink: &dyn Sink,
+    ) {
         let results: Vec<(usize, PageRecord)> = pages
             .par_iter()
             .map(|&page| {
-                let (html, mut record) = render_page(engine, nav, decorations, page, View::Internal);
+                let (html, mut record) =
+                    render_page(engine, nav, decorations, page, View::Internal);
                 let url = &engine.site.pages[page].url;
-                if let Err(e) = html.map_or(Ok(()), |html| sink.write_owned(url, html.into_bytes())) {
-                    record.diagnostics.push(io_error(&format!("cannot write {url}"), &e));
+                if let Err(e) = html.map_or(Ok(()), |html| sink.write_owned(url, html.into_bytes()))
+                {
+                    record
+                        .diagnostics
+                        .push(io_error(&format!("cannot write {url}"), &e));
                 }
                 (page, record)
             })
@@ -138,14 +167,26 @@ impl Rendered {
 
     /// The pages whose last render linked to `page`.
     pub fn linking_to(&self, page: usize) -> Vec<usize> {
-        (0..self.pages.len()).filter(|&p| self.pages[p].links_to.binary_search(&page).is_ok()).collect()
+        (0..self.pages.len())
+            .filter(|&p| self.pages[p].links_to.binary_search(&page).is_ok())
+            .collect()
     }
 
     /// Checks anchors across the whole site and writes the generated files `generated` asks for.
     /// The result covers every page: problems of pages rendered by an earlier call still count.
-    pub fn finish(&self, engine: &Engine, nav: &Nav, generated: &Generated, sink: &dyn Sink) -> Result<RenderSummary, Vec<Diagnostic>> {
+    pub fn finish(
+        &self,
+        engine: &Engine,
+        nav: &Nav,
+        generated: &Generated,
+        sink: &dyn Sink,
+    ) -> Result<RenderSummary, Vec<Diagnostic>> {
         let site = engine.site;
-        let mut diagnostics: Vec<Diagnostic> = self.pages.iter().flat_map(|r| r.diagnostics.iter().cloned()).collect();
+        let mut diagnostics: Vec<Diagnostic> = self
+            .pages
+            .iter()
+            .flat_map(|r| r.diagnostics.iter().cloned())
+            .collect();
         diagnostics.extend(self.check_anchors(engine));
         let entries = nav.order().iter().map(|&p| self.pages[p].search.as_str());
         let index = search::index_script(entries);
@@ -156,11 +197,20 @@ impl Rendered {
             return Err(diagnostics);
         }
         let links = self.pages.iter().map(|r| r.links_to.clone()).collect();
-        Ok(RenderSummary { pages: site.pages.len(), files, warnings: diagnostics, links })
+        Ok(RenderSummary {
+            pages: site.pages.len(),
+            files,
+            warnings: diagnostics,
+            links,
+        })
     }
 
     fn check_anchors(&self, engine: &Engine) -> Vec<Diagnostic> {
-        let refs = self.pages.iter().enumerate().flat_map(|(from, r)| r.anchor_refs.iter().map(move |a| (from, a)));
+        let refs = self
+            .pages
+            .iter()
+            .enumerate()
+            .flat_map(|(from, r)| r.anchor_refs.iter().map(move |a| (from, a)));
         refs.filter(|(_, r)| !self.pages[r.page].heading_ids.contains(&r.anchor))
             .map(|(from, r)| broken_anchor(engine, &self.pages[r.page].heading_ids, from, r))
             .collect()
@@ -168,17 +218,29 @@ impl Rendered {
 }
 
 /// Renders page `page` for `view`: its HTML (`None` when the layout failed) and what was learned.
-fn render_page(engine: &Engine, nav: &Nav, decorations: &Decorations, page: usize, view: View) -> (Option<String>, PageRecord) {
+fn render_page(
+    engine: &Engine,
+    nav: &Nav,
+    decorations: &Decorations,
+    page: usize,
+    view: View,
+) -> (Option<String>, PageRecord) {
     let site = engine.site;
     let p = &site.pages[page];
     let body = engine.render_body(page, view);
     let mut diagnostics = body.diagnostics;
-    let banners = decorations.banners.get(&page).map(Vec::as_slice).unwrap_or(&[]);
+    let banners = decorations
+        .banners
+        .get(&page)
+        .map(Vec::as_slice)
+        .unwrap_or(&[]);
     let context = context::page(site, nav, page, &body.html, &body.headings, banners);
     let template = engine.layout_for(page);
     let html = engine
         .render_template(&template, &context)
-        .map_err(|d| diagnostics.push(d.help(format!("while rendering {} with `{template}`", p.file))))
+        .map_err(|d| {
+            diagnostics.push(d.help(format!("while rendering {} with `{template}`", p.file)))
+        })
         .ok();
     let section = &site.pages[site.sections[p.section].page].meta.title;
     let headings = body.headings.iter().map(|h| h.title.clone()).collect();
@@ -194,7 +256,12 @@ fn render_page(engine: &Engine, nav: &Nav, decorations: &Decorations, page: usiz
 
 /// Page `page` rendered for `view` as a whole HTML document, or the problems that stopped it
 /// (`kbpub serve` shows reviewers the partner view this way).
-pub fn render_page_view(engine: &Engine, decorations: &Decorations, page: usize, view: View) -> Result<String, Vec<Diagnostic>> {
+pub fn render_page_view(
+    engine: &Engine,
+    decorations: &Decorations,
+    page: usize,
+    view: View,
+) -> Result<String, Vec<Diagnostic>> {
     let (html, record) = render_page(engine, &Nav::new(engine.site), decorations, page, view);
     match html {
         Some(html) if !record.diagnostics.iter().any(Diagnostic::is_error) => Ok(html),
@@ -202,9 +269,16 @@ pub fn render_page_view(engine: &Engine, decorations: &Decorations, page: usize,
     }
 }
 
-fn broken_anchor(engine: &Engine, known: &HashSet<String>, from: usize, r: &AnchorRef) -> Diagnostic {
+fn broken_anchor(
+    engine: &Engine,
+    known: &HashSet<String>,
+    from: usize,
+    r: &AnchorRef,
+) -> Diagnostic {
     let target = &engine.site.pages[r.page];
-    let markdown = engine.body_markdown(from, View::Internal).unwrap_or_default();
+    let markdown = engine
+        .body_markdown(from, View::Internal)
+        .unwrap_or_default();
     let mut known: Vec<&String> = known.iter().collect();
     known.sort();
     let suggestion = known
@@ -212,10 +286,18 @@ fn broken_anchor(engine: &Engine, known: &HashSet<String>, from: usize, r: &Anch
         .min_by_key(|a| strsim::levenshtein(a, &r.anchor))
         .map(|a| format!("; did you mean `#{a}`?"))
         .unwrap_or_default();
-    Diagnostic::error("broken-anchor", format!("`{}` has no heading with anchor `#{}`", target.file, r.anchor))
-        .at(engine.source_location(from, &markdown, r.span.clone()))
-        .label("this link")
-        .help(format!("anchors are heading slugs (lowercase, spaces as `-`){suggestion}"))
+    Diagnostic::error(
+        "broken-anchor",
+        format!(
+            "`{}` has no heading with anchor `#{}`",
+            target.file, r.anchor
+        ),
+    )
+    .at(engine.source_location(from, &markdown, r.span.clone()))
+    .label("this link")
+    .help(format!(
+        "anchors are heading slugs (lowercase, spaces as `-`){suggestion}"
+    ))
 }
 
 /// The search index (`index`), and the tag pages, sitemap, tags index, 404 page and assets that
@@ -233,9 +315,19 @@ fn write_generated(
     let tags = if wants_tags { site.tags() } else { Vec::new() };
     let mut files: Vec<(String, Result<Vec<u8>, Diagnostic>)> = tags
         .par_iter()
-        .filter(|(name, _)| generated.tags.as_ref().is_none_or(|only| only.contains(name)))
+        .filter(|(name, _)| {
+            generated
+                .tags
+                .as_ref()
+                .is_none_or(|only| only.contains(name))
+        })
         .map(|(name, pages)| {
-            (context::tag_url(name), engine.render_template("tag.html", &context::tag(site, nav, name, pages)).map(String::into_bytes))
+            (
+                context::tag_url(name),
+                engine
+                    .render_template("tag.html", &context::tag(site, nav, name, pages))
+                    .map(String::into_bytes),
+            )
         })
         .collect();
     files.push((context::SEARCH_INDEX_URL.into(), Ok(index.into_bytes())));
@@ -243,16 +335,34 @@ fn write_generated(
         files.push(("sitemap.xml".into(), Ok(sitemap(site, nav).into_bytes())));
     }
     if generated.fixed {
-        files.push((context::TAGS_INDEX_URL.into(), engine.render_template("tags.html", &context::tags_index(site, nav, &tags)).map(String::into_bytes)));
-        files.push(("404.html".into(), engine.render_template("404.html", &context::not_found(site)).map(String::into_bytes)));
-        files.push(("assets/highlight.css".into(), Ok(highlight::stylesheet().into_bytes())));
+        files.push((
+            context::TAGS_INDEX_URL.into(),
+            engine
+                .render_template("tags.html", &context::tags_index(site, nav, &tags))
+                .map(String::into_bytes),
+        ));
+        files.push((
+            "404.html".into(),
+            engine
+                .render_template("404.html", &context::not_found(site))
+                .map(String::into_bytes),
+        ));
+        files.push((
+            "assets/highlight.css".into(),
+            Ok(highlight::stylesheet().into_bytes()),
+        ));
         match templates::assets(&site.config.templates_dir()) {
-            Ok(assets) => files.extend(assets.into_iter().map(|(name, bytes)| (format!("assets/{name}"), Ok(bytes)))),
+            Ok(assets) => files.extend(
+                assets
+                    .into_iter()
+                    .map(|(name, bytes)| (format!("assets/{name}"), Ok(bytes))),
+            ),
             Err(e) => diagnostics.push(io_error("cannot read templates/assets", &e)),
         }
         let content_dir = site.config.content_dir();
         files.extend(site.assets.iter().map(|rel| {
-            let bytes = std::fs::read(content_dir.join(rel)).map_err(|e| io_error(&format!("cannot read content/{rel}"), &e));
+            let bytes = std::fs::read(content_dir.join(rel))
+                .map_err(|e| io_error(&format!("cannot read content/{rel}"), &e));
             (rel.clone(), bytes)
         }));
     }
@@ -274,7 +384,12 @@ fn sitemap(site: &Site, nav: &Nav) -> String {
     let pages: Vec<(String, Option<String>)> = nav
         .order()
         .iter()
-        .map(|&i| (site.pages[i].url.clone(), site.pages[i].updated.map(|d| d.to_string())))
+        .map(|&i| {
+            (
+                site.pages[i].url.clone(),
+                site.pages[i].updated.map(|d| d.to_string()),
+            )
+        })
         .collect();
     search::sitemap(&site.config.site.base_url, &pages)
 }

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
-use crate::content::{url, PageKind, Site};
+use crate::content::{PageKind, Site, url};
 use crate::render::escape::escape_html;
 
 #[derive(Debug)]
@@ -44,8 +44,17 @@ pub struct Nav<'s> {
 impl<'s> Nav<'s> {
     pub fn new(site: &'s Site) -> Nav<'s> {
         let order = site.nav_order();
-        let position = order.iter().enumerate().map(|(pos, &page)| (page, pos)).collect();
-        Nav { site, order, position, max_pages: site.config.nav.max_section_pages.max(1) }
+        let position = order
+            .iter()
+            .enumerate()
+            .map(|(pos, &page)| (page, pos))
+            .collect();
+        Nav {
+            site,
+            order,
+            position,
+            max_pages: site.config.nav.max_section_pages.max(1),
+        }
     }
 
     /// Pages in reading order.
@@ -55,7 +64,10 @@ impl<'s> Nav<'s> {
 
     fn link(&self, from: &str, page: usize) -> Link {
         let p = &self.site.pages[page];
-        Link { title: p.meta.title.clone(), href: url::relative_href(from, &p.url) }
+        Link {
+            title: p.meta.title.clone(),
+            href: url::relative_href(from, &p.url),
+        }
     }
 
     /// The nav tree as seen from `page`.
@@ -72,17 +84,38 @@ impl<'s> Nav<'s> {
 
     fn top_level(&self, from: &str, current: usize, open_sections: &[usize]) -> Vec<NavItem> {
         let root = self.site.root_section();
-        let mut items: Vec<NavItem> = root.pages.iter().map(|&p| self.page_item(from, p, current)).collect();
-        items.extend(root.subsections.iter().map(|&s| self.section_item(from, s, current, open_sections)));
+        let mut items: Vec<NavItem> = root
+            .pages
+            .iter()
+            .map(|&p| self.page_item(from, p, current))
+            .collect();
+        items.extend(
+            root.subsections
+                .iter()
+                .map(|&s| self.section_item(from, s, current, open_sections)),
+        );
         items
     }
 
     fn page_item(&self, from: &str, p: usize, current: usize) -> NavItem {
         let link = self.link(from, p);
-        NavItem { title: link.title, href: link.href, current: p == current, open: false, children: Vec::new(), more: None }
+        NavItem {
+            title: link.title,
+            href: link.href,
+            current: p == current,
+            open: false,
+            children: Vec::new(),
+            more: None,
+        }
     }
 
-    fn section_item(&self, from: &str, section: usize, current: usize, open_sections: &[usize]) -> NavItem {
+    fn section_item(
+        &self,
+        from: &str,
+        section: usize,
+        current: usize,
+        open_sections: &[usize],
+    ) -> NavItem {
         let s = &self.site.sections[section];
         let link = self.link(from, s.page);
         let open = open_sections.contains(&section);
@@ -96,11 +129,22 @@ impl<'s> Nav<'s> {
         };
         if open {
             let window = window(&s.pages, current, self.max_pages);
-            item.children.extend(s.pages[window.clone()].iter().map(|&p| self.page_item(from, p, current)));
+            item.children.extend(
+                s.pages[window.clone()]
+                    .iter()
+                    .map(|&p| self.page_item(from, p, current)),
+            );
             if window.len() < s.pages.len() {
-                item.more = Some(More { count: s.pages.len(), href: link.href });
+                item.more = Some(More {
+                    count: s.pages.len(),
+                    href: link.href,
+                });
             }
-            item.children.extend(s.subsections.iter().map(|&sub| self.section_item(from, sub, current, open_sections)));
+            item.children.extend(
+                s.subsections
+                    .iter()
+                    .map(|&sub| self.section_item(from, sub, current, open_sections)),
+            );
         }
         item
     }
@@ -113,12 +157,17 @@ impl<'s> Nav<'s> {
         if matches!(p.kind, PageKind::Section(_)) {
             sections.pop();
         }
-        sections.iter().map(|&s| self.link(&p.url, site.sections[s].page)).collect()
+        sections
+            .iter()
+            .map(|&s| self.link(&p.url, site.sections[s].page))
+            .collect()
     }
 
     pub fn prev_next(&self, page: usize) -> (Option<Link>, Option<Link>) {
         let from = &self.site.pages[page].url;
-        let Some(&pos) = self.position.get(&page) else { return (None, None) };
+        let Some(&pos) = self.position.get(&page) else {
+            return (None, None);
+        };
         let prev = pos.checked_sub(1).map(|p| self.link(from, self.order[p]));
         let next = self.order.get(pos + 1).map(|&p| self.link(from, p));
         (prev, next)
@@ -135,7 +184,11 @@ pub fn to_html(items: &[NavItem]) -> String {
 }
 
 fn write_list(items: &[NavItem], more: Option<&More>, root: bool, out: &mut String) {
-    out.push_str(if root { "<ul class=\"nav-list nav-root\">" } else { "<ul class=\"nav-list\">" });
+    out.push_str(if root {
+        "<ul class=\"nav-list nav-root\">"
+    } else {
+        "<ul class=\"nav-list\">"
+    });
     for item in items {
         out.push_str("\n<li class=\"nav-item");
         if item.current {
@@ -146,12 +199,27 @@ fn write_list(items: &[NavItem], more: Option<&More>, root: bool, out: &mut Stri
         }
         out.push_str("\">");
         let title = escape_html(&item.title);
-        let current = if item.current { " aria-current=\"page\"" } else { "" };
+        let current = if item.current {
+            " aria-current=\"page\""
+        } else {
+            ""
+        };
         let group = !item.children.is_empty() || item.more.is_some();
-        let class = if group { "nav-link nav-link-group" } else { "nav-link" };
-        out.push_str(&format!("<a class=\"{class}\" href=\"{}\"{current}>{title}</a>", escape_html(&item.href)));
+        let class = if group {
+            "nav-link nav-link-group"
+        } else {
+            "nav-link"
+        };
+        out.push_str(&format!(
+            "<a class=\"{class}\" href=\"{}\"{current}>{title}</a>",
+            escape_html(&item.href)
+        ));
         if group {
-            let open = if item.open || item.current { " open" } else { "" };
+            let open = if item.open || item.current {
+                " open"
+            } else {
+                ""
+            };
             out.push_str(&format!(
                 "<details class=\"nav-group\"{open}><summary class=\"nav-caret\" title=\"Show or hide pages\"><span class=\"sr-only\">{title}: show or hide pages</span></summary>"
             ));

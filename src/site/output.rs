@@ -27,7 +27,10 @@ impl Sink for Memory {
     }
 
     fn write_owned(&self, path: &str, bytes: Vec<u8>) -> std::io::Result<()> {
-        self.files.lock().expect("memory sink lock").insert(path.to_string(), bytes);
+        self.files
+            .lock()
+            .expect("memory sink lock")
+            .insert(path.to_string(), bytes);
         Ok(())
     }
 }
@@ -53,8 +56,14 @@ pub struct Staging {
 impl Staging {
     /// Creates the staging folder, first removing any left by a build that was killed.
     pub fn new(target: &Path) -> std::io::Result<Staging> {
-        let parent = target.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "output".into());
+        let parent = target
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let name = target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "output".into());
         std::fs::create_dir_all(parent)?;
         let prefix = format!(".{name}.staging-");
         for entry in std::fs::read_dir(parent)?.flatten() {
@@ -64,7 +73,12 @@ impl Staging {
         }
         let dir = parent.join(format!("{prefix}{}", std::process::id()));
         std::fs::create_dir(&dir)?;
-        Ok(Staging { target: target.to_path_buf(), dir, created_dirs: Mutex::new(HashSet::new()), committed: false })
+        Ok(Staging {
+            target: target.to_path_buf(),
+            dir,
+            created_dirs: Mutex::new(HashSet::new()),
+            committed: false,
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -88,7 +102,7 @@ impl Staging {
 
 #[cfg(target_os = "linux")]
 fn exchange(a: &Path, b: &Path) -> std::io::Result<()> {
-    use rustix::fs::{renameat_with, RenameFlags, CWD};
+    use rustix::fs::{CWD, RenameFlags, renameat_with};
     renameat_with(CWD, a, CWD, b, RenameFlags::EXCHANGE).map_err(std::io::Error::from)
 }
 
@@ -105,10 +119,17 @@ impl Sink for Staging {
     fn write(&self, path: &str, bytes: &[u8]) -> std::io::Result<()> {
         let full = self.dir.join(path);
         if let Some(parent) = full.parent() {
-            let known = self.created_dirs.lock().expect("dir cache lock").contains(parent);
+            let known = self
+                .created_dirs
+                .lock()
+                .expect("dir cache lock")
+                .contains(parent);
             if !known {
                 std::fs::create_dir_all(parent)?;
-                self.created_dirs.lock().expect("dir cache lock").insert(parent.to_path_buf());
+                self.created_dirs
+                    .lock()
+                    .expect("dir cache lock")
+                    .insert(parent.to_path_buf());
             }
         }
         std::fs::write(full, bytes)
@@ -146,8 +167,15 @@ mod tests {
         second.write("new.html", b"new").unwrap();
         second.commit().unwrap();
         assert!(target.join("new.html").exists());
-        assert!(!target.join("a/old.html").exists(), "files of the previous build do not linger");
-        let leftovers: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().flatten().map(|e| e.file_name()).collect();
+        assert!(
+            !target.join("a/old.html").exists(),
+            "files of the previous build do not linger"
+        );
+        let leftovers: Vec<_> = std::fs::read_dir(tmp.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
         assert_eq!(leftovers, vec![std::ffi::OsString::from("output")]);
     }
 }

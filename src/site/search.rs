@@ -27,7 +27,10 @@ pub struct Entry {
 
 impl Entry {
     pub fn new(title: &str, url: &str, section: &str, headings: Vec<String>, text: &str) -> Entry {
-        let cut = text.char_indices().nth(EXCERPT_CHARS).map_or(text.len(), |(i, _)| i);
+        let cut = text
+            .char_indices()
+            .nth(EXCERPT_CHARS)
+            .map_or(text.len(), |(i, _)| i);
         let excerpt = &text[..cut];
         let in_excerpt: std::collections::HashSet<String> = words(excerpt).collect();
         let mut seen = std::collections::HashSet::new();
@@ -75,8 +78,14 @@ pub fn index_script<'a>(entries: impl Iterator<Item = &'a str> + Clone) -> Strin
 
 /// `sitemap.xml` for `(path, lastmod)` pairs under `base_url`.
 pub fn sitemap(base_url: &str, pages: &[(String, Option<String>)]) -> String {
-    let base = if base_url.ends_with('/') { base_url.to_string() } else { format!("{base_url}/") };
-    let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n");
+    let base = if base_url.ends_with('/') {
+        base_url.to_string()
+    } else {
+        format!("{base_url}/")
+    };
+    let mut xml = String::from(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n",
+    );
     for (path, lastmod) in pages {
         xml.push_str("  <url><loc>");
         xml.push_str(&escape_html(&format!("{base}{path}")));
@@ -106,10 +115,16 @@ mod tests {
 
     #[test]
     fn index_script_is_a_json_assignment() {
-        let entries = [Entry::new("A", "a.html", "S", vec!["H".into()], "x"), Entry::new("B", "b.html", "S", vec![], "")];
+        let entries = [
+            Entry::new("A", "a.html", "S", vec!["H".into()], "x"),
+            Entry::new("B", "b.html", "S", vec![], ""),
+        ];
         let json: Vec<String> = entries.iter().map(Entry::to_json).collect();
         let script = index_script(json.iter().map(String::as_str));
-        let value = script.strip_prefix("window.KBPUB_SEARCH=").and_then(|s| s.strip_suffix(";\n")).unwrap();
+        let value = script
+            .strip_prefix("window.KBPUB_SEARCH=")
+            .and_then(|s| s.strip_suffix(";\n"))
+            .unwrap();
         let parsed: serde_json::Value = serde_json::from_str(value).unwrap();
         assert_eq!(parsed["docs"][1]["t"], "B");
         assert_eq!(parsed["docs"][0]["h"][0], "H");
@@ -117,7 +132,12 @@ mod tests {
 
     #[test]
     fn sitemap_lists_absolute_urls() {
-        let xml = sitemap("https://kb.example.com", &[("sops/a.html".into(), Some("2026-01-02".into()))]);
-        assert!(xml.contains("<loc>https://kb.example.com/sops/a.html</loc><lastmod>2026-01-02</lastmod>"));
+        let xml = sitemap(
+            "https://kb.example.com",
+            &[("sops/a.html".into(), Some("2026-01-02".into()))],
+        );
+        assert!(xml.contains(
+            "<loc>https://kb.example.com/sops/a.html</loc><lastmod>2026-01-02</lastmod>"
+        ));
     }
 }

@@ -16,21 +16,33 @@ pub struct Kb {
 impl Kb {
     /// An empty knowledge base with a minimal `kbpub.toml`.
     pub fn new() -> Kb {
-        let kb = Kb { dir: tempfile::tempdir().expect("temp dir") };
-        kb.write("kbpub.toml", "[site]\ntitle = \"Test KB\"\nbase_url = \"https://kb.test/\"\n");
+        let kb = Kb {
+            dir: tempfile::tempdir().expect("temp dir"),
+        };
+        kb.write(
+            "kbpub.toml",
+            "[site]\ntitle = \"Test KB\"\nbase_url = \"https://kb.test/\"\n",
+        );
         kb
     }
 
     /// A copy of `tests/fixtures/<name>`.
     pub fn fixture(name: &str) -> Kb {
         let kb = Kb::new();
-        copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name), kb.path());
+        copy_dir(
+            &Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures")
+                .join(name),
+            kb.path(),
+        );
         kb
     }
 
     /// A copy of the repository's own sample knowledge base.
     pub fn sample() -> Kb {
-        let kb = Kb { dir: tempfile::tempdir().expect("temp dir") };
+        let kb = Kb {
+            dir: tempfile::tempdir().expect("temp dir"),
+        };
         let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
         for entry in ["kbpub.toml", "content", "templates", ".kb", "data"] {
             let from = repo.join(entry);
@@ -59,7 +71,11 @@ impl Kb {
 
     /// Runs `kbpub <args>` in the knowledge base folder.
     pub fn run(&self, args: &[&str]) -> Run {
-        let output = kbpub().args(args).current_dir(self.path()).output().expect("run kbpub");
+        let output = kbpub()
+            .args(args)
+            .current_dir(self.path())
+            .output()
+            .expect("run kbpub");
         Run { output }
     }
 
@@ -68,7 +84,8 @@ impl Kb {
     }
 
     pub fn read_output(&self, rel: &str) -> String {
-        std::fs::read_to_string(self.output_file(rel)).unwrap_or_else(|e| panic!("output/{rel}: {e}"))
+        std::fs::read_to_string(self.output_file(rel))
+            .unwrap_or_else(|e| panic!("output/{rel}: {e}"))
     }
 
     pub fn html(&self, rel: &str) -> Html {
@@ -102,23 +119,37 @@ impl Run {
 
     /// Asserts success and returns self, printing the output on failure.
     pub fn ok(self) -> Run {
-        assert_eq!(self.code(), 0, "kbpub failed\nstdout:\n{}\nstderr:\n{}", self.stdout(), self.stderr());
+        assert_eq!(
+            self.code(),
+            0,
+            "kbpub failed\nstdout:\n{}\nstderr:\n{}",
+            self.stdout(),
+            self.stderr()
+        );
         self
     }
 
     pub fn fails_with(self, code: i32) -> Run {
-        assert_eq!(self.code(), code, "unexpected exit code\nstdout:\n{}\nstderr:\n{}", self.stdout(), self.stderr());
+        assert_eq!(
+            self.code(),
+            code,
+            "unexpected exit code\nstdout:\n{}\nstderr:\n{}",
+            self.stdout(),
+            self.stderr()
+        );
         self
     }
 
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.stdout()).unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout()))
+        serde_json::from_str(&self.stdout())
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout()))
     }
 }
 
 /// Elements of `html` matching the CSS `selector`.
 pub fn select<'a>(html: &'a Html, selector: &str) -> Vec<scraper::ElementRef<'a>> {
-    let selector = Selector::parse(selector).unwrap_or_else(|e| panic!("bad selector {selector}: {e:?}"));
+    let selector =
+        Selector::parse(selector).unwrap_or_else(|e| panic!("bad selector {selector}: {e:?}"));
     html.select(&selector).collect()
 }
 
@@ -159,7 +190,13 @@ pub fn files_under(dir: &Path) -> Vec<String> {
         .into_iter()
         .flatten()
         .filter(|e| e.file_type().is_file())
-        .map(|e| e.path().strip_prefix(dir).expect("prefix").to_string_lossy().replace('\\', "/"))
+        .map(|e| {
+            e.path()
+                .strip_prefix(dir)
+                .expect("prefix")
+                .to_string_lossy()
+                .replace('\\', "/")
+        })
         .collect();
     files.sort();
     files

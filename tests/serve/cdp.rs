@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use tungstenite::{Message, WebSocket};
 
 pub const TIMEOUT: Duration = Duration::from_secs(30);
@@ -43,23 +43,46 @@ impl Browser {
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
-            .expect("chromium must be installed (scripts/test installs it): cannot start `chromium`");
+            .expect(
+                "chromium must be installed (scripts/test installs it): cannot start `chromium`",
+            );
         let endpoint = devtools_endpoint(&mut child);
-        let host = endpoint.trim_start_matches("ws://").split('/').next().expect("host in endpoint").to_string();
+        let host = endpoint
+            .trim_start_matches("ws://")
+            .split('/')
+            .next()
+            .expect("host in endpoint")
+            .to_string();
         let stream = TcpStream::connect(&host).expect("connect to DevTools");
-        stream.set_read_timeout(Some(TIMEOUT)).expect("read timeout");
-        let (socket, _) = tungstenite::client(endpoint.as_str(), stream).expect("DevTools websocket handshake");
-        let mut browser = Browser { child, _profile: profile, socket, session: String::new(), next_id: 0 };
+        stream
+            .set_read_timeout(Some(TIMEOUT))
+            .expect("read timeout");
+        let (socket, _) =
+            tungstenite::client(endpoint.as_str(), stream).expect("DevTools websocket handshake");
+        let mut browser = Browser {
+            child,
+            _profile: profile,
+            socket,
+            session: String::new(),
+            next_id: 0,
+        };
         let target = browser.call("Target.createTarget", json!({ "url": "about:blank" }));
         let target_id = target["targetId"].as_str().expect("targetId").to_string();
-        let attached = browser.call("Target.attachToTarget", json!({ "targetId": target_id, "flatten": true }));
-        browser.session = attached["sessionId"].as_str().expect("sessionId").to_string();
+        let attached = browser.call(
+            "Target.attachToTarget",
+            json!({ "targetId": target_id, "flatten": true }),
+        );
+        browser.session = attached["sessionId"]
+            .as_str()
+            .expect("sessionId")
+            .to_string();
         browser
     }
 
     /// Sends a command (to the page once attached) and returns its result.
     pub fn call(&mut self, method: &str, params: Value) -> Value {
-        self.try_call(method, params).unwrap_or_else(|e| panic!("{method}: {e}"))
+        self.try_call(method, params)
+            .unwrap_or_else(|e| panic!("{method}: {e}"))
     }
 
     fn try_call(&mut self, method: &str, params: Value) -> Result<Value, String> {
@@ -69,10 +92,14 @@ impl Browser {
         if !self.session.is_empty() {
             message["sessionId"] = json!(self.session);
         }
-        self.socket.send(Message::text(message.to_string())).map_err(|e| e.to_string())?;
+        self.socket
+            .send(Message::text(message.to_string()))
+            .map_err(|e| e.to_string())?;
         loop {
             let reply = match self.socket.read().map_err(|e| e.to_string())? {
-                Message::Text(text) => serde_json::from_str::<Value>(&text).map_err(|e| e.to_string())?,
+                Message::Text(text) => {
+                    serde_json::from_str::<Value>(&text).map_err(|e| e.to_string())?
+                }
                 _ => continue,
             };
             if reply["id"] != json!(id) {
@@ -87,13 +114,19 @@ impl Browser {
 
     pub fn goto(&mut self, url: &str) {
         self.call("Page.navigate", json!({ "url": url }));
-        self.wait_for("document.readyState === 'complete' && location.href !== 'about:blank'", "the page to load");
+        self.wait_for(
+            "document.readyState === 'complete' && location.href !== 'about:blank'",
+            "the page to load",
+        );
     }
 
     /// Evaluates `expression` in the page; `Err` while the page is between documents or the
     /// expression throws.
     pub fn eval(&mut self, expression: &str) -> Result<Value, String> {
-        let result = self.try_call("Runtime.evaluate", json!({ "expression": expression, "returnByValue": true, "awaitPromise": true }))?;
+        let result = self.try_call(
+            "Runtime.evaluate",
+            json!({ "expression": expression, "returnByValue": true, "awaitPromise": true }),
+        )?;
         if let Some(exception) = result.get("exceptionDetails") {
             return Err(exception.to_string());
         }
@@ -145,5 +178,7 @@ fn devtools_endpoint(child: &mut Child) -> String {
             }
         }
     });
-    endpoint.recv_timeout(TIMEOUT).expect("Chromium did not print its DevTools endpoint")
+    endpoint
+        .recv_timeout(TIMEOUT)
+        .expect("Chromium did not print its DevTools endpoint")
 }

@@ -3,13 +3,13 @@
 //! writer sees (reload with the new text at the same scroll position, the error overlay, the
 //! reviewer's view switch).
 
+mod cdp;
 #[path = "../common/mod.rs"]
 mod common;
-mod cdp;
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::path::Path;
 use std::net::TcpStream;
+use std::path::Path;
 use std::process::{Child, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -42,9 +42,18 @@ impl Served {
             .expect("start kbpub serve");
         let stdout = lines_of(child.stdout.take().expect("stdout"));
         let stderr = lines_of(child.stderr.take().expect("stderr"));
-        let first = stdout.recv_timeout(TIMEOUT).expect("kbpub serve printed no address");
-        let addr = first.strip_prefix("Serving on http://").and_then(|a| a.strip_suffix('/')).unwrap_or_else(|| panic!("unexpected first line: {first}"));
-        Served { addr: addr.to_string(), child, stderr }
+        let first = stdout
+            .recv_timeout(TIMEOUT)
+            .expect("kbpub serve printed no address");
+        let addr = first
+            .strip_prefix("Serving on http://")
+            .and_then(|a| a.strip_suffix('/'))
+            .unwrap_or_else(|| panic!("unexpected first line: {first}"));
+        Served {
+            addr: addr.to_string(),
+            child,
+            stderr,
+        }
     }
 
     fn url(&self, path: &str) -> String {
@@ -58,22 +67,45 @@ impl Served {
 
     fn get_for_host(&self, raw_path: &str, host: &str) -> Response {
         // A server bound to every address (0.0.0.0) is reached on loopback here.
-        let mut stream = TcpStream::connect(self.addr.replace("0.0.0.0", "127.0.0.1")).expect("connect");
+        let mut stream =
+            TcpStream::connect(self.addr.replace("0.0.0.0", "127.0.0.1")).expect("connect");
         stream.set_read_timeout(Some(TIMEOUT)).expect("timeout");
-        write!(stream, "GET {raw_path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").expect("send");
+        write!(
+            stream,
+            "GET {raw_path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+        )
+        .expect("send");
         let mut raw = Vec::new();
         stream.read_to_end(&mut raw).expect("read response");
-        let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("end of headers");
+        let split = raw
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .expect("end of headers");
         let head = String::from_utf8_lossy(&raw[..split]).into_owned();
-        let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("status code");
-        Response { status, head, body: raw[split + 4..].to_vec() }
+        let status = head
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .expect("status code");
+        Response {
+            status,
+            head,
+            body: raw[split + 4..].to_vec(),
+        }
     }
 
     fn events(&self) -> Events {
         let mut stream = TcpStream::connect(&self.addr).expect("connect");
         stream.set_read_timeout(Some(TIMEOUT)).expect("timeout");
-        write!(stream, "GET /_kbpub/events HTTP/1.1\r\nHost: localhost\r\n\r\n").expect("send");
-        let mut events = Events { reader: BufReader::new(stream), generation: 0 };
+        write!(
+            stream,
+            "GET /_kbpub/events HTTP/1.1\r\nHost: localhost\r\n\r\n"
+        )
+        .expect("send");
+        let mut events = Events {
+            reader: BufReader::new(stream),
+            generation: 0,
+        };
         let first = events.wait("the first status", |_| true);
         events.generation = first["generation"].as_u64().expect("generation");
         events
@@ -139,7 +171,10 @@ impl Events {
         let mut line = String::new();
         loop {
             line.clear();
-            let read = self.reader.read_line(&mut line).unwrap_or_else(|e| panic!("waiting for {what}: {e}"));
+            let read = self
+                .reader
+                .read_line(&mut line)
+                .unwrap_or_else(|e| panic!("waiting for {what}: {e}"));
             assert!(read > 0, "the event stream closed while waiting for {what}");
             if let Some(data) = line.strip_prefix("data: ") {
                 let status: Value = serde_json::from_str(data).expect("status JSON");
@@ -162,7 +197,11 @@ impl Events {
     /// Waits for a rebuild with errors.
     fn next_errors(&mut self) -> Value {
         let status = self.wait("errors", |s| s["error_count"].as_u64() > Some(0));
-        assert_eq!(status["generation"].as_u64(), Some(self.generation), "a broken edit publishes nothing");
+        assert_eq!(
+            status["generation"].as_u64(),
+            Some(self.generation),
+            "a broken edit publishes nothing"
+        );
         status
     }
 }
@@ -189,14 +228,26 @@ fn edit(kb: &Kb, rel: &str, from: &str, to: &str) {
 /// `served` is `built` with the live-reload client added before `</body>` (HTML), or `built`.
 fn assert_served_as_built(file: &str, served: &[u8], built: &[u8]) {
     if !file.ends_with(".html") {
-        assert!(served == built, "{file}: served bytes differ from the build");
+        assert!(
+            served == built,
+            "{file}: served bytes differ from the build"
+        );
         return;
     }
     let served = String::from_utf8_lossy(served);
-    let start = served.find("<script src=\"/_kbpub/client.js\"").unwrap_or_else(|| panic!("{file}: no live-reload client"));
-    let end = start + served[start..].find("</script>\n").expect("end of the client tag") + "</script>\n".len();
+    let start = served
+        .find("<script src=\"/_kbpub/client.js\"")
+        .unwrap_or_else(|| panic!("{file}: no live-reload client"));
+    let end = start
+        + served[start..]
+            .find("</script>\n")
+            .expect("end of the client tag")
+        + "</script>\n".len();
     let without_client = format!("{}{}", &served[..start], &served[end..]);
-    assert!(without_client.as_bytes() == built, "{file}: served page differs from the build");
+    assert!(
+        without_client.as_bytes() == built,
+        "{file}: served page differs from the build"
+    );
 }
 
 /// Every file `kbpub build` writes for `kb` is served with the same bytes.
@@ -216,12 +267,26 @@ fn assert_serves_the_build(kb: &Kb, served: &Served) {
 fn serves_exactly_what_build_writes() {
     let kb = Kb::sample();
     let served = Served::start(&kb);
-    assert!(served.addr.starts_with("127.0.0.1:"), "binds loopback by default: {}", served.addr);
+    assert!(
+        served.addr.starts_with("127.0.0.1:"),
+        "binds loopback by default: {}",
+        served.addr
+    );
     assert_serves_the_build(&kb, &served);
     let home = served.get("/");
     assert_eq!(home.status, 200);
-    assert!(home.head.to_ascii_lowercase().contains("cache-control: no-store"), "{}", home.head);
-    assert_eq!(served.get("/sops").status, 308, "a folder redirects to its index");
+    assert!(
+        home.head
+            .to_ascii_lowercase()
+            .contains("cache-control: no-store"),
+        "{}",
+        home.head
+    );
+    assert_eq!(
+        served.get("/sops").status,
+        308,
+        "a folder redirects to its index"
+    );
 }
 
 #[test]
@@ -231,39 +296,109 @@ fn edits_re_render_only_what_they_affect_and_stay_equal_to_a_full_build() {
     let mut events = served.events();
 
     // A body edit: the document and the one page that links to it (beta).
-    edit(&kb, "content/guides/alpha.md", "Check them.", "Check them twice.");
+    edit(
+        &kb,
+        "content/guides/alpha.md",
+        "Check them.",
+        "Check them twice.",
+    );
     events.next_generation();
-    assert!(served.wait_for_output("after content/guides/alpha.md").starts_with("Rendered 2 pages "));
-    assert!(served.get("/guides/alpha.html").text().contains("Check them twice."));
+    assert!(
+        served
+            .wait_for_output("after content/guides/alpha.md")
+            .starts_with("Rendered 2 pages ")
+    );
+    assert!(
+        served
+            .get("/guides/alpha.html")
+            .text()
+            .contains("Check them twice.")
+    );
 
     // A title edit: also the pages that list it — its section, the page after the section in
     // reading order (its "previous" link), and the linking page.
-    edit(&kb, "content/guides/deep/delta.md", "title = \"Delta\"", "title = \"Delta renamed\"");
+    edit(
+        &kb,
+        "content/guides/deep/delta.md",
+        "title = \"Delta\"",
+        "title = \"Delta renamed\"",
+    );
     events.next_generation();
-    assert!(served.wait_for_output("after content/guides/deep/delta.md").starts_with("Rendered 4 pages "));
-    assert!(served.get("/guides/deep/index.html").text().contains("Delta renamed"));
-    assert!(served.get("/faq/index.html").text().contains("Delta renamed"), "prev link of the next page");
+    assert!(
+        served
+            .wait_for_output("after content/guides/deep/delta.md")
+            .starts_with("Rendered 4 pages ")
+    );
+    assert!(
+        served
+            .get("/guides/deep/index.html")
+            .text()
+            .contains("Delta renamed")
+    );
+    assert!(
+        served
+            .get("/faq/index.html")
+            .text()
+            .contains("Delta renamed"),
+        "prev link of the next page"
+    );
 
     // A template edit: the documents rendered through it (the one FAQ page), and generated pages.
     let faq = "{% extends \"page.html\" %}{% block before_content %}<p class=\"faq-banner\">Ask us</p>{% endblock before_content %}\n";
     kb.write("templates/faq.html", faq);
     events.next_generation();
-    assert!(served.wait_for_output("after templates/faq.html").starts_with("Rendered 1 page "));
+    assert!(
+        served
+            .wait_for_output("after templates/faq.html")
+            .starts_with("Rendered 1 page ")
+    );
     assert!(served.get("/faq/gamma.html").text().contains("faq-banner"));
-    assert!(!served.get("/guides/alpha.html").text().contains("faq-banner"));
+    assert!(
+        !served
+            .get("/guides/alpha.html")
+            .text()
+            .contains("faq-banner")
+    );
 
     // A tag change, a new document and a deleted one.
-    edit(&kb, "content/guides/beta.md", "tags = [\"as2\"]", "tags = [\"as2\", \"escalation\"]");
+    edit(
+        &kb,
+        "content/guides/beta.md",
+        "tags = [\"as2\"]",
+        "tags = [\"as2\", \"escalation\"]",
+    );
     events.next_generation();
     assert_eq!(served.get("/tags/escalation.html").status, 200);
-    kb.write("content/guides/epsilon.md", "+++\ntitle = \"Epsilon\"\ntype = \"sop\"\n+++\nSee [delta](deep/delta.md).\n");
+    kb.write(
+        "content/guides/epsilon.md",
+        "+++\ntitle = \"Epsilon\"\ntype = \"sop\"\n+++\nSee [delta](deep/delta.md).\n",
+    );
     events.next_generation();
-    assert!(served.get("/guides/epsilon.html").text().contains("Epsilon"));
+    assert!(
+        served
+            .get("/guides/epsilon.html")
+            .text()
+            .contains("Epsilon")
+    );
     kb.remove("content/guides/deep/delta.md");
-    edit(&kb, "content/guides/beta.md", " and [deep](deep/delta.md)", "");
-    edit(&kb, "content/guides/epsilon.md", "See [delta](deep/delta.md).", "Delta is gone.");
+    edit(
+        &kb,
+        "content/guides/beta.md",
+        " and [deep](deep/delta.md)",
+        "",
+    );
+    edit(
+        &kb,
+        "content/guides/epsilon.md",
+        "See [delta](deep/delta.md).",
+        "Delta is gone.",
+    );
     events.next_generation();
-    assert_eq!(served.get("/guides/deep/delta.html").status, 404, "pages of deleted documents go");
+    assert_eq!(
+        served.get("/guides/deep/delta.html").status,
+        404,
+        "pages of deleted documents go"
+    );
 
     assert_serves_the_build(&kb, &served);
 }
@@ -274,35 +409,102 @@ fn a_broken_edit_reports_its_position_and_keeps_the_last_good_pages() {
     let mut served = Served::start(&kb);
     let mut events = served.events();
 
-    edit(&kb, "content/guides/alpha.md", "Check them.", "Check [the log](missing.md).");
+    edit(
+        &kb,
+        "content/guides/alpha.md",
+        "Check them.",
+        "Check [the log](missing.md).",
+    );
     let status = events.next_errors();
-    assert_eq!(status["errors"][0]["position"], "content/guides/alpha.md:20:7", "{status}");
-    assert!(status["errors"][0]["message"].as_str().unwrap().contains("missing.md"), "{status}");
-    assert!(status["errors"][0]["report"].as_str().unwrap().contains("Check [the log](missing.md)."), "{status}");
+    assert_eq!(
+        status["errors"][0]["position"], "content/guides/alpha.md:20:7",
+        "{status}"
+    );
+    assert!(
+        status["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("missing.md"),
+        "{status}"
+    );
+    assert!(
+        status["errors"][0]["report"]
+            .as_str()
+            .unwrap()
+            .contains("Check [the log](missing.md)."),
+        "{status}"
+    );
     let page = served.get("/guides/alpha.html").text();
-    assert!(page.contains("Check them.") && !page.contains("the log"), "the last good page is served");
+    assert!(
+        page.contains("Check them.") && !page.contains("the log"),
+        "the last good page is served"
+    );
 
     // While one page is broken, other edits wait for it: the served site only changes to a
     // state without errors, as `kbpub build` would.
     edit(&kb, "content/guides/beta.md", "Done.", "Done for now.");
     events.next_errors();
-    assert!(!served.get("/guides/beta.html").text().contains("Done for now."));
-    edit(&kb, "content/guides/alpha.md", "Check [the log](missing.md).", "Check them again.");
+    assert!(
+        !served
+            .get("/guides/beta.html")
+            .text()
+            .contains("Done for now.")
+    );
+    edit(
+        &kb,
+        "content/guides/alpha.md",
+        "Check [the log](missing.md).",
+        "Check them again.",
+    );
     let status = events.next_generation();
     assert_eq!(status["errors"], Value::Array(vec![]));
-    assert!(served.get("/guides/alpha.html").text().contains("Check them again."));
-    assert!(served.get("/guides/beta.html").text().contains("Done for now."), "held-back edits are published");
+    assert!(
+        served
+            .get("/guides/alpha.html")
+            .text()
+            .contains("Check them again.")
+    );
+    assert!(
+        served
+            .get("/guides/beta.html")
+            .text()
+            .contains("Done for now."),
+        "held-back edits are published"
+    );
 
     // Broken front matter and a broken layout template are reported the same way.
-    edit(&kb, "content/faq/gamma.md", "type = \"faq\"", "type = \"faq\"\ntitel = \"Gamma\"");
+    edit(
+        &kb,
+        "content/faq/gamma.md",
+        "type = \"faq\"",
+        "type = \"faq\"\ntitel = \"Gamma\"",
+    );
     let status = events.next_errors();
-    assert_eq!(status["errors"][0]["position"], "content/faq/gamma.md:5:1", "{status}");
-    assert!(status["errors"][0]["message"].as_str().unwrap().contains("titel"), "{status}");
+    assert_eq!(
+        status["errors"][0]["position"], "content/faq/gamma.md:5:1",
+        "{status}"
+    );
+    assert!(
+        status["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("titel"),
+        "{status}"
+    );
     edit(&kb, "content/faq/gamma.md", "\ntitel = \"Gamma\"", "");
     events.next_generation();
-    kb.write("templates/page.html", "{% extends \"base.html\" %}\n{% block main %}{{ page.title }\n{% endblock main %}\n");
+    kb.write(
+        "templates/page.html",
+        "{% extends \"base.html\" %}\n{% block main %}{{ page.title }\n{% endblock main %}\n",
+    );
     let status = events.next_errors();
-    assert!(status["errors"][0]["position"].as_str().unwrap().starts_with("templates/page.html:2:"), "{status}");
+    assert!(
+        status["errors"][0]["position"]
+            .as_str()
+            .unwrap()
+            .starts_with("templates/page.html:2:"),
+        "{status}"
+    );
     assert!(served.is_running(), "the server survives broken edits");
     kb.remove("templates/page.html");
     events.next_generation();
@@ -312,13 +514,26 @@ fn a_broken_edit_reports_its_position_and_keeps_the_last_good_pages() {
 #[test]
 fn a_site_that_starts_broken_is_served_once_fixed() {
     let kb = kb();
-    edit(&kb, "content/guides/alpha.md", "Check them.", "Check [the log](missing.md).");
+    edit(
+        &kb,
+        "content/guides/alpha.md",
+        "Check them.",
+        "Check [the log](missing.md).",
+    );
     let served = Served::start(&kb);
     let mut events = served.events();
     let page = served.get("/guides/alpha.html");
     assert_eq!(page.status, 404);
-    assert!(page.text().contains("/_kbpub/client.js"), "the placeholder reloads once the site builds");
-    edit(&kb, "content/guides/alpha.md", "Check [the log](missing.md).", "Check them.");
+    assert!(
+        page.text().contains("/_kbpub/client.js"),
+        "the placeholder reloads once the site builds"
+    );
+    edit(
+        &kb,
+        "content/guides/alpha.md",
+        "Check [the log](missing.md).",
+        "Check them.",
+    );
     events.next_generation();
     assert_eq!(served.get("/guides/alpha.html").status, 200);
 }
@@ -329,9 +544,17 @@ fn paths_outside_the_site_and_symlinks_out_of_it_are_404() {
     let outside = tempfile::tempdir().expect("temp dir");
     std::fs::write(outside.path().join("secret.txt"), "TOP-SECRET").expect("write");
     std::fs::write(kb.path().join("secret.txt"), "TOP-SECRET").expect("write");
-    std::os::unix::fs::symlink(outside.path().join("secret.txt"), kb.path().join("content/guides/leak.txt")).expect("symlink");
+    std::os::unix::fs::symlink(
+        outside.path().join("secret.txt"),
+        kb.path().join("content/guides/leak.txt"),
+    )
+    .expect("symlink");
     std::os::unix::fs::symlink(outside.path(), kb.path().join("content/outside")).expect("symlink");
-    std::os::unix::fs::symlink(outside.path().join("secret.txt"), kb.path().join("content/guides/leak.md")).expect("symlink");
+    std::os::unix::fs::symlink(
+        outside.path().join("secret.txt"),
+        kb.path().join("content/guides/leak.md"),
+    )
+    .expect("symlink");
     let served = Served::start(&kb);
     assert_eq!(served.get("/guides/alpha.html").status, 200);
     for path in [
@@ -378,12 +601,18 @@ fn requests_for_other_hosts_are_refused() {
 #[test]
 fn binding_beyond_loopback_needs_allow_remote() {
     let kb = kb();
-    let run = kb.run(&["serve", "--bind", "0.0.0.0", "--port", "0"]).fails_with(2);
+    let run = kb
+        .run(&["serve", "--bind", "0.0.0.0", "--port", "0"])
+        .fails_with(2);
     assert!(run.stderr().contains("--allow-remote"), "{}", run.stderr());
     let served = Served::start_with(&kb, &["--bind", "0.0.0.0", "--allow-remote"], &[]);
     assert!(served.addr.starts_with("0.0.0.0:"), "{}", served.addr);
     served.wait_for_output("reachable from other machines");
-    assert_eq!(served.get_for_host("/", "kb.internal.example").status, 200, "any host name with --allow-remote");
+    assert_eq!(
+        served.get_for_host("/", "kb.internal.example").status,
+        200,
+        "any host name with --allow-remote"
+    );
 }
 
 #[test]
@@ -391,14 +620,25 @@ fn open_starts_the_browser_on_the_served_url() {
     let kb = kb();
     let opened = kb.path().join("opened.txt");
     let browser = kb.path().join("browser.sh");
-    std::fs::write(&browser, format!("#!/bin/sh\nprintf '%s' \"$1\" > '{}'\n", opened.display())).expect("script");
-    std::fs::set_permissions(&browser, std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod");
+    std::fs::write(
+        &browser,
+        format!("#!/bin/sh\nprintf '%s' \"$1\" > '{}'\n", opened.display()),
+    )
+    .expect("script");
+    std::fs::set_permissions(
+        &browser,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .expect("chmod");
     let served = Served::start_with(&kb, &["--open"], &[("BROWSER", &browser)]);
     let deadline = Instant::now() + TIMEOUT;
     while !opened.exists() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert_eq!(std::fs::read_to_string(&opened).expect("the browser was started"), served.url(""));
+    assert_eq!(
+        std::fs::read_to_string(&opened).expect("the browser was started"),
+        served.url("")
+    );
 }
 
 #[test]
@@ -410,50 +650,109 @@ fn reviewers_see_the_partner_view_and_the_page_facts() {
     let partner = served.get("/guides/partner.html?view=partner");
     assert_eq!(partner.status, 200);
     let partner = partner.text();
-    assert!(partner.contains("Welcome, partners.") && partner.contains("Thank you."), "{partner}");
-    assert!(!partner.contains("Escalate to the on-call lead"), "internal-only passages are removed");
+    assert!(
+        partner.contains("Welcome, partners.") && partner.contains("Thank you."),
+        "{partner}"
+    );
+    assert!(
+        !partner.contains("Escalate to the on-call lead"),
+        "internal-only passages are removed"
+    );
     assert!(partner.contains("data-view=\"partner\""));
 
     let internal_only = served.get("/guides/alpha.html?view=partner").text();
-    assert!(internal_only.contains("Partners do not get this page"), "{internal_only}");
+    assert!(
+        internal_only.contains("Partners do not get this page"),
+        "{internal_only}"
+    );
     assert_eq!(served.get("/guides/alpha.html?view=nope").status, 400);
 
-    let review: Value = serde_json::from_slice(&served.get("/_kbpub/review?page=guides/partner.html").body).expect("JSON");
+    let review: Value =
+        serde_json::from_slice(&served.get("/_kbpub/review?page=guides/partner.html").body)
+            .expect("JSON");
     assert_eq!(review["source"], "content/guides/partner.md");
-    let fact = |label: &str| review["facts"].as_array().unwrap().iter().find(|f| f["label"] == label).map(|f| f["value"].clone());
-    assert_eq!(fact("Audience").unwrap(), "partner: also published to the partner community");
-    assert_eq!(fact("Internal-only passages").unwrap(), "yes: removed from the partner view");
+    let fact = |label: &str| {
+        review["facts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["label"] == label)
+            .map(|f| f["value"].clone())
+    };
+    assert_eq!(
+        fact("Audience").unwrap(),
+        "partner: also published to the partner community"
+    );
+    assert_eq!(
+        fact("Internal-only passages").unwrap(),
+        "yes: removed from the partner view"
+    );
     assert_eq!(fact("Owner").unwrap(), "partners@ops.example.com");
-    let review: Value = serde_json::from_slice(&served.get("/_kbpub/review?page=guides/alpha.html").body).expect("JSON");
+    let review: Value =
+        serde_json::from_slice(&served.get("/_kbpub/review?page=guides/alpha.html").body)
+            .expect("JSON");
     assert_eq!(review["views"][1]["available"], false, "{review}");
     assert_eq!(fact_of(&review, "Review by"), "2027-01-31");
-    assert_eq!(served.get("/_kbpub/review?page=guides/index.html").status, 404, "sections have no panel");
+    assert_eq!(
+        served.get("/_kbpub/review?page=guides/index.html").status,
+        404,
+        "sections have no panel"
+    );
 }
 
 fn fact_of(review: &Value, label: &str) -> String {
-    review["facts"].as_array().unwrap().iter().find(|f| f["label"] == label).and_then(|f| f["value"].as_str()).unwrap_or_default().to_string()
+    review["facts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["label"] == label)
+        .and_then(|f| f["value"].as_str())
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// A document long enough to scroll, ending with `closing`.
 fn long_document(closing: &str) -> String {
-    let paragraphs: String = (1..=120).map(|i| format!("Paragraph {i} of the long procedure.\n\n")).collect();
+    let paragraphs: String = (1..=120)
+        .map(|i| format!("Paragraph {i} of the long procedure.\n\n"))
+        .collect();
     format!("+++\ntitle = \"Long procedure\"\ntype = \"sop\"\n+++\n\n{paragraphs}{closing}\n")
 }
 
 #[test]
 fn the_open_page_reloads_with_the_new_text_and_keeps_its_scroll_position() {
     let kb = kb();
-    kb.write("content/guides/long.md", &long_document("The original closing line."));
+    kb.write(
+        "content/guides/long.md",
+        &long_document("The original closing line."),
+    );
     let served = Served::start(&kb);
     let mut browser = Browser::launch();
     browser.goto(&served.url("guides/long.html"));
-    let y = browser.eval("window.scrollTo(0, 1800); window.__kbpubBeforeReload = true; window.scrollY").expect("scroll");
+    let y = browser
+        .eval("window.scrollTo(0, 1800); window.__kbpubBeforeReload = true; window.scrollY")
+        .expect("scroll");
     assert!(y.as_f64().unwrap() > 1000.0, "the page scrolls: {y}");
 
-    kb.write("content/guides/long.md", &long_document("The edited closing line."));
-    browser.wait_for("document.body.innerText.includes('The edited closing line.')", "the reloaded page with the new text");
-    assert_eq!(browser.eval("window.__kbpubBeforeReload === undefined").unwrap(), true, "a real reload");
-    browser.wait_for(&format!("Math.abs(window.scrollY - {y}) < 2"), "the scroll position to be restored");
+    kb.write(
+        "content/guides/long.md",
+        &long_document("The edited closing line."),
+    );
+    browser.wait_for(
+        "document.body.innerText.includes('The edited closing line.')",
+        "the reloaded page with the new text",
+    );
+    assert_eq!(
+        browser
+            .eval("window.__kbpubBeforeReload === undefined")
+            .unwrap(),
+        true,
+        "a real reload"
+    );
+    browser.wait_for(
+        &format!("Math.abs(window.scrollY - {y}) < 2"),
+        "the scroll position to be restored",
+    );
 }
 
 #[test]
@@ -463,15 +762,36 @@ fn a_broken_edit_shows_an_overlay_with_its_position_until_fixed() {
     let mut browser = Browser::launch();
     browser.goto(&served.url("guides/alpha.html"));
 
-    edit(&kb, "content/guides/alpha.md", "Check them.", "Check [the log](missing.md).");
-    let overlay = browser.wait_for("document.getElementById('kbpub-serve-overlay')?.innerText", "the error overlay");
+    edit(
+        &kb,
+        "content/guides/alpha.md",
+        "Check them.",
+        "Check [the log](missing.md).",
+    );
+    let overlay = browser.wait_for(
+        "document.getElementById('kbpub-serve-overlay')?.innerText",
+        "the error overlay",
+    );
     let overlay = overlay.as_str().unwrap();
-    assert!(overlay.contains("content/guides/alpha.md:20:7"), "{overlay}");
+    assert!(
+        overlay.contains("content/guides/alpha.md:20:7"),
+        "{overlay}"
+    );
     assert!(overlay.contains("missing.md"), "{overlay}");
-    let body = browser.eval("document.querySelector('.doc-body').innerText").unwrap();
-    assert!(body.as_str().unwrap().contains("Check them."), "the last good page stays underneath: {body}");
+    let body = browser
+        .eval("document.querySelector('.doc-body').innerText")
+        .unwrap();
+    assert!(
+        body.as_str().unwrap().contains("Check them."),
+        "the last good page stays underneath: {body}"
+    );
 
-    edit(&kb, "content/guides/alpha.md", "Check [the log](missing.md).", "Check them, fixed.");
+    edit(
+        &kb,
+        "content/guides/alpha.md",
+        "Check [the log](missing.md).",
+        "Check them, fixed.",
+    );
     browser.wait_for(
         "document.body.innerText.includes('Check them, fixed.') && !document.getElementById('kbpub-serve-overlay')",
         "the fixed page without the overlay",
@@ -484,13 +804,43 @@ fn the_reviewer_panel_switches_to_the_partner_view() {
     let served = Served::start(&kb);
     let mut browser = Browser::launch();
     browser.goto(&served.url("guides/partner.html"));
-    assert_eq!(browser.eval("document.body.innerText.includes('Escalate to the on-call lead')").unwrap(), true);
-    browser.wait_for("document.querySelector('#kbpub-serve-panel a[data-view=partner]')", "the reviewer panel");
-    let facts = browser.eval("document.querySelector('#kbpub-serve-panel').innerText").unwrap();
-    assert!(facts.as_str().unwrap().contains("removed from the partner view"), "{facts}");
-    browser.eval("document.querySelector('#kbpub-serve-panel a[data-view=partner]').click()").expect("click");
-    browser.wait_for("location.search === '?view=partner' && document.readyState === 'complete'", "the partner view");
-    assert_eq!(browser.eval("document.body.innerText.includes('Escalate to the on-call lead')").unwrap(), false);
-    assert_eq!(browser.eval("document.body.innerText.includes('Welcome, partners.')").unwrap(), true);
+    assert_eq!(
+        browser
+            .eval("document.body.innerText.includes('Escalate to the on-call lead')")
+            .unwrap(),
+        true
+    );
+    browser.wait_for(
+        "document.querySelector('#kbpub-serve-panel a[data-view=partner]')",
+        "the reviewer panel",
+    );
+    let facts = browser
+        .eval("document.querySelector('#kbpub-serve-panel').innerText")
+        .unwrap();
+    assert!(
+        facts
+            .as_str()
+            .unwrap()
+            .contains("removed from the partner view"),
+        "{facts}"
+    );
+    browser
+        .eval("document.querySelector('#kbpub-serve-panel a[data-view=partner]').click()")
+        .expect("click");
+    browser.wait_for(
+        "location.search === '?view=partner' && document.readyState === 'complete'",
+        "the partner view",
+    );
+    assert_eq!(
+        browser
+            .eval("document.body.innerText.includes('Escalate to the on-call lead')")
+            .unwrap(),
+        false
+    );
+    assert_eq!(
+        browser
+            .eval("document.body.innerText.includes('Welcome, partners.')")
+            .unwrap(),
+        true
+    );
 }
-
