@@ -53,8 +53,9 @@ enum Command {
     /// http://127.0.0.1:PORT/. Watches content/, templates/, data/, .kb/ and kbpub.toml; a save
     /// re-renders only the pages it affects and every open page reloads, keeping its scroll
     /// position. A broken edit shows its errors (file:line:col) over the last good page until it
-    /// is fixed. Reviewers switch between the internal site and the partner view in the panel on
-    /// each page (or with ?view=partner). Prints "Serving on URL" once the site is ready.
+    /// is fixed. Reviewers switch between the internal site, the partner view and the Confluence
+    /// view in the panel on each page (or with ?view=partner, ?view=confluence). Prints
+    /// "Serving on URL" once the site is ready.
     #[command(after_help = SERVE_EXIT_CODES)]
     Serve {
         /// Port to listen on (0 picks a free one)

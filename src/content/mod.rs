@@ -559,20 +559,37 @@ fn order_sections(site: &mut Site) {
     }
 }
 
+/// For tests: a knowledge base in a new temporary folder with `files` (content-relative path,
+/// text) in `content/`, loaded. The folder lives as long as the returned guard, so that a test
+/// can edit files and reload them.
+#[cfg(test)]
+pub(crate) fn temp_site(
+    files: &[(&str, &str)],
+) -> (tempfile::TempDir, Result<Site, Vec<Diagnostic>>) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for (path, text) in files {
+        write_temp(dir.path(), path, text);
+    }
+    let mut config = Config::parse("").expect("default config");
+    config.root = dir.path().to_path_buf();
+    let site = load_valid(&config);
+    (dir, site)
+}
+
+/// For tests: writes `text` to `content/<rel>` under `root`.
+#[cfg(test)]
+pub(crate) fn write_temp(root: &Path, rel: &str, text: &str) {
+    let path = root.join("content").join(rel);
+    std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+    std::fs::write(path, text).expect("write");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn site_with(files: &[(&str, &str)]) -> Result<Site, Vec<Diagnostic>> {
-        let dir = tempfile::tempdir().unwrap();
-        for (path, text) in files {
-            let p = dir.path().join("content").join(path);
-            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-            std::fs::write(p, text).unwrap();
-        }
-        let mut config = Config::parse("").unwrap();
-        config.root = dir.path().to_path_buf();
-        load_valid(&config)
+        temp_site(files).1
     }
 
     const DOC: &str = "+++\ntitle = \"T\"\ntype = \"sop\"\n+++\n";
@@ -621,17 +638,12 @@ mod tests {
 
     #[test]
     fn reload_page_replaces_in_place_or_asks_for_a_full_load() {
-        let dir = tempfile::tempdir().unwrap();
-        let write = |rel: &str, text: &str| {
-            let p = dir.path().join("content").join(rel);
-            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-            std::fs::write(p, text).unwrap();
-        };
-        write("f/a.md", "+++\ntitle = \"Alpha\"\ntype = \"faq\"\n+++\nold");
-        write("f/b.md", "+++\ntitle = \"Beta\"\ntype = \"faq\"\n+++\n");
-        let mut config = Config::parse("").unwrap();
-        config.root = dir.path().to_path_buf();
-        let mut site = load_valid(&config).unwrap();
+        let (dir, site) = temp_site(&[
+            ("f/a.md", "+++\ntitle = \"Alpha\"\ntype = \"faq\"\n+++\nold"),
+            ("f/b.md", "+++\ntitle = \"Beta\"\ntype = \"faq\"\n+++\n"),
+        ]);
+        let mut site = site.unwrap();
+        let write = |rel: &str, text: &str| write_temp(dir.path(), rel, text);
         let a = site.page_by_rel_path("f/a.md").unwrap();
 
         write("f/a.md", "+++\ntitle = \"Zulu\"\ntype = \"faq\"\n+++\nnew");

@@ -103,13 +103,29 @@ impl<'s> Engine<'s> {
             || compile(templates::Escaping::Markup, &body_sources),
         );
         let (layout_tera, body_tera) = (layout_tera?, body_tera?);
-        Ok(Engine {
+        let compiled = Compiled {
+            layout_tera,
+            body_tera,
+            layouts,
+            templated,
+        };
+        Ok(Engine::attach(site, compiled))
+    }
+
+    fn attach(site: &'s Site, compiled: Compiled) -> Engine<'s> {
+        let Compiled {
+            layout_tera,
+            body_tera,
+            layouts,
+            templated,
+        } = compiled;
+        Engine {
             site,
             layout_tera,
             body_tera,
             layouts,
             templated,
-        })
+        }
     }
 
     /// The compiled templates, detached from the site.
@@ -127,34 +143,24 @@ impl<'s> Engine<'s> {
     /// template syntax are compiled again; nothing else is (a body edit skips a full compile).
     pub fn reuse(
         site: &'s Site,
-        compiled: Compiled,
+        mut compiled: Compiled,
         edited: &[usize],
     ) -> Result<Engine<'s>, Vec<Diagnostic>> {
-        let Compiled {
-            layout_tera,
-            mut body_tera,
-            layouts,
-            mut templated,
-        } = compiled;
         for &page in edited {
             let p = &site.pages[page];
-            templated[page] = uses_template_syntax(p.body());
-            if templated[page] {
+            compiled.templated[page] = uses_template_syntax(p.body());
+            if compiled.templated[page] {
                 let name = body_template_name(p);
-                body_tera.add_raw_template(&name, p.body()).map_err(|e| {
-                    vec![templates::template_error(&e, &name, &|n| {
-                        locate_template(site, &layouts, n)
-                    })]
-                })?;
+                compiled
+                    .body_tera
+                    .add_raw_template(&name, p.body())
+                    .map_err(|e| {
+                        let locate = |n: &str| locate_template(site, &compiled.layouts, n);
+                        vec![templates::template_error(&e, &name, &locate)]
+                    })?;
             }
         }
-        Ok(Engine {
-            site,
-            layout_tera,
-            body_tera,
-            layouts,
-            templated,
-        })
+        Ok(Engine::attach(site, compiled))
     }
 
     /// The names of the layout templates (built-in and the site's own).
@@ -325,52 +331,33 @@ mod tests {
 
     #[test]
     fn a_reused_engine_renders_edited_bodies_like_a_new_one() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join("content")).unwrap();
-        std::fs::write(
-            dir.path().join("content/a.md"),
-            "+++\ntitle = \"Alpha\"\ntype = \"sop\"\n+++\nplain\n",
-        )
-        .unwrap();
-        let mut config = crate::config::Config::parse("").unwrap();
-        config.root = dir.path().to_path_buf();
-        let mut site = crate::content::load_valid(&config).unwrap();
-        let compiled = Engine::new(&site).unwrap().into_compiled();
-
+        let doc = |body: &str| format!("+++\ntitle = \"Alpha\"\ntype = \"sop\"\n+++\n{body}\n");
+        let (dir, site) = crate::content::temp_site(&[("a.md", &doc("plain"))]);
+        let mut site = site.unwrap();
         let a = site.page_by_rel_path("a.md").unwrap();
-        std::fs::write(
-            dir.path().join("content/a.md"),
-            "+++\ntitle = \"Alpha\"\ntype = \"sop\"\n+++\nTitle: {{ page.title }}\n",
-        )
-        .unwrap();
-        assert!(matches!(
-            site.reload_page("a.md"),
-            crate::content::Reload::Replaced { .. }
-        ));
-        let reused = Engine::reuse(&site, compiled, &[a]).unwrap();
-        assert_eq!(
-            reused.body_markdown(a, View::Internal).unwrap(),
-            "Title: Alpha\n"
-        );
-        assert_eq!(
-            reused.render_body(a, View::Internal).html,
-            Engine::new(&site)
-                .unwrap()
-                .render_body(a, View::Internal)
-                .html
-        );
-
-        let compiled = reused.into_compiled();
-        std::fs::write(
-            dir.path().join("content/a.md"),
-            "+++\ntitle = \"Alpha\"\ntype = \"sop\"\n+++\n{{ broken\n",
-        )
-        .unwrap();
-        assert!(matches!(
-            site.reload_page("a.md"),
-            crate::content::Reload::Replaced { .. }
-        ));
-        let errors = Engine::reuse(&site, compiled, &[a]).err().unwrap();
+        let compiled = Engine::new(&site).unwrap().into_compiled();
+        let mut edit = |body: &str, compiled| {
+            crate::content::write_temp(dir.path(), "a.md", &doc(body));
+            assert!(matches!(
+                site.reload_page("a.md"),
+                crate::content::Reload::Replaced { .. }
+            ));
+            Engine::reuse(&site, compiled, &[a]).map(|engine| {
+                let markdown = engine
+                    .body_markdown(a, View::Internal)
+                    .unwrap()
+                    .into_owned();
+                let fresh = Engine::new(&site)
+                    .unwrap()
+                    .render_body(a, View::Internal)
+                    .html;
+                assert_eq!(engine.render_body(a, View::Internal).html, fresh);
+                (markdown, engine.into_compiled())
+            })
+        };
+        let (markdown, compiled) = edit("Title: {{ page.title }}", compiled).unwrap();
+        assert_eq!(markdown, "Title: Alpha\n");
+        let errors = edit("{{ broken", compiled).err().unwrap();
         assert_eq!(errors[0].file.as_deref(), Some("content/a.md"));
     }
 }

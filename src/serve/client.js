@@ -4,7 +4,7 @@
      back there.
    - Errors: while the last rebuild has errors, an overlay lists them with file:line:col, message
      and code frame; the page underneath is the last good one. The overlay goes when they are fixed.
-   - Reviewer panel: the views of this page (internal site, partner view) and what the preview
+   - Reviewer panel: the views of this page (internal site, partner, Confluence) and what the preview
      knows about it, from /_kbpub/review. The chosen view follows links to other pages.
    Text from the server is shown with textContent only. */
 (function () {

@@ -182,7 +182,6 @@ fn pages_under(site: &Site, section: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Config;
     use crate::site::{Decorations, Discard};
 
     #[test]
@@ -222,13 +221,11 @@ mod tests {
     /// A site with sections `a` (documents a1..a3, subsection `a/deep`) and `b`, each document
     /// linking as given, rendered once so that the link graph is known.
     struct Fixture {
-        _dir: tempfile::TempDir,
         site: Site,
     }
 
     impl Fixture {
         fn new() -> Fixture {
-            let dir = tempfile::tempdir().unwrap();
             let doc = |title: &str, tags: &str, body: &str| {
                 format!("+++\ntitle = \"{title}\"\ntype = \"sop\"\ntags = [{tags}]\n+++\n{body}\n")
             };
@@ -240,15 +237,14 @@ mod tests {
                 ("b/b1.md", doc("B1", "\"y\"", "[two](../a/a2.md)")),
                 ("b/b2.md", doc("B2", "", "")),
             ];
-            for (path, text) in files {
-                let p = dir.path().join("content").join(path);
-                std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-                std::fs::write(p, text).unwrap();
+            let files: Vec<(&str, &str)> = files
+                .iter()
+                .map(|(path, text)| (*path, text.as_str()))
+                .collect();
+            let (_dir, site) = crate::content::temp_site(&files);
+            Fixture {
+                site: site.unwrap(),
             }
-            let mut config = Config::parse("").unwrap();
-            config.root = dir.path().to_path_buf();
-            let site = crate::content::load_valid(&config).unwrap();
-            Fixture { _dir: dir, site }
         }
 
         fn page(&self, rel: &str) -> usize {

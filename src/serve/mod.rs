@@ -2,7 +2,8 @@
 //! the same code as `kbpub build` (a preview is exactly what gets built) and served on loopback;
 //! a watcher feeds edits to the preview, which re-renders only what they affect; every open page
 //! reloads after each rebuild, or shows the errors of a broken edit, through server-sent events.
-//! Reviewers switch between what each audience gets (`?view=partner`) in a panel on each page.
+//! Reviewers switch between what each audience gets (`?view=partner`, `?view=confluence`) in a
+//! panel on each page.
 //!
 //! Threads: the HTTP server runs on tokio ([`server`]); the [`preview::Preview`] owns the loaded
 //! site on its own thread and takes edits from the [`watch`]er and render requests from the

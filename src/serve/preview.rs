@@ -44,6 +44,8 @@ pub enum Job {
 
 pub enum ViewReply {
     Html(String),
+    /// An XHTML document (parsed as XML, so that Confluence's `ac:` elements keep their names).
+    Xhtml(String),
     /// No page has that path.
     NotFound,
     /// The page cannot be rendered in that view: these problems stop it.
@@ -433,20 +435,21 @@ impl Preview {
         let Some((site, page)) = self.page_at(url) else {
             return ViewReply::NotFound;
         };
-        let render_view = match view {
-            ReviewView::Internal => View::Internal,
-            ReviewView::Partner if !review::partners_get(&site.pages[page]) => {
-                return ViewReply::Html(review::not_for_partners(&site.pages[page]));
-            }
-            ReviewView::Partner => View::Partner,
-        };
-        let rendered = Engine::new(site).and_then(|engine| {
-            site::render_page_view(&engine, &self.decorations, page, render_view)
-        });
-        match rendered {
-            Ok(html) => ViewReply::Html(html),
-            Err(problems) => ViewReply::Problems(problems),
+        if view == ReviewView::Partner && !review::partners_get(&site.pages[page]) {
+            return ViewReply::Html(review::not_for_partners(&site.pages[page]));
         }
+        let rendered = Engine::new(site).and_then(|engine| match view {
+            ReviewView::Internal => {
+                site::render_page_view(&engine, &self.decorations, page, View::Internal)
+                    .map(ViewReply::Html)
+            }
+            ReviewView::Partner => {
+                site::render_page_view(&engine, &self.decorations, page, View::Partner)
+                    .map(ViewReply::Html)
+            }
+            ReviewView::Confluence => review::confluence_page(&engine, page).map(ViewReply::Xhtml),
+        });
+        rendered.unwrap_or_else(ViewReply::Problems)
     }
 
     fn review_info(&self, url: &str) -> Option<ReviewInfo> {

@@ -1,10 +1,11 @@
 //! The reviewer's side of the preview: the views of a page a reviewer can switch between (what
 //! each audience gets) and the facts the reviewer panel shows about a page.
 //!
+//! The Confluence view runs the page through the storage-format writer ([`confluence_page`]).
+//! Until publishing maps pages to spaces, links name each page's own `[confluence] space` (or
+//! none): swap [`confluence_ref`] for the publisher's mapping when it lands.
+//!
 //! Extension points for what lands later:
-//! - **Confluence view** (storage-format writer): add a `ReviewView::Confluence` variant and
-//!   render it in `Preview::view_page` (preview.rs) from the storage format, inside a page that
-//!   looks like Confluence; the panel lists every variant of [`ReviewView::ALL`].
 //! - **Approval state** and **data freshness**: push a [`Fact`] for each in [`ReviewInfo::new`]
 //!   (e.g. "Approval: stale, approved hash ab12… before the last edit", level `warning`; "Data: as
 //!   of 2026-11-20 09:00 UTC"). Banners on the page itself come from `site::Decorations`, which
@@ -13,10 +14,12 @@
 use chrono::NaiveDate;
 use serde::Serialize;
 
-use crate::content::{Audience, Page, PageKind, Status};
+use crate::content::{Audience, Page, PageKind, Site, Status};
+use crate::diag::Diagnostic;
 use crate::render::Engine;
 use crate::render::escape::escape_html;
 use crate::render::markdown::{self, View};
+use crate::render::storage::{self, PageRef};
 
 /// A view of a page a reviewer can ask for with `?view=<name>`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -26,15 +29,23 @@ pub enum ReviewView {
     Internal,
     /// The page as partners get it: internal-only passages removed.
     Partner,
+    /// The page as published to Confluence: the storage format, its macros drawn roughly as
+    /// Confluence draws them.
+    Confluence,
 }
 
 impl ReviewView {
-    pub const ALL: [ReviewView; 2] = [ReviewView::Internal, ReviewView::Partner];
+    pub const ALL: [ReviewView; 3] = [
+        ReviewView::Internal,
+        ReviewView::Partner,
+        ReviewView::Confluence,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             ReviewView::Internal => "internal",
             ReviewView::Partner => "partner",
+            ReviewView::Confluence => "confluence",
         }
     }
 
@@ -46,6 +57,7 @@ impl ReviewView {
         match self {
             ReviewView::Internal => "Internal",
             ReviewView::Partner => "Partner",
+            ReviewView::Confluence => "Confluence",
         }
     }
 }
@@ -124,6 +136,13 @@ impl ReviewInfo {
                         true,
                         internal_passages.then(|| "internal-only passages removed".to_string()),
                     ),
+                    ReviewView::Confluence => (
+                        true,
+                        Some(
+                            "the storage format kbpub publishes; macros drawn approximately"
+                                .to_string(),
+                        ),
+                    ),
                 };
                 ViewChoice {
                     name: view.name(),
@@ -193,3 +212,99 @@ pub fn not_for_partners(page: &Page) -> String {
          <p><a href=\"?view=internal\">Back to the internal view</a></p>\n</main>\n</body>\n</html>\n"
     )
 }
+
+/// Where page `page` is in Confluence, for links to it: its `[confluence]` space and title from
+/// the front matter. Publishing's own mapping (default space, space per section) replaces this
+/// when it lands.
+fn confluence_ref(site: &Site, page: usize) -> PageRef {
+    let meta = &site.pages[page].meta;
+    PageRef {
+        space_key: meta.confluence.space.clone().unwrap_or_default(),
+        title: meta
+            .confluence
+            .title
+            .clone()
+            .unwrap_or_else(|| meta.title.clone()),
+    }
+}
+
+/// The Confluence view of page `page`: its body through the storage-format writer (Confluence is
+/// internal, so the internal view), as an XHTML document. The browser parses it as XML, so the
+/// `ac:` and `ri:` elements keep their names and the stylesheet draws code macros, panels, task
+/// lists, links and attachments roughly as Confluence does.
+pub fn confluence_page(engine: &Engine, page: usize) -> Result<String, Vec<Diagnostic>> {
+    let site = engine.site;
+    let rendered = engine.render_body(page, View::Internal);
+    if rendered.diagnostics.iter().any(Diagnostic::is_error) {
+        return Err(rendered.diagnostics);
+    }
+    let markdown = engine
+        .body_markdown(page, View::Internal)
+        .map_err(|d| vec![d])?;
+    let prepared = markdown::prepare(&markdown, site, page, View::Internal);
+    let out = storage::write(&prepared.events, &|target| {
+        Some(confluence_ref(site, target))
+    });
+    let here = confluence_ref(site, page);
+    let space = if here.space_key.is_empty() {
+        "no space set".to_string()
+    } else {
+        format!("space {}", here.space_key)
+    };
+    let attachments: String = out
+        .attachments
+        .iter()
+        .map(|a| format!("<li>{}</li>", storage::xml_text(&a.filename)))
+        .collect();
+    let attachments = if attachments.is_empty() {
+        String::new()
+    } else {
+        format!("<h2>Attachments</h2><ul>{attachments}</ul>")
+    };
+    let warnings: String = out
+        .warnings
+        .iter()
+        .map(|w| format!("<li>{}</li>", storage::xml_text(w)))
+        .collect();
+    let warnings = if warnings.is_empty() {
+        String::new()
+    } else {
+        format!("<h2>Not carried over faithfully</h2><ul>{warnings}</ul>")
+    };
+    Ok(format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
+         <html xmlns=\"http://www.w3.org/1999/xhtml\" xmlns:ac=\"{AC}\" xmlns:ri=\"{RI}\" lang=\"en\">\n\
+         <head><meta charset=\"utf-8\"/><title>{title} (Confluence view)</title><style>{CONFLUENCE_CSS}</style></head>\n\
+         <body>\n<p class=\"cf-bar\">Confluence view ({space}): the storage format <code>kbpub publish</code> sends</p>\n\
+         <main class=\"cf-page\">\n<h1 class=\"cf-title\">{title}</h1>\n{body}\n<footer class=\"cf-footer\">{attachments}{warnings}</footer>\n</main>\n</body>\n</html>\n",
+        title = storage::xml_text(&here.title),
+        space = storage::xml_text(&space),
+        body = out.xhtml,
+    ))
+}
+
+/// Namespaces for the `ac:` and `ri:` prefixes, so that the storage format parses as XML.
+const AC: &str = "http://atlassian.com/content";
+const RI: &str = "http://atlassian.com/resource/identifier";
+
+const CONFLUENCE_CSS: &str = "@namespace ac url(http://atlassian.com/content);\
+@namespace ri url(http://atlassian.com/resource/identifier);\
+body{margin:0;font:14px/1.714 -apple-system,'Segoe UI',Roboto,Helvetica,Arial,sans-serif;color:#172b4d;background:#fff}\
+.cf-bar{margin:0;padding:.5rem 1.5rem;background:#0747a6;color:#fff;font-size:13px}\
+.cf-page{max-width:760px;margin:0 auto;padding:1.5rem}\
+.cf-title{font-size:28px;font-weight:500;margin:0 0 1.5rem}\
+h1,h2,h3,h4{color:#172b4d;font-weight:600}\
+table{border-collapse:collapse}th,td{border:1px solid #c1c7d0;padding:7px 10px}th{background:#f4f5f7}\
+ac|parameter,ri|page,ac|task-id,ac|task-status{display:none}\
+ac|structured-macro{display:block;margin:1em 0}\
+ac|structured-macro[ac|name=anchor]{display:none}\
+ac|structured-macro[ac|name=code]{white-space:pre;overflow:auto;padding:.75rem 1rem;background:#f4f5f7;border:1px solid #dfe1e6;border-radius:3px;font:12px/1.5 SFMono-Medium,Menlo,Consolas,monospace}\
+ac|structured-macro[ac|name=info],ac|structured-macro[ac|name=note],ac|structured-macro[ac|name=tip],ac|structured-macro[ac|name=warning]{padding:.5rem 1rem;border-radius:3px;background:#deebff}\
+ac|structured-macro[ac|name=note]{background:#eae6ff}ac|structured-macro[ac|name=tip]{background:#e3fcef}ac|structured-macro[ac|name=warning]{background:#ffebe6}\
+ac|structured-macro>ac|parameter[ac|name=title]{display:block;font-weight:600}\
+ac|rich-text-body,ac|plain-text-body{display:block}\
+ac|task-list{display:block;margin:.5em 0;padding-left:1.5em}ac|task{display:list-item;list-style:'\\2610  '}\
+ac|link{color:#0052cc;text-decoration:underline}\
+ac|image{display:inline-block;padding:.25rem .5rem;border:1px dashed #97a0af;color:#5e6c84}\
+ac|image::before{content:'Image attachment'}\
+.cf-footer{margin-top:2rem;color:#5e6c84;font-size:12px}";

@@ -158,7 +158,7 @@ async fn site_file(
         Some(None) => {
             return plain(
                 StatusCode::BAD_REQUEST,
-                "unknown view: use ?view=internal or ?view=partner\n",
+                "unknown view: use ?view=internal, ?view=partner or ?view=confluence\n",
             );
         }
     };
@@ -186,6 +186,14 @@ async fn view_page(app: &App, path: String, view: ReviewView) -> Response {
     match reply {
         Some(ViewReply::Html(html)) => {
             file_response(StatusCode::OK, &path, Bytes::from(html), generation, view)
+        }
+        Some(ViewReply::Xhtml(xhtml)) => {
+            let body = reload::inject(xhtml.as_bytes(), generation, &path, view);
+            respond(
+                StatusCode::OK,
+                "application/xhtml+xml; charset=utf-8",
+                Body::from(body),
+            )
         }
         Some(ViewReply::NotFound) | None => not_found(app),
         Some(ViewReply::Problems(problems)) => {

@@ -133,6 +133,11 @@ impl Browser {
         Ok(result["result"]["value"].clone())
     }
 
+    /// Whether `expression` evaluates to `true` now.
+    pub fn holds(&mut self, expression: &str) -> bool {
+        self.eval(expression) == Ok(Value::Bool(true))
+    }
+
     /// Polls `expression` until it is truthy and returns its value; panics after [`TIMEOUT`],
     /// naming `what` was awaited.
     pub fn wait_for(&mut self, expression: &str, what: &str) -> Value {

@@ -94,6 +94,12 @@ impl Served {
         }
     }
 
+    /// Whether the page at `path` is served and holds `text`.
+    fn page_has(&self, path: &str, text: &str) -> bool {
+        let response = self.get(path);
+        response.status == 200 && response.text().contains(text)
+    }
+
     fn events(&self) -> Events {
         let mut stream = TcpStream::connect(&self.addr).expect("connect");
         stream.set_read_timeout(Some(TIMEOUT)).expect("timeout");
@@ -219,6 +225,26 @@ fn kb() -> Kb {
     kb
 }
 
+/// Waits for the rebuild after a save of `file` and returns how many pages it rendered.
+fn pages_rendered_after(served: &Served, events: &mut Events, file: &str) -> usize {
+    events.next_generation();
+    let line = served.wait_for_output(&format!("after {file}"));
+    let count = line
+        .strip_prefix("Rendered ")
+        .and_then(|rest| rest.split(' ').next());
+    count
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected output: {line}"))
+}
+
+/// Asserts that the first error of `status` is at `position` and its message mentions `mentions`.
+fn assert_first_error(status: &Value, position: &str, mentions: &str) {
+    let error = &status["errors"][0];
+    assert_eq!(error["position"], position, "{status}");
+    let message = error["message"].as_str().unwrap_or_default();
+    assert!(message.contains(mentions), "{status}");
+}
+
 fn edit(kb: &Kb, rel: &str, from: &str, to: &str) {
     let text = std::fs::read_to_string(kb.path().join(rel)).expect("read");
     assert!(text.contains(from), "{rel} has no {from:?}");
@@ -302,18 +328,11 @@ fn edits_re_render_only_what_they_affect_and_stay_equal_to_a_full_build() {
         "Check them.",
         "Check them twice.",
     );
-    events.next_generation();
-    assert!(
-        served
-            .wait_for_output("after content/guides/alpha.md")
-            .starts_with("Rendered 2 pages ")
+    assert_eq!(
+        pages_rendered_after(&served, &mut events, "content/guides/alpha.md"),
+        2
     );
-    assert!(
-        served
-            .get("/guides/alpha.html")
-            .text()
-            .contains("Check them twice.")
-    );
+    assert!(served.page_has("/guides/alpha.html", "Check them twice."));
 
     // A title edit: also the pages that list it — its section, the page after the section in
     // reading order (its "previous" link), and the linking page.
@@ -323,42 +342,25 @@ fn edits_re_render_only_what_they_affect_and_stay_equal_to_a_full_build() {
         "title = \"Delta\"",
         "title = \"Delta renamed\"",
     );
-    events.next_generation();
-    assert!(
-        served
-            .wait_for_output("after content/guides/deep/delta.md")
-            .starts_with("Rendered 4 pages ")
+    assert_eq!(
+        pages_rendered_after(&served, &mut events, "content/guides/deep/delta.md"),
+        4
     );
+    assert!(served.page_has("/guides/deep/index.html", "Delta renamed"));
     assert!(
-        served
-            .get("/guides/deep/index.html")
-            .text()
-            .contains("Delta renamed")
-    );
-    assert!(
-        served
-            .get("/faq/index.html")
-            .text()
-            .contains("Delta renamed"),
+        served.page_has("/faq/index.html", "Delta renamed"),
         "prev link of the next page"
     );
 
     // A template edit: the documents rendered through it (the one FAQ page), and generated pages.
     let faq = "{% extends \"page.html\" %}{% block before_content %}<p class=\"faq-banner\">Ask us</p>{% endblock before_content %}\n";
     kb.write("templates/faq.html", faq);
-    events.next_generation();
-    assert!(
-        served
-            .wait_for_output("after templates/faq.html")
-            .starts_with("Rendered 1 page ")
+    assert_eq!(
+        pages_rendered_after(&served, &mut events, "templates/faq.html"),
+        1
     );
-    assert!(served.get("/faq/gamma.html").text().contains("faq-banner"));
-    assert!(
-        !served
-            .get("/guides/alpha.html")
-            .text()
-            .contains("faq-banner")
-    );
+    assert!(served.page_has("/faq/gamma.html", "faq-banner"));
+    assert!(!served.page_has("/guides/alpha.html", "faq-banner"));
 
     // A tag change, a new document and a deleted one.
     edit(
@@ -374,12 +376,7 @@ fn edits_re_render_only_what_they_affect_and_stay_equal_to_a_full_build() {
         "+++\ntitle = \"Epsilon\"\ntype = \"sop\"\n+++\nSee [delta](deep/delta.md).\n",
     );
     events.next_generation();
-    assert!(
-        served
-            .get("/guides/epsilon.html")
-            .text()
-            .contains("Epsilon")
-    );
+    assert!(served.page_has("/guides/epsilon.html", "Epsilon"));
     kb.remove("content/guides/deep/delta.md");
     edit(
         &kb,
@@ -416,17 +413,7 @@ fn a_broken_edit_reports_its_position_and_keeps_the_last_good_pages() {
         "Check [the log](missing.md).",
     );
     let status = events.next_errors();
-    assert_eq!(
-        status["errors"][0]["position"], "content/guides/alpha.md:20:7",
-        "{status}"
-    );
-    assert!(
-        status["errors"][0]["message"]
-            .as_str()
-            .unwrap()
-            .contains("missing.md"),
-        "{status}"
-    );
+    assert_first_error(&status, "content/guides/alpha.md:20:7", "missing.md");
     assert!(
         status["errors"][0]["report"]
             .as_str()
@@ -444,12 +431,7 @@ fn a_broken_edit_reports_its_position_and_keeps_the_last_good_pages() {
     // state without errors, as `kbpub build` would.
     edit(&kb, "content/guides/beta.md", "Done.", "Done for now.");
     events.next_errors();
-    assert!(
-        !served
-            .get("/guides/beta.html")
-            .text()
-            .contains("Done for now.")
-    );
+    assert!(!served.page_has("/guides/beta.html", "Done for now."));
     edit(
         &kb,
         "content/guides/alpha.md",
@@ -458,17 +440,9 @@ fn a_broken_edit_reports_its_position_and_keeps_the_last_good_pages() {
     );
     let status = events.next_generation();
     assert_eq!(status["errors"], Value::Array(vec![]));
+    assert!(served.page_has("/guides/alpha.html", "Check them again."));
     assert!(
-        served
-            .get("/guides/alpha.html")
-            .text()
-            .contains("Check them again.")
-    );
-    assert!(
-        served
-            .get("/guides/beta.html")
-            .text()
-            .contains("Done for now."),
+        served.page_has("/guides/beta.html", "Done for now."),
         "held-back edits are published"
     );
 
@@ -479,18 +453,7 @@ fn a_broken_edit_reports_its_position_and_keeps_the_last_good_pages() {
         "type = \"faq\"",
         "type = \"faq\"\ntitel = \"Gamma\"",
     );
-    let status = events.next_errors();
-    assert_eq!(
-        status["errors"][0]["position"], "content/faq/gamma.md:5:1",
-        "{status}"
-    );
-    assert!(
-        status["errors"][0]["message"]
-            .as_str()
-            .unwrap()
-            .contains("titel"),
-        "{status}"
-    );
+    assert_first_error(&events.next_errors(), "content/faq/gamma.md:5:1", "titel");
     edit(&kb, "content/faq/gamma.md", "\ntitel = \"Gamma\"", "");
     events.next_generation();
     kb.write(
@@ -693,6 +656,34 @@ fn reviewers_see_the_partner_view_and_the_page_facts() {
             .expect("JSON");
     assert_eq!(review["views"][1]["available"], false, "{review}");
     assert_eq!(fact_of(&review, "Review by"), "2027-01-31");
+    let confluence = served.get("/faq/gamma.html?view=confluence");
+    assert_eq!(confluence.status, 200);
+    assert!(
+        confluence.head.contains("application/xhtml+xml"),
+        "{}",
+        confluence.head
+    );
+    let text = confluence.text();
+    let xml = roxmltree::Document::parse(&text).expect("the Confluence view is well-formed XML");
+    let code = xml
+        .descendants()
+        .find(|n| {
+            n.tag_name().name() == "structured-macro"
+                && n.attributes()
+                    .any(|a| a.name() == "name" && a.value() == "code")
+        })
+        .expect("a code macro");
+    assert!(
+        code.descendants()
+            .any(|n| n.text().is_some_and(|t| t.contains("println!(\"hi\")"))),
+        "{text}"
+    );
+    let confluence = served.get("/guides/partner.html?view=confluence").text();
+    assert!(
+        confluence.contains("Internal only") && confluence.contains("Escalate to the on-call lead"),
+        "Confluence is internal: {confluence}"
+    );
+
     assert_eq!(
         served.get("/_kbpub/review?page=guides/index.html").status,
         404,
@@ -711,6 +702,14 @@ fn fact_of(review: &Value, label: &str) -> String {
         .to_string()
 }
 
+/// `kbpub serve` on `kb`, and headless Chromium showing the page at `path`.
+fn open_in_browser(kb: &Kb, path: &str) -> (Served, Browser) {
+    let served = Served::start(kb);
+    let mut browser = Browser::launch();
+    browser.goto(&served.url(path));
+    (served, browser)
+}
+
 /// A document long enough to scroll, ending with `closing`.
 fn long_document(closing: &str) -> String {
     let paragraphs: String = (1..=120)
@@ -726,9 +725,7 @@ fn the_open_page_reloads_with_the_new_text_and_keeps_its_scroll_position() {
         "content/guides/long.md",
         &long_document("The original closing line."),
     );
-    let served = Served::start(&kb);
-    let mut browser = Browser::launch();
-    browser.goto(&served.url("guides/long.html"));
+    let (_served, mut browser) = open_in_browser(&kb, "guides/long.html");
     let y = browser
         .eval("window.scrollTo(0, 1800); window.__kbpubBeforeReload = true; window.scrollY")
         .expect("scroll");
@@ -742,11 +739,8 @@ fn the_open_page_reloads_with_the_new_text_and_keeps_its_scroll_position() {
         "document.body.innerText.includes('The edited closing line.')",
         "the reloaded page with the new text",
     );
-    assert_eq!(
-        browser
-            .eval("window.__kbpubBeforeReload === undefined")
-            .unwrap(),
-        true,
+    assert!(
+        browser.holds("window.__kbpubBeforeReload === undefined"),
         "a real reload"
     );
     browser.wait_for(
@@ -758,9 +752,7 @@ fn the_open_page_reloads_with_the_new_text_and_keeps_its_scroll_position() {
 #[test]
 fn a_broken_edit_shows_an_overlay_with_its_position_until_fixed() {
     let kb = kb();
-    let served = Served::start(&kb);
-    let mut browser = Browser::launch();
-    browser.goto(&served.url("guides/alpha.html"));
+    let (_served, mut browser) = open_in_browser(&kb, "guides/alpha.html");
 
     edit(
         &kb,
@@ -799,17 +791,10 @@ fn a_broken_edit_shows_an_overlay_with_its_position_until_fixed() {
 }
 
 #[test]
-fn the_reviewer_panel_switches_to_the_partner_view() {
+fn the_reviewer_panel_switches_between_the_internal_partner_and_confluence_views() {
     let kb = kb();
-    let served = Served::start(&kb);
-    let mut browser = Browser::launch();
-    browser.goto(&served.url("guides/partner.html"));
-    assert_eq!(
-        browser
-            .eval("document.body.innerText.includes('Escalate to the on-call lead')")
-            .unwrap(),
-        true
-    );
+    let (_served, mut browser) = open_in_browser(&kb, "guides/partner.html");
+    assert!(browser.holds("document.body.innerText.includes('Escalate to the on-call lead')"));
     browser.wait_for(
         "document.querySelector('#kbpub-serve-panel a[data-view=partner]')",
         "the reviewer panel",
@@ -831,16 +816,21 @@ fn the_reviewer_panel_switches_to_the_partner_view() {
         "location.search === '?view=partner' && document.readyState === 'complete'",
         "the partner view",
     );
-    assert_eq!(
-        browser
-            .eval("document.body.innerText.includes('Escalate to the on-call lead')")
-            .unwrap(),
-        false
+    assert!(!browser.holds("document.body.innerText.includes('Escalate to the on-call lead')"));
+    assert!(browser.holds("document.body.innerText.includes('Welcome, partners.')"));
+    browser.wait_for(
+        "document.querySelector('#kbpub-serve-panel a[data-view=confluence]')",
+        "the reviewer panel in the partner view",
     );
-    assert_eq!(
-        browser
-            .eval("document.body.innerText.includes('Welcome, partners.')")
-            .unwrap(),
-        true
+    browser
+        .eval("document.querySelector('#kbpub-serve-panel a[data-view=confluence]').click()")
+        .expect("click");
+    browser.wait_for(
+        "document.contentType === 'application/xhtml+xml' && document.body.innerText.includes('Internal only')",
+        "the Confluence view",
+    );
+    assert!(
+        browser.holds("document.body.innerText.includes('Escalate to the on-call lead')"),
+        "Confluence is internal"
     );
 }
