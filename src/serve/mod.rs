@@ -106,6 +106,8 @@ pub fn serve(root: PathBuf, options: Options) -> Result<(), ServeError> {
         .map_err(ServeError::Server)?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::from_std(listener).map_err(ServeError::Server)?;
+        // Listening for Ctrl-C before saying "Serving": from then on it stops the server cleanly.
+        let interrupted = interrupted().map_err(ServeError::Server)?;
         println!("Serving on {url}");
         let _ = std::io::stdout().flush();
         if !options.quiet {
@@ -125,7 +127,24 @@ pub fn serve(root: PathBuf, options: Options) -> Result<(), ServeError> {
         }
         tokio::select! {
             served = axum::serve(listener, server::router(app)) => served.map_err(ServeError::Server),
-            _ = tokio::signal::ctrl_c() => Ok(()),
+            () = interrupted => Ok(()),
         }
+    })
+}
+
+/// Resolves on Ctrl-C; the handler is in place when this returns.
+#[cfg(unix)]
+fn interrupted() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        interrupt.recv().await;
+    })
+}
+
+#[cfg(not(unix))]
+fn interrupted() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
     })
 }

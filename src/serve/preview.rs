@@ -390,15 +390,23 @@ impl Preview {
             held.files.extend(outcome.files);
             (held.files, held.whole_site)
         };
-        let generation = self.store.publish(files, whole_site);
+        // A render that changes nothing (a save without changes, an editor's second event for
+        // one save) publishes nothing, so pages do not reload; the status still clears errors.
+        let published = self.store.publish(files, whole_site);
+        let generation = published.unwrap_or_else(|| self.store.generation());
         self.status
             .send_replace(Status::new(generation, &[]).to_json());
         self.print(&outcome.problems);
         if !self.quiet {
             let ms = started.elapsed().as_secs_f64() * 1000.0;
             let pages = outcome.pages;
+            let unchanged = if published.is_none() {
+                " (no change)"
+            } else {
+                ""
+            };
             eprintln!(
-                "Rendered {pages} page{} in {ms:.0} ms after {what}",
+                "Rendered {pages} page{} in {ms:.0} ms after {what}{unchanged}",
                 if pages == 1 { "" } else { "s" }
             );
         }

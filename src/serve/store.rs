@@ -40,19 +40,27 @@ impl Store {
 
     /// Publishes a render: `files` replace all files (`replace_all`, for a whole-site render, so
     /// that files of deleted pages disappear) or only those of the same path. Returns the new
-    /// generation.
-    pub fn publish(&self, files: BTreeMap<String, Vec<u8>>, replace_all: bool) -> u64 {
+    /// generation, or `None` when the files are what is served already (nothing to reload).
+    pub fn publish(&self, files: BTreeMap<String, Vec<u8>>, replace_all: bool) -> Option<u64> {
+        let mut inner = self.inner.write().expect("store lock");
+        let same = |(path, bytes): (&String, &Vec<u8>)| {
+            inner.files.get(path).is_some_and(|served| served == bytes)
+        };
+        let unchanged =
+            (!replace_all || files.len() == inner.files.len()) && files.iter().all(same);
+        if unchanged {
+            return None;
+        }
         let files = files
             .into_iter()
             .map(|(path, bytes)| (path, Bytes::from(bytes)));
-        let mut inner = self.inner.write().expect("store lock");
         if replace_all {
             inner.files = files.collect();
         } else {
             inner.files.extend(files);
         }
         inner.generation += 1;
-        inner.generation
+        Some(inner.generation)
     }
 }
 
@@ -61,7 +69,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn publishing_bumps_the_generation_and_replaces_or_merges() {
+    fn publishing_bumps_the_generation_when_files_change_and_replaces_or_merges() {
         let store = Store::default();
         let files = |pairs: &[(&str, &str)]| {
             pairs
@@ -69,18 +77,24 @@ mod tests {
                 .map(|(p, b)| (p.to_string(), b.as_bytes().to_vec()))
                 .collect()
         };
+        let both = files(&[("a.html", "a"), ("b.html", "b")]);
+        assert_eq!(store.publish(both, true), Some(1));
+        assert_eq!(store.publish(files(&[("a.html", "a2")]), false), Some(2));
         assert_eq!(
-            store.publish(files(&[("a.html", "a"), ("b.html", "b")]), true),
-            1
+            store.publish(files(&[("a.html", "a2")]), false),
+            None,
+            "nothing changed"
         );
-        assert_eq!(store.publish(files(&[("a.html", "a2")]), false), 2);
         assert_eq!(store.get("a.html"), (Some(Bytes::from("a2")), 2));
         assert!(store.contains("b.html"));
-        store.publish(files(&[("c.html", "c")]), true);
+        assert_eq!(
+            store.publish(files(&[("a.html", "a2")]), true),
+            Some(3),
+            "b.html goes"
+        );
         assert!(
             !store.contains("b.html"),
             "a whole render drops files that are gone"
         );
-        assert_eq!(store.generation(), 3);
     }
 }

@@ -133,6 +133,17 @@ impl Served {
     fn is_running(&mut self) -> bool {
         self.child.try_wait().expect("child status").is_none()
     }
+
+    /// Sends Ctrl-C (SIGINT) and returns the exit code.
+    fn interrupt(&mut self) -> Option<i32> {
+        let pid = self.child.id().to_string();
+        let sent = std::process::Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .expect("kill");
+        assert!(sent.success(), "cannot signal kbpub serve");
+        self.child.wait().expect("exit status").code()
+    }
 }
 
 impl Drop for Served {
@@ -173,9 +184,12 @@ struct Events {
 
 impl Events {
     /// The next status that satisfies `accept`.
+    /// Panics after [`TIMEOUT`] (the stream's keep-alive comments do not count).
     fn wait(&mut self, what: &str, accept: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + TIMEOUT;
         let mut line = String::new();
         loop {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
             line.clear();
             let read = self
                 .reader
@@ -197,6 +211,18 @@ impl Events {
         let status = self.wait("a rebuild", |s| s["generation"].as_u64() != Some(seen));
         assert_eq!(status["error_count"], 0, "the rebuild has errors: {status}");
         self.generation = status["generation"].as_u64().expect("generation");
+        status
+    }
+
+    /// Waits for a rebuild without errors that left the served files as they were (a fix that
+    /// restores them).
+    fn next_clean(&mut self) -> Value {
+        let status = self.wait("the errors to clear", |s| s["error_count"] == 0);
+        assert_eq!(
+            status["generation"].as_u64(),
+            Some(self.generation),
+            "nothing to reload"
+        );
         status
     }
 
@@ -455,7 +481,7 @@ fn a_broken_edit_reports_its_position_and_keeps_the_last_good_pages() {
     );
     assert_first_error(&events.next_errors(), "content/faq/gamma.md:5:1", "titel");
     edit(&kb, "content/faq/gamma.md", "\ntitel = \"Gamma\"", "");
-    events.next_generation();
+    events.next_clean();
     kb.write(
         "templates/page.html",
         "{% extends \"base.html\" %}\n{% block main %}{{ page.title }\n{% endblock main %}\n",
@@ -470,7 +496,7 @@ fn a_broken_edit_reports_its_position_and_keeps_the_last_good_pages() {
     );
     assert!(served.is_running(), "the server survives broken edits");
     kb.remove("templates/page.html");
-    events.next_generation();
+    events.next_clean();
     assert_serves_the_build(&kb, &served);
 }
 
@@ -549,6 +575,20 @@ fn paths_outside_the_site_and_symlinks_out_of_it_are_404() {
         assert_eq!(response.status, 404, "{path}");
         assert!(!response.text().contains("TOP-SECRET"), "{path}");
     }
+}
+
+#[test]
+fn ctrl_c_stops_with_0_and_a_port_in_use_is_an_error() {
+    let kb = kb();
+    let mut served = Served::start(&kb);
+    let port = served.addr.rsplit(':').next().unwrap().to_string();
+    let second = kb.run(&["serve", "--port", &port]).fails_with(1);
+    assert!(
+        second.stderr().contains("the port is in use"),
+        "{}",
+        second.stderr()
+    );
+    assert_eq!(served.interrupt(), Some(0));
 }
 
 #[test]
