@@ -20,6 +20,9 @@ pub struct Config {
     pub build: BuildConfig,
     #[serde(default)]
     pub nav: NavConfig,
+    /// `[data]`: live data sources, snapshots and data-driven pages.
+    #[serde(default)]
+    pub data: crate::data::DataConfig,
     /// The folder that holds the site; set after parsing, not read from the file.
     #[serde(skip)]
     pub root: PathBuf,

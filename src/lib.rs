@@ -1,10 +1,14 @@
 //! kbpub: a docs-as-code pipeline for trading-partner operations teams. Markdown in git is loaded
-//! (`content`), rendered through Tera templates (`render`) and written as a static site (`site`).
+//! (`content`), rendered through Tera templates (`render`) and written as a static site (`site`);
+//! `approval` gates what may be published.
 //! See ARCHITECTURE.md for the bird's-eye view and the invariants.
 
+pub mod approval;
 pub mod config;
 pub mod content;
+pub mod data;
 pub mod diag;
 pub mod render;
 pub mod serve;
+pub mod sim;
 pub mod site;

@@ -7,8 +7,11 @@ use std::time::Instant;
 
 use clap::{CommandFactory, Parser, Subcommand};
 
+use kbpub::approval::{self, approve, record::Decision, report};
 use kbpub::config::Config;
+use kbpub::content::{self, Site};
 use kbpub::diag::{self, Diagnostic, Format};
+use kbpub::render::Engine;
 
 /// mimalloc: rendering allocates many short-lived strings on every core; glibc malloc spent a
 /// fifth of a 10,000-page build in lock contention and free-list work.
@@ -19,6 +22,13 @@ const EXIT_CODES: &str = "\
 Exit codes:
   0  the command did everything it was asked
   1  problems were found in the input (content, templates, config); nothing was written
+  2  the command line was wrong";
+
+const PULL_EXIT_CODES: &str = "\
+Exit codes:
+  0  every source was pulled, or kept its previous snapshot under `on_failure = \"stale\"` (a
+     warning says so, and pages using it show a stale banner)
+  1  a source failed (its previous snapshot is left untouched), or the configuration is wrong
   2  the command line was wrong";
 
 #[derive(Parser)]
@@ -32,6 +42,34 @@ struct Cli {
     quiet: bool,
     #[command(subcommand)]
     command: Command,
+}
+
+const APPROVE_EXIT_CODES: &str = "\
+Exit codes:
+  0  every record was written (and committed, unless --no-commit)
+  1  nothing was written: the approval could not count (not an approver for the document, an
+     author of its changes, uncommitted changes, ...), the policy is broken, or git failed
+  2  the command line was wrong
+
+Records count only when the commit that adds them is authored by the approver; kbpub commits them
+with `--author` set to the approver. KBPUB_NOW (RFC 3339) overrides the clock, for tests and CI.";
+
+const STATUS_EXIT_CODES: &str = "\
+Exit codes:
+  0  every page's state was computed (whatever the states are)
+  1  states cannot be computed: no or broken .kb/policy.toml / .kb/people.toml, not a git
+     repository, a shallow clone (fetch full history: `git fetch --unshallow`, or
+     `fetch-depth: 0` with actions/checkout), or the knowledge base does not load
+  2  the command line was wrong
+
+KBPUB_NOW (RFC 3339, e.g. 2026-05-01T09:00:00Z) overrides the clock, for tests and CI.";
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ReportFormat {
+    /// aligned text for people
+    Human,
+    /// one JSON document
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -72,6 +110,92 @@ enum Command {
         #[arg(long)]
         open: bool,
     },
+    /// Approve (or reject) documents' current content
+    ///
+    /// Writes `.kb/approvals/<doc-id>/<time>-<approver>.toml` naming the document's content hash
+    /// (its source and every template it renders through), the decision, its meaning, the time
+    /// and the expiry, and commits it authored by the approver. The approver is
+    /// `git config user.email`, or `--as`. Refused, with the reason, when the approval could
+    /// not count.
+    #[command(after_help = APPROVE_EXIT_CODES)]
+    Approve {
+        /// Document ids or paths (content/sops/x.md)
+        #[arg(required = true, value_name = "DOC")]
+        docs: Vec<String>,
+        /// Record a rejection: blocks publication of this content until the rejecter approves
+        #[arg(long)]
+        reject: bool,
+        /// A comment kept in the record (what to change, for a rejection)
+        #[arg(long, value_name = "TEXT")]
+        comment: Option<String>,
+        /// Approve as this person (e-mail in .kb/people.toml) instead of git's user.email
+        #[arg(long = "as", value_name = "EMAIL")]
+        approver: Option<String>,
+        /// Leave the records staged instead of committing them (they count once committed by the approver)
+        #[arg(long)]
+        no_commit: bool,
+        /// Emergency approval by a member of the policy's emergency groups, valid for a short time
+        #[arg(long, requires = "reason", conflicts_with = "reject")]
+        emergency: bool,
+        /// Why the emergency approval is needed (required with --emergency)
+        #[arg(long, requires = "emergency", value_name = "TEXT")]
+        reason: Option<String>,
+        /// How to report problems
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+    },
+    /// Show each page's approval state (draft, approved, stale, expired, rejected, emergency) and why
+    #[command(after_help = STATUS_EXIT_CODES)]
+    Status {
+        #[arg(long, value_enum, default_value_t = ReportFormat::Human)]
+        format: ReportFormat,
+    },
+    /// List documents whose review (approval expiry or `review_by`) is due soon or overdue
+    #[command(after_help = STATUS_EXIT_CODES)]
+    Due {
+        /// How far ahead to look: 30d, 2w, 72h
+        #[arg(long, default_value = "30d", value_parser = within)]
+        within: (chrono::Duration, String),
+        #[arg(long, value_enum, default_value_t = ReportFormat::Human)]
+        format: ReportFormat,
+    },
+    /// Live data: pull snapshots from the sources in kbpub.toml
+    #[command(subcommand)]
+    Data(DataCommand),
+    /// Run the local simulators (Trading Grid data API) on 127.0.0.1, for demos and tests
+    ///
+    /// Serves deterministic, seeded data until interrupted. Fault flags make it misbehave so
+    /// that clients can be tested against latency, rate limits, server errors, malformed or
+    /// hostile data, and a server that echoes credentials back.
+    Sim(kbpub::sim::SimArgs),
+}
+
+#[derive(Subcommand)]
+enum DataCommand {
+    /// Fetch every source in kbpub.toml and write its snapshot under data/
+    ///
+    /// Each source's token is read from the environment variable named by its `token_env` and
+    /// sent only as an Authorization header. Snapshots are written atomically with their
+    /// `as_of` and sha256; builds render from them without network access.
+    #[command(after_help = PULL_EXIT_CODES)]
+    Pull {
+        /// Pull only this source (repeatable); default: every source
+        #[arg(long = "source", value_name = "NAME")]
+        sources: Vec<String>,
+        /// How to report the result (json: one document on stdout, for CI)
+        #[arg(long, value_enum, default_value_t = PullFormat::Human)]
+        format: PullFormat,
+    },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum PullFormat {
+    Human,
+    Json,
+}
+
+fn within(text: &str) -> Result<(chrono::Duration, String), String> {
+    kbpub::approval::policy::parse_duration(text).map(|d| (d, text.to_string()))
 }
 
 const SERVE_EXIT_CODES: &str = "\
@@ -110,6 +234,42 @@ fn main() -> ExitCode {
                 },
             )
         }
+        Command::Data(DataCommand::Pull { sources, format }) => {
+            data_pull(cli.root, cli.quiet, &sources, format)
+        }
+        Command::Sim(options) => kbpub::sim::run(options).map_err(|e| {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }),
+        Command::Approve {
+            docs,
+            reject,
+            comment,
+            approver,
+            no_commit,
+            emergency,
+            reason,
+            format,
+        } => {
+            let decision = if reject {
+                Decision::Reject
+            } else {
+                Decision::Approve
+            };
+            let request = |now| approve::Request {
+                targets: docs,
+                decision,
+                comment,
+                approver,
+                emergency: reason.filter(|_| emergency),
+                commit: !no_commit,
+                now,
+                cwd: std::env::current_dir().unwrap_or_default(),
+            };
+            approve_command(cli.root, cli.quiet, format, request)
+        }
+        Command::Status { format } => status(cli.root, format),
+        Command::Due { within, format } => due(cli.root, within, format),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -151,7 +311,7 @@ fn build(root: Option<PathBuf>, quiet: bool, format: Format) -> Result<(), ExitC
         report(&[d], format);
         ExitCode::from(1)
     })?;
-    match kbpub::site::build(&config, &Default::default()) {
+    match kbpub::site::build(&config, approval::banner::decorations) {
         Ok(summary) => {
             report(&summary.render.warnings, format);
             if !quiet {
@@ -177,6 +337,219 @@ fn build(root: Option<PathBuf>, quiet: bool, format: Format) -> Result<(), ExitC
             }
             Err(ExitCode::from(1))
         }
+    }
+}
+
+fn data_pull(
+    root: Option<PathBuf>,
+    quiet: bool,
+    sources: &[String],
+    format: PullFormat,
+) -> Result<(), ExitCode> {
+    use kbpub::data::pull::{self, Outcome, Progress};
+    let config = config(root).map_err(|d| {
+        report(&[d], Format::Human);
+        ExitCode::from(1)
+    })?;
+    let progress = Progress::new(quiet || format == PullFormat::Json);
+    let reports = pull::pull(&config, sources, &|source, event| {
+        progress.event(source, event)
+    });
+    progress.finish();
+    let reports = reports.map_err(|d| {
+        report(&[d], Format::Human);
+        ExitCode::from(1)
+    })?;
+    let failed = reports
+        .iter()
+        .any(|r| matches!(r.outcome, Outcome::Failed { .. }));
+    if format == PullFormat::Json {
+        let json: Vec<serde_json::Value> = reports.iter().map(|r| match &r.outcome {
+            Outcome::Pulled { as_of, partners, metric_rows, incidents, pages, not_modified, path } => serde_json::json!({
+                "source": r.name, "result": "pulled", "as_of": as_of, "snapshot": path, "partners": partners,
+                "metric_rows": metric_rows, "incidents": incidents, "pages": pages, "not_modified": not_modified}),
+            Outcome::KeptStale { reason, as_of } => serde_json::json!({"source": r.name, "result": "stale", "as_of": as_of, "reason": reason}),
+            Outcome::Failed { reason } => serde_json::json!({"source": r.name, "result": "failed", "reason": reason}),
+        }).collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({"ok": !failed, "sources": json}))
+                .unwrap_or_default()
+        );
+    } else {
+        for r in &reports {
+            match &r.outcome {
+                Outcome::Pulled {
+                    as_of,
+                    partners,
+                    metric_rows,
+                    incidents,
+                    pages,
+                    not_modified,
+                    path,
+                } => {
+                    if !quiet {
+                        let cached = if *not_modified > 0 {
+                            format!(", {not_modified} unchanged since the last pull (ETag)")
+                        } else {
+                            String::new()
+                        };
+                        eprintln!(
+                            "{}: {partners} partners, {metric_rows} metric rows, {incidents} incidents as of {} ({pages} pages{cached}) -> {path}",
+                            r.name,
+                            as_of.to_rfc3339()
+                        );
+                    }
+                }
+                Outcome::KeptStale { reason, as_of } => eprintln!(
+                    "warning: {}: pull failed: {reason}\n  kept the previous snapshot (as of {}) under on_failure = \"stale\"; pages using it show a stale banner",
+                    r.name,
+                    as_of.to_rfc3339()
+                ),
+                Outcome::Failed { reason } => eprintln!(
+                    "error: {}: pull failed: {reason}\n  the previous snapshot, if any, was left as it was",
+                    r.name
+                ),
+            }
+        }
+    }
+    if failed {
+        Err(ExitCode::from(1))
+    } else {
+        Ok(())
+    }
+}
+
+/// Loads the knowledge base for the approval commands: a site without errors and its templates.
+fn load_site(root: Option<PathBuf>, format: Format) -> Result<Site, ExitCode> {
+    let fail = |diagnostics: Vec<Diagnostic>| {
+        report(&diagnostics, format);
+        ExitCode::from(1)
+    };
+    let config = config(root).map_err(|d| fail(vec![d]))?;
+    content::load_valid(&config).map_err(fail)
+}
+
+/// The engine for the approval commands: approvals bind to content and templates, never to live
+/// data, so no snapshot is loaded (and generated data pages are not gated).
+fn engine(site: &Site, format: Format) -> Result<Engine<'_>, ExitCode> {
+    Engine::new(site, Default::default()).map_err(|diagnostics| {
+        report(&diagnostics, format);
+        ExitCode::from(1)
+    })
+}
+
+fn clock(format: Format) -> Result<chrono::DateTime<chrono::Utc>, ExitCode> {
+    approval::now().map_err(|d| {
+        report(&[d], format);
+        ExitCode::from(2)
+    })
+}
+
+fn approve_command(
+    root: Option<PathBuf>,
+    quiet: bool,
+    format: Format,
+    request: impl FnOnce(chrono::DateTime<chrono::Utc>) -> approve::Request,
+) -> Result<(), ExitCode> {
+    let now = clock(format)?;
+    let site = load_site(root, format)?;
+    let engine = engine(&site, format)?;
+    let request = request(now);
+    let outcome = approve::approve(&engine, &request).map_err(|diagnostics| {
+        report(&diagnostics, format);
+        ExitCode::from(1)
+    })?;
+    if !quiet {
+        for record in &outcome.records {
+            let verb = match (record.decision, record.is_emergency()) {
+                (Decision::Reject, _) => "Rejected",
+                (Decision::Approve, true) => "Emergency-approved",
+                (Decision::Approve, false) => "Approved",
+            };
+            let until = record
+                .expires
+                .map(|e| format!(", expires {}", e.format("%Y-%m-%d %H:%M UTC")))
+                .unwrap_or_default();
+            eprintln!(
+                "{verb} {} ({}) as {}{until}: {}",
+                record.doc,
+                approval::hash::short(&record.content_hash),
+                outcome.approver,
+                record.path
+            );
+        }
+        match &outcome.commit {
+            Some(commit) => eprintln!(
+                "Committed {} authored by {}.",
+                &commit[..commit.len().min(10)],
+                outcome.approver
+            ),
+            None => eprintln!(
+                "Staged, not committed: the records count once committed with the approver as author."
+            ),
+        }
+    }
+    Ok(())
+}
+
+/// Evaluates approvals for `status` and `due`; an error means states cannot be known (exit 1).
+fn approvals(
+    engine: &Engine,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<approval::Approvals, ExitCode> {
+    let approvals = approval::evaluate(engine, now).map_err(|e| {
+        report(&e.diagnostics(), Format::Human);
+        ExitCode::from(1)
+    })?;
+    report(&approvals.warnings, Format::Human);
+    Ok(approvals)
+}
+
+fn status(root: Option<PathBuf>, format: ReportFormat) -> Result<(), ExitCode> {
+    let now = clock(Format::Human)?;
+    let site = load_site(root, Format::Human)?;
+    let engine = engine(&site, Format::Human)?;
+    let approvals = approvals(&engine, now)?;
+    match format {
+        ReportFormat::Human => print!("{}", report::status_text(&approvals)),
+        ReportFormat::Json => print_json(&report::status_json(&approvals)),
+    }
+    Ok(())
+}
+
+fn due(
+    root: Option<PathBuf>,
+    (within, within_text): (chrono::Duration, String),
+    format: ReportFormat,
+) -> Result<(), ExitCode> {
+    let now = clock(Format::Human)?;
+    let site = load_site(root, Format::Human)?;
+    let engine = engine(&site, Format::Human)?;
+    let has_policy = site
+        .config
+        .root
+        .join(approval::policy::POLICY_FILE)
+        .exists();
+    let approvals = if has_policy {
+        Some(approvals(&engine, now)?)
+    } else {
+        None
+    };
+    let list = report::due(&site, approvals.as_ref(), now, within);
+    match format {
+        ReportFormat::Human => print!("{}", report::due_text(&list, now, &within_text)),
+        ReportFormat::Json => {
+            print_json(&serde_json::json!({ "now": now, "within": within_text, "documents": list }))
+        }
+    }
+    Ok(())
+}
+
+fn print_json(value: &impl serde::Serialize) {
+    match serde_json::to_string_pretty(value) {
+        Ok(text) => println!("{text}"),
+        Err(e) => eprintln!("error: cannot print JSON: {e}"),
     }
 }
 

@@ -264,15 +264,7 @@ fn dark_mode_search_and_sitemap_are_local() {
     assert!(
         page.contains("data-theme") || kb.read_output("assets/kbpub.js").contains("data-theme")
     );
-    let index = kb.read_output("search-index.js");
-    assert!(index.starts_with("window.KBPUB_SEARCH="));
-    let json: serde_json::Value = serde_json::from_str(
-        index
-            .trim_start_matches("window.KBPUB_SEARCH=")
-            .trim_end()
-            .trim_end_matches(';'),
-    )
-    .unwrap();
+    let json = kb.search_index();
     let alpha = json["docs"]
         .as_array()
         .unwrap()

@@ -69,6 +69,11 @@ impl Page {
         &self.meta.title
     }
 
+    /// Made by kbpub (a data-driven page), not read from `content/`.
+    pub fn is_generated(&self) -> bool {
+        self.file.starts_with(GENERATED_PREFIX)
+    }
+
     /// Location of the value of a front matter key (or the file start), for diagnostics.
     pub fn key_location(&self, key: &str) -> Location {
         let span = frontmatter::split(&self.source)
@@ -176,6 +181,24 @@ impl Site {
     }
 }
 
+/// How a generated document's `file` starts: `(generated) live/partners/acme-retail.md`.
+pub const GENERATED_PREFIX: &str = "(generated) ";
+
+/// A document made by kbpub rather than read from `content/` (the data-driven pages): its
+/// content-relative path and its full text, front matter included. It loads like a file.
+#[derive(Debug, Clone)]
+pub struct Generated {
+    pub rel_path: String,
+    pub text: String,
+}
+
+/// The files of `content/`, read and parsed, not yet assembled into a [`Site`].
+pub struct Files {
+    pages: Vec<Page>,
+    assets: Vec<String>,
+    diagnostics: Vec<Diagnostic>,
+}
+
 /// What re-reading one document did to the site.
 #[derive(Debug)]
 pub enum Reload {
@@ -231,6 +254,11 @@ impl Site {
 /// whose front matter is broken is kept as a placeholder (titled after its file) so that links
 /// to it and from it are still checked. The outer error is for sites that cannot load at all.
 pub fn load(config: &Config) -> Result<(Site, Vec<Diagnostic>), Vec<Diagnostic>> {
+    Ok(assemble(config, read(config)?, Vec::new()))
+}
+
+/// Reads and parses every file of `content/` (the part of [`load`] that touches the disk).
+pub fn read(config: &Config) -> Result<Files, Vec<Diagnostic>> {
     let content_dir = config.content_dir();
     if !content_dir.is_dir() {
         return Err(vec![
@@ -257,6 +285,33 @@ pub fn load(config: &Config) -> Result<(Site, Vec<Diagnostic>), Vec<Diagnostic>>
             page.updated = git_dates.get(&page.file).copied();
         }
     }
+    Ok(Files {
+        pages,
+        assets,
+        diagnostics,
+    })
+}
+
+/// Builds the site from the files read and the generated documents: sections, ids, checks.
+pub fn assemble(
+    config: &Config,
+    files: Files,
+    generated: Vec<Generated>,
+) -> (Site, Vec<Diagnostic>) {
+    let Files {
+        mut pages,
+        assets,
+        mut diagnostics,
+    } = files;
+    for doc in generated {
+        let (page, errors) = parse_page(
+            &doc.rel_path,
+            format!("{GENERATED_PREFIX}{}", doc.rel_path),
+            Arc::from(doc.text),
+        );
+        pages.extend(page);
+        diagnostics.extend(errors);
+    }
     let sections = build_sections(&mut pages);
     diagnostics.extend(check_reserved_and_collisions(&pages));
     let by_id = index_ids(&pages, &mut diagnostics);
@@ -276,7 +331,7 @@ pub fn load(config: &Config) -> Result<(Site, Vec<Diagnostic>), Vec<Diagnostic>>
         by_id,
     };
     order_sections(&mut site);
-    Ok((site, diagnostics))
+    (site, diagnostics)
 }
 
 /// [`load`] for callers that need a site without errors.
@@ -323,16 +378,19 @@ fn walk(content_dir: &Path) -> (Vec<String>, Vec<String>, Vec<Diagnostic>) {
 
 fn read_page(content_dir: &Path, rel: &str) -> (Option<Page>, Vec<Diagnostic>) {
     let file = format!("content/{rel}");
-    let text = match std::fs::read_to_string(content_dir.join(rel)) {
-        Ok(text) => text,
+    match std::fs::read_to_string(content_dir.join(rel)) {
+        Ok(text) => parse_page(rel, file, Arc::from(text)),
         Err(e) => {
             let d = Diagnostic::error("io", format!("cannot read {file}: {e}"))
                 .in_file(file.clone())
                 .help("documents must be UTF-8 text");
-            return (None, vec![d]);
+            (None, vec![d])
         }
-    };
-    let source: Arc<str> = Arc::from(text);
+    }
+}
+
+/// Parses a document's text; `file` is how diagnostics name it.
+fn parse_page(rel: &str, file: String, source: Arc<str>) -> (Option<Page>, Vec<Diagnostic>) {
     let is_section = rel == "_index.md" || rel.ends_with("/_index.md");
     let mut page = Page {
         id: url::derived_id(rel),

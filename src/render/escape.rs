@@ -16,23 +16,52 @@ pub fn escape_markup(input: &str) -> String {
                 out.push_str(&(c as u32).to_string());
                 out.push(';');
             }
-            // Line structure is markup in Markdown: a newline could start a heading or a list.
-            '\n' | '\r' | '\t' => out.push(' '),
-            // Other C0 controls and DEL become their visible Unicode "control pictures".
-            '\u{0}'..='\u{1f}' => out.push(char::from_u32(0x2400 + c as u32).unwrap_or('\u{fffd}')),
-            '\u{7f}' => out.push('\u{2421}'),
-            c if is_invisible_format(c) => {
-                out.push_str(&format!("&#91;U&#43;{:04X}&#93;", c as u32));
-            }
-            c => out.push(c),
+            c => match visible_form(c) {
+                Some(shown) => out.push_str(&escape_markup(&shown)),
+                None => out.push(c),
+            },
         }
     }
     out
 }
 
+/// `input` with every character that is invisible or changes how text around it is shown
+/// replaced by a visible form (see [`visible_form`]); for plain-text places such as page titles.
+pub fn visible(input: &str) -> String {
+    if !input.chars().any(|c| visible_form(c).is_some()) {
+        return input.to_string();
+    }
+    input
+        .chars()
+        .fold(String::with_capacity(input.len() + 16), |mut out, c| {
+            match visible_form(c) {
+                Some(shown) => out.push_str(&shown),
+                None => out.push(c),
+            }
+            out
+        })
+}
+
+/// Line breaks and tabs become a space (in Markdown a newline could start a heading or a list);
+/// other C0 controls and DEL their Unicode "control pictures"; bidi and zero-width characters
+/// `[U+202E]`. `None` for characters shown as they are.
+fn visible_form(c: char) -> Option<String> {
+    match c {
+        '\n' | '\r' | '\t' => Some(" ".into()),
+        '\u{0}'..='\u{1f}' => Some(
+            char::from_u32(0x2400 + c as u32)
+                .unwrap_or('\u{fffd}')
+                .to_string(),
+        ),
+        '\u{7f}' => Some('\u{2421}'.to_string()),
+        c if is_invisible_format(c) => Some(format!("[U+{:04X}]", c as u32)),
+        _ => None,
+    }
+}
+
 /// Bidirectional overrides and isolates, zero-width characters and the BOM: characters that
 /// change or hide what is displayed without being visible themselves.
-fn is_invisible_format(c: char) -> bool {
+pub fn is_invisible_format(c: char) -> bool {
     matches!(c,
         '\u{061c}' | '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2064}'
         | '\u{2066}'..='\u{2069}' | '\u{feff}')

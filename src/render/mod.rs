@@ -3,10 +3,12 @@
 //! stream that the writers consume. `build`, `serve`, `check` and `publish` all render through an
 //! [`Engine`], so a preview is exactly what gets published. No I/O beyond reading templates.
 
+pub mod data_functions;
 pub mod escape;
 pub mod highlight;
 pub mod html;
 pub mod markdown;
+pub mod partials;
 pub mod storage;
 pub mod templates;
 
@@ -17,8 +19,11 @@ use rayon::prelude::*;
 use serde::Serialize;
 use tera::{Context, Tera};
 
-use crate::content::{Page, PageKind, Site};
+use crate::content::{Audience, Page, PageKind, Site};
+use crate::data::Dataset;
 use crate::diag::{Diagnostic, Location};
+use data_functions::DataContext;
+pub use data_functions::DataUse;
 pub use markdown::{AnchorRef, Heading, View};
 
 /// Compiled templates for one site. Cheap to share across threads.
@@ -31,6 +36,8 @@ pub struct Engine<'s> {
     layouts: Vec<templates::TemplateSource>,
     /// Per page: does its body use template syntax?
     templated: Vec<bool>,
+    /// The data snapshot templates read (never the network).
+    data: Arc<DataContext>,
 }
 
 /// An engine's compiled templates without the site they were compiled for, so that `serve` can
@@ -40,6 +47,14 @@ pub struct Compiled {
     body_tera: Tera,
     layouts: Vec<templates::TemplateSource>,
     templated: Vec<bool>,
+    data: Arc<DataContext>,
+}
+
+/// A page body as Markdown, and what it did with data.
+#[derive(Debug)]
+pub struct Body<'s> {
+    pub markdown: Cow<'s, str>,
+    pub data: DataUse,
 }
 
 /// A page body rendered for the site.
@@ -52,6 +67,8 @@ pub struct RenderedBody {
     pub anchor_refs: Vec<AnchorRef>,
     pub links_to: Vec<usize>,
     pub diagnostics: Vec<Diagnostic>,
+    /// Whether the body used data (for "data as of" and the stale banner).
+    pub data: DataUse,
 }
 
 /// What a document body sees as `page` when it is a template.
@@ -76,8 +93,9 @@ fn uses_template_syntax(body: &str) -> bool {
 }
 
 impl<'s> Engine<'s> {
-    /// Compiles layouts and template bodies; reports every template that fails to parse.
-    pub fn new(site: &'s Site) -> Result<Engine<'s>, Vec<Diagnostic>> {
+    /// Compiles layouts and template bodies with the data functions over `data`; reports every
+    /// template that fails to parse.
+    pub fn new(site: &'s Site, data: Arc<Dataset>) -> Result<Engine<'s>, Vec<Diagnostic>> {
         let layouts = templates::layout_sources(&site.config.templates_dir())?;
         let templated: Vec<bool> = site
             .pages
@@ -93,14 +111,28 @@ impl<'s> Engine<'s> {
             body_sources.push((body_template_name(page), Arc::from(page.body())));
         }
         let locate = |name: &str| locate_template(site, &layouts, name);
-        // The two instances compile the same layouts: side by side, as `serve` does on every edit.
-        let compile = |escaping, sources: &[(String, Arc<str>)]| {
+        let data = Arc::new(DataContext::new(data, site));
+        // The two instances compile the same layouts: side by side, as `serve` does on edits.
+        let compile = |escaping, output, sources: &[(String, Arc<str>)]| {
             let mut tera = templates::new_tera(escaping);
+            data_functions::register(&mut tera, &data, output);
             templates::add_all(&mut tera, sources, &locate).map(|()| tera)
         };
         let (layout_tera, body_tera) = rayon::join(
-            || compile(templates::Escaping::Html, &layout_sources),
-            || compile(templates::Escaping::Markup, &body_sources),
+            || {
+                compile(
+                    templates::Escaping::Html,
+                    data_functions::Output::Html,
+                    &layout_sources,
+                )
+            },
+            || {
+                compile(
+                    templates::Escaping::Markup,
+                    data_functions::Output::Markdown,
+                    &body_sources,
+                )
+            },
         );
         let (layout_tera, body_tera) = (layout_tera?, body_tera?);
         let compiled = Compiled {
@@ -108,6 +140,7 @@ impl<'s> Engine<'s> {
             body_tera,
             layouts,
             templated,
+            data,
         };
         Ok(Engine::attach(site, compiled))
     }
@@ -118,6 +151,7 @@ impl<'s> Engine<'s> {
             body_tera,
             layouts,
             templated,
+            data,
         } = compiled;
         Engine {
             site,
@@ -125,6 +159,7 @@ impl<'s> Engine<'s> {
             body_tera,
             layouts,
             templated,
+            data,
         }
     }
 
@@ -135,12 +170,14 @@ impl<'s> Engine<'s> {
             body_tera: self.body_tera,
             layouts: self.layouts,
             templated: self.templated,
+            data: self.data,
         }
     }
 
     /// An engine for `site` from templates compiled for an earlier version of it that had the
-    /// same pages and templates: only the bodies of the `edited` pages differ. Those that use
-    /// template syntax are compiled again; nothing else is (a body edit skips a full compile).
+    /// same pages and templates: only the `edited` pages differ. Their bodies that use template
+    /// syntax are compiled again, and the data functions see the pages' new titles; nothing else
+    /// is compiled again (a body edit skips a full compile).
     pub fn reuse(
         site: &'s Site,
         mut compiled: Compiled,
@@ -160,6 +197,17 @@ impl<'s> Engine<'s> {
                     })?;
             }
         }
+        compiled.data = Arc::new(DataContext::new(compiled.data.data.clone(), site));
+        data_functions::register(
+            &mut compiled.layout_tera,
+            &compiled.data,
+            data_functions::Output::Html,
+        );
+        data_functions::register(
+            &mut compiled.body_tera,
+            &compiled.data,
+            data_functions::Output::Markdown,
+        );
         Ok(Engine::attach(site, compiled))
     }
 
@@ -168,31 +216,57 @@ impl<'s> Engine<'s> {
         self.layouts.iter().map(|t| t.name.as_str())
     }
 
+    /// The layout templates (built-in ones overridden by the site's own), sorted by name.
+    pub fn layouts(&self) -> &[templates::TemplateSource] {
+        &self.layouts
+    }
+
     /// The page body as Markdown: the Tera output for template bodies, the source otherwise.
     pub fn body_markdown(&self, page: usize, view: View) -> Result<Cow<'s, str>, Diagnostic> {
+        self.body(page, view).map(|body| body.markdown)
+    }
+
+    /// The data every template reads.
+    pub fn data(&self) -> &Dataset {
+        &self.data.data
+    }
+
+    /// Partner-facing pages never render from stale data: while a source is stale, their data
+    /// functions see nothing and their partials show a notice.
+    pub fn withholds_data(&self, page: usize) -> bool {
+        self.site.pages[page].meta.audience == Audience::Partner && self.data.data.is_stale()
+    }
+
+    /// The page body as Markdown, and whether it used data.
+    pub fn body(&self, page: usize, view: View) -> Result<Body<'s>, Diagnostic> {
         let p = &self.site.pages[page];
         if !self.templated[page] {
-            return Ok(Cow::Borrowed(p.body()));
+            return Ok(Body {
+                markdown: Cow::Borrowed(p.body()),
+                data: DataUse::default(),
+            });
         }
         let mut context = Context::new();
         context.insert("page", &body_page(p));
         context.insert("site", &self.site.config.site.title);
         context.insert("view", &view);
         let name = body_template_name(p);
-        self.body_tera
-            .render(&name, &context)
-            .map(Cow::Owned)
-            .map_err(|e| {
-                templates::template_error(&e, &name, &|n| {
-                    locate_template(self.site, &self.layouts, n)
-                })
-            })
+        let (rendered, data) = data_functions::scoped(self.withholds_data(page), || {
+            self.body_tera.render(&name, &context)
+        });
+        let markdown = rendered.map_err(|e| {
+            templates::template_error(&e, &name, &|n| locate_template(self.site, &self.layouts, n))
+        })?;
+        Ok(Body {
+            markdown: Cow::Owned(markdown),
+            data,
+        })
     }
 
     /// Renders page `page`'s body to site HTML for `view`.
     pub fn render_body(&self, page: usize, view: View) -> RenderedBody {
-        let markdown = match self.body_markdown(page, view) {
-            Ok(markdown) => markdown,
+        let (markdown, data) = match self.body(page, view) {
+            Ok(body) => (body.markdown, body.data),
             Err(diagnostic) => {
                 return RenderedBody {
                     diagnostics: vec![diagnostic],
@@ -223,6 +297,7 @@ impl<'s> Engine<'s> {
             anchor_refs: prepared.anchor_refs,
             links_to: prepared.links_to,
             diagnostics,
+            data,
         }
     }
 
@@ -248,9 +323,23 @@ impl<'s> Engine<'s> {
 
     /// Renders a layout template with `context`.
     pub fn render_template(&self, name: &str, context: &Context) -> Result<String, Diagnostic> {
-        self.layout_tera.render(name, context).map_err(|e| {
+        self.render_template_for(None, name, context).0
+    }
+
+    /// Renders a layout template for page `page` (if any), reporting whether it used data.
+    pub fn render_template_for(
+        &self,
+        page: Option<usize>,
+        name: &str,
+        context: &Context,
+    ) -> (Result<String, Diagnostic>, DataUse) {
+        let withhold = page.is_some_and(|p| self.withholds_data(p));
+        let (rendered, data) =
+            data_functions::scoped(withhold, || self.layout_tera.render(name, context));
+        let rendered = rendered.map_err(|e| {
             templates::template_error(&e, name, &|n| locate_template(self.site, &self.layouts, n))
-        })
+        });
+        (rendered, data)
     }
 
     pub fn has_template(&self, name: &str) -> bool {
@@ -335,7 +424,9 @@ mod tests {
         let (dir, site) = crate::content::temp_site(&[("a.md", &doc("plain"))]);
         let mut site = site.unwrap();
         let a = site.page_by_rel_path("a.md").unwrap();
-        let compiled = Engine::new(&site).unwrap().into_compiled();
+        let compiled = Engine::new(&site, Default::default())
+            .unwrap()
+            .into_compiled();
         let mut edit = |body: &str, compiled| {
             crate::content::write_temp(dir.path(), "a.md", &doc(body));
             assert!(matches!(
@@ -347,7 +438,7 @@ mod tests {
                     .body_markdown(a, View::Internal)
                     .unwrap()
                     .into_owned();
-                let fresh = Engine::new(&site)
+                let fresh = Engine::new(&site, Default::default())
                     .unwrap()
                     .render_body(a, View::Internal)
                     .html;

@@ -253,7 +253,7 @@ mod tests {
 
         /// Plans an edit that turns page `rel` into `edit(page)`.
         fn plan(&self, rel: &str, edit: impl Fn(&mut Page)) -> Plan {
-            let engine = Engine::new(&self.site).unwrap();
+            let engine = Engine::new(&self.site, Default::default()).unwrap();
             let nav = crate::site::nav::Nav::new(&self.site);
             let mut rendered = Rendered::new(&self.site);
             rendered.render_pages(

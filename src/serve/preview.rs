@@ -18,8 +18,10 @@ use super::reload::Status;
 use super::review::{self, ReviewInfo, ReviewView};
 use super::store::Store;
 use super::watch::Watcher;
+use crate::approval;
 use crate::config::Config;
 use crate::content::{self, Reload, Site};
+use crate::data::Dataset;
 use crate::diag::{self, Diagnostic, Format};
 use crate::render::{Compiled, Engine, View};
 use crate::site::nav::Nav;
@@ -66,8 +68,10 @@ pub struct Preview {
     rendered: Option<Rendered>,
     /// The templates the last render compiled, reused while only documents change.
     compiled: Option<Compiled>,
-    /// What `kbpub build` adds to pages beyond their content (banners for approval state and
-    /// stale data); built here the way the build builds it.
+    /// The data snapshot the site was loaded with.
+    data: Arc<Dataset>,
+    /// What `kbpub build` adds to pages beyond their content (approval banners), computed the
+    /// way the build computes it ([`decorate`]).
     decorations: Decorations,
     /// Renders made while the site had errors, published once it has none.
     held: Held,
@@ -107,6 +111,7 @@ impl Preview {
             load_problems: Vec::new(),
             rendered: None,
             compiled: None,
+            data: Arc::default(),
             decorations: Decorations::default(),
             held: Held::default(),
         };
@@ -245,7 +250,7 @@ impl Preview {
         let edited: Vec<usize> = edits.documents.iter().map(|(page, _)| *page).collect();
         let engine = match self.compiled.take() {
             Some(compiled) if edits.templates.is_empty() => Engine::reuse(site, compiled, &edited),
-            _ => Engine::new(site),
+            _ => Engine::new(site, self.data.clone()),
         };
         let engine = match engine {
             Ok(engine) => engine,
@@ -262,6 +267,15 @@ impl Preview {
         };
         let nav = Nav::new(site);
         let mut plan = Plan::default();
+        // An edit can change approval states (a new content hash): re-render the pages whose
+        // banners changed.
+        let decorations = decorate(&engine);
+        plan.pages.extend(banners_changed(
+            &self.decorations,
+            &decorations,
+            site.pages.len(),
+        ));
+        self.decorations = decorations;
         match &self.rendered {
             None => plan = Plan::everything(),
             Some(rendered) => {
@@ -295,8 +309,8 @@ impl Preview {
             (rendered, pages.len(), plan.generated)
         };
         let problems = match rendered.finish(&engine, &nav, &generated, &sink) {
-            Ok(summary) => summary.warnings,
-            Err(problems) => problems,
+            Ok(summary) => merged(&self.decorations.warnings, summary.warnings),
+            Err(problems) => merged(&self.decorations.warnings, problems),
         };
         self.compiled = Some(engine.into_compiled());
         let files = sink.files.into_inner().expect("memory sink lock");
@@ -326,19 +340,26 @@ impl Preview {
                 return failed(vec![problem]);
             }
         };
-        let (site, load_problems) = match content::load(&config) {
+        let (site, mut load_problems, data) = match site::load(&config) {
             Ok(loaded) => loaded,
             Err(problems) => {
                 self.site = None;
                 return failed(problems);
             }
         };
-        self.load_problems = load_problems;
+        self.data = data;
         let site = self.site.insert(site);
-        let engine = match Engine::new(site) {
+        let engine = match Engine::new(site, self.data.clone()) {
             Ok(engine) => engine,
-            Err(problems) => return failed(merged(&self.load_problems, problems)),
+            Err(problems) => return failed(merged(&load_problems, problems)),
         };
+        self.decorations = if load_problems.iter().any(Diagnostic::is_error) {
+            Decorations::default()
+        } else {
+            decorate(&engine)
+        };
+        load_problems.extend(self.decorations.warnings.iter().cloned());
+        self.load_problems = load_problems;
         let nav = Nav::new(site);
         let sink = Memory::default();
         let mut rendered = Rendered::new(site);
@@ -446,7 +467,7 @@ impl Preview {
         if view == ReviewView::Partner && !review::partners_get(&site.pages[page]) {
             return ViewReply::Html(review::not_for_partners(&site.pages[page]));
         }
-        let rendered = Engine::new(site).and_then(|engine| match view {
+        let rendered = Engine::new(site, self.data.clone()).and_then(|engine| match view {
             ReviewView::Internal => {
                 site::render_page_view(&engine, &self.decorations, page, View::Internal)
                     .map(ViewReply::Html)
@@ -462,8 +483,14 @@ impl Preview {
 
     fn review_info(&self, url: &str) -> Option<ReviewInfo> {
         let (site, page) = self.page_at(url)?;
-        let engine = Engine::new(site).ok()?;
-        ReviewInfo::new(&engine, page, chrono::Local::now().date_naive())
+        let engine = Engine::new(site, self.data.clone()).ok()?;
+        let banners = self
+            .decorations
+            .banners
+            .get(&page)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        ReviewInfo::new(&engine, page, chrono::Local::now().date_naive(), banners)
     }
 }
 
@@ -473,4 +500,16 @@ struct Edits {
     documents: Vec<(usize, Box<content::Page>)>,
     templates: BTreeSet<String>,
     assets: bool,
+}
+
+/// The decorations `kbpub build` adds: approval banners (none, and no work, without a policy).
+fn decorate(engine: &Engine) -> Decorations {
+    approval::banner::decorations(engine)
+}
+
+/// Pages whose banners differ between `before` and `after`.
+fn banners_changed(before: &Decorations, after: &Decorations, pages: usize) -> Vec<usize> {
+    (0..pages)
+        .filter(|page| before.banners.get(page) != after.banners.get(page))
+        .collect()
 }

@@ -5,21 +5,22 @@
 //! Until publishing maps pages to spaces, links name each page's own `[confluence] space` (or
 //! none): swap [`confluence_ref`] for the publisher's mapping when it lands.
 //!
-//! Extension points for what lands later:
-//! - **Approval state** and **data freshness**: push a [`Fact`] for each in [`ReviewInfo::new`]
-//!   (e.g. "Approval: stale, approved hash ab12… before the last edit", level `warning`; "Data: as
-//!   of 2026-11-20 09:00 UTC"). Banners on the page itself come from `site::Decorations`, which
-//!   the preview builds like `kbpub build` does.
+//! The approval state comes from the page's approval banner, which the preview computes as
+//! `kbpub build` does (`approval::banner::decorations`); data freshness from the snapshot and
+//! whether the page's templates used it. More facts go in [`ReviewInfo::new`].
 
 use chrono::NaiveDate;
 use serde::Serialize;
 
+use crate::approval::policy;
 use crate::content::{Audience, Page, PageKind, Site, Status};
 use crate::diag::Diagnostic;
 use crate::render::Engine;
 use crate::render::escape::escape_html;
 use crate::render::markdown::{self, View};
 use crate::render::storage::{self, PageRef};
+use crate::site::Banner;
+use crate::site::context::{data_banners, data_view};
 
 /// A view of a page a reviewer can ask for with `?view=<name>`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -115,8 +116,14 @@ pub fn partners_get(page: &Page) -> bool {
 }
 
 impl ReviewInfo {
-    /// The panel for page `page`, a document (section pages have no audience: `None`), on `today`.
-    pub fn new(engine: &Engine, page: usize, today: NaiveDate) -> Option<ReviewInfo> {
+    /// The panel for page `page`, a document (section pages have no audience: `None`), on `today`;
+    /// `banners` are the page's approval banners.
+    pub fn new(
+        engine: &Engine,
+        page: usize,
+        today: NaiveDate,
+        banners: &[Banner],
+    ) -> Option<ReviewInfo> {
         let p = &engine.site.pages[page];
         let doc_type = p.doc_type()?;
         let internal_passages = engine
@@ -181,6 +188,8 @@ impl ReviewInfo {
                 Fact::info("Review by", review_by.to_string())
             });
         }
+        facts.extend(approval_fact(engine.site, page, banners));
+        facts.extend(data_fact(engine, page));
         if p.meta.status == Status::Obsolete {
             let by = p
                 .meta
@@ -211,6 +220,34 @@ pub fn not_for_partners(page: &Page) -> String {
          internal site only. Set <code>audience = \"partner\"</code> in its front matter to publish it to partners too.</p>\n\
          <p><a href=\"?view=internal\">Back to the internal view</a></p>\n</main>\n</body>\n</html>\n"
     )
+}
+
+/// The page's approval state: what its approval banner says, "approved" when it needs approval
+/// and has no banner, nothing when the knowledge base has no approval policy.
+fn approval_fact(site: &Site, page: usize, banners: &[Banner]) -> Option<Fact> {
+    if let Some(banner) = banners.first() {
+        return Some(Fact::warning(
+            "Approval",
+            format!("{}. {}", banner.title, banner.text),
+        ));
+    }
+    let gated =
+        site.config.root.join(policy::POLICY_FILE).exists() && policy::is_gated(&site.pages[page]);
+    gated.then(|| Fact::info("Approval", "approved"))
+}
+
+/// How fresh the live data on the page is, when the page shows any.
+fn data_fact(engine: &Engine, page: usize) -> Option<Fact> {
+    let data_use = engine.body(page, View::Internal).ok()?.data;
+    let warning = data_banners(engine.data(), data_use).into_iter().next();
+    match (warning, data_view(engine.data(), data_use)) {
+        (Some(banner), _) => Some(Fact::warning(
+            "Data",
+            format!("{}. {}", banner.title, banner.text),
+        )),
+        (None, Some(view)) => Some(Fact::info("Data", format!("as of {}", view.as_of_label))),
+        (None, None) => None,
+    }
 }
 
 /// Where page `page` is in Confluence, for links to it: its `[confluence]` space and title from

@@ -6,11 +6,13 @@ use tera::Context;
 
 use super::nav::{self, Link, Nav};
 use crate::content::{Page, PageKind, Site, url};
+use crate::data::Dataset;
+use crate::render::DataUse;
 use crate::render::Heading;
 use crate::render::markdown::slug;
 
 /// A notice shown above a page's content (approval state, stale data).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Banner {
     pub level: &'static str,
     pub title: String,
@@ -103,7 +105,59 @@ pub fn base(site: &Site, root: &str) -> Context {
     context.insert("prev", &None::<Link>);
     context.insert("next", &None::<Link>);
     context.insert("banners", &Vec::<Banner>::new());
+    context.insert("data", &None::<DataView>);
     context
+}
+
+/// What a page that used data shows about it: "data as of", and whether it is stale.
+#[derive(Debug, Serialize)]
+pub struct DataView {
+    /// RFC 3339, for `datetime` attributes.
+    pub as_of: String,
+    /// `2026-11-20 06:00 UTC`.
+    pub as_of_label: String,
+    pub stale: bool,
+}
+
+/// The `data` context of a page: `None` unless it showed data (withheld data is not shown).
+pub fn data_view(data: &Dataset, data_use: DataUse) -> Option<DataView> {
+    if !data_use.used || data_use.withheld {
+        return None;
+    }
+    let as_of = data.as_of()?;
+    Some(DataView {
+        as_of: as_of.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        as_of_label: as_of.format("%Y-%m-%d %H:%M UTC").to_string(),
+        stale: data.is_stale(),
+    })
+}
+
+/// Banners for a page that used data while a source is stale.
+pub fn data_banners(data: &Dataset, data_use: DataUse) -> Vec<Banner> {
+    if !data_use.used {
+        return Vec::new();
+    }
+    data.stale_sources()
+        .filter_map(|source| {
+            let marker = source.stale.as_ref()?;
+            let failed = format!(
+                "The last pull of `{}` failed at {}: {}.",
+                source.name,
+                marker.failed_at.format("%Y-%m-%d %H:%M UTC"),
+                crate::data::display_safe(&marker.reason, 240)
+            );
+            let as_of = marker.snapshot_as_of.format("%Y-%m-%d %H:%M UTC");
+            Some(if data_use.withheld {
+                Banner {
+                    level: "warning",
+                    title: "Live data withheld".into(),
+                    text: format!("{failed} This page is partner-facing, and partner pages are never built from stale data, so its live figures are not shown."),
+                }
+            } else {
+                Banner { level: "warning", title: "Stale data".into(), text: format!("{failed} Figures on this page are from the snapshot as of {as_of}.") }
+            })
+        })
+        .collect()
 }
 
 /// The context of a page (document or section) in the site's nav.

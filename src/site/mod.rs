@@ -10,13 +10,15 @@ pub mod search;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use rayon::prelude::*;
 
 use crate::config::Config;
 use crate::content::{self, Site};
+use crate::data::{self, Dataset};
 use crate::diag::Diagnostic;
-use crate::render::{AnchorRef, Engine, View, highlight, templates};
+use crate::render::{AnchorRef, DataUse, Engine, View, highlight, templates};
 pub use context::Banner;
 use nav::Nav;
 pub use output::{Discard, Memory, Sink, Staging};
@@ -25,6 +27,8 @@ pub use output::{Discard, Memory, Sink, Staging};
 #[derive(Default)]
 pub struct Decorations {
     pub banners: HashMap<usize, Vec<Banner>>,
+    /// Problems met while computing the decorations, reported with the build's warnings.
+    pub warnings: Vec<Diagnostic>,
 }
 
 #[derive(Debug)]
@@ -45,13 +49,24 @@ pub struct BuildSummary {
 }
 
 /// `kbpub build`: renders the whole site and swaps it into the output folder atomically.
-pub fn build(config: &Config, decorations: &Decorations) -> Result<BuildSummary, Vec<Diagnostic>> {
-    let (site, mut diagnostics) = content::load(config)?;
-    let engine = Engine::new(&site).map_err(|errors| merged(&diagnostics, errors))?;
+/// `decorate` computes the pages' banners once the site is loaded and its templates compiled.
+pub fn build(
+    config: &Config,
+    decorate: impl FnOnce(&Engine) -> Decorations,
+) -> Result<BuildSummary, Vec<Diagnostic>> {
+    let (site, mut diagnostics, data) = load(config)?;
+    let engine = Engine::new(&site, data).map_err(|errors| merged(&diagnostics, errors))?;
+    let failed = diagnostics.iter().any(Diagnostic::is_error);
+    let mut decorations = if failed {
+        Decorations::default()
+    } else {
+        decorate(&engine)
+    };
+    diagnostics.append(&mut decorations.warnings);
     let output = config.output_dir();
     let staging = Staging::new(&output)
         .map_err(|e| vec![io_error(&format!("cannot write {}", output.display()), &e)])?;
-    let mut render = render_site(&engine, decorations, &staging)
+    let mut render = render_site(&engine, &decorations, &staging)
         .map_err(|errors| merged(&diagnostics, errors))?;
     if diagnostics.iter().any(Diagnostic::is_error) {
         return Err(merged(&diagnostics, render.warnings));
@@ -62,6 +77,23 @@ pub fn build(config: &Config, decorations: &Decorations) -> Result<BuildSummary,
         .commit()
         .map_err(|e| vec![io_error(&format!("cannot write {}", output.display()), &e)])?;
     Ok(BuildSummary { render, output })
+}
+
+/// Loads the content and the data snapshots (in parallel: a large snapshot parses while the
+/// documents are read) and adds the data-driven pages to the site.
+pub fn load(config: &Config) -> Result<(Site, Vec<Diagnostic>, Arc<Dataset>), Vec<Diagnostic>> {
+    let (data, files) = rayon::join(|| data::load(config), || content::read(config));
+    let (data, files) = match (data, files) {
+        (Ok(data), Ok(files)) => (data, files),
+        (data, files) => {
+            let mut errors = data.err().unwrap_or_default();
+            errors.extend(files.err().unwrap_or_default());
+            return Err(errors);
+        }
+    };
+    let generated = data::pages::documents(&data, &config.data.pages);
+    let (site, diagnostics) = content::assemble(config, files, generated);
+    Ok((site, diagnostics, Arc::new(data)))
 }
 
 /// Load diagnostics followed by later ones, sorted by position.
@@ -234,10 +266,20 @@ fn render_page(
         .get(&page)
         .map(Vec::as_slice)
         .unwrap_or(&[]);
-    let context = context::page(site, nav, page, &body.html, &body.headings, banners);
     let template = engine.layout_for(page);
-    let html = engine
-        .render_template(&template, &context)
+    let render = |data_use: DataUse| {
+        let mut banners = banners.to_vec();
+        banners.extend(context::data_banners(engine.data(), data_use));
+        let mut context = context::page(site, nav, page, &body.html, &body.headings, &banners);
+        context.insert("data", &context::data_view(engine.data(), data_use));
+        engine.render_template_for(Some(page), &template, &context)
+    };
+    let (mut rendered, layout_use) = render(body.data);
+    if layout_use.used && !body.data.used {
+        // The layout itself showed data: render again so it carries "data as of" and banners.
+        rendered = render(layout_use).0;
+    }
+    let html = rendered
         .map_err(|d| {
             diagnostics.push(d.help(format!("while rendering {} with `{template}`", p.file)))
         })

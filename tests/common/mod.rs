@@ -6,6 +6,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+pub mod sim;
+
 pub use scraper::{Html, Selector};
 
 /// A knowledge base in a temp folder.
@@ -71,8 +73,14 @@ impl Kb {
 
     /// Runs `kbpub <args>` in the knowledge base folder.
     pub fn run(&self, args: &[&str]) -> Run {
+        self.run_env(args, &[])
+    }
+
+    /// Runs `kbpub <args>` with extra environment variables for this run only.
+    pub fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
         let output = kbpub()
             .args(args)
+            .envs(env.iter().copied())
             .current_dir(self.path())
             .output()
             .expect("run kbpub");
@@ -86,6 +94,17 @@ impl Kb {
     pub fn read_output(&self, rel: &str) -> String {
         std::fs::read_to_string(self.output_file(rel))
             .unwrap_or_else(|e| panic!("output/{rel}: {e}"))
+    }
+
+    /// `output/search-index.js` as JSON (it is `window.KBPUB_SEARCH={...};`).
+    pub fn search_index(&self) -> serde_json::Value {
+        let script = self.read_output("search-index.js");
+        assert!(script.starts_with("window.KBPUB_SEARCH="), "{script}");
+        let json = script
+            .trim_start_matches("window.KBPUB_SEARCH=")
+            .trim_end()
+            .trim_end_matches(';');
+        serde_json::from_str(json).unwrap_or_else(|e| panic!("search index is not JSON: {e}"))
     }
 
     pub fn html(&self, rel: &str) -> Html {

@@ -1,0 +1,339 @@
+//! `kbpub approve`: records a decision (approve, reject, or emergency approval) about documents'
+//! current content and commits it, authored by the approver. Everything is checked before
+//! anything is written — the approver is a known person in the right group, did not change the
+//! document since its last approved state, and the document has no uncommitted changes — so a
+//! record that could never count is refused with the reason instead of written.
+
+use std::path::Path;
+
+use chrono::{DateTime, NaiveTime, Utc};
+
+use super::policy::{self, Policy};
+use super::record::{Decision, Record};
+use super::{Error, evaluate, git, hash};
+use crate::content::Site;
+use crate::diag::Diagnostic;
+use crate::render::Engine;
+
+/// How many documents a commit message lists (the message is one command-line argument).
+const LISTED_IN_MESSAGE: usize = 50;
+
+/// What `kbpub approve` was asked to do.
+pub struct Request {
+    /// Document ids or paths (`content/sops/x.md`, `sops/x.md`, or relative to `cwd`).
+    pub targets: Vec<String>,
+    pub decision: Decision,
+    pub comment: Option<String>,
+    /// `--as`: the approver's e-mail; default `git config user.email`.
+    pub approver: Option<String>,
+    /// `Some(reason)` for an emergency approval.
+    pub emergency: Option<String>,
+    /// Commit the records (else leave them staged).
+    pub commit: bool,
+    pub now: DateTime<Utc>,
+    /// The folder relative paths are resolved from.
+    pub cwd: std::path::PathBuf,
+}
+
+/// What was written.
+pub struct Outcome {
+    pub records: Vec<Record>,
+    /// `Name <email>` of the approver.
+    pub approver: String,
+    /// The commit holding the records, when committed.
+    pub commit: Option<String>,
+}
+
+pub fn approve(engine: &Engine, request: &Request) -> Result<Outcome, Vec<Diagnostic>> {
+    let site = engine.site;
+    let root = &site.config.root;
+    let policy = Policy::load(root)?.ok_or_else(|| Error::NoPolicy.diagnostics())?;
+    let email = match &request.approver {
+        Some(email) => email.trim().to_lowercase(),
+        None => git::run_text(root, &["config", "user.email"])
+            .map(|e| e.trim().to_lowercase())
+            .ok()
+            .filter(|e| !e.is_empty())
+            .ok_or_else(|| {
+                vec![
+                    Diagnostic::error(
+                        "approver",
+                        "who is approving? `git config user.email` is not set",
+                    )
+                    .help(
+                        "set it with `git config user.email you@example.com`, or pass `--as EMAIL`",
+                    ),
+                ]
+            })?,
+    };
+    let person = policy.people.get(&email).cloned().ok_or_else(|| {
+        vec![Diagnostic::error("approver", format!("{email} is not in {}", policy::PEOPLE_FILE)).help("approvers are listed as `[[person]]` in .kb/people.toml; pass `--as EMAIL` to approve as someone listed")]
+    })?;
+    let pages = resolve(site, &request.targets, &request.cwd)?;
+    let approvals = evaluate(engine, request.now).map_err(|e| e.diagnostics())?;
+    let hashes = hash::hash_pages(engine, &pages);
+    let mut records = Vec::new();
+    let mut errors = Vec::new();
+    for page in pages {
+        let p = &site.pages[page];
+        let Some(state) = approvals.page(page) else {
+            errors.push(Diagnostic::error(
+                "approve",
+                format!(
+                    "{} is a generated section page: there is nothing to approve",
+                    p.file
+                ),
+            ));
+            continue;
+        };
+        let Some(rule) = policy
+            .rules
+            .iter()
+            .find(|r| Some(&r.name) == state.rule.as_ref())
+        else {
+            errors.push(
+                Diagnostic::error(
+                    "approve",
+                    format!("no rule in {} matches {}", policy::POLICY_FILE, p.file),
+                )
+                .help("add a `[[rule]]` whose `paths` or `audience` match it"),
+            );
+            continue;
+        };
+        let (groups, exclude_authors, expires) = match (&request.emergency, &policy.emergency) {
+            (Some(_), None) => {
+                errors.push(Diagnostic::error("approve", "the policy has no `[emergency]` section: emergency approvals are not allowed").in_file(policy::POLICY_FILE));
+                continue;
+            }
+            (Some(_), Some(emergency)) => (
+                &emergency.groups,
+                emergency.exclude_authors,
+                Some(request.now + emergency.valid_for),
+            ),
+            (None, _) => {
+                let review_by_end = p
+                    .meta
+                    .review_by
+                    .map(|d| d.succ_opt().unwrap_or(d).and_time(NaiveTime::MIN).and_utc());
+                let expires = [Some(request.now + rule.max_age), review_by_end]
+                    .into_iter()
+                    .flatten()
+                    .min();
+                (
+                    &rule.groups,
+                    rule.exclude_authors,
+                    expires.filter(|_| request.decision == Decision::Approve),
+                )
+            }
+        };
+        if policy.people.memberships(&email, groups).is_empty() {
+            let kind = if request.emergency.is_some() {
+                "the emergency groups".to_string()
+            } else {
+                format!("the groups of rule `{}`", rule.name)
+            };
+            errors.push(
+                Diagnostic::error(
+                    "approve",
+                    format!(
+                        "{} may not decide on {}: not in {kind} ({})",
+                        person.email,
+                        p.id,
+                        groups.join(", ")
+                    ),
+                )
+                .in_file(policy::PEOPLE_FILE),
+            );
+            continue;
+        }
+        if exclude_authors && state.changed_by.contains(&email) {
+            errors.push(
+                Diagnostic::error("approve", format!("{} authored or committed changes to {} since its last approved state, so their approval would not count", person.email, p.id))
+                    .help("ask another reviewer in the rule's groups to approve it"),
+            );
+            continue;
+        }
+        if let Some(expires) = expires.filter(|e| *e <= request.now) {
+            errors.push(
+                Diagnostic::error(
+                    "approve",
+                    format!(
+                        "an approval of {} now would expire immediately ({expires})",
+                        p.id
+                    ),
+                )
+                .at(p.key_location("review_by"))
+                .help("update `review_by` to a future date and commit it first"),
+            );
+            continue;
+        }
+        if !state.uncommitted.is_empty() {
+            errors.push(
+                Diagnostic::error(
+                    "approve",
+                    format!(
+                        "{} has uncommitted changes in {}",
+                        p.id,
+                        state.uncommitted.join(", ")
+                    ),
+                )
+                .help("commit them first: approvers approve what is in git"),
+            );
+            continue;
+        }
+        let page_hash = &hashes[&page];
+        records.push(Record::new(
+            &p.id,
+            &p.file,
+            &page_hash.hash,
+            &page_hash.parts,
+            request.decision,
+            &email,
+            request.now,
+            expires,
+            request.comment.clone(),
+            request.emergency.clone(),
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let commit = write_and_commit(root, &mut records, &person.name, &email, request)?;
+    Ok(Outcome {
+        records,
+        approver: policy.people.display(&email),
+        commit,
+    })
+}
+
+/// Finds each target by id or path.
+fn resolve(site: &Site, targets: &[String], cwd: &Path) -> Result<Vec<usize>, Vec<Diagnostic>> {
+    let content = site.config.content_dir();
+    let content = content.canonicalize().unwrap_or(content);
+    let mut pages = Vec::new();
+    let mut errors = Vec::new();
+    for target in targets {
+        let by_path = || {
+            let rel = cwd.join(target).canonicalize().ok().and_then(|p| {
+                p.strip_prefix(&content)
+                    .ok()
+                    .map(crate::content::url::to_slash)
+            });
+            rel.as_deref()
+                .and_then(|r| site.page_by_rel_path(r))
+                .or_else(|| {
+                    site.page_by_rel_path(
+                        target
+                            .trim_start_matches("./")
+                            .trim_start_matches("content/"),
+                    )
+                })
+        };
+        match site.page_by_id(target).or_else(by_path) {
+            Some(page) if !pages.contains(&page) => pages.push(page),
+            Some(_) => {}
+            None => errors.push(Diagnostic::error("usage", format!("no document with id or path `{target}`")).help("name a document by its id (`kbpub status` lists them) or its file, e.g. content/sops/x.md")),
+        }
+    }
+    if errors.is_empty() {
+        Ok(pages)
+    } else {
+        Err(errors)
+    }
+}
+
+/// Writes the records, stages them and (unless `--no-commit`) commits exactly them, authored by
+/// the approver. On failure the records are removed again: nothing half-done is left behind.
+fn write_and_commit(
+    root: &Path,
+    records: &mut [Record],
+    name: &str,
+    email: &str,
+    request: &Request,
+) -> Result<Option<String>, Vec<Diagnostic>> {
+    let records = with_free_names(root, records);
+    let paths: Vec<&str> = records.iter().map(|r| r.path.as_str()).collect();
+    let cleanup = || {
+        git::run_with_paths(root, &["reset", "-q"], &paths).ok();
+        for path in &paths {
+            std::fs::remove_file(root.join(path)).ok();
+        }
+    };
+    for record in records {
+        let path = root.join(&record.path);
+        let written = path
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| std::fs::write(&path, record.to_toml()));
+        if let Err(e) = written {
+            cleanup();
+            return Err(vec![Diagnostic::error(
+                "io",
+                format!("cannot write {}: {e}", record.path),
+            )]);
+        }
+    }
+    if let Err(d) = git::run_with_paths(root, &["add"], &paths) {
+        cleanup();
+        return Err(vec![d]);
+    }
+    if !request.commit {
+        return Ok(None);
+    }
+    let author = format!("--author={name} <{email}>");
+    let message = commit_message(records, request);
+    let commit = ["commit", "-q", author.as_str(), "-m", message.as_str()];
+    if let Err(d) = git::run_with_paths(root, &commit, &paths) {
+        cleanup();
+        return Err(vec![d.help(
+            "the records were not kept; fix the problem git reports and run the command again",
+        )]);
+    }
+    git::run_text(root, &["rev-parse", "HEAD"])
+        .map(|id| Some(id.trim().to_string()))
+        .map_err(|d| vec![d])
+}
+
+/// Records are named by the second they are made; a second decision in the same second gets
+/// `-2`, `-3`, ... so no record is ever overwritten.
+fn with_free_names<'r>(root: &Path, records: &'r mut [Record]) -> &'r [Record] {
+    for record in records.iter_mut() {
+        let stem = record.path.trim_end_matches(".toml").to_string();
+        let mut n = 1;
+        while root.join(&record.path).exists() {
+            n += 1;
+            record.path = format!("{stem}-{n}.toml");
+        }
+    }
+    records
+}
+
+fn commit_message(records: &[Record], request: &Request) -> String {
+    let verb = match (request.decision, &request.emergency) {
+        (Decision::Approve, Some(_)) => "Emergency-approve",
+        (Decision::Approve, None) => "Approve",
+        (Decision::Reject, _) => "Reject",
+    };
+    let subject = match records {
+        [one] => format!("{verb} {} ({})", one.doc, hash::short(&one.content_hash)),
+        many => format!("{verb} {} documents", many.len()),
+    };
+    let mut body: Vec<String> = records
+        .iter()
+        .take(LISTED_IN_MESSAGE)
+        .map(|r| format!("{} {}", r.doc, r.content_hash))
+        .collect();
+    if records.len() > LISTED_IN_MESSAGE {
+        body.push(format!(
+            "and {} more (see the records)",
+            records.len() - LISTED_IN_MESSAGE
+        ));
+    }
+    if let Some(reason) = &request.emergency {
+        body.push(format!("Emergency reason: {reason}"));
+    }
+    if let Some(comment) = &request.comment {
+        body.push(format!("Comment: {comment}"));
+    }
+    format!("{subject}\n\n{}\n", body.join("\n"))
+}

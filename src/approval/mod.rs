@@ -1,0 +1,181 @@
+//! Approval gating: nothing is published unless the right people approved exactly this content.
+//! Approvals live in git next to the documents (`.kb/`), are bound to a content hash, and are
+//! verified from git history. [`evaluate`] is the entry point for everything that gates pages
+//! (publish, build banners, status): it returns every page's state, or an error when the state
+//! cannot be known — publishing then fails closed.
+//!
+//! - `policy`: `.kb/policy.toml` and `.kb/people.toml`, parsed strictly
+//! - `hash`: the content hash of a page (source and templates, not live data)
+//! - `record`: `.kb/approvals/<doc-id>/<time>-<approver>.toml` files
+//! - `history`: the git history the records are verified against
+//! - `status`: the state of one page, with reasons
+//! - `approve`: `kbpub approve`, writing and committing records
+//! - `report`: status and due lists for people; `banner`: the site's approval banners
+
+// `Diagnostic` is the project's error type for anything a writer must fix (as in `config` and
+// `render`); these errors are rare and small in number, so their size does not matter.
+#![allow(clippy::result_large_err)]
+
+pub mod approve;
+pub mod banner;
+mod git;
+pub mod hash;
+pub mod history;
+pub mod policy;
+pub mod record;
+pub mod report;
+pub mod status;
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::diag::Diagnostic;
+use crate::render::Engine;
+use history::History;
+use policy::Policy;
+pub use status::{ApprovalUsed, EmergencyApproval, PageApproval, Signoff, State};
+
+/// Environment variable that sets kbpub's clock (RFC 3339), for tests and for CI runs that must
+/// evaluate expiry at a fixed time. Unset, the system clock is used.
+pub const NOW_ENV: &str = "KBPUB_NOW";
+
+/// Why approval states could not be computed. Every variant means "publish nothing".
+#[derive(Debug)]
+pub enum Error {
+    /// The knowledge base has no `.kb/policy.toml`, so nobody can approve anything.
+    NoPolicy,
+    /// `.kb/policy.toml` or `.kb/people.toml` is broken (every problem, with positions).
+    Policy(Vec<Diagnostic>),
+    /// The git history cannot be read or is incomplete (no repository, shallow clone).
+    History(Box<Diagnostic>),
+}
+
+impl Error {
+    pub fn diagnostics(&self) -> Vec<Diagnostic> {
+        match self {
+            Error::NoPolicy => vec![Diagnostic::error("no-policy", format!("no {}: approvals need a policy", policy::POLICY_FILE))
+                .help("create `.kb/policy.toml` (rules) and `.kb/people.toml` (people and groups); see the README's \"Approvals\" section")],
+            Error::Policy(diagnostics) => diagnostics.clone(),
+            Error::History(diagnostic) => vec![(**diagnostic).clone()],
+        }
+    }
+
+    /// One line saying why, for banners and summaries.
+    pub fn summary(&self) -> String {
+        match self {
+            Error::NoPolicy => format!("there is no {}", policy::POLICY_FILE),
+            Error::Policy(d) => format!(
+                "{} has {} error(s), first: {}: {}",
+                policy::POLICY_FILE,
+                d.len(),
+                d[0].position(),
+                d[0].message
+            ),
+            Error::History(d) => d.message.clone(),
+        }
+    }
+}
+
+/// The approval state of every page that needs approval.
+#[derive(Debug, Serialize)]
+pub struct Approvals {
+    /// The commit the states were verified against.
+    pub head: String,
+    /// The time expiry was evaluated at.
+    pub now: DateTime<Utc>,
+    /// Documents and written section pages (`_index.md`), in nav order.
+    pub pages: Vec<PageApproval>,
+    /// Problems that make approvals not count but do not stop evaluation (broken records, a
+    /// path glob matching nothing).
+    #[serde(skip)]
+    pub warnings: Vec<Diagnostic>,
+    #[serde(skip)]
+    by_page: HashMap<usize, usize>,
+}
+
+impl Approvals {
+    /// The state of page `page` (an index into `Site::pages`); `None` for generated section
+    /// pages, which have no content of their own to approve.
+    pub fn page(&self, page: usize) -> Option<&PageApproval> {
+        self.by_page.get(&page).map(|&i| &self.pages[i])
+    }
+
+    /// May page `page` be published? True for approved pages, pages under a valid emergency
+    /// approval, and generated section pages (nothing to approve); false for everything else.
+    pub fn is_publishable(&self, page: usize) -> bool {
+        self.page(page).is_none_or(PageApproval::is_publishable)
+    }
+
+    /// How many pages are in each state.
+    pub fn counts(&self) -> Vec<(State, usize)> {
+        State::ALL
+            .iter()
+            .map(|&s| (s, self.pages.iter().filter(|p| p.state == s).count()))
+            .collect()
+    }
+}
+
+/// Evaluates the approval state of every page of `engine`'s site at time `now` (usually
+/// [`now()`]): reads the policy, hashes every page, reads the records and verifies them against
+/// git history (a fixed handful of git processes). An `Err` means the states cannot be known:
+/// callers that publish must publish nothing.
+pub fn evaluate(engine: &Engine, now: DateTime<Utc>) -> Result<Approvals, Error> {
+    let site = engine.site;
+    let root = &site.config.root;
+    let policy = Policy::load(root)
+        .map_err(Error::Policy)?
+        .ok_or(Error::NoPolicy)?;
+    let (rules, mut warnings) = policy.assign(site).map_err(Error::Policy)?;
+    let history = History::read(root).map_err(|d| Error::History(Box::new(d)))?;
+    let (records, record_warnings) = record::read_all(root);
+    warnings.extend(record_warnings);
+    let gated: Vec<usize> = site
+        .nav_order()
+        .into_iter()
+        .filter(|&i| policy::is_gated(&site.pages[i]))
+        .collect();
+    let hashes = hash::hash_pages(engine, &gated);
+    let inputs = status::Inputs {
+        policy: &policy,
+        history: &history,
+        now,
+    };
+    let pages: Vec<PageApproval> = gated
+        .par_iter()
+        .map(|&i| {
+            let page = &site.pages[i];
+            let rule = rules[i].map(|r| &policy.rules[r]);
+            let page_records = records.get(&page.id).map(Vec::as_slice).unwrap_or(&[]);
+            status::evaluate_page(&inputs, i, page, rule, &hashes[&i], page_records)
+        })
+        .collect();
+    let by_page = pages.iter().enumerate().map(|(n, p)| (p.page, n)).collect();
+    Ok(Approvals {
+        head: history.head.clone(),
+        now,
+        pages,
+        warnings,
+        by_page,
+    })
+}
+
+/// The current time: [`NOW_ENV`] when set (tests, CI clocks), else the system clock.
+pub fn now() -> Result<DateTime<Utc>, Diagnostic> {
+    match std::env::var(NOW_ENV) {
+        Ok(text) => DateTime::parse_from_rfc3339(text.trim())
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|e| {
+                Diagnostic::error(
+                    "usage",
+                    format!("{NOW_ENV}=`{text}` is not an RFC 3339 time: {e}"),
+                )
+                .help(format!(
+                    "e.g. {NOW_ENV}=2026-05-01T09:00:00Z, or unset it to use the system clock"
+                ))
+            }),
+        Err(_) => Ok(Utc::now()),
+    }
+}

@@ -1,0 +1,419 @@
+//! Ready-made data blocks for document bodies, as Markdown so that every writer (site HTML,
+//! Confluence storage, community HTML) gets them from the same event stream: a metrics table
+//! (GFM pipe table), an incident list (Markdown list), and a trend chart (inline SVG in an HTML
+//! block `<figure class="kb-chart">`, self-contained: no script, no external references). Every
+//! value from data is escaped with [`escape_markup`], pipes and newlines included, and links point
+//! at content paths (`/playbooks/x.md`) that Markdown preparation resolves like written links.
+
+use std::fmt::Write;
+
+use super::data_functions::{
+    Args, DataContext, IncidentQuery, MetricQuery, date_of, error_code_summaries, format_number,
+    format_percent,
+};
+use super::escape::escape_markup as esc;
+use crate::data::contract::Direction;
+
+pub type Render = fn(&DataContext, &Args) -> tera::Result<String>;
+
+/// Every partial, by function name.
+pub const ALL: [(&str, Render); 4] = [
+    ("metrics_table", metrics_table),
+    ("incident_list", incident_list),
+    ("trend_chart", trend_chart),
+    ("error_code_table", error_code_table),
+];
+
+/// A Markdown link to a content path; the text is escaped, the path percent-encoded.
+fn link(text: &str, path: &str) -> String {
+    let mut encoded = String::with_capacity(path.len());
+    for b in path.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'/' | b'.' | b'-' | b'_') {
+            encoded.push(b as char);
+        } else {
+            let _ = write!(encoded, "%{b:02X}");
+        }
+    }
+    format!("[{}](<{encoded}>)", esc(text))
+}
+
+/// Blocks start and end with a blank line, so they stand alone wherever a template puts them.
+fn block(body: String) -> String {
+    format!("\n\n{}\n\n", body.trim_end())
+}
+
+/// What a partner-facing page shows instead of data while a source is stale.
+pub fn withheld_notice(context: &DataContext) -> String {
+    let as_of = context
+        .data
+        .as_of()
+        .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_default();
+    block(format!(
+        "> [!NOTE]\n> Live figures are not shown: the latest data could not be refreshed (last good data as of {}), \
+         and partner pages are never built from stale data. They return with the next successful data pull.",
+        esc(&as_of)
+    ))
+}
+
+fn period_caption(query: &MetricQuery) -> String {
+    match (query.from, query.to) {
+        (i64::MIN, i64::MAX) => "All days in the snapshot.".to_string(),
+        (from, to) => format!("_{} to {}_", esc(&date_of(from)), esc(&date_of(to))),
+    }
+}
+
+/// `metrics_table(partner=, doc_type=, direction=, days=30, by="doc_type,direction")`.
+fn metrics_table(context: &DataContext, args: &Args) -> tera::Result<String> {
+    let data = &context.data;
+    let query = MetricQuery::from_args(args, data, Some(30), "doc_type,direction")?;
+    let groups = query.run(data)?;
+    let mut head: Vec<&str> = Vec::new();
+    if query.by_partner {
+        head.push("Partner");
+    }
+    if query.by_doc_type {
+        head.push("Document");
+    }
+    if query.by_direction {
+        head.push("Direction");
+    }
+    if query.by_day {
+        head.push("Day");
+    }
+    head.extend([
+        "Documents",
+        "Rejection rate",
+        "Ack rate",
+        "Delivery reliability",
+        "On-time rate",
+        "SLA attainment",
+    ]);
+    let mut md = format!(
+        "{}\n\n| {} |\n|{}\n",
+        period_caption(&query),
+        head.join(" | "),
+        head.iter()
+            .enumerate()
+            .map(|(i, _)| if i < head.len() - 6 { "---|" } else { "---:|" })
+            .collect::<String>()
+    );
+    for g in &groups {
+        let mut cells: Vec<String> = Vec::new();
+        if let Some(partner) = g.partner {
+            let name = data.partner(partner).map_or(partner, |p| p.name.as_str());
+            cells.push(match context.partner_page(partner) {
+                Some(page) => link(name, &page),
+                None => esc(name),
+            });
+        }
+        if let Some(d) = g.doc_type {
+            let (code, name) = &data.doc_types[d as usize];
+            cells.push(format!("{} {}", esc(code), esc(name)));
+        }
+        if let Some(direction) = g.direction {
+            cells.push(direction.name().to_string());
+        }
+        if let Some(day) = g.day {
+            cells.push(esc(&date_of(day)));
+        }
+        let r = g.counts.rates();
+        cells.push(format_number(g.counts.documents as f64, 0));
+        for rate in [
+            r.rejection_rate,
+            r.ack_rate,
+            r.delivery_reliability,
+            r.on_time_rate,
+            r.sla_attainment,
+        ] {
+            cells.push(format_percent(rate, 1));
+        }
+        let _ = writeln!(md, "| {} |", cells.join(" | "));
+    }
+    if groups.is_empty() {
+        return Ok(block(format!(
+            "{}\n\n_No metrics match._",
+            period_caption(&query)
+        )));
+    }
+    Ok(block(md))
+}
+
+/// `incident_list(partner=, status=, doc_type=, related=, error_code=, severity=, limit=, detail=false)`.
+fn incident_list(context: &DataContext, args: &Args) -> tera::Result<String> {
+    let query = IncidentQuery::from_args(args)?;
+    let detail = args.flag("detail")?;
+    let incidents = query.run(&context.data);
+    if incidents.is_empty() {
+        return Ok(block("_No incidents match._".into()));
+    }
+    let mut md = String::new();
+    for i in incidents {
+        let code = match context.error_code_page(&i.error.code) {
+            Some(page) => link(&i.error.code, &page),
+            None => esc(&i.error.code),
+        };
+        let partner = match context.partner_page(&i.partner_id) {
+            Some(page) => link(&i.partner_id, &page),
+            None => esc(&i.partner_id),
+        };
+        let severity = serde_json::to_value(i.severity)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        let _ = write!(
+            md,
+            "- **{}** · {} · {} {} · {} · {} — {}: {} (opened {})",
+            esc(&i.id),
+            esc(i.status.label()),
+            esc(&i.doc_type),
+            i.direction.name(),
+            partner,
+            esc(&severity),
+            code,
+            esc(&i.error.message),
+            esc(&i.opened_at.format("%Y-%m-%d %H:%M UTC").to_string()),
+        );
+        if detail {
+            if let Some(cause) = &i.root_cause {
+                let _ = write!(md, "\n  - Root cause: {}", esc(&cause.summary));
+            }
+            if let Some(resolution) = &i.resolution {
+                let _ = write!(md, "\n  - Resolution: {}", esc(&resolution.summary));
+            }
+        }
+        let related: Vec<String> = i
+            .related_kb
+            .iter()
+            .map(|id| match context.doc(id) {
+                Some((page, title)) => link(title, &page),
+                None => esc(id),
+            })
+            .collect();
+        if !related.is_empty() {
+            let _ = write!(md, "\n  - See: {}", related.join(", "));
+        }
+        md.push('\n');
+    }
+    Ok(block(md))
+}
+
+/// `error_code_table()`: every error code with its incident counts, linked to its page.
+fn error_code_table(context: &DataContext, _: &Args) -> tera::Result<String> {
+    let summaries = error_code_summaries(context);
+    if summaries.is_empty() {
+        return Ok(block("_No incidents in the snapshot._".into()));
+    }
+    let mut md = String::from(
+        "| Error code | Category | Incidents | Not yet resolved | Latest |\n|---|---|---:|---:|---|\n",
+    );
+    for s in summaries {
+        let text = |key: &str| s[key].as_str().unwrap_or("").to_string();
+        let code = match s["page"].as_str() {
+            Some(page) => link(&text("code"), page),
+            None => esc(&text("code")),
+        };
+        let _ = writeln!(
+            md,
+            "| {code} | {} | {} | {} | {} |",
+            esc(&text("category")),
+            s["incidents"],
+            s["live"],
+            esc(&text("latest"))
+        );
+    }
+    Ok(block(md))
+}
+
+const CHART_W: f64 = 640.0;
+const CHART_H: f64 = 220.0;
+const PLOT_LEFT: f64 = 56.0;
+const PLOT_RIGHT: f64 = 624.0;
+const PLOT_TOP: f64 = 36.0;
+const PLOT_BOTTOM: f64 = 188.0;
+
+/// `trend_chart(partner=, doc_type=, direction=, days=30, metric="rejection_rate", title=)`: the
+/// daily rate as an inline SVG line chart; days whose rate is n/a leave a gap.
+fn trend_chart(context: &DataContext, args: &Args) -> tera::Result<String> {
+    let data = &context.data;
+    let metric = args
+        .string("metric")?
+        .unwrap_or_else(|| "rejection_rate".into());
+    if !crate::data::metrics::RATE_NAMES.contains(&metric.as_str()) {
+        return Err(tera::Error::msg(format!(
+            "`trend_chart`: `metric` is one of {}, not `{metric}`",
+            crate::data::metrics::RATE_NAMES.join(", ")
+        )));
+    }
+    let mut query = MetricQuery::from_args(args, data, Some(30), "day")?;
+    query.by_partner = false;
+    query.by_doc_type = false;
+    query.by_direction = false;
+    query.by_day = true;
+    let groups = query.run(data)?;
+    let points: Vec<(i64, Option<f64>)> = groups
+        .iter()
+        .map(|g| {
+            (
+                g.day.unwrap_or(g.start),
+                g.counts.rates().get(&metric).flatten(),
+            )
+        })
+        .collect();
+    let label = metric.replace('_', " ");
+    let subject = [
+        args.list("partner")?.map(|ids| {
+            ids.iter()
+                .map(|p| {
+                    data.partner(p)
+                        .map_or(p.clone(), |found| found.name.clone())
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        }),
+        args.string("doc_type")?,
+        args.string("direction")?
+            .filter(|d| d == Direction::Inbound.name() || d == Direction::Outbound.name()),
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>()
+    .join(" · ");
+    let title = args.string("title")?.unwrap_or_else(|| {
+        let what = format!("Daily {label}");
+        if subject.is_empty() {
+            what
+        } else {
+            format!("{what}: {subject}")
+        }
+    });
+    Ok(block(svg_chart(&title, &points, &period_caption(&query))))
+}
+
+fn svg_chart(title: &str, points: &[(i64, Option<f64>)], caption: &str) -> String {
+    let max = points.iter().filter_map(|p| p.1).fold(0.0_f64, f64::max);
+    let top = nice_ceiling(max);
+    let n = points.len().max(2) as f64 - 1.0;
+    let x = |i: usize| PLOT_LEFT + (PLOT_RIGHT - PLOT_LEFT) * i as f64 / n;
+    let y = |v: f64| PLOT_BOTTOM - (PLOT_BOTTOM - PLOT_TOP) * (v / top);
+    let title = esc(title);
+    let mut svg = format!(
+        "<figure class=\"kb-chart\"><svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {CHART_W} {CHART_H}\" width=\"{CHART_W}\" height=\"{CHART_H}\" role=\"img\" aria-label=\"{title}\" font-family=\"sans-serif\" font-size=\"11\"><title>{title}</title>\
+         <rect x=\"0\" y=\"0\" width=\"{CHART_W}\" height=\"{CHART_H}\" fill=\"#ffffff\"/>\
+         <text x=\"{PLOT_LEFT}\" y=\"20\" font-size=\"13\" font-weight=\"bold\" fill=\"#1f2937\">{title}</text>"
+    );
+    for step in 0..=4 {
+        let value = top * f64::from(step) / 4.0;
+        let gy = y(value);
+        let _ = write!(
+            svg,
+            "<line x1=\"{PLOT_LEFT}\" y1=\"{gy:.1}\" x2=\"{PLOT_RIGHT}\" y2=\"{gy:.1}\" stroke=\"#e5e7eb\"/><text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\" fill=\"#4b5563\">{}</text>",
+            PLOT_LEFT - 6.0,
+            gy + 4.0,
+            esc(&format_percent(Some(value), if top < 0.05 { 1 } else { 0 }))
+        );
+    }
+    // One polyline per run of days with a rate; n/a days break the line.
+    let mut run: Vec<String> = Vec::new();
+    let mut lines = String::new();
+    let mut dots = String::new();
+    for (i, (_, rate)) in points.iter().enumerate() {
+        match rate {
+            Some(v) => {
+                run.push(format!("{:.1},{:.1}", x(i), y(*v)));
+                let _ = write!(
+                    dots,
+                    "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"2.5\" fill=\"#2563eb\"/>",
+                    x(i),
+                    y(*v)
+                );
+            }
+            None => flush_run(&mut run, &mut lines),
+        }
+    }
+    flush_run(&mut run, &mut lines);
+    svg.push_str(&lines);
+    svg.push_str(&dots);
+    if points.iter().all(|p| p.1.is_none()) {
+        let _ = write!(
+            svg,
+            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" fill=\"#6b7280\">n/a: nothing to measure in this period</text>",
+            (PLOT_LEFT + PLOT_RIGHT) / 2.0,
+            (PLOT_TOP + PLOT_BOTTOM) / 2.0
+        );
+    }
+    if let (Some(first), Some(last)) = (points.first(), points.last()) {
+        let _ = write!(
+            svg,
+            "<text x=\"{PLOT_LEFT}\" y=\"{:.1}\" fill=\"#4b5563\">{}</text><text x=\"{PLOT_RIGHT}\" y=\"{:.1}\" text-anchor=\"end\" fill=\"#4b5563\">{}</text>",
+            PLOT_BOTTOM + 18.0,
+            esc(&date_of(first.0)),
+            PLOT_BOTTOM + 18.0,
+            esc(&date_of(last.0))
+        );
+    }
+    let _ = write!(
+        svg,
+        "</svg><figcaption>{title}. {caption} Gaps are days with nothing to measure (n/a).</figcaption></figure>"
+    );
+    svg
+}
+
+fn flush_run(run: &mut Vec<String>, out: &mut String) {
+    match run.len() {
+        0 => {}
+        1 => run.clear(),
+        _ => {
+            let _ = write!(
+                out,
+                "<polyline points=\"{}\" fill=\"none\" stroke=\"#2563eb\" stroke-width=\"2\"/>",
+                run.join(" ")
+            );
+            run.clear();
+        }
+    }
+}
+
+/// A round upper bound for the y axis: 1%, 2%, 5%, 10%, 20%, 50%, 100%.
+fn nice_ceiling(max: f64) -> f64 {
+    [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0]
+        .into_iter()
+        .find(|&c| max <= c)
+        .unwrap_or(1.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn links_escape_text_and_encode_paths() {
+        assert_eq!(link("a|b", "/x y.md"), "[a&#124;b](</x%20y.md>)");
+    }
+
+    #[test]
+    fn chart_is_one_html_block_without_scripts() {
+        let svg = svg_chart(
+            "<script>x</script>\n\nT",
+            &[
+                (0, Some(0.01)),
+                (86_400, None),
+                (172_800, Some(0.03)),
+                (259_200, Some(0.02)),
+            ],
+            "c.",
+        );
+        assert!(svg.starts_with("<figure class=\"kb-chart\"><svg"), "{svg}");
+        assert!(
+            !svg.contains('\n') && !svg.contains("<script") && !svg.contains("href"),
+            "{svg}"
+        );
+        assert_eq!(
+            svg.matches("<polyline").count(),
+            1,
+            "the n/a day breaks the line; a lone point has only its dot"
+        );
+        assert_eq!(svg.matches("<circle").count(), 3);
+        assert_eq!(nice_ceiling(0.031), 0.05);
+    }
+}

@@ -1,0 +1,876 @@
+//! Approval gating end to end: real git repositories in temp folders, commits authored by
+//! different people (identities set per command, never from global git config), and the real
+//! `kbpub approve`, `status`, `due` and `build`.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::process::Command;
+
+use common::*;
+use serde_json::Value;
+
+const WES: &str = "wes@example.com"; // writer, also an ops reviewer
+const ANA: &str = "ana@example.com"; // ops reviewer
+const BO: &str = "bo@example.com"; // ops reviewer
+const CY: &str = "cy@example.com"; // partner reviewer
+const ED: &str = "ed@example.com"; // incident commander
+
+const PEOPLE: &str = r#"
+[[person]]
+email = "wes@example.com"
+name = "Wes Writer"
+[[person]]
+email = "ana@example.com"
+name = "Ana Ops"
+[[person]]
+email = "bo@example.com"
+name = "Bo Ops"
+[[person]]
+email = "cy@example.com"
+name = "Cy Partner"
+[[person]]
+email = "ed@example.com"
+name = "Ed Commander"
+
+[groups]
+ops = ["wes@example.com", "ana@example.com", "bo@example.com"]
+partners = ["cy@example.com"]
+commanders = ["ed@example.com"]
+"#;
+
+const POLICY: &str = r#"
+[[rule]]
+name = "internal"
+audience = "internal"
+approvals = 1
+groups = ["ops"]
+max_age = "30d"
+
+[[rule]]
+name = "partner"
+audience = "partner"
+approvals = 2
+groups = ["ops", "partners"]
+distinct_groups = true
+
+[emergency]
+groups = ["commanders"]
+"#;
+
+/// Hermetic git: no global or system config, the identity given per command.
+fn git_env(who: &str) -> Vec<(&'static str, String)> {
+    let name = who.split('@').next().unwrap_or(who).to_string();
+    vec![
+        ("GIT_CONFIG_GLOBAL", "/dev/null".to_string()),
+        ("GIT_CONFIG_NOSYSTEM", "1".to_string()),
+        ("GIT_AUTHOR_NAME", name.clone()),
+        ("GIT_AUTHOR_EMAIL", who.to_string()),
+        ("GIT_COMMITTER_NAME", name),
+        ("GIT_COMMITTER_EMAIL", who.to_string()),
+    ]
+}
+
+fn git(dir: &std::path::Path, who: &str, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .envs(git_env(who))
+        .output()
+        .expect("run git");
+    assert!(
+        out.status.success(),
+        "git {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn doc(id: &str, audience: &str, body: &str) -> String {
+    format!(
+        "+++\nid = \"{id}\"\ntitle = \"{id}\"\ntype = \"sop\"\naudience = \"{audience}\"\n+++\n\n{body}\n"
+    )
+}
+
+/// A knowledge base in a fresh git repository, its first commit authored by Wes.
+fn repo() -> Kb {
+    let kb = Kb::new();
+    kb.write(".kb/people.toml", PEOPLE);
+    kb.write(".kb/policy.toml", POLICY);
+    kb.write(
+        "content/sops/a.md",
+        &doc("sop-a", "internal", "Alpha procedure."),
+    );
+    kb.write(
+        "content/sops/b.md",
+        &doc("sop-b", "internal", "Beta procedure."),
+    );
+    kb.write(
+        "content/partners/p.md",
+        &doc("guide-p", "partner", "Partner guide."),
+    );
+    kb.write(".gitignore", "output/\n");
+    git(kb.path(), WES, &["init", "-q", "-b", "main"]);
+    commit_as(&kb, WES, "Initial documents");
+    kb
+}
+
+fn commit_as(kb: &Kb, who: &str, message: &str) {
+    git(kb.path(), who, &["add", "-A"]);
+    git(kb.path(), who, &["commit", "-q", "-m", message]);
+}
+
+/// `kbpub <args>` run by `who` (who is also git's committer for that run).
+fn kbpub_as(kb: &Kb, who: &str, args: &[&str], now: Option<&str>) -> Run {
+    let mut env: Vec<(&str, String)> = git_env(who);
+    if let Some(now) = now {
+        env.push(("KBPUB_NOW", now.to_string()));
+    }
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    kb.run_env(args, &env)
+}
+
+fn approve(kb: &Kb, who: &str, args: &[&str]) -> Run {
+    let mut all = vec!["approve", "--as", who];
+    all.extend(args);
+    kbpub_as(kb, who, &all, None)
+}
+
+/// `kbpub status --format json`, as a map from doc id to its entry.
+fn status_at(kb: &Kb, now: Option<&str>) -> std::collections::HashMap<String, Value> {
+    let run = kbpub_as(kb, WES, &["status", "--format", "json"], now).ok();
+    run.json()["pages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["doc"].as_str().unwrap().to_string(), p.clone()))
+        .collect()
+}
+
+fn status(kb: &Kb) -> std::collections::HashMap<String, Value> {
+    status_at(kb, None)
+}
+
+fn state(page: &Value) -> &str {
+    page["state"].as_str().unwrap()
+}
+
+fn reasons(page: &Value) -> String {
+    page["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn approve_commits_a_record_authored_by_the_approver_and_the_page_is_approved() {
+    let kb = repo();
+    assert_eq!(state(&status(&kb)["sop-a"]), "draft");
+    let run = approve(&kb, ANA, &["content/sops/a.md", "--comment", "looks right"]).ok();
+    assert!(run.stderr().contains("Approved sop-a"), "{}", run.stderr());
+    let log = git(
+        kb.path(),
+        ANA,
+        &["log", "-1", "--format=%ae%n%s", "--name-only"],
+    );
+    assert!(log.starts_with("ana@example.com\nApprove sop-a ("), "{log}");
+    let record_path = log
+        .lines()
+        .find(|l| l.starts_with(".kb/approvals/sop-a/"))
+        .expect("record committed");
+    assert!(
+        record_path.ends_with("-ana@example.com.toml"),
+        "{record_path}"
+    );
+    let record = std::fs::read_to_string(kb.path().join(record_path)).unwrap();
+    for field in [
+        "content_hash = \"sha256:",
+        "decision = \"approve\"",
+        "meaning = ",
+        "approver = \"ana@example.com\"",
+        "time = ",
+        "expires = ",
+        "comment = \"looks right\"",
+    ] {
+        assert!(record.contains(field), "record lacks {field}:\n{record}");
+    }
+    let pages = status(&kb);
+    let a = &pages["sop-a"];
+    assert_eq!(state(a), "approved", "{}", reasons(a));
+    assert_eq!(a["approvals_used"][0]["approver"], ANA);
+    assert_eq!(a["approvals_used"][0]["group"], "ops");
+    assert_eq!(a["approvals_used"][0]["content_hash"], a["content_hash"]);
+    assert_eq!(a["approvals_used"][0]["record"], record_path);
+    assert_eq!(state(&pages["sop-b"]), "draft");
+    let human = kbpub_as(&kb, WES, &["status"], None).ok().stdout();
+    let short = &a["content_hash"].as_str().unwrap()[7..19];
+    assert!(
+        human.contains("approved   sop-a")
+            && human.contains(&format!(
+                "approved {short} by Ana Ops <ana@example.com> (ops) on "
+            )),
+        "{human}"
+    );
+}
+
+#[test]
+fn the_built_site_shows_banners_on_pages_that_are_not_approved_only() {
+    let kb = repo();
+    approve(&kb, ANA, &["sop-a"]).ok();
+    kbpub_as(&kb, WES, &["build"], None).ok();
+    assert!(
+        select(&kb.html("sops/a.html"), ".banner").is_empty(),
+        "approved page has a banner"
+    );
+    let b = kb.html("sops/b.html");
+    assert_eq!(
+        text(&b, ".banner-title"),
+        "Draft: not approved for publication"
+    );
+    assert!(
+        text(&b, ".banner-text").contains("needs 1 approval"),
+        "{}",
+        text(&b, ".banner-text")
+    );
+    assert!(!select(&kb.html("partners/p.html"), ".banner-warning").is_empty());
+}
+
+#[test]
+fn an_edit_makes_the_page_stale_and_says_what_changed_and_who_changed_it() {
+    let kb = repo();
+    approve(&kb, ANA, &["sop-a"]).ok();
+    kb.write(
+        "content/sops/a.md",
+        &doc("sop-a", "internal", "Alpha procedure, revised."),
+    );
+    commit_as(&kb, WES, "Revise alpha");
+    let a = &status(&kb)["sop-a"];
+    assert_eq!(state(a), "stale");
+    let why = reasons(a);
+    assert!(
+        why.contains("approved for ") && why.contains("by Ana Ops <ana@example.com>"),
+        "{why}"
+    );
+    assert!(
+        why.contains("changed since: the document") && why.contains("by wes@example.com"),
+        "{why}"
+    );
+    kbpub_as(&kb, WES, &["build"], None).ok();
+    assert!(
+        text(&kb.html("sops/a.html"), ".banner-title").contains("Changed since it was approved")
+    );
+}
+
+#[test]
+fn a_change_to_a_shared_template_makes_every_page_using_it_stale() {
+    let kb = repo();
+    kb.write("templates/sop.html", "{% extends \"page.html\" %}{% block after_content %}{% include \"partials/footer.html\" %}{% endblock after_content %}");
+    kb.write(
+        "templates/partials/footer.html",
+        "<p>Questions? Ask EDI operations.</p>",
+    );
+    commit_as(&kb, WES, "SOP footer");
+    approve(&kb, ANA, &["sop-a", "sop-b"]).ok();
+    approve(&kb, ANA, &["guide-p"]).ok();
+    approve(&kb, CY, &["guide-p"]).ok();
+    let before = status(&kb);
+    assert!(
+        ["sop-a", "sop-b", "guide-p"]
+            .iter()
+            .all(|d| state(&before[*d]) == "approved")
+    );
+    kb.write(
+        "templates/partials/footer.html",
+        "<p>Questions? Ask the EDI operations desk.</p>",
+    );
+    commit_as(&kb, BO, "Reword footer");
+    let after = status(&kb);
+    for id in ["sop-a", "sop-b", "guide-p"] {
+        // guide-p is also type sop, so it renders through the same partial.
+        assert_eq!(state(&after[id]), "stale", "{id}: {}", reasons(&after[id]));
+        assert!(
+            reasons(&after[id]).contains("template `partials/footer.html`"),
+            "{}",
+            reasons(&after[id])
+        );
+        assert_ne!(after[id]["content_hash"], before[id]["content_hash"]);
+    }
+    // Bo changed the partial: his approval of the new version does not count, Ana's does.
+    let refused = approve(&kb, BO, &["sop-a"]).fails_with(1);
+    assert!(
+        refused
+            .stderr()
+            .contains("authored or committed changes to sop-a"),
+        "{}",
+        refused.stderr()
+    );
+    approve(&kb, ANA, &["sop-a"]).ok();
+    assert_eq!(state(&status(&kb)["sop-a"]), "approved");
+}
+
+#[test]
+fn live_data_values_are_not_part_of_the_content_hash() {
+    // The hash covers source and templates only; building (which renders data) does not change it.
+    let kb = repo();
+    let before = status(&kb)["sop-a"]["content_hash"].clone();
+    kbpub_as(&kb, WES, &["build"], None).ok();
+    assert_eq!(status(&kb)["sop-a"]["content_hash"], before);
+}
+
+#[test]
+fn self_approval_does_not_count() {
+    let kb = repo();
+    // kbpub refuses to write an approval that could not count...
+    let refused = approve(&kb, WES, &["sop-a"]).fails_with(1);
+    assert!(
+        refused.stderr().contains(
+            "wes@example.com authored or committed changes to sop-a since its last approved state"
+        ),
+        "{}",
+        refused.stderr()
+    );
+    assert!(
+        !kb.path().join(".kb/approvals").exists(),
+        "a refused approval wrote a record"
+    );
+    // ...and a record written by hand and committed by the author is not counted either.
+    approve(&kb, ANA, &["sop-b"]).ok();
+    let record = std::fs::read_dir(kb.path().join(".kb/approvals/sop-b"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let pages = status(&kb);
+    let (hash_a, hash_b) = (
+        pages["sop-a"]["content_hash"].as_str().unwrap(),
+        pages["sop-b"]["content_hash"].as_str().unwrap(),
+    );
+    let own = std::fs::read_to_string(&record)
+        .unwrap()
+        .replace("sop-b", "sop-a")
+        .replace(ANA, WES)
+        .replace(hash_b, hash_a);
+    kb.write(
+        ".kb/approvals/sop-a/20260101T000000Z-wes@example.com.toml",
+        &own,
+    );
+    commit_as(&kb, WES, "Approve my own page");
+    let a = &status(&kb)["sop-a"];
+    assert_eq!(state(a), "draft");
+    assert!(reasons(a).contains("Wes Writer <wes@example.com> approved this version but authored or committed changes to it"), "{}", reasons(a));
+}
+
+#[test]
+fn a_record_naming_someone_else_committed_by_a_writer_does_not_count() {
+    let kb = repo();
+    // Ana's genuine approval of sop-b, copied by Wes into sop-a's folder with sop-a's hash.
+    let hash_a = status(&kb)["sop-a"]["content_hash"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    approve(&kb, ANA, &["sop-b", "--no-commit"]).ok();
+    let staged = git(kb.path(), ANA, &["diff", "--cached", "--name-only"]);
+    let record = staged.trim().to_string();
+    assert!(record.starts_with(".kb/approvals/sop-b/"), "{staged}");
+    let hash_b = status(&kb)["sop-b"]["content_hash"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let pages = status(&kb);
+    assert!(
+        reasons(&pages["sop-b"]).contains("is not committed"),
+        "{}",
+        reasons(&pages["sop-b"])
+    );
+    git(kb.path(), ANA, &["reset", "-q"]);
+    let text = std::fs::read_to_string(kb.path().join(&record)).unwrap();
+    std::fs::remove_file(kb.path().join(&record)).unwrap();
+    kb.write(
+        &record.replace("sop-b", "sop-a"),
+        &text.replace("sop-b", "sop-a").replace(&hash_b, &hash_a),
+    );
+    commit_as(&kb, WES, "Add Ana's approval");
+    let a = &status(&kb)["sop-a"];
+    assert_eq!(state(a), "draft");
+    assert!(
+        reasons(a).contains("is authored by wes@example.com, not by the approver ana@example.com"),
+        "{}",
+        reasons(a)
+    );
+}
+
+#[test]
+fn approvals_expire_after_max_age_and_at_the_review_date() {
+    let kb = repo();
+    kb.write(
+        "content/sops/b.md",
+        &doc("sop-b", "internal", "Beta.").replace("+++\n\n", "review_by = 2026-02-10\n+++\n\n"),
+    );
+    commit_as(&kb, WES, "Review date");
+    let now = "2026-01-01T09:00:00Z";
+    kbpub_as(
+        &kb,
+        ANA,
+        &["approve", "--as", ANA, "sop-a", "sop-b"],
+        Some(now),
+    )
+    .ok();
+    let fresh = status_at(&kb, Some("2026-01-15T00:00:00Z"));
+    assert_eq!(state(&fresh["sop-a"]), "approved");
+    assert_eq!(fresh["sop-a"]["review_due"], "2026-01-31T09:00:00Z"); // max_age 30d
+    assert_eq!(fresh["sop-b"]["review_due"], "2026-01-31T09:00:00Z");
+    let due = kbpub_as(
+        &kb,
+        WES,
+        &["due", "--within", "20d", "--format", "json"],
+        Some("2026-01-15T00:00:00Z"),
+    )
+    .ok()
+    .json();
+    let ids: Vec<&str> = due["documents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["doc"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["sop-a", "sop-b"]);
+    let none = kbpub_as(
+        &kb,
+        WES,
+        &["due", "--within", "7d"],
+        Some("2026-01-15T00:00:00Z"),
+    )
+    .ok()
+    .stdout();
+    assert!(
+        none.contains("0 document(s) due for review within 7d"),
+        "{none}"
+    );
+    let later = status_at(&kb, Some("2026-02-05T00:00:00Z"));
+    assert_eq!(state(&later["sop-a"]), "expired");
+    assert!(
+        reasons(&later["sop-a"])
+            .contains("approval by Ana Ops <ana@example.com> of 2026-01-01 expired on 2026-01-31"),
+        "{}",
+        reasons(&later["sop-a"])
+    );
+    // Approved again on Feb 5: sop-b's approval now ends with its review date.
+    kbpub_as(
+        &kb,
+        ANA,
+        &["approve", "--as", ANA, "sop-b"],
+        Some("2026-02-05T00:00:00Z"),
+    )
+    .ok();
+    let renewed = status_at(&kb, Some("2026-02-06T00:00:00Z"));
+    assert_eq!(state(&renewed["sop-b"]), "approved");
+    assert_eq!(renewed["sop-b"]["review_due"], "2026-02-11T00:00:00Z");
+    let past_review = status_at(&kb, Some("2026-02-12T00:00:00Z"));
+    assert_eq!(state(&past_review["sop-b"]), "expired");
+    assert!(
+        reasons(&past_review["sop-b"]).contains("its review date 2026-02-10 has passed"),
+        "{}",
+        reasons(&past_review["sop-b"])
+    );
+    let overdue = kbpub_as(&kb, WES, &["due"], Some("2026-02-12T00:00:00Z"))
+        .ok()
+        .stdout();
+    assert!(
+        overdue.contains("2026-02-10  overdue      expired    sop-b"),
+        "{overdue}"
+    );
+}
+
+#[test]
+fn a_later_rejection_blocks_until_the_rejecter_approves() {
+    let kb = repo();
+    approve(&kb, ANA, &["sop-a"]).ok();
+    approve(
+        &kb,
+        BO,
+        &["sop-a", "--reject", "--comment", "step 3 is wrong"],
+    )
+    .ok();
+    let a = &status(&kb)["sop-a"];
+    assert_eq!(state(a), "rejected");
+    assert!(
+        reasons(a).contains("rejected by Bo Ops <bo@example.com>")
+            && reasons(a).contains("step 3 is wrong"),
+        "{}",
+        reasons(a)
+    );
+    kbpub_as(&kb, WES, &["build"], None).ok();
+    assert_eq!(
+        attr(&kb.html("sops/a.html"), ".banner", "class"),
+        "banner banner-danger"
+    );
+    approve(&kb, BO, &["sop-a", "--comment", "fixed after all"]).ok();
+    assert_eq!(state(&status(&kb)["sop-a"]), "approved");
+}
+
+#[test]
+fn distinct_groups_need_one_approval_from_each_group() {
+    let kb = repo();
+    approve(&kb, ANA, &["guide-p"]).ok();
+    approve(&kb, BO, &["guide-p"]).ok();
+    let p = &status(&kb)["guide-p"];
+    assert_eq!(
+        state(p),
+        "draft",
+        "two ops approvals must not make a quorum: {}",
+        reasons(p)
+    );
+    assert!(reasons(p).contains("needs 2 approvals of this version from ops, partners, each from a different group (rule `partner`); valid approvals: Ana Ops <ana@example.com>, Bo Ops <bo@example.com>"), "{}", reasons(p));
+    approve(&kb, CY, &["guide-p"]).ok();
+    let p = &status(&kb)["guide-p"];
+    assert_eq!(state(p), "approved", "{}", reasons(p));
+    let groups: Vec<&str> = p["approvals_used"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["group"].as_str().unwrap())
+        .collect();
+    assert!(
+        groups.contains(&"ops") && groups.contains(&"partners"),
+        "{groups:?}"
+    );
+    // Cy is not in ops or partners' rule for internal pages: refused with the reason.
+    let refused = approve(&kb, CY, &["sop-a"]).fails_with(1);
+    assert!(
+        refused
+            .stderr()
+            .contains("not in the groups of rule `internal` (ops)"),
+        "{}",
+        refused.stderr()
+    );
+}
+
+#[test]
+fn a_malformed_policy_fails_closed_with_its_position() {
+    let kb = repo();
+    approve(&kb, ANA, &["sop-a"]).ok();
+    kb.write(
+        ".kb/policy.toml",
+        &POLICY.replace(
+            "groups = [\"ops\"]\nmax_age",
+            "groups = [\"opps\"]\nmax_age",
+        ),
+    );
+    let run = kbpub_as(&kb, WES, &["status"], None).fails_with(1);
+    assert!(
+        run.stderr().contains("unknown group `opps`")
+            && run.stderr().contains(".kb/policy.toml:6:"),
+        "{}",
+        run.stderr()
+    );
+    assert!(
+        run.stderr().contains("did you mean `ops`"),
+        "{}",
+        run.stderr()
+    );
+    assert!(
+        run.stdout().is_empty(),
+        "no states may be printed: {}",
+        run.stdout()
+    );
+    let refused = approve(&kb, ANA, &["sop-b"]).fails_with(1);
+    assert!(
+        refused.stderr().contains("unknown group `opps`"),
+        "{}",
+        refused.stderr()
+    );
+    // The build is a preview: it succeeds, and every page says why its approval state is unknown.
+    let build = kbpub_as(&kb, WES, &["build"], None).ok();
+    assert!(
+        build
+            .stderr()
+            .contains("warning[policy]: unknown group `opps`"),
+        "{}",
+        build.stderr()
+    );
+    let a = kb.html("sops/a.html");
+    assert_eq!(text(&a, ".banner-title"), "Approval state unknown");
+    assert!(
+        text(&a, ".banner-text").contains(".kb/policy.toml:6:11: unknown group `opps`"),
+        "{}",
+        text(&a, ".banner-text")
+    );
+}
+
+#[test]
+fn documents_matched_by_two_rules_without_precedence_are_an_error() {
+    let kb = repo();
+    let overlapping = format!(
+        "{POLICY}\n[[rule]]\nname = \"sops\"\npaths = [\"sops/**\"]\napprovals = 1\ngroups = [\"ops\"]\n"
+    );
+    kb.write(".kb/policy.toml", &overlapping);
+    let run = kbpub_as(&kb, WES, &["status"], None).fails_with(1);
+    assert!(run.stderr().contains("rules `internal` and `sops` both match content/sops/a.md, content/sops/b.md, and neither has a higher `precedence`"), "{}", run.stderr());
+    assert!(
+        run.stderr().contains(".kb/policy.toml:20:8"),
+        "{}",
+        run.stderr()
+    );
+    kb.write(
+        ".kb/policy.toml",
+        &overlapping.replace("name = \"sops\"", "name = \"sops\"\nprecedence = 5"),
+    );
+    let pages = status(&kb);
+    assert_eq!(pages["sop-a"]["rule"], "sops");
+    assert_eq!(pages["guide-p"]["rule"], "partner");
+}
+
+#[test]
+fn a_shallow_clone_is_a_clear_error_never_a_pass() {
+    let kb = repo();
+    approve(&kb, ANA, &["sop-a"]).ok();
+    let clone = tempfile::tempdir().unwrap();
+    let url = format!("file://{}", kb.path().display());
+    git(
+        clone.path(),
+        WES,
+        &["clone", "-q", "--depth", "1", &url, "kb"],
+    );
+    let shallow = Kb { dir: clone };
+    let run = kbpub_as(&shallow, WES, &["--root", "kb", "status"], None).fails_with(1);
+    assert!(
+        run.stderr().contains("this is a shallow clone"),
+        "{}",
+        run.stderr()
+    );
+    assert!(
+        run.stderr().contains("git fetch --unshallow") && run.stderr().contains("fetch-depth: 0"),
+        "{}",
+        run.stderr()
+    );
+    kbpub_as(&shallow, WES, &["--root", "kb", "build"], None).ok();
+    let a = Html::parse_document(
+        &std::fs::read_to_string(shallow.path().join("kb/output/sops/a.html")).unwrap(),
+    );
+    assert_eq!(text(&a, ".banner-title"), "Approval state unknown");
+    assert!(
+        text(&a, ".banner-text").contains("shallow clone"),
+        "{}",
+        text(&a, ".banner-text")
+    );
+}
+
+#[test]
+fn emergency_approval_is_flagged_everywhere_and_expires() {
+    let kb = repo();
+    let refused = kbpub_as(
+        &kb,
+        ANA,
+        &[
+            "approve",
+            "--as",
+            ANA,
+            "sop-a",
+            "--emergency",
+            "--reason",
+            "outage",
+        ],
+        None,
+    )
+    .fails_with(1);
+    assert!(
+        refused
+            .stderr()
+            .contains("not in the emergency groups (commanders)"),
+        "{}",
+        refused.stderr()
+    );
+    let usage = kbpub_as(
+        &kb,
+        ED,
+        &["approve", "--as", ED, "sop-a", "--emergency"],
+        None,
+    )
+    .fails_with(2);
+    assert!(usage.stderr().contains("--reason"), "{}", usage.stderr());
+    let now = "2026-03-01T12:00:00Z";
+    kbpub_as(
+        &kb,
+        ED,
+        &[
+            "approve",
+            "--as",
+            ED,
+            "sop-a",
+            "--emergency",
+            "--reason",
+            "AS2 outage: partners need the workaround now",
+        ],
+        Some(now),
+    )
+    .ok();
+    let a = &status_at(&kb, Some("2026-03-02T12:00:00Z"))["sop-a"];
+    assert_eq!(state(a), "emergency");
+    assert_eq!(a["emergency"]["approver"], ED);
+    assert_eq!(
+        a["emergency"]["reason"],
+        "AS2 outage: partners need the workaround now"
+    );
+    assert_eq!(a["emergency"]["expires"], "2026-03-04T12:00:00Z"); // 72 hours by default
+    let human = kbpub_as(&kb, WES, &["status"], Some("2026-03-02T12:00:00Z"))
+        .ok()
+        .stdout();
+    assert!(
+        human.contains("emergency  sop-a") && human.contains("EMERGENCY approval by Ed Commander"),
+        "{human}"
+    );
+    kbpub_as(&kb, WES, &["build"], Some("2026-03-02T12:00:00Z")).ok();
+    let page = kb.html("sops/a.html");
+    assert!(
+        text(&page, ".banner-title").starts_with("Emergency approval"),
+        "{}",
+        text(&page, ".banner-title")
+    );
+    assert!(text(&page, ".banner-text").contains("AS2 outage"));
+    let later = &status_at(&kb, Some("2026-03-05T12:00:00Z"))["sop-a"];
+    assert_eq!(state(later), "draft");
+    assert!(
+        reasons(later).contains(
+            "emergency approval by Ed Commander <ed@example.com> expired on 2026-03-04 12:00 UTC"
+        ),
+        "{}",
+        reasons(later)
+    );
+}
+
+#[test]
+fn a_change_merged_from_a_branch_after_an_approval_still_excludes_its_author() {
+    // Wes edits on a branch *before* Ana approves the old version on main; the merge brings his
+    // edit in afterwards. Commit dates would put his edit before the approval; ancestry does not.
+    let kb = repo();
+    git(kb.path(), WES, &["checkout", "-q", "-b", "edit"]);
+    kb.write(
+        "content/sops/a.md",
+        &doc("sop-a", "internal", "Alpha, edited on a branch."),
+    );
+    commit_as(&kb, WES, "Edit alpha");
+    git(kb.path(), WES, &["checkout", "-q", "main"]);
+    approve(&kb, ANA, &["sop-a"]).ok();
+    git(
+        kb.path(),
+        BO,
+        &["merge", "-q", "--no-ff", "-m", "Merge edit", "edit"],
+    );
+    let a = &status(&kb)["sop-a"];
+    assert_eq!(state(a), "stale", "{}", reasons(a));
+    assert_eq!(a["changed_by"], serde_json::json!([WES]));
+    approve(&kb, WES, &["sop-a"]).fails_with(1);
+    approve(&kb, BO, &["sop-a"]).ok();
+    assert_eq!(state(&status(&kb)["sop-a"]), "approved");
+}
+
+#[test]
+fn the_default_approver_is_gits_user_email() {
+    let kb = repo();
+    git(kb.path(), ANA, &["config", "user.email", ANA]);
+    git(kb.path(), ANA, &["config", "user.name", "Ana Ops"]);
+    let run = kbpub_as(&kb, ANA, &["approve", "sop-a"], None).ok();
+    assert!(
+        run.stderr().contains("as Ana Ops <ana@example.com>"),
+        "{}",
+        run.stderr()
+    );
+    assert_eq!(state(&status(&kb)["sop-a"]), "approved");
+}
+
+#[test]
+fn outside_git_status_is_an_error_and_build_says_why_state_is_unknown() {
+    let kb = Kb::new();
+    kb.write(".kb/people.toml", PEOPLE);
+    kb.write(".kb/policy.toml", POLICY);
+    kb.write("content/sops/a.md", &doc("sop-a", "internal", "Alpha."));
+    let env = [(
+        "GIT_CEILING_DIRECTORIES",
+        kb.path().parent().unwrap().to_str().unwrap(),
+    )];
+    let run = kb.run_env(&["status"], &env).fails_with(1);
+    assert!(
+        run.stderr().contains("cannot read the git history"),
+        "{}",
+        run.stderr()
+    );
+    kb.run_env(&["build"], &env).ok();
+    assert_eq!(
+        text(&kb.html("sops/a.html"), ".banner-title"),
+        "Approval state unknown"
+    );
+}
+
+#[test]
+fn without_a_policy_build_has_no_banners_and_status_explains() {
+    let kb = Kb::fixture("valid");
+    kb.run(&["build"]).ok();
+    assert!(select(&kb.html("guides/alpha.html"), ".banner").is_empty());
+    let run = kb.run(&["status"]).fails_with(1);
+    assert!(
+        run.stderr().contains("no .kb/policy.toml"),
+        "{}",
+        run.stderr()
+    );
+}
+
+#[test]
+fn the_sample_knowledge_base_shows_approved_and_gated_pages_side_by_side() {
+    let kb = Kb::sample();
+    std::fs::remove_dir_all(kb.path().join(".kb/approvals")).ok();
+    kb.write(".gitignore", "output/\n");
+    git(kb.path(), WES, &["init", "-q", "-b", "main"]);
+    commit_as(&kb, WES, "Sample knowledge base");
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/approve-sample");
+    let out = Command::new(script)
+        .arg(kb.path())
+        .env("KBPUB", env!("CARGO_BIN_EXE_kbpub"))
+        .envs(git_env("maintainer@example.com"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "approve-sample failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pages = status(&kb);
+    let count = |s: &str| pages.values().filter(|p| state(p) == s).count();
+    assert!(count("approved") >= 25, "approved: {}", count("approved"));
+    assert!(count("draft") >= 2 && count("rejected") == 1, "{pages:?}");
+    kbpub_as(&kb, WES, &["build"], None).ok();
+    assert!(select(&kb.html("sops/asn-856-rejections.html"), ".banner").is_empty());
+    assert_eq!(
+        text(&kb.html("sops/audit-evidence.html"), ".banner-title"),
+        "Draft: not approved for publication"
+    );
+}
+
+#[test]
+fn a_failed_commit_leaves_no_record_behind() {
+    let kb = repo();
+    let hook = kb.path().join(".git/hooks/pre-commit");
+    std::fs::write(
+        &hook,
+        "#!/bin/sh\necho 'policy: commits are frozen' >&2\nexit 1\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let run = approve(&kb, ANA, &["sop-a"]).fails_with(1);
+    assert!(
+        run.stderr().contains("commits are frozen")
+            && run.stderr().contains("the records were not kept"),
+        "{}",
+        run.stderr()
+    );
+    assert!(
+        std::fs::read_dir(kb.path().join(".kb/approvals/sop-a"))
+            .map_or(true, |mut d| d.next().is_none()),
+        "a record was left behind"
+    );
+    assert_eq!(git(kb.path(), ANA, &["status", "--porcelain"]), "");
+    assert_eq!(state(&status(&kb)["sop-a"]), "draft");
+}
