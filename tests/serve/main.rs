@@ -9,7 +9,6 @@ mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::Path;
 use std::process::{Child, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -30,7 +29,7 @@ impl Served {
         Served::start_with(kb, &[], &[])
     }
 
-    fn start_with(kb: &Kb, args: &[&str], env: &[(&str, &Path)]) -> Served {
+    fn start_with(kb: &Kb, args: &[&str], env: &[(&str, &str)]) -> Served {
         let mut child = kbpub()
             .args(["serve", "--port", "0"])
             .args(args)
@@ -633,7 +632,8 @@ fn open_starts_the_browser_on_the_served_url() {
         std::os::unix::fs::PermissionsExt::from_mode(0o755),
     )
     .expect("chmod");
-    let served = Served::start_with(&kb, &["--open"], &[("BROWSER", &browser)]);
+    let browser = browser.to_str().expect("UTF-8 path");
+    let served = Served::start_with(&kb, &["--open"], &[("BROWSER", browser)]);
     let deadline = Instant::now() + TIMEOUT;
     while !opened.exists() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
@@ -740,6 +740,103 @@ fn fact_of(review: &Value, label: &str) -> String {
         .and_then(|f| f["value"].as_str())
         .unwrap_or_default()
         .to_string()
+}
+
+/// Git without the machine's configuration, acting as `who`.
+fn git_as(who: &str) -> Vec<(&'static str, &str)> {
+    vec![
+        ("GIT_CONFIG_GLOBAL", "/dev/null"),
+        ("GIT_CONFIG_NOSYSTEM", "1"),
+        ("GIT_AUTHOR_NAME", who),
+        ("GIT_AUTHOR_EMAIL", who),
+        ("GIT_COMMITTER_NAME", who),
+        ("GIT_COMMITTER_EMAIL", who),
+    ]
+}
+
+fn git(kb: &Kb, who: &str, args: &[&str]) {
+    let status = std::process::Command::new("git")
+        .args(args)
+        .current_dir(kb.path())
+        .envs(git_as(who))
+        .status()
+        .expect("run git");
+    assert!(status.success(), "git {args:?}");
+}
+
+#[test]
+fn the_panel_and_banners_follow_the_approval_state_through_edits() {
+    const WRITER: &str = "will@example.com";
+    const REVIEWER: &str = "rita@example.com";
+    let kb = kb();
+    kb.write(
+        ".kb/people.toml",
+        "[[person]]\nemail = \"will@example.com\"\nname = \"Will\"\n\
+         [[person]]\nemail = \"rita@example.com\"\nname = \"Rita\"\n\n[groups]\nreviewers = [\"rita@example.com\"]\n",
+    );
+    kb.write(
+        ".kb/policy.toml",
+        "[[rule]]\nname = \"internal\"\naudience = \"internal\"\napprovals = 1\ngroups = [\"reviewers\"]\n",
+    );
+    kb.write(".gitignore", "output/\n");
+    git(&kb, WRITER, &["init", "-q", "-b", "main"]);
+    git(&kb, WRITER, &["add", "-A"]);
+    git(&kb, WRITER, &["commit", "-q", "-m", "Documents"]);
+    kb.run_env(
+        &["approve", "--as", REVIEWER, "guide-alpha"],
+        &git_as(REVIEWER),
+    )
+    .ok();
+
+    let served = Served::start_with(&kb, &[], &git_as(WRITER));
+    let panel = |path: &str| -> Value {
+        serde_json::from_slice(&served.get(&format!("/_kbpub/review?page={path}")).body)
+            .expect("JSON")
+    };
+    assert_eq!(fact_of(&panel("guides/alpha.html"), "Approval"), "approved");
+    assert!(
+        !served.page_has("/guides/alpha.html", "class=\"banner"),
+        "an approved page has no banner"
+    );
+    assert!(fact_of(&panel("guides/beta.html"), "Approval").starts_with("Draft: not approved"));
+
+    let mut events = served.events();
+    edit(
+        &kb,
+        "content/guides/alpha.md",
+        "Check them.",
+        "Check them twice.",
+    );
+    events.next_generation();
+    assert!(
+        served.page_has("/guides/alpha.html", "Changed since it was approved"),
+        "the banner appears with the edit"
+    );
+    assert!(
+        fact_of(&panel("guides/alpha.html"), "Approval")
+            .starts_with("Changed since it was approved")
+    );
+}
+
+#[test]
+fn the_panel_says_how_fresh_the_data_on_a_page_is() {
+    let kb = Kb::sample();
+    let served = Served::start(&kb);
+    let review: Value = serde_json::from_slice(
+        &served
+            .get("/_kbpub/review?page=playbooks/rejected-asn-856.html")
+            .body,
+    )
+    .expect("JSON");
+    assert!(fact_of(&review, "Data").starts_with("as of 20"), "{review}");
+    let review: Value =
+        serde_json::from_slice(&served.get("/_kbpub/review?page=faqs/997-vs-999.html").body)
+            .expect("JSON");
+    assert_eq!(
+        fact_of(&review, "Data"),
+        "",
+        "a page without live data: {review}"
+    );
 }
 
 /// `kbpub serve` on `kb`, and headless Chromium showing the page at `path`.
