@@ -146,10 +146,12 @@ impl Preview {
         let inputs: BTreeSet<Input> = paths
             .iter()
             .filter_map(|p| incremental::classify(&self.root, p))
+            .filter(|input| self.matters(input))
             .collect();
-        let Some(what) = self.describe(&inputs) else {
+        if inputs.is_empty() {
             return;
-        };
+        }
+        let what = describe(&inputs);
         if inputs.contains(&Input::Everything)
             && let Err(e) = self.watcher.refresh()
         {
@@ -164,39 +166,18 @@ impl Preview {
         }
     }
 
-    /// Names the inputs for the terminal; `None` when none of them is read by the build.
-    fn describe(&self, inputs: &BTreeSet<Input>) -> Option<String> {
-        let names: Vec<String> = inputs
-            .iter()
-            .filter(|input| self.matters(input))
-            .map(|input| match input {
-                Input::Everything => "site settings or data".to_string(),
-                Input::Document(rel) | Input::ContentAsset(rel) => format!("content/{rel}"),
-                Input::Template(name) => format!("templates/{name}"),
-                Input::TemplateAsset => "templates/assets".to_string(),
-            })
-            .collect();
-        (!names.is_empty()).then(|| names.join(", "))
-    }
-
     /// Files that were created and deleted again before the watcher reported them (editors' temp
     /// files) do not matter.
     fn matters(&self, input: &Input) -> bool {
-        let known = |rel: &str| match (&self.site, input) {
-            (Some(site), Input::Document(_)) => site.page_by_rel_path(rel).is_some(),
-            (Some(site), _) => site.has_asset(rel),
-            (None, _) => false,
-        };
         match input {
             Input::Document(rel) | Input::ContentAsset(rel) => {
-                known(rel) || self.content_file(rel).exists()
+                let known = self.site.as_ref().is_some_and(|site| {
+                    site.page_by_rel_path(rel).is_some() || site.has_asset(rel)
+                });
+                known || self.root.join("content").join(rel).exists()
             }
             _ => true,
         }
-    }
-
-    fn content_file(&self, rel: &str) -> PathBuf {
-        self.root.join("content").join(rel)
     }
 
     /// Re-reads edited documents into the site in place. `None` when the site must be loaded
@@ -212,29 +193,21 @@ impl Preview {
         let mut edits = Edits::default();
         for input in inputs {
             match input {
-                Input::Document(rel) => {
-                    let exists = root.join("content").join(rel).exists();
-                    if site.page_by_rel_path(rel).is_none() && !exists {
-                        continue;
-                    }
-                    match site.reload_page(rel) {
-                        Reload::Replaced { page, old } => edits.documents.push((page, old)),
-                        Reload::Unchanged => {}
-                        Reload::NeedsFullLoad => return None,
-                    }
-                }
-                Input::ContentAsset(rel) => match (
-                    site.has_asset(rel),
-                    root.join("content").join(rel).is_file(),
-                ) {
-                    (true, true) => edits.assets = true,
-                    (false, false) => {}
-                    _ => return None, // added or removed: links to it change
+                Input::Document(rel) => match site.reload_page(rel) {
+                    Reload::Replaced { page, old } => edits.documents.push((page, old)),
+                    Reload::Unchanged => {}
+                    Reload::NeedsFullLoad => return None,
                 },
+                // An asset added or removed changes what links to it resolve to.
+                Input::ContentAsset(rel)
+                    if !site.has_asset(rel) || !root.join("content").join(rel).is_file() =>
+                {
+                    return None;
+                }
+                Input::ContentAsset(_) | Input::TemplateAsset => edits.assets = true,
                 Input::Template(name) => {
                     edits.templates.insert(name.clone());
                 }
-                Input::TemplateAsset => edits.assets = true,
                 Input::Everything => return None,
             }
         }
@@ -492,6 +465,20 @@ impl Preview {
             .unwrap_or_default();
         ReviewInfo::new(&engine, page, chrono::Local::now().date_naive(), banners)
     }
+}
+
+/// Names the inputs for the terminal.
+fn describe(inputs: &BTreeSet<Input>) -> String {
+    let names: Vec<String> = inputs
+        .iter()
+        .map(|input| match input {
+            Input::Everything => "site settings or data".to_string(),
+            Input::Document(rel) | Input::ContentAsset(rel) => format!("content/{rel}"),
+            Input::Template(name) => format!("templates/{name}"),
+            Input::TemplateAsset => "templates/assets".to_string(),
+        })
+        .collect();
+    names.join(", ")
 }
 
 /// Document edits re-read in place, templates and assets changed.
