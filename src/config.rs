@@ -20,6 +20,8 @@ pub struct Config {
     pub build: BuildConfig,
     #[serde(default)]
     pub nav: NavConfig,
+    /// The Confluence publish target; absent: not configured.
+    pub confluence: Option<crate::publish::confluence::ConfluenceConfig>,
     /// `[data]`: live data sources, snapshots and data-driven pages.
     #[serde(default)]
     pub data: crate::data::DataConfig,

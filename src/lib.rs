@@ -8,6 +8,7 @@ pub mod config;
 pub mod content;
 pub mod data;
 pub mod diag;
+pub mod publish;
 pub mod render;
 pub mod serve;
 pub mod sim;

@@ -11,6 +11,7 @@ use kbpub::approval::{self, approve, record::Decision, report};
 use kbpub::config::Config;
 use kbpub::content::{self, Site};
 use kbpub::diag::{self, Diagnostic, Format};
+use kbpub::publish::{self, TargetName};
 use kbpub::render::Engine;
 
 /// mimalloc: rendering allocates many short-lived strings on every core; glibc malloc spent a
@@ -110,6 +111,37 @@ enum Command {
         #[arg(long)]
         open: bool,
     },
+    /// Publish approved pages to Confluence (every configured target unless --target)
+    ///
+    /// Only approved pages (or pages under an emergency approval) are published; the others are
+    /// listed as gated with the reason, and nothing at all is published when approval states
+    /// cannot be known (no or broken policy, shallow clone). Plans first (create, update, move,
+    /// unchanged, gated, drifted, prune), then writes with bounded concurrency. Pages edited in Confluence since kbpub last wrote them are reported
+    /// as drifted and left alone unless --force. Re-running after any failure finishes the job;
+    /// re-running with no change writes nothing. Credentials come from the env vars named in
+    /// kbpub.toml (`[confluence] email_env`, `token_env`).
+    #[command(after_help = PUBLISH_EXIT_CODES)]
+    Publish {
+        /// Only this target (default: every configured target)
+        #[arg(long, value_enum)]
+        target: Option<TargetName>,
+        /// Print the plan and write nothing (the target is still read)
+        #[arg(long)]
+        dry_run: bool,
+        /// Overwrite pages edited in Confluence since kbpub last wrote them
+        #[arg(long)]
+        force: bool,
+        /// Archive (Cloud) or trash (Data Center) managed pages whose source is gone; never
+        /// runs when any page failed
+        #[arg(long)]
+        prune: bool,
+        /// Pages written at the same time (default: the target's `concurrency`, 4)
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+        concurrency: Option<u16>,
+        /// How to print the report (json: one document on stdout, for CI)
+        #[arg(long, value_enum, default_value_t = ReportFormat::Human)]
+        format: ReportFormat,
+    },
     /// Approve (or reject) documents' current content
     ///
     /// Writes `.kb/approvals/<doc-id>/<time>-<approver>.toml` naming the document's content hash
@@ -162,11 +194,14 @@ enum Command {
     /// Live data: pull snapshots from the sources in kbpub.toml
     #[command(subcommand)]
     Data(DataCommand),
-    /// Run the local simulators (Trading Grid data API) on 127.0.0.1, for demos and tests
+    /// Run the local simulators (Trading Grid data API, Confluence) on 127.0.0.1, for demos and tests
     ///
     /// Serves deterministic, seeded data until interrupted. Fault flags make it misbehave so
     /// that clients can be tested against latency, rate limits, server errors, malformed or
-    /// hostile data, and a server that echoes credentials back.
+    /// hostile data, and a server that echoes credentials back. The Confluence test server:
+    /// Cloud at http://127.0.0.1:PORT/wiki (Basic auth, kbpub@example.com / cloud-token) and
+    /// Data Center at http://127.0.0.1:PORT/confluence (Bearer dc-pat), each with the spaces
+    /// OPS, EDIOPS and PARTNERS.
     Sim(kbpub::sim::SimArgs),
 }
 
@@ -205,6 +240,13 @@ Exit codes:
      (problems in documents and templates do not stop the server: they are shown in the browser)
   2  the command line was wrong, e.g. --bind beyond loopback without --allow-remote";
 
+const PUBLISH_EXIT_CODES: &str = "\
+Exit codes:
+  0  every page is published, unchanged or gated (not approved; listed with the reason)
+  1  a page failed or drifted, titles collide, the target could not be reached, or the input
+     has problems; re-run after fixing: publishing is idempotent
+  2  the command line was wrong";
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
@@ -233,6 +275,24 @@ fn main() -> ExitCode {
                     quiet: cli.quiet,
                 },
             )
+        }
+        Command::Publish {
+            target,
+            dry_run,
+            force,
+            prune,
+            concurrency,
+            format,
+        } => {
+            let options = publish::Options {
+                target,
+                dry_run,
+                force,
+                prune,
+                concurrency: concurrency.map(usize::from),
+                progress: publish::ProgressMode::detect(cli.quiet || format == ReportFormat::Json),
+            };
+            publish(cli.root, options, format)
         }
         Command::Data(DataCommand::Pull { sources, format }) => {
             data_pull(cli.root, cli.quiet, &sources, format)
@@ -337,6 +397,42 @@ fn build(root: Option<PathBuf>, quiet: bool, format: Format) -> Result<(), ExitC
             }
             Err(ExitCode::from(1))
         }
+    }
+}
+
+fn publish(
+    root: Option<PathBuf>,
+    options: publish::Options,
+    format: ReportFormat,
+) -> Result<(), ExitCode> {
+    let diagnostics_format = match format {
+        ReportFormat::Human => Format::Human,
+        ReportFormat::Json => Format::Json,
+    };
+    let config = config(root).map_err(|d| {
+        report(&[d], diagnostics_format);
+        ExitCode::from(1)
+    })?;
+    let outcome = publish::publish(&config, &options).map_err(|diagnostics| {
+        report(&diagnostics, diagnostics_format);
+        if format == ReportFormat::Human {
+            eprintln!("nothing was published");
+        }
+        ExitCode::from(1)
+    })?;
+    let mut stdout = std::io::stdout().lock();
+    let printed = match format {
+        ReportFormat::Human => outcome.write_human(&mut stdout),
+        ReportFormat::Json => outcome.write_json(&mut stdout),
+    };
+    if let Err(e) = printed {
+        eprintln!("error: cannot print the report: {e}");
+        return Err(ExitCode::from(1));
+    }
+    if outcome.ok {
+        Ok(())
+    } else {
+        Err(ExitCode::from(1))
     }
 }
 

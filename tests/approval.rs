@@ -58,34 +58,6 @@ distinct_groups = true
 groups = ["commanders"]
 "#;
 
-/// Hermetic git: no global or system config, the identity given per command.
-fn git_env(who: &str) -> Vec<(&'static str, String)> {
-    let name = who.split('@').next().unwrap_or(who).to_string();
-    vec![
-        ("GIT_CONFIG_GLOBAL", "/dev/null".to_string()),
-        ("GIT_CONFIG_NOSYSTEM", "1".to_string()),
-        ("GIT_AUTHOR_NAME", name.clone()),
-        ("GIT_AUTHOR_EMAIL", who.to_string()),
-        ("GIT_COMMITTER_NAME", name),
-        ("GIT_COMMITTER_EMAIL", who.to_string()),
-    ]
-}
-
-fn git(dir: &std::path::Path, who: &str, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .envs(git_env(who))
-        .output()
-        .expect("run git");
-    assert!(
-        out.status.success(),
-        "git {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 fn doc(id: &str, audience: &str, body: &str) -> String {
     format!(
         "+++\nid = \"{id}\"\ntitle = \"{id}\"\ntype = \"sop\"\naudience = \"{audience}\"\n+++\n\n{body}\n"

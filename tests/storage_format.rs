@@ -200,15 +200,27 @@ fn raw_html_is_kept_as_visible_text_with_a_warning() {
 #[test]
 fn charts_become_attached_images() {
     let out = render(
-        "<figure class=\"kb-chart\"><svg xmlns=\"http://www.w3.org/2000/svg\"><title>Rejections</title></svg></figure>\n",
+        "<figure class=\"kb-chart\"><svg xmlns=\"http://www.w3.org/2000/svg\"><title>Rejections &#60;856&#62; &amp; 997</title></svg></figure>\n",
     );
     assert_eq!(
         out.xhtml,
-        "<p><ac:image ac:alt=\"Rejections\"><ri:attachment ri:filename=\"chart-1.svg\"/></ac:image></p>"
+        "<p><ac:image ac:alt=\"Rejections &#60;856&#62; &#38; 997\"><ri:attachment ri:filename=\"chart-1.png\"/></ac:image></p>"
     );
     assert!(
         matches!(&out.attachments[0].data, AttachmentData::Svg(svg) if svg.starts_with("<svg"))
     );
+}
+
+#[test]
+fn the_managed_by_panel_names_the_source_and_is_well_formed() {
+    let panel = storage::managed_panel(Some("content/sops/a & <b>.md"));
+    assert!(
+        panel.contains("edit the source in git: <code>content/sops/a &#38; &#60;b&#62;.md</code>"),
+        "{panel}"
+    );
+    assert_well_formed(&panel);
+    assert!(storage::managed_panel(None).contains("kbpub generates this page"));
+    assert_well_formed(storage::CHILDREN_MACRO);
 }
 
 #[test]

@@ -427,7 +427,8 @@ impl<'a> Client<'a> {
     }
 }
 
-fn network_detail(e: &reqwest::Error) -> String {
+/// What went wrong with a request that got no answer, for people (shared with publish targets).
+pub fn network_detail(e: &reqwest::Error) -> String {
     let what = if e.is_timeout() {
         "timed out"
     } else if e.is_connect() {

@@ -9,6 +9,7 @@ pub mod highlight;
 pub mod html;
 pub mod markdown;
 pub mod partials;
+pub mod raster;
 pub mod storage;
 pub mod templates;
 
@@ -276,15 +277,7 @@ impl<'s> Engine<'s> {
         };
         let p = &self.site.pages[page];
         let prepared = markdown::prepare(&markdown, self.site, page, view);
-        let diagnostics = prepared
-            .problems
-            .iter()
-            .map(|problem| {
-                Diagnostic::error(problem.code, problem.message.clone())
-                    .at(self.source_location(page, &markdown, problem.span.clone()))
-                    .help(problem.help.clone())
-            })
-            .collect();
+        let diagnostics = self.problem_diagnostics(page, &markdown, &prepared.problems);
         RenderedBody {
             html: html::write(
                 self.site,
@@ -299,6 +292,23 @@ impl<'s> Engine<'s> {
             diagnostics,
             data,
         }
+    }
+
+    /// Diagnostics for the problems found while preparing page `page`'s `markdown`.
+    pub fn problem_diagnostics(
+        &self,
+        page: usize,
+        markdown: &str,
+        problems: &[markdown::Problem],
+    ) -> Vec<Diagnostic> {
+        problems
+            .iter()
+            .map(|problem| {
+                Diagnostic::error(problem.code, problem.message.clone())
+                    .at(self.source_location(page, markdown, problem.span.clone()))
+                    .help(problem.help.clone())
+            })
+            .collect()
     }
 
     /// Maps a span of the rendered markdown back to the page's source file. Exact for plain

@@ -22,7 +22,8 @@ pub struct PageRef {
 pub enum AttachmentData {
     /// A file in `content/` (path relative to `content/`).
     Asset(String),
-    /// An SVG chart from the page body.
+    /// An SVG chart from the page body, attached as PNG (`render::raster`): Confluence shows
+    /// SVG attachments inconsistently across Cloud and Data Center, PNG everywhere.
     Svg(String),
 }
 
@@ -446,7 +447,7 @@ impl Writer<'_> {
             self.charts += 1;
             let filename = self.attach(
                 AttachmentData::Svg(svg.to_string()),
-                &format!("chart-{}.svg", self.charts),
+                &format!("chart-{}.png", self.charts),
             );
             self.out.push_str(&format!(
                 "<p><ac:image ac:alt=\"{}\"><ri:attachment ri:filename=\"{}\"/></ac:image></p>",
@@ -513,6 +514,22 @@ impl Writer<'_> {
         *self.footnotes.entry(label.to_string()).or_insert(next)
     }
 }
+
+/// The panel that tops every page kbpub manages: where to edit it instead of Confluence.
+/// `source` is the document's path in git, or `None` for a page kbpub generates (from live data
+/// or for a folder without `_index.md`).
+pub fn managed_panel(source: Option<&str>) -> String {
+    let where_to_edit = match source {
+        Some(path) => format!("edit the source in git: <code>{}</code>", xml_text(path)),
+        None => "kbpub generates this page; change its template or data, not this page".into(),
+    };
+    format!(
+        "<ac:structured-macro ac:name=\"note\"><ac:parameter ac:name=\"title\">Managed by kbpub</ac:parameter><ac:rich-text-body><p>Managed by kbpub, {where_to_edit}. Edits made here are reported and overwritten only on request.</p></ac:rich-text-body></ac:structured-macro>"
+    )
+}
+
+/// The list of a page's child pages, for section pages.
+pub const CHILDREN_MACRO: &str = "<ac:structured-macro ac:name=\"children\"><ac:parameter ac:name=\"all\">false</ac:parameter></ac:structured-macro>";
 
 /// Finds the lists whose items all start with a task marker, with each item's status.
 fn task_lists(events: &[Event<'_>]) -> HashMap<usize, Vec<bool>> {
@@ -582,11 +599,13 @@ pub fn chart_svg(html: &str) -> Option<&str> {
     (start < end).then(|| &html[start..end])
 }
 
-/// The chart's `<title>` or `aria-label`, for alt text.
+/// The text of the chart's `<title>`, for alt text (parsed, so escaped characters come back as
+/// the characters they stand for, and `xml_attr` escapes them exactly once).
 fn chart_title(html: &str) -> Option<String> {
-    let start = html.find("<title>")? + "<title>".len();
-    let end = start + html[start..].find("</title>")?;
-    Some(html[start..end].to_string())
+    let svg = chart_svg(html)?;
+    let document = roxmltree::Document::parse(svg).ok()?;
+    let title = document.descendants().find(|n| n.has_tag_name("title"))?;
+    Some(title.text().unwrap_or_default().to_string())
 }
 
 fn file_name(path: &str) -> &str {

@@ -1,9 +1,9 @@
 //! The reviewer's side of the preview: the views of a page a reviewer can switch between (what
 //! each audience gets) and the facts the reviewer panel shows about a page.
 //!
-//! The Confluence view runs the page through the storage-format writer ([`confluence_page`]).
-//! Until publishing maps pages to spaces, links name each page's own `[confluence] space` (or
-//! none): swap [`confluence_ref`] for the publisher's mapping when it lands.
+//! The Confluence view runs the page through the storage-format writer ([`confluence_page`]) with
+//! the publisher's titles, spaces and "managed by kbpub" panel. Links go to every page (publishing
+//! turns links to pages it does not publish into plain text).
 //!
 //! The approval state comes from the page's approval banner, which the preview computes as
 //! `kbpub build` does (`approval::banner::decorations`); data freshness from the snapshot and
@@ -15,6 +15,7 @@ use serde::Serialize;
 use crate::approval::policy;
 use crate::content::{Audience, Page, PageKind, Site, Status};
 use crate::diag::Diagnostic;
+use crate::publish::confluence::mapping;
 use crate::render::Engine;
 use crate::render::escape::escape_html;
 use crate::render::markdown::{self, View};
@@ -250,18 +251,21 @@ fn data_fact(engine: &Engine, page: usize) -> Option<Fact> {
     }
 }
 
-/// Where page `page` is in Confluence, for links to it: its `[confluence]` space and title from
-/// the front matter. Publishing's own mapping (default space, space per section) replaces this
-/// when it lands.
+/// Where page `page` goes in Confluence, as `kbpub publish` places it (its space from the front
+/// matter or the `[confluence]` configuration, none when publishing is not configured).
 fn confluence_ref(site: &Site, page: usize) -> PageRef {
-    let meta = &site.pages[page].meta;
-    PageRef {
-        space_key: meta.confluence.space.clone().unwrap_or_default(),
-        title: meta
+    let space_key = match &site.config.confluence {
+        Some(config) => mapping::space_of(site, config, page),
+        None => site.pages[page]
+            .meta
             .confluence
-            .title
+            .space
             .clone()
-            .unwrap_or_else(|| meta.title.clone()),
+            .unwrap_or_default(),
+    };
+    PageRef {
+        space_key,
+        title: mapping::title(site, page),
     }
 }
 
@@ -282,6 +286,14 @@ pub fn confluence_page(engine: &Engine, page: usize) -> Result<String, Vec<Diagn
     let out = storage::write(&prepared.events, &|target| {
         Some(confluence_ref(site, target))
     });
+    let p = &site.pages[page];
+    let source = (!p.is_generated() && !p.source.is_empty()).then_some(p.file.as_str());
+    let children = if matches!(p.kind, PageKind::Section(_)) {
+        storage::CHILDREN_MACRO
+    } else {
+        ""
+    };
+    let body = format!("{}{}{children}", storage::managed_panel(source), out.xhtml);
     let here = confluence_ref(site, page);
     let space = if here.space_key.is_empty() {
         "no space set".to_string()
@@ -316,7 +328,7 @@ pub fn confluence_page(engine: &Engine, page: usize) -> Result<String, Vec<Diagn
          <main class=\"cf-page\">\n<h1 class=\"cf-title\">{title}</h1>\n{body}\n<footer class=\"cf-footer\">{attachments}{warnings}</footer>\n</main>\n</body>\n</html>\n",
         title = storage::xml_text(&here.title),
         space = storage::xml_text(&space),
-        body = out.xhtml,
+        body = body,
     ))
 }
 

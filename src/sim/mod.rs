@@ -2,6 +2,7 @@
 //! simulator is its own module exposing an axum router; this module mounts them on one server on
 //! 127.0.0.1 and prints its address (so `--port 0` works for tests) once it accepts connections.
 
+pub mod confluence;
 pub mod trading_grid;
 pub mod trading_grid_data;
 
@@ -16,11 +17,14 @@ pub struct SimArgs {
     pub port: u16,
     #[command(flatten)]
     pub trading_grid: trading_grid::TradingGridArgs,
+    #[command(flatten)]
+    pub confluence: confluence::ConfluenceArgs,
 }
 
 /// Serves every simulator until interrupted (Ctrl-C or SIGTERM).
 pub fn run(options: SimArgs) -> Result<(), String> {
-    let router = trading_grid::router(options.trading_grid)?;
+    let router =
+        trading_grid::router(options.trading_grid)?.merge(confluence::router(&options.confluence));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -34,6 +38,7 @@ pub fn run(options: SimArgs) -> Result<(), String> {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "kbpub sim listening on http://{bound}");
         let _ = writeln!(out, "  Trading Grid contract v1: http://{bound}/v1/health, /v1/partners, /v1/metrics, /v1/incidents");
+        let _ = writeln!(out, "{}", confluence::describe(&bound.to_string()));
         let _ = out.flush();
         drop(out);
         axum::serve(listener, router).with_graceful_shutdown(shutdown()).await.map_err(|e| format!("server error: {e}"))

@@ -220,3 +220,150 @@ pub fn files_under(dir: &Path) -> Vec<String> {
     files.sort();
     files
 }
+
+/// `kbpub sim` running as a child process on a free loopback port; killed on drop.
+pub struct Sim {
+    child: std::process::Child,
+    pub base: String,
+    http: reqwest::blocking::Client,
+}
+
+impl Sim {
+    pub fn start() -> Sim {
+        Sim::start_with(&[])
+    }
+
+    /// Starts `kbpub sim --port 0 <args>` and waits until it answers.
+    pub fn start_with(args: &[&str]) -> Sim {
+        use std::io::BufRead;
+        let mut child = kbpub()
+            .args(["sim", "--port", "0"])
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit())
+            .spawn()
+            .expect("start kbpub sim");
+        let stdout = child.stdout.take().expect("sim stdout");
+        // Keep draining stdout so the server never writes into a closed pipe.
+        let (first_line, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                let _ = first_line.send(line);
+            }
+        });
+        let first = lines
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .expect("kbpub sim prints its address");
+        let base = first
+            .trim()
+            .rsplit(' ')
+            .next()
+            .expect("address on the first line")
+            .to_string();
+        let sim = Sim {
+            child,
+            base,
+            http: reqwest::blocking::Client::new(),
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let health = sim.http.get(format!("{}/__sim/health", sim.base)).send();
+            if health.is_ok_and(|r| r.status().is_success()) {
+                return sim;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "kbpub sim did not answer at {}",
+                sim.base
+            );
+            std::thread::yield_now();
+        }
+    }
+
+    /// GET a control endpoint of instance `cloud` or `dc` (`stats`, `pages`).
+    pub fn control(&self, instance: &str, what: &str) -> serde_json::Value {
+        self.http
+            .get(format!("{}/__sim/confluence/{instance}/{what}", self.base))
+            .send()
+            .and_then(|r| r.json())
+            .expect("sim control endpoint")
+    }
+
+    /// POSTs JSON to a control endpoint (`faults`, `latency`).
+    pub fn set(&self, instance: &str, what: &str, body: serde_json::Value) {
+        let response = self
+            .http
+            .post(format!("{}/__sim/confluence/{instance}/{what}", self.base))
+            .json(&body)
+            .send()
+            .expect("sim control endpoint");
+        assert!(response.status().is_success(), "{}", response.status());
+    }
+
+    /// Requests by method so far (`GET`, `POST`, `PUT`, `DELETE`).
+    pub fn count(&self, instance: &str, method: &str) -> u64 {
+        self.control(instance, "stats")[method]
+            .as_u64()
+            .unwrap_or(0)
+    }
+
+    /// Requests that write (everything but GET).
+    pub fn writes(&self, instance: &str) -> u64 {
+        ["POST", "PUT", "DELETE"]
+            .iter()
+            .map(|m| self.count(instance, m))
+            .sum()
+    }
+
+    /// Pages of an instance, home pages included.
+    pub fn pages(&self, instance: &str) -> Vec<serde_json::Value> {
+        self.control(instance, "pages")
+            .as_array()
+            .expect("pages")
+            .clone()
+    }
+
+    /// A raw client for acting as a person in Confluence.
+    pub fn client(&self) -> &reqwest::blocking::Client {
+        &self.http
+    }
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Hermetic git: no global or system config, the identity given per command.
+pub fn git_env(who: &str) -> Vec<(&'static str, String)> {
+    let name = who.split('@').next().unwrap_or(who).to_string();
+    vec![
+        ("GIT_CONFIG_GLOBAL", "/dev/null".to_string()),
+        ("GIT_CONFIG_NOSYSTEM", "1".to_string()),
+        ("GIT_AUTHOR_NAME", name.clone()),
+        ("GIT_AUTHOR_EMAIL", who.to_string()),
+        ("GIT_COMMITTER_NAME", name),
+        ("GIT_COMMITTER_EMAIL", who.to_string()),
+    ]
+}
+
+/// Runs git in `dir` as `who`; returns its output.
+pub fn git(dir: &std::path::Path, who: &str, args: &[&str]) -> String {
+    let out = std::process::Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .envs(git_env(who))
+        .output()
+        .expect("run git");
+    assert!(
+        out.status.success(),
+        "git {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}

@@ -1,0 +1,65 @@
+//! Receipts: what a target did to one document — which remote page, which version, which content
+//! hash, from which data and under which approvals. Each receipt is written to
+//! `.kb/receipts/<target>/<doc id>.json` (atomically, as soon as the page is done, so a crash
+//! keeps what finished) and travels in the page itself (Confluence: the `kbpub` content property).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Where receipts live, relative to the knowledge-base root.
+pub const RECEIPTS_DIR: &str = ".kb/receipts";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Receipt {
+    pub target: String,
+    pub doc_id: String,
+    /// `content/...` path of the source.
+    pub source: String,
+    /// The remote page or article id.
+    pub remote_id: String,
+    /// The remote version kbpub wrote.
+    pub version: u64,
+    /// Hash of what was published (body, title, place, labels, attachments).
+    pub content_hash: String,
+    /// The snapshot's `as_of` for pages rendered with live data.
+    pub data_as_of: Option<String>,
+    /// The approval state the page was published under, and who approved it.
+    pub approval_state: String,
+    pub approvals_used: Vec<String>,
+    pub emergency: Option<String>,
+    /// RFC 3339, UTC.
+    pub published_at: String,
+}
+
+/// Writes `receipt` under `root`; returns the file written.
+pub fn write(root: &Path, receipt: &Receipt) -> std::io::Result<PathBuf> {
+    let dir = root.join(RECEIPTS_DIR).join(&receipt.target);
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join(format!("{}.json", file_safe(&receipt.doc_id)));
+    let temporary = dir.join(format!(".{}.json.tmp", file_safe(&receipt.doc_id)));
+    let mut file = std::fs::File::create(&temporary)?;
+    serde_json::to_writer_pretty(&mut file, receipt)?;
+    file.write_all(b"\n")?;
+    file.sync_all()?;
+    std::fs::rename(&temporary, &path)?;
+    Ok(path)
+}
+
+/// Doc ids are path-derived slugs, but front matter may set anything: keep file names tame.
+fn file_safe(id: &str) -> String {
+    id.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+pub fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}

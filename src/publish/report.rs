@@ -1,0 +1,206 @@
+//! The publish report: per target, what was planned and what happened to every page, the
+//! request counts, and why a target stopped. Printed as a table for people or as one JSON
+//! document (`--format json`) for CI.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use serde::Serialize;
+
+use super::plan::{Action, Collision};
+
+/// What became of one page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// Dry run, or an action that writes nothing (unchanged, gated, orphan).
+    Planned,
+    Done,
+    Failed,
+    /// Not attempted: an earlier failure made it unsafe (prune after a failure, a child whose
+    /// parent failed).
+    Skipped,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PageReport {
+    pub doc_id: String,
+    pub source: String,
+    pub title: String,
+    /// The space (Confluence) or category (community).
+    pub scope: String,
+    pub action: Action,
+    pub outcome: Outcome,
+    pub remote_id: Option<String>,
+    pub version: Option<u64>,
+    pub approval: Option<String>,
+    /// Gate reasons, who drifted the page, what moved.
+    pub note: Option<String>,
+    pub error: Option<String>,
+    /// The receipt file written for this page.
+    pub receipt: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TargetReport {
+    pub target: &'static str,
+    pub endpoint: String,
+    pub api: Option<String>,
+    pub dry_run: bool,
+    /// Why the target did nothing at all (no credentials, collisions, unreachable).
+    pub error: Option<String>,
+    pub collisions: Vec<Collision>,
+    pub pages: Vec<PageReport>,
+    pub reads: u64,
+    pub writes: u64,
+    pub data_as_of: Option<String>,
+}
+
+impl TargetReport {
+    pub fn new(target: &'static str, endpoint: &str, dry_run: bool) -> TargetReport {
+        TargetReport {
+            target,
+            endpoint: endpoint.to_string(),
+            api: None,
+            dry_run,
+            error: None,
+            collisions: Vec::new(),
+            pages: Vec::new(),
+            reads: 0,
+            writes: 0,
+            data_as_of: None,
+        }
+    }
+
+    /// Everything asked was done: no error, no failed or drifted page.
+    pub fn ok(&self) -> bool {
+        self.error.is_none()
+            && self.collisions.is_empty()
+            && self
+                .pages
+                .iter()
+                .all(|p| p.outcome != Outcome::Failed && p.action != Action::Drifted)
+    }
+
+    /// Pages per action, and per outcome (`failed`, `skipped`).
+    pub fn summary(&self) -> BTreeMap<&'static str, usize> {
+        let mut summary = BTreeMap::new();
+        for p in &self.pages {
+            *summary.entry(p.action.name()).or_default() += 1;
+            match p.outcome {
+                Outcome::Failed => *summary.entry("failed").or_default() += 1,
+                Outcome::Skipped => *summary.entry("skipped").or_default() += 1,
+                _ => {}
+            }
+        }
+        summary
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub ok: bool,
+    pub targets: Vec<TargetReport>,
+}
+
+impl Report {
+    pub fn new(targets: Vec<TargetReport>) -> Report {
+        Report {
+            ok: targets.iter().all(TargetReport::ok),
+            targets,
+        }
+    }
+
+    pub fn write_json(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        #[derive(Serialize)]
+        struct WithSummary<'a> {
+            #[serde(flatten)]
+            target: &'a TargetReport,
+            summary: BTreeMap<&'static str, usize>,
+        }
+        let targets: Vec<WithSummary> = self
+            .targets
+            .iter()
+            .map(|t| WithSummary {
+                target: t,
+                summary: t.summary(),
+            })
+            .collect();
+        serde_json::to_writer_pretty(
+            &mut *out,
+            &serde_json::json!({"ok": self.ok, "targets": targets}),
+        )?;
+        writeln!(out)
+    }
+
+    pub fn write_human(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        for t in &self.targets {
+            let api = t
+                .api
+                .as_deref()
+                .map(|a| format!(", REST {a}"))
+                .unwrap_or_default();
+            let dry = if t.dry_run {
+                " — dry run, nothing written"
+            } else {
+                ""
+            };
+            writeln!(out, "{} ({}{api}){dry}", t.target, t.endpoint)?;
+            for c in &t.collisions {
+                writeln!(
+                    out,
+                    "  collision  {}: title \"{}\" is used by {} and {} (titles must be unique there, ignoring case)",
+                    c.scope, c.title, c.first, c.second
+                )?;
+            }
+            for p in &t.pages {
+                let word = match p.outcome {
+                    Outcome::Failed => "FAILED",
+                    Outcome::Skipped => "skipped",
+                    Outcome::Done => p.action.past(),
+                    Outcome::Planned => p.action.name(),
+                };
+                let id = p
+                    .remote_id
+                    .as_deref()
+                    .map(|id| match p.version {
+                        Some(v) => format!(" [page {id} v{v}]"),
+                        None => format!(" [page {id}]"),
+                    })
+                    .unwrap_or_default();
+                write!(
+                    out,
+                    "  {word:<9}  {:<8} {}  ({}){id}",
+                    p.scope, p.title, p.source
+                )?;
+                if let Some(note) = &p.note {
+                    write!(out, " — {note}")?;
+                }
+                if let Some(error) = &p.error {
+                    write!(out, " — {error}")?;
+                }
+                writeln!(out)?;
+            }
+            if let Some(error) = &t.error {
+                writeln!(out, "  error: {error}")?;
+            }
+            let summary: Vec<String> = t
+                .summary()
+                .iter()
+                .map(|(k, v)| format!("{v} {k}"))
+                .collect();
+            writeln!(
+                out,
+                "  {} — {} reads, {} writes",
+                if summary.is_empty() {
+                    "no pages".to_string()
+                } else {
+                    summary.join(", ")
+                },
+                t.reads,
+                t.writes
+            )?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,1108 @@
+//! `kbpub publish` to Confluence end to end: the real binary against `kbpub sim` (Cloud and Data
+//! Center) over loopback — creates, updates, zero-write re-runs, moves, drift, faults, prune,
+//! collisions, dry runs, the JSON report, and credentials kept out of every output.
+
+mod common;
+
+use common::*;
+use serde_json::{Value, json};
+
+const CLOUD_TOKEN: &str = "cloud-token";
+
+const PEOPLE: &str = "[[person]]\nemail = \"wes@example.com\"\nname = \"Wes Writer\"\n[[person]]\nemail = \"ana@example.com\"\nname = \"Ana Ops\"\n\n[groups]\nops = [\"ana@example.com\"]\n";
+const POLICY: &str = "[[rule]]\nname = \"everything\"\napprovals = 1\ngroups = [\"ops\"]\n";
+
+/// Commits what Wes changed and has Ana approve every document's current content.
+fn approve_all(kb: &Kb) {
+    git(kb.path(), "wes@example.com", &["add", "-A"]);
+    git(
+        kb.path(),
+        "wes@example.com",
+        &["commit", "-q", "--allow-empty", "-m", "edit"],
+    );
+    let docs: Vec<String> = files_under(&kb.path().join("content"))
+        .into_iter()
+        .filter(|f| f.ends_with(".md"))
+        .map(|f| format!("content/{f}"))
+        .collect();
+    let out = kbpub()
+        .args(["approve", "--as", "ana@example.com"])
+        .args(&docs)
+        .current_dir(kb.path())
+        .envs(git_env("ana@example.com"))
+        .output()
+        .expect("run kbpub approve");
+    assert!(
+        out.status.success(),
+        "approve: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A copy of the fixture site in a git repository, every document approved, configured to
+/// publish to the simulator's `instance`.
+fn kb_for(sim: &Sim, instance: &str, extra: &str) -> Kb {
+    let kb = Kb::fixture("valid");
+    let config = match instance {
+        "cloud" => format!(
+            "base_url = \"{}/wiki\"\nemail_env = \"KB_TEST_EMAIL\"\ntoken_env = \"KB_TEST_TOKEN\"\n",
+            sim.base
+        ),
+        _ => format!(
+            "base_url = \"{}/confluence\"\ntoken_env = \"KB_TEST_TOKEN\"\n",
+            sim.base
+        ),
+    };
+    let toml = std::fs::read_to_string(kb.path().join("kbpub.toml")).unwrap();
+    kb.write(
+        "kbpub.toml",
+        &format!("{toml}\n[confluence]\n{config}default_space = \"OPS\"\npage_size = 3\n{extra}\n[confluence.sections]\nfaq = \"PARTNERS\"\n"),
+    );
+    kb.write(".kb/people.toml", PEOPLE);
+    kb.write(".kb/policy.toml", POLICY);
+    kb.write(".gitignore", "output/\n.kb/receipts/\n");
+    git(kb.path(), "wes@example.com", &["init", "-q", "-b", "main"]);
+    approve_all(&kb);
+    kb
+}
+
+/// Adds the simulator's Trading Grid API as the knowledge base's data source.
+fn add_trading_grid_source(kb: &Kb, sim: &Sim) {
+    let toml = std::fs::read_to_string(kb.path().join("kbpub.toml")).unwrap();
+    kb.write(
+        "kbpub.toml",
+        &format!("{toml}\n[[data.sources]]\nname = \"trading-grid\"\nkind = \"trading-grid\"\nurl = \"{}\"\ntoken_env = \"KB_TEST_TG_TOKEN\"\n", sim.base),
+    );
+}
+
+/// Runs `kbpub publish <args>` with the simulator's credentials for `instance`.
+fn publish(kb: &Kb, instance: &str, args: &[&str]) -> Run {
+    let mut command = kbpub();
+    command.arg("publish").args(args).current_dir(kb.path());
+    match instance {
+        "cloud" => command
+            .env("KB_TEST_EMAIL", "kbpub@example.com")
+            .env("KB_TEST_TOKEN", CLOUD_TOKEN),
+        _ => command
+            .env_remove("KB_TEST_EMAIL")
+            .env("KB_TEST_TOKEN", "dc-pat"),
+    };
+    let run = Run {
+        output: command.output().expect("run kbpub publish"),
+    };
+    for secret in [
+        CLOUD_TOKEN,
+        "dc-pat",
+        "a2JwdWJAZXhhbXBsZS5jb206Y2xvdWQtdG9rZW4",
+    ] {
+        assert!(
+            !run.stdout().contains(secret) && !run.stderr().contains(secret),
+            "secret in output"
+        );
+    }
+    run
+}
+
+fn json_publish(kb: &Kb, instance: &str, args: &[&str]) -> (i32, Value) {
+    let mut all = vec!["--format", "json"];
+    all.extend_from_slice(args);
+    let run = publish(kb, instance, &all);
+    (run.code(), run.json())
+}
+
+/// Pages of the instance managed by kbpub (with a `kbpub` property), by doc id.
+fn managed(sim: &Sim, instance: &str) -> Vec<Value> {
+    sim.pages(instance)
+        .into_iter()
+        .filter(|p| p["properties"]["kbpub"].is_object())
+        .collect()
+}
+
+fn page_of<'a>(pages: &'a [Value], doc_id: &str) -> &'a Value {
+    pages
+        .iter()
+        .find(|p| p["properties"]["kbpub"]["doc_id"] == doc_id)
+        .unwrap_or_else(|| panic!("no page for {doc_id}"))
+}
+
+fn actions(report: &Value) -> Vec<(String, String)> {
+    let mut list: Vec<(String, String)> = report["targets"][0]["pages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["doc_id"].as_str().unwrap().to_string(),
+                p["action"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    list.sort();
+    list
+}
+
+fn action_of(report: &Value, doc_id: &str) -> Value {
+    report["targets"][0]["pages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["doc_id"] == doc_id)
+        .cloned()
+        .unwrap_or_else(|| panic!("{doc_id} not in report"))
+}
+
+/// Edits a page as Dana would in the Confluence editor (REST v2, her own credentials).
+fn edit_as_dana(sim: &Sim, page: &Value, body: &str) {
+    let response = sim
+        .client()
+        .put(format!(
+            "{}/wiki/api/v2/pages/{}",
+            sim.base,
+            page["id"].as_str().unwrap()
+        ))
+        .basic_auth("dana@example.com", Some("dana-token"))
+        .json(&json!({
+            "id": page["id"], "status": "current", "title": page["title"],
+            "body": {"representation": "storage", "value": body},
+            "version": {"number": page["version"].as_u64().unwrap() + 1, "message": "fixed a typo"},
+        }))
+        .send()
+        .unwrap();
+    assert!(
+        response.status().is_success(),
+        "{}",
+        response.text().unwrap()
+    );
+}
+
+#[test]
+fn first_publish_creates_the_tree_with_properties_labels_panel_and_attachments() {
+    let sim = Sim::start();
+    let kb = kb_for(&sim, "cloud", "");
+    kb.write(
+        "content/guides/epsilon.md",
+        "+++\ntitle = \"Epsilon\"\ntype = \"sop\"\n[confluence]\nspace = \"EDIOPS\"\ntitle = \"SOP - Epsilon\"\n+++\nText.\n",
+    );
+    kb.write(
+        "content/guides/chart.md",
+        "+++\ntitle = \"Trend\"\ntype = \"sop\"\n+++\n\n<figure class=\"kb-chart\"><svg xmlns=\"http://www.w3.org/2000/svg\" width=\"60\" height=\"30\"><title>Rejection rate</title><polyline points=\"0,30 30,10 60,20\" stroke=\"#c00\" fill=\"none\"/></svg></figure>\n",
+    );
+    approve_all(&kb);
+    let run = publish(&kb, "cloud", &[]).ok();
+    assert!(
+        run.stdout().contains("created    OPS      Alpha guide"),
+        "{}",
+        run.stdout()
+    );
+    assert!(
+        run.stderr().contains("created OPS/Alpha guide ("),
+        "plain progress lines when not a terminal: {}",
+        run.stderr()
+    );
+    let pages = managed(&sim, "cloud");
+    assert_eq!(pages.len(), 9, "6 documents and 3 sections: {pages:#?}");
+    let chart = page_of(&pages, "guides-chart");
+    assert!(chart["body"].as_str().unwrap().contains(
+        "<ac:image ac:alt=\"Rejection rate\"><ri:attachment ri:filename=\"chart-1.png\"/></ac:image>"
+    ));
+    assert_eq!(
+        chart["attachments"][0]["type"], "image/png",
+        "the SVG chart is attached as PNG"
+    );
+    let epsilon = page_of(&pages, "guides-epsilon");
+    let edi_home = sim
+        .pages("cloud")
+        .into_iter()
+        .find(|p| p["title"] == "EDIOPS Home")
+        .unwrap();
+    assert_eq!(
+        (&epsilon["space"], &epsilon["title"]),
+        (&json!("EDIOPS"), &json!("SOP - Epsilon"))
+    );
+    assert_eq!(
+        epsilon["parent"], edi_home["id"],
+        "front matter space wins; no section page in EDIOPS"
+    );
+    let guides = page_of(&pages, "guides");
+    let alpha = page_of(&pages, "guide-alpha");
+    let delta = page_of(&pages, "guides-deep-delta");
+    let deep = page_of(&pages, "guides-deep");
+    let ops_home = sim
+        .pages("cloud")
+        .into_iter()
+        .find(|p| p["title"] == "OPS Home")
+        .unwrap();
+    assert_eq!(
+        guides["parent"], ops_home["id"],
+        "top sections hang under the space home"
+    );
+    assert_eq!(alpha["parent"], guides["id"]);
+    assert_eq!(delta["parent"], deep["id"]);
+    assert_eq!(deep["parent"], guides["id"]);
+    assert_eq!(page_of(&pages, "faq-gamma")["space"], "PARTNERS");
+    assert_eq!(alpha["labels"], json!(["as2", "onboarding"]));
+    let body = alpha["body"].as_str().unwrap();
+    assert!(
+        body.starts_with("<ac:structured-macro ac:name=\"note\">"),
+        "{body}"
+    );
+    assert!(body.contains("edit the source in git: <code>content/guides/alpha.md</code>"));
+    let beta = page_of(&pages, "guides-beta");
+    assert!(
+        beta["body"]
+            .as_str()
+            .unwrap()
+            .contains("<ri:page ri:space-key=\"OPS\" ri:content-title=\"Alpha guide\"/>")
+    );
+    assert_eq!(beta["attachments"][0]["filename"], "diagram.png");
+    let property = &alpha["properties"]["kbpub"];
+    assert_eq!(property["source"], "content/guides/alpha.md");
+    assert_eq!(property["version"], 1);
+    assert!(
+        property["content_hash"]
+            .as_str()
+            .unwrap()
+            .starts_with("sha256:")
+    );
+    assert_eq!(property["receipt"]["doc_id"], "guide-alpha");
+    assert_eq!(property["receipt"]["remote_id"], alpha["id"]);
+    let receipt: Value = serde_json::from_str(
+        &std::fs::read_to_string(kb.path().join(".kb/receipts/confluence/guide-alpha.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(receipt, property["receipt"]);
+    for key in [
+        "version",
+        "content_hash",
+        "data_as_of",
+        "approvals_used",
+        "approval_state",
+        "published_at",
+    ] {
+        assert!(receipt.get(key).is_some(), "receipt lacks {key}");
+    }
+}
+
+#[test]
+fn rerunning_without_change_writes_nothing_and_reads_one_scan() {
+    let sim = Sim::start();
+    let kb = kb_for(&sim, "cloud", "");
+    publish(&kb, "cloud", &[]).ok();
+    let (writes, reads) = (sim.writes("cloud"), sim.count("cloud", "GET"));
+    let (code, report) = json_publish(&kb, "cloud", &[]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        sim.writes("cloud"),
+        writes,
+        "an unchanged re-run must not write"
+    );
+    let reads_now = sim.count("cloud", "GET") - reads;
+    // One spaces lookup plus ceil(7 / 3) pages of the scan.
+    assert!(reads_now <= 1 + 3, "{reads_now} reads");
+    assert!(
+        actions(&report).iter().all(|(_, a)| a == "unchanged"),
+        "{report:#}"
+    );
+    assert_eq!(report["targets"][0]["writes"], 0);
+}
+
+#[test]
+fn an_edit_updates_only_that_page_and_attachments_upload_only_when_changed() {
+    let sim = Sim::start();
+    let kb = kb_for(&sim, "cloud", "");
+    publish(&kb, "cloud", &[]).ok();
+    let text = std::fs::read_to_string(kb.path().join("content/guides/alpha.md")).unwrap();
+    kb.write(
+        "content/guides/alpha.md",
+        &text.replace("Intro paragraph.", "Intro paragraph, revised."),
+    );
+    approve_all(&kb);
+    let (code, report) = json_publish(&kb, "cloud", &[]);
+    assert_eq!(code, 0, "{report:#}");
+    let changed: Vec<_> = actions(&report)
+        .into_iter()
+        .filter(|(_, a)| a != "unchanged")
+        .collect();
+    assert_eq!(changed, [("guide-alpha".to_string(), "update".to_string())]);
+    let pages = managed(&sim, "cloud");
+    let alpha = page_of(&pages, "guide-alpha");
+    assert_eq!(alpha["version"], 2);
+    assert_eq!(alpha["properties"]["kbpub"]["version"], 2);
+    assert!(alpha["body"].as_str().unwrap().contains("revised"));
+    let beta_before = page_of(&pages, "guides-beta")["attachments"][0]["version"].clone();
+    // New bytes for the image: beta is updated and its attachment gets a new version, once.
+    kb.write("content/guides/img/diagram.png", "new png bytes");
+    approve_all(&kb);
+    let (code, report) = json_publish(&kb, "cloud", &[]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(action_of(&report, "guides-beta")["action"], "update");
+    let pages = managed(&sim, "cloud");
+    let attachment = &page_of(&pages, "guides-beta")["attachments"][0];
+    assert_eq!(attachment["version"], beta_before.as_u64().unwrap() + 1);
+    assert_eq!(attachment["bytes"], 13);
+}
+
+#[test]
+fn a_renamed_and_moved_document_updates_its_page_never_duplicates_it() {
+    let sim = Sim::start();
+    let kb = kb_for(&sim, "cloud", "");
+    publish(&kb, "cloud", &[]).ok();
+    let before = page_of(&managed(&sim, "cloud"), "guide-alpha")["id"].clone();
+    let text = std::fs::read_to_string(kb.path().join("content/guides/alpha.md")).unwrap();
+    kb.remove("content/guides/alpha.md");
+    kb.write(
+        "content/guides/deep/alpha-moved.md",
+        &text.replace("title: Alpha guide", "title: Alpha guide, renamed"),
+    );
+    let text = std::fs::read_to_string(kb.path().join("content/guides/beta.md")).unwrap();
+    kb.write(
+        "content/guides/beta.md",
+        &text.replace("(alpha.md#setup)", "(deep/alpha-moved.md#setup)"),
+    );
+    approve_all(&kb);
+    let (code, report) = json_publish(&kb, "cloud", &[]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(action_of(&report, "guide-alpha")["action"], "move");
+    let pages = managed(&sim, "cloud");
+    let alpha: Vec<&Value> = pages
+        .iter()
+        .filter(|p| p["properties"]["kbpub"]["doc_id"] == "guide-alpha")
+        .collect();
+    assert_eq!(alpha.len(), 1);
+    assert_eq!(alpha[0]["id"], before);
+    assert_eq!(alpha[0]["title"], "Alpha guide, renamed");
+    assert_eq!(alpha[0]["parent"], page_of(&pages, "guides-deep")["id"]);
+    assert_eq!(
+        alpha[0]["properties"]["kbpub"]["source"],
+        "content/guides/deep/alpha-moved.md"
+    );
+    assert!(
+        page_of(&pages, "guides-beta")["body"]
+            .as_str()
+            .unwrap()
+            .contains("ri:content-title=\"Alpha guide, renamed\"")
+    );
+}
+
+#[test]
+fn a_page_edited_in_confluence_is_reported_as_drifted_and_kept_until_forced() {
+    let sim = Sim::start();
+    let kb = kb_for(&sim, "cloud", "");
+    publish(&kb, "cloud", &[]).ok();
+    let alpha = page_of(&managed(&sim, "cloud"), "guide-alpha").clone();
+    edit_as_dana(&sim, &alpha, "<p>Dana's fix</p>");
+    let text = std::fs::read_to_string(kb.path().join("content/guides/alpha.md")).unwrap();
+    kb.write(
+        "content/guides/alpha.md",
+        &text.replace("Intro paragraph.", "Intro, from git."),
+    );
+    let writes = sim.writes("cloud");
+    approve_all(&kb);
+    let run = publish(&kb, "cloud", &[]).fails_with(1);
+    assert!(
+        run.stdout().contains("drifted") && run.stdout().contains("Dana Editor"),
+        "{}",
+        run.stdout()
+    );
+    assert_eq!(sim.writes("cloud"), writes);
+    assert_eq!(
+        page_of(&managed(&sim, "cloud"), "guide-alpha")["body"],
+        "<p>Dana's fix</p>"
+    );
+    let (code, report) = json_publish(&kb, "cloud", &["--force"]);
+    assert_eq!(code, 0, "{report:#}");
+    assert!(
+        action_of(&report, "guide-alpha")["note"]
+            .as_str()
+            .unwrap()
+            .contains("overwriting")
+    );
+    let alpha = page_of(&managed(&sim, "cloud"), "guide-alpha").clone();
+    assert!(alpha["body"].as_str().unwrap().contains("Intro, from git."));
+    assert_eq!(alpha["version"], 3);
+    assert_eq!(
+        json_publish(&kb, "cloud", &[]).0,
+        0,
+        "after --force the page is in sync"
+    );
+}
+
+#[test]
+fn a_version_conflict_rereads_and_retries_once_then_reports() {
+    let sim = Sim::start();
+    let kb = kb_for(&sim, "cloud", "");
+    publish(&kb, "cloud", &[]).ok();
+    for doc in ["guides/alpha.md", "faq/gamma.md"] {
+        let text = std::fs::read_to_string(kb.path().join("content").join(doc)).unwrap();
+        kb.write(
+            &format!("content/{doc}"),
+            &format!("{text}\nOne more line.\n"),
+        );
+    }
+    approve_all(&kb);
+    let alpha_id = page_of(&managed(&sim, "cloud"), "guide-alpha")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    sim.set(
+        "cloud",
+        "faults",
+        json!([{"method": "PUT", "path": format!("/api/v2/pages/{alpha_id}"), "status": 409}]),
+    );
+    let (code, report) = json_publish(&kb, "cloud", &[]);
+    assert_eq!(code, 0, "one 409 is settled by re-reading: {report:#}");
+    assert_eq!(action_of(&report, "guide-alpha")["outcome"], "done");
+    kb.write(
+        "content/guides/alpha.md",
+        "---\nid: guide-alpha\ntitle: Alpha guide\ntype: sop\n---\n\nShort now.\n",
+    );
+    sim.set("cloud", "faults", json!([{"method": "PUT", "path": format!("/api/v2/pages/{alpha_id}"), "status": 409, "times": 2}]));
+    approve_all(&kb);
+    let (code, report) = json_publish(&kb, "cloud", &[]);
+    assert_eq!(code, 1);
+    let alpha = action_of(&report, "guide-alpha");
+    assert_eq!(alpha["outcome"], "failed");
+    assert!(alpha["error"].as_str().unwrap().contains("409"), "{alpha}");
+    assert_eq!(
+        json_publish(&kb, "cloud", &[]).0,
+        0,
+        "re-running finishes the job"
+    );
+}
+
+#[test]
+fn rate_limits_and_server_errors_are_retried() {
+    let sim = Sim::start();
+    let kb = kb_for(&sim, "cloud", "");
+    sim.set(
+        "cloud",
+        "faults",
+        json!([
+            {"method": "GET", "path": "/api/v2/spaces", "status": 429, "retry_after": "1"},
+            {"method": "GET", "path": "/rest/api/content/search", "status": 429,
+             "retry_after": httpdate::fmt_http_date(std::time::SystemTime::now() + std::time::Duration::from_secs(1))},
+            {"method": "POST", "path": "/label", "status": 503, "times": 2},
+            {"method": "POST", "path": "/properties", "status": 502},
+        ]),
+    );
+    let (code, report) = json_publish(&kb, "cloud", &[]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(managed(&sim, "cloud").len(), 7);
+    assert!(
+        sim.count("cloud", "GET") >= 4,
+        "both rate-limited reads were sent again"
+    );
+}
+
+#[test]
+fn a_create_that_commits_then_fails_is_found_not_duplicated() {
+    for instance in ["cloud", "dc"] {
+        let sim = Sim::start();
+        let kb = kb_for(&sim, instance, "");
+        let create_path = if instance == "cloud" {
+            "/api/v2/pages"
+        } else {
+            "/rest/api/content"
+        };
+        sim.set(instance, "faults", json!([{"method": "POST", "path": create_path, "status": 500, "commit": true, "times": 3}]));
+        let (code, report) = json_publish(&kb, instance, &[]);
+        assert_eq!(code, 0, "{instance}: {report:#}");
+        let pages = managed(&sim, instance);
+        assert_eq!(pages.len(), 7, "{instance}");
+        let titles: Vec<String> = sim
+            .pages(instance)
+            .iter()
+            .map(|p| p["title"].as_str().unwrap().to_lowercase())
+            .collect();
+        let unique: std::collections::HashSet<&String> = titles.iter().collect();
+        assert_eq!(
+            unique.len(),
+            titles.len(),
+            "{instance}: duplicate pages {titles:?}"
+        );
+    }
+}
+
+#[test]
+fn an_update_that_commits_then_fails_is_recognised_as_ours() {
+    let sim = Sim::start();
+    let kb = kb_for(&sim, "cloud", "");
+    publish(&kb, "cloud", &[]).ok();
+    let text = std::fs::read_to_string(kb.path().join("content/guides/alpha.md")).unwrap();
+    kb.write("content/guides/alpha.md", &format!("{text}\nAmended.\n"));
+    sim.set(
+        "cloud",
+        "faults",
+        json!([{"method": "PUT", "path": "/api/v2/pages/", "status": 500, "commit": true}]),
+    );
+    approve_all(&kb);
+    let (code, report) = json_publish(&kb, "cloud", &[]);
+    assert_eq!(code, 0, "{report:#}");
+    let alpha = page_of(&managed(&sim, "cloud"), "guide-alpha").clone();
+    assert_eq!(alpha["version"], 2, "written once, not twice");
+    assert_eq!(alpha["properties"]["kbpub"]["version"], 2);
+    assert_eq!(json_publish(&kb, "cloud", &[]).0, 0);
+    assert_eq!(
+        page_of(&managed(&sim, "cloud"), "guide-alpha")["version"],
+        2
+    );
+}
+
+#[test]
+fn a_failed_page_does_not_stop_the_others_and_rerunning_finishes() {
+    let sim = Sim::start();
+    let kb = kb_for(&sim, "cloud", "");
+    // Every create of pages under the FAQ space fails without committing (a 500 on a create is
+    // never blindly retried), the rest go through.
+    sim.set(
+        "cloud",
+        "faults",
+        json!([{"method": "POST", "path": "/api/v2/pages", "status": 500, "times": 2}]),
+    );
+    let (code, report) = json_publish(&kb, "cloud", &["--concurrency", "1"]);
+    assert_eq!(code, 1);
+    let failed = report["targets"][0]["summary"]["failed"]
+        .as_u64()
+        .unwrap_or(0)
+        + report["targets"][0]["summary"]["skipped"]
+            .as_u64()
+            .unwrap_or(0);
+    assert!(
+        failed >= 1 && managed(&sim, "cloud").len() >= 4,
+        "{report:#}"
+    );
+    let (code, report) = json_publish(&kb, "cloud", &[]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(managed(&sim, "cloud").len(), 7);
+}
+
+#[test]
+fn prune_archives_on_cloud_and_trashes_on_data_center_never_after_a_failure() {
+    for (instance, status) in [("cloud", "archived"), ("dc", "trashed")] {
+        let sim = Sim::start();
+        let kb = kb_for(&sim, instance, "");
+        publish(&kb, instance, &[]).ok();
+        kb.remove("content/guides/deep/delta.md");
+        let beta = std::fs::read_to_string(kb.path().join("content/guides/beta.md")).unwrap();
+        kb.write(
+            "content/guides/beta.md",
+            &beta.replace(" and [deep](deep/delta.md)", ""),
+        );
+        approve_all(&kb);
+        let (code, report) = json_publish(&kb, instance, &[]);
+        assert_eq!(code, 0, "{report:#}");
+        assert_eq!(action_of(&report, "guides-deep-delta")["action"], "orphan");
+        // With a failure in the same run, nothing is pruned.
+        let text = std::fs::read_to_string(kb.path().join("content/guides/alpha.md")).unwrap();
+        kb.write("content/guides/alpha.md", &format!("{text}\nChanged.\n"));
+        let update = if instance == "cloud" {
+            "/api/v2/pages/"
+        } else {
+            "/rest/api/content/"
+        };
+        sim.set(
+            instance,
+            "faults",
+            json!([{"method": "PUT", "path": update, "status": 400}]),
+        );
+        approve_all(&kb);
+        let (code, report) = json_publish(&kb, instance, &["--prune"]);
+        assert_eq!(code, 1, "{report:#}");
+        assert_eq!(
+            action_of(&report, "guides-deep-delta")["outcome"],
+            "skipped"
+        );
+        let delta = sim
+            .pages(instance)
+            .into_iter()
+            .find(|p| p["title"] == "Delta")
+            .unwrap();
+        assert_eq!(delta["status"], "current");
+        let (code, report) = json_publish(&kb, instance, &["--prune"]);
+        assert_eq!(code, 0, "{report:#}");
+        let delta = sim
+            .pages(instance)
+            .into_iter()
+            .find(|p| p["title"] == "Delta")
+            .unwrap();
+        assert_eq!(delta["status"], status, "{instance}");
+    }
+}
+
+#[test]
+fn colliding_titles_are_reported_before_anything_is_written() {
+    let sim = Sim::start();
+    let kb = kb_for(&sim, "cloud", "");
+    kb.write(
+        "content/guides/other.md",
+        "+++\ntitle = \"ALPHA GUIDE\"\ntype = \"faq\"\n+++\nx\n",
+    );
+    approve_all(&kb);
+    let run = publish(&kb, "cloud", &[]).fails_with(1);
+    assert!(
+        run.stdout().contains("content/guides/alpha.md")
+            && run.stdout().contains("content/guides/other.md"),
+        "{}",
+        run.stdout()
+    );
+    assert_eq!(sim.writes("cloud"), 0);
+}
+
+#[test]
+fn dry_run_prints_the_plan_and_writes_nothing() {
+    let sim = Sim::start();
+    let kb = kb_for(&sim, "cloud", "");
+    let run = publish(&kb, "cloud", &["--dry-run"]).ok();
+    assert!(
+        run.stdout().contains("dry run, nothing written"),
+        "{}",
+        run.stdout()
+    );
+    assert!(
+        run.stdout().contains("create     OPS      Alpha guide"),
+        "{}",
+        run.stdout()
+    );
+    assert_eq!(sim.writes("cloud"), 0);
+    assert!(!kb.path().join(".kb/receipts").exists());
+}
+
+#[test]
+fn the_json_report_has_a_stable_shape() {
+    let sim = Sim::start();
+    let kb = kb_for(&sim, "cloud", "");
+    let (code, report) = json_publish(&kb, "cloud", &[]);
+    assert_eq!(code, 0);
+    assert_eq!(report["ok"], true);
+    let target = &report["targets"][0];
+    assert_eq!(target["target"], "confluence");
+    assert_eq!(target["api"], "v2 (Cloud)");
+    assert_eq!(target["summary"]["create"], 7);
+    for key in [
+        "endpoint",
+        "dry_run",
+        "error",
+        "collisions",
+        "pages",
+        "reads",
+        "writes",
+        "data_as_of",
+    ] {
+        assert!(target.get(key).is_some(), "no {key}");
+    }
+    let page = action_of(&report, "guide-alpha");
+    for key in [
+        "doc_id",
+        "source",
+        "title",
+        "scope",
+        "action",
+        "outcome",
+        "remote_id",
+        "version",
+        "approval",
+        "note",
+        "error",
+        "receipt",
+    ] {
+        assert!(page.get(key).is_some(), "page has no {key}");
+    }
+    assert_eq!(page["outcome"], "done");
+    assert_eq!(page["version"], 1);
+}
+
+#[test]
+fn data_center_publishes_with_a_bearer_token_under_the_context_path() {
+    let sim = Sim::start();
+    let kb = kb_for(&sim, "dc", "");
+    let (code, report) = json_publish(&kb, "dc", &[]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(report["targets"][0]["api"], "v1 (Data Center)");
+    assert_eq!(managed(&sim, "dc").len(), 7);
+    assert!(
+        sim.pages("cloud")
+            .iter()
+            .all(|p| p["properties"]["kbpub"].is_null())
+    );
+    let writes = sim.writes("dc");
+    assert_eq!(json_publish(&kb, "dc", &[]).0, 0);
+    assert_eq!(sim.writes("dc"), writes);
+}
+
+#[test]
+fn credentials_come_from_env_and_never_show() {
+    let sim = Sim::start();
+    let kb = kb_for(&sim, "cloud", "");
+    let mut command = kbpub();
+    command
+        .args(["publish"])
+        .current_dir(kb.path())
+        .env_remove("KB_TEST_TOKEN")
+        .env("KB_TEST_EMAIL", "kbpub@example.com");
+    let run = Run {
+        output: command.output().unwrap(),
+    }
+    .fails_with(1);
+    assert!(
+        run.stdout().contains("export KB_TEST_TOKEN"),
+        "{}",
+        run.stdout()
+    );
+    let mut command = kbpub();
+    command
+        .args(["publish", "--format", "json"])
+        .current_dir(kb.path())
+        .env("KB_TEST_EMAIL", "kbpub@example.com")
+        .env("KB_TEST_TOKEN", "wrong-secret-value");
+    let run = Run {
+        output: command.output().unwrap(),
+    }
+    .fails_with(1);
+    let error = run.json()["targets"][0]["error"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(error.contains("401"), "{error}");
+    assert!(
+        !run.stdout().contains("wrong-secret-value")
+            && !run.stderr().contains("wrong-secret-value")
+    );
+    let url_secret = kb_for(&sim, "cloud", "");
+    let toml = std::fs::read_to_string(url_secret.path().join("kbpub.toml")).unwrap();
+    url_secret.write("kbpub.toml", &toml.replace("http://", "http://user:pass@"));
+    let run = publish(&url_secret, "cloud", &[]).fails_with(1);
+    assert!(
+        run.stdout().contains("must not hold credentials"),
+        "{}",
+        run.stdout()
+    );
+}
+
+#[test]
+fn the_test_server_enforces_confluences_rules() {
+    let sim = Sim::start();
+    let http = sim.client();
+    let api = |path: &str| format!("{}/wiki{path}", sim.base);
+    let ops = &http
+        .get(api("/api/v2/spaces?keys=OPS"))
+        .basic_auth("kbpub@example.com", Some(CLOUD_TOKEN))
+        .send()
+        .unwrap()
+        .json::<Value>()
+        .unwrap()["results"][0];
+    let create = |title: &str, body: &str| {
+        http.post(api("/api/v2/pages"))
+            .basic_auth("kbpub@example.com", Some(CLOUD_TOKEN))
+            .json(&json!({"spaceId": ops["id"], "status": "current", "title": title, "parentId": ops["homepageId"],
+                          "body": {"representation": "storage", "value": body}}))
+            .send()
+            .unwrap()
+    };
+    let bad = create("Broken", "<p>unclosed &nbsp;");
+    assert_eq!(bad.status(), 400);
+    assert!(bad.text().unwrap().contains("Error parsing xhtml"));
+    let page: Value = create("Setup", "<p>ok</p>").json().unwrap();
+    assert_eq!(
+        create("SETUP", "<p>again</p>").status(),
+        400,
+        "titles are unique per space, ignoring case"
+    );
+    let stale = http
+        .put(api(&format!("/api/v2/pages/{}", page["id"].as_str().unwrap())))
+        .basic_auth("kbpub@example.com", Some(CLOUD_TOKEN))
+        .json(&json!({"id": page["id"], "status": "current", "title": "Setup",
+                      "body": {"representation": "storage", "value": "<p>x</p>"}, "version": {"number": 3}}))
+        .send()
+        .unwrap();
+    assert_eq!(
+        stale.status(),
+        409,
+        "the version must be the current one + 1"
+    );
+    let upload = |token: bool| {
+        let form = reqwest::blocking::multipart::Form::new().part(
+            "file",
+            reqwest::blocking::multipart::Part::bytes(b"png".to_vec()).file_name("a.png"),
+        );
+        let mut request = http
+            .post(api(&format!(
+                "/rest/api/content/{}/child/attachment",
+                page["id"].as_str().unwrap()
+            )))
+            .basic_auth("kbpub@example.com", Some(CLOUD_TOKEN))
+            .multipart(form);
+        if token {
+            request = request.header("X-Atlassian-Token", "no-check");
+        }
+        request.send().unwrap().status()
+    };
+    assert_eq!(
+        upload(false),
+        403,
+        "uploads need X-Atlassian-Token: no-check"
+    );
+    assert_eq!(upload(true), 200);
+    assert_eq!(upload(true), 400, "a duplicate attachment name is refused");
+    create("Second", "<p>2</p>");
+    let cql = format!(
+        "type = page and (ancestor = {})",
+        ops["homepageId"].as_str().unwrap()
+    );
+    let first: Value = http
+        .get(api("/rest/api/content/search"))
+        .query(&[("cql", cql.as_str()), ("limit", "1")])
+        .basic_auth("kbpub@example.com", Some(CLOUD_TOKEN))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(first["results"].as_array().unwrap().len(), 1);
+    assert!(
+        first["_links"]["next"]
+            .as_str()
+            .unwrap()
+            .contains("start=1"),
+        "{first}"
+    );
+    sim.set(
+        "cloud",
+        "faults",
+        json!([{"method": "GET", "path": "/api/v2/spaces", "status": 429, "retry_after": "7"}]),
+    );
+    let limited = http
+        .get(api("/api/v2/spaces"))
+        .basic_auth("kbpub@example.com", Some(CLOUD_TOKEN))
+        .send()
+        .unwrap();
+    assert_eq!(limited.status(), 429);
+    assert_eq!(limited.headers()["retry-after"], "7");
+    let unauthenticated = http
+        .get(api("/api/v2/spaces"))
+        .bearer_auth("dc-pat")
+        .send()
+        .unwrap();
+    assert_eq!(
+        unauthenticated.status(),
+        401,
+        "Cloud takes Basic e-mail + token only"
+    );
+}
+
+#[test]
+fn an_obsolete_document_is_treated_like_a_removed_one() {
+    let sim = Sim::start();
+    let kb = kb_for(&sim, "cloud", "");
+    publish(&kb, "cloud", &[]).ok();
+    kb.write(
+        "content/guides/deep/delta.md",
+        "+++\ntitle = \"Delta\"\ntype = \"notice\"\nstatus = \"obsolete\"\nsuperseded_by = \"guide-alpha\"\n+++\nGone.\n",
+    );
+    approve_all(&kb);
+    let (code, report) = json_publish(&kb, "cloud", &["--dry-run"]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(action_of(&report, "guides-deep-delta")["action"], "orphan");
+    let (code, report) = json_publish(&kb, "cloud", &["--prune"]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(action_of(&report, "guides-deep-delta")["outcome"], "done");
+    let delta = sim
+        .pages("cloud")
+        .into_iter()
+        .find(|p| p["title"] == "Delta")
+        .unwrap();
+    assert_eq!(delta["status"], "archived");
+}
+
+#[test]
+fn only_approved_pages_are_published_and_the_rest_are_listed_as_gated_with_the_reason() {
+    let sim = Sim::start();
+    let kb = kb_for(&sim, "cloud", "");
+    kb.write(
+        "content/guides/draft.md",
+        "+++\ntitle = \"Draft\"\ntype = \"sop\"\n+++\nNot yet.\n",
+    );
+    let alpha = std::fs::read_to_string(kb.path().join("content/guides/alpha.md")).unwrap();
+    kb.write(
+        "content/guides/alpha.md",
+        &format!("{alpha}\nUnreviewed change.\n"),
+    );
+    let guides = std::fs::read_to_string(kb.path().join("content/guides/_index.md")).unwrap();
+    kb.write(
+        "content/guides/_index.md",
+        &guides.replace("All guides.", "All guides, unreviewed."),
+    );
+    git(kb.path(), "wes@example.com", &["add", "-A"]);
+    git(
+        kb.path(),
+        "wes@example.com",
+        &["commit", "-q", "-m", "unreviewed edits"],
+    );
+    let run = publish(&kb, "cloud", &[]).ok();
+    assert!(
+        run.stdout().contains("gated      OPS      Draft"),
+        "{}",
+        run.stdout()
+    );
+    let (code, report) = json_publish(&kb, "cloud", &[]);
+    assert_eq!(code, 0, "gated pages are not failures: {report:#}");
+    let draft = action_of(&report, "guides-draft");
+    assert_eq!(
+        (&draft["action"], &draft["approval"]),
+        (&json!("gated"), &json!("draft"))
+    );
+    assert!(!draft["note"].as_str().unwrap().is_empty());
+    let alpha = action_of(&report, "guide-alpha");
+    assert_eq!(
+        (&alpha["action"], &alpha["approval"]),
+        (&json!("gated"), &json!("stale"))
+    );
+    assert!(
+        alpha["note"].as_str().unwrap().starts_with("stale"),
+        "{alpha}"
+    );
+    let pages = managed(&sim, "cloud");
+    assert!(
+        pages
+            .iter()
+            .all(|p| p["title"] != "Draft" && p["title"] != "Alpha guide")
+    );
+    let beta = page_of(&pages, "guides-beta")["body"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        !beta.contains("ri:content-title=\"Alpha guide\""),
+        "no link to an unpublished page: {beta}"
+    );
+    let section = page_of(&pages, "guides");
+    assert!(
+        !section["body"].as_str().unwrap().contains("All guides"),
+        "unapproved section text stays out"
+    );
+    assert!(
+        section["body"]
+            .as_str()
+            .unwrap()
+            .contains("ac:name=\"children\"")
+    );
+    assert!(
+        action_of(&report, "guides")["note"]
+            .as_str()
+            .unwrap()
+            .contains("its own text is stale")
+    );
+    approve_all(&kb);
+    let (code, report) = json_publish(&kb, "cloud", &[]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(action_of(&report, "guide-alpha")["action"], "create");
+    let receipt =
+        page_of(&managed(&sim, "cloud"), "guide-alpha")["properties"]["kbpub"]["receipt"].clone();
+    assert_eq!(receipt["approval_state"], "approved");
+    assert!(
+        receipt["approvals_used"][0]
+            .as_str()
+            .unwrap()
+            .contains("ana@example.com"),
+        "{receipt}"
+    );
+}
+
+#[test]
+fn a_broken_policy_publishes_nothing() {
+    let sim = Sim::start();
+    let kb = kb_for(&sim, "cloud", "");
+    kb.write(
+        ".kb/policy.toml",
+        "[[rule]]\nname = \"everything\"\napprovals = 1\ngroups = [\"nobody\"]\n",
+    );
+    let run = publish(&kb, "cloud", &[]).fails_with(1);
+    assert!(
+        run.stderr().contains("policy") && run.stderr().contains("nothing was published"),
+        "{}",
+        run.stderr()
+    );
+    assert_eq!(
+        sim.count("cloud", "GET") + sim.writes("cloud"),
+        0,
+        "not even a read"
+    );
+}
+
+#[test]
+fn live_data_reaches_confluence_with_its_chart_as_png_and_its_as_of_in_receipts() {
+    let sim = Sim::start();
+    let kb = kb_for(&sim, "cloud", "");
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let snapshot = std::fs::read_to_string(repo.join("data/trading-grid.json")).unwrap();
+    let as_of = serde_json::from_str::<Value>(&snapshot).unwrap()["as_of"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    kb.write("data/trading-grid.json", &snapshot);
+    add_trading_grid_source(&kb, &sim);
+    kb.write(
+        "content/guides/acme.md",
+        "+++\ntitle = \"ACME trend\"\ntype = \"sop\"\n+++\n\n{{ trend_chart(partner=\"ACME-RETAIL\", doc_type=\"856\", direction=\"outbound\", days=30) }}\n",
+    );
+    approve_all(&kb);
+    let (code, report) = json_publish(&kb, "cloud", &[]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(report["targets"][0]["data_as_of"], as_of.as_str());
+    let pages = managed(&sim, "cloud");
+    let acme = page_of(&pages, "guides-acme");
+    assert!(
+        acme["body"]
+            .as_str()
+            .unwrap()
+            .contains("<ri:attachment ri:filename=\"chart-1.png\"/>"),
+        "{}",
+        acme["body"]
+    );
+    assert_eq!(acme["attachments"][0]["type"], "image/png");
+    assert_eq!(
+        acme["properties"]["kbpub"]["receipt"]["data_as_of"],
+        as_of.as_str()
+    );
+    let writes = sim.writes("cloud");
+    assert_eq!(json_publish(&kb, "cloud", &[]).0, 0);
+    assert_eq!(
+        sim.writes("cloud"),
+        writes,
+        "the same snapshot renders the same pages: no writes"
+    );
+}
+
+#[test]
+fn hostile_data_strings_reach_confluence_as_text_in_well_formed_storage() {
+    let sim = Sim::start_with(&["--hostile"]);
+    let kb = kb_for(&sim, "cloud", "");
+    add_trading_grid_source(&kb, &sim);
+    let pull = kbpub()
+        .args(["data", "pull"])
+        .current_dir(kb.path())
+        .env("KB_TEST_TG_TOKEN", "sim-token")
+        .output()
+        .unwrap();
+    assert!(
+        pull.status.success(),
+        "{}",
+        String::from_utf8_lossy(&pull.stderr)
+    );
+    kb.write(
+        "content/guides/incidents.md",
+        "+++\ntitle = \"Incidents\"\ntype = \"sop\"\n+++\n\n{{ metrics_table(partner=\"ACME-RETAIL\", doc_type=\"856\", direction=\"outbound\", by=\"partner\", days=30) }}\n\n{{ incident_list(status=\"live\") }}\n",
+    );
+    approve_all(&kb);
+    // The test server answers 400 "Error parsing xhtml" to a body that is not well-formed XML.
+    let (code, report) = json_publish(&kb, "cloud", &[]);
+    assert_eq!(code, 0, "{report:#}");
+    let body = page_of(&managed(&sim, "cloud"), "guides-incidents")["body"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(!body.contains("<script"), "{body}");
+    assert!(
+        body.contains("&#60;script"),
+        "hostile markup shows as text: {body}"
+    );
+}
