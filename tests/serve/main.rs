@@ -250,6 +250,19 @@ fn kb() -> Kb {
     kb
 }
 
+/// Replaces `change.0` with `change.1` in `rel`, waits for the rebuild and returns how many pages
+/// it rendered.
+fn edit_and_wait(
+    kb: &Kb,
+    served: &Served,
+    events: &mut Events,
+    rel: &str,
+    change: (&str, &str),
+) -> usize {
+    edit(kb, rel, change.0, change.1);
+    pages_rendered_after(served, events, rel)
+}
+
 /// Waits for the rebuild after a save of `file` and returns how many pages it rendered.
 fn pages_rendered_after(served: &Served, events: &mut Events, file: &str) -> usize {
     events.next_generation();
@@ -347,30 +360,26 @@ fn edits_re_render_only_what_they_affect_and_stay_equal_to_a_full_build() {
     let mut events = served.events();
 
     // A body edit: the document and the one page that links to it (beta).
-    edit(
+    let rendered = edit_and_wait(
         &kb,
+        &served,
+        &mut events,
         "content/guides/alpha.md",
-        "Check them.",
-        "Check them twice.",
+        ("Check them.", "Check them twice."),
     );
-    assert_eq!(
-        pages_rendered_after(&served, &mut events, "content/guides/alpha.md"),
-        2
-    );
+    assert_eq!(rendered, 2);
     assert!(served.page_has("/guides/alpha.html", "Check them twice."));
 
     // A title edit: also the pages that list it — its section, the page after the section in
     // reading order (its "previous" link), and the linking page.
-    edit(
+    let rendered = edit_and_wait(
         &kb,
+        &served,
+        &mut events,
         "content/guides/deep/delta.md",
-        "title = \"Delta\"",
-        "title = \"Delta renamed\"",
+        ("title = \"Delta\"", "title = \"Delta renamed\""),
     );
-    assert_eq!(
-        pages_rendered_after(&served, &mut events, "content/guides/deep/delta.md"),
-        4
-    );
+    assert_eq!(rendered, 4);
     assert!(served.page_has("/guides/deep/index.html", "Delta renamed"));
     assert!(
         served.page_has("/faq/index.html", "Delta renamed"),
