@@ -22,6 +22,11 @@ pub struct Config {
     pub nav: NavConfig,
     /// The Confluence publish target; absent: not configured.
     pub confluence: Option<crate::publish::confluence::ConfluenceConfig>,
+    /// The partner-community publish target; absent: not configured.
+    pub community: Option<crate::publish::community::config::CommunityConfig>,
+    /// `[partner]`: what counts as internal (the leak check), where the partner view is built.
+    #[serde(default)]
+    pub partner: crate::render::partner::PartnerConfig,
     /// `[data]`: live data sources, snapshots and data-driven pages.
     #[serde(default)]
     pub data: crate::data::DataConfig,
@@ -122,6 +127,10 @@ impl Config {
 
     pub fn output_dir(&self) -> PathBuf {
         self.root.join(&self.build.output)
+    }
+
+    pub fn partner_output_dir(&self) -> PathBuf {
+        self.root.join(&self.partner.output)
     }
 
     pub fn content_dir(&self) -> PathBuf {

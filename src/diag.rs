@@ -148,6 +148,26 @@ pub fn sort(diagnostics: &mut [Diagnostic]) {
     diagnostics.sort_by_cached_key(Diagnostic::sort_key);
 }
 
+/// Every `Ok` value, or every problem of every `Err` (sorted) when there is one.
+pub fn all_or_problems<T>(
+    results: impl IntoIterator<Item = Result<T, Vec<Diagnostic>>>,
+) -> Result<Vec<T>, Vec<Diagnostic>> {
+    let mut values = Vec::new();
+    let mut problems = Vec::new();
+    for result in results {
+        match result {
+            Ok(value) => values.push(value),
+            Err(mut e) => problems.append(&mut e),
+        }
+    }
+    if problems.is_empty() {
+        Ok(values)
+    } else {
+        sort(&mut problems);
+        Err(problems)
+    }
+}
+
 pub fn error_count(diagnostics: &[Diagnostic]) -> usize {
     diagnostics.iter().filter(|d| d.is_error()).count()
 }

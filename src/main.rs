@@ -66,6 +66,22 @@ Exit codes:
 KBPUB_NOW (RFC 3339, e.g. 2026-05-01T09:00:00Z) overrides the clock, for tests and CI.";
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Audience {
+    /// everything, internal-only passages marked (output/)
+    Internal,
+    /// what partners get ([partner] output, output-partner/)
+    Partner,
+}
+
+const BUILD_EXIT_CODES: &str = "\
+Exit codes:
+  0  the site was built
+  1  problems were found in the input (content, templates, config) or, for --audience partner,
+     a partner page leaks something internal (an internal marker, host or e-mail address, or a
+     link to an internal page); nothing was written
+  2  the command line was wrong";
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum ReportFormat {
     /// aligned text for people
     Human,
@@ -80,11 +96,18 @@ enum Command {
     /// The build is atomic: it is staged next to output/ and swapped in only when every page
     /// rendered, so a failed build leaves the previous output untouched. All problems are
     /// reported together, each with file:line:col.
-    #[command(after_help = EXIT_CODES)]
+    ///
+    /// `--audience partner` builds the partner view into `[partner] output` (output-partner/):
+    /// only the documents partners get, each exactly as the community gets it (internal-only
+    /// passages removed, links to internal pages as plain text), leak checked.
+    #[command(after_help = BUILD_EXIT_CODES)]
     Build {
         /// How to report problems
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
+        /// Whose view of the site to build
+        #[arg(long, value_enum, default_value_t = Audience::Internal)]
+        audience: Audience,
     },
     /// Preview the knowledge base in a browser, rebuilding and reloading on every save
     ///
@@ -111,15 +134,18 @@ enum Command {
         #[arg(long)]
         open: bool,
     },
-    /// Publish approved pages to Confluence (every configured target unless --target)
+    /// Publish approved pages to Confluence and the partner community (every configured target unless --target)
     ///
     /// Only approved pages (or pages under an emergency approval) are published; the others are
     /// listed as gated with the reason, and nothing at all is published when approval states
     /// cannot be known (no or broken policy, shallow clone). Plans first (create, update, move,
-    /// unchanged, gated, drifted, prune), then writes with bounded concurrency. Pages edited in Confluence since kbpub last wrote them are reported
-    /// as drifted and left alone unless --force. Re-running after any failure finishes the job;
+    /// unchanged, gated, drifted, archive, prune), then writes with bounded concurrency. Pages
+    /// edited in Confluence or on the community since kbpub last wrote them are reported as
+    /// drifted and left alone unless --force. The community gets only `audience = "partner"`
+    /// documents, in their partner rendering, and nothing when a rendering leaks something
+    /// internal; obsolete ones are archived. Re-running after any failure finishes the job;
     /// re-running with no change writes nothing. Credentials come from the env vars named in
-    /// kbpub.toml (`[confluence] email_env`, `token_env`).
+    /// kbpub.toml (`[confluence] email_env`, `token_env`; `[community] token_env`).
     #[command(after_help = PUBLISH_EXIT_CODES)]
     Publish {
         /// Only this target (default: every configured target)
@@ -128,11 +154,11 @@ enum Command {
         /// Print the plan and write nothing (the target is still read)
         #[arg(long)]
         dry_run: bool,
-        /// Overwrite pages edited in Confluence since kbpub last wrote them
+        /// Overwrite pages edited in Confluence or on the community since kbpub last wrote them
         #[arg(long)]
         force: bool,
-        /// Archive (Cloud) or trash (Data Center) managed pages whose source is gone; never
-        /// runs when any page failed
+        /// Archive (Cloud, community) or trash (Data Center) managed pages whose source is gone
+        /// (or, on the community, no longer for partners); never runs when any page failed
         #[arg(long)]
         prune: bool,
         /// Pages written at the same time (default: the target's `concurrency`, 4)
@@ -194,14 +220,16 @@ enum Command {
     /// Live data: pull snapshots from the sources in kbpub.toml
     #[command(subcommand)]
     Data(DataCommand),
-    /// Run the local simulators (Trading Grid data API, Confluence) on 127.0.0.1, for demos and tests
+    /// Run the local simulators (Trading Grid data API, Confluence, partner community) on 127.0.0.1, for demos and tests
     ///
     /// Serves deterministic, seeded data until interrupted. Fault flags make it misbehave so
     /// that clients can be tested against latency, rate limits, server errors, malformed or
     /// hostile data, and a server that echoes credentials back. The Confluence test server:
     /// Cloud at http://127.0.0.1:PORT/wiki (Basic auth, kbpub@example.com / cloud-token) and
     /// Data Center at http://127.0.0.1:PORT/confluence (Bearer dc-pat), each with the spaces
-    /// OPS, EDIOPS and PARTNERS.
+    /// OPS, EDIOPS and PARTNERS. The partner community (contract community-v1) at
+    /// http://127.0.0.1:PORT/community (Bearer community-token; moderator-token edits as a
+    /// moderator would).
     Sim(kbpub::sim::SimArgs),
 }
 
@@ -244,13 +272,14 @@ const PUBLISH_EXIT_CODES: &str = "\
 Exit codes:
   0  every page is published, unchanged or gated (not approved; listed with the reason)
   1  a page failed or drifted, titles collide, the target could not be reached, or the input
-     has problems; re-run after fixing: publishing is idempotent
+     has problems (including a partner rendering that leaks something internal: nothing is
+     published then); re-run after fixing: publishing is idempotent
   2  the command line was wrong";
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
-        Command::Build { format } => build(cli.root, cli.quiet, format),
+        Command::Build { format, audience } => build(cli.root, cli.quiet, format, audience),
         Command::Serve {
             port,
             bind,
@@ -365,13 +394,22 @@ fn report(diagnostics: &[Diagnostic], format: Format) {
     }
 }
 
-fn build(root: Option<PathBuf>, quiet: bool, format: Format) -> Result<(), ExitCode> {
+fn build(
+    root: Option<PathBuf>,
+    quiet: bool,
+    format: Format,
+    audience: Audience,
+) -> Result<(), ExitCode> {
     let started = Instant::now();
     let config = config(root).map_err(|d| {
         report(&[d], format);
         ExitCode::from(1)
     })?;
-    match kbpub::site::build(&config, approval::banner::decorations) {
+    let built = match audience {
+        Audience::Internal => kbpub::site::build(&config, approval::banner::decorations),
+        Audience::Partner => kbpub::site::partner::build(&config, approval::banner::decorations),
+    };
+    match built {
         Ok(summary) => {
             report(&summary.render.warnings, format);
             if !quiet {

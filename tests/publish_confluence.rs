@@ -9,36 +9,6 @@ use serde_json::{Value, json};
 
 const CLOUD_TOKEN: &str = "cloud-token";
 
-const PEOPLE: &str = "[[person]]\nemail = \"wes@example.com\"\nname = \"Wes Writer\"\n[[person]]\nemail = \"ana@example.com\"\nname = \"Ana Ops\"\n\n[groups]\nops = [\"ana@example.com\"]\n";
-const POLICY: &str = "[[rule]]\nname = \"everything\"\napprovals = 1\ngroups = [\"ops\"]\n";
-
-/// Commits what Wes changed and has Ana approve every document's current content.
-fn approve_all(kb: &Kb) {
-    git(kb.path(), "wes@example.com", &["add", "-A"]);
-    git(
-        kb.path(),
-        "wes@example.com",
-        &["commit", "-q", "--allow-empty", "-m", "edit"],
-    );
-    let docs: Vec<String> = files_under(&kb.path().join("content"))
-        .into_iter()
-        .filter(|f| f.ends_with(".md"))
-        .map(|f| format!("content/{f}"))
-        .collect();
-    let out = kbpub()
-        .args(["approve", "--as", "ana@example.com"])
-        .args(&docs)
-        .current_dir(kb.path())
-        .envs(git_env("ana@example.com"))
-        .output()
-        .expect("run kbpub approve");
-    assert!(
-        out.status.success(),
-        "approve: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// A copy of the fixture site in a git repository, every document approved, configured to
 /// publish to the simulator's `instance`.
 fn kb_for(sim: &Sim, instance: &str, extra: &str) -> Kb {

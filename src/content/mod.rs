@@ -181,6 +181,56 @@ impl Site {
     }
 }
 
+impl Site {
+    /// The site of just the documents `keep` selects and the sections that hold them, for a
+    /// view of the site for one audience. Section pages keep their front matter; their body is
+    /// kept only when `keep_body` says so; files of `content/` are left out (a view's renderings
+    /// embed what they need). Returns the new site and, for each of its pages, the
+    /// index of the same page (same id) in `self`.
+    pub fn subset(
+        &self,
+        keep: &dyn Fn(usize) -> bool,
+        keep_body: &dyn Fn(usize) -> bool,
+    ) -> (Site, Vec<usize>) {
+        let kept: Vec<usize> = self.documents().filter(|&d| keep(d)).collect();
+        let mut sections = BTreeSet::new();
+        for &d in &kept {
+            sections.extend(self.ancestors(self.pages[d].section));
+        }
+        let written_sections = sections
+            .iter()
+            .map(|&s| self.sections[s].page)
+            .filter(|&p| !self.pages[p].source.is_empty());
+        let pages = kept
+            .iter()
+            .copied()
+            .chain(written_sections)
+            .map(|i| {
+                let mut page = self.pages[i].clone();
+                if matches!(page.kind, PageKind::Section(_)) && !keep_body(i) {
+                    page.body_start = page.source.len();
+                }
+                page
+            })
+            .collect();
+        let files = Files {
+            pages,
+            assets: Vec::new(),
+            diagnostics: Vec::new(),
+        };
+        let (site, _) = assemble(&self.config, files, Vec::new());
+        let original = site
+            .pages
+            .iter()
+            .map(|p| {
+                self.page_by_id(&p.id)
+                    .expect("a subset holds pages of the site")
+            })
+            .collect();
+        (site, original)
+    }
+}
+
 /// How a generated document's `file` starts: `(generated) live/partners/acme-retail.md`.
 pub const GENERATED_PREFIX: &str = "(generated) ";
 

@@ -231,6 +231,14 @@ impl Http {
         }
     }
 
+    /// GETs `path` (retried per policy) and returns its JSON.
+    pub async fn get(&self, path: &str) -> Result<Value, HttpError> {
+        Ok(self
+            .send(Method::GET, path, Body::Empty, true, &[])
+            .await?
+            .json)
+    }
+
     fn scrub(&self, text: &str) -> String {
         self.secrets.iter().fold(text.to_string(), |text, secret| {
             text.replace(secret.as_str(), "***")

@@ -2,22 +2,30 @@
 //! snapshot exactly as `build` does, render,
 //! ask approval gating which pages may go out (failing closed when gating is broken), then let
 //! each target scan, plan and write. The pure planner (`plan`), receipts, retries, the HTTP edge
-//! and the concurrent runner are shared; `confluence` is one target (issue 6 adds the community
-//! as a second client of the same pieces).
+//! and the concurrent runner are shared; `confluence` and `community` are two clients of the
+//! same pieces. `leak` is the partner leak check the community target (and `kbpub check`) runs.
 
+pub mod community;
 pub mod confluence;
 pub mod gate;
 pub mod http;
+pub mod leak;
 pub mod plan;
 pub mod receipt;
 pub mod report;
 pub mod retry;
 pub mod run;
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use crate::config::Config;
 use crate::diag::Diagnostic;
 use crate::render::Engine;
+use http::{Auth, Http};
 pub use report::Report;
+use report::TargetReport;
+use retry::{Budget, RetryPolicy};
 pub use run::ProgressMode;
 
 /// The publish targets `--target` can name.
@@ -25,6 +33,8 @@ pub use run::ProgressMode;
 pub enum TargetName {
     /// Confluence Cloud or Data Center (`[confluence]` in kbpub.toml)
     Confluence,
+    /// The partner community (`[community]` in kbpub.toml)
+    Community,
 }
 
 #[derive(Debug, Clone)]
@@ -48,21 +58,79 @@ pub struct Context<'a> {
     pub data_as_of: Option<String>,
 }
 
+/// The most one target's run waits in total between retries.
+const RETRY_BUDGET: Duration = Duration::from_secs(300);
+
+/// Runs one target: a fresh report naming it, the data `as_of`, an HTTP client with kbpub's
+/// retry policy and a per-run retry budget (made from the credentials `connect` reads), and why
+/// the target stopped, if it did. `Err` holds content problems a writer must fix (nothing was
+/// sent); everything else, including a target that could not be reached, is in the report.
+async fn run_target(
+    ctx: &Context<'_>,
+    target: &'static str,
+    base_url: &str,
+    connect: impl FnOnce() -> Result<Auth, String>,
+    run: impl AsyncFnOnce(Http, &mut TargetReport) -> Result<Result<(), String>, Vec<Diagnostic>>,
+) -> Result<TargetReport, Vec<Diagnostic>> {
+    let mut report = TargetReport::new(target, base_url, ctx.options.dry_run);
+    report.data_as_of = ctx.data_as_of.clone();
+    let http = connect().and_then(|auth| {
+        Http::new(
+            base_url,
+            auth,
+            RetryPolicy::default(),
+            Arc::new(Budget::new(RETRY_BUDGET)),
+        )
+    });
+    let outcome = match http {
+        Ok(http) => run(http, &mut report).await?,
+        Err(e) => Err(e),
+    };
+    if let Err(error) = outcome {
+        report.error = Some(error);
+    }
+    Ok(report)
+}
+
+/// The value for the folder `dir` in a per-section map (`"partners" = ...`): the entry of the
+/// longest folder that is `dir` or contains it.
+pub fn by_section<'m>(
+    sections: &'m std::collections::BTreeMap<String, String>,
+    dir: &str,
+) -> Option<&'m str> {
+    sections
+        .iter()
+        .filter(|(folder, _)| {
+            dir == folder.as_str()
+                || dir
+                    .strip_prefix(folder.as_str())
+                    .is_some_and(|rest| rest.starts_with('/'))
+        })
+        .max_by_key(|(folder, _)| folder.len())
+        .map(|(_, value)| value.as_str())
+}
+
+/// A secret from the environment variable `name` (named in kbpub.toml by `key`); the error says
+/// which variable to set, never a value.
+fn secret(name: &str, what: &str, key: &str) -> Result<String, String> {
+    match std::env::var(name) {
+        Ok(value) if !value.trim().is_empty() => Ok(value.trim().to_string()),
+        _ => Err(format!(
+            "the {what} is not set: export {name} (named by `{key}` in kbpub.toml)"
+        )),
+    }
+}
+
 /// Publishes to the selected targets. `Err`: problems a writer must fix before anything can
 /// be published (content, templates, config, approval policy or history); nothing was sent.
 pub fn publish(config: &Config, options: &Options) -> Result<Report, Vec<Diagnostic>> {
-    let confluence = match (options.target, &config.confluence) {
-        (None | Some(TargetName::Confluence), Some(c)) => Some(c),
-        (Some(TargetName::Confluence), None) => {
-            return Err(vec![not_configured("confluence", "[confluence]")]);
-        }
-        (None, None) => None,
-    };
-    if confluence.is_none() {
+    let confluence = selected(options, TargetName::Confluence, config.confluence.as_ref())?;
+    let community = selected(options, TargetName::Community, config.community.as_ref())?;
+    if confluence.is_none() && community.is_none() {
         return Err(vec![
             Diagnostic::error("no-target", "no publish target is configured")
                 .in_file(crate::config::CONFIG_FILE)
-                .help("add a `[confluence]` section to kbpub.toml (see README, \"Publishing to Confluence\")"),
+                .help("add a `[confluence]` or `[community]` section to kbpub.toml (see README, \"Publishing\")"),
         ]);
     }
     let (site, diagnostics, data) = crate::site::load(config)?;
@@ -94,16 +162,35 @@ pub fn publish(config: &Config, options: &Options) -> Result<Report, Vec<Diagnos
     if let Some(c) = confluence {
         reports.push(runtime.block_on(confluence::publish(&context, c))?);
     }
+    if let Some(c) = community {
+        reports.push(runtime.block_on(community::publish(&context, c))?);
+    }
     Ok(Report::new(reports))
 }
 
-fn not_configured(target: &str, section: &str) -> Diagnostic {
-    Diagnostic::error(
-        "no-target",
-        format!("`--target {target}` but kbpub.toml has no {section} section"),
-    )
-    .in_file(crate::config::CONFIG_FILE)
-    .help(format!(
-        "add {section} to kbpub.toml (see README), or leave out `--target`"
-    ))
+/// The target's configuration when the run publishes to it: named by `--target`, or configured
+/// when no target is named. `--target` naming an unconfigured target is an error.
+fn selected<'c, T>(
+    options: &Options,
+    name: TargetName,
+    config: Option<&'c T>,
+) -> Result<Option<&'c T>, Vec<Diagnostic>> {
+    let (target, section) = match name {
+        TargetName::Confluence => ("confluence", "[confluence]"),
+        TargetName::Community => ("community", "[community]"),
+    };
+    match (options.target, config) {
+        (Some(asked), _) if asked != name => Ok(None),
+        (Some(_), None) => Err(vec![
+            Diagnostic::error(
+                "no-target",
+                format!("`--target {target}` but kbpub.toml has no {section} section"),
+            )
+            .in_file(crate::config::CONFIG_FILE)
+            .help(format!(
+                "add {section} to kbpub.toml (see README), or leave out `--target`"
+            )),
+        ]),
+        (_, config) => Ok(config),
+    }
 }

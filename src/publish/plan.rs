@@ -1,7 +1,7 @@
 //! The publish plan, pure and target-agnostic: given what should be published (rendered pages
 //! with their approval gates) and what a scan of the target found, decide per page — create,
-//! update, move, unchanged, gated, drifted, prune (or orphan, when pruning was not asked) — and
-//! find title collisions before anything is written. No I/O: targets scan, this decides, the
+//! update, move, unchanged, gated, drifted, archive (retired documents), prune (or orphan, when
+//! pruning was not asked) — and find title collisions before anything is written. No I/O: targets scan, this decides, the
 //! runner executes.
 
 use std::collections::hash_map::Entry;
@@ -32,6 +32,8 @@ pub struct Wanted {
     pub gated: Option<Vec<String>>,
     /// Distance from the scope root: parents are written before their children.
     pub depth: usize,
+    /// The document is retired (`status = "obsolete"`): archive its page where there is one.
+    pub retire: bool,
 }
 
 /// The last edit of a page found on the target.
@@ -62,6 +64,8 @@ pub struct Found {
     /// The page's current version.
     pub version: u64,
     pub last_edit: Edit,
+    /// Archived on the target: not served, and not an orphan.
+    pub archived: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -73,6 +77,8 @@ pub enum Action {
     Unchanged,
     Gated,
     Drifted,
+    /// A retired document's page is archived.
+    Archive,
     Prune,
     /// A managed page whose source is gone; `--prune` would remove it.
     Orphan,
@@ -87,6 +93,7 @@ impl Action {
             Action::Unchanged => "unchanged",
             Action::Gated => "gated",
             Action::Drifted => "drifted",
+            Action::Archive => "archive",
             Action::Prune => "prune",
             Action::Orphan => "orphan",
         }
@@ -98,6 +105,7 @@ impl Action {
             Action::Create => "created",
             Action::Update => "updated",
             Action::Move => "moved",
+            Action::Archive => "archived",
             Action::Prune => "pruned",
             other => other.name(),
         }
@@ -135,6 +143,8 @@ pub struct Rules {
     pub prune: bool,
     /// Titles must be unique per scope, ignoring case.
     pub unique_titles: bool,
+    /// Where people edit pages, for drift notes: `Confluence`, `the community`.
+    pub editor: &'static str,
 }
 
 #[derive(Debug, Default)]
@@ -171,7 +181,7 @@ pub fn plan(wanted: &[Wanted], found: &[Found], rules: Rules) -> Plan {
     }
     let depths = found_depths(found, &by_key);
     for (i, f) in found.iter().enumerate() {
-        if claimed.contains(&i) || f.key.is_none() {
+        if claimed.contains(&i) || f.key.is_none() || f.archived {
             continue;
         }
         let duplicate = duplicates.contains(&i);
@@ -215,8 +225,18 @@ fn decide(w_index: usize, w: &Wanted, matched: Option<(usize, &Found)>, rules: R
         );
     }
     let Some((f_index, f)) = matched else {
-        return step(Action::Create, None, None);
+        return match w.retire {
+            true => step(
+                Action::Unchanged,
+                None,
+                Some("retired, and never published".into()),
+            ),
+            false => step(Action::Create, None, None),
+        };
     };
+    if w.retire && f.archived {
+        return step(Action::Unchanged, Some(f_index), Some("archived".into()));
+    }
     let mut notes = Vec::new();
     if f.key.is_none() {
         notes.push("adopting a page an interrupted run created".to_string());
@@ -225,8 +245,8 @@ fn decide(w_index: usize, w: &Wanted, matched: Option<(usize, &Found)>, rules: R
         f.recorded.as_ref().is_some_and(|r| r.version != f.version) && !f.last_edit.by_kbpub;
     if drifted {
         let edit = format!(
-            "edited in Confluence by {} at {}",
-            f.last_edit.by, f.last_edit.when
+            "edited in {} by {} at {}",
+            rules.editor, f.last_edit.by, f.last_edit.when
         );
         if !rules.force {
             return step(Action::Drifted, Some(f_index), Some(edit));
@@ -238,10 +258,15 @@ fn decide(w_index: usize, w: &Wanted, matched: Option<(usize, &Found)>, rules: R
         .as_ref()
         .is_some_and(|r| r.hash == w.hash && r.version == f.version)
         && f.title == w.title;
-    let action = if f.place != w.place {
+    if f.archived && !w.retire {
+        notes.push("restoring an archived page".into());
+    }
+    let action = if w.retire {
+        Action::Archive
+    } else if f.place != w.place {
         notes.push(format!("from {}", describe(&f.place)));
         Action::Move
-    } else if current {
+    } else if current && !f.archived {
         Action::Unchanged
     } else {
         Action::Update
@@ -312,7 +337,7 @@ fn collisions(wanted: &[Wanted], found: &[Found], steps: &[Step]) -> Vec<Collisi
     };
     for step in steps {
         match (step.action, step.wanted, step.found) {
-            (Action::Gated | Action::Drifted, _, _) => {}
+            (Action::Gated | Action::Drifted | Action::Archive, _, _) => {}
             (_, Some(w), _) => claim(
                 &wanted[w].place.scope,
                 &wanted[w].title,
@@ -356,6 +381,7 @@ mod tests {
             hash: hash.into(),
             gated: None,
             depth: 0,
+            retire: false,
         }
     }
 
@@ -375,6 +401,7 @@ mod tests {
                 when: "2026-11-20T10:00:00Z".into(),
                 by_kbpub: recorded == version,
             },
+            archived: false,
         }
     }
 
@@ -437,14 +464,18 @@ mod tests {
     fn drift_is_reported_unless_forced() {
         let w = [wanted("a", "A", "h2")];
         let f = [found("a", "A", "h1", 2, 3)];
-        let p = plan(&w, &f, Rules::default());
+        let rules = Rules {
+            editor: "Confluence",
+            ..Rules::default()
+        };
+        let p = plan(&w, &f, rules);
         assert_eq!(actions(&p), [Action::Drifted]);
         assert!(
             p.steps[0]
                 .note
                 .as_deref()
                 .unwrap()
-                .contains("by Dana at 2026-11-20")
+                .contains("edited in Confluence by Dana at 2026-11-20")
         );
         let p = plan(
             &w,
@@ -465,6 +496,32 @@ mod tests {
             actions(&plan(&[wanted("a", "A", "h1")], &[f], Rules::default())),
             [Action::Update]
         );
+    }
+
+    #[test]
+    fn retired_documents_are_archived_once() {
+        let mut w = wanted("a", "A", "h");
+        w.retire = true;
+        let mut f = found("a", "A", "h", 2, 2);
+        let p = plan(
+            std::slice::from_ref(&w),
+            std::slice::from_ref(&f),
+            Rules::default(),
+        );
+        assert_eq!(actions(&p), [Action::Archive]);
+        f.archived = true;
+        let p = plan(
+            std::slice::from_ref(&w),
+            std::slice::from_ref(&f),
+            Rules::default(),
+        );
+        assert_eq!(actions(&p), [Action::Unchanged]);
+        assert_eq!(
+            actions(&plan(&[w], &[], Rules::default())),
+            [Action::Unchanged]
+        );
+        let p = plan(&[], &[f], Rules::default());
+        assert!(p.steps.is_empty(), "an archived page is not an orphan");
     }
 
     #[test]

@@ -60,6 +60,12 @@ fn file_safe(id: &str) -> String {
         .collect()
 }
 
+/// The first 16 hex digits of a `sha256:` content hash, for version messages.
+pub fn short_hash(hash: &str) -> &str {
+    let hex = hash.strip_prefix("sha256:").unwrap_or(hash);
+    &hex[..hex.len().min(16)]
+}
+
 pub fn now_rfc3339() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }

@@ -7,7 +7,7 @@ use std::io::Write;
 
 use serde::Serialize;
 
-use super::plan::{Action, Collision};
+use super::plan::{Action, Collision, Found, Step, Wanted};
 
 /// What became of one page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -39,6 +39,53 @@ pub struct PageReport {
     pub error: Option<String>,
     /// The receipt file written for this page.
     pub receipt: Option<String>,
+}
+
+impl PageReport {
+    /// The planned page of `step`, before anything is written; `approval` is the wanted page's
+    /// approval state.
+    pub fn planned(
+        step: &Step,
+        wanted: &[Wanted],
+        found: &[Found],
+        approval: Option<String>,
+    ) -> PageReport {
+        let f = step.found.map(|i| &found[i]);
+        let (doc_id, source, title, scope) = match step.wanted {
+            Some(i) => {
+                let w = &wanted[i];
+                (
+                    w.key.clone(),
+                    w.source.clone(),
+                    w.title.clone(),
+                    w.place.scope.clone(),
+                )
+            }
+            None => {
+                let f = f.expect("prune and orphan steps have a found page");
+                (
+                    f.key.clone().unwrap_or_default(),
+                    String::new(),
+                    f.title.clone(),
+                    f.place.scope.clone(),
+                )
+            }
+        };
+        PageReport {
+            doc_id,
+            source,
+            title,
+            scope,
+            action: step.action,
+            outcome: Outcome::Planned,
+            remote_id: f.map(|f| f.remote_id.clone()),
+            version: f.map(|f| f.version),
+            approval,
+            note: step.note.clone(),
+            error: None,
+            receipt: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]

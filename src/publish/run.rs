@@ -33,7 +33,7 @@ pub enum JobResult {
 /// spawned), so their futures need not be `Send`.
 #[allow(async_fn_in_trait)]
 pub trait Writer {
-    /// Carries out a create, update or move step (an index into `plan.steps`).
+    /// Carries out a create, update, move or archive step (an index into `plan.steps`).
     async fn write(&self, step: usize) -> JobResult;
     /// Archives or deletes the page of a prune step.
     async fn prune(&self, step: usize) -> JobResult;
@@ -52,7 +52,12 @@ pub async fn execute(
         .steps
         .iter()
         .enumerate()
-        .filter(|(_, s)| matches!(s.action, Action::Create | Action::Update | Action::Move))
+        .filter(|(_, s)| {
+            matches!(
+                s.action,
+                Action::Create | Action::Update | Action::Move | Action::Archive
+            )
+        })
         .map(|(i, s)| (s.depth, i))
         .collect();
     let prunes: Vec<usize> = (0..plan.steps.len())

@@ -3,12 +3,14 @@
 //! stream that the writers consume. `build`, `serve`, `check` and `publish` all render through an
 //! [`Engine`], so a preview is exactly what gets published. No I/O beyond reading templates.
 
+pub mod community;
 pub mod data_functions;
 pub mod escape;
 pub mod highlight;
 pub mod html;
 pub mod markdown;
 pub mod partials;
+pub mod partner;
 pub mod raster;
 pub mod storage;
 pub mod templates;

@@ -572,7 +572,7 @@ fn task_lists(events: &[Event<'_>]) -> HashMap<usize, Vec<bool>> {
 }
 
 /// The text inside a tag (alt text of an image, code of a code block) and the index after its end.
-fn inner_text(events: &[Event<'_>], start: usize, end: TagEnd) -> (String, usize) {
+pub(crate) fn inner_text(events: &[Event<'_>], start: usize, end: TagEnd) -> (String, usize) {
     let mut text = String::new();
     let mut depth = 0;
     let mut i = start + 1;
@@ -601,7 +601,7 @@ pub fn chart_svg(html: &str) -> Option<&str> {
 
 /// The text of the chart's `<title>`, for alt text (parsed, so escaped characters come back as
 /// the characters they stand for, and `xml_attr` escapes them exactly once).
-fn chart_title(html: &str) -> Option<String> {
+pub(crate) fn chart_title(html: &str) -> Option<String> {
     let svg = chart_svg(html)?;
     let document = roxmltree::Document::parse(svg).ok()?;
     let title = document.descendants().find(|n| n.has_tag_name("title"))?;

@@ -256,13 +256,9 @@ mod tests {
             let engine = Engine::new(&self.site, Default::default()).unwrap();
             let nav = crate::site::nav::Nav::new(&self.site);
             let mut rendered = Rendered::new(&self.site);
-            rendered.render_pages(
-                &engine,
-                &nav,
-                &Decorations::default(),
-                nav.order(),
-                &Discard,
-            );
+            let body = |page| engine.render_body(page, crate::render::View::Internal);
+            let decorations = Decorations::default();
+            rendered.render_pages(&engine, &nav, &decorations, nav.order(), &Discard, &body);
             let mut site = self.site.clone();
             let page = self.page(rel);
             let old = site.pages[page].clone();

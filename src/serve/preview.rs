@@ -20,10 +20,12 @@ use super::store::Store;
 use super::watch::Watcher;
 use crate::approval;
 use crate::config::Config;
+use crate::content::url;
 use crate::content::{self, Reload, Site};
 use crate::data::Dataset;
 use crate::diag::{self, Diagnostic, Format};
-use crate::render::{Compiled, Engine, View};
+use crate::render::partner::{Links, is_partner_document};
+use crate::render::{Compiled, Engine, RenderedBody, View};
 use crate::site::nav::Nav;
 use crate::site::{self, Decorations, Generated, Memory, Rendered, merged};
 
@@ -264,9 +266,17 @@ impl Preview {
             }
         }
         let sink = Memory::default();
+        let internal = |page| engine.render_body(page, View::Internal);
         let (rendered, pages, generated) = if plan.everything {
             let mut rendered = Rendered::new(site);
-            rendered.render_pages(&engine, &nav, &self.decorations, nav.order(), &sink);
+            rendered.render_pages(
+                &engine,
+                &nav,
+                &self.decorations,
+                nav.order(),
+                &sink,
+                &internal,
+            );
             (
                 self.rendered.insert(rendered),
                 site.pages.len(),
@@ -278,7 +288,7 @@ impl Preview {
                 .as_mut()
                 .expect("a partial plan has a previous render");
             let pages: Vec<usize> = plan.pages.into_iter().collect();
-            rendered.render_pages(&engine, &nav, &self.decorations, &pages, &sink);
+            rendered.render_pages(&engine, &nav, &self.decorations, &pages, &sink, &internal);
             (rendered, pages.len(), plan.generated)
         };
         let problems = match rendered.finish(&engine, &nav, &generated, &sink) {
@@ -336,7 +346,15 @@ impl Preview {
         let nav = Nav::new(site);
         let sink = Memory::default();
         let mut rendered = Rendered::new(site);
-        rendered.render_pages(&engine, &nav, &self.decorations, nav.order(), &sink);
+        let internal = |page| engine.render_body(page, View::Internal);
+        rendered.render_pages(
+            &engine,
+            &nav,
+            &self.decorations,
+            nav.order(),
+            &sink,
+            &internal,
+        );
         let problems = match rendered.finish(&engine, &nav, &Generated::ALL, &sink) {
             Ok(summary) => merged(&self.load_problems, summary.warnings),
             Err(problems) => merged(&self.load_problems, problems),
@@ -440,16 +458,15 @@ impl Preview {
         if view == ReviewView::Partner && !review::partners_get(&site.pages[page]) {
             return ViewReply::Html(review::not_for_partners(&site.pages[page]));
         }
-        let rendered = Engine::new(site, self.data.clone()).and_then(|engine| match view {
-            ReviewView::Internal => {
-                site::render_page_view(&engine, &self.decorations, page, View::Internal)
-                    .map(ViewReply::Html)
-            }
-            ReviewView::Partner => {
-                site::render_page_view(&engine, &self.decorations, page, View::Partner)
-                    .map(ViewReply::Html)
-            }
-            ReviewView::Confluence => review::confluence_page(&engine, page).map(ViewReply::Xhtml),
+        let rendered = Engine::new(site, self.data.clone()).and_then(|engine| {
+            let body = match view {
+                ReviewView::Internal => engine.render_body(page, View::Internal),
+                ReviewView::Partner => partner_body(&engine, page),
+                ReviewView::Confluence => {
+                    return review::confluence_page(&engine, page).map(ViewReply::Xhtml);
+                }
+            };
+            site::render_page_view(&engine, &self.decorations, page, body).map(ViewReply::Html)
         });
         rendered.unwrap_or_else(ViewReply::Problems)
     }
@@ -487,6 +504,25 @@ struct Edits {
     documents: Vec<(usize, Box<content::Page>)>,
     templates: BTreeSet<String>,
     assets: bool,
+}
+
+/// Page `page`'s body exactly as partners get it (internal passages dropped, links to pages
+/// partners cannot open as plain text, leak checked), for the site's layout.
+fn partner_body(engine: &Engine, page: usize) -> RenderedBody {
+    let site = engine.site;
+    let from = &site.pages[page].url;
+    let page_url = |target: usize, anchor: Option<&str>| {
+        is_partner_document(site, target).then(|| {
+            let href = url::relative_href(from, &site.pages[target].url);
+            anchor.map_or(href.clone(), |anchor| format!("{href}#{anchor}"))
+        })
+    };
+    let links = Links {
+        site,
+        page_url: &page_url,
+        relative: true,
+    };
+    site::partner::rendered_body(engine, page, &links, &Some)
 }
 
 /// The decorations `kbpub build` adds: approval banners (none, and no work, without a policy).

@@ -2,6 +2,7 @@
 //! simulator is its own module exposing an axum router; this module mounts them on one server on
 //! 127.0.0.1 and prints its address (so `--port 0` works for tests) once it accepts connections.
 
+pub mod community;
 pub mod confluence;
 pub mod trading_grid;
 pub mod trading_grid_data;
@@ -19,12 +20,15 @@ pub struct SimArgs {
     pub trading_grid: trading_grid::TradingGridArgs,
     #[command(flatten)]
     pub confluence: confluence::ConfluenceArgs,
+    #[command(flatten)]
+    pub community: community::CommunityArgs,
 }
 
 /// Serves every simulator until interrupted (Ctrl-C or SIGTERM).
 pub fn run(options: SimArgs) -> Result<(), String> {
-    let router =
-        trading_grid::router(options.trading_grid)?.merge(confluence::router(&options.confluence));
+    let router = trading_grid::router(options.trading_grid)?
+        .merge(confluence::router(&options.confluence))
+        .merge(community::router(&options.community));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -39,6 +43,7 @@ pub fn run(options: SimArgs) -> Result<(), String> {
         let _ = writeln!(out, "kbpub sim listening on http://{bound}");
         let _ = writeln!(out, "  Trading Grid contract v1: http://{bound}/v1/health, /v1/partners, /v1/metrics, /v1/incidents");
         let _ = writeln!(out, "{}", confluence::describe(&bound.to_string()));
+        let _ = writeln!(out, "{}", community::describe(&bound.to_string()));
         let _ = out.flush();
         drop(out);
         axum::serve(listener, router).with_graceful_shutdown(shutdown()).await.map_err(|e| format!("server error: {e}"))

@@ -6,6 +6,7 @@
 pub mod context;
 pub mod nav;
 pub mod output;
+pub mod partner;
 pub mod search;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -18,7 +19,7 @@ use crate::config::Config;
 use crate::content::{self, Site};
 use crate::data::{self, Dataset};
 use crate::diag::Diagnostic;
-use crate::render::{AnchorRef, DataUse, Engine, View, highlight, templates};
+use crate::render::{AnchorRef, DataUse, Engine, RenderedBody, View, highlight, templates};
 pub use context::Banner;
 use nav::Nav;
 pub use output::{Discard, Memory, Sink, Staging};
@@ -63,19 +64,28 @@ pub fn build(
         decorate(&engine)
     };
     diagnostics.append(&mut decorations.warnings);
-    let output = config.output_dir();
-    let staging = Staging::new(&output)
-        .map_err(|e| vec![io_error(&format!("cannot write {}", output.display()), &e)])?;
-    let mut render = render_site(&engine, &decorations, &staging)
-        .map_err(|errors| merged(&diagnostics, errors))?;
+    write_atomically(config.output_dir(), diagnostics, |staging| {
+        render_site(&engine, &decorations, staging)
+    })
+}
+
+/// Renders into a staging folder beside `output` and swaps it in when nothing failed;
+/// `diagnostics` (earlier warnings or errors) are reported with the render's own.
+fn write_atomically(
+    output: PathBuf,
+    mut diagnostics: Vec<Diagnostic>,
+    render: impl FnOnce(&Staging) -> Result<RenderSummary, Vec<Diagnostic>>,
+) -> Result<BuildSummary, Vec<Diagnostic>> {
+    let cannot_write =
+        |e: &std::io::Error| vec![io_error(&format!("cannot write {}", output.display()), e)];
+    let staging = Staging::new(&output).map_err(|e| cannot_write(&e))?;
+    let mut render = render(&staging).map_err(|errors| merged(&diagnostics, errors))?;
     if diagnostics.iter().any(Diagnostic::is_error) {
         return Err(merged(&diagnostics, render.warnings));
     }
     diagnostics.append(&mut render.warnings);
     render.warnings = diagnostics;
-    staging
-        .commit()
-        .map_err(|e| vec![io_error(&format!("cannot write {}", output.display()), &e)])?;
+    staging.commit().map_err(|e| cannot_write(&e))?;
     Ok(BuildSummary { render, output })
 }
 
@@ -154,9 +164,21 @@ pub fn render_site(
     decorations: &Decorations,
     sink: &dyn Sink,
 ) -> Result<RenderSummary, Vec<Diagnostic>> {
+    render_site_with(engine, decorations, sink, &|page| {
+        engine.render_body(page, View::Internal)
+    })
+}
+
+/// [`render_site`] with each page's body from `body` (the partner view renders bodies its own way).
+pub fn render_site_with(
+    engine: &Engine,
+    decorations: &Decorations,
+    sink: &dyn Sink,
+    body: &(dyn Fn(usize) -> RenderedBody + Sync),
+) -> Result<RenderSummary, Vec<Diagnostic>> {
     let nav = Nav::new(engine.site);
     let mut rendered = Rendered::new(engine.site);
-    rendered.render_pages(engine, &nav, decorations, nav.order(), sink);
+    rendered.render_pages(engine, &nav, decorations, nav.order(), sink, body);
     rendered.finish(engine, &nav, &Generated::ALL, sink)
 }
 
@@ -168,7 +190,8 @@ impl Rendered {
         }
     }
 
-    /// Renders `pages` in parallel into `sink`, replacing what was known about them.
+    /// Renders `pages` in parallel into `sink`, each with its body from `body`, replacing what was
+    /// known about them.
     pub fn render_pages(
         &mut self,
         engine: &Engine,
@@ -176,12 +199,12 @@ impl Rendered {
         decorations: &Decorations,
         pages: &[usize],
         sink: &dyn Sink,
+        body: &(dyn Fn(usize) -> RenderedBody + Sync),
     ) {
         let results: Vec<(usize, PageRecord)> = pages
             .par_iter()
             .map(|&page| {
-                let (html, mut record) =
-                    render_page(engine, nav, decorations, page, View::Internal);
+                let (html, mut record) = render_page(engine, nav, decorations, page, body(page));
                 let url = &engine.site.pages[page].url;
                 if let Err(e) = html.map_or(Ok(()), |html| sink.write_owned(url, html.into_bytes()))
                 {
@@ -255,11 +278,10 @@ fn render_page(
     nav: &Nav,
     decorations: &Decorations,
     page: usize,
-    view: View,
+    body: RenderedBody,
 ) -> (Option<String>, PageRecord) {
     let site = engine.site;
     let p = &site.pages[page];
-    let body = engine.render_body(page, view);
     let mut diagnostics = body.diagnostics;
     let banners = decorations
         .banners
@@ -296,15 +318,15 @@ fn render_page(
     (html, record)
 }
 
-/// Page `page` rendered for `view` as a whole HTML document, or the problems that stopped it
-/// (`kbpub serve` shows reviewers the partner view this way).
+/// Page `page` with `body` in the site's layout, as a whole HTML document, or the problems that
+/// stopped it (`kbpub serve` shows reviewers the partner view this way).
 pub fn render_page_view(
     engine: &Engine,
     decorations: &Decorations,
     page: usize,
-    view: View,
+    body: RenderedBody,
 ) -> Result<String, Vec<Diagnostic>> {
-    let (html, record) = render_page(engine, &Nav::new(engine.site), decorations, page, view);
+    let (html, record) = render_page(engine, &Nav::new(engine.site), decorations, page, body);
     match html {
         Some(html) if !record.diagnostics.iter().any(Diagnostic::is_error) => Ok(html),
         _ => Err(record.diagnostics),

@@ -367,3 +367,34 @@ pub fn git(dir: &std::path::Path, who: &str, args: &[&str]) -> String {
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// People and a policy for publish tests: Wes writes, Ana (group `ops`) approves.
+pub const PEOPLE: &str = "[[person]]\nemail = \"wes@example.com\"\nname = \"Wes Writer\"\n[[person]]\nemail = \"ana@example.com\"\nname = \"Ana Ops\"\n\n[groups]\nops = [\"ana@example.com\"]\n";
+pub const POLICY: &str = "[[rule]]\nname = \"everything\"\napprovals = 1\ngroups = [\"ops\"]\n";
+
+/// Commits what Wes changed and has Ana approve every document's current content.
+pub fn approve_all(kb: &Kb) {
+    git(kb.path(), "wes@example.com", &["add", "-A"]);
+    git(
+        kb.path(),
+        "wes@example.com",
+        &["commit", "-q", "--allow-empty", "-m", "edit"],
+    );
+    let docs: Vec<String> = files_under(&kb.path().join("content"))
+        .into_iter()
+        .filter(|f| f.ends_with(".md"))
+        .map(|f| format!("content/{f}"))
+        .collect();
+    let out = kbpub()
+        .args(["approve", "--as", "ana@example.com"])
+        .args(&docs)
+        .current_dir(kb.path())
+        .envs(git_env("ana@example.com"))
+        .output()
+        .expect("run kbpub approve");
+    assert!(
+        out.status.success(),
+        "approve: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

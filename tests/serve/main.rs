@@ -656,12 +656,25 @@ fn open_starts_the_browser_on_the_served_url() {
 #[test]
 fn reviewers_see_the_partner_view_and_the_page_facts() {
     let kb = kb();
+    edit(
+        &kb,
+        "content/guides/partner.md",
+        "Thank you.",
+        "Thank you. See [the alpha guide](alpha.md).",
+    );
     let served = Served::start(&kb);
     let internal = served.get("/guides/partner.html").text();
     assert!(internal.contains("Escalate to the on-call lead"));
+    assert!(internal.contains("href=\"alpha.html\""));
     let partner = served.get("/guides/partner.html?view=partner");
     assert_eq!(partner.status, 200);
     let partner = partner.text();
+    let body = Html::parse_document(&partner);
+    assert!(
+        text(&body, ".doc-body").contains("See the alpha guide.")
+            && select(&body, ".doc-body a").is_empty(),
+        "partners cannot open internal pages: the link is plain text"
+    );
     assert!(
         partner.contains("Welcome, partners.") && partner.contains("Thank you."),
         "{partner}"

@@ -167,11 +167,7 @@ impl Client {
     }
 
     async fn get(&self, path: &str) -> Result<Value, HttpError> {
-        Ok(self
-            .http
-            .send(Method::GET, path, Body::Empty, true, &[])
-            .await?
-            .json)
+        self.http.get(path).await
     }
 
     async fn write(

@@ -66,16 +66,7 @@ fn default_page_size() -> usize {
 impl ConfluenceConfig {
     /// The space a document in folder `dir` goes to, unless its front matter names one.
     pub fn space_for_dir(&self, dir: &str) -> &str {
-        self.sections
-            .iter()
-            .filter(|(folder, _)| {
-                dir == folder.as_str()
-                    || dir
-                        .strip_prefix(folder.as_str())
-                        .is_some_and(|rest| rest.starts_with('/'))
-            })
-            .max_by_key(|(folder, _)| folder.len())
-            .map_or(self.default_space.as_str(), |(_, space)| space.as_str())
+        crate::publish::by_section(&self.sections, dir).unwrap_or(self.default_space.as_str())
     }
 
     /// Problems a writer must fix before anything is sent.

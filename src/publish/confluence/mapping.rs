@@ -163,20 +163,7 @@ pub fn render(
         .par_iter()
         .map(|&page| render_page(engine, layout, gates, page, &resolve))
         .collect();
-    let mut desired = Vec::with_capacity(results.len());
-    let mut problems = Vec::new();
-    for result in results {
-        match result {
-            Ok(d) => desired.push(d),
-            Err(mut e) => problems.append(&mut e),
-        }
-    }
-    if problems.is_empty() {
-        Ok(desired)
-    } else {
-        crate::diag::sort(&mut problems);
-        Err(problems)
-    }
+    crate::diag::all_or_problems(results)
 }
 
 fn render_page(

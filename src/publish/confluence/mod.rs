@@ -10,16 +10,14 @@ pub mod mapping;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use serde_json::{Value, json};
 
 use super::Context;
 use super::http::{Auth, Http};
 use super::plan::{self, Action, Edit, Found, Place, Recorded, Rules, Wanted};
-use super::receipt::{self, Receipt};
-use super::report::{Outcome, PageReport, TargetReport};
-use super::retry::{Budget, RetryPolicy};
+use super::receipt::{self, Receipt, short_hash};
+use super::report::{PageReport, TargetReport};
 use super::run::{self, JobResult};
 use crate::diag::Diagnostic;
 use crate::render::raster;
@@ -28,44 +26,34 @@ use client::{Client, Content, Page, Property, Space, VERSION_MESSAGE_PREFIX};
 pub use config::ConfluenceConfig;
 use mapping::Desired;
 
-/// The most a run waits in total between retries.
-const RETRY_BUDGET: Duration = Duration::from_secs(300);
-
 /// Publishes to Confluence. `Err` holds content problems a writer must fix (nothing was sent);
 /// everything else, including a target that could not be reached, is in the report.
 pub async fn publish(
     ctx: &Context<'_>,
     config: &ConfluenceConfig,
 ) -> Result<TargetReport, Vec<Diagnostic>> {
-    let mut report = TargetReport::new("confluence", &config.base_url, ctx.options.dry_run);
-    report.data_as_of = ctx.data_as_of.clone();
-    if let Err(error) = run(ctx, config, &mut report).await? {
-        report.error = Some(error);
-    }
-    Ok(report)
+    let connect = || {
+        config.check()?;
+        credentials(config)
+    };
+    super::run_target(
+        ctx,
+        "confluence",
+        &config.base_url,
+        connect,
+        async |http, report| run(ctx, config, http, report).await,
+    )
+    .await
 }
 
 /// The outer `Result` carries content diagnostics; the inner one why the target stopped.
 async fn run(
     ctx: &Context<'_>,
     config: &ConfluenceConfig,
+    http: Http,
     report: &mut TargetReport,
 ) -> Result<Result<(), String>, Vec<Diagnostic>> {
     let site = ctx.engine.site;
-    let prepared = (|| {
-        config.check()?;
-        let auth = credentials(config)?;
-        Http::new(
-            &config.base_url,
-            auth,
-            RetryPolicy::default(),
-            Arc::new(Budget::new(RETRY_BUDGET)),
-        )
-    })();
-    let http = match prepared {
-        Ok(http) => http,
-        Err(e) => return Ok(Err(e)),
-    };
     let layout = mapping::layout(site, config, ctx.gates);
     let mut keys: BTreeSet<String> = layout.space.iter().flatten().cloned().collect();
     keys.extend(config.spaces.keys().cloned());
@@ -140,6 +128,7 @@ async fn run(
                     reasons
                 }),
                 depth: layout.depth[d.page],
+                retire: false,
             }
         })
         .collect();
@@ -147,6 +136,7 @@ async fn run(
         force: ctx.options.force,
         prune: ctx.options.prune,
         unique_titles: true,
+        editor: "Confluence",
     };
     let plan = plan::plan(&wanted, &found, rules);
     report.pages = plan
@@ -192,16 +182,18 @@ impl TargetReport {
 
 /// Credentials from the env vars `kbpub.toml` names; the values never leave the `Auth`.
 fn credentials(config: &ConfluenceConfig) -> Result<Auth, String> {
-    let read = |name: &str, what: &str, key: &str| match std::env::var(name) {
-        Ok(value) if !value.trim().is_empty() => Ok(value.trim().to_string()),
-        _ => Err(format!(
-            "the Confluence {what} is not set: export {name} (named by `confluence.{key}` in kbpub.toml)"
-        )),
-    };
-    let token = read(&config.token_env, "token", "token_env")?;
+    let token = super::secret(
+        &config.token_env,
+        "Confluence token",
+        "confluence.token_env",
+    )?;
     Ok(match &config.email_env {
         Some(email_env) => Auth::Basic {
-            user: read(email_env, "account e-mail", "email_env")?,
+            user: super::secret(
+                email_env,
+                "Confluence account e-mail",
+                "confluence.email_env",
+            )?,
             token,
         },
         None => Auth::Bearer(token),
@@ -264,6 +256,7 @@ fn found_pages(scanned: &[Page], roots: &HashMap<String, String>) -> Vec<Found> 
                     when: p.when.clone(),
                     by_kbpub: p.message.starts_with(VERSION_MESSAGE_PREFIX),
                 },
+                archived: false,
             }
         })
         .collect()
@@ -276,52 +269,20 @@ fn page_report(
     desired: &[Desired],
     ctx: &Context<'_>,
 ) -> PageReport {
-    let f = step.found.map(|i| &found[i]);
-    let mut note = step.note.clone();
-    let (doc_id, source, title, scope, approval) = match step.wanted {
-        Some(index) => {
-            let w = &wanted[index];
-            let gate = &ctx.gates[desired[index].page];
-            if !gate.publishable && step.action != Action::Gated {
-                let container = format!(
-                    "its own text is {}: published only as the parent of its approved pages",
-                    gate.state
-                );
-                note = Some(note.map_or(container.clone(), |n| format!("{n}; {container}")));
-            }
-            (
-                w.key.clone(),
-                w.source.clone(),
-                w.title.clone(),
-                w.place.scope.clone(),
-                Some(gate.state.clone()),
-            )
-        }
-        None => {
-            let f = f.expect("prune and orphan steps have a found page");
-            (
-                f.key.clone().unwrap_or_default(),
-                String::new(),
-                f.title.clone(),
-                f.place.scope.clone(),
-                None,
-            )
-        }
-    };
-    PageReport {
-        doc_id,
-        source,
-        title,
-        scope,
-        action: step.action,
-        outcome: Outcome::Planned,
-        remote_id: f.map(|f| f.remote_id.clone()),
-        version: f.map(|f| f.version),
-        approval,
-        note,
-        error: None,
-        receipt: None,
+    let gate = step.wanted.map(|i| &ctx.gates[desired[i].page]);
+    let mut report = PageReport::planned(step, wanted, found, gate.map(|g| g.state.clone()));
+    if let Some(gate) = gate.filter(|g| !g.publishable && step.action != Action::Gated) {
+        let container = format!(
+            "its own text is {}: published only as the parent of its approved pages",
+            gate.state
+        );
+        report.note = Some(
+            report
+                .note
+                .map_or(container.clone(), |n| format!("{n}; {container}")),
+        );
     }
+    report
 }
 
 struct Executor<'a> {
@@ -607,11 +568,6 @@ fn is_our_first_version(page: &Page, key: &str, parent: &str) -> bool {
             .property
             .as_ref()
             .is_none_or(|p| p.value.get("doc_id").and_then(Value::as_str) == Some(key))
-}
-
-fn short_hash(hash: &str) -> &str {
-    let hex = hash.strip_prefix("sha256:").unwrap_or(hash);
-    &hex[..hex.len().min(16)]
 }
 
 /// The bytes to upload for an attachment: the asset, or the chart rasterised to PNG.

@@ -1,0 +1,145 @@
+//! Which documents go to the partner community and what each article should be: every
+//! `audience = "partner"` document (current ones published, obsolete ones archived with their
+//! `superseded_by`), its category, labels from tags, and its body — the partner rendering, leak
+//! checked and within the contract's 1 MiB — with the content hash that tells "no change". Pure:
+//! reads the site and content assets, never the network.
+
+use rayon::prelude::*;
+use sha2::{Digest, Sha256};
+
+use super::config::CommunityConfig;
+use crate::content::{Audience, Site, Status, url};
+use crate::diag::Diagnostic;
+use crate::publish::gate::Gate;
+use crate::publish::leak;
+use crate::render::Engine;
+use crate::render::partner::{self, Links, is_partner_document};
+
+/// The contract's limit on a request body.
+pub const MAX_BODY: usize = 1 << 20;
+
+/// An article as kbpub wants it on the community.
+#[derive(Debug, Clone)]
+pub struct Desired {
+    pub page: usize,
+    pub title: String,
+    pub category: String,
+    pub labels: Vec<String>,
+    /// Empty for retired and gated documents (nothing of theirs is sent).
+    pub body: String,
+    pub hash: String,
+    /// `status = "obsolete"`: archive the article.
+    pub retire: bool,
+    pub superseded_by: Option<String>,
+}
+
+/// The category of page `page`.
+pub fn category<'c>(site: &Site, config: &'c CommunityConfig, page: usize) -> &'c str {
+    let p = &site.pages[page];
+    config.category(url::parent_dir(&p.rel_path), p.doc_type())
+}
+
+/// The partner documents of the site, current and obsolete, in nav order.
+pub fn documents(site: &Site) -> Vec<usize> {
+    site.documents()
+        .filter(|&d| site.pages[d].meta.audience == Audience::Partner)
+        .collect()
+}
+
+/// Renders every partner document that will be written. `linkable(page)`: links to that partner
+/// document point at its article (it is, or will be, published); others become plain text.
+/// `Err`: problems a writer must fix (render errors, leaks, bodies over 1 MiB); nothing is sent.
+pub fn render(
+    engine: &Engine,
+    config: &CommunityConfig,
+    gates: &[Gate],
+    linkable: &(dyn Fn(usize) -> bool + Sync),
+) -> Result<Vec<Desired>, Vec<Diagnostic>> {
+    let site = engine.site;
+    let page_url = |page: usize, anchor: Option<&str>| {
+        (is_partner_document(site, page) && linkable(page)).then(|| {
+            let url = config.article_url(&site.pages[page].id);
+            match anchor {
+                Some(anchor) => format!("{url}#{anchor}"),
+                None => url,
+            }
+        })
+    };
+    let links = Links {
+        site,
+        page_url: &page_url,
+        relative: false,
+    };
+    let results: Vec<Result<Desired, Vec<Diagnostic>>> = documents(site)
+        .par_iter()
+        .map(|&page| desired(engine, config, gates, &links, page))
+        .collect();
+    crate::diag::all_or_problems(results)
+}
+
+fn desired(
+    engine: &Engine,
+    config: &CommunityConfig,
+    gates: &[Gate],
+    links: &Links,
+    page: usize,
+) -> Result<Desired, Vec<Diagnostic>> {
+    let p = &engine.site.pages[page];
+    let retire = p.meta.status == Status::Obsolete;
+    let title = p.meta.title.clone();
+    let category = category(engine.site, config, page).to_string();
+    let labels = crate::publish::confluence::mapping::labels(&p.meta.tags);
+    let body = if retire || !gates[page].publishable {
+        String::new()
+    } else {
+        let rendered = partner::body(engine, page, links)?;
+        let leaks = leak::check(engine, page, &rendered);
+        if !leaks.is_empty() {
+            return Err(leaks);
+        }
+        if rendered.html.len() > MAX_BODY {
+            return Err(vec![too_large(&p.id, &p.file, rendered.html.len())]);
+        }
+        rendered.html
+    };
+    let hash = content_hash(&title, &category, &labels, &config.locale, &body);
+    Ok(Desired {
+        page,
+        title,
+        category,
+        labels,
+        body,
+        hash,
+        retire,
+        superseded_by: p.meta.superseded_by.clone(),
+    })
+}
+
+fn too_large(id: &str, file: &str, bytes: usize) -> Diagnostic {
+    Diagnostic::error(
+        "too-large",
+        format!(
+            "the community article of `{id}` would be {:.1} MiB, over the community's 1 MiB limit",
+            bytes as f64 / MAX_BODY as f64
+        ),
+    )
+    .in_file(file.to_string())
+    .help("images and charts travel inside the article: use smaller images (PNG or JPEG), or split the document")
+}
+
+/// What "no change" is judged by: everything kbpub writes to the article.
+fn content_hash(
+    title: &str,
+    category: &str,
+    labels: &[String],
+    locale: &str,
+    body: &str,
+) -> String {
+    let canonical = serde_json::json!({
+        "title": title, "category": category, "labels": labels, "locale": locale, "body": body,
+    });
+    format!(
+        "sha256:{}",
+        hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
+    )
+}

@@ -1,0 +1,752 @@
+//! `kbpub publish` to the partner community end to end: the real binary against `kbpub sim`'s
+//! community server (`community-v1`) over loopback — partner documents only, drafts published as
+//! exact versions, zero-write re-runs, drift, faults without duplicates, archiving, the leak
+//! check, gating, dry runs, the JSON report and receipts; and `kbpub build --audience partner`.
+
+mod common;
+
+use common::*;
+use serde_json::{Value, json};
+
+const TOKEN: &str = "community-token";
+const CHART: &str = "<figure class=\"kb-chart\"><svg xmlns=\"http://www.w3.org/2000/svg\" width=\"60\" height=\"30\"><title>Rejection rate</title><polyline points=\"0,30 30,10 60,20\" stroke=\"#c00\" fill=\"none\"/></svg></figure>";
+
+/// A knowledge base with two partner documents, an obsolete one, an internal runbook, a policy
+/// with every document approved, publishing to the simulator's community.
+fn kb_for(sim: &Sim) -> Kb {
+    let kb = Kb::new();
+    let toml = std::fs::read_to_string(kb.path().join("kbpub.toml")).unwrap();
+    kb.write(
+        "kbpub.toml",
+        &format!(
+            "{toml}\n[partner]\ninternal_domains = [\"ops.example.com\"]\ninternal_hostnames = [\"edi-archive.corp\"]\n\n[community]\nbase_url = \"{}/community\"\ntoken_env = \"KB_TEST_COMMUNITY\"\narticle_url = \"https://community.test/kb/{{external_id}}\"\ndefault_category = \"guides\"\n[community.sections]\nfaq = \"edi-faq\"\n",
+            sim.base
+        ),
+    );
+    kb.write(
+        "content/guides/_index.md",
+        "+++\ntitle = \"Guides\"\n+++\nInternal section text.\n",
+    );
+    kb.write(
+        "content/guides/connect.md",
+        &format!("+++\nid = \"connect\"\ntitle = \"Connecting\"\ntype = \"partner\"\naudience = \"partner\"\ntags = [\"AS2\", \"sftp\"]\n+++\n\nSee [setup](setup.md#steps) and the [runbook](../ops/runbook.md). Write to <edi-support@example.com>.\n\n> [!WARNING]\n> Rotate certificates.\n\n- [x] exchange certificates\n- [ ] send a test file\n\n```x12\nISA*00*<x>~\n```\n\n![Flow](img/flow.png)\n\n{CHART}\n\n<!-- internal -->\nGateways tg-gw01.ops.example.com; on-call <edi-oncall@ops.example.com>. SECRET-PASSAGE\n<!-- /internal -->\n\nDone.\n"),
+    );
+    std::fs::create_dir_all(kb.path().join("content/guides/img")).unwrap();
+    std::fs::write(
+        kb.path().join("content/guides/img/flow.png"),
+        b"\x89PNG\r\n\x1a\nnot-really-a-png",
+    )
+    .unwrap();
+    kb.write(
+        "content/guides/setup.md",
+        "+++\nid = \"setup\"\ntitle = \"Setup\"\ntype = \"partner\"\naudience = \"partner\"\n+++\n\n## Steps\n\nOne.\n",
+    );
+    kb.write(
+        "content/faq/old.md",
+        "+++\nid = \"old-notice\"\ntitle = \"Old notice\"\ntype = \"notice\"\naudience = \"partner\"\nstatus = \"obsolete\"\nsuperseded_by = \"setup\"\n+++\n\nOld.\n",
+    );
+    kb.write(
+        "content/ops/runbook.md",
+        "+++\nid = \"runbook\"\ntitle = \"Runbook\"\ntype = \"sop\"\n+++\n\nInternal only.\n",
+    );
+    kb.write(".kb/people.toml", PEOPLE);
+    kb.write(".kb/policy.toml", POLICY);
+    kb.write(
+        ".gitignore",
+        "output/\noutput-partner/\n.kb/receipts/\ndata/\n",
+    );
+    git(kb.path(), "wes@example.com", &["init", "-q", "-b", "main"]);
+    approve_all(&kb);
+    kb
+}
+
+fn publish(kb: &Kb, args: &[&str]) -> Run {
+    let run = kb.run_env(
+        &[&["publish", "--target", "community"], args].concat(),
+        &[("KB_TEST_COMMUNITY", TOKEN)],
+    );
+    assert!(
+        !run.stdout().contains(TOKEN) && !run.stderr().contains(TOKEN),
+        "the token leaked into output"
+    );
+    run
+}
+
+fn json_publish(kb: &Kb, args: &[&str]) -> (i32, Value) {
+    let run = publish(kb, &[&["--format", "json"], args].concat());
+    (run.code(), run.json())
+}
+
+fn control(sim: &Sim, what: &str) -> Value {
+    sim.client()
+        .get(format!("{}/__sim/community/{what}", sim.base))
+        .send()
+        .and_then(|r| r.json())
+        .expect("community control endpoint")
+}
+
+fn articles(sim: &Sim) -> Vec<Value> {
+    control(sim, "articles").as_array().unwrap().clone()
+}
+
+fn article(sim: &Sim, external_id: &str) -> Value {
+    let all = articles(sim);
+    let matching: Vec<&Value> = all
+        .iter()
+        .filter(|a| a["external_id"] == external_id)
+        .collect();
+    assert_eq!(matching.len(), 1, "one article for {external_id}: {all:#?}");
+    matching[0].clone()
+}
+
+fn writes(sim: &Sim) -> u64 {
+    let stats = control(sim, "stats");
+    ["POST", "PUT"]
+        .iter()
+        .map(|m| stats[m].as_u64().unwrap_or(0))
+        .sum()
+}
+
+fn faults(sim: &Sim, faults: Value) {
+    let response = sim
+        .client()
+        .post(format!("{}/__sim/community/faults", sim.base))
+        .json(&faults)
+        .send()
+        .unwrap();
+    assert!(response.status().is_success());
+}
+
+/// A request to the community API as `token` (the moderator edits with `moderator-token`).
+fn api(
+    sim: &Sim,
+    method: reqwest::Method,
+    path: &str,
+    token: &str,
+    headers: &[(&str, &str)],
+    body: Value,
+) -> (u16, Value) {
+    let mut request = sim
+        .client()
+        .request(method, format!("{}/community{path}", sim.base))
+        .bearer_auth(token)
+        .json(&body);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request.send().unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().unwrap_or(Value::Null))
+}
+
+fn page<'a>(report: &'a Value, doc_id: &str) -> &'a Value {
+    report["targets"][0]["pages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["doc_id"] == doc_id)
+        .unwrap_or_else(|| panic!("{doc_id} not in {report:#}"))
+}
+
+#[test]
+fn partner_documents_are_created_as_drafts_published_exactly_and_rerun_writes_nothing() {
+    let sim = Sim::start();
+    let kb = kb_for(&sim);
+    let (code, report) = json_publish(&kb, &[]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(page(&report, "connect")["action"], "create");
+    assert_eq!(page(&report, "old-notice")["action"], "unchanged");
+    let all = articles(&sim);
+    let ids: Vec<&str> = all
+        .iter()
+        .map(|a| a["external_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 2, "only current partner documents: {ids:?}");
+    let connect = article(&sim, "connect");
+    assert_eq!(
+        (
+            &connect["status"],
+            &connect["version"],
+            &connect["published_version"]
+        ),
+        (&json!("published"), &json!(1), &json!(1))
+    );
+    assert_eq!(connect["category"], "guides");
+    assert_eq!(connect["labels"], json!(["as2", "sftp"]));
+    assert_eq!(connect["locale"], "en");
+    let body = connect["body"].as_str().unwrap();
+    for internal in ["SECRET-PASSAGE", "ops.example.com", "Internal only"] {
+        assert!(
+            !body.contains(internal),
+            "{internal} reached partners: {body}"
+        );
+    }
+    assert!(
+        body.contains("<a href=\"https://community.test/kb/setup#steps\">setup</a>"),
+        "{body}"
+    );
+    assert!(
+        body.contains("the runbook."),
+        "internal link as plain text: {body}"
+    );
+    assert!(
+        !body.contains("runbook.html") && !body.contains("kb.test"),
+        "{body}"
+    );
+    assert!(
+        body.contains("<a href=\"mailto:edi-support@example.com\">"),
+        "{body}"
+    );
+    assert!(
+        body.contains("<div class=\"callout callout-warning\">"),
+        "{body}"
+    );
+    assert!(
+        body.contains("\u{2611} exchange certificates")
+            && body.contains("\u{2610} send a test file"),
+        "{body}"
+    );
+    assert!(
+        body.contains("<pre><code class=\"language-x12\">ISA*00*&lt;x&gt;~\n</code></pre>"),
+        "{body}"
+    );
+    assert!(
+        body.contains("<img src=\"data:image/png;base64,iVBORw0KGgo"),
+        "image inside: {body}"
+    );
+    assert!(
+        body.contains("alt=\"Rejection rate\""),
+        "the chart travels as a PNG data: image: {body}"
+    );
+    assert!(
+        !body.contains("<svg") && !body.contains("<figure"),
+        "{body}"
+    );
+    let receipt: Value = serde_json::from_str(
+        &std::fs::read_to_string(kb.path().join(".kb/receipts/community/connect.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(receipt["remote_id"], connect["id"]);
+    assert_eq!(receipt["version"], 1);
+    assert_eq!(receipt["content_hash"], connect["content_hash"]);
+    assert_eq!(receipt["approval_state"], "approved");
+    assert!(
+        receipt["approvals_used"][0]
+            .as_str()
+            .unwrap()
+            .contains("ana@example.com")
+    );
+
+    let before = writes(&sim);
+    let run = publish(&kb, &[]).ok();
+    assert_eq!(writes(&sim), before, "an unchanged re-run writes nothing");
+    assert!(run.stdout().contains("0 writes"), "{}", run.stdout());
+    assert!(
+        run.stdout().contains("unchanged  guides   Connecting"),
+        "{}",
+        run.stdout()
+    );
+}
+
+#[test]
+fn an_edit_writes_the_next_draft_with_if_match_and_publishes_that_version() {
+    let sim = Sim::start();
+    let kb = kb_for(&sim);
+    publish(&kb, &[]).ok();
+    kb.write(
+        "content/guides/setup.md",
+        "+++\nid = \"setup\"\ntitle = \"Setup, revised\"\ntype = \"partner\"\naudience = \"partner\"\n+++\n\n## Steps\n\nTwo.\n",
+    );
+    approve_all(&kb);
+    let (code, report) = json_publish(&kb, &[]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(page(&report, "setup")["action"], "update");
+    assert_eq!(
+        page(&report, "connect")["action"],
+        "unchanged",
+        "links go to the article URL, which is by external id: a new title changes nothing there"
+    );
+    let setup = article(&sim, "setup");
+    assert_eq!(
+        (
+            &setup["title"],
+            &setup["version"],
+            &setup["published_version"]
+        ),
+        (&json!("Setup, revised"), &json!(2), &json!(2))
+    );
+    assert!(setup["body"].as_str().unwrap().contains("Two."));
+}
+
+#[test]
+fn a_moderators_edit_is_reported_as_drifted_and_kept_until_forced() {
+    let sim = Sim::start();
+    let kb = kb_for(&sim);
+    publish(&kb, &[]).ok();
+    let setup = article(&sim, "setup");
+    let id = setup["id"].as_str().unwrap();
+    let etag = setup["etag"].as_str().unwrap();
+    // A stale etag is refused: the rule kbpub relies on.
+    let (status, error) = api(
+        &sim,
+        reqwest::Method::PUT,
+        &format!("/v1/articles/{id}/draft"),
+        "moderator-token",
+        &[("If-Match", "\"stale\"")],
+        json!({"title": "x", "body": "<p>x</p>", "category": "guides"}),
+    );
+    assert_eq!(status, 412, "{error}");
+    let (status, _) = api(
+        &sim,
+        reqwest::Method::PUT,
+        &format!("/v1/articles/{id}/draft"),
+        "moderator-token",
+        &[("If-Match", etag)],
+        json!({"title": "Setup", "body": "<p>Fixed by a moderator</p>", "category": "guides"}),
+    );
+    assert_eq!(status, 200);
+    let (status, _) = api(
+        &sim,
+        reqwest::Method::POST,
+        &format!("/v1/articles/{id}/publish"),
+        "moderator-token",
+        &[],
+        json!({"version": 2}),
+    );
+    assert_eq!(status, 200);
+
+    let (code, report) = json_publish(&kb, &[]);
+    assert_eq!(code, 1, "drift is not success: {report:#}");
+    let drifted = page(&report, "setup");
+    assert_eq!(drifted["action"], "drifted");
+    assert!(
+        drifted["note"]
+            .as_str()
+            .unwrap()
+            .contains("edited in the community by a moderator"),
+        "{drifted}"
+    );
+    assert!(
+        article(&sim, "setup")["body"]
+            .as_str()
+            .unwrap()
+            .contains("Fixed by a moderator")
+    );
+
+    let (code, report) = json_publish(&kb, &["--force"]);
+    assert_eq!(code, 0, "{report:#}");
+    let setup = article(&sim, "setup");
+    assert_eq!(
+        (&setup["version"], &setup["published_version"]),
+        (&json!(3), &json!(3))
+    );
+    assert!(setup["body"].as_str().unwrap().contains("One."));
+}
+
+#[test]
+fn rate_limits_server_errors_and_commit_then_fail_never_duplicate_an_article() {
+    let sim = Sim::start();
+    let kb = kb_for(&sim);
+    faults(
+        &sim,
+        json!([
+            {"method": "GET", "path": "/v1/articles", "status": 429, "times": 1, "retry_after": "1"},
+            {"method": "POST", "path": "/v1/articles", "status": 500, "times": 2, "commit": true},
+            {"method": "POST", "path": "/publish", "status": 503, "times": 1},
+        ]),
+    );
+    let (code, report) = json_publish(&kb, &[]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(
+        articles(&sim).len(),
+        2,
+        "each create committed before its 500: found, not repeated"
+    );
+    for id in ["connect", "setup"] {
+        assert_eq!(article(&sim, id)["status"], "published");
+    }
+    // An update whose draft commits and then fails is recognised as ours after the 412.
+    kb.write(
+        "content/guides/setup.md",
+        "+++\nid = \"setup\"\ntitle = \"Setup\"\ntype = \"partner\"\naudience = \"partner\"\n+++\n\n## Steps\n\nThree.\n",
+    );
+    approve_all(&kb);
+    faults(
+        &sim,
+        json!([{"method": "PUT", "path": "/draft", "status": 502, "times": 1, "commit": true}]),
+    );
+    let (code, report) = json_publish(&kb, &[]);
+    assert_eq!(code, 0, "{report:#}");
+    let setup = article(&sim, "setup");
+    assert_eq!(
+        (&setup["version"], &setup["published_version"]),
+        (&json!(2), &json!(2)),
+        "one new version, not two"
+    );
+}
+
+#[test]
+fn a_create_answered_409_finds_the_article_instead_of_duplicating_it() {
+    let sim = Sim::start();
+    let kb = kb_for(&sim);
+    // An article kbpub wrote under another category (the config changed since): the scan of the
+    // configured categories does not see it, so the create meets the unique external id.
+    let (status, _) = api(
+        &sim,
+        reqwest::Method::POST,
+        "/v1/articles",
+        TOKEN,
+        &[],
+        json!({"external_id": "setup", "title": "Setup", "body": "<p>old</p>", "category": "retired-category", "labels": [], "locale": "en", "content_hash": "sha256:old"}),
+    );
+    assert_eq!(status, 201);
+    // And an article someone else made with kbpub's external id.
+    let (status, _) = api(
+        &sim,
+        reqwest::Method::POST,
+        "/v1/articles",
+        "moderator-token",
+        &[],
+        json!({"external_id": "connect", "title": "Theirs", "body": "<p>theirs</p>", "category": "elsewhere"}),
+    );
+    assert_eq!(status, 201);
+    let (code, report) = json_publish(&kb, &[]);
+    assert_eq!(code, 1, "{report:#}");
+    let setup = article(&sim, "setup");
+    assert_eq!(
+        (&setup["category"], &setup["status"]),
+        (&json!("guides"), &json!("published"))
+    );
+    let connect = page(&report, "connect");
+    assert_eq!(connect["outcome"], "failed");
+    assert!(
+        connect["error"].as_str().unwrap().contains("HTTP 409"),
+        "{connect}"
+    );
+    assert!(
+        connect["error"]
+            .as_str()
+            .unwrap()
+            .contains("kbpub did not write"),
+        "{connect}"
+    );
+    assert_eq!(
+        article(&sim, "connect")["title"],
+        "Theirs",
+        "someone else's article is left alone"
+    );
+}
+
+#[test]
+fn hostile_data_strings_are_escaped_so_the_sanitiser_never_refuses_a_body() {
+    let sim = Sim::start_with(&["--hostile"]);
+    let kb = kb_for(&sim);
+    let toml = std::fs::read_to_string(kb.path().join("kbpub.toml")).unwrap();
+    kb.write(
+        "kbpub.toml",
+        &format!("{toml}\n[[data.sources]]\nname = \"trading-grid\"\nkind = \"trading-grid\"\nurl = \"{}\"\ntoken_env = \"KB_TEST_TG_TOKEN\"\n", sim.base),
+    );
+    kb.run_env(&["data", "pull"], &[("KB_TEST_TG_TOKEN", "sim-token")])
+        .ok();
+    kb.write(
+        "content/guides/live-figures.md",
+        "+++\nid = \"live-figures\"\ntitle = \"Live\"\ntype = \"partner\"\naudience = \"partner\"\n+++\n\n{{ metrics_table(partner=\"ACME-RETAIL\", doc_type=\"856\", direction=\"outbound\", by=\"partner\", days=30) }}\n\n{{ incident_list(partner=\"ACME-RETAIL\", status=\"all\", detail=true) }}\n",
+    );
+    approve_all(&kb);
+    let (code, report) = json_publish(&kb, &[]);
+    assert_eq!(
+        code, 0,
+        "the community's sanitiser accepted every body: {report:#}"
+    );
+    let body = article(&sim, "live-figures")["body"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        !body.contains("<script") && !body.contains("<img src=x"),
+        "{body}"
+    );
+    assert!(
+        body.contains("&lt;script&gt;"),
+        "hostile markup shows as text: {body}"
+    );
+    assert!(!body.contains("<a href=\"javascript:"), "{body}");
+    // The sanitiser it passed names the first offence of a body outside the subset.
+    let (status, error) = api(
+        &sim,
+        reqwest::Method::POST,
+        "/v1/articles",
+        TOKEN,
+        &[],
+        json!({"external_id": "x", "title": "X", "body": "<p>ok</p><img src=\"https://x/y.png\" onerror=alert(1)>", "category": "guides"}),
+    );
+    assert_eq!(status, 422);
+    assert_eq!(
+        error["error"]["message"],
+        "attribute `onerror` on `img` is not allowed"
+    );
+    let big = "x".repeat((1 << 20) + 1);
+    let (status, _) = api(
+        &sim,
+        reqwest::Method::POST,
+        "/v1/articles",
+        TOKEN,
+        &[],
+        json!({"external_id": "y", "title": "Y", "body": big, "category": "guides"}),
+    );
+    assert_eq!(status, 413);
+}
+
+#[test]
+fn an_obsolete_document_is_archived_with_its_successor() {
+    let sim = Sim::start();
+    let kb = kb_for(&sim);
+    kb.write(
+        "content/faq/old.md",
+        "+++\nid = \"old-notice\"\ntitle = \"Old notice\"\ntype = \"notice\"\naudience = \"partner\"\n+++\n\nOld.\n",
+    );
+    approve_all(&kb);
+    publish(&kb, &[]).ok();
+    assert_eq!(article(&sim, "old-notice")["category"], "edi-faq");
+    kb.write(
+        "content/faq/old.md",
+        "+++\nid = \"old-notice\"\ntitle = \"Old notice\"\ntype = \"notice\"\naudience = \"partner\"\nstatus = \"obsolete\"\nsuperseded_by = \"setup\"\n+++\n\nOld.\n",
+    );
+    approve_all(&kb);
+    let (code, report) = json_publish(&kb, &[]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(page(&report, "old-notice")["action"], "archive");
+    let old = article(&sim, "old-notice");
+    assert_eq!(old["status"], "archived");
+    assert_eq!(old["archive"]["superseded_by"], "setup");
+    let (_, report) = json_publish(&kb, &[]);
+    assert_eq!(page(&report, "old-notice")["action"], "unchanged");
+    assert_eq!(page(&report, "old-notice")["note"], "archived");
+}
+
+/// Publishes `doc` (a partner document body) and expects the leak check to refuse it.
+fn refused(body: &str) -> (Run, Sim, Kb) {
+    let sim = Sim::start();
+    let kb = kb_for(&sim);
+    kb.write(
+        "content/guides/leaky.md",
+        &format!("+++\nid = \"leaky\"\ntitle = \"Leaky\"\ntype = \"partner\"\naudience = \"partner\"\n+++\n\nIntro.\n\n{body}\n"),
+    );
+    approve_all(&kb);
+    let run = publish(&kb, &[]).fails_with(1);
+    assert_eq!(
+        articles(&sim).len(),
+        0,
+        "nothing is published when a rendering leaks"
+    );
+    (run, sim, kb)
+}
+
+#[test]
+fn the_leak_check_refuses_every_kind_of_leak_naming_the_document_and_the_text() {
+    for (body, named, position) in [
+        (
+            "Partners see this <!-- internal --> but not this <!-- /internal --> one.",
+            "an internal-only marker `<!-- internal -->`",
+            "content/guides/leaky.md:10:24",
+        ),
+        (
+            "Our gateway is tg-gw01.ops.example.com.",
+            "the internal host `tg-gw01.ops.example.com`",
+            "content/guides/leaky.md:10:16",
+        ),
+        (
+            "Write to Edi-Oncall@Ops.Example.com.",
+            "the internal e-mail address `Edi-Oncall@Ops.Example.com`",
+            "content/guides/leaky.md:10:10",
+        ),
+        (
+            "The raw file is on edi-archive.corp.",
+            "the internal host `edi-archive.corp`",
+            "content/guides/leaky.md:10:20",
+        ),
+        (
+            "See [the runbook](https://kb.test/ops/runbook.html).",
+            "a link to the internal site's page of `runbook`: `https://kb.test/ops/runbook.html`",
+            "content/guides/leaky.md:10:19",
+        ),
+    ] {
+        let (run, _sim, kb) = refused(body);
+        let stderr = run.stderr();
+        assert!(
+            stderr.contains("the partner rendering of `leaky` holds"),
+            "{stderr}"
+        );
+        assert!(stderr.contains(named), "{named}: {stderr}");
+        assert!(stderr.contains(position), "{position}: {stderr}");
+        assert!(stderr.contains("nothing was published"), "{stderr}");
+        let build = kb.run(&["build", "--audience", "partner"]).fails_with(1);
+        assert!(build.stderr().contains(named), "{}", build.stderr());
+        assert!(!kb.path().join("output-partner").exists());
+    }
+}
+
+#[test]
+fn leaks_from_live_data_name_the_document() {
+    let (run, _sim, _kb) =
+        refused("{% set host = \"sftp01.\" ~ \"ops.example.com\" %}Host: {{ host }}");
+    let stderr = run.stderr();
+    assert!(
+        stderr.contains("the internal host `sftp01.ops.example.com`"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("content/guides/leaky.md"), "{stderr}");
+}
+
+#[test]
+fn only_approved_documents_go_out_and_links_to_gated_ones_are_plain_text() {
+    let sim = Sim::start();
+    let kb = kb_for(&sim);
+    kb.write(
+        "content/guides/setup.md",
+        "+++\nid = \"setup\"\ntitle = \"Setup\"\ntype = \"partner\"\naudience = \"partner\"\n+++\n\n## Steps\n\nUnapproved.\n",
+    );
+    git(kb.path(), "wes@example.com", &["commit", "-qam", "edit"]);
+    let (code, report) = json_publish(&kb, &[]);
+    assert_eq!(code, 0, "{report:#}");
+    let setup = page(&report, "setup");
+    assert_eq!(setup["action"], "gated");
+    assert!(
+        setup["note"].as_str().unwrap().starts_with("stale"),
+        "{setup}"
+    );
+    assert_eq!(articles(&sim).len(), 1);
+    let body = article(&sim, "connect")["body"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(body.contains("See setup and"), "{body}");
+}
+
+#[test]
+fn dry_run_plans_without_writing_and_the_json_report_has_a_stable_shape() {
+    let sim = Sim::start();
+    let kb = kb_for(&sim);
+    let (code, report) = json_publish(&kb, &["--dry-run"]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(writes(&sim), 0);
+    assert!(articles(&sim).is_empty());
+    let target = &report["targets"][0];
+    assert_eq!(target["target"], "community");
+    assert_eq!(target["dry_run"], true);
+    assert_eq!(target["summary"], json!({"create": 2, "unchanged": 1}));
+    let connect = page(&report, "connect");
+    for key in [
+        "doc_id", "source", "title", "scope", "action", "outcome", "approval",
+    ] {
+        assert!(!connect[key].is_null(), "{key} in {connect}");
+    }
+    assert_eq!(connect["outcome"], "planned");
+    assert_eq!(connect["scope"], "guides");
+}
+
+#[test]
+fn without_a_target_every_configured_target_is_published() {
+    let sim = Sim::start();
+    let kb = kb_for(&sim);
+    let toml = std::fs::read_to_string(kb.path().join("kbpub.toml")).unwrap();
+    kb.write(
+        "kbpub.toml",
+        &format!("{toml}\n[confluence]\nbase_url = \"{}/confluence\"\ntoken_env = \"KB_TEST_DC\"\ndefault_space = \"OPS\"\n", sim.base),
+    );
+    let run = kb
+        .run_env(
+            &["publish", "--format", "json"],
+            &[("KB_TEST_COMMUNITY", TOKEN), ("KB_TEST_DC", "dc-pat")],
+        )
+        .ok();
+    let report = run.json();
+    let targets: Vec<&str> = report["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["target"].as_str().unwrap())
+        .collect();
+    assert_eq!(targets, ["confluence", "community"]);
+    assert_eq!(articles(&sim).len(), 2);
+    assert!(
+        sim.pages("dc").iter().any(|p| p["title"] == "Runbook"),
+        "internal documents go to Confluence"
+    );
+    let missing = kb
+        .run_env(
+            &["publish", "--target", "community"],
+            &[("KB_TEST_DC", "dc-pat")],
+        )
+        .fails_with(1);
+    assert!(
+        missing.stdout().contains("export KB_TEST_COMMUNITY"),
+        "{}",
+        missing.stdout()
+    );
+}
+
+#[test]
+fn the_partner_build_shows_exactly_what_partners_get() {
+    let sim = Sim::start();
+    let kb = kb_for(&sim);
+    kb.run(&["build"]).ok();
+    let run = kb.run(&["build", "--audience", "partner"]).ok();
+    assert!(
+        run.stderr().contains("into output-partner/"),
+        "{}",
+        run.stderr()
+    );
+    let files = files_under(&kb.path().join("output-partner"));
+    let pages: Vec<&String> = files
+        .iter()
+        .filter(|f| f.ends_with(".html") && !f.starts_with("tags/"))
+        .collect();
+    assert_eq!(
+        pages,
+        [
+            "404.html",
+            "guides/connect.html",
+            "guides/index.html",
+            "guides/setup.html",
+            "index.html"
+        ],
+        "only current partner documents and their sections"
+    );
+    assert!(
+        !files.iter().any(|f| f.ends_with(".png")),
+        "images travel inside the pages"
+    );
+    let connect = kb.read_output("../output-partner/guides/connect.html");
+    for internal in [
+        "SECRET-PASSAGE",
+        "ops.example.com",
+        "Internal only",
+        "runbook.html",
+        "Internal section text",
+    ] {
+        assert!(
+            !connect.contains(internal),
+            "{internal} in the partner view"
+        );
+    }
+    let html = Html::parse_document(&connect);
+    let body = text(&html, "main");
+    assert!(body.contains("the runbook."), "{body}");
+    assert!(
+        connect.contains("<a href=\"setup.html#steps\">setup</a>"),
+        "{connect}"
+    );
+    assert!(connect.contains("src=\"data:image/png;base64,"));
+    assert!(connect.contains("Partner view"));
+    let section = kb.read_output("../output-partner/guides/index.html");
+    assert!(
+        !section.contains("Internal section text"),
+        "a section's own text is internal"
+    );
+    assert!(
+        kb.read_output("ops/runbook.html")
+            .contains("Internal only."),
+        "output/ is untouched"
+    );
+}
