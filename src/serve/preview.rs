@@ -266,17 +266,8 @@ impl Preview {
             }
         }
         let sink = Memory::default();
-        let internal = |page| engine.render_body(page, View::Internal);
         let (rendered, pages, generated) = if plan.everything {
-            let mut rendered = Rendered::new(site);
-            rendered.render_pages(
-                &engine,
-                &nav,
-                &self.decorations,
-                nav.order(),
-                &sink,
-                &internal,
-            );
+            let rendered = render_everything(&engine, &nav, &self.decorations, &sink);
             (
                 self.rendered.insert(rendered),
                 site.pages.len(),
@@ -288,7 +279,8 @@ impl Preview {
                 .as_mut()
                 .expect("a partial plan has a previous render");
             let pages: Vec<usize> = plan.pages.into_iter().collect();
-            rendered.render_pages(&engine, &nav, &self.decorations, &pages, &sink, &internal);
+            let body = internal_body(&engine);
+            rendered.render_pages(&engine, &nav, &self.decorations, &pages, &sink, &body);
             (rendered, pages.len(), plan.generated)
         };
         let problems = match rendered.finish(&engine, &nav, &generated, &sink) {
@@ -345,16 +337,7 @@ impl Preview {
         self.load_problems = load_problems;
         let nav = Nav::new(site);
         let sink = Memory::default();
-        let mut rendered = Rendered::new(site);
-        let internal = |page| engine.render_body(page, View::Internal);
-        rendered.render_pages(
-            &engine,
-            &nav,
-            &self.decorations,
-            nav.order(),
-            &sink,
-            &internal,
-        );
+        let rendered = render_everything(&engine, &nav, &self.decorations, &sink);
         let problems = match rendered.finish(&engine, &nav, &Generated::ALL, &sink) {
             Ok(summary) => merged(&self.load_problems, summary.warnings),
             Err(problems) => merged(&self.load_problems, problems),
@@ -504,6 +487,30 @@ struct Edits {
     documents: Vec<(usize, Box<content::Page>)>,
     templates: BTreeSet<String>,
     assets: bool,
+}
+
+/// Every page of the site, rendered into `sink`.
+fn render_everything(
+    engine: &Engine,
+    nav: &Nav,
+    decorations: &Decorations,
+    sink: &Memory,
+) -> Rendered {
+    let mut rendered = Rendered::new(engine.site);
+    rendered.render_pages(
+        engine,
+        nav,
+        decorations,
+        nav.order(),
+        sink,
+        &internal_body(engine),
+    );
+    rendered
+}
+
+/// Bodies as the internal site shows them.
+fn internal_body<'e>(engine: &'e Engine) -> impl Fn(usize) -> RenderedBody + Sync + 'e {
+    |page| engine.render_body(page, View::Internal)
 }
 
 /// Page `page`'s body exactly as partners get it (internal passages dropped, links to pages
