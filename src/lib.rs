@@ -13,5 +13,6 @@ pub mod diag;
 pub mod init;
 pub mod publish;
 pub mod render;
+pub mod serve;
 pub mod sim;
 pub mod site;

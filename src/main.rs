@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 use kbpub::approval::{self, approve, record::Decision, report};
 use kbpub::config::Config;
@@ -183,6 +183,31 @@ enum Command {
         #[arg(long, value_enum, value_name = "LEVEL")]
         deny: Option<Deny>,
     },
+    /// Preview the knowledge base in a browser, rebuilding and reloading on every save
+    ///
+    /// Renders the site into memory exactly as `kbpub build` would and serves it on
+    /// http://127.0.0.1:PORT/. Watches content/, templates/, data/, .kb/ and kbpub.toml; a save
+    /// re-renders only the pages it affects and every open page reloads, keeping its scroll
+    /// position. A broken edit shows its errors (file:line:col) over the last good page until it
+    /// is fixed. Reviewers switch between the internal site, the partner view and the Confluence
+    /// view in the panel on each page (or with ?view=partner, ?view=confluence). Prints
+    /// "Serving on URL" once the site is ready.
+    #[command(after_help = SERVE_EXIT_CODES)]
+    Serve {
+        /// Port to listen on (0 picks a free one)
+        #[arg(long, default_value_t = 4000)]
+        port: u16,
+        /// Address to listen on; other than loopback needs --allow-remote
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1")]
+        bind: std::net::IpAddr,
+        /// Allow binding beyond loopback and answer requests for any host name: the preview (with
+        /// internal-only content) becomes reachable from other machines
+        #[arg(long)]
+        allow_remote: bool,
+        /// Open the site in the default browser
+        #[arg(long)]
+        open: bool,
+    },
     /// Publish approved pages to Confluence and the partner community (every configured target unless --target)
     ///
     /// Only approved pages (or pages under an emergency approval) are published; the others are
@@ -316,6 +341,13 @@ fn within(text: &str) -> Result<(chrono::Duration, String), String> {
     kbpub::approval::policy::parse_duration(text).map(|d| (d, text.to_string()))
 }
 
+const SERVE_EXIT_CODES: &str = "\
+Exit codes:
+  0  stopped with Ctrl-C
+  1  cannot start: no kbpub.toml, the port is in use, or the folders cannot be watched
+     (problems in documents and templates do not stop the server: they are shown in the browser)
+  2  the command line was wrong, e.g. --bind beyond loopback without --allow-remote";
+
 const PUBLISH_EXIT_CODES: &str = "\
 Exit codes:
   0  every page is published, unchanged or gated (not approved; listed with the reason)
@@ -338,6 +370,31 @@ fn main() -> ExitCode {
             title,
             templates,
         } => init(dir.or(cli.root), cli.quiet, title, templates),
+        Command::Serve {
+            port,
+            bind,
+            allow_remote,
+            open,
+        } => {
+            if !bind.is_loopback() && !allow_remote {
+                Cli::command()
+                    .error(
+                        clap::error::ErrorKind::ArgumentConflict,
+                        format!("--bind {bind} would make the preview reachable from other machines; add --allow-remote if that is what you want"),
+                    )
+                    .exit();
+            }
+            serve(
+                cli.root,
+                kbpub::serve::Options {
+                    bind,
+                    port,
+                    allow_remote,
+                    open,
+                    quiet: cli.quiet,
+                },
+            )
+        }
         Command::Publish {
             target,
             dry_run,
@@ -795,4 +852,15 @@ fn print_json(value: &impl serde::Serialize) {
         Ok(text) => println!("{text}"),
         Err(e) => eprintln!("error: cannot print JSON: {e}"),
     }
+}
+
+fn serve(root: Option<PathBuf>, options: kbpub::serve::Options) -> Result<(), ExitCode> {
+    let config = config(root).map_err(|d| {
+        report(&[d], Format::Human);
+        ExitCode::from(1)
+    })?;
+    kbpub::serve::serve(config.root, options).map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::from(1)
+    })
 }

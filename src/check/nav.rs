@@ -47,13 +47,13 @@ impl Sink for Recorder {
         Ok(())
     }
 
-    fn page(&self, path: &str, html: &str, body_html: &str) -> std::io::Result<()> {
+    fn page(&self, path: &str, html: String, body_html: &str) -> std::io::Result<()> {
         let mut in_body: HashMap<&str, usize> = HashMap::new();
         for href in anchors(body_html).into_iter().filter_map(|a| a.href) {
             *in_body.entry(href).or_default() += 1;
         }
         let mut targets = Vec::new();
-        for anchor in anchors(html) {
+        for anchor in anchors(&html) {
             let Some(href) = anchor.href else { continue };
             if matches!(anchor.rel, Some("prev" | "next")) {
                 continue;

@@ -249,6 +249,57 @@ pub struct Files {
     diagnostics: Vec<Diagnostic>,
 }
 
+/// What re-reading one document did to the site.
+#[derive(Debug)]
+pub enum Reload {
+    /// The page at this index was re-read and replaced in place; `old` is what it was before.
+    Replaced { page: usize, old: Box<Page> },
+    /// The file holds what the page already has (a save without changes, or an editor's second
+    /// write event for one save).
+    Unchanged,
+    /// The document does not fit in place: it is new or gone, its id, `updated` or
+    /// `superseded_by` changed, or it has problems. Only a full [`load`] gives the right site
+    /// (and reports every problem).
+    NeedsFullLoad,
+}
+
+impl Site {
+    /// Re-reads the document at `rel_path` (content-relative) and replaces its page when its place
+    /// in the site is unchanged, re-sorting sections since its title or weight may have changed.
+    /// `kbpub serve` uses this so that saving one document does not reload ten thousand.
+    pub fn reload_page(&mut self, rel_path: &str) -> Reload {
+        let Some(index) = self.page_by_rel_path(rel_path) else {
+            return Reload::NeedsFullLoad;
+        };
+        let (Some(mut page), diagnostics) = read_page(&self.config.content_dir(), rel_path) else {
+            return Reload::NeedsFullLoad;
+        };
+        let old = &self.pages[index];
+        if page.source == old.source {
+            return Reload::Unchanged;
+        }
+        let fits = diagnostics.is_empty()
+            && page.id == old.id
+            && page.meta.superseded_by == old.meta.superseded_by
+            && (page.meta.updated.is_some() || old.meta.updated.is_none());
+        if !fits {
+            return Reload::NeedsFullLoad;
+        }
+        page.section = old.section;
+        if matches!(page.kind, PageKind::Section(_)) {
+            page.kind = old.kind;
+        }
+        // Without `updated` in the front matter the date is git's, which an edit does not change.
+        page.updated = page.meta.updated.or(old.updated);
+        let old = std::mem::replace(&mut self.pages[index], page);
+        order_sections(self);
+        Reload::Replaced {
+            page: index,
+            old: Box::new(old),
+        }
+    }
+}
+
 /// Loads the site under `config.root` with every problem found, not just the first. A document
 /// whose front matter is broken is kept as a placeholder (titled after its file) so that links
 /// to it and from it are still checked. The outer error is for sites that cannot load at all.
@@ -616,20 +667,37 @@ fn order_sections(site: &mut Site) {
     }
 }
 
+/// For tests: a knowledge base in a new temporary folder with `files` (content-relative path,
+/// text) in `content/`, loaded. The folder lives as long as the returned guard, so that a test
+/// can edit files and reload them.
+#[cfg(test)]
+pub(crate) fn temp_site(
+    files: &[(&str, &str)],
+) -> (tempfile::TempDir, Result<Site, Vec<Diagnostic>>) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for (path, text) in files {
+        write_temp(dir.path(), path, text);
+    }
+    let mut config = Config::parse("").expect("default config");
+    config.root = dir.path().to_path_buf();
+    let site = load_valid(&config);
+    (dir, site)
+}
+
+/// For tests: writes `text` to `content/<rel>` under `root`.
+#[cfg(test)]
+pub(crate) fn write_temp(root: &Path, rel: &str, text: &str) {
+    let path = root.join("content").join(rel);
+    std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+    std::fs::write(path, text).expect("write");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn site_with(files: &[(&str, &str)]) -> Result<Site, Vec<Diagnostic>> {
-        let dir = tempfile::tempdir().unwrap();
-        for (path, text) in files {
-            let p = dir.path().join("content").join(path);
-            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-            std::fs::write(p, text).unwrap();
-        }
-        let mut config = Config::parse("").unwrap();
-        config.root = dir.path().to_path_buf();
-        load_valid(&config)
+        temp_site(files).1
     }
 
     const DOC: &str = "+++\ntitle = \"T\"\ntype = \"sop\"\n+++\n";
@@ -674,6 +742,55 @@ mod tests {
         assert_eq!(errs.len(), 1);
         assert_eq!(errs[0].position(), "content/b.md:2:6");
         assert_eq!(errs[0].related.as_ref().unwrap().0.file, "content/a.md");
+    }
+
+    #[test]
+    fn reload_page_replaces_in_place_or_asks_for_a_full_load() {
+        let (dir, site) = temp_site(&[
+            ("f/a.md", "+++\ntitle = \"Alpha\"\ntype = \"faq\"\n+++\nold"),
+            ("f/b.md", "+++\ntitle = \"Beta\"\ntype = \"faq\"\n+++\n"),
+        ]);
+        let mut site = site.unwrap();
+        let write = |rel: &str, text: &str| write_temp(dir.path(), rel, text);
+        let a = site.page_by_rel_path("f/a.md").unwrap();
+
+        write("f/a.md", "+++\ntitle = \"Zulu\"\ntype = \"faq\"\n+++\nnew");
+        let Reload::Replaced { page, old } = site.reload_page("f/a.md") else {
+            panic!("not replaced")
+        };
+        assert_eq!((page, old.body()), (a, "old"));
+        assert_eq!(site.pages[a].body(), "new");
+        let order: Vec<&str> = site.sections[1]
+            .pages
+            .iter()
+            .map(|&i| site.pages[i].title())
+            .collect();
+        assert_eq!(order, ["Beta", "Zulu"], "sections are re-sorted");
+
+        write(
+            "f/a.md",
+            "+++\nid = \"other\"\ntitle = \"Zulu\"\ntype = \"faq\"\n+++\n",
+        );
+        assert!(
+            matches!(site.reload_page("f/a.md"), Reload::NeedsFullLoad),
+            "a new id"
+        );
+        write("f/a.md", "+++\ntitle = \"Zulu\"\ntype = \"nope\"\n+++\n");
+        assert!(
+            matches!(site.reload_page("f/a.md"), Reload::NeedsFullLoad),
+            "a front matter error"
+        );
+        assert!(
+            matches!(site.reload_page("f/new.md"), Reload::NeedsFullLoad),
+            "a new document"
+        );
+        write("f/a.md", "+++\ntitle = \"Zulu\"\ntype = \"faq\"\n+++\nnew");
+        assert!(matches!(site.reload_page("f/a.md"), Reload::Unchanged));
+        assert_eq!(
+            site.pages[a].body(),
+            "new",
+            "the site is unchanged when a full load is needed"
+        );
     }
 
     #[test]

@@ -18,6 +18,7 @@ pub mod templates;
 use std::borrow::Cow;
 use std::sync::Arc;
 
+use rayon::prelude::*;
 use serde::Serialize;
 use tera::{Context, Tera};
 
@@ -39,6 +40,16 @@ pub struct Engine<'s> {
     /// Per page: does its body use template syntax?
     templated: Vec<bool>,
     /// The data snapshot templates read (never the network).
+    data: Arc<DataContext>,
+}
+
+/// An engine's compiled templates without the site they were compiled for, so that `serve` can
+/// keep them while it edits the site, and build the next engine from them.
+pub struct Compiled {
+    layout_tera: Tera,
+    body_tera: Tera,
+    layouts: Vec<templates::TemplateSource>,
+    templated: Vec<bool>,
     data: Arc<DataContext>,
 }
 
@@ -91,32 +102,116 @@ impl<'s> Engine<'s> {
         let layouts = templates::layout_sources(&site.config.templates_dir())?;
         let templated: Vec<bool> = site
             .pages
-            .iter()
+            .par_iter()
             .map(|p| uses_template_syntax(p.body()))
             .collect();
-        let mut sources: Vec<(String, Arc<str>)> = layouts
+        let layout_sources: Vec<(String, Arc<str>)> = layouts
             .iter()
             .map(|t| (t.name.clone(), t.text.clone()))
             .collect();
+        let mut body_sources = layout_sources.clone();
+        for (page, _) in site.pages.iter().zip(&templated).filter(|(_, t)| **t) {
+            body_sources.push((body_template_name(page), Arc::from(page.body())));
+        }
         let locate = |name: &str| locate_template(site, &layouts, name);
         let data = Arc::new(DataContext::new(data, site));
-        let mut layout_tera = templates::new_tera(templates::Escaping::Html);
-        data_functions::register(&mut layout_tera, &data, data_functions::Output::Html);
-        templates::add_all(&mut layout_tera, &sources, &locate)?;
-        for (page, _) in site.pages.iter().zip(&templated).filter(|(_, t)| **t) {
-            sources.push((body_template_name(page), Arc::from(page.body())));
-        }
-        let mut body_tera = templates::new_tera(templates::Escaping::Markup);
-        data_functions::register(&mut body_tera, &data, data_functions::Output::Markdown);
-        templates::add_all(&mut body_tera, &sources, &locate)?;
-        Ok(Engine {
+        // The two instances compile the same layouts: side by side, as `serve` does on edits.
+        let compile = |escaping, output, sources: &[(String, Arc<str>)]| {
+            let mut tera = templates::new_tera(escaping);
+            data_functions::register(&mut tera, &data, output);
+            templates::add_all(&mut tera, sources, &locate).map(|()| tera)
+        };
+        let (layout_tera, body_tera) = rayon::join(
+            || {
+                compile(
+                    templates::Escaping::Html,
+                    data_functions::Output::Html,
+                    &layout_sources,
+                )
+            },
+            || {
+                compile(
+                    templates::Escaping::Markup,
+                    data_functions::Output::Markdown,
+                    &body_sources,
+                )
+            },
+        );
+        let (layout_tera, body_tera) = (layout_tera?, body_tera?);
+        let compiled = Compiled {
+            layout_tera,
+            body_tera,
+            layouts,
+            templated,
+            data,
+        };
+        Ok(Engine::attach(site, compiled))
+    }
+
+    fn attach(site: &'s Site, compiled: Compiled) -> Engine<'s> {
+        let Compiled {
+            layout_tera,
+            body_tera,
+            layouts,
+            templated,
+            data,
+        } = compiled;
+        Engine {
             site,
             layout_tera,
             body_tera,
             layouts,
             templated,
             data,
-        })
+        }
+    }
+
+    /// The compiled templates, detached from the site.
+    pub fn into_compiled(self) -> Compiled {
+        Compiled {
+            layout_tera: self.layout_tera,
+            body_tera: self.body_tera,
+            layouts: self.layouts,
+            templated: self.templated,
+            data: self.data,
+        }
+    }
+
+    /// An engine for `site` from templates compiled for an earlier version of it that had the
+    /// same pages and templates: only the `edited` pages differ. Their bodies that use template
+    /// syntax are compiled again, and the data functions see the pages' new titles; nothing else
+    /// is compiled again (a body edit skips a full compile).
+    pub fn reuse(
+        site: &'s Site,
+        mut compiled: Compiled,
+        edited: &[usize],
+    ) -> Result<Engine<'s>, Vec<Diagnostic>> {
+        for &page in edited {
+            let p = &site.pages[page];
+            compiled.templated[page] = uses_template_syntax(p.body());
+            if compiled.templated[page] {
+                let name = body_template_name(p);
+                compiled
+                    .body_tera
+                    .add_raw_template(&name, p.body())
+                    .map_err(|e| {
+                        let locate = |n: &str| locate_template(site, &compiled.layouts, n);
+                        vec![templates::template_error(&e, &name, &locate)]
+                    })?;
+            }
+        }
+        compiled.data = Arc::new(DataContext::new(compiled.data.data.clone(), site));
+        data_functions::register(
+            &mut compiled.layout_tera,
+            &compiled.data,
+            data_functions::Output::Html,
+        );
+        data_functions::register(
+            &mut compiled.body_tera,
+            &compiled.data,
+            data_functions::Output::Markdown,
+        );
+        Ok(Engine::attach(site, compiled))
     }
 
     /// The names of the layout templates (built-in and the site's own).
@@ -328,5 +423,44 @@ fn locate_template(
     match layouts.iter().find(|t| t.name == name) {
         Some(t) => (t.display.clone(), t.text.clone(), 0),
         None => (name.to_string(), Arc::from(""), 0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reused_engine_renders_edited_bodies_like_a_new_one() {
+        let doc = |body: &str| format!("+++\ntitle = \"Alpha\"\ntype = \"sop\"\n+++\n{body}\n");
+        let (dir, site) = crate::content::temp_site(&[("a.md", &doc("plain"))]);
+        let mut site = site.unwrap();
+        let a = site.page_by_rel_path("a.md").unwrap();
+        let compiled = Engine::new(&site, Default::default())
+            .unwrap()
+            .into_compiled();
+        let mut edit = |body: &str, compiled| {
+            crate::content::write_temp(dir.path(), "a.md", &doc(body));
+            assert!(matches!(
+                site.reload_page("a.md"),
+                crate::content::Reload::Replaced { .. }
+            ));
+            Engine::reuse(&site, compiled, &[a]).map(|engine| {
+                let markdown = engine
+                    .body_markdown(a, View::Internal)
+                    .unwrap()
+                    .into_owned();
+                let fresh = Engine::new(&site, Default::default())
+                    .unwrap()
+                    .render_body(a, View::Internal)
+                    .html;
+                assert_eq!(engine.render_body(a, View::Internal).html, fresh);
+                (markdown, engine.into_compiled())
+            })
+        };
+        let (markdown, compiled) = edit("Title: {{ page.title }}", compiled).unwrap();
+        assert_eq!(markdown, "Title: Alpha\n");
+        let errors = edit("{{ broken", compiled).err().unwrap();
+        assert_eq!(errors[0].file.as_deref(), Some("content/a.md"));
     }
 }

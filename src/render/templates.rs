@@ -85,7 +85,8 @@ pub fn layout_sources(templates_dir: &Path) -> Result<Vec<TemplateSource>, Vec<D
     }
 }
 
-fn is_template(name: &str) -> bool {
+/// Whether a file under `templates/` (by its name there) is a layout template rather than an asset.
+pub fn is_template(name: &str) -> bool {
     !name.starts_with(&format!("{ASSETS_DIR}/"))
         && (name.ends_with(".html") || name.ends_with(".xml") || name.ends_with(".md"))
 }

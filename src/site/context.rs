@@ -12,7 +12,7 @@ use crate::render::Heading;
 use crate::render::markdown::slug;
 
 /// A notice shown above a page's content (approval state, stale data).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Banner {
     pub level: &'static str,
     pub title: String,
@@ -268,6 +268,25 @@ fn count_documents(site: &Site, section: usize) -> usize {
             .iter()
             .map(|&sub| count_documents(site, sub))
             .sum::<usize>()
+}
+
+/// Whether two versions of a page look the same from other pages: in listings ([`listed_page`]),
+/// the nav, prev/next links, tag pages and the sitemap (title, order, description, type, owner,
+/// date, tags). When they differ, the pages that list it must be rendered again.
+pub fn listed_alike(a: &Page, b: &Page) -> bool {
+    let shown = |p: &Page| {
+        let m = &p.meta;
+        (
+            m.title.clone(),
+            m.weight,
+            m.description.clone(),
+            p.doc_type(),
+            m.owner.clone(),
+            p.updated,
+            m.tags.clone(),
+        )
+    };
+    shown(a) == shown(b)
 }
 
 /// A page as listed on section and tag pages.

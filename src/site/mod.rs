@@ -10,7 +10,7 @@ pub mod output;
 pub mod partner;
 pub mod search;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -23,7 +23,7 @@ use crate::diag::Diagnostic;
 use crate::render::{AnchorRef, DataUse, Engine, RenderedBody, View, highlight, templates};
 pub use context::Banner;
 use nav::Nav;
-pub use output::{Memory, Sink, Staging};
+pub use output::{Discard, Memory, Sink, Staging};
 
 /// What a caller adds to pages beyond their content (approval state, data freshness).
 #[derive(Default)]
@@ -120,21 +120,55 @@ pub fn load(config: &Config) -> Result<(Site, Vec<Diagnostic>, Arc<Dataset>), Ve
 }
 
 /// Load diagnostics followed by later ones, sorted by position.
-fn merged(first: &[Diagnostic], then: Vec<Diagnostic>) -> Vec<Diagnostic> {
+pub fn merged(first: &[Diagnostic], then: Vec<Diagnostic>) -> Vec<Diagnostic> {
     let mut all = first.to_vec();
     all.extend(then);
     crate::diag::sort(&mut all);
     all
 }
 
-/// One page's rendering, as collected from the parallel pass.
-struct PageResult {
-    page: usize,
-    heading_ids: Vec<String>,
+/// What rendering learned about each page: its anchors, the links and anchors it refers to, its
+/// search entry and its problems. `kbpub build` fills it once; `kbpub serve` keeps it between
+/// edits, re-renders only the pages an edit affects, and still checks anchors and writes the
+/// search index for the whole site.
+pub struct Rendered {
+    pages: Vec<PageRecord>,
+}
+
+#[derive(Default)]
+struct PageRecord {
+    heading_ids: HashSet<String>,
     anchor_refs: Vec<AnchorRef>,
     links_to: Vec<usize>,
-    search: search::Entry,
+    /// The page's search index entry, as JSON.
+    search: String,
     diagnostics: Vec<Diagnostic>,
+}
+
+/// The generated files a render writes besides the search index, which is written every time
+/// (every rendered page has an entry in it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Generated {
+    /// Tag pages: `None` for every tag, else only these tags.
+    pub tags: Option<BTreeSet<String>>,
+    /// `sitemap.xml`: it changes only with the pages' paths and dates.
+    pub sitemap: bool,
+    /// The tags index, the 404 page and the assets: they change only with the set of tags,
+    /// templates or asset files.
+    pub fixed: bool,
+}
+
+impl Generated {
+    pub const ALL: Generated = Generated {
+        tags: None,
+        sitemap: true,
+        fixed: true,
+    };
+    pub const SEARCH_INDEX_ONLY: Generated = Generated {
+        tags: Some(BTreeSet::new()),
+        sitemap: false,
+        fixed: false,
+    };
 }
 
 /// Renders every page and generated file of the site into `sink`.
@@ -155,48 +189,111 @@ pub fn render_site_with(
     sink: &dyn Sink,
     body: &(dyn Fn(usize) -> RenderedBody + Sync),
 ) -> Result<RenderSummary, Vec<Diagnostic>> {
-    let site = engine.site;
-    let nav = Nav::new(site);
-    let results: Vec<PageResult> = nav
-        .order()
-        .par_iter()
-        .map(|&page| render_page(engine, &nav, decorations, page, sink, body(page)))
-        .collect();
-    let mut diagnostics: Vec<Diagnostic> = Vec::new();
-    let mut links = vec![Vec::new(); site.pages.len()];
-    let mut anchors: Vec<HashSet<String>> = vec![HashSet::new(); site.pages.len()];
-    let mut refs = Vec::new();
-    let mut entries = Vec::with_capacity(results.len());
-    for r in results {
-        diagnostics.extend(r.diagnostics);
-        anchors[r.page] = r.heading_ids.into_iter().collect();
-        links[r.page] = r.links_to;
-        refs.extend(r.anchor_refs.into_iter().map(|a| (r.page, a)));
-        entries.push(r.search);
-    }
-    diagnostics.extend(check_anchors(engine, &anchors, &refs));
-    let mut files = site.pages.len();
-    files += write_generated(engine, &nav, &entries, sink, &mut diagnostics);
-    crate::diag::sort(&mut diagnostics);
-    if diagnostics.iter().any(Diagnostic::is_error) {
-        return Err(diagnostics);
-    }
-    Ok(RenderSummary {
-        pages: site.pages.len(),
-        files,
-        warnings: diagnostics,
-        links,
-    })
+    let nav = Nav::new(engine.site);
+    let mut rendered = Rendered::new(engine.site);
+    rendered.render_pages(engine, &nav, decorations, nav.order(), sink, body);
+    rendered.finish(engine, &nav, &Generated::ALL, sink)
 }
 
+impl Rendered {
+    /// Nothing rendered yet, for every page of `site`.
+    pub fn new(site: &Site) -> Rendered {
+        Rendered {
+            pages: site.pages.iter().map(|_| PageRecord::default()).collect(),
+        }
+    }
+
+    /// Renders `pages` in parallel into `sink`, each with its body from `body`, replacing what was
+    /// known about them.
+    pub fn render_pages(
+        &mut self,
+        engine: &Engine,
+        nav: &Nav,
+        decorations: &Decorations,
+        pages: &[usize],
+        sink: &dyn Sink,
+        body: &(dyn Fn(usize) -> RenderedBody + Sync),
+    ) {
+        let results: Vec<(usize, PageRecord)> = pages
+            .par_iter()
+            .map(|&page| {
+                let (html, mut record, body_html) =
+                    render_page(engine, nav, decorations, page, body(page));
+                let url = &engine.site.pages[page].url;
+                if let Err(e) = html.map_or(Ok(()), |html| sink.page(url, html, &body_html)) {
+                    record
+                        .diagnostics
+                        .push(io_error(&format!("cannot write {url}"), &e));
+                }
+                (page, record)
+            })
+            .collect();
+        for (page, record) in results {
+            self.pages[page] = record;
+        }
+    }
+
+    /// The pages whose last render linked to `page`.
+    pub fn linking_to(&self, page: usize) -> Vec<usize> {
+        (0..self.pages.len())
+            .filter(|&p| self.pages[p].links_to.binary_search(&page).is_ok())
+            .collect()
+    }
+
+    /// Checks anchors across the whole site and writes the generated files `generated` asks for.
+    /// The result covers every page: problems of pages rendered by an earlier call still count.
+    pub fn finish(
+        &self,
+        engine: &Engine,
+        nav: &Nav,
+        generated: &Generated,
+        sink: &dyn Sink,
+    ) -> Result<RenderSummary, Vec<Diagnostic>> {
+        let site = engine.site;
+        let mut diagnostics: Vec<Diagnostic> = self
+            .pages
+            .iter()
+            .flat_map(|r| r.diagnostics.iter().cloned())
+            .collect();
+        diagnostics.extend(self.check_anchors(engine));
+        let entries = nav.order().iter().map(|&p| self.pages[p].search.as_str());
+        let index = search::index_script(entries);
+        let mut files = site.pages.len();
+        files += write_generated(engine, nav, generated, index, sink, &mut diagnostics);
+        crate::diag::sort(&mut diagnostics);
+        if diagnostics.iter().any(Diagnostic::is_error) {
+            return Err(diagnostics);
+        }
+        let links = self.pages.iter().map(|r| r.links_to.clone()).collect();
+        Ok(RenderSummary {
+            pages: site.pages.len(),
+            files,
+            warnings: diagnostics,
+            links,
+        })
+    }
+
+    fn check_anchors(&self, engine: &Engine) -> Vec<Diagnostic> {
+        let refs = self
+            .pages
+            .iter()
+            .enumerate()
+            .flat_map(|(from, r)| r.anchor_refs.iter().map(move |a| (from, a)));
+        refs.filter(|(_, r)| !self.pages[r.page].heading_ids.contains(&r.anchor))
+            .map(|(from, r)| broken_anchor(engine, &self.pages[r.page].heading_ids, from, r))
+            .collect()
+    }
+}
+
+/// Renders page `page` for `view`: its HTML (`None` when the layout failed), what was learned,
+/// and the HTML of its body.
 fn render_page(
     engine: &Engine,
     nav: &Nav,
     decorations: &Decorations,
     page: usize,
-    sink: &dyn Sink,
     body: RenderedBody,
-) -> PageResult {
+) -> (Option<String>, PageRecord, String) {
     let site = engine.site;
     let p = &site.pages[page];
     let mut diagnostics = body.diagnostics;
@@ -218,79 +315,90 @@ fn render_page(
         // The layout itself showed data: render again so it carries "data as of" and banners.
         rendered = render(layout_use).0;
     }
-    match rendered {
-        Ok(html) => {
-            if let Err(e) = sink.page(&p.url, &html, &body.html) {
-                diagnostics.push(io_error(&format!("cannot write {}", p.url), &e));
-            }
-        }
-        Err(d) => diagnostics.push(d.help(format!("while rendering {} with `{template}`", p.file))),
-    }
+    let html = rendered
+        .map_err(|d| {
+            diagnostics.push(d.help(format!("while rendering {} with `{template}`", p.file)))
+        })
+        .ok();
     let section = &site.pages[site.sections[p.section].page].meta.title;
-    PageResult {
-        page,
-        search: search::Entry::new(
-            &p.meta.title,
-            &p.url,
-            section,
-            body.headings.iter().map(|h| h.title.clone()).collect(),
-            &body.text,
-        ),
+    let headings = body.headings.iter().map(|h| h.title.clone()).collect();
+    let record = PageRecord {
+        search: search::Entry::new(&p.meta.title, &p.url, section, headings, &body.text).to_json(),
         heading_ids: body.headings.into_iter().map(|h| h.id).collect(),
         anchor_refs: body.anchor_refs,
         links_to: body.links_to,
         diagnostics,
+    };
+    (html, record, body.html)
+}
+
+/// Page `page` with `body` in the site's layout, as a whole HTML document, or the problems that
+/// stopped it (`kbpub serve` shows reviewers the partner view this way).
+pub fn render_page_view(
+    engine: &Engine,
+    decorations: &Decorations,
+    page: usize,
+    body: RenderedBody,
+) -> Result<String, Vec<Diagnostic>> {
+    let (html, record, _) = render_page(engine, &Nav::new(engine.site), decorations, page, body);
+    match html {
+        Some(html) if !record.diagnostics.iter().any(Diagnostic::is_error) => Ok(html),
+        _ => Err(record.diagnostics),
     }
 }
 
-fn check_anchors(
+fn broken_anchor(
     engine: &Engine,
-    anchors: &[HashSet<String>],
-    refs: &[(usize, AnchorRef)],
-) -> Vec<Diagnostic> {
-    let site = engine.site;
-    refs.iter()
-        .filter(|(_, r)| !anchors[r.page].contains(&r.anchor))
-        .map(|(from, r)| {
-            let target = &site.pages[r.page];
-            let markdown = engine
-                .body_markdown(*from, View::Internal)
-                .unwrap_or_default();
-            let mut known: Vec<&String> = anchors[r.page].iter().collect();
-            known.sort();
-            let suggestion = known
-                .iter()
-                .min_by_key(|a| strsim::levenshtein(a, &r.anchor))
-                .map(|a| format!("; did you mean `#{a}`?"))
-                .unwrap_or_default();
-            Diagnostic::error(
-                "broken-anchor",
-                format!(
-                    "`{}` has no heading with anchor `#{}`",
-                    target.file, r.anchor
-                ),
-            )
-            .at(engine.source_location(*from, &markdown, r.span.clone()))
-            .label("this link")
-            .help(format!(
-                "anchors are heading slugs (lowercase, spaces as `-`){suggestion}"
-            ))
-        })
-        .collect()
+    known: &HashSet<String>,
+    from: usize,
+    r: &AnchorRef,
+) -> Diagnostic {
+    let target = &engine.site.pages[r.page];
+    let markdown = engine
+        .body_markdown(from, View::Internal)
+        .unwrap_or_default();
+    let mut known: Vec<&String> = known.iter().collect();
+    known.sort();
+    let suggestion = known
+        .iter()
+        .min_by_key(|a| strsim::levenshtein(a, &r.anchor))
+        .map(|a| format!("; did you mean `#{a}`?"))
+        .unwrap_or_default();
+    Diagnostic::error(
+        "broken-anchor",
+        format!(
+            "`{}` has no heading with anchor `#{}`",
+            target.file, r.anchor
+        ),
+    )
+    .at(engine.source_location(from, &markdown, r.span.clone()))
+    .label("this link")
+    .help(format!(
+        "anchors are heading slugs (lowercase, spaces as `-`){suggestion}"
+    ))
 }
 
-/// Tag pages, the tags index, 404, search index, sitemap and assets. Returns the file count.
+/// The search index (`index`), and the tag pages, sitemap, tags index, 404 page and assets that
+/// `generated` asks for. Returns the file count.
 fn write_generated(
     engine: &Engine,
     nav: &Nav,
-    entries: &[search::Entry],
+    generated: &Generated,
+    index: String,
     sink: &dyn Sink,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> usize {
     let site = engine.site;
-    let tags = site.tags();
+    let wants_tags = generated.fixed || generated.tags.as_ref().is_none_or(|only| !only.is_empty());
+    let tags = if wants_tags { site.tags() } else { Vec::new() };
     let mut files: Vec<(String, Result<Vec<u8>, Diagnostic>)> = tags
         .par_iter()
+        .filter(|(name, _)| {
+            generated
+                .tags
+                .as_ref()
+                .is_none_or(|only| only.contains(name))
+        })
         .map(|(name, pages)| {
             (
                 context::tag_url(name),
@@ -300,46 +408,47 @@ fn write_generated(
             )
         })
         .collect();
-    files.push((
-        context::TAGS_INDEX_URL.into(),
-        engine
-            .render_template("tags.html", &context::tags_index(site, nav, &tags))
-            .map(String::into_bytes),
-    ));
-    files.push((
-        "404.html".into(),
-        engine
-            .render_template("404.html", &context::not_found(site))
-            .map(String::into_bytes),
-    ));
-    files.push((
-        context::SEARCH_INDEX_URL.into(),
-        Ok(search::index_script(entries).into_bytes()),
-    ));
-    files.push(("sitemap.xml".into(), Ok(sitemap(site, nav).into_bytes())));
-    files.push((
-        "assets/highlight.css".into(),
-        Ok(highlight::stylesheet().into_bytes()),
-    ));
-    match templates::assets(&site.config.templates_dir()) {
-        Ok(assets) => files.extend(
-            assets
-                .into_iter()
-                .map(|(name, bytes)| (format!("assets/{name}"), Ok(bytes))),
-        ),
-        Err(e) => diagnostics.push(io_error("cannot read templates/assets", &e)),
+    files.push((context::SEARCH_INDEX_URL.into(), Ok(index.into_bytes())));
+    if generated.sitemap {
+        files.push(("sitemap.xml".into(), Ok(sitemap(site, nav).into_bytes())));
     }
-    let content_dir = site.config.content_dir();
-    files.extend(site.assets.iter().map(|rel| {
-        let bytes = std::fs::read(content_dir.join(rel))
-            .map_err(|e| io_error(&format!("cannot read content/{rel}"), &e));
-        (rel.clone(), bytes)
-    }));
+    if generated.fixed {
+        files.push((
+            context::TAGS_INDEX_URL.into(),
+            engine
+                .render_template("tags.html", &context::tags_index(site, nav, &tags))
+                .map(String::into_bytes),
+        ));
+        files.push((
+            "404.html".into(),
+            engine
+                .render_template("404.html", &context::not_found(site))
+                .map(String::into_bytes),
+        ));
+        files.push((
+            "assets/highlight.css".into(),
+            Ok(highlight::stylesheet().into_bytes()),
+        ));
+        match templates::assets(&site.config.templates_dir()) {
+            Ok(assets) => files.extend(
+                assets
+                    .into_iter()
+                    .map(|(name, bytes)| (format!("assets/{name}"), Ok(bytes))),
+            ),
+            Err(e) => diagnostics.push(io_error("cannot read templates/assets", &e)),
+        }
+        let content_dir = site.config.content_dir();
+        files.extend(site.assets.iter().map(|rel| {
+            let bytes = std::fs::read(content_dir.join(rel))
+                .map_err(|e| io_error(&format!("cannot read content/{rel}"), &e));
+            (rel.clone(), bytes)
+        }));
+    }
     let count = files.len();
     for (path, bytes) in files {
         match bytes {
             Ok(bytes) => {
-                if let Err(e) = sink.write(&path, &bytes) {
+                if let Err(e) = sink.write_owned(&path, bytes) {
                     diagnostics.push(io_error(&format!("cannot write {path}"), &e));
                 }
             }

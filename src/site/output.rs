@@ -1,7 +1,7 @@
 //! Where rendered files go. A [`Sink`] takes root-relative paths and bytes: [`Staging`] writes a
 //! whole build into a sibling folder and swaps it in atomically when the build succeeded (and
-//! removes it otherwise), [`Memory`] keeps files for the dev server; `kbpub check` keeps only the
-//! links between pages (`check::nav`).
+//! removes it otherwise), [`Memory`] keeps files for the dev server, [`Discard`] keeps nothing;
+//! `kbpub check` keeps only the links between pages (`check::nav::Recorder`).
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -10,11 +10,17 @@ use std::sync::Mutex;
 pub trait Sink: Sync {
     fn write(&self, path: &str, bytes: &[u8]) -> std::io::Result<()>;
 
+    /// [`Sink::write`] for bytes the caller is done with: a sink that keeps them saves a copy.
+    fn write_owned(&self, path: &str, bytes: Vec<u8>) -> std::io::Result<()> {
+        self.write(path, &bytes)
+    }
+
     /// A rendered page: its HTML, and the part of it that is the page's own text (`body_html`,
-    /// the rendered document or section body). Sinks that store files just write the HTML.
-    fn page(&self, path: &str, html: &str, body_html: &str) -> std::io::Result<()> {
+    /// the rendered document or section body). Sinks that store files just keep the HTML;
+    /// `kbpub check` records the page's navigation links (`check::nav`).
+    fn page(&self, path: &str, html: String, body_html: &str) -> std::io::Result<()> {
         let _ = body_html;
-        self.write(path, html.as_bytes())
+        self.write_owned(path, html.into_bytes())
     }
 }
 
@@ -26,10 +32,23 @@ pub struct Memory {
 
 impl Sink for Memory {
     fn write(&self, path: &str, bytes: &[u8]) -> std::io::Result<()> {
+        self.write_owned(path, bytes.to_vec())
+    }
+
+    fn write_owned(&self, path: &str, bytes: Vec<u8>) -> std::io::Result<()> {
         self.files
             .lock()
             .expect("memory sink lock")
-            .insert(path.to_string(), bytes.to_vec());
+            .insert(path.to_string(), bytes);
+        Ok(())
+    }
+}
+
+/// Accepts and drops everything.
+pub struct Discard;
+
+impl Sink for Discard {
+    fn write(&self, _: &str, _: &[u8]) -> std::io::Result<()> {
         Ok(())
     }
 }

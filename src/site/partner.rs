@@ -72,36 +72,44 @@ pub fn build(
             page_url: &page_url,
             relative: true,
         };
-        match partner::body(&engine, full, &links) {
-            Ok(rendered) => RenderedBody {
-                diagnostics: leak::check(&engine, full, &rendered),
-                anchor_refs: rendered
-                    .anchor_refs
-                    .into_iter()
-                    .filter_map(|r| {
-                        Some(AnchorRef {
-                            page: *position.get(&r.page)?,
-                            ..r
-                        })
-                    })
-                    .collect(),
-                links_to: rendered
-                    .links_to
-                    .iter()
-                    .filter_map(|p| position.get(p).copied())
-                    .collect(),
-                html: rendered.html,
-                headings: rendered.headings,
-                text: rendered.text,
-                data: rendered.data,
-            },
-            Err(problems) => RenderedBody {
-                diagnostics: problems,
-                ..RenderedBody::default()
-            },
-        }
+        rendered_body(&engine, full, &links, &|p| position.get(&p).copied())
     };
     write_atomically(config.partner_output_dir(), diagnostics, |staging| {
         render_site_with(&view_engine, &decorations, staging, &body)
     })
+}
+
+/// Page `page`'s body as partners get it (`render::partner::body`), leak checked, ready for the
+/// site's layout. `index` maps a page of the full site to the page it is among those rendered
+/// (`None`: not rendered), for the links and anchors the body refers to.
+pub fn rendered_body(
+    engine: &Engine,
+    page: usize,
+    links: &Links,
+    index: &dyn Fn(usize) -> Option<usize>,
+) -> RenderedBody {
+    match partner::body(engine, page, links) {
+        Ok(rendered) => RenderedBody {
+            diagnostics: leak::check(engine, page, &rendered),
+            anchor_refs: rendered
+                .anchor_refs
+                .into_iter()
+                .filter_map(|r| {
+                    Some(AnchorRef {
+                        page: index(r.page)?,
+                        ..r
+                    })
+                })
+                .collect(),
+            links_to: rendered.links_to.iter().filter_map(|&p| index(p)).collect(),
+            html: rendered.html,
+            headings: rendered.headings,
+            text: rendered.text,
+            data: rendered.data,
+        },
+        Err(problems) => RenderedBody {
+            diagnostics: problems,
+            ..RenderedBody::default()
+        },
+    }
 }

@@ -46,6 +46,12 @@ impl Entry {
             w: rest.join(" "),
         }
     }
+
+    /// The entry as it appears in the index. Entries are kept serialised so that a rebuild of
+    /// a few pages (`kbpub serve`) re-joins the index without re-serialising every page.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("search entries serialise")
+    }
 }
 
 fn words(text: &str) -> impl Iterator<Item = String> + '_ {
@@ -54,14 +60,20 @@ fn words(text: &str) -> impl Iterator<Item = String> + '_ {
         .map(str::to_lowercase)
 }
 
-/// `search-index.js`: assigns the index to `window.KBPUB_SEARCH`.
-pub fn index_script(entries: &[Entry]) -> String {
-    #[derive(Serialize)]
-    struct Index<'a> {
-        docs: &'a [Entry],
+/// `search-index.js` from entries serialised by [`Entry::to_json`]: assigns the index
+/// (`{"docs":[...]}`) to `window.KBPUB_SEARCH`.
+pub fn index_script<'a>(entries: impl Iterator<Item = &'a str> + Clone) -> String {
+    let size: usize = entries.clone().map(|e| e.len() + 1).sum();
+    let mut script = String::with_capacity(size + 32);
+    script.push_str("window.KBPUB_SEARCH={\"docs\":[");
+    for (i, entry) in entries.enumerate() {
+        if i > 0 {
+            script.push(',');
+        }
+        script.push_str(entry);
     }
-    let json = serde_json::to_string(&Index { docs: entries }).expect("search index serialises");
-    format!("window.KBPUB_SEARCH={json};\n")
+    script.push_str("]};\n");
+    script
 }
 
 /// `sitemap.xml` for `(path, lastmod)` pairs under `base_url`.
@@ -99,6 +111,23 @@ mod tests {
         let e = Entry::new("T", "a.html", "S", vec![], &text);
         assert_eq!(e.x.chars().count(), EXCERPT_CHARS);
         assert_eq!(e.w, "ak304 partner");
+    }
+
+    #[test]
+    fn index_script_is_a_json_assignment() {
+        let entries = [
+            Entry::new("A", "a.html", "S", vec!["H".into()], "x"),
+            Entry::new("B", "b.html", "S", vec![], ""),
+        ];
+        let json: Vec<String> = entries.iter().map(Entry::to_json).collect();
+        let script = index_script(json.iter().map(String::as_str));
+        let value = script
+            .strip_prefix("window.KBPUB_SEARCH=")
+            .and_then(|s| s.strip_suffix(";\n"))
+            .unwrap();
+        let parsed: serde_json::Value = serde_json::from_str(value).unwrap();
+        assert_eq!(parsed["docs"][1]["t"], "B");
+        assert_eq!(parsed["docs"][0]["h"][0], "H");
     }
 
     #[test]

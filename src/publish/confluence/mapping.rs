@@ -53,7 +53,8 @@ pub fn title(site: &Site, page: usize) -> String {
         .unwrap_or_else(|| meta.title.clone())
 }
 
-fn space_of(site: &Site, config: &ConfluenceConfig, page: usize) -> String {
+/// The space a page goes to: `[confluence] space` in its front matter, else its folder's.
+pub fn space_of(site: &Site, config: &ConfluenceConfig, page: usize) -> String {
     let p = &site.pages[page];
     if let Some(space) = &p.meta.confluence.space {
         return space.clone();
