@@ -54,7 +54,7 @@ impl History {
     /// Reads the history of the repository holding `root` (the knowledge base folder).
     pub fn read(root: &Path) -> Result<History, Diagnostic> {
         let info = git::run_text(root, &["rev-parse", "--is-shallow-repository", "--show-prefix", "--verify", "HEAD"]).map_err(|d| {
-            Diagnostic::error("no-history", format!("cannot read the git history of {}: {}", root.display(), d.message))
+            Diagnostic::error("no-history", format!("cannot read the git history of the knowledge base: {}", d.message))
                 .help("approvals are verified from git history: run kbpub inside the knowledge base's git repository, with at least one commit")
         })?;
         let mut lines = info.lines();

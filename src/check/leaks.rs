@@ -38,11 +38,7 @@ pub fn check(engine: &Engine) -> Vec<Diagnostic> {
             let from = &site.pages[page].url;
             let page_url = |target: usize, anchor: Option<&str>| {
                 is_partner_document(site, target).then(|| {
-                    let href = url::relative_href(from, &site.pages[target].url);
-                    match anchor {
-                        Some(anchor) => format!("{href}#{anchor}"),
-                        None => href,
-                    }
+                    url::with_anchor(url::relative_href(from, &site.pages[target].url), anchor)
                 })
             };
             let links = Links {

@@ -100,6 +100,15 @@ pub fn relative_href(from: &str, to: &str) -> String {
     href
 }
 
+/// `href` with `#anchor` appended when there is one.
+pub fn with_anchor(mut href: String, anchor: Option<&str>) -> String {
+    if let Some(anchor) = anchor {
+        href.push('#');
+        href.push_str(anchor);
+    }
+    href
+}
+
 /// The prefix that leads from the page at `from` to the site root: `""`, `"../"`, ...
 pub fn root_prefix(from: &str) -> String {
     "../".repeat(from.matches('/').count())

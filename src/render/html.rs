@@ -13,12 +13,7 @@ use crate::content::{Site, url};
 pub fn href_for(site: &Site, from_url: &str, dest: &str) -> String {
     match target(dest) {
         Target::Page { page, anchor } => {
-            let mut href = url::relative_href(from_url, &site.pages[page].url);
-            if let Some(anchor) = anchor {
-                href.push('#');
-                href.push_str(anchor);
-            }
-            href
+            url::with_anchor(url::relative_href(from_url, &site.pages[page].url), anchor)
         }
         Target::Asset(asset) => url::relative_href(from_url, asset),
         Target::External(external) => external.to_string(),

@@ -60,12 +60,10 @@ pub fn build(
         let from = &view.pages[i].url;
         let page_url = |target: usize, anchor: Option<&str>| {
             let &t = position.get(&target)?;
-            let mut href = url::relative_href(from, &view.pages[t].url);
-            if let Some(anchor) = anchor {
-                href.push('#');
-                href.push_str(anchor);
-            }
-            Some(href)
+            Some(url::with_anchor(
+                url::relative_href(from, &view.pages[t].url),
+                anchor,
+            ))
         };
         let links = Links {
             site: &site,

@@ -58,11 +58,7 @@ pub fn render(
     let site = engine.site;
     let page_url = |page: usize, anchor: Option<&str>| {
         (is_partner_document(site, page) && linkable(page)).then(|| {
-            let url = config.article_url(&site.pages[page].id);
-            match anchor {
-                Some(anchor) => format!("{url}#{anchor}"),
-                None => url,
-            }
+            crate::content::url::with_anchor(config.article_url(&site.pages[page].id), anchor)
         })
     };
     let links = Links {
