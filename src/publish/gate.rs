@@ -25,6 +25,17 @@ pub struct Gate {
     pub emergency: Option<String>,
 }
 
+impl Gate {
+    /// For a page held back: its state followed by the reasons, as the plan lists them.
+    pub fn held_back(&self) -> Option<Vec<String>> {
+        (!self.publishable).then(|| {
+            let mut reasons = vec![self.state.clone()];
+            reasons.extend(self.reasons.iter().cloned());
+            reasons
+        })
+    }
+}
+
 /// The gate for every page of the engine's site (indexed like `site.pages`). An `Err` means the
 /// approval states cannot be known: nothing may be published.
 pub fn evaluate(engine: &Engine) -> Result<Vec<Gate>, Vec<Diagnostic>> {

@@ -147,6 +147,18 @@ pub struct Rules {
     pub editor: &'static str,
 }
 
+impl Rules {
+    /// The rules of a run with these options, for a target whose people edit in `editor`.
+    pub fn for_run(options: &super::Options, unique_titles: bool, editor: &'static str) -> Rules {
+        Rules {
+            force: options.force,
+            prune: options.prune,
+            unique_titles,
+            editor,
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct Plan {
     pub steps: Vec<Step>,

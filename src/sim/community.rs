@@ -9,7 +9,7 @@
 //! `articles` (everything, bodies included).
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
@@ -25,7 +25,7 @@ use html5ever::tokenizer::{
 };
 use serde_json::{Value, json};
 
-use super::confluence::Fault;
+use super::traffic::{Fault, Traffic};
 use crate::render::community::{ATTRIBUTES, TAGS, is_data_image};
 
 /// Bearer tokens and who they are.
@@ -110,8 +110,7 @@ impl Article {
 struct Store {
     articles: BTreeMap<String, Article>,
     next_id: u64,
-    counts: BTreeMap<String, u64>,
-    faults: VecDeque<Fault>,
+    traffic: Traffic,
 }
 
 struct Shared {
@@ -172,19 +171,7 @@ async fn gatekeeper(State(shared): State<St>, mut request: Request, next: Next) 
     let path = request.uri().path().to_string();
     let fault = {
         let mut store = lock(&shared);
-        *store.counts.entry(method.clone()).or_default() += 1;
-        let index = store.faults.iter().position(|f| {
-            (f.method == "*" || f.method.eq_ignore_ascii_case(&method)) && path.contains(&f.path)
-        });
-        index.map(|i| {
-            let f = &mut store.faults[i];
-            f.times -= 1;
-            let fault = f.clone();
-            if f.times == 0 {
-                store.faults.remove(i);
-            }
-            fault
-        })
+        store.traffic.record(&method, &path)
     };
     let user = request
         .headers()
@@ -535,11 +522,11 @@ fn offence(token: &Token) -> Option<String> {
 }
 
 async fn stats(State(shared): State<St>) -> Response {
-    Json(json!(lock(&shared).counts)).into_response()
+    Json(json!(lock(&shared).traffic.counts)).into_response()
 }
 
 async fn set_faults(State(shared): State<St>, Json(faults): Json<Vec<Fault>>) -> Response {
-    lock(&shared).faults = faults.into_iter().filter(|f| f.times > 0).collect();
+    lock(&shared).traffic.set_faults(faults);
     StatusCode::NO_CONTENT.into_response()
 }
 

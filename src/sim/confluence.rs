@@ -10,11 +10,13 @@
 //! `/__sim/confluence/{cloud|dc}/` (no auth, not counted): `stats`, `faults`, `latency`,
 //! `pages`.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use super::traffic::Fault;
+use super::traffic::Traffic;
 use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
@@ -22,7 +24,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Extension, Json, Router};
 use base64::Engine as _;
-use serde::Deserialize;
 use serde_json::{Value, json};
 
 /// Fake accounts: (e-mail, API token, display name) for Cloud.
@@ -38,26 +39,6 @@ const MAX_PAGE: usize = 250;
 enum Kind {
     Cloud,
     DataCenter,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct Fault {
-    /// HTTP method to match (`*` for any).
-    pub method: String,
-    /// Substring of the path (after the context path) to match.
-    pub path: String,
-    pub status: u16,
-    #[serde(default = "one")]
-    pub times: u32,
-    /// Run the request, then answer `status` anyway (a write that lands but looks failed).
-    #[serde(default)]
-    pub commit: bool,
-    /// `Retry-After` value to send (seconds or an HTTP date).
-    pub retry_after: Option<String>,
-}
-
-fn one() -> u32 {
-    1
 }
 
 #[derive(Debug, Clone)]
@@ -117,8 +98,7 @@ struct Instance {
     spaces: Vec<Space>,
     pages: BTreeMap<u64, PageRec>,
     next_id: u64,
-    counts: BTreeMap<String, u64>,
-    faults: VecDeque<Fault>,
+    traffic: Traffic,
 }
 
 struct Shared {
@@ -138,8 +118,7 @@ impl Instance {
             spaces: Vec::new(),
             pages: BTreeMap::new(),
             next_id: 65_537,
-            counts: BTreeMap::new(),
-            faults: VecDeque::new(),
+            traffic: Traffic::default(),
         };
         for key in ["OPS", "EDIOPS", "PARTNERS"] {
             instance.add_space(key);
@@ -365,19 +344,7 @@ async fn gatekeeper(State(shared): State<St>, mut request: Request, next: Next) 
     let path = request.uri().path().to_string();
     let (kind, fault) = {
         let mut instance = shared.instance.lock().unwrap_or_else(|e| e.into_inner());
-        *instance.counts.entry(method.clone()).or_default() += 1;
-        let index = instance.faults.iter().position(|f| {
-            (f.method == "*" || f.method.eq_ignore_ascii_case(&method)) && path.contains(&f.path)
-        });
-        let fault = index.map(|i| {
-            let f = &mut instance.faults[i];
-            f.times -= 1;
-            let fault = f.clone();
-            if f.times == 0 {
-                instance.faults.remove(i);
-            }
-            fault
-        });
+        let fault = instance.traffic.record(&method, &path);
         (instance.kind, fault)
     };
     let user = match authenticate(kind, request.headers()) {
@@ -1251,7 +1218,7 @@ fn pick(instances: &Instances, name: &str) -> Result<St, Response> {
 
 async fn stats(State(instances): State<Instances>, Path(name): Path<String>) -> Response {
     match pick(&instances, &name) {
-        Ok(shared) => ok(json!(lock(&shared).counts)),
+        Ok(shared) => ok(json!(lock(&shared).traffic.counts)),
         Err(r) => r,
     }
 }
@@ -1263,7 +1230,7 @@ async fn set_faults(
 ) -> Response {
     match pick(&instances, &name) {
         Ok(shared) => {
-            lock(&shared).faults = faults.into_iter().filter(|f| f.times > 0).collect();
+            lock(&shared).traffic.set_faults(faults);
             StatusCode::NO_CONTENT.into_response()
         }
         Err(r) => r,

@@ -6,6 +6,7 @@ pub mod community;
 pub mod confluence;
 pub mod trading_grid;
 pub mod trading_grid_data;
+pub mod traffic;
 
 use std::io::Write;
 use std::net::SocketAddr;

@@ -85,7 +85,6 @@ async fn run(
         .iter()
         .map(|d| {
             let p = &site.pages[d.page];
-            let gate = &ctx.gates[d.page];
             Wanted {
                 key: p.id.clone(),
                 source: p.file.clone(),
@@ -95,22 +94,13 @@ async fn run(
                     parent: None,
                 },
                 hash: d.hash.clone(),
-                gated: (!gate.publishable).then(|| {
-                    let mut reasons = vec![gate.state.clone()];
-                    reasons.extend(gate.reasons.iter().cloned());
-                    reasons
-                }),
+                gated: ctx.gates[d.page].held_back(),
                 depth: 0,
                 retire: d.retire,
             }
         })
         .collect();
-    let rules = Rules {
-        force: ctx.options.force,
-        prune: ctx.options.prune,
-        unique_titles: false,
-        editor: "the community",
-    };
+    let rules = Rules::for_run(ctx.options, false, "the community");
     let plan = plan::plan(&wanted, &found, rules);
     report.pages = plan
         .steps

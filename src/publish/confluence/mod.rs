@@ -112,8 +112,6 @@ async fn run(
         .iter()
         .map(|d| {
             let p = &site.pages[d.page];
-            let gate = &ctx.gates[d.page];
-            let is_document = p.doc_type().is_some();
             Wanted {
                 key: p.id.clone(),
                 source: p.file.clone(),
@@ -123,22 +121,16 @@ async fn run(
                     parent: layout.parent[d.page].map(|q| site.pages[q].id.clone()),
                 },
                 hash: d.hash.clone(),
-                gated: (is_document && !gate.publishable).then(|| {
-                    let mut reasons = vec![gate.state.clone()];
-                    reasons.extend(gate.reasons.iter().cloned());
-                    reasons
-                }),
+                // Section pages always go out as parents of their approved pages.
+                gated: ctx.gates[d.page]
+                    .held_back()
+                    .filter(|_| p.doc_type().is_some()),
                 depth: layout.depth[d.page],
                 retire: false,
             }
         })
         .collect();
-    let rules = Rules {
-        force: ctx.options.force,
-        prune: ctx.options.prune,
-        unique_titles: true,
-        editor: "Confluence",
-    };
+    let rules = Rules::for_run(ctx.options, true, "Confluence");
     let plan = plan::plan(&wanted, &found, rules);
     report.pages = plan
         .steps
