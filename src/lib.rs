@@ -1,7 +1,8 @@
 //! kbpub: a docs-as-code pipeline for trading-partner operations teams. Markdown in git is loaded
 //! (`content`), rendered through Tera templates (`render`) and written as a static site (`site`);
 //! `approval` gates what may be published; `check` finds every problem without writing anything,
-//! and `init` scaffolds a new knowledge base.
+//! and `init` scaffolds a new knowledge base. `net` is the one HTTP layer under `data pull` and
+//! publishing.
 //! See ARCHITECTURE.md for the bird's-eye view and the invariants.
 
 pub mod approval;
@@ -11,6 +12,7 @@ pub mod content;
 pub mod data;
 pub mod diag;
 pub mod init;
+pub mod net;
 pub mod publish;
 pub mod render;
 pub mod serve;

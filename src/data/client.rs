@@ -1,54 +1,25 @@
-//! The HTTP client for the Trading Grid contract: the token sent only as an `Authorization`
-//! header; connect and request timeouts and a deadline for the whole pull; retries with
-//! exponential backoff and jitter on 429, 502, 503, 504, timeouts and connection errors, honouring
-//! `Retry-After` (seconds or an HTTP date); cursor pagination; `ETag` / `If-None-Match` reuse from
-//! a local cache; refusal of another major `schema_version`. Errors name the URL and HTTP status
-//! and never hold the token: server text is redacted before it is kept.
+//! The Trading Grid contract client over [`crate::net`]: the token sent only as an
+//! `Authorization` header (and over plain HTTP only to this machine); connect and request
+//! timeouts and a deadline for the whole pull; retries per the shared policy (429, 5xx, timeouts,
+//! connection errors, and a 200 whose body is not a contract envelope, such as a proxy's HTML
+//! error page), honouring `Retry-After` and the host's rate-limit gate; cursor pagination;
+//! `ETag` / `If-None-Match` reuse from a local cache; refusal of another major `schema_version`.
+//! Errors name the URL and HTTP status and never hold the token.
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant, SystemTime};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use reqwest::header::{ETAG, IF_NONE_MATCH, RETRY_AFTER};
-use reqwest::{StatusCode, Url};
+use reqwest::header::{ETAG, IF_NONE_MATCH};
+use reqwest::{Method, Url};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::contract::{self, Envelope, ErrorBody, RecordError, RecordKind, Validate};
-use super::display_safe;
-
-/// A token that never prints.
-#[derive(Clone)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: String) -> Secret {
-        Secret(value)
-    }
-
-    /// Replaces every occurrence of the secret in `text` (as sent, and JSON-escaped).
-    pub fn redact(&self, text: &str) -> String {
-        if self.0.is_empty() {
-            return text.to_string();
-        }
-        let escaped = serde_json::to_string(&self.0).unwrap_or_default();
-        let escaped = escaped.trim_matches('"');
-        text.replace(&self.0, "[redacted]")
-            .replace(escaped, "[redacted]")
-    }
-
-    /// Whether `text` holds the secret. Secrets shorter than 8 characters are not looked for:
-    /// they cannot be told apart from ordinary text (and are too weak to be real tokens).
-    pub fn appears_in(&self, text: &str) -> bool {
-        self.0.chars().count() >= 8 && self.redact(text) != text
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret([redacted])")
-    }
-}
+use super::contract::{self, Envelope, RecordError, RecordKind, Validate};
+pub use crate::net::Secret;
+use crate::net::retry::{Budget, RetryPolicy};
+use crate::net::{Answer, Auth, Body, HttpError, Request, Retry, Settings};
 
 /// Limits for one pull.
 #[derive(Debug, Clone)]
@@ -82,22 +53,10 @@ pub enum Event {
 /// Why a fetch failed. Every variant names the URL; none holds the token.
 #[derive(Debug)]
 pub enum FetchError {
-    /// The server answered with an error status that is not worth retrying (or retries ran out).
-    Status {
-        url: String,
-        status: u16,
-        detail: String,
-        attempts: u32,
-    },
-    /// Connection failure or timeout, after every retry.
-    Network {
-        url: String,
-        detail: String,
-        attempts: u32,
-    },
-    /// The time budget ran out (or the server asked to wait past it).
-    Budget { url: String, detail: String },
-    /// The body is not the contract's JSON envelope.
+    /// The request failed: an error status, no answer, a body that is not an envelope, or the
+    /// time budget ran out (after any retries).
+    Http(HttpError),
+    /// The envelopes do not page properly.
     Malformed { url: String, detail: String },
     /// Another major schema version.
     Schema { url: String, detail: String },
@@ -107,32 +66,17 @@ pub enum FetchError {
     Refused { url: String, detail: String },
 }
 
+impl FetchError {
+    /// Wrong or missing credentials: no fallback policy makes that right.
+    pub fn is_auth(&self) -> bool {
+        matches!(self, FetchError::Http(e) if e.is_auth())
+    }
+}
+
 impl std::fmt::Display for FetchError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let tries = |n: &u32| {
-            if *n > 1 {
-                format!(" (after {n} attempts)")
-            } else {
-                String::new()
-            }
-        };
         match self {
-            FetchError::Status {
-                url,
-                status,
-                detail,
-                attempts,
-            } => write!(
-                f,
-                "GET {url} answered HTTP {status}{}: {detail}",
-                tries(attempts)
-            ),
-            FetchError::Network {
-                url,
-                detail,
-                attempts,
-            } => write!(f, "GET {url} failed{}: {detail}", tries(attempts)),
-            FetchError::Budget { url, detail } => write!(f, "GET {url}: {detail}"),
+            FetchError::Http(e) => e.fmt(f),
             FetchError::Malformed { url, detail } => write!(
                 f,
                 "GET {url} returned a body that is not a contract v1 envelope: {detail}"
@@ -158,10 +102,8 @@ pub struct Fetched<T> {
 }
 
 pub struct Client<'a> {
-    http: reqwest::Client,
+    http: crate::net::Client,
     base: Url,
-    token: Secret,
-    limits: Limits,
     cache: EtagCache,
     events: &'a (dyn Fn(Event) + Sync),
 }
@@ -197,16 +139,20 @@ impl<'a> Client<'a> {
                 ));
             }
         }
-        let http = reqwest::Client::builder()
-            .connect_timeout(limits.connect_timeout)
-            .user_agent(concat!("kbpub/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| refused(format!("cannot start the HTTP client: {e}")))?;
+        let settings = Settings {
+            connect_timeout: limits.connect_timeout,
+            request_timeout: limits.request_timeout,
+            policy: RetryPolicy {
+                max_attempts: limits.retries + 1,
+                ..RetryPolicy::default()
+            },
+            budget: Arc::new(Budget::until(limits.deadline)),
+        };
+        let http = crate::net::Client::new(&Auth::Bearer(token.expose().to_string()), settings)
+            .map_err(refused)?;
         Ok(Client {
             http,
             base,
-            token,
-            limits,
             cache: EtagCache { dir: cache_dir },
             events,
         })
@@ -246,13 +192,8 @@ impl<'a> Client<'a> {
                     pairs.append_pair("cursor", cursor);
                 }
             }
-            let (body, not_modified) = self.get(&url).await?;
             let shown = url.to_string();
-            let envelope: Envelope<Vec<serde_json::Value>> =
-                serde_json::from_str(&body).map_err(|e| FetchError::Malformed {
-                    url: shown.clone(),
-                    detail: self.token.redact(&e.to_string()),
-                })?;
+            let (envelope, not_modified) = self.get(url).await.map_err(FetchError::Http)?;
             contract::check_schema_version(&envelope.schema_version).map_err(|detail| {
                 FetchError::Schema {
                     url: shown.clone(),
@@ -261,8 +202,8 @@ impl<'a> Client<'a> {
             })?;
             let records = contract::parse_records::<T>(kind, fetched.records.len(), envelope.data)
                 .map_err(|mut error| {
-                    error.message = self.token.redact(&error.message);
-                    error.id = error.id.map(|id| self.token.redact(&id));
+                    error.message = self.http.redact(&error.message);
+                    error.id = error.id.map(|id| self.http.redact(&id));
                     FetchError::Record {
                         url: shown.clone(),
                         error,
@@ -299,187 +240,49 @@ impl<'a> Client<'a> {
         }
     }
 
-    /// GET with retries; returns the body and whether it came from the ETag cache (304).
-    async fn get(&self, url: &Url) -> Result<(String, bool), FetchError> {
+    /// GETs one page, conditional on the cached ETag: its envelope, and whether it came from the
+    /// cache (304). A body that is not an envelope is retried like a 5xx, then reported.
+    async fn get(&self, url: Url) -> Result<(Envelope<Vec<serde_json::Value>>, bool), HttpError> {
         let shown = url.to_string();
         let cached = self.cache.get(&shown);
-        let mut attempt: u32 = 0;
-        loop {
-            attempt += 1;
-            let left = self
-                .limits
-                .deadline
-                .saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Err(FetchError::Budget {
-                    url: shown,
-                    detail: "the time budget for the pull ran out (`[data] budget` in kbpub.toml)"
-                        .into(),
-                });
-            }
-            let mut request = self
-                .http
-                .get(url.clone())
-                .bearer_auth(&self.token.0)
-                .timeout(self.limits.request_timeout.min(left));
-            if let Some(entry) = &cached {
-                request = request.header(IF_NONE_MATCH, &entry.etag);
-            }
-            let (reason, server_wait) = match request.send().await {
-                Ok(response) => {
-                    let status = response.status();
-                    if status == StatusCode::NOT_MODIFIED
-                        && let Some(entry) = cached
-                    {
-                        return Ok((entry.body, true));
-                    }
-                    if status.is_success() {
-                        let etag = response
-                            .headers()
-                            .get(ETAG)
-                            .and_then(|v| v.to_str().ok())
-                            .map(str::to_string);
-                        match response.text().await {
-                            Ok(body) => {
-                                if let Some(etag) = etag {
-                                    self.cache.put(&shown, &etag, &body);
-                                }
-                                return Ok((body, false));
-                            }
-                            Err(e) if attempt <= self.limits.retries => (
-                                format!("reading the body failed: {}", network_detail(&e)),
-                                None,
-                            ),
-                            Err(e) => {
-                                return Err(FetchError::Network {
-                                    url: shown,
-                                    detail: network_detail(&e),
-                                    attempts: attempt,
-                                });
-                            }
-                        }
-                    } else {
-                        let retry_after = response
-                            .headers()
-                            .get(RETRY_AFTER)
-                            .and_then(|v| v.to_str().ok())
-                            .and_then(parse_retry_after);
-                        let detail = self.error_detail(response.text().await.unwrap_or_default());
-                        let retryable = matches!(status.as_u16(), 429 | 502 | 503 | 504);
-                        if !retryable || attempt > self.limits.retries {
-                            return Err(FetchError::Status {
-                                url: shown,
-                                status: status.as_u16(),
-                                detail,
-                                attempts: attempt,
-                            });
-                        }
-                        (format!("HTTP {}", status.as_u16()), retry_after)
-                    }
+        let condition = cached
+            .as_ref()
+            .map(|entry| (IF_NONE_MATCH.as_str(), entry.etag.as_str()));
+        let headers: Vec<(&str, &str)> = condition.into_iter().collect();
+        let request = Request {
+            method: Method::GET,
+            url,
+            shown: shown.clone(),
+            body: Body::Empty,
+            safe: true,
+            headers: &headers,
+        };
+        let accept = |answer: Answer| {
+            let (body, not_modified) = match (answer.status, &cached) {
+                (304, Some(entry)) => (entry.body.clone(), true),
+                (304, None) => {
+                    return Err("304 Not Modified to a request that named no ETag".into());
                 }
-                Err(e) => {
-                    let detail = network_detail(&e);
-                    if !(e.is_timeout() || e.is_connect() || e.is_request() || e.is_body())
-                        || attempt > self.limits.retries
-                    {
-                        return Err(FetchError::Network {
-                            url: shown,
-                            detail,
-                            attempts: attempt,
-                        });
-                    }
-                    (detail, None)
-                }
+                _ => (answer.text, false),
             };
-            let wait = server_wait.unwrap_or_else(|| backoff(attempt));
-            let left = self
-                .limits
-                .deadline
-                .saturating_duration_since(Instant::now());
-            if wait >= left {
-                return Err(FetchError::Budget {
-                    url: shown,
-                    detail: format!(
-                        "{reason}; the next attempt would wait {} but only {} of the time budget is left",
-                        human(wait),
-                        human(left)
-                    ),
-                });
+            let envelope: Envelope<Vec<serde_json::Value>> = serde_json::from_str(&body)
+                .map_err(|e| format!("a body that is not a contract v1 envelope: {e}"))?;
+            if let Some(etag) = answer.headers.get(ETAG).and_then(|v| v.to_str().ok())
+                && !not_modified
+            {
+                self.cache.put(&shown, etag, &body);
             }
+            Ok((envelope, not_modified))
+        };
+        let on_retry = |retry: &Retry| {
             (self.events)(Event::Retry {
                 url: shown.clone(),
-                reason,
-                wait,
-                attempt,
-            });
-            tokio::time::sleep(wait).await;
-        }
-    }
-
-    /// The server's error message (contract error body, or the start of the text), redacted.
-    fn error_detail(&self, body: String) -> String {
-        let text = match serde_json::from_str::<ErrorBody>(&body) {
-            Ok(e) => format!("{}: {}", e.error.code, e.error.message),
-            Err(_) if body.trim().is_empty() => "no error details".into(),
-            Err(_) => body,
+                reason: retry.reason.clone(),
+                wait: retry.wait,
+                attempt: retry.attempt,
+            })
         };
-        display_safe(&self.token.redact(&text), 300)
-    }
-}
-
-/// What went wrong with a request that got no answer, for people (shared with publish targets).
-pub fn network_detail(e: &reqwest::Error) -> String {
-    let what = if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
-        "cannot connect"
-    } else if e.is_body() || e.is_decode() {
-        "the response body could not be read"
-    } else {
-        "the request failed"
-    };
-    // The innermost cause says why (e.g. "Connection refused (os error 111)"); the URL is
-    // already part of the message around this detail.
-    let mut cause = std::error::Error::source(e);
-    let mut innermost = None;
-    while let Some(c) = cause {
-        innermost = Some(c.to_string());
-        cause = c.source();
-    }
-    match innermost {
-        Some(why) if !e.is_timeout() => format!("{what}: {why}"),
-        _ => what.to_string(),
-    }
-}
-
-/// Exponential backoff with equal jitter: 0.25 s, 0.5 s, 1 s ... capped at 10 s, each drawn
-/// from the upper half of its step so retries of many clients spread out.
-pub fn backoff(attempt: u32) -> Duration {
-    let step = Duration::from_millis(250)
-        .saturating_mul(1 << attempt.saturating_sub(1).min(6))
-        .min(Duration::from_secs(10));
-    let half = step / 2;
-    half + half.mul_f64(rand::random::<f64>())
-}
-
-/// `Retry-After`: delay seconds or an HTTP date (a date in the past means now).
-pub fn parse_retry_after(value: &str) -> Option<Duration> {
-    let value = value.trim();
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
-    }
-    let when = httpdate::parse_http_date(value).ok()?;
-    Some(
-        when.duration_since(SystemTime::now())
-            .unwrap_or(Duration::ZERO),
-    )
-}
-
-pub fn human(d: Duration) -> String {
-    if d < Duration::from_secs(1) {
-        format!("{} ms", d.as_millis())
-    } else {
-        format!("{:.1} s", d.as_secs_f64())
+        self.http.send(&request, accept, &on_retry).await
     }
 }
 
@@ -521,51 +324,5 @@ impl EtagCache {
         if let Ok(text) = serde_json::to_string(&entry) {
             let _ = super::snapshot::write_atomically(&self.file(url), &text);
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn retry_after_seconds_and_dates() {
-        assert_eq!(parse_retry_after("3"), Some(Duration::from_secs(3)));
-        let in_two_minutes = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(120));
-        let wait = parse_retry_after(&in_two_minutes).unwrap();
-        assert!(
-            wait > Duration::from_secs(110) && wait <= Duration::from_secs(120),
-            "{wait:?}"
-        );
-        assert_eq!(
-            parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT"),
-            Some(Duration::ZERO)
-        );
-        assert_eq!(parse_retry_after("soon"), None);
-    }
-
-    #[test]
-    fn backoff_grows_with_jitter_and_is_capped() {
-        for attempt in 1..20 {
-            let step = Duration::from_millis(250)
-                .saturating_mul(1 << (attempt - 1).min(6))
-                .min(Duration::from_secs(10));
-            let wait = backoff(attempt);
-            assert!(
-                wait >= step / 2 && wait <= step,
-                "attempt {attempt}: {wait:?}"
-            );
-        }
-    }
-
-    #[test]
-    fn secrets_are_redacted_raw_and_json_escaped() {
-        let secret = Secret::new("tok\"en-123".into());
-        assert_eq!(
-            secret.redact("Bearer tok\"en-123 and {\"a\":\"tok\\\"en-123\"}"),
-            "Bearer [redacted] and {\"a\":\"[redacted]\"}"
-        );
-        assert!(secret.appears_in("xx tok\"en-123"));
-        assert_eq!(format!("{secret:?}"), "Secret([redacted])");
     }
 }

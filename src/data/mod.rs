@@ -205,23 +205,7 @@ impl DataConfig {
     }
 }
 
-/// Text from a source made safe for a terminal or a log line: control and invisible characters
-/// shown as escapes, cut to `max` characters.
-pub fn display_safe(text: &str, max: usize) -> String {
-    let mut out = String::new();
-    for (i, c) in text.chars().enumerate() {
-        if i == max {
-            out.push('…');
-            break;
-        }
-        if c.is_control() || crate::render::escape::is_invisible_format(c) {
-            out.extend(c.escape_unicode());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
+pub use crate::net::display_safe;
 
 /// A source as a build sees it.
 #[derive(Debug, Clone)]

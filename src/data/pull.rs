@@ -13,11 +13,12 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::client::{Event, Limits, human};
+use super::client::{Event, Limits};
 use super::snapshot::{self, StaleMarker};
 use super::{OnFailure, SourceConfig, display_safe, shown_path, source};
 use crate::config::Config;
 use crate::diag::Diagnostic;
+use crate::net::retry::human;
 
 /// How one source's pull ended.
 #[derive(Debug)]

@@ -13,7 +13,7 @@ pub mod leak;
 pub mod plan;
 pub mod receipt;
 pub mod report;
-pub mod retry;
+pub use crate::net::retry;
 pub mod run;
 
 use std::sync::Arc;

@@ -68,7 +68,7 @@ pub async fn execute(
     let results = in_waves(writes, concurrency, |i| {
         let progress = &progress;
         async move {
-            let result = writer.write(i).await;
+            let result = super::retry::per_page(writer.write(i)).await;
             progress.done(
                 &progress_line(plan.steps[i].action, &pages[i], &result),
                 !matches!(result, JobResult::Done { .. }),
@@ -101,7 +101,7 @@ pub async fn execute(
         let pruned = in_waves(jobs, concurrency, |i| {
             let progress = &progress;
             async move {
-                let result = writer.prune(i).await;
+                let result = super::retry::per_page(writer.prune(i)).await;
                 progress.done(
                     &progress_line(Action::Prune, &pages[i], &result),
                     !matches!(result, JobResult::Done { .. }),
