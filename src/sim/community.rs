@@ -25,7 +25,7 @@ use html5ever::tokenizer::{
 };
 use serde_json::{Value, json};
 
-use super::traffic::{Fault, Traffic};
+use super::traffic::{Fault, RandomFaults, Traffic};
 use crate::render::community::{ATTRIBUTES, TAGS, is_data_image};
 
 /// Bearer tokens and who they are.
@@ -141,6 +141,8 @@ pub fn router(args: &CommunityArgs) -> Router {
     let control = Router::new()
         .route("/stats", get(stats))
         .route("/faults", post(set_faults))
+        .route("/random-faults", post(set_random_faults))
+        .route("/rate-limits", get(rate_limits))
         .route("/articles", get(dump))
         .with_state(shared);
     Router::new()
@@ -169,9 +171,10 @@ type Answer = Result<Response, Response>;
 async fn gatekeeper(State(shared): State<St>, mut request: Request, next: Next) -> Response {
     let method = request.method().to_string();
     let path = request.uri().path().to_string();
+    let client = super::traffic::client_of(request.headers());
     let fault = {
         let mut store = lock(&shared);
-        store.traffic.record(&method, &path)
+        store.traffic.record_from(&client, &method, &path)
     };
     let user = request
         .headers()
@@ -528,6 +531,15 @@ async fn stats(State(shared): State<St>) -> Response {
 async fn set_faults(State(shared): State<St>, Json(faults): Json<Vec<Fault>>) -> Response {
     lock(&shared).traffic.set_faults(faults);
     StatusCode::NO_CONTENT.into_response()
+}
+
+async fn set_random_faults(State(shared): State<St>, Json(spec): Json<RandomFaults>) -> Response {
+    lock(&shared).traffic.set_random_faults(spec);
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn rate_limits(State(shared): State<St>) -> Response {
+    Json(json!(lock(&shared).traffic.rate_limits())).into_response()
 }
 
 /// Every article with what tests assert on: each version's author, hash and body.

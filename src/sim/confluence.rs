@@ -15,8 +15,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::traffic::Fault;
 use super::traffic::Traffic;
+use super::traffic::{Fault, RandomFaults};
 use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
@@ -342,9 +342,10 @@ async fn gatekeeper(State(shared): State<St>, mut request: Request, next: Next) 
     }
     let method = request.method().to_string();
     let path = request.uri().path().to_string();
+    let client = super::traffic::client_of(request.headers());
     let (kind, fault) = {
         let mut instance = shared.instance.lock().unwrap_or_else(|e| e.into_inner());
-        let fault = instance.traffic.record(&method, &path);
+        let fault = instance.traffic.record_from(&client, &method, &path);
         (instance.kind, fault)
     };
     let user = match authenticate(kind, request.headers()) {
@@ -1205,6 +1206,8 @@ fn control() -> Router<Instances> {
     Router::new()
         .route("/stats", get(stats))
         .route("/faults", post(set_faults))
+        .route("/random-faults", post(set_random_faults))
+        .route("/rate-limits", get(rate_limits))
         .route("/latency", post(set_latency))
         .route("/pages", get(dump_pages))
 }
@@ -1233,6 +1236,27 @@ async fn set_faults(
             lock(&shared).traffic.set_faults(faults);
             StatusCode::NO_CONTENT.into_response()
         }
+        Err(r) => r,
+    }
+}
+
+async fn set_random_faults(
+    State(instances): State<Instances>,
+    Path(name): Path<String>,
+    Json(spec): Json<RandomFaults>,
+) -> Response {
+    match pick(&instances, &name) {
+        Ok(shared) => {
+            lock(&shared).traffic.set_random_faults(spec);
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Err(r) => r,
+    }
+}
+
+async fn rate_limits(State(instances): State<Instances>, Path(name): Path<String>) -> Response {
+    match pick(&instances, &name) {
+        Ok(shared) => ok(json!(lock(&shared).traffic.rate_limits())),
         Err(r) => r,
     }
 }
