@@ -1,7 +1,9 @@
 //! `kbpub data pull`: fetches every configured source within one time budget and writes each
 //! source's snapshot atomically. A source that fails follows its policy: `fail` leaves the
 //! previous snapshot untouched and fails the pull; `stale` keeps the previous snapshot when it is
-//! younger than `max_age` and marks it stale (pages then carry a banner). A snapshot that would
+//! younger than `max_age` and marks it stale (pages then carry a banner). Wrong or missing
+//! credentials (no token, 401, 403) fail the pull under either policy, the snapshot untouched:
+//! a stale page is no answer to a revoked token. A snapshot that would
 //! contain the access token is never written. Progress goes to a bar on a terminal and to plain
 //! lines otherwise.
 
@@ -110,6 +112,14 @@ async fn pull_one(
     let path = snapshot::path(&dir, &source.name);
     let fetched = match source::fetch(source, &config.root, limits, cache_dir, events).await {
         Ok(fetched) => fetched,
+        Err(e) if e.is_credentials() => {
+            return Outcome::Failed {
+                reason: format!(
+                    "{e}\n  wrong or missing credentials fail the pull whatever `on_failure` says: check the token in `{}`",
+                    source.token_env.as_deref().unwrap_or_default()
+                ),
+            };
+        }
         Err(e) => return failed(config, source, e.to_string()),
     };
     let text = snapshot::to_file_text(&fetched.snapshot);

@@ -43,6 +43,17 @@ impl std::fmt::Display for SourceError {
 
 impl std::error::Error for SourceError {}
 
+impl SourceError {
+    /// Wrong or missing credentials (no token, 401, 403): waiting or falling back cannot fix it.
+    pub fn is_credentials(&self) -> bool {
+        match self {
+            SourceError::Token { .. } => true,
+            SourceError::Fetch(e) => e.is_auth(),
+            SourceError::File { .. } => false,
+        }
+    }
+}
+
 impl From<FetchError> for SourceError {
     fn from(e: FetchError) -> Self {
         SourceError::Fetch(e)

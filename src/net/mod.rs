@@ -40,7 +40,7 @@ impl Auth {
             }
             Auth::Bearer(token) => (format!("Bearer {token}"), token, None),
         };
-        let mut secrets = vec![Secret::new(header.clone()), Secret::new(token.clone())];
+        let mut secrets = vec![Secret::new(token.clone())];
         secrets.extend(encoded.map(Secret::new));
         (Secret::new(header), secrets)
     }
@@ -466,7 +466,7 @@ mod tests {
         let text = format!("{} {encoded} tok-123456", header.expose());
         assert_eq!(
             redact::redact_all(&secrets, &text),
-            "[redacted] [redacted] [redacted]"
+            "Basic [redacted] [redacted] [redacted]"
         );
     }
 }

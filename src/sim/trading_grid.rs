@@ -1,8 +1,9 @@
 //! The Trading Grid contract v1 served over HTTP (`kbpub sim`): health, partners, metrics and
 //! incidents with the contract's envelope, bearer-token check, cursor pagination and ETags, over
 //! the seeded data of [`super::trading_grid_data`]. Fault flags make it misbehave for tests:
-//! latency, 429 with `Retry-After` (seconds or an HTTP date), 5xx, malformed JSON, schema major 2,
-//! hostile strings, an invalid record, extra fields, and echoing the `Authorization` header back
+//! latency, 429 with `Retry-After` (seconds or an HTTP date), 5xx, a `200` HTML page where the
+//! envelope should be (a proxy's error page), 403 for a valid token, malformed JSON, schema major
+//! 2, hostile strings, an invalid record, extra fields, and echoing the `Authorization` header back
 //! in an error body.
 
 use std::collections::HashMap;
@@ -61,6 +62,13 @@ pub struct TradingGridArgs {
     /// Status for --fail: 500, 502, 503 or 504
     #[arg(long, default_value_t = 503, value_name = "STATUS")]
     pub fail_status: u16,
+    /// Fault: answer the next N data requests (after any failed ones) with 200 and an HTML page,
+    /// as a proxy in front of the API does
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub html_error: u64,
+    /// Fault: every data request with an accepted token answers 403 (the token lacks access)
+    #[arg(long)]
+    pub forbidden: bool,
     /// Fault: data responses are truncated, malformed JSON
     #[arg(long)]
     pub malformed: bool,
@@ -191,6 +199,13 @@ async fn gate(sim: &Sim, headers: &HeaderMap) -> Option<Response> {
         ));
     }
     let o = &sim.options;
+    if o.forbidden {
+        return Some(error(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "this token may not read this data".into(),
+        ));
+    }
     if n <= o.throttle {
         return Some(with_retry_after(
             sim,
@@ -213,6 +228,15 @@ async fn gate(sim: &Sim, headers: &HeaderMap) -> Option<Response> {
         } else {
             response
         });
+    }
+    if n <= o.throttle + o.fail + o.html_error {
+        return Some(
+            (
+                [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+                "<html><head><title>502 Bad Gateway</title></head><body><h1>Bad Gateway</h1><p>The upstream server is not available.</p></body></html>",
+            )
+                .into_response(),
+        );
     }
     None
 }
