@@ -1,6 +1,7 @@
 //! `kbpub.toml`: the site's configuration, found by walking up from the working directory (like
 //! Cargo finds `Cargo.toml`) and parsed strictly, so a misspelt key is an error with its position,
-//! not a silently ignored setting.
+//! not a silently ignored setting. Environment variables override `[confluence]`, `[community]`
+//! and `[data]` settings ([`overrides`]), so one file serves staging and production.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -119,13 +120,30 @@ impl Config {
                 .in_file(CONFIG_FILE)
                 .help("run `kbpub init` to create a knowledge base, or pass `--root DIR`")
         })?;
-        let mut config = Config::parse(&text)?;
+        let mut config = Config::parse_with(&text, std::env::vars())?;
         config.root = root.to_path_buf();
         Ok(config)
     }
 
+    /// Parses `text` as it is, without environment overrides.
     pub fn parse(text: &str) -> Result<Config, Diagnostic> {
-        toml::from_str::<Config>(text).map_err(|e| toml_diagnostic("config", CONFIG_FILE, text, &e))
+        Config::parse_with(text, std::iter::empty())
+    }
+
+    /// Parses `text` with the overrides among the environment variables `vars` applied.
+    fn parse_with(
+        text: &str,
+        vars: impl Iterator<Item = (String, String)>,
+    ) -> Result<Config, Diagnostic> {
+        let in_file = |e: toml::de::Error| toml_diagnostic("config", CONFIG_FILE, text, &e);
+        let overrides = overrides::from_vars(vars);
+        if overrides.is_empty() {
+            return toml::from_str::<Config>(text).map_err(in_file);
+        }
+        let table: toml::Table = toml::from_str(text).map_err(in_file)?;
+        overrides::apply(table, &overrides, || {
+            toml::from_str::<Config>(text).map_err(in_file)
+        })
     }
 
     pub fn output_dir(&self) -> PathBuf {
@@ -165,6 +183,192 @@ pub fn toml_diagnostic(
     }
 }
 
+/// `KBPUB_<SECTION>_<KEY>`: environment variables that override settings of `[confluence]`,
+/// `[community]` and `[data]` before the file is checked. `__` goes one table deeper; in an array
+/// of tables (`[[data.sources]]`) the segment is the entry's `name`. Keys and names match without
+/// regard to case, `_` standing for `-`: `KBPUB_CONFLUENCE_BASE_URL`,
+/// `KBPUB_DATA_SOURCES__TRADING_GRID__URL`. A value replacing a string is a string; any other
+/// value is a TOML literal (`8`, `true`, `["a", "b"]`). Variables the file names as credentials
+/// (`token_env`, `email_env`) are never read as overrides.
+pub mod overrides {
+    use super::{Config, Diagnostic};
+    use serde::Deserialize;
+
+    const PREFIX: &str = "KBPUB_";
+    const SECTIONS: [&str; 3] = ["confluence", "community", "data"];
+
+    #[derive(Debug, Clone)]
+    pub struct Override {
+        pub var: String,
+        section: &'static str,
+        path: Vec<String>,
+        value: String,
+    }
+
+    /// The overrides among `vars`, sorted by variable name.
+    pub fn from_vars(vars: impl Iterator<Item = (String, String)>) -> Vec<Override> {
+        let mut found: Vec<Override> = vars
+            .filter_map(|(var, value)| {
+                let rest = var.strip_prefix(PREFIX)?;
+                let section = SECTIONS.iter().find(|s| {
+                    rest.len() > s.len() + 1
+                        && rest[..s.len()].eq_ignore_ascii_case(s)
+                        && rest.as_bytes()[s.len()] == b'_'
+                })?;
+                let path = rest[section.len() + 1..]
+                    .split("__")
+                    .map(str::to_string)
+                    .collect();
+                Some(Override {
+                    var,
+                    section,
+                    path,
+                    value,
+                })
+            })
+            .collect();
+        found.sort_by(|a, b| a.var.cmp(&b.var));
+        found
+    }
+
+    /// Applies `overrides` to the parsed file `table` and checks the result. On an error that the
+    /// file alone has too, `file_error` gives it with its position; else the error names the
+    /// variable that brought it in.
+    pub fn apply(
+        table: toml::Table,
+        overrides: &[Override],
+        file_error: impl FnOnce() -> Result<Config, Diagnostic>,
+    ) -> Result<Config, Diagnostic> {
+        let credentials = credential_vars(&table);
+        let overrides: Vec<&Override> = overrides
+            .iter()
+            .filter(|o| !credentials.contains(&o.var))
+            .collect();
+        let mut steps = vec![table];
+        for o in &overrides {
+            let mut next = steps.last().expect("the file").clone();
+            set(&mut next, o).map_err(|e| problem(o, e))?;
+            steps.push(next);
+        }
+        let check = |t: &toml::Table| Config::deserialize(toml::Value::Table(t.clone()));
+        let final_error = match check(steps.last().expect("the file")) {
+            Ok(config) => return Ok(config),
+            Err(e) => e.message().to_string(),
+        };
+        let errors: Vec<Option<String>> = steps
+            .iter()
+            .map(|t| check(t).err().map(|e| e.message().to_string()))
+            .collect();
+        if errors[0].as_deref() == Some(final_error.as_str()) {
+            return file_error();
+        }
+        let blamed = (1..steps.len())
+            .rev()
+            .find(|&k| {
+                errors[k].as_deref() == Some(final_error.as_str())
+                    && errors[k - 1].as_deref() != Some(final_error.as_str())
+            })
+            .unwrap_or(steps.len() - 1);
+        Err(problem(overrides[blamed - 1], final_error))
+    }
+
+    fn problem(o: &Override, message: String) -> Diagnostic {
+        Diagnostic::error(
+            "config",
+            format!("environment variable `{}`: {message}", o.var),
+        )
+        .help("see README, \"Overriding settings from the environment\"")
+    }
+
+    /// The environment variables the file names in `*_env` keys of the overridable sections.
+    fn credential_vars(table: &toml::Table) -> Vec<String> {
+        fn walk(value: &toml::Value, out: &mut Vec<String>) {
+            match value {
+                toml::Value::Table(t) => {
+                    for (key, v) in t {
+                        match v {
+                            toml::Value::String(name) if key.ends_with("_env") => {
+                                out.push(name.clone())
+                            }
+                            _ => walk(v, out),
+                        }
+                    }
+                }
+                toml::Value::Array(items) => items.iter().for_each(|v| walk(v, out)),
+                _ => {}
+            }
+        }
+        let mut out = Vec::new();
+        for section in SECTIONS {
+            if let Some(v) = table.get(section) {
+                walk(v, &mut out);
+            }
+        }
+        out
+    }
+
+    /// The key of `table` that `segment` names: an existing one matched without regard to case
+    /// (`_` for `-`), else the segment in lower case.
+    fn key_for(table: &toml::Table, segment: &str) -> String {
+        let same = |key: &str| key.replace('-', "_").eq_ignore_ascii_case(segment);
+        table
+            .keys()
+            .find(|k| same(k))
+            .cloned()
+            .unwrap_or_else(|| segment.to_ascii_lowercase())
+    }
+
+    fn set(root: &mut toml::Table, o: &Override) -> Result<(), String> {
+        let mut table = root
+            .entry(o.section)
+            .or_insert_with(|| toml::Value::Table(Default::default()));
+        let (last, parents) = o.path.split_last().expect("split gives one segment");
+        for segment in parents {
+            table = match table {
+                toml::Value::Table(t) => {
+                    let key = key_for(t, segment);
+                    t.entry(key)
+                        .or_insert_with(|| toml::Value::Table(Default::default()))
+                }
+                toml::Value::Array(items) => items
+                    .iter_mut()
+                    .find(|item| {
+                        item.get("name")
+                            .and_then(toml::Value::as_str)
+                            .is_some_and(|name| {
+                                name.replace('-', "_").eq_ignore_ascii_case(segment)
+                            })
+                    })
+                    .ok_or_else(|| format!("no entry is named `{segment}`"))?,
+                _ => return Err(format!("`{segment}` is inside a value, not a table")),
+            };
+        }
+        let toml::Value::Table(table) = table else {
+            return Err("it names a value, not a table of settings".into());
+        };
+        let key = key_for(table, last);
+        let literal = || {
+            toml::from_str::<toml::Table>(&format!("v = {}", o.value))
+                .ok()
+                .and_then(|mut t| t.remove("v"))
+        };
+        let value = match table.get(&key) {
+            Some(toml::Value::String(_)) => toml::Value::String(o.value.clone()),
+            Some(_) => literal().ok_or_else(|| {
+                format!(
+                    "`{}` is not a TOML value for `{key}`",
+                    o.value.escape_debug()
+                )
+            })?,
+            None => literal()
+                .filter(|v| !v.is_str())
+                .unwrap_or_else(|| toml::Value::String(o.value.clone())),
+        };
+        table.insert(key, value);
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -185,5 +389,83 @@ mod tests {
             "{}",
             err.message
         );
+    }
+
+    fn with_env(text: &str, vars: &[(&str, &str)]) -> Result<Config, Diagnostic> {
+        Config::parse_with(
+            text,
+            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())),
+        )
+    }
+
+    const PUBLISHING: &str = "[confluence]\nbase_url = \"https://staging.example.com/wiki\"\ntoken_env = \"KBPUB_CONFLUENCE_TOKEN\"\ndefault_space = \"OPS\"\n\n[confluence.spaces.OPS]\nparent = \"1\"\n\n[[data.sources]]\nname = \"trading-grid\"\nkind = \"trading-grid\"\nurl = \"https://tg.staging\"\ntoken_env = \"TG\"\n";
+
+    #[test]
+    fn environment_variables_override_settings_by_name() {
+        let c = with_env(
+            PUBLISHING,
+            &[
+                ("KBPUB_CONFLUENCE_BASE_URL", "https://prod.example.com/wiki"),
+                ("KBPUB_CONFLUENCE_CONCURRENCY", "8"),
+                ("KBPUB_CONFLUENCE_SPACES__OPS__PARENT", "42"),
+                ("KBPUB_DATA_SOURCES__TRADING_GRID__URL", "https://tg.prod"),
+                ("KBPUB_DATA_BUDGET", "10s"),
+                ("KBPUB_COMMUNITY_BASE_URL", "https://c.example.com"),
+                ("KBPUB_COMMUNITY_TOKEN_ENV", "C_TOKEN"),
+                (
+                    "KBPUB_COMMUNITY_ARTICLE_URL",
+                    "https://c.example.com/a/{id}",
+                ),
+                ("KBPUB_COMMUNITY_DEFAULT_CATEGORY", "guides"),
+                (
+                    "KBPUB_CONFLUENCE_TOKEN",
+                    "a credential, never read as a setting",
+                ),
+                ("KBPUB_NOW", "2026-01-01T00:00:00Z"),
+                ("PATH", "/bin"),
+            ],
+        )
+        .unwrap();
+        let confluence = c.confluence.unwrap();
+        assert_eq!(confluence.base_url, "https://prod.example.com/wiki");
+        assert_eq!(confluence.concurrency, 8);
+        assert_eq!(
+            confluence.spaces["OPS"].parent.as_deref(),
+            Some("42"),
+            "a string stays a string"
+        );
+        assert_eq!(c.data.sources[0].url.as_deref(), Some("https://tg.prod"));
+        assert_eq!(c.data.budget, std::time::Duration::from_secs(10));
+        assert_eq!(c.community.unwrap().base_url, "https://c.example.com");
+    }
+
+    #[test]
+    fn a_bad_override_names_its_variable_and_a_bad_file_its_position() {
+        let e = with_env(PUBLISHING, &[("KBPUB_CONFLUENCE_CONCURENCY", "8")]).unwrap_err();
+        assert!(
+            e.message.contains("KBPUB_CONFLUENCE_CONCURENCY")
+                && e.message.contains("unknown field `concurency`"),
+            "{}",
+            e.message
+        );
+        let e = with_env(PUBLISHING, &[("KBPUB_CONFLUENCE_CONCURRENCY", "many")]).unwrap_err();
+        assert!(
+            e.message.contains("`KBPUB_CONFLUENCE_CONCURRENCY`"),
+            "{}",
+            e.message
+        );
+        let e = with_env(
+            PUBLISHING,
+            &[("KBPUB_DATA_SOURCES__OTHER__URL", "https://x")],
+        )
+        .unwrap_err();
+        assert!(
+            e.message.contains("no entry is named `OTHER`"),
+            "{}",
+            e.message
+        );
+        let broken = PUBLISHING.replace("default_space", "default_spaec");
+        let e = with_env(&broken, &[("KBPUB_CONFLUENCE_BASE_URL", "https://x")]).unwrap_err();
+        assert_eq!(e.position(), "kbpub.toml:4:1", "{}", e.message);
     }
 }
