@@ -411,7 +411,7 @@ fn main() -> ExitCode {
                 concurrency: concurrency.map(usize::from),
                 progress: publish::ProgressMode::detect(cli.quiet || format == ReportFormat::Json),
             };
-            publish(cli.root, options, format)
+            publish(cli.root, options, format, cli.quiet)
         }
         Command::Data(DataCommand::Pull { sources, format }) => {
             data_pull(cli.root, cli.quiet, &sources, format)
@@ -609,6 +609,7 @@ fn publish(
     root: Option<PathBuf>,
     options: publish::Options,
     format: ReportFormat,
+    quiet: bool,
 ) -> Result<(), ExitCode> {
     let diagnostics_format = match format {
         ReportFormat::Human => Format::Human,
@@ -625,6 +626,14 @@ fn publish(
         }
         ExitCode::from(1)
     })?;
+    if quiet && format == ReportFormat::Human {
+        publish_errors(&outcome);
+        return if outcome.ok {
+            Ok(())
+        } else {
+            Err(ExitCode::from(1))
+        };
+    }
     let mut stdout = std::io::stdout().lock();
     let printed = match format {
         ReportFormat::Human => outcome.write_human(&mut stdout),
@@ -638,6 +647,36 @@ fn publish(
         Ok(())
     } else {
         Err(ExitCode::from(1))
+    }
+}
+
+/// `publish --quiet`: only what went wrong, on stderr — targets that stopped, title collisions,
+/// and pages that failed, were skipped or drifted.
+fn publish_errors(outcome: &publish::Report) {
+    use publish::report::Outcome;
+    for t in &outcome.targets {
+        if let Some(error) = &t.error {
+            eprintln!("error: {}: {error}", t.target);
+        }
+        for c in &t.collisions {
+            eprintln!(
+                "error: {}: {}: title \"{}\" is used by {} and {}",
+                t.target, c.scope, c.title, c.first, c.second
+            );
+        }
+        for p in &t.pages {
+            let what = match (p.outcome, p.action) {
+                (Outcome::Failed, _) => "failed",
+                (Outcome::Skipped, _) => "skipped",
+                (_, publish::plan::Action::Drifted) => "drifted",
+                _ => continue,
+            };
+            let why = p.error.as_deref().or(p.note.as_deref()).unwrap_or_default();
+            eprintln!(
+                "error: {}: {} ({}) {what}: {why}",
+                t.target, p.title, p.source
+            );
+        }
     }
 }
 
