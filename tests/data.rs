@@ -204,15 +204,22 @@ fn pull_retries_429_with_retry_after_seconds_and_http_dates() {
 
 #[test]
 fn pull_retries_5xx_and_gives_up_leaving_the_previous_snapshot() {
+    for status in ["500", "502"] {
+        let sim = Sim::start(&["--fail", "2", "--fail-status", status]);
+        let kb = data_kb(&sim, "retries = 3", "");
+        let run = pull(&kb).ok();
+        assert_eq!(
+            run.stderr()
+                .matches(&format!("(HTTP {status}); retry"))
+                .count(),
+            2,
+            "{}",
+            run.stderr()
+        );
+    }
     let sim = Sim::start(&["--fail", "2", "--fail-status", "502"]);
     let kb = data_kb(&sim, "retries = 3", "");
-    let run = pull(&kb).ok();
-    assert_eq!(
-        run.stderr().matches("(HTTP 502); retry").count(),
-        2,
-        "{}",
-        run.stderr()
-    );
+    pull(&kb).ok();
     let before = snapshot_bytes(&kb, "tg");
 
     let down = Sim::start(&["--fail", "1000", "--fail-status", "500"]);
@@ -863,4 +870,93 @@ fn progress_is_a_bar_on_a_terminal_and_plain_lines_otherwise() {
         shown.contains("tg: 8 partners, 7200 metric rows"),
         "{shown:?}"
     );
+}
+
+#[test]
+fn sim_fault_flags_for_html_pages_and_forbidden_tokens() {
+    let auth = format!("Bearer {TOKEN}");
+    let proxy = Sim::start(&["--html-error", "1"]);
+    let (status, head, body) = proxy.get("/v1/partners", &[("Authorization", &auth)]);
+    assert_eq!(status, 200);
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("content-type: text/html"),
+        "{head}"
+    );
+    assert!(body.starts_with("<html>"), "{body}");
+    let (status, _, body) = proxy.get("/v1/partners", &[("Authorization", &auth)]);
+    assert_eq!(status, 200);
+    assert!(
+        body.starts_with("{\"schema_version\""),
+        "only the first N: {body}"
+    );
+
+    let forbidden = Sim::start(&["--forbidden", "--token", TOKEN]);
+    let (status, _, body) = forbidden.get("/v1/partners", &[("Authorization", &auth)]);
+    assert_eq!(status, 403, "{body}");
+    let error: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(error["error"]["code"], "forbidden");
+    let (status, _, _) = forbidden.get("/v1/partners", &[("Authorization", "Bearer wrong")]);
+    assert_eq!(status, 401, "a wrong token is still 401");
+}
+
+#[test]
+fn a_200_that_is_not_the_contract_is_retried_then_reported() {
+    let sim = Sim::start(&["--html-error", "2"]);
+    let kb = data_kb(&sim, "", "");
+    let stderr = pull(&kb).ok().stderr();
+    assert_eq!(
+        stderr
+            .matches("(the body is not what the endpoint answers); retry")
+            .count(),
+        2,
+        "{stderr}"
+    );
+    assert!(!snapshot_bytes(&kb, "tg").is_empty());
+
+    let proxy = Sim::start(&["--html-error", "1000"]);
+    let kb = data_kb(&proxy, "retries = 2", "");
+    let stderr = pull(&kb).fails_with(1).stderr();
+    assert!(
+        stderr.contains("returned a body that is not a contract v1 envelope")
+            && stderr.contains("(after 3 attempts)"),
+        "{stderr}"
+    );
+    assert!(!kb.path().join("data/tg.json").exists(), "nothing written");
+}
+
+#[test]
+fn wrong_or_missing_credentials_fail_the_pull_even_under_the_stale_policy() {
+    let sim = Sim::start(&["--token", TOKEN, "--as-of", "now"]);
+    let kb = data_kb(&sim, "", "on_failure = \"stale\"\nmax_age = \"48h\"");
+    pull(&kb).ok();
+    let before = snapshot_bytes(&kb, "tg");
+    let stale_marker = kb.path().join("data/tg.stale.json");
+
+    let run = run_with_token(&kb, &["data", "pull"], "revoked-token").fails_with(1);
+    let stderr = run.stderr();
+    assert!(
+        stderr.contains("answered HTTP 401") && stderr.contains("whatever `on_failure` says"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("(after"), "a 401 is not retried: {stderr}");
+    assert!(snapshot_bytes(&kb, "tg") == before && !stale_marker.exists());
+
+    let forbidden = Sim::start(&["--token", TOKEN, "--forbidden"]);
+    let config = std::fs::read_to_string(kb.path().join("kbpub.toml"))
+        .unwrap()
+        .replace(&sim.url, &forbidden.url);
+    kb.write("kbpub.toml", &config);
+    let stderr = pull(&kb).fails_with(1).stderr();
+    assert!(stderr.contains("answered HTTP 403"), "{stderr}");
+    assert!(snapshot_bytes(&kb, "tg") == before && !stale_marker.exists());
+
+    let output = kbpub()
+        .args(["data", "pull"])
+        .current_dir(kb.path())
+        .env_remove("TG_TOKEN")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(snapshot_bytes(&kb, "tg") == before && !stale_marker.exists());
 }
