@@ -886,10 +886,8 @@ fn sim_fault_flags_for_html_pages_and_forbidden_tokens() {
     assert!(body.starts_with("<html>"), "{body}");
     let (status, _, body) = proxy.get("/v1/partners", &[("Authorization", &auth)]);
     assert_eq!(status, 200);
-    assert!(
-        body.starts_with("{\"schema_version\""),
-        "only the first N: {body}"
-    );
+    let envelope: serde_json::Value = serde_json::from_str(&body).expect("only the first N");
+    assert_eq!(envelope["schema_version"], "1.0");
 
     let forbidden = Sim::start(&["--forbidden", "--token", TOKEN]);
     let (status, _, body) = forbidden.get("/v1/partners", &[("Authorization", &auth)]);
@@ -959,4 +957,47 @@ fn wrong_or_missing_credentials_fail_the_pull_even_under_the_stale_policy() {
         .unwrap();
     assert_eq!(output.status.code(), Some(1));
     assert!(snapshot_bytes(&kb, "tg") == before && !stale_marker.exists());
+}
+
+#[test]
+fn environment_variables_override_the_source_settings() {
+    let sim = Sim::start(&[]);
+    let kb = data_kb(&sim, "", "");
+    let config = std::fs::read_to_string(kb.path().join("kbpub.toml"))
+        .unwrap()
+        .replace(&sim.url, "https://staging.invalid");
+    kb.write("kbpub.toml", &config);
+    let with = |vars: &[(&str, &str)]| {
+        let mut command = kbpub();
+        command
+            .args(["data", "pull"])
+            .current_dir(kb.path())
+            .env("TG_TOKEN", TOKEN);
+        for (name, value) in vars {
+            command.env(name, value);
+        }
+        Run {
+            output: command.output().unwrap(),
+        }
+    };
+    with(&[
+        ("KBPUB_DATA_SOURCES__TG__URL", sim.url.as_str()),
+        ("KBPUB_DATA_SOURCES__TG__PAGE_SIZE", "100"),
+    ])
+    .ok();
+    assert!(
+        !snapshot_bytes(&kb, "tg").is_empty(),
+        "pulled from the overriding URL"
+    );
+    let stderr = with(&[("KBPUB_DATA_SOURCES__TG__PAGE_SIZE", "lots")])
+        .fails_with(1)
+        .stderr();
+    assert!(
+        stderr.contains("environment variable `KBPUB_DATA_SOURCES__TG__PAGE_SIZE`"),
+        "{stderr}"
+    );
+    let stderr = with(&[("KBPUB_DATA_SOURCES__NOPE__URL", "https://x")])
+        .fails_with(1)
+        .stderr();
+    assert!(stderr.contains("no entry is named `NOPE`"), "{stderr}");
 }

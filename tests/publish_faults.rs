@@ -268,7 +268,6 @@ fn rate_limits_hold_every_worker_and_a_run_converges_at_concurrency_4() {
 }
 
 #[test]
-#[ignore = "needs pub-conf branch: read-back after commit-then-fail"]
 fn a_fault_soak_converges_every_run_without_duplicates_or_early_requests() {
     let sim = Sim::start();
     let kb = cloud_kb(&sim);
