@@ -27,9 +27,10 @@ impl Gate {
         }
     }
 
-    /// Whether the gate is closed now.
-    pub fn is_closed(&self) -> bool {
-        self.closed_until().is_some()
+    /// How long the gate stays closed from now; `None` when it is open.
+    pub fn closed_for(&self) -> Option<Duration> {
+        self.closed_until()
+            .map(|(until, _)| until.saturating_duration_since(Instant::now()))
     }
 
     fn closed_until(&self) -> Option<(Instant, Duration)> {
@@ -77,10 +78,14 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_closed_gate_holds_every_request_until_the_time_is_up() {
         let gate = Gate::default();
-        assert!(!gate.is_closed());
+        assert_eq!(gate.closed_for(), None);
         gate.close_for(Duration::from_secs(2));
         gate.close_for(Duration::from_secs(1));
-        assert!(gate.is_closed(), "a shorter wait never reopens it early");
+        assert_eq!(
+            gate.closed_for(),
+            Some(Duration::from_secs(2)),
+            "a shorter wait never reopens it early"
+        );
         let start = Instant::now();
         gate.pass().await;
         let waited = start.elapsed();
@@ -88,6 +93,6 @@ mod tests {
             waited >= Duration::from_secs(2) && waited <= Duration::from_millis(2200),
             "{waited:?}"
         );
-        assert!(!gate.is_closed());
+        assert_eq!(gate.closed_for(), None);
     }
 }

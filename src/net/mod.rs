@@ -238,6 +238,17 @@ impl Client {
         let mut attempt = 0;
         loop {
             attempt += 1;
+            if let Some(closed) = gate.closed_for() {
+                let affordable = closed <= self.policy.cap
+                    && self.budget.time_left().is_none_or(|left| closed < left);
+                if !affordable {
+                    let why = format!(
+                        "the server asked for no requests to this host for {}, longer than kbpub waits",
+                        retry::human(closed)
+                    );
+                    return Err(error(ErrorKind::Budget, None, &why, attempt - 1));
+                }
+            }
             gate.pass().await;
             let timeout = match self.budget.time_left() {
                 Some(left) if left.is_zero() => {
@@ -284,6 +295,7 @@ impl Client {
                                 .and_then(|v| v.to_str().ok())
                                 .and_then(retry::parse_retry_after);
                             if let (429 | 503, Some(wait)) = (status, retry_after) {
+                                // The whole wait, even past the cap: the window is the server's.
                                 gate.close_for(wait);
                             }
                             (
