@@ -619,7 +619,8 @@ fn publish(
         report(&[d], diagnostics_format);
         ExitCode::from(1)
     })?;
-    let outcome = publish::publish(&config, &options).map_err(|diagnostics| {
+    let outcome = publish::publish(&config, &options).map_err(|mut diagnostics| {
+        diagnostics.retain(|d| !quiet || d.is_error());
         report(&diagnostics, diagnostics_format);
         if format == ReportFormat::Human {
             eprintln!("nothing was published");
