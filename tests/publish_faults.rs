@@ -3,7 +3,8 @@
 //! fault soak — several `kbpub publish` runs at concurrency 4 against `kbpub sim` with seeded
 //! 429s, 5xx and commit-then-fail — asserting each run converges, no page is duplicated, no
 //! request is sent inside a Retry-After window, a page kbpub does not manage is never touched,
-//! and a final re-run writes nothing. Also `publish --quiet`.
+//! and a final re-run writes nothing. Also `publish --quiet`, and a target's URL taken from the
+//! environment.
 
 mod common;
 
@@ -466,4 +467,50 @@ fn quiet_publish_prints_only_errors() {
         "{stderr}"
     );
     assert!(stderr.contains("HTTP 400"), "{stderr}");
+}
+
+#[test]
+fn the_confluence_url_and_settings_can_come_from_the_environment() {
+    let sim = Sim::start();
+    let kb = cloud_kb(&sim);
+    let config = std::fs::read_to_string(kb.path().join("kbpub.toml"))
+        .unwrap()
+        .replace(
+            &format!("{}/wiki", sim.base),
+            "https://staging.invalid/wiki",
+        );
+    kb.write("kbpub.toml", &config);
+    let base_url = format!("{}/wiki", sim.base);
+    let env = [
+        ("KB_TEST_EMAIL", EMAIL),
+        ("KB_TEST_TOKEN", TOKEN),
+        ("KBPUB_CONFLUENCE_BASE_URL", base_url.as_str()),
+        ("KBPUB_CONFLUENCE_DEFAULT_SPACE", "EDIOPS"),
+    ];
+    kb.run_env(&["publish", "--quiet"], &env).ok();
+    let spaces: std::collections::BTreeSet<String> = sim
+        .pages("cloud")
+        .iter()
+        .filter(|p| p["properties"]["kbpub"].is_object())
+        .map(|p| p["space"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        spaces.contains("EDIOPS") && !spaces.contains("OPS"),
+        "{spaces:?}"
+    );
+    let run = kb
+        .run_env(
+            &["publish"],
+            &[
+                ("KBPUB_CONFLUENCE_CONCURRENCY", "four"),
+                ("KB_TEST_TOKEN", TOKEN),
+            ],
+        )
+        .fails_with(1);
+    assert!(
+        run.stderr()
+            .contains("environment variable `KBPUB_CONFLUENCE_CONCURRENCY`"),
+        "{}",
+        run.stderr()
+    );
 }
