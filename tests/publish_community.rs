@@ -5,10 +5,10 @@
 
 mod common;
 
+use common::community::*;
 use common::*;
 use serde_json::{Value, json};
 
-const TOKEN: &str = "community-token";
 const CHART: &str = "<figure class=\"kb-chart\"><svg xmlns=\"http://www.w3.org/2000/svg\" width=\"60\" height=\"30\"><title>Rejection rate</title><polyline points=\"0,30 30,10 60,20\" stroke=\"#c00\" fill=\"none\"/></svg></figure>";
 
 /// A knowledge base with two partner documents, an obsolete one, an internal runbook, a policy
@@ -75,68 +75,6 @@ fn publish(kb: &Kb, args: &[&str]) -> Run {
 fn json_publish(kb: &Kb, args: &[&str]) -> (i32, Value) {
     let run = publish(kb, &[&["--format", "json"], args].concat());
     (run.code(), run.json())
-}
-
-fn control(sim: &Sim, what: &str) -> Value {
-    sim.client()
-        .get(format!("{}/__sim/community/{what}", sim.base))
-        .send()
-        .and_then(|r| r.json())
-        .expect("community control endpoint")
-}
-
-fn articles(sim: &Sim) -> Vec<Value> {
-    control(sim, "articles").as_array().unwrap().clone()
-}
-
-fn article(sim: &Sim, external_id: &str) -> Value {
-    let all = articles(sim);
-    let matching: Vec<&Value> = all
-        .iter()
-        .filter(|a| a["external_id"] == external_id)
-        .collect();
-    assert_eq!(matching.len(), 1, "one article for {external_id}: {all:#?}");
-    matching[0].clone()
-}
-
-fn writes(sim: &Sim) -> u64 {
-    let stats = control(sim, "stats");
-    ["POST", "PUT"]
-        .iter()
-        .map(|m| stats[m].as_u64().unwrap_or(0))
-        .sum()
-}
-
-fn faults(sim: &Sim, faults: Value) {
-    let response = sim
-        .client()
-        .post(format!("{}/__sim/community/faults", sim.base))
-        .json(&faults)
-        .send()
-        .unwrap();
-    assert!(response.status().is_success());
-}
-
-/// A request to the community API as `token` (the moderator edits with `moderator-token`).
-fn api(
-    sim: &Sim,
-    method: reqwest::Method,
-    path: &str,
-    token: &str,
-    headers: &[(&str, &str)],
-    body: Value,
-) -> (u16, Value) {
-    let mut request = sim
-        .client()
-        .request(method, format!("{}/community{path}", sim.base))
-        .bearer_auth(token)
-        .json(&body);
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    let response = request.send().unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().unwrap_or(Value::Null))
 }
 
 fn page<'a>(report: &'a Value, doc_id: &str) -> &'a Value {
