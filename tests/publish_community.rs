@@ -216,69 +216,117 @@ fn an_edit_writes_the_next_draft_with_if_match_and_publishes_that_version() {
     assert!(setup["body"].as_str().unwrap().contains("Two."));
 }
 
-#[test]
-fn a_moderators_edit_is_reported_as_drifted_and_kept_until_forced() {
-    let sim = Sim::start();
-    let kb = kb_for(&sim);
-    publish(&kb, &[]).ok();
-    let setup = article(&sim, "setup");
-    let id = setup["id"].as_str().unwrap();
-    let etag = setup["etag"].as_str().unwrap();
-    // A stale etag is refused: the rule kbpub relies on.
-    let (status, error) = api(
-        &sim,
-        reqwest::Method::PUT,
-        &format!("/v1/articles/{id}/draft"),
-        "moderator-token",
-        &[("If-Match", "\"stale\"")],
-        json!({"title": "x", "body": "<p>x</p>", "category": "guides"}),
-    );
-    assert_eq!(status, 412, "{error}");
-    let (status, _) = api(
-        &sim,
-        reqwest::Method::PUT,
-        &format!("/v1/articles/{id}/draft"),
-        "moderator-token",
-        &[("If-Match", etag)],
-        json!({"title": "Setup", "body": "<p>Fixed by a moderator</p>", "category": "guides"}),
-    );
-    assert_eq!(status, 200);
-    let (status, _) = api(
-        &sim,
-        reqwest::Method::POST,
-        &format!("/v1/articles/{id}/publish"),
-        "moderator-token",
-        &[],
-        json!({"version": 2}),
-    );
-    assert_eq!(status, 200);
+/// The simulator as the contract leaves it, and as a platform that copies kbpub's content hash
+/// (and every field the editor omits) into a moderator's version.
+const PLATFORMS: [&[&str]; 2] = [&[], &["--community-carry-over"]];
 
-    let (code, report) = json_publish(&kb, &[]);
-    assert_eq!(code, 1, "drift is not success: {report:#}");
-    let drifted = page(&report, "setup");
-    assert_eq!(drifted["action"], "drifted");
+/// What a moderator's editor sends: no content hash.
+fn moderator_fields(body: &str) -> Value {
+    json!({"title": "Setup", "body": body, "category": "guides"})
+}
+
+/// `doc_id` is reported drifted, naming the moderator's version.
+fn assert_drifted(report: &Value, doc_id: &str, version: &str) {
+    let drifted = page(report, doc_id);
+    assert_eq!(drifted["action"], "drifted", "{drifted}");
+    let note = drifted["note"].as_str().unwrap();
     assert!(
-        drifted["note"]
-            .as_str()
-            .unwrap()
-            .contains("edited in the community by a moderator"),
+        note.contains("edited in the community by a moderator") && note.contains(version),
         "{drifted}"
     );
-    assert!(
-        article(&sim, "setup")["body"]
-            .as_str()
-            .unwrap()
-            .contains("Fixed by a moderator")
-    );
+}
 
-    let (code, report) = json_publish(&kb, &["--force"]);
+/// `--force` restores kbpub's text as a new version (`version`) and publishes that version.
+fn assert_forced_back(sim: &Sim, kb: &Kb, version: u64) {
+    let (code, report) = json_publish(kb, &["--force"]);
     assert_eq!(code, 0, "{report:#}");
-    let setup = article(&sim, "setup");
+    assert_eq!(page(&report, "setup")["outcome"], "done", "{report:#}");
+    let setup = article(sim, "setup");
     assert_eq!(
         (&setup["version"], &setup["published_version"]),
-        (&json!(3), &json!(3))
+        (&json!(version), &json!(version))
     );
-    assert!(setup["body"].as_str().unwrap().contains("One."));
+    assert!(setup["body"].as_str().unwrap().contains("One."), "{setup}");
+    assert_eq!(setup["versions"][version as usize - 1]["by"], "kbpub");
+    let receipt: Value = serde_json::from_str(
+        &std::fs::read_to_string(kb.path().join(".kb/receipts/community/setup.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(receipt["version"], version);
+    let (code, report) = json_publish(kb, &[]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(page(&report, "setup")["action"], "unchanged");
+}
+
+#[test]
+fn a_moderators_published_edit_is_drift_even_with_kbpubs_hash_carried_over_and_force_restores() {
+    for platform in PLATFORMS {
+        let sim = Sim::start_with(platform);
+        let kb = kb_for(&sim);
+        publish(&kb, &[]).ok();
+        moderator_draft(
+            &sim,
+            "setup",
+            moderator_fields("<p>Fixed by a moderator</p>"),
+        );
+        moderator_publish(&sim, "setup");
+
+        let before = writes(&sim);
+        let (code, report) = json_publish(&kb, &[]);
+        assert_eq!(code, 1, "drift is not success ({platform:?}): {report:#}");
+        assert_drifted(&report, "setup", "version 2");
+        assert_eq!(
+            writes(&sim),
+            before,
+            "nothing written over a moderator's edit"
+        );
+        assert!(
+            article(&sim, "setup")["body"]
+                .as_str()
+                .unwrap()
+                .contains("Fixed by a moderator")
+        );
+        assert_forced_back(&sim, &kb, 3);
+    }
+}
+
+#[test]
+fn a_moderators_unpublished_draft_is_never_published_by_kbpub() {
+    for platform in PLATFORMS {
+        let sim = Sim::start_with(platform);
+        let kb = kb_for(&sim);
+        publish(&kb, &[]).ok();
+        moderator_draft(&sim, "setup", moderator_fields("<p>Moderator's draft</p>"));
+
+        let (code, report) = json_publish(&kb, &[]);
+        assert_eq!(code, 1, "drift is not success ({platform:?}): {report:#}");
+        assert_drifted(&report, "setup", "version 2, an unpublished draft");
+        let setup = article(&sim, "setup");
+        assert_eq!(
+            (&setup["version"], &setup["published_version"]),
+            (&json!(2), &json!(1)),
+            "the draft stays a draft ({platform:?})"
+        );
+
+        // A changed document does not publish it either: drift first.
+        kb.write(
+            "content/guides/setup.md",
+            "+++\nid = \"setup\"\ntitle = \"Setup\"\ntype = \"partner\"\naudience = \"partner\"\n+++\n\n## Steps\n\nOne.\n\nAnd more.\n",
+        );
+        approve_all(&kb);
+        let (code, report) = json_publish(&kb, &[]);
+        assert_eq!(code, 1, "{report:#}");
+        assert_drifted(&report, "setup", "version 2, an unpublished draft");
+
+        assert_forced_back(&sim, &kb, 3);
+        let setup = article(&sim, "setup");
+        assert!(setup["body"].as_str().unwrap().contains("And more."));
+        assert_eq!(
+            setup["versions"][1]["published_at"],
+            Value::Null,
+            "the moderator's draft was never published"
+        );
+    }
 }
 
 #[test]
@@ -327,27 +375,29 @@ fn rate_limits_server_errors_and_commit_then_fail_never_duplicate_an_article() {
 fn a_create_answered_409_finds_the_article_instead_of_duplicating_it() {
     let sim = Sim::start();
     let kb = kb_for(&sim);
-    // An article kbpub wrote under another category (the config changed since): the scan of the
-    // configured categories does not see it, so the create meets the unique external id.
+    // An article someone else made with kbpub's external id.
     let (status, _) = api(
         &sim,
         reqwest::Method::POST,
         "/v1/articles",
-        TOKEN,
-        &[],
-        json!({"external_id": "setup", "title": "Setup", "body": "<p>old</p>", "category": "retired-category", "labels": [], "locale": "en", "content_hash": "sha256:old"}),
-    );
-    assert_eq!(status, 201);
-    // And an article someone else made with kbpub's external id.
-    let (status, _) = api(
-        &sim,
-        reqwest::Method::POST,
-        "/v1/articles",
-        "moderator-token",
+        MODERATOR,
         &[],
         json!({"external_id": "connect", "title": "Theirs", "body": "<p>theirs</p>", "category": "elsewhere"}),
     );
     assert_eq!(status, 201);
+    // An article kbpub wrote under another category (the config changed since): the scan of the
+    // configured categories does not see it, so the create meets the unique external id.
+    let toml = std::fs::read_to_string(kb.path().join("kbpub.toml")).unwrap();
+    kb.write(
+        "kbpub.toml",
+        &toml.replace(
+            "default_category = \"guides\"",
+            "default_category = \"retired-category\"",
+        ),
+    );
+    publish(&kb, &[]).fails_with(1);
+    assert_eq!(article(&sim, "setup")["category"], "retired-category");
+    kb.write("kbpub.toml", &toml);
     let (code, report) = json_publish(&kb, &[]);
     assert_eq!(code, 1, "{report:#}");
     let setup = article(&sim, "setup");
