@@ -738,3 +738,171 @@ fn the_partner_build_shows_exactly_what_partners_get() {
         "output/ is untouched"
     );
 }
+
+/// Requests by method the simulator has seen so far.
+fn count(sim: &Sim, method: &str) -> u64 {
+    control(sim, "stats")[method].as_u64().unwrap_or(0)
+}
+
+fn receipt_version(kb: &Kb, doc_id: &str) -> Value {
+    let receipt: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            kb.path()
+                .join(format!(".kb/receipts/community/{doc_id}.json")),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    receipt["version"].clone()
+}
+
+#[test]
+fn every_list_is_read_to_the_end_one_article_per_page() {
+    let sim = Sim::start_with(&["--community-page-size", "1"]);
+    let kb = kb_for(&sim);
+    kb.write(
+        "content/guides/third.md",
+        "+++\nid = \"third\"\ntitle = \"Third\"\ntype = \"partner\"\naudience = \"partner\"\n+++\n\nThree.\n",
+    );
+    approve_all(&kb);
+    let (code, report) = json_publish(&kb, &[]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(articles(&sim).len(), 3);
+
+    let before = writes(&sim);
+    let (code, report) = json_publish(&kb, &[]);
+    assert_eq!(code, 0, "{report:#}");
+    for id in ["connect", "setup", "third"] {
+        assert_eq!(page(&report, id)["action"], "unchanged", "{report:#}");
+    }
+    assert_eq!(writes(&sim), before, "every page of the scan was read");
+
+    kb.remove("content/guides/third.md");
+    approve_all(&kb);
+    let (code, report) = json_publish(&kb, &["--prune"]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(page(&report, "third")["action"], "prune");
+    assert_eq!(article(&sim, "third")["status"], "archived");
+}
+
+#[test]
+fn a_write_that_commits_and_then_fails_is_read_back_and_counts_as_done() {
+    let sim = Sim::start();
+    let kb = kb_for(&sim);
+    let current_notice = "+++\nid = \"old-notice\"\ntitle = \"Old notice\"\ntype = \"notice\"\naudience = \"partner\"\n+++\n\nOld.\n";
+    kb.write("content/faq/old.md", current_notice);
+    approve_all(&kb);
+    let commit_then_fail = |method: &str, path: &str| json!({"method": method, "path": path, "status": 502, "commit": true});
+    // Creates and publishes that land and answer 502, and a publish that fails outright.
+    faults(
+        &sim,
+        json!([
+            commit_then_fail("POST", "/v1/articles"),
+            commit_then_fail("POST", "/publish"),
+            {"method": "POST", "path": "/publish", "status": 503},
+        ]),
+    );
+    let (code, report) = json_publish(&kb, &["--concurrency", "1"]);
+    assert_eq!(code, 0, "{report:#}");
+    for id in ["connect", "setup", "old-notice"] {
+        let a = article(&sim, id);
+        assert_eq!(
+            (&a["version"], &a["published_version"]),
+            (&json!(1), &json!(1)),
+            "{id}"
+        );
+        assert_eq!(receipt_version(&kb, id), 1, "{id} has its receipt");
+    }
+    assert_eq!(
+        count(&sim, "POST"),
+        3 + 3 + 1,
+        "three creates, three publishes, and one publish again after the 503: nothing landed twice"
+    );
+
+    // A new draft, its publish and an archive, each landing and answering 502.
+    kb.write(
+        "content/guides/setup.md",
+        "+++\nid = \"setup\"\ntitle = \"Setup\"\ntype = \"partner\"\naudience = \"partner\"\n+++\n\n## Steps\n\nTwo.\n",
+    );
+    kb.write(
+        "content/faq/old.md",
+        &current_notice.replace("+++\n\nOld.", "status = \"obsolete\"\n+++\n\nOld."),
+    );
+    approve_all(&kb);
+    faults(
+        &sim,
+        json!([
+            commit_then_fail("PUT", "/draft"),
+            commit_then_fail("POST", "/publish"),
+            commit_then_fail("POST", "/archive"),
+        ]),
+    );
+    let before = writes(&sim);
+    let (code, report) = json_publish(&kb, &[]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(
+        writes(&sim) - before,
+        3,
+        "one draft, one publish, one archive"
+    );
+    let setup = article(&sim, "setup");
+    assert_eq!(
+        (&setup["version"], &setup["published_version"]),
+        (&json!(2), &json!(2))
+    );
+    assert_eq!(receipt_version(&kb, "setup"), 2);
+    assert_eq!(article(&sim, "old-notice")["status"], "archived");
+    assert_eq!(page(&report, "old-notice")["outcome"], "done");
+
+    // A prune whose archive lands and answers 502.
+    kb.remove("content/guides/connect.md");
+    approve_all(&kb);
+    faults(&sim, json!([commit_then_fail("POST", "/archive")]));
+    let before = writes(&sim);
+    let (code, report) = json_publish(&kb, &["--prune"]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(writes(&sim) - before, 1);
+    assert_eq!(article(&sim, "connect")["status"], "archived");
+
+    let before = writes(&sim);
+    publish(&kb, &[]).ok();
+    assert_eq!(writes(&sim), before, "a re-run writes nothing");
+}
+
+#[test]
+fn a_conflict_on_create_is_read_back_and_tried_once_more() {
+    let sim = Sim::start();
+    let kb = kb_for(&sim);
+    faults(
+        &sim,
+        json!([{"method": "POST", "path": "/v1/articles", "status": 409}]),
+    );
+    let (code, report) = json_publish(&kb, &["--concurrency", "1"]);
+    assert_eq!(code, 0, "a transient conflict: {report:#}");
+    assert_eq!(articles(&sim).len(), 2);
+
+    kb.write(
+        "content/guides/third.md",
+        "+++\nid = \"third\"\ntitle = \"Third\"\ntype = \"partner\"\naudience = \"partner\"\n+++\n\nThree.\n",
+    );
+    approve_all(&kb);
+    faults(
+        &sim,
+        json!([{"method": "POST", "path": "/v1/articles", "status": 409, "times": 2}]),
+    );
+    let (code, report) = json_publish(&kb, &[]);
+    assert_eq!(
+        code, 1,
+        "a conflict that persists fails the page: {report:#}"
+    );
+    let third = page(&report, "third");
+    assert_eq!(third["outcome"], "failed");
+    assert!(
+        third["error"]
+            .as_str()
+            .unwrap()
+            .contains("still reports a conflict"),
+        "{third}"
+    );
+    assert_eq!(articles(&sim).len(), 2, "nothing was created");
+}
