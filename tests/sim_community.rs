@@ -10,22 +10,19 @@ use common::community::*;
 use reqwest::Method;
 use serde_json::{Value, json};
 
+/// kbpub's `POST /v1/articles` with `fields`.
+fn post_article(sim: &Sim, fields: Value) -> (u16, Value) {
+    api(sim, Method::POST, "/v1/articles", TOKEN, &[], fields)
+}
+
 /// kbpub creates an article (a draft at version 1); returns it.
 fn create(sim: &Sim, external_id: &str, category: &str) -> Value {
-    let (status, created) = api(
+    let (status, created) = post_article(
         sim,
-        Method::POST,
-        "/v1/articles",
-        TOKEN,
-        &[],
         json!({"external_id": external_id, "title": external_id, "body": "<p>kbpub</p>", "category": category, "labels": ["asn"], "locale": "en", "content_hash": format!("sha256:{external_id}")}),
     );
     assert_eq!(status, 201, "{created}");
     created
-}
-
-fn path(article: &Value, action: &str) -> String {
-    format!("/v1/articles/{}{action}", article["id"].as_str().unwrap())
 }
 
 #[test]
@@ -77,71 +74,33 @@ fn external_ids_are_unique_drafts_need_the_current_etag_and_only_the_latest_vers
         (&created["status"], &created["version"]),
         (&json!("draft"), &json!(1))
     );
-    let (status, error) = api(
+    let (status, error) = post_article(
         &sim,
-        Method::POST,
-        "/v1/articles",
-        TOKEN,
-        &[],
         json!({"external_id": "faq", "title": "Again", "body": "", "category": "guides"}),
     );
     assert_eq!(status, 409, "{error}");
     assert_eq!(error["error"]["code"], "conflict");
-    let (status, _) = api(
-        &sim,
-        Method::POST,
-        &path(&created, "/publish"),
-        TOKEN,
-        &[],
-        json!({"version": 2}),
-    );
+    let (status, _) = publish_version(&sim, TOKEN, &created, 2);
     assert_eq!(status, 409, "version 2 does not exist yet");
-    let (status, published) = api(
-        &sim,
-        Method::POST,
-        &path(&created, "/publish"),
-        TOKEN,
-        &[],
-        json!({"version": 1}),
-    );
+    let (status, published) = publish_version(&sim, TOKEN, &created, 1);
     assert_eq!(status, 200);
     assert_eq!(published["published_version"], 1);
     let fields = json!({"title": "FAQ", "body": "<p>two</p>", "category": "guides"});
-    let (status, _) = api(
-        &sim,
-        Method::PUT,
-        &path(&created, "/draft"),
-        TOKEN,
-        &[("If-Match", "\"stale\"")],
-        fields.clone(),
-    );
+    let (status, _) = draft(&sim, TOKEN, &created, "\"stale\"", fields.clone());
     assert_eq!(status, 412);
-    let (status, draft) = api(
-        &sim,
-        Method::PUT,
-        &path(&created, "/draft"),
-        TOKEN,
-        &[("If-Match", published["etag"].as_str().unwrap())],
-        fields,
-    );
+    let etag = published["etag"].as_str().unwrap();
+    let (status, answer) = draft(&sim, TOKEN, &created, etag, fields);
     assert_eq!(status, 200);
     assert_eq!(
         (
-            &draft["version"],
-            &draft["published_version"],
-            &draft["status"]
+            &answer["version"],
+            &answer["published_version"],
+            &answer["status"]
         ),
         (&json!(2), &json!(1), &json!("published")),
         "partners keep the published version until the draft is published"
     );
-    let (status, _) = api(
-        &sim,
-        Method::POST,
-        &path(&created, "/publish"),
-        TOKEN,
-        &[],
-        json!({"version": 1}),
-    );
+    let (status, _) = publish_version(&sim, TOKEN, &created, 1);
     assert_eq!(status, 409, "version 1 is no longer the latest");
 }
 
@@ -155,12 +114,8 @@ fn every_kind_of_write_can_commit_and_then_answer_a_server_error() {
         );
     };
     commit("POST", "/v1/articles");
-    let (status, _) = api(
+    let (status, _) = post_article(
         &sim,
-        Method::POST,
-        "/v1/articles",
-        TOKEN,
-        &[],
         json!({"external_id": "x", "title": "X", "body": "<p>x</p>", "category": "guides", "content_hash": "sha256:x"}),
     );
     assert_eq!(status, 502);
@@ -168,26 +123,13 @@ fn every_kind_of_write_can_commit_and_then_answer_a_server_error() {
     assert_eq!(x["version"], 1, "the create landed");
 
     commit("PUT", "/draft");
-    let (status, _) = api(
-        &sim,
-        Method::PUT,
-        &path(&x, "/draft"),
-        TOKEN,
-        &[("If-Match", x["etag"].as_str().unwrap())],
-        json!({"title": "X", "body": "<p>x2</p>", "category": "guides"}),
-    );
+    let fields = json!({"title": "X", "body": "<p>x2</p>", "category": "guides"});
+    let (status, _) = draft(&sim, TOKEN, &x, x["etag"].as_str().unwrap(), fields);
     assert_eq!(status, 502);
     assert_eq!(article(&sim, "x")["version"], 2, "the draft landed");
 
     commit("POST", "/publish");
-    let (status, _) = api(
-        &sim,
-        Method::POST,
-        &path(&x, "/publish"),
-        TOKEN,
-        &[],
-        json!({"version": 2}),
-    );
+    let (status, _) = publish_version(&sim, TOKEN, &x, 2);
     assert_eq!(status, 502);
     assert_eq!(
         article(&sim, "x")["published_version"],
@@ -199,7 +141,7 @@ fn every_kind_of_write_can_commit_and_then_answer_a_server_error() {
     let (status, _) = api(
         &sim,
         Method::POST,
-        &path(&x, "/archive"),
+        &format!("/v1/articles/{}/archive", x["id"].as_str().unwrap()),
         TOKEN,
         &[],
         json!({"reason": "old", "superseded_by": null}),
@@ -215,12 +157,8 @@ fn every_kind_of_write_can_commit_and_then_answer_a_server_error() {
         &sim,
         json!([{"method": "POST", "path": "/v1/articles", "status": 409}]),
     );
-    let (status, _) = api(
+    let (status, _) = post_article(
         &sim,
-        Method::POST,
-        "/v1/articles",
-        TOKEN,
-        &[],
         json!({"external_id": "y", "title": "Y", "body": "", "category": "guides"}),
     );
     assert_eq!(status, 409, "an injected conflict");
@@ -232,15 +170,13 @@ fn a_draft_that_omits_fields_keeps_them_empty_by_contract_and_carries_them_over_
     // By the contract `content_hash` is stored as given: an edit without one has none.
     let sim = Sim::start();
     create(&sim, "faq", "guides");
-    let (status, _) = api(
-        &sim,
-        Method::PUT,
-        &path(&article(&sim, "faq"), "/draft"),
-        MODERATOR,
-        &[("If-Match", article(&sim, "faq")["etag"].as_str().unwrap())],
-        json!({"body": "<p>moderated</p>"}),
-    );
+    let faq = article(&sim, "faq");
+    let etag = faq["etag"].as_str().unwrap();
+    let (status, _) = draft(&sim, MODERATOR, &faq, etag, json!({"body": "<p>m</p>"}));
     assert_eq!(status, 400, "title and category are required");
+    let fields = json!({"title": "faq", "body": "", "category": "guides", "labels": "asn"});
+    let (status, _) = draft(&sim, MODERATOR, &faq, etag, fields);
+    assert_eq!(status, 400, "labels are a list of strings");
     moderator_draft(
         &sim,
         "faq",

@@ -342,15 +342,13 @@ fn version_from(
         category: required("category")?,
         labels: match body.get("labels") {
             None => previous.map(|p| p.labels.clone()).unwrap_or_default(),
-            Some(labels) => labels
-                .as_array()
-                .map(|l| {
-                    l.iter()
-                        .filter_map(Value::as_str)
-                        .map(String::from)
-                        .collect()
-                })
-                .unwrap_or_default(),
+            Some(labels) => serde_json::from_value(labels.clone()).map_err(|_| {
+                fail(
+                    StatusCode::BAD_REQUEST,
+                    "invalid",
+                    "`labels` must be a list of strings",
+                )
+            })?,
         },
         locale: text("locale").unwrap_or_else(|| "en".into()),
         content_hash: text("content_hash").filter(|h| !h.is_empty()),

@@ -78,32 +78,40 @@ pub fn api(
     (status, response.json().unwrap_or(Value::Null))
 }
 
+/// `token` writes a new draft of `article` over the version whose etag is `etag`.
+pub fn draft(sim: &Sim, token: &str, article: &Value, etag: &str, fields: Value) -> (u16, Value) {
+    let path = format!("/v1/articles/{}/draft", article["id"].as_str().unwrap());
+    api(
+        sim,
+        reqwest::Method::PUT,
+        &path,
+        token,
+        &[("If-Match", etag)],
+        fields,
+    )
+}
+
+/// `token` publishes `version` of `article`.
+pub fn publish_version(sim: &Sim, token: &str, article: &Value, version: u64) -> (u16, Value) {
+    let path = format!("/v1/articles/{}/publish", article["id"].as_str().unwrap());
+    let body = serde_json::json!({"version": version});
+    api(sim, reqwest::Method::POST, &path, token, &[], body)
+}
+
 /// A moderator writes a new draft over `external_id`'s latest version with `fields` (what the
 /// platform's editor sends: here without `content_hash`); returns the draft's version.
 pub fn moderator_draft(sim: &Sim, external_id: &str, fields: Value) -> u64 {
     let current = article(sim, external_id);
-    let (status, draft) = api(
-        sim,
-        reqwest::Method::PUT,
-        &format!("/v1/articles/{}/draft", current["id"].as_str().unwrap()),
-        MODERATOR,
-        &[("If-Match", current["etag"].as_str().unwrap())],
-        fields,
-    );
-    assert_eq!(status, 200, "{draft}");
-    draft["version"].as_u64().unwrap()
+    let etag = current["etag"].as_str().unwrap();
+    let (status, answer) = draft(sim, MODERATOR, &current, etag, fields);
+    assert_eq!(status, 200, "{answer}");
+    answer["version"].as_u64().unwrap()
 }
 
 /// A moderator publishes `external_id`'s latest version.
 pub fn moderator_publish(sim: &Sim, external_id: &str) {
     let current = article(sim, external_id);
-    let (status, answer) = api(
-        sim,
-        reqwest::Method::POST,
-        &format!("/v1/articles/{}/publish", current["id"].as_str().unwrap()),
-        MODERATOR,
-        &[],
-        serde_json::json!({"version": current["version"]}),
-    );
+    let latest = current["version"].as_u64().unwrap();
+    let (status, answer) = publish_version(sim, MODERATOR, &current, latest);
     assert_eq!(status, 200, "{answer}");
 }

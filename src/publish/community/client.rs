@@ -41,16 +41,7 @@ impl Article {
             external_id: text("external_id"),
             title: text("title"),
             category: text("category"),
-            labels: v
-                .get("labels")
-                .and_then(Value::as_array)
-                .map(|l| {
-                    l.iter()
-                        .filter_map(Value::as_str)
-                        .map(String::from)
-                        .collect()
-                })
-                .unwrap_or_default(),
+            labels: serde_json::from_value(v["labels"].clone()).unwrap_or_default(),
             locale: text("locale"),
             body: v.get("body").and_then(Value::as_str).map(String::from),
             status: text("status"),
