@@ -906,3 +906,127 @@ fn a_conflict_on_create_is_read_back_and_tried_once_more() {
     );
     assert_eq!(articles(&sim).len(), 2, "nothing was created");
 }
+
+/// A seeded queue of `n` faults over every kind of request: rate limits with `Retry-After`,
+/// server errors, writes that land and then answer 5xx, and transient conflicts on create.
+fn seeded_faults(seed: u64, n: usize) -> Value {
+    let kinds = [
+        json!({"method": "GET", "path": "/v1/articles", "status": 429, "retry_after": "1"}),
+        json!({"method": "GET", "path": "/v1/articles", "status": 500}),
+        json!({"method": "POST", "path": "/v1/articles", "status": 502, "commit": true}),
+        json!({"method": "POST", "path": "/v1/articles", "status": 503}),
+        json!({"method": "PUT", "path": "/draft", "status": 500, "commit": true}),
+        json!({"method": "PUT", "path": "/draft", "status": 429, "retry_after": "1"}),
+        json!({"method": "POST", "path": "/publish", "status": 504, "commit": true}),
+        json!({"method": "POST", "path": "/v1/articles", "status": 409}),
+    ];
+    let mut state = seed;
+    let faults: Vec<Value> = (0..n)
+        .map(|_| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            kinds[(state >> 33) as usize % kinds.len()].clone()
+        })
+        .collect();
+    Value::Array(faults)
+}
+
+/// Publishes (concurrency 4, `--prune`) until every page but `drifted` is done or unchanged, at
+/// most three runs; returns the last report.
+fn publish_until_settled(kb: &Kb, drifted: Option<&str>) -> Value {
+    let mut report = Value::Null;
+    for _ in 0..3 {
+        (_, report) = json_publish(kb, &["--concurrency", "4", "--prune"]);
+        let target = &report["targets"][0];
+        let settled = target["error"].is_null()
+            && target["pages"].as_array().unwrap().iter().all(|p| {
+                Some(p["doc_id"].as_str().unwrap()) == drifted
+                    || p["outcome"] == "done"
+                    || p["action"] == "unchanged"
+            });
+        if settled {
+            return report;
+        }
+    }
+    panic!("not settled after three runs: {report:#}");
+}
+
+#[test]
+fn a_fault_soak_never_duplicates_never_touches_others_articles_and_ends_with_zero_writes() {
+    let sim = Sim::start_with(&["--community-carry-over", "--community-page-size", "2"]);
+    let kb = kb_for(&sim);
+    let doc = |n: usize, text: &str| {
+        kb.write(
+            &format!("content/guides/soak-{n}.md"),
+            &format!("+++\nid = \"soak-{n}\"\ntitle = \"Soak {n}\"\ntype = \"partner\"\naudience = \"partner\"\n+++\n\n{text}\n"),
+        );
+    };
+    for n in 0..10 {
+        doc(n, "First.");
+    }
+    approve_all(&kb);
+    // Someone else's article in kbpub's category, carrying a hash kbpub did not compute.
+    let (status, _) = api(
+        &sim,
+        reqwest::Method::POST,
+        "/v1/articles",
+        MODERATOR,
+        &[],
+        json!({"external_id": "partner-faq", "title": "Partner FAQ", "body": "<p>theirs</p>", "category": "guides", "content_hash": "sha256:theirs"}),
+    );
+    assert_eq!(status, 201);
+    let foreign = article(&sim, "partner-faq");
+
+    faults(&sim, seeded_faults(11, 40));
+    publish_until_settled(&kb, None);
+    faults(&sim, json!([]));
+    let all = articles(&sim);
+    assert_eq!(
+        all.len(),
+        13,
+        "12 documents and the foreign article, no duplicates"
+    );
+    for a in all.iter().filter(|a| a["external_id"] != "partner-faq") {
+        assert_eq!(
+            (&a["version"], &a["published_version"]),
+            (&json!(1), &json!(1)),
+            "one version each: {a:#}"
+        );
+    }
+
+    // Half the documents change; a moderator drafts over one of them meanwhile.
+    for n in 0..5 {
+        doc(n, "Second.");
+    }
+    approve_all(&kb);
+    moderator_draft(&sim, "soak-0", json!({"body": "<p>moderated</p>"}));
+    faults(&sim, seeded_faults(29, 40));
+    let report = publish_until_settled(&kb, Some("soak-0"));
+    faults(&sim, json!([]));
+    assert_eq!(page(&report, "soak-0")["action"], "drifted");
+    for n in 1..5 {
+        let a = article(&sim, &format!("soak-{n}"));
+        assert_eq!(
+            (&a["version"], &a["published_version"]),
+            (&json!(2), &json!(2)),
+            "{a:#}"
+        );
+    }
+    let moderated = article(&sim, "soak-0");
+    assert_eq!(
+        (&moderated["version"], &moderated["published_version"]),
+        (&json!(2), &json!(1)),
+        "the moderator's draft is neither published nor overwritten"
+    );
+    assert_eq!(
+        article(&sim, "partner-faq"),
+        foreign,
+        "someone else's article is untouched, even under --prune"
+    );
+
+    let before = writes(&sim);
+    let (code, report) = json_publish(&kb, &["--concurrency", "4", "--prune"]);
+    assert_eq!(code, 1, "the drift is still reported: {report:#}");
+    assert_eq!(writes(&sim), before, "a final re-run writes nothing");
+}
