@@ -231,7 +231,9 @@ fn assert_drifted(report: &Value, doc_id: &str, version: &str) {
     assert_eq!(drifted["action"], "drifted", "{drifted}");
     let note = drifted["note"].as_str().unwrap();
     assert!(
-        note.contains("edited in the community by a moderator") && note.contains(version),
+        note.contains("edited in the community by a moderator")
+            && note.contains(version)
+            && note.contains("re-run with --force to publish the approved text"),
         "{drifted}"
     );
 }

@@ -42,6 +42,8 @@ use mapping::Desired;
 
 /// Who edits articles on the community when it is not kbpub, in drift notes.
 const MODERATOR: &str = "a moderator";
+/// What to do about an article someone else edited.
+const DRIFT_HELP: &str = "kbpub published nothing over it: bring the edit into the source and have it approved, or re-run with --force to publish the approved text as a new version";
 /// Tries of one write whose failures may have landed (each followed by a read-back).
 const WRITE_ATTEMPTS: u32 = 3;
 
@@ -198,7 +200,7 @@ fn someone_else(article: &Article) -> String {
 /// The drift of an article found edited while publishing.
 fn drifted_meanwhile(article: &Article) -> Settled {
     Settled::Drifted(format!(
-        "edited in the community by {} at {} while publishing",
+        "edited in the community by {} at {} while publishing; {DRIFT_HELP}",
         someone_else(article),
         article.updated_at
     ))
@@ -253,7 +255,11 @@ fn page_report(
     let approval = step
         .wanted
         .map(|i| ctx.gates[desired[i].page].state.clone());
-    PageReport::planned(step, wanted, found, approval)
+    let mut page = PageReport::planned(step, wanted, found, approval);
+    if step.action == Action::Drifted {
+        page.note = page.note.map(|note| format!("{note}; {DRIFT_HELP}"));
+    }
+    page
 }
 
 struct Writer<'a> {
