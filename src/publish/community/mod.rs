@@ -307,7 +307,7 @@ impl run::Writer for Writer<'_> {
 
 /// How one article's job ended, short of failing.
 enum Settled {
-    Done(Article),
+    Done(Box<Article>),
     Drifted(String),
 }
 
@@ -444,7 +444,7 @@ impl Writer<'_> {
     /// appeared) re-reads: a version someone else wrote is drift.
     async fn publish(&self, d: &Desired, article: Article) -> Result<Settled, String> {
         if article.latest_is_published() {
-            return Ok(Settled::Done(article));
+            return Ok(Settled::Done(Box::new(article)));
         }
         let message = format!("kbpub {}", short_hash(&d.hash));
         let published = self
@@ -462,7 +462,7 @@ impl Writer<'_> {
             )
             .await;
         match published {
-            Ok(published) => Ok(Settled::Done(published)),
+            Ok(published) => Ok(Settled::Done(Box::new(published))),
             Err(e) if e.is(409) => {
                 let current = self.client.article(&article.id).await.map_err(describe)?;
                 if written_by_kbpub(&current) {
@@ -482,7 +482,7 @@ impl Writer<'_> {
         };
         self.archive_article(&article.id, &reason, d.superseded_by.as_deref())
             .await
-            .map(Settled::Done)
+            .map(|archived| Settled::Done(Box::new(archived)))
             .map_err(describe)
     }
 
