@@ -12,7 +12,9 @@
 //! hash it carries, or that carries none, is someone else's edit, published or not: it is
 //! reported as drift and kbpub publishes nothing over it; `--force` writes kbpub's approved text
 //! as a new draft version and publishes that version, never the moderator's. This needs no local
-//! state (a CI checkout has no receipts) and costs one read per article.
+//! state (a CI checkout has no receipts) and costs one read per article. (The contract names no
+//! author per version, so a version identical in every field to kbpub's counts as kbpub's: it is
+//! exactly the approved text. It relies on the contract returning bodies as stored.)
 //!
 //! **Faults.** Writes are sent once by the HTTP layer; after a 5xx or a lost answer on any write
 //! (create, draft, publish, archive) the article is read back before trying again, and a write
