@@ -37,10 +37,7 @@ fn kb_for(sim: &Sim) -> Kb {
         b"\x89PNG\r\n\x1a\nnot-really-a-png",
     )
     .unwrap();
-    kb.write(
-        "content/guides/setup.md",
-        "+++\nid = \"setup\"\ntitle = \"Setup\"\ntype = \"partner\"\naudience = \"partner\"\n+++\n\n## Steps\n\nOne.\n",
-    );
+    edit_setup(&kb, "Setup", "One.");
     kb.write(
         "content/faq/old.md",
         "+++\nid = \"old-notice\"\ntitle = \"Old notice\"\ntype = \"notice\"\naudience = \"partner\"\nstatus = \"obsolete\"\nsuperseded_by = \"setup\"\n+++\n\nOld.\n",
@@ -58,6 +55,25 @@ fn kb_for(sim: &Sim) -> Kb {
     git(kb.path(), "wes@example.com", &["init", "-q", "-b", "main"]);
     approve_all(&kb);
     kb
+}
+
+/// Writes the partner document `content/<path>` with `id`, `title` and Markdown `body`.
+fn partner_doc(kb: &Kb, path: &str, id: &str, title: &str, body: &str) {
+    kb.write(
+        &format!("content/{path}"),
+        &format!("+++\nid = \"{id}\"\ntitle = \"{title}\"\ntype = \"partner\"\naudience = \"partner\"\n+++\n\n{body}\n"),
+    );
+}
+
+/// Rewrites the `setup` document with `title` and `text` under its `## Steps` heading.
+fn edit_setup(kb: &Kb, title: &str, text: &str) {
+    partner_doc(
+        kb,
+        "guides/setup.md",
+        "setup",
+        title,
+        &format!("## Steps\n\n{text}"),
+    );
 }
 
 fn publish(kb: &Kb, args: &[&str]) -> Run {
@@ -191,10 +207,7 @@ fn an_edit_writes_the_next_draft_with_if_match_and_publishes_that_version() {
     let sim = Sim::start();
     let kb = kb_for(&sim);
     publish(&kb, &[]).ok();
-    kb.write(
-        "content/guides/setup.md",
-        "+++\nid = \"setup\"\ntitle = \"Setup, revised\"\ntype = \"partner\"\naudience = \"partner\"\n+++\n\n## Steps\n\nTwo.\n",
-    );
+    edit_setup(&kb, "Setup, revised", "Two.");
     approve_all(&kb);
     let (code, report) = json_publish(&kb, &[]);
     assert_eq!(code, 0, "{report:#}");
@@ -311,10 +324,7 @@ fn a_moderators_unpublished_draft_is_never_published_by_kbpub() {
         );
 
         // A changed document does not publish it either: drift first.
-        kb.write(
-            "content/guides/setup.md",
-            "+++\nid = \"setup\"\ntitle = \"Setup\"\ntype = \"partner\"\naudience = \"partner\"\n+++\n\n## Steps\n\nOne.\n\nAnd more.\n",
-        );
+        edit_setup(&kb, "Setup", "One.\n\nAnd more.");
         approve_all(&kb);
         let (code, report) = json_publish(&kb, &[]);
         assert_eq!(code, 1, "{report:#}");
@@ -354,10 +364,7 @@ fn rate_limits_server_errors_and_commit_then_fail_never_duplicate_an_article() {
         assert_eq!(article(&sim, id)["status"], "published");
     }
     // An update whose draft commits and then fails is recognised as ours after the 412.
-    kb.write(
-        "content/guides/setup.md",
-        "+++\nid = \"setup\"\ntitle = \"Setup\"\ntype = \"partner\"\naudience = \"partner\"\n+++\n\n## Steps\n\nThree.\n",
-    );
+    edit_setup(&kb, "Setup", "Three.");
     approve_all(&kb);
     faults(
         &sim,
@@ -592,10 +599,7 @@ fn leaks_from_live_data_name_the_document() {
 fn only_approved_documents_go_out_and_links_to_gated_ones_are_plain_text() {
     let sim = Sim::start();
     let kb = kb_for(&sim);
-    kb.write(
-        "content/guides/setup.md",
-        "+++\nid = \"setup\"\ntitle = \"Setup\"\ntype = \"partner\"\naudience = \"partner\"\n+++\n\n## Steps\n\nUnapproved.\n",
-    );
+    edit_setup(&kb, "Setup", "Unapproved.");
     git(kb.path(), "wes@example.com", &["commit", "-qam", "edit"]);
     let (code, report) = json_publish(&kb, &[]);
     assert_eq!(code, 0, "{report:#}");
@@ -762,10 +766,7 @@ fn receipt_version(kb: &Kb, doc_id: &str) -> Value {
 fn every_list_is_read_to_the_end_one_article_per_page() {
     let sim = Sim::start_with(&["--community-page-size", "1"]);
     let kb = kb_for(&sim);
-    kb.write(
-        "content/guides/third.md",
-        "+++\nid = \"third\"\ntitle = \"Third\"\ntype = \"partner\"\naudience = \"partner\"\n+++\n\nThree.\n",
-    );
+    partner_doc(&kb, "guides/third.md", "third", "Third", "Three.");
     approve_all(&kb);
     let (code, report) = json_publish(&kb, &[]);
     assert_eq!(code, 0, "{report:#}");
@@ -822,10 +823,7 @@ fn a_write_that_commits_and_then_fails_is_read_back_and_counts_as_done() {
     );
 
     // A new draft, its publish and an archive, each landing and answering 502.
-    kb.write(
-        "content/guides/setup.md",
-        "+++\nid = \"setup\"\ntitle = \"Setup\"\ntype = \"partner\"\naudience = \"partner\"\n+++\n\n## Steps\n\nTwo.\n",
-    );
+    edit_setup(&kb, "Setup", "Two.");
     kb.write(
         "content/faq/old.md",
         &current_notice.replace("+++\n\nOld.", "status = \"obsolete\"\n+++\n\nOld."),
@@ -883,10 +881,7 @@ fn a_conflict_on_create_is_read_back_and_tried_once_more() {
     assert_eq!(code, 0, "a transient conflict: {report:#}");
     assert_eq!(articles(&sim).len(), 2);
 
-    kb.write(
-        "content/guides/third.md",
-        "+++\nid = \"third\"\ntitle = \"Third\"\ntype = \"partner\"\naudience = \"partner\"\n+++\n\nThree.\n",
-    );
+    partner_doc(&kb, "guides/third.md", "third", "Third", "Three.");
     approve_all(&kb);
     faults(
         &sim,
@@ -959,9 +954,13 @@ fn a_fault_soak_never_duplicates_never_touches_others_articles_and_ends_with_zer
     let sim = Sim::start_with(&["--community-carry-over", "--community-page-size", "2"]);
     let kb = kb_for(&sim);
     let doc = |n: usize, text: &str| {
-        kb.write(
-            &format!("content/guides/soak-{n}.md"),
-            &format!("+++\nid = \"soak-{n}\"\ntitle = \"Soak {n}\"\ntype = \"partner\"\naudience = \"partner\"\n+++\n\n{text}\n"),
+        let id = format!("soak-{n}");
+        partner_doc(
+            &kb,
+            &format!("guides/{id}.md"),
+            &id,
+            &format!("Soak {n}"),
+            text,
         );
     };
     for n in 0..10 {
