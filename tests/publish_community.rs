@@ -57,6 +57,14 @@ fn kb_for(sim: &Sim) -> Kb {
     kb
 }
 
+/// The knowledge base on a fresh simulator that will inject `queued` faults.
+fn kb_with_faults(queued: Value) -> (Sim, Kb) {
+    let sim = Sim::start();
+    let kb = kb_for(&sim);
+    faults(&sim, queued);
+    (sim, kb)
+}
+
 /// Writes the partner document `content/<path>` with `id`, `title` and Markdown `body`.
 fn partner_doc(kb: &Kb, path: &str, id: &str, title: &str, body: &str) {
     kb.write(
@@ -233,14 +241,22 @@ fn an_edit_writes_the_next_draft_with_if_match_and_publishes_that_version() {
 /// (and every field the editor omits) into a moderator's version.
 const PLATFORMS: [&[&str]; 2] = [&[], &["--community-carry-over"]];
 
-/// What a moderator's editor sends: no content hash.
-fn moderator_fields(body: &str) -> Value {
-    json!({"title": "Setup", "body": body, "category": "guides"})
+/// The knowledge base published on `platform`, then a moderator's draft of `setup` with `body`
+/// (what a moderator's editor sends: no content hash).
+fn published_then_drafted(platform: &[&str], body: &str) -> (Sim, Kb) {
+    let sim = Sim::start_with(platform);
+    let kb = kb_for(&sim);
+    publish(&kb, &[]).ok();
+    let fields = json!({"title": "Setup", "body": body, "category": "guides"});
+    moderator_draft(&sim, "setup", fields);
+    (sim, kb)
 }
 
-/// `doc_id` is reported drifted, naming the moderator's version.
-fn assert_drifted(report: &Value, doc_id: &str, version: &str) {
-    let drifted = page(report, doc_id);
+/// A publish that fails (exit 1) because `setup` drifted, naming the moderator's `version`.
+fn publish_drifted(kb: &Kb, version: &str) {
+    let (code, report) = json_publish(kb, &[]);
+    assert_eq!(code, 1, "drift is not success: {report:#}");
+    let drifted = page(&report, "setup");
     assert_eq!(drifted["action"], "drifted", "{drifted}");
     let note = drifted["note"].as_str().unwrap();
     assert!(
@@ -276,20 +292,11 @@ fn assert_forced_back(sim: &Sim, kb: &Kb, version: u64) {
 #[test]
 fn a_moderators_published_edit_is_drift_even_with_kbpubs_hash_carried_over_and_force_restores() {
     for platform in PLATFORMS {
-        let sim = Sim::start_with(platform);
-        let kb = kb_for(&sim);
-        publish(&kb, &[]).ok();
-        moderator_draft(
-            &sim,
-            "setup",
-            moderator_fields("<p>Fixed by a moderator</p>"),
-        );
+        let (sim, kb) = published_then_drafted(platform, "<p>Fixed by a moderator</p>");
         moderator_publish(&sim, "setup");
 
         let before = writes(&sim);
-        let (code, report) = json_publish(&kb, &[]);
-        assert_eq!(code, 1, "drift is not success ({platform:?}): {report:#}");
-        assert_drifted(&report, "setup", "version 2");
+        publish_drifted(&kb, "version 2");
         assert_eq!(
             writes(&sim),
             before,
@@ -308,14 +315,9 @@ fn a_moderators_published_edit_is_drift_even_with_kbpubs_hash_carried_over_and_f
 #[test]
 fn a_moderators_unpublished_draft_is_never_published_by_kbpub() {
     for platform in PLATFORMS {
-        let sim = Sim::start_with(platform);
-        let kb = kb_for(&sim);
-        publish(&kb, &[]).ok();
-        moderator_draft(&sim, "setup", moderator_fields("<p>Moderator's draft</p>"));
+        let (sim, kb) = published_then_drafted(platform, "<p>Moderator's draft</p>");
 
-        let (code, report) = json_publish(&kb, &[]);
-        assert_eq!(code, 1, "drift is not success ({platform:?}): {report:#}");
-        assert_drifted(&report, "setup", "version 2, an unpublished draft");
+        publish_drifted(&kb, "version 2, an unpublished draft");
         let setup = article(&sim, "setup");
         assert_eq!(
             (&setup["version"], &setup["published_version"]),
@@ -326,9 +328,7 @@ fn a_moderators_unpublished_draft_is_never_published_by_kbpub() {
         // A changed document does not publish it either: drift first.
         edit_setup(&kb, "Setup", "One.\n\nAnd more.");
         approve_all(&kb);
-        let (code, report) = json_publish(&kb, &[]);
-        assert_eq!(code, 1, "{report:#}");
-        assert_drifted(&report, "setup", "version 2, an unpublished draft");
+        publish_drifted(&kb, "version 2, an unpublished draft");
 
         assert_forced_back(&sim, &kb, 3);
         let setup = article(&sim, "setup");
@@ -343,16 +343,11 @@ fn a_moderators_unpublished_draft_is_never_published_by_kbpub() {
 
 #[test]
 fn rate_limits_server_errors_and_commit_then_fail_never_duplicate_an_article() {
-    let sim = Sim::start();
-    let kb = kb_for(&sim);
-    faults(
-        &sim,
-        json!([
-            {"method": "GET", "path": "/v1/articles", "status": 429, "times": 1, "retry_after": "1"},
-            {"method": "POST", "path": "/v1/articles", "status": 500, "times": 2, "commit": true},
-            {"method": "POST", "path": "/publish", "status": 503, "times": 1},
-        ]),
-    );
+    let (sim, kb) = kb_with_faults(json!([
+        {"method": "GET", "path": "/v1/articles", "status": 429, "times": 1, "retry_after": "1"},
+        {"method": "POST", "path": "/v1/articles", "status": 500, "times": 2, "commit": true},
+        {"method": "POST", "path": "/publish", "status": 503, "times": 1},
+    ]));
     let (code, report) = json_publish(&kb, &[]);
     assert_eq!(code, 0, "{report:#}");
     assert_eq!(
@@ -385,15 +380,10 @@ fn a_create_answered_409_finds_the_article_instead_of_duplicating_it() {
     let sim = Sim::start();
     let kb = kb_for(&sim);
     // An article someone else made with kbpub's external id.
-    let (status, _) = api(
+    moderator_create(
         &sim,
-        reqwest::Method::POST,
-        "/v1/articles",
-        MODERATOR,
-        &[],
         json!({"external_id": "connect", "title": "Theirs", "body": "<p>theirs</p>", "category": "elsewhere"}),
     );
-    assert_eq!(status, 201);
     // An article kbpub wrote under another category (the config changed since): the scan of the
     // configured categories does not see it, so the create meets the unique external id.
     let toml = std::fs::read_to_string(kb.path().join("kbpub.toml")).unwrap();
@@ -871,12 +861,8 @@ fn a_write_that_commits_and_then_fails_is_read_back_and_counts_as_done() {
 
 #[test]
 fn a_conflict_on_create_is_read_back_and_tried_once_more() {
-    let sim = Sim::start();
-    let kb = kb_for(&sim);
-    faults(
-        &sim,
-        json!([{"method": "POST", "path": "/v1/articles", "status": 409}]),
-    );
+    let (sim, kb) =
+        kb_with_faults(json!([{"method": "POST", "path": "/v1/articles", "status": 409}]));
     let (code, report) = json_publish(&kb, &["--concurrency", "1"]);
     assert_eq!(code, 0, "a transient conflict: {report:#}");
     assert_eq!(articles(&sim).len(), 2);
@@ -968,15 +954,10 @@ fn a_fault_soak_never_duplicates_never_touches_others_articles_and_ends_with_zer
     }
     approve_all(&kb);
     // Someone else's article in kbpub's category, carrying a hash kbpub did not compute.
-    let (status, _) = api(
+    moderator_create(
         &sim,
-        reqwest::Method::POST,
-        "/v1/articles",
-        MODERATOR,
-        &[],
         json!({"external_id": "partner-faq", "title": "Partner FAQ", "body": "<p>theirs</p>", "category": "guides", "content_hash": "sha256:theirs"}),
     );
-    assert_eq!(status, 201);
     let foreign = article(&sim, "partner-faq");
 
     faults(&sim, seeded_faults(11, 40));

@@ -98,6 +98,20 @@ pub fn publish_version(sim: &Sim, token: &str, article: &Value, version: u64) ->
     api(sim, reqwest::Method::POST, &path, token, &[], body)
 }
 
+/// A moderator creates an article with `fields` (201 expected); returns it.
+pub fn moderator_create(sim: &Sim, fields: Value) -> Value {
+    let (status, created) = api(
+        sim,
+        reqwest::Method::POST,
+        "/v1/articles",
+        MODERATOR,
+        &[],
+        fields,
+    );
+    assert_eq!(status, 201, "{created}");
+    created
+}
+
 /// A moderator writes a new draft over `external_id`'s latest version with `fields` (what the
 /// platform's editor sends: here without `content_hash`); returns the draft's version.
 pub fn moderator_draft(sim: &Sim, external_id: &str, fields: Value) -> u64 {
