@@ -1012,3 +1012,41 @@ fn a_fault_soak_never_duplicates_never_touches_others_articles_and_ends_with_zer
     assert_eq!(code, 1, "the drift is still reported: {report:#}");
     assert_eq!(writes(&sim), before, "a final re-run writes nothing");
 }
+
+#[test]
+fn a_stale_etag_re_reads_the_article_and_writes_once_more_over_kbpubs_own_version() {
+    let sim = Sim::start();
+    let kb = kb_for(&sim);
+    publish(&kb, &[]).ok();
+    edit_setup(&kb, "Setup", "Two.");
+    approve_all(&kb);
+    faults(
+        &sim,
+        json!([{"method": "PUT", "path": "/draft", "status": 412}]),
+    );
+    let (code, report) = json_publish(&kb, &[]);
+    assert_eq!(code, 0, "{report:#}");
+    let setup = article(&sim, "setup");
+    assert_eq!(
+        (&setup["version"], &setup["published_version"]),
+        (&json!(2), &json!(2))
+    );
+
+    edit_setup(&kb, "Setup", "Three.");
+    approve_all(&kb);
+    faults(
+        &sim,
+        json!([{"method": "PUT", "path": "/draft", "status": 412, "times": 2}]),
+    );
+    let (code, report) = json_publish(&kb, &[]);
+    assert_eq!(code, 1, "{report:#}");
+    let failed = page(&report, "setup");
+    assert!(
+        failed["error"]
+            .as_str()
+            .unwrap()
+            .contains("kept changing while publishing; re-run"),
+        "{failed}"
+    );
+    assert_eq!(article(&sim, "setup")["version"], 2, "nothing written");
+}
