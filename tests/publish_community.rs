@@ -5,10 +5,10 @@
 
 mod common;
 
+use common::community::*;
 use common::*;
 use serde_json::{Value, json};
 
-const TOKEN: &str = "community-token";
 const CHART: &str = "<figure class=\"kb-chart\"><svg xmlns=\"http://www.w3.org/2000/svg\" width=\"60\" height=\"30\"><title>Rejection rate</title><polyline points=\"0,30 30,10 60,20\" stroke=\"#c00\" fill=\"none\"/></svg></figure>";
 
 /// A knowledge base with two partner documents, an obsolete one, an internal runbook, a policy
@@ -37,10 +37,7 @@ fn kb_for(sim: &Sim) -> Kb {
         b"\x89PNG\r\n\x1a\nnot-really-a-png",
     )
     .unwrap();
-    kb.write(
-        "content/guides/setup.md",
-        "+++\nid = \"setup\"\ntitle = \"Setup\"\ntype = \"partner\"\naudience = \"partner\"\n+++\n\n## Steps\n\nOne.\n",
-    );
+    edit_setup(&kb, "Setup", "One.");
     kb.write(
         "content/faq/old.md",
         "+++\nid = \"old-notice\"\ntitle = \"Old notice\"\ntype = \"notice\"\naudience = \"partner\"\nstatus = \"obsolete\"\nsuperseded_by = \"setup\"\n+++\n\nOld.\n",
@@ -60,6 +57,33 @@ fn kb_for(sim: &Sim) -> Kb {
     kb
 }
 
+/// The knowledge base on a fresh simulator that will inject `queued` faults.
+fn kb_with_faults(queued: Value) -> (Sim, Kb) {
+    let sim = Sim::start();
+    let kb = kb_for(&sim);
+    faults(&sim, queued);
+    (sim, kb)
+}
+
+/// Writes the partner document `content/<path>` with `id`, `title` and Markdown `body`.
+fn partner_doc(kb: &Kb, path: &str, id: &str, title: &str, body: &str) {
+    kb.write(
+        &format!("content/{path}"),
+        &format!("+++\nid = \"{id}\"\ntitle = \"{title}\"\ntype = \"partner\"\naudience = \"partner\"\n+++\n\n{body}\n"),
+    );
+}
+
+/// Rewrites the `setup` document with `title` and `text` under its `## Steps` heading.
+fn edit_setup(kb: &Kb, title: &str, text: &str) {
+    partner_doc(
+        kb,
+        "guides/setup.md",
+        "setup",
+        title,
+        &format!("## Steps\n\n{text}"),
+    );
+}
+
 fn publish(kb: &Kb, args: &[&str]) -> Run {
     let run = kb.run_env(
         &[&["publish", "--target", "community"], args].concat(),
@@ -75,68 +99,6 @@ fn publish(kb: &Kb, args: &[&str]) -> Run {
 fn json_publish(kb: &Kb, args: &[&str]) -> (i32, Value) {
     let run = publish(kb, &[&["--format", "json"], args].concat());
     (run.code(), run.json())
-}
-
-fn control(sim: &Sim, what: &str) -> Value {
-    sim.client()
-        .get(format!("{}/__sim/community/{what}", sim.base))
-        .send()
-        .and_then(|r| r.json())
-        .expect("community control endpoint")
-}
-
-fn articles(sim: &Sim) -> Vec<Value> {
-    control(sim, "articles").as_array().unwrap().clone()
-}
-
-fn article(sim: &Sim, external_id: &str) -> Value {
-    let all = articles(sim);
-    let matching: Vec<&Value> = all
-        .iter()
-        .filter(|a| a["external_id"] == external_id)
-        .collect();
-    assert_eq!(matching.len(), 1, "one article for {external_id}: {all:#?}");
-    matching[0].clone()
-}
-
-fn writes(sim: &Sim) -> u64 {
-    let stats = control(sim, "stats");
-    ["POST", "PUT"]
-        .iter()
-        .map(|m| stats[m].as_u64().unwrap_or(0))
-        .sum()
-}
-
-fn faults(sim: &Sim, faults: Value) {
-    let response = sim
-        .client()
-        .post(format!("{}/__sim/community/faults", sim.base))
-        .json(&faults)
-        .send()
-        .unwrap();
-    assert!(response.status().is_success());
-}
-
-/// A request to the community API as `token` (the moderator edits with `moderator-token`).
-fn api(
-    sim: &Sim,
-    method: reqwest::Method,
-    path: &str,
-    token: &str,
-    headers: &[(&str, &str)],
-    body: Value,
-) -> (u16, Value) {
-    let mut request = sim
-        .client()
-        .request(method, format!("{}/community{path}", sim.base))
-        .bearer_auth(token)
-        .json(&body);
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    let response = request.send().unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().unwrap_or(Value::Null))
 }
 
 fn page<'a>(report: &'a Value, doc_id: &str) -> &'a Value {
@@ -253,10 +215,7 @@ fn an_edit_writes_the_next_draft_with_if_match_and_publishes_that_version() {
     let sim = Sim::start();
     let kb = kb_for(&sim);
     publish(&kb, &[]).ok();
-    kb.write(
-        "content/guides/setup.md",
-        "+++\nid = \"setup\"\ntitle = \"Setup, revised\"\ntype = \"partner\"\naudience = \"partner\"\n+++\n\n## Steps\n\nTwo.\n",
-    );
+    edit_setup(&kb, "Setup, revised", "Two.");
     approve_all(&kb);
     let (code, report) = json_publish(&kb, &[]);
     assert_eq!(code, 0, "{report:#}");
@@ -278,83 +237,117 @@ fn an_edit_writes_the_next_draft_with_if_match_and_publishes_that_version() {
     assert!(setup["body"].as_str().unwrap().contains("Two."));
 }
 
-#[test]
-fn a_moderators_edit_is_reported_as_drifted_and_kept_until_forced() {
-    let sim = Sim::start();
+/// The simulator as the contract leaves it, and as a platform that copies kbpub's content hash
+/// (and every field the editor omits) into a moderator's version.
+const PLATFORMS: [&[&str]; 2] = [&[], &["--community-carry-over"]];
+
+/// The knowledge base published on `platform`, then a moderator's draft of `setup` with `body`
+/// (what a moderator's editor sends: no content hash).
+fn published_then_drafted(platform: &[&str], body: &str) -> (Sim, Kb) {
+    let sim = Sim::start_with(platform);
     let kb = kb_for(&sim);
     publish(&kb, &[]).ok();
-    let setup = article(&sim, "setup");
-    let id = setup["id"].as_str().unwrap();
-    let etag = setup["etag"].as_str().unwrap();
-    // A stale etag is refused: the rule kbpub relies on.
-    let (status, error) = api(
-        &sim,
-        reqwest::Method::PUT,
-        &format!("/v1/articles/{id}/draft"),
-        "moderator-token",
-        &[("If-Match", "\"stale\"")],
-        json!({"title": "x", "body": "<p>x</p>", "category": "guides"}),
-    );
-    assert_eq!(status, 412, "{error}");
-    let (status, _) = api(
-        &sim,
-        reqwest::Method::PUT,
-        &format!("/v1/articles/{id}/draft"),
-        "moderator-token",
-        &[("If-Match", etag)],
-        json!({"title": "Setup", "body": "<p>Fixed by a moderator</p>", "category": "guides"}),
-    );
-    assert_eq!(status, 200);
-    let (status, _) = api(
-        &sim,
-        reqwest::Method::POST,
-        &format!("/v1/articles/{id}/publish"),
-        "moderator-token",
-        &[],
-        json!({"version": 2}),
-    );
-    assert_eq!(status, 200);
+    let fields = json!({"title": "Setup", "body": body, "category": "guides"});
+    moderator_draft(&sim, "setup", fields);
+    (sim, kb)
+}
 
-    let (code, report) = json_publish(&kb, &[]);
+/// A publish that fails (exit 1) because `setup` drifted, naming the moderator's `version`.
+fn publish_drifted(kb: &Kb, version: &str) {
+    let (code, report) = json_publish(kb, &[]);
     assert_eq!(code, 1, "drift is not success: {report:#}");
     let drifted = page(&report, "setup");
-    assert_eq!(drifted["action"], "drifted");
+    assert_eq!(drifted["action"], "drifted", "{drifted}");
+    let note = drifted["note"].as_str().unwrap();
     assert!(
-        drifted["note"]
-            .as_str()
-            .unwrap()
-            .contains("edited in the community by a moderator"),
+        note.contains("edited in the community by a moderator")
+            && note.contains(version)
+            && note.contains("re-run with --force to publish the approved text"),
         "{drifted}"
     );
-    assert!(
-        article(&sim, "setup")["body"]
-            .as_str()
-            .unwrap()
-            .contains("Fixed by a moderator")
-    );
+}
 
-    let (code, report) = json_publish(&kb, &["--force"]);
+/// `--force` restores kbpub's text as a new version (`version`) and publishes that version.
+fn assert_forced_back(sim: &Sim, kb: &Kb, version: u64) {
+    let (code, report) = json_publish(kb, &["--force"]);
     assert_eq!(code, 0, "{report:#}");
-    let setup = article(&sim, "setup");
+    assert_eq!(page(&report, "setup")["outcome"], "done", "{report:#}");
+    let setup = article(sim, "setup");
     assert_eq!(
         (&setup["version"], &setup["published_version"]),
-        (&json!(3), &json!(3))
+        (&json!(version), &json!(version))
     );
-    assert!(setup["body"].as_str().unwrap().contains("One."));
+    assert!(setup["body"].as_str().unwrap().contains("One."), "{setup}");
+    assert_eq!(setup["versions"][version as usize - 1]["by"], "kbpub");
+    let receipt: Value = serde_json::from_str(
+        &std::fs::read_to_string(kb.path().join(".kb/receipts/community/setup.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(receipt["version"], version);
+    let (code, report) = json_publish(kb, &[]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(page(&report, "setup")["action"], "unchanged");
+}
+
+#[test]
+fn a_moderators_published_edit_is_drift_even_with_kbpubs_hash_carried_over_and_force_restores() {
+    for platform in PLATFORMS {
+        let (sim, kb) = published_then_drafted(platform, "<p>Fixed by a moderator</p>");
+        moderator_publish(&sim, "setup");
+
+        let before = writes(&sim);
+        publish_drifted(&kb, "version 2");
+        assert_eq!(
+            writes(&sim),
+            before,
+            "nothing written over a moderator's edit"
+        );
+        assert!(
+            article(&sim, "setup")["body"]
+                .as_str()
+                .unwrap()
+                .contains("Fixed by a moderator")
+        );
+        assert_forced_back(&sim, &kb, 3);
+    }
+}
+
+#[test]
+fn a_moderators_unpublished_draft_is_never_published_by_kbpub() {
+    for platform in PLATFORMS {
+        let (sim, kb) = published_then_drafted(platform, "<p>Moderator's draft</p>");
+
+        publish_drifted(&kb, "version 2, an unpublished draft");
+        let setup = article(&sim, "setup");
+        assert_eq!(
+            (&setup["version"], &setup["published_version"]),
+            (&json!(2), &json!(1)),
+            "the draft stays a draft ({platform:?})"
+        );
+
+        // A changed document does not publish it either: drift first.
+        edit_setup(&kb, "Setup", "One.\n\nAnd more.");
+        approve_all(&kb);
+        publish_drifted(&kb, "version 2, an unpublished draft");
+
+        assert_forced_back(&sim, &kb, 3);
+        let setup = article(&sim, "setup");
+        assert!(setup["body"].as_str().unwrap().contains("And more."));
+        assert_eq!(
+            setup["versions"][1]["published_at"],
+            Value::Null,
+            "the moderator's draft was never published"
+        );
+    }
 }
 
 #[test]
 fn rate_limits_server_errors_and_commit_then_fail_never_duplicate_an_article() {
-    let sim = Sim::start();
-    let kb = kb_for(&sim);
-    faults(
-        &sim,
-        json!([
-            {"method": "GET", "path": "/v1/articles", "status": 429, "times": 1, "retry_after": "1"},
-            {"method": "POST", "path": "/v1/articles", "status": 500, "times": 2, "commit": true},
-            {"method": "POST", "path": "/publish", "status": 503, "times": 1},
-        ]),
-    );
+    let (sim, kb) = kb_with_faults(json!([
+        {"method": "GET", "path": "/v1/articles", "status": 429, "times": 1, "retry_after": "1"},
+        {"method": "POST", "path": "/v1/articles", "status": 500, "times": 2, "commit": true},
+        {"method": "POST", "path": "/publish", "status": 503, "times": 1},
+    ]));
     let (code, report) = json_publish(&kb, &[]);
     assert_eq!(code, 0, "{report:#}");
     assert_eq!(
@@ -366,10 +359,7 @@ fn rate_limits_server_errors_and_commit_then_fail_never_duplicate_an_article() {
         assert_eq!(article(&sim, id)["status"], "published");
     }
     // An update whose draft commits and then fails is recognised as ours after the 412.
-    kb.write(
-        "content/guides/setup.md",
-        "+++\nid = \"setup\"\ntitle = \"Setup\"\ntype = \"partner\"\naudience = \"partner\"\n+++\n\n## Steps\n\nThree.\n",
-    );
+    edit_setup(&kb, "Setup", "Three.");
     approve_all(&kb);
     faults(
         &sim,
@@ -389,27 +379,24 @@ fn rate_limits_server_errors_and_commit_then_fail_never_duplicate_an_article() {
 fn a_create_answered_409_finds_the_article_instead_of_duplicating_it() {
     let sim = Sim::start();
     let kb = kb_for(&sim);
-    // An article kbpub wrote under another category (the config changed since): the scan of the
-    // configured categories does not see it, so the create meets the unique external id.
-    let (status, _) = api(
+    // An article someone else made with kbpub's external id.
+    moderator_create(
         &sim,
-        reqwest::Method::POST,
-        "/v1/articles",
-        TOKEN,
-        &[],
-        json!({"external_id": "setup", "title": "Setup", "body": "<p>old</p>", "category": "retired-category", "labels": [], "locale": "en", "content_hash": "sha256:old"}),
-    );
-    assert_eq!(status, 201);
-    // And an article someone else made with kbpub's external id.
-    let (status, _) = api(
-        &sim,
-        reqwest::Method::POST,
-        "/v1/articles",
-        "moderator-token",
-        &[],
         json!({"external_id": "connect", "title": "Theirs", "body": "<p>theirs</p>", "category": "elsewhere"}),
     );
-    assert_eq!(status, 201);
+    // An article kbpub wrote under another category (the config changed since): the scan of the
+    // configured categories does not see it, so the create meets the unique external id.
+    let toml = std::fs::read_to_string(kb.path().join("kbpub.toml")).unwrap();
+    kb.write(
+        "kbpub.toml",
+        &toml.replace(
+            "default_category = \"guides\"",
+            "default_category = \"retired-category\"",
+        ),
+    );
+    publish(&kb, &[]).fails_with(1);
+    assert_eq!(article(&sim, "setup")["category"], "retired-category");
+    kb.write("kbpub.toml", &toml);
     let (code, report) = json_publish(&kb, &[]);
     assert_eq!(code, 1, "{report:#}");
     let setup = article(&sim, "setup");
@@ -602,10 +589,7 @@ fn leaks_from_live_data_name_the_document() {
 fn only_approved_documents_go_out_and_links_to_gated_ones_are_plain_text() {
     let sim = Sim::start();
     let kb = kb_for(&sim);
-    kb.write(
-        "content/guides/setup.md",
-        "+++\nid = \"setup\"\ntitle = \"Setup\"\ntype = \"partner\"\naudience = \"partner\"\n+++\n\n## Steps\n\nUnapproved.\n",
-    );
+    edit_setup(&kb, "Setup", "Unapproved.");
     git(kb.path(), "wes@example.com", &["commit", "-qam", "edit"]);
     let (code, report) = json_publish(&kb, &[]);
     assert_eq!(code, 0, "{report:#}");
@@ -749,4 +733,320 @@ fn the_partner_build_shows_exactly_what_partners_get() {
             .contains("Internal only."),
         "output/ is untouched"
     );
+}
+
+/// Requests by method the simulator has seen so far.
+fn count(sim: &Sim, method: &str) -> u64 {
+    control(sim, "stats")[method].as_u64().unwrap_or(0)
+}
+
+fn receipt_version(kb: &Kb, doc_id: &str) -> Value {
+    let receipt: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            kb.path()
+                .join(format!(".kb/receipts/community/{doc_id}.json")),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    receipt["version"].clone()
+}
+
+#[test]
+fn every_list_is_read_to_the_end_one_article_per_page() {
+    let sim = Sim::start_with(&["--community-page-size", "1"]);
+    let kb = kb_for(&sim);
+    partner_doc(&kb, "guides/third.md", "third", "Third", "Three.");
+    approve_all(&kb);
+    let (code, report) = json_publish(&kb, &[]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(articles(&sim).len(), 3);
+
+    let before = writes(&sim);
+    let (code, report) = json_publish(&kb, &[]);
+    assert_eq!(code, 0, "{report:#}");
+    for id in ["connect", "setup", "third"] {
+        assert_eq!(page(&report, id)["action"], "unchanged", "{report:#}");
+    }
+    assert_eq!(writes(&sim), before, "every page of the scan was read");
+
+    kb.remove("content/guides/third.md");
+    approve_all(&kb);
+    let (code, report) = json_publish(&kb, &["--prune"]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(page(&report, "third")["action"], "prune");
+    assert_eq!(article(&sim, "third")["status"], "archived");
+}
+
+#[test]
+fn a_write_that_commits_and_then_fails_is_read_back_and_counts_as_done() {
+    let sim = Sim::start();
+    let kb = kb_for(&sim);
+    let current_notice = "+++\nid = \"old-notice\"\ntitle = \"Old notice\"\ntype = \"notice\"\naudience = \"partner\"\n+++\n\nOld.\n";
+    kb.write("content/faq/old.md", current_notice);
+    approve_all(&kb);
+    let commit_then_fail = |method: &str, path: &str| json!({"method": method, "path": path, "status": 502, "commit": true});
+    // Creates and publishes that land and answer 502, and a publish that fails outright.
+    faults(
+        &sim,
+        json!([
+            commit_then_fail("POST", "/v1/articles"),
+            commit_then_fail("POST", "/publish"),
+            {"method": "POST", "path": "/publish", "status": 503},
+        ]),
+    );
+    let (code, report) = json_publish(&kb, &["--concurrency", "1"]);
+    assert_eq!(code, 0, "{report:#}");
+    for id in ["connect", "setup", "old-notice"] {
+        let a = article(&sim, id);
+        assert_eq!(
+            (&a["version"], &a["published_version"]),
+            (&json!(1), &json!(1)),
+            "{id}"
+        );
+        assert_eq!(receipt_version(&kb, id), 1, "{id} has its receipt");
+    }
+    assert_eq!(
+        count(&sim, "POST"),
+        3 + 3 + 1,
+        "three creates, three publishes, and one publish again after the 503: nothing landed twice"
+    );
+
+    // A new draft, its publish and an archive, each landing and answering 502.
+    edit_setup(&kb, "Setup", "Two.");
+    kb.write(
+        "content/faq/old.md",
+        &current_notice.replace("+++\n\nOld.", "status = \"obsolete\"\n+++\n\nOld."),
+    );
+    approve_all(&kb);
+    faults(
+        &sim,
+        json!([
+            commit_then_fail("PUT", "/draft"),
+            commit_then_fail("POST", "/publish"),
+            commit_then_fail("POST", "/archive"),
+        ]),
+    );
+    let before = writes(&sim);
+    let (code, report) = json_publish(&kb, &[]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(
+        writes(&sim) - before,
+        3,
+        "one draft, one publish, one archive"
+    );
+    let setup = article(&sim, "setup");
+    assert_eq!(
+        (&setup["version"], &setup["published_version"]),
+        (&json!(2), &json!(2))
+    );
+    assert_eq!(receipt_version(&kb, "setup"), 2);
+    assert_eq!(article(&sim, "old-notice")["status"], "archived");
+    assert_eq!(page(&report, "old-notice")["outcome"], "done");
+
+    // A prune whose archive lands and answers 502.
+    kb.remove("content/guides/connect.md");
+    approve_all(&kb);
+    faults(&sim, json!([commit_then_fail("POST", "/archive")]));
+    let before = writes(&sim);
+    let (code, report) = json_publish(&kb, &["--prune"]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(writes(&sim) - before, 1);
+    assert_eq!(article(&sim, "connect")["status"], "archived");
+
+    let before = writes(&sim);
+    publish(&kb, &[]).ok();
+    assert_eq!(writes(&sim), before, "a re-run writes nothing");
+}
+
+#[test]
+fn a_conflict_on_create_is_read_back_and_tried_once_more() {
+    let (sim, kb) =
+        kb_with_faults(json!([{"method": "POST", "path": "/v1/articles", "status": 409}]));
+    let (code, report) = json_publish(&kb, &["--concurrency", "1"]);
+    assert_eq!(code, 0, "a transient conflict: {report:#}");
+    assert_eq!(articles(&sim).len(), 2);
+
+    partner_doc(&kb, "guides/third.md", "third", "Third", "Three.");
+    approve_all(&kb);
+    faults(
+        &sim,
+        json!([{"method": "POST", "path": "/v1/articles", "status": 409, "times": 2}]),
+    );
+    let (code, report) = json_publish(&kb, &[]);
+    assert_eq!(
+        code, 1,
+        "a conflict that persists fails the page: {report:#}"
+    );
+    let third = page(&report, "third");
+    assert_eq!(third["outcome"], "failed");
+    assert!(
+        third["error"]
+            .as_str()
+            .unwrap()
+            .contains("still reports a conflict"),
+        "{third}"
+    );
+    assert_eq!(articles(&sim).len(), 2, "nothing was created");
+}
+
+/// A seeded queue of `n` faults over every kind of request: rate limits with `Retry-After`,
+/// server errors, writes that land and then answer 5xx, and transient conflicts on create.
+fn seeded_faults(seed: u64, n: usize) -> Value {
+    let kinds = [
+        json!({"method": "GET", "path": "/v1/articles", "status": 429, "retry_after": "1"}),
+        json!({"method": "GET", "path": "/v1/articles", "status": 500}),
+        json!({"method": "POST", "path": "/v1/articles", "status": 502, "commit": true}),
+        json!({"method": "POST", "path": "/v1/articles", "status": 503}),
+        json!({"method": "PUT", "path": "/draft", "status": 500, "commit": true}),
+        json!({"method": "PUT", "path": "/draft", "status": 429, "retry_after": "1"}),
+        json!({"method": "POST", "path": "/publish", "status": 504, "commit": true}),
+        json!({"method": "POST", "path": "/v1/articles", "status": 409}),
+    ];
+    let mut state = seed;
+    let faults: Vec<Value> = (0..n)
+        .map(|_| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            kinds[(state >> 33) as usize % kinds.len()].clone()
+        })
+        .collect();
+    Value::Array(faults)
+}
+
+/// Publishes (concurrency 4, `--prune`) until every page but `drifted` is done or unchanged, at
+/// most three runs; returns the last report.
+fn publish_until_settled(kb: &Kb, drifted: Option<&str>) -> Value {
+    let mut report = Value::Null;
+    for _ in 0..3 {
+        (_, report) = json_publish(kb, &["--concurrency", "4", "--prune"]);
+        let target = &report["targets"][0];
+        let settled = target["error"].is_null()
+            && target["pages"].as_array().unwrap().iter().all(|p| {
+                Some(p["doc_id"].as_str().unwrap()) == drifted
+                    || p["outcome"] == "done"
+                    || p["action"] == "unchanged"
+            });
+        if settled {
+            return report;
+        }
+    }
+    panic!("not settled after three runs: {report:#}");
+}
+
+#[test]
+fn a_fault_soak_never_duplicates_never_touches_others_articles_and_ends_with_zero_writes() {
+    let sim = Sim::start_with(&["--community-carry-over", "--community-page-size", "2"]);
+    let kb = kb_for(&sim);
+    let doc = |n: usize, text: &str| {
+        let id = format!("soak-{n}");
+        partner_doc(
+            &kb,
+            &format!("guides/{id}.md"),
+            &id,
+            &format!("Soak {n}"),
+            text,
+        );
+    };
+    for n in 0..10 {
+        doc(n, "First.");
+    }
+    approve_all(&kb);
+    // Someone else's article in kbpub's category, carrying a hash kbpub did not compute.
+    moderator_create(
+        &sim,
+        json!({"external_id": "partner-faq", "title": "Partner FAQ", "body": "<p>theirs</p>", "category": "guides", "content_hash": "sha256:theirs"}),
+    );
+    let foreign = article(&sim, "partner-faq");
+
+    faults(&sim, seeded_faults(11, 40));
+    publish_until_settled(&kb, None);
+    faults(&sim, json!([]));
+    let all = articles(&sim);
+    assert_eq!(
+        all.len(),
+        13,
+        "12 documents and the foreign article, no duplicates"
+    );
+    for a in all.iter().filter(|a| a["external_id"] != "partner-faq") {
+        assert_eq!(
+            (&a["version"], &a["published_version"]),
+            (&json!(1), &json!(1)),
+            "one version each: {a:#}"
+        );
+    }
+
+    // Half the documents change; a moderator drafts over one of them meanwhile.
+    for n in 0..5 {
+        doc(n, "Second.");
+    }
+    approve_all(&kb);
+    moderator_draft(&sim, "soak-0", json!({"body": "<p>moderated</p>"}));
+    faults(&sim, seeded_faults(29, 40));
+    let report = publish_until_settled(&kb, Some("soak-0"));
+    faults(&sim, json!([]));
+    assert_eq!(page(&report, "soak-0")["action"], "drifted");
+    for n in 1..5 {
+        let a = article(&sim, &format!("soak-{n}"));
+        assert_eq!(
+            (&a["version"], &a["published_version"]),
+            (&json!(2), &json!(2)),
+            "{a:#}"
+        );
+    }
+    let moderated = article(&sim, "soak-0");
+    assert_eq!(
+        (&moderated["version"], &moderated["published_version"]),
+        (&json!(2), &json!(1)),
+        "the moderator's draft is neither published nor overwritten"
+    );
+    assert_eq!(
+        article(&sim, "partner-faq"),
+        foreign,
+        "someone else's article is untouched, even under --prune"
+    );
+
+    let before = writes(&sim);
+    let (code, report) = json_publish(&kb, &["--concurrency", "4", "--prune"]);
+    assert_eq!(code, 1, "the drift is still reported: {report:#}");
+    assert_eq!(writes(&sim), before, "a final re-run writes nothing");
+}
+
+#[test]
+fn a_stale_etag_re_reads_the_article_and_writes_once_more_over_kbpubs_own_version() {
+    let sim = Sim::start();
+    let kb = kb_for(&sim);
+    publish(&kb, &[]).ok();
+    edit_setup(&kb, "Setup", "Two.");
+    approve_all(&kb);
+    faults(
+        &sim,
+        json!([{"method": "PUT", "path": "/draft", "status": 412}]),
+    );
+    let (code, report) = json_publish(&kb, &[]);
+    assert_eq!(code, 0, "{report:#}");
+    let setup = article(&sim, "setup");
+    assert_eq!(
+        (&setup["version"], &setup["published_version"]),
+        (&json!(2), &json!(2))
+    );
+
+    edit_setup(&kb, "Setup", "Three.");
+    approve_all(&kb);
+    faults(
+        &sim,
+        json!([{"method": "PUT", "path": "/draft", "status": 412, "times": 2}]),
+    );
+    let (code, report) = json_publish(&kb, &[]);
+    assert_eq!(code, 1, "{report:#}");
+    let failed = page(&report, "setup");
+    assert!(
+        failed["error"]
+            .as_str()
+            .unwrap()
+            .contains("kept changing while publishing; re-run"),
+        "{failed}"
+    );
+    assert_eq!(article(&sim, "setup")["version"], 2, "nothing written");
 }

@@ -1,15 +1,20 @@
-//! The partner-community test server (`community-v1`, under `/community`): articles in memory,
-//! Bearer tokens (`community-token` for kbpub, `moderator-token` for a person editing on the
-//! community), and the contract's rules enforced — an external id is unique (409), a new draft
-//! needs the current `If-Match` etag (412 when stale), only the latest version can be published
-//! (409), bodies over 1 MiB get 413, and a sanitiser answers 422 naming the first element,
-//! attribute or URL outside the allowed subset. Faults are injected per request (429 with
-//! `Retry-After`, 5xx, or a write that commits and then answers 5xx) and requests are counted by
-//! method. Control endpoints under `/__sim/community/` (no auth, not counted): `stats`, `faults`,
-//! `articles` (everything, bodies included).
+//! The partner-community test server (`community-v1`, under `/community`), written from the
+//! contract alone (it imports nothing of kbpub's client or writer): articles in memory, Bearer
+//! tokens (`community-token` for kbpub, `moderator-token` for a person editing on the community),
+//! and the contract's rules enforced — an external id is unique (409), a new draft needs the
+//! current `If-Match` etag (412 when stale), only the latest version can be published (409),
+//! bodies over 1 MiB get 413, a sanitiser with the contract's own allowlist answers 422 naming the
+//! first element, attribute or URL outside the subset, and lists are paged by `next_cursor`
+//! (`--community-page-size`, down to 1). What the contract leaves open is a flag:
+//! `--community-carry-over` copies the fields a new draft omits (`content_hash` included) from
+//! the previous version, as platforms do for an edit made in their editor. Faults are injected
+//! per request (429 with `Retry-After`, 5xx or 409, or any write — create, draft, publish,
+//! archive — that commits and then answers 5xx) and requests are counted by method. Control
+//! endpoints under `/__sim/community/` (no auth, not counted): `stats`, `faults`, `articles`
+//! (everything, bodies included).
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
@@ -26,7 +31,6 @@ use html5ever::tokenizer::{
 use serde_json::{Value, json};
 
 use super::traffic::{Fault, RandomFaults, Traffic};
-use crate::render::community::{ATTRIBUTES, TAGS, is_data_image};
 
 /// Bearer tokens and who they are.
 pub const TOKENS: &[(&str, &str)] = &[
@@ -35,12 +39,25 @@ pub const TOKENS: &[(&str, &str)] = &[
 ];
 const MAX_BODY: usize = 1 << 20;
 
+/// The contract's HTML subset, copied from `community-v1` ("Article bodies are HTML of a
+/// restricted subset"), not from kbpub's writer: the two must agree because both follow the
+/// contract, never because they share a list.
+const CONTRACT_ELEMENTS: &str = "p h1 h2 h3 h4 h5 h6 ul ol li table thead tbody tr th td a strong em code pre blockquote img hr br span div";
+const CONTRACT_ATTRIBUTES: &str = "href src alt title class id";
+/// `data:` image types the contract names for `src`.
+const CONTRACT_DATA_IMAGES: &str = "png jpeg gif webp";
+
 /// `kbpub sim` options for the community test server.
 #[derive(Debug, Clone, clap::Args)]
 pub struct CommunityArgs {
     /// Articles per page of `GET /community/v1/articles`
     #[arg(long, default_value_t = 50, value_name = "N")]
     pub community_page_size: usize,
+    /// A new draft that omits a field keeps the previous version's value, `content_hash`
+    /// included, as platforms do for an edit made in their editor (not in the contract, which
+    /// stores `content_hash` "as given": without this flag an omitted hash stays empty)
+    #[arg(long)]
+    pub community_carry_over: bool,
 }
 
 /// What `kbpub sim` prints about this server, for the address `bound`.
@@ -116,6 +133,7 @@ struct Store {
 struct Shared {
     store: Mutex<Store>,
     page_size: usize,
+    carry_over: bool,
 }
 
 type St = Arc<Shared>;
@@ -128,6 +146,7 @@ pub fn router(args: &CommunityArgs) -> Router {
     let shared = Arc::new(Shared {
         store: Mutex::new(Store::default()),
         page_size: args.community_page_size.max(1),
+        carry_over: args.community_carry_over,
     });
     let api = Router::new()
         .route("/v1/articles", get(list).post(create))
@@ -280,8 +299,13 @@ async fn revisions(State(shared): State<St>, Path(id): Path<String>) -> Response
 }
 
 /// A create or draft request, checked as the contract says: size (413), fields (400), then the
-/// sanitiser (422).
-fn version_from(bytes: &Bytes, user: &User) -> Result<(Option<String>, Version), Response> {
+/// sanitiser (422). Fields the request omits are taken from `previous` when given (the
+/// `--community-carry-over` platform behaviour).
+fn version_from(
+    bytes: &Bytes,
+    user: &User,
+    previous: Option<&Version>,
+) -> Result<(Option<String>, Version), Response> {
     if bytes.len() > MAX_BODY {
         return Err(fail(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -291,7 +315,21 @@ fn version_from(bytes: &Bytes, user: &User) -> Result<(Option<String>, Version),
     }
     let body: Value = serde_json::from_slice(bytes)
         .map_err(|e| fail(StatusCode::BAD_REQUEST, "invalid", format!("not JSON: {e}")))?;
-    let text = |key: &str| body.get(key).and_then(Value::as_str).map(String::from);
+    let given = |key: &str| body.get(key).and_then(Value::as_str).map(String::from);
+    let carried = |key: &str| {
+        previous.and_then(|p| match key {
+            "title" => Some(p.title.clone()),
+            "body" => Some(p.body.clone()),
+            "category" => Some(p.category.clone()),
+            "locale" => Some(p.locale.clone()),
+            "content_hash" => p.content_hash.clone(),
+            _ => None,
+        })
+    };
+    let text = |key: &str| match body.get(key) {
+        None => carried(key),
+        Some(_) => given(key),
+    };
     let required = |key: &str| {
         text(key).filter(|v| !v.trim().is_empty()).ok_or_else(|| {
             fail(
@@ -305,16 +343,16 @@ fn version_from(bytes: &Bytes, user: &User) -> Result<(Option<String>, Version),
         title: required("title")?,
         body: text("body").unwrap_or_default(),
         category: required("category")?,
-        labels: body
-            .get("labels")
-            .and_then(Value::as_array)
-            .map(|l| {
-                l.iter()
-                    .filter_map(Value::as_str)
-                    .map(String::from)
-                    .collect()
-            })
-            .unwrap_or_default(),
+        labels: match body.get("labels") {
+            None => previous.map(|p| p.labels.clone()).unwrap_or_default(),
+            Some(labels) => serde_json::from_value(labels.clone()).map_err(|_| {
+                fail(
+                    StatusCode::BAD_REQUEST,
+                    "invalid",
+                    "`labels` must be a list of strings",
+                )
+            })?,
+        },
         locale: text("locale").unwrap_or_else(|| "en".into()),
         content_hash: text("content_hash").filter(|h| !h.is_empty()),
         by: user.0.clone(),
@@ -328,7 +366,7 @@ fn version_from(bytes: &Bytes, user: &User) -> Result<(Option<String>, Version),
             problem,
         ));
     }
-    Ok((text("external_id"), version))
+    Ok((given("external_id"), version))
 }
 
 async fn create(
@@ -336,7 +374,7 @@ async fn create(
     Extension(user): Extension<User>,
     bytes: Bytes,
 ) -> Response {
-    let (external_id, version) = match version_from(&bytes, &user) {
+    let (external_id, version) = match version_from(&bytes, &user, None) {
         Ok(v) => v,
         Err(r) => return r,
     };
@@ -386,13 +424,14 @@ async fn draft(
     bytes: Bytes,
 ) -> Response {
     let answer = (|| -> Answer {
-        let (_, version) = version_from(&bytes, &user)?;
         let if_match = headers
             .get(header::IF_MATCH)
             .and_then(|v| v.to_str().ok())
             .ok_or_else(|| fail(StatusCode::BAD_REQUEST, "invalid", "If-Match is required"))?;
         let mut store = lock(&shared);
         let article = find(&mut store, &id)?;
+        let previous = shared.carry_over.then(|| article.latest().clone());
+        let (_, version) = version_from(&bytes, &user, previous.as_ref())?;
         if if_match != article.etag() {
             return Err(fail(
                 StatusCode::PRECONDITION_FAILED,
@@ -491,27 +530,24 @@ fn offence(token: &Token) -> Option<String> {
         _ => return None,
     };
     let name: &str = &tag.name;
-    if !TAGS.contains(&name) {
+    if !CONTRACT_ELEMENTS.split(' ').any(|allowed| allowed == name) {
         return Some(format!("element `{name}` is not allowed"));
     }
     if tag.kind == TagKind::EndTag {
         return None;
     }
-    let allowed: HashSet<&str> = ATTRIBUTES.iter().copied().collect();
     for attribute in &tag.attrs {
         let attr: &str = &attribute.name.local;
-        if !allowed.contains(attr) {
+        if !CONTRACT_ATTRIBUTES
+            .split(' ')
+            .any(|allowed| allowed == attr)
+        {
             return Some(format!("attribute `{attr}` on `{name}` is not allowed"));
         }
         let value = attribute.value.trim();
-        let lower = value.to_ascii_lowercase();
         let bad_url = match attr {
-            "src" => !(lower.starts_with("https://") || is_data_image(value)),
-            "href" => {
-                lower.starts_with("javascript:")
-                    || lower.starts_with("vbscript:")
-                    || lower.starts_with("data:")
-            }
+            "src" => !(scheme_is(value, "https:") || is_contract_data_image(value)),
+            "href" => scheme_is(value, "javascript:"),
             _ => false,
         };
         if bad_url {
@@ -522,6 +558,25 @@ fn offence(token: &Token) -> Option<String> {
         }
     }
     None
+}
+
+/// Whether URL `value` starts with `scheme` as a browser reads it: case-insensitive, ignoring
+/// the tabs, newlines and control characters browsers strip (`java\tscript:` is `javascript:`).
+fn scheme_is(value: &str, scheme: &str) -> bool {
+    let read: String = value
+        .chars()
+        .filter(|c| !c.is_ascii_whitespace() && !c.is_control())
+        .take(scheme.len())
+        .collect();
+    read.eq_ignore_ascii_case(scheme)
+}
+
+/// `data:image/<png|jpeg|gif|webp>;base64,...`, the only `data:` URLs the contract allows.
+fn is_contract_data_image(value: &str) -> bool {
+    let lower = value.to_ascii_lowercase();
+    CONTRACT_DATA_IMAGES
+        .split(' ')
+        .any(|kind| lower.starts_with(&format!("data:image/{kind};base64,")))
 }
 
 async fn stats(State(shared): State<St>) -> Response {
@@ -594,5 +649,21 @@ mod tests {
             Some("URL `http://x/y.png` in `src` on `img` is not allowed".into())
         );
         assert_eq!(first_offence("&lt;script&gt; is text"), None);
+        assert_eq!(
+            first_offence("<a href=\"java\tscript:alert(1)\">"),
+            Some("URL `java\tscript:alert(1)` in `href` on `a` is not allowed".into())
+        );
+        assert_eq!(
+            first_offence("<img src=\"data:image/svg+xml;base64,AA\">"),
+            Some("URL `data:image/svg+xml;base64,AA` in `src` on `img` is not allowed".into())
+        );
+        assert_eq!(
+            first_offence("<figure><del>x</del></figure>"),
+            Some("element `figure` is not allowed".into())
+        );
+        assert_eq!(
+            first_offence("<a href=\"mailto:x@example.com\" title=\"t\" id=\"i\">"),
+            None
+        );
     }
 }

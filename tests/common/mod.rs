@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+pub mod community;
 pub mod sim;
 
 pub use scraper::{Html, Selector};

@@ -1,6 +1,8 @@
 //! The partner-community client (`community-v1`): each method is one operation of the contract —
-//! list articles by category, find one by external id, create a draft, write a new draft version
-//! with `If-Match`, publish an exact version, archive. The JSON shapes stay inside this file.
+//! list articles by category or find one by external id (every page, by `next_cursor`), read one
+//! with its body, create a draft, write a new draft version with `If-Match`, publish an exact
+//! version, archive. Writes are sent once (never repeated by the HTTP layer after a 5xx or a lost
+//! answer): the target reads back before it tries again. The JSON shapes stay inside this file.
 
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -8,20 +10,25 @@ use serde_json::{Value, json};
 use crate::publish::confluence::client::query;
 use crate::publish::http::{Body, Http, HttpError};
 
-/// An article as the community returns it (without its body).
+/// An article as the community returns it: its latest version's fields, and that version's body
+/// when it was read by id.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Article {
     pub id: String,
     pub external_id: String,
     pub title: String,
     pub category: String,
+    pub labels: Vec<String>,
+    pub locale: String,
+    /// `Some` only for an article read by id (lists leave bodies out).
+    pub body: Option<String>,
     pub status: String,
     /// The latest version (draft or published).
     pub version: u64,
     pub published_version: Option<u64>,
     pub etag: String,
-    /// The content hash given with the latest version; `None` when its writer gave none (an
-    /// edit on the community itself).
+    /// The content hash the latest version carries. It proves nothing by itself: a platform may
+    /// copy it into a version someone else wrote.
     pub content_hash: Option<String>,
     pub updated_at: String,
 }
@@ -34,6 +41,9 @@ impl Article {
             external_id: text("external_id"),
             title: text("title"),
             category: text("category"),
+            labels: serde_json::from_value(v["labels"].clone()).unwrap_or_default(),
+            locale: text("locale"),
+            body: v.get("body").and_then(Value::as_str).map(String::from),
             status: text("status"),
             version: v.get("version").and_then(Value::as_u64).unwrap_or(0),
             published_version: v.get("published_version").and_then(Value::as_u64),
@@ -83,20 +93,22 @@ impl Client {
         self.http.get(path).await
     }
 
-    async fn post(&self, path: &str, body: Value, safe: bool) -> Result<Article, HttpError> {
+    /// POSTs once: a 5xx or a lost answer is the caller's to settle by reading back.
+    async fn post(&self, path: &str, body: Value) -> Result<Article, HttpError> {
         let reply = self
             .http
-            .send(Method::POST, path, Body::Json(body), safe, &[])
+            .send(Method::POST, path, Body::Json(body), false, &[])
             .await?;
         Ok(Article::from_json(&reply.json))
     }
 
-    /// Every article in `category`, following `next_cursor`.
-    pub async fn list(&self, category: &str) -> Result<Vec<Article>, HttpError> {
+    /// Every article matching `filter` (`category`, `external_id`), following `next_cursor` to
+    /// the last page.
+    async fn list(&self, filter: (&str, &str)) -> Result<Vec<Article>, HttpError> {
         let mut articles = Vec::new();
         let mut cursor: Option<String> = None;
         loop {
-            let mut params = vec![("category", category)];
+            let mut params = vec![filter];
             if let Some(c) = &cursor {
                 params.push(("cursor", c));
             }
@@ -119,34 +131,33 @@ impl Client {
         }
     }
 
-    /// The article with `external_id`, if any.
-    pub async fn find(&self, external_id: &str) -> Result<Option<Article>, HttpError> {
-        let reply = self
-            .get(&format!(
-                "/v1/articles?{}",
-                query(&[("external_id", external_id)])
-            ))
-            .await?;
-        Ok(reply
-            .get("data")
-            .and_then(Value::as_array)
-            .and_then(|a| a.first())
-            .map(Article::from_json))
+    /// Every article in `category`.
+    pub async fn in_category(&self, category: &str) -> Result<Vec<Article>, HttpError> {
+        self.list(("category", category)).await
     }
 
+    /// The article with `external_id`, if any.
+    pub async fn find(&self, external_id: &str) -> Result<Option<Article>, HttpError> {
+        Ok(self
+            .list(("external_id", external_id))
+            .await?
+            .into_iter()
+            .find(|a| a.external_id == external_id))
+    }
+
+    /// The article with its latest version's body.
     pub async fn article(&self, id: &str) -> Result<Article, HttpError> {
         Ok(Article::from_json(
             &self.get(&format!("/v1/articles/{id}")).await?,
         ))
     }
 
-    /// Creates a draft at version 1. Not retried on 5xx: the caller looks it up first.
+    /// Creates a draft at version 1.
     pub async fn create(&self, content: &Content<'_>) -> Result<Article, HttpError> {
-        self.post("/v1/articles", content.json(), false).await
+        self.post("/v1/articles", content.json()).await
     }
 
-    /// Writes a new draft version over the version whose etag is `etag`. Safe to repeat: a
-    /// repeat of a write that landed gets 412, which the caller settles.
+    /// Writes a new draft version over the version whose etag is `etag` (412 when stale).
     pub async fn update(
         &self,
         id: &str,
@@ -159,7 +170,7 @@ impl Client {
                 Method::PUT,
                 &format!("/v1/articles/{id}/draft"),
                 Body::Json(content.json()),
-                true,
+                false,
                 &[("If-Match", etag)],
             )
             .await?;
@@ -176,7 +187,6 @@ impl Client {
         self.post(
             &format!("/v1/articles/{id}/publish"),
             json!({"version": version, "message": message}),
-            true,
         )
         .await
     }
@@ -190,7 +200,6 @@ impl Client {
         self.post(
             &format!("/v1/articles/{id}/archive"),
             json!({"reason": reason, "superseded_by": superseded_by}),
-            true,
         )
         .await
     }

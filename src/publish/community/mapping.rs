@@ -129,7 +129,7 @@ pub fn too_large(p: &Page, bytes: usize) -> Option<Diagnostic> {
 }
 
 /// What "no change" is judged by: everything kbpub writes to the article.
-fn content_hash(
+pub fn content_hash(
     title: &str,
     category: &str,
     labels: &[String],

@@ -1,16 +1,35 @@
 //! The partner-community target (`community-v1`): scan the articles of kbpub's categories, render
 //! the partner documents (leak checked), plan, then per article: create a draft or write a new
 //! draft version with `If-Match`, publish exactly that version, and record a receipt; archive
-//! obsolete documents. Faults are settled here: a create that fails (5xx, no answer, 409) is
-//! looked up by external id before anything else, so an article is never created twice; a 412
-//! or a publish 409 re-reads the article, and an edit made on the community is reported as
-//! drifted unless `--force`.
+//! obsolete documents.
+//!
+//! **Which versions are kbpub's.** A version is kbpub's only when kbpub can verify it, never by a
+//! field it carries: a platform may copy the previous version's `content_hash` (or any field) into
+//! a moderator's edit. kbpub's content hash is sha256 over exactly what it writes — title,
+//! category, labels, locale and body (`mapping::content_hash`) — so the body kbpub wrote for a
+//! hash is the one whose fields hash to it: the scan reads each article carrying a hash by id
+//! (with its body) and re-hashes its latest version. A version whose fields do not hash to the
+//! hash it carries, or that carries none, is someone else's edit, published or not: it is
+//! reported as drift and kbpub publishes nothing over it; `--force` writes kbpub's approved text
+//! as a new draft version and publishes that version, never the moderator's. This needs no local
+//! state (a CI checkout has no receipts) and costs one read per article. (The contract names no
+//! author per version, so a version identical in every field to kbpub's counts as kbpub's: it is
+//! exactly the approved text. It relies on the contract returning bodies as stored.)
+//!
+//! **Faults.** Writes are sent once by the HTTP layer; after a 5xx or a lost answer on any write
+//! (create, draft, publish, archive) the article is read back before trying again, and a write
+//! found applied counts as done, with its receipt. A create that fails that way, or meets the
+//! unique external id (409), is looked up by external id first, so an article is never created
+//! twice; a 409 with nothing found is a transient conflict, retried once. A 412 or a publish 409
+//! re-reads the article: a version kbpub did not write is drift unless `--force`.
 
 pub mod client;
 pub mod config;
 pub mod mapping;
 
 use std::collections::{BTreeSet, HashSet};
+
+use futures_util::stream::{self, StreamExt};
 
 use super::Context;
 use super::http::{Auth, HttpError};
@@ -25,6 +44,10 @@ use mapping::Desired;
 
 /// Who edits articles on the community when it is not kbpub, in drift notes.
 const MODERATOR: &str = "a moderator";
+/// What to do about an article someone else edited.
+const DRIFT_HELP: &str = "kbpub published nothing over it: bring the edit into the source and have it approved, or re-run with --force to publish the approved text as a new version";
+/// Tries of one write whose failures may have landed (each followed by a read-back).
+const WRITE_ATTEMPTS: u32 = 3;
 
 /// Publishes to the partner community. `Err` holds content problems a writer must fix (nothing
 /// was sent); everything else, including a target that could not be reached, is in the report.
@@ -62,16 +85,14 @@ async fn run(
     categories.insert(config.default_category.clone());
     categories.extend(config.sections.values().cloned());
     categories.extend(config.types.values().cloned());
-    let mut scanned = Vec::new();
-    for category in &categories {
-        match client.list(category).await {
-            Ok(mut articles) => scanned.append(&mut articles),
-            Err(e) => {
-                (report.reads, report.writes) = client.http.counts();
-                return Ok(Err(format!("cannot reach the community: {e}")));
-            }
+    let concurrency = ctx.options.concurrency.unwrap_or(config.concurrency);
+    let scanned = match scan(&client, &categories, concurrency).await {
+        Ok(scanned) => scanned,
+        Err(e) => {
+            (report.reads, report.writes) = client.http.counts();
+            return Ok(Err(format!("cannot reach the community: {e}")));
         }
-    }
+    };
     let found = found_articles(&scanned, site);
     let on_target: HashSet<&str> = found
         .iter()
@@ -117,46 +138,111 @@ async fn run(
             scanned: &scanned,
             found: &found,
         };
-        let concurrency = ctx.options.concurrency.unwrap_or(config.concurrency);
         run::execute(&plan, report, &writer, concurrency, ctx.options.progress).await;
     }
     (report.reads, report.writes) = client.http.counts();
     Ok(Ok(()))
 }
 
-/// The scan as the planner sees it. Articles whose external id is no document of the site are
-/// kbpub's only when they carry a content hash (an article of a document that was deleted);
-/// others belong to someone else and are left out.
+/// Every article in `categories`; those carrying a content hash are read by id (with their body)
+/// so that `written_by_kbpub` can check it.
+async fn scan(
+    client: &Client,
+    categories: &BTreeSet<String>,
+    concurrency: usize,
+) -> Result<Vec<Article>, HttpError> {
+    let mut listed = Vec::new();
+    for category in categories {
+        listed.append(&mut client.in_category(category).await?);
+    }
+    stream::iter(listed)
+        .map(async |a| match a.content_hash {
+            Some(_) => client.article(&a.id).await,
+            None => Ok(a),
+        })
+        .buffered(concurrency.max(1))
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect()
+}
+
+/// The latest version of `article` (read by id) is exactly what kbpub wrote: its fields hash to
+/// the content hash it carries. See the module comment.
+fn written_by_kbpub(article: &Article) -> bool {
+    match (&article.content_hash, &article.body) {
+        (Some(hash), Some(body)) => {
+            *hash
+                == mapping::content_hash(
+                    &article.title,
+                    &article.category,
+                    &article.labels,
+                    &article.locale,
+                    body,
+                )
+        }
+        _ => false,
+    }
+}
+
+/// The latest version of `article` is kbpub's and holds `d`.
+fn holds(article: &Article, d: &Desired) -> bool {
+    article.content_hash.as_deref() == Some(d.hash.as_str()) && written_by_kbpub(article)
+}
+
+/// Who wrote the latest version of an article that is not kbpub's, for drift notes.
+fn someone_else(article: &Article) -> String {
+    let draft = match article.latest_is_published() {
+        true => "",
+        false => ", an unpublished draft",
+    };
+    format!("{MODERATOR} (version {}{draft})", article.version)
+}
+
+/// The drift of an article found edited while publishing.
+fn drifted_meanwhile(article: &Article) -> Settled {
+    Settled::Drifted(format!(
+        "edited in the community by {} at {} while publishing; {DRIFT_HELP}",
+        someone_else(article),
+        article.updated_at
+    ))
+}
+
+/// The scan as the planner sees it. An article is recorded as kbpub's when its latest version is
+/// (`written_by_kbpub`); an article of a document whose latest version someone else wrote is
+/// drifted; articles of no document are kbpub's (a deleted document's, to prune) only when their
+/// latest version is kbpub's, and left out otherwise.
 fn found_articles(scanned: &[Article], site: &crate::content::Site) -> Vec<Found> {
     scanned
         .iter()
-        .filter(|a| site.page_by_id(&a.external_id).is_some() || a.content_hash.is_some())
-        .map(|a| {
-            let by_kbpub = a.content_hash.is_some();
-            Found {
-                remote_id: a.id.clone(),
-                key: Some(a.external_id.clone()),
-                title: a.title.clone(),
-                place: Place {
-                    scope: a.category.clone(),
-                    parent: None,
+        .map(|a| (a, written_by_kbpub(a)))
+        .filter(|(a, ours)| *ours || site.page_by_id(&a.external_id).is_some())
+        .map(|(a, ours)| Found {
+            remote_id: a.id.clone(),
+            key: Some(a.external_id.clone()),
+            title: a.title.clone(),
+            place: Place {
+                scope: a.category.clone(),
+                parent: None,
+            },
+            recorded: Some(Recorded {
+                // "No change" means partners already see it: the hash of a published latest version.
+                hash: match ours && a.latest_is_published() {
+                    true => a.content_hash.clone().unwrap_or_default(),
+                    false => String::new(),
                 },
-                recorded: Some(Recorded {
-                    // "No change" means partners already see it: the hash of a published latest version.
-                    hash: match a.latest_is_published() {
-                        true => a.content_hash.clone().unwrap_or_default(),
-                        false => String::new(),
-                    },
-                    version: if by_kbpub { a.version } else { 0 },
-                }),
-                version: a.version,
-                last_edit: Edit {
-                    by: if by_kbpub { "kbpub" } else { MODERATOR }.into(),
-                    when: a.updated_at.clone(),
-                    by_kbpub,
+                version: if ours { a.version } else { 0 },
+            }),
+            version: a.version,
+            last_edit: Edit {
+                by: match ours {
+                    true => "kbpub".into(),
+                    false => someone_else(a),
                 },
-                archived: a.status == "archived",
-            }
+                when: a.updated_at.clone(),
+                by_kbpub: ours,
+            },
+            archived: a.status == "archived",
         })
         .collect()
 }
@@ -171,7 +257,11 @@ fn page_report(
     let approval = step
         .wanted
         .map(|i| ctx.gates[desired[i].page].state.clone());
-    PageReport::planned(step, wanted, found, approval)
+    let mut page = PageReport::planned(step, wanted, found, approval);
+    if step.action == Action::Drifted {
+        page.note = page.note.map(|note| format!("{note}; {DRIFT_HELP}"));
+    }
+    page
 }
 
 struct Writer<'a> {
@@ -206,7 +296,7 @@ impl run::Writer for Writer<'_> {
             .found
             .expect("prunes have a found article")];
         let reason = "kbpub: the document is gone, or no longer for partners";
-        match self.client.archive(&f.remote_id, reason, None).await {
+        match self.archive_article(&f.remote_id, reason, None).await {
             Ok(a) => JobResult::Done {
                 id: a.id,
                 version: a.version,
@@ -219,7 +309,7 @@ impl run::Writer for Writer<'_> {
 
 /// How one article's job ended, short of failing.
 enum Settled {
-    Done(Article),
+    Done(Box<Article>),
     Drifted(String),
 }
 
@@ -243,68 +333,108 @@ impl Writer<'_> {
         }
     }
 
-    /// Creates the draft and publishes it. When the create fails in a way that may have
-    /// committed (5xx, no answer) or finds the external id taken (409), the article is looked up
-    /// first: ours is adopted, never created twice.
-    async fn create(&self, d: &Desired) -> Result<Settled, String> {
-        let content = self.content(d);
-        let created = match self.client.create(&content).await {
-            Ok(article) => article,
-            Err(e) if e.is_server_error() || e.is(409) => {
-                match self.client.find(content.external_id).await {
-                    Ok(Some(article)) if article.content_hash.is_some() => {
-                        return self.update(d, article).await;
-                    }
-                    Ok(Some(article)) => {
-                        return Err(format!(
-                            "{e}; external id `{}` is taken by article {} that kbpub did not write",
-                            content.external_id, article.id
-                        ));
-                    }
-                    Ok(None) if !e.is(409) => {
-                        self.client.create(&content).await.map_err(describe)?
-                    }
-                    Ok(None) => return Err(describe(e)),
-                    Err(lookup) => return Err(format!("{e}; then the lookup failed: {lookup}")),
-                }
+    /// Sends `write`; after a failure that may have landed (5xx, no answer) reads the article
+    /// back with `applied`: a write found applied is done, one not applied is tried again, up
+    /// to `WRITE_ATTEMPTS` in all.
+    async fn write_once(
+        &self,
+        id: &str,
+        write: impl AsyncFn() -> Result<Article, HttpError>,
+        applied: impl Fn(&Article) -> bool,
+    ) -> Result<Article, HttpError> {
+        let mut attempt = 1;
+        loop {
+            let error = match write().await {
+                Err(e) if e.is_server_error() => e,
+                answer => return answer,
+            };
+            let current = self.client.article(id).await.map_err(|read| HttpError {
+                message: format!("{}; reading the article back failed: {read}", error.message),
+                ..error.clone()
+            })?;
+            if applied(&current) {
+                return Ok(current);
             }
-            Err(e) => return Err(describe(e)),
-        };
-        self.publish(d, created).await
+            if attempt >= WRITE_ATTEMPTS {
+                return Err(error);
+            }
+            attempt += 1;
+        }
     }
 
-    /// Writes a new draft version over `article` (unless its latest version already holds this
-    /// content) and publishes it.
+    /// Creates the draft and publishes it. When the create fails in a way that may have
+    /// committed (5xx, no answer) or finds the external id taken (409), the article is looked up
+    /// by external id first: kbpub's is taken up where it was left, never created twice; a 409
+    /// with nothing found (a transient conflict) is tried once more.
+    async fn create(&self, d: &Desired) -> Result<Settled, String> {
+        let content = self.content(d);
+        let mut tries = 0;
+        let mut conflicts = 0;
+        loop {
+            tries += 1;
+            let e = match self.client.create(&content).await {
+                Ok(created) => return self.publish(d, created).await,
+                Err(e) if e.is_server_error() || e.is(409) => e,
+                Err(e) => return Err(describe(e)),
+            };
+            match self.client.find(content.external_id).await {
+                Ok(Some(found)) => return self.take_up(d, &found.id, &e).await,
+                Ok(None) if e.is(409) && conflicts == 0 => conflicts += 1,
+                Ok(None) if e.is(409) => {
+                    return Err(format!(
+                        "{e}: the community still reports a conflict for external id `{}` that it does not list; re-run",
+                        content.external_id
+                    ));
+                }
+                Ok(None) if tries < WRITE_ATTEMPTS => {}
+                Ok(None) => return Err(describe(e)),
+                Err(lookup) => return Err(format!("{e}; then the lookup failed: {lookup}")),
+            }
+        }
+    }
+
+    /// Continues with article `id`, found by external id after a create failed with `e`: an
+    /// article whose latest version kbpub wrote (its own create that landed, or an earlier run's)
+    /// is updated and published; anyone else's is left alone.
+    async fn take_up(&self, d: &Desired, id: &str, e: &HttpError) -> Result<Settled, String> {
+        let article = self.client.article(id).await.map_err(describe)?;
+        if !written_by_kbpub(&article) {
+            return Err(format!(
+                "{e}; external id `{}` is taken by article {} whose latest version kbpub did not write",
+                article.external_id, article.id
+            ));
+        }
+        self.update(d, article).await
+    }
+
+    /// Writes a new draft version holding `d` over `article` (unless its latest version is
+    /// kbpub's and already holds `d`) and publishes it. `article` was read by id.
     async fn update(&self, d: &Desired, article: Article) -> Result<Settled, String> {
-        if article.content_hash.as_deref() == Some(d.hash.as_str()) {
+        if holds(&article, d) {
             return self.publish(d, article).await; // an earlier run wrote it but did not publish
         }
         let content = self.content(d);
-        let written = match self
-            .client
-            .update(&article.id, &article.etag, &content)
+        let write = async |etag: &str| {
+            self.write_once(
+                &article.id,
+                async || self.client.update(&article.id, etag, &content).await,
+                |current| holds(current, d),
+            )
             .await
-        {
+        };
+        let written = match write(&article.etag).await {
             Ok(written) => written,
             Err(e) if e.is(412) => {
                 let current = self.client.article(&article.id).await.map_err(describe)?;
-                if current.content_hash.as_deref() == Some(d.hash.as_str()) {
+                if holds(&current, d) {
                     current // our write landed; its answer was lost
-                } else if current.content_hash.is_none() && !self.ctx.options.force {
-                    return Ok(Settled::Drifted(format!(
-                        "edited in the community by {MODERATOR} at {} while publishing (version {})",
-                        current.updated_at, current.version
-                    )));
+                } else if !written_by_kbpub(&current) && !self.ctx.options.force {
+                    return Ok(drifted_meanwhile(&current));
                 } else {
-                    self.client
-                        .update(&current.id, &current.etag, &content)
-                        .await
-                        .map_err(|e| match e.is(412) {
-                            true => {
-                                format!("{e}: the article kept changing while publishing; re-run")
-                            }
-                            false => describe(e),
-                        })?
+                    write(&current.etag).await.map_err(|e| match e.is(412) {
+                        true => format!("{e}: the article kept changing while publishing; re-run"),
+                        false => describe(e),
+                    })?
                 }
             }
             Err(e) => return Err(describe(e)),
@@ -312,28 +442,35 @@ impl Writer<'_> {
         self.publish(d, written).await
     }
 
-    /// Publishes exactly `article`'s latest version. A 409 (a newer version appeared) re-reads:
-    /// a version someone else wrote is drift.
+    /// Publishes exactly `article`'s latest version, which kbpub wrote. A 409 (a newer version
+    /// appeared) re-reads: a version someone else wrote is drift.
     async fn publish(&self, d: &Desired, article: Article) -> Result<Settled, String> {
         if article.latest_is_published() {
-            return Ok(Settled::Done(article));
+            return Ok(Settled::Done(Box::new(article)));
         }
         let message = format!("kbpub {}", short_hash(&d.hash));
-        match self
-            .client
-            .publish(&article.id, article.version, &message)
-            .await
-        {
-            Ok(published) => Ok(Settled::Done(published)),
+        let published = self
+            .write_once(
+                &article.id,
+                async || {
+                    self.client
+                        .publish(&article.id, article.version, &message)
+                        .await
+                },
+                |current| {
+                    current.status == "published"
+                        && current.published_version == Some(article.version)
+                },
+            )
+            .await;
+        match published {
+            Ok(published) => Ok(Settled::Done(Box::new(published))),
             Err(e) if e.is(409) => {
                 let current = self.client.article(&article.id).await.map_err(describe)?;
-                if current.content_hash.is_none() {
-                    Ok(Settled::Drifted(format!(
-                        "edited in the community by {MODERATOR} at {} while publishing (version {})",
-                        current.updated_at, current.version
-                    )))
-                } else {
+                if written_by_kbpub(&current) {
                     Err(format!("{e}: the article changed while publishing; re-run"))
+                } else {
+                    Ok(drifted_meanwhile(&current))
                 }
             }
             Err(e) => Err(describe(e)),
@@ -345,11 +482,24 @@ impl Writer<'_> {
             Some(next) => format!("kbpub: obsolete, superseded by `{next}`"),
             None => "kbpub: obsolete".to_string(),
         };
-        self.client
-            .archive(&article.id, &reason, d.superseded_by.as_deref())
+        self.archive_article(&article.id, &reason, d.superseded_by.as_deref())
             .await
-            .map(Settled::Done)
+            .map(|archived| Settled::Done(Box::new(archived)))
             .map_err(describe)
+    }
+
+    async fn archive_article(
+        &self,
+        id: &str,
+        reason: &str,
+        superseded_by: Option<&str>,
+    ) -> Result<Article, HttpError> {
+        self.write_once(
+            id,
+            async || self.client.archive(id, reason, superseded_by).await,
+            |current| current.status == "archived",
+        )
+        .await
     }
 
     fn receipt(&self, d: &Desired, article: &Article) -> JobResult {
