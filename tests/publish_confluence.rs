@@ -556,13 +556,7 @@ fn prune_archives_on_cloud_and_trashes_on_data_center_never_after_a_failure() {
         let sim = Sim::start();
         let kb = kb_for(&sim, instance, "");
         publish(&kb, instance, &[]).ok();
-        kb.remove("content/guides/deep/delta.md");
-        let beta = std::fs::read_to_string(kb.path().join("content/guides/beta.md")).unwrap();
-        kb.write(
-            "content/guides/beta.md",
-            &beta.replace(" and [deep](deep/delta.md)", ""),
-        );
-        approve_all(&kb);
+        remove_delta(&kb);
         let (code, report) = json_publish(&kb, instance, &[]);
         assert_eq!(code, 0, "{report:#}");
         assert_eq!(action_of(&report, "guides-deep-delta")["action"], "orphan");
@@ -1080,6 +1074,23 @@ fn hostile_data_strings_reach_confluence_as_text_in_well_formed_storage() {
     );
 }
 
+/// Appends a paragraph to `content/<doc>`.
+fn append(kb: &Kb, doc: &str, line: &str) {
+    let text = std::fs::read_to_string(kb.path().join("content").join(doc)).unwrap();
+    kb.write(&format!("content/{doc}"), &format!("{text}\n{line}\n"));
+}
+
+/// Removes the `guides-deep-delta` document (and beta's link to it), approved.
+fn remove_delta(kb: &Kb) {
+    kb.remove("content/guides/deep/delta.md");
+    let beta = std::fs::read_to_string(kb.path().join("content/guides/beta.md")).unwrap();
+    kb.write(
+        "content/guides/beta.md",
+        &beta.replace(" and [deep](deep/delta.md)", ""),
+    );
+    approve_all(kb);
+}
+
 /// Creates a page as Dana (a person, not kbpub) under the space's home page; returns it.
 fn create_as_dana(sim: &Sim, space: &str, title: &str, body: &str) -> Value {
     let http = sim.client();
@@ -1254,8 +1265,7 @@ fn every_list_is_read_to_its_end_when_the_server_pages_by_one() {
             "faults",
             json!([{"method": "POST", "path": "/label", "status": 500, "commit": true}]),
         );
-        let text = std::fs::read_to_string(kb.path().join("content/guides/beta.md")).unwrap();
-        kb.write("content/guides/beta.md", &format!("{text}\nMore.\n"));
+        append(&kb, "guides/beta.md", "More.");
         approve_all(&kb);
         let (code, report) = json_publish(&kb, instance, &[]);
         assert_eq!(code, 0, "{instance}: {report:#}");
@@ -1351,8 +1361,7 @@ fn an_immediate_rerun_plans_no_creates_while_the_search_index_lags() {
         // Without receipts (a fresh CI checkout), a create into a taken title finds the page
         // kbpub recorded and updates it: never a duplicate.
         std::fs::remove_dir_all(kb.path().join(".kb/receipts")).unwrap();
-        let text = std::fs::read_to_string(kb.path().join("content/guides/alpha.md")).unwrap();
-        kb.write("content/guides/alpha.md", &format!("{text}\nLater.\n"));
+        append(&kb, "guides/alpha.md", "Later.");
         approve_all(&kb);
         let (code, report) = json_publish(&kb, instance, &[]);
         assert_eq!(code, 0, "{instance}: {report:#}");
@@ -1377,13 +1386,7 @@ fn data_center_gets_content_type_on_every_request_and_cloud_works_without_remove
         let (code, report) = json_publish(&kb, instance, &[]);
         assert_eq!(code, 0, "{instance}: {report:#}");
         assert_eq!(managed(&sim, instance).len(), 7, "{instance}");
-        kb.remove("content/guides/deep/delta.md");
-        let beta = std::fs::read_to_string(kb.path().join("content/guides/beta.md")).unwrap();
-        kb.write(
-            "content/guides/beta.md",
-            &beta.replace(" and [deep](deep/delta.md)", ""),
-        );
-        approve_all(&kb);
+        remove_delta(&kb);
         let (code, report) = json_publish(&kb, instance, &["--prune"]);
         assert_eq!(code, 0, "{instance}: {report:#}");
         let delta = action_of(&report, "guides-deep-delta");

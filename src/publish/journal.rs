@@ -44,14 +44,7 @@ impl Journal {
 
     /// Every pending create (unreadable entries are ignored: they prove nothing).
     pub fn pending(&self) -> Vec<PendingCreate> {
-        let Ok(entries) = std::fs::read_dir(&self.dir) else {
-            return Vec::new();
-        };
-        entries
-            .flatten()
-            .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
-            .filter_map(|e| serde_json::from_slice(&std::fs::read(e.path()).ok()?).ok())
-            .collect()
+        super::receipt::read_json_files(&self.dir)
     }
 
     /// Records `entry` durably; call before sending the create.

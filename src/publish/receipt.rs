@@ -49,7 +49,12 @@ pub fn write(root: &Path, receipt: &Receipt) -> std::io::Result<PathBuf> {
 
 /// Every receipt kbpub wrote for `target` under `root` (unreadable files are skipped).
 pub fn read_all(root: &Path, target: &str) -> Vec<Receipt> {
-    let Ok(entries) = std::fs::read_dir(root.join(RECEIPTS_DIR).join(target)) else {
+    read_json_files(&root.join(RECEIPTS_DIR).join(target))
+}
+
+/// Every `*.json` file in `dir` that parses as `T` (others are skipped; no folder: none).
+pub fn read_json_files<T: serde::de::DeserializeOwned>(dir: &Path) -> Vec<T> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
         return Vec::new();
     };
     entries

@@ -673,6 +673,22 @@ fn with_page(shared: &St, id: &str, f: impl FnOnce(&mut PageRec) -> Response) ->
     }
 }
 
+/// A list that belongs to current page `id` (its properties, labels, attachments), paged.
+fn page_list(
+    shared: &St,
+    id: &str,
+    q: &HashMap<String, String>,
+    (path, paging, default_limit): (String, Paging, usize),
+    items: impl FnOnce(&PageRec) -> Vec<Value>,
+) -> Response {
+    let mut instance = lock(shared);
+    let results = match page_mut(&mut instance, id) {
+        Ok(page) => items(page),
+        Err(r) => return r,
+    };
+    paged(&instance, results, q, &path, paging, default_limit)
+}
+
 /// What a create or update asks for, from either API's JSON.
 struct PageInput {
     space: String,
@@ -980,24 +996,18 @@ async fn v2_properties(State(shared): State<St>, Path(id): Path<String>, Query(q
     if let Err(r) = cloud_only(&shared) {
         return r;
     }
-    let mut instance = lock(&shared);
-    let results: Vec<Value> = match page_mut(&mut instance, &id) {
-        Ok(page) => page
-            .properties
+    let list = (
+        format!("/api/v2/pages/{id}/properties"),
+        Paging::V2Cursor,
+        25,
+    );
+    page_list(&shared, &id, &q, list, |page| {
+        page.properties
             .iter()
             .filter(|(k, _)| q.get("key").is_none_or(|key| key == *k))
             .map(|(k, p)| property_json(k, p))
-            .collect(),
-        Err(r) => return r,
-    };
-    paged(
-        &instance,
-        results,
-        &q,
-        &format!("/api/v2/pages/{id}/properties"),
-        Paging::V2Cursor,
-        25,
-    )
+            .collect()
+    })
 }
 
 /// Creates a property; a key the page already has is a 400 on v1 (reference §2.10), a 409 on v2.
@@ -1292,23 +1302,13 @@ async fn v1_property_update(
 }
 
 async fn v1_labels(State(shared): State<St>, Path(id): Path<String>, Query(q): Q) -> Response {
-    let mut instance = lock(&shared);
-    let results: Vec<Value> = match page_mut(&mut instance, &id) {
-        Ok(page) => page
-            .labels
+    let list = (format!("/rest/api/content/{id}/label"), Paging::Offset, 200);
+    page_list(&shared, &id, &q, list, |page| {
+        page.labels
             .iter()
             .map(|l| json!({"prefix": "global", "name": l, "label": l}))
-            .collect(),
-        Err(r) => return r,
-    };
-    paged(
-        &instance,
-        results,
-        &q,
-        &format!("/rest/api/content/{id}/label"),
-        Paging::Offset,
-        200,
-    )
+            .collect()
+    })
 }
 
 async fn v1_labels_add(
@@ -1350,24 +1350,18 @@ fn attachment_json(a: &Attachment) -> Value {
 }
 
 async fn v1_attachments(State(shared): State<St>, Path(id): Path<String>, Query(q): Q) -> Response {
-    let mut instance = lock(&shared);
-    let results: Vec<Value> = match page_mut(&mut instance, &id) {
-        Ok(page) => page
-            .attachments
+    let list = (
+        format!("/rest/api/content/{id}/child/attachment"),
+        Paging::Offset,
+        25,
+    );
+    page_list(&shared, &id, &q, list, |page| {
+        page.attachments
             .iter()
             .filter(|a| q.get("filename").is_none_or(|f| &a.filename == f))
             .map(attachment_json)
-            .collect(),
-        Err(r) => return r,
-    };
-    paged(
-        &instance,
-        results,
-        &q,
-        &format!("/rest/api/content/{id}/child/attachment"),
-        Paging::Offset,
-        25,
-    )
+            .collect()
+    })
 }
 
 /// The uploaded file's name, size and sniffed type, after the XSRF header check.

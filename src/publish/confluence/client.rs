@@ -326,7 +326,13 @@ impl Client {
             Flavour::V2 => format!("/api/v2/pages/{id}"),
         };
         let reply = match self.get(&path).await {
-            Ok(reply) => reply,
+            // Archived and trashed pages are not published pages.
+            Ok(reply)
+                if text(&reply, "status").is_empty() || text(&reply, "status") == "current" =>
+            {
+                reply
+            }
+            Ok(_) => return Ok(None),
             Err(e) if e.is(404) => return Ok(None),
             Err(e) => return Err(e),
         };

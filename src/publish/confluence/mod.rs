@@ -233,17 +233,7 @@ async fn scan(
 ) -> Result<Vec<Page>, HttpError> {
     let mut pages = client.scan(roots).await?;
     let mut seen: std::collections::HashSet<String> = pages.iter().map(|p| p.id.clone()).collect();
-    let recorded: std::collections::HashSet<String> = pages
-        .iter()
-        .filter_map(|p| {
-            p.property
-                .as_ref()?
-                .value
-                .get("doc_id")?
-                .as_str()
-                .map(String::from)
-        })
-        .collect();
+    let recorded: std::collections::HashSet<String> = pages.iter().filter_map(doc_id_of).collect();
     for r in receipt::read_all(root_dir, "confluence") {
         if recorded.contains(&r.doc_id) || seen.contains(&r.remote_id) {
             continue;
@@ -328,14 +318,6 @@ async fn claim_unrecorded(
 
 /// The scan as the planner sees it: identity from the property, place from the parent.
 fn found_pages(scanned: &[Page], roots: &HashMap<String, String>) -> Vec<Found> {
-    let key_of = |p: &Page| -> Option<String> {
-        p.property
-            .as_ref()?
-            .value
-            .get("doc_id")?
-            .as_str()
-            .map(String::from)
-    };
     let by_id: HashMap<&str, &Page> = scanned.iter().map(|p| (p.id.as_str(), p)).collect();
     let root_ids: std::collections::HashSet<&str> = roots.values().map(String::as_str).collect();
     scanned
@@ -350,7 +332,7 @@ fn found_pages(scanned: &[Page], roots: &HashMap<String, String>) -> Vec<Found> 
                 Some(
                     by_id
                         .get(parent)
-                        .and_then(|q| key_of(q))
+                        .and_then(|q| doc_id_of(q))
                         .unwrap_or_else(|| format!("page {parent}")),
                 )
             });
@@ -369,7 +351,7 @@ fn found_pages(scanned: &[Page], roots: &HashMap<String, String>) -> Vec<Found> 
             });
             Found {
                 remote_id: p.id.clone(),
-                key: key_of(p),
+                key: doc_id_of(p),
                 title: p.title.clone(),
                 place: Place {
                     scope: p.space.clone(),
@@ -756,11 +738,15 @@ struct Existing<'a> {
     property: Option<&'a Property>,
 }
 
+/// The document whose page this is, by kbpub's record on it.
+fn doc_id_of(page: &Page) -> Option<String> {
+    let property = page.property.as_ref()?;
+    property.value.get("doc_id")?.as_str().map(String::from)
+}
+
 /// The page carries kbpub's record for document `key`.
 fn carries_key(page: &Page, key: &str) -> bool {
-    page.property
-        .as_ref()
-        .is_some_and(|p| p.value.get("doc_id").and_then(Value::as_str) == Some(key))
+    doc_id_of(page).as_deref() == Some(key)
 }
 
 /// A page a create of ours left behind: first version, where we put it, not someone else's.
