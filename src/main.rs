@@ -215,7 +215,9 @@ enum Command {
     /// cannot be known (no or broken policy, shallow clone). Plans first (create, update, move,
     /// unchanged, gated, drifted, archive, prune), then writes with bounded concurrency. Pages
     /// edited in Confluence or on the community since kbpub last wrote them are reported as
-    /// drifted and left alone unless --force. The community gets only `audience = "partner"`
+    /// drifted and left alone unless --force; a page kbpub cannot prove it created that holds a
+    /// document's title is reported and left alone unless --adopt, and fails the run like a
+    /// page whose parent was not written. The community gets only `audience = "partner"`
     /// documents, in their partner rendering, and nothing when a rendering leaks something
     /// internal; obsolete ones are archived. Re-running after any failure finishes the job;
     /// re-running with no change writes nothing. Credentials come from the env vars named in
