@@ -1398,6 +1398,31 @@ fn data_center_gets_content_type_on_every_request_and_cloud_works_without_remove
     }
 }
 
+#[test]
+fn a_removed_v1_endpoint_is_named_with_what_to_do() {
+    let sim = Sim::start();
+    sim.set("cloud", "rules", json!({"v1_removed": true}));
+    let kb = kb_for(&sim, "cloud", "api = \"v1\"\n");
+    let (code, report) = json_publish(&kb, "cloud", &[]);
+    assert_eq!(code, 1, "{report:#}");
+    let failed: Vec<&Value> = report["targets"][0]["pages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["outcome"] == "failed")
+        .collect();
+    assert!(!failed.is_empty(), "{report:#}");
+    let error = failed[0]["error"].as_str().unwrap();
+    assert!(
+        error.contains("POST /rest/api/content")
+            && error.contains("HTTP 410")
+            && error.contains("Confluence has removed this REST v1 endpoint")
+            && error.contains("api = \"auto\""),
+        "{error}"
+    );
+    assert_eq!(sim.pages("cloud").len(), 3, "nothing was created");
+}
+
 /// `METHOD path` on the simulator as kbpub's Cloud account: (status, headers, JSON body).
 fn cloud_request(
     sim: &Sim,

@@ -216,8 +216,16 @@ impl Client {
         match self.http.send(method, path, body, safe, &all).await {
             Ok(reply) => Ok(reply.json),
             Err(mut e) if e.is(410) => {
+                let what = match self.flavour {
+                    Flavour::V1 => {
+                        "this is Confluence Cloud: set `api = \"auto\"` (or \"v2\") in [confluence] and kbpub uses REST v2 instead"
+                    }
+                    Flavour::V2 => {
+                        "kbpub has no REST v2 equivalent for it: report this to the kbpub maintainers"
+                    }
+                };
                 e.message = format!(
-                    "{}; Confluence has removed this REST v1 endpoint and kbpub has no REST v2 equivalent for it: tell the kbpub maintainers",
+                    "{}; Confluence has removed this REST v1 endpoint, {what}",
                     e.message
                 );
                 Err(e)
