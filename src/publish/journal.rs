@@ -87,7 +87,7 @@ mod tests {
             content_hash: "sha256:00".into(),
         };
         journal.begin(&entry).unwrap();
-        assert_eq!(journal.pending(), [entry.clone()]);
+        assert_eq!(journal.pending(), std::slice::from_ref(&entry));
         assert!(entry.matches("OPS", "SETUP") && !entry.matches("EDI", "Setup"));
         journal.settle("sops/a b");
         assert!(journal.pending().is_empty());

@@ -140,16 +140,16 @@ async fn run(
             }
         })
         .collect();
-    let claimed = claim_unrecorded(
-        &client,
-        &mut found,
-        &scanned,
-        &wanted,
-        &desired,
-        &pending,
-        ctx.options.adopt,
-    )
-    .await;
+    let me = tokio::sync::OnceCell::new();
+    let proofs = Proofs {
+        client: &client,
+        me: &me,
+        pending: &pending,
+        adopt: ctx.options.adopt,
+    };
+    let claimed = proofs
+        .claim_unrecorded(&mut found, &scanned, &wanted, &desired)
+        .await;
     let taken_over = match claimed {
         Ok(notes) => notes,
         Err(e) => {
@@ -183,6 +183,7 @@ async fn run(
             ),
             scanned: &scanned,
             journal,
+            proofs,
             plan: &plan,
             wanted: &wanted,
             found: &found,
@@ -258,62 +259,75 @@ async fn scan(
     Ok(pages)
 }
 
-/// Gives a page without kbpub's record that holds a wanted title (in the wanted space, ignoring
-/// case) that document's key when kbpub can prove it created the page — a pending create in the
-/// journal, or kbpub's account wrote its only version with exactly the body kbpub renders — or
-/// when `adopt` asks to take such pages over. Returns the note per document taken over. Every
-/// other such page stays keyless: the plan reports it and leaves it alone.
-async fn claim_unrecorded(
-    client: &Client,
-    found: &mut [Found],
-    scanned: &[Page],
-    wanted: &[Wanted],
-    desired: &[Desired],
-    pending: &[PendingCreate],
+/// What can prove that a page without kbpub's record is kbpub's own.
+struct Proofs<'a> {
+    client: &'a Client,
+    /// The account kbpub publishes as, asked once when needed.
+    me: &'a tokio::sync::OnceCell<String>,
+    pending: &'a [PendingCreate],
+    /// `--adopt`: take over such pages without proof.
     adopt: bool,
-) -> Result<HashMap<String, &'static str>, HttpError> {
-    let managed: std::collections::HashSet<String> =
-        found.iter().filter_map(|f| f.key.clone()).collect();
-    let mut me: Option<String> = None;
-    let mut notes = HashMap::new();
-    for (f, page) in found.iter_mut().zip(scanned) {
-        if f.key.is_some() {
-            continue;
+}
+
+impl Proofs<'_> {
+    /// Gives a page without kbpub's record that holds a wanted title (in the wanted space,
+    /// ignoring case) that document's key when kbpub can prove it created the page — a pending
+    /// create in the journal, or kbpub's account wrote its only version with exactly the body
+    /// kbpub renders — or when `--adopt` asks to take such pages over. Returns the note per
+    /// document taken over. Every other such page stays keyless: the plan reports it and leaves
+    /// it alone.
+    async fn claim_unrecorded(
+        &self,
+        found: &mut [Found],
+        scanned: &[Page],
+        wanted: &[Wanted],
+        desired: &[Desired],
+    ) -> Result<HashMap<String, &'static str>, HttpError> {
+        let managed: std::collections::HashSet<String> =
+            found.iter().filter_map(|f| f.key.clone()).collect();
+        let mut notes = HashMap::new();
+        for (f, page) in found.iter_mut().zip(scanned) {
+            if f.key.is_some() {
+                continue;
+            }
+            let Some(w) = wanted.iter().position(|w| {
+                !managed.contains(&w.key)
+                    && !notes.contains_key(&w.key)
+                    && w.place.scope == f.place.scope
+                    && w.title.to_lowercase() == f.title.to_lowercase()
+            }) else {
+                continue;
+            };
+            let key = &wanted[w].key;
+            let journaled = self
+                .pending
+                .iter()
+                .any(|e| &e.doc_id == key && e.matches(&f.place.scope, &f.title));
+            let note = if journaled {
+                Some("an interrupted run created this page (its pending create is in the journal)")
+            } else if f.version == 1 && self.wrote_exactly(page, &desired[w].body).await? {
+                Some("an interrupted run created this page (kbpub's account, exactly kbpub's body)")
+            } else if self.adopt {
+                Some("adopted (--adopt): a page kbpub did not create")
+            } else {
+                None
+            };
+            if let Some(note) = note {
+                f.key = Some(key.clone());
+                notes.insert(key.clone(), note);
+            }
         }
-        let Some(w) = wanted.iter().position(|w| {
-            !managed.contains(&w.key)
-                && !notes.contains_key(&w.key)
-                && w.place.scope == f.place.scope
-                && w.title.to_lowercase() == f.title.to_lowercase()
-        }) else {
-            continue;
-        };
-        let key = &wanted[w].key;
-        let journaled = pending
-            .iter()
-            .any(|e| &e.doc_id == key && e.matches(&f.place.scope, &f.title));
-        let first_version = f.version == 1 && !page.author.is_empty() && !journaled;
-        if first_version && me.is_none() {
-            me = Some(client.me().await?);
-        }
-        let note = if journaled {
-            Some("an interrupted run created this page (its pending create is in the journal)")
-        } else if first_version
-            && me.as_deref() == Some(page.author.as_str())
-            && client.body(&page.id).await? == desired[w].body
-        {
-            Some("an interrupted run created this page (kbpub's account, exactly kbpub's body)")
-        } else if adopt {
-            Some("adopted (--adopt): a page kbpub did not create")
-        } else {
-            None
-        };
-        if let Some(note) = note {
-            f.key = Some(key.clone());
-            notes.insert(key.clone(), note);
-        }
+        Ok(notes)
     }
-    Ok(notes)
+
+    /// The last version of `page` is by kbpub's account and its body is exactly `body`.
+    async fn wrote_exactly(&self, page: &Page, body: &str) -> Result<bool, HttpError> {
+        let me = self.me.get_or_try_init(|| self.client.me()).await?;
+        if page.author.is_empty() || me != &page.author {
+            return Ok(false);
+        }
+        Ok(self.client.body(&page.id).await? == body)
+    }
 }
 
 /// The scan as the planner sees it: identity from the property, place from the parent.
@@ -407,6 +421,7 @@ struct Executor<'a> {
     scanned: &'a [Page],
     /// Pending creates, recorded before each create is sent.
     journal: Journal,
+    proofs: Proofs<'a>,
     plan: &'a plan::Plan,
     wanted: &'a [Wanted],
     found: &'a [Found],
@@ -507,7 +522,7 @@ impl Executor<'_> {
             };
             let transient = error.is_server_error() || error.is(409);
             let taken = error.is(400) && error.message.contains("already exists");
-            if !(transient && attempt < 3) && !taken {
+            if !(taken || transient && attempt < 3) {
                 return JobResult::Failed(error.to_string());
             }
             // The create may have landed, or the title is taken: look before anything else.
@@ -517,31 +532,51 @@ impl Executor<'_> {
                     return JobResult::Failed(format!("{error}; then the lookup failed: {lookup}"));
                 }
             };
-            match holder {
-                Some(page) if transient && is_our_first_version(&page, &w.key, &parent) => {
-                    break page;
+            let ours = match &holder {
+                Some(page) if transient => self.is_our_first_version(page, w, d, &parent).await,
+                _ => Ok(false),
+            };
+            match (holder, ours) {
+                (_, Err(lookup)) => {
+                    return JobResult::Failed(format!("{error}; then the lookup failed: {lookup}"));
                 }
-                Some(page) if carries_key(&page, &w.key) || self.ctx.options.adopt => {
+                (Some(page), Ok(true)) => break page,
+                (Some(page), _) if carries_key(&page, &w.key) || self.ctx.options.adopt => {
                     return self.take_over(d, w, page).await;
                 }
-                Some(page) => {
+                (Some(page), _) => {
                     return JobResult::Skipped(Skip::ForeignPage {
                         page: page.id,
                         by: page.by,
                     });
                 }
-                None if taken => {
+                (None, _) if taken => {
                     return JobResult::Skipped(Skip::ForeignPage {
                         page: "(outside the published tree; its title differs in case)".into(),
                         by: "someone".into(),
                     });
                 }
-                None => {}
+                (None, _) => {}
             }
         };
         self.remember(&w.key, &page.id);
         self.finish(d, w, &page.id, page.version, page.property.as_ref(), None)
             .await
+    }
+
+    /// The page a create of `w` left behind: its first version, where kbpub put it, no other
+    /// document's record, written by kbpub's account with exactly the body sent.
+    async fn is_our_first_version(
+        &self,
+        page: &Page,
+        w: &Wanted,
+        d: &Desired,
+        parent: &str,
+    ) -> Result<bool, HttpError> {
+        let in_place = page.version == 1
+            && page.parent.as_deref() == Some(parent)
+            && doc_id_of(page).is_none_or(|key| key == w.key);
+        Ok(in_place && self.proofs.wrote_exactly(page, &d.body).await?)
     }
 
     /// Updates `page`, which holds `w`'s title but was not in the scan, as `w`'s page.
@@ -747,16 +782,6 @@ fn doc_id_of(page: &Page) -> Option<String> {
 /// The page carries kbpub's record for document `key`.
 fn carries_key(page: &Page, key: &str) -> bool {
     doc_id_of(page).as_deref() == Some(key)
-}
-
-/// A page a create of ours left behind: first version, where we put it, not someone else's.
-fn is_our_first_version(page: &Page, key: &str, parent: &str) -> bool {
-    page.version == 1
-        && page.parent.as_deref() == Some(parent)
-        && page
-            .property
-            .as_ref()
-            .is_none_or(|p| p.value.get("doc_id").and_then(Value::as_str) == Some(key))
 }
 
 /// The bytes to upload for an attachment: the asset, or the chart rasterised to PNG.
