@@ -1074,6 +1074,13 @@ fn hostile_data_strings_reach_confluence_as_text_in_well_formed_storage() {
     );
 }
 
+/// `kbpub publish --format json <args>`, which must succeed: its report.
+fn published(kb: &Kb, instance: &str, args: &[&str]) -> Value {
+    let (code, report) = json_publish(kb, instance, args);
+    assert_eq!(code, 0, "{instance}: {report:#}");
+    report
+}
+
 /// Appends a paragraph to `content/<doc>`.
 fn append(kb: &Kb, doc: &str, line: &str) {
     let text = std::fs::read_to_string(kb.path().join("content").join(doc)).unwrap();
@@ -1176,8 +1183,7 @@ fn a_page_a_person_created_with_a_wanted_title_is_left_alone_and_fails_the_run_u
         human.stdout()
     );
     // --adopt takes them over explicitly; then everything is kbpub's and in sync.
-    let (code, report) = json_publish(&kb, "cloud", &["--adopt"]);
-    assert_eq!(code, 0, "{report:#}");
+    let report = published(&kb, "cloud", &["--adopt"]);
     assert!(
         action_of(&report, "guide-alpha")["note"]
             .as_str()
@@ -1236,8 +1242,7 @@ fn an_interrupted_create_is_proven_by_the_journal_or_by_kbpubs_account_and_body(
         } else {
             std::fs::remove_dir_all(kb.path().join(".kb/journal")).unwrap();
         }
-        let (code, report) = json_publish(&kb, "cloud", &[]);
-        assert_eq!(code, 0, "{proof}: {report:#}");
+        published(&kb, "cloud", &[]);
         let now = page_by_id(&sim, "cloud", &orphan["id"]);
         assert!(now["properties"]["kbpub"].is_object(), "{proof}: {now:#}");
         assert_eq!(managed(&sim, "cloud").len(), 7, "{proof}: no duplicate");
@@ -1256,8 +1261,7 @@ fn every_list_is_read_to_its_end_when_the_server_pages_by_one() {
     for instance in ["cloud", "dc"] {
         let sim = Sim::start_with(&["--confluence-page-size", "1"]);
         let kb = kb_for(&sim, instance, "");
-        let (code, report) = json_publish(&kb, instance, &[]);
-        assert_eq!(code, 0, "{instance}: {report:#}");
+        published(&kb, instance, &[]);
         assert_eq!(managed(&sim, instance).len(), 7, "{instance}");
         // Labels and attachments are listed to their end when a write is read back.
         sim.set(
@@ -1267,11 +1271,9 @@ fn every_list_is_read_to_its_end_when_the_server_pages_by_one() {
         );
         append(&kb, "guides/beta.md", "More.");
         approve_all(&kb);
-        let (code, report) = json_publish(&kb, instance, &[]);
-        assert_eq!(code, 0, "{instance}: {report:#}");
+        published(&kb, instance, &[]);
         let writes = sim.writes(instance);
-        let (code, report) = json_publish(&kb, instance, &[]);
-        assert_eq!(code, 0, "{instance}: {report:#}");
+        let report = published(&kb, instance, &[]);
         assert!(
             actions(&report).iter().all(|(_, a)| a == "unchanged"),
             "{instance}: every page was found: {report:#}"
@@ -1299,8 +1301,7 @@ fn writes_that_commit_then_fail_are_read_back_and_count_as_done_with_their_recei
                 {"method": "POST", "path": "/child/attachment", "status": 503, "commit": true},
             ]),
         );
-        let (code, report) = json_publish(&kb, instance, &[]);
-        assert_eq!(code, 0, "{instance}: {report:#}");
+        let report = published(&kb, instance, &[]);
         for page in report["targets"][0]["pages"].as_array().unwrap() {
             assert_eq!(page["outcome"], "done", "{instance}: {page}");
             assert!(page["receipt"].is_string(), "{instance}: {page}");
@@ -1331,8 +1332,7 @@ fn transient_conflicts_on_create_labels_and_attachments_are_reread_and_retried_o
             {"method": "POST", "path": "/child/attachment", "status": 409},
         ]),
     );
-    let (code, report) = json_publish(&kb, "cloud", &[]);
-    assert_eq!(code, 0, "{report:#}");
+    published(&kb, "cloud", &[]);
     assert_eq!(managed(&sim, "cloud").len(), 7);
     assert_eq!(
         page_of(&managed(&sim, "cloud"), "guides-beta")["attachments"]
@@ -1351,8 +1351,7 @@ fn an_immediate_rerun_plans_no_creates_while_the_search_index_lags() {
         let kb = kb_for(&sim, instance, "");
         publish(&kb, instance, &[]).ok();
         let writes = sim.writes(instance);
-        let (code, report) = json_publish(&kb, instance, &[]);
-        assert_eq!(code, 0, "{instance}: {report:#}");
+        let report = published(&kb, instance, &[]);
         assert!(
             actions(&report).iter().all(|(_, a)| a == "unchanged"),
             "{instance}: {report:#}"
@@ -1363,8 +1362,7 @@ fn an_immediate_rerun_plans_no_creates_while_the_search_index_lags() {
         std::fs::remove_dir_all(kb.path().join(".kb/receipts")).unwrap();
         append(&kb, "guides/alpha.md", "Later.");
         approve_all(&kb);
-        let (code, report) = json_publish(&kb, instance, &[]);
-        assert_eq!(code, 0, "{instance}: {report:#}");
+        published(&kb, instance, &[]);
         let pages = managed(&sim, instance);
         assert_eq!(pages.len(), 7, "{instance}");
         assert!(
@@ -1383,12 +1381,10 @@ fn data_center_gets_content_type_on_every_request_and_cloud_works_without_remove
     sim.set("cloud", "rules", json!({"v1_removed": true}));
     for instance in ["dc", "cloud"] {
         let kb = kb_for(&sim, instance, "");
-        let (code, report) = json_publish(&kb, instance, &[]);
-        assert_eq!(code, 0, "{instance}: {report:#}");
+        published(&kb, instance, &[]);
         assert_eq!(managed(&sim, instance).len(), 7, "{instance}");
         remove_delta(&kb);
-        let (code, report) = json_publish(&kb, instance, &["--prune"]);
-        assert_eq!(code, 0, "{instance}: {report:#}");
+        let report = published(&kb, instance, &["--prune"]);
         let delta = action_of(&report, "guides-deep-delta");
         assert_eq!(
             (delta["action"].as_str(), delta["outcome"].as_str()),
@@ -1623,9 +1619,29 @@ fn the_test_server_commits_then_fails_every_kind_of_write_and_answers_transient_
             503
         );
     }
+    let upload = format!("/rest/api/content/{id}/child/attachment");
+    sim.set(
+        "cloud",
+        "faults",
+        json!([{"method": "POST", "path": upload, "status": 500, "commit": true}]),
+    );
+    let form = reqwest::blocking::multipart::Form::new().part(
+        "file",
+        reqwest::blocking::multipart::Part::bytes(b"png".to_vec()).file_name("a.png"),
+    );
+    let uploaded = sim
+        .client()
+        .post(format!("{}/wiki{upload}", sim.base))
+        .basic_auth("kbpub@example.com", Some(CLOUD_TOKEN))
+        .header("X-Atlassian-Token", "no-check")
+        .multipart(form)
+        .send()
+        .unwrap();
+    assert_eq!(uploaded.status(), 500);
     let page = page_by_id(&sim, "cloud", &json!(id));
     assert_eq!(page["properties"]["k"], 1);
     assert_eq!(page["labels"], json!(["l"]));
+    assert_eq!(page["attachments"][0]["filename"], "a.png");
     sim.set(
         "cloud",
         "faults",
