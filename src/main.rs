@@ -215,7 +215,9 @@ enum Command {
     /// cannot be known (no or broken policy, shallow clone). Plans first (create, update, move,
     /// unchanged, gated, drifted, archive, prune), then writes with bounded concurrency. Pages
     /// edited in Confluence or on the community since kbpub last wrote them are reported as
-    /// drifted and left alone unless --force. The community gets only `audience = "partner"`
+    /// drifted and left alone unless --force; a page kbpub cannot prove it created that holds a
+    /// document's title is reported and left alone unless --adopt, and fails the run like a
+    /// page whose parent was not written. The community gets only `audience = "partner"`
     /// documents, in their partner rendering, and nothing when a rendering leaks something
     /// internal; obsolete ones are archived. Re-running after any failure finishes the job;
     /// re-running with no change writes nothing. Credentials come from the env vars named in
@@ -231,6 +233,10 @@ enum Command {
         /// Overwrite pages edited in Confluence or on the community since kbpub last wrote them
         #[arg(long)]
         force: bool,
+        /// Take over pages kbpub does not manage that hold a document's title (by default they
+        /// are reported and left alone)
+        #[arg(long)]
+        adopt: bool,
         /// Archive (Cloud, community) or trash (Data Center) managed pages whose source is gone
         /// (or, on the community, no longer for partners); never runs when any page failed
         #[arg(long)]
@@ -351,7 +357,8 @@ Exit codes:
 const PUBLISH_EXIT_CODES: &str = "\
 Exit codes:
   0  every page is published, unchanged or gated (not approved; listed with the reason)
-  1  a page failed or drifted, titles collide, the target could not be reached, or the input
+  1  a page failed, drifted or was skipped (its parent was not written, a page kbpub does not
+     manage holds its title), titles collide, the target could not be reached, or the input
      has problems (including a partner rendering that leaks something internal: nothing is
      published then); re-run after fixing: publishing is idempotent
   2  the command line was wrong";
@@ -399,6 +406,7 @@ fn main() -> ExitCode {
             target,
             dry_run,
             force,
+            adopt,
             prune,
             concurrency,
             format,
@@ -407,6 +415,7 @@ fn main() -> ExitCode {
                 target,
                 dry_run,
                 force,
+                adopt,
                 prune,
                 concurrency: concurrency.map(usize::from),
                 progress: publish::ProgressMode::detect(cli.quiet || format == ReportFormat::Json),

@@ -1,6 +1,9 @@
 //! `kbpub publish` to Confluence end to end: the real binary against `kbpub sim` (Cloud and Data
 //! Center) over loopback — creates, updates, zero-write re-runs, moves, drift, faults, prune,
-//! collisions, dry runs, the JSON report, and credentials kept out of every output.
+//! collisions, dry runs, the JSON report, and credentials kept out of every output; pages people
+//! created, paging down to one item per request, commit-then-fail on every kind of write,
+//! transient conflicts, a lagging search index, Data Center strictness and Cloud's removed v1
+//! endpoints. Tests named `the_test_server_*` check the simulator itself over raw HTTP.
 
 mod common;
 
@@ -523,12 +526,12 @@ fn an_update_that_commits_then_fails_is_recognised_as_ours() {
 fn a_failed_page_does_not_stop_the_others_and_rerunning_finishes() {
     let sim = Sim::start();
     let kb = kb_for(&sim, "cloud", "");
-    // Every create of pages under the FAQ space fails without committing (a 500 on a create is
-    // never blindly retried), the rest go through.
+    // The first create fails without committing on each of its three attempts (each looked up
+    // before the next); its children are skipped, the rest go through.
     sim.set(
         "cloud",
         "faults",
-        json!([{"method": "POST", "path": "/api/v2/pages", "status": 500, "times": 2}]),
+        json!([{"method": "POST", "path": "/api/v2/pages", "status": 500, "times": 3}]),
     );
     let (code, report) = json_publish(&kb, "cloud", &["--concurrency", "1"]);
     assert_eq!(code, 1);
@@ -553,13 +556,7 @@ fn prune_archives_on_cloud_and_trashes_on_data_center_never_after_a_failure() {
         let sim = Sim::start();
         let kb = kb_for(&sim, instance, "");
         publish(&kb, instance, &[]).ok();
-        kb.remove("content/guides/deep/delta.md");
-        let beta = std::fs::read_to_string(kb.path().join("content/guides/beta.md")).unwrap();
-        kb.write(
-            "content/guides/beta.md",
-            &beta.replace(" and [deep](deep/delta.md)", ""),
-        );
-        approve_all(&kb);
+        remove_delta(&kb);
         let (code, report) = json_publish(&kb, instance, &[]);
         assert_eq!(code, 0, "{report:#}");
         assert_eq!(action_of(&report, "guides-deep-delta")["action"], "orphan");
@@ -832,8 +829,8 @@ fn the_test_server_enforces_confluences_rules() {
         first["_links"]["next"]
             .as_str()
             .unwrap()
-            .contains("start=1"),
-        "{first}"
+            .contains("cursor="),
+        "CQL search pages with a cursor: {first}"
     );
     sim.set(
         "cloud",
@@ -1074,5 +1071,657 @@ fn hostile_data_strings_reach_confluence_as_text_in_well_formed_storage() {
     assert!(
         body.contains("&#60;script"),
         "hostile markup shows as text: {body}"
+    );
+}
+
+/// `kbpub publish --format json <args>`, which must succeed: its report.
+fn published(kb: &Kb, instance: &str, args: &[&str]) -> Value {
+    let (code, report) = json_publish(kb, instance, args);
+    assert_eq!(code, 0, "{instance}: {report:#}");
+    report
+}
+
+/// Appends a paragraph to `content/<doc>`.
+fn append(kb: &Kb, doc: &str, line: &str) {
+    let text = std::fs::read_to_string(kb.path().join("content").join(doc)).unwrap();
+    kb.write(&format!("content/{doc}"), &format!("{text}\n{line}\n"));
+}
+
+/// Removes the `guides-deep-delta` document (and beta's link to it), approved.
+fn remove_delta(kb: &Kb) {
+    kb.remove("content/guides/deep/delta.md");
+    let beta = std::fs::read_to_string(kb.path().join("content/guides/beta.md")).unwrap();
+    kb.write(
+        "content/guides/beta.md",
+        &beta.replace(" and [deep](deep/delta.md)", ""),
+    );
+    approve_all(kb);
+}
+
+/// Creates a page as Dana (a person, not kbpub) under the space's home page; returns it.
+fn create_as_dana(sim: &Sim, space: &str, title: &str, body: &str) -> Value {
+    let http = sim.client();
+    let found: Value = http
+        .get(format!("{}/wiki/api/v2/spaces?keys={space}", sim.base))
+        .basic_auth("dana@example.com", Some("dana-token"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let space = &found["results"][0];
+    let response = http
+        .post(format!("{}/wiki/api/v2/pages", sim.base))
+        .basic_auth("dana@example.com", Some("dana-token"))
+        .json(&json!({"spaceId": space["id"], "status": "current", "title": title, "parentId": space["homepageId"],
+                      "body": {"representation": "storage", "value": body}}))
+        .send()
+        .unwrap();
+    assert!(response.status().is_success(), "{}", response.status());
+    response.json().unwrap()
+}
+
+fn page_by_id(sim: &Sim, instance: &str, id: &Value) -> Value {
+    sim.pages(instance)
+        .into_iter()
+        .find(|p| &p["id"] == id)
+        .expect("page exists")
+}
+
+#[test]
+fn a_page_a_person_created_with_a_wanted_title_is_left_alone_and_fails_the_run_until_adopted() {
+    let sim = Sim::start();
+    let kb = kb_for(&sim, "cloud", "");
+    // Dana made "guides" (any case) and "Alpha guide" herself, in the place kbpub would use.
+    let guides = create_as_dana(&sim, "OPS", "GUIDES", "<p>Dana's own guides page</p>");
+    let alpha = create_as_dana(&sim, "OPS", "Alpha guide", "<p>Dana's alpha</p>");
+    let (code, report) = json_publish(&kb, "cloud", &[]);
+    assert_eq!(code, 1, "a skipped page fails the run: {report:#}");
+    for (doc, page) in [("guides", &guides), ("guide-alpha", &alpha)] {
+        let entry = action_of(&report, doc);
+        assert_eq!(entry["outcome"], "skipped", "{entry}");
+        assert_eq!(entry["reason"]["code"], "foreign-page", "{entry}");
+        assert_eq!(entry["reason"]["page"], page["id"]);
+        assert!(
+            entry["reason"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("a page kbpub does not manage holds this title"),
+            "{entry}"
+        );
+        assert!(
+            entry["reason"]["help"]
+                .as_str()
+                .unwrap()
+                .contains("--adopt")
+        );
+    }
+    // Beta lives under the guides page that was not written: skipped, saying so.
+    let beta = action_of(&report, "guides-beta");
+    assert_eq!(beta["outcome"], "skipped");
+    assert_eq!(beta["reason"]["code"], "parent-not-written", "{beta}");
+    assert_eq!(beta["reason"]["parent"], "guides");
+    // Dana's pages are untouched; pages elsewhere were published.
+    for (page, body) in [
+        (&guides, "<p>Dana's own guides page</p>"),
+        (&alpha, "<p>Dana's alpha</p>"),
+    ] {
+        let now = page_by_id(&sim, "cloud", &page["id"]);
+        assert_eq!(
+            (now["version"].as_u64(), now["body"].as_str()),
+            (Some(1), Some(body))
+        );
+        assert!(now["properties"]["kbpub"].is_null());
+    }
+    assert_eq!(page_of(&managed(&sim, "cloud"), "faq-gamma")["version"], 1);
+    let human = publish(&kb, "cloud", &[]).fails_with(1);
+    assert!(
+        human
+            .stdout()
+            .contains("a page kbpub does not manage holds this title")
+            && human.stdout().contains("to fix:"),
+        "{}",
+        human.stdout()
+    );
+    // --adopt takes them over explicitly; then everything is kbpub's and in sync.
+    let report = published(&kb, "cloud", &["--adopt"]);
+    assert!(
+        action_of(&report, "guide-alpha")["note"]
+            .as_str()
+            .unwrap()
+            .contains("--adopt")
+    );
+    let now = page_by_id(&sim, "cloud", &alpha["id"]);
+    assert_eq!(now["properties"]["kbpub"]["doc_id"], "guide-alpha");
+    assert_eq!(managed(&sim, "cloud").len(), 7);
+    assert_eq!(json_publish(&kb, "cloud", &[]).0, 0);
+}
+
+#[test]
+fn an_interrupted_create_is_proven_by_the_journal_or_by_kbpubs_account_and_body() {
+    for proof in ["journal", "account and body"] {
+        let sim = Sim::start();
+        let kb = kb_for(&sim, "cloud", "");
+        // Every create lands and answers 500, and the look-up after it fails too: the run
+        // ends with unrecorded pages of its own.
+        sim.set(
+            "cloud",
+            "faults",
+            json!([
+                {"method": "POST", "path": "/api/v2/pages", "status": 500, "commit": true, "times": 1},
+                {"method": "GET", "path": "/api/v2/pages", "status": 500, "times": 8},
+            ]),
+        );
+        let (code, report) = json_publish(&kb, "cloud", &["--concurrency", "1"]);
+        assert_eq!(code, 1, "{report:#}");
+        let orphan = sim
+            .pages("cloud")
+            .into_iter()
+            .find(|p| p["author"] == "557058:kbpub-bot" && p["properties"]["kbpub"].is_null())
+            .expect("an unrecorded page kbpub created");
+        if proof == "journal" {
+            // The source changed since: only the journal can prove the page is kbpub's.
+            assert!(
+                kb.path()
+                    .join(".kb/journal/confluence")
+                    .read_dir()
+                    .unwrap()
+                    .next()
+                    .is_some()
+            );
+            for doc in [
+                "guides/_index.md",
+                "faq/_index.md",
+                "guides/alpha.md",
+                "faq/gamma.md",
+            ] {
+                let path = kb.path().join("content").join(doc);
+                let text = std::fs::read_to_string(&path).unwrap();
+                kb.write(&format!("content/{doc}"), &format!("{text}\nRevised.\n"));
+            }
+            approve_all(&kb);
+        } else {
+            std::fs::remove_dir_all(kb.path().join(".kb/journal")).unwrap();
+        }
+        published(&kb, "cloud", &[]);
+        let now = page_by_id(&sim, "cloud", &orphan["id"]);
+        assert!(now["properties"]["kbpub"].is_object(), "{proof}: {now:#}");
+        assert_eq!(managed(&sim, "cloud").len(), 7, "{proof}: no duplicate");
+        assert!(
+            kb.path()
+                .join(".kb/journal/confluence")
+                .read_dir()
+                .map_or(true, |mut d| d.next().is_none()),
+            "{proof}: settled creates leave the journal"
+        );
+    }
+}
+
+#[test]
+fn every_list_is_read_to_its_end_when_the_server_pages_by_one() {
+    for instance in ["cloud", "dc"] {
+        let sim = Sim::start_with(&["--confluence-page-size", "1"]);
+        let kb = kb_for(&sim, instance, "");
+        published(&kb, instance, &[]);
+        assert_eq!(managed(&sim, instance).len(), 7, "{instance}");
+        // Labels and attachments are listed to their end when a write is read back.
+        sim.set(
+            instance,
+            "faults",
+            json!([{"method": "POST", "path": "/label", "status": 500, "commit": true}]),
+        );
+        append(&kb, "guides/beta.md", "More.");
+        approve_all(&kb);
+        published(&kb, instance, &[]);
+        let writes = sim.writes(instance);
+        let report = published(&kb, instance, &[]);
+        assert!(
+            actions(&report).iter().all(|(_, a)| a == "unchanged"),
+            "{instance}: every page was found: {report:#}"
+        );
+        assert_eq!(sim.writes(instance), writes, "{instance}");
+    }
+}
+
+#[test]
+fn writes_that_commit_then_fail_are_read_back_and_count_as_done_with_their_receipt() {
+    for instance in ["cloud", "dc"] {
+        let sim = Sim::start();
+        let kb = kb_for(&sim, instance, "");
+        let property = if instance == "cloud" {
+            "/properties"
+        } else {
+            "/property"
+        };
+        sim.set(
+            instance,
+            "faults",
+            json!([
+                {"method": "POST", "path": property, "status": 500, "commit": true, "times": 2},
+                {"method": "POST", "path": "/label", "status": 502, "commit": true},
+                {"method": "POST", "path": "/child/attachment", "status": 503, "commit": true},
+            ]),
+        );
+        let report = published(&kb, instance, &[]);
+        for page in report["targets"][0]["pages"].as_array().unwrap() {
+            assert_eq!(page["outcome"], "done", "{instance}: {page}");
+            assert!(page["receipt"].is_string(), "{instance}: {page}");
+        }
+        let pages = managed(&sim, instance);
+        assert_eq!(pages.len(), 7);
+        let beta = page_of(&pages, "guides-beta");
+        assert_eq!(
+            beta["attachments"].as_array().unwrap().len(),
+            1,
+            "{instance}: uploaded once"
+        );
+        assert_eq!(beta["attachments"][0]["version"], 1, "{instance}");
+        assert_eq!(json_publish(&kb, instance, &[]).0, 0);
+    }
+}
+
+#[test]
+fn transient_conflicts_on_create_labels_and_attachments_are_reread_and_retried_once() {
+    let sim = Sim::start();
+    let kb = kb_for(&sim, "cloud", "");
+    sim.set(
+        "cloud",
+        "faults",
+        json!([
+            {"method": "POST", "path": "/api/v2/pages", "status": 409},
+            {"method": "POST", "path": "/label", "status": 409},
+            {"method": "POST", "path": "/child/attachment", "status": 409},
+        ]),
+    );
+    published(&kb, "cloud", &[]);
+    assert_eq!(managed(&sim, "cloud").len(), 7);
+    assert_eq!(
+        page_of(&managed(&sim, "cloud"), "guides-beta")["attachments"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[test]
+fn an_immediate_rerun_plans_no_creates_while_the_search_index_lags() {
+    for instance in ["cloud", "dc"] {
+        let sim = Sim::start();
+        sim.set(instance, "rules", json!({"search_lag": true}));
+        let kb = kb_for(&sim, instance, "");
+        publish(&kb, instance, &[]).ok();
+        let writes = sim.writes(instance);
+        let report = published(&kb, instance, &[]);
+        assert!(
+            actions(&report).iter().all(|(_, a)| a == "unchanged"),
+            "{instance}: {report:#}"
+        );
+        assert_eq!(sim.writes(instance), writes, "{instance}");
+        // Without receipts (a fresh CI checkout), a create into a taken title finds the page
+        // kbpub recorded and updates it: never a duplicate.
+        std::fs::remove_dir_all(kb.path().join(".kb/receipts")).unwrap();
+        append(&kb, "guides/alpha.md", "Later.");
+        approve_all(&kb);
+        published(&kb, instance, &[]);
+        let pages = managed(&sim, instance);
+        assert_eq!(pages.len(), 7, "{instance}");
+        assert!(
+            page_of(&pages, "guide-alpha")["body"]
+                .as_str()
+                .unwrap()
+                .contains("Later.")
+        );
+    }
+}
+
+#[test]
+fn data_center_gets_content_type_on_every_request_and_cloud_works_without_removed_v1_endpoints() {
+    let sim = Sim::start();
+    sim.set("dc", "rules", json!({"content_type_required": true}));
+    sim.set("cloud", "rules", json!({"v1_removed": true}));
+    for instance in ["dc", "cloud"] {
+        let kb = kb_for(&sim, instance, "");
+        published(&kb, instance, &[]);
+        assert_eq!(managed(&sim, instance).len(), 7, "{instance}");
+        remove_delta(&kb);
+        let report = published(&kb, instance, &["--prune"]);
+        let delta = action_of(&report, "guides-deep-delta");
+        assert_eq!(
+            (delta["action"].as_str(), delta["outcome"].as_str()),
+            (Some("prune"), Some("done")),
+            "{instance}"
+        );
+    }
+}
+
+#[test]
+fn a_removed_v1_endpoint_is_named_with_what_to_do() {
+    let sim = Sim::start();
+    sim.set("cloud", "rules", json!({"v1_removed": true}));
+    let kb = kb_for(&sim, "cloud", "api = \"v1\"\n");
+    let (code, report) = json_publish(&kb, "cloud", &[]);
+    assert_eq!(code, 1, "{report:#}");
+    let failed: Vec<&Value> = report["targets"][0]["pages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["outcome"] == "failed")
+        .collect();
+    assert!(!failed.is_empty(), "{report:#}");
+    let error = failed[0]["error"].as_str().unwrap();
+    assert!(
+        error.contains("POST /rest/api/content")
+            && error.contains("HTTP 410")
+            && error.contains("Confluence has removed this REST v1 endpoint")
+            && error.contains("api = \"auto\""),
+        "{error}"
+    );
+    assert_eq!(sim.pages("cloud").len(), 3, "nothing was created");
+}
+
+/// `METHOD path` on the simulator as kbpub's Cloud account: (status, headers, JSON body).
+fn cloud_request(
+    sim: &Sim,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, reqwest::header::HeaderMap, Value) {
+    let mut request = sim
+        .client()
+        .request(method, format!("{}/wiki{path}", sim.base))
+        .basic_auth("kbpub@example.com", Some(CLOUD_TOKEN));
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().unwrap();
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    (status, headers, response.json().unwrap_or(Value::Null))
+}
+
+#[test]
+fn the_test_server_pages_every_list_down_to_one_item() {
+    let sim = Sim::start_with(&["--confluence-page-size", "1"]);
+    let (status, headers, first) =
+        cloud_request(&sim, reqwest::Method::GET, "/api/v2/spaces?limit=50", None);
+    assert_eq!(status, 200);
+    assert_eq!(
+        first["results"].as_array().unwrap().len(),
+        1,
+        "the server clamps limit"
+    );
+    let next = first["_links"]["next"].as_str().unwrap();
+    assert!(
+        next.starts_with("/wiki/api/v2/spaces?") && next.contains("cursor="),
+        "{next}"
+    );
+    assert!(headers["link"].to_str().unwrap().contains("rel=\"next\""));
+    let mut keys = vec![first["results"][0]["key"].clone()];
+    let mut next = Some(next.to_string());
+    while let Some(link) = next {
+        let (_, _, page) = cloud_request(
+            &sim,
+            reqwest::Method::GET,
+            link.trim_start_matches("/wiki"),
+            None,
+        );
+        keys.extend(
+            page["results"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s["key"].clone()),
+        );
+        next = page["_links"]["next"].as_str().map(String::from);
+    }
+    assert_eq!(keys, [json!("OPS"), json!("EDIOPS"), json!("PARTNERS")]);
+    // v1 lists page by offset, links relative to the context path.
+    let (_, _, content) = cloud_request(
+        &sim,
+        reqwest::Method::GET,
+        "/rest/api/content?spaceKey=OPS&type=page",
+        None,
+    );
+    assert_eq!(content["size"], 1);
+    let (_, _, labels) = cloud_request(
+        &sim,
+        reqwest::Method::GET,
+        &format!(
+            "/rest/api/content/{}/label",
+            content["results"][0]["id"].as_str().unwrap()
+        ),
+        None,
+    );
+    assert!(labels["results"].as_array().unwrap().is_empty() && labels["_links"]["next"].is_null());
+    let (status, _, _) = cloud_request(
+        &sim,
+        reqwest::Method::GET,
+        "/rest/api/content/search?cql=type%3Dpage%20and%20(ancestor%3D1)&cursor=%%%",
+        None,
+    );
+    assert_eq!(status, 400, "a cursor the server did not issue is refused");
+}
+
+#[test]
+fn the_test_server_takes_archive_ids_as_numbers_only_and_v1_property_keys_once() {
+    let sim = Sim::start();
+    let (_, _, spaces) = cloud_request(&sim, reqwest::Method::GET, "/api/v2/spaces?keys=OPS", None);
+    let ops = &spaces["results"][0];
+    let (_, _, page) = cloud_request(
+        &sim,
+        reqwest::Method::POST,
+        "/api/v2/pages",
+        Some(
+            json!({"spaceId": ops["id"], "status": "current", "title": "T", "parentId": ops["homepageId"],
+                    "body": {"representation": "storage", "value": "<p>t</p>"}}),
+        ),
+    );
+    let id = page["id"].as_str().unwrap();
+    let property = json!({"key": "k", "value": {"a": 1}});
+    let path = format!("/rest/api/content/{id}/property");
+    assert_eq!(
+        cloud_request(&sim, reqwest::Method::POST, &path, Some(property.clone())).0,
+        200
+    );
+    let (status, _, again) = cloud_request(&sim, reqwest::Method::POST, &path, Some(property));
+    assert_eq!(status, 400, "{again}");
+    assert!(
+        again["message"]
+            .as_str()
+            .unwrap()
+            .contains("already has a property")
+    );
+    let archive = |id: Value| {
+        cloud_request(
+            &sim,
+            reqwest::Method::POST,
+            "/rest/api/content/archive",
+            Some(json!({"pages": [{"id": id}]})),
+        )
+        .0
+    };
+    assert_eq!(archive(json!(id)), 400, "a quoted id is refused");
+    assert_eq!(archive(json!(id.parse::<u64>().unwrap())), 202);
+}
+
+#[test]
+fn the_test_server_lags_its_search_index_and_knows_who_wrote_each_page() {
+    let sim = Sim::start();
+    sim.set("cloud", "rules", json!({"search_lag": true}));
+    let dana = create_as_dana(&sim, "OPS", "Dana's page", "<p>d</p>");
+    assert_eq!(dana["version"]["authorId"], "557058:dana-editor");
+    let (_, _, me) = cloud_request(&sim, reqwest::Method::GET, "/rest/api/user/current", None);
+    assert_eq!(me["accountId"], "557058:kbpub-bot");
+    let (_, _, spaces) = cloud_request(&sim, reqwest::Method::GET, "/api/v2/spaces?keys=OPS", None);
+    let cql = format!(
+        "/rest/api/content/search?cql=type%20%3D%20page%20and%20(ancestor%20%3D%20{})&expand=version",
+        spaces["results"][0]["homepageId"].as_str().unwrap()
+    );
+    let (_, _, before) = cloud_request(&sim, reqwest::Method::GET, &cql, None);
+    assert!(
+        before["results"].as_array().unwrap().is_empty(),
+        "not indexed yet: {before}"
+    );
+    let (_, _, direct) = cloud_request(
+        &sim,
+        reqwest::Method::GET,
+        &format!("/api/v2/pages/{}", dana["id"].as_str().unwrap()),
+        None,
+    );
+    assert_eq!(direct["title"], "Dana's page", "a direct read never lags");
+    sim.set("cloud", "reindex", json!({}));
+    let (_, _, after) = cloud_request(&sim, reqwest::Method::GET, &cql, None);
+    assert_eq!(
+        after["results"][0]["version"]["by"]["accountId"],
+        "557058:dana-editor"
+    );
+}
+
+#[test]
+fn the_test_server_commits_then_fails_every_kind_of_write_and_answers_transient_conflicts() {
+    let sim = Sim::start();
+    let (_, _, spaces) = cloud_request(&sim, reqwest::Method::GET, "/api/v2/spaces?keys=OPS", None);
+    let ops = &spaces["results"][0];
+    let create = json!({"spaceId": ops["id"], "status": "current", "title": "C", "parentId": ops["homepageId"],
+                        "body": {"representation": "storage", "value": "<p>c</p>"}});
+    sim.set(
+        "cloud",
+        "faults",
+        json!([{"method": "POST", "path": "/api/v2/pages", "status": 500, "commit": true}]),
+    );
+    assert_eq!(
+        cloud_request(&sim, reqwest::Method::POST, "/api/v2/pages", Some(create)).0,
+        500
+    );
+    let page = sim
+        .pages("cloud")
+        .into_iter()
+        .find(|p| p["title"] == "C")
+        .expect("the create landed");
+    let id = page["id"].as_str().unwrap().to_string();
+    for (path, body) in [
+        (
+            format!("/api/v2/pages/{id}/properties"),
+            json!({"key": "k", "value": 1}),
+        ),
+        (
+            format!("/rest/api/content/{id}/label"),
+            json!([{"prefix": "global", "name": "l"}]),
+        ),
+    ] {
+        sim.set(
+            "cloud",
+            "faults",
+            json!([{"method": "POST", "path": path, "status": 503, "commit": true}]),
+        );
+        assert_eq!(
+            cloud_request(&sim, reqwest::Method::POST, &path, Some(body)).0,
+            503
+        );
+    }
+    let upload = format!("/rest/api/content/{id}/child/attachment");
+    sim.set(
+        "cloud",
+        "faults",
+        json!([{"method": "POST", "path": upload, "status": 500, "commit": true}]),
+    );
+    let form = reqwest::blocking::multipart::Form::new().part(
+        "file",
+        reqwest::blocking::multipart::Part::bytes(b"png".to_vec()).file_name("a.png"),
+    );
+    let uploaded = sim
+        .client()
+        .post(format!("{}/wiki{upload}", sim.base))
+        .basic_auth("kbpub@example.com", Some(CLOUD_TOKEN))
+        .header("X-Atlassian-Token", "no-check")
+        .multipart(form)
+        .send()
+        .unwrap();
+    assert_eq!(uploaded.status(), 500);
+    let page = page_by_id(&sim, "cloud", &json!(id));
+    assert_eq!(page["properties"]["k"], 1);
+    assert_eq!(page["labels"], json!(["l"]));
+    assert_eq!(page["attachments"][0]["filename"], "a.png");
+    sim.set(
+        "cloud",
+        "faults",
+        json!([{"method": "POST", "path": "/label", "status": 409}]),
+    );
+    let (status, _, conflict) = cloud_request(
+        &sim,
+        reqwest::Method::POST,
+        &format!("/rest/api/content/{id}/label"),
+        Some(json!([{"name": "m"}])),
+    );
+    assert_eq!(status, 409);
+    assert!(
+        conflict["message"]
+            .as_str()
+            .unwrap()
+            .contains("OptimisticLockException")
+    );
+    assert_eq!(
+        page_by_id(&sim, "cloud", &json!(id))["labels"],
+        json!(["l"]),
+        "not applied"
+    );
+}
+
+#[test]
+fn the_test_server_is_strict_about_content_type_on_data_center_and_removes_v1_on_cloud_when_asked()
+{
+    let sim = Sim::start();
+    let http = sim.client();
+    let dc = |content_type: bool| {
+        let mut request = http
+            .get(format!("{}/confluence/rest/api/space/OPS", sim.base))
+            .bearer_auth("dc-pat");
+        if content_type {
+            request = request.header("Content-Type", "application/json");
+        }
+        request.send().unwrap().status().as_u16()
+    };
+    assert_eq!(dc(false), 200, "lenient by default");
+    sim.set("dc", "rules", json!({"content_type_required": true}));
+    assert_eq!(dc(false), 415);
+    assert_eq!(dc(true), 200);
+    let home = sim.pages("cloud")[0]["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        cloud_request(
+            &sim,
+            reqwest::Method::GET,
+            &format!("/rest/api/content/{home}"),
+            None
+        )
+        .0,
+        200
+    );
+    sim.set("cloud", "rules", json!({"v1_removed": true}));
+    let (status, _, gone) = cloud_request(
+        &sim,
+        reqwest::Method::GET,
+        &format!("/rest/api/content/{home}"),
+        None,
+    );
+    assert_eq!(status, 410);
+    assert!(
+        gone["message"]
+            .as_str()
+            .unwrap()
+            .contains("deprecated endpoint has been removed")
+    );
+    assert_eq!(
+        cloud_request(
+            &sim,
+            reqwest::Method::GET,
+            &format!("/api/v2/pages/{home}"),
+            None
+        )
+        .0,
+        200
+    );
+    assert_eq!(
+        cloud_request(&sim, reqwest::Method::GET, "/rest/api/space/OPS", None).0,
+        200
     );
 }

@@ -9,6 +9,7 @@ pub mod community;
 pub mod confluence;
 pub mod gate;
 pub mod http;
+pub mod journal;
 pub mod leak;
 pub mod plan;
 pub mod receipt;
@@ -43,6 +44,8 @@ pub struct Options {
     pub target: Option<TargetName>,
     pub dry_run: bool,
     pub force: bool,
+    /// Take over pages kbpub does not manage that hold a wanted title.
+    pub adopt: bool,
     pub prune: bool,
     /// Overrides the target's configured concurrency.
     pub concurrency: Option<usize>,

@@ -123,6 +123,50 @@ pub struct Step {
     pub note: Option<String>,
     /// Write order: parents first (lower depth); prunes children first.
     pub depth: usize,
+    /// Planned but not to be attempted, and why (the run fails).
+    pub blocked: Option<Skip>,
+}
+
+/// Why a page that should have been written was not. Every skip fails the run, and says what to
+/// do about it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "code", rename_all = "kebab-case")]
+pub enum Skip {
+    /// Its parent page failed or was never written.
+    ParentNotWritten { parent: String },
+    /// A page kbpub cannot prove it wrote holds the title.
+    ForeignPage { page: String, by: String },
+    /// Prune does not run after a failure.
+    NotPruned { failures: usize },
+}
+
+impl Skip {
+    pub fn message(&self) -> String {
+        match self {
+            Skip::ParentNotWritten { parent } => {
+                format!("not written: its parent page (`{parent}`) was not published")
+            }
+            Skip::ForeignPage { page, by } => format!(
+                "a page kbpub does not manage holds this title (page {page}, last edited by {by}); left alone"
+            ),
+            Skip::NotPruned { failures } => {
+                format!("not pruned: {failures} page(s) did not publish in this run")
+            }
+        }
+    }
+
+    /// What to do about it.
+    pub fn help(&self) -> &'static str {
+        match self {
+            Skip::ParentNotWritten { .. } => {
+                "fix the parent's failure above, then re-run: publishing is idempotent"
+            }
+            Skip::ForeignPage { .. } => {
+                "rename the document (`title` in front matter), rename or remove that page in Confluence, or re-run with --adopt to let kbpub take it over"
+            }
+            Skip::NotPruned { .. } => "fix the failures above, then re-run with --prune",
+        }
+    }
 }
 
 /// Two pages that would share a title in one scope (Confluence titles are unique per space,
@@ -182,14 +226,22 @@ pub fn plan(wanted: &[Wanted], found: &[Found], rules: Rules) -> Plan {
     let mut claimed: HashSet<usize> = HashSet::new();
     let mut steps = Vec::with_capacity(wanted.len());
     for (w_index, w) in wanted.iter().enumerate() {
-        let matched = by_key
-            .get(w.key.as_str())
-            .copied()
-            .or_else(|| adoptable(w, found, &claimed));
+        let matched = by_key.get(w.key.as_str()).copied();
         if let Some(f) = matched {
             claimed.insert(f);
         }
-        steps.push(decide(w_index, w, matched.map(|f| (f, &found[f])), rules));
+        let mut step = decide(w_index, w, matched.map(|f| (f, &found[f])), rules);
+        if step.action == Action::Create
+            && rules.unique_titles
+            && let Some(f) = foreign_holder(w, found)
+        {
+            step.found = Some(f);
+            step.blocked = Some(Skip::ForeignPage {
+                page: found[f].remote_id.clone(),
+                by: found[f].last_edit.by.clone(),
+            });
+        }
+        steps.push(step);
     }
     let depths = found_depths(found, &by_key);
     for (i, f) in found.iter().enumerate() {
@@ -211,6 +263,7 @@ pub fn plan(wanted: &[Wanted], found: &[Found], rules: Rules) -> Plan {
                 "the source is gone or obsolete".into()
             }),
             depth: depths[i],
+            blocked: None,
         });
     }
     let collisions = if rules.unique_titles {
@@ -228,6 +281,7 @@ fn decide(w_index: usize, w: &Wanted, matched: Option<(usize, &Found)>, rules: R
         found,
         note,
         depth: w.depth,
+        blocked: None,
     };
     if let Some(reasons) = &w.gated {
         return step(
@@ -250,8 +304,8 @@ fn decide(w_index: usize, w: &Wanted, matched: Option<(usize, &Found)>, rules: R
         return step(Action::Unchanged, Some(f_index), Some("archived".into()));
     }
     let mut notes = Vec::new();
-    if f.key.is_none() {
-        notes.push("adopting a page an interrupted run created".to_string());
+    if f.recorded.is_none() {
+        notes.push("taking over a page that carries no kbpub record yet".to_string());
     }
     let drifted =
         f.recorded.as_ref().is_some_and(|r| r.version != f.version) && !f.last_edit.by_kbpub;
@@ -290,14 +344,13 @@ fn decide(w_index: usize, w: &Wanted, matched: Option<(usize, &Found)>, rules: R
     )
 }
 
-/// A page without kbpub's record that a create of `w` left behind (the create committed, then
-/// the run failed before recording it): same scope, same parent, same title, never edited since.
-fn adoptable(w: &Wanted, found: &[Found], claimed: &HashSet<usize>) -> Option<usize> {
-    found.iter().enumerate().position(|(i, f)| {
+/// A page kbpub does not manage (no key: the target could not prove kbpub wrote it) that holds
+/// `w`'s title in its scope, ignoring case: creating `w` would collide with it.
+fn foreign_holder(w: &Wanted, found: &[Found]) -> Option<usize> {
+    found.iter().position(|f| {
         f.key.is_none()
-            && !claimed.contains(&i)
-            && f.version == 1
-            && f.place == w.place
+            && !f.archived
+            && f.place.scope == w.place.scope
             && f.title.to_lowercase() == w.title.to_lowercase()
     })
 }
@@ -347,7 +400,7 @@ fn collisions(wanted: &[Wanted], found: &[Found], steps: &[Step]) -> Vec<Collisi
             }
         }
     };
-    for step in steps {
+    for step in steps.iter().filter(|s| s.blocked.is_none()) {
         match (step.action, step.wanted, step.found) {
             (Action::Gated | Action::Drifted | Action::Archive, _, _) => {}
             (_, Some(w), _) => claim(
@@ -581,14 +634,32 @@ mod tests {
     }
 
     #[test]
-    fn an_unrecorded_first_version_in_place_is_adopted() {
+    fn a_page_the_target_proved_ours_is_taken_over_and_any_other_blocks_the_create() {
         let mut f = found("a", "a", "h", 1, 1);
-        f.key = None;
         f.recorded = None;
-        let p = plan(&[wanted("a", "A", "h")], &[f.clone()], Rules::default());
+        let rules = Rules {
+            unique_titles: true,
+            ..Rules::default()
+        };
+        let p = plan(&[wanted("a", "A", "h")], &[f.clone()], rules);
         assert_eq!(actions(&p), [Action::Update]);
-        f.version = 2;
-        let p = plan(&[wanted("a", "A", "h")], &[f], Rules::default());
+        assert!(
+            p.steps[0]
+                .note
+                .as_deref()
+                .unwrap()
+                .contains("no kbpub record")
+        );
+        f.key = None;
+        let p = plan(&[wanted("a", "A", "h")], &[f], rules);
         assert_eq!(actions(&p), [Action::Create]);
+        assert_eq!(
+            p.steps[0].blocked,
+            Some(Skip::ForeignPage {
+                page: "p-a".into(),
+                by: "Dana".into()
+            })
+        );
+        assert!(p.collisions.is_empty(), "the foreign page is reported once");
     }
 }

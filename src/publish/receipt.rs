@@ -47,8 +47,25 @@ pub fn write(root: &Path, receipt: &Receipt) -> std::io::Result<PathBuf> {
     Ok(path)
 }
 
+/// Every receipt kbpub wrote for `target` under `root` (unreadable files are skipped).
+pub fn read_all(root: &Path, target: &str) -> Vec<Receipt> {
+    read_json_files(&root.join(RECEIPTS_DIR).join(target))
+}
+
+/// Every `*.json` file in `dir` that parses as `T` (others are skipped; no folder: none).
+pub fn read_json_files<T: serde::de::DeserializeOwned>(dir: &Path) -> Vec<T> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+        .filter_map(|e| serde_json::from_slice(&std::fs::read(e.path()).ok()?).ok())
+        .collect()
+}
+
 /// Doc ids are path-derived slugs, but front matter may set anything: keep file names tame.
-fn file_safe(id: &str) -> String {
+pub fn file_safe(id: &str) -> String {
     id.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {

@@ -7,7 +7,7 @@ use std::io::Write;
 
 use serde::Serialize;
 
-use super::plan::{Action, Collision, Found, Step, Wanted};
+use super::plan::{Action, Collision, Found, Skip, Step, Wanted};
 
 /// What became of one page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -18,8 +18,28 @@ pub enum Outcome {
     Done,
     Failed,
     /// Not attempted: an earlier failure made it unsafe (prune after a failure, a child whose
-    /// parent failed).
+    /// parent failed) or a page kbpub does not manage is in the way. Fails the run.
     Skipped,
+}
+
+/// Why a page was skipped, for people and for CI: a stable `code` (with its details), the
+/// sentence, and what to do.
+#[derive(Debug, Clone, Serialize)]
+pub struct Reason {
+    #[serde(flatten)]
+    pub skip: Skip,
+    pub message: String,
+    pub help: &'static str,
+}
+
+impl From<Skip> for Reason {
+    fn from(skip: Skip) -> Reason {
+        Reason {
+            message: skip.message(),
+            help: skip.help(),
+            skip,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -37,6 +57,8 @@ pub struct PageReport {
     /// Gate reasons, who drifted the page, what moved.
     pub note: Option<String>,
     pub error: Option<String>,
+    /// Why a skipped page was not written, and what to do.
+    pub reason: Option<Reason>,
     /// The receipt file written for this page.
     pub receipt: Option<String>,
 }
@@ -71,18 +93,24 @@ impl PageReport {
                 )
             }
         };
+        // A blocked step is reported as skipped from the start, so a dry run shows it too.
+        let reason = step.blocked.clone().map(Reason::from);
         PageReport {
             doc_id,
             source,
             title,
             scope,
             action: step.action,
-            outcome: Outcome::Planned,
+            outcome: match reason {
+                Some(_) => Outcome::Skipped,
+                None => Outcome::Planned,
+            },
             remote_id: f.map(|f| f.remote_id.clone()),
             version: f.map(|f| f.version),
             approval,
             note: step.note.clone(),
-            error: None,
+            error: reason.as_ref().map(|r| r.message.clone()),
+            reason,
             receipt: None,
         }
     }
@@ -119,14 +147,15 @@ impl TargetReport {
         }
     }
 
-    /// Everything asked was done: no error, no failed or drifted page.
+    /// Everything asked was done: no error, and every page written, unchanged or gated — none
+    /// failed, skipped or drifted.
     pub fn ok(&self) -> bool {
         self.error.is_none()
             && self.collisions.is_empty()
-            && self
-                .pages
-                .iter()
-                .all(|p| p.outcome != Outcome::Failed && p.action != Action::Drifted)
+            && self.pages.iter().all(|p| {
+                !matches!(p.outcome, Outcome::Failed | Outcome::Skipped)
+                    && p.action != Action::Drifted
+            })
     }
 
     /// Pages per action, and per outcome (`failed`, `skipped`).
@@ -227,6 +256,9 @@ impl Report {
                     write!(out, " — {error}")?;
                 }
                 writeln!(out)?;
+                if let Some(reason) = &p.reason {
+                    writeln!(out, "             to fix: {}", reason.help)?;
+                }
             }
             if let Some(error) = &t.error {
                 writeln!(out, "  error: {error}")?;

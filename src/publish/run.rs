@@ -1,6 +1,7 @@
 //! Executes a plan for any target: writes in waves by depth (parents before children), each wave
 //! with bounded concurrency, every job to its end even when others fail; prunes only when every
-//! write succeeded, children first; each outcome recorded in the report. Progress is a bar on a
+//! write succeeded, children first; each outcome recorded in the report. Steps the plan blocked
+//! (a foreign page holds the title) are not attempted and count as failures. Progress is a bar on a
 //! terminal, one plain line per job in CI and when output is not a terminal. A target supplies
 //! only a [`Writer`]: how to write one step and how to remove one page.
 
@@ -10,8 +11,8 @@ use std::io::IsTerminal;
 use futures_util::stream::{self, StreamExt};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::plan::{Action, Plan};
-use super::report::{Outcome, PageReport, TargetReport};
+use super::plan::{Action, Plan, Skip};
+use super::report::{Outcome, PageReport, Reason, TargetReport};
 
 /// What one job came to.
 #[derive(Debug)]
@@ -25,8 +26,9 @@ pub enum JobResult {
     Failed(String),
     /// The remote page changed under us (someone edited it); left alone.
     Drifted(String),
-    /// Not attempted, and why (its parent failed, a prune after a failure).
-    Skipped(String),
+    /// Not attempted, and why (its parent failed, a foreign page holds its title, a prune after
+    /// a failure). A skip fails the run.
+    Skipped(Skip),
 }
 
 /// A target's part of executing a plan. Jobs run concurrently on the caller's task (never
@@ -53,19 +55,32 @@ pub async fn execute(
         .iter()
         .enumerate()
         .filter(|(_, s)| {
-            matches!(
-                s.action,
-                Action::Create | Action::Update | Action::Move | Action::Archive
-            )
+            s.blocked.is_none()
+                && matches!(
+                    s.action,
+                    Action::Create | Action::Update | Action::Move | Action::Archive
+                )
         })
         .map(|(i, s)| (s.depth, i))
         .collect();
     let prunes: Vec<usize> = (0..plan.steps.len())
         .filter(|&i| plan.steps[i].action == Action::Prune)
         .collect();
+    let blocked: Vec<(usize, JobResult)> = plan
+        .steps
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| Some((i, JobResult::Skipped(s.blocked.clone()?))))
+        .collect();
     let progress = Progress::new(mode, writes.len() + prunes.len(), report.target);
+    for (i, result) in &blocked {
+        progress.done(
+            &progress_line(plan.steps[*i].action, &report.pages[*i], result),
+            true,
+        );
+    }
     let pages = &report.pages;
-    let results = in_waves(writes, concurrency, |i| {
+    let mut results = in_waves(writes, concurrency, |i| {
         let progress = &progress;
         async move {
             let result = super::retry::per_page(writer.write(i)).await;
@@ -77,15 +92,15 @@ pub async fn execute(
         }
     })
     .await;
+    results.extend(blocked);
     let failures = results
         .iter()
         .filter(|(_, r)| !matches!(r, JobResult::Done { .. }))
         .count();
     let results = if failures > 0 {
-        let why = format!("not pruned: {failures} page(s) did not publish in this run");
         prunes
             .into_iter()
-            .map(|i| (i, JobResult::Skipped(why.clone())))
+            .map(|i| (i, JobResult::Skipped(Skip::NotPruned { failures })))
             .chain(results)
             .collect()
     } else {
@@ -126,7 +141,11 @@ fn progress_line(action: Action, page: &PageReport, result: &JobResult) -> Strin
         }
         JobResult::Failed(e) => format!("FAILED {} {scope}/{title}: {e}", action.name()),
         JobResult::Drifted(why) => format!("drifted {scope}/{title}: {why}"),
-        JobResult::Skipped(why) => format!("skipped {} {scope}/{title}: {why}", action.name()),
+        JobResult::Skipped(why) => format!(
+            "skipped {} {scope}/{title}: {}",
+            action.name(),
+            why.message()
+        ),
     }
 }
 
@@ -152,7 +171,8 @@ fn apply(page: &mut PageReport, result: JobResult) {
         }
         JobResult::Skipped(why) => {
             page.outcome = Outcome::Skipped;
-            page.error = Some(why);
+            page.error = Some(why.message());
+            page.reason = Some(Reason::from(why));
         }
     }
 }

@@ -1,14 +1,20 @@
 //! A Confluence test server: Cloud (REST v2 + v1 under `/wiki`, Basic e-mail + API token) and
 //! Data Center (REST v1 under the `/confluence` context path, personal access token as Bearer),
 //! each an independent in-memory instance seeded with the spaces `OPS`, `EDIOPS` and `PARTNERS`. It
-//! enforces the rules that break real publishers: titles unique per space ignoring case, a
-//! version must be the current one + 1 (else 409), storage bodies must parse as XML (else 400
-//! "Error parsing xhtml"), a duplicate attachment name is a 400, uploads need
-//! `X-Atlassian-Token: no-check`, results are paginated. Faults are injected per request
-//! (429 with Retry-After, 5xx, or a write that commits and then answers 500), latency is
-//! configurable, and requests are counted by method. Control endpoints under
+//! enforces the rules that break real publishers, as `/work/shared/reference/confluence-api.md`
+//! documents them: titles unique per space ignoring case, a version must be the current one + 1
+//! (else 409), storage bodies must parse as XML (else 400 "Error parsing xhtml"), a duplicate
+//! attachment name is a 400, a duplicate v1 property key is a 400, uploads need
+//! `X-Atlassian-Token: no-check`, archive ids must be JSON numbers, and every list is paged
+//! (v1 `start`/`limit`, CQL and v2 cursors with `_links.next`, v2 also a `Link` header) with a
+//! server page size that can be as small as 1. Pages have authors (kbpub's account or a
+//! person's). Rules the reference leaves to configuration are switches (`rules`): a lagging CQL
+//! search index (new pages are found only after `reindex`), Data Center's `Content-Type`
+//! strictness (415), and Cloud's removed v1 content endpoints (410). Faults are injected per
+//! request (429 with Retry-After, 5xx, 409, or a write that commits and then answers 500),
+//! latency is configurable, and requests are counted by method. Control endpoints under
 //! `/__sim/confluence/{cloud|dc}/` (no auth, not counted): `stats`, `faults`, `latency`,
-//! `pages`.
+//! `rules`, `reindex`, `pages`.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -26,14 +32,53 @@ use axum::{Extension, Json, Router};
 use base64::Engine as _;
 use serde_json::{Value, json};
 
-/// Fake accounts: (e-mail, API token, display name) for Cloud.
-pub const CLOUD_USERS: &[(&str, &str, &str)] = &[
-    ("kbpub@example.com", "cloud-token", "kbpub bot"),
-    ("dana@example.com", "dana-token", "Dana Editor"),
+/// Fake accounts: (e-mail, API token, display name, account id) for Cloud.
+pub const CLOUD_USERS: &[(&str, &str, &str, &str)] = &[
+    (
+        "kbpub@example.com",
+        "cloud-token",
+        "kbpub bot",
+        "557058:kbpub-bot",
+    ),
+    (
+        "dana@example.com",
+        "dana-token",
+        "Dana Editor",
+        "557058:dana-editor",
+    ),
 ];
-/// Fake personal access tokens and their owners for Data Center.
-pub const DC_TOKENS: &[(&str, &str)] = &[("dc-pat", "kbpub bot"), ("dana-pat", "Dana Editor")];
+/// Fake personal access tokens for Data Center: (token, display name, user name).
+pub const DC_TOKENS: &[(&str, &str, &str)] = &[
+    ("dc-pat", "kbpub bot", "kbpub"),
+    ("dana-pat", "Dana Editor", "dana"),
+];
+/// The most results any list returns (v2's documented maximum).
 const MAX_PAGE: usize = 250;
+
+/// The behaviours the reference leaves open, switchable per instance (`POST .../rules`).
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
+#[serde(default, deny_unknown_fields)]
+struct Rules {
+    /// The most results per list request, whatever `limit` asks (servers clamp it).
+    page_size: usize,
+    /// New pages are not found by CQL search until `reindex` (Cloud's index lags).
+    search_lag: bool,
+    /// Data Center: GET and DELETE without `Content-Type` are refused with 415.
+    content_type_required: bool,
+    /// Cloud: the deprecated v1 content endpoints answer 410 Gone.
+    v1_removed: bool,
+}
+
+impl Default for Rules {
+    fn default() -> Self {
+        Rules {
+            page_size: MAX_PAGE,
+            search_lag: false,
+            content_type_required: false,
+            v1_removed: false,
+        }
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -86,15 +131,20 @@ struct PageRec {
     body: String,
     version: u64,
     message: String,
+    /// The last version's author: display name and account (Cloud account id, DC user name).
     by: String,
+    author: String,
     when: String,
     labels: BTreeSet<String>,
     properties: BTreeMap<String, Property>,
     attachments: Vec<Attachment>,
+    /// Found by CQL search (false until `reindex` while the index lags).
+    indexed: bool,
 }
 
 struct Instance {
     kind: Kind,
+    rules: Rules,
     spaces: Vec<Space>,
     pages: BTreeMap<u64, PageRec>,
     next_id: u64,
@@ -108,13 +158,18 @@ struct Shared {
 
 type St = Arc<Shared>;
 
+/// The authenticated caller: display name and account.
 #[derive(Clone)]
-struct User(String);
+struct User {
+    name: String,
+    account: String,
+}
 
 impl Instance {
     fn new(kind: Kind) -> Instance {
         let mut instance = Instance {
             kind,
+            rules: Rules::default(),
             spaces: Vec::new(),
             pages: BTreeMap::new(),
             next_id: 65_537,
@@ -146,10 +201,12 @@ impl Instance {
                 version: 1,
                 message: String::new(),
                 by: "Space Admin".into(),
+                author: "space-admin".into(),
                 when: now(),
                 labels: BTreeSet::new(),
                 properties: BTreeMap::new(),
                 attachments: Vec::new(),
+                indexed: true,
             },
         );
         self.spaces.push(Space {
@@ -199,7 +256,7 @@ impl Instance {
             "id": page.id.to_string(), "type": "page", "status": page.status, "title": page.title,
             "space": {"key": page.space},
             "version": {"number": page.version, "message": page.message, "when": page.when,
-                        "by": {"type": "known", "displayName": page.by}},
+                        "by": self.person(page)},
             "ancestors": ancestors,
             "metadata": {"properties": properties},
             "_links": {"webui": format!("/spaces/{}/pages/{}", page.space, page.id)},
@@ -211,8 +268,28 @@ impl Instance {
         json!({
             "id": page.id.to_string(), "status": page.status, "title": page.title,
             "spaceId": space_id.to_string(), "parentId": page.parent.map(|p| p.to_string()),
-            "version": {"number": page.version, "message": page.message, "createdAt": page.when, "authorId": page.by},
+            "version": {"number": page.version, "message": page.message, "createdAt": page.when, "authorId": page.author},
         })
+    }
+
+    /// A v1 user object: Cloud names the account id, Data Center the user name.
+    fn person(&self, page: &PageRec) -> Value {
+        match self.kind {
+            Kind::Cloud => {
+                json!({"type": "known", "displayName": page.by, "accountId": page.author})
+            }
+            Kind::DataCenter => {
+                json!({"type": "known", "displayName": page.by, "username": page.author})
+            }
+        }
+    }
+
+    /// The context path this instance is served under.
+    fn context(&self) -> &'static str {
+        match self.kind {
+            Kind::Cloud => "/wiki",
+            Kind::DataCenter => "/confluence",
+        }
     }
 }
 
@@ -237,6 +314,115 @@ fn ok(value: Value) -> Response {
     Json(value).into_response()
 }
 
+/// How a list pages (reference §1.1 and §1.4).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Paging {
+    /// v1: `start` and `limit`; `_links.next` is relative to the context path.
+    Offset,
+    /// CQL search: an opaque `cursor`; `_links.next` relative to the context path.
+    CqlCursor,
+    /// v2: an opaque `cursor`; `_links.next` starts with the context path, and a `Link`
+    /// header carries it too.
+    V2Cursor,
+}
+
+/// One page of `items` as the list at `path` (after the context path) answers it: at most
+/// `limit` (default `default_limit`) items, never more than the server's page size, with a
+/// `next` link, built from the request's own query, only while items remain.
+fn paged(
+    instance: &Instance,
+    items: Vec<Value>,
+    q: &HashMap<String, String>,
+    path: &str,
+    paging: Paging,
+    default_limit: usize,
+) -> Response {
+    let limit = q
+        .get("limit")
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(default_limit)
+        .clamp(1, instance.rules.page_size.max(1));
+    let start = match (paging, q.get("start"), q.get("cursor")) {
+        (Paging::Offset, Some(start), _) => match start.parse() {
+            Ok(start) => start,
+            Err(_) => return fail(StatusCode::BAD_REQUEST, "start must be a number"),
+        },
+        (Paging::CqlCursor | Paging::V2Cursor, _, Some(cursor)) => match decode_cursor(cursor) {
+            Some(start) => start,
+            None => return fail(StatusCode::BAD_REQUEST, format!("Invalid cursor: {cursor}")),
+        },
+        _ => 0usize,
+    };
+    let total = items.len();
+    let results: Vec<Value> = items.into_iter().skip(start).take(limit).collect();
+    let next = (start + limit < total).then(|| {
+        let mut pairs: Vec<(String, String)> = q
+            .iter()
+            .filter(|(k, _)| !matches!(k.as_str(), "start" | "cursor" | "limit"))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        pairs.sort();
+        pairs.push(("limit".into(), limit.to_string()));
+        pairs.push(match paging {
+            Paging::Offset => ("start".into(), (start + limit).to_string()),
+            _ => ("cursor".into(), encode_cursor(start + limit)),
+        });
+        let query: Vec<String> = pairs
+            .iter()
+            .map(|(k, v)| format!("{}={}", escape(k), escape(v)))
+            .collect();
+        let prefix = if paging == Paging::V2Cursor {
+            instance.context()
+        } else {
+            ""
+        };
+        format!("{prefix}{path}?{}", query.join("&"))
+    });
+    let mut links = json!({"context": instance.context()});
+    if let Some(next) = &next {
+        links["next"] = json!(next);
+    }
+    let body = match paging {
+        Paging::V2Cursor => json!({"results": results, "_links": links}),
+        _ => {
+            json!({"results": results, "start": start, "limit": limit, "size": results.len(), "_links": links})
+        }
+    };
+    let mut response = ok(body);
+    if paging == Paging::V2Cursor
+        && let Some(link) = next.and_then(|n| format!("<{n}>; rel=\"next\"").parse().ok())
+    {
+        response.headers_mut().insert(header::LINK, link);
+    }
+    response
+}
+
+/// An opaque cursor for position `start`.
+fn encode_cursor(start: usize) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("after:{start}"))
+}
+
+fn decode_cursor(cursor: &str) -> Option<usize> {
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()?;
+    String::from_utf8(bytes)
+        .ok()?
+        .strip_prefix("after:")?
+        .parse()
+        .ok()
+}
+
+/// Percent-encodes a query component (everything but RFC 3986 unreserved characters).
+fn escape(text: &str) -> String {
+    const COMPONENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_')
+        .remove(b'~');
+    percent_encoding::utf8_percent_encode(text, COMPONENT).to_string()
+}
+
 /// Checks a storage body the way Confluence does: it must parse as XML.
 fn check_xhtml(body: &str) -> Result<(), Response> {
     let document = format!(
@@ -253,6 +439,9 @@ pub struct ConfluenceArgs {
     /// Delay every Confluence request by this many milliseconds
     #[arg(long, default_value_t = 0, value_name = "MS")]
     pub confluence_latency_ms: u64,
+    /// The most results per list request (down to 1, to exercise clients' paging)
+    #[arg(long, default_value_t = MAX_PAGE as u64, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=MAX_PAGE as u64))]
+    pub confluence_page_size: u64,
 }
 
 /// What `kbpub sim` prints about this server, for the address `bound`.
@@ -264,15 +453,15 @@ pub fn describe(bound: &str) -> String {
 
 /// The router serving both instances and their control endpoints.
 pub fn router(args: &ConfluenceArgs) -> Router {
-    let latency_ms = args.confluence_latency_ms;
-    let cloud = Arc::new(Shared {
-        instance: Mutex::new(Instance::new(Kind::Cloud)),
-        latency_ms: AtomicU64::new(latency_ms),
-    });
-    let dc = Arc::new(Shared {
-        instance: Mutex::new(Instance::new(Kind::DataCenter)),
-        latency_ms: AtomicU64::new(latency_ms),
-    });
+    let shared = |kind| {
+        let mut instance = Instance::new(kind);
+        instance.rules.page_size = args.confluence_page_size as usize;
+        Arc::new(Shared {
+            instance: Mutex::new(instance),
+            latency_ms: AtomicU64::new(args.confluence_latency_ms),
+        })
+    };
+    let (cloud, dc) = (shared(Kind::Cloud), shared(Kind::DataCenter));
     let instances: Arc<HashMap<&'static str, St>> = Arc::new(HashMap::from([
         ("cloud", cloud.clone()),
         ("dc", dc.clone()),
@@ -302,6 +491,7 @@ fn api(shared: St) -> Router {
             put(v2_property_update),
         )
         .route("/rest/api/space/{key}", get(v1_space))
+        .route("/rest/api/user/current", get(v1_current_user))
         .route("/rest/api/content", get(v1_find).post(v1_create))
         .route("/rest/api/content/search", get(v1_search))
         .route("/rest/api/content/archive", post(v1_archive))
@@ -316,7 +506,7 @@ fn api(shared: St) -> Router {
         )
         .route(
             "/rest/api/content/{id}/label",
-            post(v1_labels_add).delete(v1_label_remove),
+            get(v1_labels).post(v1_labels_add).delete(v1_label_remove),
         )
         .route(
             "/rest/api/content/{id}/child/attachment",
@@ -343,10 +533,10 @@ async fn gatekeeper(State(shared): State<St>, mut request: Request, next: Next) 
     let method = request.method().to_string();
     let path = request.uri().path().to_string();
     let client = super::traffic::client_of(request.headers());
-    let (kind, fault) = {
+    let (kind, rules, fault) = {
         let mut instance = shared.instance.lock().unwrap_or_else(|e| e.into_inner());
         let fault = instance.traffic.record_from(&client, &method, &path);
-        (instance.kind, fault)
+        (instance.kind, instance.rules.clone(), fault)
     };
     let user = match authenticate(kind, request.headers()) {
         Some(user) => user,
@@ -358,7 +548,24 @@ async fn gatekeeper(State(shared): State<St>, mut request: Request, next: Next) 
             );
         }
     };
-    request.extensions_mut().insert(User(user));
+    request.extensions_mut().insert(user);
+    if kind == Kind::DataCenter
+        && rules.content_type_required
+        && matches!(method.as_str(), "GET" | "DELETE")
+        && !request.headers().contains_key(header::CONTENT_TYPE)
+    {
+        return fail(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Unsupported Media Type: this server requires a Content-Type header",
+        );
+    }
+    if kind == Kind::Cloud && rules.v1_removed && removed_v1(&method, &path) {
+        drain(request).await;
+        return fail(
+            StatusCode::GONE,
+            "This deprecated endpoint has been removed",
+        );
+    }
     let Some(fault) = fault else {
         return next.run(request).await;
     };
@@ -368,7 +575,12 @@ async fn gatekeeper(State(shared): State<St>, mut request: Request, next: Next) 
         drain(request).await;
     }
     let status = StatusCode::from_u16(fault.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut response = fail(status, format!("injected fault {}", fault.status));
+    let message = match fault.status {
+        // The transient conflict Cloud answers under load (reference §2.4).
+        409 => "com.atlassian.confluence.api.service.exceptions.ConflictException: javax.persistence.OptimisticLockException: Batch update returned unexpected row count from update [0]; actual row count: 0; expected: 1".to_string(),
+        other => format!("injected fault {other}"),
+    };
+    let mut response = fail(status, message);
     if let Some(retry_after) = fault.retry_after.as_deref().and_then(|v| v.parse().ok()) {
         response
             .headers_mut()
@@ -377,12 +589,27 @@ async fn gatekeeper(State(shared): State<St>, mut request: Request, next: Next) 
     response
 }
 
+/// The deprecated v1 content endpoints Cloud removes (reference §2.1): `GET`/`POST /content`
+/// and `GET`/`PUT`/`DELETE /content/{id}`.
+fn removed_v1(method: &str, path: &str) -> bool {
+    match path.strip_prefix("/rest/api/content") {
+        Some("") | Some("/") => matches!(method, "GET" | "POST"),
+        Some(rest) => {
+            let id = rest.trim_start_matches('/');
+            !id.is_empty()
+                && id.bytes().all(|b| b.is_ascii_digit())
+                && matches!(method, "GET" | "PUT" | "DELETE")
+        }
+        None => false,
+    }
+}
+
 /// Reads a request's body before answering without it, so the connection stays usable.
 async fn drain(request: Request) {
     let _ = axum::body::to_bytes(request.into_body(), 64 << 20).await;
 }
 
-fn authenticate(kind: Kind, headers: &HeaderMap) -> Option<String> {
+fn authenticate(kind: Kind, headers: &HeaderMap) -> Option<User> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     match kind {
         Kind::Cloud => {
@@ -394,14 +621,17 @@ fn authenticate(kind: Kind, headers: &HeaderMap) -> Option<String> {
             CLOUD_USERS
                 .iter()
                 .find(|u| u.0 == email && u.1 == token)
-                .map(|u| u.2.to_string())
+                .map(|u| User {
+                    name: u.2.to_string(),
+                    account: u.3.to_string(),
+                })
         }
         Kind::DataCenter => {
             let token = value.strip_prefix("Bearer ")?;
-            DC_TOKENS
-                .iter()
-                .find(|t| t.0 == token)
-                .map(|t| t.1.to_string())
+            DC_TOKENS.iter().find(|t| t.0 == token).map(|t| User {
+                name: t.1.to_string(),
+                account: t.2.to_string(),
+            })
         }
     }
 }
@@ -442,6 +672,22 @@ fn with_page(shared: &St, id: &str, f: impl FnOnce(&mut PageRec) -> Response) ->
         Ok(page) => f(page),
         Err(response) => response,
     }
+}
+
+/// A list that belongs to current page `id` (its properties, labels, attachments), paged.
+fn page_list(
+    shared: &St,
+    id: &str,
+    q: &HashMap<String, String>,
+    (path, paging, default_limit): (String, Paging, usize),
+    items: impl FnOnce(&PageRec) -> Vec<Value>,
+) -> Response {
+    let mut instance = lock(shared);
+    let results = match page_mut(&mut instance, id) {
+        Ok(page) => items(page),
+        Err(r) => return r,
+    };
+    paged(&instance, results, q, &path, paging, default_limit)
 }
 
 /// What a create or update asks for, from either API's JSON.
@@ -554,11 +800,13 @@ fn create(shared: &St, user: User, body: &Value, v2: bool) -> Response {
         body: page.body,
         version: 1,
         message: String::new(),
-        by: user.0,
+        by: user.name,
+        author: user.account,
         when: now(),
         labels: BTreeSet::new(),
         properties: BTreeMap::new(),
         attachments: Vec::new(),
+        indexed: !instance.rules.search_lag,
     };
     let reply = if v2 {
         instance.v2(&record)
@@ -633,7 +881,8 @@ fn update(shared: &St, user: User, id: &str, body: &Value, v2: bool) -> Response
     }
     record.version = version;
     record.message = message;
-    record.by = user.0;
+    record.by = user.name;
+    record.author = user.account;
     record.when = now();
     let record = record.clone();
     ok(if v2 {
@@ -658,7 +907,14 @@ async fn v2_spaces(State(shared): State<St>, Query(q): Q) -> Response {
         .filter(|s| keys.is_empty() || keys.contains(&s.key.as_str()))
         .map(|s| json!({"id": s.id.to_string(), "key": s.key, "name": s.key, "homepageId": s.home.to_string()}))
         .collect();
-    ok(json!({"results": results, "_links": {}}))
+    paged(
+        &instance,
+        results,
+        &q,
+        "/api/v2/spaces",
+        Paging::V2Cursor,
+        25,
+    )
 }
 
 fn cloud_only(shared: &St) -> Result<(), Response> {
@@ -686,7 +942,14 @@ async fn v2_find(State(shared): State<St>, Query(q): Q) -> Response {
         .filter(|p| q.get("title").is_none_or(|t| &p.title == t))
         .map(|p| instance.v2(p))
         .collect();
-    ok(json!({"results": results, "_links": {}}))
+    paged(
+        &instance,
+        results,
+        &q,
+        "/api/v2/pages",
+        Paging::V2Cursor,
+        25,
+    )
 }
 
 async fn v2_create(
@@ -700,13 +963,20 @@ async fn v2_create(
     create(&shared, user, &body, true)
 }
 
-async fn v2_get(State(shared): State<St>, Path(id): Path<String>) -> Response {
+async fn v2_get(State(shared): State<St>, Path(id): Path<String>, Query(q): Q) -> Response {
     if let Err(r) = cloud_only(&shared) {
         return r;
     }
     let mut instance = lock(&shared);
     match page_mut(&mut instance, &id).map(|p| p.clone()) {
-        Ok(page) => ok(instance.v2(&page)),
+        Ok(page) => {
+            let mut reply = instance.v2(&page);
+            if q.get("body-format").map(String::as_str) == Some("storage") {
+                reply["body"] =
+                    json!({"storage": {"representation": "storage", "value": page.body}});
+            }
+            ok(reply)
+        }
         Err(r) => r,
     }
 }
@@ -727,18 +997,22 @@ async fn v2_properties(State(shared): State<St>, Path(id): Path<String>, Query(q
     if let Err(r) = cloud_only(&shared) {
         return r;
     }
-    with_page(&shared, &id, |page| {
-        let results: Vec<Value> = page
-            .properties
+    let list = (
+        format!("/api/v2/pages/{id}/properties"),
+        Paging::V2Cursor,
+        25,
+    );
+    page_list(&shared, &id, &q, list, |page| {
+        page.properties
             .iter()
             .filter(|(k, _)| q.get("key").is_none_or(|key| key == *k))
             .map(|(k, p)| property_json(k, p))
-            .collect();
-        ok(json!({"results": results, "_links": {}}))
+            .collect()
     })
 }
 
-fn property_create(shared: &St, id: &str, body: &Value) -> Response {
+/// Creates a property; a key the page already has is a 400 on v1 (reference §2.10), a 409 on v2.
+fn property_create(shared: &St, id: &str, body: &Value, v2: bool) -> Response {
     let mut instance = lock(shared);
     let property_id = instance.id();
     let page = match page_mut(&mut instance, id) {
@@ -749,10 +1023,16 @@ fn property_create(shared: &St, id: &str, body: &Value) -> Response {
         return fail(StatusCode::BAD_REQUEST, "A property needs a key");
     };
     if page.properties.contains_key(key) {
-        return fail(
-            StatusCode::CONFLICT,
-            format!("A property with key '{key}' already exists"),
-        );
+        return match v2 {
+            true => fail(
+                StatusCode::CONFLICT,
+                format!("A property with key '{key}' already exists"),
+            ),
+            false => fail(
+                StatusCode::BAD_REQUEST,
+                "Cannot add a property: content already has a property with the given key",
+            ),
+        };
     }
     let property = Property {
         id: property_id,
@@ -804,7 +1084,7 @@ async fn v2_property_create(
     if let Err(r) = cloud_only(&shared) {
         return r;
     }
-    property_create(&shared, &id, &body)
+    property_create(&shared, &id, &body, true)
 }
 
 async fn v2_property_update(
@@ -826,6 +1106,17 @@ async fn v1_space(State(shared): State<St>, Path(key): Path<String>) -> Response
     }
 }
 
+async fn v1_current_user(Extension(user): Extension<User>, State(shared): State<St>) -> Response {
+    match lock(&shared).kind {
+        Kind::Cloud => {
+            ok(json!({"type": "known", "accountId": user.account, "displayName": user.name}))
+        }
+        Kind::DataCenter => ok(
+            json!({"type": "known", "username": user.account, "userKey": user.account, "displayName": user.name}),
+        ),
+    }
+}
+
 async fn v1_find(State(shared): State<St>, Query(q): Q) -> Response {
     let instance = lock(&shared);
     let results: Vec<Value> = instance
@@ -836,7 +1127,14 @@ async fn v1_find(State(shared): State<St>, Query(q): Q) -> Response {
         .filter(|p| q.get("title").is_none_or(|t| &p.title == t))
         .map(|p| instance.v1(p))
         .collect();
-    ok(json!({"results": results, "size": results.len(), "_links": {}}))
+    paged(
+        &instance,
+        results,
+        &q,
+        "/rest/api/content",
+        Paging::Offset,
+        25,
+    )
 }
 
 async fn v1_create(
@@ -847,14 +1145,30 @@ async fn v1_create(
     create(&shared, user, &body, false)
 }
 
-/// CQL as kbpub sends it: `type = page and (ancestor = 1 or ancestor = 2 ...)`.
+/// The CQL this server understands: `type = page and (ancestor = 1 or ancestor = 2 ...)`
+/// (CQL keywords and operators are case-insensitive; spaces around `=` optional).
 fn parse_cql(cql: &str) -> Option<Vec<u64>> {
-    let rest = cql
-        .trim()
-        .strip_prefix("type = page and (")?
-        .strip_suffix(')')?;
+    let lower = cql.trim().to_lowercase();
+    let rest = lower
+        .strip_prefix("type")?
+        .trim_start()
+        .strip_prefix('=')?
+        .trim_start();
+    let rest = rest
+        .strip_prefix("page")?
+        .trim_start()
+        .strip_prefix("and")?
+        .trim_start();
+    let rest = rest.strip_prefix('(')?.strip_suffix(')')?;
     rest.split(" or ")
-        .map(|term| term.trim().strip_prefix("ancestor = ")?.trim().parse().ok())
+        .map(|term| {
+            let value = term
+                .trim()
+                .strip_prefix("ancestor")?
+                .trim_start()
+                .strip_prefix('=')?;
+            value.trim().trim_matches('"').parse().ok()
+        })
         .collect()
 }
 
@@ -867,50 +1181,35 @@ async fn v1_search(State(shared): State<St>, Query(q): Q) -> Response {
             format!("Could not parse cql : {cql}"),
         );
     };
-    let limit = q
-        .get("limit")
-        .and_then(|l| l.parse().ok())
-        .unwrap_or(25usize)
-        .clamp(1, MAX_PAGE);
-    let start = q
-        .get("start")
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0usize);
-    let matching: Vec<&PageRec> = instance
+    let results: Vec<Value> = instance
         .pages
         .values()
-        .filter(|p| p.status == "current")
+        .filter(|p| p.status == "current" && p.indexed)
         .filter(|p| instance.ancestors(p).iter().any(|a| roots.contains(a)))
-        .collect();
-    let results: Vec<Value> = matching
-        .iter()
-        .skip(start)
-        .take(limit)
         .map(|p| instance.v1(p))
         .collect();
-    let mut links =
-        json!({"context": if instance.kind == Kind::Cloud { "/wiki" } else { "/confluence" }});
-    if start + limit < matching.len() {
-        let expand = q.get("expand").cloned().unwrap_or_default();
-        links["next"] = Value::String(format!(
-            "/rest/api/content/search?{}",
-            crate::publish::confluence::client::query(&[
-                ("cql", &cql),
-                ("limit", &limit.to_string()),
-                ("start", &(start + limit).to_string()),
-                ("expand", &expand)
-            ])
-        ));
-    }
-    ok(
-        json!({"results": results, "start": start, "limit": limit, "size": results.len(), "totalSize": matching.len(), "_links": links}),
+    paged(
+        &instance,
+        results,
+        &q,
+        "/rest/api/content/search",
+        Paging::CqlCursor,
+        25,
     )
 }
 
-async fn v1_get(State(shared): State<St>, Path(id): Path<String>) -> Response {
+async fn v1_get(State(shared): State<St>, Path(id): Path<String>, Query(q): Q) -> Response {
     let mut instance = lock(&shared);
     match page_mut(&mut instance, &id).map(|p| p.clone()) {
-        Ok(page) => ok(instance.v1(&page)),
+        Ok(page) => {
+            let mut reply = instance.v1(&page);
+            let expand = q.get("expand").map(String::as_str).unwrap_or("");
+            if expand.split(',').any(|e| e == "body.storage") {
+                reply["body"] =
+                    json!({"storage": {"value": page.body, "representation": "storage"}});
+            }
+            ok(reply)
+        }
         Err(r) => r,
     }
 }
@@ -940,20 +1239,27 @@ async fn v1_archive(State(shared): State<St>, Json(body): Json<Value>) -> Respon
         return r;
     }
     let mut instance = lock(&shared);
-    let ids: Vec<String> = body
+    let mut ids = Vec::new();
+    for entry in body
         .get("pages")
         .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|p| p.get("id"))
-                .map(|v| {
-                    v.as_str()
-                        .map(String::from)
-                        .unwrap_or_else(|| v.to_string())
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+        .into_iter()
+        .flatten()
+    {
+        // The documented request takes ids as JSON numbers; a quoted id is refused.
+        match entry.get("id").and_then(Value::as_u64) {
+            Some(id) => ids.push(id.to_string()),
+            None => {
+                return fail(
+                    StatusCode::BAD_REQUEST,
+                    format!(
+                        "Invalid page id {}: ids must be numbers",
+                        entry.get("id").unwrap_or(&Value::Null)
+                    ),
+                );
+            }
+        }
+    }
     if ids.is_empty() {
         return fail(StatusCode::BAD_REQUEST, "No pages to archive");
     }
@@ -972,7 +1278,7 @@ async fn v1_property_create(
     Path(id): Path<String>,
     Json(body): Json<Value>,
 ) -> Response {
-    property_create(&shared, &id, &body)
+    property_create(&shared, &id, &body, false)
 }
 
 async fn v1_property_get(
@@ -994,6 +1300,16 @@ async fn v1_property_update(
     Json(body): Json<Value>,
 ) -> Response {
     property_update(&shared, &id, &|k, _| k == key, &body)
+}
+
+async fn v1_labels(State(shared): State<St>, Path(id): Path<String>, Query(q): Q) -> Response {
+    let list = (format!("/rest/api/content/{id}/label"), Paging::Offset, 200);
+    page_list(&shared, &id, &q, list, |page| {
+        page.labels
+            .iter()
+            .map(|l| json!({"prefix": "global", "name": l, "label": l}))
+            .collect()
+    })
 }
 
 async fn v1_labels_add(
@@ -1031,18 +1347,21 @@ async fn v1_label_remove(
 }
 
 fn attachment_json(a: &Attachment) -> Value {
-    json!({"id": a.id.to_string(), "type": "attachment", "title": a.filename, "version": {"number": a.version}, "extensions": {"fileSize": a.bytes}})
+    json!({"id": format!("att{}", a.id), "type": "attachment", "title": a.filename, "version": {"number": a.version}, "extensions": {"fileSize": a.bytes}})
 }
 
 async fn v1_attachments(State(shared): State<St>, Path(id): Path<String>, Query(q): Q) -> Response {
-    with_page(&shared, &id, |page| {
-        let results: Vec<Value> = page
-            .attachments
+    let list = (
+        format!("/rest/api/content/{id}/child/attachment"),
+        Paging::Offset,
+        25,
+    );
+    page_list(&shared, &id, &q, list, |page| {
+        page.attachments
             .iter()
             .filter(|a| q.get("filename").is_none_or(|f| &a.filename == f))
             .map(attachment_json)
-            .collect();
-        ok(json!({"results": results, "size": results.len()}))
+            .collect()
     })
 }
 
@@ -1133,7 +1452,7 @@ async fn v1_attachment_data(
         match page
             .attachments
             .iter_mut()
-            .find(|a| a.id.to_string() == att)
+            .find(|a| a.id.to_string() == att.trim_start_matches("att"))
         {
             Some(a) => {
                 a.bytes = bytes;
@@ -1209,6 +1528,8 @@ fn control() -> Router<Instances> {
         .route("/random-faults", post(set_random_faults))
         .route("/rate-limits", get(rate_limits))
         .route("/latency", post(set_latency))
+        .route("/rules", post(set_rules))
+        .route("/reindex", post(reindex))
         .route("/pages", get(dump_pages))
 }
 
@@ -1278,6 +1599,45 @@ async fn set_latency(
     }
 }
 
+/// Changes the named rules (a partial `Rules` object); answers all of them.
+async fn set_rules(
+    State(instances): State<Instances>,
+    Path(name): Path<String>,
+    Json(changes): Json<serde_json::Map<String, Value>>,
+) -> Response {
+    let shared = match pick(&instances, &name) {
+        Ok(shared) => shared,
+        Err(r) => return r,
+    };
+    let mut instance = lock(&shared);
+    let mut rules = serde_json::to_value(&instance.rules).unwrap_or_default();
+    for (key, value) in changes {
+        rules[key] = value;
+    }
+    match serde_json::from_value::<Rules>(rules) {
+        Ok(rules) if rules.page_size >= 1 => {
+            instance.rules = rules;
+            ok(json!(instance.rules))
+        }
+        Ok(_) => fail(StatusCode::BAD_REQUEST, "page_size must be at least 1"),
+        Err(e) => fail(StatusCode::BAD_REQUEST, e.to_string()),
+    }
+}
+
+/// The search index catches up: every page is found by CQL.
+async fn reindex(State(instances): State<Instances>, Path(name): Path<String>) -> Response {
+    match pick(&instances, &name) {
+        Ok(shared) => {
+            lock(&shared)
+                .pages
+                .values_mut()
+                .for_each(|p| p.indexed = true);
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Err(r) => r,
+    }
+}
+
 /// Every page (home pages included) with what tests assert on.
 async fn dump_pages(State(instances): State<Instances>, Path(name): Path<String>) -> Response {
     let shared = match pick(&instances, &name) {
@@ -1292,7 +1652,7 @@ async fn dump_pages(State(instances): State<Instances>, Path(name): Path<String>
             json!({
                 "id": p.id.to_string(), "space": p.space, "title": p.title,
                 "parent": p.parent.map(|x| x.to_string()), "status": p.status, "version": p.version,
-                "by": p.by, "body": p.body, "labels": p.labels,
+                "by": p.by, "author": p.author, "body": p.body, "labels": p.labels,
                 "properties": p.properties.iter().map(|(k, v)| (k.clone(), v.value.clone())).collect::<BTreeMap<_, _>>(),
                 "attachments": p.attachments.iter().map(|a| json!({"filename": a.filename, "bytes": a.bytes, "type": a.media_type, "version": a.version})).collect::<Vec<_>>(),
             })

@@ -1,7 +1,11 @@
 //! The Confluence REST client: Cloud (REST v2 for pages and properties, v1 for labels,
 //! attachments, CQL search and archiving) and Data Center (REST v1 under the context path).
 //! Each method is one operation of the publish flow, in Confluence's own terms; the JSON shapes
-//! of both APIs stay inside this file.
+//! of both APIs stay inside this file. Every list is read to its end (`_links.next`: v1 offsets,
+//! CQL and v2 cursors). Writes that must not be repeated blindly go through [`Client::settle`]:
+//! after a 5xx or no answer, and after a 409, the write is read back before it is sent again, and
+//! a write found applied counts as done. GETs and DELETEs carry `Content-Type` (Data Center
+//! versions require it); a v1 endpoint Cloud has removed (410) is named in the error.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -91,6 +95,8 @@ pub struct Page {
     pub version: u64,
     pub message: String,
     pub by: String,
+    /// The account of the last version's author (Cloud account id, Data Center user name).
+    pub author: String,
     pub when: String,
     pub property: Option<Property>,
 }
@@ -99,31 +105,51 @@ pub struct Client {
     pub http: Http,
     pub flavour: Flavour,
     page_size: usize,
+    /// The base URL's path (`/wiki`, `/confluence`): v2 `next` links start with it.
+    context: String,
+    /// Space key by v2 space id (Cloud).
+    space_keys: HashMap<String, String>,
 }
+
+/// Attempts of a write that fails with 5xx or without an answer, each after reading back.
+const WRITE_ATTEMPTS: u32 = 3;
+
+/// Every request carries this, GETs and DELETEs included: Data Center versions refuse those
+/// without it (415).
+const JSON_TYPE: (&str, &str) = ("Content-Type", "application/json");
 
 const EXPAND: &str = "version,ancestors,space,metadata.properties.kbpub";
 
 impl Client {
-    /// Resolves `api` (asking the server when `auto`) and looks up `keys`: one request on Cloud.
+    /// Resolves `api` (asking the server when `auto`) and looks up `keys`: one request on Cloud
+    /// (more when the server pages small).
     pub async fn connect(
         http: Http,
+        base_url: &str,
         api: Api,
         page_size: usize,
         keys: &[String],
     ) -> Result<(Client, HashMap<String, Space>), HttpError> {
+        let context = base_url
+            .split_once("://")
+            .and_then(|(_, rest)| rest.split_once('/'))
+            .map(|(_, path)| format!("/{}", path.trim_end_matches('/')))
+            .unwrap_or_default();
         let mut client = Client {
             http,
             flavour: Flavour::V2,
             page_size,
+            context,
+            space_keys: HashMap::new(),
         };
         if api != Api::V1 {
             let path = format!(
                 "/api/v2/spaces?{}",
                 query(&[("keys", &keys.join(",")), ("limit", "250")])
             );
-            match client.get(&path).await {
-                Ok(reply) => {
-                    let spaces = results(&reply)
+            match client.all(path).await {
+                Ok(found) => {
+                    let spaces: HashMap<String, Space> = found
                         .iter()
                         .map(|s| {
                             let key = text(s, "key");
@@ -136,6 +162,10 @@ impl Client {
                                 },
                             )
                         })
+                        .collect();
+                    client.space_keys = spaces
+                        .values()
+                        .map(|s| (s.id.clone(), s.key.clone()))
                         .collect();
                     return Ok((client, spaces));
                 }
@@ -167,7 +197,41 @@ impl Client {
     }
 
     async fn get(&self, path: &str) -> Result<Value, HttpError> {
-        self.http.get(path).await
+        self.send(Method::GET, path, Body::Empty, true, &[]).await
+    }
+
+    /// One request; the error names a v1 endpoint Cloud has removed (410 Gone).
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Body,
+        safe: bool,
+        headers: &[(&str, &str)],
+    ) -> Result<Value, HttpError> {
+        let mut all = headers.to_vec();
+        if matches!(body, Body::Empty) {
+            all.push(JSON_TYPE);
+        }
+        match self.http.send(method, path, body, safe, &all).await {
+            Ok(reply) => Ok(reply.json),
+            Err(mut e) if e.is(410) => {
+                let what = match self.flavour {
+                    Flavour::V1 => {
+                        "this is Confluence Cloud: set `api = \"auto\"` (or \"v2\") in [confluence] and kbpub uses REST v2 instead"
+                    }
+                    Flavour::V2 => {
+                        "kbpub has no REST v2 equivalent for it: report this to the kbpub maintainers"
+                    }
+                };
+                e.message = format!(
+                    "{}; Confluence has removed this REST v1 endpoint, {what}",
+                    e.message
+                );
+                Err(e)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     async fn write(
@@ -177,11 +241,122 @@ impl Client {
         body: Value,
         safe: bool,
     ) -> Result<Value, HttpError> {
-        Ok(self
-            .http
-            .send(method, path, Body::Json(body), safe, &[])
-            .await?
-            .json)
+        self.send(method, path, Body::Json(body), safe, &[]).await
+    }
+
+    /// Every item of a list, following `_links.next` to the end (v1 `start`, CQL and v2
+    /// cursors; v2 links start with the context path, v1 links do not).
+    async fn all(&self, first: String) -> Result<Vec<Value>, HttpError> {
+        let mut items = Vec::new();
+        let mut next = Some(first);
+        while let Some(path) = next.take() {
+            let reply = self.get(&path).await?;
+            items.extend(results(&reply).iter().cloned());
+            next = reply
+                .pointer("/_links/next")
+                .and_then(Value::as_str)
+                .filter(|n| !n.is_empty() && !results(&reply).is_empty())
+                .map(|n| self.relative(n));
+        }
+        Ok(items)
+    }
+
+    /// A `next` link as a path under the base URL.
+    fn relative(&self, link: &str) -> String {
+        let path = link
+            .split_once("://")
+            .and_then(|(_, rest)| rest.find('/').map(|i| &rest[i..]))
+            .unwrap_or(link);
+        match path.strip_prefix(self.context.as_str()) {
+            Some(rest) if !self.context.is_empty() && rest.starts_with('/') => rest.to_string(),
+            _ => path.to_string(),
+        }
+    }
+
+    /// Sends a write that must not be repeated blindly. After a 5xx or no answer, `applied`
+    /// reads back whether it landed (then it is done) before it is sent again; a 409 (a
+    /// transient conflict, or a repeat of ours) is read back the same way and retried once.
+    async fn settle<T>(
+        &self,
+        write: impl AsyncFn() -> Result<T, HttpError>,
+        applied: impl AsyncFn() -> Result<Option<T>, HttpError>,
+    ) -> Result<T, HttpError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match write().await {
+                Err(e)
+                    if (e.is_server_error() && attempt < WRITE_ATTEMPTS)
+                        || (e.is(409) && attempt == 1) =>
+                {
+                    if let Some(done) = applied().await? {
+                        return Ok(done);
+                    }
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// The account kbpub publishes as: Cloud account id, or Data Center user name.
+    pub async fn me(&self) -> Result<String, HttpError> {
+        let me = self.get("/rest/api/user/current").await?;
+        Ok(me
+            .get("accountId")
+            .or_else(|| me.get("username"))
+            .map(id_text)
+            .unwrap_or_default())
+    }
+
+    /// The storage body of page `id`.
+    pub async fn body(&self, id: &str) -> Result<String, HttpError> {
+        Ok(match self.flavour {
+            Flavour::V1 => str_at(
+                &self
+                    .get(&format!("/rest/api/content/{id}?expand=body.storage"))
+                    .await?,
+                "/body/storage/value",
+            ),
+            Flavour::V2 => str_at(
+                &self
+                    .get(&format!("/api/v2/pages/{id}?body-format=storage"))
+                    .await?,
+                "/body/storage/value",
+            ),
+        })
+    }
+
+    /// Page `id` with kbpub's property, or `None` when it is gone (a direct read: unlike the
+    /// search, it never lags).
+    pub async fn read(&self, id: &str) -> Result<Option<Page>, HttpError> {
+        let path = match self.flavour {
+            Flavour::V1 => format!("/rest/api/content/{id}?expand={EXPAND}"),
+            Flavour::V2 => format!("/api/v2/pages/{id}"),
+        };
+        let reply = match self.get(&path).await {
+            // Archived and trashed pages are not published pages.
+            Ok(reply)
+                if text(&reply, "status").is_empty() || text(&reply, "status") == "current" =>
+            {
+                reply
+            }
+            Ok(_) => return Ok(None),
+            Err(e) if e.is(404) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        Ok(Some(match self.flavour {
+            Flavour::V1 => page_v1(&reply),
+            Flavour::V2 => {
+                let space = self
+                    .space_keys
+                    .get(&text(&reply, "spaceId"))
+                    .cloned()
+                    .unwrap_or_default();
+                let mut page = page_v2(&reply, &space);
+                page.property = self.property(id).await?;
+                page
+            }
+        }))
     }
 
     /// Every page under `roots`, with version, parent and kbpub's property: one paginated CQL
@@ -192,25 +367,15 @@ impl Client {
         }
         let ancestors: Vec<String> = roots.iter().map(|r| format!("ancestor = {r}")).collect();
         let cql = format!("type = page and ({})", ancestors.join(" or "));
-        let mut next = Some(format!(
+        let first = format!(
             "/rest/api/content/search?{}",
             query(&[
                 ("cql", &cql),
                 ("limit", &self.page_size.to_string()),
                 ("expand", EXPAND)
             ])
-        ));
-        let mut pages = Vec::new();
-        while let Some(path) = next.take() {
-            let reply = self.get(&path).await?;
-            pages.extend(results(&reply).iter().map(page_v1));
-            next = reply
-                .pointer("/_links/next")
-                .and_then(Value::as_str)
-                .filter(|n| !n.is_empty() && !results(&reply).is_empty())
-                .map(String::from);
-        }
-        Ok(pages)
+        );
+        Ok(self.all(first).await?.iter().map(page_v1).collect())
     }
 
     /// The page titled `title` in `space`, with its property (after a create failed mid-way).
@@ -230,18 +395,17 @@ impl Client {
                         ("expand", EXPAND)
                     ])
                 );
-                Ok(results(&self.get(&path).await?).first().map(page_v1))
+                Ok(self.all(path).await?.first().map(page_v1))
             }
             Flavour::V2 => {
                 let path = format!(
                     "/api/v2/pages?{}",
                     query(&[("space-id", &space.id), ("title", title)])
                 );
-                let reply = self.get(&path).await?;
-                let Some(found) = results(&reply).first() else {
+                let Some(found) = self.all(path).await?.into_iter().next() else {
                     return Ok(None);
                 };
-                let mut page = page_v2(found, &space.key);
+                let mut page = page_v2(&found, &space.key);
                 page.property = self.property(&page.id).await?;
                 Ok(Some(page))
             }
@@ -302,10 +466,23 @@ impl Client {
     /// Moves a page under `parent`, which may be in another space.
     pub async fn move_under(&self, id: &str, parent: &str) -> Result<(), HttpError> {
         let path = format!("/rest/api/content/{id}/move/append/{parent}");
-        self.http
-            .send(Method::PUT, &path, Body::Empty, true, &[])
+        self.send(Method::PUT, &path, Body::Empty, true, &[])
             .await?;
         Ok(())
+    }
+
+    /// The page's labels (every page of the list).
+    pub async fn labels(&self, id: &str) -> Result<Vec<String>, HttpError> {
+        let first = format!(
+            "/rest/api/content/{id}/label?{}",
+            query(&[("limit", &self.page_size.to_string())])
+        );
+        Ok(self
+            .all(first)
+            .await?
+            .iter()
+            .map(|l| text(l, "name"))
+            .collect())
     }
 
     pub async fn add_labels(&self, id: &str, labels: &[String]) -> Result<(), HttpError> {
@@ -313,30 +490,65 @@ impl Client {
             .iter()
             .map(|l| json!({"prefix": "global", "name": l}))
             .collect();
-        self.write(
-            Method::POST,
-            &format!("/rest/api/content/{id}/label"),
-            Value::Array(body),
-            true,
+        let path = format!("/rest/api/content/{id}/label");
+        self.settle(
+            async || {
+                self.write(Method::POST, &path, Value::Array(body.clone()), false)
+                    .await
+                    .map(|_| ())
+            },
+            async || {
+                let now = self.labels(id).await?;
+                Ok(labels.iter().all(|l| now.contains(l)).then_some(()))
+            },
         )
-        .await?;
-        Ok(())
+        .await
     }
 
     pub async fn remove_label(&self, id: &str, label: &str) -> Result<(), HttpError> {
         let path = format!("/rest/api/content/{id}/label?{}", query(&[("name", label)]));
-        match self
-            .http
-            .send(Method::DELETE, &path, Body::Empty, true, &[])
-            .await
-        {
-            Err(e) if e.is(404) => Ok(()),
-            other => other.map(|_| ()),
-        }
+        self.settle(
+            async || match self
+                .send(Method::DELETE, &path, Body::Empty, false, &[])
+                .await
+            {
+                Err(e) if e.is(404) => Ok(()),
+                other => other.map(|_| ()),
+            },
+            async || {
+                let now = self.labels(id).await?;
+                Ok((!now.iter().any(|l| l == label)).then_some(()))
+            },
+        )
+        .await
+    }
+
+    /// The page's attachments named `filename`: (id, size in bytes).
+    async fn attachments(
+        &self,
+        page: &str,
+        filename: &str,
+    ) -> Result<Vec<(String, u64)>, HttpError> {
+        let first = format!(
+            "/rest/api/content/{page}/child/attachment?{}",
+            query(&[
+                ("filename", filename),
+                ("limit", &self.page_size.to_string())
+            ])
+        );
+        Ok(self
+            .all(first)
+            .await?
+            .iter()
+            .filter(|a| text(a, "title") == filename)
+            .map(|a| (attachment_id(a), number(a, "/extensions/fileSize")))
+            .collect())
     }
 
     /// Uploads `bytes` as attachment `filename`: new data for `known` (the id kbpub recorded),
     /// else a new attachment; when the name is already taken, new data for that attachment.
+    /// After a 5xx or a 409 the upload counts as done when the attachment is there with the
+    /// size sent.
     pub async fn upload(
         &self,
         page: &str,
@@ -345,6 +557,7 @@ impl Client {
         mime: &'static str,
         known: Option<&str>,
     ) -> Result<String, HttpError> {
+        let size = bytes.len() as u64;
         let file = Body::File {
             filename: filename.to_string(),
             bytes,
@@ -352,51 +565,60 @@ impl Client {
         };
         let nocheck = [("X-Atlassian-Token", "no-check")];
         let base = format!("/rest/api/content/{page}/child/attachment");
-        if let Some(id) = known {
-            match self
-                .http
-                .send(
-                    Method::POST,
-                    &format!("{base}/{id}/data"),
-                    file.clone(),
-                    true,
-                    &nocheck,
-                )
-                .await
-            {
-                Ok(_) => return Ok(id.to_string()),
-                Err(e) if e.is(404) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        match self
-            .http
-            .send(Method::POST, &base, file.clone(), true, &nocheck)
-            .await
-        {
-            Ok(reply) => Ok(results(&reply.json)
-                .first()
-                .map(|a| text(a, "id"))
-                .unwrap_or_default()),
-            Err(e) if e.is(400) => {
-                let listing = self
-                    .get(&format!("{base}?{}", query(&[("filename", filename)])))
-                    .await?;
-                let Some(id) = results(&listing).first().map(|a| text(a, "id")) else {
-                    return Err(e);
-                };
-                self.http
-                    .send(
+        let landed = async |id: Option<&str>| -> Result<Option<String>, HttpError> {
+            Ok(self
+                .attachments(page, filename)
+                .await?
+                .into_iter()
+                .find(|(found, found_size)| *found_size == size && id.is_none_or(|id| id == found))
+                .map(|(found, _)| found))
+        };
+        let new_data = async |id: &str| -> Result<String, HttpError> {
+            self.settle(
+                async || {
+                    self.send(
                         Method::POST,
                         &format!("{base}/{id}/data"),
-                        file,
-                        true,
+                        file.clone(),
+                        false,
                         &nocheck,
                     )
-                    .await?;
-                Ok(id)
+                    .await
+                    .map(|_| id.to_string())
+                },
+                async || landed(Some(id)).await,
+            )
+            .await
+        };
+        if let Some(id) = known {
+            match new_data(id).await {
+                Err(e) if e.is(404) => {}
+                other => return other,
             }
-            Err(e) => Err(e),
+        }
+        let created = self
+            .settle(
+                async || {
+                    let reply = self
+                        .send(Method::POST, &base, file.clone(), false, &nocheck)
+                        .await?;
+                    Ok(results(&reply)
+                        .first()
+                        .map(attachment_id)
+                        .unwrap_or_default())
+                },
+                async || landed(None).await,
+            )
+            .await;
+        match created {
+            Err(e) if e.is(400) => {
+                let Some((id, _)) = self.attachments(page, filename).await?.into_iter().next()
+                else {
+                    return Err(e);
+                };
+                new_data(&id).await
+            }
+            other => other,
         }
     }
 
@@ -408,11 +630,16 @@ impl Client {
                     .await
             }
             Flavour::V2 => self
-                .get(&format!(
+                .all(format!(
                     "/api/v2/pages/{page}/properties?key={PROPERTY_KEY}"
                 ))
                 .await
-                .map(|r| results(&r).first().cloned().unwrap_or(Value::Null)),
+                .map(|found| {
+                    found
+                        .into_iter()
+                        .find(|p| text(p, "key") == PROPERTY_KEY)
+                        .unwrap_or(Value::Null)
+                }),
         };
         match result {
             Ok(Value::Null) => Ok(None),
@@ -430,13 +657,31 @@ impl Client {
         existing: Option<&Property>,
         value: &Value,
     ) -> Result<(), HttpError> {
-        match self.try_write_property(page, existing, value).await {
-            Err(e) if e.is(409) => {
-                let current = self.property(page).await?;
-                self.try_write_property(page, current.as_ref(), value).await
-            }
-            other => other,
-        }
+        let current = std::sync::Mutex::new(existing.cloned());
+        self.settle(
+            async || {
+                let existing = current.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                match self
+                    .try_write_property(page, existing.as_ref(), value)
+                    .await
+                {
+                    // v1 answers a create of a key that exists with 400: someone (or a
+                    // create of ours that landed) was first; read it back like a 409.
+                    Err(mut e) if e.is(400) && existing.is_none() => {
+                        e.status = Some(409);
+                        Err(e)
+                    }
+                    other => other,
+                }
+            },
+            async || {
+                let now = self.property(page).await?;
+                let done = now.as_ref().is_some_and(|p| &p.value == value);
+                *current.lock().unwrap_or_else(|e| e.into_inner()) = now;
+                Ok(done.then_some(()))
+            },
+        )
+        .await
     }
 
     async fn try_write_property(
@@ -467,23 +712,32 @@ impl Client {
                 json!({"key": PROPERTY_KEY, "value": value, "version": {"number": p.version + 1}}),
             ),
         };
-        self.write(method, &path, body, true).await.map(|_| ())
+        self.write(method, &path, body, false).await.map(|_| ())
     }
 
     /// Removes a page whose source is gone: archived on Cloud, moved to the trash on Data Center.
     pub async fn prune(&self, id: &str) -> Result<(), HttpError> {
         let result = match self.flavour {
-            Flavour::V2 => self
-                .write(
+            // The archive request takes ids as JSON numbers; a quoted id is a 400.
+            Flavour::V2 => {
+                let number: u64 = id.parse().map_err(|_| HttpError {
+                    method: "POST".into(),
+                    path: "/rest/api/content/archive".into(),
+                    kind: crate::net::ErrorKind::Malformed,
+                    status: None,
+                    message: format!("page id `{id}` is not a number: cannot archive it"),
+                    attempts: 0,
+                })?;
+                self.write(
                     Method::POST,
                     "/rest/api/content/archive",
-                    json!({"pages": [{"id": id}]}),
+                    json!({"pages": [{"id": number}]}),
                     true,
                 )
                 .await
-                .map(|_| ()),
+                .map(|_| ())
+            }
             Flavour::V1 => self
-                .http
                 .send(
                     Method::DELETE,
                     &format!("/rest/api/content/{id}"),
@@ -499,6 +753,12 @@ impl Client {
             other => other,
         }
     }
+}
+
+/// An attachment's id as the paths take it: the number, without v1's `att` prefix.
+fn attachment_id(a: &Value) -> String {
+    let id = text(a, "id");
+    id.strip_prefix("att").map(String::from).unwrap_or(id)
 }
 
 fn results(reply: &Value) -> &[Value] {
@@ -560,6 +820,11 @@ fn page_v1(v: &Value) -> Page {
             .and_then(Value::as_str)
             .unwrap_or("someone")
             .to_string(),
+        author: v
+            .pointer("/version/by/accountId")
+            .or_else(|| v.pointer("/version/by/username"))
+            .map(id_text)
+            .unwrap_or_default(),
         when: str_at(v, "/version/when"),
         property: v
             .pointer(&format!("/metadata/properties/{PROPERTY_KEY}"))
@@ -581,6 +846,10 @@ fn page_v2(v: &Value, space: &str) -> Page {
             .pointer("/version/authorId")
             .map(id_text)
             .unwrap_or_else(|| "someone".into()),
+        author: v
+            .pointer("/version/authorId")
+            .map(id_text)
+            .unwrap_or_default(),
         when: str_at(v, "/version/createdAt"),
         property: None,
     }

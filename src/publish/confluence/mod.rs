@@ -1,8 +1,13 @@
 //! The Confluence target: scan the managed tree once, render what should be there, plan, then
 //! write with bounded concurrency — page, attachments whose bytes changed, labels, and last the
-//! `kbpub` content property that records what was written (the receipt travels in it). Faults
-//! are settled here: a create that fails with 5xx is looked up before it is tried again, a 409
-//! re-reads and retries once, a page edited in Confluence is reported as drifted.
+//! `kbpub` content property that records what was written (the receipt travels in it). kbpub
+//! changes only pages it can prove are its own: the property, a pending create in the journal,
+//! or (for a first version) its own account as author and exactly the body it renders; any
+//! other page holding a wanted title is reported and left alone unless `--adopt`. The scan does
+//! not trust the (lagging) search index alone: pages named by receipts and pending creates are
+//! read directly. Faults are settled here: a create that fails with 5xx or 409 is looked up
+//! before it is tried again, a 409 on an update re-reads and retries once, a page edited in
+//! Confluence is reported as drifted.
 
 pub mod client;
 pub mod config;
@@ -15,8 +20,9 @@ use std::sync::{Arc, Mutex};
 use serde_json::{Value, json};
 
 use super::Context;
-use super::http::{Auth, Http};
-use super::plan::{self, Action, Edit, Found, Place, Recorded, Rules, Wanted};
+use super::http::{Auth, Http, HttpError};
+use super::journal::{self, Journal, PendingCreate};
+use super::plan::{self, Action, Edit, Found, Place, Recorded, Rules, Skip, Wanted};
 use super::receipt::{self, Receipt, short_hash};
 use super::report::{PageReport, TargetReport};
 use super::run::{self, JobResult};
@@ -60,7 +66,8 @@ async fn run(
     keys.extend(config.spaces.keys().cloned());
     keys.insert(config.default_space.clone());
     let keys: Vec<String> = keys.into_iter().collect();
-    let (client, spaces) = match Client::connect(http, config.api, config.page_size, &keys).await {
+    let connected = Client::connect(http, &config.base_url, config.api, config.page_size, &keys);
+    let (client, spaces) = match connected.await {
         Ok(connected) => connected,
         Err(e) => return Ok(Err(format!("cannot reach Confluence: {e}"))),
     };
@@ -95,14 +102,17 @@ async fn run(
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    let scanned = match client.scan(&root_ids).await {
+    let root_dir = &site.config.root;
+    let journal = Journal::new(root_dir, "confluence");
+    let pending = journal.pending();
+    let scanned = match scan(&client, &root_ids, &spaces, root_dir, &pending).await {
         Ok(pages) => pages,
         Err(e) => {
             report.read_counts(&client);
             return Ok(Err(format!("cannot scan the managed pages: {e}")));
         }
     };
-    let found = found_pages(&scanned, &roots);
+    let mut found = found_pages(&scanned, &roots);
     let managed: std::collections::HashSet<&str> =
         found.iter().filter_map(|f| f.key.as_deref()).collect();
     let linkable =
@@ -130,12 +140,29 @@ async fn run(
             }
         })
         .collect();
+    let me = tokio::sync::OnceCell::new();
+    let proofs = Proofs {
+        client: &client,
+        me: &me,
+        pending: &pending,
+        adopt: ctx.options.adopt,
+    };
+    let claimed = proofs
+        .claim_unrecorded(&mut found, &scanned, &wanted, &desired)
+        .await;
+    let taken_over = match claimed {
+        Ok(notes) => notes,
+        Err(e) => {
+            report.read_counts(&client);
+            return Ok(Err(format!("cannot check a page in the way: {e}")));
+        }
+    };
     let rules = Rules::for_run(ctx.options, true, "Confluence");
     let plan = plan::plan(&wanted, &found, rules);
     report.pages = plan
         .steps
         .iter()
-        .map(|step| page_report(step, &wanted, &found, &desired, ctx))
+        .map(|step| page_report(step, &wanted, &found, &desired, &taken_over, ctx))
         .collect();
     report.collisions = plan.collisions.clone();
     if !plan.collisions.is_empty() {
@@ -155,6 +182,8 @@ async fn run(
                     .collect(),
             ),
             scanned: &scanned,
+            journal,
+            proofs,
             plan: &plan,
             wanted: &wanted,
             found: &found,
@@ -193,16 +222,116 @@ fn credentials(config: &ConfluenceConfig) -> Result<Auth, String> {
     })
 }
 
+/// Every page under `roots` by one paginated search, plus the pages the search may not show yet
+/// (its index lags on Cloud): those named by kbpub's receipts, read by id, and those of pending
+/// creates, looked up by title.
+async fn scan(
+    client: &Client,
+    roots: &[String],
+    spaces: &HashMap<String, Space>,
+    root_dir: &std::path::Path,
+    pending: &[PendingCreate],
+) -> Result<Vec<Page>, HttpError> {
+    let mut pages = client.scan(roots).await?;
+    let mut seen: std::collections::HashSet<String> = pages.iter().map(|p| p.id.clone()).collect();
+    let recorded: std::collections::HashSet<String> = pages.iter().filter_map(doc_id_of).collect();
+    for r in receipt::read_all(root_dir, "confluence") {
+        if recorded.contains(&r.doc_id) || seen.contains(&r.remote_id) {
+            continue;
+        }
+        if let Some(page) = client.read(&r.remote_id).await?
+            && spaces.contains_key(&page.space)
+        {
+            seen.insert(page.id.clone());
+            pages.push(page);
+        }
+    }
+    for entry in pending {
+        let Some(space) = spaces.get(&entry.scope) else {
+            continue;
+        };
+        if let Some(page) = client.find_by_title(space, &entry.title).await?
+            && seen.insert(page.id.clone())
+        {
+            pages.push(page);
+        }
+    }
+    Ok(pages)
+}
+
+/// What can prove that a page without kbpub's record is kbpub's own.
+struct Proofs<'a> {
+    client: &'a Client,
+    /// The account kbpub publishes as, asked once when needed.
+    me: &'a tokio::sync::OnceCell<String>,
+    pending: &'a [PendingCreate],
+    /// `--adopt`: take over such pages without proof.
+    adopt: bool,
+}
+
+impl Proofs<'_> {
+    /// Gives a page without kbpub's record that holds a wanted title (in the wanted space,
+    /// ignoring case) that document's key when kbpub can prove it created the page — a pending
+    /// create in the journal, or kbpub's account wrote its only version with exactly the body
+    /// kbpub renders — or when `--adopt` asks to take such pages over. Returns the note per
+    /// document taken over. Every other such page stays keyless: the plan reports it and leaves
+    /// it alone.
+    async fn claim_unrecorded(
+        &self,
+        found: &mut [Found],
+        scanned: &[Page],
+        wanted: &[Wanted],
+        desired: &[Desired],
+    ) -> Result<HashMap<String, &'static str>, HttpError> {
+        let managed: std::collections::HashSet<String> =
+            found.iter().filter_map(|f| f.key.clone()).collect();
+        let mut notes = HashMap::new();
+        for (f, page) in found.iter_mut().zip(scanned) {
+            if f.key.is_some() {
+                continue;
+            }
+            let Some(w) = wanted.iter().position(|w| {
+                !managed.contains(&w.key)
+                    && !notes.contains_key(&w.key)
+                    && w.place.scope == f.place.scope
+                    && w.title.to_lowercase() == f.title.to_lowercase()
+            }) else {
+                continue;
+            };
+            let key = &wanted[w].key;
+            let journaled = self
+                .pending
+                .iter()
+                .any(|e| &e.doc_id == key && e.matches(&f.place.scope, &f.title));
+            let note = if journaled {
+                Some("an interrupted run created this page (its pending create is in the journal)")
+            } else if f.version == 1 && self.wrote_exactly(page, &desired[w].body).await? {
+                Some("an interrupted run created this page (kbpub's account, exactly kbpub's body)")
+            } else if self.adopt {
+                Some("adopted (--adopt): a page kbpub did not create")
+            } else {
+                None
+            };
+            if let Some(note) = note {
+                f.key = Some(key.clone());
+                notes.insert(key.clone(), note);
+            }
+        }
+        Ok(notes)
+    }
+
+    /// The last version of `page` is by kbpub's account and its body is exactly `body`.
+    async fn wrote_exactly(&self, page: &Page, body: &str) -> Result<bool, HttpError> {
+        let me = self.me.get_or_try_init(|| self.client.me()).await?;
+        if page.author.is_empty() || me != &page.author {
+            return Ok(false);
+        }
+        Ok(self.client.body(&page.id).await? == body)
+    }
+}
+
 /// The scan as the planner sees it: identity from the property, place from the parent.
 fn found_pages(scanned: &[Page], roots: &HashMap<String, String>) -> Vec<Found> {
-    let key_of = |p: &Page| -> Option<String> {
-        p.property
-            .as_ref()?
-            .value
-            .get("doc_id")?
-            .as_str()
-            .map(String::from)
-    };
     let by_id: HashMap<&str, &Page> = scanned.iter().map(|p| (p.id.as_str(), p)).collect();
     let root_ids: std::collections::HashSet<&str> = roots.values().map(String::as_str).collect();
     scanned
@@ -217,7 +346,7 @@ fn found_pages(scanned: &[Page], roots: &HashMap<String, String>) -> Vec<Found> 
                 Some(
                     by_id
                         .get(parent)
-                        .and_then(|q| key_of(q))
+                        .and_then(|q| doc_id_of(q))
                         .unwrap_or_else(|| format!("page {parent}")),
                 )
             });
@@ -236,7 +365,7 @@ fn found_pages(scanned: &[Page], roots: &HashMap<String, String>) -> Vec<Found> 
             });
             Found {
                 remote_id: p.id.clone(),
-                key: key_of(p),
+                key: doc_id_of(p),
                 title: p.title.clone(),
                 place: Place {
                     scope: p.space.clone(),
@@ -260,10 +389,14 @@ fn page_report(
     wanted: &[Wanted],
     found: &[Found],
     desired: &[Desired],
+    taken_over: &HashMap<String, &'static str>,
     ctx: &Context<'_>,
 ) -> PageReport {
     let gate = step.wanted.map(|i| &ctx.gates[desired[i].page]);
     let mut report = PageReport::planned(step, wanted, found, gate.map(|g| g.state.clone()));
+    if let Some(note) = step.wanted.and_then(|i| taken_over.get(&wanted[i].key)) {
+        report.note = Some(note.to_string());
+    }
     if let Some(gate) = gate.filter(|g| !g.publishable && step.action != Action::Gated) {
         let container = format!(
             "its own text is {}: published only as the parent of its approved pages",
@@ -286,6 +419,9 @@ struct Executor<'a> {
     /// Page id per doc id: found by the scan, then every page created in this run.
     ids: Mutex<HashMap<String, String>>,
     scanned: &'a [Page],
+    /// Pending creates, recorded before each create is sent.
+    journal: Journal,
+    proofs: Proofs<'a>,
     plan: &'a plan::Plan,
     wanted: &'a [Wanted],
     found: &'a [Found],
@@ -299,7 +435,21 @@ impl run::Writer for Executor<'_> {
         let (w, d) = (&self.wanted[index], &self.desired[index]);
         match step.found {
             None => self.create(d, w).await,
-            Some(f) => self.update(d, w, &self.found[f], step.action).await,
+            Some(f) => {
+                let f = &self.found[f];
+                let property = self
+                    .scanned
+                    .iter()
+                    .find(|p| p.id == f.remote_id)
+                    .and_then(|p| p.property.as_ref());
+                let existing = Existing {
+                    id: &f.remote_id,
+                    version: f.version,
+                    scope: &f.place.scope,
+                    property,
+                };
+                self.update(d, w, existing, step.action).await
+            }
         }
     }
 
@@ -320,7 +470,7 @@ impl run::Writer for Executor<'_> {
 
 impl Executor<'_> {
     /// The page id of `w`'s parent: the space root, or a page found or created in this run.
-    fn parent_id(&self, w: &Wanted) -> Result<String, String> {
+    fn parent_id(&self, w: &Wanted) -> Result<String, Skip> {
         match &w.place.parent {
             None => Ok(self.roots[&w.place.scope].clone()),
             Some(key) => self
@@ -329,10 +479,16 @@ impl Executor<'_> {
                 .unwrap_or_else(|e| e.into_inner())
                 .get(key)
                 .cloned()
-                .ok_or_else(|| format!("its parent page (`{key}`) was not published")),
+                .ok_or_else(|| Skip::ParentNotWritten {
+                    parent: key.clone(),
+                }),
         }
     }
 
+    /// Creates `w`'s page, recording the pending create in the journal first. A create that
+    /// failed with 5xx, no answer or 409 is looked up before it is sent again; a title taken by
+    /// a page carrying `w`'s record (the search had not shown it yet) is updated instead; a
+    /// title taken by any other page is reported and left alone unless `--adopt`.
     async fn create(&self, d: &Desired, w: &Wanted) -> JobResult {
         let parent = match self.parent_id(w) {
             Ok(parent) => parent,
@@ -345,53 +501,111 @@ impl Executor<'_> {
             title: &d.title,
             body: &d.body,
         };
-        let page = match self.client.create(&content).await {
-            Ok(page) => page,
-            Err(e) if e.is_server_error() => {
-                // The create may have been committed before the error: look before trying again.
-                match self.client.find_by_title(space, &d.title).await {
-                    Ok(Some(page)) if is_our_first_version(&page, &w.key, &parent) => page,
-                    Ok(Some(page)) => {
-                        return JobResult::Failed(format!(
-                            "{e}; the title is now used by page {} that kbpub did not create",
-                            page.id
-                        ));
-                    }
-                    Ok(None) => match self.client.create(&content).await {
-                        Ok(page) => page,
-                        Err(e) => return JobResult::Failed(e.to_string()),
-                    },
-                    Err(lookup) => {
-                        return JobResult::Failed(format!("{e}; then the lookup failed: {lookup}"));
-                    }
-                }
+        let entry = PendingCreate {
+            doc_id: w.key.clone(),
+            scope: d.space.clone(),
+            title: d.title.clone(),
+            content_hash: d.hash.clone(),
+        };
+        if let Err(e) = self.journal.begin(&entry) {
+            return JobResult::Failed(format!(
+                "cannot record the pending create in {}: {e}; nothing was sent",
+                journal::JOURNAL_DIR
+            ));
+        }
+        let mut attempt = 0;
+        let page = loop {
+            attempt += 1;
+            let error = match self.client.create(&content).await {
+                Ok(page) => break page,
+                Err(e) => e,
+            };
+            let transient = error.is_server_error() || error.is(409);
+            let taken = error.is(400) && error.message.contains("already exists");
+            if !(taken || transient && attempt < 3) {
+                return JobResult::Failed(error.to_string());
             }
-            Err(e) => return JobResult::Failed(e.to_string()),
+            // The create may have landed, or the title is taken: look before anything else.
+            let holder = match self.client.find_by_title(space, &d.title).await {
+                Ok(holder) => holder,
+                Err(lookup) => {
+                    return JobResult::Failed(format!("{error}; then the lookup failed: {lookup}"));
+                }
+            };
+            let ours = match &holder {
+                Some(page) if transient => self.is_our_first_version(page, w, d, &parent).await,
+                _ => Ok(false),
+            };
+            match (holder, ours) {
+                (_, Err(lookup)) => {
+                    return JobResult::Failed(format!("{error}; then the lookup failed: {lookup}"));
+                }
+                (Some(page), Ok(true)) => break page,
+                (Some(page), _) if carries_key(&page, &w.key) || self.ctx.options.adopt => {
+                    return self.take_over(d, w, page).await;
+                }
+                (Some(page), _) => {
+                    return JobResult::Skipped(Skip::ForeignPage {
+                        page: page.id,
+                        by: page.by,
+                    });
+                }
+                (None, _) if taken => {
+                    return JobResult::Skipped(Skip::ForeignPage {
+                        page: "(outside the published tree; its title differs in case)".into(),
+                        by: "someone".into(),
+                    });
+                }
+                (None, _) => {}
+            }
         };
         self.remember(&w.key, &page.id);
         self.finish(d, w, &page.id, page.version, page.property.as_ref(), None)
             .await
     }
 
-    async fn update(&self, d: &Desired, w: &Wanted, f: &Found, action: Action) -> JobResult {
+    /// The page a create of `w` left behind: its first version, where kbpub put it, no other
+    /// document's record, written by kbpub's account with exactly the body sent.
+    async fn is_our_first_version(
+        &self,
+        page: &Page,
+        w: &Wanted,
+        d: &Desired,
+        parent: &str,
+    ) -> Result<bool, HttpError> {
+        let in_place = page.version == 1
+            && page.parent.as_deref() == Some(parent)
+            && doc_id_of(page).is_none_or(|key| key == w.key);
+        Ok(in_place && self.proofs.wrote_exactly(page, &d.body).await?)
+    }
+
+    /// Updates `page`, which holds `w`'s title but was not in the scan, as `w`'s page.
+    async fn take_over(&self, d: &Desired, w: &Wanted, page: Page) -> JobResult {
+        self.remember(&w.key, &page.id);
+        let existing = Existing {
+            id: &page.id,
+            version: page.version,
+            scope: &page.space,
+            property: page.property.as_ref(),
+        };
+        self.update(d, w, existing, Action::Update).await
+    }
+
+    async fn update(&self, d: &Desired, w: &Wanted, f: Existing<'_>, action: Action) -> JobResult {
         let parent = match self.parent_id(w) {
             Ok(parent) => parent,
             Err(why) => return JobResult::Skipped(why),
         };
         let space = &self.spaces[&d.space];
-        let property = self
-            .scanned
-            .iter()
-            .find(|p| p.id == f.remote_id)
-            .and_then(|p| p.property.as_ref());
+        let property = f.property;
         // Attachments first, so the new body never shows a missing image.
-        let attachments = match self.upload_changed(d, &f.remote_id, property).await {
+        let attachments = match self.upload_changed(d, f.id, property).await {
             Ok(attachments) => attachments,
             Err(e) => return JobResult::Failed(e),
         };
         if action == Action::Move
-            && f.place.scope != d.space
-            && let Err(e) = self.client.move_under(&f.remote_id, &parent).await
+            && f.scope != d.space
+            && let Err(e) = self.client.move_under(f.id, &parent).await
         {
             return JobResult::Failed(e.to_string());
         }
@@ -402,14 +616,11 @@ impl Executor<'_> {
             title: &d.title,
             body: &d.body,
         };
-        let write = |version| {
-            self.client
-                .update(&f.remote_id, &content, version, &message)
-        };
+        let write = |version| self.client.update(f.id, &content, version, &message);
         let version = match write(f.version + 1).await {
             Ok(()) => f.version + 1,
             Err(e) if e.is(409) => {
-                let current = match self.client.current(&f.remote_id, &d.space).await {
+                let current = match self.client.current(f.id, &d.space).await {
                     Ok(current) => current,
                     Err(e) => return JobResult::Failed(e.to_string()),
                 };
@@ -437,7 +648,7 @@ impl Executor<'_> {
             }
             Err(e) => return JobResult::Failed(e.to_string()),
         };
-        self.finish(d, w, &f.remote_id, version, property, Some(attachments))
+        self.finish(d, w, f.id, version, property, Some(attachments))
             .await
     }
 
@@ -540,6 +751,7 @@ impl Executor<'_> {
         if let Err(e) = self.client.write_property(id, property, &value).await {
             return JobResult::Failed(format!("page written, but not its kbpub property: {e}"));
         }
+        self.journal.settle(&w.key);
         match receipt::write(&self.ctx.engine.site.config.root, &receipt) {
             Ok(path) => JobResult::Done {
                 id: id.to_string(),
@@ -553,14 +765,23 @@ impl Executor<'_> {
     }
 }
 
-/// A page a create of ours left behind: first version, where we put it, not someone else's.
-fn is_our_first_version(page: &Page, key: &str, parent: &str) -> bool {
-    page.version == 1
-        && page.parent.as_deref() == Some(parent)
-        && page
-            .property
-            .as_ref()
-            .is_none_or(|p| p.value.get("doc_id").and_then(Value::as_str) == Some(key))
+/// The page kbpub is about to write: found by the scan, or holding the title of a create.
+struct Existing<'a> {
+    id: &'a str,
+    version: u64,
+    scope: &'a str,
+    property: Option<&'a Property>,
+}
+
+/// The document whose page this is, by kbpub's record on it.
+fn doc_id_of(page: &Page) -> Option<String> {
+    let property = page.property.as_ref()?;
+    property.value.get("doc_id")?.as_str().map(String::from)
+}
+
+/// The page carries kbpub's record for document `key`.
+fn carries_key(page: &Page, key: &str) -> bool {
+    doc_id_of(page).as_deref() == Some(key)
 }
 
 /// The bytes to upload for an attachment: the asset, or the chart rasterised to PNG.
