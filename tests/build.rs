@@ -212,9 +212,16 @@ fn gfm_tables_tasks_strikethrough_footnotes_and_autolinks() {
 fn code_is_highlighted_with_css_classes() {
     let kb = built_fixture();
     let gamma = kb.html("faq/gamma.html");
-    assert!(!select(&gamma, "pre.code[data-lang='rust'] span[class^='hl-']").is_empty());
+    let spans = select(&gamma, "pre.code[data-lang='rust'] span[class]");
+    assert!(!spans.is_empty());
     let css = kb.read_output("assets/highlight.css");
     assert!(css.contains("data-theme=\"dark\""), "dark theme colours");
+    for class in spans.iter().flat_map(|s| s.value().classes()) {
+        assert!(
+            css.contains(&format!(" pre.code .{class} {{")),
+            "highlight.css styles .{class}"
+        );
+    }
 }
 
 #[test]
@@ -350,6 +357,10 @@ fn a_failed_build_leaves_the_previous_output_untouched() {
         before == snapshot(&out),
         "output changed after a failed build"
     );
+    assert_no_staging_left(&kb);
+}
+
+fn assert_no_staging_left(kb: &Kb) {
     let leftovers: Vec<String> = std::fs::read_dir(kb.path())
         .unwrap()
         .flatten()
@@ -464,13 +475,7 @@ fn a_killed_build_leaves_the_previous_output_and_the_next_build_cleans_up() {
 
     kb.run(&["build"]).ok();
     assert!(kb.read_output("many/doc-0001.html").contains("Renamed KB"));
-    let leftovers: Vec<String> = std::fs::read_dir(kb.path())
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.contains("staging"))
-        .collect();
-    assert!(leftovers.is_empty(), "staging left behind: {leftovers:?}");
+    assert_no_staging_left(&kb);
 }
 
 #[test]
