@@ -87,7 +87,7 @@ pub struct NavConfig {
 impl Default for NavConfig {
     fn default() -> Self {
         NavConfig {
-            max_section_pages: 40,
+            max_section_pages: 15,
         }
     }
 }
@@ -377,7 +377,7 @@ mod tests {
     fn empty_config_uses_defaults() {
         let c = Config::parse("").unwrap();
         assert_eq!(c.build.output, PathBuf::from("output"));
-        assert_eq!(c.nav.max_section_pages, 40);
+        assert_eq!(c.nav.max_section_pages, 15);
     }
 
     #[test]

@@ -212,9 +212,16 @@ fn gfm_tables_tasks_strikethrough_footnotes_and_autolinks() {
 fn code_is_highlighted_with_css_classes() {
     let kb = built_fixture();
     let gamma = kb.html("faq/gamma.html");
-    assert!(!select(&gamma, "pre.code[data-lang='rust'] span[class^='hl-']").is_empty());
+    let spans = select(&gamma, "pre.code[data-lang='rust'] span[class]");
+    assert!(!spans.is_empty());
     let css = kb.read_output("assets/highlight.css");
     assert!(css.contains("data-theme=\"dark\""), "dark theme colours");
+    for class in spans.iter().flat_map(|s| s.value().classes()) {
+        assert!(
+            css.contains(&format!(" pre.code .{class} {{")),
+            "highlight.css styles .{class}"
+        );
+    }
 }
 
 #[test]
@@ -340,26 +347,20 @@ fn template_errors_name_the_template_and_line() {
 fn a_failed_build_leaves_the_previous_output_untouched() {
     let kb = built_fixture();
     let out = kb.path().join("output");
-    let before: Vec<(String, Vec<u8>)> = files_under(&out)
-        .into_iter()
-        .map(|f| {
-            let b = std::fs::read(out.join(&f)).unwrap();
-            (f, b)
-        })
-        .collect();
+    let before = snapshot(&out);
     kb.write(
         "content/guides/alpha.md",
         "+++\ntitle = \"Alpha changed\"\ntype = \"sop\"\n+++\n\n[broken](nowhere.md)\n",
     );
     kb.run(&["build"]).fails_with(1);
-    let after: Vec<(String, Vec<u8>)> = files_under(&out)
-        .into_iter()
-        .map(|f| {
-            let b = std::fs::read(out.join(&f)).unwrap();
-            (f, b)
-        })
-        .collect();
-    assert!(before == after, "output changed after a failed build");
+    assert!(
+        before == snapshot(&out),
+        "output changed after a failed build"
+    );
+    assert_no_staging_left(&kb);
+}
+
+fn assert_no_staging_left(kb: &Kb) {
     let leftovers: Vec<String> = std::fs::read_dir(kb.path())
         .unwrap()
         .flatten()
@@ -367,6 +368,165 @@ fn a_failed_build_leaves_the_previous_output_untouched() {
         .filter(|n| n.contains("staging"))
         .collect();
     assert!(leftovers.is_empty(), "staging left behind: {leftovers:?}");
+}
+
+/// Every output file with its inode and bytes.
+fn snapshot(out: &std::path::Path) -> Vec<(String, u64, Vec<u8>)> {
+    use std::os::unix::fs::MetadataExt;
+    files_under(out)
+        .into_iter()
+        .map(|f| {
+            let path = out.join(&f);
+            let inode = std::fs::metadata(&path).unwrap().ino();
+            (f, inode, std::fs::read(path).unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn a_rebuild_writes_only_the_files_whose_bytes_changed() {
+    let kb = built_fixture();
+    let out = kb.path().join("output");
+    let before = snapshot(&out);
+    kb.run(&["build"]).ok();
+    assert!(
+        before == snapshot(&out),
+        "a rebuild without changes keeps every file, inode and bytes"
+    );
+
+    let gamma = std::fs::read_to_string(kb.path().join("content/faq/gamma.md")).unwrap();
+    kb.write(
+        "content/faq/gamma.md",
+        &format!(
+            "{gamma}
+A sentence added by the writer.
+"
+        ),
+    );
+    kb.run(&["build"]).ok();
+    let after = snapshot(&out);
+    let changed: Vec<&str> = after
+        .iter()
+        .filter(|(f, ino, _)| {
+            !before
+                .iter()
+                .any(|(old, old_ino, _)| old == f && old_ino == ino)
+        })
+        .map(|(f, _, _)| f.as_str())
+        .collect();
+    assert_eq!(changed, ["faq/gamma.html", "search-index.js"]);
+    assert!(
+        kb.read_output("faq/gamma.html")
+            .contains("A sentence added by the writer.")
+    );
+    for (file, _, bytes) in &after {
+        let (_, _, old) = before.iter().find(|(f, _, _)| f == file).unwrap();
+        assert_eq!(
+            old != bytes,
+            changed.contains(&file.as_str()),
+            "{file}: new inode exactly when the bytes changed"
+        );
+    }
+}
+
+#[test]
+fn a_killed_build_leaves_the_previous_output_and_the_next_build_cleans_up() {
+    let kb = Kb::new();
+    for i in 0..600 {
+        kb.write(
+            &format!("content/many/doc-{i:04}.md"),
+            &format!("+++\ntitle = \"Document {i}\"\ntype = \"faq\"\n+++\n\n## Question {i}\n\nAn answer long enough to render.\n"),
+        );
+    }
+    kb.run(&["build"]).ok();
+    let out = kb.path().join("output");
+    let before = snapshot(&out);
+    kb.write(
+        "kbpub.toml",
+        "[site]\ntitle = \"Renamed KB\"\nbase_url = \"https://kb.test/\"\n",
+    );
+    let mut build = kbpub()
+        .arg("build")
+        .current_dir(kb.path())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let staged_pages = |dir: &std::path::Path| files_under(dir).len();
+    loop {
+        let staging = std::fs::read_dir(kb.path()).unwrap().flatten().find(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with(".output.staging-")
+        });
+        if staging.is_some_and(|s| staged_pages(&s.path()) > 10) {
+            break;
+        }
+        assert!(
+            build.try_wait().unwrap().is_none(),
+            "the build ended before it could be killed"
+        );
+    }
+    build.kill().unwrap();
+    build.wait().unwrap();
+    assert!(
+        before == snapshot(&out),
+        "the killed build changed the previous output"
+    );
+
+    kb.run(&["build"]).ok();
+    assert!(kb.read_output("many/doc-0001.html").contains("Renamed KB"));
+    assert_no_staging_left(&kb);
+}
+
+#[test]
+fn without_hard_links_the_build_writes_every_file_in_full() {
+    // The previous output on another file system (tmpfs) than the staging folder: linking its
+    // files is impossible (EXDEV), so the build writes each of them anew.
+    let shm = std::path::Path::new("/dev/shm");
+    let kb = built_fixture();
+    if !shm.is_dir() || device(shm) == device(kb.path()) {
+        eprintln!(
+            "skipped: no /dev/shm on another file system than {}",
+            kb.path().display()
+        );
+        return;
+    }
+    let out = kb.path().join("output");
+    let elsewhere = tempfile::tempdir_in(shm).unwrap();
+    let moved = elsewhere.path().join("output");
+    copy_dir(&out, &moved);
+    std::fs::remove_dir_all(&out).unwrap();
+    std::os::unix::fs::symlink(&moved, &out).unwrap();
+    let before = snapshot(&moved);
+
+    kb.run(&["build"]).ok();
+    assert!(
+        !out.is_symlink(),
+        "the staged build took the output's place"
+    );
+    let contents = |files: Vec<(String, u64, Vec<u8>)>| -> Vec<(String, Vec<u8>)> {
+        files.into_iter().map(|(f, _, bytes)| (f, bytes)).collect()
+    };
+    assert!(
+        contents(snapshot(&out)) == contents(before.clone()),
+        "every file, in full"
+    );
+    for (file, _, _) in &before {
+        assert_ne!(
+            device(&out.join(file)),
+            device(shm),
+            "{file} is written, not linked"
+        );
+    }
+    assert!(
+        before == snapshot(&moved),
+        "the previous output was only read"
+    );
+}
+
+fn device(path: &std::path::Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).unwrap().dev()
 }
 
 #[test]

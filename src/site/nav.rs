@@ -174,68 +174,58 @@ impl<'s> Nav<'s> {
     }
 }
 
-/// The nav tree as HTML: nested `ul.nav-list`, open sections in `<details open>`, the current
+/// The nav tree as HTML: nested lists in `nav`, open sections in `<details open>`, the current
 /// page marked with `aria-current`. Built in Rust rather than a recursive template macro: it is
-/// on every page, and a Tera macro per item was a third of the build time at 10,000 pages.
+/// on every page, and a Tera macro per item was a third of the build time at 10,000 pages. It is
+/// also the largest part of a page, so its markup is bare: `kbpub.css` styles it by position
+/// (`.nav li`, `.nav a`), and only the root list, open sections and the "All N pages" link carry
+/// a class.
 pub fn to_html(items: &[NavItem]) -> String {
-    let mut out = String::with_capacity(items.len() * 160);
-    write_list(items, None, true, &mut out);
+    let mut out = String::with_capacity(items.len() * 80);
+    write_list(items, None, " class=\"nav-root\"", &mut out);
     out
 }
 
-fn write_list(items: &[NavItem], more: Option<&More>, root: bool, out: &mut String) {
-    out.push_str(if root {
-        "<ul class=\"nav-list nav-root\">"
-    } else {
-        "<ul class=\"nav-list\">"
-    });
+fn write_list(items: &[NavItem], more: Option<&More>, class: &str, out: &mut String) {
+    out.push_str(&format!("<ul{class}>"));
     for item in items {
-        out.push_str("\n<li class=\"nav-item");
-        if item.current {
-            out.push_str(" is-current");
-        }
-        if item.open {
-            out.push_str(" is-open");
-        }
-        out.push_str("\">");
+        out.push_str(if item.open {
+            "\n<li class=\"is-open\">"
+        } else {
+            "\n<li>"
+        });
         let title = escape_html(&item.title);
         let current = if item.current {
             " aria-current=\"page\""
         } else {
             ""
         };
-        let group = !item.children.is_empty() || item.more.is_some();
-        let class = if group {
-            "nav-link nav-link-group"
-        } else {
-            "nav-link"
-        };
         out.push_str(&format!(
-            "<a class=\"{class}\" href=\"{}\"{current}>{title}</a>",
+            "<a href=\"{}\"{current}>{title}</a>",
             escape_html(&item.href)
         ));
-        if group {
+        if !item.children.is_empty() || item.more.is_some() {
             let open = if item.open || item.current {
                 " open"
             } else {
                 ""
             };
             out.push_str(&format!(
-                "<details class=\"nav-group\"{open}><summary class=\"nav-caret\" title=\"Show or hide pages\"><span class=\"sr-only\">{title}: show or hide pages</span></summary>"
+                "<details{open}><summary title=\"Show or hide pages\"><span class=\"sr-only\">{title}: show or hide pages</span></summary>"
             ));
-            write_list(&item.children, item.more.as_ref(), false, out);
+            write_list(&item.children, item.more.as_ref(), "", out);
             out.push_str("</details>");
         }
         out.push_str("</li>");
     }
     if let Some(more) = more {
         out.push_str(&format!(
-            "\n<li class=\"nav-item nav-more\"><a class=\"nav-link\" href=\"{}\">All {} pages →</a></li>",
+            "\n<li class=\"nav-more\"><a href=\"{}\">All {} pages →</a></li>",
             escape_html(&more.href),
             more.count
         ));
     }
-    out.push_str("\n</ul>");
+    out.push_str("</ul>");
 }
 
 /// The range of at most `max` entries of `pages` around `current` (the start when absent).

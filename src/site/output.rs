@@ -1,11 +1,13 @@
 //! Where rendered files go. A [`Sink`] takes root-relative paths and bytes: [`Staging`] writes a
-//! whole build into a sibling folder and swaps it in atomically when the build succeeded (and
-//! removes it otherwise), [`Memory`] keeps files for the dev server, [`Discard`] keeps nothing;
+//! whole build into a sibling folder, hard-linking the files that did not change from the
+//! previous build, and swaps it in atomically when the build succeeded (and removes it otherwise), [`Memory`] keeps files for the dev server, [`Discard`] keeps nothing;
 //! `kbpub check` keeps only the links between pages (`check::nav::Recorder`).
 
 use std::collections::{BTreeMap, HashSet};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 pub trait Sink: Sync {
     fn write(&self, path: &str, bytes: &[u8]) -> std::io::Result<()>;
@@ -55,10 +57,23 @@ impl Sink for Discard {
 
 /// A build in progress: `.<output>.staging-<pid>` next to the output folder. Dropped without
 /// [`Staging::commit`], it is removed and the output folder is untouched.
+///
+/// Incremental and atomic at once: a file whose bytes equal the previous output's file at the
+/// same path is hard-linked from it instead of written, so a rebuild creates new files (inodes)
+/// only for what changed and unchanged files keep their inode and mtime; the swap stays one
+/// atomic rename. The other way, updating the output in place from a manifest with a rename per
+/// file, would leave a mix of old and new files when a build is killed halfway through its
+/// renames. The previous output is only ever read: a staged path is never opened for writing
+/// while it may be a link (a second write to it first unlinks it), so a failed or killed build
+/// cannot change it. Files the build does not write (deleted documents) are simply not in the
+/// staging folder. Where a link is impossible (the previous output on another file system, no
+/// hard links), the first failure turns linking off and every file is written in full.
 pub struct Staging {
     target: PathBuf,
     dir: PathBuf,
     created_dirs: Mutex<HashSet<PathBuf>>,
+    /// Whether unchanged files are still linked from the previous output.
+    linking: AtomicBool,
     committed: bool,
 }
 
@@ -86,6 +101,7 @@ impl Staging {
             target: target.to_path_buf(),
             dir,
             created_dirs: Mutex::new(HashSet::new()),
+            linking: AtomicBool::new(target.is_dir()),
             committed: false,
         })
     }
@@ -106,6 +122,41 @@ impl Staging {
         self.committed = true;
         let _ = std::fs::remove_dir_all(&self.dir);
         Ok(())
+    }
+
+    /// Links `staged` to the previous output's `path` when that file holds exactly `bytes`.
+    /// Returns whether it did; a link that fails for any reason but an existing `staged` turns
+    /// linking off for the rest of the build.
+    fn link_unchanged(&self, path: &str, bytes: &[u8], staged: &Path) -> bool {
+        let previous = self.target.join(path);
+        if !holds_exactly(&previous, bytes) {
+            return false;
+        }
+        let linked = replacing(staged, || std::fs::hard_link(&previous, staged));
+        if linked.is_err() {
+            self.linking.store(false, Ordering::Relaxed);
+        }
+        linked.is_ok()
+    }
+}
+
+/// Whether `path` is a regular file (not a link to one) whose content is `bytes`.
+fn holds_exactly(path: &Path, bytes: &[u8]) -> bool {
+    let same_size =
+        std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file() && m.len() == bytes.len() as u64);
+    same_size && std::fs::read(path).is_ok_and(|old| old == bytes)
+}
+
+/// Runs `create`, which makes a new file at `path`; when one is already there (the same path
+/// written twice), removes it first, so that a file hard-linked from the previous output is
+/// replaced, never written through.
+fn replacing(path: &Path, create: impl Fn() -> std::io::Result<()>) -> std::io::Result<()> {
+    match create() {
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            std::fs::remove_file(path)?;
+            create()
+        }
+        result => result,
     }
 }
 
@@ -141,7 +192,13 @@ impl Sink for Staging {
                     .insert(parent.to_path_buf());
             }
         }
-        std::fs::write(full, bytes)
+        if self.linking.load(Ordering::Relaxed) && self.link_unchanged(path, bytes, &full) {
+            return Ok(());
+        }
+        replacing(&full, || {
+            let mut file = std::fs::File::create_new(&full)?;
+            file.write_all(bytes)
+        })
     }
 }
 
@@ -186,5 +243,21 @@ mod tests {
             .map(|e| e.file_name())
             .collect();
         assert_eq!(leftovers, vec![std::ffi::OsString::from("output")]);
+    }
+
+    #[test]
+    fn a_second_write_to_a_linked_path_never_writes_through_the_link() {
+        let tmp = tempfile::tempdir().unwrap();
+        let target = tmp.path().join("output");
+        let first = Staging::new(&target).unwrap();
+        first.write("page.html", b"same").unwrap();
+        first.commit().unwrap();
+
+        let second = Staging::new(&target).unwrap();
+        second.write("page.html", b"same").unwrap(); // linked: unchanged
+        second.write("page.html", b"changed").unwrap();
+        assert_eq!(std::fs::read(target.join("page.html")).unwrap(), b"same");
+        second.commit().unwrap();
+        assert_eq!(std::fs::read(target.join("page.html")).unwrap(), b"changed");
     }
 }

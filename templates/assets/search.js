@@ -2,7 +2,14 @@
    which works from file:// too. Index text is untrusted: textContent only. */
 (function () {
   'use strict';
-  var d = document, input = d.getElementById('kb-search-input'), panel = d.getElementById('kb-search-panel');
+  var d = document, input = d.getElementById('kb-search-input');
+  /* The results panel is made here, not repeated in every page: search needs JavaScript anyway. */
+  if (input && input.form && !d.getElementById('kb-search-panel')) {
+    input.form.insertAdjacentHTML('beforeend', '<div class="search-panel" id="kb-search-panel" hidden>' +
+      '<p class="search-status" id="kb-search-status" role="status" aria-live="polite"></p>' +
+      '<ul class="search-results" id="kb-search-results" role="listbox" aria-label="Search results"></ul></div>');
+  }
+  var panel = d.getElementById('kb-search-panel');
   var list = d.getElementById('kb-search-results'), status = d.getElementById('kb-search-status');
   if (!input || !panel || !list || !status) return;
   var form = input.form, root = input.getAttribute('data-root') || '', src = input.getAttribute('data-index');
