@@ -846,3 +846,331 @@ fn a_failed_commit_leaves_no_record_behind() {
     assert_eq!(git(kb.path(), ANA, &["status", "--porcelain"]), "");
     assert_eq!(state(&status(&kb)["sop-a"]), "draft");
 }
+
+/// Commits everything as `who`, with author and committer date `date` (RFC 3339).
+fn commit_at(kb: &Kb, who: &str, message: &str, date: &str) {
+    git(kb.path(), who, &["add", "-A"]);
+    let out = Command::new("git")
+        .args(["commit", "-q", "-m", message])
+        .current_dir(kb.path())
+        .envs(git_env(who))
+        .env("GIT_AUTHOR_DATE", date)
+        .env("GIT_COMMITTER_DATE", date)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `kbpub approve --as who args...` with the clock (and so the commit's date) at `now`.
+fn approve_at(kb: &Kb, who: &str, args: &[&str], now: &str) -> Run {
+    let mut all = vec!["approve", "--as", who];
+    all.extend(args);
+    kbpub_as(kb, who, &all, Some(now))
+}
+
+/// The only record file in `.kb/approvals/<doc>/` whose name contains `who`.
+fn record_of(kb: &Kb, doc: &str, who: &str) -> String {
+    let dir = kb.path().join(".kb/approvals").join(doc);
+    let names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(who))
+        .collect();
+    assert_eq!(names.len(), 1, "{names:?}");
+    format!(".kb/approvals/{doc}/{}", names[0])
+}
+
+#[test]
+fn a_rejection_edited_or_deleted_later_still_stands_and_is_reported_as_tampering() {
+    let kb = repo();
+    approve(&kb, ANA, &["sop-a"]).ok();
+    approve(&kb, BO, &["sop-a", "--reject", "--comment", "wrong"]).ok();
+    let rejection = record_of(&kb, "sop-a", BO);
+    // Wes turns Bo's rejection into an approval...
+    let text = std::fs::read_to_string(kb.path().join(&rejection)).unwrap();
+    kb.write(
+        &rejection,
+        &text.replace("decision = \"reject\"", "decision = \"approve\""),
+    );
+    commit_as(&kb, WES, "Fix record");
+    let a = &status(&kb)["sop-a"];
+    assert_eq!(state(a), "rejected", "{}", reasons(a));
+    assert!(
+        reasons(a).contains(&format!("TAMPERING: {rejection} was changed in commit"))
+            && reasons(a).contains("by wes@example.com; records are immutable"),
+        "{}",
+        reasons(a)
+    );
+    // ...then deletes it, then moves Ana's approval somewhere else.
+    kb.remove(&rejection);
+    commit_as(&kb, WES, "Drop record");
+    let a = &status(&kb)["sop-a"];
+    assert_eq!(state(a), "rejected", "{}", reasons(a));
+    assert!(
+        reasons(a).contains("was deleted or moved in commit"),
+        "{}",
+        reasons(a)
+    );
+    let check = kbpub_as(&kb, WES, &["check"], None).ok();
+    assert!(
+        check.stderr().contains("warning[approval-tampering]")
+            && check.stderr().contains(&rejection),
+        "{}",
+        check.stderr()
+    );
+    // Only Bo lifts his rejection, with a later approval.
+    approve(&kb, BO, &["sop-a"]).ok();
+    let a = &status(&kb)["sop-a"];
+    assert_eq!(state(a), "approved", "{}", reasons(a));
+    assert!(
+        reasons(a).contains("TAMPERING"),
+        "tampering stays on record"
+    );
+}
+
+#[test]
+fn an_uncommitted_edit_of_a_record_does_not_change_what_counts() {
+    let kb = repo();
+    approve(&kb, BO, &["sop-a", "--reject"]).ok();
+    let rejection = record_of(&kb, "sop-a", BO);
+    kb.remove(&rejection);
+    let a = &status(&kb)["sop-a"];
+    assert_eq!(state(a), "rejected", "{}", reasons(a));
+    assert!(
+        reasons(a).contains(&format!(
+            "TAMPERING: {rejection} is deleted in the working tree"
+        )),
+        "{}",
+        reasons(a)
+    );
+}
+
+#[test]
+fn a_record_that_does_not_parse_as_committed_blocks_the_page() {
+    let kb = repo();
+    approve(&kb, ANA, &["sop-a"]).ok();
+    assert_eq!(state(&status(&kb)["sop-a"]), "approved");
+    kb.write(
+        ".kb/approvals/sop-a/20260101T000000Z-bo@example.com.toml",
+        "decision = \"rej",
+    );
+    commit_as(&kb, WES, "Garbage");
+    let a = &status(&kb)["sop-a"];
+    assert_eq!(state(a), "blocked", "{}", reasons(a));
+    assert!(
+        reasons(a)
+            .contains("blocked: record .kb/approvals/sop-a/20260101T000000Z-bo@example.com.toml")
+            && reasons(a).contains("cannot be read"),
+        "{}",
+        reasons(a)
+    );
+    // Repairing the file later is tampering: the broken record as committed still blocks.
+    let record = record_of(&kb, "sop-a", ANA);
+    let copy = std::fs::read_to_string(kb.path().join(&record)).unwrap();
+    kb.write(
+        ".kb/approvals/sop-a/20260101T000000Z-bo@example.com.toml",
+        &copy,
+    );
+    commit_as(&kb, WES, "Repair");
+    assert_eq!(state(&status(&kb)["sop-a"]), "blocked");
+    kbpub_as(&kb, WES, &["build"], None).ok();
+    assert_eq!(
+        text(&kb.html("sops/a.html"), ".banner-title"),
+        "Blocked: an approval record cannot be read"
+    );
+    // An approval committed after it lifts the block.
+    approve(&kb, BO, &["sop-a"]).ok();
+    let a = &status(&kb)["sop-a"];
+    assert_eq!(state(a), "approved", "{}", reasons(a));
+}
+
+#[test]
+fn a_merge_never_resurrects_an_approval_rejected_later_on_main() {
+    let kb = repo();
+    // Ana approves on a branch on June 1st, then rejects the same content on main on June 2nd.
+    git(kb.path(), ANA, &["checkout", "-q", "-b", "review"]);
+    approve_at(&kb, ANA, &["sop-a"], "2026-06-01T10:00:00Z").ok();
+    git(kb.path(), ANA, &["checkout", "-q", "main"]);
+    approve_at(&kb, ANA, &["sop-a", "--reject"], "2026-06-02T10:00:00Z").ok();
+    git(
+        kb.path(),
+        BO,
+        &["merge", "-q", "--no-ff", "-m", "Merge review", "review"],
+    );
+    let a = &status_at(&kb, Some("2026-06-03T00:00:00Z"))["sop-a"];
+    assert_eq!(state(a), "rejected", "{}", reasons(a));
+    // The other way round: the later approval on the branch wins over the earlier rejection.
+    git(kb.path(), BO, &["checkout", "-q", "-b", "second"]);
+    approve_at(&kb, BO, &["sop-b", "--reject"], "2026-06-01T10:00:00Z").ok();
+    git(kb.path(), BO, &["checkout", "-q", "main"]);
+    git(kb.path(), BO, &["checkout", "-q", "-b", "third"]);
+    approve_at(&kb, BO, &["sop-b"], "2026-06-02T10:00:00Z").ok();
+    git(kb.path(), BO, &["checkout", "-q", "main"]);
+    git(
+        kb.path(),
+        ANA,
+        &["merge", "-q", "--no-ff", "-m", "Merge third", "third"],
+    );
+    git(
+        kb.path(),
+        ANA,
+        &["merge", "-q", "--no-ff", "-m", "Merge second", "second"],
+    );
+    let b = &status_at(&kb, Some("2026-06-03T00:00:00Z"))["sop-b"];
+    assert_eq!(state(b), "approved", "{}", reasons(b));
+}
+
+#[test]
+fn on_a_tie_between_branches_a_rejection_wins() {
+    let kb = repo();
+    let at = "2026-06-01T10:00:00Z";
+    git(kb.path(), ANA, &["checkout", "-q", "-b", "yes"]);
+    approve_at(&kb, ANA, &["sop-a"], at).ok();
+    git(kb.path(), ANA, &["checkout", "-q", "main"]);
+    // The same second on main (under another file name, or the branches would conflict).
+    approve_at(&kb, ANA, &["sop-a", "--reject", "--no-commit"], at).ok();
+    let staged = record_of(&kb, "sop-a", ANA);
+    git(kb.path(), ANA, &["reset", "-q"]);
+    std::fs::rename(
+        kb.path().join(&staged),
+        kb.path().join(staged.replace(".toml", "-2.toml")),
+    )
+    .unwrap();
+    commit_at(&kb, ANA, "Reject sop-a", at);
+    git(
+        kb.path(),
+        BO,
+        &["merge", "-q", "--no-ff", "-m", "Merge yes", "yes"],
+    );
+    let a = &status_at(&kb, Some("2026-06-03T00:00:00Z"))["sop-a"];
+    assert_eq!(state(a), "rejected", "{}", reasons(a));
+}
+
+#[test]
+fn times_come_from_git_not_from_the_record() {
+    let kb = repo();
+    // Ed's emergency record claims a date a year ahead, so its 72 hours would last a year...
+    approve_at(
+        &kb,
+        ED,
+        &["sop-a", "--emergency", "--reason", "outage"],
+        "2026-03-01T12:00:00Z",
+    )
+    .ok();
+    let record = record_of(&kb, "sop-a", ED);
+    let text = std::fs::read_to_string(kb.path().join(&record)).unwrap();
+    let forged = text
+        .replace("time = 2026-03-01T12:00:00Z", "time = 2027-03-01T12:00:00Z")
+        .replace(
+            "expires = 2026-03-04T12:00:00Z",
+            "expires = 2027-03-04T12:00:00Z",
+        );
+    kb.write(
+        ".kb/approvals/sop-b/20270301T120000Z-ed@example.com.toml",
+        &forged.replace("sop-a", "sop-b"),
+    );
+    commit_at(&kb, ED, "Emergency", "2026-03-01T12:00:00Z");
+    let b = &status_at(&kb, Some("2026-03-02T12:00:00Z"))["sop-b"];
+    assert_eq!(state(b), "draft", "{}", reasons(b));
+    assert!(
+        reasons(b).contains("it is dated 2027-03-01 12:00 UTC, after commit")
+            && reasons(b).contains("times come from git"),
+        "{}",
+        reasons(b)
+    );
+    // ...and the window of a genuine one counts from its commit.
+    let a = &status_at(&kb, Some("2026-03-05T12:00:00Z"))["sop-a"];
+    assert_eq!(state(a), "draft", "{}", reasons(a));
+    assert!(
+        reasons(a).contains("expired on 2026-03-04 12:00 UTC"),
+        "{}",
+        reasons(a)
+    );
+    // A commit dated in the future does not count until then, and then only from then on.
+    approve_at(&kb, ANA, &["sop-b"], "2026-04-01T00:00:00Z").ok();
+    let b = &status_at(&kb, Some("2026-03-10T00:00:00Z"))["sop-b"];
+    assert_eq!(state(b), "draft", "{}", reasons(b));
+    assert!(
+        reasons(b).contains("is dated in the future (2026-04-01 00:00 UTC)"),
+        "{}",
+        reasons(b)
+    );
+}
+
+#[test]
+fn a_commit_dated_ahead_of_the_commits_built_on_it_counts_from_their_date() {
+    let kb = repo();
+    approve_at(&kb, ANA, &["sop-a"], "2027-06-01T00:00:00Z").ok();
+    kb.write(
+        "content/sops/b.md",
+        &doc("sop-b", "internal", "Beta, later."),
+    );
+    commit_at(&kb, WES, "Later edit", "2026-01-01T00:00:00Z");
+    // max_age is 30 days: counted from 2026-01-01, not from the claimed 2027-06-01.
+    let a = &status_at(&kb, Some("2026-02-15T00:00:00Z"))["sop-a"];
+    assert_eq!(state(a), "expired", "{}", reasons(a));
+}
+
+#[test]
+fn publish_refuses_a_fixed_clock() {
+    let kb = repo();
+    kb.write(
+        "kbpub.toml",
+        "[site]\ntitle = \"T\"\nbase_url = \"https://kb.test/\"\n\n[confluence]\nbase_url = \"http://127.0.0.1:9/wiki\"\ntoken_env = \"KB_TEST_TOKEN\"\ndefault_space = \"OPS\"\n",
+    );
+    let run = kbpub_as(&kb, WES, &["publish"], Some("2026-01-01T00:00:00Z"));
+    assert_ne!(run.code(), 0, "{}", run.stderr());
+    assert!(
+        run.stderr()
+            .contains("KBPUB_NOW is set: `kbpub publish` refuses to run on a fixed clock"),
+        "{}",
+        run.stderr()
+    );
+}
+
+#[test]
+fn authorship_follows_a_document_across_renames() {
+    let kb = repo();
+    kb.write(
+        "content/sops/a.md",
+        &doc("sop-a", "internal", "Alpha procedure, by Bo."),
+    );
+    commit_as(&kb, BO, "Bo edits alpha");
+    git(
+        kb.path(),
+        WES,
+        &["mv", "content/sops/a.md", "content/sops/alpha.md"],
+    );
+    commit_as(&kb, WES, "Rename alpha");
+    let a = &status(&kb)["sop-a"];
+    assert_eq!(a["file"], "content/sops/alpha.md");
+    assert_eq!(a["changed_by"], serde_json::json!([BO, WES]), "{a}");
+    let refused = approve(&kb, BO, &["sop-a"]).fails_with(1);
+    assert!(
+        refused
+            .stderr()
+            .contains("bo@example.com authored or committed changes to sop-a"),
+        "{}",
+        refused.stderr()
+    );
+    // Once approved, a move and an edit elsewhere in the history keep the earlier authors out.
+    approve(&kb, ANA, &["sop-a"]).ok();
+    git(
+        kb.path(),
+        ANA,
+        &["mv", "content/sops/alpha.md", "content/sops/a1.md"],
+    );
+    commit_as(&kb, ANA, "Move again");
+    kb.write(
+        "content/sops/a1.md",
+        &doc("sop-a", "internal", "Alpha procedure, v2."),
+    );
+    commit_as(&kb, BO, "Bo edits again");
+    let a = &status(&kb)["sop-a"];
+    assert_eq!(state(a), "stale", "{}", reasons(a));
+    assert_eq!(a["changed_by"], serde_json::json!([ANA, BO]), "{a}");
+}

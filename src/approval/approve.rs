@@ -283,7 +283,15 @@ fn write_and_commit(
     let author = format!("--author={name} <{email}>");
     let message = commit_message(records, request);
     let commit = ["commit", "-q", author.as_str(), "-m", message.as_str()];
-    if let Err(d) = git::run_with_paths(root, &commit, &paths) {
+    // The commit carries the records' time: validity is counted from the commit's date.
+    let date = request
+        .now
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let dates = [
+        ("GIT_AUTHOR_DATE", date.clone()),
+        ("GIT_COMMITTER_DATE", date),
+    ];
+    if let Err(d) = git::run_with_paths_env(root, &commit, &paths, &dates) {
         cleanup();
         return Err(vec![d.help(
             "the records were not kept; fix the problem git reports and run the command again",

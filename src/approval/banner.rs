@@ -62,6 +62,7 @@ pub fn banners(approvals: &Approvals) -> HashMap<usize, Vec<Banner>> {
                     "Emergency approval: published without regular review",
                 ),
                 State::Rejected => ("danger", "Rejected: not approved for publication"),
+                State::Blocked => ("danger", "Blocked: an approval record cannot be read"),
                 State::Stale => (
                     "warning",
                     "Changed since it was approved: needs approval again",

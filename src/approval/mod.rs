@@ -7,6 +7,7 @@
 //! - `policy`: `.kb/policy.toml` and `.kb/people.toml`, parsed strictly
 //! - `hash`: the content hash of a page (source and templates, not live data)
 //! - `record`: `.kb/approvals/<doc-id>/<time>-<approver>.toml` files
+//! - `ledger`: the records as first committed, and tampering with them
 //! - `history`: the git history the records are verified against
 //! - `status`: the state of one page, with reasons
 //! - `approve`: `kbpub approve`, writing and committing records
@@ -21,6 +22,7 @@ pub mod banner;
 mod git;
 pub mod hash;
 pub mod history;
+pub mod ledger;
 pub mod policy;
 pub mod record;
 pub mod report;
@@ -130,8 +132,17 @@ pub fn evaluate(engine: &Engine, now: DateTime<Utc>) -> Result<Approvals, Error>
         .ok_or(Error::NoPolicy)?;
     let (rules, mut warnings) = policy.assign(site).map_err(Error::Policy)?;
     let history = History::read(root).map_err(|d| Error::History(Box::new(d)))?;
-    let (records, record_warnings) = record::read_all(root);
-    warnings.extend(record_warnings);
+    let ledger = ledger::Ledger::read(root, &history).map_err(|d| Error::History(Box::new(d)))?;
+    warnings.extend(ledger.warnings.iter().cloned());
+    for (doc, found) in &ledger.tampering {
+        if site.page_by_id(doc).is_none() {
+            warnings.extend(
+                found
+                    .iter()
+                    .map(|t| Diagnostic::warning("approval-tampering", t.clone())),
+            );
+        }
+    }
     let gated: Vec<usize> = site
         .nav_order()
         .into_iter()
@@ -148,8 +159,17 @@ pub fn evaluate(engine: &Engine, now: DateTime<Utc>) -> Result<Approvals, Error>
         .map(|&i| {
             let page = &site.pages[i];
             let rule = rules[i].map(|r| &policy.rules[r]);
-            let page_records = records.get(&page.id).map(Vec::as_slice).unwrap_or(&[]);
-            status::evaluate_page(&inputs, i, page, rule, &hashes[&i], page_records)
+            let entries = ledger
+                .entries
+                .get(&page.id)
+                .map(Vec::as_slice)
+                .unwrap_or(&[]);
+            let tampering = ledger
+                .tampering
+                .get(&page.id)
+                .map(Vec::as_slice)
+                .unwrap_or(&[]);
+            status::evaluate_page(&inputs, i, page, rule, &hashes[&i], entries, tampering)
         })
         .collect();
     let by_page = pages.iter().enumerate().map(|(n, p)| (p.page, n)).collect();

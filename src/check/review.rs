@@ -87,6 +87,11 @@ pub fn approvals(
     let mut diagnostics = approvals.warnings.clone();
     for a in &approvals.pages {
         let page = &site.pages[a.page];
+        diagnostics.extend(a.tampering.iter().map(|t| {
+            Diagnostic::warning("approval-tampering", t.clone())
+                .at(page.key_location("title"))
+                .help("approval records are immutable once committed: revert the change; the record as first committed is what counts")
+        }));
         let why = a.reasons.join("; ");
         let diagnostic = match a.state {
             State::Approved => continue,
@@ -102,6 +107,11 @@ pub fn approvals(
                 "no rule in .kb/policy.toml matches this page: nobody can approve it, so it is never published",
             )
             .help("add a rule whose `paths` or `audience` match it (see the README's \"Approvals\")"),
+            State::Blocked => Diagnostic::warning(
+                "approval-blocked",
+                "an approval record of this page cannot be read: it is blocked (fail closed)",
+            )
+            .help(format!("{why}; approve the page again in a later commit")),
             State::Emergency => Diagnostic::warning(
                 "emergency-approval",
                 "published under an emergency approval: it needs a regular approval before that ends",
