@@ -9,7 +9,7 @@ use clap::{CommandFactory, Parser, Subcommand};
 
 use kbpub::approval::{self, approve, record::Decision, report};
 use kbpub::config::Config;
-use kbpub::content::{self, Site};
+use kbpub::content::Site;
 use kbpub::diag::{self, Diagnostic, Format};
 use kbpub::publish::{self, TargetName};
 use kbpub::render::Engine;
@@ -251,7 +251,7 @@ enum Command {
     /// not count.
     #[command(after_help = APPROVE_EXIT_CODES)]
     Approve {
-        /// Document ids or paths (content/sops/x.md)
+        /// Document ids or paths (content/sops/x.md), or data-driven page families (family-data-partner)
         #[arg(required = true, value_name = "DOC")]
         docs: Vec<String>,
         /// Record a rejection: blocks publication of this content until the rejecter approves
@@ -272,6 +272,9 @@ enum Command {
         /// Why the emergency approval is needed (required with --emergency)
         #[arg(long, requires = "emergency", value_name = "TEXT")]
         reason: Option<String>,
+        /// The content hash you reviewed (from `kbpub status` or the preview); refused if the content changed since
+        #[arg(long, value_name = "HASH")]
+        hash: Option<String>,
         /// How to report problems
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
@@ -428,6 +431,7 @@ fn main() -> ExitCode {
             no_commit,
             emergency,
             reason,
+            hash,
             format,
         } => {
             let decision = if reject {
@@ -441,6 +445,7 @@ fn main() -> ExitCode {
                 comment,
                 approver,
                 emergency: reason.filter(|_| emergency),
+                expected_hash: hash,
                 commit: !no_commit,
                 now,
                 cwd: std::env::current_dir().unwrap_or_default(),
@@ -721,18 +726,23 @@ fn data_pull(
     }
 }
 
-/// Loads the knowledge base for the approval commands: a site without errors and its templates.
+/// Loads the knowledge base for the approval commands: a site without errors, with the
+/// data-driven pages the snapshot generates (their families are approved by template).
 fn load_site(root: Option<PathBuf>, format: Format) -> Result<Site, ExitCode> {
     let fail = |diagnostics: Vec<Diagnostic>| {
         report(&diagnostics, format);
         ExitCode::from(1)
     };
     let config = config(root).map_err(|d| fail(vec![d]))?;
-    content::load_valid(&config).map_err(fail)
+    let (site, diagnostics, _) = kbpub::site::load(&config).map_err(fail)?;
+    if diagnostics.iter().any(Diagnostic::is_error) {
+        return Err(fail(diagnostics));
+    }
+    Ok(site)
 }
 
 /// The engine for the approval commands: approvals bind to content and templates, never to live
-/// data, so no snapshot is loaded (and generated data pages are not gated).
+/// data values, so the engine gets no dataset.
 fn engine(site: &Site, format: Format) -> Result<Engine<'_>, ExitCode> {
     Engine::new(site, Default::default()).map_err(|diagnostics| {
         report(&diagnostics, format);
@@ -780,12 +790,20 @@ fn approve_command(
                 record.path
             );
         }
+        if !outcome.unchanged.is_empty() {
+            eprintln!(
+                "Unchanged (the same decision by {} already stands): {}",
+                outcome.approver,
+                outcome.unchanged.join(", ")
+            );
+        }
         match &outcome.commit {
             Some(commit) => eprintln!(
                 "Committed {} authored by {}.",
                 &commit[..commit.len().min(10)],
                 outcome.approver
             ),
+            None if outcome.records.is_empty() => {}
             None => eprintln!(
                 "Staged, not committed: the records count once committed with the approver as author."
             ),

@@ -10,7 +10,7 @@ use chrono::{DateTime, NaiveTime, Utc};
 
 use super::policy::{self, Policy};
 use super::record::{Decision, Record};
-use super::{Error, evaluate, git, hash};
+use super::{Approvals, Error, PageApproval, State, evaluate, git, hash};
 use crate::content::Site;
 use crate::diag::Diagnostic;
 use crate::render::Engine;
@@ -28,6 +28,9 @@ pub struct Request {
     pub approver: Option<String>,
     /// `Some(reason)` for an emergency approval.
     pub emergency: Option<String>,
+    /// `--hash`: the content hash (or its short form) the reviewer reviewed; refused when the
+    /// content changed since.
+    pub expected_hash: Option<String>,
     /// Commit the records (else leave them staged).
     pub commit: bool,
     pub now: DateTime<Utc>,
@@ -42,6 +45,8 @@ pub struct Outcome {
     pub approver: String,
     /// The commit holding the records, when committed.
     pub commit: Option<String>,
+    /// Documents on which the approver's same decision already stands: nothing was written.
+    pub unchanged: Vec<String>,
 }
 
 pub fn approve(engine: &Engine, request: &Request) -> Result<Outcome, Vec<Diagnostic>> {
@@ -69,23 +74,29 @@ pub fn approve(engine: &Engine, request: &Request) -> Result<Outcome, Vec<Diagno
     let person = policy.people.get(&email).cloned().ok_or_else(|| {
         vec![Diagnostic::error("approver", format!("{email} is not in {}", policy::PEOPLE_FILE)).help("approvers are listed as `[[person]]` in .kb/people.toml; pass `--as EMAIL` to approve as someone listed")]
     })?;
-    let pages = resolve(site, &request.targets, &request.cwd)?;
     let approvals = evaluate(engine, request.now).map_err(|e| e.diagnostics())?;
-    let hashes = hash::hash_pages(engine, &pages);
+    let subjects = resolve(site, &approvals, &request.targets, &request.cwd)?;
     let mut records = Vec::new();
     let mut errors = Vec::new();
-    for page in pages {
-        let p = &site.pages[page];
-        let Some(state) = approvals.page(page) else {
+    let mut unchanged = Vec::new();
+    for subject in subjects {
+        let Some(n) = subject else {
             errors.push(Diagnostic::error(
                 "approve",
-                format!(
-                    "{} is a generated section page: there is nothing to approve",
-                    p.file
-                ),
+                "a section page without `_index.md` is generated from its folder: there is nothing to approve",
             ));
             continue;
         };
+        let state = &approvals.pages[n];
+        let p = &site.pages[state.page];
+        let stands = match request.decision {
+            Decision::Approve => state.approved_by.contains(&email),
+            Decision::Reject => state.rejected_by.contains(&email),
+        };
+        if stands && request.emergency.is_none() {
+            unchanged.push(state.doc.clone());
+            continue;
+        }
         let Some(rule) = policy
             .rules
             .iter()
@@ -94,7 +105,7 @@ pub fn approve(engine: &Engine, request: &Request) -> Result<Outcome, Vec<Diagno
             errors.push(
                 Diagnostic::error(
                     "approve",
-                    format!("no rule in {} matches {}", policy::POLICY_FILE, p.file),
+                    format!("no rule in {} matches {}", policy::POLICY_FILE, state.file),
                 )
                 .help("add a `[[rule]]` whose `paths` or `audience` match it"),
             );
@@ -138,7 +149,7 @@ pub fn approve(engine: &Engine, request: &Request) -> Result<Outcome, Vec<Diagno
                     format!(
                         "{} may not decide on {}: not in {kind} ({})",
                         person.email,
-                        p.id,
+                        state.doc,
                         groups.join(", ")
                     ),
                 )
@@ -148,7 +159,7 @@ pub fn approve(engine: &Engine, request: &Request) -> Result<Outcome, Vec<Diagno
         }
         if exclude_authors && state.changed_by.contains(&email) {
             errors.push(
-                Diagnostic::error("approve", format!("{} authored or committed changes to {} since its last approved state, so their approval would not count", person.email, p.id))
+                Diagnostic::error("approve", format!("{} authored or committed changes to {} since its last approved state, so their approval would not count", person.email, state.doc))
                     .help("ask another reviewer in the rule's groups to approve it"),
             );
             continue;
@@ -159,7 +170,7 @@ pub fn approve(engine: &Engine, request: &Request) -> Result<Outcome, Vec<Diagno
                     "approve",
                     format!(
                         "an approval of {} now would expire immediately ({expires})",
-                        p.id
+                        state.doc
                     ),
                 )
                 .at(p.key_location("review_by"))
@@ -173,7 +184,7 @@ pub fn approve(engine: &Engine, request: &Request) -> Result<Outcome, Vec<Diagno
                     "approve",
                     format!(
                         "{} has uncommitted changes in {}",
-                        p.id,
+                        state.doc,
                         state.uncommitted.join(", ")
                     ),
                 )
@@ -181,12 +192,15 @@ pub fn approve(engine: &Engine, request: &Request) -> Result<Outcome, Vec<Diagno
             );
             continue;
         }
-        let page_hash = &hashes[&page];
+        if let Some(refused) = cannot_count(state, request) {
+            errors.push(refused);
+            continue;
+        }
         records.push(Record::new(
-            &p.id,
-            &p.file,
-            &page_hash.hash,
-            &page_hash.parts,
+            &state.doc,
+            &state.file,
+            &state.content_hash,
+            &state.parts,
             request.decision,
             &email,
             request.now,
@@ -198,19 +212,70 @@ pub fn approve(engine: &Engine, request: &Request) -> Result<Outcome, Vec<Diagno
     if !errors.is_empty() {
         return Err(errors);
     }
-    let commit = write_and_commit(root, &mut records, &person.name, &email, request)?;
+    let commit = if records.is_empty() {
+        None
+    } else {
+        write_and_commit(root, &mut records, &person.name, &email, request)?
+    };
     Ok(Outcome {
         records,
         approver: policy.people.display(&email),
         commit,
+        unchanged,
     })
 }
 
-/// Finds each target by id or path.
-fn resolve(site: &Site, targets: &[String], cwd: &Path) -> Result<Vec<usize>, Vec<Diagnostic>> {
+/// Why a decision about `state` could not count, beyond who decides: an emergency approval over
+/// a standing rejection (rejections win), or content other than what the reviewer saw.
+fn cannot_count(state: &PageApproval, request: &Request) -> Option<Diagnostic> {
+    if request.emergency.is_some() && state.state == State::Rejected {
+        return Some(
+            Diagnostic::error(
+                "approve",
+                format!(
+                    "{} is rejected: an emergency approval does not override a rejection",
+                    state.doc
+                ),
+            )
+            .help(format!(
+                "{}; the rejecter must approve it (or a new version) first",
+                state.reasons.first().cloned().unwrap_or_default()
+            )),
+        );
+    }
+    if let Some(seen) = request
+        .expected_hash
+        .as_deref()
+        .filter(|h| *h != state.content_hash && *h != hash::short(&state.content_hash))
+    {
+        return Some(
+            Diagnostic::error(
+                "approve",
+                format!(
+                    "{} changed since it was reviewed: its content hash is {}, not {seen}",
+                    state.doc,
+                    hash::short(&state.content_hash)
+                ),
+            )
+            .help(
+                "review the current version (`kbpub status`, `kbpub serve`) and approve that hash",
+            ),
+        );
+    }
+    None
+}
+
+/// Finds each target by id (of a document, a section page or a data-driven page family) or by
+/// path, as an index into `approvals.pages` (`None` for a generated section page); each once.
+fn resolve(
+    site: &Site,
+    approvals: &Approvals,
+    targets: &[String],
+    cwd: &Path,
+) -> Result<Vec<Option<usize>>, Vec<Diagnostic>> {
     let content = site.config.content_dir();
     let content = content.canonicalize().unwrap_or(content);
-    let mut pages = Vec::new();
+    let mut subjects = Vec::new();
     let mut errors = Vec::new();
     for target in targets {
         let by_path = || {
@@ -229,14 +294,19 @@ fn resolve(site: &Site, targets: &[String], cwd: &Path) -> Result<Vec<usize>, Ve
                     )
                 })
         };
-        match site.page_by_id(target).or_else(by_path) {
-            Some(page) if !pages.contains(&page) => pages.push(page),
+        let by_family = || approvals.pages.iter().position(|a| a.doc == *target);
+        let found = match site.page_by_id(target).or_else(by_path) {
+            Some(page) => Some(approvals.index_of(page)),
+            None => by_family().map(Some),
+        };
+        match found {
+            Some(subject) if !subjects.contains(&subject) => subjects.push(subject),
             Some(_) => {}
-            None => errors.push(Diagnostic::error("usage", format!("no document with id or path `{target}`")).help("name a document by its id (`kbpub status` lists them) or its file, e.g. content/sops/x.md")),
+            None => errors.push(Diagnostic::error("usage", format!("no document with id or path `{target}`")).help("name a document by its id (`kbpub status` lists them, and data-driven page families such as `family-data-partner`) or its file, e.g. content/sops/x.md")),
         }
     }
     if errors.is_empty() {
-        Ok(pages)
+        Ok(subjects)
     } else {
         Err(errors)
     }

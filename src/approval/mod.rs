@@ -5,7 +5,9 @@
 //! cannot be known — publishing then fails closed.
 //!
 //! - `policy`: `.kb/policy.toml` and `.kb/people.toml`, parsed strictly
-//! - `hash`: the content hash of a page (source and templates, not live data)
+//! - `hash`: the content hash of a page (source, metadata, embedded files, templates; not live
+//!   data)
+//! - `family`: data-driven pages, approved once per template
 //! - `record`: `.kb/approvals/<doc-id>/<time>-<approver>.toml` files
 //! - `ledger`: the records as first committed, and tampering with them
 //! - `history`: the git history the records are verified against
@@ -19,6 +21,7 @@
 
 pub mod approve;
 pub mod banner;
+pub mod family;
 mod git;
 pub mod hash;
 pub mod history;
@@ -88,7 +91,8 @@ pub struct Approvals {
     pub head: String,
     /// The time expiry was evaluated at.
     pub now: DateTime<Utc>,
-    /// Documents and written section pages (`_index.md`), in nav order.
+    /// Documents and written section pages (`_index.md`) in nav order, then data-driven page
+    /// families.
     pub pages: Vec<PageApproval>,
     /// Problems that make approvals not count but do not stop evaluation (broken records, a
     /// path glob matching nothing).
@@ -99,14 +103,22 @@ pub struct Approvals {
 }
 
 impl Approvals {
-    /// The state of page `page` (an index into `Site::pages`); `None` for generated section
-    /// pages, which have no content of their own to approve.
+    /// The state of page `page` (an index into `Site::pages`): a data-driven page has its
+    /// family's; `None` for generated section pages (folders without `_index.md`), which have no
+    /// content of their own to approve.
     pub fn page(&self, page: usize) -> Option<&PageApproval> {
-        self.by_page.get(&page).map(|&i| &self.pages[i])
+        self.index_of(page).map(|i| &self.pages[i])
+    }
+
+    /// The index in `pages` of page `page`'s approval (its family's for a data-driven page);
+    /// `None` for generated section pages.
+    pub fn index_of(&self, page: usize) -> Option<usize> {
+        self.by_page.get(&page).copied()
     }
 
     /// May page `page` be published? True for approved pages, pages under a valid emergency
-    /// approval, and generated section pages (nothing to approve); false for everything else.
+    /// approval, pages of an approved family, and generated section pages (nothing to
+    /// approve); false for everything else.
     pub fn is_publishable(&self, page: usize) -> bool {
         self.page(page).is_none_or(PageApproval::is_publishable)
     }
@@ -146,33 +158,50 @@ pub fn evaluate(engine: &Engine, now: DateTime<Utc>) -> Result<Approvals, Error>
     let gated: Vec<usize> = site
         .nav_order()
         .into_iter()
-        .filter(|&i| policy::is_gated(&site.pages[i]))
+        .filter(|&i| policy::is_gated(&site.pages[i]) && !site.pages[i].is_generated())
         .collect();
     let hashes = hash::hash_pages(engine, &gated);
+    let families = family::families(site);
     let inputs = status::Inputs {
         policy: &policy,
         history: &history,
         now,
     };
-    let pages: Vec<PageApproval> = gated
+    let subjects: Vec<(usize, Option<&family::Family>)> = gated
+        .iter()
+        .map(|&i| (i, None))
+        .chain(families.iter().map(|f| (f.pages[0], Some(f))))
+        .collect();
+    let pages: Vec<PageApproval> = subjects
         .par_iter()
-        .map(|&i| {
+        .map(|&(i, family)| {
             let page = &site.pages[i];
             let rule = rules[i].map(|r| &policy.rules[r]);
-            let entries = ledger
-                .entries
-                .get(&page.id)
-                .map(Vec::as_slice)
-                .unwrap_or(&[]);
-            let tampering = ledger
-                .tampering
-                .get(&page.id)
-                .map(Vec::as_slice)
-                .unwrap_or(&[]);
-            status::evaluate_page(&inputs, i, page, rule, &hashes[&i], entries, tampering)
+            let id = family.map_or(page.id.as_str(), |f| f.id.as_str());
+            let entries = ledger.entries.get(id).map(Vec::as_slice).unwrap_or(&[]);
+            let tampering = ledger.tampering.get(id).map(Vec::as_slice).unwrap_or(&[]);
+            let hash = match family {
+                Some(f) => &hash::hash_family(engine, f),
+                None => &hashes[&i],
+            };
+            let mut approval =
+                status::evaluate_page(&inputs, i, page, family, rule, hash, entries, tampering);
+            if let Some(f) = family {
+                approval.generated_pages =
+                    f.pages.iter().map(|&p| site.pages[p].id.clone()).collect();
+            }
+            approval
         })
         .collect();
-    let by_page = pages.iter().enumerate().map(|(n, p)| (p.page, n)).collect();
+    let mut by_page: HashMap<usize, usize> = HashMap::new();
+    for (n, (i, family)) in subjects.iter().enumerate() {
+        match family {
+            Some(f) => by_page.extend(f.pages.iter().map(|&p| (p, n))),
+            None => {
+                by_page.insert(*i, n);
+            }
+        }
+    }
     Ok(Approvals {
         head: history.head.clone(),
         now,

@@ -351,12 +351,11 @@ impl Policy {
     }
 }
 
-/// Pages someone has to approve: documents and the section pages written as `_index.md`
-/// (generated section pages, whose source is empty, hold nothing to approve).
+/// Pages someone has to approve: documents, the section pages written as `_index.md`
+/// (generated section pages, whose source is empty, hold nothing to approve), and data-driven
+/// pages (through their family: see `family`).
 pub fn is_gated(page: &Page) -> bool {
-    // Data-driven pages are generated from the data snapshot and a template on every build:
-    // there is no source to approve, and approvals never bind to live data.
-    !page.is_generated() && (matches!(page.kind, PageKind::Document(_)) || !page.source.is_empty())
+    matches!(page.kind, PageKind::Document(_)) || !page.source.is_empty()
 }
 
 fn read(root: &Path, file: &'static str) -> Result<String, Vec<Diagnostic>> {

@@ -46,6 +46,20 @@ pub fn status_text(approvals: &Approvals) -> String {
         for reason in &p.reasons {
             writeln!(out, "{:<10} {reason}", "").ok();
         }
+        if let [first, rest @ ..] = p.generated_pages.as_slice() {
+            let more = match rest {
+                [] => String::new(),
+                [second] => format!(", {second}"),
+                [second, others @ ..] => format!(", {second} and {} more", others.len()),
+            };
+            writeln!(
+                out,
+                "{:<10} covers {} generated page(s): {first}{more}",
+                "",
+                p.generated_pages.len()
+            )
+            .ok();
+        }
     }
     let counts: Vec<String> = approvals
         .counts()

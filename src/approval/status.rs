@@ -14,6 +14,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use chrono::{DateTime, Duration, NaiveTime, Utc};
 use serde::Serialize;
 
+use super::family::Family;
 use super::hash::{self, PageHash};
 use super::history::History;
 use super::ledger::Entry;
@@ -131,6 +132,19 @@ pub struct PageApproval {
     pub uncommitted: Vec<String>,
     /// Changes to the page's approval records after they were committed (they do not count).
     pub tampering: Vec<String>,
+    /// For a data-driven page family: the ids of the pages generated from its template, which
+    /// all take its state.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub generated_pages: Vec<String>,
+    /// Who has a standing, valid approval of the current version (quorum or not).
+    #[serde(skip)]
+    pub approved_by: Vec<String>,
+    /// Whose rejection of the current version stands.
+    #[serde(skip)]
+    pub rejected_by: Vec<String>,
+    /// What the hash covers, part by part (recorded with each decision).
+    #[serde(skip)]
+    pub parts: Vec<hash::Part>,
 }
 
 impl PageApproval {
@@ -154,11 +168,13 @@ struct Verified<'r> {
     time: DateTime<Utc>,
 }
 
-/// Evaluates one page.
+/// Evaluates one page, or (`family`) a data-driven page family whose first page is `page`.
+#[allow(clippy::too_many_arguments)]
 pub fn evaluate_page(
     inputs: &Inputs,
     index: usize,
     page: &Page,
+    family: Option<&Family>,
     rule: Option<&Rule>,
     hash: &PageHash,
     entries: &[Entry],
@@ -168,11 +184,23 @@ pub fn evaluate_page(
         .meta
         .review_by
         .map(|d| d.succ_opt().unwrap_or(d).and_time(NaiveTime::MIN).and_utc());
+    let (doc, file, title) = match family {
+        Some(f) => (
+            f.id.clone(),
+            hash.parts
+                .iter()
+                .find(|p| p.name == f.template)
+                .and_then(|p| p.file.clone())
+                .unwrap_or_else(|| format!("(built-in) {}", f.template)),
+            format!("Pages generated from {}", f.template),
+        ),
+        None => (page.id.clone(), page.file.clone(), page.meta.title.clone()),
+    };
     let mut result = PageApproval {
         page: index,
-        doc: page.id.clone(),
-        file: page.file.clone(),
-        title: page.meta.title.clone(),
+        doc,
+        file,
+        title,
         state: State::Draft,
         reasons: Vec::new(),
         content_hash: hash.hash.clone(),
@@ -183,6 +211,10 @@ pub fn evaluate_page(
         changed_by: Vec::new(),
         uncommitted: Vec::new(),
         tampering: tampering.to_vec(),
+        generated_pages: Vec::new(),
+        approved_by: Vec::new(),
+        rejected_by: Vec::new(),
+        parts: hash.parts.clone(),
     };
     let Some(rule) = rule else {
         result.reasons.push(format!(
@@ -250,14 +282,8 @@ impl<'a> Evaluation<'a> {
             .map(|d| (d.record.file.clone(), d.commit))
             .collect();
         let mut page_changes: Vec<usize> = Vec::new();
-        for (n, file) in hash
-            .parts
-            .iter()
-            .filter_map(|p| p.file.as_deref())
-            .enumerate()
-        {
-            let earlier = if n == 0 { earlier.as_slice() } else { &[] };
-            page_changes.extend(history.document_changes(file, earlier));
+        for file in hash.parts.iter().filter_map(|p| p.file.as_deref()) {
+            page_changes.extend(history.document_changes(file, &earlier));
         }
         page_changes.sort_unstable();
         page_changes.dedup();
@@ -396,6 +422,14 @@ impl<'a> Evaluation<'a> {
                 }
             }
         }
+        result.approved_by = counted
+            .iter()
+            .map(|(d, _, _)| d.record.approver.clone())
+            .collect();
+        result.rejected_by = rejections
+            .iter()
+            .map(|d| d.record.approver.clone())
+            .collect();
         let candidate_groups: Vec<Vec<&str>> = counted.iter().map(|(_, g, _)| g.clone()).collect();
         let credited = credit_groups(self.rule, &candidate_groups);
         if !rejections.is_empty() {
@@ -650,9 +684,8 @@ impl<'a> Evaluation<'a> {
         for part in &self.hash.parts {
             match record.hashed.get(&part.name) {
                 Some(digest) if *digest == part.digest => {}
-                Some(_) if part.name == hash::DOCUMENT_PART => parts.push("the document".into()),
-                Some(_) => parts.push(format!("template `{}`", part.name)),
-                None => parts.push(format!("template `{}` (newly used)", part.name)),
+                Some(_) => parts.push(part_label(&part.name)),
+                None => parts.push(format!("{} (newly used)", part_label(&part.name))),
             }
         }
         let current: HashSet<&str> = self.hash.parts.iter().map(|p| p.name.as_str()).collect();
@@ -661,7 +694,7 @@ impl<'a> Evaluation<'a> {
                 .hashed
                 .keys()
                 .filter(|n| !current.contains(n.as_str()))
-                .map(|n| format!("template `{n}` (no longer used)")),
+                .map(|n| format!("{} (no longer used)", part_label(n))),
         );
         let mut commits: Vec<String> = self
             .page_changes
@@ -819,6 +852,19 @@ fn assign<'g>(
         }
     }
     false
+}
+
+/// A hashed part as people know it: "the document", "file `content/x.png`", "template `x`".
+fn part_label(name: &str) -> String {
+    if name == hash::DOCUMENT_PART {
+        "the document".into()
+    } else if name == hash::METADATA_PART {
+        "its title or metadata".into()
+    } else if let Some(file) = name.strip_prefix(hash::FILE_PART_PREFIX) {
+        format!("file `{file}`")
+    } else {
+        format!("template `{name}`")
+    }
 }
 
 /// The last day something ending at `time` (exclusive) is still valid.

@@ -121,10 +121,8 @@ async fn run(
                     parent: layout.parent[d.page].map(|q| site.pages[q].id.clone()),
                 },
                 hash: d.hash.clone(),
-                // Section pages always go out as parents of their approved pages.
-                gated: ctx.gates[d.page]
-                    .held_back()
-                    .filter(|_| p.doc_type().is_some()),
+                // Section pages are gated like documents: an unapproved title is never sent.
+                gated: ctx.gates[d.page].held_back(),
                 depth: layout.depth[d.page],
                 retire: false,
             }
