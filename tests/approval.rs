@@ -1174,3 +1174,177 @@ fn authorship_follows_a_document_across_renames() {
     assert_eq!(state(a), "stale", "{}", reasons(a));
     assert_eq!(a["changed_by"], serde_json::json!([ANA, BO]), "{a}");
 }
+
+#[test]
+fn a_replaced_image_makes_the_page_stale() {
+    let kb = repo();
+    kb.write(
+        "content/sops/a.md",
+        &doc(
+            "sop-a",
+            "internal",
+            "See the flow:\n\n![Flow](flow.png)\n\nAnd [the form](forms/claim.pdf).",
+        ),
+    );
+    kb.write("content/sops/flow.png", "PNG one");
+    kb.write("content/sops/forms/claim.pdf", "PDF one");
+    commit_as(&kb, WES, "Alpha with a diagram");
+    approve(&kb, ANA, &["sop-a"]).ok();
+    kb.write("content/sops/flow.png", "PNG two");
+    commit_as(&kb, BO, "New diagram");
+    let a = &status(&kb)["sop-a"];
+    assert_eq!(state(a), "stale", "{}", reasons(a));
+    assert!(
+        reasons(a).contains("changed since: file `content/sops/flow.png`"),
+        "{}",
+        reasons(a)
+    );
+    assert_eq!(a["changed_by"], serde_json::json!([BO]));
+    approve(&kb, BO, &["sop-a"]).fails_with(1);
+    approve(&kb, ANA, &["sop-a"]).ok();
+    kb.write("content/sops/forms/claim.pdf", "PDF two");
+    commit_as(&kb, WES, "New form");
+    assert_eq!(state(&status(&kb)["sop-a"]), "stale");
+}
+
+#[test]
+fn a_retitled_section_page_is_stale() {
+    let kb = repo();
+    kb.write(
+        "content/sops/_index.md",
+        "+++\ntitle = \"Procedures\"\n+++\n",
+    );
+    commit_as(&kb, WES, "Section");
+    approve(&kb, ANA, &["content/sops/_index.md"]).ok();
+    assert_eq!(state(&status(&kb)["sops"]), "approved");
+    kb.write(
+        "content/sops/_index.md",
+        "+++\ntitle = \"Anything goes\"\n+++\n",
+    );
+    commit_as(&kb, WES, "Retitle");
+    let s = &status(&kb)["sops"];
+    assert_eq!(state(s), "stale", "{}", reasons(s));
+    assert!(
+        reasons(s).contains("its title or metadata"),
+        "{}",
+        reasons(s)
+    );
+}
+
+#[test]
+fn data_driven_pages_are_approved_once_per_template_family() {
+    let kb = Kb::sample();
+    std::fs::remove_dir_all(kb.path().join(".kb/approvals")).ok();
+    kb.write(".gitignore", "output/\n");
+    git(kb.path(), WES, &["init", "-q", "-b", "main"]);
+    commit_as(&kb, WES, "Sample knowledge base");
+    const MARIA: &str = "maria.lopez@ops.example.com";
+    let family = &status(&kb)["family-data-partner"];
+    assert_eq!(state(family), "draft", "{}", reasons(family));
+    let pages = family["generated_pages"].as_array().unwrap();
+    assert!(
+        pages.len() >= 2
+            && pages
+                .iter()
+                .all(|p| p.as_str().unwrap().starts_with("live-partner-")),
+        "{family}"
+    );
+    assert!(
+        kbpub_as(&kb, WES, &["status"], None)
+            .ok()
+            .stdout()
+            .contains(&format!(
+                "covers {} generated page(s): live-partner-",
+                pages.len()
+            )),
+    );
+    let first = pages[0]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("live-partner-")
+        .to_string();
+    kbpub_as(&kb, WES, &["build"], None).ok();
+    assert_eq!(
+        text(
+            &kb.html(&format!("live/partners/{first}.html")),
+            ".banner-title"
+        ),
+        "Draft: not approved for publication"
+    );
+    approve(&kb, MARIA, &["family-data-partner"]).ok();
+    assert_eq!(state(&status(&kb)["family-data-partner"]), "approved");
+    kbpub_as(&kb, WES, &["build"], None).ok();
+    assert!(
+        select(
+            &kb.html(&format!("live/partners/{first}.html")),
+            ".banner-title"
+        )
+        .is_empty()
+    );
+    // An edit of the template makes every page of the family stale at once.
+    let template = std::fs::read_to_string(kb.path().join("templates/data/partner.md")).unwrap();
+    kb.write(
+        "templates/data/partner.md",
+        &format!("{template}\nEdited.\n"),
+    );
+    commit_as(&kb, WES, "Edit the partner template");
+    let family = &status(&kb)["family-data-partner"];
+    assert_eq!(state(family), "stale", "{}", reasons(family));
+    assert!(
+        reasons(family).contains("template `data/partner.md`"),
+        "{}",
+        reasons(family)
+    );
+}
+
+#[test]
+fn approve_refuses_records_that_cannot_count() {
+    let kb = repo();
+    approve(&kb, BO, &["sop-a", "--reject", "--comment", "no"]).ok();
+    let refused = approve(&kb, ED, &["sop-a", "--emergency", "--reason", "outage"]).fails_with(1);
+    assert!(
+        refused
+            .stderr()
+            .contains("sop-a is rejected: an emergency approval does not override a rejection"),
+        "{}",
+        refused.stderr()
+    );
+    let hash = status(&kb)["sop-b"]["content_hash"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    kb.write(
+        "content/sops/b.md",
+        &doc("sop-b", "internal", "Beta, changed after review."),
+    );
+    commit_as(&kb, WES, "Change beta");
+    let stale = approve(&kb, ANA, &["sop-b", "--hash", &hash]).fails_with(1);
+    assert!(
+        stale
+            .stderr()
+            .contains("sop-b changed since it was reviewed: its content hash is"),
+        "{}",
+        stale.stderr()
+    );
+    let current = status(&kb)["sop-b"]["content_hash"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    approve(&kb, ANA, &["sop-b", "--hash", &current[7..19]]).ok();
+    assert!(
+        !kb.path()
+            .join(".kb/approvals/sop-a")
+            .read_dir()
+            .unwrap()
+            .any(|e| e.unwrap().file_name().to_string_lossy().contains(ED))
+    );
+    // Deciding again what already stands writes nothing.
+    let again = approve(&kb, ANA, &["sop-b"]).ok();
+    assert!(
+        again.stderr().contains(
+            "Unchanged (the same decision by Ana Ops <ana@example.com> already stands): sop-b"
+        ),
+        "{}",
+        again.stderr()
+    );
+}
