@@ -178,6 +178,10 @@ fn approve_commits_a_record_authored_by_the_approver_and_the_page_is_approved() 
     assert_eq!(a["approvals_used"][0]["record"], record_path);
     assert_eq!(state(&pages["sop-b"]), "draft");
     let human = kbpub_as(&kb, WES, &["status"], None).ok().stdout();
+    assert!(
+        human.contains("Identities are UNVERIFIED: approvals rest on git's author field"),
+        "{human}"
+    );
     let short = &a["content_hash"].as_str().unwrap()[7..19];
     assert!(
         human.contains("approved   sop-a")
@@ -1346,5 +1350,156 @@ fn approve_refuses_records_that_cannot_count() {
         ),
         "{}",
         again.stderr()
+    );
+}
+
+/// A fresh SSH key pair made with `ssh-keygen` in `dir`: the private key's path and the public
+/// key line.
+fn ssh_key(dir: &std::path::Path, name: &str) -> (String, String) {
+    let path = dir.join(name);
+    let out = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", name, "-f"])
+        .arg(&path)
+        .output()
+        .expect("run ssh-keygen");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let public = std::fs::read_to_string(path.with_extension("pub")).unwrap();
+    (
+        path.to_str().unwrap().to_string(),
+        public.trim().to_string(),
+    )
+}
+
+/// `kbpub <args>` run by `who`, with git set to sign commits with the SSH key at `key`.
+fn kbpub_signing(kb: &Kb, who: &str, key: &str, args: &[&str]) -> Run {
+    let mut env: Vec<(&str, String)> = git_env(who);
+    env.extend([
+        ("GIT_CONFIG_COUNT", "2".to_string()),
+        ("GIT_CONFIG_KEY_0", "gpg.format".to_string()),
+        ("GIT_CONFIG_VALUE_0", "ssh".to_string()),
+        ("GIT_CONFIG_KEY_1", "user.signingkey".to_string()),
+        ("GIT_CONFIG_VALUE_1", key.to_string()),
+    ]);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    kb.run_env(args, &env)
+}
+
+#[test]
+fn signed_approvals_count_only_with_the_approvers_key_end_to_end() {
+    let keys = tempfile::tempdir().unwrap();
+    let (ana_key, ana_public) = ssh_key(keys.path(), "ana");
+    let (bo_key, bo_public) = ssh_key(keys.path(), "bo");
+    let (wes_key, _) = ssh_key(keys.path(), "wes");
+    let kb = repo();
+    let people = PEOPLE
+        .replace(
+            "email = \"ana@example.com\"\n",
+            &format!("email = \"ana@example.com\"\nssh_keys = [\"{ana_public}\"]\n"),
+        )
+        .replace(
+            "email = \"bo@example.com\"\n",
+            &format!("email = \"bo@example.com\"\nssh_keys = [\"{bo_public}\"]\n"),
+        );
+    kb.write(".kb/people.toml", &people);
+    kb.write(
+        ".kb/policy.toml",
+        &format!("require_signed = true\n{POLICY}"),
+    );
+    commit_as(&kb, WES, "Require signed approvals");
+    let human = kbpub_as(&kb, WES, &["status"], None).ok().stdout();
+    assert!(
+        human.contains("Identities: approvals count only from commits signed"),
+        "{human}"
+    );
+    // Wes approves "as Ana", signing with his own key: refused, nothing kept.
+    let head = git(kb.path(), WES, &["rev-parse", "HEAD"]);
+    let forged =
+        kbpub_signing(&kb, WES, &wes_key, &["approve", "--as", ANA, "sop-a"]).fails_with(1);
+    assert!(
+        forged.stderr().contains("it was signed with key SHA256:")
+            && forged
+                .stderr()
+                .contains("which is not one of ana@example.com's keys")
+            && forged.stderr().contains("nothing was kept"),
+        "{}",
+        forged.stderr()
+    );
+    assert_eq!(git(kb.path(), WES, &["rev-parse", "HEAD"]), head);
+    assert_eq!(git(kb.path(), WES, &["status", "--porcelain"]), "");
+    // Without signing at all: refused too.
+    approve(&kb, ANA, &["sop-a"]).fails_with(1);
+    // A record committed with `--author` Ana but unsigned does not count.
+    kbpub_as(
+        &kb,
+        ANA,
+        &["approve", "--as", ANA, "sop-b", "--no-commit"],
+        None,
+    )
+    .ok();
+    git(
+        kb.path(),
+        WES,
+        &[
+            "commit",
+            "-q",
+            "--author",
+            "Ana Ops <ana@example.com>",
+            "-m",
+            "Approve as Ana",
+        ],
+    );
+    let b = &status(&kb)["sop-b"];
+    assert_eq!(state(b), "draft", "{}", reasons(b));
+    assert!(
+        reasons(b).contains("is not signed; the policy has `require_signed = true`"),
+        "{}",
+        reasons(b)
+    );
+    // Ana signs with her key: it counts, and the key is on record.
+    kbpub_signing(&kb, ANA, &ana_key, &["approve", "sop-a", "--as", ANA]).ok();
+    let a = &status(&kb)["sop-a"];
+    assert_eq!(state(a), "approved", "{}", reasons(a));
+    let fingerprint = a["approvals_used"][0]["signing_key"].as_str().unwrap();
+    assert!(fingerprint.starts_with("SHA256:"), "{a}");
+    // Bo's key signing a commit authored as Ana does not make it Ana's.
+    kb.write("content/sops/b.md", &doc("sop-b", "internal", "Beta, v2."));
+    commit_as(&kb, WES, "Beta v2");
+    kbpub_signing(&kb, BO, &bo_key, &["approve", "--as", ANA, "sop-b"]).fails_with(1);
+    // Publishing sends exactly the signed-approved page.
+    let sim = Sim::start();
+    let toml = std::fs::read_to_string(kb.path().join("kbpub.toml")).unwrap();
+    kb.write(
+        "kbpub.toml",
+        &format!("{toml}\n[confluence]\nbase_url = \"{}/wiki\"\nemail_env = \"KB_TEST_EMAIL\"\ntoken_env = \"KB_TEST_TOKEN\"\ndefault_space = \"OPS\"\n", sim.base),
+    );
+    kb.write(".gitignore", "output/\n.kb/receipts/\n");
+    commit_as(&kb, WES, "Publish to Confluence");
+    let run = kb.run_env(
+        &["publish", "--format", "json"],
+        &[
+            ("KB_TEST_EMAIL", "kbpub@example.com"),
+            ("KB_TEST_TOKEN", "cloud-token"),
+        ],
+    );
+    assert_eq!(run.code(), 0, "{}\n{}", run.stdout(), run.stderr());
+    let titles: Vec<String> = sim
+        .pages("cloud")
+        .iter()
+        .filter(|p| p["properties"]["kbpub"].is_object())
+        .map(|p| {
+            p["properties"]["kbpub"]["doc_id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert!(titles.contains(&"sop-a".to_string()), "{titles:?}");
+    assert!(
+        !titles.contains(&"sop-b".to_string()) && !titles.contains(&"guide-p".to_string()),
+        "{titles:?}"
     );
 }

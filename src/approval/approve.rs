@@ -8,9 +8,9 @@ use std::path::Path;
 
 use chrono::{DateTime, NaiveTime, Utc};
 
-use super::policy::{self, Policy};
+use super::policy::{self, People, Policy};
 use super::record::{Decision, Record};
-use super::{Approvals, Error, PageApproval, State, evaluate, git, hash};
+use super::{Approvals, Error, PageApproval, State, evaluate, git, hash, signature};
 use crate::content::Site;
 use crate::diag::Diagnostic;
 use crate::render::Engine;
@@ -74,6 +74,10 @@ pub fn approve(engine: &Engine, request: &Request) -> Result<Outcome, Vec<Diagno
     let person = policy.people.get(&email).cloned().ok_or_else(|| {
         vec![Diagnostic::error("approver", format!("{email} is not in {}", policy::PEOPLE_FILE)).help("approvers are listed as `[[person]]` in .kb/people.toml; pass `--as EMAIL` to approve as someone listed")]
     })?;
+    if policy.require_signed && person.ssh_keys.is_empty() && person.gpg_keys.is_empty() {
+        return Err(vec![Diagnostic::error("approver", format!("the policy requires signed approvals, and {email} has no `ssh_keys` (or `gpg_keys`) in {}", policy::PEOPLE_FILE))
+            .help("add the public key you sign commits with to your `[[person]]` entry, and have that change approved by the policy owners")]);
+    }
     let approvals = evaluate(engine, request.now).map_err(|e| e.diagnostics())?;
     let subjects = resolve(site, &approvals, &request.targets, &request.cwd)?;
     let mut records = Vec::new();
@@ -215,7 +219,8 @@ pub fn approve(engine: &Engine, request: &Request) -> Result<Outcome, Vec<Diagno
     let commit = if records.is_empty() {
         None
     } else {
-        write_and_commit(root, &mut records, &person.name, &email, request)?
+        let signed = policy.require_signed.then_some(&policy.people);
+        write_and_commit(root, &mut records, &person.name, &email, signed, request)?
     };
     Ok(Outcome {
         records,
@@ -313,12 +318,16 @@ fn resolve(
 }
 
 /// Writes the records, stages them and (unless `--no-commit`) commits exactly them, authored by
-/// the approver. On failure the records are removed again: nothing half-done is left behind.
+/// the approver. With `signed` (the policy's `require_signed`), the commit is signed with the
+/// user's git signing configuration and must verify as signed by one of the approver's keys in
+/// `signed`, or it is undone. On failure the records are removed again: nothing half-done is
+/// left behind.
 fn write_and_commit(
     root: &Path,
     records: &mut [Record],
     name: &str,
     email: &str,
+    signed: Option<&People>,
     request: &Request,
 ) -> Result<Option<String>, Vec<Diagnostic>> {
     let records = with_free_names(root, records);
@@ -352,7 +361,10 @@ fn write_and_commit(
     }
     let author = format!("--author={name} <{email}>");
     let message = commit_message(records, request);
-    let commit = ["commit", "-q", author.as_str(), "-m", message.as_str()];
+    let mut commit = vec!["commit", "-q", author.as_str(), "-m", message.as_str()];
+    if signed.is_some() {
+        commit.push("-S");
+    }
     // The commit carries the records' time: validity is counted from the commit's date.
     let date = request
         .now
@@ -367,9 +379,37 @@ fn write_and_commit(
             "the records were not kept; fix the problem git reports and run the command again",
         )]);
     }
-    git::run_text(root, &["rev-parse", "HEAD"])
-        .map(|id| Some(id.trim().to_string()))
-        .map_err(|d| vec![d])
+    let ids = git::run_text(root, &["rev-parse", "HEAD", "HEAD^"]).map_err(|d| vec![d])?;
+    let (head, parent) = ids.trim().split_once('\n').unwrap_or((ids.trim(), ""));
+    if let Some(people) = signed {
+        let verified = signature::verify(root, people, &[head]).map_err(|d| vec![d])?;
+        let signature = verified.get(head).cloned().unwrap_or_default();
+        if signature.signer.as_deref() != Some(email) {
+            git::run(
+                root,
+                &[
+                    "update-ref",
+                    "-m",
+                    "kbpub approve: unsigned",
+                    "HEAD",
+                    parent,
+                    head,
+                ],
+            )
+            .map_err(|d| vec![d])?;
+            cleanup();
+            let how = match &signature.key {
+                Some(key) => format!(
+                    "it was signed with key {key}, which is not one of {email}'s keys in {}",
+                    policy::PEOPLE_FILE
+                ),
+                None => "it was not signed".to_string(),
+            };
+            return Err(vec![Diagnostic::error("approve", format!("the policy requires signed approvals, and the commit could not count: {how}; nothing was kept"))
+                .help(format!("sign with your own key: `git config gpg.format ssh` and `git config user.signingkey ~/.ssh/id_ed25519.pub`, listed under your `ssh_keys` in {}; `--as` works only with that person's key", policy::PEOPLE_FILE))]);
+        }
+    }
+    Ok(Some(head.to_string()))
 }
 
 /// Records are named by the second they are made; a second decision in the same second gets

@@ -34,6 +34,11 @@ pub fn run_with_paths_env(
     run_with_input(root, &args, &input, env)
 }
 
+/// [`run`] with `input` on standard input.
+pub fn run_with_stdin(root: &Path, args: &[&str], input: &[u8]) -> Result<Vec<u8>, Diagnostic> {
+    run_with_input(root, args, input, &[])
+}
+
 /// The contents of `commit:path` for each `(commit, path)`, in one `git cat-file --batch`;
 /// `None` where git has no such file.
 pub fn read_blobs(root: &Path, blobs: &[(&str, &str)]) -> Result<Vec<Option<Vec<u8>>>, Diagnostic> {

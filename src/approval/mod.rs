@@ -11,6 +11,7 @@
 //! - `record`: `.kb/approvals/<doc-id>/<time>-<approver>.toml` files
 //! - `ledger`: the records as first committed, and tampering with them
 //! - `history`: the git history the records are verified against
+//! - `signature`: who signed which commit, by the keys in `people.toml`
 //! - `status`: the state of one page, with reasons
 //! - `approve`: `kbpub approve`, writing and committing records
 //! - `report`: status and due lists for people; `banner`: the site's approval banners
@@ -29,6 +30,7 @@ pub mod ledger;
 pub mod policy;
 pub mod record;
 pub mod report;
+pub mod signature;
 pub mod status;
 
 use std::collections::HashMap;
@@ -91,6 +93,9 @@ pub struct Approvals {
     pub head: String,
     /// The time expiry was evaluated at.
     pub now: DateTime<Utc>,
+    /// Approvals count only from commits signed by the approver's keys; without it, identities
+    /// rest on git's author field and are unverified.
+    pub require_signed: bool,
     /// Documents and written section pages (`_index.md`) in nav order, then data-driven page
     /// families.
     pub pages: Vec<PageApproval>,
@@ -162,9 +167,27 @@ pub fn evaluate(engine: &Engine, now: DateTime<Utc>) -> Result<Approvals, Error>
         .collect();
     let hashes = hash::hash_pages(engine, &gated);
     let families = family::families(site);
+    let signatures = if policy.require_signed
+        || policy
+            .people
+            .all()
+            .any(|p| !p.ssh_keys.is_empty() || !p.gpg_keys.is_empty())
+    {
+        let commits: Vec<&str> = ledger
+            .entries
+            .values()
+            .flatten()
+            .filter_map(|e| e.commit.map(|c| history.commits[c].id.as_str()))
+            .collect();
+        signature::verify(root, &policy.people, &commits)
+            .map_err(|d| Error::History(Box::new(d)))?
+    } else {
+        HashMap::new()
+    };
     let inputs = status::Inputs {
         policy: &policy,
         history: &history,
+        signatures: &signatures,
         now,
     };
     let subjects: Vec<(usize, Option<&family::Family>)> = gated
@@ -205,6 +228,7 @@ pub fn evaluate(engine: &Engine, now: DateTime<Utc>) -> Result<Approvals, Error>
     Ok(Approvals {
         head: history.head.clone(),
         now,
+        require_signed: policy.require_signed,
         pages,
         warnings,
         by_page,

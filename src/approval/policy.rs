@@ -28,6 +28,8 @@ const DEFAULT_EMERGENCY_VALIDITY: &str = "72h";
 
 #[derive(Debug)]
 pub struct Policy {
+    /// Approvals count only from commits signed by one of the approver's keys.
+    pub require_signed: bool,
     pub rules: Vec<Rule>,
     pub emergency: Option<EmergencyRule>,
     pub people: People,
@@ -73,6 +75,10 @@ pub struct Person {
     /// Lower-case e-mail address: how records and commits name the person.
     pub email: String,
     pub name: String,
+    /// SSH public keys (`ssh-ed25519 AAAA... comment`) the person signs commits with.
+    pub ssh_keys: Vec<String>,
+    /// GPG key fingerprints the person signs commits with.
+    pub gpg_keys: Vec<String>,
 }
 
 #[derive(Debug, Default)]
@@ -100,6 +106,11 @@ impl People {
             .filter(|g| self.is_member(email, g))
             .map(String::as_str)
             .collect()
+    }
+
+    /// Every person, by e-mail address.
+    pub fn all(&self) -> impl Iterator<Item = &Person> {
+        self.by_email.values()
     }
 
     /// `Name <email>`, or the address alone for someone not in `people.toml`.
@@ -134,11 +145,17 @@ struct RawPeople {
 struct RawPerson {
     email: Spanned<String>,
     name: String,
+    #[serde(default)]
+    ssh_keys: Vec<Spanned<String>>,
+    #[serde(default)]
+    gpg_keys: Vec<String>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawPolicy {
+    #[serde(default)]
+    require_signed: bool,
     #[serde(default)]
     rule: Vec<RawRule>,
     emergency: Option<RawEmergency>,
@@ -247,6 +264,7 @@ impl Policy {
             .and_then(|e| parse_emergency(e, &people, &mut problems));
         if problems.errors.is_empty() {
             Ok(Policy {
+                require_signed: raw.require_signed,
                 rules,
                 emergency,
                 people,
@@ -397,11 +415,34 @@ impl People {
                 );
                 continue;
             }
+            for key in &person.ssh_keys {
+                let fields: Vec<&str> = key.get_ref().split_whitespace().collect();
+                let known = ["ssh-", "ecdsa-", "sk-"];
+                if fields.len() < 2 || !known.iter().any(|k| fields[0].starts_with(k)) {
+                    problems.push(
+                        key.span(),
+                        format!("`{}` is not an SSH public key", key.get_ref()),
+                        "paste the public key line, e.g. the contents of `~/.ssh/id_ed25519.pub`",
+                    );
+                }
+            }
             people.by_email.insert(
                 email.clone(),
                 Person {
                     email,
                     name: person.name,
+                    ssh_keys: person
+                        .ssh_keys
+                        .iter()
+                        .map(|k| {
+                            k.get_ref()
+                                .split_whitespace()
+                                .take(2)
+                                .collect::<Vec<_>>()
+                                .join(" ")
+                        })
+                        .collect(),
+                    gpg_keys: person.gpg_keys,
                 },
             );
         }

@@ -15,6 +15,9 @@ use crate::content::Site;
 pub struct StatusReport<'a> {
     pub head: &'a str,
     pub now: DateTime<Utc>,
+    /// `signed` (approvals count only from commits signed by the approver's keys) or
+    /// `unverified` (identities rest on git's author field).
+    pub identities: &'static str,
     pub counts: BTreeMap<&'static str, usize>,
     pub pages: &'a [super::PageApproval],
 }
@@ -23,6 +26,7 @@ pub fn status_json(approvals: &Approvals) -> StatusReport<'_> {
     StatusReport {
         head: &approvals.head,
         now: approvals.now,
+        identities: identities(approvals).0,
         counts: approvals
             .counts()
             .into_iter()
@@ -76,7 +80,23 @@ pub fn status_text(approvals: &Approvals) -> String {
         approvals.now.format("%Y-%m-%d %H:%M UTC")
     )
     .ok();
+    writeln!(out, "{}", identities(approvals).1).ok();
     out
+}
+
+/// How approvers' identities are established: a short name and a sentence for people.
+fn identities(approvals: &Approvals) -> (&'static str, &'static str) {
+    if approvals.require_signed {
+        (
+            "signed",
+            "Identities: approvals count only from commits signed by one of the approver's keys in .kb/people.toml.",
+        )
+    } else {
+        (
+            "unverified",
+            "Identities are UNVERIFIED: approvals rest on git's author field, which anyone can set; set `require_signed = true` in .kb/policy.toml and list people's SSH keys to require signed approvals.",
+        )
+    }
 }
 
 /// A page whose review is due.

@@ -20,6 +20,7 @@ use super::history::History;
 use super::ledger::Entry;
 use super::policy::{Policy, Rule};
 use super::record::{Decision, Record};
+use super::signature::Signature;
 use crate::content::Page;
 
 /// Commits dated further ahead of now than this (clock skew) do not count.
@@ -84,6 +85,8 @@ pub struct Signoff {
     pub record: String,
     /// The commit that added the record.
     pub commit: String,
+    /// The fingerprint of the key that signed that commit (`SHA256:...`), when it is signed.
+    pub signing_key: Option<String>,
 }
 
 /// An approval that counts towards the page's current state (what publish receipts record).
@@ -157,6 +160,8 @@ impl PageApproval {
 pub struct Inputs<'a> {
     pub policy: &'a Policy,
     pub history: &'a History,
+    /// The signatures of the commits that added records, by commit id.
+    pub signatures: &'a HashMap<String, Signature>,
     pub now: DateTime<Utc>,
 }
 
@@ -166,6 +171,8 @@ struct Verified<'r> {
     record: &'r Record,
     commit: usize,
     time: DateTime<Utc>,
+    /// The fingerprint of the key that signed the commit, when signed.
+    key: Option<String>,
 }
 
 /// Evaluates one page, or (`family`) a data-driven page family whose first page is `page`.
@@ -621,6 +628,7 @@ impl<'a> Evaluation<'a> {
             content_hash: r.content_hash.clone(),
             record: r.path.clone(),
             commit: self.inputs.history.commits[d.commit].id.clone(),
+            signing_key: d.key.clone(),
         }
     }
 
@@ -781,6 +789,26 @@ fn verify<'r>(inputs: &Inputs, entry: &'r Entry) -> Result<Verified<'r>, String>
             record.approver
         ));
     }
+    let signature = inputs.signatures.get(&c.id).cloned().unwrap_or_default();
+    if inputs.policy.require_signed && record.decision == Decision::Approve {
+        let problem = match (&signature.signer, &signature.key) {
+            (Some(signer), _) if *signer == record.approver => None,
+            (Some(signer), _) => Some(format!(
+                "is signed with a key of {signer}, not of the approver"
+            )),
+            (None, Some(key)) => Some(format!(
+                "is signed with key {key}, which is not one of {}'s keys in .kb/people.toml (or the signature is bad)",
+                record.approver
+            )),
+            (None, None) => Some("is not signed".to_string()),
+        };
+        if let Some(problem) = problem {
+            return Err(format!(
+                "{path} does not count: commit {} that added it {problem}; the policy has `require_signed = true`",
+                c.short_id()
+            ));
+        }
+    }
     if inputs.policy.people.get(&record.approver).is_none() {
         return Err(format!(
             "{path} does not count: {} is not in .kb/people.toml",
@@ -807,6 +835,7 @@ fn verify<'r>(inputs: &Inputs, entry: &'r Entry) -> Result<Verified<'r>, String>
         record,
         commit,
         time,
+        key: signature.key,
     })
 }
 
