@@ -1503,3 +1503,56 @@ fn signed_approvals_count_only_with_the_approvers_key_end_to_end() {
         "{titles:?}"
     );
 }
+
+#[test]
+fn a_policy_change_counts_only_once_the_policy_owners_approve_it() {
+    let kb = repo();
+    kb.write(
+        ".kb/policy.toml",
+        &format!("{POLICY}\n[owners]\ngroups = [\"commanders\"]\n"),
+    );
+    commit_as(&kb, WES, "Policy owners");
+    approve(&kb, ANA, &["guide-p"]).ok();
+    // Wes lowers the partner quorum to one approval.
+    let lowered = std::fs::read_to_string(kb.path().join(".kb/policy.toml"))
+        .unwrap()
+        .replace("approvals = 2", "approvals = 1");
+    kb.write(".kb/policy.toml", &lowered);
+    commit_as(&kb, WES, "Lower the quorum");
+    let human = kbpub_as(&kb, WES, &["status"], None).ok().stdout();
+    assert!(
+        human.contains(
+            "POLICY CHANGE PENDING: the policy files differ from the last approved policy (commit"
+        ),
+        "{human}"
+    );
+    let p = &status(&kb)["guide-p"];
+    assert_eq!(
+        state(p),
+        "draft",
+        "the old quorum stays in force: {}",
+        reasons(p)
+    );
+    let refused = approve(&kb, WES, &[".kb/policy.toml"]).fails_with(1);
+    assert!(
+        refused.stderr().contains(
+            "wes@example.com may not approve policy changes: not a policy owner (ed@example.com)"
+        ),
+        "{}",
+        refused.stderr()
+    );
+    let check = kbpub_as(&kb, WES, &["check"], None).ok();
+    assert!(
+        check.stderr().contains("warning[policy-pending]"),
+        "{}",
+        check.stderr()
+    );
+    // The owner approves the change: it is in force from then on.
+    approve(&kb, ED, &[".kb/policy.toml"]).ok();
+    let json = kbpub_as(&kb, WES, &["status", "--format", "json"], None)
+        .ok()
+        .json();
+    assert!(json["policy"]["pending"].is_null(), "{}", json["policy"]);
+    let p = &status(&kb)["guide-p"];
+    assert_eq!(state(p), "approved", "{}", reasons(p));
+}

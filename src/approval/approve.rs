@@ -10,7 +10,7 @@ use chrono::{DateTime, NaiveTime, Utc};
 
 use super::policy::{self, People, Policy};
 use super::record::{Decision, Record};
-use super::{Approvals, Error, PageApproval, State, evaluate, git, hash, signature};
+use super::{Approvals, Error, PageApproval, State, evaluate, git, governance, hash, signature};
 use crate::content::Site;
 use crate::diag::Diagnostic;
 use crate::render::Engine;
@@ -79,10 +79,22 @@ pub fn approve(engine: &Engine, request: &Request) -> Result<Outcome, Vec<Diagno
             .help("add the public key you sign commits with to your `[[person]]` entry, and have that change approved by the policy owners")]);
     }
     let approvals = evaluate(engine, request.now).map_err(|e| e.diagnostics())?;
-    let subjects = resolve(site, &approvals, &request.targets, &request.cwd)?;
+    let (policy_targets, page_targets): (Vec<String>, Vec<String>) = request
+        .targets
+        .iter()
+        .cloned()
+        .partition(|t| is_policy_target(t));
+    let subjects = resolve(site, &approvals, &page_targets, &request.cwd)?;
     let mut records = Vec::new();
     let mut errors = Vec::new();
     let mut unchanged = Vec::new();
+    if !policy_targets.is_empty() {
+        match approve_policy(root, &approvals, &email, request) {
+            Ok(Some(record)) => records.push(record),
+            Ok(None) => unchanged.push(policy::POLICY_FILE.to_string()),
+            Err(d) => errors.push(d),
+        }
+    }
     for subject in subjects {
         let Some(n) = subject else {
             errors.push(Diagnostic::error(
@@ -219,7 +231,7 @@ pub fn approve(engine: &Engine, request: &Request) -> Result<Outcome, Vec<Diagno
     let commit = if records.is_empty() {
         None
     } else {
-        let signed = policy.require_signed.then_some(&policy.people);
+        let signed = approvals.require_signed.then_some(&policy.people);
         write_and_commit(root, &mut records, &person.name, &email, signed, request)?
     };
     Ok(Outcome {
@@ -228,6 +240,69 @@ pub fn approve(engine: &Engine, request: &Request) -> Result<Outcome, Vec<Diagno
         commit,
         unchanged,
     })
+}
+
+/// `.kb/policy.toml`, `.kb/people.toml` or `_policy`: the policy files, approved together.
+fn is_policy_target(target: &str) -> bool {
+    let target = target.trim_start_matches("./");
+    [
+        policy::POLICY_FILE,
+        policy::PEOPLE_FILE,
+        governance::POLICY_DOC,
+    ]
+    .contains(&target)
+}
+
+/// A policy owner's approval of the policy files as they are committed now; `None` when they
+/// are already in force.
+fn approve_policy(
+    root: &Path,
+    approvals: &Approvals,
+    email: &str,
+    request: &Request,
+) -> Result<Option<Record>, Diagnostic> {
+    let state = &approvals.policy;
+    if request.decision == Decision::Reject || request.emergency.is_some() {
+        return Err(Diagnostic::error("approve", "a policy change is approved, or left unapproved: there is no rejection or emergency approval of the policy").in_file(policy::POLICY_FILE));
+    }
+    if state.pending.is_none() {
+        return Ok(None);
+    }
+    if !state.owners.contains(&email.to_string()) {
+        return Err(Diagnostic::error("approve", format!("{email} may not approve policy changes: not a policy owner ({})", state.owners.join(", ")))
+            .in_file(policy::POLICY_FILE)
+            .help("the `[owners]` groups of the policy in force approve changes to .kb/policy.toml and .kb/people.toml"));
+    }
+    let status = git::run_text(
+        root,
+        &[
+            "status",
+            "--porcelain",
+            "--",
+            policy::POLICY_FILE,
+            policy::PEOPLE_FILE,
+        ],
+    )
+    .map_err(|d| d)?;
+    if !status.trim().is_empty() {
+        return Err(
+            Diagnostic::error("approve", "the policy files have uncommitted changes")
+                .in_file(policy::POLICY_FILE)
+                .help("commit them first: owners approve what is in git"),
+        );
+    }
+    Ok(Some(Record::new(
+        governance::POLICY_DOC,
+        policy::POLICY_FILE,
+        &state.current_hash,
+        &[],
+        Decision::Approve,
+        email,
+        request.now,
+        None,
+        request.comment.clone(),
+        None,
+    )))
 }
 
 /// Why a decision about `state` could not count, beyond who decides: an emergency approval over

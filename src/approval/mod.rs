@@ -12,6 +12,7 @@
 //! - `ledger`: the records as first committed, and tampering with them
 //! - `history`: the git history the records are verified against
 //! - `signature`: who signed which commit, by the keys in `people.toml`
+//! - `governance`: which policy is in force (changes approved by the policy owners)
 //! - `status`: the state of one page, with reasons
 //! - `approve`: `kbpub approve`, writing and committing records
 //! - `report`: status and due lists for people; `banner`: the site's approval banners
@@ -24,6 +25,7 @@ pub mod approve;
 pub mod banner;
 pub mod family;
 mod git;
+pub mod governance;
 pub mod hash;
 pub mod history;
 pub mod ledger;
@@ -96,6 +98,8 @@ pub struct Approvals {
     /// Approvals count only from commits signed by the approver's keys; without it, identities
     /// rest on git's author field and are unverified.
     pub require_signed: bool,
+    /// Which policy is in force, and whether a change to it awaits the owners' approval.
+    pub policy: governance::PolicyState,
     /// Documents and written section pages (`_index.md`) in nav order, then data-driven page
     /// families.
     pub pages: Vec<PageApproval>,
@@ -147,9 +151,15 @@ pub fn evaluate(engine: &Engine, now: DateTime<Utc>) -> Result<Approvals, Error>
     let policy = Policy::load(root)
         .map_err(Error::Policy)?
         .ok_or(Error::NoPolicy)?;
-    let (rules, mut warnings) = policy.assign(site).map_err(Error::Policy)?;
     let history = History::read(root).map_err(|d| Error::History(Box::new(d)))?;
     let ledger = ledger::Ledger::read(root, &history).map_err(|d| Error::History(Box::new(d)))?;
+    let (policy, policy_state) = governance::in_force(root, policy, &history, &ledger)?;
+    let (rules, mut warnings) = policy.assign(site).map_err(Error::Policy)?;
+    if let Some(pending) = &policy_state.pending {
+        warnings.push(
+            Diagnostic::warning("policy-pending", pending.clone()).in_file(policy::POLICY_FILE),
+        );
+    }
     warnings.extend(ledger.warnings.iter().cloned());
     for (doc, found) in &ledger.tampering {
         if site.page_by_id(doc).is_none() {
@@ -229,6 +239,7 @@ pub fn evaluate(engine: &Engine, now: DateTime<Utc>) -> Result<Approvals, Error>
         head: history.head.clone(),
         now,
         require_signed: policy.require_signed,
+        policy: policy_state,
         pages,
         warnings,
         by_page,

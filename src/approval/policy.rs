@@ -32,6 +32,9 @@ pub struct Policy {
     pub require_signed: bool,
     pub rules: Vec<Rule>,
     pub emergency: Option<EmergencyRule>,
+    /// Who approves changes to the policy and people files (`[owners]`); without it, any
+    /// committed change is in force at once.
+    pub owners: Option<OwnersRule>,
     pub people: People,
     text: Arc<str>,
 }
@@ -59,6 +62,21 @@ pub struct Rule {
     pub precedence: Option<i64>,
     name_span: Range<usize>,
     path_spans: Vec<Range<usize>>,
+}
+
+/// Who must approve a change to `.kb/policy.toml` or `.kb/people.toml` before it is in force.
+#[derive(Debug)]
+pub struct OwnersRule {
+    pub groups: Vec<String>,
+    /// How many distinct owners must approve.
+    pub approvals: usize,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOwners {
+    groups: Spanned<Vec<Spanned<String>>>,
+    approvals: Option<usize>,
 }
 
 /// Who may approve with `--emergency`, and for how long such an approval lasts.
@@ -159,6 +177,7 @@ struct RawPolicy {
     #[serde(default)]
     rule: Vec<RawRule>,
     emergency: Option<RawEmergency>,
+    owners: Option<RawOwners>,
 }
 
 #[derive(Deserialize)]
@@ -259,6 +278,10 @@ impl Policy {
                 "add a `[[rule]]` that says who approves which documents",
             );
         }
+        let owners = raw.owners.map(|o| OwnersRule {
+            groups: group_names(&o.groups, &people, &mut problems),
+            approvals: o.approvals.unwrap_or(1).max(1),
+        });
         let emergency = raw
             .emergency
             .and_then(|e| parse_emergency(e, &people, &mut problems));
@@ -267,6 +290,7 @@ impl Policy {
                 require_signed: raw.require_signed,
                 rules,
                 emergency,
+                owners,
                 people,
                 text,
             })

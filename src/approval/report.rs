@@ -18,6 +18,8 @@ pub struct StatusReport<'a> {
     /// `signed` (approvals count only from commits signed by the approver's keys) or
     /// `unverified` (identities rest on git's author field).
     pub identities: &'static str,
+    /// Which policy is in force.
+    pub policy: &'a super::governance::PolicyState,
     pub counts: BTreeMap<&'static str, usize>,
     pub pages: &'a [super::PageApproval],
 }
@@ -27,6 +29,7 @@ pub fn status_json(approvals: &Approvals) -> StatusReport<'_> {
         head: &approvals.head,
         now: approvals.now,
         identities: identities(approvals).0,
+        policy: &approvals.policy,
         counts: approvals
             .counts()
             .into_iter()
@@ -81,6 +84,9 @@ pub fn status_text(approvals: &Approvals) -> String {
     )
     .ok();
     writeln!(out, "{}", identities(approvals).1).ok();
+    if let Some(pending) = &approvals.policy.pending {
+        writeln!(out, "POLICY CHANGE PENDING: {pending}").ok();
+    }
     out
 }
 
