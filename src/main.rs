@@ -113,6 +113,16 @@ Exit codes:
   2  the command line was wrong";
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum AuditFormat {
+    /// one JSON document
+    Json,
+    /// one row per event
+    Csv,
+    /// a page that prints cleanly to PDF
+    Html,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum ReportFormat {
     /// aligned text for people
     Human,
@@ -294,6 +304,19 @@ enum Command {
         #[arg(long, value_enum, default_value_t = ReportFormat::Human)]
         format: ReportFormat,
     },
+    /// The audit trail per document: decisions (who, when, commit, signing key, content hash, policy commit), publishes (from .kb/receipts/log.jsonl) and tampering
+    #[command(after_help = STATUS_EXIT_CODES)]
+    Audit {
+        /// Document ids or files (every document when none)
+        #[arg(value_name = "DOC")]
+        docs: Vec<String>,
+        /// Only events on or after this day (YYYY-MM-DD)
+        #[arg(long, value_name = "DATE")]
+        since: Option<chrono::NaiveDate>,
+        /// json (one document), csv (one row per event) or html (prints to PDF)
+        #[arg(long, value_enum, default_value_t = AuditFormat::Json)]
+        format: AuditFormat,
+    },
     /// Live data: pull snapshots from the sources in kbpub.toml
     #[command(subcommand)]
     Data(DataCommand),
@@ -453,6 +476,11 @@ fn main() -> ExitCode {
             approve_command(cli.root, cli.quiet, format, request)
         }
         Command::Status { format } => status(cli.root, format),
+        Command::Audit {
+            docs,
+            since,
+            format,
+        } => audit(cli.root, &docs, since, format),
         Command::Due { within, format } => due(cli.root, within, format),
     };
     match outcome {
@@ -808,6 +836,41 @@ fn approve_command(
                 "Staged, not committed: the records count once committed with the approver as author."
             ),
         }
+    }
+    Ok(())
+}
+
+fn audit(
+    root: Option<PathBuf>,
+    docs: &[String],
+    since: Option<chrono::NaiveDate>,
+    format: AuditFormat,
+) -> Result<(), ExitCode> {
+    let now = clock(Format::Human)?;
+    let site = load_site(root, Format::Human)?;
+    let engine = engine(&site, Format::Human)?;
+    let approvals = approvals(&engine, now)?;
+    let people = approval::policy::Policy::load(&site.config.root)
+        .ok()
+        .flatten()
+        .map(|p| p.people)
+        .unwrap_or_default();
+    let since = since.map(|d| d.and_time(chrono::NaiveTime::MIN).and_utc());
+    let audit = approval::audit::audit(&site.config.root, &approvals, &people, docs, since)
+        .map_err(|e| {
+            report(&e.diagnostics(), Format::Human);
+            ExitCode::from(1)
+        })?;
+    match format {
+        AuditFormat::Json => print_json(&audit),
+        AuditFormat::Html => print!("{}", approval::audit::to_html(&audit)),
+        AuditFormat::Csv => match approval::audit::to_csv(&audit) {
+            Ok(text) => print!("{text}"),
+            Err(e) => {
+                eprintln!("error: cannot write CSV: {e}");
+                return Err(ExitCode::from(1));
+            }
+        },
     }
     Ok(())
 }

@@ -926,6 +926,17 @@ fn a_rejection_edited_or_deleted_later_still_stands_and_is_reported_as_tampering
         "{}",
         check.stderr()
     );
+    let csv = kbpub_as(&kb, WES, &["audit", "sop-a", "--format", "csv"], None)
+        .ok()
+        .stdout();
+    assert!(
+        csv.lines()
+            .any(|l| l.starts_with("sop-a,reject,") && l.contains(BO))
+            && csv
+                .lines()
+                .any(|l| l.starts_with("sop-a,tampering,") && l.contains("deleted or moved")),
+        "{csv}"
+    );
     // Only Bo lifts his rejection, with a later approval.
     approve(&kb, BO, &["sop-a"]).ok();
     let a = &status(&kb)["sop-a"];
@@ -1483,6 +1494,7 @@ fn signed_approvals_count_only_with_the_approvers_key_end_to_end() {
         &[
             ("KB_TEST_EMAIL", "kbpub@example.com"),
             ("KB_TEST_TOKEN", "cloud-token"),
+            ("GITHUB_RUN_ID", "4242"),
         ],
     );
     assert_eq!(run.code(), 0, "{}\n{}", run.stdout(), run.stderr());
@@ -1498,6 +1510,41 @@ fn signed_approvals_count_only_with_the_approvers_key_end_to_end() {
         })
         .collect();
     assert!(titles.contains(&"sop-a".to_string()), "{titles:?}");
+    // The audit trail: the signed decision and the publish, from the append-only log.
+    let audit = kbpub_as(&kb, WES, &["audit", "sop-a"], None).ok().json();
+    let doc = &audit["documents"][0];
+    assert_eq!(doc["doc"], "sop-a");
+    assert_eq!(doc["decisions"][0]["approver"], ANA);
+    assert_eq!(doc["decisions"][0]["signing_key"], fingerprint);
+    assert!(doc["decisions"][0]["policy_commit"].is_string(), "{doc}");
+    assert_eq!(doc["publishes"][0]["target"], "confluence");
+    assert_eq!(doc["publishes"][0]["ci_run"], "GITHUB_RUN_ID=4242");
+    assert!(
+        doc["publishes"][0]["approvals_used"][0]
+            .as_str()
+            .unwrap()
+            .contains(ANA),
+        "{doc}"
+    );
+    let csv = kbpub_as(&kb, WES, &["audit", "--format", "csv"], None)
+        .ok()
+        .stdout();
+    assert!(
+        csv.starts_with("doc,event,time,who,commit,signing_key"),
+        "{csv}"
+    );
+    assert!(
+        csv.lines()
+            .any(|l| l.starts_with("sop-a,publish,") && l.contains("GITHUB_RUN_ID=4242")),
+        "{csv}"
+    );
+    let html = kbpub_as(&kb, WES, &["audit", "--format", "html"], None)
+        .ok()
+        .stdout();
+    assert!(
+        html.contains("<h1>Approval audit</h1>") && html.contains("@page"),
+        "{html}"
+    );
     assert!(
         !titles.contains(&"sop-b".to_string()) && !titles.contains(&"guide-p".to_string()),
         "{titles:?}"

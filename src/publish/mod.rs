@@ -12,6 +12,7 @@ pub mod http;
 pub mod leak;
 pub mod plan;
 pub mod receipt;
+pub mod receipt_log;
 pub mod report;
 pub mod retry;
 pub mod run;
