@@ -282,8 +282,7 @@ fn approve_policy(
             policy::POLICY_FILE,
             policy::PEOPLE_FILE,
         ],
-    )
-    .map_err(|d| d)?;
+    )?;
     if !status.trim().is_empty() {
         return Err(
             Diagnostic::error("approve", "the policy files have uncommitted changes")

@@ -68,14 +68,8 @@ pub fn audit(
 ) -> Result<Audit, Error> {
     let history = History::read(root).map_err(|d| Error::History(Box::new(d)))?;
     let ledger = Ledger::read(root, &history).map_err(|d| Error::History(Box::new(d)))?;
-    let commits: Vec<&str> = ledger
-        .entries
-        .values()
-        .flatten()
-        .filter_map(|e| e.commit.map(|c| history.commits[c].id.as_str()))
-        .collect();
-    let signatures =
-        signature::verify(root, people, &commits).map_err(|d| Error::History(Box::new(d)))?;
+    let signatures = signature::verify(root, people, &ledger.commit_ids(&history))
+        .map_err(|d| Error::History(Box::new(d)))?;
     let mut policy_changes: Vec<usize> = [POLICY_FILE, PEOPLE_FILE]
         .iter()
         .flat_map(|f| history.changes_to(f))
@@ -157,87 +151,71 @@ pub fn audit(
     })
 }
 
+/// A CSV row: every event has the document and its kind; the other columns are its own.
+#[derive(Serialize, Default)]
+struct Row<'a> {
+    doc: &'a str,
+    event: &'a str,
+    time: String,
+    who: &'a str,
+    commit: &'a str,
+    signing_key: &'a str,
+    content_hash: &'a str,
+    policy_commit: &'a str,
+    target: &'a str,
+    remote_id: &'a str,
+    version: String,
+    approvals_used: String,
+    data_as_of: &'a str,
+    ci_run: &'a str,
+    detail: String,
+}
+
 /// One row per event: decisions, publishes, tampering.
 pub fn to_csv(audit: &Audit) -> Result<String, csv::Error> {
     let mut out = csv::Writer::from_writer(Vec::new());
-    out.write_record([
-        "doc",
-        "event",
-        "time",
-        "who",
-        "commit",
-        "signing_key",
-        "content_hash",
-        "policy_commit",
-        "target",
-        "remote_id",
-        "version",
-        "approvals_used",
-        "data_as_of",
-        "ci_run",
-        "detail",
-    ])?;
     for d in &audit.documents {
         for e in &d.decisions {
-            out.write_record([
-                d.doc.as_str(),
-                e.decision,
-                &e.time.to_rfc3339(),
-                &e.approver,
-                &e.commit,
-                e.signing_key.as_deref().unwrap_or(""),
-                &e.content_hash,
-                e.policy_commit.as_deref().unwrap_or(""),
-                "",
-                "",
-                "",
-                "",
-                "",
-                "",
-                e.emergency
+            out.serialize(Row {
+                doc: &d.doc,
+                event: e.decision,
+                time: e.time.to_rfc3339(),
+                who: &e.approver,
+                commit: &e.commit,
+                signing_key: e.signing_key.as_deref().unwrap_or(""),
+                content_hash: &e.content_hash,
+                policy_commit: e.policy_commit.as_deref().unwrap_or(""),
+                detail: e
+                    .emergency
                     .as_deref()
-                    .map_or(String::new(), |r| format!("emergency: {r}"))
-                    .as_str(),
-            ])?;
+                    .map_or(String::new(), |r| format!("emergency: {r}")),
+                ..Row::default()
+            })?;
         }
         for p in &d.publishes {
             let r = &p.receipt;
-            out.write_record([
-                r.doc_id.as_str(),
-                "publish",
-                &r.published_at,
-                "",
-                "",
-                "",
-                &r.content_hash,
-                "",
-                &r.target,
-                &r.remote_id,
-                &r.version.to_string(),
-                &r.approvals_used.join("; "),
-                r.data_as_of.as_deref().unwrap_or(""),
-                p.ci_run.as_deref().unwrap_or(""),
-                &r.approval_state,
-            ])?;
+            out.serialize(Row {
+                doc: &r.doc_id,
+                event: "publish",
+                time: r.published_at.clone(),
+                content_hash: &r.content_hash,
+                target: &r.target,
+                remote_id: &r.remote_id,
+                version: r.version.to_string(),
+                approvals_used: r.approvals_used.join("; "),
+                data_as_of: r.data_as_of.as_deref().unwrap_or(""),
+                ci_run: p.ci_run.as_deref().unwrap_or(""),
+                detail: r.approval_state.clone(),
+                ..Row::default()
+            })?;
         }
         for t in &d.tampering {
-            out.write_record([
-                d.doc.as_str(),
-                "tampering",
-                "",
-                "",
-                "",
-                "",
-                "",
-                "",
-                "",
-                "",
-                "",
-                "",
-                "",
-                "",
-                t,
-            ])?;
+            out.serialize(Row {
+                doc: &d.doc,
+                event: "tampering",
+                detail: t.clone(),
+                ..Row::default()
+            })?;
         }
     }
     let bytes = out.into_inner().map_err(|e| e.into_error())?;

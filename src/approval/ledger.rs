@@ -98,6 +98,15 @@ impl Ledger {
         Ok(ledger)
     }
 
+    /// The ids of the commits that added records.
+    pub fn commit_ids<'h>(&self, history: &'h History) -> Vec<&'h str> {
+        self.entries
+            .values()
+            .flatten()
+            .filter_map(|e| e.commit.map(|c| history.commits[c].id.as_str()))
+            .collect()
+    }
+
     /// Reports every change to `path` after `first` added it, and a working-tree copy that
     /// differs from what was committed.
     fn tamper_checks(

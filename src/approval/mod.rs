@@ -185,13 +185,7 @@ pub fn evaluate(engine: &Engine, now: DateTime<Utc>) -> Result<Approvals, Error>
             .all()
             .any(|p| !p.ssh_keys.is_empty() || !p.gpg_keys.is_empty())
     {
-        let commits: Vec<&str> = ledger
-            .entries
-            .values()
-            .flatten()
-            .filter_map(|e| e.commit.map(|c| history.commits[c].id.as_str()))
-            .collect();
-        signature::verify(root, &policy.people, &commits)
+        signature::verify(root, &policy.people, &ledger.commit_ids(&history))
             .map_err(|d| Error::History(Box::new(d)))?
     } else {
         HashMap::new()

@@ -6,7 +6,10 @@
 //!   rejected pages are notes (`approval`): normal while a change waits for review, they never fail
 //!   a check; an expired approval (`approval-expired`) and a page out under an emergency approval
 //!   (`emergency-approval`) are warnings: someone has to act, whatever the change, as is a page
-//!   no policy rule matches (`no-approval-rule`: nobody can ever approve it). When the
+//!   no policy rule matches (`no-approval-rule`: nobody can ever approve it), a page blocked by a
+//!   record that cannot be read (`approval-blocked`), tampering with approval records after they
+//!   were committed (`approval-tampering`) and a policy change awaiting its owners
+//!   (`policy-pending`). When the
 //!   states cannot be known (broken policy, no git history, shallow clone) that is an error:
 //!   publish would publish nothing.
 
