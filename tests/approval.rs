@@ -1480,6 +1480,12 @@ fn signed_approvals_count_only_with_the_approvers_key_end_to_end() {
     kb.write("content/sops/b.md", &doc("sop-b", "internal", "Beta, v2."));
     commit_as(&kb, WES, "Beta v2");
     kbpub_signing(&kb, BO, &bo_key, &["approve", "--as", ANA, "sop-b"]).fails_with(1);
+    // Tampering with Ana's record changes nothing, and publishing says so.
+    let record = record_of(&kb, "sop-a", ANA);
+    let text = std::fs::read_to_string(kb.path().join(&record)).unwrap();
+    kb.write(&record, &format!("{text}# edited\n"));
+    commit_as(&kb, WES, "Touch a record");
+    assert_eq!(state(&status(&kb)["sop-a"]), "approved");
     // Publishing sends exactly the signed-approved page.
     let sim = Sim::start();
     let toml = std::fs::read_to_string(kb.path().join("kbpub.toml")).unwrap();
@@ -1498,6 +1504,12 @@ fn signed_approvals_count_only_with_the_approvers_key_end_to_end() {
         ],
     );
     assert_eq!(run.code(), 0, "{}\n{}", run.stdout(), run.stderr());
+    assert!(
+        run.stderr()
+            .contains("warning[approval-tampering]: sop-a: TAMPERING: .kb/approvals/sop-a/"),
+        "{}",
+        run.stderr()
+    );
     let titles: Vec<String> = sim
         .pages("cloud")
         .iter()
