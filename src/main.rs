@@ -9,7 +9,7 @@ use clap::{CommandFactory, Parser, Subcommand};
 
 use kbpub::approval::{self, approve, record::Decision, report};
 use kbpub::config::Config;
-use kbpub::content::{self, Site};
+use kbpub::content::Site;
 use kbpub::diag::{self, Diagnostic, Format};
 use kbpub::publish::{self, TargetName};
 use kbpub::render::Engine;
@@ -111,6 +111,16 @@ Exit codes:
      a partner page leaks something internal (an internal marker, host or e-mail address, or a
      link to an internal page); nothing was written
   2  the command line was wrong";
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum AuditFormat {
+    /// one JSON document
+    Json,
+    /// one row per event
+    Csv,
+    /// a page that prints cleanly to PDF
+    Html,
+}
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum ReportFormat {
@@ -257,7 +267,7 @@ enum Command {
     /// not count.
     #[command(after_help = APPROVE_EXIT_CODES)]
     Approve {
-        /// Document ids or paths (content/sops/x.md)
+        /// Document ids or paths (content/sops/x.md), or data-driven page families (family-data-partner)
         #[arg(required = true, value_name = "DOC")]
         docs: Vec<String>,
         /// Record a rejection: blocks publication of this content until the rejecter approves
@@ -278,6 +288,9 @@ enum Command {
         /// Why the emergency approval is needed (required with --emergency)
         #[arg(long, requires = "emergency", value_name = "TEXT")]
         reason: Option<String>,
+        /// The content hash you reviewed (from `kbpub status` or the preview); refused if the content changed since
+        #[arg(long, value_name = "HASH")]
+        hash: Option<String>,
         /// How to report problems
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
@@ -296,6 +309,19 @@ enum Command {
         within: (chrono::Duration, String),
         #[arg(long, value_enum, default_value_t = ReportFormat::Human)]
         format: ReportFormat,
+    },
+    /// The audit trail per document: decisions (who, when, commit, signing key, content hash, policy commit), publishes (from .kb/receipts/log.jsonl) and tampering
+    #[command(after_help = STATUS_EXIT_CODES)]
+    Audit {
+        /// Document ids or files (every document when none)
+        #[arg(value_name = "DOC")]
+        docs: Vec<String>,
+        /// Only events on or after this day (YYYY-MM-DD)
+        #[arg(long, value_name = "DATE")]
+        since: Option<chrono::NaiveDate>,
+        /// json (one document), csv (one row per event) or html (prints to PDF)
+        #[arg(long, value_enum, default_value_t = AuditFormat::Json)]
+        format: AuditFormat,
     },
     /// Live data: pull snapshots from the sources in kbpub.toml
     #[command(subcommand)]
@@ -437,6 +463,7 @@ fn main() -> ExitCode {
             no_commit,
             emergency,
             reason,
+            hash,
             format,
         } => {
             let decision = if reject {
@@ -450,6 +477,7 @@ fn main() -> ExitCode {
                 comment,
                 approver,
                 emergency: reason.filter(|_| emergency),
+                expected_hash: hash,
                 commit: !no_commit,
                 now,
                 cwd: std::env::current_dir().unwrap_or_default(),
@@ -457,6 +485,11 @@ fn main() -> ExitCode {
             approve_command(cli.root, cli.quiet, format, request)
         }
         Command::Status { format } => status(cli.root, format),
+        Command::Audit {
+            docs,
+            since,
+            format,
+        } => audit(cli.root, &docs, since, format),
         Command::Due { within, format } => due(cli.root, within, format),
     };
     match outcome {
@@ -770,18 +803,23 @@ fn data_pull(
     }
 }
 
-/// Loads the knowledge base for the approval commands: a site without errors and its templates.
+/// Loads the knowledge base for the approval commands: a site without errors, with the
+/// data-driven pages the snapshot generates (their families are approved by template).
 fn load_site(root: Option<PathBuf>, format: Format) -> Result<Site, ExitCode> {
     let fail = |diagnostics: Vec<Diagnostic>| {
         report(&diagnostics, format);
         ExitCode::from(1)
     };
     let config = config(root).map_err(|d| fail(vec![d]))?;
-    content::load_valid(&config).map_err(fail)
+    let (site, diagnostics, _) = kbpub::site::load(&config).map_err(fail)?;
+    if diagnostics.iter().any(Diagnostic::is_error) {
+        return Err(fail(diagnostics));
+    }
+    Ok(site)
 }
 
 /// The engine for the approval commands: approvals bind to content and templates, never to live
-/// data, so no snapshot is loaded (and generated data pages are not gated).
+/// data values, so the engine gets no dataset.
 fn engine(site: &Site, format: Format) -> Result<Engine<'_>, ExitCode> {
     Engine::new(site, Default::default()).map_err(|diagnostics| {
         report(&diagnostics, format);
@@ -829,16 +867,59 @@ fn approve_command(
                 record.path
             );
         }
+        if !outcome.unchanged.is_empty() {
+            eprintln!(
+                "Unchanged (the same decision by {} already stands): {}",
+                outcome.approver,
+                outcome.unchanged.join(", ")
+            );
+        }
         match &outcome.commit {
             Some(commit) => eprintln!(
                 "Committed {} authored by {}.",
                 &commit[..commit.len().min(10)],
                 outcome.approver
             ),
+            None if outcome.records.is_empty() => {}
             None => eprintln!(
                 "Staged, not committed: the records count once committed with the approver as author."
             ),
         }
+    }
+    Ok(())
+}
+
+fn audit(
+    root: Option<PathBuf>,
+    docs: &[String],
+    since: Option<chrono::NaiveDate>,
+    format: AuditFormat,
+) -> Result<(), ExitCode> {
+    let now = clock(Format::Human)?;
+    let site = load_site(root, Format::Human)?;
+    let engine = engine(&site, Format::Human)?;
+    let approvals = approvals(&engine, now)?;
+    let people = approval::policy::Policy::load(&site.config.root)
+        .ok()
+        .flatten()
+        .map(|p| p.people)
+        .unwrap_or_default();
+    let since = since.map(|d| d.and_time(chrono::NaiveTime::MIN).and_utc());
+    let audit = approval::audit::audit(&site.config.root, &approvals, &people, docs, since)
+        .map_err(|e| {
+            report(&e.diagnostics(), Format::Human);
+            ExitCode::from(1)
+        })?;
+    match format {
+        AuditFormat::Json => print_json(&audit),
+        AuditFormat::Html => print!("{}", approval::audit::to_html(&audit)),
+        AuditFormat::Csv => match approval::audit::to_csv(&audit) {
+            Ok(text) => print!("{text}"),
+            Err(e) => {
+                eprintln!("error: cannot write CSV: {e}");
+                return Err(ExitCode::from(1));
+            }
+        },
     }
     Ok(())
 }

@@ -178,6 +178,10 @@ fn approve_commits_a_record_authored_by_the_approver_and_the_page_is_approved() 
     assert_eq!(a["approvals_used"][0]["record"], record_path);
     assert_eq!(state(&pages["sop-b"]), "draft");
     let human = kbpub_as(&kb, WES, &["status"], None).ok().stdout();
+    assert!(
+        human.contains("Identities are UNVERIFIED: approvals rest on git's author field"),
+        "{human}"
+    );
     let short = &a["content_hash"].as_str().unwrap()[7..19];
     assert!(
         human.contains("approved   sop-a")
@@ -845,4 +849,769 @@ fn a_failed_commit_leaves_no_record_behind() {
     );
     assert_eq!(git(kb.path(), ANA, &["status", "--porcelain"]), "");
     assert_eq!(state(&status(&kb)["sop-a"]), "draft");
+}
+
+/// Commits everything as `who`, with author and committer date `date` (RFC 3339).
+fn commit_at(kb: &Kb, who: &str, message: &str, date: &str) {
+    git(kb.path(), who, &["add", "-A"]);
+    let out = Command::new("git")
+        .args(["commit", "-q", "-m", message])
+        .current_dir(kb.path())
+        .envs(git_env(who))
+        .env("GIT_AUTHOR_DATE", date)
+        .env("GIT_COMMITTER_DATE", date)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `kbpub approve --as who args...` with the clock (and so the commit's date) at `now`.
+fn approve_at(kb: &Kb, who: &str, args: &[&str], now: &str) -> Run {
+    let mut all = vec!["approve", "--as", who];
+    all.extend(args);
+    kbpub_as(kb, who, &all, Some(now))
+}
+
+/// The only record file in `.kb/approvals/<doc>/` whose name contains `who`.
+fn record_of(kb: &Kb, doc: &str, who: &str) -> String {
+    let dir = kb.path().join(".kb/approvals").join(doc);
+    let names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(who))
+        .collect();
+    assert_eq!(names.len(), 1, "{names:?}");
+    format!(".kb/approvals/{doc}/{}", names[0])
+}
+
+#[test]
+fn a_rejection_edited_or_deleted_later_still_stands_and_is_reported_as_tampering() {
+    let kb = repo();
+    approve(&kb, ANA, &["sop-a"]).ok();
+    approve(&kb, BO, &["sop-a", "--reject", "--comment", "wrong"]).ok();
+    let rejection = record_of(&kb, "sop-a", BO);
+    // Wes turns Bo's rejection into an approval...
+    let text = std::fs::read_to_string(kb.path().join(&rejection)).unwrap();
+    kb.write(
+        &rejection,
+        &text.replace("decision = \"reject\"", "decision = \"approve\""),
+    );
+    commit_as(&kb, WES, "Fix record");
+    let a = &status(&kb)["sop-a"];
+    assert_eq!(state(a), "rejected", "{}", reasons(a));
+    assert!(
+        reasons(a).contains(&format!("TAMPERING: {rejection} was changed in commit"))
+            && reasons(a).contains("by wes@example.com; records are immutable"),
+        "{}",
+        reasons(a)
+    );
+    // ...then deletes it, then moves Ana's approval somewhere else.
+    kb.remove(&rejection);
+    commit_as(&kb, WES, "Drop record");
+    let a = &status(&kb)["sop-a"];
+    assert_eq!(state(a), "rejected", "{}", reasons(a));
+    assert!(
+        reasons(a).contains("was deleted or moved in commit"),
+        "{}",
+        reasons(a)
+    );
+    let check = kbpub_as(&kb, WES, &["check"], None).ok();
+    assert!(
+        check.stderr().contains("warning[approval-tampering]")
+            && check.stderr().contains(&rejection),
+        "{}",
+        check.stderr()
+    );
+    let csv = kbpub_as(&kb, WES, &["audit", "sop-a", "--format", "csv"], None)
+        .ok()
+        .stdout();
+    assert!(
+        csv.lines()
+            .any(|l| l.starts_with("sop-a,reject,") && l.contains(BO))
+            && csv
+                .lines()
+                .any(|l| l.starts_with("sop-a,tampering,") && l.contains("deleted or moved")),
+        "{csv}"
+    );
+    // Only Bo lifts his rejection, with a later approval.
+    approve(&kb, BO, &["sop-a"]).ok();
+    let a = &status(&kb)["sop-a"];
+    assert_eq!(state(a), "approved", "{}", reasons(a));
+    assert!(
+        reasons(a).contains("TAMPERING"),
+        "tampering stays on record"
+    );
+}
+
+#[test]
+fn an_uncommitted_edit_of_a_record_does_not_change_what_counts() {
+    let kb = repo();
+    approve(&kb, BO, &["sop-a", "--reject"]).ok();
+    let rejection = record_of(&kb, "sop-a", BO);
+    kb.remove(&rejection);
+    let a = &status(&kb)["sop-a"];
+    assert_eq!(state(a), "rejected", "{}", reasons(a));
+    assert!(
+        reasons(a).contains(&format!(
+            "TAMPERING: {rejection} is deleted in the working tree"
+        )),
+        "{}",
+        reasons(a)
+    );
+}
+
+#[test]
+fn a_record_that_does_not_parse_as_committed_blocks_the_page() {
+    let kb = repo();
+    approve(&kb, ANA, &["sop-a"]).ok();
+    assert_eq!(state(&status(&kb)["sop-a"]), "approved");
+    kb.write(
+        ".kb/approvals/sop-a/20260101T000000Z-bo@example.com.toml",
+        "decision = \"rej",
+    );
+    commit_as(&kb, WES, "Garbage");
+    let a = &status(&kb)["sop-a"];
+    assert_eq!(state(a), "blocked", "{}", reasons(a));
+    assert!(
+        reasons(a)
+            .contains("blocked: record .kb/approvals/sop-a/20260101T000000Z-bo@example.com.toml")
+            && reasons(a).contains("cannot be read"),
+        "{}",
+        reasons(a)
+    );
+    // Repairing the file later is tampering: the broken record as committed still blocks.
+    let record = record_of(&kb, "sop-a", ANA);
+    let copy = std::fs::read_to_string(kb.path().join(&record)).unwrap();
+    kb.write(
+        ".kb/approvals/sop-a/20260101T000000Z-bo@example.com.toml",
+        &copy,
+    );
+    commit_as(&kb, WES, "Repair");
+    assert_eq!(state(&status(&kb)["sop-a"]), "blocked");
+    kbpub_as(&kb, WES, &["build"], None).ok();
+    assert_eq!(
+        text(&kb.html("sops/a.html"), ".banner-title"),
+        "Blocked: an approval record cannot be read"
+    );
+    // An approval committed after it lifts the block.
+    approve(&kb, BO, &["sop-a"]).ok();
+    let a = &status(&kb)["sop-a"];
+    assert_eq!(state(a), "approved", "{}", reasons(a));
+}
+
+#[test]
+fn a_merge_never_resurrects_an_approval_rejected_later_on_main() {
+    let kb = repo();
+    // Ana approves on a branch on June 1st, then rejects the same content on main on June 2nd.
+    git(kb.path(), ANA, &["checkout", "-q", "-b", "review"]);
+    approve_at(&kb, ANA, &["sop-a"], "2026-06-01T10:00:00Z").ok();
+    git(kb.path(), ANA, &["checkout", "-q", "main"]);
+    approve_at(&kb, ANA, &["sop-a", "--reject"], "2026-06-02T10:00:00Z").ok();
+    git(
+        kb.path(),
+        BO,
+        &["merge", "-q", "--no-ff", "-m", "Merge review", "review"],
+    );
+    let a = &status_at(&kb, Some("2026-06-03T00:00:00Z"))["sop-a"];
+    assert_eq!(state(a), "rejected", "{}", reasons(a));
+    // The other way round: the later approval on the branch wins over the earlier rejection.
+    git(kb.path(), BO, &["checkout", "-q", "-b", "second"]);
+    approve_at(&kb, BO, &["sop-b", "--reject"], "2026-06-01T10:00:00Z").ok();
+    git(kb.path(), BO, &["checkout", "-q", "main"]);
+    git(kb.path(), BO, &["checkout", "-q", "-b", "third"]);
+    approve_at(&kb, BO, &["sop-b"], "2026-06-02T10:00:00Z").ok();
+    git(kb.path(), BO, &["checkout", "-q", "main"]);
+    git(
+        kb.path(),
+        ANA,
+        &["merge", "-q", "--no-ff", "-m", "Merge third", "third"],
+    );
+    git(
+        kb.path(),
+        ANA,
+        &["merge", "-q", "--no-ff", "-m", "Merge second", "second"],
+    );
+    let b = &status_at(&kb, Some("2026-06-03T00:00:00Z"))["sop-b"];
+    assert_eq!(state(b), "approved", "{}", reasons(b));
+}
+
+#[test]
+fn on_a_tie_between_branches_a_rejection_wins() {
+    let kb = repo();
+    let at = "2026-06-01T10:00:00Z";
+    git(kb.path(), ANA, &["checkout", "-q", "-b", "yes"]);
+    approve_at(&kb, ANA, &["sop-a"], at).ok();
+    git(kb.path(), ANA, &["checkout", "-q", "main"]);
+    // The same second on main (under another file name, or the branches would conflict).
+    approve_at(&kb, ANA, &["sop-a", "--reject", "--no-commit"], at).ok();
+    let staged = record_of(&kb, "sop-a", ANA);
+    git(kb.path(), ANA, &["reset", "-q"]);
+    std::fs::rename(
+        kb.path().join(&staged),
+        kb.path().join(staged.replace(".toml", "-2.toml")),
+    )
+    .unwrap();
+    commit_at(&kb, ANA, "Reject sop-a", at);
+    git(
+        kb.path(),
+        BO,
+        &["merge", "-q", "--no-ff", "-m", "Merge yes", "yes"],
+    );
+    let a = &status_at(&kb, Some("2026-06-03T00:00:00Z"))["sop-a"];
+    assert_eq!(state(a), "rejected", "{}", reasons(a));
+}
+
+#[test]
+fn times_come_from_git_not_from_the_record() {
+    let kb = repo();
+    // Ed's emergency record claims a date a year ahead, so its 72 hours would last a year...
+    approve_at(
+        &kb,
+        ED,
+        &["sop-a", "--emergency", "--reason", "outage"],
+        "2026-03-01T12:00:00Z",
+    )
+    .ok();
+    let record = record_of(&kb, "sop-a", ED);
+    let text = std::fs::read_to_string(kb.path().join(&record)).unwrap();
+    let forged = text
+        .replace("time = 2026-03-01T12:00:00Z", "time = 2027-03-01T12:00:00Z")
+        .replace(
+            "expires = 2026-03-04T12:00:00Z",
+            "expires = 2027-03-04T12:00:00Z",
+        );
+    kb.write(
+        ".kb/approvals/sop-b/20270301T120000Z-ed@example.com.toml",
+        &forged.replace("sop-a", "sop-b"),
+    );
+    commit_at(&kb, ED, "Emergency", "2026-03-01T12:00:00Z");
+    let b = &status_at(&kb, Some("2026-03-02T12:00:00Z"))["sop-b"];
+    assert_eq!(state(b), "draft", "{}", reasons(b));
+    assert!(
+        reasons(b).contains("it is dated 2027-03-01 12:00 UTC, after commit")
+            && reasons(b).contains("times come from git"),
+        "{}",
+        reasons(b)
+    );
+    // ...and the window of a genuine one counts from its commit.
+    let a = &status_at(&kb, Some("2026-03-05T12:00:00Z"))["sop-a"];
+    assert_eq!(state(a), "draft", "{}", reasons(a));
+    assert!(
+        reasons(a).contains("expired on 2026-03-04 12:00 UTC"),
+        "{}",
+        reasons(a)
+    );
+    // A commit dated in the future does not count until then, and then only from then on.
+    approve_at(&kb, ANA, &["sop-b"], "2026-04-01T00:00:00Z").ok();
+    let b = &status_at(&kb, Some("2026-03-10T00:00:00Z"))["sop-b"];
+    assert_eq!(state(b), "draft", "{}", reasons(b));
+    assert!(
+        reasons(b).contains("is dated in the future (2026-04-01 00:00 UTC)"),
+        "{}",
+        reasons(b)
+    );
+}
+
+#[test]
+fn a_commit_dated_ahead_of_the_commits_built_on_it_counts_from_their_date() {
+    let kb = repo();
+    approve_at(&kb, ANA, &["sop-a"], "2027-06-01T00:00:00Z").ok();
+    kb.write(
+        "content/sops/b.md",
+        &doc("sop-b", "internal", "Beta, later."),
+    );
+    commit_at(&kb, WES, "Later edit", "2026-01-01T00:00:00Z");
+    // max_age is 30 days: counted from 2026-01-01, not from the claimed 2027-06-01.
+    let a = &status_at(&kb, Some("2026-02-15T00:00:00Z"))["sop-a"];
+    assert_eq!(state(a), "expired", "{}", reasons(a));
+}
+
+#[test]
+fn publish_refuses_a_fixed_clock() {
+    let kb = repo();
+    kb.write(
+        "kbpub.toml",
+        "[site]\ntitle = \"T\"\nbase_url = \"https://kb.test/\"\n\n[confluence]\nbase_url = \"http://127.0.0.1:9/wiki\"\ntoken_env = \"KB_TEST_TOKEN\"\ndefault_space = \"OPS\"\n",
+    );
+    let run = kbpub_as(&kb, WES, &["publish"], Some("2026-01-01T00:00:00Z"));
+    assert_ne!(run.code(), 0, "{}", run.stderr());
+    assert!(
+        run.stderr()
+            .contains("KBPUB_NOW is set: `kbpub publish` refuses to run on a fixed clock"),
+        "{}",
+        run.stderr()
+    );
+}
+
+#[test]
+fn authorship_follows_a_document_across_renames() {
+    let kb = repo();
+    kb.write(
+        "content/sops/a.md",
+        &doc("sop-a", "internal", "Alpha procedure, by Bo."),
+    );
+    commit_as(&kb, BO, "Bo edits alpha");
+    git(
+        kb.path(),
+        WES,
+        &["mv", "content/sops/a.md", "content/sops/alpha.md"],
+    );
+    commit_as(&kb, WES, "Rename alpha");
+    let a = &status(&kb)["sop-a"];
+    assert_eq!(a["file"], "content/sops/alpha.md");
+    assert_eq!(a["changed_by"], serde_json::json!([BO, WES]), "{a}");
+    let refused = approve(&kb, BO, &["sop-a"]).fails_with(1);
+    assert!(
+        refused
+            .stderr()
+            .contains("bo@example.com authored or committed changes to sop-a"),
+        "{}",
+        refused.stderr()
+    );
+    // Once approved, a move and an edit elsewhere in the history keep the earlier authors out.
+    approve(&kb, ANA, &["sop-a"]).ok();
+    git(
+        kb.path(),
+        ANA,
+        &["mv", "content/sops/alpha.md", "content/sops/a1.md"],
+    );
+    commit_as(&kb, ANA, "Move again");
+    kb.write(
+        "content/sops/a1.md",
+        &doc("sop-a", "internal", "Alpha procedure, v2."),
+    );
+    commit_as(&kb, BO, "Bo edits again");
+    let a = &status(&kb)["sop-a"];
+    assert_eq!(state(a), "stale", "{}", reasons(a));
+    assert_eq!(a["changed_by"], serde_json::json!([ANA, BO]), "{a}");
+}
+
+#[test]
+fn a_replaced_image_makes_the_page_stale() {
+    let kb = repo();
+    kb.write(
+        "content/sops/a.md",
+        &doc(
+            "sop-a",
+            "internal",
+            "See the flow:\n\n![Flow](flow.png)\n\nAnd [the form](forms/claim.pdf).",
+        ),
+    );
+    kb.write("content/sops/flow.png", "PNG one");
+    kb.write("content/sops/forms/claim.pdf", "PDF one");
+    commit_as(&kb, WES, "Alpha with a diagram");
+    approve(&kb, ANA, &["sop-a"]).ok();
+    kb.write("content/sops/flow.png", "PNG two");
+    commit_as(&kb, BO, "New diagram");
+    let a = &status(&kb)["sop-a"];
+    assert_eq!(state(a), "stale", "{}", reasons(a));
+    assert!(
+        reasons(a).contains("changed since: file `content/sops/flow.png`"),
+        "{}",
+        reasons(a)
+    );
+    assert_eq!(a["changed_by"], serde_json::json!([BO]));
+    approve(&kb, BO, &["sop-a"]).fails_with(1);
+    approve(&kb, ANA, &["sop-a"]).ok();
+    kb.write("content/sops/forms/claim.pdf", "PDF two");
+    commit_as(&kb, WES, "New form");
+    assert_eq!(state(&status(&kb)["sop-a"]), "stale");
+}
+
+#[test]
+fn a_retitled_section_page_is_stale() {
+    let kb = repo();
+    kb.write(
+        "content/sops/_index.md",
+        "+++\ntitle = \"Procedures\"\n+++\n",
+    );
+    commit_as(&kb, WES, "Section");
+    approve(&kb, ANA, &["content/sops/_index.md"]).ok();
+    assert_eq!(state(&status(&kb)["sops"]), "approved");
+    kb.write(
+        "content/sops/_index.md",
+        "+++\ntitle = \"Anything goes\"\n+++\n",
+    );
+    commit_as(&kb, WES, "Retitle");
+    let s = &status(&kb)["sops"];
+    assert_eq!(state(s), "stale", "{}", reasons(s));
+    assert!(
+        reasons(s).contains("its title or metadata"),
+        "{}",
+        reasons(s)
+    );
+}
+
+#[test]
+fn data_driven_pages_are_approved_once_per_template_family() {
+    let kb = Kb::sample();
+    std::fs::remove_dir_all(kb.path().join(".kb/approvals")).ok();
+    kb.write(".gitignore", "output/\n");
+    git(kb.path(), WES, &["init", "-q", "-b", "main"]);
+    commit_as(&kb, WES, "Sample knowledge base");
+    const MARIA: &str = "maria.lopez@ops.example.com";
+    let family = &status(&kb)["family-data-partner"];
+    assert_eq!(state(family), "draft", "{}", reasons(family));
+    let pages = family["generated_pages"].as_array().unwrap();
+    assert!(
+        pages.len() >= 2
+            && pages
+                .iter()
+                .all(|p| p.as_str().unwrap().starts_with("live-partner-")),
+        "{family}"
+    );
+    assert!(
+        kbpub_as(&kb, WES, &["status"], None)
+            .ok()
+            .stdout()
+            .contains(&format!(
+                "covers {} generated page(s): live-partner-",
+                pages.len()
+            )),
+    );
+    let first = pages[0]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("live-partner-")
+        .to_string();
+    kbpub_as(&kb, WES, &["build"], None).ok();
+    assert_eq!(
+        text(
+            &kb.html(&format!("live/partners/{first}.html")),
+            ".banner-title"
+        ),
+        "Draft: not approved for publication"
+    );
+    approve(&kb, MARIA, &["family-data-partner"]).ok();
+    assert_eq!(state(&status(&kb)["family-data-partner"]), "approved");
+    kbpub_as(&kb, WES, &["build"], None).ok();
+    assert!(
+        select(
+            &kb.html(&format!("live/partners/{first}.html")),
+            ".banner-title"
+        )
+        .is_empty()
+    );
+    // An edit of the template makes every page of the family stale at once.
+    let template = std::fs::read_to_string(kb.path().join("templates/data/partner.md")).unwrap();
+    kb.write(
+        "templates/data/partner.md",
+        &format!("{template}\nEdited.\n"),
+    );
+    commit_as(&kb, WES, "Edit the partner template");
+    let family = &status(&kb)["family-data-partner"];
+    assert_eq!(state(family), "stale", "{}", reasons(family));
+    assert!(
+        reasons(family).contains("template `data/partner.md`"),
+        "{}",
+        reasons(family)
+    );
+}
+
+#[test]
+fn approve_refuses_records_that_cannot_count() {
+    let kb = repo();
+    approve(&kb, BO, &["sop-a", "--reject", "--comment", "no"]).ok();
+    let refused = approve(&kb, ED, &["sop-a", "--emergency", "--reason", "outage"]).fails_with(1);
+    assert!(
+        refused
+            .stderr()
+            .contains("sop-a is rejected: an emergency approval does not override a rejection"),
+        "{}",
+        refused.stderr()
+    );
+    let hash = status(&kb)["sop-b"]["content_hash"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    kb.write(
+        "content/sops/b.md",
+        &doc("sop-b", "internal", "Beta, changed after review."),
+    );
+    commit_as(&kb, WES, "Change beta");
+    let stale = approve(&kb, ANA, &["sop-b", "--hash", &hash]).fails_with(1);
+    assert!(
+        stale
+            .stderr()
+            .contains("sop-b changed since it was reviewed: its content hash is"),
+        "{}",
+        stale.stderr()
+    );
+    let current = status(&kb)["sop-b"]["content_hash"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    approve(&kb, ANA, &["sop-b", "--hash", &current[7..19]]).ok();
+    assert!(
+        !kb.path()
+            .join(".kb/approvals/sop-a")
+            .read_dir()
+            .unwrap()
+            .any(|e| e.unwrap().file_name().to_string_lossy().contains(ED))
+    );
+    // Deciding again what already stands writes nothing.
+    let again = approve(&kb, ANA, &["sop-b"]).ok();
+    assert!(
+        again.stderr().contains(
+            "Unchanged (the same decision by Ana Ops <ana@example.com> already stands): sop-b"
+        ),
+        "{}",
+        again.stderr()
+    );
+}
+
+/// A fresh SSH key pair made with `ssh-keygen` in `dir`: the private key's path and the public
+/// key line.
+fn ssh_key(dir: &std::path::Path, name: &str) -> (String, String) {
+    let path = dir.join(name);
+    let out = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", name, "-f"])
+        .arg(&path)
+        .output()
+        .expect("run ssh-keygen");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let public = std::fs::read_to_string(path.with_extension("pub")).unwrap();
+    (
+        path.to_str().unwrap().to_string(),
+        public.trim().to_string(),
+    )
+}
+
+/// `kbpub <args>` run by `who`, with git set to sign commits with the SSH key at `key`.
+fn kbpub_signing(kb: &Kb, who: &str, key: &str, args: &[&str]) -> Run {
+    let mut env: Vec<(&str, String)> = git_env(who);
+    env.extend([
+        ("GIT_CONFIG_COUNT", "2".to_string()),
+        ("GIT_CONFIG_KEY_0", "gpg.format".to_string()),
+        ("GIT_CONFIG_VALUE_0", "ssh".to_string()),
+        ("GIT_CONFIG_KEY_1", "user.signingkey".to_string()),
+        ("GIT_CONFIG_VALUE_1", key.to_string()),
+    ]);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    kb.run_env(args, &env)
+}
+
+#[test]
+fn signed_approvals_count_only_with_the_approvers_key_end_to_end() {
+    let keys = tempfile::tempdir().unwrap();
+    let (ana_key, ana_public) = ssh_key(keys.path(), "ana");
+    let (bo_key, bo_public) = ssh_key(keys.path(), "bo");
+    let (wes_key, _) = ssh_key(keys.path(), "wes");
+    let kb = repo();
+    let people = PEOPLE
+        .replace(
+            "email = \"ana@example.com\"\n",
+            &format!("email = \"ana@example.com\"\nssh_keys = [\"{ana_public}\"]\n"),
+        )
+        .replace(
+            "email = \"bo@example.com\"\n",
+            &format!("email = \"bo@example.com\"\nssh_keys = [\"{bo_public}\"]\n"),
+        );
+    kb.write(".kb/people.toml", &people);
+    kb.write(
+        ".kb/policy.toml",
+        &format!("require_signed = true\n{POLICY}"),
+    );
+    commit_as(&kb, WES, "Require signed approvals");
+    let human = kbpub_as(&kb, WES, &["status"], None).ok().stdout();
+    assert!(
+        human.contains("Identities: approvals count only from commits signed"),
+        "{human}"
+    );
+    // Wes approves "as Ana", signing with his own key: refused, nothing kept.
+    let head = git(kb.path(), WES, &["rev-parse", "HEAD"]);
+    let forged =
+        kbpub_signing(&kb, WES, &wes_key, &["approve", "--as", ANA, "sop-a"]).fails_with(1);
+    assert!(
+        forged.stderr().contains("it was signed with key SHA256:")
+            && forged
+                .stderr()
+                .contains("which is not one of ana@example.com's keys")
+            && forged.stderr().contains("nothing was kept"),
+        "{}",
+        forged.stderr()
+    );
+    assert_eq!(git(kb.path(), WES, &["rev-parse", "HEAD"]), head);
+    assert_eq!(git(kb.path(), WES, &["status", "--porcelain"]), "");
+    // Without signing at all: refused too.
+    approve(&kb, ANA, &["sop-a"]).fails_with(1);
+    // A record committed with `--author` Ana but unsigned does not count.
+    kbpub_as(
+        &kb,
+        ANA,
+        &["approve", "--as", ANA, "sop-b", "--no-commit"],
+        None,
+    )
+    .ok();
+    git(
+        kb.path(),
+        WES,
+        &[
+            "commit",
+            "-q",
+            "--author",
+            "Ana Ops <ana@example.com>",
+            "-m",
+            "Approve as Ana",
+        ],
+    );
+    let b = &status(&kb)["sop-b"];
+    assert_eq!(state(b), "draft", "{}", reasons(b));
+    assert!(
+        reasons(b).contains("is not signed; the policy has `require_signed = true`"),
+        "{}",
+        reasons(b)
+    );
+    // Ana signs with her key: it counts, and the key is on record.
+    kbpub_signing(&kb, ANA, &ana_key, &["approve", "sop-a", "--as", ANA]).ok();
+    let a = &status(&kb)["sop-a"];
+    assert_eq!(state(a), "approved", "{}", reasons(a));
+    let fingerprint = a["approvals_used"][0]["signing_key"].as_str().unwrap();
+    assert!(fingerprint.starts_with("SHA256:"), "{a}");
+    // Bo's key signing a commit authored as Ana does not make it Ana's.
+    kb.write("content/sops/b.md", &doc("sop-b", "internal", "Beta, v2."));
+    commit_as(&kb, WES, "Beta v2");
+    kbpub_signing(&kb, BO, &bo_key, &["approve", "--as", ANA, "sop-b"]).fails_with(1);
+    // Tampering with Ana's record changes nothing, and publishing says so.
+    let record = record_of(&kb, "sop-a", ANA);
+    let text = std::fs::read_to_string(kb.path().join(&record)).unwrap();
+    kb.write(&record, &format!("{text}# edited\n"));
+    commit_as(&kb, WES, "Touch a record");
+    assert_eq!(state(&status(&kb)["sop-a"]), "approved");
+    // Publishing sends exactly the signed-approved page.
+    let sim = Sim::start();
+    let toml = std::fs::read_to_string(kb.path().join("kbpub.toml")).unwrap();
+    kb.write(
+        "kbpub.toml",
+        &format!("{toml}\n[confluence]\nbase_url = \"{}/wiki\"\nemail_env = \"KB_TEST_EMAIL\"\ntoken_env = \"KB_TEST_TOKEN\"\ndefault_space = \"OPS\"\n", sim.base),
+    );
+    kb.write(".gitignore", "output/\n.kb/receipts/\n");
+    commit_as(&kb, WES, "Publish to Confluence");
+    let run = kb.run_env(
+        &["publish", "--format", "json"],
+        &[
+            ("KB_TEST_EMAIL", "kbpub@example.com"),
+            ("KB_TEST_TOKEN", "cloud-token"),
+            ("GITHUB_RUN_ID", "4242"),
+        ],
+    );
+    assert_eq!(run.code(), 0, "{}\n{}", run.stdout(), run.stderr());
+    assert!(
+        run.stderr()
+            .contains("warning[approval-tampering]: sop-a: TAMPERING: .kb/approvals/sop-a/"),
+        "{}",
+        run.stderr()
+    );
+    let titles: Vec<String> = sim
+        .pages("cloud")
+        .iter()
+        .filter(|p| p["properties"]["kbpub"].is_object())
+        .map(|p| {
+            p["properties"]["kbpub"]["doc_id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert!(titles.contains(&"sop-a".to_string()), "{titles:?}");
+    // The audit trail: the signed decision and the publish, from the append-only log.
+    let audit = kbpub_as(&kb, WES, &["audit", "sop-a"], None).ok().json();
+    let doc = &audit["documents"][0];
+    assert_eq!(doc["doc"], "sop-a");
+    assert_eq!(doc["decisions"][0]["approver"], ANA);
+    assert_eq!(doc["decisions"][0]["signing_key"], fingerprint);
+    assert!(doc["decisions"][0]["policy_commit"].is_string(), "{doc}");
+    assert_eq!(doc["publishes"][0]["target"], "confluence");
+    assert_eq!(doc["publishes"][0]["ci_run"], "GITHUB_RUN_ID=4242");
+    assert!(
+        doc["publishes"][0]["approvals_used"][0]
+            .as_str()
+            .unwrap()
+            .contains(ANA),
+        "{doc}"
+    );
+    let csv = kbpub_as(&kb, WES, &["audit", "--format", "csv"], None)
+        .ok()
+        .stdout();
+    assert!(
+        csv.starts_with("doc,event,time,who,commit,signing_key"),
+        "{csv}"
+    );
+    assert!(
+        csv.lines()
+            .any(|l| l.starts_with("sop-a,publish,") && l.contains("GITHUB_RUN_ID=4242")),
+        "{csv}"
+    );
+    let html = kbpub_as(&kb, WES, &["audit", "--format", "html"], None)
+        .ok()
+        .stdout();
+    assert!(
+        html.contains("<h1>Approval audit</h1>") && html.contains("@page"),
+        "{html}"
+    );
+    assert!(
+        !titles.contains(&"sop-b".to_string()) && !titles.contains(&"guide-p".to_string()),
+        "{titles:?}"
+    );
+}
+
+#[test]
+fn a_policy_change_counts_only_once_the_policy_owners_approve_it() {
+    let kb = repo();
+    kb.write(
+        ".kb/policy.toml",
+        &format!("{POLICY}\n[owners]\ngroups = [\"commanders\"]\n"),
+    );
+    commit_as(&kb, WES, "Policy owners");
+    approve(&kb, ANA, &["guide-p"]).ok();
+    // Wes lowers the partner quorum to one approval.
+    let lowered = std::fs::read_to_string(kb.path().join(".kb/policy.toml"))
+        .unwrap()
+        .replace("approvals = 2", "approvals = 1");
+    kb.write(".kb/policy.toml", &lowered);
+    commit_as(&kb, WES, "Lower the quorum");
+    let human = kbpub_as(&kb, WES, &["status"], None).ok().stdout();
+    assert!(
+        human.contains(
+            "POLICY CHANGE PENDING: the policy files differ from the last approved policy (commit"
+        ),
+        "{human}"
+    );
+    let p = &status(&kb)["guide-p"];
+    assert_eq!(
+        state(p),
+        "draft",
+        "the old quorum stays in force: {}",
+        reasons(p)
+    );
+    let refused = approve(&kb, WES, &[".kb/policy.toml"]).fails_with(1);
+    assert!(
+        refused.stderr().contains(
+            "wes@example.com may not approve policy changes: not a policy owner (ed@example.com)"
+        ),
+        "{}",
+        refused.stderr()
+    );
+    let check = kbpub_as(&kb, WES, &["check"], None).ok();
+    assert!(
+        check.stderr().contains("warning[policy-pending]"),
+        "{}",
+        check.stderr()
+    );
+    // The owner approves the change: it is in force from then on.
+    approve(&kb, ED, &[".kb/policy.toml"]).ok();
+    let json = kbpub_as(&kb, WES, &["status", "--format", "json"], None)
+        .ok()
+        .json();
+    assert!(json["policy"]["pending"].is_null(), "{}", json["policy"]);
+    let p = &status(&kb)["guide-p"];
+    assert_eq!(state(p), "approved", "{}", reasons(p));
 }

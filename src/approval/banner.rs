@@ -49,19 +49,21 @@ pub fn decorations_for(site: &Site, evaluated: &Result<Approvals, Error>) -> Dec
     }
 }
 
-/// A banner for every page that is not approved.
+/// A banner for every page that is not approved (every page of a family that is not).
 pub fn banners(approvals: &Approvals) -> HashMap<usize, Vec<Banner>> {
     approvals
-        .pages
+        .by_page
         .iter()
-        .filter(|p| p.state != State::Approved)
-        .map(|p| {
+        .map(|(&page, &n)| (page, &approvals.pages[n]))
+        .filter(|(_, p)| p.state != State::Approved)
+        .map(|(page, p)| {
             let (level, title) = match p.state {
                 State::Emergency => (
                     "danger",
                     "Emergency approval: published without regular review",
                 ),
                 State::Rejected => ("danger", "Rejected: not approved for publication"),
+                State::Blocked => ("danger", "Blocked: an approval record cannot be read"),
                 State::Stale => (
                     "warning",
                     "Changed since it was approved: needs approval again",
@@ -80,7 +82,7 @@ pub fn banners(approvals: &Approvals) -> HashMap<usize, Vec<Banner>> {
                 .join(". ")
                 .replace('`', "");
             (
-                p.page,
+                page,
                 vec![Banner {
                     level,
                     title: title.into(),

@@ -1,11 +1,14 @@
-//! Git history for verifying approvals: which commit added each approval record and who authored
-//! it, who authored or committed each change to documents and templates, which commit is an
-//! ancestor of which, and what is not committed yet. A few git processes serve the whole site,
-//! however large (one `rev-parse`, one `rev-list`, one `log`, one `status`). A shallow clone is
-//! an error that tells CI to fetch full history: without it, nothing can be verified.
+//! Git history for verifying approvals: which commit added, changed or deleted each approval
+//! record and who authored it, who authored or committed each change to documents and templates
+//! (following renames), when each commit was made, which commit is an ancestor of which, and what
+//! is not committed yet. A few git processes serve the whole site, however large (one
+//! `rev-parse`, one `rev-list`, one `log`, one `status`). A shallow clone is an error that tells
+//! CI to fetch full history: without it, nothing can be verified.
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
+
+use chrono::{DateTime, Utc};
 
 use super::git;
 use crate::diag::Diagnostic;
@@ -20,6 +23,8 @@ pub struct Commit {
     /// Lower-case e-mail addresses.
     pub author: String,
     pub committer: String,
+    /// The committer date, as git recorded it.
+    pub time: DateTime<Utc>,
     /// Index in the commit graph.
     node: usize,
 }
@@ -30,12 +35,26 @@ impl Commit {
     }
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeKind {
+    Added,
+    Modified,
+    Deleted,
+}
+
 /// One commit's change to one file.
 #[derive(Debug, Clone, Copy)]
 pub struct Change {
     pub commit: usize,
-    /// The commit added the file.
-    pub added: bool,
+    pub kind: ChangeKind,
+}
+
+/// A file moved (`git mv`, or a delete and add git's rename detection pairs up).
+#[derive(Debug, Clone)]
+struct Rename {
+    from: String,
+    to: String,
+    commit: usize,
 }
 
 #[derive(Debug)]
@@ -45,6 +64,7 @@ pub struct History {
     pub commits: Vec<Commit>,
     /// Root-relative path -> the commits that changed it.
     changes: HashMap<String, Vec<Change>>,
+    renames: Vec<Rename>,
     graph: Graph,
     /// Root-relative paths with changes that are not committed (staged, unstaged or untracked).
     uncommitted: HashSet<String>,
@@ -67,13 +87,21 @@ impl History {
         }
         let graph = Graph::parse(&git::run_text(
             root,
-            &["rev-list", "--topo-order", "--parents", "HEAD"],
+            &[
+                "rev-list",
+                "--date-order",
+                "--parents",
+                "--timestamp",
+                "HEAD",
+            ],
         )?);
+        // Rename detection (-M) lets a document's authors follow it across moves; for records a
+        // move is a deletion and an addition all the same.
         let mut args = vec![
             "log",
             "-z",
             "--full-history",
-            "--no-renames",
+            "-M",
             "--diff-merges=dense-combined",
             "--name-status",
             "--format=%x1e%H%x1f%ae%x1f%ce",
@@ -96,6 +124,7 @@ impl History {
             head,
             commits: Vec::new(),
             changes: HashMap::new(),
+            renames: Vec::new(),
             graph,
             uncommitted: HashSet::new(),
         };
@@ -125,6 +154,7 @@ impl History {
                 id: id.to_string(),
                 author: author.to_lowercase(),
                 committer: committer.to_lowercase(),
+                time: self.graph.time(node),
                 node,
             });
             let mut tokens = files
@@ -132,16 +162,35 @@ impl History {
                 .split('\0')
                 .filter(|t| !t.is_empty());
             while let (Some(status), Some(path)) = (tokens.next(), tokens.next()) {
-                self.changes
-                    .entry(path.to_string())
-                    .or_default()
-                    .push(Change {
+                // `R086 old new`; merges' combined statuses (`MM`) name one path.
+                let renamed =
+                    status.starts_with('R') && status[1..].bytes().all(|b| b.is_ascii_digit());
+                if renamed && let Some(to) = tokens.next() {
+                    self.record(path, commit, ChangeKind::Deleted);
+                    self.record(to, commit, ChangeKind::Added);
+                    self.renames.push(Rename {
+                        from: path.to_string(),
+                        to: to.to_string(),
                         commit,
-                        added: status.starts_with('A'),
                     });
+                    continue;
+                }
+                let kind = match status.as_bytes().first() {
+                    Some(b'A') => ChangeKind::Added,
+                    Some(b'D') => ChangeKind::Deleted,
+                    _ => ChangeKind::Modified,
+                };
+                self.record(path, commit, kind);
             }
         }
         Ok(())
+    }
+
+    fn record(&mut self, path: &str, commit: usize, kind: ChangeKind) {
+        self.changes
+            .entry(path.to_string())
+            .or_default()
+            .push(Change { commit, kind });
     }
 
     /// The commits that changed `path`, oldest first.
@@ -151,7 +200,56 @@ impl History {
         changes
     }
 
-    /// Topological position: smaller is newer (HEAD is 0); an ancestor is always larger.
+    /// Every committed path under `dir` (root-relative, `/`-separated), sorted.
+    pub fn paths_under(&self, dir: &str) -> Vec<&str> {
+        let prefix = format!("{dir}/");
+        let mut paths: Vec<&str> = self
+            .changes
+            .keys()
+            .filter(|p| p.starts_with(&prefix))
+            .map(String::as_str)
+            .collect();
+        paths.sort_unstable();
+        paths
+    }
+
+    /// The commits that changed a document now at `path`, following it back through renames,
+    /// and through the earlier paths in `earlier` (a path and a commit the document was at that
+    /// path in, e.g. from its approval records): a change to an earlier path counts when it is
+    /// an ancestor of the commit that moved the document away from it.
+    pub fn document_changes(&self, path: &str, earlier: &[(String, usize)]) -> Vec<usize> {
+        let mut todo: Vec<(String, Option<usize>)> = vec![(path.to_string(), None)];
+        todo.extend(earlier.iter().map(|(p, c)| (p.clone(), Some(*c))));
+        let mut seen = HashSet::new();
+        let mut commits = Vec::new();
+        while let Some((path, until)) = todo.pop() {
+            if !seen.insert((path.clone(), until)) {
+                continue;
+            }
+            let within = |c: usize| until.is_none_or(|u| self.is_ancestor(c, u));
+            commits.extend(
+                self.changes
+                    .get(&path)
+                    .into_iter()
+                    .flatten()
+                    .map(|c| c.commit)
+                    .filter(|&c| within(c)),
+            );
+            todo.extend(
+                self.renames
+                    .iter()
+                    .filter(|r| r.to == path && within(r.commit))
+                    .map(|r| (r.from.clone(), Some(r.commit))),
+            );
+        }
+        commits.sort_unstable();
+        commits.dedup();
+        commits
+    }
+
+    /// Topological position in commit-date order: smaller is newer (HEAD is 0); an ancestor
+    /// is always larger, and of two commits on diverging branches the one committed later is
+    /// smaller.
     pub fn order(&self, commit: usize) -> usize {
         self.commits[commit].node
     }
@@ -162,16 +260,27 @@ impl History {
             .is_ancestor(self.commits[a].node, self.commits[b].node)
     }
 
+    /// The latest time commit `commit` can have been made: its own date, or the date of a
+    /// commit built on it when that is earlier (a commit dated ahead of the commits made on top
+    /// of it cannot keep anything alive beyond them).
+    pub fn effective_time(&self, commit: usize) -> DateTime<Utc> {
+        self.graph.effective_time(self.commits[commit].node)
+    }
+
     pub fn is_uncommitted(&self, path: &str) -> bool {
         self.uncommitted.contains(path)
     }
 }
 
-/// The commit graph reachable from HEAD, nodes in topological order (children before parents).
+/// The commit graph reachable from HEAD, nodes in commit-date order (children before parents).
 #[derive(Debug, Default)]
 struct Graph {
     index: HashMap<String, usize>,
     parents: Vec<Vec<usize>>,
+    /// Committer dates (seconds since the epoch).
+    time: Vec<i64>,
+    /// The earliest date of the commit and every commit built on it.
+    effective: Vec<i64>,
     /// Longest path to a root: a parent's generation is always lower than its child's.
     generation: Vec<u32>,
     /// Position on HEAD's first-parent chain (0 = HEAD), when the commit is on it.
@@ -179,23 +288,30 @@ struct Graph {
 }
 
 impl Graph {
-    /// Parses `git rev-list --topo-order --parents HEAD`.
+    /// Parses `git rev-list --date-order --parents --timestamp HEAD` (`time id parents...`).
     fn parse(text: &str) -> Graph {
         let lines: Vec<Vec<&str>> = text.lines().map(|l| l.split(' ').collect()).collect();
         let index: HashMap<String, usize> = lines
             .iter()
             .enumerate()
-            .map(|(i, l)| (l[0].to_string(), i))
+            .map(|(i, l)| (l.get(1).copied().unwrap_or_default().to_string(), i))
             .collect();
+        let time: Vec<i64> = lines.iter().map(|l| l[0].parse().unwrap_or(0)).collect();
         let parents: Vec<Vec<usize>> = lines
             .iter()
             .map(|l| {
-                l[1..]
-                    .iter()
+                l.iter()
+                    .skip(2)
                     .filter_map(|p| index.get(*p).copied())
                     .collect()
             })
             .collect();
+        let mut effective = time.clone();
+        for node in 0..parents.len() {
+            for &p in &parents[node] {
+                effective[p] = effective[p].min(effective[node]);
+            }
+        }
         let mut generation = vec![0u32; parents.len()];
         for node in (0..parents.len()).rev() {
             generation[node] = parents[node]
@@ -214,9 +330,19 @@ impl Graph {
         Graph {
             index,
             parents,
+            time,
+            effective,
             generation,
             first_parent,
         }
+    }
+
+    fn time(&self, node: usize) -> DateTime<Utc> {
+        DateTime::from_timestamp(self.time[node], 0).unwrap_or_default()
+    }
+
+    fn effective_time(&self, node: usize) -> DateTime<Utc> {
+        DateTime::from_timestamp(self.effective[node], 0).unwrap_or_default()
     }
 
     fn is_ancestor(&self, a: usize, b: usize) -> bool {
@@ -271,11 +397,20 @@ mod tests {
         // m merges b (a branch off a) into c; d is on the branch.
         //   a - c - m
         //    \- d -/
-        let graph = Graph::parse("m c d\nd a\nc a\na\n");
+        let graph = Graph::parse("40 m c d\n30 d a\n20 c a\n10 a\n");
         let [m, d, c, a] = [0, 1, 2, 3];
         assert!(graph.is_ancestor(a, m) && graph.is_ancestor(c, m) && graph.is_ancestor(d, m));
         assert!(!graph.is_ancestor(d, c) && !graph.is_ancestor(c, d) && !graph.is_ancestor(m, a));
         assert!(graph.is_ancestor(a, d));
+    }
+
+    #[test]
+    fn a_commit_is_no_later_than_the_commits_built_on_it() {
+        // c claims a date after the merge m built on it.
+        let graph = Graph::parse("40 m c d\n30 d a\n99 c a\n10 a\n");
+        assert_eq!(graph.effective[2], 40);
+        assert_eq!(graph.effective[1], 30);
+        assert_eq!(graph.effective[3], 10);
     }
 
     #[test]

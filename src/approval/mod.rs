@@ -5,25 +5,36 @@
 //! cannot be known — publishing then fails closed.
 //!
 //! - `policy`: `.kb/policy.toml` and `.kb/people.toml`, parsed strictly
-//! - `hash`: the content hash of a page (source and templates, not live data)
+//! - `hash`: the content hash of a page (source, metadata, embedded files, templates; not live
+//!   data)
+//! - `family`: data-driven pages, approved once per template
 //! - `record`: `.kb/approvals/<doc-id>/<time>-<approver>.toml` files
+//! - `ledger`: the records as first committed, and tampering with them
 //! - `history`: the git history the records are verified against
+//! - `signature`: who signed which commit, by the keys in `people.toml`
+//! - `governance`: which policy is in force (changes approved by the policy owners)
 //! - `status`: the state of one page, with reasons
 //! - `approve`: `kbpub approve`, writing and committing records
 //! - `report`: status and due lists for people; `banner`: the site's approval banners
+//! - `audit`: `kbpub audit`, the decision and publish timeline per document
 
 // `Diagnostic` is the project's error type for anything a writer must fix (as in `config` and
 // `render`); these errors are rare and small in number, so their size does not matter.
 #![allow(clippy::result_large_err)]
 
 pub mod approve;
+pub mod audit;
 pub mod banner;
+pub mod family;
 mod git;
+pub mod governance;
 pub mod hash;
 pub mod history;
+pub mod ledger;
 pub mod policy;
 pub mod record;
 pub mod report;
+pub mod signature;
 pub mod status;
 
 use std::collections::HashMap;
@@ -86,7 +97,13 @@ pub struct Approvals {
     pub head: String,
     /// The time expiry was evaluated at.
     pub now: DateTime<Utc>,
-    /// Documents and written section pages (`_index.md`), in nav order.
+    /// Approvals count only from commits signed by the approver's keys; without it, identities
+    /// rest on git's author field and are unverified.
+    pub require_signed: bool,
+    /// Which policy is in force, and whether a change to it awaits the owners' approval.
+    pub policy: governance::PolicyState,
+    /// Documents and written section pages (`_index.md`) in nav order, then data-driven page
+    /// families.
     pub pages: Vec<PageApproval>,
     /// Problems that make approvals not count but do not stop evaluation (broken records, a
     /// path glob matching nothing).
@@ -97,14 +114,22 @@ pub struct Approvals {
 }
 
 impl Approvals {
-    /// The state of page `page` (an index into `Site::pages`); `None` for generated section
-    /// pages, which have no content of their own to approve.
+    /// The state of page `page` (an index into `Site::pages`): a data-driven page has its
+    /// family's; `None` for generated section pages (folders without `_index.md`), which have no
+    /// content of their own to approve.
     pub fn page(&self, page: usize) -> Option<&PageApproval> {
-        self.by_page.get(&page).map(|&i| &self.pages[i])
+        self.index_of(page).map(|i| &self.pages[i])
+    }
+
+    /// The index in `pages` of page `page`'s approval (its family's for a data-driven page);
+    /// `None` for generated section pages.
+    pub fn index_of(&self, page: usize) -> Option<usize> {
+        self.by_page.get(&page).copied()
     }
 
     /// May page `page` be published? True for approved pages, pages under a valid emergency
-    /// approval, and generated section pages (nothing to approve); false for everything else.
+    /// approval, pages of an approved family, and generated section pages (nothing to
+    /// approve); false for everything else.
     pub fn is_publishable(&self, page: usize) -> bool {
         self.page(page).is_none_or(PageApproval::is_publishable)
     }
@@ -128,34 +153,89 @@ pub fn evaluate(engine: &Engine, now: DateTime<Utc>) -> Result<Approvals, Error>
     let policy = Policy::load(root)
         .map_err(Error::Policy)?
         .ok_or(Error::NoPolicy)?;
-    let (rules, mut warnings) = policy.assign(site).map_err(Error::Policy)?;
     let history = History::read(root).map_err(|d| Error::History(Box::new(d)))?;
-    let (records, record_warnings) = record::read_all(root);
-    warnings.extend(record_warnings);
+    let ledger = ledger::Ledger::read(root, &history).map_err(|d| Error::History(Box::new(d)))?;
+    let (policy, policy_state) = governance::in_force(root, policy, &history, &ledger)?;
+    let (rules, mut warnings) = policy.assign(site).map_err(Error::Policy)?;
+    if let Some(pending) = &policy_state.pending {
+        warnings.push(
+            Diagnostic::warning("policy-pending", pending.clone()).in_file(policy::POLICY_FILE),
+        );
+    }
+    warnings.extend(ledger.warnings.iter().cloned());
+    for (doc, found) in &ledger.tampering {
+        if site.page_by_id(doc).is_none() {
+            warnings.extend(
+                found
+                    .iter()
+                    .map(|t| Diagnostic::warning("approval-tampering", t.clone())),
+            );
+        }
+    }
     let gated: Vec<usize> = site
         .nav_order()
         .into_iter()
-        .filter(|&i| policy::is_gated(&site.pages[i]))
+        .filter(|&i| policy::is_gated(&site.pages[i]) && !site.pages[i].is_generated())
         .collect();
     let hashes = hash::hash_pages(engine, &gated);
+    let families = family::families(site);
+    let signatures = if policy.require_signed
+        || policy
+            .people
+            .all()
+            .any(|p| !p.ssh_keys.is_empty() || !p.gpg_keys.is_empty())
+    {
+        signature::verify(root, &policy.people, &ledger.commit_ids(&history))
+            .map_err(|d| Error::History(Box::new(d)))?
+    } else {
+        HashMap::new()
+    };
     let inputs = status::Inputs {
         policy: &policy,
         history: &history,
+        signatures: &signatures,
         now,
     };
-    let pages: Vec<PageApproval> = gated
+    let subjects: Vec<(usize, Option<&family::Family>)> = gated
+        .iter()
+        .map(|&i| (i, None))
+        .chain(families.iter().map(|f| (f.pages[0], Some(f))))
+        .collect();
+    let pages: Vec<PageApproval> = subjects
         .par_iter()
-        .map(|&i| {
+        .map(|&(i, family)| {
             let page = &site.pages[i];
             let rule = rules[i].map(|r| &policy.rules[r]);
-            let page_records = records.get(&page.id).map(Vec::as_slice).unwrap_or(&[]);
-            status::evaluate_page(&inputs, i, page, rule, &hashes[&i], page_records)
+            let id = family.map_or(page.id.as_str(), |f| f.id.as_str());
+            let entries = ledger.entries.get(id).map(Vec::as_slice).unwrap_or(&[]);
+            let tampering = ledger.tampering.get(id).map(Vec::as_slice).unwrap_or(&[]);
+            let hash = match family {
+                Some(f) => &hash::hash_family(engine, f),
+                None => &hashes[&i],
+            };
+            let mut approval =
+                status::evaluate_page(&inputs, i, page, family, rule, hash, entries, tampering);
+            if let Some(f) = family {
+                approval.generated_pages =
+                    f.pages.iter().map(|&p| site.pages[p].id.clone()).collect();
+            }
+            approval
         })
         .collect();
-    let by_page = pages.iter().enumerate().map(|(n, p)| (p.page, n)).collect();
+    let mut by_page: HashMap<usize, usize> = HashMap::new();
+    for (n, (i, family)) in subjects.iter().enumerate() {
+        match family {
+            Some(f) => by_page.extend(f.pages.iter().map(|&p| (p, n))),
+            None => {
+                by_page.insert(*i, n);
+            }
+        }
+    }
     Ok(Approvals {
         head: history.head.clone(),
         now,
+        require_signed: policy.require_signed,
+        policy: policy_state,
         pages,
         warnings,
         by_page,

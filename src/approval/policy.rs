@@ -28,8 +28,13 @@ const DEFAULT_EMERGENCY_VALIDITY: &str = "72h";
 
 #[derive(Debug)]
 pub struct Policy {
+    /// Approvals count only from commits signed by one of the approver's keys.
+    pub require_signed: bool,
     pub rules: Vec<Rule>,
     pub emergency: Option<EmergencyRule>,
+    /// Who approves changes to the policy and people files (`[owners]`); without it, any
+    /// committed change is in force at once.
+    pub owners: Option<OwnersRule>,
     pub people: People,
     text: Arc<str>,
 }
@@ -59,6 +64,21 @@ pub struct Rule {
     path_spans: Vec<Range<usize>>,
 }
 
+/// Who must approve a change to `.kb/policy.toml` or `.kb/people.toml` before it is in force.
+#[derive(Debug)]
+pub struct OwnersRule {
+    pub groups: Vec<String>,
+    /// How many distinct owners must approve.
+    pub approvals: usize,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOwners {
+    groups: Spanned<Vec<Spanned<String>>>,
+    approvals: Option<usize>,
+}
+
 /// Who may approve with `--emergency`, and for how long such an approval lasts.
 #[derive(Debug)]
 pub struct EmergencyRule {
@@ -73,6 +93,10 @@ pub struct Person {
     /// Lower-case e-mail address: how records and commits name the person.
     pub email: String,
     pub name: String,
+    /// SSH public keys (`ssh-ed25519 AAAA... comment`) the person signs commits with.
+    pub ssh_keys: Vec<String>,
+    /// GPG key fingerprints the person signs commits with.
+    pub gpg_keys: Vec<String>,
 }
 
 #[derive(Debug, Default)]
@@ -100,6 +124,11 @@ impl People {
             .filter(|g| self.is_member(email, g))
             .map(String::as_str)
             .collect()
+    }
+
+    /// Every person, by e-mail address.
+    pub fn all(&self) -> impl Iterator<Item = &Person> {
+        self.by_email.values()
     }
 
     /// `Name <email>`, or the address alone for someone not in `people.toml`.
@@ -134,14 +163,21 @@ struct RawPeople {
 struct RawPerson {
     email: Spanned<String>,
     name: String,
+    #[serde(default)]
+    ssh_keys: Vec<Spanned<String>>,
+    #[serde(default)]
+    gpg_keys: Vec<String>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawPolicy {
     #[serde(default)]
+    require_signed: bool,
+    #[serde(default)]
     rule: Vec<RawRule>,
     emergency: Option<RawEmergency>,
+    owners: Option<RawOwners>,
 }
 
 #[derive(Deserialize)]
@@ -242,13 +278,19 @@ impl Policy {
                 "add a `[[rule]]` that says who approves which documents",
             );
         }
+        let owners = raw.owners.map(|o| OwnersRule {
+            groups: group_names(&o.groups, &people, &mut problems),
+            approvals: o.approvals.unwrap_or(1).max(1),
+        });
         let emergency = raw
             .emergency
             .and_then(|e| parse_emergency(e, &people, &mut problems));
         if problems.errors.is_empty() {
             Ok(Policy {
+                require_signed: raw.require_signed,
                 rules,
                 emergency,
+                owners,
                 people,
                 text,
             })
@@ -351,12 +393,11 @@ impl Policy {
     }
 }
 
-/// Pages someone has to approve: documents and the section pages written as `_index.md`
-/// (generated section pages, whose source is empty, hold nothing to approve).
+/// Pages someone has to approve: documents, the section pages written as `_index.md`
+/// (generated section pages, whose source is empty, hold nothing to approve), and data-driven
+/// pages (through their family: see `family`).
 pub fn is_gated(page: &Page) -> bool {
-    // Data-driven pages are generated from the data snapshot and a template on every build:
-    // there is no source to approve, and approvals never bind to live data.
-    !page.is_generated() && (matches!(page.kind, PageKind::Document(_)) || !page.source.is_empty())
+    matches!(page.kind, PageKind::Document(_)) || !page.source.is_empty()
 }
 
 fn read(root: &Path, file: &'static str) -> Result<String, Vec<Diagnostic>> {
@@ -398,11 +439,34 @@ impl People {
                 );
                 continue;
             }
+            for key in &person.ssh_keys {
+                let fields: Vec<&str> = key.get_ref().split_whitespace().collect();
+                let known = ["ssh-", "ecdsa-", "sk-"];
+                if fields.len() < 2 || !known.iter().any(|k| fields[0].starts_with(k)) {
+                    problems.push(
+                        key.span(),
+                        format!("`{}` is not an SSH public key", key.get_ref()),
+                        "paste the public key line, e.g. the contents of `~/.ssh/id_ed25519.pub`",
+                    );
+                }
+            }
             people.by_email.insert(
                 email.clone(),
                 Person {
                     email,
                     name: person.name,
+                    ssh_keys: person
+                        .ssh_keys
+                        .iter()
+                        .map(|k| {
+                            k.get_ref()
+                                .split_whitespace()
+                                .take(2)
+                                .collect::<Vec<_>>()
+                                .join(" ")
+                        })
+                        .collect(),
+                    gpg_keys: person.gpg_keys,
                 },
             );
         }

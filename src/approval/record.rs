@@ -228,57 +228,43 @@ impl Record {
     }
 }
 
-/// Every record under `root/.kb/approvals`, by document id, ordered by path (so by time per
-/// approver); broken records are reported as warnings and do not count.
-pub fn read_all(root: &Path) -> (BTreeMap<String, Vec<Record>>, Vec<Diagnostic>) {
-    let mut records: BTreeMap<String, Vec<Record>> = BTreeMap::new();
-    let mut warnings = Vec::new();
+/// Every file under `root/.kb/approvals` in the working tree, root-relative, sorted, each
+/// parsed as a record (whether a file is where a record belongs is the caller's question).
+pub fn read_worktree(root: &Path) -> Vec<(String, Result<Record, Diagnostic>)> {
     let dir = root.join(APPROVALS_DIR);
     if !dir.is_dir() {
-        return (records, warnings);
+        return Vec::new();
     }
-    for entry in walkdir::WalkDir::new(&dir).sort_by_file_name() {
-        let entry = match entry {
-            Ok(entry) => entry,
-            Err(e) => {
-                warnings.push(Diagnostic::warning(
-                    "approval-record",
-                    format!("cannot read {APPROVALS_DIR}: {e}"),
-                ));
-                continue;
+    walkdir::WalkDir::new(&dir)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_map(|entry| {
+            let entry = match entry {
+                Ok(entry) => entry,
+                Err(e) => {
+                    let d = Diagnostic::warning(
+                        "approval-record",
+                        format!("cannot read {APPROVALS_DIR}: {e}"),
+                    );
+                    return Some((APPROVALS_DIR.to_string(), Err(d)));
+                }
+            };
+            if !entry.file_type().is_file() {
+                return None;
             }
-        };
-        if !entry.file_type().is_file() {
-            continue;
-        }
-        let rel = format!(
-            "{APPROVALS_DIR}/{}",
-            url::to_slash(entry.path().strip_prefix(&dir).unwrap_or(entry.path()))
-        );
-        if entry.depth() != 2 || !rel.ends_with(".toml") {
-            warnings.push(
-                Diagnostic::warning("approval-record", format!("`{rel}` is not an approval record"))
-                    .in_file(rel)
-                    .help("records are `.kb/approvals/<doc id>/<time>-<approver>.toml`, written by `kbpub approve`"),
+            let rel = format!(
+                "{APPROVALS_DIR}/{}",
+                url::to_slash(entry.path().strip_prefix(&dir).unwrap_or(entry.path()))
             );
-            continue;
-        }
-        let parsed = std::fs::read_to_string(entry.path())
-            .map_err(|e| {
-                Diagnostic::warning("approval-record", format!("cannot read {rel}: {e}"))
-                    .in_file(rel.clone())
-            })
-            .and_then(|text| Record::parse(&rel, &text));
-        match parsed {
-            Ok(record) => records.entry(record.doc.clone()).or_default().push(record),
-            Err(mut d) => {
-                d.severity = crate::diag::Severity::Warning;
-                d.message = format!("{} (the record does not count)", d.message);
-                warnings.push(d);
-            }
-        }
-    }
-    (records, warnings)
+            let parsed = std::fs::read_to_string(entry.path())
+                .map_err(|e| {
+                    Diagnostic::warning("approval-record", format!("cannot read {rel}: {e}"))
+                        .in_file(rel.clone())
+                })
+                .and_then(|text| Record::parse(&rel, &text));
+            Some((rel, parsed))
+        })
+        .collect()
 }
 
 /// `20260501T093000Z-ana@example.com.toml`.

@@ -15,6 +15,11 @@ use crate::content::Site;
 pub struct StatusReport<'a> {
     pub head: &'a str,
     pub now: DateTime<Utc>,
+    /// `signed` (approvals count only from commits signed by the approver's keys) or
+    /// `unverified` (identities rest on git's author field).
+    pub identities: &'static str,
+    /// Which policy is in force.
+    pub policy: &'a super::governance::PolicyState,
     pub counts: BTreeMap<&'static str, usize>,
     pub pages: &'a [super::PageApproval],
 }
@@ -23,6 +28,8 @@ pub fn status_json(approvals: &Approvals) -> StatusReport<'_> {
     StatusReport {
         head: &approvals.head,
         now: approvals.now,
+        identities: identities(approvals).0,
+        policy: &approvals.policy,
         counts: approvals
             .counts()
             .into_iter()
@@ -46,6 +53,20 @@ pub fn status_text(approvals: &Approvals) -> String {
         for reason in &p.reasons {
             writeln!(out, "{:<10} {reason}", "").ok();
         }
+        if let [first, rest @ ..] = p.generated_pages.as_slice() {
+            let more = match rest {
+                [] => String::new(),
+                [second] => format!(", {second}"),
+                [second, others @ ..] => format!(", {second} and {} more", others.len()),
+            };
+            writeln!(
+                out,
+                "{:<10} covers {} generated page(s): {first}{more}",
+                "",
+                p.generated_pages.len()
+            )
+            .ok();
+        }
     }
     let counts: Vec<String> = approvals
         .counts()
@@ -62,7 +83,26 @@ pub fn status_text(approvals: &Approvals) -> String {
         approvals.now.format("%Y-%m-%d %H:%M UTC")
     )
     .ok();
+    writeln!(out, "{}", identities(approvals).1).ok();
+    if let Some(pending) = &approvals.policy.pending {
+        writeln!(out, "POLICY CHANGE PENDING: {pending}").ok();
+    }
     out
+}
+
+/// How approvers' identities are established: a short name and a sentence for people.
+fn identities(approvals: &Approvals) -> (&'static str, &'static str) {
+    if approvals.require_signed {
+        (
+            "signed",
+            "Identities: approvals count only from commits signed by one of the approver's keys in .kb/people.toml.",
+        )
+    } else {
+        (
+            "unverified",
+            "Identities are UNVERIFIED: approvals rest on git's author field, which anyone can set; set `require_signed = true` in .kb/policy.toml and list people's SSH keys to require signed approvals.",
+        )
+    }
 }
 
 /// A page whose review is due.

@@ -1,23 +1,30 @@
-//! The approval state of one page — approved, emergency, stale, expired, rejected or draft — with
-//! the reasons, decided from the policy, the page's current content hash, its approval records
-//! and git history. A record counts only when every commit that touched it was authored by its
-//! approver; an approval counts only when its approver is in the rule's groups, did not author or
-//! commit changes to the page since its last approved state, names the current hash and has not
-//! expired; the latest decision of each approver wins, and one standing rejection blocks.
+//! The approval state of one page — approved, emergency, stale, expired, rejected, blocked or
+//! draft — with the reasons, decided from the policy, the page's current content hash, its
+//! approval records (as first committed) and git history. A record counts only when the commit
+//! that added it was authored by its approver and is not dated before the record; an approval
+//! counts only when its approver is in the rule's groups, did not author or commit changes to
+//! the page (followed across renames) since its last approved state, names the current hash and
+//! has not expired, counted from its commit's date. The latest decision of each approver wins:
+//! a descendant commit over its ancestor, else the later commit date, a rejection on a tie. One
+//! standing rejection blocks, and so does a record that cannot be read (fail closed) until an
+//! approval committed after it counts.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Duration, NaiveTime, Utc};
 use serde::Serialize;
 
+use super::family::Family;
 use super::hash::{self, PageHash};
 use super::history::History;
+use super::ledger::Entry;
 use super::policy::{Policy, Rule};
 use super::record::{Decision, Record};
+use super::signature::Signature;
 use crate::content::Page;
 
-/// Records dated further ahead than this (clock skew) do not count.
-const MAX_CLOCK_SKEW_HOURS: i64 = 24;
+/// Commits dated further ahead of now than this (clock skew) do not count.
+const MAX_CLOCK_SKEW_MINUTES: i64 = 10;
 /// How many changes or records a reason lists before "and N more".
 const LISTED: usize = 3;
 
@@ -29,16 +36,19 @@ pub enum State {
     Stale,
     Expired,
     Rejected,
+    /// A record of the page cannot be read: fail closed until a later approval counts.
+    Blocked,
     Draft,
 }
 
 impl State {
-    pub const ALL: [State; 6] = [
+    pub const ALL: [State; 7] = [
         State::Approved,
         State::Emergency,
         State::Stale,
         State::Expired,
         State::Rejected,
+        State::Blocked,
         State::Draft,
     ];
 
@@ -54,6 +64,7 @@ impl State {
             State::Stale => "stale",
             State::Expired => "expired",
             State::Rejected => "rejected",
+            State::Blocked => "blocked",
             State::Draft => "draft",
         }
     }
@@ -66,6 +77,7 @@ pub struct Signoff {
     /// E-mail address.
     pub approver: String,
     pub name: String,
+    /// When the decision was made: the date of the commit that added the record.
     pub time: DateTime<Utc>,
     pub expires: DateTime<Utc>,
     pub content_hash: String,
@@ -73,6 +85,8 @@ pub struct Signoff {
     pub record: String,
     /// The commit that added the record.
     pub commit: String,
+    /// The fingerprint of the key that signed that commit (`SHA256:...`), when it is signed.
+    pub signing_key: Option<String>,
 }
 
 /// An approval that counts towards the page's current state (what publish receipts record).
@@ -119,6 +133,21 @@ pub struct PageApproval {
     pub changed_by: Vec<String>,
     /// The page's files (document, site templates) with changes that are not committed.
     pub uncommitted: Vec<String>,
+    /// Changes to the page's approval records after they were committed (they do not count).
+    pub tampering: Vec<String>,
+    /// For a data-driven page family: the ids of the pages generated from its template, which
+    /// all take its state.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub generated_pages: Vec<String>,
+    /// Who has a standing, valid approval of the current version (quorum or not).
+    #[serde(skip)]
+    pub approved_by: Vec<String>,
+    /// Whose rejection of the current version stands.
+    #[serde(skip)]
+    pub rejected_by: Vec<String>,
+    /// What the hash covers, part by part (recorded with each decision).
+    #[serde(skip)]
+    pub parts: Vec<hash::Part>,
 }
 
 impl PageApproval {
@@ -131,33 +160,54 @@ impl PageApproval {
 pub struct Inputs<'a> {
     pub policy: &'a Policy,
     pub history: &'a History,
+    /// The signatures of the commits that added records, by commit id.
+    pub signatures: &'a HashMap<String, Signature>,
     pub now: DateTime<Utc>,
 }
 
-/// A record that passed the history checks, with the commit that established its content.
+/// A record that passed the history checks, with the commit that added it and that commit's
+/// date.
 struct Verified<'r> {
     record: &'r Record,
     commit: usize,
+    time: DateTime<Utc>,
+    /// The fingerprint of the key that signed the commit, when signed.
+    key: Option<String>,
 }
 
-/// Evaluates one page.
+/// Evaluates one page, or (`family`) a data-driven page family whose first page is `page`.
+#[allow(clippy::too_many_arguments)]
 pub fn evaluate_page(
     inputs: &Inputs,
     index: usize,
     page: &Page,
+    family: Option<&Family>,
     rule: Option<&Rule>,
     hash: &PageHash,
-    records: &[Record],
+    entries: &[Entry],
+    tampering: &[String],
 ) -> PageApproval {
     let review_by_end = page
         .meta
         .review_by
         .map(|d| d.succ_opt().unwrap_or(d).and_time(NaiveTime::MIN).and_utc());
+    let (doc, file, title) = match family {
+        Some(f) => (
+            f.id.clone(),
+            hash.parts
+                .iter()
+                .find(|p| p.name == f.template)
+                .and_then(|p| p.file.clone())
+                .unwrap_or_else(|| format!("(built-in) {}", f.template)),
+            format!("Pages generated from {}", f.template),
+        ),
+        None => (page.id.clone(), page.file.clone(), page.meta.title.clone()),
+    };
     let mut result = PageApproval {
         page: index,
-        doc: page.id.clone(),
-        file: page.file.clone(),
-        title: page.meta.title.clone(),
+        doc,
+        file,
+        title,
         state: State::Draft,
         reasons: Vec::new(),
         content_hash: hash.hash.clone(),
@@ -167,6 +217,11 @@ pub fn evaluate_page(
         review_due: review_by_end,
         changed_by: Vec::new(),
         uncommitted: Vec::new(),
+        tampering: tampering.to_vec(),
+        generated_pages: Vec::new(),
+        approved_by: Vec::new(),
+        rejected_by: Vec::new(),
+        parts: hash.parts.clone(),
     };
     let Some(rule) = rule else {
         result.reasons.push(format!(
@@ -193,10 +248,12 @@ pub fn evaluate_page(
         rule,
         hash,
         review_by_end,
-        records,
+        entries,
         &mut result.reasons,
     );
     evaluation.decide(&mut result);
+    evaluation.block_on_broken_records(entries, &mut result);
+    result.reasons.extend(tampering.iter().cloned());
     result
 }
 
@@ -217,18 +274,23 @@ impl<'a> Evaluation<'a> {
         rule: &'a Rule,
         hash: &'a PageHash,
         review_by_end: Option<DateTime<Utc>>,
-        records: &'a [Record],
+        entries: &'a [Entry],
         reasons: &mut Vec<String>,
     ) -> Self {
         let history = inputs.history;
-        let mut decisions: Vec<Verified> = records
+        let mut decisions: Vec<Verified> = entries
             .iter()
-            .filter_map(|r| verify(inputs, r).map_err(|why| reasons.push(why)).ok())
+            .filter_map(|e| verify(inputs, e).map_err(|why| reasons.push(why)).ok())
             .collect();
         decisions.sort_by_key(|d| (std::cmp::Reverse(history.order(d.commit)), d.record.time));
+        // Where the document was when each decision was made: its authors there count too.
+        let earlier: Vec<(String, usize)> = decisions
+            .iter()
+            .map(|d| (d.record.file.clone(), d.commit))
+            .collect();
         let mut page_changes: Vec<usize> = Vec::new();
         for file in hash.parts.iter().filter_map(|p| p.file.as_deref()) {
-            page_changes.extend(history.changes_to(file).iter().map(|c| c.commit));
+            page_changes.extend(history.document_changes(file, &earlier));
         }
         page_changes.sort_unstable();
         page_changes.dedup();
@@ -273,7 +335,7 @@ impl<'a> Evaluation<'a> {
         let mut baseline = None;
         let mut approved: Option<&str> = None;
         let mut before_current = None;
-        let mut latest: BTreeMap<(&str, &str), (Decision, Vec<&str>)> = BTreeMap::new();
+        let mut latest: BTreeMap<(&str, &str), (&Verified, Vec<&str>)> = BTreeMap::new();
         for d in self.decisions.iter().filter(|d| !d.record.is_emergency()) {
             let r = d.record;
             let groups = self.eligible_groups(&r.approver);
@@ -284,14 +346,17 @@ impl<'a> Evaluation<'a> {
             if groups.is_empty() || excluded {
                 continue;
             }
-            latest.insert(
-                (r.content_hash.as_str(), r.approver.as_str()),
-                (r.decision, groups),
-            );
+            let key = (r.content_hash.as_str(), r.approver.as_str());
+            if latest
+                .get(&key)
+                .is_none_or(|(before, _)| self.supersedes(d, before))
+            {
+                latest.insert(key, (d, groups));
+            }
             let approving: Vec<Vec<&str>> = latest
                 .iter()
                 .filter(|((h, _), (decision, _))| {
-                    *h == r.content_hash && *decision == Decision::Approve
+                    *h == r.content_hash && decision.record.decision == Decision::Approve
                 })
                 .map(|(_, (_, groups))| groups.clone())
                 .collect();
@@ -330,7 +395,12 @@ impl<'a> Evaluation<'a> {
             .iter()
             .filter(|d| d.record.content_hash == self.hash.hash && !d.record.is_emergency())
         {
-            latest.insert(&d.record.approver, d);
+            if latest
+                .get(d.record.approver.as_str())
+                .is_none_or(|before| self.supersedes(d, before))
+            {
+                latest.insert(&d.record.approver, d);
+            }
         }
         let (mut counted, mut rejections, mut expired) = (Vec::new(), Vec::new(), Vec::new());
         for (approver, d) in latest {
@@ -351,7 +421,7 @@ impl<'a> Evaluation<'a> {
             } else if d.record.decision == Decision::Reject {
                 rejections.push(d);
             } else {
-                let expires = self.expiry(d.record);
+                let expires = self.expiry(d);
                 if expires <= inputs.now {
                     expired.push((d, expires));
                 } else {
@@ -359,6 +429,14 @@ impl<'a> Evaluation<'a> {
                 }
             }
         }
+        result.approved_by = counted
+            .iter()
+            .map(|(d, _, _)| d.record.approver.clone())
+            .collect();
+        result.rejected_by = rejections
+            .iter()
+            .map(|d| d.record.approver.clone())
+            .collect();
         let candidate_groups: Vec<Vec<&str>> = counted.iter().map(|(_, g, _)| g.clone()).collect();
         let credited = credit_groups(self.rule, &candidate_groups);
         if !rejections.is_empty() {
@@ -375,7 +453,7 @@ impl<'a> Evaluation<'a> {
                     format!(
                         "rejected by {} on {}{comment}",
                         people.display(&d.record.approver),
-                        day(d.record.time)
+                        day(d.time)
                     ),
                 );
             }
@@ -434,7 +512,7 @@ impl<'a> Evaluation<'a> {
                     0,
                     format!(
                         "approval by {who} of {} expired on {}",
-                        day(d.record.time),
+                        day(d.time),
                         day(*expires)
                     ),
                 );
@@ -470,18 +548,70 @@ impl<'a> Evaluation<'a> {
         result.changed_by = changed_by;
     }
 
-    /// When an approval stops counting: its record's expiry, the rule's `max_age` after it was
-    /// given, and the end of the page's `review_by` day, whichever comes first.
-    fn expiry(&self, record: &Record) -> DateTime<Utc> {
+    /// When an approval stops counting: its record's expiry, the rule's `max_age` after its
+    /// commit, and the end of the page's `review_by` day, whichever comes first.
+    fn expiry(&self, d: &Verified) -> DateTime<Utc> {
         [
-            Some(record.time + self.rule.max_age),
-            record.expires,
+            Some(d.time + self.rule.max_age),
+            d.record.expires,
             self.review_by_end,
         ]
         .into_iter()
         .flatten()
         .min()
-        .unwrap_or(record.time)
+        .unwrap_or(d.time)
+    }
+
+    /// Does decision `a` replace `b` (same approver)? A descendant replaces its ancestor; of
+    /// decisions on diverging branches the one committed later wins, a rejection on a tie.
+    fn supersedes(&self, a: &Verified, b: &Verified) -> bool {
+        let history = self.inputs.history;
+        if a.commit != b.commit {
+            if history.is_ancestor(b.commit, a.commit) {
+                return true;
+            }
+            if history.is_ancestor(a.commit, b.commit) {
+                return false;
+            }
+        }
+        let rank = |d: &Verified| (d.time, d.record.decision == Decision::Reject, d.record.time);
+        rank(a) >= rank(b)
+    }
+
+    /// A committed record that cannot be read blocks the page until an approval committed on
+    /// top of it counts.
+    fn block_on_broken_records(&self, entries: &[Entry], result: &mut PageApproval) {
+        let history = self.inputs.history;
+        let mut used: Vec<String> = result
+            .approvals_used
+            .iter()
+            .map(|a| a.signoff.commit.clone())
+            .collect();
+        used.extend(result.emergency.iter().map(|e| e.signoff.commit.clone()));
+        let lifted = |broken: usize| {
+            self.decisions.iter().any(|d| {
+                d.commit != broken
+                    && history.is_ancestor(broken, d.commit)
+                    && used.contains(&history.commits[d.commit].id)
+            })
+        };
+        for entry in entries {
+            let (Err(problem), Some(commit)) = (&entry.record, entry.commit) else {
+                continue;
+            };
+            if lifted(commit) {
+                continue;
+            }
+            result.state = State::Blocked;
+            result.approvals_used.clear();
+            result.emergency = None;
+            result.reasons.insert(0, format!(
+                "blocked: record {} (commit {}) cannot be read: {}; a record that cannot be read blocks the page until it is approved again in a later commit",
+                entry.path,
+                history.commits[commit].short_id(),
+                problem.message
+            ));
+        }
     }
 
     fn signoff(&self, d: &Verified, expires: DateTime<Utc>) -> Signoff {
@@ -493,11 +623,12 @@ impl<'a> Evaluation<'a> {
                 .get(&r.approver)
                 .map(|p| p.name.clone())
                 .unwrap_or_default(),
-            time: r.time,
+            time: d.time,
             expires,
             content_hash: r.content_hash.clone(),
             record: r.path.clone(),
             commit: self.inputs.history.commits[d.commit].id.clone(),
+            signing_key: d.key.clone(),
         }
     }
 
@@ -523,11 +654,11 @@ impl<'a> Evaluation<'a> {
                 reasons.push(format!("emergency approval by {who} does not count: the policy has no `[emergency]` section"));
                 continue;
             };
-            let expires = [Some(r.time + policy.valid_for), r.expires]
+            let expires = [Some(d.time + policy.valid_for), r.expires]
                 .into_iter()
                 .flatten()
                 .min()
-                .unwrap_or(r.time);
+                .unwrap_or(d.time);
             if people.memberships(&r.approver, &policy.groups).is_empty() {
                 reasons.push(format!(
                     "emergency approval by {who} does not count: not in the emergency groups ({})",
@@ -561,9 +692,8 @@ impl<'a> Evaluation<'a> {
         for part in &self.hash.parts {
             match record.hashed.get(&part.name) {
                 Some(digest) if *digest == part.digest => {}
-                Some(_) if part.name == hash::DOCUMENT_PART => parts.push("the document".into()),
-                Some(_) => parts.push(format!("template `{}`", part.name)),
-                None => parts.push(format!("template `{}` (newly used)", part.name)),
+                Some(_) => parts.push(part_label(&part.name)),
+                None => parts.push(format!("{} (newly used)", part_label(&part.name))),
             }
         }
         let current: HashSet<&str> = self.hash.parts.iter().map(|p| p.name.as_str()).collect();
@@ -572,7 +702,7 @@ impl<'a> Evaluation<'a> {
                 .hashed
                 .keys()
                 .filter(|n| !current.contains(n.as_str()))
-                .map(|n| format!("template `{n}` (no longer used)")),
+                .map(|n| format!("{} (no longer used)", part_label(n))),
         );
         let mut commits: Vec<String> = self
             .page_changes
@@ -605,7 +735,7 @@ impl<'a> Evaluation<'a> {
             "approved for {} by {} on {}; {changed}{commits}",
             hash::short(&record.content_hash),
             self.inputs.policy.people.display(&record.approver),
-            day(record.time)
+            day(previous.time)
         )
     }
 
@@ -636,41 +766,48 @@ impl<'a> Evaluation<'a> {
     }
 }
 
-/// Checks a record against history: committed, and every commit that touched it authored by
-/// its approver, who is a known person; not dated in the future.
-fn verify<'r>(inputs: &Inputs, record: &'r Record) -> Result<Verified<'r>, String> {
+/// Checks a record against history: committed (as first committed), the commit that added it
+/// authored by its approver, who is a known person; not dated after that commit, and that commit
+/// not dated in the future.
+fn verify<'r>(inputs: &Inputs, entry: &'r Entry) -> Result<Verified<'r>, String> {
     let history = inputs.history;
-    let path = &record.path;
-    if history.is_uncommitted(path) {
+    let path = &entry.path;
+    let Ok(record) = &entry.record else {
+        return Err(format!("{path} does not count: it cannot be read"));
+    };
+    let Some(commit) = entry.commit else {
         return Err(format!(
             "{path} does not count: it is not committed (approvals count once their commit is in the history)"
         ));
-    }
-    let changes = history.changes_to(path);
-    let Some(last) = changes.last() else {
-        return Err(format!(
-            "{path} does not count: no commit in the history of HEAD added it"
-        ));
     };
-    if let Some(c) = changes
-        .iter()
-        .map(|c| &history.commits[c.commit])
-        .find(|c| c.author != record.approver)
-    {
+    let c = &history.commits[commit];
+    if c.author != record.approver {
         return Err(format!(
-            "{path} does not count: commit {} that {} it is authored by {}, not by the approver {}",
+            "{path} does not count: commit {} that added it is authored by {}, not by the approver {}",
             c.short_id(),
-            if changes
-                .iter()
-                .any(|x| x.added && history.commits[x.commit].id == c.id)
-            {
-                "added"
-            } else {
-                "changed"
-            },
             c.author,
             record.approver
         ));
+    }
+    let signature = inputs.signatures.get(&c.id).cloned().unwrap_or_default();
+    if inputs.policy.require_signed && record.decision == Decision::Approve {
+        let problem = match (&signature.signer, &signature.key) {
+            (Some(signer), _) if *signer == record.approver => None,
+            (Some(signer), _) => Some(format!(
+                "is signed with a key of {signer}, not of the approver"
+            )),
+            (None, Some(key)) => Some(format!(
+                "is signed with key {key}, which is not one of {}'s keys in .kb/people.toml (or the signature is bad)",
+                record.approver
+            )),
+            (None, None) => Some("is not signed".to_string()),
+        };
+        if let Some(problem) = problem {
+            return Err(format!(
+                "{path} does not count: commit {} that added it {problem}; the policy has `require_signed = true`",
+                c.short_id()
+            ));
+        }
     }
     if inputs.policy.people.get(&record.approver).is_none() {
         return Err(format!(
@@ -678,15 +815,27 @@ fn verify<'r>(inputs: &Inputs, record: &'r Record) -> Result<Verified<'r>, Strin
             record.approver
         ));
     }
-    if record.time > inputs.now + Duration::hours(MAX_CLOCK_SKEW_HOURS) {
+    if record.time > c.time {
         return Err(format!(
-            "{path} does not count: it is dated in the future ({})",
-            minute(record.time)
+            "{path} does not count: it is dated {}, after commit {} that added it ({}); times come from git",
+            minute(record.time),
+            c.short_id(),
+            minute(c.time)
+        ));
+    }
+    let time = history.effective_time(commit);
+    if time > inputs.now + Duration::minutes(MAX_CLOCK_SKEW_MINUTES) {
+        return Err(format!(
+            "{path} does not count: commit {} that added it is dated in the future ({})",
+            c.short_id(),
+            minute(time)
         ));
     }
     Ok(Verified {
         record,
-        commit: last.commit,
+        commit,
+        time,
+        key: signature.key,
     })
 }
 
@@ -732,6 +881,19 @@ fn assign<'g>(
         }
     }
     false
+}
+
+/// A hashed part as people know it: "the document", "file `content/x.png`", "template `x`".
+fn part_label(name: &str) -> String {
+    if name == hash::DOCUMENT_PART {
+        "the document".into()
+    } else if name == hash::METADATA_PART {
+        "its title or metadata".into()
+    } else if let Some(file) = name.strip_prefix(hash::FILE_PART_PREFIX) {
+        format!("file `{file}`")
+    } else {
+        format!("template `{name}`")
+    }
 }
 
 /// The last day something ending at `time` (exclusive) is still valid.

@@ -6,7 +6,10 @@
 //!   rejected pages are notes (`approval`): normal while a change waits for review, they never fail
 //!   a check; an expired approval (`approval-expired`) and a page out under an emergency approval
 //!   (`emergency-approval`) are warnings: someone has to act, whatever the change, as is a page
-//!   no policy rule matches (`no-approval-rule`: nobody can ever approve it). When the
+//!   no policy rule matches (`no-approval-rule`: nobody can ever approve it), a page blocked by a
+//!   record that cannot be read (`approval-blocked`), tampering with approval records after they
+//!   were committed (`approval-tampering`) and a policy change awaiting its owners
+//!   (`policy-pending`). When the
 //!   states cannot be known (broken policy, no git history, shallow clone) that is an error:
 //!   publish would publish nothing.
 
@@ -87,6 +90,11 @@ pub fn approvals(
     let mut diagnostics = approvals.warnings.clone();
     for a in &approvals.pages {
         let page = &site.pages[a.page];
+        diagnostics.extend(a.tampering.iter().map(|t| {
+            Diagnostic::warning("approval-tampering", t.clone())
+                .at(page.key_location("title"))
+                .help("approval records are immutable once committed: revert the change; the record as first committed is what counts")
+        }));
         let why = a.reasons.join("; ");
         let diagnostic = match a.state {
             State::Approved => continue,
@@ -102,6 +110,11 @@ pub fn approvals(
                 "no rule in .kb/policy.toml matches this page: nobody can approve it, so it is never published",
             )
             .help("add a rule whose `paths` or `audience` match it (see the README's \"Approvals\")"),
+            State::Blocked => Diagnostic::warning(
+                "approval-blocked",
+                "an approval record of this page cannot be read: it is blocked (fail closed)",
+            )
+            .help(format!("{why}; approve the page again in a later commit")),
             State::Emergency => Diagnostic::warning(
                 "emergency-approval",
                 "published under an emergency approval: it needs a regular approval before that ends",

@@ -39,11 +39,46 @@ impl Gate {
 /// The gate for every page of the engine's site (indexed like `site.pages`). An `Err` means the
 /// approval states cannot be known: nothing may be published.
 pub fn evaluate(engine: &Engine) -> Result<Vec<Gate>, Vec<Diagnostic>> {
-    let now = approval::now().map_err(|d| vec![d])?;
+    let now = real_clock()?;
     let approvals = approval::evaluate(engine, now).map_err(|e| e.diagnostics())?;
+    report_tampering(&approvals);
     Ok((0..engine.site.pages.len())
         .map(|page| gate(approvals.page(page)))
         .collect())
+}
+
+/// Tampering with approval records does not stop publishing (the records as first committed
+/// decide), but it is said on every run, on standard error.
+fn report_tampering(approvals: &approval::Approvals) {
+    let mut found: Vec<Diagnostic> = approvals
+        .warnings
+        .iter()
+        .filter(|w| w.code == "approval-tampering")
+        .cloned()
+        .collect();
+    for page in &approvals.pages {
+        found.extend(page.tampering.iter().map(|t| {
+            Diagnostic::warning("approval-tampering", format!("{}: {t}", page.doc))
+                .in_file(page.file.clone())
+        }));
+    }
+    // Failing to print a warning must not stop the publish run.
+    crate::diag::emit(&found, crate::diag::Format::Human).ok();
+}
+
+/// Publishing judges expiry by the real clock: a fixed clock ([`approval::NOW_ENV`]) is for tests
+/// and `status`, and must never decide what goes out or shape a receipt.
+fn real_clock() -> Result<chrono::DateTime<chrono::Utc>, Vec<Diagnostic>> {
+    match std::env::var_os(approval::NOW_ENV) {
+        Some(_) => Err(vec![
+            Diagnostic::error(
+                "usage",
+                format!("{} is set: `kbpub publish` refuses to run on a fixed clock", approval::NOW_ENV),
+            )
+            .help(format!("unset {}: publishing judges approvals' expiry by the real clock (the variable is for tests and `kbpub status`)", approval::NOW_ENV)),
+        ]),
+        None => Ok(chrono::Utc::now()),
+    }
 }
 
 fn gate(approval: Option<&PageApproval>) -> Gate {

@@ -13,6 +13,7 @@ pub mod journal;
 pub mod leak;
 pub mod plan;
 pub mod receipt;
+pub mod receipt_log;
 pub mod report;
 pub use crate::net::retry;
 pub mod run;

@@ -44,6 +44,7 @@ pub fn write(root: &Path, receipt: &Receipt) -> std::io::Result<PathBuf> {
     file.write_all(b"\n")?;
     file.sync_all()?;
     std::fs::rename(&temporary, &path)?;
+    super::receipt_log::append(root, receipt)?;
     Ok(path)
 }
 

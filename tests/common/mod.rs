@@ -381,11 +381,27 @@ pub fn approve_all(kb: &Kb) {
         "wes@example.com",
         &["commit", "-q", "--allow-empty", "-m", "edit"],
     );
-    let docs: Vec<String> = files_under(&kb.path().join("content"))
+    let mut docs: Vec<String> = files_under(&kb.path().join("content"))
         .into_iter()
         .filter(|f| f.ends_with(".md"))
         .map(|f| format!("content/{f}"))
         .collect();
+    // Data-driven pages are approved once per family (template).
+    let status = kbpub()
+        .args(["status", "--format", "json"])
+        .current_dir(kb.path())
+        .envs(git_env("ana@example.com"))
+        .output()
+        .expect("run kbpub status");
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap_or_default();
+    docs.extend(
+        status["pages"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|p| p["generated_pages"].is_array())
+            .filter_map(|p| p["doc"].as_str().map(String::from)),
+    );
     let out = kbpub()
         .args(["approve", "--as", "ana@example.com"])
         .args(&docs)

@@ -118,6 +118,14 @@ async fn run(
     let linkable =
         |p: usize| ctx.gates[p].publishable || managed.contains(site.pages[p].id.as_str());
     let desired = mapping::render(ctx.engine, &layout, ctx.gates, &linkable)?;
+    // A gated section page that is not on the target yet is not created: its approved pages go
+    // under the nearest ancestor that is published or may be.
+    let placed_under = |mut parent: Option<usize>| {
+        while let Some(q) = parent.filter(|&q| !linkable(q)) {
+            parent = layout.parent[q];
+        }
+        parent
+    };
     let wanted: Vec<Wanted> = desired
         .iter()
         .map(|d| {
@@ -128,13 +136,11 @@ async fn run(
                 title: d.title.clone(),
                 place: Place {
                     scope: d.space.clone(),
-                    parent: layout.parent[d.page].map(|q| site.pages[q].id.clone()),
+                    parent: placed_under(layout.parent[d.page]).map(|q| site.pages[q].id.clone()),
                 },
                 hash: d.hash.clone(),
-                // Section pages always go out as parents of their approved pages.
-                gated: ctx.gates[d.page]
-                    .held_back()
-                    .filter(|_| p.doc_type().is_some()),
+                // Section pages are gated like documents: an unapproved title is never sent.
+                gated: ctx.gates[d.page].held_back(),
                 depth: layout.depth[d.page],
                 retire: false,
             }
