@@ -46,8 +46,7 @@ use mapping::Desired;
 const MODERATOR: &str = "a moderator";
 /// What to do about an article someone else edited.
 const DRIFT_HELP: &str = "kbpub published nothing over it: bring the edit into the source and have it approved, or re-run with --force to publish the approved text as a new version";
-/// Tries of one write whose failures may have landed (each followed by a read-back).
-const WRITE_ATTEMPTS: u32 = 3;
+use crate::net::retry::WRITE_ATTEMPTS;
 
 /// Publishes to the partner community. `Err` holds content problems a writer must fix (nothing
 /// was sent); everything else, including a target that could not be reached, is in the report.

@@ -111,8 +111,7 @@ pub struct Client {
     space_keys: HashMap<String, String>,
 }
 
-/// Attempts of a write that fails with 5xx or without an answer, each after reading back.
-const WRITE_ATTEMPTS: u32 = 3;
+use crate::net::retry::WRITE_ATTEMPTS;
 
 /// Every request carries this, GETs and DELETEs included: Data Center versions refuse those
 /// without it (415).
