@@ -32,6 +32,17 @@ fn run_in(dir: &Path, args: &[&str]) -> Run {
     Run { output }
 }
 
+/// Makes `dir` a git repository with everything committed by the writer.
+fn commit_as_writer(dir: &Path) {
+    git(dir, "writer@example.com", &["init", "-q", "-b", "main"]);
+    git(dir, "writer@example.com", &["add", "-A"]);
+    git(
+        dir,
+        "writer@example.com",
+        &["commit", "-q", "-m", "Knowledge base"],
+    );
+}
+
 /// The `type = "..."` of a document (section pages have none).
 fn front_matter_type(path: &Path) -> Option<String> {
     let text = std::fs::read_to_string(path).ok()?;
@@ -50,13 +61,7 @@ fn the_scaffold_builds_and_checks_cleanly_right_away() {
         run.stderr()
     );
     let kb = tmp.path().join("kb");
-    git(&kb, "writer@example.com", &["init", "-q", "-b", "main"]);
-    git(&kb, "writer@example.com", &["add", "-A"]);
-    git(
-        &kb,
-        "writer@example.com",
-        &["commit", "-q", "-m", "Knowledge base"],
-    );
+    commit_as_writer(&kb);
 
     let build = run_in(&kb, &["build"]).ok();
     assert!(!build.stderr().contains("warning"), "{}", build.stderr());
@@ -338,6 +343,16 @@ fn the_readme_shows_the_workflow_init_writes() {
 /// The title of the scaffold's SOP, the one document the tests approve.
 const SOP_TITLE: &str = "Handling rejected 856 ship notices";
 
+/// The approved SOP is a page in the Confluence test server (Cloud).
+fn assert_sop_published(sim: &Sim) {
+    let titles: Vec<String> = sim
+        .pages("cloud")
+        .iter()
+        .filter_map(|p| p["title"].as_str().map(str::to_string))
+        .collect();
+    assert!(titles.contains(&SOP_TITLE.to_string()), "{titles:?}");
+}
+
 /// A knowledge base from `kbpub init --ci <ci>` whose sites are the simulators', committed by its
 /// writer with the SOP approved by the ops lead, then cloned as CI checks it out (full history).
 fn scaffolded_clone(tmp: &Path, ci: &str, sim: &Sim) -> std::path::PathBuf {
@@ -355,13 +370,7 @@ fn scaffolded_clone(tmp: &Path, ci: &str, sim: &Sim) -> std::path::PathBuf {
         );
     assert_eq!(config.matches(sim.base.as_str()).count(), 2, "{config}");
     std::fs::write(origin.join("kbpub.toml"), config).unwrap();
-    git(&origin, "writer@example.com", &["init", "-q", "-b", "main"]);
-    git(&origin, "writer@example.com", &["add", "-A"]);
-    git(
-        &origin,
-        "writer@example.com",
-        &["commit", "-q", "-m", "Knowledge base"],
-    );
+    commit_as_writer(&origin);
     let approve = kbpub()
         .args(["approve", "content/sops/asn-856-rejections.md"])
         .args(["--as", "ops.lead@example.com"])
@@ -539,12 +548,7 @@ fn the_workflow_run_steps_work_as_written_in_a_clone_against_the_simulators() {
     assert!(
         site.join("index.html").is_file() && site.join("sops/asn-856-rejections.html").is_file()
     );
-    let pages: Vec<String> = sim
-        .pages("cloud")
-        .iter()
-        .filter_map(|p| p["title"].as_str().map(str::to_string))
-        .collect();
-    assert!(pages.contains(&SOP_TITLE.to_string()), "{pages:?}");
+    assert_sop_published(&sim);
     let receipts = workflow::Step::inputs_of(&publish, "actions/upload-artifact");
     let receipts = files_under(&clone.join(receipts["path"].as_str().unwrap()));
     assert!(
@@ -609,12 +613,7 @@ fn ci_gitlab_writes_a_gitlab_pipeline_whose_scripts_work_as_written() {
         "{check}"
     );
     runner.run_job(&pipeline, "publish");
-    let pages: Vec<String> = sim
-        .pages("cloud")
-        .iter()
-        .filter_map(|p| p["title"].as_str().map(str::to_string))
-        .collect();
-    assert!(pages.contains(&SOP_TITLE.to_string()), "{pages:?}");
+    assert_sop_published(&sim);
     for artifact in pipeline["publish"]["artifacts"]["paths"]
         .as_sequence()
         .unwrap()

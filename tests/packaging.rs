@@ -95,9 +95,11 @@ fn package_list() -> Vec<String> {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // .cargo_vcs_info.json: the commit, written by cargo when it packages a git checkout.
     let mut files: Vec<String> = String::from_utf8(out.stdout)
         .unwrap()
         .lines()
+        .filter(|f| *f != ".cargo_vcs_info.json")
         .map(str::to_string)
         .collect();
     files.sort();
@@ -131,7 +133,6 @@ fn the_package_holds_what_the_build_and_the_tests_read_and_nothing_else() {
         [
             "Cargo.toml",
             "Cargo.toml.orig",
-            ".cargo_vcs_info.json",
             "Cargo.lock",
             "build.rs",
             "kbpub.toml",
@@ -263,6 +264,13 @@ fn install(tmp: &Path, releases: &Path, kbpub_home: &Path, bin: &Path) -> Output
         .unwrap()
 }
 
+/// `install`, which must succeed: its stdout and stderr.
+fn installs(tmp: &Path, releases: &Path, kbpub_home: &Path, bin: &Path) -> (String, String) {
+    let out = install(tmp, releases, kbpub_home, bin);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    (text(&out.stdout), text(&out.stderr))
+}
+
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -282,8 +290,7 @@ fn a_release_archive_installs_with_the_ci_install_script_after_its_checksum_is_v
     let empty_bin = tmp.path().join("empty-bin");
     std::fs::create_dir_all(&empty_bin).unwrap();
     let kbpub_home = tmp.path().join("kbpub-home");
-    let out = install(tmp.path(), &releases, &kbpub_home, &empty_bin);
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    installs(tmp.path(), &releases, &kbpub_home, &empty_bin);
     let installed = Command::new(kbpub_home.join("bin/kbpub"))
         .arg("--version")
         .output()
@@ -300,13 +307,8 @@ fn a_release_archive_installs_with_the_ci_install_script_after_its_checksum_is_v
 
     // Installed already (a cache hit): nothing is downloaded again.
     std::fs::remove_dir_all(&releases).unwrap();
-    let again = install(tmp.path(), &releases, &kbpub_home, &empty_bin);
-    assert!(again.status.success(), "{}", text(&again.stderr));
-    assert!(
-        text(&again.stdout).contains("is installed"),
-        "{}",
-        text(&again.stdout)
-    );
+    let (again, _) = installs(tmp.path(), &releases, &kbpub_home, &empty_bin);
+    assert!(again.contains("is installed"), "{again}");
 
     // An archive that is not the one its checksum describes is never installed.
     copy_dir(&dist, &tagged);
@@ -347,13 +349,8 @@ fn without_a_release_binary_the_install_script_builds_the_pinned_version_with_ca
 
     let releases = tmp.path().join("no-releases");
     let kbpub_home = tmp.path().join("kbpub-home");
-    let out = install(tmp.path(), &releases, &kbpub_home, &bin);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(
-        text(&out.stderr).contains("building it with cargo install"),
-        "{}",
-        text(&out.stderr)
-    );
+    let (_, log) = installs(tmp.path(), &releases, &kbpub_home, &bin);
+    assert!(log.contains("building it with cargo install"), "{log}");
     assert_eq!(
         std::fs::read_to_string(tmp.path().join("cargo-args")).unwrap(),
         format!(

@@ -173,7 +173,8 @@ impl Runner<'_> {
             let path = std::env::join_paths(added.iter().chain(&self.path)).unwrap();
             let script_file = files.join(format!("step-{index}.sh"));
             std::fs::write(&script_file, script).unwrap();
-            let output = Command::new("bash")
+            let mut command = Command::new("bash");
+            command
                 .args(["--noprofile", "--norc", "-eo", "pipefail"])
                 .arg(&script_file)
                 .current_dir(self.workspace)
@@ -188,16 +189,8 @@ impl Runner<'_> {
                 .env("GITHUB_ENV", &github_env)
                 .env("RUNNER_TEMP", files.join("tmp"))
                 .env("RUNNER_OS", "Linux")
-                .envs(self.env.iter().copied())
-                .output()
-                .expect("run bash");
-            assert!(
-                output.status.success(),
-                "{job}/{name} failed ({}):\n{script}\nstdout:\n{}\nstderr:\n{}",
-                output.status,
-                String::from_utf8_lossy(&output.stdout),
-                String::from_utf8_lossy(&output.stderr)
-            );
+                .envs(self.env.iter().copied());
+            let output = succeed(command, &format!("{job}/{name}"), script);
             ran.push(Step::Ran { name, output });
         }
         ran
@@ -284,7 +277,8 @@ impl GitlabRunner<'_> {
                 env.insert(key.as_str().expect("a variable's name").to_string(), value);
             }
         }
-        let output = Command::new("bash")
+        let mut command = Command::new("bash");
+        command
             .args(["--noprofile", "--norc", "-eo", "pipefail", "-c", &script])
             .current_dir(self.project)
             .env_clear()
@@ -294,16 +288,21 @@ impl GitlabRunner<'_> {
             .env("HOME", self.home)
             .env("CI", "true")
             .env("GITLAB_CI", "true")
-            .env("CI_PROJECT_DIR", self.project)
-            .output()
-            .expect("run bash");
-        assert!(
-            output.status.success(),
-            "{job} failed ({}):\n{script}\nstdout:\n{}\nstderr:\n{}",
-            output.status,
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
+            .env("CI_PROJECT_DIR", self.project);
+        let output = succeed(command, job, &script);
         String::from_utf8_lossy(&output.stdout).into_owned()
     }
+}
+
+/// Runs a step's shell; panics with the script and its output unless it succeeded.
+fn succeed(mut command: Command, what: &str, script: &str) -> Output {
+    let output = command.output().expect("run bash");
+    assert!(
+        output.status.success(),
+        "{what} failed ({}):\n{script}\nstdout:\n{}\nstderr:\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
 }
