@@ -4,9 +4,9 @@
 //! build works offline), `.gitignore`, and CI: a GitHub Actions workflow (or with `--ci gitlab` a
 //! GitLab CI pipeline) that checks pull requests and on main deploys the site and publishes, with
 //! `.kb/install-kbpub.sh` to install the pinned kbpub release. With `--templates` the built-in
-//! templates are copied into `templates/` to customise. It never overwrites: a folder that already holds a knowledge base,
-//! or any file the scaffold would write, is refused before anything is written (an existing
-//! `.gitignore` gets the missing lines appended instead).
+//! templates are copied into `templates/` to customise. It never overwrites: a folder that
+//! already holds a knowledge base, or any file the scaffold would write, is refused before
+//! anything is written (an existing `.gitignore` gets the missing lines appended instead).
 
 use std::path::Path;
 

@@ -149,8 +149,8 @@ enum Command {
     /// .gitlab-ci.yml) and .kb/install-kbpub.sh, which installs this kbpub release in seconds:
     /// `kbpub check --format github` on pull requests; on merges to main `kbpub data pull`,
     /// `kbpub build` deployed to Pages, and `kbpub publish` (full git history, credentials from
-    /// the CI secret store). The built-in templates are used
-    /// unless --templates copies them into templates/. Never overwrites anything.
+    /// the CI secret store). The built-in templates are used unless --templates copies them into
+    /// templates/. Never overwrites anything.
     #[command(after_help = INIT_EXIT_CODES)]
     Init {
         /// The folder to create it in (created when missing); default: --root, or the current folder
