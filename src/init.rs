@@ -1,11 +1,12 @@
 //! `kbpub init [DIR]`: scaffolds a knowledge-base repository from `scaffold/` (embedded in the
 //! binary): `kbpub.toml`, `content/` with a section and one document of each type, `.kb/` with a
 //! starter policy and people, local data sources (pulled into their snapshots here, so the first
-//! build works offline), `.gitignore`, and a GitHub Actions workflow that checks pull requests and
-//! publishes merges to main. With `--templates` the built-in templates are copied into
-//! `templates/` to customise. It never overwrites: a folder that already holds a knowledge base,
-//! or any file the scaffold would write, is refused before anything is written (an existing
-//! `.gitignore` gets the missing lines appended instead).
+//! build works offline), `.gitignore`, and CI: a GitHub Actions workflow (or with `--ci gitlab` a
+//! GitLab CI pipeline) that checks pull requests and on main deploys the site and publishes, with
+//! `.kb/install-kbpub.sh` to install the pinned kbpub release. With `--templates` the built-in
+//! templates are copied into `templates/` to customise. It never overwrites: a folder that
+//! already holds a knowledge base, or any file the scaffold would write, is refused before
+//! anything is written (an existing `.gitignore` gets the missing lines appended instead).
 
 use std::path::Path;
 
@@ -22,11 +23,40 @@ static SCAFFOLD: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/scaffold");
 
 const GITIGNORE: &str = ".gitignore";
 
+/// The CI system `init` writes configuration for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Ci {
+    /// GitHub Actions: `.github/workflows/kbpub.yml`
+    Github,
+    /// GitLab CI: `.gitlab-ci.yml`
+    Gitlab,
+}
+
+impl Ci {
+    /// The file of the scaffold that configures this CI system.
+    pub fn config_file(self) -> &'static str {
+        match self {
+            Ci::Github => ".github/workflows/kbpub.yml",
+            Ci::Gitlab => ".gitlab-ci.yml",
+        }
+    }
+
+    /// Whether the scaffold file at `path` belongs in a repository using this CI system: every
+    /// file but the other systems' configuration.
+    fn wants(self, path: &str) -> bool {
+        [Ci::Github, Ci::Gitlab]
+            .into_iter()
+            .all(|ci| ci == self || path != ci.config_file())
+    }
+}
+
 pub struct Options {
     /// The site's title.
     pub title: String,
     /// Copy the built-in templates into `templates/`.
     pub templates: bool,
+    /// The CI system to configure.
+    pub ci: Ci,
     /// Today, for the documents' first `review_by` dates (a year from now).
     pub now: DateTime<Utc>,
 }
@@ -101,6 +131,7 @@ fn files(options: &Options) -> Vec<(String, Vec<u8>)> {
     let title = toml::Value::String(options.title.clone()).to_string();
     let mut files: Vec<(String, Vec<u8>)> = all_files(&SCAFFOLD)
         .into_iter()
+        .filter(|file| options.ci.wants(&url::to_slash(file.path())))
         .map(|file| {
             let text = String::from_utf8_lossy(file.contents())
                 .replace("@TITLE@", &title)

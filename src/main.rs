@@ -155,10 +155,12 @@ enum Command {
     /// Writes kbpub.toml, content/ (a home page, a section and one document of each type: sop,
     /// playbook, faq, partner, incident-review, notice), .kb/ (a starter approval policy and
     /// people), local data sources under data/exports/ with their snapshots (so the site builds
-    /// offline at once), .gitignore, and .github/workflows/kbpub.yml: `kbpub check --format
-    /// github` on pull requests, `kbpub data pull` and `kbpub publish` on merges to main (full
-    /// git history, credentials from the CI secret store). The built-in templates are used
-    /// unless --templates copies them into templates/. Never overwrites anything.
+    /// offline at once), .gitignore, and CI: .github/workflows/kbpub.yml (or with --ci gitlab
+    /// .gitlab-ci.yml) and .kb/install-kbpub.sh, which installs this kbpub release in seconds:
+    /// `kbpub check --format github` on pull requests; on merges to main `kbpub data pull`,
+    /// `kbpub build` deployed to Pages, and `kbpub publish` (full git history, credentials from
+    /// the CI secret store). The built-in templates are used unless --templates copies them into
+    /// templates/. Never overwrites anything.
     #[command(after_help = INIT_EXIT_CODES)]
     Init {
         /// The folder to create it in (created when missing); default: --root, or the current folder
@@ -170,6 +172,9 @@ enum Command {
         /// Also copy the built-in templates into templates/, to customise them
         #[arg(long)]
         templates: bool,
+        /// The CI configuration to write: a GitHub Actions workflow or a GitLab CI pipeline
+        #[arg(long, value_enum, default_value = "github")]
+        ci: kbpub::init::Ci,
     },
     /// Check everything build and publish would, and more, writing nothing
     ///
@@ -402,7 +407,8 @@ fn main() -> ExitCode {
             dir,
             title,
             templates,
-        } => init(dir.or(cli.root), cli.quiet, title, templates),
+            ci,
+        } => init(dir.or(cli.root), cli.quiet, title, templates, ci),
         Command::Serve {
             port,
             bind,
@@ -559,11 +565,18 @@ fn build(
     }
 }
 
-fn init(dir: Option<PathBuf>, quiet: bool, title: String, templates: bool) -> Result<(), ExitCode> {
+fn init(
+    dir: Option<PathBuf>,
+    quiet: bool,
+    title: String,
+    templates: bool,
+    ci: kbpub::init::Ci,
+) -> Result<(), ExitCode> {
     let dir = dir.unwrap_or_else(|| PathBuf::from("."));
     let options = kbpub::init::Options {
         title,
         templates,
+        ci,
         now: clock(Format::Human)?,
     };
     let created = kbpub::init::init(&dir, &options).map_err(|diagnostics| {
@@ -577,10 +590,11 @@ fn init(dir: Option<PathBuf>, quiet: bool, title: String, templates: bool) -> Re
             ""
         };
         eprintln!(
-            "Created a knowledge base in {}: {} files{merged}.\n\nNext:\n  cd {}\n  git init && git add -A && git commit -m \"Knowledge base\"\n  kbpub build && kbpub check\n\nThen put your reviewers in .kb/people.toml, your Confluence site in kbpub.toml ([confluence]),\nand CONFLUENCE_EMAIL and CONFLUENCE_TOKEN in your repository's Actions secrets:\n.github/workflows/kbpub.yml checks every pull request and publishes every merge to main.",
+            "Created a knowledge base in {}: {} files{merged}.\n\nNext:\n  cd {}\n  git init && git add -A && git commit -m \"Knowledge base\"\n  kbpub build && kbpub check\n\nThen put your reviewers in .kb/people.toml, your Confluence site in kbpub.toml ([confluence]),\nand CONFLUENCE_EMAIL and CONFLUENCE_TOKEN in your repository's CI secrets:\n{} checks every pull request; every merge to main deploys the site and publishes.",
             dir.display(),
             created.files.len(),
-            dir.display()
+            dir.display(),
+            ci.config_file()
         );
     }
     Ok(())

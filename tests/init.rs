@@ -1,6 +1,8 @@
 //! `kbpub init` end to end: the scaffold builds and checks cleanly at once (in a real git
-//! repository), its GitHub Actions workflow parses and runs the right commands with secrets from
-//! the secret store, `--templates` copies the built-in templates, and nothing is ever overwritten.
+//! repository), its GitHub Actions workflow passes actionlint, runs the right commands with secrets
+//! from the secret store and deploys the site to Pages, and its `run:` steps work as written in a
+//! clone against `kbpub sim`; `--ci gitlab` writes a GitLab pipeline instead, whose scripts work
+//! too; `--templates` copies the built-in templates, and nothing is ever overwritten.
 
 mod common;
 
@@ -30,6 +32,17 @@ fn run_in(dir: &Path, args: &[&str]) -> Run {
     Run { output }
 }
 
+/// Makes `dir` a git repository with everything committed by the writer.
+fn commit_as_writer(dir: &Path) {
+    git(dir, "writer@example.com", &["init", "-q", "-b", "main"]);
+    git(dir, "writer@example.com", &["add", "-A"]);
+    git(
+        dir,
+        "writer@example.com",
+        &["commit", "-q", "-m", "Knowledge base"],
+    );
+}
+
 /// The `type = "..."` of a document (section pages have none).
 fn front_matter_type(path: &Path) -> Option<String> {
     let text = std::fs::read_to_string(path).ok()?;
@@ -48,13 +61,7 @@ fn the_scaffold_builds_and_checks_cleanly_right_away() {
         run.stderr()
     );
     let kb = tmp.path().join("kb");
-    git(&kb, "writer@example.com", &["init", "-q", "-b", "main"]);
-    git(&kb, "writer@example.com", &["add", "-A"]);
-    git(
-        &kb,
-        "writer@example.com",
-        &["commit", "-q", "-m", "Knowledge base"],
-    );
+    commit_as_writer(&kb);
 
     let build = run_in(&kb, &["build"]).ok();
     assert!(!build.stderr().contains("warning"), "{}", build.stderr());
@@ -331,4 +338,291 @@ fn the_readme_shows_the_workflow_init_writes() {
             "KBPUB_VERSION: \"0.1.0\""
         )
     );
+}
+
+/// The title of the scaffold's SOP, the one document the tests approve.
+const SOP_TITLE: &str = "Handling rejected 856 ship notices";
+
+/// The approved SOP is a page in the Confluence test server (Cloud).
+fn assert_sop_published(sim: &Sim) {
+    let titles: Vec<String> = sim
+        .pages("cloud")
+        .iter()
+        .filter_map(|p| p["title"].as_str().map(str::to_string))
+        .collect();
+    assert!(titles.contains(&SOP_TITLE.to_string()), "{titles:?}");
+}
+
+/// A knowledge base from `kbpub init --ci <ci>` whose sites are the simulators', committed by its
+/// writer with the SOP approved by the ops lead, then cloned as CI checks it out (full history).
+fn scaffolded_clone(tmp: &Path, ci: &str, sim: &Sim) -> std::path::PathBuf {
+    init(tmp, &["origin", "--ci", ci]).ok();
+    let origin = tmp.join("origin");
+    let config = std::fs::read_to_string(origin.join("kbpub.toml")).unwrap();
+    let config = config
+        .replace(
+            "https://example.atlassian.net/wiki",
+            &format!("{}/wiki", sim.base),
+        )
+        .replace(
+            "https://community.example.com/api",
+            &format!("{}/community", sim.base),
+        );
+    assert_eq!(config.matches(sim.base.as_str()).count(), 2, "{config}");
+    std::fs::write(origin.join("kbpub.toml"), config).unwrap();
+    commit_as_writer(&origin);
+    let approve = kbpub()
+        .args(["approve", "content/sops/asn-856-rejections.md"])
+        .args(["--as", "ops.lead@example.com"])
+        .current_dir(&origin)
+        .envs(git_env("ops.lead@example.com"))
+        .output()
+        .unwrap();
+    Run { output: approve }.ok();
+    git(tmp, "ci@example.com", &["clone", "-q", "origin", "clone"]);
+    tmp.join("clone")
+}
+
+/// A folder holding only `kbpub`: the binary of this build.
+fn bin_with_this_kbpub(tmp: &Path) -> std::path::PathBuf {
+    let bin = tmp.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_kbpub"), bin.join("kbpub")).unwrap();
+    bin
+}
+
+/// This build's kbpub first, then the test's own PATH (git, bash, coreutils, curl).
+fn path_with(bin: &Path) -> Vec<std::path::PathBuf> {
+    let mut path = vec![bin.to_path_buf()];
+    path.extend(std::env::split_paths(&std::env::var_os("PATH").unwrap()));
+    path
+}
+
+/// The secret store of the tests: the simulators' credentials.
+const SECRETS: &[(&str, &str)] = &[
+    (
+        "KBPUB_TRADING_GRID_TOKEN",
+        "unused-the-scaffold-reads-local-files",
+    ),
+    ("CONFLUENCE_EMAIL", "kbpub@example.com"),
+    ("CONFLUENCE_TOKEN", "cloud-token"),
+    ("COMMUNITY_TOKEN", "community-token"),
+];
+
+fn stdout(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn the_workflow_and_its_install_script_pass_actionlint_and_shellcheck() {
+    let tmp = tempfile::tempdir().unwrap();
+    init(tmp.path(), &["kb"]).ok();
+    let path = tmp.path().join("kb/.github/workflows/kbpub.yml");
+    workflow::actionlint(&path);
+    workflow::shellcheck(&tmp.path().join("kb/.kb/install-kbpub.sh"));
+    let text = std::fs::read_to_string(&path).unwrap();
+    for old in [
+        "actions/checkout@v4",
+        "actions/cache@v4",
+        "actions/upload-artifact@v4",
+    ] {
+        assert!(!text.contains(old), "{old}: node20 runtime");
+    }
+}
+
+#[test]
+fn the_workflow_builds_the_site_and_deploys_it_to_pages_with_only_the_permissions_it_needs() {
+    let tmp = tempfile::tempdir().unwrap();
+    init(tmp.path(), &["kb"]).ok();
+    let workflow = workflow::load(&tmp.path().join("kb/.github/workflows/kbpub.yml"));
+    let yaml = |text: &str| -> serde_yaml_ng::Value { serde_yaml_ng::from_str(text).unwrap() };
+    assert_eq!(workflow["permissions"], yaml("contents: read"));
+
+    let publish = &workflow["jobs"]["publish"];
+    assert_eq!(
+        publish["concurrency"],
+        yaml("{group: kbpub-publish, cancel-in-progress: false}"),
+        "two publishes never overlap, and none is cancelled half-way"
+    );
+    let steps = publish["steps"].as_sequence().unwrap();
+    let at = |what: &dyn Fn(&serde_yaml_ng::Value) -> bool| steps.iter().position(what).unwrap();
+    let build = at(&|s| s["run"].as_str() == Some("kbpub build"));
+    let upload = at(&|s| {
+        s["uses"]
+            .as_str()
+            .is_some_and(|u| u.starts_with("actions/upload-pages-artifact@"))
+    });
+    let publish_step = at(&|s| s["run"].as_str() == Some("kbpub publish"));
+    assert!(build < upload && upload < publish_step, "{steps:?}");
+    assert_eq!(steps[upload]["with"]["path"].as_str(), Some("output/"));
+    assert_eq!(
+        publish["outputs"]["site"].as_str(),
+        Some(
+            format!(
+                "${{{{ steps.{}.outcome }}}}",
+                steps[upload]["id"].as_str().unwrap()
+            )
+            .as_str()
+        )
+    );
+
+    let pages = &workflow["jobs"]["pages"];
+    assert_eq!(pages["needs"].as_str(), Some("publish"));
+    assert!(
+        pages["if"]
+            .as_str()
+            .unwrap()
+            .contains("needs.publish.outputs.site == 'success'"),
+        "the site deploys when it was built, even if a publish target failed"
+    );
+    assert_eq!(
+        pages["permissions"],
+        yaml("{pages: write, id-token: write}")
+    );
+    assert_eq!(pages["environment"]["name"].as_str(), Some("github-pages"));
+    let deploy = &pages["steps"][0];
+    assert!(
+        deploy["uses"]
+            .as_str()
+            .unwrap()
+            .starts_with("actions/deploy-pages@")
+    );
+    assert_eq!(
+        pages["environment"]["url"].as_str(),
+        Some(
+            format!(
+                "${{{{ steps.{}.outputs.page_url }}}}",
+                deploy["id"].as_str().unwrap()
+            )
+            .as_str()
+        )
+    );
+}
+
+#[test]
+fn the_workflow_run_steps_work_as_written_in_a_clone_against_the_simulators() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sim = Sim::start();
+    let clone = scaffolded_clone(tmp.path(), "github", &sim);
+    let bin = bin_with_this_kbpub(tmp.path());
+    let home = tmp.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let workflow = workflow::load(&clone.join(".github/workflows/kbpub.yml"));
+    let runner = workflow::Runner {
+        workspace: &clone,
+        secrets: SECRETS,
+        matrix: &[],
+        path: path_with(&bin),
+        home: &home,
+        env: &[],
+    };
+
+    // A pull request: the install step keeps the kbpub on PATH at the pinned version.
+    let check = runner.run_job(&workflow, "check");
+    let install = stdout(workflow::Step::output_of(&check, "Install kbpub"));
+    assert_eq!(
+        install.trim(),
+        format!(
+            "kbpub {} is installed: {}",
+            env!("CARGO_PKG_VERSION"),
+            bin.join("kbpub").display()
+        )
+    );
+    let annotations = stdout(workflow::Step::output_of(&check, "Check"));
+    // Annotations on the changed lines; the SOP's approval counts in the clone (full history).
+    assert!(
+        annotations.contains(
+            "::notice file=content/faqs/edi-acknowledgements.md,line=2,col=9,title=kbpub approval::draft"
+        ),
+        "{annotations}"
+    );
+    assert!(
+        !annotations.contains("content/sops/asn-856-rejections.md"),
+        "{annotations}"
+    );
+
+    // A merge to main: data pulled, site built, the approved SOP published, receipts kept.
+    let publish = runner.run_job(&workflow, "publish");
+    let site = workflow::Step::inputs_of(&publish, "actions/upload-pages-artifact");
+    let site = clone.join(site["path"].as_str().unwrap());
+    assert!(
+        site.join("index.html").is_file() && site.join("sops/asn-856-rejections.html").is_file()
+    );
+    assert_sop_published(&sim);
+    let receipts = workflow::Step::inputs_of(&publish, "actions/upload-artifact");
+    let receipts = files_under(&clone.join(receipts["path"].as_str().unwrap()));
+    assert!(
+        receipts.iter().any(|r| r.starts_with("confluence/")),
+        "{receipts:?}"
+    );
+
+    // The next merge publishes nothing new: the run is safe to repeat.
+    let writes = sim.writes("cloud");
+    runner.run_job(&workflow, "publish");
+    assert_eq!(sim.writes("cloud"), writes);
+
+    // Deploying to Pages is GitHub's own action: nothing to run here.
+    let pages_job = runner.run_job(&workflow, "pages");
+    assert!(
+        pages_job
+            .iter()
+            .all(|s| matches!(s, workflow::Step::Skipped { .. }))
+    );
+}
+
+#[test]
+fn ci_gitlab_writes_a_gitlab_pipeline_whose_scripts_work_as_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sim = Sim::start();
+    let clone = scaffolded_clone(tmp.path(), "gitlab", &sim);
+    assert!(!clone.join(".github").exists());
+    let pipeline = workflow::load(&clone.join(".gitlab-ci.yml"));
+    assert_eq!(
+        pipeline["variables"]["KBPUB_VERSION"].as_str(),
+        Some(env!("CARGO_PKG_VERSION"))
+    );
+    assert_eq!(pipeline["variables"]["GIT_DEPTH"].as_str(), Some("0"));
+    let rule = |job: &str| {
+        pipeline[job]["rules"][0]["if"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert!(rule("check").contains("merge_request_event"));
+    for job in ["publish", "pages"] {
+        assert!(rule(job).contains("$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH"));
+    }
+    assert_eq!(
+        pipeline["publish"]["resource_group"].as_str(),
+        Some("kbpub-publish"),
+        "two publishes never overlap"
+    );
+
+    let bin = bin_with_this_kbpub(tmp.path());
+    let home = tmp.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let runner = workflow::GitlabRunner {
+        project: &clone,
+        variables: SECRETS,
+        path: path_with(&bin),
+        home: &home,
+    };
+    let check = runner.run_job(&pipeline, "check");
+    assert!(
+        check.contains(&format!("kbpub {} is installed", env!("CARGO_PKG_VERSION"))),
+        "{check}"
+    );
+    runner.run_job(&pipeline, "publish");
+    assert_sop_published(&sim);
+    for artifact in pipeline["publish"]["artifacts"]["paths"]
+        .as_sequence()
+        .unwrap()
+    {
+        assert!(
+            clone.join(artifact.as_str().unwrap()).is_dir(),
+            "{artifact:?}"
+        );
+    }
+    runner.run_job(&pipeline, "pages");
+    assert!(clone.join("public/index.html").is_file());
 }

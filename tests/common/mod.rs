@@ -8,6 +8,7 @@ use std::process::{Command, Output};
 
 pub mod community;
 pub mod sim;
+pub mod workflow;
 
 pub use scraper::{Html, Selector};
 
