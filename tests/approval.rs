@@ -1364,37 +1364,9 @@ fn approve_refuses_records_that_cannot_count() {
     );
 }
 
-/// A fresh SSH key pair made with `ssh-keygen` in `dir`: the private key's path and the public
-/// key line.
-fn ssh_key(dir: &std::path::Path, name: &str) -> (String, String) {
-    let path = dir.join(name);
-    let out = Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-C", name, "-f"])
-        .arg(&path)
-        .output()
-        .expect("run ssh-keygen");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let public = std::fs::read_to_string(path.with_extension("pub")).unwrap();
-    (
-        path.to_str().unwrap().to_string(),
-        public.trim().to_string(),
-    )
-}
-
 /// `kbpub <args>` run by `who`, with git set to sign commits with the SSH key at `key`.
 fn kbpub_signing(kb: &Kb, who: &str, key: &str, args: &[&str]) -> Run {
-    let mut env: Vec<(&str, String)> = git_env(who);
-    env.extend([
-        ("GIT_CONFIG_COUNT", "2".to_string()),
-        ("GIT_CONFIG_KEY_0", "gpg.format".to_string()),
-        ("GIT_CONFIG_VALUE_0", "ssh".to_string()),
-        ("GIT_CONFIG_KEY_1", "user.signingkey".to_string()),
-        ("GIT_CONFIG_VALUE_1", key.to_string()),
-    ]);
+    let env = signing_git_env(who, key);
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     kb.run_env(args, &env)
 }

@@ -370,12 +370,23 @@ fn scaffolded_clone(tmp: &Path, ci: &str, sim: &Sim) -> std::path::PathBuf {
         );
     assert_eq!(config.matches(sim.base.as_str()).count(), 2, "{config}");
     std::fs::write(origin.join("kbpub.toml"), config).unwrap();
+    // The scaffold requires signed approvals: the reviewer's public key is in people.toml from
+    // the first commit, and the approval commit is signed with it.
+    let (key, public) = ssh_key(tmp, "ops-lead");
+    let people = std::fs::read_to_string(origin.join(".kb/people.toml")).unwrap();
+    let people = people.replacen(
+        "name = \"Ops Lead\"\n",
+        &format!("name = \"Ops Lead\"\nssh_keys = [\"{public}\"]\n"),
+        1,
+    );
+    assert!(people.contains(&public), "{people}");
+    std::fs::write(origin.join(".kb/people.toml"), people).unwrap();
     commit_as_writer(&origin);
     let approve = kbpub()
         .args(["approve", "content/sops/asn-856-rejections.md"])
         .args(["--as", "ops.lead@example.com"])
         .current_dir(&origin)
-        .envs(git_env("ops.lead@example.com"))
+        .envs(signing_git_env("ops.lead@example.com", &key))
         .output()
         .unwrap();
     Run { output: approve }.ok();

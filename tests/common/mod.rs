@@ -354,6 +354,40 @@ pub fn git_env(who: &str) -> Vec<(&'static str, String)> {
     ]
 }
 
+/// A fresh SSH key pair made with `ssh-keygen` in `dir`: the private key's path and the public
+/// key line.
+pub fn ssh_key(dir: &Path, name: &str) -> (String, String) {
+    let path = dir.join(name);
+    let out = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", name, "-f"])
+        .arg(&path)
+        .output()
+        .expect("run ssh-keygen");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let public = std::fs::read_to_string(path.with_extension("pub")).unwrap();
+    (
+        path.to_str().unwrap().to_string(),
+        public.trim().to_string(),
+    )
+}
+
+/// [`git_env`] for `who`, with git set to sign commits with the SSH key at `key`.
+pub fn signing_git_env(who: &str, key: &str) -> Vec<(&'static str, String)> {
+    let mut env = git_env(who);
+    env.extend([
+        ("GIT_CONFIG_COUNT", "2".to_string()),
+        ("GIT_CONFIG_KEY_0", "gpg.format".to_string()),
+        ("GIT_CONFIG_VALUE_0", "ssh".to_string()),
+        ("GIT_CONFIG_KEY_1", "user.signingkey".to_string()),
+        ("GIT_CONFIG_VALUE_1", key.to_string()),
+    ]);
+    env
+}
+
 /// Runs git in `dir` as `who`; returns its output.
 pub fn git(dir: &std::path::Path, who: &str, args: &[&str]) -> String {
     let out = std::process::Command::new("git")
