@@ -105,3 +105,47 @@ fn a_template_error_hides_no_other_problem_and_points_at_the_open_tag() {
     assert!(!err.contains("__body"), "{err}");
     assert!(err.contains("Literal braces"), "{err}");
 }
+
+#[test]
+fn a_clean_check_on_a_fresh_init_is_quiet_unless_verbose() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| Run {
+        output: kbpub().args(args).current_dir(dir.path()).output().unwrap(),
+    };
+    run(&["init"]).ok();
+    git(dir.path(), "wes@example.com", &["init", "-q", "-b", "main"]);
+    git(dir.path(), "wes@example.com", &["add", "-A"]);
+    git(dir.path(), "wes@example.com", &["commit", "-qm", "init"]);
+
+    let human = run(&["check"]).ok();
+    let lines: Vec<String> = human.stderr().lines().map(String::from).collect();
+    assert_eq!(lines.len(), 1, "{lines:#?}");
+    assert!(
+        lines[0].starts_with("Checked ")
+            && lines[0].contains("notes (")
+            && lines[0].contains("--verbose"),
+        "{}",
+        lines[0]
+    );
+
+    let github = run(&["check", "--format", "github"]).ok();
+    let annotations: Vec<String> = github.stdout().lines().map(String::from).collect();
+    assert_eq!(annotations.len(), 1, "{annotations:#?}");
+    assert!(
+        annotations[0].starts_with("::notice title=kbpub check::"),
+        "{}",
+        annotations[0]
+    );
+
+    let verbose = run(&["check", "--verbose"]).ok();
+    assert!(
+        verbose.stderr().matches("note[").count() > 1,
+        "{}",
+        verbose.stderr()
+    );
+    let json = run(&["check", "--format", "json"]).ok().json();
+    assert!(
+        json.to_string().contains("\"note\""),
+        "json lists every note: {json}"
+    );
+}
