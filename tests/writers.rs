@@ -149,3 +149,26 @@ fn a_clean_check_on_a_fresh_init_is_quiet_unless_verbose() {
         "json lists every note: {json}"
     );
 }
+
+#[test]
+fn bidi_and_control_characters_show_as_markers_in_the_facts_card_and_partner_line() {
+    let kb = Kb::new();
+    kb.write(
+        "content/partners/acme.md",
+        "+++\ntitle = \"ACME\"\ntype = \"partner\"\npartners = [\"AC\\u202EME\"]\n[extra]\nisa_id = \"ZZ\\u200BACME\\u0007\"\n+++\nGuide.\n",
+    );
+    kb.run(&["build"]).ok();
+    let page = kb.read_output("partners/acme.html");
+    for raw in ['\u{202E}', '\u{200B}', '\u{7}'] {
+        assert!(
+            !page.contains(raw),
+            "U+{:04X} reached the HTML raw",
+            raw as u32
+        );
+    }
+    let html = kb.html("partners/acme.html");
+    let facts = text(&html, ".doc-facts");
+    assert!(facts.contains("ZZ[U+200B]ACME\u{2407}"), "{facts}");
+    let meta = text(&html, ".meta-item");
+    assert!(meta.contains("AC[U+202E]ME"), "{meta}");
+}

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use include_dir::{Dir, include_dir};
 use tera::Tera;
 
-use super::escape::{escape_html, escape_markup};
+use super::escape::{escape_html, escape_markup, visible};
 use crate::content::url;
 use crate::diag::{Diagnostic, Location};
 
@@ -143,12 +143,19 @@ pub enum Escaping {
     Markup,
 }
 
+/// A value printed by a layout: HTML-escaped, with invisible and control characters shown as
+/// markers by [`visible`] (the one function that decides, as Markdown bodies do through
+/// `escape_markup`), so front matter or data cannot reorder or hide what a reader sees.
+fn escape_layout_value(input: &str) -> String {
+    escape_html(&visible(input))
+}
+
 /// A Tera instance with kbpub's escaping and without access to the environment.
 pub fn new_tera(escaping: Escaping) -> Tera {
     let mut tera = Tera::default();
     tera.autoescape_on(vec![".html", ".xml", ".md"]);
     tera.set_escape_fn(match escaping {
-        Escaping::Html => escape_html,
+        Escaping::Html => escape_layout_value,
         Escaping::Markup => escape_markup,
     });
     tera.register_function(
