@@ -204,6 +204,47 @@ pub fn summary(diagnostics: &[Diagnostic]) -> String {
     text
 }
 
+/// Notes folded into one line, so that a clean run is quiet: the diagnostics to print one by one
+/// (every note too when `verbose`) and, when notes were left out, the line that counts them by
+/// kind (`13 notes (13 approval); run with --verbose to list them`).
+pub fn fold_notes(
+    diagnostics: Vec<Diagnostic>,
+    verbose: bool,
+) -> (Vec<Diagnostic>, Option<String>) {
+    if verbose {
+        return (diagnostics, None);
+    }
+    let (notes, shown): (Vec<Diagnostic>, Vec<Diagnostic>) = diagnostics
+        .into_iter()
+        .partition(|d| d.severity == Severity::Note);
+    if notes.is_empty() {
+        return (shown, None);
+    }
+    let mut by_code: std::collections::BTreeMap<&str, usize> = Default::default();
+    for note in &notes {
+        *by_code.entry(note.code).or_default() += 1;
+    }
+    let kinds: Vec<String> = by_code
+        .iter()
+        .map(|(code, n)| format!("{n} {code}"))
+        .collect();
+    let line = format!(
+        "{} note{} ({}); run with --verbose to list them",
+        notes.len(),
+        if notes.len() == 1 { "" } else { "s" },
+        kinds.join(", ")
+    );
+    (shown, Some(line))
+}
+
+/// A GitHub Actions notice with no file: one summary line on the run.
+pub fn github_summary_notice(message: &str) -> String {
+    format!(
+        "::notice title=kbpub check::{}",
+        github_escape_data(message)
+    )
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
     /// rustc-style messages with code frames (colour on a terminal only)

@@ -197,6 +197,9 @@ enum Command {
         /// Fail the check on warnings too: `--deny warnings`
         #[arg(long, value_enum, value_name = "LEVEL")]
         deny: Option<Deny>,
+        /// List every note (otherwise notes are counted in one line; json lists them always)
+        #[arg(long)]
+        verbose: bool,
     },
     /// Preview the knowledge base in a browser, rebuilding and reloading on every save
     ///
@@ -402,7 +405,17 @@ fn main() -> ExitCode {
             external,
             format,
             deny,
-        } => check(cli.root, cli.quiet, external, format, deny),
+            verbose,
+        } => check(
+            cli.root,
+            cli.quiet,
+            CheckArgs {
+                external,
+                format,
+                deny,
+                verbose,
+            },
+        ),
         Command::Init {
             dir,
             title,
@@ -600,13 +613,21 @@ fn init(
     Ok(())
 }
 
-fn check(
-    root: Option<PathBuf>,
-    quiet: bool,
+/// `kbpub check`'s own options.
+struct CheckArgs {
     external: bool,
     format: Format,
     deny: Option<Deny>,
-) -> Result<(), ExitCode> {
+    verbose: bool,
+}
+
+fn check(root: Option<PathBuf>, quiet: bool, args: CheckArgs) -> Result<(), ExitCode> {
+    let CheckArgs {
+        external,
+        format,
+        deny,
+        verbose,
+    } = args;
     let config = config(root).map_err(|d| {
         report(&[d], format);
         ExitCode::from(1)
@@ -623,19 +644,23 @@ fn check(
     } else {
         String::new()
     };
+    let (shown, notes) = diag::fold_notes(shown, verbose || format == Format::Json);
     if let Err(e) = diag::emit_in(&shown, format, &prefix) {
         eprintln!("error: cannot print diagnostics: {e}");
+    }
+    if let (Some(notes), Format::Github) = (&notes, format) {
+        println!("{}", diag::github_summary_notice(notes));
     }
     if !quiet {
         let links = outcome
             .external_links
             .map(|n| format!(" and {n} external link{}", if n == 1 { "" } else { "s" }))
             .unwrap_or_default();
-        eprintln!(
-            "Checked {} pages{links}: {}",
-            outcome.pages,
-            diag::summary(&outcome.diagnostics)
-        );
+        let summary = match &notes {
+            Some(notes) => format!("{}, {notes}", diag::summary(&shown)),
+            None => diag::summary(&outcome.diagnostics),
+        };
+        eprintln!("Checked {} pages{links}: {summary}", outcome.pages);
     }
     let failing = match deny {
         Some(Deny::Warnings) => diag::Severity::Warning,

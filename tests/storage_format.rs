@@ -301,3 +301,42 @@ proptest! {
         assert_well_formed(&out.xhtml);
     }
 }
+
+#[test]
+fn details_become_expand_macros_and_sub_sup_kbd_carry_over() {
+    let out = render(
+        "<details>\n<summary>Older codes</summary>\n\nAK5 **R**.\n\n</details>\n\nH<sub>2</sub>O, x<sup>2</sup>, <kbd>Ctrl</kbd>.\n",
+    );
+    assert_well_formed(&out.xhtml);
+    assert!(
+        out.xhtml.contains("<ac:structured-macro ac:name=\"expand\"><ac:parameter ac:name=\"title\">Older codes</ac:parameter><ac:rich-text-body><p>AK5 <strong>R</strong>.</p></ac:rich-text-body></ac:structured-macro>"),
+        "{}",
+        out.xhtml
+    );
+    assert!(
+        out.xhtml
+            .contains("H<sub>2</sub>O, x<sup>2</sup>, <kbd>Ctrl</kbd>."),
+        "{}",
+        out.xhtml
+    );
+    assert!(out.warnings.is_empty(), "{:?}", out.warnings);
+    // An expand left open inside a list item closes with it, so the body stays well-formed.
+    let open = render("- <details>\n\n  inside\n- next\n");
+    assert_well_formed(&open.xhtml);
+}
+
+#[test]
+fn template_like_braces_and_heading_brace_groups_reach_confluence_as_text() {
+    let out = render(
+        "## GET /v1/partners/{id}\n\n`{{ISA06}}`\n\n```\n{% if %}{# x #}\n```\n\nNUL \u{0}\n",
+    );
+    assert_well_formed(&out.xhtml);
+    for text in [
+        "GET /v1/partners/{id}",
+        "<code>{{ISA06}}</code>",
+        "{% if %}{# x #}",
+        "NUL \u{FFFD}",
+    ] {
+        assert!(out.xhtml.contains(text), "{text} in {}", out.xhtml);
+    }
+}

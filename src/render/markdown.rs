@@ -30,7 +30,61 @@ pub fn options() -> Options {
         | Options::ENABLE_STRIKETHROUGH
         | Options::ENABLE_TASKLISTS
         | Options::ENABLE_GFM
-        | Options::ENABLE_HEADING_ATTRIBUTES
+}
+
+/// Where a heading's `{#id}` starts in `line` (the heading's source or text, trailing space
+/// trimmed) and the id. Only this form is syntax: any other brace group (`/partners/{id}`,
+/// `{.class}`) stays text.
+pub fn heading_id_suffix(line: &str) -> Option<(usize, &str)> {
+    let inner = line.strip_suffix('}')?;
+    let at = inner.rfind("{#")?;
+    let id = &inner[at + 2..];
+    let valid = !id.is_empty()
+        && id
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | ':' | '.'));
+    let separated = at == 0 || line[..at].ends_with([' ', '\t']);
+    (valid && separated).then_some((at, id))
+}
+
+/// Takes `{#id}` off the end of each heading into the heading's id, and turns U+0000 into
+/// U+FFFD (CommonMark: the NUL character is never passed through).
+fn heading_ids_and_nul<'a>(
+    mut events: Vec<(Event<'a>, Range<usize>)>,
+) -> Vec<(Event<'a>, Range<usize>)> {
+    let mut heading_start = None;
+    for i in 0..events.len() {
+        match &mut events[i].0 {
+            Event::Start(Tag::Heading { .. }) => heading_start = Some(i),
+            Event::End(TagEnd::Heading(_)) => {
+                let Some(start) = heading_start.take() else {
+                    continue;
+                };
+                let Some((Event::Text(text), _)) = events[..i].last() else {
+                    continue;
+                };
+                let trimmed = text.trim_end();
+                let Some((at, id)) = heading_id_suffix(trimmed) else {
+                    continue;
+                };
+                let (id, kept) = (
+                    CowStr::from(id.to_string()),
+                    trimmed[..at].trim_end().to_string(),
+                );
+                events[i - 1].0 = Event::Text(CowStr::from(kept));
+                if let Event::Start(Tag::Heading { id: slot, .. }) = &mut events[start].0 {
+                    *slot = Some(id);
+                }
+            }
+            Event::Text(text) | Event::Code(text) | Event::Html(text) | Event::InlineHtml(text)
+                if text.contains('\0') =>
+            {
+                *text = CowStr::from(text.replace('\0', "\u{FFFD}"));
+            }
+            _ => {}
+        }
+    }
+    events
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -127,7 +181,7 @@ pub fn prepare<'a>(markdown: &'a str, site: &Site, page: usize, view: View) -> P
     let events: Vec<(Event<'a>, Range<usize>)> = Parser::new_ext(markdown, options())
         .into_offset_iter()
         .collect();
-    let events = prep.drop_or_keep_internal(events, view);
+    let events = prep.drop_or_keep_internal(heading_ids_and_nul(events), view);
     prep.assign_heading_ids(events, markdown);
     prep.out
 }

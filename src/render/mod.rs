@@ -37,8 +37,8 @@ pub struct Engine<'s> {
     /// Template bodies, with every layout template available for includes (Markdown escaping).
     body_tera: Tera,
     layouts: Vec<templates::TemplateSource>,
-    /// Per page: does its body use template syntax?
-    templated: Vec<bool>,
+    /// Per page: its body as a template, if it is one, and whether that failed to compile.
+    templated: BodyTemplates,
     /// The data snapshot templates read (never the network).
     data: Arc<DataContext>,
 }
@@ -49,8 +49,24 @@ pub struct Compiled {
     layout_tera: Tera,
     body_tera: Tera,
     layouts: Vec<templates::TemplateSource>,
-    templated: Vec<bool>,
+    templated: BodyTemplates,
     data: Arc<DataContext>,
+}
+
+/// Per page: the body as Tera sees it (code protected), when it uses template syntax, and the
+/// error that kept it from compiling. A body that fails to compile is still checked as
+/// Markdown, so one document's template error hides nothing else.
+#[derive(Clone)]
+struct BodyTemplates {
+    protected: Vec<Option<Arc<templates::Protected>>>,
+    errors: Vec<Option<Diagnostic>>,
+}
+
+impl BodyTemplates {
+    /// Whether page `page` renders through Tera (a template body that compiled).
+    fn renders(&self, page: usize) -> bool {
+        self.protected[page].is_some() && self.errors[page].is_none()
+    }
 }
 
 /// A page body as Markdown, and what it did with data.
@@ -89,31 +105,34 @@ struct BodyPage<'a> {
     extra: &'a serde_json::Value,
 }
 
-/// Bodies without `{{` or `{%` skip Tera entirely (most documents). `{#` alone does not count:
-/// it is also Markdown's heading-id syntax (`## Setup {#setup}`).
-fn uses_template_syntax(body: &str) -> bool {
-    body.contains("{{") || body.contains("{%")
-}
-
 impl<'s> Engine<'s> {
     /// Compiles layouts and template bodies with the data functions over `data`; reports every
     /// template that fails to parse.
     pub fn new(site: &'s Site, data: Arc<Dataset>) -> Result<Engine<'s>, Vec<Diagnostic>> {
         let layouts = templates::layout_sources(&site.config.templates_dir())?;
-        let templated: Vec<bool> = site
+        // Bodies without template syntax outside code skip Tera entirely (most documents).
+        let protected: Vec<Option<Arc<templates::Protected>>> = site
             .pages
             .par_iter()
-            .map(|p| uses_template_syntax(p.body()))
+            .map(|p| templates::Protected::body(p.body()).map(Arc::new))
             .collect();
         let layout_sources: Vec<(String, Arc<str>)> = layouts
             .iter()
             .map(|t| (t.name.clone(), t.text.clone()))
             .collect();
-        let mut body_sources = layout_sources.clone();
-        for (page, _) in site.pages.iter().zip(&templated).filter(|(_, t)| **t) {
-            body_sources.push((body_template_name(page), Arc::from(page.body())));
-        }
-        let locate = |name: &str| locate_template(site, &layouts, name);
+        let bodies: Vec<(usize, String, Arc<str>)> = protected
+            .iter()
+            .enumerate()
+            .filter_map(|(i, body)| {
+                let body = body.as_ref()?;
+                Some((
+                    i,
+                    body_template_name(&site.pages[i]),
+                    Arc::from(body.text.as_str()),
+                ))
+            })
+            .collect();
+        let locate = |name: &str| locate_template(site, &layouts, &protected, name);
         let data = Arc::new(DataContext::new(data, site));
         // The two instances compile the same layouts: side by side, as `serve` does on edits.
         let compile = |escaping, output, sources: &[(String, Arc<str>)]| {
@@ -133,11 +152,24 @@ impl<'s> Engine<'s> {
                 compile(
                     templates::Escaping::Markup,
                     data_functions::Output::Markdown,
-                    &body_sources,
+                    &layout_sources,
                 )
             },
         );
-        let (layout_tera, body_tera) = (layout_tera?, body_tera?);
+        let (layout_tera, mut body_tera) = (layout_tera?, body_tera?);
+        let named: Vec<(String, Arc<str>)> = bodies
+            .iter()
+            .map(|(_, name, text)| (name.clone(), text.clone()))
+            .collect();
+        let mut errors = vec![None; site.pages.len()];
+        for ((page, _, _), error) in
+            bodies
+                .iter()
+                .zip(templates::add_bodies(&mut body_tera, &named, &locate))
+        {
+            errors[*page] = error;
+        }
+        let templated = BodyTemplates { protected, errors };
         let compiled = Compiled {
             layout_tera,
             body_tera,
@@ -188,16 +220,17 @@ impl<'s> Engine<'s> {
     ) -> Result<Engine<'s>, Vec<Diagnostic>> {
         for &page in edited {
             let p = &site.pages[page];
-            compiled.templated[page] = uses_template_syntax(p.body());
-            if compiled.templated[page] {
+            let protected = templates::Protected::body(p.body()).map(Arc::new);
+            compiled.templated.protected[page] = protected.clone();
+            compiled.templated.errors[page] = None;
+            if let Some(body) = protected {
                 let name = body_template_name(p);
-                compiled
-                    .body_tera
-                    .add_raw_template(&name, p.body())
-                    .map_err(|e| {
-                        let locate = |n: &str| locate_template(site, &compiled.layouts, n);
-                        vec![templates::template_error(&e, &name, &locate)]
-                    })?;
+                let sources = [(name, Arc::from(body.text.as_str()))];
+                let locate = |n: &str| {
+                    locate_template(site, &compiled.layouts, &compiled.templated.protected, n)
+                };
+                let error = templates::add_bodies(&mut compiled.body_tera, &sources, &locate);
+                compiled.templated.errors[page] = error.into_iter().next().flatten();
             }
         }
         compiled.data = Arc::new(DataContext::new(compiled.data.data.clone(), site));
@@ -243,7 +276,10 @@ impl<'s> Engine<'s> {
     /// The page body as Markdown, and whether it used data.
     pub fn body(&self, page: usize, view: View) -> Result<Body<'s>, Diagnostic> {
         let p = &self.site.pages[page];
-        if !self.templated[page] {
+        if let Some(error) = &self.templated.errors[page] {
+            return Err(error.clone());
+        }
+        if !self.templated.renders(page) {
             return Ok(Body {
                 markdown: Cow::Borrowed(p.body()),
                 data: DataUse::default(),
@@ -257,29 +293,33 @@ impl<'s> Engine<'s> {
         let (rendered, data) = data_functions::scoped(self.withholds_data(page), || {
             self.body_tera.render(&name, &context)
         });
-        let markdown = rendered.map_err(|e| {
-            templates::template_error(&e, &name, &|n| locate_template(self.site, &self.layouts, n))
-        })?;
+        let markdown =
+            rendered.map_err(|e| templates::template_error(&e, &name, &|n| self.locate(n)))?;
         Ok(Body {
             markdown: Cow::Owned(markdown),
             data,
         })
     }
 
-    /// Renders page `page`'s body to site HTML for `view`.
+    fn locate(&self, name: &str) -> templates::Located {
+        locate_template(self.site, &self.layouts, &self.templated.protected, name)
+    }
+
+    /// Renders page `page`'s body to site HTML for `view`. A body whose template fails is still
+    /// checked as Markdown (its source), so the template error hides no other problem.
     pub fn render_body(&self, page: usize, view: View) -> RenderedBody {
-        let (markdown, data) = match self.body(page, view) {
-            Ok(body) => (body.markdown, body.data),
-            Err(diagnostic) => {
-                return RenderedBody {
-                    diagnostics: vec![diagnostic],
-                    ..Default::default()
-                };
-            }
-        };
         let p = &self.site.pages[page];
+        let (markdown, data, template_error) = match self.body(page, view) {
+            Ok(body) => (body.markdown, body.data, None),
+            Err(diagnostic) => (
+                Cow::Borrowed(p.body()),
+                DataUse::default(),
+                Some(diagnostic),
+            ),
+        };
         let prepared = markdown::prepare(&markdown, self.site, page, view);
-        let diagnostics = self.problem_diagnostics(page, &markdown, &prepared.problems);
+        let mut diagnostics: Vec<Diagnostic> = template_error.into_iter().collect();
+        diagnostics.extend(self.problem_diagnostics(page, &markdown, &prepared.problems));
         RenderedBody {
             html: html::write(
                 self.site,
@@ -322,7 +362,7 @@ impl<'s> Engine<'s> {
         span: std::ops::Range<usize>,
     ) -> Location {
         let p = &self.site.pages[page];
-        let start = if self.templated[page] {
+        let start = if self.templated.renders(page) {
             let needle = &markdown[span.clone()];
             p.body()
                 .find(needle)
@@ -348,9 +388,8 @@ impl<'s> Engine<'s> {
         let withhold = page.is_some_and(|p| self.withholds_data(p));
         let (rendered, data) =
             data_functions::scoped(withhold, || self.layout_tera.render(name, context));
-        let rendered = rendered.map_err(|e| {
-            templates::template_error(&e, name, &|n| locate_template(self.site, &self.layouts, n))
-        });
+        let rendered =
+            rendered.map_err(|e| templates::template_error(&e, name, &|n| self.locate(n)));
         (rendered, data)
     }
 
@@ -373,7 +412,7 @@ impl<'s> Engine<'s> {
     /// them changes the page; approval hashes them, `serve` re-renders by them.
     pub fn templates_used(&self, page: usize) -> Vec<&templates::TemplateSource> {
         let mut names = templates::dependencies(&self.layout_tera, &self.layout_for(page));
-        if self.templated[page] {
+        if self.templated.renders(page) {
             let body = body_template_name(&self.site.pages[page]);
             names.extend(
                 templates::dependencies(&self.body_tera, &body)
@@ -412,17 +451,29 @@ fn body_page(p: &Page) -> BodyPage<'_> {
 fn locate_template(
     site: &Site,
     layouts: &[templates::TemplateSource],
+    protected: &[Option<Arc<templates::Protected>>],
     name: &str,
-) -> (String, Arc<str>, usize) {
+) -> templates::Located {
     if let Some(rel) = name.strip_prefix(templates::BODY_PREFIX)
         && let Some(i) = site.page_by_rel_path(rel)
     {
         let p = &site.pages[i];
-        return (p.file.clone(), p.source.clone(), p.body_start);
+        return templates::Located {
+            file: p.file.clone(),
+            source: p.source.clone(),
+            start: p.body_start,
+            protected: protected.get(i).cloned().flatten(),
+        };
     }
-    match layouts.iter().find(|t| t.name == name) {
-        Some(t) => (t.display.clone(), t.text.clone(), 0),
-        None => (name.to_string(), Arc::from(""), 0),
+    let (file, source) = match layouts.iter().find(|t| t.name == name) {
+        Some(t) => (t.display.clone(), t.text.clone()),
+        None => (name.to_string(), Arc::from("")),
+    };
+    templates::Located {
+        file,
+        source,
+        start: 0,
+        protected: None,
     }
 }
 
@@ -446,10 +497,7 @@ mod tests {
                 crate::content::Reload::Replaced { .. }
             ));
             Engine::reuse(&site, compiled, &[a]).map(|engine| {
-                let markdown = engine
-                    .body_markdown(a, View::Internal)
-                    .unwrap()
-                    .into_owned();
+                let markdown = engine.body_markdown(a, View::Internal).map(Cow::into_owned);
                 let fresh = Engine::new(&site, Default::default())
                     .unwrap()
                     .render_body(a, View::Internal)
@@ -459,8 +507,11 @@ mod tests {
             })
         };
         let (markdown, compiled) = edit("Title: {{ page.title }}", compiled).unwrap();
-        assert_eq!(markdown, "Title: Alpha\n");
-        let errors = edit("{{ broken", compiled).err().unwrap();
+        assert_eq!(markdown.unwrap(), "Title: Alpha\n");
+        let (markdown, compiled) = edit("{{ broken", compiled).unwrap();
+        assert_eq!(markdown.unwrap_err().file.as_deref(), Some("content/a.md"));
+        let engine = Engine::reuse(&site, compiled, &[]).unwrap();
+        let errors = engine.render_body(a, View::Internal).diagnostics;
         assert_eq!(errors[0].file.as_deref(), Some("content/a.md"));
     }
 }

@@ -70,15 +70,22 @@ pub fn write(events: &[Event<'_>], resolve: &dyn Fn(usize) -> Option<PageRef>) -
         charts: 0,
         skip_paragraph_tags: 0,
         depth: 0,
-        internal_panels: Vec::new(),
+        open_panels: Vec::new(),
     };
     writer.run(events);
-    writer.close_internal_panels_from(0);
+    writer.close_panels_from(0);
     StorageOutput {
         xhtml: writer.out,
         attachments: writer.attachments,
         warnings: writer.warnings,
     }
+}
+
+/// What a panel the writer opened stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Panel {
+    Internal,
+    Expand,
 }
 
 struct Writer<'r> {
@@ -104,9 +111,9 @@ struct Writer<'r> {
     skip_paragraph_tags: usize,
     /// Nesting depth of Markdown elements written so far.
     depth: usize,
-    /// The depth at which each open internal-only panel was opened. Markers can sit at any
-    /// level; a panel is closed before the element that holds it ends, so output stays balanced.
-    internal_panels: Vec<usize>,
+    /// Panels open (internal-only passages, `<details>` expands), with the depth they opened at:
+    /// the end of that container closes them.
+    open_panels: Vec<(usize, Panel)>,
 }
 
 impl std::hash::Hash for AttachmentData {
@@ -139,7 +146,7 @@ impl Writer<'_> {
                 self.start(tag, i);
             }
             Event::End(tag) => {
-                self.close_internal_panels_from(self.depth);
+                self.close_panels_from(self.depth);
                 self.depth = self.depth.saturating_sub(1);
                 self.end(*tag);
             }
@@ -328,10 +335,10 @@ impl Writer<'_> {
             .push_str("</ac:rich-text-body></ac:structured-macro>");
     }
 
-    /// Closes the internal-only panels opened at `depth` or deeper.
-    fn close_internal_panels_from(&mut self, depth: usize) {
-        while self.internal_panels.last().is_some_and(|&d| d >= depth) {
-            self.internal_panels.pop();
+    /// Closes the panels opened at `depth` or deeper.
+    fn close_panels_from(&mut self, depth: usize) {
+        while self.open_panels.last().is_some_and(|&(d, _)| d >= depth) {
+            self.open_panels.pop();
             self.close_panel();
         }
     }
@@ -435,11 +442,11 @@ impl Writer<'_> {
             match internal_marker_event(&events[next]) {
                 Some(true) => {
                     self.open_panel("note", "Internal only");
-                    self.internal_panels.push(self.depth);
+                    self.open_panels.push((self.depth, Panel::Internal));
                 }
                 Some(false) => {
-                    if self.internal_panels.last() == Some(&self.depth) {
-                        self.internal_panels.pop();
+                    if self.open_panels.last() == Some(&(self.depth, Panel::Internal)) {
+                        self.open_panels.pop();
                         self.close_panel();
                     }
                 }
@@ -462,16 +469,59 @@ impl Writer<'_> {
                 xml_attr(&chart_title(&html).unwrap_or_else(|| "Chart".into())),
                 xml_attr(&filename)
             ));
-        } else if !html.trim().is_empty() {
+        } else if !html.trim().is_empty() && !self.details(&html) {
             self.raw_html(&html);
         }
         next + 1
+    }
+
+    /// A raw `<details>` (with its `<summary>`) opens Confluence's expand macro, `</details>`
+    /// closes it. Returns false when `html` is something else.
+    fn details(&mut self, html: &str) -> bool {
+        let trimmed = html.trim();
+        if trimmed == "</details>" {
+            if self.open_panels.last() == Some(&(self.depth, Panel::Expand)) {
+                self.open_panels.pop();
+                self.close_panel();
+                return true;
+            }
+            return false;
+        }
+        let Some(rest) = ["<details>", "<details open>"]
+            .iter()
+            .find_map(|tag| trimmed.strip_prefix(tag))
+        else {
+            return false;
+        };
+        let rest = rest.trim();
+        let title = if rest.is_empty() {
+            "Details".to_string()
+        } else {
+            match rest
+                .strip_prefix("<summary>")
+                .and_then(|r| r.strip_suffix("</summary>"))
+            {
+                Some(summary) if !summary.contains('<') => summary.trim().to_string(),
+                _ => return false,
+            }
+        };
+        self.open_panel("expand", &title);
+        self.open_panels.push((self.depth, Panel::Expand));
+        true
     }
 
     fn raw_html(&mut self, html: &str) {
         let trimmed = html.trim();
         if matches!(trimmed, "<br>" | "<br/>" | "<br />") {
             self.out.push_str("<br/>");
+            return;
+        }
+        // Inline formatting Confluence shows as such.
+        if matches!(
+            trimmed,
+            "<sub>" | "</sub>" | "<sup>" | "</sup>" | "<kbd>" | "</kbd>"
+        ) {
+            self.out.push_str(trimmed);
             return;
         }
         if trimmed.starts_with("<!--") && trimmed.ends_with("-->") {

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use include_dir::{Dir, include_dir};
 use tera::Tera;
 
-use super::escape::{escape_html, escape_markup};
+use super::escape::{escape_html, escape_markup, visible};
 use crate::content::url;
 use crate::diag::{Diagnostic, Location};
 
@@ -143,12 +143,19 @@ pub enum Escaping {
     Markup,
 }
 
+/// A value printed by a layout: HTML-escaped, with invisible and control characters shown as
+/// markers by [`visible`] (the one function that decides, as Markdown bodies do through
+/// `escape_markup`), so front matter or data cannot reorder or hide what a reader sees.
+fn escape_layout_value(input: &str) -> String {
+    escape_html(&visible(input))
+}
+
 /// A Tera instance with kbpub's escaping and without access to the environment.
 pub fn new_tera(escaping: Escaping) -> Tera {
     let mut tera = Tera::default();
     tera.autoescape_on(vec![".html", ".xml", ".md"]);
     tera.set_escape_fn(match escaping {
-        Escaping::Html => escape_html,
+        Escaping::Html => escape_layout_value,
         Escaping::Markup => escape_markup,
     });
     tera.register_function(
@@ -162,8 +169,107 @@ pub fn new_tera(escaping: Escaping) -> Tera {
     tera
 }
 
-/// Maps a template name to the file, text and byte offset its text starts at (for diagnostics).
-pub type Locate<'a> = dyn Fn(&str) -> (String, Arc<str>, usize) + 'a;
+/// Where a template's text came from, for diagnostics.
+pub struct Located {
+    /// The writer's file (`content/a.md`, `templates/page.html`).
+    pub file: String,
+    /// The file's text.
+    pub source: Arc<str>,
+    /// Byte offset in `source` where the template's text starts.
+    pub start: usize,
+    /// For a document body: how the text Tera parsed differs from the file (code protected).
+    pub protected: Option<Arc<Protected>>,
+}
+
+/// Maps a template name to where its text came from (for diagnostics).
+pub type Locate<'a> = dyn Fn(&str) -> Located + Sync + 'a;
+
+/// A document body as Tera sees it: every code span and code block (and `{#id}` at a heading's
+/// end) that holds `{{`, `{%` or `{#` is wrapped in `{% raw %}`…`{% endraw %}`, so template syntax
+/// is only template syntax outside code. The wrapping adds no line, so lines stay the writer's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Protected {
+    pub text: String,
+    /// (offset in `text`, bytes inserted there), in order.
+    inserted: Vec<(usize, usize)>,
+}
+
+const RAW_OPEN: &str = "{% raw %}";
+const RAW_CLOSE: &str = "{% endraw %}";
+
+impl Protected {
+    /// The body as Tera should see it, or `None` when nothing outside code is template syntax
+    /// (`{{` or `{%`; a lone `{#` is Markdown's heading id), so the body is plain Markdown.
+    pub fn body(body: &str) -> Option<Protected> {
+        let literal = literal_ranges(body);
+        let mut outside = String::with_capacity(body.len());
+        let mut at = 0;
+        for range in &literal {
+            outside.push_str(&body[at..range.start]);
+            outside.push('\n');
+            at = range.end;
+        }
+        outside.push_str(&body[at..]);
+        if !(outside.contains("{{") || outside.contains("{%")) {
+            return None;
+        }
+        let mut text = String::with_capacity(body.len() + literal.len() * 24);
+        let mut inserted = Vec::new();
+        let mut at = 0;
+        for range in literal {
+            text.push_str(&body[at..range.start]);
+            inserted.push((text.len(), RAW_OPEN.len()));
+            text.push_str(RAW_OPEN);
+            text.push_str(&body[range.clone()]);
+            inserted.push((text.len(), RAW_CLOSE.len()));
+            text.push_str(RAW_CLOSE);
+            at = range.end;
+        }
+        text.push_str(&body[at..]);
+        Some(Protected { text, inserted })
+    }
+
+    /// The offset in the writer's body of `offset` in [`Protected::text`].
+    pub fn original_offset(&self, offset: usize) -> usize {
+        let mut shift = 0;
+        for &(at, len) in &self.inserted {
+            if at >= offset {
+                break;
+            }
+            shift += len.min(offset - at);
+        }
+        offset - shift
+    }
+}
+
+/// Byte ranges of `body` that must stay literal for Tera: code spans and code blocks, and a
+/// `{#id}` at a heading's end, that hold template-like braces (and cannot close a raw block).
+fn literal_ranges(body: &str) -> Vec<std::ops::Range<usize>> {
+    use pulldown_cmark::{Event, Parser, Tag};
+    let braces = |text: &str| {
+        (text.contains("{{") || text.contains("{%") || text.contains("{#"))
+            && !text.contains("endraw")
+    };
+    let mut ranges: Vec<std::ops::Range<usize>> = Vec::new();
+    for (event, range) in Parser::new_ext(body, super::markdown::options()).into_offset_iter() {
+        let range = match event {
+            Event::Code(_) | Event::Start(Tag::CodeBlock(_)) => range,
+            Event::Start(Tag::Heading { .. }) => {
+                let line = body[range.clone()].trim_end();
+                match super::markdown::heading_id_suffix(line) {
+                    Some((at, _)) => range.start + at..range.start + line.len(),
+                    None => continue,
+                }
+            }
+            _ => continue,
+        };
+        let covered = ranges.last().is_some_and(|last| last.end > range.start);
+        if !covered && braces(&body[range.clone()]) {
+            ranges.push(range);
+        }
+    }
+    ranges
+}
 
 /// Adds templates to `tera`, reporting every one that fails to parse (not just the first).
 /// `locate` maps a template to the file and byte offset its text starts at.
@@ -193,13 +299,58 @@ pub fn add_all(
             .map(|(n, t)| (n.as_str(), t.as_ref()))
             .collect();
         if let Err(e) = tera.add_raw_templates(batch) {
-            errors.push(Diagnostic::error("template", error_text(&e)).help(
-                "check `{% extends %}`, `{% include %}` and `{% import %}` name existing templates",
-            ));
+            errors.push(Diagnostic::error("template", error_text(&e)).help(MISSING_TEMPLATE_HELP));
         }
     }
     Err(errors)
 }
+
+/// Adds document bodies (name, text) to `tera`, which already holds every layout. Returns, per
+/// body, the error that kept it out: one body's error never keeps another out.
+pub fn add_bodies(
+    tera: &mut Tera,
+    bodies: &[(String, Arc<str>)],
+    locate: &Locate,
+) -> Vec<Option<Diagnostic>> {
+    use rayon::prelude::*;
+    let mut errors: Vec<Option<Diagnostic>> = bodies
+        .par_iter()
+        .map(|(name, text)| {
+            tera::Template::new(name, None, text)
+                .err()
+                .map(|e| template_error(&e, name, locate))
+        })
+        .collect();
+    let parsed = || {
+        bodies
+            .iter()
+            .zip(&errors)
+            .filter(|(_, error)| error.is_none())
+            .map(|((name, text), _)| (name.as_str(), text.as_ref()))
+    };
+    if tera.add_raw_templates(parsed()).is_ok() {
+        return errors;
+    }
+    // A body names a template that does not exist (extends, include, import): find which, one
+    // at a time, and leave each failing one out.
+    let names: Vec<String> = parsed().map(|(name, _)| name.to_string()).collect();
+    for name in &names {
+        tera.templates.remove(name);
+    }
+    for (i, (name, text)) in bodies.iter().enumerate() {
+        if errors[i].is_some() {
+            continue;
+        }
+        if let Err(e) = tera.add_raw_template(name, text) {
+            tera.templates.remove(name);
+            errors[i] = Some(template_error(&e, name, locate).help(MISSING_TEMPLATE_HELP));
+        }
+    }
+    errors
+}
+
+const MISSING_TEMPLATE_HELP: &str =
+    "check `{% extends %}`, `{% include %}` and `{% import %}` name existing templates";
 
 /// Every template `name` renders through, itself included: its parents (`extends`), the files it
 /// imports macros from and the templates it includes, transitively. Sorted by name.
@@ -260,21 +411,106 @@ fn collect_includes(nodes: &[tera::ast::Node], out: &mut Vec<String>) {
 /// A diagnostic for a Tera error in template `name`, at the position Tera reports when it has one.
 pub fn template_error(error: &tera::Error, name: &str, locate: &Locate) -> Diagnostic {
     let text = error_text(error);
-    let (file, source, start) = locate(name);
-    let message = text
+    let Located {
+        file,
+        source,
+        start,
+        protected,
+    } = locate(name);
+    let parsed: &str = match &protected {
+        Some(p) => &p.text,
+        None => &source[start..],
+    };
+    let to_source = |i: usize| start + protected.as_ref().map_or(i, |p| p.original_offset(i));
+    let mut message = text
         .lines()
         .rev()
         .find(|l| l.trim_start().starts_with("= "))
         .map(|l| l.trim_start().trim_start_matches("= ").to_string())
-        .unwrap_or_else(|| first_line(&text));
-    let offset = position(&text)
-        .map(|(line, col)| start + offset_of(&source[start..], line, col))
-        .or_else(|| call_site(&text, &source[start..]).map(|i| start + i))
-        .or_else(|| missing_name(&text).and_then(|n| source[start..].find(&n).map(|i| start + i)))
-        .unwrap_or(start);
+        .unwrap_or_else(|| first_line(&text))
+        .replace(name, &file);
+    let mut help = "see https://keats.github.io/tera/docs/ for template syntax".to_string();
+    let unclosed = position(&text).and_then(|_| unbalanced_tag(parsed));
+    let offset = if let Some(tag) = &unclosed {
+        message = tag.message.clone();
+        help = tag.help.clone();
+        tag.offset
+    } else {
+        position(&text)
+            .map(|(line, col)| offset_of(parsed, line, col))
+            .or_else(|| call_site(&text, parsed))
+            .or_else(|| missing_name(&text).and_then(|n| parsed.find(&n)))
+            .unwrap_or(0)
+    };
+    if name.starts_with(BODY_PREFIX) {
+        help.push_str(LITERAL_BRACES_HINT);
+    }
+    let offset = to_source(offset);
     Diagnostic::error("template", message)
         .at(Location::new(file, source, offset..offset + 1))
-        .help("see https://keats.github.io/tera/docs/ for template syntax")
+        .help(help)
+}
+
+/// Said after every template error in a document body.
+const LITERAL_BRACES_HINT: &str = "; to show `{{` or `{%` as text, put it in `code` or write \
+     `{{ \"{{\" }}` (see \"Literal braces\" in the README)";
+
+/// A block tag left open, or an end tag that closes nothing.
+struct UnbalancedTag {
+    offset: usize,
+    message: String,
+    help: String,
+}
+
+/// The first block tag (`{% if %}`, `{% for %}`, …) of `template` that is never closed, or the
+/// first end tag that closes nothing or the wrong block: Tera itself reports these at the end of
+/// the file or at the end tag, far from the construct that opened the problem.
+fn unbalanced_tag(template: &str) -> Option<UnbalancedTag> {
+    const BLOCKS: [&str; 6] = ["if", "for", "block", "macro", "filter", "raw"];
+    let mut open: Vec<(&str, usize)> = Vec::new();
+    let mut rest_at = 0;
+    while let Some(found) = template[rest_at..].find("{%") {
+        let at = rest_at + found;
+        let inner = template[at + 2..].trim_start_matches(['-', ' ', '\t', '\n', '\r']);
+        let keyword: &str = &inner[..inner
+            .find(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+            .unwrap_or(inner.len())];
+        rest_at = at + 2;
+        let in_raw = open.last().is_some_and(|(k, _)| *k == "raw");
+        if in_raw && keyword != "endraw" {
+            continue;
+        }
+        if BLOCKS.contains(&keyword) {
+            open.push((keyword, at));
+        } else if let Some(closed) = keyword.strip_prefix("end") {
+            match open.pop() {
+                Some((opened, _)) if opened == closed => {}
+                Some((opened, opened_at)) => {
+                    return Some(UnbalancedTag {
+                        offset: opened_at,
+                        message: format!("`{{% {opened} %}}` is closed by `{{% end{closed} %}}`"),
+                        help: format!(
+                            "close it with `{{% end{opened} %}}` before `{{% end{closed} %}}`"
+                        ),
+                    });
+                }
+                None => {
+                    return Some(UnbalancedTag {
+                        offset: at,
+                        message: format!("`{{% end{closed} %}}` closes nothing"),
+                        help: format!(
+                            "remove it, or open the block with `{{% {closed} … %}}` before it"
+                        ),
+                    });
+                }
+            }
+        }
+    }
+    open.first().map(|&(opened, offset)| UnbalancedTag {
+        offset,
+        message: format!("`{{% {opened} %}}` is never closed"),
+        help: format!("add `{{% end{opened} %}}` where the block ends"),
+    })
 }
 
 /// The error and all its causes, one per line.
@@ -388,7 +624,12 @@ mod tests {
         let mut tera = new_tera(Escaping::Html);
         let source: Arc<str> = Arc::from("<p>\n{{ page.title }\n</p>");
         let templates = vec![("x.html".to_string(), source.clone())];
-        let locate = |_: &str| ("templates/x.html".to_string(), source.clone(), 0);
+        let locate = |_: &str| Located {
+            file: "templates/x.html".to_string(),
+            source: source.clone(),
+            start: 0,
+            protected: None,
+        };
         let errors = add_all(&mut tera, &templates, &locate).unwrap_err();
         assert_eq!(errors.len(), 1);
         assert!(
