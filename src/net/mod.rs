@@ -98,7 +98,8 @@ pub enum ErrorKind {
     Transport,
     /// A success whose body is not what the endpoint answers.
     Malformed,
-    /// The run's retry budget, the page's retries or the deadline ran out.
+    /// The run's retry budget, the request's attempts, the page's retries or the deadline ran
+    /// out.
     Budget,
 }
 
@@ -126,7 +127,9 @@ impl HttpError {
         match self.kind {
             ErrorKind::Status => self.status.is_some_and(|s| s >= 500),
             ErrorKind::Transport => true,
-            ErrorKind::Malformed | ErrorKind::Budget => false,
+            // Out of retries after 5xx or lost answers: the last attempt may have been applied.
+            ErrorKind::Budget => self.attempts > 0 && self.status.is_none_or(|s| s >= 500),
+            ErrorKind::Malformed => false,
         }
     }
 
@@ -150,7 +153,7 @@ impl std::fmt::Display for HttpError {
             String::new()
         };
         match (self.kind, self.status) {
-            (ErrorKind::Status, Some(status)) => {
+            (ErrorKind::Status | ErrorKind::Budget, Some(status)) => {
                 write!(
                     f,
                     "{method} {path} answered HTTP {status}{tries}: {message}"
@@ -322,9 +325,14 @@ impl Client {
                     };
                     return Err(error(kind, status, &message, attempt));
                 }
+                Verdict::Spent => {
+                    let why = format!("{message}; the request's attempts are spent");
+                    return Err(error(ErrorKind::Budget, status, &why, attempt));
+                }
             };
             if let Err(why) = self.budget.take(wait) {
-                return Err(error(kind, status, &format!("{message}; {why}"), attempt));
+                let why = format!("{message}; {why}");
+                return Err(error(ErrorKind::Budget, status, &why, attempt));
             }
             if !retry::take_page_retry() {
                 let why = format!(
