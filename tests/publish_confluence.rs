@@ -50,8 +50,17 @@ fn add_trading_grid_source(kb: &Kb, sim: &Sim) {
 
 /// Runs `kbpub publish <args>` with the simulator's credentials for `instance`.
 fn publish(kb: &Kb, instance: &str, args: &[&str]) -> Run {
+    publish_with(kb, instance, args, &[])
+}
+
+/// `publish` with extra environment variables.
+fn publish_with(kb: &Kb, instance: &str, args: &[&str], env: &[(&str, &str)]) -> Run {
     let mut command = kbpub();
-    command.arg("publish").args(args).current_dir(kb.path());
+    command
+        .arg("publish")
+        .args(args)
+        .envs(env.iter().copied())
+        .current_dir(kb.path());
     match instance {
         "cloud" => command
             .env("KB_TEST_EMAIL", "kbpub@example.com")
@@ -437,6 +446,12 @@ fn a_version_conflict_rereads_and_retries_once_then_reports() {
     let alpha = action_of(&report, "guide-alpha");
     assert_eq!(alpha["outcome"], "failed");
     assert!(alpha["error"].as_str().unwrap().contains("409"), "{alpha}");
+    assert_eq!(alpha["reason"]["code"], "kept-changing", "{alpha}");
+    assert_eq!(alpha["reason"]["message"], alpha["error"]);
+    assert!(
+        alpha["reason"]["help"].as_str().unwrap().contains("re-run"),
+        "{alpha}"
+    );
     assert_eq!(
         json_publish(&kb, "cloud", &[]).0,
         0,
@@ -523,6 +538,72 @@ fn an_update_that_commits_then_fails_is_recognised_as_ours() {
 }
 
 #[test]
+fn the_test_server_can_commit_a_write_and_hold_its_answer_past_the_clients_timeout() {
+    let sim = Sim::start();
+    sim.set(
+        "cloud",
+        "faults",
+        json!([{"method": "POST", "path": "/api/v2/pages", "status": 500, "commit": true, "hang": 5}]),
+    );
+    let impatient = reqwest::blocking::Client::builder()
+        .timeout(std::time::Duration::from_secs(1))
+        .build()
+        .unwrap();
+    let spaces: Value = sim
+        .client()
+        .get(format!("{}/wiki/api/v2/spaces?keys=OPS", sim.base))
+        .basic_auth("kbpub@example.com", Some(CLOUD_TOKEN))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let ops = &spaces["results"][0];
+    let sent = impatient
+        .post(format!("{}/wiki/api/v2/pages", sim.base))
+        .basic_auth("kbpub@example.com", Some(CLOUD_TOKEN))
+        .json(&json!({"spaceId": ops["id"], "status": "current", "title": "Hung", "parentId": ops["homepageId"],
+                      "body": {"representation": "storage", "value": "<p>hung</p>"}}))
+        .send();
+    assert!(
+        sent.as_ref().is_err_and(|e| e.is_timeout()),
+        "no answer in time: {sent:?}"
+    );
+    assert!(
+        sim.pages("cloud").iter().any(|p| p["title"] == "Hung"),
+        "the create landed"
+    );
+}
+
+#[test]
+fn a_create_that_commits_and_then_goes_unanswered_is_read_back_not_duplicated() {
+    let sim = Sim::start();
+    let kb = kb_for(&sim, "cloud", "");
+    sim.set(
+        "cloud",
+        "faults",
+        json!([{"method": "POST", "path": "/api/v2/pages", "status": 500, "commit": true, "hang": 5}]),
+    );
+    let run = publish_with(
+        &kb,
+        "cloud",
+        &["--format", "json", "--concurrency", "1"],
+        &[("KBPUB_HTTP_TIMEOUT", "2")],
+    );
+    let report = run.json();
+    assert_eq!(run.code(), 0, "{report:#}");
+    let pages = managed(&sim, "cloud");
+    assert_eq!(pages.len(), 7, "{report:#}");
+    let all = sim.pages("cloud");
+    for page in &pages {
+        let same = all.iter().filter(|p| p["title"] == page["title"]).count();
+        assert_eq!(same, 1, "no duplicate of {}", page["title"]);
+    }
+    let before = sim.writes("cloud");
+    assert_eq!(json_publish(&kb, "cloud", &[]).0, 0);
+    assert_eq!(sim.writes("cloud"), before, "a re-run writes nothing");
+}
+
+#[test]
 fn a_failed_page_does_not_stop_the_others_and_rerunning_finishes() {
     let sim = Sim::start();
     let kb = kb_for(&sim, "cloud", "");
@@ -547,6 +628,50 @@ fn a_failed_page_does_not_stop_the_others_and_rerunning_finishes() {
     );
     let (code, report) = json_publish(&kb, "cloud", &[]);
     assert_eq!(code, 0, "{report:#}");
+    assert_eq!(managed(&sim, "cloud").len(), 7);
+}
+
+#[test]
+fn a_spent_retry_budget_fails_the_page_with_a_typed_reason_and_what_to_do() {
+    let sim = Sim::start();
+    let kb = kb_for(&sim, "cloud", "");
+    // Every create is refused with 429 (and no wait) until the request's attempts are spent.
+    sim.set(
+        "cloud",
+        "faults",
+        json!([{"method": "POST", "path": "/api/v2/pages", "status": 429, "retry_after": "0", "times": 100}]),
+    );
+    let run = publish(&kb, "cloud", &["--concurrency", "1"]).fails_with(1);
+    assert!(
+        run.stdout().contains("FAILED") && run.stdout().contains("retry budget was spent"),
+        "{}",
+        run.stdout()
+    );
+    let (code, report) = json_publish(&kb, "cloud", &["--concurrency", "1"]);
+    assert_eq!(code, 1);
+    let failed: Vec<&Value> = report["targets"][0]["pages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["outcome"] == "failed")
+        .collect();
+    assert!(!failed.is_empty(), "{report:#}");
+    for page in failed {
+        assert_eq!(page["reason"]["code"], "retry-budget-spent", "{page}");
+        assert!(
+            page["error"].as_str().unwrap().contains("HTTP 429"),
+            "{page}"
+        );
+        assert!(
+            page["reason"]["help"]
+                .as_str()
+                .unwrap()
+                .contains("lower --concurrency"),
+            "{page}"
+        );
+    }
+    sim.set("cloud", "faults", json!([]));
+    assert_eq!(json_publish(&kb, "cloud", &[]).0, 0, "re-running finishes");
     assert_eq!(managed(&sim, "cloud").len(), 7);
 }
 

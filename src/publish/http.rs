@@ -34,7 +34,7 @@ impl Http {
     ) -> Result<Http, String> {
         let settings = Settings {
             connect_timeout: Duration::from_secs(10),
-            request_timeout: Duration::from_secs(60),
+            request_timeout: request_timeout()?,
             policy,
             budget,
         };
@@ -88,6 +88,19 @@ impl Http {
             .send(Method::GET, path, Body::Empty, true, &[])
             .await?
             .json)
+    }
+}
+
+/// How long one request may take: `KBPUB_HTTP_TIMEOUT` seconds, 60 when unset.
+fn request_timeout() -> Result<Duration, String> {
+    match std::env::var("KBPUB_HTTP_TIMEOUT") {
+        Err(_) => Ok(Duration::from_secs(60)),
+        Ok(value) => match value.trim().parse::<u64>() {
+            Ok(seconds) if seconds > 0 => Ok(Duration::from_secs(seconds)),
+            _ => Err(format!(
+                "KBPUB_HTTP_TIMEOUT is `{value}`: set it to a whole number of seconds, or unset it for 60"
+            )),
+        },
     }
 }
 

@@ -574,6 +574,7 @@ async fn gatekeeper(State(shared): State<St>, mut request: Request, next: Next) 
     } else {
         drain(request).await;
     }
+    fault.hold().await;
     let status = StatusCode::from_u16(fault.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let message = match fault.status {
         // The transient conflict Cloud answers under load (reference §2.4).
