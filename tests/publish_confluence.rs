@@ -326,6 +326,89 @@ fn an_edit_updates_only_that_page_and_attachments_upload_only_when_changed() {
 }
 
 #[test]
+fn the_test_server_keeps_the_comment_of_each_attachment_upload() {
+    let sim = Sim::start();
+    let kb = kb_for(&sim, "cloud", "");
+    publish(&kb, "cloud", &[]).ok();
+    let beta = page_of(&managed(&sim, "cloud"), "guides-beta").clone();
+    let id = beta["id"].as_str().unwrap();
+    let upload = |comment: Option<&str>| {
+        let mut form = reqwest::blocking::multipart::Form::new().part(
+            "file",
+            reqwest::blocking::multipart::Part::bytes(b"other".to_vec()).file_name("other.png"),
+        );
+        if let Some(comment) = comment {
+            form = form.text("comment", comment.to_string());
+        }
+        sim.client()
+            .post(format!(
+                "{}/wiki/rest/api/content/{id}/child/attachment",
+                sim.base
+            ))
+            .basic_auth("kbpub@example.com", Some(CLOUD_TOKEN))
+            .header("X-Atlassian-Token", "no-check")
+            .multipart(form)
+            .send()
+            .unwrap()
+    };
+    let created: Value = upload(Some("made by hand")).json().unwrap();
+    assert_eq!(created["results"][0]["metadata"]["comment"], "made by hand");
+    assert_eq!(
+        created["results"][0]["extensions"]["comment"],
+        "made by hand"
+    );
+    let listed: Value = sim
+        .client()
+        .get(format!(
+            "{}/wiki/rest/api/content/{id}/child/attachment?filename=other.png",
+            sim.base
+        ))
+        .basic_auth("kbpub@example.com", Some(CLOUD_TOKEN))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(listed["results"][0]["metadata"]["comment"], "made by hand");
+}
+
+#[test]
+fn a_failed_upload_counts_as_done_only_when_the_attachment_holds_the_bytes_sent() {
+    let sim = Sim::start();
+    let kb = kb_for(&sim, "cloud", "");
+    publish(&kb, "cloud", &[]).ok();
+    let before = page_of(&managed(&sim, "cloud"), "guides-beta")["attachments"][0].clone();
+    assert!(
+        before["comment"]
+            .as_str()
+            .unwrap()
+            .starts_with("kbpub sha256:"),
+        "{before}"
+    );
+    // New bytes of the same size: name and size alone cannot tell the upload did not land.
+    let path = kb.path().join("content/guides/img/diagram.png");
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes.reverse();
+    bytes[0] ^= 0xff;
+    std::fs::write(&path, &bytes).unwrap();
+    approve_all(&kb);
+    sim.set(
+        "cloud",
+        "faults",
+        json!([{"method": "POST", "path": "/data", "status": 500}]),
+    );
+    let (code, report) = json_publish(&kb, "cloud", &[]);
+    assert_eq!(code, 0, "{report:#}");
+    let after = page_of(&managed(&sim, "cloud"), "guides-beta")["attachments"][0].clone();
+    assert_eq!(after["bytes"], before["bytes"], "same size");
+    assert_eq!(
+        after["version"],
+        before["version"].as_u64().unwrap() + 1,
+        "the new bytes were sent again after the failure: {after}"
+    );
+    assert_ne!(after["comment"], before["comment"], "{after}");
+}
+
+#[test]
 fn a_renamed_and_moved_document_updates_its_page_never_duplicates_it() {
     let sim = Sim::start();
     let kb = kb_for(&sim, "cloud", "");

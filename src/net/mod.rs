@@ -51,11 +51,12 @@ impl Auth {
 pub enum Body {
     Empty,
     Json(Value),
-    /// A multipart upload of one file in the form field `file`.
+    /// A multipart upload of one file in the form field `file`, with an optional `comment`.
     File {
         filename: String,
         bytes: Arc<Vec<u8>>,
         mime: &'static str,
+        comment: Option<String>,
     },
 }
 
@@ -376,12 +377,17 @@ impl Client {
                 filename,
                 bytes,
                 mime,
+                comment,
             } => {
                 let part = reqwest::multipart::Part::bytes(bytes.to_vec())
                     .file_name(filename.clone())
                     .mime_str(mime)
                     .map_err(|e| format!("bad file type: {e}"))?;
-                builder.multipart(reqwest::multipart::Form::new().part("file", part))
+                let form = reqwest::multipart::Form::new().part("file", part);
+                builder.multipart(match comment {
+                    Some(comment) => form.text("comment", comment.clone()),
+                    None => form,
+                })
             }
         })
     }

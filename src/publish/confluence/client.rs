@@ -21,6 +21,8 @@ pub const PROPERTY_KEY: &str = "kbpub";
 /// Version messages kbpub writes start with this, so a later run can tell its own versions
 /// from people's edits.
 pub const VERSION_MESSAGE_PREFIX: &str = "kbpub ";
+/// The comment of every attachment version kbpub uploads, before the SHA-256 of its bytes.
+const ATTACHMENT_COMMENT_PREFIX: &str = "kbpub sha256:";
 
 /// The API actually spoken (after `auto` was resolved).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -528,7 +530,7 @@ impl Client {
         &self,
         page: &str,
         filename: &str,
-    ) -> Result<Vec<(String, u64)>, HttpError> {
+    ) -> Result<Vec<(String, u64, String)>, HttpError> {
         let first = format!(
             "/rest/api/content/{page}/child/attachment?{}",
             query(&[
@@ -541,27 +543,42 @@ impl Client {
             .await?
             .iter()
             .filter(|a| text(a, "title") == filename)
-            .map(|a| (attachment_id(a), number(a, "/extensions/fileSize")))
+            .map(|a| {
+                let comment = a
+                    .pointer("/metadata/comment")
+                    .or_else(|| a.pointer("/extensions/comment"))
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                (
+                    attachment_id(a),
+                    number(a, "/extensions/fileSize"),
+                    comment.to_string(),
+                )
+            })
             .collect())
     }
 
-    /// Uploads `bytes` as attachment `filename`: new data for `known` (the id kbpub recorded),
-    /// else a new attachment; when the name is already taken, new data for that attachment.
-    /// After a 5xx or a 409 the upload counts as done when the attachment is there with the
-    /// size sent.
+    /// Uploads `bytes` (recorded by kbpub with hash `sha256`) as attachment `filename`: new data for
+    /// `known` (the id kbpub recorded), else a new attachment; when the name is already taken,
+    /// new data for that attachment. Each upload carries the bytes' hash in its comment, so after
+    /// a 5xx or a 409 the upload counts as done only when the attachment is there with the size
+    /// and the hash sent.
     pub async fn upload(
         &self,
         page: &str,
         filename: &str,
         bytes: Arc<Vec<u8>>,
+        sha256: &str,
         mime: &'static str,
         known: Option<&str>,
     ) -> Result<String, HttpError> {
         let size = bytes.len() as u64;
+        let comment = format!("{ATTACHMENT_COMMENT_PREFIX}{sha256}");
         let file = Body::File {
             filename: filename.to_string(),
             bytes,
             mime,
+            comment: Some(comment.clone()),
         };
         let nocheck = [("X-Atlassian-Token", "no-check")];
         let base = format!("/rest/api/content/{page}/child/attachment");
@@ -570,8 +587,12 @@ impl Client {
                 .attachments(page, filename)
                 .await?
                 .into_iter()
-                .find(|(found, found_size)| *found_size == size && id.is_none_or(|id| id == found))
-                .map(|(found, _)| found))
+                .find(|(found, found_size, found_comment)| {
+                    *found_size == size
+                        && *found_comment == comment
+                        && id.is_none_or(|id| id == found)
+                })
+                .map(|(found, _, _)| found))
         };
         let new_data = async |id: &str| -> Result<String, HttpError> {
             self.settle(
@@ -612,7 +633,7 @@ impl Client {
             .await;
         match created {
             Err(e) if e.is(400) => {
-                let Some((id, _)) = self.attachments(page, filename).await?.into_iter().next()
+                let Some((id, _, _)) = self.attachments(page, filename).await?.into_iter().next()
                 else {
                     return Err(e);
                 };

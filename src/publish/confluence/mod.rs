@@ -686,7 +686,14 @@ impl Executor<'_> {
                     let (bytes, mime) = attachment_bytes(self.ctx, &a.data, &a.filename)
                         .map_err(|error| Failure::Local { error })?;
                     self.client
-                        .upload(page, &a.filename, Arc::new(bytes), mime, known_id)
+                        .upload(
+                            page,
+                            &a.filename,
+                            Arc::new(bytes),
+                            &a.sha256,
+                            mime,
+                            known_id,
+                        )
                         .await
                         .map_err(|e| Failure::http(&e, format!("attachment {}: {e}", a.filename)))?
                 }
