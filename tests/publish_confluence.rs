@@ -1491,6 +1491,37 @@ fn every_list_is_read_to_its_end_when_the_server_pages_by_one() {
 }
 
 #[test]
+fn v2_lists_are_followed_by_their_link_header_when_the_body_names_no_next_page() {
+    let sim = Sim::start();
+    sim.set(
+        "cloud",
+        "rules",
+        json!({"page_size": 1, "v2_link_only": true}),
+    );
+    // The simulator's rule: the next page only in `Link`.
+    let (status, headers, first) =
+        cloud_request(&sim, reqwest::Method::GET, "/api/v2/spaces?limit=50", None);
+    assert_eq!(status, 200);
+    assert!(first["_links"]["next"].is_null(), "{first}");
+    let link = headers["link"].to_str().unwrap();
+    assert!(
+        link.starts_with("</wiki/api/v2/spaces?") && link.ends_with(">; rel=\"next\""),
+        "{link}"
+    );
+    // kbpub finds every space and page through it: a re-run writes nothing.
+    let kb = kb_for(&sim, "cloud", "");
+    published(&kb, "cloud", &[]);
+    assert_eq!(managed(&sim, "cloud").len(), 7);
+    let writes = sim.writes("cloud");
+    let report = published(&kb, "cloud", &[]);
+    assert!(
+        actions(&report).iter().all(|(_, a)| a == "unchanged"),
+        "every page was found: {report:#}"
+    );
+    assert_eq!(sim.writes("cloud"), writes);
+}
+
+#[test]
 fn writes_that_commit_then_fail_are_read_back_and_count_as_done_with_their_receipt() {
     for instance in ["cloud", "dc"] {
         let sim = Sim::start();

@@ -17,6 +17,7 @@ use super::retry::{Budget, RetryPolicy};
 #[derive(Debug)]
 pub struct Reply {
     pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
     pub json: Value,
 }
 
@@ -116,6 +117,7 @@ fn json_reply(answer: Answer) -> Result<Reply, String> {
     };
     Ok(Reply {
         status: answer.status,
+        headers: answer.headers,
         json,
     })
 }

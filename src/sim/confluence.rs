@@ -67,6 +67,9 @@ struct Rules {
     content_type_required: bool,
     /// Cloud: the deprecated v1 content endpoints answer 410 Gone.
     v1_removed: bool,
+    /// v2 lists name their next page only in the `Link` header (reference §1.4 documents it
+    /// beside `_links.next`), so a client reading one of the two is tested on the other.
+    v2_link_only: bool,
 }
 
 impl Default for Rules {
@@ -76,6 +79,7 @@ impl Default for Rules {
             search_lag: false,
             content_type_required: false,
             v1_removed: false,
+            v2_link_only: false,
         }
     }
 }
@@ -381,7 +385,10 @@ fn paged(
         format!("{prefix}{path}?{}", query.join("&"))
     });
     let mut links = json!({"context": instance.context()});
-    if let Some(next) = &next {
+    if let Some(next) = next
+        .as_ref()
+        .filter(|_| !(paging == Paging::V2Cursor && instance.rules.v2_link_only))
+    {
         links["next"] = json!(next);
     }
     let body = match paging {

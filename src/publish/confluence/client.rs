@@ -14,7 +14,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use super::config::Api;
-use crate::publish::http::{Body, Http, HttpError};
+use crate::publish::http::{Body, Http, HttpError, Reply};
 
 /// The content property kbpub keeps on every page it manages.
 pub const PROPERTY_KEY: &str = "kbpub";
@@ -202,7 +202,7 @@ impl Client {
         self.send(Method::GET, path, Body::Empty, true, &[]).await
     }
 
-    /// One request; the error names a v1 endpoint Cloud has removed (410 Gone).
+    /// One request's JSON answer.
     async fn send(
         &self,
         method: Method,
@@ -211,12 +211,24 @@ impl Client {
         safe: bool,
         headers: &[(&str, &str)],
     ) -> Result<Value, HttpError> {
+        Ok(self.reply(method, path, body, safe, headers).await?.json)
+    }
+
+    /// One request; the error names a v1 endpoint Cloud has removed (410 Gone).
+    async fn reply(
+        &self,
+        method: Method,
+        path: &str,
+        body: Body,
+        safe: bool,
+        headers: &[(&str, &str)],
+    ) -> Result<Reply, HttpError> {
         let mut all = headers.to_vec();
         if matches!(body, Body::Empty) {
             all.push(JSON_TYPE);
         }
         match self.http.send(method, path, body, safe, &all).await {
-            Ok(reply) => Ok(reply.json),
+            Ok(reply) => Ok(reply),
             Err(mut e) if e.is(410) => {
                 let what = match self.flavour {
                     Flavour::V1 => {
@@ -246,18 +258,23 @@ impl Client {
         self.send(method, path, Body::Json(body), safe, &[]).await
     }
 
-    /// Every item of a list, following `_links.next` to the end (v1 `start`, CQL and v2
+    /// Every item of a list, following `_links.next` (or v2's `Link` header) to the end (v1 `start`, CQL and v2
     /// cursors; v2 links start with the context path, v1 links do not).
     async fn all(&self, first: String) -> Result<Vec<Value>, HttpError> {
         let mut items = Vec::new();
         let mut next = Some(first);
         while let Some(path) = next.take() {
-            let reply = self.get(&path).await?;
-            items.extend(results(&reply).iter().cloned());
-            next = reply
+            let reply = self
+                .reply(Method::GET, &path, Body::Empty, true, &[])
+                .await?;
+            let page = &reply.json;
+            items.extend(results(page).iter().cloned());
+            let link = link_next(&reply.headers);
+            next = page
                 .pointer("/_links/next")
                 .and_then(Value::as_str)
-                .filter(|n| !n.is_empty() && !results(&reply).is_empty())
+                .or(link.as_deref())
+                .filter(|n| !n.is_empty() && !results(page).is_empty())
                 .map(|n| self.relative(n));
         }
         Ok(items)
@@ -796,6 +813,25 @@ fn id_text(v: &Value) -> String {
         Value::Number(n) => n.to_string(),
         _ => String::new(),
     }
+}
+
+/// The `rel="next"` target of a `Link` header (RFC 8288), which v2 lists send beside
+/// `_links.next` (reference §1.4).
+fn link_next(headers: &reqwest::header::HeaderMap) -> Option<String> {
+    headers
+        .get_all(reqwest::header::LINK)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .find(|link| {
+            link.split(';')
+                .skip(1)
+                .any(|p| matches!(p.trim(), "rel=\"next\"" | "rel=next"))
+        })
+        .and_then(|link| {
+            let target = link.split(';').next()?.trim();
+            Some(target.strip_prefix('<')?.strip_suffix('>')?.to_string())
+        })
 }
 
 fn text(v: &Value, key: &str) -> String {
