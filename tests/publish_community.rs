@@ -816,6 +816,19 @@ fn every_list_is_read_to_the_end_one_article_per_page() {
     assert_eq!(article(&sim, "third")["status"], "archived");
 }
 
+/// Each of `ids` is at version 1, published, with its receipt: written once, not twice.
+fn published_once(sim: &Sim, kb: &Kb, ids: &[&str]) {
+    for id in ids {
+        let a = article(sim, id);
+        assert_eq!(
+            (&a["version"], &a["published_version"]),
+            (&json!(1), &json!(1)),
+            "{id}"
+        );
+        assert_eq!(receipt_version(kb, id), 1, "{id} has its receipt");
+    }
+}
+
 #[test]
 fn a_write_that_commits_and_then_fails_is_read_back_and_counts_as_done() {
     let sim = Sim::start();
@@ -835,15 +848,7 @@ fn a_write_that_commits_and_then_fails_is_read_back_and_counts_as_done() {
     );
     let (code, report) = json_publish(&kb, &["--concurrency", "1"]);
     assert_eq!(code, 0, "{report:#}");
-    for id in ["connect", "setup", "old-notice"] {
-        let a = article(&sim, id);
-        assert_eq!(
-            (&a["version"], &a["published_version"]),
-            (&json!(1), &json!(1)),
-            "{id}"
-        );
-        assert_eq!(receipt_version(&kb, id), 1, "{id} has its receipt");
-    }
+    published_once(&sim, &kb, &["connect", "setup", "old-notice"]);
     assert_eq!(
         count(&sim, "POST"),
         3 + 3 + 1,
@@ -919,15 +924,7 @@ fn a_write_that_commits_and_then_goes_unanswered_is_read_back_and_counts_as_done
     let report = run.json();
     assert_eq!(run.code(), 0, "{report:#}");
     assert_eq!(articles(&sim).len(), 2, "no duplicate: {report:#}");
-    for id in ["connect", "setup"] {
-        let a = article(&sim, id);
-        assert_eq!(
-            (&a["version"], &a["published_version"]),
-            (&json!(1), &json!(1)),
-            "{id}"
-        );
-        assert_eq!(receipt_version(&kb, id), 1, "{id} has its receipt");
-    }
+    published_once(&sim, &kb, &["connect", "setup"]);
     let before = writes(&sim);
     publish(&kb, &[]).ok();
     assert_eq!(writes(&sim), before, "a re-run writes nothing");

@@ -328,12 +328,12 @@ impl Client {
                 }
                 Verdict::Spent => {
                     let why = format!("{message}; the request's attempts are spent");
-                    return Err(error(ErrorKind::Budget, status, &why, attempt));
+                    return Err(error(spent(kind), status, &why, attempt));
                 }
             };
             if let Err(why) = self.budget.take(wait) {
                 let why = format!("{message}; {why}");
-                return Err(error(ErrorKind::Budget, status, &why, attempt));
+                return Err(error(spent(kind), status, &why, attempt));
             }
             if !retry::take_page_retry() {
                 let why = format!(
@@ -390,6 +390,15 @@ impl Client {
                 })
             }
         })
+    }
+}
+
+/// The kind of a failure whose retries ran out: a spent budget, except a body that is not what
+/// the endpoint answers, which stays malformed (the server's fault, not the rate).
+fn spent(kind: ErrorKind) -> ErrorKind {
+    match kind {
+        ErrorKind::Malformed => kind,
+        _ => ErrorKind::Budget,
     }
 }
 
