@@ -50,8 +50,17 @@ fn add_trading_grid_source(kb: &Kb, sim: &Sim) {
 
 /// Runs `kbpub publish <args>` with the simulator's credentials for `instance`.
 fn publish(kb: &Kb, instance: &str, args: &[&str]) -> Run {
+    publish_with(kb, instance, args, &[])
+}
+
+/// `publish` with extra environment variables.
+fn publish_with(kb: &Kb, instance: &str, args: &[&str], env: &[(&str, &str)]) -> Run {
     let mut command = kbpub();
-    command.arg("publish").args(args).current_dir(kb.path());
+    command
+        .arg("publish")
+        .args(args)
+        .envs(env.iter().copied())
+        .current_dir(kb.path());
     match instance {
         "cloud" => command
             .env("KB_TEST_EMAIL", "kbpub@example.com")
@@ -317,6 +326,89 @@ fn an_edit_updates_only_that_page_and_attachments_upload_only_when_changed() {
 }
 
 #[test]
+fn the_test_server_keeps_the_comment_of_each_attachment_upload() {
+    let sim = Sim::start();
+    let kb = kb_for(&sim, "cloud", "");
+    publish(&kb, "cloud", &[]).ok();
+    let beta = page_of(&managed(&sim, "cloud"), "guides-beta").clone();
+    let id = beta["id"].as_str().unwrap();
+    let upload = |comment: Option<&str>| {
+        let mut form = reqwest::blocking::multipart::Form::new().part(
+            "file",
+            reqwest::blocking::multipart::Part::bytes(b"other".to_vec()).file_name("other.png"),
+        );
+        if let Some(comment) = comment {
+            form = form.text("comment", comment.to_string());
+        }
+        sim.client()
+            .post(format!(
+                "{}/wiki/rest/api/content/{id}/child/attachment",
+                sim.base
+            ))
+            .basic_auth("kbpub@example.com", Some(CLOUD_TOKEN))
+            .header("X-Atlassian-Token", "no-check")
+            .multipart(form)
+            .send()
+            .unwrap()
+    };
+    let created: Value = upload(Some("made by hand")).json().unwrap();
+    assert_eq!(created["results"][0]["metadata"]["comment"], "made by hand");
+    assert_eq!(
+        created["results"][0]["extensions"]["comment"],
+        "made by hand"
+    );
+    let listed: Value = sim
+        .client()
+        .get(format!(
+            "{}/wiki/rest/api/content/{id}/child/attachment?filename=other.png",
+            sim.base
+        ))
+        .basic_auth("kbpub@example.com", Some(CLOUD_TOKEN))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(listed["results"][0]["metadata"]["comment"], "made by hand");
+}
+
+#[test]
+fn a_failed_upload_counts_as_done_only_when_the_attachment_holds_the_bytes_sent() {
+    let sim = Sim::start();
+    let kb = kb_for(&sim, "cloud", "");
+    publish(&kb, "cloud", &[]).ok();
+    let before = page_of(&managed(&sim, "cloud"), "guides-beta")["attachments"][0].clone();
+    assert!(
+        before["comment"]
+            .as_str()
+            .unwrap()
+            .starts_with("kbpub sha256:"),
+        "{before}"
+    );
+    // New bytes of the same size: name and size alone cannot tell the upload did not land.
+    let path = kb.path().join("content/guides/img/diagram.png");
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes.reverse();
+    bytes[0] ^= 0xff;
+    std::fs::write(&path, &bytes).unwrap();
+    approve_all(&kb);
+    sim.set(
+        "cloud",
+        "faults",
+        json!([{"method": "POST", "path": "/data", "status": 500}]),
+    );
+    let (code, report) = json_publish(&kb, "cloud", &[]);
+    assert_eq!(code, 0, "{report:#}");
+    let after = page_of(&managed(&sim, "cloud"), "guides-beta")["attachments"][0].clone();
+    assert_eq!(after["bytes"], before["bytes"], "same size");
+    assert_eq!(
+        after["version"],
+        before["version"].as_u64().unwrap() + 1,
+        "the new bytes were sent again after the failure: {after}"
+    );
+    assert_ne!(after["comment"], before["comment"], "{after}");
+}
+
+#[test]
 fn a_renamed_and_moved_document_updates_its_page_never_duplicates_it() {
     let sim = Sim::start();
     let kb = kb_for(&sim, "cloud", "");
@@ -437,6 +529,12 @@ fn a_version_conflict_rereads_and_retries_once_then_reports() {
     let alpha = action_of(&report, "guide-alpha");
     assert_eq!(alpha["outcome"], "failed");
     assert!(alpha["error"].as_str().unwrap().contains("409"), "{alpha}");
+    assert_eq!(alpha["reason"]["code"], "kept-changing", "{alpha}");
+    assert_eq!(alpha["reason"]["message"], alpha["error"]);
+    assert!(
+        alpha["reason"]["help"].as_str().unwrap().contains("re-run"),
+        "{alpha}"
+    );
     assert_eq!(
         json_publish(&kb, "cloud", &[]).0,
         0,
@@ -523,6 +621,72 @@ fn an_update_that_commits_then_fails_is_recognised_as_ours() {
 }
 
 #[test]
+fn the_test_server_can_commit_a_write_and_hold_its_answer_past_the_clients_timeout() {
+    let sim = Sim::start();
+    sim.set(
+        "cloud",
+        "faults",
+        json!([{"method": "POST", "path": "/api/v2/pages", "status": 500, "commit": true, "hang": 5}]),
+    );
+    let impatient = reqwest::blocking::Client::builder()
+        .timeout(std::time::Duration::from_secs(1))
+        .build()
+        .unwrap();
+    let spaces: Value = sim
+        .client()
+        .get(format!("{}/wiki/api/v2/spaces?keys=OPS", sim.base))
+        .basic_auth("kbpub@example.com", Some(CLOUD_TOKEN))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let ops = &spaces["results"][0];
+    let sent = impatient
+        .post(format!("{}/wiki/api/v2/pages", sim.base))
+        .basic_auth("kbpub@example.com", Some(CLOUD_TOKEN))
+        .json(&json!({"spaceId": ops["id"], "status": "current", "title": "Hung", "parentId": ops["homepageId"],
+                      "body": {"representation": "storage", "value": "<p>hung</p>"}}))
+        .send();
+    assert!(
+        sent.as_ref().is_err_and(|e| e.is_timeout()),
+        "no answer in time: {sent:?}"
+    );
+    assert!(
+        sim.pages("cloud").iter().any(|p| p["title"] == "Hung"),
+        "the create landed"
+    );
+}
+
+#[test]
+fn a_create_that_commits_and_then_goes_unanswered_is_read_back_not_duplicated() {
+    let sim = Sim::start();
+    let kb = kb_for(&sim, "cloud", "");
+    sim.set(
+        "cloud",
+        "faults",
+        json!([{"method": "POST", "path": "/api/v2/pages", "status": 500, "commit": true, "hang": 5}]),
+    );
+    let run = publish_with(
+        &kb,
+        "cloud",
+        &["--format", "json", "--concurrency", "1"],
+        &[("KBPUB_HTTP_TIMEOUT", "2")],
+    );
+    let report = run.json();
+    assert_eq!(run.code(), 0, "{report:#}");
+    let pages = managed(&sim, "cloud");
+    assert_eq!(pages.len(), 7, "{report:#}");
+    let all = sim.pages("cloud");
+    for page in &pages {
+        let same = all.iter().filter(|p| p["title"] == page["title"]).count();
+        assert_eq!(same, 1, "no duplicate of {}", page["title"]);
+    }
+    let before = sim.writes("cloud");
+    assert_eq!(json_publish(&kb, "cloud", &[]).0, 0);
+    assert_eq!(sim.writes("cloud"), before, "a re-run writes nothing");
+}
+
+#[test]
 fn a_failed_page_does_not_stop_the_others_and_rerunning_finishes() {
     let sim = Sim::start();
     let kb = kb_for(&sim, "cloud", "");
@@ -547,6 +711,50 @@ fn a_failed_page_does_not_stop_the_others_and_rerunning_finishes() {
     );
     let (code, report) = json_publish(&kb, "cloud", &[]);
     assert_eq!(code, 0, "{report:#}");
+    assert_eq!(managed(&sim, "cloud").len(), 7);
+}
+
+#[test]
+fn a_spent_retry_budget_fails_the_page_with_a_typed_reason_and_what_to_do() {
+    let sim = Sim::start();
+    let kb = kb_for(&sim, "cloud", "");
+    // Every create is refused with 429 (and no wait) until the request's attempts are spent.
+    sim.set(
+        "cloud",
+        "faults",
+        json!([{"method": "POST", "path": "/api/v2/pages", "status": 429, "retry_after": "0", "times": 100}]),
+    );
+    let run = publish(&kb, "cloud", &["--concurrency", "1"]).fails_with(1);
+    assert!(
+        run.stdout().contains("FAILED") && run.stdout().contains("retry budget was spent"),
+        "{}",
+        run.stdout()
+    );
+    let (code, report) = json_publish(&kb, "cloud", &["--concurrency", "1"]);
+    assert_eq!(code, 1);
+    let failed: Vec<&Value> = report["targets"][0]["pages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["outcome"] == "failed")
+        .collect();
+    assert!(!failed.is_empty(), "{report:#}");
+    for page in failed {
+        assert_eq!(page["reason"]["code"], "retry-budget-spent", "{page}");
+        assert!(
+            page["error"].as_str().unwrap().contains("HTTP 429"),
+            "{page}"
+        );
+        assert!(
+            page["reason"]["help"]
+                .as_str()
+                .unwrap()
+                .contains("lower --concurrency"),
+            "{page}"
+        );
+    }
+    sim.set("cloud", "faults", json!([]));
+    assert_eq!(json_publish(&kb, "cloud", &[]).0, 0, "re-running finishes");
     assert_eq!(managed(&sim, "cloud").len(), 7);
 }
 
@@ -1277,6 +1485,37 @@ fn every_list_is_read_to_its_end_when_the_server_pages_by_one() {
         );
         assert_eq!(sim.writes(instance), writes, "{instance}");
     }
+}
+
+#[test]
+fn v2_lists_are_followed_by_their_link_header_when_the_body_names_no_next_page() {
+    let sim = Sim::start();
+    sim.set(
+        "cloud",
+        "rules",
+        json!({"page_size": 1, "v2_link_only": true}),
+    );
+    // The simulator's rule: the next page only in `Link`.
+    let (status, headers, first) =
+        cloud_request(&sim, reqwest::Method::GET, "/api/v2/spaces?limit=50", None);
+    assert_eq!(status, 200);
+    assert!(first["_links"]["next"].is_null(), "{first}");
+    let link = headers["link"].to_str().unwrap();
+    assert!(
+        link.starts_with("</wiki/api/v2/spaces?") && link.ends_with(">; rel=\"next\""),
+        "{link}"
+    );
+    // kbpub finds every space and page through it: a re-run writes nothing.
+    let kb = kb_for(&sim, "cloud", "");
+    published(&kb, "cloud", &[]);
+    assert_eq!(managed(&sim, "cloud").len(), 7);
+    let writes = sim.writes("cloud");
+    let report = published(&kb, "cloud", &[]);
+    assert!(
+        actions(&report).iter().all(|(_, a)| a == "unchanged"),
+        "every page was found: {report:#}"
+    );
+    assert_eq!(sim.writes("cloud"), writes);
 }
 
 #[test]

@@ -166,6 +166,29 @@ fn every_kind_of_write_can_commit_and_then_answer_a_server_error() {
 }
 
 #[test]
+fn a_write_can_commit_and_then_hang_past_the_clients_timeout() {
+    let sim = Sim::start();
+    faults(
+        &sim,
+        json!([{"method": "POST", "path": "/v1/articles", "status": 502, "commit": true, "hang": 5}]),
+    );
+    let impatient = reqwest::blocking::Client::builder()
+        .timeout(std::time::Duration::from_secs(1))
+        .build()
+        .unwrap();
+    let sent = impatient
+        .post(format!("{}/community/v1/articles", sim.base))
+        .bearer_auth(TOKEN)
+        .json(&json!({"external_id": "z", "title": "Z", "body": "<p>z</p>", "category": "guides", "content_hash": "sha256:z"}))
+        .send();
+    assert!(
+        sent.as_ref().is_err_and(|e| e.is_timeout()),
+        "no answer in time: {sent:?}"
+    );
+    assert_eq!(article(&sim, "z")["version"], 1, "the create landed");
+}
+
+#[test]
 fn a_draft_that_omits_fields_keeps_them_empty_by_contract_and_carries_them_over_under_the_flag() {
     // By the contract `content_hash` is stored as given: an edit without one has none.
     let sim = Sim::start();

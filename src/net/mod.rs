@@ -51,11 +51,12 @@ impl Auth {
 pub enum Body {
     Empty,
     Json(Value),
-    /// A multipart upload of one file in the form field `file`.
+    /// A multipart upload of one file in the form field `file`, with an optional `comment`.
     File {
         filename: String,
         bytes: Arc<Vec<u8>>,
         mime: &'static str,
+        comment: Option<String>,
     },
 }
 
@@ -98,7 +99,8 @@ pub enum ErrorKind {
     Transport,
     /// A success whose body is not what the endpoint answers.
     Malformed,
-    /// The run's retry budget, the page's retries or the deadline ran out.
+    /// The run's retry budget, the request's attempts, the page's retries or the deadline ran
+    /// out.
     Budget,
 }
 
@@ -126,7 +128,9 @@ impl HttpError {
         match self.kind {
             ErrorKind::Status => self.status.is_some_and(|s| s >= 500),
             ErrorKind::Transport => true,
-            ErrorKind::Malformed | ErrorKind::Budget => false,
+            // Out of retries after 5xx or lost answers: the last attempt may have been applied.
+            ErrorKind::Budget => self.attempts > 0 && self.status.is_none_or(|s| s >= 500),
+            ErrorKind::Malformed => false,
         }
     }
 
@@ -150,7 +154,7 @@ impl std::fmt::Display for HttpError {
             String::new()
         };
         match (self.kind, self.status) {
-            (ErrorKind::Status, Some(status)) => {
+            (ErrorKind::Status | ErrorKind::Budget, Some(status)) => {
                 write!(
                     f,
                     "{method} {path} answered HTTP {status}{tries}: {message}"
@@ -322,9 +326,14 @@ impl Client {
                     };
                     return Err(error(kind, status, &message, attempt));
                 }
+                Verdict::Spent => {
+                    let why = format!("{message}; the request's attempts are spent");
+                    return Err(error(spent(kind), status, &why, attempt));
+                }
             };
             if let Err(why) = self.budget.take(wait) {
-                return Err(error(kind, status, &format!("{message}; {why}"), attempt));
+                let why = format!("{message}; {why}");
+                return Err(error(spent(kind), status, &why, attempt));
             }
             if !retry::take_page_retry() {
                 let why = format!(
@@ -368,14 +377,28 @@ impl Client {
                 filename,
                 bytes,
                 mime,
+                comment,
             } => {
                 let part = reqwest::multipart::Part::bytes(bytes.to_vec())
                     .file_name(filename.clone())
                     .mime_str(mime)
                     .map_err(|e| format!("bad file type: {e}"))?;
-                builder.multipart(reqwest::multipart::Form::new().part("file", part))
+                let form = reqwest::multipart::Form::new().part("file", part);
+                builder.multipart(match comment {
+                    Some(comment) => form.text("comment", comment.clone()),
+                    None => form,
+                })
             }
         })
+    }
+}
+
+/// The kind of a failure whose retries ran out: a spent budget, except a body that is not what
+/// the endpoint answers, which stays malformed (the server's fault, not the rate).
+fn spent(kind: ErrorKind) -> ErrorKind {
+    match kind {
+        ErrorKind::Malformed => kind,
+        _ => ErrorKind::Budget,
     }
 }
 

@@ -48,6 +48,8 @@ pub enum Verdict {
     Wait(Duration),
     /// Stop; `Some` says why when the status and attempt count do not.
     GiveUp(Option<String>),
+    /// Worth retrying, but the request's attempts are all spent.
+    Spent,
 }
 
 impl RetryPolicy {
@@ -64,8 +66,11 @@ impl RetryPolicy {
                 "not retried: the request may have been applied".into(),
             ));
         }
-        if !retryable || attempt >= self.max_attempts {
+        if !retryable {
             return Verdict::GiveUp(None);
+        }
+        if attempt >= self.max_attempts {
+            return Verdict::Spent;
         }
         match failure {
             Failure::Status(_, Some(asked)) if asked > self.cap => Verdict::GiveUp(Some(format!(
@@ -282,7 +287,7 @@ mod tests {
         );
         assert_eq!(
             p.verdict(4, Failure::Status(503, None), true),
-            Verdict::GiveUp(None)
+            Verdict::Spent
         );
     }
 

@@ -17,6 +17,7 @@ use super::retry::{Budget, RetryPolicy};
 #[derive(Debug)]
 pub struct Reply {
     pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
     pub json: Value,
 }
 
@@ -34,7 +35,7 @@ impl Http {
     ) -> Result<Http, String> {
         let settings = Settings {
             connect_timeout: Duration::from_secs(10),
-            request_timeout: Duration::from_secs(60),
+            request_timeout: request_timeout()?,
             policy,
             budget,
         };
@@ -91,6 +92,19 @@ impl Http {
     }
 }
 
+/// How long one request may take: `KBPUB_HTTP_TIMEOUT` seconds, 60 when unset.
+fn request_timeout() -> Result<Duration, String> {
+    match std::env::var("KBPUB_HTTP_TIMEOUT") {
+        Err(_) => Ok(Duration::from_secs(60)),
+        Ok(value) => match value.trim().parse::<u64>() {
+            Ok(seconds) if seconds > 0 => Ok(Duration::from_secs(seconds)),
+            _ => Err(format!(
+                "KBPUB_HTTP_TIMEOUT is `{value}`: set it to a whole number of seconds, or unset it for 60"
+            )),
+        },
+    }
+}
+
 /// A success whose body is JSON (or empty).
 fn json_reply(answer: Answer) -> Result<Reply, String> {
     let json = if answer.text.trim().is_empty() {
@@ -103,6 +117,7 @@ fn json_reply(answer: Answer) -> Result<Reply, String> {
     };
     Ok(Reply {
         status: answer.status,
+        headers: answer.headers,
         json,
     })
 }

@@ -7,6 +7,7 @@
 
 pub mod community;
 pub mod confluence;
+pub mod failure;
 pub mod gate;
 pub mod http;
 pub mod journal;
@@ -65,6 +66,20 @@ pub struct Context<'a> {
 /// The most one target's run waits in total between retries.
 const RETRY_BUDGET: Duration = Duration::from_secs(300);
 
+/// Why a target's run stopped before writing its pages.
+pub enum Stopped {
+    /// Content problems a writer must fix; nothing was sent.
+    Content(Vec<Diagnostic>),
+    /// The target cannot be published to now (unreachable, a scan failed, titles collide).
+    Target(String),
+}
+
+impl From<Vec<Diagnostic>> for Stopped {
+    fn from(diagnostics: Vec<Diagnostic>) -> Stopped {
+        Stopped::Content(diagnostics)
+    }
+}
+
 /// Runs one target: a fresh report naming it, the data `as_of`, an HTTP client with kbpub's
 /// retry policy and a per-run retry budget (made from the credentials `connect` reads), and why
 /// the target stopped, if it did. `Err` holds content problems a writer must fix (nothing was
@@ -74,7 +89,7 @@ async fn run_target(
     target: &'static str,
     base_url: &str,
     connect: impl FnOnce() -> Result<Auth, String>,
-    run: impl AsyncFnOnce(Http, &mut TargetReport) -> Result<Result<(), String>, Vec<Diagnostic>>,
+    run: impl AsyncFnOnce(Http, &mut TargetReport) -> Result<(), Stopped>,
 ) -> Result<TargetReport, Vec<Diagnostic>> {
     let mut report = TargetReport::new(target, base_url, ctx.options.dry_run);
     report.data_as_of = ctx.data_as_of.clone();
@@ -87,11 +102,13 @@ async fn run_target(
         )
     });
     let outcome = match http {
-        Ok(http) => run(http, &mut report).await?,
-        Err(e) => Err(e),
+        Ok(http) => run(http, &mut report).await,
+        Err(e) => Err(Stopped::Target(e)),
     };
-    if let Err(error) = outcome {
-        report.error = Some(error);
+    match outcome {
+        Ok(()) => {}
+        Err(Stopped::Target(error)) => report.error = Some(error),
+        Err(Stopped::Content(diagnostics)) => return Err(diagnostics),
     }
     Ok(report)
 }

@@ -319,14 +319,23 @@ fn decide(w_index: usize, w: &Wanted, matched: Option<(usize, &Found)>, rules: R
         }
         notes.push(format!("overwriting: {edit}"));
     }
+    // Someone archived the page of a document kbpub still publishes (kbpub archives only
+    // retired documents): a person's decision, kept until forced.
+    if f.archived && !w.retire {
+        let archived = format!(
+            "archived in {} while its document is still published (latest version by {})",
+            rules.editor, f.last_edit.by
+        );
+        if !rules.force {
+            return step(Action::Drifted, Some(f_index), Some(archived));
+        }
+        notes.push(format!("restoring: {archived}"));
+    }
     let current = f
         .recorded
         .as_ref()
         .is_some_and(|r| r.hash == w.hash && r.version == f.version)
         && f.title == w.title;
-    if f.archived && !w.retire {
-        notes.push("restoring an archived page".into());
-    }
     let action = if w.retire {
         Action::Archive
     } else if f.place != w.place {
@@ -587,6 +596,39 @@ mod tests {
         );
         let p = plan(&[], &[f], Rules::default());
         assert!(p.steps.is_empty(), "an archived page is not an orphan");
+    }
+
+    #[test]
+    fn a_page_archived_by_someone_else_is_drift_until_forced() {
+        let mut f = found("a", "A", "h", 2, 2);
+        f.archived = true;
+        let w = wanted("a", "A", "h");
+        let p = plan(
+            std::slice::from_ref(&w),
+            std::slice::from_ref(&f),
+            Rules::default(),
+        );
+        assert_eq!(actions(&p), [Action::Drifted]);
+        assert!(
+            p.steps[0]
+                .note
+                .as_deref()
+                .unwrap()
+                .starts_with("archived in")
+        );
+        let forced = Rules {
+            force: true,
+            ..Rules::default()
+        };
+        let p = plan(&[w], &[f], forced);
+        assert_eq!(actions(&p), [Action::Update]);
+        assert!(
+            p.steps[0]
+                .note
+                .as_deref()
+                .unwrap()
+                .starts_with("restoring: archived")
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::io::Write;
 
 use serde::Serialize;
 
+use super::failure::Failure;
 use super::plan::{Action, Collision, Found, Skip, Step, Wanted};
 
 /// What became of one page.
@@ -22,14 +23,22 @@ pub enum Outcome {
     Skipped,
 }
 
-/// Why a page was skipped, for people and for CI: a stable `code` (with its details), the
-/// sentence, and what to do.
+/// Why a page was skipped or failed, for people and for CI: a stable `code` (with its details),
+/// the sentence, and what to do.
 #[derive(Debug, Clone, Serialize)]
 pub struct Reason {
     #[serde(flatten)]
-    pub skip: Skip,
+    pub why: Why,
     pub message: String,
     pub help: &'static str,
+}
+
+/// A skip or a failure; each carries its own `code`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum Why {
+    Skip(Skip),
+    Failure(Failure),
 }
 
 impl From<Skip> for Reason {
@@ -37,7 +46,17 @@ impl From<Skip> for Reason {
         Reason {
             message: skip.message(),
             help: skip.help(),
-            skip,
+            why: Why::Skip(skip),
+        }
+    }
+}
+
+impl From<Failure> for Reason {
+    fn from(failure: Failure) -> Reason {
+        Reason {
+            message: failure.message(),
+            help: failure.help(),
+            why: Why::Failure(failure),
         }
     }
 }
@@ -57,7 +76,7 @@ pub struct PageReport {
     /// Gate reasons, who drifted the page, what moved.
     pub note: Option<String>,
     pub error: Option<String>,
-    /// Why a skipped page was not written, and what to do.
+    /// Why a skipped or failed page was not written, and what to do.
     pub reason: Option<Reason>,
     /// The receipt file written for this page.
     pub receipt: Option<String>,

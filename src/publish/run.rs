@@ -11,6 +11,7 @@ use std::io::IsTerminal;
 use futures_util::stream::{self, StreamExt};
 use indicatif::{ProgressBar, ProgressStyle};
 
+use super::failure::Failure;
 use super::plan::{Action, Plan, Skip};
 use super::report::{Outcome, PageReport, Reason, TargetReport};
 
@@ -23,7 +24,7 @@ pub enum JobResult {
         /// The receipt file written.
         receipt: Option<String>,
     },
-    Failed(String),
+    Failed(Failure),
     /// The remote page changed under us (someone edited it); left alone.
     Drifted(String),
     /// Not attempted, and why (its parent failed, a foreign page holds its title, a prune after
@@ -139,7 +140,9 @@ fn progress_line(action: Action, page: &PageReport, result: &JobResult) -> Strin
         JobResult::Done { id, version, .. } => {
             format!("{} {scope}/{title} ({id} v{version})", action.past())
         }
-        JobResult::Failed(e) => format!("FAILED {} {scope}/{title}: {e}", action.name()),
+        JobResult::Failed(e) => {
+            format!("FAILED {} {scope}/{title}: {}", action.name(), e.message())
+        }
         JobResult::Drifted(why) => format!("drifted {scope}/{title}: {why}"),
         JobResult::Skipped(why) => format!(
             "skipped {} {scope}/{title}: {}",
@@ -161,9 +164,10 @@ fn apply(page: &mut PageReport, result: JobResult) {
             page.version = Some(version);
             page.receipt = receipt;
         }
-        JobResult::Failed(e) => {
+        JobResult::Failed(why) => {
             page.outcome = Outcome::Failed;
-            page.error = Some(e);
+            page.error = Some(why.message());
+            page.reason = Some(Reason::from(why));
         }
         JobResult::Drifted(why) => {
             page.action = Action::Drifted;

@@ -215,6 +215,7 @@ async fn gatekeeper(State(shared): State<St>, mut request: Request, next: Next) 
     if fault.commit {
         let _ = next.run(request).await;
     }
+    fault.hold().await;
     let status = StatusCode::from_u16(fault.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut response = fail(
         status,

@@ -67,6 +67,9 @@ struct Rules {
     content_type_required: bool,
     /// Cloud: the deprecated v1 content endpoints answer 410 Gone.
     v1_removed: bool,
+    /// v2 lists name their next page only in the `Link` header (reference §1.4 documents it
+    /// beside `_links.next`), so a client reading one of the two is tested on the other.
+    v2_link_only: bool,
 }
 
 impl Default for Rules {
@@ -76,6 +79,7 @@ impl Default for Rules {
             search_lag: false,
             content_type_required: false,
             v1_removed: false,
+            v2_link_only: false,
         }
     }
 }
@@ -108,6 +112,8 @@ struct Attachment {
     /// The media type, sniffed from the bytes for the formats tests care about.
     media_type: &'static str,
     version: u64,
+    /// The `comment` part of the upload that wrote this version (reference §2.9), or "".
+    comment: String,
 }
 
 fn sniff(bytes: &[u8]) -> &'static str {
@@ -379,7 +385,10 @@ fn paged(
         format!("{prefix}{path}?{}", query.join("&"))
     });
     let mut links = json!({"context": instance.context()});
-    if let Some(next) = &next {
+    if let Some(next) = next
+        .as_ref()
+        .filter(|_| !(paging == Paging::V2Cursor && instance.rules.v2_link_only))
+    {
         links["next"] = json!(next);
     }
     let body = match paging {
@@ -574,6 +583,7 @@ async fn gatekeeper(State(shared): State<St>, mut request: Request, next: Next) 
     } else {
         drain(request).await;
     }
+    fault.hold().await;
     let status = StatusCode::from_u16(fault.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let message = match fault.status {
         // The transient conflict Cloud answers under load (reference §2.4).
@@ -1347,7 +1357,9 @@ async fn v1_label_remove(
 }
 
 fn attachment_json(a: &Attachment) -> Value {
-    json!({"id": format!("att{}", a.id), "type": "attachment", "title": a.filename, "version": {"number": a.version}, "extensions": {"fileSize": a.bytes}})
+    json!({"id": format!("att{}", a.id), "type": "attachment", "title": a.filename, "version": {"number": a.version},
+           "metadata": {"comment": a.comment, "mediaType": a.media_type},
+           "extensions": {"fileSize": a.bytes, "mediaType": a.media_type, "comment": a.comment}})
 }
 
 async fn v1_attachments(State(shared): State<St>, Path(id): Path<String>, Query(q): Q) -> Response {
@@ -1365,16 +1377,25 @@ async fn v1_attachments(State(shared): State<St>, Path(id): Path<String>, Query(
     })
 }
 
-/// The uploaded file's name, size and sniffed type, after the XSRF header check.
-async fn upload(
-    headers: &HeaderMap,
-    mut multipart: Multipart,
-) -> Result<(String, usize, &'static str), Response> {
+/// An uploaded file as the simulator keeps it.
+struct Upload {
+    filename: String,
+    size: usize,
+    media_type: &'static str,
+    /// The optional `comment` part (reference §2.9), "" without one.
+    comment: String,
+}
+
+/// The uploaded file's name, size, sniffed type and comment, after the XSRF header check.
+async fn upload(headers: &HeaderMap, mut multipart: Multipart) -> Result<Upload, Response> {
     // Read the whole request before judging it: answering with a body unread makes the server
     // drop a kept-alive connection under the client's next request.
     let mut file = None;
+    let mut comment = String::new();
     while let Ok(Some(field)) = multipart.next_field().await {
-        if field.name() == Some("file") && file.is_none() {
+        if field.name() == Some("comment") {
+            comment = field.text().await.unwrap_or_default();
+        } else if field.name() == Some("file") && file.is_none() {
             let filename = field.file_name().unwrap_or("").to_string();
             let bytes = field
                 .bytes()
@@ -1394,7 +1415,12 @@ async fn upload(
         Some((filename, _)) if filename.is_empty() => {
             Err(fail(StatusCode::BAD_REQUEST, "The file has no name"))
         }
-        Some((filename, bytes)) => Ok((filename, bytes.len(), sniff(&bytes))),
+        Some((filename, bytes)) => Ok(Upload {
+            filename,
+            size: bytes.len(),
+            media_type: sniff(&bytes),
+            comment,
+        }),
         None => Err(fail(
             StatusCode::BAD_REQUEST,
             "No file in the request (multipart field `file`)",
@@ -1408,10 +1434,11 @@ async fn v1_attachment_create(
     headers: HeaderMap,
     multipart: Multipart,
 ) -> Response {
-    let (filename, bytes, media_type) = match upload(&headers, multipart).await {
+    let file = match upload(&headers, multipart).await {
         Ok(file) => file,
         Err(r) => return r,
     };
+    let filename = file.filename;
     let mut instance = lock(&shared);
     let attachment_id = instance.id();
     let page = match page_mut(&mut instance, &id) {
@@ -1429,9 +1456,10 @@ async fn v1_attachment_create(
     let attachment = Attachment {
         id: attachment_id,
         filename,
-        bytes,
-        media_type,
+        bytes: file.size,
+        media_type: file.media_type,
         version: 1,
+        comment: file.comment,
     };
     let reply = json!({"results": [attachment_json(&attachment)], "size": 1});
     page.attachments.push(attachment);
@@ -1444,7 +1472,7 @@ async fn v1_attachment_data(
     headers: HeaderMap,
     multipart: Multipart,
 ) -> Response {
-    let (_, bytes, media_type) = match upload(&headers, multipart).await {
+    let file = match upload(&headers, multipart).await {
         Ok(file) => file,
         Err(r) => return r,
     };
@@ -1455,8 +1483,9 @@ async fn v1_attachment_data(
             .find(|a| a.id.to_string() == att.trim_start_matches("att"))
         {
             Some(a) => {
-                a.bytes = bytes;
-                a.media_type = media_type;
+                a.bytes = file.size;
+                a.media_type = file.media_type;
+                a.comment = file.comment.clone();
                 a.version += 1;
                 ok(attachment_json(a))
             }
@@ -1654,7 +1683,7 @@ async fn dump_pages(State(instances): State<Instances>, Path(name): Path<String>
                 "parent": p.parent.map(|x| x.to_string()), "status": p.status, "version": p.version,
                 "by": p.by, "author": p.author, "body": p.body, "labels": p.labels,
                 "properties": p.properties.iter().map(|(k, v)| (k.clone(), v.value.clone())).collect::<BTreeMap<_, _>>(),
-                "attachments": p.attachments.iter().map(|a| json!({"filename": a.filename, "bytes": a.bytes, "type": a.media_type, "version": a.version})).collect::<Vec<_>>(),
+                "attachments": p.attachments.iter().map(|a| json!({"filename": a.filename, "bytes": a.bytes, "type": a.media_type, "version": a.version, "comment": a.comment})).collect::<Vec<_>>(),
             })
         })
         .collect();

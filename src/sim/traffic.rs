@@ -34,6 +34,19 @@ pub struct Fault {
     pub commit: bool,
     /// `Retry-After` value to send (seconds or an HTTP date).
     pub retry_after: Option<String>,
+    /// Hold the answer this many seconds (after running the request when `commit`): with
+    /// `commit`, a write that lands and whose answer does not come before the client gives up.
+    #[serde(default)]
+    pub hang: Option<u64>,
+}
+
+impl Fault {
+    /// Waits out `hang`, if any.
+    pub async fn hold(&self) {
+        if let Some(seconds) = self.hang {
+            tokio::time::sleep(Duration::from_secs(seconds)).await;
+        }
+    }
 }
 
 fn one() -> u32 {
@@ -225,6 +238,7 @@ fn fault(
         times: 1,
         commit,
         retry_after,
+        hang: None,
     }
 }
 
@@ -255,6 +269,7 @@ mod tests {
             times: 2,
             commit: false,
             retry_after: None,
+            hang: None,
         }]);
         assert!(traffic.record("GET", "/pages").is_none());
         assert_eq!(
@@ -311,6 +326,7 @@ mod tests {
             times: 1,
             commit: false,
             retry_after: Some("3".into()),
+            hang: None,
         }]);
         let t0 = Instant::now();
         let at = |ms: u64| t0 + Duration::from_millis(ms);

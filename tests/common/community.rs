@@ -122,6 +122,23 @@ pub fn moderator_draft(sim: &Sim, external_id: &str, fields: Value) -> u64 {
     answer["version"].as_u64().unwrap()
 }
 
+/// A moderator archives `external_id`'s article.
+pub fn moderator_archive(sim: &Sim, external_id: &str) {
+    let id = article(sim, external_id)["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (status, answer) = api(
+        sim,
+        reqwest::Method::POST,
+        &format!("/v1/articles/{id}/archive"),
+        MODERATOR,
+        &[],
+        serde_json::json!({"reason": "outdated", "superseded_by": null}),
+    );
+    assert_eq!(status, 200, "{answer}");
+}
+
 /// A moderator publishes `external_id`'s latest version.
 pub fn moderator_publish(sim: &Sim, external_id: &str) {
     let current = article(sim, external_id);

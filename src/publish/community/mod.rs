@@ -31,12 +31,13 @@ use std::collections::{BTreeSet, HashSet};
 
 use futures_util::stream::{self, StreamExt};
 
-use super::Context;
+use super::failure::Failure;
 use super::http::{Auth, HttpError};
 use super::plan::{self, Action, Edit, Found, Place, Recorded, Rules, Wanted};
 use super::receipt::{self, Receipt, short_hash};
 use super::report::{PageReport, TargetReport};
 use super::run::{self, JobResult};
+use super::{Context, Stopped};
 use crate::diag::Diagnostic;
 use client::{Article, Client, Content};
 pub use config::CommunityConfig;
@@ -74,7 +75,7 @@ async fn run(
     config: &CommunityConfig,
     client: Client,
     report: &mut TargetReport,
-) -> Result<Result<(), String>, Vec<Diagnostic>> {
+) -> Result<(), Stopped> {
     let site = ctx.engine.site;
     let documents = mapping::documents(site);
     let mut categories: BTreeSet<String> = documents
@@ -89,7 +90,7 @@ async fn run(
         Ok(scanned) => scanned,
         Err(e) => {
             (report.reads, report.writes) = client.http.counts();
-            return Ok(Err(format!("cannot reach the community: {e}")));
+            return Err(Stopped::Target(format!("cannot reach the community: {e}")));
         }
     };
     let found = found_articles(&scanned, site);
@@ -140,7 +141,7 @@ async fn run(
         run::execute(&plan, report, &writer, concurrency, ctx.options.progress).await;
     }
     (report.reads, report.writes) = client.http.counts();
-    Ok(Ok(()))
+    Ok(())
 }
 
 /// Every article in `categories`; those carrying a content hash are read by id (with their body)
@@ -286,7 +287,7 @@ impl run::Writer for Writer<'_> {
         match result {
             Ok(Settled::Done(article)) => self.receipt(d, &article),
             Ok(Settled::Drifted(why)) => JobResult::Drifted(why),
-            Err(e) => JobResult::Failed(e),
+            Err(why) => JobResult::Failed(why),
         }
     }
 
@@ -301,7 +302,7 @@ impl run::Writer for Writer<'_> {
                 version: a.version,
                 receipt: None,
             },
-            Err(e) => JobResult::Failed(e.to_string()),
+            Err(e) => JobResult::Failed(e.into()),
         }
     }
 }
@@ -365,7 +366,7 @@ impl Writer<'_> {
     /// committed (5xx, no answer) or finds the external id taken (409), the article is looked up
     /// by external id first: kbpub's is taken up where it was left, never created twice; a 409
     /// with nothing found (a transient conflict) is tried once more.
-    async fn create(&self, d: &Desired) -> Result<Settled, String> {
+    async fn create(&self, d: &Desired) -> Result<Settled, Failure> {
         let content = self.content(d);
         let mut tries = 0;
         let mut conflicts = 0;
@@ -377,38 +378,44 @@ impl Writer<'_> {
                 Err(e) => return Err(describe(e)),
             };
             match self.client.find(content.external_id).await {
-                Ok(Some(found)) => return self.take_up(d, &found.id, &e).await,
+                Ok(Some(found)) => return self.take_up(d, &found.id).await,
                 Ok(None) if e.is(409) && conflicts == 0 => conflicts += 1,
                 Ok(None) if e.is(409) => {
-                    return Err(format!(
-                        "{e}: the community still reports a conflict for external id `{}` that it does not list; re-run",
-                        content.external_id
-                    ));
+                    return Err(Failure::KeptChanging {
+                        error: format!(
+                            "{e}: the community still reports a conflict for external id `{}` that it does not list; re-run",
+                            content.external_id
+                        ),
+                    });
                 }
                 Ok(None) if tries < WRITE_ATTEMPTS => {}
                 Ok(None) => return Err(describe(e)),
-                Err(lookup) => return Err(format!("{e}; then the lookup failed: {lookup}")),
+                Err(lookup) => return Err(Failure::after(&e, lookup)),
             }
         }
     }
 
-    /// Continues with article `id`, found by external id after a create failed with `e`: an
-    /// article whose latest version kbpub wrote (its own create that landed, or an earlier run's)
-    /// is updated and published; anyone else's is left alone.
-    async fn take_up(&self, d: &Desired, id: &str, e: &HttpError) -> Result<Settled, String> {
+    /// Continues with article `id`, found by external id after a create failed: an article
+    /// whose latest version kbpub wrote (its own create that landed, or an earlier run's) is
+    /// updated and published; anyone else's is drift (outside the scanned categories), left
+    /// alone unless `--force`.
+    async fn take_up(&self, d: &Desired, id: &str) -> Result<Settled, Failure> {
         let article = self.client.article(id).await.map_err(describe)?;
-        if !written_by_kbpub(&article) {
-            return Err(format!(
-                "{e}; external id `{}` is taken by article {} whose latest version kbpub did not write",
-                article.external_id, article.id
-            ));
+        if !written_by_kbpub(&article) && !self.ctx.options.force {
+            return Ok(Settled::Drifted(format!(
+                "external id `{}` is held by article {} in category `{}` (not scanned), edited by {}; {DRIFT_HELP}",
+                article.external_id,
+                article.id,
+                article.category,
+                someone_else(&article)
+            )));
         }
         self.update(d, article).await
     }
 
     /// Writes a new draft version holding `d` over `article` (unless its latest version is
     /// kbpub's and already holds `d`) and publishes it. `article` was read by id.
-    async fn update(&self, d: &Desired, article: Article) -> Result<Settled, String> {
+    async fn update(&self, d: &Desired, article: Article) -> Result<Settled, Failure> {
         if holds(&article, d) {
             return self.publish(d, article).await; // an earlier run wrote it but did not publish
         }
@@ -431,7 +438,11 @@ impl Writer<'_> {
                     return Ok(drifted_meanwhile(&current));
                 } else {
                     write(&current.etag).await.map_err(|e| match e.is(412) {
-                        true => format!("{e}: the article kept changing while publishing; re-run"),
+                        true => Failure::KeptChanging {
+                            error: format!(
+                                "{e}: the article kept changing while publishing; re-run"
+                            ),
+                        },
                         false => describe(e),
                     })?
                 }
@@ -443,7 +454,7 @@ impl Writer<'_> {
 
     /// Publishes exactly `article`'s latest version, which kbpub wrote. A 409 (a newer version
     /// appeared) re-reads: a version someone else wrote is drift.
-    async fn publish(&self, d: &Desired, article: Article) -> Result<Settled, String> {
+    async fn publish(&self, d: &Desired, article: Article) -> Result<Settled, Failure> {
         if article.latest_is_published() {
             return Ok(Settled::Done(Box::new(article)));
         }
@@ -467,7 +478,9 @@ impl Writer<'_> {
             Err(e) if e.is(409) => {
                 let current = self.client.article(&article.id).await.map_err(describe)?;
                 if written_by_kbpub(&current) {
-                    Err(format!("{e}: the article changed while publishing; re-run"))
+                    Err(Failure::KeptChanging {
+                        error: format!("{e}: the article changed while publishing; re-run"),
+                    })
                 } else {
                     Ok(drifted_meanwhile(&current))
                 }
@@ -476,7 +489,7 @@ impl Writer<'_> {
         }
     }
 
-    async fn archive(&self, d: &Desired, article: &Article) -> Result<Settled, String> {
+    async fn archive(&self, d: &Desired, article: &Article) -> Result<Settled, Failure> {
         let reason = match &d.superseded_by {
             Some(next) => format!("kbpub: obsolete, superseded by `{next}`"),
             None => "kbpub: obsolete".to_string(),
@@ -523,22 +536,26 @@ impl Writer<'_> {
                 version: article.version,
                 receipt: Some(path.display().to_string()),
             },
-            Err(e) => JobResult::Failed(format!(
-                "published, but the receipt could not be written: {e}"
-            )),
+            Err(e) => JobResult::Failed(Failure::Unrecorded {
+                error: format!("published, but the receipt could not be written: {e}"),
+            }),
         }
     }
 }
 
 /// An HTTP error in words, with what to do for the contract's content errors.
-fn describe(e: HttpError) -> String {
+fn describe(e: HttpError) -> Failure {
     match e.status {
-        Some(413) => {
-            format!("{e}: the article is over the community's 1 MiB limit; use smaller images")
-        }
-        Some(422) => format!(
-            "{e}: the community's sanitiser refused the body; report this as a kbpub bug (bodies are sanitised before sending)"
-        ),
-        _ => e.to_string(),
+        Some(413) => Failure::TooLarge {
+            error: format!(
+                "{e}: the article is over the community's 1 MiB limit; use smaller images"
+            ),
+        },
+        Some(422) => Failure::BodyRefused {
+            error: format!(
+                "{e}: the community's sanitiser refused the body; report this as a kbpub bug (bodies are sanitised before sending)"
+            ),
+        },
+        _ => e.into(),
     }
 }

@@ -14,13 +14,15 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use super::config::Api;
-use crate::publish::http::{Body, Http, HttpError};
+use crate::publish::http::{Body, Http, HttpError, Reply};
 
 /// The content property kbpub keeps on every page it manages.
 pub const PROPERTY_KEY: &str = "kbpub";
 /// Version messages kbpub writes start with this, so a later run can tell its own versions
 /// from people's edits.
 pub const VERSION_MESSAGE_PREFIX: &str = "kbpub ";
+/// The comment of every attachment version kbpub uploads, before the SHA-256 of its bytes.
+const ATTACHMENT_COMMENT_PREFIX: &str = "kbpub sha256:";
 
 /// The API actually spoken (after `auto` was resolved).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -199,7 +201,7 @@ impl Client {
         self.send(Method::GET, path, Body::Empty, true, &[]).await
     }
 
-    /// One request; the error names a v1 endpoint Cloud has removed (410 Gone).
+    /// One request's JSON answer.
     async fn send(
         &self,
         method: Method,
@@ -208,12 +210,24 @@ impl Client {
         safe: bool,
         headers: &[(&str, &str)],
     ) -> Result<Value, HttpError> {
+        Ok(self.reply(method, path, body, safe, headers).await?.json)
+    }
+
+    /// One request; the error names a v1 endpoint Cloud has removed (410 Gone).
+    async fn reply(
+        &self,
+        method: Method,
+        path: &str,
+        body: Body,
+        safe: bool,
+        headers: &[(&str, &str)],
+    ) -> Result<Reply, HttpError> {
         let mut all = headers.to_vec();
         if matches!(body, Body::Empty) {
             all.push(JSON_TYPE);
         }
         match self.http.send(method, path, body, safe, &all).await {
-            Ok(reply) => Ok(reply.json),
+            Ok(reply) => Ok(reply),
             Err(mut e) if e.is(410) => {
                 let what = match self.flavour {
                     Flavour::V1 => {
@@ -243,18 +257,23 @@ impl Client {
         self.send(method, path, Body::Json(body), safe, &[]).await
     }
 
-    /// Every item of a list, following `_links.next` to the end (v1 `start`, CQL and v2
+    /// Every item of a list, following `_links.next` (or v2's `Link` header) to the end (v1 `start`, CQL and v2
     /// cursors; v2 links start with the context path, v1 links do not).
     async fn all(&self, first: String) -> Result<Vec<Value>, HttpError> {
         let mut items = Vec::new();
         let mut next = Some(first);
         while let Some(path) = next.take() {
-            let reply = self.get(&path).await?;
-            items.extend(results(&reply).iter().cloned());
-            next = reply
+            let reply = self
+                .reply(Method::GET, &path, Body::Empty, true, &[])
+                .await?;
+            let page = &reply.json;
+            items.extend(results(page).iter().cloned());
+            let link = link_next(&reply.headers);
+            next = page
                 .pointer("/_links/next")
                 .and_then(Value::as_str)
-                .filter(|n| !n.is_empty() && !results(&reply).is_empty())
+                .or(link.as_deref())
+                .filter(|n| !n.is_empty() && !results(page).is_empty())
                 .map(|n| self.relative(n));
         }
         Ok(items)
@@ -527,7 +546,7 @@ impl Client {
         &self,
         page: &str,
         filename: &str,
-    ) -> Result<Vec<(String, u64)>, HttpError> {
+    ) -> Result<Vec<(String, u64, String)>, HttpError> {
         let first = format!(
             "/rest/api/content/{page}/child/attachment?{}",
             query(&[
@@ -540,27 +559,42 @@ impl Client {
             .await?
             .iter()
             .filter(|a| text(a, "title") == filename)
-            .map(|a| (attachment_id(a), number(a, "/extensions/fileSize")))
+            .map(|a| {
+                let comment = a
+                    .pointer("/metadata/comment")
+                    .or_else(|| a.pointer("/extensions/comment"))
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                (
+                    attachment_id(a),
+                    number(a, "/extensions/fileSize"),
+                    comment.to_string(),
+                )
+            })
             .collect())
     }
 
-    /// Uploads `bytes` as attachment `filename`: new data for `known` (the id kbpub recorded),
-    /// else a new attachment; when the name is already taken, new data for that attachment.
-    /// After a 5xx or a 409 the upload counts as done when the attachment is there with the
-    /// size sent.
+    /// Uploads `bytes` (recorded by kbpub with hash `sha256`) as attachment `filename`: new data for
+    /// `known` (the id kbpub recorded), else a new attachment; when the name is already taken,
+    /// new data for that attachment. Each upload carries the bytes' hash in its comment, so after
+    /// a 5xx or a 409 the upload counts as done only when the attachment is there with the size
+    /// and the hash sent.
     pub async fn upload(
         &self,
         page: &str,
         filename: &str,
         bytes: Arc<Vec<u8>>,
+        sha256: &str,
         mime: &'static str,
         known: Option<&str>,
     ) -> Result<String, HttpError> {
         let size = bytes.len() as u64;
+        let comment = format!("{ATTACHMENT_COMMENT_PREFIX}{sha256}");
         let file = Body::File {
             filename: filename.to_string(),
             bytes,
             mime,
+            comment: Some(comment.clone()),
         };
         let nocheck = [("X-Atlassian-Token", "no-check")];
         let base = format!("/rest/api/content/{page}/child/attachment");
@@ -569,8 +603,12 @@ impl Client {
                 .attachments(page, filename)
                 .await?
                 .into_iter()
-                .find(|(found, found_size)| *found_size == size && id.is_none_or(|id| id == found))
-                .map(|(found, _)| found))
+                .find(|(found, found_size, found_comment)| {
+                    *found_size == size
+                        && *found_comment == comment
+                        && id.is_none_or(|id| id == found)
+                })
+                .map(|(found, _, _)| found))
         };
         let new_data = async |id: &str| -> Result<String, HttpError> {
             self.settle(
@@ -611,7 +649,7 @@ impl Client {
             .await;
         match created {
             Err(e) if e.is(400) => {
-                let Some((id, _)) = self.attachments(page, filename).await?.into_iter().next()
+                let Some((id, _, _)) = self.attachments(page, filename).await?.into_iter().next()
                 else {
                     return Err(e);
                 };
@@ -774,6 +812,25 @@ fn id_text(v: &Value) -> String {
         Value::Number(n) => n.to_string(),
         _ => String::new(),
     }
+}
+
+/// The `rel="next"` target of a `Link` header (RFC 8288), which v2 lists send beside
+/// `_links.next` (reference §1.4).
+fn link_next(headers: &reqwest::header::HeaderMap) -> Option<String> {
+    headers
+        .get_all(reqwest::header::LINK)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .find(|link| {
+            link.split(';')
+                .skip(1)
+                .any(|p| matches!(p.trim(), "rel=\"next\"" | "rel=next"))
+        })
+        .and_then(|link| {
+            let target = link.split(';').next()?.trim();
+            Some(target.strip_prefix('<')?.strip_suffix('>')?.to_string())
+        })
 }
 
 fn text(v: &Value, key: &str) -> String {

@@ -19,13 +19,14 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
 
-use super::Context;
+use super::failure::Failure;
 use super::http::{Auth, Http, HttpError};
 use super::journal::{self, Journal, PendingCreate};
 use super::plan::{self, Action, Edit, Found, Place, Recorded, Rules, Skip, Wanted};
 use super::receipt::{self, Receipt, short_hash};
 use super::report::{PageReport, TargetReport};
 use super::run::{self, JobResult};
+use super::{Context, Stopped};
 use crate::diag::Diagnostic;
 use crate::render::raster;
 use crate::render::storage::AttachmentData;
@@ -59,7 +60,7 @@ async fn run(
     config: &ConfluenceConfig,
     http: Http,
     report: &mut TargetReport,
-) -> Result<Result<(), String>, Vec<Diagnostic>> {
+) -> Result<(), Stopped> {
     let site = ctx.engine.site;
     let layout = mapping::layout(site, config, ctx.gates);
     let mut keys: BTreeSet<String> = layout.space.iter().flatten().cloned().collect();
@@ -69,7 +70,7 @@ async fn run(
     let connected = Client::connect(http, &config.base_url, config.api, config.page_size, &keys);
     let (client, spaces) = match connected.await {
         Ok(connected) => connected,
-        Err(e) => return Ok(Err(format!("cannot reach Confluence: {e}"))),
+        Err(e) => return Err(Stopped::Target(format!("cannot reach Confluence: {e}"))),
     };
     report.api = Some(client.flavour.name().to_string());
     let mut roots: HashMap<String, String> = HashMap::new();
@@ -80,7 +81,7 @@ async fn run(
                 .find(|&p| layout.space[p].as_deref() == Some(key.as_str()))
                 .map(|p| format!(" (wanted by {})", site.pages[p].file))
                 .unwrap_or_default();
-            return Ok(Err(format!(
+            return Err(Stopped::Target(format!(
                 "space `{key}`{used_by} does not exist or this account cannot see it; fix the space key in kbpub.toml or front matter"
             )));
         };
@@ -90,7 +91,7 @@ async fn run(
             .and_then(|s| s.parent.clone())
             .unwrap_or_else(|| space.home.clone());
         if root.is_empty() {
-            return Ok(Err(format!(
+            return Err(Stopped::Target(format!(
                 "space `{key}` has no home page: set `[confluence.spaces.{key}] parent`"
             )));
         }
@@ -109,7 +110,9 @@ async fn run(
         Ok(pages) => pages,
         Err(e) => {
             report.read_counts(&client);
-            return Ok(Err(format!("cannot scan the managed pages: {e}")));
+            return Err(Stopped::Target(format!(
+                "cannot scan the managed pages: {e}"
+            )));
         }
     };
     let mut found = found_pages(&scanned, &roots);
@@ -160,7 +163,9 @@ async fn run(
         Ok(notes) => notes,
         Err(e) => {
             report.read_counts(&client);
-            return Ok(Err(format!("cannot check a page in the way: {e}")));
+            return Err(Stopped::Target(format!(
+                "cannot check a page in the way: {e}"
+            )));
         }
     };
     let rules = Rules::for_run(ctx.options, true, "Confluence");
@@ -173,7 +178,7 @@ async fn run(
     report.collisions = plan.collisions.clone();
     if !plan.collisions.is_empty() {
         report.read_counts(&client);
-        return Ok(Err("titles collide: nothing was written; give the pages distinct titles (`title` or `[confluence] title` in front matter)".into()));
+        return Err(Stopped::Target("titles collide: nothing was written; give the pages distinct titles (`title` or `[confluence] title` in front matter)".into()));
     }
     if !ctx.options.dry_run {
         let executor = Executor {
@@ -199,7 +204,7 @@ async fn run(
         run::execute(&plan, report, &executor, concurrency, ctx.options.progress).await;
     }
     report.read_counts(&client);
-    Ok(Ok(()))
+    Ok(())
 }
 
 impl TargetReport {
@@ -469,7 +474,7 @@ impl run::Writer for Executor<'_> {
                 version: f.version,
                 receipt: None,
             },
-            Err(e) => JobResult::Failed(e.to_string()),
+            Err(e) => JobResult::Failed(e.into()),
         }
     }
 }
@@ -514,10 +519,12 @@ impl Executor<'_> {
             content_hash: d.hash.clone(),
         };
         if let Err(e) = self.journal.begin(&entry) {
-            return JobResult::Failed(format!(
-                "cannot record the pending create in {}: {e}; nothing was sent",
-                journal::JOURNAL_DIR
-            ));
+            return JobResult::Failed(Failure::Local {
+                error: format!(
+                    "cannot record the pending create in {}: {e}; nothing was sent",
+                    journal::JOURNAL_DIR
+                ),
+            });
         }
         let mut attempt = 0;
         let page = loop {
@@ -529,23 +536,19 @@ impl Executor<'_> {
             let transient = error.is_server_error() || error.is(409);
             let taken = error.is(400) && error.message.contains("already exists");
             if !(taken || transient && attempt < 3) {
-                return JobResult::Failed(error.to_string());
+                return JobResult::Failed(error.into());
             }
             // The create may have landed, or the title is taken: look before anything else.
             let holder = match self.client.find_by_title(space, &d.title).await {
                 Ok(holder) => holder,
-                Err(lookup) => {
-                    return JobResult::Failed(format!("{error}; then the lookup failed: {lookup}"));
-                }
+                Err(lookup) => return JobResult::Failed(Failure::after(&error, lookup)),
             };
             let ours = match &holder {
                 Some(page) if transient => self.is_our_first_version(page, w, d, &parent).await,
                 _ => Ok(false),
             };
             match (holder, ours) {
-                (_, Err(lookup)) => {
-                    return JobResult::Failed(format!("{error}; then the lookup failed: {lookup}"));
-                }
+                (_, Err(lookup)) => return JobResult::Failed(Failure::after(&error, lookup)),
                 (Some(page), Ok(true)) => break page,
                 (Some(page), _) if carries_key(&page, &w.key) || self.ctx.options.adopt => {
                     return self.take_over(d, w, page).await;
@@ -613,7 +616,7 @@ impl Executor<'_> {
             && f.scope != d.space
             && let Err(e) = self.client.move_under(f.id, &parent).await
         {
-            return JobResult::Failed(e.to_string());
+            return JobResult::Failed(e.into());
         }
         let message = format!("{VERSION_MESSAGE_PREFIX}{}", short_hash(&d.hash));
         let content = Content {
@@ -628,7 +631,7 @@ impl Executor<'_> {
             Err(e) if e.is(409) => {
                 let current = match self.client.current(f.id, &d.space).await {
                     Ok(current) => current,
-                    Err(e) => return JobResult::Failed(e.to_string()),
+                    Err(e) => return JobResult::Failed(e.into()),
                 };
                 if current.message == message {
                     current.version // our write landed; its answer was lost
@@ -644,15 +647,17 @@ impl Executor<'_> {
                     match write(current.version + 1).await {
                         Ok(()) => current.version + 1,
                         Err(e) if e.is(409) => {
-                            return JobResult::Failed(format!(
-                                "{e}: the page kept changing while publishing; re-run"
-                            ));
+                            return JobResult::Failed(Failure::KeptChanging {
+                                error: format!(
+                                    "{e}: the page kept changing while publishing; re-run"
+                                ),
+                            });
                         }
-                        Err(e) => return JobResult::Failed(e.to_string()),
+                        Err(e) => return JobResult::Failed(e.into()),
                     }
                 }
             }
-            Err(e) => return JobResult::Failed(e.to_string()),
+            Err(e) => return JobResult::Failed(e.into()),
         };
         self.finish(d, w, f.id, version, property, Some(attachments))
             .await
@@ -671,7 +676,7 @@ impl Executor<'_> {
         d: &Desired,
         page: &str,
         property: Option<&Property>,
-    ) -> Result<BTreeMap<String, Value>, String> {
+    ) -> Result<BTreeMap<String, Value>, Failure> {
         let recorded = property
             .and_then(|p| p.value.get("attachments"))
             .and_then(Value::as_object);
@@ -684,11 +689,19 @@ impl Executor<'_> {
             let id = match (same, known_id) {
                 (true, Some(id)) => id.to_string(),
                 _ => {
-                    let (bytes, mime) = attachment_bytes(self.ctx, &a.data, &a.filename)?;
+                    let (bytes, mime) = attachment_bytes(self.ctx, &a.data, &a.filename)
+                        .map_err(|error| Failure::Local { error })?;
                     self.client
-                        .upload(page, &a.filename, Arc::new(bytes), mime, known_id)
+                        .upload(
+                            page,
+                            &a.filename,
+                            Arc::new(bytes),
+                            &a.sha256,
+                            mime,
+                            known_id,
+                        )
                         .await
-                        .map_err(|e| format!("attachment {}: {e}", a.filename))?
+                        .map_err(|e| Failure::http(&e, format!("attachment {}: {e}", a.filename)))?
                 }
             };
             attachments.insert(a.filename.clone(), json!({"id": id, "sha256": a.sha256}));
@@ -729,11 +742,11 @@ impl Executor<'_> {
         if !added.is_empty()
             && let Err(e) = self.client.add_labels(id, &added).await
         {
-            return JobResult::Failed(e.to_string());
+            return JobResult::Failed(e.into());
         }
         for label in recorded.difference(&wanted) {
             if let Err(e) = self.client.remove_label(id, label).await {
-                return JobResult::Failed(e.to_string());
+                return JobResult::Failed(e.into());
             }
         }
         let gate = &self.ctx.gates[d.page];
@@ -755,7 +768,9 @@ impl Executor<'_> {
             "labels": d.labels, "attachments": attachments, "receipt": receipt,
         });
         if let Err(e) = self.client.write_property(id, property, &value).await {
-            return JobResult::Failed(format!("page written, but not its kbpub property: {e}"));
+            return JobResult::Failed(Failure::Unrecorded {
+                error: format!("page written, but not its kbpub property: {e}"),
+            });
         }
         self.journal.settle(&w.key);
         match receipt::write(&self.ctx.engine.site.config.root, &receipt) {
@@ -764,9 +779,9 @@ impl Executor<'_> {
                 version,
                 receipt: Some(path.display().to_string()),
             },
-            Err(e) => JobResult::Failed(format!(
-                "published, but the receipt could not be written: {e}"
-            )),
+            Err(e) => JobResult::Failed(Failure::Unrecorded {
+                error: format!("published, but the receipt could not be written: {e}"),
+            }),
         }
     }
 }
