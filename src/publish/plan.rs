@@ -483,6 +483,15 @@ mod tests {
         plan.steps.iter().map(|s| s.action).collect()
     }
 
+    /// The plan for one wanted page and one found page, under the default rules.
+    fn plan_one(w: &Wanted, f: &Found) -> Plan {
+        plan(
+            std::slice::from_ref(w),
+            std::slice::from_ref(f),
+            Rules::default(),
+        )
+    }
+
     #[test]
     fn create_update_unchanged_and_orphan() {
         let w = [
@@ -520,14 +529,7 @@ mod tests {
     fn a_renamed_or_moved_document_keeps_its_page() {
         let mut w = wanted("a", "New title", "h");
         let f = found("a", "Old title", "h", 1, 1);
-        assert_eq!(
-            actions(&plan(
-                std::slice::from_ref(&w),
-                std::slice::from_ref(&f),
-                Rules::default()
-            )),
-            [Action::Update]
-        );
+        assert_eq!(actions(&plan_one(&w, &f)), [Action::Update]);
         w.place = place(Some("section"));
         let p = plan(&[w], &[f], Rules::default());
         assert_eq!(actions(&p), [Action::Move]);
@@ -577,18 +579,10 @@ mod tests {
         let mut w = wanted("a", "A", "h");
         w.retire = true;
         let mut f = found("a", "A", "h", 2, 2);
-        let p = plan(
-            std::slice::from_ref(&w),
-            std::slice::from_ref(&f),
-            Rules::default(),
-        );
+        let p = plan_one(&w, &f);
         assert_eq!(actions(&p), [Action::Archive]);
         f.archived = true;
-        let p = plan(
-            std::slice::from_ref(&w),
-            std::slice::from_ref(&f),
-            Rules::default(),
-        );
+        let p = plan_one(&w, &f);
         assert_eq!(actions(&p), [Action::Unchanged]);
         assert_eq!(
             actions(&plan(&[w], &[], Rules::default())),
@@ -603,11 +597,7 @@ mod tests {
         let mut f = found("a", "A", "h", 2, 2);
         f.archived = true;
         let w = wanted("a", "A", "h");
-        let p = plan(
-            std::slice::from_ref(&w),
-            std::slice::from_ref(&f),
-            Rules::default(),
-        );
+        let p = plan_one(&w, &f);
         assert_eq!(actions(&p), [Action::Drifted]);
         assert!(
             p.steps[0]
