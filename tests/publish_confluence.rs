@@ -107,6 +107,11 @@ fn page_of<'a>(pages: &'a [Value], doc_id: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no page for {doc_id}"))
 }
 
+/// The storage body of kbpub's page for `doc_id`.
+fn body_of<'a>(pages: &'a [Value], doc_id: &str) -> &'a str {
+    page_of(pages, doc_id)["body"].as_str().unwrap()
+}
+
 fn actions(report: &Value) -> Vec<(String, String)> {
     let mut list: Vec<(String, String)> = report["targets"][0]["pages"]
         .as_array()
@@ -442,12 +447,7 @@ fn a_renamed_and_moved_document_updates_its_page_never_duplicates_it() {
         alpha[0]["properties"]["kbpub"]["source"],
         "content/guides/deep/alpha-moved.md"
     );
-    assert!(
-        page_of(&pages, "guides-beta")["body"]
-            .as_str()
-            .unwrap()
-            .contains("ri:content-title=\"Alpha guide, renamed\"")
-    );
+    assert!(body_of(&pages, "guides-beta").contains("ri:content-title=\"Alpha guide, renamed\""));
 }
 
 #[test]
@@ -1141,10 +1141,7 @@ fn only_approved_pages_are_published_and_the_rest_are_listed_as_gated_with_the_r
             .iter()
             .all(|p| p["title"] != "Draft" && p["title"] != "Alpha guide")
     );
-    let beta = page_of(&pages, "guides-beta")["body"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let beta = body_of(&pages, "guides-beta").to_string();
     assert!(
         !beta.contains("ri:content-title=\"Alpha guide\""),
         "no link to an unpublished page: {beta}"
@@ -1268,10 +1265,7 @@ fn hostile_data_strings_reach_confluence_as_text_in_well_formed_storage() {
     // The test server answers 400 "Error parsing xhtml" to a body that is not well-formed XML.
     let (code, report) = json_publish(&kb, "cloud", &[]);
     assert_eq!(code, 0, "{report:#}");
-    let body = page_of(&managed(&sim, "cloud"), "guides-incidents")["body"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let body = body_of(&managed(&sim, "cloud"), "guides-incidents").to_string();
     assert!(!body.contains("<script"), "{body}");
     assert!(
         body.contains("&#60;script"),
@@ -1601,12 +1595,7 @@ fn an_immediate_rerun_plans_no_creates_while_the_search_index_lags() {
         published(&kb, instance, &[]);
         let pages = managed(&sim, instance);
         assert_eq!(pages.len(), 7, "{instance}");
-        assert!(
-            page_of(&pages, "guide-alpha")["body"]
-                .as_str()
-                .unwrap()
-                .contains("Later.")
-        );
+        assert!(body_of(&pages, "guide-alpha").contains("Later."));
     }
 }
 
