@@ -279,7 +279,10 @@ fn dark_mode_search_and_sitemap_are_local() {
         .find(|d| d["t"] == "Alpha guide")
         .expect("alpha indexed");
     assert_eq!(alpha["u"], "guides/alpha.html");
-    assert_eq!(alpha["h"], serde_json::json!(["Setup", "Verify"]));
+    assert_eq!(
+        alpha["h"],
+        serde_json::json!([["Setup", "setup"], ["Verify", "verify"]])
+    );
     let sitemap = kb.read_output("sitemap.xml");
     assert!(
         sitemap

@@ -326,6 +326,18 @@ fn details_become_expand_macros_and_sub_sup_kbd_carry_over() {
 }
 
 #[test]
+fn abbreviations_keep_their_text_in_confluence() {
+    let out = render(
+        "| <abbr title=\"Rejection rate\">Rejected</abbr> |\n|---:|\n| 1.0% |\n\nAn <abbr>EDI</abbr> term.\n",
+    );
+    assert_well_formed(&out.xhtml);
+    assert!(out.xhtml.contains(">Rejected</th>"), "{}", out.xhtml);
+    assert!(out.xhtml.contains("An EDI term."), "{}", out.xhtml);
+    assert!(!out.xhtml.contains("abbr"), "{}", out.xhtml);
+    assert!(out.warnings.is_empty(), "{:?}", out.warnings);
+}
+
+#[test]
 fn template_like_braces_and_heading_brace_groups_reach_confluence_as_text() {
     let out = render(
         "## GET /v1/partners/{id}\n\n`{{ISA06}}`\n\n```\n{% if %}{# x #}\n```\n\nNUL \u{0}\n",

@@ -25,7 +25,7 @@ use crate::data::contract::{Direction, Incident, IncidentStatus, Partner};
 use crate::data::metrics::{Counts, RATE_NAMES};
 use crate::data::pages::{self, Plan};
 
-const DAY: i64 = 86_400;
+pub const DAY: i64 = 86_400;
 
 /// What one render did with data.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -466,6 +466,16 @@ impl MetricQuery {
             by_direction: keys.contains(&"direction"),
             by_day: keys.contains(&"day"),
         })
+    }
+
+    /// The first and last whole day (their starts, inclusive) that rows of this query can cover,
+    /// each `None` where the query is open-ended: `days=30` at 06:00 covers the 30 days before
+    /// today, so its last day is yesterday.
+    pub fn covered_days(&self) -> (Option<i64>, Option<i64>) {
+        let first =
+            (self.from != i64::MIN).then(|| self.from + (DAY - self.from.rem_euclid(DAY)) % DAY);
+        let last = (self.to != i64::MAX).then(|| self.to - self.to.rem_euclid(DAY) - DAY);
+        (first, last)
     }
 
     /// Sums the matching rows per group, groups in key order.

@@ -4,12 +4,18 @@
 //! block `<figure class="kb-chart">`, self-contained: no script, no external references). Every
 //! value from data is escaped with [`escape_markup`], pipes and newlines included, and links point
 //! at content paths (`/playbooks/x.md`) that Markdown preparation resolves like written links.
+//!
+//! Tables are made for the site's 50rem text column: short column names, the full name in an
+//! `<abbr title>` (Confluence and the community keep the short name as text). Chart elements
+//! carry classes that the site's stylesheet colours from its theme variables (dark mode
+//! included); their light `fill`/`stroke` attributes are what a rasterised chart (Confluence,
+//! the community) and a page without the stylesheet show.
 
 use std::fmt::Write;
 
 use super::data_functions::{
-    Args, DataContext, IncidentQuery, MetricQuery, date_of, error_code_summaries, format_number,
-    format_percent,
+    Args, DAY, DataContext, IncidentQuery, MetricQuery, date_of, error_code_summaries,
+    format_number, format_percent,
 };
 use super::escape::escape_markup as esc;
 use crate::data::contract::Direction;
@@ -56,42 +62,62 @@ pub fn withheld_notice(context: &DataContext) -> String {
     ))
 }
 
-fn period_caption(query: &MetricQuery) -> String {
-    match (query.from, query.to) {
-        (i64::MIN, i64::MAX) => "All days in the snapshot.".to_string(),
-        (from, to) => format!("_{} to {}_", esc(&date_of(from)), esc(&date_of(to))),
+/// The whole days a query covers, in words: `2026-10-21 to 2026-11-19 (30 days)`.
+fn period(query: &MetricQuery) -> String {
+    match query.covered_days() {
+        (Some(first), Some(last)) if last < first => format!(
+            "No whole day between {} and {}",
+            date_of(query.from),
+            date_of(query.to)
+        ),
+        (Some(first), Some(last)) => {
+            let days = (last - first) / DAY + 1;
+            let unit = if days == 1 { "day" } else { "days" };
+            format!("{} to {} ({days} {unit})", date_of(first), date_of(last))
+        }
+        (Some(first), None) => format!("From {}", date_of(first)),
+        (None, Some(last)) => format!("Up to {}", date_of(last)),
+        (None, None) => "All days in the snapshot".to_string(),
     }
 }
+
+/// A short column name with its full name as a tooltip.
+fn abbr(short: &str, full: &str) -> String {
+    format!("<abbr title=\"{full}\">{short}</abbr>")
+}
+
+/// The rate columns of a metrics table: short name, full name.
+const RATE_COLUMNS: [(&str, &str); 5] = [
+    ("Rejected", "Rejection rate"),
+    ("Acked", "Ack rate"),
+    ("Delivered", "Delivery reliability"),
+    ("On time", "On-time rate"),
+    ("SLA", "SLA attainment"),
+];
 
 /// `metrics_table(partner=, doc_type=, direction=, days=30, by="doc_type,direction")`.
 fn metrics_table(context: &DataContext, args: &Args) -> tera::Result<String> {
     let data = &context.data;
     let query = MetricQuery::from_args(args, data, Some(30), "doc_type,direction")?;
     let groups = query.run(data)?;
-    let mut head: Vec<&str> = Vec::new();
+    let mut head: Vec<String> = Vec::new();
     if query.by_partner {
-        head.push("Partner");
+        head.push("Partner".into());
     }
     if query.by_doc_type {
-        head.push("Document");
+        head.push("Document".into());
     }
     if query.by_direction {
-        head.push("Direction");
+        head.push("Direction".into());
     }
     if query.by_day {
-        head.push("Day");
+        head.push("Day".into());
     }
-    head.extend([
-        "Documents",
-        "Rejection rate",
-        "Ack rate",
-        "Delivery reliability",
-        "On-time rate",
-        "SLA attainment",
-    ]);
+    head.push(abbr("Docs", "Documents"));
+    head.extend(RATE_COLUMNS.iter().map(|(short, full)| abbr(short, full)));
+    let caption = format!("_{}._", esc(&period(&query)));
     let mut md = format!(
-        "{}\n\n| {} |\n|{}\n",
-        period_caption(&query),
+        "{caption}\n\n| {} |\n|{}\n",
         head.join(" | "),
         head.iter()
             .enumerate()
@@ -131,10 +157,7 @@ fn metrics_table(context: &DataContext, args: &Args) -> tera::Result<String> {
         let _ = writeln!(md, "| {} |", cells.join(" | "));
     }
     if groups.is_empty() {
-        return Ok(block(format!(
-            "{}\n\n_No metrics match._",
-            period_caption(&query)
-        )));
+        return Ok(block(format!("{caption}\n\n_No metrics match._")));
     }
     Ok(block(md))
 }
@@ -204,8 +227,12 @@ fn error_code_table(context: &DataContext, _: &Args) -> tera::Result<String> {
     if summaries.is_empty() {
         return Ok(block("_No incidents in the snapshot._".into()));
     }
-    let mut md = String::from(
-        "| Error code | Category | Incidents | Not yet resolved | Latest |\n|---|---|---:|---:|---|\n",
+    let mut md = format!(
+        "| Error code | Category | Incidents | {} | Latest |\n|---|---|---:|---:|---|\n",
+        abbr(
+            "Unresolved",
+            "Not yet resolved: open, investigating or awaiting the partner"
+        )
     );
     for s in summaries {
         let text = |key: &str| s[key].as_str().unwrap_or("").to_string();
@@ -251,7 +278,7 @@ fn trend_chart(context: &DataContext, args: &Args) -> tera::Result<String> {
     query.by_direction = false;
     query.by_day = true;
     let groups = query.run(data)?;
-    let points: Vec<(i64, Option<f64>)> = groups
+    let rates: std::collections::BTreeMap<i64, Option<f64>> = groups
         .iter()
         .map(|g| {
             (
@@ -260,6 +287,18 @@ fn trend_chart(context: &DataContext, args: &Args) -> tera::Result<String> {
             )
         })
         .collect();
+    // One point per day of the stated period (open ends: the data's first or last day); a day
+    // without rows is a gap like an n/a day.
+    let (first, last) = query.covered_days();
+    let first = first.or(rates.keys().next().copied());
+    let last = last.or(rates.keys().next_back().copied());
+    let days: Vec<(i64, Option<f64>)> = match (first, last) {
+        (Some(first), Some(last)) => (0..=(last - first) / DAY)
+            .map(|i| first + i * DAY)
+            .map(|day| (day, rates.get(&day).copied().flatten()))
+            .collect(),
+        _ => Vec::new(),
+    };
     let label = metric.replace('_', " ");
     let subject = [
         args.list("partner")?.map(|ids| {
@@ -287,27 +326,32 @@ fn trend_chart(context: &DataContext, args: &Args) -> tera::Result<String> {
             format!("{what}: {subject}")
         }
     });
-    Ok(block(svg_chart(&title, &points, &period_caption(&query))))
+    let caption = format!(
+        "{}. Gaps are days with nothing to measure (n/a).",
+        period(&query)
+    );
+    Ok(block(svg_chart(&title, &days, &caption)))
 }
 
-fn svg_chart(title: &str, points: &[(i64, Option<f64>)], caption: &str) -> String {
-    let max = points.iter().filter_map(|p| p.1).fold(0.0_f64, f64::max);
+/// `days`: one `(day start, rate)` per day, in order. `caption` is plain text.
+fn svg_chart(title: &str, days: &[(i64, Option<f64>)], caption: &str) -> String {
+    let max = days.iter().filter_map(|p| p.1).fold(0.0_f64, f64::max);
     let top = nice_ceiling(max);
-    let n = points.len().max(2) as f64 - 1.0;
+    let n = days.len().max(2) as f64 - 1.0;
     let x = |i: usize| PLOT_LEFT + (PLOT_RIGHT - PLOT_LEFT) * i as f64 / n;
     let y = |v: f64| PLOT_BOTTOM - (PLOT_BOTTOM - PLOT_TOP) * (v / top);
     let title = esc(title);
     let mut svg = format!(
         "<figure class=\"kb-chart\"><svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {CHART_W} {CHART_H}\" width=\"{CHART_W}\" height=\"{CHART_H}\" role=\"img\" aria-label=\"{title}\" font-family=\"sans-serif\" font-size=\"11\"><title>{title}</title>\
-         <rect x=\"0\" y=\"0\" width=\"{CHART_W}\" height=\"{CHART_H}\" fill=\"#ffffff\"/>\
-         <text x=\"{PLOT_LEFT}\" y=\"20\" font-size=\"13\" font-weight=\"bold\" fill=\"#1f2937\">{title}</text>"
+         <rect class=\"kc-bg\" x=\"0\" y=\"0\" width=\"{CHART_W}\" height=\"{CHART_H}\" fill=\"#ffffff\"/>\
+         <text class=\"kc-title\" x=\"{PLOT_LEFT}\" y=\"20\" font-size=\"13\" font-weight=\"bold\" fill=\"#1f2937\">{title}</text>"
     );
     for step in 0..=4 {
         let value = top * f64::from(step) / 4.0;
         let gy = y(value);
         let _ = write!(
             svg,
-            "<line x1=\"{PLOT_LEFT}\" y1=\"{gy:.1}\" x2=\"{PLOT_RIGHT}\" y2=\"{gy:.1}\" stroke=\"#e5e7eb\"/><text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\" fill=\"#4b5563\">{}</text>",
+            "<line class=\"kc-grid\" x1=\"{PLOT_LEFT}\" y1=\"{gy:.1}\" x2=\"{PLOT_RIGHT}\" y2=\"{gy:.1}\" stroke=\"#e5e7eb\"/><text class=\"kc-axis\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\" fill=\"#4b5563\">{}</text>",
             PLOT_LEFT - 6.0,
             gy + 4.0,
             esc(&format_percent(Some(value), if top < 0.05 { 1 } else { 0 }))
@@ -317,13 +361,13 @@ fn svg_chart(title: &str, points: &[(i64, Option<f64>)], caption: &str) -> Strin
     let mut run: Vec<String> = Vec::new();
     let mut lines = String::new();
     let mut dots = String::new();
-    for (i, (_, rate)) in points.iter().enumerate() {
+    for (i, (_, rate)) in days.iter().enumerate() {
         match rate {
             Some(v) => {
                 run.push(format!("{:.1},{:.1}", x(i), y(*v)));
                 let _ = write!(
                     dots,
-                    "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"2.5\" fill=\"#2563eb\"/>",
+                    "<circle class=\"kc-dot\" cx=\"{:.1}\" cy=\"{:.1}\" r=\"2.5\" fill=\"#2563eb\"/>",
                     x(i),
                     y(*v)
                 );
@@ -334,29 +378,52 @@ fn svg_chart(title: &str, points: &[(i64, Option<f64>)], caption: &str) -> Strin
     flush_run(&mut run, &mut lines);
     svg.push_str(&lines);
     svg.push_str(&dots);
-    if points.iter().all(|p| p.1.is_none()) {
+    if days.iter().all(|p| p.1.is_none()) {
         let _ = write!(
             svg,
-            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" fill=\"#6b7280\">n/a: nothing to measure in this period</text>",
+            "<text class=\"kc-axis\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" fill=\"#6b7280\">n/a: nothing to measure in this period</text>",
             (PLOT_LEFT + PLOT_RIGHT) / 2.0,
             (PLOT_TOP + PLOT_BOTTOM) / 2.0
         );
     }
-    if let (Some(first), Some(last)) = (points.first(), points.last()) {
+    for (i, anchor) in axis_labels(days.len()) {
         let _ = write!(
             svg,
-            "<text x=\"{PLOT_LEFT}\" y=\"{:.1}\" fill=\"#4b5563\">{}</text><text x=\"{PLOT_RIGHT}\" y=\"{:.1}\" text-anchor=\"end\" fill=\"#4b5563\">{}</text>",
+            "<line class=\"kc-grid\" x1=\"{x:.1}\" y1=\"{PLOT_BOTTOM}\" x2=\"{x:.1}\" y2=\"{:.1}\" stroke=\"#e5e7eb\"/><text class=\"kc-axis\" x=\"{x:.1}\" y=\"{:.1}\" text-anchor=\"{anchor}\" fill=\"#4b5563\">{}</text>",
+            PLOT_BOTTOM + 4.0,
             PLOT_BOTTOM + 18.0,
-            esc(&date_of(first.0)),
-            PLOT_BOTTOM + 18.0,
-            esc(&date_of(last.0))
+            esc(&date_of(days[i].0)),
+            x = x(i),
         );
     }
     let _ = write!(
         svg,
-        "</svg><figcaption>{title}. {caption} Gaps are days with nothing to measure (n/a).</figcaption></figure>"
+        "</svg><figcaption>{}</figcaption></figure>",
+        esc(caption)
     );
     svg
+}
+
+/// Which days of `count` get a date under the x axis, and how each is anchored: the first and
+/// the last always, and three evenly spaced between them (fewer on short periods).
+fn axis_labels(count: usize) -> Vec<(usize, &'static str)> {
+    let Some(last) = count.checked_sub(1) else {
+        return Vec::new();
+    };
+    let mut labels: Vec<(usize, &'static str)> = Vec::new();
+    for quarter in 0..=4 {
+        let i = (last * quarter + 2) / 4;
+        if labels.last().is_some_and(|&(previous, _)| previous == i) {
+            continue;
+        }
+        let anchor = match i {
+            0 => "start",
+            i if i == last => "end",
+            _ => "middle",
+        };
+        labels.push((i, anchor));
+    }
+    labels
 }
 
 fn flush_run(run: &mut Vec<String>, out: &mut String) {
@@ -366,7 +433,7 @@ fn flush_run(run: &mut Vec<String>, out: &mut String) {
         _ => {
             let _ = write!(
                 out,
-                "<polyline points=\"{}\" fill=\"none\" stroke=\"#2563eb\" stroke-width=\"2\"/>",
+                "<polyline class=\"kc-line\" points=\"{}\" fill=\"none\" stroke=\"#2563eb\" stroke-width=\"2\"/>",
                 run.join(" ")
             );
             run.clear();
@@ -415,5 +482,23 @@ mod tests {
         );
         assert_eq!(svg.matches("<circle").count(), 3);
         assert_eq!(nice_ceiling(0.031), 0.05);
+    }
+
+    #[test]
+    fn the_axis_names_the_first_and_last_day_and_a_few_between() {
+        assert_eq!(
+            axis_labels(30),
+            [
+                (0, "start"),
+                (7, "middle"),
+                (15, "middle"),
+                (22, "middle"),
+                (29, "end")
+            ]
+        );
+        assert_eq!(axis_labels(3), [(0, "start"), (1, "middle"), (2, "end")]);
+        assert_eq!(axis_labels(2), [(0, "start"), (1, "end")]);
+        assert_eq!(axis_labels(1), [(0, "start")]);
+        assert!(axis_labels(0).is_empty());
     }
 }

@@ -527,6 +527,15 @@ impl Writer<'_> {
         if trimmed.starts_with("<!--") && trimmed.ends_with("-->") {
             return; // comments are not content
         }
+        // Confluence has no abbreviations: the short text stays, the tooltip goes.
+        if trimmed == "</abbr>"
+            || trimmed == "<abbr>"
+            || (trimmed.starts_with("<abbr ")
+                && trimmed.ends_with('>')
+                && !trimmed[1..].contains('<'))
+        {
+            return;
+        }
         self.warnings.push(Warning {
             message: format!(
                 "raw HTML is not carried into Confluence and is shown as text: {}",

@@ -321,7 +321,11 @@ fn render_page(
         })
         .ok();
     let section = &site.pages[site.sections[p.section].page].meta.title;
-    let headings = body.headings.iter().map(|h| h.title.clone()).collect();
+    let headings = body
+        .headings
+        .iter()
+        .map(|h| (h.title.clone(), h.id.clone()))
+        .collect();
     let record = PageRecord {
         search: search::Entry::new(&p.meta.title, &p.url, section, headings, &body.text).to_json(),
         heading_ids: body.headings.into_iter().map(|h| h.id).collect(),

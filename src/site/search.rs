@@ -1,6 +1,15 @@
 //! The client-side search index (`search-index.js`, loaded by a `<script>` tag so it works from
 //! disk too) and `sitemap.xml`.
+//!
+//! The index carries English stems made here with `rust-stemmers` (Snowball English), so the
+//! browser stems only what a reader types (`templates/assets/search.js` has the same algorithm;
+//! the browser tests compare the two word for word). Each stem travels with the words it came
+//! from, so that prefix and typo matching can work on the words a reader sees.
 
+use std::collections::{HashMap, HashSet};
+use std::sync::OnceLock;
+
+use rust_stemmers::{Algorithm, Stemmer};
 use serde::Serialize;
 
 use crate::render::escape::escape_html;
@@ -17,33 +26,41 @@ pub struct Entry {
     pub u: String,
     /// section title
     pub s: String,
-    /// headings
-    pub h: Vec<String>,
-    /// excerpt of the text, for the snippet
+    /// headings as `[text, anchor id]`, so a match in a heading links to it
+    pub h: Vec<(String, String)>,
+    /// excerpt of the text, for the snippet (the browser stems its words)
     pub x: String,
-    /// every other distinct word of the text (lowercase), so that search finds words anywhere
+    /// every other distinct word of the text by stem: `stem` when the word is its own stem, else
+    /// `stem:ending,ending` (the words are the stem plus each ending; an ending starting with
+    /// `=` is a whole word that does not start with its stem, as `happi:=happy`)
     pub w: String,
 }
 
 impl Entry {
-    pub fn new(title: &str, url: &str, section: &str, headings: Vec<String>, text: &str) -> Entry {
+    pub fn new(
+        title: &str,
+        url: &str,
+        section: &str,
+        headings: Vec<(String, String)>,
+        text: &str,
+    ) -> Entry {
         let cut = text
             .char_indices()
             .nth(EXCERPT_CHARS)
             .map_or(text.len(), |(i, _)| i);
         let excerpt = &text[..cut];
-        let in_excerpt: std::collections::HashSet<String> = words(excerpt).collect();
-        let mut seen = std::collections::HashSet::new();
-        let rest: Vec<String> = words(&text[cut..])
+        let in_excerpt: HashSet<String> = words(excerpt).collect();
+        let mut seen = HashSet::new();
+        let rest = words(&text[cut..])
             .filter(|w| !in_excerpt.contains(w) && seen.insert(w.clone()))
-            .collect();
+            .collect::<Vec<_>>();
         Entry {
             t: title.to_string(),
             u: url.to_string(),
             s: section.to_string(),
             h: headings,
             x: excerpt.to_string(),
-            w: rest.join(" "),
+            w: by_stem(rest),
         }
     }
 
@@ -52,6 +69,50 @@ impl Entry {
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).expect("search entries serialise")
     }
+}
+
+/// The English stem of a lowercase word.
+pub fn stem(word: &str) -> String {
+    static STEMMER: OnceLock<Stemmer> = OnceLock::new();
+    STEMMER
+        .get_or_init(|| Stemmer::create(Algorithm::English))
+        .stem(word)
+        .into_owned()
+}
+
+/// Distinct words grouped by stem, in order of first use: the `w` field's format.
+fn by_stem(distinct: Vec<String>) -> String {
+    let mut groups: Vec<(String, Vec<String>)> = Vec::new();
+    let mut group_of: HashMap<String, usize> = HashMap::new();
+    for word in distinct {
+        let stem = stem(&word);
+        let at = *group_of.entry(stem.clone()).or_insert_with(|| {
+            groups.push((stem, Vec::new()));
+            groups.len() - 1
+        });
+        groups[at].1.push(word);
+    }
+    let mut out = String::new();
+    for (stem, words) in groups {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(&stem);
+        if words.len() == 1 && words[0] == stem {
+            continue;
+        }
+        for (i, word) in words.iter().enumerate() {
+            out.push(if i == 0 { ':' } else { ',' });
+            match word.strip_prefix(stem.as_str()) {
+                Some(ending) => out.push_str(ending),
+                None => {
+                    out.push('=');
+                    out.push_str(word);
+                }
+            }
+        }
+    }
+    out
 }
 
 fn words(text: &str) -> impl Iterator<Item = String> + '_ {
@@ -114,9 +175,20 @@ mod tests {
     }
 
     #[test]
+    fn words_are_grouped_by_stem_with_their_endings() {
+        let text = format!(
+            "{} rotate rotating partner partners happy rotated",
+            "x ".repeat(200)
+        );
+        let e = Entry::new("T", "a.html", "S", vec![], &text);
+        assert_eq!(e.w, "rotat:e,ing,ed partner:,s happi:=happy");
+        assert_eq!(stem("certificates"), stem("certificate"));
+    }
+
+    #[test]
     fn index_script_is_a_json_assignment() {
         let entries = [
-            Entry::new("A", "a.html", "S", vec!["H".into()], "x"),
+            Entry::new("A", "a.html", "S", vec![("H".into(), "h".into())], "x"),
             Entry::new("B", "b.html", "S", vec![], ""),
         ];
         let json: Vec<String> = entries.iter().map(Entry::to_json).collect();
@@ -127,7 +199,7 @@ mod tests {
             .unwrap();
         let parsed: serde_json::Value = serde_json::from_str(value).unwrap();
         assert_eq!(parsed["docs"][1]["t"], "B");
-        assert_eq!(parsed["docs"][0]["h"][0], "H");
+        assert_eq!(parsed["docs"][0]["h"][0], serde_json::json!(["H", "h"]));
     }
 
     #[test]
