@@ -254,16 +254,8 @@ fn printed_wide_tables_keep_every_column() {
         let pdf = profile.path().join("page.pdf");
         let _ = std::fs::remove_file(&pdf);
         let printed = Command::new("chromium")
-            .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-pdf-header-footer",
-            ])
+            .args(cdp::HEADLESS)
+            .arg("--no-pdf-header-footer")
             .arg(format!(
                 "--user-data-dir={}",
                 profile.path().join("chromium").display()
