@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashSet};
 use serde::Serialize;
 
 use super::{Dataset, PagesConfig};
-use crate::content::Generated;
+use crate::content::{Badge, Generated};
 use crate::render::escape::visible;
 
 /// Where each data-driven page goes (content-relative `.md` paths).
@@ -33,6 +33,28 @@ impl Plan {
         format!("{}/incidents/_index.md", self.section)
     }
 }
+
+/// The badges of generated pages: they say what each page is, not a written document's type.
+const LIVE_DATA: Badge = Badge {
+    class: "live-data",
+    label: "Live data",
+};
+const SCORECARD_INDEX: Badge = Badge {
+    class: "scorecard-index",
+    label: "Scorecard index",
+};
+const INCIDENT_INDEX: Badge = Badge {
+    class: "incident-index",
+    label: "Incident index",
+};
+const PARTNER_SCORECARD: Badge = Badge {
+    class: "scorecard",
+    label: "Partner scorecard",
+};
+const ERROR_CODE: Badge = Badge {
+    class: "error-code",
+    label: "Error code",
+};
 
 /// Longest title a generated page gets from data (the full text stays in the body).
 const MAX_TITLE: usize = 120;
@@ -125,10 +147,11 @@ struct Front<'a> {
     extra: BTreeMap<&'a str, String>,
 }
 
-fn document(rel_path: String, front: Front, template: &str) -> Generated {
+fn document(rel_path: String, front: Front, template: &str, badge: Badge) -> Generated {
     let header = toml::to_string(&front).expect("front matter serialises");
     Generated {
         rel_path,
+        badge,
         text: format!("+++\n{header}+++\n\n{{% include \"{template}\" %}}\n"),
     }
 }
@@ -164,6 +187,7 @@ pub fn documents(data: &Dataset, config: &PagesConfig) -> Vec<Generated> {
                 1000,
             ),
             "data/index.md",
+            LIVE_DATA,
         ),
         document(
             plan.partners_index(),
@@ -173,6 +197,7 @@ pub fn documents(data: &Dataset, config: &PagesConfig) -> Vec<Generated> {
                 1,
             ),
             "data/partners-index.md",
+            SCORECARD_INDEX,
         ),
         document(
             plan.incidents_index(),
@@ -182,6 +207,7 @@ pub fn documents(data: &Dataset, config: &PagesConfig) -> Vec<Generated> {
                 2,
             ),
             "data/incidents-index.md",
+            INCIDENT_INDEX,
         ),
     ];
     for p in &data.partners {
@@ -203,6 +229,7 @@ pub fn documents(data: &Dataset, config: &PagesConfig) -> Vec<Generated> {
                 extra: [("partner_id", p.id.clone())].into(),
             },
             "data/partner.md",
+            PARTNER_SCORECARD,
         ));
     }
     for (code, rel) in &plan.error_codes {
@@ -216,7 +243,7 @@ pub fn documents(data: &Dataset, config: &PagesConfig) -> Vec<Generated> {
             updated,
             weight: None,
             extra: [("error_code", code.clone())].into(),
-        }, "data/error-code.md"));
+        }, "data/error-code.md", ERROR_CODE));
     }
     docs
 }

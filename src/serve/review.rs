@@ -126,7 +126,7 @@ impl ReviewInfo {
         banners: &[Banner],
     ) -> Option<ReviewInfo> {
         let p = &engine.site.pages[page];
-        let doc_type = p.doc_type()?;
+        let badge = p.doc_type().and(p.badge())?;
         let internal_passages = engine
             .body_markdown(page, View::Internal)
             .is_ok_and(|md| markdown::prepare(&md, engine.site, page, View::Internal).had_internal);
@@ -160,7 +160,7 @@ impl ReviewInfo {
                 }
             })
             .collect();
-        let mut facts = vec![Fact::info("Type", doc_type.label())];
+        let mut facts = vec![Fact::info("Type", badge.label)];
         facts.push(Fact::info(
             "Audience",
             if for_partners {

@@ -23,6 +23,9 @@ pub struct Entry {
     pub x: String,
     /// every other distinct word of the text (lowercase), so that search finds words anywhere
     pub w: String,
+    /// 1 when the document is obsolete (results mark it); absent otherwise
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub o: bool,
 }
 
 impl Entry {
@@ -44,6 +47,15 @@ impl Entry {
             h: headings,
             x: excerpt.to_string(),
             w: rest.join(" "),
+            o: false,
+        }
+    }
+
+    /// Marks the entry's document as obsolete (or not).
+    pub fn obsolete(self, obsolete: bool) -> Entry {
+        Entry {
+            o: obsolete,
+            ..self
         }
     }
 
@@ -78,11 +90,7 @@ pub fn index_script<'a>(entries: impl Iterator<Item = &'a str> + Clone) -> Strin
 
 /// `sitemap.xml` for `(path, lastmod)` pairs under `base_url`.
 pub fn sitemap(base_url: &str, pages: &[(String, Option<String>)]) -> String {
-    let base = if base_url.ends_with('/') {
-        base_url.to_string()
-    } else {
-        format!("{base_url}/")
-    };
+    let base = crate::content::url::base_with_slash(base_url);
     let mut xml = String::from(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n",
     );

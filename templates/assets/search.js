@@ -148,6 +148,7 @@
     a.href = root + String(r.u || '');
     a.tabIndex = -1;
     a.appendChild(highlight(span('sr-title'), String(r.t || ''), toks));
+    if (r.o) a.appendChild(span('sr-obsolete')).textContent = 'Obsolete';
     if (r.s) a.appendChild(span('sr-section')).textContent = String(r.s);
     a.appendChild(highlight(span('sr-snippet'), snippet(r, toks), toks));
     on(li, 'mousemove', function () { if (active !== i) select(i, false); });
