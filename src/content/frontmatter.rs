@@ -188,19 +188,10 @@ pub struct Split {
 
 /// Finds the front matter fences; `None` for plain Markdown (no front matter).
 pub fn split(source: &str) -> Option<Split> {
+    let (fence, format) = opening_fence(source)?;
     let source_no_bom = source.strip_prefix('\u{feff}').unwrap_or(source);
     let bom = source.len() - source_no_bom.len();
-    let (fence, format) = if source_no_bom.starts_with("+++") {
-        ("+++", Format::Toml)
-    } else if source_no_bom.starts_with("---") {
-        ("---", Format::Yaml)
-    } else {
-        return None;
-    };
     let first_line_end = source_no_bom.find('\n')?;
-    if source_no_bom[..first_line_end].trim_end() != fence {
-        return None;
-    }
     let header_start = bom + first_line_end + 1;
     let mut offset = header_start;
     for line in source[header_start..].split_inclusive('\n') {
@@ -214,6 +205,16 @@ pub fn split(source: &str) -> Option<Split> {
         offset += line.len();
     }
     None
+}
+
+/// The fence a document's first line opens front matter with (`+++` or `---`, alone on the line),
+/// whether or not it is closed.
+pub fn opening_fence(source: &str) -> Option<(&'static str, Format)> {
+    let source = source.strip_prefix('\u{feff}').unwrap_or(source);
+    let first_line = source.split('\n').next().unwrap_or("").trim_end();
+    [("+++", Format::Toml), ("---", Format::Yaml)]
+        .into_iter()
+        .find(|(fence, _)| first_line == *fence)
 }
 
 /// Parses and validates the header of `source` (display path `file`).

@@ -501,6 +501,18 @@ fn parse_page(rel: &str, file: String, source: Arc<str>) -> (Option<Page>, Vec<D
         badge: None,
     };
     let Some(split) = frontmatter::split(&source) else {
+        if let Some((fence, _)) = frontmatter::opening_fence(&source) {
+            let d = Diagnostic::error(
+                "front-matter",
+                format!("front matter opened with `{fence}` is never closed"),
+            )
+            .at(Location::new(file, source.clone(), 0..fence.len()))
+            .help(format!(
+                "end the front matter with a line holding only `{fence}`"
+            ));
+            page.meta.doc_type = page.doc_type();
+            return (Some(page), vec![d]);
+        }
         // Plain Markdown: the title from its first heading, the type from its section.
         if let Some((title, body_start)) = first_heading(&source) {
             page.meta.title = title;

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::{Dataset, PagesConfig};
 use crate::content::{Badge, Generated};
-use crate::render::escape::visible;
+use crate::render::escape::display_safe;
 
 /// Where each data-driven page goes (content-relative `.md` paths).
 #[derive(Debug, Default, Clone)]
@@ -121,11 +121,7 @@ fn unique(used: &mut HashSet<String>, base: &str) -> String {
 
 /// A title from data: invisible and control characters made visible, cut to [`MAX_TITLE`].
 fn title_from(text: &str) -> String {
-    let shown = visible(text);
-    match shown.char_indices().nth(MAX_TITLE) {
-        Some((cut, _)) => format!("{}…", &shown[..cut]),
-        None => shown,
-    }
+    display_safe(text, MAX_TITLE)
 }
 
 #[derive(Serialize)]

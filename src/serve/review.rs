@@ -17,7 +17,7 @@ use crate::content::{Audience, Page, PageKind, Site, Status};
 use crate::diag::Diagnostic;
 use crate::publish::confluence::mapping;
 use crate::render::Engine;
-use crate::render::escape::escape_html;
+use crate::render::escape::{escape_html, escape_visible};
 use crate::render::markdown::{self, View};
 use crate::render::storage::{self, PageRef};
 use crate::site::Banner;
@@ -212,7 +212,7 @@ impl ReviewInfo {
 
 /// The document a reviewer sees when asking for the partner view of a page partners do not get.
 pub fn not_for_partners(page: &Page) -> String {
-    let title = escape_html(&page.meta.title);
+    let title = escape_visible(&page.meta.title);
     let file = escape_html(&page.file);
     format!(
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>{title} (partner view)</title>\n</head>\n<body>\n\

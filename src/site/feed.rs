@@ -6,7 +6,7 @@
 use chrono::NaiveDate;
 
 use crate::content::{DocType, Site, url};
-use crate::render::escape::{escape_html, visible};
+use crate::render::escape::{escape_html, escape_visible};
 
 /// Documents other than notices that the feed lists, the most recently changed first.
 const RECENT_DOCUMENTS: usize = 30;
@@ -45,7 +45,6 @@ pub fn atom(site: &Site, order: &[usize]) -> String {
     entries.sort_by(newest_first);
     entries.truncate(MAX_ENTRIES);
 
-    let text = |s: &str| escape_html(&visible(s));
     let updated = entries
         .first()
         .map_or_else(|| "1970-01-01".into(), |e| e.0.to_string());
@@ -53,8 +52,8 @@ pub fn atom(site: &Site, order: &[usize]) -> String {
     xml.push_str("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<feed xmlns=\"http://www.w3.org/2005/Atom\">\n");
     xml.push_str(&format!(
         "<title>{}</title>\n<subtitle>Notices and recently changed documents</subtitle>\n<id>{base}</id>\n<link rel=\"alternate\" type=\"text/html\" href=\"{base}\"/>\n<link rel=\"self\" type=\"application/atom+xml\" href=\"{base}{FEED_URL}\"/>\n<updated>{updated}T00:00:00Z</updated>\n<author><name>{}</name></author>\n<generator>kbpub</generator>\n",
-        text(&site.config.site.title),
-        text(&site.config.site.title),
+        escape_visible(&site.config.site.title),
+        escape_visible(&site.config.site.title),
     ));
     for (date, i) in entries {
         let p = &site.pages[i];
@@ -62,12 +61,15 @@ pub fn atom(site: &Site, order: &[usize]) -> String {
         let badge = p.badge().expect("feed entries are documents");
         xml.push_str(&format!(
             "<entry>\n<title>{}</title>\n<link rel=\"alternate\" type=\"text/html\" href=\"{href}\"/>\n<id>{href}</id>\n<updated>{date}T00:00:00Z</updated>\n<category term=\"{}\" label=\"{}\"/>\n",
-            text(p.title()),
+            escape_visible(p.title()),
             badge.class,
             badge.label,
         ));
         if let Some(description) = &p.meta.description {
-            xml.push_str(&format!("<summary>{}</summary>\n", text(description)));
+            xml.push_str(&format!(
+                "<summary>{}</summary>\n",
+                escape_visible(description)
+            ));
         }
         xml.push_str("</entry>\n");
     }

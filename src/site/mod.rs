@@ -21,6 +21,7 @@ use crate::config::Config;
 use crate::content::{self, Site};
 use crate::data::{self, Dataset};
 use crate::diag::Diagnostic;
+use crate::render::escape::visible;
 use crate::render::{AnchorRef, DataUse, Engine, RenderedBody, View, highlight, templates};
 pub use context::Banner;
 use nav::Nav;
@@ -322,12 +323,19 @@ fn render_page(
             diagnostics.push(d.help(format!("while rendering {} with `{template}`", p.file)))
         })
         .ok();
-    let section = &site.pages[site.sections[p.section].page].meta.title;
-    let headings = body.headings.iter().map(|h| h.title.clone()).collect();
+    // Search shows titles and headings as the page does: hidden characters as markers.
+    let section = visible(&site.pages[site.sections[p.section].page].meta.title);
+    let headings = body.headings.iter().map(|h| visible(&h.title)).collect();
     let record = PageRecord {
-        search: search::Entry::new(&p.meta.title, &p.url, section, headings, &body.text)
-            .obsolete(p.is_obsolete())
-            .to_json(),
+        search: search::Entry::new(
+            &visible(&p.meta.title),
+            &p.url,
+            &section,
+            headings,
+            &body.text,
+        )
+        .obsolete(p.is_obsolete())
+        .to_json(),
         heading_ids: body.headings.into_iter().map(|h| h.id).collect(),
         anchor_refs: body.anchor_refs,
         links_to: body.links_to,

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use serde::Serialize;
 
 use crate::content::{PageKind, Site, url};
-use crate::render::escape::escape_html;
+use crate::render::escape::{escape_html, escape_visible};
 
 #[derive(Debug)]
 pub struct NavItem {
@@ -209,7 +209,7 @@ fn write_list(items: &[NavItem], more: Option<&More>, class: &str, out: &mut Str
         } else {
             "\n<li>"
         });
-        let title = escape_html(&item.title);
+        let title = escape_visible(&item.title);
         let current = if item.current {
             " aria-current=\"page\""
         } else {
