@@ -23,7 +23,7 @@ pub struct Entry {
     pub x: String,
     /// every other distinct word of the text (lowercase), so that search finds words anywhere
     pub w: String,
-    /// 1 when the document is obsolete (results mark it); absent otherwise
+    /// true when the document is obsolete (results mark it); absent otherwise
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub o: bool,
 }
