@@ -7,6 +7,12 @@ mod common;
 
 use common::*;
 
+/// A page of the partner build (`kbpub build --audience partner`, into `output-partner/`).
+fn partner_page(kb: &Kb, rel: &str) -> String {
+    std::fs::read_to_string(kb.path().join("output-partner").join(rel))
+        .unwrap_or_else(|e| panic!("output-partner/{rel}: {e}"))
+}
+
 fn doc(title: &str, extra: &str, body: &str) -> String {
     format!("+++\ntitle = \"{title}\"\ntype = \"sop\"\n{extra}+++\n{body}")
 }
@@ -128,25 +134,13 @@ fn the_partner_view_says_data_as_of_only_when_partners_see_data() {
     );
     kb.run(&["build"]).ok();
     kb.run(&["build", "--audience", "partner"]).ok();
-    let as_of = |dir: &str, page: &str| {
-        let html = scraper::Html::parse_document(
-            &std::fs::read_to_string(kb.path().join(dir).join(page)).unwrap(),
-        );
-        select(&html, ".meta-data").len()
-    };
-    assert_eq!(
-        as_of("output", "partners/internal-figures.html"),
-        1,
-        "internal view"
-    );
-    assert_eq!(as_of("output-partner", "partners/internal-figures.html"), 0);
-    assert_eq!(as_of("output-partner", "partners/shared-figures.html"), 1);
-    assert_eq!(as_of("output-partner", "faqs/x12-error-codes.html"), 0);
-    let partner = std::fs::read_to_string(
-        kb.path()
-            .join("output-partner/partners/internal-figures.html"),
-    )
-    .unwrap();
+    let as_of = |html: &str| select(&scraper::Html::parse_document(html), ".meta-data").len();
+    let internal = kb.read_output("partners/internal-figures.html");
+    assert_eq!(as_of(&internal), 1, "internal view");
+    let partner = partner_page(&kb, "partners/internal-figures.html");
+    assert_eq!(as_of(&partner), 0);
+    assert_eq!(as_of(&partner_page(&kb, "partners/shared-figures.html")), 1);
+    assert_eq!(as_of(&partner_page(&kb, "faqs/x12-error-codes.html")), 0);
     assert!(
         partner.contains("For partners.") && !partner.contains("Last pull"),
         "{partner}"
@@ -351,9 +345,7 @@ fn code_titles_and_highlighted_lines_on_the_site_and_for_partners() {
     );
 
     kb.run(&["build", "--audience", "partner"]).ok();
-    let partner = scraper::Html::parse_document(
-        &std::fs::read_to_string(kb.path().join("output-partner/partners/setup.html")).unwrap(),
-    );
+    let partner = scraper::Html::parse_document(&partner_page(&kb, "partners/setup.html"));
     assert_eq!(text(&partner, ".doc-body p.code-title"), "partner.yaml");
     assert!(text(&partner, ".doc-body pre code").starts_with("id: acme\n"));
 }
@@ -391,9 +383,7 @@ fn process_maps_load_the_bundled_diagram_script_only_where_used_and_reach_partne
     );
 
     kb.run(&["build", "--audience", "partner"]).ok();
-    let partner = scraper::Html::parse_document(
-        &std::fs::read_to_string(kb.path().join("output-partner/guides/escalation.html")).unwrap(),
-    );
+    let partner = scraper::Html::parse_document(&partner_page(&kb, "guides/escalation.html"));
     assert!(
         text(&partner, ".doc-body p.code-title")
             .contains("drawn as a diagram on the knowledge-base site"),

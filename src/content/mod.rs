@@ -63,6 +63,12 @@ pub struct Badge {
     pub label: &'static str,
 }
 
+impl Badge {
+    pub const fn new(class: &'static str, label: &'static str) -> Badge {
+        Badge { class, label }
+    }
+}
+
 impl Page {
     pub fn body(&self) -> &str {
         &self.source[self.body_start..]
@@ -81,12 +87,8 @@ impl Page {
 
     /// The badge that says what the page is: a generated page's own, else its document type's.
     pub fn badge(&self) -> Option<Badge> {
-        self.badge.or_else(|| {
-            self.doc_type().map(|t| Badge {
-                class: t.name(),
-                label: t.label(),
-            })
-        })
+        self.badge
+            .or_else(|| self.doc_type().map(|t| Badge::new(t.name(), t.label())))
     }
 
     pub fn is_obsolete(&self) -> bool {

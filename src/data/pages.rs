@@ -35,26 +35,11 @@ impl Plan {
 }
 
 /// The badges of generated pages: they say what each page is, not a written document's type.
-const LIVE_DATA: Badge = Badge {
-    class: "live-data",
-    label: "Live data",
-};
-const SCORECARD_INDEX: Badge = Badge {
-    class: "scorecard-index",
-    label: "Scorecard index",
-};
-const INCIDENT_INDEX: Badge = Badge {
-    class: "incident-index",
-    label: "Incident index",
-};
-const PARTNER_SCORECARD: Badge = Badge {
-    class: "scorecard",
-    label: "Partner scorecard",
-};
-const ERROR_CODE: Badge = Badge {
-    class: "error-code",
-    label: "Error code",
-};
+const LIVE_DATA: Badge = Badge::new("live-data", "Live data");
+const SCORECARD_INDEX: Badge = Badge::new("scorecard-index", "Scorecard index");
+const INCIDENT_INDEX: Badge = Badge::new("incident-index", "Incident index");
+const PARTNER_SCORECARD: Badge = Badge::new("scorecard", "Partner scorecard");
+const ERROR_CODE: Badge = Badge::new("error-code", "Error code");
 
 /// Longest title a generated page gets from data (the full text stays in the body).
 const MAX_TITLE: usize = 120;
