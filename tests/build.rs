@@ -305,7 +305,7 @@ fn broken_inputs_report_every_error_with_its_position() {
         "content/docs/dup-b.md:2:6",
         "error[front-matter]: `review_by` is not a valid date",
         "content/docs/bad-date.md:4:12",
-        "error[front-matter]: missing front matter",
+        "error[front-matter]: front matter opened with `+++` is never closed",
         "content/docs/unclosed.md:1:1",
         "error[broken-link]: no document at `missing.md`",
         "content/docs/links.md:6:5",

@@ -99,6 +99,29 @@ fn code_blocks_become_code_macros_with_split_cdata() {
 }
 
 #[test]
+fn a_code_title_becomes_the_code_macros_title_and_a_process_map_its_source_under_a_note() {
+    let out = render("```yaml title=\"partner <a>.yaml\" {2}\nid: acme\nname: x\n```\n");
+    assert_eq!(
+        out.xhtml,
+        "<ac:structured-macro ac:name=\"code\"><ac:parameter ac:name=\"title\">partner &#60;a&#62;.yaml</ac:parameter><ac:parameter ac:name=\"language\">yaml</ac:parameter><ac:plain-text-body><![CDATA[id: acme\nname: x]]></ac:plain-text-body></ac:structured-macro>"
+    );
+    assert_well_formed(&out.xhtml);
+
+    let out = render("```mermaid\ngraph TD\n  A --> B\n```\n");
+    assert!(
+        out.xhtml.starts_with("<ac:structured-macro ac:name=\"info\"><ac:parameter ac:name=\"title\">Process map</ac:parameter><ac:rich-text-body><p>This process map is drawn as a diagram on the knowledge-base site; its Mermaid source follows.</p><ac:structured-macro ac:name=\"code\"><ac:parameter ac:name=\"title\">Process map (Mermaid source)</ac:parameter>"),
+        "{}",
+        out.xhtml
+    );
+    assert!(
+        out.xhtml.contains("<![CDATA[graph TD\n  A --> B]]>"),
+        "{}",
+        out.xhtml
+    );
+    assert_well_formed(&out.xhtml);
+}
+
+#[test]
 fn alerts_become_panel_macros() {
     for (alert, name) in [
         ("NOTE", "info"),

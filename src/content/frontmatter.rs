@@ -99,6 +99,10 @@ pub struct FrontMatter {
     pub description: Option<String>,
     pub status: Status,
     pub superseded_by: Option<String>,
+    /// In a section's `_index.md`: the type of documents below it that name none (plain Markdown).
+    /// Left out of the serialised form when unset, so approval hashes of other pages stay as they were.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub default_type: Option<DocType>,
     pub confluence: ConfluenceMeta,
     pub extra: serde_json::Value,
 }
@@ -118,6 +122,7 @@ const KEYS: &[&str] = &[
     "description",
     "status",
     "superseded_by",
+    "default_type",
     "confluence",
     "extra",
 ];
@@ -142,6 +147,7 @@ struct RawFrontMatter {
     description: Option<String>,
     status: Option<String>,
     superseded_by: Option<String>,
+    default_type: Option<String>,
     #[serde(default)]
     confluence: ConfluenceMeta,
     extra: Option<serde_json::Value>,
@@ -180,22 +186,12 @@ pub struct Split {
     pub body_start: usize,
 }
 
-/// Finds the front matter fences. A document without front matter is an error: every document
-/// needs at least a title.
+/// Finds the front matter fences; `None` for plain Markdown (no front matter).
 pub fn split(source: &str) -> Option<Split> {
+    let (fence, format) = opening_fence(source)?;
     let source_no_bom = source.strip_prefix('\u{feff}').unwrap_or(source);
     let bom = source.len() - source_no_bom.len();
-    let (fence, format) = if source_no_bom.starts_with("+++") {
-        ("+++", Format::Toml)
-    } else if source_no_bom.starts_with("---") {
-        ("---", Format::Yaml)
-    } else {
-        return None;
-    };
     let first_line_end = source_no_bom.find('\n')?;
-    if source_no_bom[..first_line_end].trim_end() != fence {
-        return None;
-    }
     let header_start = bom + first_line_end + 1;
     let mut offset = header_start;
     for line in source[header_start..].split_inclusive('\n') {
@@ -209,6 +205,16 @@ pub fn split(source: &str) -> Option<Split> {
         offset += line.len();
     }
     None
+}
+
+/// The fence a document's first line opens front matter with (`+++` or `---`, alone on the line),
+/// whether or not it is closed.
+pub fn opening_fence(source: &str) -> Option<(&'static str, Format)> {
+    let source = source.strip_prefix('\u{feff}').unwrap_or(source);
+    let first_line = source.split('\n').next().unwrap_or("").trim_end();
+    [("+++", Format::Toml), ("---", Format::Yaml)]
+        .into_iter()
+        .find(|(fence, _)| first_line == *fence)
 }
 
 /// Parses and validates the header of `source` (display path `file`).
@@ -266,6 +272,8 @@ fn validate(
     };
     let type_names: Vec<&str> = DocType::ALL.iter().map(|t| t.name()).collect();
     let doc_type = choice("type", raw.doc_type.as_deref(), &type_names).map(|i| DocType::ALL[i]);
+    let default_type =
+        choice("default_type", raw.default_type.as_deref(), &type_names).map(|i| DocType::ALL[i]);
     let audience = choice(
         "audience",
         raw.audience.as_deref(),
@@ -334,6 +342,7 @@ fn validate(
         description: raw.description,
         status,
         superseded_by: raw.superseded_by,
+        default_type,
         confluence: raw.confluence,
         extra: raw
             .extra

@@ -23,6 +23,7 @@ const RESERVED_ROOT_NAMES: &[&str] = &[
     "tags",
     "search-index.js",
     "sitemap.xml",
+    "feed.xml",
     "404.html",
 ];
 
@@ -51,6 +52,21 @@ pub struct Page {
     pub url: String,
     /// Last updated: front matter `updated`, else the last git commit touching the file.
     pub updated: Option<NaiveDate>,
+    /// What a generated page is (a partner scorecard, an error code), shown instead of its type.
+    pub badge: Option<Badge>,
+}
+
+/// A page's badge: a CSS class suffix (`badge-<class>`) and the words shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Badge {
+    pub class: &'static str,
+    pub label: &'static str,
+}
+
+impl Badge {
+    pub const fn new(class: &'static str, label: &'static str) -> Badge {
+        Badge { class, label }
+    }
 }
 
 impl Page {
@@ -67,6 +83,16 @@ impl Page {
 
     pub fn title(&self) -> &str {
         &self.meta.title
+    }
+
+    /// The badge that says what the page is: a generated page's own, else its document type's.
+    pub fn badge(&self) -> Option<Badge> {
+        self.badge
+            .or_else(|| self.doc_type().map(|t| Badge::new(t.name(), t.label())))
+    }
+
+    pub fn is_obsolete(&self) -> bool {
+        self.meta.status == Status::Obsolete
     }
 
     /// Made by kbpub (a data-driven page), not read from `content/`.
@@ -240,6 +266,8 @@ pub const GENERATED_PREFIX: &str = "(generated) ";
 pub struct Generated {
     pub rel_path: String,
     pub text: String,
+    /// What the page is, for its badge.
+    pub badge: Badge,
 }
 
 /// The files of `content/`, read and parsed, not yet assembled into a [`Site`].
@@ -257,8 +285,8 @@ pub enum Reload {
     /// The file holds what the page already has (a save without changes, or an editor's second
     /// write event for one save).
     Unchanged,
-    /// The document does not fit in place: it is new or gone, its id, `updated` or
-    /// `superseded_by` changed, or it has problems. Only a full [`load`] gives the right site
+    /// The document does not fit in place: it is new or gone, its id, `updated`,
+    /// `superseded_by` or `default_type` changed, or it has problems. Only a full [`load`] gives the right site
     /// (and reports every problem).
     NeedsFullLoad,
 }
@@ -281,13 +309,21 @@ impl Site {
         let fits = diagnostics.is_empty()
             && page.id == old.id
             && page.meta.superseded_by == old.meta.superseded_by
+            && page.meta.default_type == old.meta.default_type
             && (page.meta.updated.is_some() || old.meta.updated.is_none());
         if !fits {
             return Reload::NeedsFullLoad;
         }
         page.section = old.section;
-        if matches!(page.kind, PageKind::Section(_)) {
-            page.kind = old.kind;
+        match page.kind {
+            PageKind::Section(_) => page.kind = old.kind,
+            PageKind::Document(_) if page.meta.doc_type.is_none() => {
+                match default_type(&self.pages, &self.sections, page.section) {
+                    Some(t) => page.kind = PageKind::Document(t),
+                    None => return Reload::NeedsFullLoad,
+                }
+            }
+            PageKind::Document(_) => {}
         }
         // Without `updated` in the front matter the date is git's, which an edit does not change.
         page.updated = page.meta.updated.or(old.updated);
@@ -359,10 +395,14 @@ pub fn assemble(
             format!("{GENERATED_PREFIX}{}", doc.rel_path),
             Arc::from(doc.text),
         );
-        pages.extend(page);
+        pages.extend(page.map(|page| Page {
+            badge: Some(doc.badge),
+            ..page
+        }));
         diagnostics.extend(errors);
     }
     let sections = build_sections(&mut pages);
+    diagnostics.extend(resolve_types(&mut pages, &sections));
     diagnostics.extend(check_reserved_and_collisions(&pages));
     let by_id = index_ids(&pages, &mut diagnostics);
     diagnostics.extend(check_references(&pages, &by_id));
@@ -460,31 +500,57 @@ fn parse_page(rel: &str, file: String, source: Arc<str>) -> (Option<Page>, Vec<D
         section: usize::MAX,
         url: url::page_url(rel),
         updated: None,
+        badge: None,
     };
     let Some(split) = frontmatter::split(&source) else {
-        let d = Diagnostic::error("front-matter", "missing front matter")
-            .at(Location::new(file, source, 0..0))
-            .help("start the file with `+++` (TOML) or `---` (YAML) front matter holding at least a `title`, closed by the same fence");
-        return (Some(page), vec![d]);
+        if let Some((fence, _)) = frontmatter::opening_fence(&source) {
+            let d = Diagnostic::error(
+                "front-matter",
+                format!("front matter opened with `{fence}` is never closed"),
+            )
+            .at(Location::new(file, source.clone(), 0..fence.len()))
+            .help(format!(
+                "end the front matter with a line holding only `{fence}`"
+            ));
+            page.meta.doc_type = page.doc_type();
+            return (Some(page), vec![d]);
+        }
+        // Plain Markdown: the title from its first heading, the type from its section.
+        if let Some((title, body_start)) = first_heading(&source) {
+            page.meta.title = title;
+            page.body_start = body_start;
+        }
+        return (Some(page), Vec::new());
     };
     page.body_start = split.body_start;
     let meta = match frontmatter::parse(&file, &source, &split) {
         Ok(meta) => meta,
-        Err(errors) => return (Some(page), errors),
+        Err(errors) => {
+            // A placeholder keeps its stand-in type: its front matter's errors are reported.
+            page.meta.doc_type = page.doc_type();
+            return (Some(page), errors);
+        }
     };
     let mut errors = Vec::new();
-    match (is_section, meta.doc_type) {
-        (true, _) => {}
-        (false, Some(t)) => page.kind = PageKind::Document(t),
-        (false, None) => errors.push(
-            Diagnostic::error("front-matter", "missing `type`")
-                .at(Location::new(
-                    file,
-                    source.clone(),
-                    split.header.start..split.header.start,
-                ))
-                .help("add `type = \"sop\"` (or playbook, faq, partner, incident-review, notice)"),
-        ),
+    if let (false, Some(t)) = (is_section, meta.doc_type) {
+        page.kind = PageKind::Document(t);
+    }
+    if !is_section && meta.default_type.is_some() {
+        errors.push(
+            Diagnostic::error(
+                "front-matter",
+                "`default_type` belongs in a section's `_index.md`",
+            )
+            .at(Location::new(
+                file,
+                source.clone(),
+                frontmatter::value_span(&source[split.header.clone()], "default_type")
+                    .map_or(0..0, |r| {
+                        split.header.start + r.start..split.header.start + r.end
+                    }),
+            ))
+            .help("set `type` here, or move `default_type` to the `_index.md` of this folder"),
+        );
     }
     if let Some(id) = &meta.id {
         page.id = id.clone();
@@ -492,6 +558,71 @@ fn parse_page(rel: &str, file: String, source: Arc<str>) -> (Option<Page>, Vec<D
     page.updated = meta.updated;
     page.meta = meta;
     (Some(page), errors)
+}
+
+/// The text of a plain Markdown file's first heading, and where its body starts: after that
+/// heading when it is a level-1 heading at the top (the layout shows the title), else at 0.
+fn first_heading(source: &str) -> Option<(String, usize)> {
+    use pulldown_cmark::{Event, HeadingLevel, Parser, Tag, TagEnd};
+    let mut title = String::new();
+    let mut body_start = 0;
+    let mut in_heading = false;
+    for (index, (event, range)) in Parser::new(source).into_offset_iter().enumerate() {
+        match event {
+            Event::Start(Tag::Heading { level, .. }) => {
+                in_heading = true;
+                if index == 0 && level == HeadingLevel::H1 {
+                    body_start = range.end;
+                }
+            }
+            Event::Text(t) | Event::Code(t) if in_heading => title.push_str(&t),
+            Event::End(TagEnd::Heading(_)) => break,
+            _ => {}
+        }
+    }
+    let title = title.trim();
+    (!title.is_empty()).then(|| (title.to_string(), body_start))
+}
+
+/// Gives each document without a `type` the `default_type` of the nearest section above it that
+/// sets one (in its `_index.md`); a document with none is an error.
+fn resolve_types(pages: &mut [Page], sections: &[Section]) -> Vec<Diagnostic> {
+    let mut diagnostics = Vec::new();
+    for i in 0..pages.len() {
+        if matches!(pages[i].kind, PageKind::Section(_)) || pages[i].meta.doc_type.is_some() {
+            continue;
+        }
+        match default_type(pages, sections, pages[i].section) {
+            Some(t) => pages[i].kind = PageKind::Document(t),
+            None => diagnostics.push(missing_type(&pages[i])),
+        }
+    }
+    diagnostics
+}
+
+/// The `default_type` of `section` or the nearest section above it that sets one.
+fn default_type(pages: &[Page], sections: &[Section], section: usize) -> Option<DocType> {
+    let mut current = Some(section);
+    while let Some(s) = current {
+        if let Some(t) = pages.get(sections[s].page)?.meta.default_type {
+            return Some(t);
+        }
+        current = sections[s].parent;
+    }
+    None
+}
+
+fn missing_type(page: &Page) -> Diagnostic {
+    let at = frontmatter::split(&page.source).map_or(0, |s| s.header.start);
+    Diagnostic::error("front-matter", "missing `type`")
+        .at(Location::new(page.file.clone(), page.source.clone(), at..at))
+        .help(format!(
+            "add `type = \"sop\"` (or playbook, faq, partner, incident-review, notice) to its front matter, or `default_type = \"sop\"` to `content/{}_index.md` for every document of the folder",
+            match url::parent_dir(&page.rel_path) {
+                "" => String::new(),
+                dir => format!("{dir}/"),
+            }
+        ))
 }
 
 /// Creates a section for every folder that holds Markdown (and its parents), generating a page
@@ -572,6 +703,7 @@ fn generated_section_page(section: usize, dir: &str) -> Page {
         kind: PageKind::Section(section),
         section,
         updated: None,
+        badge: None,
     }
 }
 
@@ -806,5 +938,86 @@ mod tests {
             positions,
             ["content/a.md:3:8", "content/b.md:1:1", "content/c.md:2:1"]
         );
+    }
+
+    #[test]
+    fn plain_markdown_takes_its_title_from_the_first_heading_and_its_type_from_the_section() {
+        let (dir, site) = temp_site(&[
+            (
+                "runbooks/_index.md",
+                "+++
+title = \"Runbooks\"\ndefault_type = \"playbook\"\n+++\n",
+            ),
+            (
+                "runbooks/restart.md",
+                "# Restart the `as2` gateway\n\nStep one.\n",
+            ),
+            ("runbooks/deep/later.md", "Intro first.\n\n## Not the top\n"),
+            (
+                "runbooks/typed.md",
+                "+++\ntitle = \"Typed\"\n+++\nNo type given.\n",
+            ),
+        ]);
+        let mut site = site.unwrap();
+        let restart = &site.pages[site.page_by_id("runbooks-restart").unwrap()];
+        assert_eq!(restart.title(), "Restart the as2 gateway");
+        assert_eq!(restart.doc_type(), Some(DocType::Playbook));
+        assert_eq!(
+            restart.body().trim(),
+            "Step one.",
+            "the top heading is the title"
+        );
+        let later = &site.pages[site.page_by_id("runbooks-deep-later").unwrap()];
+        assert_eq!(
+            (later.title(), later.doc_type()),
+            ("Not the top", Some(DocType::Playbook)),
+            "a subfolder without _index.md inherits"
+        );
+        assert!(later.body().starts_with("Intro first."));
+        let typed = site.page_by_id("runbooks-typed").unwrap();
+        assert_eq!(site.pages[typed].doc_type(), Some(DocType::Playbook));
+
+        write_temp(
+            dir.path(),
+            "runbooks/restart.md",
+            "# Restart\n\nStep two.\n",
+        );
+        assert!(matches!(
+            site.reload_page("runbooks/restart.md"),
+            Reload::Replaced { .. }
+        ));
+        let restart = site.page_by_id("runbooks-restart").unwrap();
+        assert_eq!(site.pages[restart].doc_type(), Some(DocType::Playbook));
+        write_temp(
+            dir.path(),
+            "runbooks/_index.md",
+            "+++\ntitle = \"Runbooks\"\ndefault_type = \"faq\"\n+++\n",
+        );
+        assert!(
+            matches!(
+                site.reload_page("runbooks/_index.md"),
+                Reload::NeedsFullLoad
+            ),
+            "a new default type changes other documents"
+        );
+    }
+
+    #[test]
+    fn plain_markdown_without_a_default_type_is_an_error_naming_the_index() {
+        let errs = site_with(&[
+            ("notes/a.md", "# A\n"),
+            (
+                "b.md",
+                "+++\ntitle = \"B\"\ndefault_type = \"faq\"\ntype = \"sop\"\n+++\n",
+            ),
+        ])
+        .unwrap_err();
+        let shown: Vec<(String, String)> = errs
+            .iter()
+            .map(|d| (d.position(), d.help.clone().unwrap_or_default()))
+            .collect();
+        assert_eq!(shown[0].0, "content/b.md:3:16", "{shown:?}");
+        assert_eq!(shown[1].0, "content/notes/a.md:1:1");
+        assert!(shown[1].1.contains("content/notes/_index.md"), "{shown:?}");
     }
 }

@@ -56,6 +56,16 @@ pub fn title_from_slug(slug: &str) -> String {
     }
 }
 
+/// A base URL that paths can be appended to: `https://kb.example.com/docs` ->
+/// `https://kb.example.com/docs/`.
+pub fn base_with_slash(base_url: &str) -> String {
+    if base_url.ends_with('/') {
+        base_url.to_string()
+    } else {
+        format!("{base_url}/")
+    }
+}
+
 /// A relative path with `/` separators on every platform.
 pub fn to_slash(path: &Path) -> String {
     path.components()

@@ -10,8 +10,8 @@ use std::collections::{BTreeMap, HashSet};
 use serde::Serialize;
 
 use super::{Dataset, PagesConfig};
-use crate::content::Generated;
-use crate::render::escape::visible;
+use crate::content::{Badge, Generated};
+use crate::render::escape::display_safe;
 
 /// Where each data-driven page goes (content-relative `.md` paths).
 #[derive(Debug, Default, Clone)]
@@ -33,6 +33,13 @@ impl Plan {
         format!("{}/incidents/_index.md", self.section)
     }
 }
+
+/// The badges of generated pages: they say what each page is, not a written document's type.
+const LIVE_DATA: Badge = Badge::new("live-data", "Live data");
+const SCORECARD_INDEX: Badge = Badge::new("scorecard-index", "Scorecard index");
+const INCIDENT_INDEX: Badge = Badge::new("incident-index", "Incident index");
+const PARTNER_SCORECARD: Badge = Badge::new("scorecard", "Partner scorecard");
+const ERROR_CODE: Badge = Badge::new("error-code", "Error code");
 
 /// Longest title a generated page gets from data (the full text stays in the body).
 const MAX_TITLE: usize = 120;
@@ -99,11 +106,7 @@ fn unique(used: &mut HashSet<String>, base: &str) -> String {
 
 /// A title from data: invisible and control characters made visible, cut to [`MAX_TITLE`].
 fn title_from(text: &str) -> String {
-    let shown = visible(text);
-    match shown.char_indices().nth(MAX_TITLE) {
-        Some((cut, _)) => format!("{}…", &shown[..cut]),
-        None => shown,
-    }
+    display_safe(text, MAX_TITLE)
 }
 
 #[derive(Serialize)]
@@ -125,10 +128,11 @@ struct Front<'a> {
     extra: BTreeMap<&'a str, String>,
 }
 
-fn document(rel_path: String, front: Front, template: &str) -> Generated {
+fn document(rel_path: String, front: Front, template: &str, badge: Badge) -> Generated {
     let header = toml::to_string(&front).expect("front matter serialises");
     Generated {
         rel_path,
+        badge,
         text: format!("+++\n{header}+++\n\n{{% include \"{template}\" %}}\n"),
     }
 }
@@ -164,6 +168,7 @@ pub fn documents(data: &Dataset, config: &PagesConfig) -> Vec<Generated> {
                 1000,
             ),
             "data/index.md",
+            LIVE_DATA,
         ),
         document(
             plan.partners_index(),
@@ -173,6 +178,7 @@ pub fn documents(data: &Dataset, config: &PagesConfig) -> Vec<Generated> {
                 1,
             ),
             "data/partners-index.md",
+            SCORECARD_INDEX,
         ),
         document(
             plan.incidents_index(),
@@ -182,6 +188,7 @@ pub fn documents(data: &Dataset, config: &PagesConfig) -> Vec<Generated> {
                 2,
             ),
             "data/incidents-index.md",
+            INCIDENT_INDEX,
         ),
     ];
     for p in &data.partners {
@@ -203,6 +210,7 @@ pub fn documents(data: &Dataset, config: &PagesConfig) -> Vec<Generated> {
                 extra: [("partner_id", p.id.clone())].into(),
             },
             "data/partner.md",
+            PARTNER_SCORECARD,
         ));
     }
     for (code, rel) in &plan.error_codes {
@@ -216,7 +224,7 @@ pub fn documents(data: &Dataset, config: &PagesConfig) -> Vec<Generated> {
             updated,
             weight: None,
             extra: [("error_code", code.clone())].into(),
-        }, "data/error-code.md"));
+        }, "data/error-code.md", ERROR_CODE));
     }
     docs
 }

@@ -450,23 +450,7 @@ pub fn server_message(text: &str) -> String {
     message.chars().take(300).collect()
 }
 
-/// Text from a server made safe for a terminal or a log line: control and invisible characters
-/// shown as escapes, cut to `max` characters.
-pub fn display_safe(text: &str, max: usize) -> String {
-    let mut out = String::new();
-    for (i, c) in text.chars().enumerate() {
-        if i == max {
-            out.push('…');
-            break;
-        }
-        if c.is_control() || crate::render::escape::is_invisible_format(c) {
-            out.extend(c.escape_unicode());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
+pub use crate::render::escape::display_safe;
 
 #[cfg(test)]
 mod tests {

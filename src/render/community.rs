@@ -11,12 +11,13 @@ use std::collections::HashSet;
 use std::sync::LazyLock;
 
 use base64::Engine as _;
-use pulldown_cmark::{CodeBlockKind, CowStr, Event, LinkType, Tag, TagEnd, html};
+use pulldown_cmark::{CowStr, Event, LinkType, Tag, TagEnd, html};
 
 use super::escape::escape_html;
+use super::fence::Fence;
 use super::html::alert;
 use super::markdown::{Target, internal_marker_event, target};
-use super::storage::{chart_svg, chart_title, inner_text};
+use super::storage::{DIAGRAM_NOTE, chart_svg, chart_title, inner_text};
 
 /// The elements the contract allows.
 pub const TAGS: &[&str] = &[
@@ -80,6 +81,30 @@ pub struct CommunityHtml {
     pub problems: Vec<String>,
 }
 
+/// A code block in the contract's subset: `pre > code`, its title as a paragraph above it; a
+/// process map (`mermaid`) as its source under a note that the diagram is drawn on the site.
+fn code_block(fence: &Fence, code: &str) -> String {
+    let class = if fence.lang.is_empty() {
+        String::new()
+    } else {
+        format!(" class=\"language-{}\"", escape_html(&fence.lang))
+    };
+    let caption = match (&fence.title, fence.is_mermaid()) {
+        (_, true) => {
+            format!("<p class=\"code-title\"><strong>Process map.</strong> {DIAGRAM_NOTE}</p>\n")
+        }
+        (Some(title), false) => format!(
+            "<p class=\"code-title\"><code>{}</code></p>\n",
+            escape_html(title)
+        ),
+        (None, false) => String::new(),
+    };
+    format!(
+        "{caption}<pre><code{class}>{}</code></pre>\n",
+        escape_html(code)
+    )
+}
+
 /// Writes `events` as community HTML.
 pub fn write(events: &[Event<'_>], resolver: &dyn Resolver) -> CommunityHtml {
     let mut problems = Vec::new();
@@ -93,19 +118,7 @@ pub fn write(events: &[Event<'_>], resolver: &dyn Resolver) -> CommunityHtml {
             Event::Start(Tag::CodeBlock(kind)) => {
                 let (code, next) = inner_text(events, i - 1, TagEnd::CodeBlock);
                 i = next;
-                let class = match kind {
-                    CodeBlockKind::Fenced(info) => info
-                        .split([' ', ',', '{'])
-                        .next()
-                        .filter(|l| !l.is_empty())
-                        .map(|l| format!(" class=\"language-{}\"", escape_html(l)))
-                        .unwrap_or_default(),
-                    CodeBlockKind::Indented => String::new(),
-                };
-                mapped.push(html_event(format!(
-                    "<pre><code{class}>{}</code></pre>\n",
-                    escape_html(&code)
-                )));
+                mapped.push(html_event(code_block(&Fence::of(kind), &code)));
             }
             Event::Start(Tag::BlockQuote(Some(kind))) => {
                 let (class, title) = alert(*kind);

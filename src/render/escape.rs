@@ -27,6 +27,9 @@ pub fn escape_markup(input: &str) -> String {
 
 /// `input` with every character that is invisible or changes how text around it is shown
 /// replaced by a visible form (see [`visible_form`]); for plain-text places such as page titles.
+/// The one function that decides how such characters look: Markdown bodies ([`escape_markup`]),
+/// layouts, the nav, the feed and search ([`escape_visible`]), and terminal and banner text
+/// ([`display_safe`]) all show them through it.
 pub fn visible(input: &str) -> String {
     if !input.chars().any(|c| visible_form(c).is_some()) {
         return input.to_string();
@@ -65,6 +68,22 @@ pub fn is_invisible_format(c: char) -> bool {
     matches!(c,
         '\u{061c}' | '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2064}'
         | '\u{2066}'..='\u{2069}' | '\u{feff}')
+}
+
+/// Text as readers must see it, for an HTML text node or attribute: [`visible`], then
+/// [`escape_html`].
+pub fn escape_visible(input: &str) -> String {
+    escape_html(&visible(input))
+}
+
+/// Text from outside (a server's message, a data value) for a terminal, a log line or a banner:
+/// [`visible`], cut to `max` characters (then `…`).
+pub fn display_safe(text: &str, max: usize) -> String {
+    let shown = visible(text);
+    match shown.char_indices().nth(max) {
+        Some((cut, _)) => format!("{}…", &shown[..cut]),
+        None => shown,
+    }
 }
 
 /// Escapes text for an HTML text node or a double-quoted attribute (no Markdown concerns).

@@ -2,9 +2,10 @@
 //! headings with anchor links, GitHub alerts as callouts, highlighted code, wrapped tables,
 //! internal-only passages marked, and `kb:`/`asset:` links mapped to relative hrefs.
 
-use pulldown_cmark::{CodeBlockKind, CowStr, Event, Tag, TagEnd, html};
+use pulldown_cmark::{CowStr, Event, Tag, TagEnd, html};
 
 use super::escape::escape_html;
+use super::fence::Fence;
 use super::highlight;
 use super::markdown::{Target, internal_marker_event, target};
 use crate::content::{Site, url};
@@ -23,15 +24,15 @@ pub fn href_for(site: &Site, from_url: &str, dest: &str) -> String {
 /// Writes `events` as HTML for the page at `from_url`.
 pub fn write(site: &Site, from_url: &str, events: &[Event<'_>], highlight_code: bool) -> String {
     let mut out = String::with_capacity(events.len() * 24);
-    let mut code: Option<(String, String)> = None; // (language, text) while inside a code block
+    let mut code: Option<(Fence, String)> = None; // (fence, text) while inside a code block
     let mut mapped: Vec<Event<'_>> = Vec::with_capacity(events.len());
     for event in events {
-        if let Some((lang, text)) = &mut code {
+        if let Some((fence, text)) = &mut code {
             match event {
                 Event::Text(t) => text.push_str(t),
                 Event::End(TagEnd::CodeBlock) => {
                     mapped.push(Event::Html(CowStr::from(code_block(
-                        lang,
+                        fence,
                         text,
                         highlight_code,
                     ))));
@@ -42,13 +43,7 @@ pub fn write(site: &Site, from_url: &str, events: &[Event<'_>], highlight_code: 
             continue;
         }
         match event {
-            Event::Start(Tag::CodeBlock(kind)) => {
-                let lang = match kind {
-                    CodeBlockKind::Fenced(info) => info.split([' ', ',', '{']).next().unwrap_or("").to_string(),
-                    CodeBlockKind::Indented => String::new(),
-                };
-                code = Some((lang, String::new()));
-            }
+            Event::Start(Tag::CodeBlock(kind)) => code = Some((Fence::of(kind), String::new())),
             Event::Start(Tag::Heading { level, id, .. }) => {
                 let id = escape_html(id.as_deref().unwrap_or(""));
                 mapped.push(Event::Html(CowStr::from(format!(
@@ -97,20 +92,79 @@ pub fn write(site: &Site, from_url: &str, events: &[Event<'_>], highlight_code: 
     out
 }
 
-fn code_block(lang: &str, text: &str, highlight_code: bool) -> String {
-    let body = if highlight_code && !lang.is_empty() {
+/// How a process map starts in the site HTML: the layout loads the bundled Mermaid script only on
+/// pages whose body holds one.
+pub const DIAGRAM_OPEN: &str = "<pre class=\"mermaid\">";
+
+/// A code block: a process map (`mermaid`) as its source for the diagram script to draw, else
+/// highlighted code with its title and highlighted lines.
+fn code_block(fence: &Fence, text: &str, highlight_code: bool) -> String {
+    if fence.is_mermaid() {
+        return format!("{DIAGRAM_OPEN}{}</pre>\n", escape_html(text));
+    }
+    let lang = &fence.lang;
+    let mut body = if highlight_code && !lang.is_empty() {
         highlight::highlight(text, lang)
     } else {
         escape_html(text)
     };
-    if lang.is_empty() {
-        format!("<pre class=\"code\"><code>{body}</code></pre>\n")
+    if !fence.lines.is_empty() {
+        body = mark_lines(&body, fence);
+    }
+    let pre = if lang.is_empty() {
+        format!("<pre class=\"code\"><code>{body}</code></pre>")
     } else {
         let lang = escape_html(lang);
         format!(
-            "<pre class=\"code\" data-lang=\"{lang}\"><code class=\"language-{lang}\">{body}</code></pre>\n"
+            "<pre class=\"code\" data-lang=\"{lang}\"><code class=\"language-{lang}\">{body}</code></pre>"
         )
+    };
+    match &fence.title {
+        Some(title) => format!(
+            "<figure class=\"code-block\"><figcaption class=\"code-title\">{}</figcaption>{pre}</figure>\n",
+            escape_html(title)
+        ),
+        None => format!("{pre}\n"),
     }
+}
+
+/// Wraps the highlighted lines of `html` (code HTML: text and one level of `<span>`) in
+/// `<span class="hl-line">`. A span open at a line's end is closed there and opened again on the
+/// next line, so every line is well-formed on its own.
+fn mark_lines(html: &str, fence: &Fence) -> String {
+    let mut out = String::with_capacity(html.len() + fence.lines.len() * 32);
+    let mut open: Option<&str> = None;
+    for (index, line) in html.split_inclusive('\n').enumerate() {
+        let (content, newline) = match line.strip_suffix('\n') {
+            Some(content) => (content, "\n"),
+            None => (line, ""),
+        };
+        let marked = fence.highlights(index + 1);
+        if marked {
+            out.push_str("<span class=\"hl-line\">");
+        }
+        out.extend(open);
+        out.push_str(content);
+        let mut rest = content;
+        while let Some(at) = rest.find('<') {
+            rest = &rest[at..];
+            let end = rest.find('>').map_or(rest.len(), |e| e + 1);
+            open = if rest.starts_with("</") {
+                None
+            } else {
+                Some(&rest[..end])
+            };
+            rest = &rest[end..];
+        }
+        if open.is_some() {
+            out.push_str("</span>");
+        }
+        out.push_str(newline);
+        if marked {
+            out.push_str("</span>");
+        }
+    }
+    out
 }
 
 /// CSS class suffix and title of a GitHub alert.

@@ -6,6 +6,7 @@
 pub mod community;
 pub mod data_functions;
 pub mod escape;
+pub mod fence;
 pub mod highlight;
 pub mod html;
 pub mod markdown;

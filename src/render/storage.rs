@@ -8,7 +8,11 @@ use std::collections::{HashMap, HashSet};
 
 use pulldown_cmark::{Alignment, BlockQuoteKind, CodeBlockKind, Event, HeadingLevel, Tag, TagEnd};
 
+use super::fence::Fence;
 use super::markdown::{Target, internal_marker_event, target};
+
+/// What Confluence and the community show above a process map's source.
+pub const DIAGRAM_NOTE: &str = "This process map is drawn as a diagram on the knowledge-base site; its Mermaid source follows.";
 
 /// Where a page lives in Confluence, for links to it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -412,16 +416,31 @@ impl Writer<'_> {
         next
     }
 
+    /// A code macro with the fence's language and title. A process map (`mermaid`) goes out as its
+    /// source under an info panel saying the diagram is drawn on the site: Confluence has no
+    /// Mermaid renderer of its own, and kbpub draws none offline.
     fn code_block(&mut self, events: &[Event<'_>], i: usize, kind: &CodeBlockKind<'_>) -> usize {
         let (code, next) = inner_text(events, i, TagEnd::CodeBlock);
-        let language = match kind {
-            CodeBlockKind::Fenced(info) => {
-                code_language(info.split([' ', ',', '{']).next().unwrap_or(""))
-            }
-            CodeBlockKind::Indented => None,
-        };
+        let fence = Fence::of(kind);
+        let mermaid = fence.is_mermaid();
+        if mermaid {
+            self.open_panel("info", "Process map");
+            self.out
+                .push_str(&format!("<p>{}</p>", xml_text(DIAGRAM_NOTE)));
+        }
         self.out.push_str("<ac:structured-macro ac:name=\"code\">");
-        if let Some(language) = language {
+        let title = if mermaid {
+            Some("Process map (Mermaid source)")
+        } else {
+            fence.title.as_deref()
+        };
+        if let Some(title) = title {
+            self.out.push_str(&format!(
+                "<ac:parameter ac:name=\"title\">{}</ac:parameter>",
+                xml_text(title)
+            ));
+        }
+        if let Some(language) = code_language(&fence.lang) {
             self.out.push_str(&format!(
                 "<ac:parameter ac:name=\"language\">{language}</ac:parameter>"
             ));
@@ -431,6 +450,9 @@ impl Writer<'_> {
             .push_str(&cdata(code.strip_suffix('\n').unwrap_or(&code)));
         self.out
             .push_str("</ac:plain-text-body></ac:structured-macro>");
+        if mermaid {
+            self.close_panel();
+        }
         next
     }
 

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use include_dir::{Dir, include_dir};
 use tera::Tera;
 
-use super::escape::{escape_html, escape_markup, visible};
+use super::escape::{escape_markup, escape_visible};
 use crate::content::url;
 use crate::diag::{Diagnostic, Location};
 
@@ -143,19 +143,12 @@ pub enum Escaping {
     Markup,
 }
 
-/// A value printed by a layout: HTML-escaped, with invisible and control characters shown as
-/// markers by [`visible`] (the one function that decides, as Markdown bodies do through
-/// `escape_markup`), so front matter or data cannot reorder or hide what a reader sees.
-fn escape_layout_value(input: &str) -> String {
-    escape_html(&visible(input))
-}
-
 /// A Tera instance with kbpub's escaping and without access to the environment.
 pub fn new_tera(escaping: Escaping) -> Tera {
     let mut tera = Tera::default();
     tera.autoescape_on(vec![".html", ".xml", ".md"]);
     tera.set_escape_fn(match escaping {
-        Escaping::Html => escape_layout_value,
+        Escaping::Html => escape_visible,
         Escaping::Markup => escape_markup,
     });
     tera.register_function(
@@ -186,7 +179,11 @@ pub type Locate<'a> = dyn Fn(&str) -> Located + Sync + 'a;
 
 /// A document body as Tera sees it: every code span and code block (and `{#id}` at a heading's
 /// end) that holds `{{`, `{%` or `{#` is wrapped in `{% raw %}`…`{% endraw %}`, so template syntax
-/// is only template syntax outside code. The wrapping adds no line, so lines stay the writer's.
+/// is only template syntax outside code; and the inside of each internal-only passage
+/// (`<!-- internal -->` … `<!-- /internal -->`) is wrapped in `{% if view != "partner" %}`…
+/// `{% endif %}`, so the partner view never runs what partners do not get (its data functions:
+/// the partner view says "data as of" only when partners see data). The wrapping adds no line,
+/// so lines stay the writer's.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Protected {
     pub text: String,
@@ -196,12 +193,14 @@ pub struct Protected {
 
 const RAW_OPEN: &str = "{% raw %}";
 const RAW_CLOSE: &str = "{% endraw %}";
+const INTERNAL_ONLY_OPEN: &str = "{% if view != \"partner\" %}";
+const INTERNAL_ONLY_CLOSE: &str = "{% endif %}";
 
 impl Protected {
     /// The body as Tera should see it, or `None` when nothing outside code is template syntax
     /// (`{{` or `{%`; a lone `{#` is Markdown's heading id), so the body is plain Markdown.
     pub fn body(body: &str) -> Option<Protected> {
-        let literal = literal_ranges(body);
+        let (literal, internal) = literal_ranges(body);
         let mut outside = String::with_capacity(body.len());
         let mut at = 0;
         for range in &literal {
@@ -213,17 +212,24 @@ impl Protected {
         if !(outside.contains("{{") || outside.contains("{%")) {
             return None;
         }
-        let mut text = String::with_capacity(body.len() + literal.len() * 24);
-        let mut inserted = Vec::new();
-        let mut at = 0;
+        let mut insertions: Vec<(usize, &str)> = Vec::with_capacity(literal.len() * 2);
         for range in literal {
-            text.push_str(&body[at..range.start]);
-            inserted.push((text.len(), RAW_OPEN.len()));
-            text.push_str(RAW_OPEN);
-            text.push_str(&body[range.clone()]);
-            inserted.push((text.len(), RAW_CLOSE.len()));
-            text.push_str(RAW_CLOSE);
-            at = range.end;
+            insertions.push((range.start, RAW_OPEN));
+            insertions.push((range.end, RAW_CLOSE));
+        }
+        for range in internal {
+            insertions.push((range.start, INTERNAL_ONLY_OPEN));
+            insertions.push((range.end, INTERNAL_ONLY_CLOSE));
+        }
+        insertions.sort_by_key(|&(offset, _)| offset);
+        let mut text = String::with_capacity(body.len() + insertions.len() * 16);
+        let mut inserted = Vec::with_capacity(insertions.len());
+        let mut at = 0;
+        for (offset, insertion) in insertions {
+            text.push_str(&body[at..offset]);
+            inserted.push((text.len(), insertion.len()));
+            text.push_str(insertion);
+            at = offset;
         }
         text.push_str(&body[at..]);
         Some(Protected { text, inserted })
@@ -244,13 +250,19 @@ impl Protected {
 
 /// Byte ranges of `body` that must stay literal for Tera: code spans and code blocks, and a
 /// `{#id}` at a heading's end, that hold template-like braces (and cannot close a raw block).
-fn literal_ranges(body: &str) -> Vec<std::ops::Range<usize>> {
+/// Second, the inside of each internal-only passage: from the line after its opening marker to
+/// the start of its closing marker's line (unclosed markers are left to the Markdown checks).
+type Ranges = Vec<std::ops::Range<usize>>;
+
+fn literal_ranges(body: &str) -> (Ranges, Ranges) {
     use pulldown_cmark::{Event, Parser, Tag};
     let braces = |text: &str| {
         (text.contains("{{") || text.contains("{%") || text.contains("{#"))
             && !text.contains("endraw")
     };
-    let mut ranges: Vec<std::ops::Range<usize>> = Vec::new();
+    let mut ranges: Ranges = Vec::new();
+    let mut internal: Ranges = Vec::new();
+    let mut open_marker: Option<usize> = None;
     for (event, range) in Parser::new_ext(body, super::markdown::options()).into_offset_iter() {
         let range = match event {
             Event::Code(_) | Event::Start(Tag::CodeBlock(_)) => range,
@@ -261,6 +273,20 @@ fn literal_ranges(body: &str) -> Vec<std::ops::Range<usize>> {
                     None => continue,
                 }
             }
+            Event::Html(_) => {
+                match (super::markdown::internal_marker_event(&event), open_marker) {
+                    (Some(true), None) => {
+                        let line_end = body[range.start..].find('\n').map(|n| range.start + n + 1);
+                        open_marker = Some(line_end.unwrap_or(body.len()));
+                    }
+                    (Some(false), Some(start)) => {
+                        internal.push(start..range.start);
+                        open_marker = None;
+                    }
+                    _ => {}
+                }
+                continue;
+            }
             _ => continue,
         };
         let covered = ranges.last().is_some_and(|last| last.end > range.start);
@@ -268,7 +294,7 @@ fn literal_ranges(body: &str) -> Vec<std::ops::Range<usize>> {
             ranges.push(range);
         }
     }
-    ranges
+    (ranges, internal)
 }
 
 /// Adds templates to `tera`, reporting every one that fails to parse (not just the first).

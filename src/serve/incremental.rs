@@ -107,6 +107,14 @@ impl Plan {
         if listed_alike(old, new) {
             return;
         }
+        // Obsolete pages name what replaces them, by title, in their banner.
+        self.pages.extend(
+            site.pages
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| p.meta.superseded_by.as_deref() == Some(new.id.as_str()))
+                .map(|(i, _)| i),
+        );
         // A section's title is in the nav of every page, and so are the documents at the root.
         if matches!(new.kind, PageKind::Section(_)) || new.section == 0 {
             self.everything = true;

@@ -17,7 +17,7 @@ use crate::content::{Audience, Page, PageKind, Site, Status};
 use crate::diag::Diagnostic;
 use crate::publish::confluence::mapping;
 use crate::render::Engine;
-use crate::render::escape::escape_html;
+use crate::render::escape::{escape_html, escape_visible};
 use crate::render::markdown::{self, View};
 use crate::render::storage::{self, PageRef};
 use crate::site::Banner;
@@ -126,7 +126,7 @@ impl ReviewInfo {
         banners: &[Banner],
     ) -> Option<ReviewInfo> {
         let p = &engine.site.pages[page];
-        let doc_type = p.doc_type()?;
+        let badge = p.doc_type().and(p.badge())?;
         let internal_passages = engine
             .body_markdown(page, View::Internal)
             .is_ok_and(|md| markdown::prepare(&md, engine.site, page, View::Internal).had_internal);
@@ -160,7 +160,7 @@ impl ReviewInfo {
                 }
             })
             .collect();
-        let mut facts = vec![Fact::info("Type", doc_type.label())];
+        let mut facts = vec![Fact::info("Type", badge.label)];
         facts.push(Fact::info(
             "Audience",
             if for_partners {
@@ -212,7 +212,7 @@ impl ReviewInfo {
 
 /// The document a reviewer sees when asking for the partner view of a page partners do not get.
 pub fn not_for_partners(page: &Page) -> String {
-    let title = escape_html(&page.meta.title);
+    let title = escape_visible(&page.meta.title);
     let file = escape_html(&page.file);
     format!(
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>{title} (partner view)</title>\n</head>\n<body>\n\

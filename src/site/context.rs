@@ -39,9 +39,16 @@ struct PageView<'a> {
     title: &'a str,
     #[serde(rename = "type")]
     doc_type: Option<&'static str>,
+    /// What the page is: `badge` is the CSS class suffix, `type_label` the words.
+    badge: Option<&'static str>,
     type_label: Option<&'static str>,
     owner: Option<&'a str>,
     audience: crate::content::Audience,
+    obsolete: bool,
+    /// The document that replaces an obsolete one.
+    superseded_by: Option<Link>,
+    /// "Edit this page": the source file in `[site] repo_url`.
+    edit_href: Option<String>,
     description: Option<&'a str>,
     tags: Vec<TagLink>,
     updated: Option<String>,
@@ -59,11 +66,13 @@ pub struct ListedPage {
     href: String,
     #[serde(rename = "type")]
     doc_type: Option<&'static str>,
+    badge: Option<&'static str>,
     type_label: Option<&'static str>,
     owner: Option<String>,
     description: Option<String>,
     updated: Option<String>,
     section: String,
+    obsolete: bool,
 }
 
 #[derive(Serialize)]
@@ -77,6 +86,9 @@ struct SubsectionView {
 #[derive(Serialize)]
 struct SectionView<'a> {
     title: &'a str,
+    /// A generated section's badge (`badge-<class>`, label), e.g. the incident index.
+    badge: Option<&'static str>,
+    type_label: Option<&'static str>,
     description: Option<&'a str>,
     content: &'a str,
     is_home: bool,
@@ -106,6 +118,7 @@ pub fn base(site: &Site, root: &str) -> Context {
     context.insert("next", &None::<Link>);
     context.insert("banners", &Vec::<Banner>::new());
     context.insert("data", &None::<DataView>);
+    context.insert("diagrams", &false);
     context
 }
 
@@ -178,22 +191,39 @@ pub fn page(
     context.insert("prev", &prev);
     context.insert("next", &next);
     context.insert("banners", banners);
+    context.insert(
+        "diagrams",
+        &content.contains(crate::render::html::DIAGRAM_OPEN),
+    );
     match p.kind {
-        PageKind::Document(_) => context.insert("page", &page_view(p, content, headings)),
+        PageKind::Document(_) => context.insert("page", &page_view(site, p, content, headings)),
         PageKind::Section(s) => context.insert("section", &section_view(site, s, content)),
     }
     context
 }
 
-fn page_view<'a>(p: &'a Page, content: &'a str, headings: &[Heading]) -> PageView<'a> {
+fn page_view<'a>(site: &Site, p: &'a Page, content: &'a str, headings: &[Heading]) -> PageView<'a> {
     let root = url::root_prefix(&p.url);
+    let superseded_by = p
+        .meta
+        .superseded_by
+        .as_deref()
+        .and_then(|id| site.page_by_id(id))
+        .map(|s| Link {
+            title: site.pages[s].meta.title.clone(),
+            href: url::relative_href(&p.url, &site.pages[s].url),
+        });
     PageView {
         id: &p.id,
         title: &p.meta.title,
         doc_type: p.doc_type().map(|t| t.name()),
-        type_label: p.doc_type().map(|t| t.label()),
+        badge: p.badge().map(|b| b.class),
+        type_label: p.badge().map(|b| b.label),
         owner: p.meta.owner.as_deref(),
         audience: p.meta.audience,
+        obsolete: p.is_obsolete(),
+        superseded_by,
+        edit_href: edit_href(site, p),
         description: p.meta.description.as_deref(),
         tags: p
             .meta
@@ -212,6 +242,12 @@ fn page_view<'a>(p: &'a Page, content: &'a str, headings: &[Heading]) -> PageVie
         toc: toc(headings),
         extra: &p.meta.extra,
     }
+}
+
+/// The page's source in `[site] repo_url` (`<repo_url>/content/sops/x.md`), for written pages.
+fn edit_href(site: &Site, p: &Page) -> Option<String> {
+    let repo = site.config.site.repo_url.trim_end_matches('/');
+    (!repo.is_empty() && !p.is_generated()).then(|| format!("{repo}/{}", p.file))
 }
 
 /// Nests level-2 and level-3 headings into a table of contents.
@@ -237,6 +273,8 @@ fn section_view<'a>(site: &'a Site, section: usize, content: &'a str) -> Section
     let page = &site.pages[s.page];
     SectionView {
         title: &page.meta.title,
+        badge: page.badge.map(|b| b.class),
+        type_label: page.badge.map(|b| b.label),
         description: page.meta.description.as_deref(),
         content,
         is_home: section == 0,
@@ -272,7 +310,8 @@ fn count_documents(site: &Site, section: usize) -> usize {
 
 /// Whether two versions of a page look the same from other pages: in listings ([`listed_page`]),
 /// the nav, prev/next links, tag pages and the sitemap (title, order, description, type, owner,
-/// date, tags). When they differ, the pages that list it must be rendered again.
+/// date, tags, status: an obsolete page is marked in lists and left out of the nav). When they
+/// differ, the pages that list it must be rendered again.
 pub fn listed_alike(a: &Page, b: &Page) -> bool {
     let shown = |p: &Page| {
         let m = &p.meta;
@@ -284,6 +323,7 @@ pub fn listed_alike(a: &Page, b: &Page) -> bool {
             m.owner.clone(),
             p.updated,
             m.tags.clone(),
+            m.status,
         )
     };
     shown(a) == shown(b)
@@ -296,11 +336,13 @@ pub fn listed_page(site: &Site, from: &str, index: usize) -> ListedPage {
         title: p.meta.title.clone(),
         href: url::relative_href(from, &p.url),
         doc_type: p.doc_type().map(|t| t.name()),
-        type_label: p.doc_type().map(|t| t.label()),
+        badge: p.badge().map(|b| b.class),
+        type_label: p.badge().map(|b| b.label),
         owner: p.meta.owner.clone(),
         description: p.meta.description.clone(),
         updated: p.updated.map(|d| d.to_string()),
         section: site.pages[site.sections[p.section].page].meta.title.clone(),
+        obsolete: p.is_obsolete(),
     }
 }
 

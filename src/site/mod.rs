@@ -5,6 +5,7 @@
 //! with every problem reported when anything failed.
 
 pub mod context;
+pub mod feed;
 pub mod nav;
 pub mod output;
 pub mod partner;
@@ -20,6 +21,7 @@ use crate::config::Config;
 use crate::content::{self, Site};
 use crate::data::{self, Dataset};
 use crate::diag::Diagnostic;
+use crate::render::escape::visible;
 use crate::render::{AnchorRef, DataUse, Engine, RenderedBody, View, highlight, templates};
 pub use context::Banner;
 use nav::Nav;
@@ -151,7 +153,8 @@ struct PageRecord {
 pub struct Generated {
     /// Tag pages: `None` for every tag, else only these tags.
     pub tags: Option<BTreeSet<String>>,
-    /// `sitemap.xml`: it changes only with the pages' paths and dates.
+    /// `sitemap.xml` and `feed.xml`: they change only with how pages are listed (paths, titles,
+    /// descriptions, types, status, dates).
     pub sitemap: bool,
     /// The tags index, the 404 page and the assets: they change only with the set of tags,
     /// templates or asset files.
@@ -320,14 +323,23 @@ fn render_page(
             diagnostics.push(d.help(format!("while rendering {} with `{template}`", p.file)))
         })
         .ok();
-    let section = &site.pages[site.sections[p.section].page].meta.title;
+    // Search shows titles and headings as the page does: hidden characters as markers.
+    let section = visible(&site.pages[site.sections[p.section].page].meta.title);
     let headings = body
         .headings
         .iter()
-        .map(|h| (h.title.clone(), h.id.clone()))
+        .map(|h| (visible(&h.title), h.id.clone()))
         .collect();
     let record = PageRecord {
-        search: search::Entry::new(&p.meta.title, &p.url, section, headings, &body.text).to_json(),
+        search: search::Entry::new(
+            &visible(&p.meta.title),
+            &p.url,
+            &section,
+            headings,
+            &body.text,
+        )
+        .obsolete(p.is_obsolete())
+        .to_json(),
         heading_ids: body.headings.into_iter().map(|h| h.id).collect(),
         anchor_refs: body.anchor_refs,
         links_to: body.links_to,
@@ -382,7 +394,7 @@ fn broken_anchor(
     ))
 }
 
-/// The search index (`index`), and the tag pages, sitemap, tags index, 404 page and assets that
+/// The search index (`index`), and the tag pages, sitemap and feed, tags index, 404 page and assets that
 /// `generated` asks for. Returns the file count.
 fn write_generated(
     engine: &Engine,
@@ -415,6 +427,10 @@ fn write_generated(
     files.push((context::SEARCH_INDEX_URL.into(), Ok(index.into_bytes())));
     if generated.sitemap {
         files.push(("sitemap.xml".into(), Ok(sitemap(site, nav).into_bytes())));
+        files.push((
+            feed::FEED_URL.into(),
+            Ok(feed::atom(site, nav.order()).into_bytes()),
+        ));
     }
     if generated.fixed {
         files.push((

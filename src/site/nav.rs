@@ -2,14 +2,15 @@
 //! the current page open), breadcrumbs, and prev/next in reading order. A page's nav is bounded:
 //! an open section lists at most `nav.max_section_pages` pages, as a window around the current
 //! page, and links to its index for the rest. Full nav trees in every page grow the site with the
-//! square of its size (mdBook's 10,000-page problem).
+//! square of its size (mdBook's 10,000-page problem). Obsolete documents are left out of the nav's
+//! lists (their section pages still list them, marked); they stay in the reading order.
 
 use std::collections::HashMap;
 
 use serde::Serialize;
 
 use crate::content::{PageKind, Site, url};
-use crate::render::escape::escape_html;
+use crate::render::escape::{escape_html, escape_visible};
 
 #[derive(Debug)]
 pub struct NavItem {
@@ -38,6 +39,8 @@ pub struct Nav<'s> {
     site: &'s Site,
     order: Vec<usize>,
     position: HashMap<usize, usize>,
+    /// Per section, the documents the nav lists: the section's pages that are not obsolete.
+    listed: Vec<Vec<usize>>,
     max_pages: usize,
 }
 
@@ -49,10 +52,22 @@ impl<'s> Nav<'s> {
             .enumerate()
             .map(|(pos, &page)| (page, pos))
             .collect();
+        let listed = site
+            .sections
+            .iter()
+            .map(|s| {
+                s.pages
+                    .iter()
+                    .copied()
+                    .filter(|&p| !site.pages[p].is_obsolete())
+                    .collect()
+            })
+            .collect();
         Nav {
             site,
             order,
             position,
+            listed,
             max_pages: site.config.nav.max_section_pages.max(1),
         }
     }
@@ -84,8 +99,7 @@ impl<'s> Nav<'s> {
 
     fn top_level(&self, from: &str, current: usize, open_sections: &[usize]) -> Vec<NavItem> {
         let root = self.site.root_section();
-        let mut items: Vec<NavItem> = root
-            .pages
+        let mut items: Vec<NavItem> = self.listed[0]
             .iter()
             .map(|&p| self.page_item(from, p, current))
             .collect();
@@ -128,15 +142,16 @@ impl<'s> Nav<'s> {
             more: None,
         };
         if open {
-            let window = window(&s.pages, current, self.max_pages);
+            let pages = &self.listed[section];
+            let window = window(pages, current, self.max_pages);
             item.children.extend(
-                s.pages[window.clone()]
+                pages[window.clone()]
                     .iter()
                     .map(|&p| self.page_item(from, p, current)),
             );
-            if window.len() < s.pages.len() {
+            if window.len() < pages.len() {
                 item.more = Some(More {
-                    count: s.pages.len(),
+                    count: pages.len(),
                     href: link.href,
                 });
             }
@@ -194,7 +209,7 @@ fn write_list(items: &[NavItem], more: Option<&More>, class: &str, out: &mut Str
         } else {
             "\n<li>"
         });
-        let title = escape_html(&item.title);
+        let title = escape_visible(&item.title);
         let current = if item.current {
             " aria-current=\"page\""
         } else {

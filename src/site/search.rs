@@ -34,6 +34,9 @@ pub struct Entry {
     /// `stem:ending,ending` (the words are the stem plus each ending; an ending starting with
     /// `=` is a whole word that does not start with its stem, as `happi:=happy`)
     pub w: String,
+    /// true when the document is obsolete (results mark it); absent otherwise
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub o: bool,
 }
 
 impl Entry {
@@ -61,6 +64,15 @@ impl Entry {
             h: headings,
             x: excerpt.to_string(),
             w: by_stem(rest),
+            o: false,
+        }
+    }
+
+    /// Marks the entry's document as obsolete (or not).
+    pub fn obsolete(self, obsolete: bool) -> Entry {
+        Entry {
+            o: obsolete,
+            ..self
         }
     }
 
@@ -139,11 +151,7 @@ pub fn index_script<'a>(entries: impl Iterator<Item = &'a str> + Clone) -> Strin
 
 /// `sitemap.xml` for `(path, lastmod)` pairs under `base_url`.
 pub fn sitemap(base_url: &str, pages: &[(String, Option<String>)]) -> String {
-    let base = if base_url.ends_with('/') {
-        base_url.to_string()
-    } else {
-        format!("{base_url}/")
-    };
+    let base = crate::content::url::base_with_slash(base_url);
     let mut xml = String::from(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n",
     );

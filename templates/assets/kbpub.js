@@ -1,4 +1,4 @@
-/* kbpub: theme toggle, nav drawer, TOC scrollspy, copy buttons, list filter. */
+/* kbpub: theme toggle, nav drawer, TOC scrollspy, copy buttons, list filter, process maps. */
 (function () {
   'use strict';
   var d = document, html = d.documentElement, w = window;
@@ -92,7 +92,7 @@
     if (navigator.clipboard && w.isSecureContext) navigator.clipboard.writeText(text).then(function () { done(true); }, fallback);
     else fallback();
   }
-  $$('.prose pre').forEach(function (pre) {
+  $$('.prose pre:not(.mermaid)').forEach(function (pre) {
     var wrap = d.createElement('div'), btn = d.createElement('button'), timer = 0;
     wrap.className = 'code-wrap';
     pre.parentNode.insertBefore(wrap, pre);
@@ -114,6 +114,21 @@
       });
     });
   });
+
+  /* Process maps: pre.mermaid drawn by the bundled Mermaid (its script is loaded only on pages
+     that have one), in the theme shown, and drawn again when the theme changes. */
+  var maps = $$('.prose pre.mermaid');
+  if (w.mermaid && maps.length) {
+    var sources = maps.map(function (el) { return el.textContent; });
+    var draw = function () {
+      maps.forEach(function (el, i) { el.removeAttribute('data-processed'); el.textContent = sources[i]; });
+      w.mermaid.initialize({ startOnLoad: false, securityLevel: 'strict', theme: isDark() ? 'dark' : 'default' });
+      w.mermaid.run({ nodes: maps }).catch(function () { /* Mermaid draws the error in the diagram's place */ });
+    };
+    draw();
+    on(themeBtn, 'click', draw);
+    dark.on(draw);
+  }
 
   /* Filter box of long page lists on section pages. */
   $$('input[data-filter]').forEach(function (input) {

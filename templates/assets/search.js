@@ -286,6 +286,7 @@
     a.href = root + String(r.u || '') + (h ? '#' + encodeURIComponent(String(h[1])) : '');
     a.tabIndex = -1;
     a.appendChild(highlight(span('sr-title'), String(r.t || ''), matches));
+    if (r.o) a.appendChild(span('sr-obsolete')).textContent = 'Obsolete';
     if (r.s) a.appendChild(span('sr-section')).textContent = String(r.s);
     if (h) highlight(a.appendChild(span('sr-heading')), '§ ' + String(h[0]), matches);
     a.appendChild(highlight(span('sr-snippet'), snippet(r, matches), matches));

@@ -993,3 +993,30 @@ fn the_reviewer_panel_switches_between_the_internal_partner_and_confluence_views
         "Confluence is internal"
     );
 }
+
+#[test]
+fn a_process_map_is_drawn_as_an_svg_diagram_in_serve_and_from_the_built_files_offline() {
+    let kb = kb();
+    kb.write(
+        "content/guides/escalation.md",
+        "+++\ntitle = \"Escalation\"\ntype = \"playbook\"\n+++\n\nHow it flows.\n\n```mermaid\ngraph TD\n  A[Alert raised] --> B{Partner affected?}\n  B -->|yes| C[Notify the partner]\n```\n",
+    );
+    let diagram = "document.querySelector('.doc-body pre.mermaid svg')?.textContent";
+    let (served, mut browser) = open_in_browser(&kb, "guides/escalation.html");
+    let drawn = browser.wait_for(diagram, "the diagram drawn by the bundled Mermaid");
+    let drawn = drawn.as_str().unwrap();
+    for label in ["Alert raised", "Partner affected?", "Notify the partner"] {
+        assert!(drawn.contains(label), "{label} in {drawn}");
+    }
+    drop(served);
+
+    kb.run(&["build"]).ok();
+    let file = kb.output_file("guides/escalation.html");
+    browser.goto(&format!("file://{}", file.display()));
+    let drawn = browser.wait_for(diagram, "the diagram from the built files");
+    assert!(drawn.as_str().unwrap().contains("Notify the partner"));
+    assert!(
+        browser.holds("[...document.scripts].every(s => !s.src || s.src.startsWith('file:'))"),
+        "every script comes from the built files"
+    );
+}
