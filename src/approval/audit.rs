@@ -15,7 +15,7 @@ use super::policy::{PEOPLE_FILE, POLICY_FILE};
 use super::record::Decision;
 use super::{Approvals, Error, signature};
 use crate::publish::receipt_log;
-use crate::render::escape::escape_html;
+use crate::text::escape_html;
 
 /// One decision as git recorded it.
 #[derive(Debug, Serialize)]

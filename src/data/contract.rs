@@ -370,7 +370,7 @@ impl std::fmt::Display for RecordError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}[{}]", self.kind.name(), self.index)?;
         if let Some(id) = &self.id {
-            write!(f, " (`{}`)", crate::data::display_safe(id, 80))?;
+            write!(f, " (`{}`)", crate::text::display_safe(id, 80))?;
         }
         write!(f, ": {}", self.message)
     }
@@ -464,7 +464,7 @@ impl Validate for MetricRow {
             parse_decimal(&c.amount.value).ok_or_else(|| {
                 format!(
                     "chargeback amount `{}` is not a decimal string",
-                    crate::data::display_safe(&c.amount.value, 40)
+                    crate::text::display_safe(&c.amount.value, 40)
                 )
             })?;
         }

@@ -20,6 +20,7 @@ use serde::{Deserialize, Deserializer};
 
 use crate::config::Config;
 use crate::diag::Diagnostic;
+use crate::text::display_safe;
 use contract::{Incident, Partner, RecordKind};
 pub use snapshot::{Row, Snapshot, StaleMarker};
 
@@ -204,8 +205,6 @@ impl DataConfig {
         Ok(())
     }
 }
-
-pub use crate::net::display_safe;
 
 /// A source as a build sees it.
 #[derive(Debug, Clone)]

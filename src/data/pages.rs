@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::{Dataset, PagesConfig};
 use crate::content::Generated;
-use crate::render::escape::visible;
+use crate::text::visible;
 
 /// Where each data-driven page goes (content-relative `.md` paths).
 #[derive(Debug, Default, Clone)]

@@ -17,10 +17,11 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use super::client::{Event, Limits};
 use super::snapshot::{self, StaleMarker};
-use super::{OnFailure, SourceConfig, display_safe, shown_path, source};
+use super::{OnFailure, SourceConfig, shown_path, source};
 use crate::config::Config;
 use crate::diag::Diagnostic;
 use crate::net::retry::human;
+use crate::text::display_safe;
 
 /// How one source's pull ended.
 #[derive(Debug)]

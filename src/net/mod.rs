@@ -20,6 +20,8 @@ use serde_json::Value;
 pub use redact::Secret;
 use retry::{Budget, Failure, RetryPolicy, Verdict};
 
+use crate::text::display_safe;
+
 /// How requests authenticate.
 #[derive(Clone)]
 pub enum Auth {
@@ -448,24 +450,6 @@ pub fn server_message(text: &str) -> String {
         return "no details".into();
     }
     message.chars().take(300).collect()
-}
-
-/// Text from a server made safe for a terminal or a log line: control and invisible characters
-/// shown as escapes, cut to `max` characters.
-pub fn display_safe(text: &str, max: usize) -> String {
-    let mut out = String::new();
-    for (i, c) in text.chars().enumerate() {
-        if i == max {
-            out.push('…');
-            break;
-        }
-        if c.is_control() || crate::render::escape::is_invisible_format(c) {
-            out.extend(c.escape_unicode());
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 #[cfg(test)]

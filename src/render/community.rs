@@ -13,10 +13,10 @@ use std::sync::LazyLock;
 use base64::Engine as _;
 use pulldown_cmark::{CodeBlockKind, CowStr, Event, LinkType, Tag, TagEnd, html};
 
-use super::escape::escape_html;
 use super::html::alert;
 use super::markdown::{Target, internal_marker_event, target};
 use super::storage::{chart_svg, chart_title, inner_text};
+use crate::text::escape_html;
 
 /// The elements the contract allows.
 pub const TAGS: &[&str] = &[

@@ -5,7 +5,6 @@
 
 pub mod community;
 pub mod data_functions;
-pub mod escape;
 pub mod highlight;
 pub mod html;
 pub mod markdown;

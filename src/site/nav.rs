@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use serde::Serialize;
 
 use crate::content::{PageKind, Site, url};
-use crate::render::escape::escape_html;
+use crate::text::escape_html;
 
 #[derive(Debug)]
 pub struct NavItem {

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::render::escape::escape_html;
+use crate::text::escape_html;
 
 /// Characters of body text kept for the result snippet.
 const EXCERPT_CHARS: usize = 280;

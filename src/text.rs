@@ -1,8 +1,10 @@
-//! Escaping that keeps data from ever becoming markup. One function serves HTML layouts and
-//! Markdown bodies alike: HTML and Markdown metacharacters become numeric character references,
-//! which both HTML and CommonMark show as the literal character and never parse as syntax.
-//! Control characters and invisible bidi / zero-width characters are made visible, so hostile
-//! text cannot reorder or hide what a reader sees.
+//! Text helpers at the bottom of the crate, for every layer: escaping that keeps data from ever
+//! becoming markup, visible markers for invisible and control characters, and display-safe strings
+//! for terminals and logs. One function serves HTML layouts and Markdown bodies alike: HTML and
+//! Markdown metacharacters become numeric character references, which both HTML and CommonMark
+//! show as the literal character and never parse as syntax. Control characters and invisible
+//! bidi / zero-width characters are made visible, so hostile text cannot reorder or hide what a
+//! reader sees.
 
 /// Escapes `input` for use in HTML and Markdown (Tera's autoescape function for kbpub).
 pub fn escape_markup(input: &str) -> String {
@@ -84,6 +86,24 @@ pub fn escape_html(input: &str) -> String {
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
             c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Text from a server made safe for a terminal or a log line: control and invisible characters
+/// shown as escapes, cut to `max` characters.
+pub fn display_safe(text: &str, max: usize) -> String {
+    let mut out = String::new();
+    for (i, c) in text.chars().enumerate() {
+        if i == max {
+            out.push('…');
+            break;
+        }
+        if c.is_control() || is_invisible_format(c) {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
         }
     }
     out
