@@ -8,7 +8,7 @@
 use rayon::prelude::*;
 
 use crate::config::CONFIG_FILE;
-use crate::content::url;
+use crate::content::{DocType, url};
 use crate::diag::Diagnostic;
 use crate::publish::community::mapping::too_large;
 use crate::publish::leak;
@@ -19,7 +19,7 @@ pub fn check(engine: &Engine) -> Vec<Diagnostic> {
     let site = engine.site;
     let community = site.config.community.as_ref();
     let mut diagnostics: Vec<Diagnostic> = community
-        .and_then(|c| c.check().err())
+        .and_then(|c| c.check(&DocType::names()).err())
         .map(|message| {
             Diagnostic::error("community-config", message)
                 .in_file(CONFIG_FILE)

@@ -8,6 +8,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::config::data::RecordKind;
+
 /// The major schema version kbpub understands.
 pub const SCHEMA_MAJOR: u32 = 1;
 pub const SCHEMA_VERSION: &str = "1.0";
@@ -323,37 +325,12 @@ pub struct Incident {
     pub updated_at: DateTime<Utc>,
 }
 
-/// What kind of record a list holds, for messages (`partners[3]`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RecordKind {
-    Partners,
-    Metrics,
-    Incidents,
-}
-
-impl RecordKind {
-    pub const ALL: [RecordKind; 3] = [
-        RecordKind::Partners,
-        RecordKind::Metrics,
-        RecordKind::Incidents,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            RecordKind::Partners => "partners",
-            RecordKind::Metrics => "metrics",
-            RecordKind::Incidents => "incidents",
-        }
-    }
-
-    /// The endpoint serving these records.
-    pub fn path(self) -> &'static str {
-        match self {
-            RecordKind::Partners => "/v1/partners",
-            RecordKind::Metrics => "/v1/metrics",
-            RecordKind::Incidents => "/v1/incidents",
-        }
+/// The endpoint serving records of `kind`.
+pub fn endpoint(kind: RecordKind) -> &'static str {
+    match kind {
+        RecordKind::Partners => "/v1/partners",
+        RecordKind::Metrics => "/v1/metrics",
+        RecordKind::Incidents => "/v1/incidents",
     }
 }
 

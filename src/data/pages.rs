@@ -9,7 +9,8 @@ use std::collections::{BTreeMap, HashSet};
 
 use serde::Serialize;
 
-use super::{Dataset, PagesConfig};
+use super::Dataset;
+use crate::config::data::PagesConfig;
 use crate::content::Generated;
 use crate::text::visible;
 

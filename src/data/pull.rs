@@ -17,8 +17,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use super::client::{Event, Limits};
 use super::snapshot::{self, StaleMarker};
-use super::{OnFailure, SourceConfig, shown_path, source};
+use super::{shown_path, source};
 use crate::config::Config;
+use crate::config::data::{OnFailure, SourceConfig};
 use crate::diag::Diagnostic;
 use crate::net::retry::human;
 use crate::text::display_safe;

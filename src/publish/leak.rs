@@ -199,7 +199,7 @@ fn internal_link(site: &Site, url: &str) -> Option<String> {
     }
     let community = site.config.community.as_ref()?;
     let pattern = &community.article_url;
-    let (prefix, suffix) = pattern.split_once(crate::publish::community::config::EXTERNAL_ID)?;
+    let (prefix, suffix) = pattern.split_once(crate::config::community::EXTERNAL_ID)?;
     let rest = url.strip_prefix(prefix)?;
     let rest = rest.split('#').next().unwrap_or(rest);
     let id = rest.strip_suffix(suffix).unwrap_or(rest);

@@ -113,24 +113,6 @@ async fn run_target(
     Ok(report)
 }
 
-/// The value for the folder `dir` in a per-section map (`"partners" = ...`): the entry of the
-/// longest folder that is `dir` or contains it.
-pub fn by_section<'m>(
-    sections: &'m std::collections::BTreeMap<String, String>,
-    dir: &str,
-) -> Option<&'m str> {
-    sections
-        .iter()
-        .filter(|(folder, _)| {
-            dir == folder.as_str()
-                || dir
-                    .strip_prefix(folder.as_str())
-                    .is_some_and(|rest| rest.starts_with('/'))
-        })
-        .max_by_key(|(folder, _)| folder.len())
-        .map(|(_, value)| value.as_str())
-}
-
 /// A secret from the environment variable `name` (named in kbpub.toml by `key`); the error says
 /// which variable to set, never a value.
 fn secret(name: &str, what: &str, key: &str) -> Result<String, String> {
