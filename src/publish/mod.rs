@@ -3,7 +3,7 @@
 //! ask approval gating which pages may go out (failing closed when gating is broken), then let
 //! each target scan, plan and write. The pure planner (`plan`), receipts, retries, the HTTP edge
 //! and the concurrent runner are shared; `confluence` and `community` are two clients of the
-//! same pieces. `leak` is the partner leak check the community target (and `kbpub check`) runs.
+//! same pieces.
 
 pub mod community;
 pub mod confluence;
@@ -11,7 +11,6 @@ pub mod failure;
 pub mod gate;
 pub mod http;
 pub mod journal;
-pub mod leak;
 pub mod plan;
 pub mod receipt;
 pub mod receipt_log;

@@ -7,6 +7,7 @@ pub mod community;
 pub mod data_functions;
 pub mod highlight;
 pub mod html;
+pub mod leak;
 pub mod markdown;
 pub mod partials;
 pub mod partner;

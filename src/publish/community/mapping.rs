@@ -11,8 +11,8 @@ use crate::config::CommunityConfig;
 use crate::content::{Audience, DocType, Page, Site, Status, url};
 use crate::diag::Diagnostic;
 use crate::publish::gate::Gate;
-use crate::publish::leak;
 use crate::render::Engine;
+use crate::render::leak;
 use crate::render::partner::{self, Links, is_partner_document};
 
 /// The contract's limit on a request body.

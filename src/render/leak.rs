@@ -5,14 +5,15 @@
 //! document partners do not get. Each finding is a diagnostic naming the document and the
 //! offending text, at its position in the source when the text is there (else the document, e.g.
 //! when the text came from live data). `kbpub publish` (community) and `kbpub build --audience
-//! partner` run it on every partner rendering they produce; `kbpub check` calls it too.
+//! partner` run it on every partner rendering they produce; `kbpub check` calls it too. It lives
+//! beside the partner rendering (`partner`) so that every layer above render can run it.
 
 use std::collections::BTreeSet;
 
+use super::Engine;
+use super::partner::{PartnerBody, is_partner_document};
 use crate::content::Site;
 use crate::diag::{Diagnostic, Location};
-use crate::render::Engine;
-use crate::render::partner::{PartnerBody, is_partner_document};
 
 /// Every leak in `body`, the partner rendering of page `page` (from
 /// [`crate::render::partner::body`]). Empty: nothing internal was found.
