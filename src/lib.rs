@@ -7,6 +7,7 @@
 //! See ARCHITECTURE.md for the bird's-eye view and the invariants.
 
 pub mod approval;
+pub mod audit;
 pub mod check;
 pub mod config;
 pub mod content;

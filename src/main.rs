@@ -944,15 +944,15 @@ fn audit(
         .map(|p| p.people)
         .unwrap_or_default();
     let since = since.map(|d| d.and_time(chrono::NaiveTime::MIN).and_utc());
-    let audit = approval::audit::audit(&site.config.root, &approvals, &people, docs, since)
-        .map_err(|e| {
+    let audit =
+        kbpub::audit::audit(&site.config.root, &approvals, &people, docs, since).map_err(|e| {
             report(&e.diagnostics(), Format::Human);
             ExitCode::from(1)
         })?;
     match format {
         AuditFormat::Json => print_json(&audit),
-        AuditFormat::Html => print!("{}", approval::audit::to_html(&audit)),
-        AuditFormat::Csv => match approval::audit::to_csv(&audit) {
+        AuditFormat::Html => print!("{}", kbpub::audit::to_html(&audit)),
+        AuditFormat::Csv => match kbpub::audit::to_csv(&audit) {
             Ok(text) => print!("{text}"),
             Err(e) => {
                 eprintln!("error: cannot write CSV: {e}");
