@@ -9,6 +9,7 @@
 pub mod approval;
 pub mod audit;
 pub mod check;
+pub mod cli;
 pub mod config;
 pub mod content;
 pub mod data;

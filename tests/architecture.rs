@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 /// The layers, top first; each names the top-level modules of `src/` it holds (`main` is
 /// `src/main.rs`).
 const LAYERS: &[(&str, &[&str])] = &[
-    ("command line", &["main"]),
+    ("command line", &["main", "cli"]),
     ("commands", &["serve", "check", "init", "audit", "sim"]),
     ("publishing", &["publish"]),
     ("approval", &["approval"]),

@@ -51,6 +51,82 @@ pub struct SourceReport {
     pub outcome: Outcome,
 }
 
+impl SourceReport {
+    pub fn is_pulled(&self) -> bool {
+        matches!(self.outcome, Outcome::Pulled { .. })
+    }
+
+    /// One line (or two) for people: what was pulled, or why not and what was kept.
+    pub fn summary(&self) -> String {
+        let name = &self.name;
+        match &self.outcome {
+            Outcome::Pulled {
+                as_of,
+                partners,
+                metric_rows,
+                incidents,
+                pages,
+                not_modified,
+                path,
+            } => {
+                let cached = if *not_modified > 0 {
+                    format!(", {not_modified} unchanged since the last pull (ETag)")
+                } else {
+                    String::new()
+                };
+                format!(
+                    "{name}: {partners} partners, {metric_rows} metric rows, {incidents} incidents as of {} ({pages} pages{cached}) -> {path}",
+                    as_of.to_rfc3339()
+                )
+            }
+            Outcome::KeptStale { reason, as_of } => format!(
+                "warning: {name}: pull failed: {reason}\n  kept the previous snapshot (as of {}) under on_failure = \"stale\"; pages using it show a stale banner",
+                as_of.to_rfc3339()
+            ),
+            Outcome::Failed { reason } => format!(
+                "error: {name}: pull failed: {reason}\n  the previous snapshot, if any, was left as it was"
+            ),
+        }
+    }
+}
+
+/// Whether any source failed (a source kept stale did not).
+pub fn any_failed(reports: &[SourceReport]) -> bool {
+    reports
+        .iter()
+        .any(|r| matches!(r.outcome, Outcome::Failed { .. }))
+}
+
+/// `kbpub data pull --format json`: whether every source was pulled (or kept stale) and each
+/// source's result.
+pub fn json_report(reports: &[SourceReport]) -> serde_json::Value {
+    let sources: Vec<serde_json::Value> = reports
+        .iter()
+        .map(|r| match &r.outcome {
+            Outcome::Pulled {
+                as_of,
+                partners,
+                metric_rows,
+                incidents,
+                pages,
+                not_modified,
+                path,
+            } => serde_json::json!({
+                "source": r.name, "result": "pulled", "as_of": as_of, "snapshot": path,
+                "partners": partners, "metric_rows": metric_rows, "incidents": incidents,
+                "pages": pages, "not_modified": not_modified,
+            }),
+            Outcome::KeptStale { reason, as_of } => serde_json::json!({
+                "source": r.name, "result": "stale", "as_of": as_of, "reason": reason,
+            }),
+            Outcome::Failed { reason } => serde_json::json!({
+                "source": r.name, "result": "failed", "reason": reason,
+            }),
+        })
+        .collect();
+    serde_json::json!({ "ok": !any_failed(reports), "sources": sources })
+}
+
 /// Pulls the sources named in `only` (every source when empty). `progress` hears each source's
 /// events. The outer error is for a pull that cannot start (bad config, unknown source name).
 pub fn pull(
