@@ -8,7 +8,7 @@ use std::path::Path;
 
 use common::sim::Sim;
 use common::*;
-use kbpub::render::escape::visible;
+use kbpub::text::visible;
 use kbpub::sim::trading_grid_data::hostile_strings;
 
 const TOKEN: &str = "tg-secret-5f3a9c17e2";
