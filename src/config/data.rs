@@ -1,12 +1,15 @@
 //! `[data]` in `kbpub.toml`: the live data sources (`[[data.sources]]`), their limits, where
 //! snapshots live and the data-driven pages (`[data.pages]`).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use toml::Spanned;
 
-use crate::diag::Diagnostic;
+use crate::diag::{Diagnostic, Location};
 use crate::text::display_safe;
 
 /// The `[data]` section of `kbpub.toml`.
@@ -124,16 +127,17 @@ impl DataConfig {
     }
 
     /// Checks what the types cannot: unique, file-safe names and each kind's required keys.
-    pub fn check(&self) -> Result<(), Diagnostic> {
-        let problem = |name: &str, what: String| {
-            Err(Diagnostic::error(
-                "config",
-                format!("data source `{}`: {what}", display_safe(name, 60)),
-            )
-            .in_file(super::CONFIG_FILE))
-        };
+    /// `Config` runs it when it parses the file, so every loaded configuration has passed it.
+    pub(super) fn check(&self) -> Result<(), Problem> {
         let mut seen = std::collections::HashSet::new();
-        for s in &self.sources {
+        for (index, s) in self.sources.iter().enumerate() {
+            let problem = |key: &'static str, what: &str| {
+                Err(Problem {
+                    index,
+                    key,
+                    message: format!("data source `{}`: {what}", display_safe(&s.name, 60)),
+                })
+            };
             if s.name.is_empty()
                 || !s
                     .name
@@ -141,37 +145,39 @@ impl DataConfig {
                     .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
             {
                 return problem(
-                    &s.name,
-                    "`name` must be letters, digits, `-` or `_` (it names the snapshot file)"
-                        .into(),
+                    "name",
+                    "`name` must be letters, digits, `-` or `_` (it names the snapshot file)",
                 );
             }
             if !seen.insert(&s.name) {
-                return problem(&s.name, "two sources have this name".into());
+                return problem("name", "two sources have this name");
             }
             match s.kind {
                 SourceKind::TradingGrid if s.url.is_none() => {
-                    return problem(
-                        &s.name,
-                        "`url` is required for kind \"trading-grid\"".into(),
-                    );
+                    return problem("kind", "`url` is required for kind \"trading-grid\"");
                 }
                 SourceKind::TradingGrid if s.token_env.is_none() => {
-                    return problem(&s.name, "`token_env` (the environment variable holding the token) is required for kind \"trading-grid\"".into());
+                    return problem(
+                        "kind",
+                        "`token_env` (the environment variable holding the token) is required for kind \"trading-grid\"",
+                    );
                 }
                 SourceKind::File if s.path.is_none() || s.records.is_none() => {
-                    return problem(&s.name, "`path` and `records` (\"partners\", \"metrics\" or \"incidents\") are required for kind \"file\"".into());
+                    return problem(
+                        "kind",
+                        "`path` and `records` (\"partners\", \"metrics\" or \"incidents\") are required for kind \"file\"",
+                    );
                 }
                 _ => {}
             }
             if s.on_failure == OnFailure::Stale && s.max_age.is_none() {
                 return problem(
-                    &s.name,
-                    "`on_failure = \"stale\"` needs `max_age` (e.g. \"48h\")".into(),
+                    "on_failure",
+                    "`on_failure = \"stale\"` needs `max_age` (e.g. \"48h\")",
                 );
             }
             if !(1..=500).contains(&s.page_size) {
-                return problem(&s.name, "`page_size` must be between 1 and 500".into());
+                return problem("page_size", "`page_size` must be between 1 and 500");
             }
         }
         Ok(())
@@ -199,6 +205,41 @@ impl RecordKind {
             RecordKind::Partners => "partners",
             RecordKind::Metrics => "metrics",
             RecordKind::Incidents => "incidents",
+        }
+    }
+}
+
+/// A `[[data.sources]]` entry the types accept but kbpub cannot use: which entry, the key to
+/// point at, and what is wrong.
+#[derive(Debug)]
+pub(super) struct Problem {
+    index: usize,
+    key: &'static str,
+    message: String,
+}
+
+impl Problem {
+    /// The problem as a diagnostic at its key in `text` (the file), or naming only the file when
+    /// the key is not written there (it came from the environment, or is missing).
+    pub(super) fn diagnostic(&self, text: &str) -> Diagnostic {
+        #[derive(Deserialize)]
+        struct File {
+            #[serde(default)]
+            data: Option<Sources>,
+        }
+        #[derive(Deserialize)]
+        struct Sources {
+            #[serde(default)]
+            sources: Vec<BTreeMap<String, Spanned<toml::Value>>>,
+        }
+        let span = toml::from_str::<File>(text).ok().and_then(|file| {
+            let entry = file.data?.sources.into_iter().nth(self.index)?;
+            Some(entry.get(self.key)?.span())
+        });
+        let diagnostic = Diagnostic::error("config", self.message.clone());
+        match span {
+            Some(span) => diagnostic.at(Location::new(super::CONFIG_FILE, Arc::from(text), span)),
+            None => diagnostic.in_file(super::CONFIG_FILE),
         }
     }
 }

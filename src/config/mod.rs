@@ -105,13 +105,16 @@ impl Config {
     ) -> Result<Config, Diagnostic> {
         let in_file = |e: toml::de::Error| toml_diagnostic("config", CONFIG_FILE, text, &e);
         let overrides = overrides::from_vars(vars);
-        if overrides.is_empty() {
-            return toml::from_str::<Config>(text).map_err(in_file);
-        }
-        let table: toml::Table = toml::from_str(text).map_err(in_file)?;
-        overrides::apply(table, &overrides, || {
-            toml::from_str::<Config>(text).map_err(in_file)
-        })
+        let config = if overrides.is_empty() {
+            toml::from_str::<Config>(text).map_err(in_file)?
+        } else {
+            let table: toml::Table = toml::from_str(text).map_err(in_file)?;
+            overrides::apply(table, &overrides, || {
+                toml::from_str::<Config>(text).map_err(in_file)
+            })?
+        };
+        config.data.check().map_err(|p| p.diagnostic(text))?;
+        Ok(config)
     }
 
     pub fn output_dir(&self) -> PathBuf {
@@ -251,6 +254,24 @@ mod tests {
         assert_eq!(c.data.sources[0].url.as_deref(), Some("https://tg.prod"));
         assert_eq!(c.data.budget, std::time::Duration::from_secs(10));
         assert_eq!(c.community.unwrap().base_url, "https://c.example.com");
+    }
+
+    #[test]
+    fn a_data_source_kbpub_cannot_use_is_an_error_at_its_key() {
+        let e = Config::parse(
+            "[[data.sources]]\nname = \"a\"\nkind = \"file\"\npath = \"a.csv\"\nrecords = \"metrics\"\n\n[[data.sources]]\nname = \"b\"\nkind = \"file\"\npath = \"b.csv\"\nrecords = \"metrics\"\npage_size = 900\n",
+        )
+        .unwrap_err();
+        assert_eq!(e.position(), "kbpub.toml:12:13");
+        assert_eq!(
+            e.message,
+            "data source `b`: `page_size` must be between 1 and 500"
+        );
+        let e =
+            Config::parse("[[data.sources]]\nname = \"a\"\nkind = \"trading-grid\"\n").unwrap_err();
+        assert_eq!(e.position(), "kbpub.toml:3:8", "{}", e.message);
+        let e = Config::parse("[[data.sources]]\nname = \"a b\"\nkind = \"file\"\n").unwrap_err();
+        assert_eq!(e.position(), "kbpub.toml:2:8", "{}", e.message);
     }
 
     #[test]

@@ -194,7 +194,6 @@ fn intern_name(table: &mut Vec<String>, name: &str) -> u16 {
 /// is an error naming the file and what to do. No sources configured gives an empty dataset.
 pub fn load(config: &Config) -> Result<Dataset, Vec<Diagnostic>> {
     let data_config = &config.data;
-    data_config.check().map_err(|d| vec![d])?;
     let dir = data_config.dir(&config.root);
     let mut snapshots = Vec::new();
     let mut errors = Vec::new();

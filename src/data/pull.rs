@@ -135,7 +135,6 @@ pub fn pull(
     progress: &(dyn Fn(&str, &Event) + Sync),
 ) -> Result<Vec<SourceReport>, Diagnostic> {
     let data = &config.data;
-    data.check()?;
     if data.sources.is_empty() {
         return Err(
             Diagnostic::error("config", "no data sources are configured")
