@@ -12,18 +12,6 @@ use crate::content::Site;
 use crate::diag::{Diagnostic, Format};
 use crate::render::Engine;
 
-/// What `kbpub approve` was asked to record.
-pub struct Decided {
-    pub docs: Vec<String>,
-    pub reject: bool,
-    pub comment: Option<String>,
-    pub approver: Option<String>,
-    /// The reason of an emergency approval.
-    pub emergency: Option<String>,
-    pub hash: Option<String>,
-    pub commit: bool,
-}
-
 /// The clock (`KBPUB_NOW` or the real one); a `KBPUB_NOW` that cannot be read is a usage error.
 pub fn clock(format: Format) -> Result<DateTime<Utc>, Failure> {
     approval::now().map_err(|d| {
@@ -56,26 +44,17 @@ fn approvals(engine: &Engine, now: DateTime<Utc>) -> Result<Approvals, Failure> 
     Ok(approvals)
 }
 
-pub fn approve(root: Option<PathBuf>, quiet: bool, format: Output, decided: Decided) -> Outcome {
+pub fn approve(
+    root: Option<PathBuf>,
+    quiet: bool,
+    format: Output,
+    request: impl FnOnce(DateTime<Utc>) -> approve::Request,
+) -> Outcome {
     let format = format.diagnostics();
     let now = clock(format)?;
     let site = load_site(root, format)?;
     let engine = engine(&site, format)?;
-    let request = approve::Request {
-        targets: decided.docs,
-        decision: if decided.reject {
-            Decision::Reject
-        } else {
-            Decision::Approve
-        },
-        comment: decided.comment,
-        approver: decided.approver,
-        emergency: decided.emergency,
-        expected_hash: decided.hash,
-        commit: decided.commit,
-        now,
-        cwd: std::env::current_dir().unwrap_or_default(),
-    };
+    let request = request(now);
     let outcome = approve::approve(&engine, &request).map_err(|d| fail(&d, format))?;
     if !quiet {
         for record in &outcome.records {

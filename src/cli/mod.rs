@@ -14,6 +14,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+use crate::approval::approve::Request;
+use crate::approval::record::Decision;
 use crate::config::Config;
 use crate::diag::{self, Diagnostic, Format};
 use args::{Cli, Command, DataCommand};
@@ -104,20 +106,25 @@ pub fn main() -> ExitCode {
             reason,
             hash,
             format,
-        } => approval::approve(
-            root,
-            quiet,
-            format,
-            approval::Decided {
-                docs,
-                reject,
+        } => {
+            let decision = if reject {
+                Decision::Reject
+            } else {
+                Decision::Approve
+            };
+            let request = |now| Request {
+                targets: docs,
+                decision,
                 comment,
                 approver,
                 emergency: reason.filter(|_| emergency),
-                hash,
+                expected_hash: hash,
                 commit: !no_commit,
-            },
-        ),
+                now,
+                cwd: std::env::current_dir().unwrap_or_default(),
+            };
+            approval::approve(root, quiet, format, request)
+        }
         Command::Status { format } => approval::status(root, format),
         Command::Audit {
             docs,
