@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
 
 use super::client::{Event, Limits};
 use super::snapshot::{self, StaleMarker};
@@ -24,8 +25,10 @@ use crate::diag::Diagnostic;
 use crate::net::retry::human;
 use crate::text::display_safe;
 
-/// How one source's pull ended.
-#[derive(Debug)]
+/// How one source's pull ended; serialised as in `kbpub data pull --format json` (`result`:
+/// `pulled`, `stale` or `failed`).
+#[derive(Debug, Serialize)]
+#[serde(tag = "result", rename_all = "lowercase")]
 pub enum Outcome {
     Pulled {
         as_of: DateTime<Utc>,
@@ -34,9 +37,11 @@ pub enum Outcome {
         incidents: usize,
         pages: usize,
         not_modified: usize,
+        #[serde(rename = "snapshot")]
         path: String,
     },
     /// The pull failed; the previous snapshot is kept and marked stale.
+    #[serde(rename = "stale")]
     KeptStale {
         reason: String,
         as_of: DateTime<Utc>,
@@ -45,9 +50,11 @@ pub enum Outcome {
     Failed { reason: String },
 }
 
-#[derive(Debug)]
+#[derive(Debug, Serialize)]
 pub struct SourceReport {
+    #[serde(rename = "source")]
     pub name: String,
+    #[serde(flatten)]
     pub outcome: Outcome,
 }
 
@@ -100,31 +107,7 @@ pub fn any_failed(reports: &[SourceReport]) -> bool {
 /// `kbpub data pull --format json`: whether every source was pulled (or kept stale) and each
 /// source's result.
 pub fn json_report(reports: &[SourceReport]) -> serde_json::Value {
-    let sources: Vec<serde_json::Value> = reports
-        .iter()
-        .map(|r| match &r.outcome {
-            Outcome::Pulled {
-                as_of,
-                partners,
-                metric_rows,
-                incidents,
-                pages,
-                not_modified,
-                path,
-            } => serde_json::json!({
-                "source": r.name, "result": "pulled", "as_of": as_of, "snapshot": path,
-                "partners": partners, "metric_rows": metric_rows, "incidents": incidents,
-                "pages": pages, "not_modified": not_modified,
-            }),
-            Outcome::KeptStale { reason, as_of } => serde_json::json!({
-                "source": r.name, "result": "stale", "as_of": as_of, "reason": reason,
-            }),
-            Outcome::Failed { reason } => serde_json::json!({
-                "source": r.name, "result": "failed", "reason": reason,
-            }),
-        })
-        .collect();
-    serde_json::json!({ "ok": !any_failed(reports), "sources": sources })
+    serde_json::json!({ "ok": !any_failed(reports), "sources": reports })
 }
 
 /// Pulls the sources named in `only` (every source when empty). `progress` hears each source's
