@@ -2,11 +2,14 @@
 //! (`content`), rendered through Tera templates (`render`) and written as a static site (`site`);
 //! `approval` gates what may be published; `check` finds every problem without writing anything,
 //! and `init` scaffolds a new knowledge base. `net` is the one HTTP layer under `data pull` and
-//! publishing.
+//! publishing; `text` (escaping, visible markers, display-safe strings) and `diag` are the bottom
+//! every layer may use.
 //! See ARCHITECTURE.md for the bird's-eye view and the invariants.
 
 pub mod approval;
+pub mod audit;
 pub mod check;
+pub mod cli;
 pub mod config;
 pub mod content;
 pub mod data;
@@ -18,3 +21,4 @@ pub mod render;
 pub mod serve;
 pub mod sim;
 pub mod site;
+pub mod text;

@@ -8,8 +8,8 @@ use std::path::Path;
 
 use common::sim::Sim;
 use common::*;
-use kbpub::render::escape::visible;
 use kbpub::sim::trading_grid_data::hostile_strings;
+use kbpub::text::visible;
 
 const TOKEN: &str = "tg-secret-5f3a9c17e2";
 

@@ -16,14 +16,15 @@
 //! - `status`: the state of one page, with reasons
 //! - `approve`: `kbpub approve`, writing and committing records
 //! - `report`: status and due lists for people; `banner`: the site's approval banners
-//! - `audit`: `kbpub audit`, the decision and publish timeline per document
+//!
+//! `kbpub audit` (`crate::audit`) sits above this module and publishing: it joins the decisions
+//! with the receipt log.
 
 // `Diagnostic` is the project's error type for anything a writer must fix (as in `config` and
 // `render`); these errors are rare and small in number, so their size does not matter.
 #![allow(clippy::result_large_err)]
 
 pub mod approve;
-pub mod audit;
 pub mod banner;
 pub mod family;
 mod git;

@@ -169,6 +169,11 @@ pub fn due(
     list
 }
 
+/// `kbpub due --format json`: the time, the window as written (`30d`) and the documents due.
+pub fn due_json(list: &[Due], now: DateTime<Utc>, within: &str) -> serde_json::Value {
+    serde_json::json!({ "now": now, "within": within, "documents": list })
+}
+
 pub fn due_text(list: &[Due], now: DateTime<Utc>, within: &str) -> String {
     let width = list.iter().map(|d| d.doc.len()).max().unwrap_or(0);
     let mut out = String::new();

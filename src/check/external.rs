@@ -14,43 +14,16 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
-use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures_util::stream::{self, StreamExt};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::config::check::ExternalConfig;
 use crate::diag::{Diagnostic, Location};
 use crate::render::Engine;
 use crate::render::markdown::{self, View};
-
-/// `[check.external]` in `kbpub.toml`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ExternalConfig {
-    /// Time for one request (connecting and the response head).
-    #[serde(deserialize_with = "crate::data::duration")]
-    pub timeout: Duration,
-    /// Requests in flight at once.
-    pub concurrency: usize,
-    /// How long a link that worked is trusted without asking again.
-    #[serde(deserialize_with = "crate::data::duration")]
-    pub cache_for: Duration,
-    /// URL prefixes never requested (e.g. intranet hosts CI cannot reach).
-    pub skip: Vec<String>,
-}
-
-impl Default for ExternalConfig {
-    fn default() -> Self {
-        ExternalConfig {
-            timeout: Duration::from_secs(10),
-            concurrency: 8,
-            cache_for: Duration::from_secs(24 * 3600),
-            skip: Vec::new(),
-        }
-    }
-}
 
 const CACHE_FILE: &str = "external-links.json";
 const MAX_REDIRECTS: usize = 10;

@@ -1,4 +1,4 @@
-//! The partner leak check (`publish::leak`, the one the community target and `kbpub build
+//! The partner leak check (`render::leak`, the one the community target and `kbpub build
 //! --audience partner` run) on the partner rendering of every partner document: an internal-only
 //! marker that was not recognised, an internal host or e-mail address, or a link to the internal
 //! site is an error here as it is there. Partner-only rendering problems (an image that cannot
@@ -8,18 +8,18 @@
 use rayon::prelude::*;
 
 use crate::config::CONFIG_FILE;
-use crate::content::url;
+use crate::content::{DocType, url};
 use crate::diag::Diagnostic;
 use crate::publish::community::mapping::too_large;
-use crate::publish::leak;
 use crate::render::Engine;
+use crate::render::leak;
 use crate::render::partner::{self, Links, is_partner_document};
 
 pub fn check(engine: &Engine) -> Vec<Diagnostic> {
     let site = engine.site;
     let community = site.config.community.as_ref();
     let mut diagnostics: Vec<Diagnostic> = community
-        .and_then(|c| c.check().err())
+        .and_then(|c| c.check(&DocType::names()).err())
         .map(|message| {
             Diagnostic::error("community-config", message)
                 .in_file(CONFIG_FILE)

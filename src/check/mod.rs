@@ -19,34 +19,11 @@ pub mod nav;
 pub mod references;
 pub mod review;
 
-use std::time::Duration;
-
-use serde::Deserialize;
-
 use crate::approval::{self, policy};
 use crate::config::Config;
 use crate::diag::Diagnostic;
 use crate::render::Engine;
 use crate::site;
-
-/// `[check]` in `kbpub.toml`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct CheckConfig {
-    /// `review_by` dates this close are reported as notes (`30d`).
-    #[serde(deserialize_with = "crate::data::duration")]
-    pub review_due_within: Duration,
-    pub external: external::ExternalConfig,
-}
-
-impl Default for CheckConfig {
-    fn default() -> Self {
-        CheckConfig {
-            review_due_within: Duration::from_secs(30 * 86_400),
-            external: external::ExternalConfig::default(),
-        }
-    }
-}
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Options {

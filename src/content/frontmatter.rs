@@ -31,6 +31,11 @@ impl DocType {
         DocType::Notice,
     ];
 
+    /// The names of every type, as front matter writes them.
+    pub fn names() -> [&'static str; 6] {
+        DocType::ALL.map(DocType::name)
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             DocType::Sop => "sop",

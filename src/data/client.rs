@@ -16,7 +16,8 @@ use reqwest::{Method, Url};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::contract::{self, Envelope, RecordError, RecordKind, Validate};
+use super::contract::{self, Envelope, RecordError, Validate};
+use crate::config::data::RecordKind;
 pub use crate::net::Secret;
 use crate::net::retry::{Budget, RetryPolicy};
 use crate::net::{Answer, Auth, Body, HttpError, Request, Retry, Settings};
@@ -175,13 +176,13 @@ impl<'a> Client<'a> {
             not_modified: 0,
         };
         loop {
-            let mut url = self
-                .base
-                .join(kind.path())
-                .map_err(|e| FetchError::Refused {
-                    url: self.base.to_string(),
-                    detail: e.to_string(),
-                })?;
+            let mut url =
+                self.base
+                    .join(contract::endpoint(kind))
+                    .map_err(|e| FetchError::Refused {
+                        url: self.base.to_string(),
+                        detail: e.to_string(),
+                    })?;
             {
                 let mut pairs = url.query_pairs_mut();
                 for (key, value) in query {

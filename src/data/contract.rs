@@ -8,6 +8,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::config::data::RecordKind;
+
 /// The major schema version kbpub understands.
 pub const SCHEMA_MAJOR: u32 = 1;
 pub const SCHEMA_VERSION: &str = "1.0";
@@ -323,37 +325,12 @@ pub struct Incident {
     pub updated_at: DateTime<Utc>,
 }
 
-/// What kind of record a list holds, for messages (`partners[3]`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RecordKind {
-    Partners,
-    Metrics,
-    Incidents,
-}
-
-impl RecordKind {
-    pub const ALL: [RecordKind; 3] = [
-        RecordKind::Partners,
-        RecordKind::Metrics,
-        RecordKind::Incidents,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            RecordKind::Partners => "partners",
-            RecordKind::Metrics => "metrics",
-            RecordKind::Incidents => "incidents",
-        }
-    }
-
-    /// The endpoint serving these records.
-    pub fn path(self) -> &'static str {
-        match self {
-            RecordKind::Partners => "/v1/partners",
-            RecordKind::Metrics => "/v1/metrics",
-            RecordKind::Incidents => "/v1/incidents",
-        }
+/// The endpoint serving records of `kind`.
+pub fn endpoint(kind: RecordKind) -> &'static str {
+    match kind {
+        RecordKind::Partners => "/v1/partners",
+        RecordKind::Metrics => "/v1/metrics",
+        RecordKind::Incidents => "/v1/incidents",
     }
 }
 
@@ -370,7 +347,7 @@ impl std::fmt::Display for RecordError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}[{}]", self.kind.name(), self.index)?;
         if let Some(id) = &self.id {
-            write!(f, " (`{}`)", crate::data::display_safe(id, 80))?;
+            write!(f, " (`{}`)", crate::text::display_safe(id, 80))?;
         }
         write!(f, ": {}", self.message)
     }
@@ -464,7 +441,7 @@ impl Validate for MetricRow {
             parse_decimal(&c.amount.value).ok_or_else(|| {
                 format!(
                     "chargeback amount `{}` is not a decimal string",
-                    crate::data::display_safe(&c.amount.value, 40)
+                    crate::text::display_safe(&c.amount.value, 40)
                 )
             })?;
         }

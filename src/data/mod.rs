@@ -12,200 +12,15 @@ pub mod snapshot;
 pub mod source;
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::path::Path;
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Deserializer};
 
 use crate::config::Config;
 use crate::diag::Diagnostic;
-use contract::{Incident, Partner, RecordKind};
+use crate::text::display_safe;
+use contract::{Incident, Partner};
 pub use snapshot::{Row, Snapshot, StaleMarker};
-
-/// The `[data]` section of `kbpub.toml`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct DataConfig {
-    /// Where snapshots live, relative to the site root.
-    pub dir: PathBuf,
-    /// Time to open a connection.
-    #[serde(deserialize_with = "duration")]
-    pub connect_timeout: Duration,
-    /// Time for one request, body included.
-    #[serde(deserialize_with = "duration")]
-    pub request_timeout: Duration,
-    /// Time for the whole pull, retries and waits included.
-    #[serde(deserialize_with = "duration")]
-    pub budget: Duration,
-    /// Retries of one request after a 429, 502, 503, 504, timeout or connection error.
-    pub retries: u32,
-    pub sources: Vec<SourceConfig>,
-    pub pages: PagesConfig,
-}
-
-impl Default for DataConfig {
-    fn default() -> Self {
-        DataConfig {
-            dir: PathBuf::from("data"),
-            connect_timeout: Duration::from_secs(5),
-            request_timeout: Duration::from_secs(30),
-            budget: Duration::from_secs(300),
-            retries: 5,
-            sources: Vec::new(),
-            pages: PagesConfig::default(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum SourceKind {
-    /// The Trading Grid data API (contract v1).
-    TradingGrid,
-    /// A local JSON or CSV file holding one kind of record.
-    File,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum OnFailure {
-    /// The pull fails; the previous snapshot stays as it was.
-    #[default]
-    Fail,
-    /// Keep the previous snapshot if it is younger than `max_age`; pages show a stale banner.
-    Stale,
-}
-
-/// One `[[data.sources]]` entry.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SourceConfig {
-    /// Names the snapshot file: `data/<name>.json`.
-    pub name: String,
-    pub kind: SourceKind,
-    /// Trading Grid: the API's base URL (`https://tg-data.example.com`).
-    pub url: Option<String>,
-    /// Trading Grid: the environment variable holding the access token (sent as a header only).
-    pub token_env: Option<String>,
-    /// File: path of the JSON or CSV file, relative to the site root.
-    pub path: Option<PathBuf>,
-    /// File: which records it holds.
-    pub records: Option<RecordKind>,
-    #[serde(default)]
-    pub on_failure: OnFailure,
-    /// With `on_failure = "stale"`: how old (by `as_of`) the previous snapshot may be.
-    #[serde(default, deserialize_with = "optional_duration")]
-    pub max_age: Option<Duration>,
-    /// Trading Grid: days of daily metrics to fetch, ending at the source's `as_of`.
-    #[serde(default = "default_days")]
-    pub days: u32,
-    /// Trading Grid: records per page (`?limit=`, at most 500).
-    #[serde(default = "default_page_size")]
-    pub page_size: u32,
-}
-
-fn default_days() -> u32 {
-    90
-}
-
-fn default_page_size() -> u32 {
-    500
-}
-
-/// `[data.pages]`: the data-driven pages.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct PagesConfig {
-    /// Folder (under the site root) of the generated section; `""` turns data pages off.
-    pub section: String,
-    /// Title of the generated section.
-    pub title: String,
-}
-
-impl Default for PagesConfig {
-    fn default() -> Self {
-        PagesConfig {
-            section: "live".into(),
-            title: "Live operations data".into(),
-        }
-    }
-}
-
-pub(crate) fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-    let text = String::deserialize(d)?;
-    humantime::parse_duration(&text).map_err(|e| {
-        serde::de::Error::custom(format!(
-            "`{text}` is not a duration ({e}); write e.g. \"30s\" or \"48h\""
-        ))
-    })
-}
-
-fn optional_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-    duration(d).map(Some)
-}
-
-impl DataConfig {
-    pub fn dir(&self, root: &Path) -> PathBuf {
-        root.join(&self.dir)
-    }
-
-    /// Checks what the types cannot: unique, file-safe names and each kind's required keys.
-    pub fn check(&self) -> Result<(), Diagnostic> {
-        let problem = |name: &str, what: String| {
-            Err(Diagnostic::error(
-                "config",
-                format!("data source `{}`: {what}", display_safe(name, 60)),
-            )
-            .in_file(crate::config::CONFIG_FILE))
-        };
-        let mut seen = std::collections::HashSet::new();
-        for s in &self.sources {
-            if s.name.is_empty()
-                || !s
-                    .name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-            {
-                return problem(
-                    &s.name,
-                    "`name` must be letters, digits, `-` or `_` (it names the snapshot file)"
-                        .into(),
-                );
-            }
-            if !seen.insert(&s.name) {
-                return problem(&s.name, "two sources have this name".into());
-            }
-            match s.kind {
-                SourceKind::TradingGrid if s.url.is_none() => {
-                    return problem(
-                        &s.name,
-                        "`url` is required for kind \"trading-grid\"".into(),
-                    );
-                }
-                SourceKind::TradingGrid if s.token_env.is_none() => {
-                    return problem(&s.name, "`token_env` (the environment variable holding the token) is required for kind \"trading-grid\"".into());
-                }
-                SourceKind::File if s.path.is_none() || s.records.is_none() => {
-                    return problem(&s.name, "`path` and `records` (\"partners\", \"metrics\" or \"incidents\") are required for kind \"file\"".into());
-                }
-                _ => {}
-            }
-            if s.on_failure == OnFailure::Stale && s.max_age.is_none() {
-                return problem(
-                    &s.name,
-                    "`on_failure = \"stale\"` needs `max_age` (e.g. \"48h\")".into(),
-                );
-            }
-            if !(1..=500).contains(&s.page_size) {
-                return problem(&s.name, "`page_size` must be between 1 and 500".into());
-            }
-        }
-        Ok(())
-    }
-}
-
-pub use crate::net::display_safe;
 
 /// A source as a build sees it.
 #[derive(Debug, Clone)]
@@ -379,7 +194,6 @@ fn intern_name(table: &mut Vec<String>, name: &str) -> u16 {
 /// is an error naming the file and what to do. No sources configured gives an empty dataset.
 pub fn load(config: &Config) -> Result<Dataset, Vec<Diagnostic>> {
     let data_config = &config.data;
-    data_config.check().map_err(|d| vec![d])?;
     let dir = data_config.dir(&config.root);
     let mut snapshots = Vec::new();
     let mut errors = Vec::new();

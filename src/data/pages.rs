@@ -9,9 +9,10 @@ use std::collections::{BTreeMap, HashSet};
 
 use serde::Serialize;
 
-use super::{Dataset, PagesConfig};
+use super::Dataset;
+use crate::config::data::PagesConfig;
 use crate::content::{Badge, Generated};
-use crate::render::escape::display_safe;
+use crate::text::display_safe;
 
 /// Where each data-driven page goes (content-relative `.md` paths).
 #[derive(Debug, Default, Clone)]

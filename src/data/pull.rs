@@ -14,16 +14,21 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
 
 use super::client::{Event, Limits};
 use super::snapshot::{self, StaleMarker};
-use super::{OnFailure, SourceConfig, display_safe, shown_path, source};
+use super::{shown_path, source};
 use crate::config::Config;
+use crate::config::data::{OnFailure, SourceConfig};
 use crate::diag::Diagnostic;
 use crate::net::retry::human;
+use crate::text::display_safe;
 
-/// How one source's pull ended.
-#[derive(Debug)]
+/// How one source's pull ended; serialised as in `kbpub data pull --format json` (`result`:
+/// `pulled`, `stale` or `failed`).
+#[derive(Debug, Serialize)]
+#[serde(tag = "result", rename_all = "lowercase")]
 pub enum Outcome {
     Pulled {
         as_of: DateTime<Utc>,
@@ -32,9 +37,11 @@ pub enum Outcome {
         incidents: usize,
         pages: usize,
         not_modified: usize,
+        #[serde(rename = "snapshot")]
         path: String,
     },
     /// The pull failed; the previous snapshot is kept and marked stale.
+    #[serde(rename = "stale")]
     KeptStale {
         reason: String,
         as_of: DateTime<Utc>,
@@ -43,10 +50,64 @@ pub enum Outcome {
     Failed { reason: String },
 }
 
-#[derive(Debug)]
+#[derive(Debug, Serialize)]
 pub struct SourceReport {
+    #[serde(rename = "source")]
     pub name: String,
+    #[serde(flatten)]
     pub outcome: Outcome,
+}
+
+impl SourceReport {
+    pub fn is_pulled(&self) -> bool {
+        matches!(self.outcome, Outcome::Pulled { .. })
+    }
+
+    /// One line (or two) for people: what was pulled, or why not and what was kept.
+    pub fn summary(&self) -> String {
+        let name = &self.name;
+        match &self.outcome {
+            Outcome::Pulled {
+                as_of,
+                partners,
+                metric_rows,
+                incidents,
+                pages,
+                not_modified,
+                path,
+            } => {
+                let cached = if *not_modified > 0 {
+                    format!(", {not_modified} unchanged since the last pull (ETag)")
+                } else {
+                    String::new()
+                };
+                format!(
+                    "{name}: {partners} partners, {metric_rows} metric rows, {incidents} incidents as of {} ({pages} pages{cached}) -> {path}",
+                    as_of.to_rfc3339()
+                )
+            }
+            Outcome::KeptStale { reason, as_of } => format!(
+                "warning: {name}: pull failed: {reason}\n  kept the previous snapshot (as of {}) under on_failure = \"stale\"; pages using it show a stale banner",
+                as_of.to_rfc3339()
+            ),
+            Outcome::Failed { reason } => format!(
+                "error: {name}: pull failed: {reason}\n  the previous snapshot, if any, was left as it was"
+            ),
+        }
+    }
+}
+
+/// Whether any source failed (a source kept stale did not).
+pub fn any_failed(reports: &[SourceReport]) -> bool {
+    reports
+        .iter()
+        .any(|r| matches!(r.outcome, Outcome::Failed { .. }))
+}
+
+/// `kbpub data pull --format json`: whether every source was pulled (or kept stale) and each
+/// source's result.
+pub fn json_report(reports: &[SourceReport]) -> serde_json::Value {
+    serde_json::json!({ "ok": !any_failed(reports), "sources": reports })
 }
 
 /// Pulls the sources named in `only` (every source when empty). `progress` hears each source's
@@ -57,7 +118,6 @@ pub fn pull(
     progress: &(dyn Fn(&str, &Event) + Sync),
 ) -> Result<Vec<SourceReport>, Diagnostic> {
     let data = &config.data;
-    data.check()?;
     if data.sources.is_empty() {
         return Err(
             Diagnostic::error("config", "no data sources are configured")

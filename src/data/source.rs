@@ -8,11 +8,10 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Duration as Days, Utc};
 
+use super::Snapshot;
 use super::client::{Client, Event, FetchError, Limits, Secret};
-use super::contract::{
-    self, Envelope, Incident, MetricRow, Partner, RecordError, RecordKind, Validate,
-};
-use super::{Snapshot, SourceConfig, SourceKind};
+use super::contract::{self, Envelope, Incident, MetricRow, Partner, RecordError, Validate};
+use crate::config::data::{RecordKind, SourceConfig, SourceKind};
 
 /// Why a source could not be read. Never holds the token.
 #[derive(Debug)]

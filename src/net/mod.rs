@@ -20,6 +20,8 @@ use serde_json::Value;
 pub use redact::Secret;
 use retry::{Budget, Failure, RetryPolicy, Verdict};
 
+use crate::text::display_safe;
+
 /// How requests authenticate.
 #[derive(Clone)]
 pub enum Auth {
@@ -449,8 +451,6 @@ pub fn server_message(text: &str) -> String {
     }
     message.chars().take(300).collect()
 }
-
-pub use crate::render::escape::display_safe;
 
 #[cfg(test)]
 mod tests {

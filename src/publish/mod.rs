@@ -3,7 +3,7 @@
 //! ask approval gating which pages may go out (failing closed when gating is broken), then let
 //! each target scan, plan and write. The pure planner (`plan`), receipts, retries, the HTTP edge
 //! and the concurrent runner are shared; `confluence` and `community` are two clients of the
-//! same pieces. `leak` is the partner leak check the community target (and `kbpub check`) runs.
+//! same pieces.
 
 pub mod community;
 pub mod confluence;
@@ -11,7 +11,6 @@ pub mod failure;
 pub mod gate;
 pub mod http;
 pub mod journal;
-pub mod leak;
 pub mod plan;
 pub mod receipt;
 pub mod receipt_log;
@@ -111,24 +110,6 @@ async fn run_target(
         Err(Stopped::Content(diagnostics)) => return Err(diagnostics),
     }
     Ok(report)
-}
-
-/// The value for the folder `dir` in a per-section map (`"partners" = ...`): the entry of the
-/// longest folder that is `dir` or contains it.
-pub fn by_section<'m>(
-    sections: &'m std::collections::BTreeMap<String, String>,
-    dir: &str,
-) -> Option<&'m str> {
-    sections
-        .iter()
-        .filter(|(folder, _)| {
-            dir == folder.as_str()
-                || dir
-                    .strip_prefix(folder.as_str())
-                    .is_some_and(|rest| rest.starts_with('/'))
-        })
-        .max_by_key(|(folder, _)| folder.len())
-        .map(|(_, value)| value.as_str())
 }
 
 /// A secret from the environment variable `name` (named in kbpub.toml by `key`); the error says

@@ -13,11 +13,11 @@ use std::sync::LazyLock;
 use base64::Engine as _;
 use pulldown_cmark::{CowStr, Event, LinkType, Tag, TagEnd, html};
 
-use super::escape::escape_html;
 use super::fence::Fence;
 use super::html::alert;
 use super::markdown::{Target, internal_marker_event, target};
 use super::storage::{DIAGRAM_NOTE, chart_svg, chart_title, inner_text};
+use crate::text::escape_html;
 
 /// The elements the contract allows.
 pub const TAGS: &[&str] = &[

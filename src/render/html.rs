@@ -4,11 +4,11 @@
 
 use pulldown_cmark::{CowStr, Event, Tag, TagEnd, html};
 
-use super::escape::escape_html;
 use super::fence::Fence;
 use super::highlight;
 use super::markdown::{Target, internal_marker_event, target};
 use crate::content::{Site, url};
+use crate::text::escape_html;
 
 /// Maps a prepared link destination to an href relative to the page at `from_url`.
 pub fn href_for(site: &Site, from_url: &str, dest: &str) -> String {

@@ -5,10 +5,10 @@
 
 pub mod community;
 pub mod data_functions;
-pub mod escape;
 pub mod fence;
 pub mod highlight;
 pub mod html;
+pub mod leak;
 pub mod markdown;
 pub mod partials;
 pub mod partner;

@@ -17,8 +17,8 @@ use super::data_functions::{
     Args, DAY, DataContext, IncidentQuery, MetricQuery, date_of, error_code_summaries,
     format_number, format_percent,
 };
-use super::escape::escape_markup as esc;
 use crate::data::contract::Direction;
+use crate::text::escape_markup as esc;
 
 pub type Render = fn(&DataContext, &Args) -> tera::Result<String>;
 

@@ -2,40 +2,13 @@
 //! [`View::Partner`] (internal-only passages dropped; live data withheld while a source is
 //! stale), then written by the community writer (the contract's HTML subset, sanitised, images
 //! as `data:` URLs). The community target sends it; `kbpub build --audience partner` and the
-//! dev server show it; the leak check reads it. Also `[partner]` in `kbpub.toml`: what counts as
-//! internal, and where the partner view of the site is built.
-
-use std::path::PathBuf;
-
-use serde::Deserialize;
+//! dev server show it; the leak check reads it.
 
 use super::community::{self, Resolver};
 use super::markdown::{self, View};
 use super::{AnchorRef, DataUse, Engine, Heading, raster};
 use crate::content::{Audience, Site, Status};
 use crate::diag::Diagnostic;
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct PartnerConfig {
-    /// Domains whose hosts and e-mail addresses must never reach partners (`ops.example.com`
-    /// covers `tg-gw01.ops.example.com` and `edi-oncall@ops.example.com`).
-    pub internal_domains: Vec<String>,
-    /// Single hosts that must never reach partners.
-    pub internal_hostnames: Vec<String>,
-    /// Where `kbpub build --audience partner` writes the partner view of the site.
-    pub output: PathBuf,
-}
-
-impl Default for PartnerConfig {
-    fn default() -> Self {
-        PartnerConfig {
-            internal_domains: Vec::new(),
-            internal_hostnames: Vec::new(),
-            output: PathBuf::from("output-partner"),
-        }
-    }
-}
 
 /// Whether page `page` is a partner document that partners get (current, `audience = "partner"`).
 pub fn is_partner_document(site: &Site, page: usize) -> bool {

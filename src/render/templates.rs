@@ -10,9 +10,9 @@ use std::sync::Arc;
 use include_dir::{Dir, include_dir};
 use tera::Tera;
 
-use super::escape::{escape_markup, escape_visible};
 use crate::content::url;
 use crate::diag::{Diagnostic, Location};
+use crate::text::{escape_markup, escape_visible};
 
 static BUILTIN: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/templates");
 

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::review::ReviewView;
 use crate::diag::{self, Diagnostic};
-use crate::render::escape::escape_html;
+use crate::text::escape_html;
 
 /// The client script, served at [`CLIENT_PATH`].
 pub const CLIENT_JS: &str = include_str!("client.js");

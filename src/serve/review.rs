@@ -17,7 +17,7 @@ use crate::content::{Audience, Page, PageKind, Site, Status};
 use crate::diag::Diagnostic;
 use crate::publish::confluence::mapping;
 use crate::render::Engine;
-use crate::render::escape::{escape_html, escape_visible};
+use crate::text::{escape_html, escape_visible};
 use crate::render::markdown::{self, View};
 use crate::render::storage::{self, PageRef};
 use crate::site::Banner;

@@ -31,7 +31,7 @@ use super::preview::{Job, ViewReply};
 use super::reload::{self, CLIENT_JS, CLIENT_PATH, EVENTS_PATH};
 use super::review::ReviewView;
 use super::store::Store;
-use crate::render::escape::escape_html;
+use crate::text::escape_html;
 
 const REVIEW_PATH: &str = "/_kbpub/review";
 

@@ -157,7 +157,7 @@ pub fn data_banners(data: &Dataset, data_use: DataUse) -> Vec<Banner> {
                 "The last pull of `{}` failed at {}: {}.",
                 source.name,
                 marker.failed_at.format("%Y-%m-%d %H:%M UTC"),
-                crate::data::display_safe(&marker.reason, 240)
+                crate::text::display_safe(&marker.reason, 240)
             );
             let as_of = marker.snapshot_as_of.format("%Y-%m-%d %H:%M UTC");
             Some(if data_use.withheld {

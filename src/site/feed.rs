@@ -6,7 +6,7 @@
 use chrono::NaiveDate;
 
 use crate::content::{DocType, Site, url};
-use crate::render::escape::{escape_html, escape_visible};
+use crate::text::{escape_html, escape_visible};
 
 /// Documents other than notices that the feed lists, the most recently changed first.
 const RECENT_DOCUMENTS: usize = 30;

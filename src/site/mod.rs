@@ -21,7 +21,7 @@ use crate::config::Config;
 use crate::content::{self, Site};
 use crate::data::{self, Dataset};
 use crate::diag::Diagnostic;
-use crate::render::escape::visible;
+use crate::text::visible;
 use crate::render::{AnchorRef, DataUse, Engine, RenderedBody, View, highlight, templates};
 pub use context::Banner;
 use nav::Nav;

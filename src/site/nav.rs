@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use serde::Serialize;
 
 use crate::content::{PageKind, Site, url};
-use crate::render::escape::{escape_html, escape_visible};
+use crate::text::{escape_html, escape_visible};
 
 #[derive(Debug)]
 pub struct NavItem {

@@ -10,7 +10,7 @@ use super::{BuildSummary, Decorations, merged, render_site_with, write_atomicall
 use crate::config::Config;
 use crate::content::{Audience, url};
 use crate::diag::Diagnostic;
-use crate::publish::leak;
+use crate::render::leak;
 use crate::render::partner::{self, Links, is_partner_document};
 use crate::render::{AnchorRef, Engine, RenderedBody};
 use crate::site::Banner;

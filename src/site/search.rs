@@ -12,7 +12,7 @@ use std::sync::OnceLock;
 use rust_stemmers::{Algorithm, Stemmer};
 use serde::Serialize;
 
-use crate::render::escape::escape_html;
+use crate::text::escape_html;
 
 /// Characters of body text kept for the result snippet.
 const EXCERPT_CHARS: usize = 280;

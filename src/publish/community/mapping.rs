@@ -7,12 +7,12 @@
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
-use super::config::CommunityConfig;
-use crate::content::{Audience, Page, Site, Status, url};
+use crate::config::CommunityConfig;
+use crate::content::{Audience, DocType, Page, Site, Status, url};
 use crate::diag::Diagnostic;
 use crate::publish::gate::Gate;
-use crate::publish::leak;
 use crate::render::Engine;
+use crate::render::leak;
 use crate::render::partner::{self, Links, is_partner_document};
 
 /// The contract's limit on a request body.
@@ -36,7 +36,10 @@ pub struct Desired {
 /// The category of page `page`.
 pub fn category<'c>(site: &Site, config: &'c CommunityConfig, page: usize) -> &'c str {
     let p = &site.pages[page];
-    config.category(url::parent_dir(&p.rel_path), p.doc_type())
+    config.category(
+        url::parent_dir(&p.rel_path),
+        p.doc_type().map(DocType::name),
+    )
 }
 
 /// The partner documents of the site, current and obsolete, in nav order.

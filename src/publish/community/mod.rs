@@ -24,7 +24,6 @@
 //! re-reads the article: a version kbpub did not write is drift unless `--force`.
 
 pub mod client;
-pub mod config;
 pub mod mapping;
 
 use std::collections::{BTreeSet, HashSet};
@@ -38,9 +37,10 @@ use super::receipt::{self, Receipt, short_hash};
 use super::report::{PageReport, TargetReport};
 use super::run::{self, JobResult};
 use super::{Context, Stopped};
+pub use crate::config::CommunityConfig;
+use crate::content::DocType;
 use crate::diag::Diagnostic;
 use client::{Article, Client, Content};
-pub use config::CommunityConfig;
 use mapping::Desired;
 
 /// Who edits articles on the community when it is not kbpub, in drift notes.
@@ -56,7 +56,7 @@ pub async fn publish(
     config: &CommunityConfig,
 ) -> Result<TargetReport, Vec<Diagnostic>> {
     let connect = || {
-        config.check()?;
+        config.check(&DocType::names())?;
         let token = super::secret(&config.token_env, "community token", "community.token_env")?;
         Ok(Auth::Bearer(token))
     };

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use super::config::Api;
+use crate::config::confluence::Api;
 use crate::publish::http::{Body, Http, HttpError, Reply};
 
 /// The content property kbpub keeps on every page it manages.

@@ -7,7 +7,7 @@
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
-use super::config::ConfluenceConfig;
+use crate::config::ConfluenceConfig;
 use crate::content::{PageKind, Site, Status, url};
 use crate::diag::Diagnostic;
 use crate::publish::gate::Gate;

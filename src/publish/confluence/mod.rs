@@ -10,7 +10,6 @@
 //! Confluence is reported as drifted.
 
 pub mod client;
-pub mod config;
 pub mod mapping;
 pub mod preflight;
 
@@ -27,11 +26,11 @@ use super::receipt::{self, Receipt, short_hash};
 use super::report::{PageReport, TargetReport};
 use super::run::{self, JobResult};
 use super::{Context, Stopped};
+pub use crate::config::ConfluenceConfig;
 use crate::diag::Diagnostic;
 use crate::render::raster;
 use crate::render::storage::AttachmentData;
 use client::{Client, Content, Page, Property, Space, VERSION_MESSAGE_PREFIX};
-pub use config::ConfluenceConfig;
 use mapping::Desired;
 
 /// Publishes to Confluence. `Err` holds content problems a writer must fix (nothing was sent);

@@ -8,9 +8,9 @@ use std::collections::HashMap;
 
 use rayon::prelude::*;
 
-use super::config::ConfluenceConfig;
 use super::mapping;
 use crate::config::CONFIG_FILE;
+use crate::config::ConfluenceConfig;
 use crate::diag::Diagnostic;
 use crate::publish::gate::Gate;
 use crate::publish::plan::{self, Place, Rules, Wanted};

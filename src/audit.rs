@@ -2,20 +2,21 @@
 //! family), the timeline of its decisions — who, when (the commit's date), which commit, the key
 //! that signed it, which content hash, the policy commit in force — every publish to every target
 //! from the append-only receipt log, and any tampering with its records. As JSON, CSV (one row per
-//! event) or HTML that prints cleanly to PDF.
+//! event) or HTML that prints cleanly to PDF. It joins `approval` with `publish`'s receipt log, so
+//! it sits above both.
 
 use std::fmt::Write;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::history::History;
-use super::ledger::Ledger;
-use super::policy::{PEOPLE_FILE, POLICY_FILE};
-use super::record::Decision;
-use super::{Approvals, Error, signature};
+use crate::approval::history::History;
+use crate::approval::ledger::Ledger;
+use crate::approval::policy::{self, PEOPLE_FILE, POLICY_FILE};
+use crate::approval::record::Decision;
+use crate::approval::{Approvals, Error, signature};
 use crate::publish::receipt_log;
-use crate::render::escape::escape_html;
+use crate::text::escape_html;
 
 /// One decision as git recorded it.
 #[derive(Debug, Serialize)]
@@ -62,7 +63,7 @@ pub struct Audit {
 pub fn audit(
     root: &std::path::Path,
     approvals: &Approvals,
-    people: &super::policy::People,
+    people: &policy::People,
     docs: &[String],
     since: Option<DateTime<Utc>>,
 ) -> Result<Audit, Error> {

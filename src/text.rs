@@ -1,8 +1,10 @@
-//! Escaping that keeps data from ever becoming markup. One function serves HTML layouts and
-//! Markdown bodies alike: HTML and Markdown metacharacters become numeric character references,
-//! which both HTML and CommonMark show as the literal character and never parse as syntax.
-//! Control characters and invisible bidi / zero-width characters are made visible, so hostile
-//! text cannot reorder or hide what a reader sees.
+//! Text helpers at the bottom of the crate, for every layer: escaping that keeps data from ever
+//! becoming markup, visible markers for invisible and control characters, and display-safe strings
+//! for terminals and logs. One function serves HTML layouts and Markdown bodies alike: HTML and
+//! Markdown metacharacters become numeric character references, which both HTML and CommonMark
+//! show as the literal character and never parse as syntax. Control characters and invisible
+//! bidi / zero-width characters are made visible, so hostile text cannot reorder or hide what a
+//! reader sees.
 
 /// Escapes `input` for use in HTML and Markdown (Tera's autoescape function for kbpub).
 pub fn escape_markup(input: &str) -> String {

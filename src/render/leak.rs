@@ -5,14 +5,15 @@
 //! document partners do not get. Each finding is a diagnostic naming the document and the
 //! offending text, at its position in the source when the text is there (else the document, e.g.
 //! when the text came from live data). `kbpub publish` (community) and `kbpub build --audience
-//! partner` run it on every partner rendering they produce; `kbpub check` calls it too.
+//! partner` run it on every partner rendering they produce; `kbpub check` calls it too. It lives
+//! beside the partner rendering (`partner`) so that every layer above render can run it.
 
 use std::collections::BTreeSet;
 
+use super::Engine;
+use super::partner::{PartnerBody, is_partner_document};
 use crate::content::Site;
 use crate::diag::{Diagnostic, Location};
-use crate::render::Engine;
-use crate::render::partner::{PartnerBody, is_partner_document};
 
 /// Every leak in `body`, the partner rendering of page `page` (from
 /// [`crate::render::partner::body`]). Empty: nothing internal was found.
@@ -199,7 +200,7 @@ fn internal_link(site: &Site, url: &str) -> Option<String> {
     }
     let community = site.config.community.as_ref()?;
     let pattern = &community.article_url;
-    let (prefix, suffix) = pattern.split_once(crate::publish::community::config::EXTERNAL_ID)?;
+    let (prefix, suffix) = pattern.split_once(crate::config::community::EXTERNAL_ID)?;
     let rest = url.strip_prefix(prefix)?;
     let rest = rest.split('#').next().unwrap_or(rest);
     let id = rest.strip_suffix(suffix).unwrap_or(rest);

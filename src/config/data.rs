@@ -1,0 +1,245 @@
+//! `[data]` in `kbpub.toml`: the live data sources (`[[data.sources]]`), their limits, where
+//! snapshots live and the data-driven pages (`[data.pages]`).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use toml::Spanned;
+
+use crate::diag::{Diagnostic, Location};
+use crate::text::display_safe;
+
+/// The `[data]` section of `kbpub.toml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DataConfig {
+    /// Where snapshots live, relative to the site root.
+    pub dir: PathBuf,
+    /// Time to open a connection.
+    #[serde(deserialize_with = "super::duration")]
+    pub connect_timeout: Duration,
+    /// Time for one request, body included.
+    #[serde(deserialize_with = "super::duration")]
+    pub request_timeout: Duration,
+    /// Time for the whole pull, retries and waits included.
+    #[serde(deserialize_with = "super::duration")]
+    pub budget: Duration,
+    /// Retries of one request after a 429, 502, 503, 504, timeout or connection error.
+    pub retries: u32,
+    pub sources: Vec<SourceConfig>,
+    pub pages: PagesConfig,
+}
+
+impl Default for DataConfig {
+    fn default() -> Self {
+        DataConfig {
+            dir: PathBuf::from("data"),
+            connect_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(30),
+            budget: Duration::from_secs(300),
+            retries: 5,
+            sources: Vec::new(),
+            pages: PagesConfig::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SourceKind {
+    /// The Trading Grid data API (contract v1).
+    TradingGrid,
+    /// A local JSON or CSV file holding one kind of record.
+    File,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnFailure {
+    /// The pull fails; the previous snapshot stays as it was.
+    #[default]
+    Fail,
+    /// Keep the previous snapshot if it is younger than `max_age`; pages show a stale banner.
+    Stale,
+}
+
+/// One `[[data.sources]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceConfig {
+    /// Names the snapshot file: `data/<name>.json`.
+    pub name: String,
+    pub kind: SourceKind,
+    /// Trading Grid: the API's base URL (`https://tg-data.example.com`).
+    pub url: Option<String>,
+    /// Trading Grid: the environment variable holding the access token (sent as a header only).
+    pub token_env: Option<String>,
+    /// File: path of the JSON or CSV file, relative to the site root.
+    pub path: Option<PathBuf>,
+    /// File: which records it holds.
+    pub records: Option<RecordKind>,
+    #[serde(default)]
+    pub on_failure: OnFailure,
+    /// With `on_failure = "stale"`: how old (by `as_of`) the previous snapshot may be.
+    #[serde(default, deserialize_with = "super::optional_duration")]
+    pub max_age: Option<Duration>,
+    /// Trading Grid: days of daily metrics to fetch, ending at the source's `as_of`.
+    #[serde(default = "default_days")]
+    pub days: u32,
+    /// Trading Grid: records per page (`?limit=`, at most 500).
+    #[serde(default = "default_page_size")]
+    pub page_size: u32,
+}
+
+fn default_days() -> u32 {
+    90
+}
+
+fn default_page_size() -> u32 {
+    500
+}
+
+/// `[data.pages]`: the data-driven pages.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PagesConfig {
+    /// Folder (under the site root) of the generated section; `""` turns data pages off.
+    pub section: String,
+    /// Title of the generated section.
+    pub title: String,
+}
+
+impl Default for PagesConfig {
+    fn default() -> Self {
+        PagesConfig {
+            section: "live".into(),
+            title: "Live operations data".into(),
+        }
+    }
+}
+
+impl DataConfig {
+    pub fn dir(&self, root: &Path) -> PathBuf {
+        root.join(&self.dir)
+    }
+
+    /// Checks what the types cannot: unique, file-safe names and each kind's required keys.
+    /// `Config` runs it when it parses the file, so every loaded configuration has passed it.
+    pub(super) fn check(&self) -> Result<(), Problem> {
+        let mut seen = std::collections::HashSet::new();
+        for (index, s) in self.sources.iter().enumerate() {
+            let problem = |key: &'static str, what: &str| {
+                Err(Problem {
+                    index,
+                    key,
+                    message: format!("data source `{}`: {what}", display_safe(&s.name, 60)),
+                })
+            };
+            if s.name.is_empty()
+                || !s
+                    .name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                return problem(
+                    "name",
+                    "`name` must be letters, digits, `-` or `_` (it names the snapshot file)",
+                );
+            }
+            if !seen.insert(&s.name) {
+                return problem("name", "two sources have this name");
+            }
+            match s.kind {
+                SourceKind::TradingGrid if s.url.is_none() => {
+                    return problem("kind", "`url` is required for kind \"trading-grid\"");
+                }
+                SourceKind::TradingGrid if s.token_env.is_none() => {
+                    return problem(
+                        "kind",
+                        "`token_env` (the environment variable holding the token) is required for kind \"trading-grid\"",
+                    );
+                }
+                SourceKind::File if s.path.is_none() || s.records.is_none() => {
+                    return problem(
+                        "kind",
+                        "`path` and `records` (\"partners\", \"metrics\" or \"incidents\") are required for kind \"file\"",
+                    );
+                }
+                _ => {}
+            }
+            if s.on_failure == OnFailure::Stale && s.max_age.is_none() {
+                return problem(
+                    "on_failure",
+                    "`on_failure = \"stale\"` needs `max_age` (e.g. \"48h\")",
+                );
+            }
+            if !(1..=500).contains(&s.page_size) {
+                return problem("page_size", "`page_size` must be between 1 and 500");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What kind of record a list holds, for messages (`partners[3]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RecordKind {
+    Partners,
+    Metrics,
+    Incidents,
+}
+
+impl RecordKind {
+    pub const ALL: [RecordKind; 3] = [
+        RecordKind::Partners,
+        RecordKind::Metrics,
+        RecordKind::Incidents,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            RecordKind::Partners => "partners",
+            RecordKind::Metrics => "metrics",
+            RecordKind::Incidents => "incidents",
+        }
+    }
+}
+
+/// A `[[data.sources]]` entry the types accept but kbpub cannot use: which entry, the key to
+/// point at, and what is wrong.
+#[derive(Debug)]
+pub(super) struct Problem {
+    index: usize,
+    key: &'static str,
+    message: String,
+}
+
+impl Problem {
+    /// The problem as a diagnostic at its key in `text` (the file), or naming only the file when
+    /// the key is not written there (it came from the environment, or is missing).
+    pub(super) fn diagnostic(&self, text: &str) -> Diagnostic {
+        #[derive(Deserialize)]
+        struct File {
+            #[serde(default)]
+            data: Option<Sources>,
+        }
+        #[derive(Deserialize)]
+        struct Sources {
+            #[serde(default)]
+            sources: Vec<BTreeMap<String, Spanned<toml::Value>>>,
+        }
+        let span = toml::from_str::<File>(text).ok().and_then(|file| {
+            let entry = file.data?.sources.into_iter().nth(self.index)?;
+            Some(entry.get(self.key)?.span())
+        });
+        let diagnostic = Diagnostic::error("config", self.message.clone());
+        match span {
+            Some(span) => diagnostic.at(Location::new(super::CONFIG_FILE, Arc::from(text), span)),
+            None => diagnostic.in_file(super::CONFIG_FILE),
+        }
+    }
+}

@@ -1,0 +1,306 @@
+//! `kbpub.toml`: the site's configuration, found by walking up from the working directory (like
+//! Cargo finds `Cargo.toml`) and parsed strictly, so a misspelt key is an error with its position,
+//! not a silently ignored setting. Environment variables override `[confluence]`, `[community]`
+//! and `[data]` settings ([`overrides`]), so one file serves staging and production.
+//! Every section's type lives here, one file per section, so every layer reads its settings from
+//! the layer below it; the checks a type cannot express are each section's `check`.
+
+pub mod build;
+pub mod check;
+pub mod community;
+pub mod confluence;
+pub mod data;
+pub mod nav;
+pub mod overrides;
+pub mod partner;
+pub mod site;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer};
+
+use crate::diag::{Diagnostic, Location};
+pub use build::BuildConfig;
+pub use check::CheckConfig;
+pub use community::CommunityConfig;
+pub use confluence::ConfluenceConfig;
+pub use data::DataConfig;
+pub use nav::NavConfig;
+pub use partner::PartnerConfig;
+pub use site::SiteConfig;
+
+pub const CONFIG_FILE: &str = "kbpub.toml";
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub site: SiteConfig,
+    #[serde(default)]
+    pub build: BuildConfig,
+    #[serde(default)]
+    pub nav: NavConfig,
+    /// The Confluence publish target; absent: not configured.
+    pub confluence: Option<ConfluenceConfig>,
+    /// The partner-community publish target; absent: not configured.
+    pub community: Option<CommunityConfig>,
+    /// `[partner]`: what counts as internal (the leak check), where the partner view is built.
+    #[serde(default)]
+    pub partner: PartnerConfig,
+    /// `[data]`: live data sources, snapshots and data-driven pages.
+    #[serde(default)]
+    pub data: DataConfig,
+    /// `[check]`: what `kbpub check` looks for and how it checks external links.
+    #[serde(default)]
+    pub check: CheckConfig,
+    /// The folder that holds the site; set after parsing, not read from the file.
+    #[serde(skip)]
+    pub root: PathBuf,
+}
+
+impl Config {
+    /// Finds `kbpub.toml` in `start` or its parents and parses it.
+    pub fn discover(start: &Path) -> Result<Config, Diagnostic> {
+        let start = std::path::absolute(start).unwrap_or_else(|_| start.to_path_buf());
+        for dir in start.ancestors() {
+            let candidate = dir.join(CONFIG_FILE);
+            if candidate.is_file() {
+                return Config::load(dir);
+            }
+        }
+        Err(Diagnostic::error(
+            "no-config",
+            format!(
+                "no {CONFIG_FILE} in {} or any parent folder",
+                start.display()
+            ),
+        )
+        .help("run `kbpub init` to create a knowledge base, or pass `--root DIR`"))
+    }
+
+    /// Parses `root/kbpub.toml`.
+    pub fn load(root: &Path) -> Result<Config, Diagnostic> {
+        let path = root.join(CONFIG_FILE);
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            Diagnostic::error("no-config", format!("cannot read {}: {e}", path.display()))
+                .in_file(CONFIG_FILE)
+                .help("run `kbpub init` to create a knowledge base, or pass `--root DIR`")
+        })?;
+        let mut config = Config::parse_with(&text, std::env::vars())?;
+        config.root = root.to_path_buf();
+        Ok(config)
+    }
+
+    /// Parses `text` as it is, without environment overrides.
+    pub fn parse(text: &str) -> Result<Config, Diagnostic> {
+        Config::parse_with(text, std::iter::empty())
+    }
+
+    /// Parses `text` with the overrides among the environment variables `vars` applied.
+    fn parse_with(
+        text: &str,
+        vars: impl Iterator<Item = (String, String)>,
+    ) -> Result<Config, Diagnostic> {
+        let in_file = |e: toml::de::Error| toml_diagnostic("config", CONFIG_FILE, text, &e);
+        let overrides = overrides::from_vars(vars);
+        let config = if overrides.is_empty() {
+            toml::from_str::<Config>(text).map_err(in_file)?
+        } else {
+            let table: toml::Table = toml::from_str(text).map_err(in_file)?;
+            overrides::apply(table, &overrides, || {
+                toml::from_str::<Config>(text).map_err(in_file)
+            })?
+        };
+        config.data.check().map_err(|p| p.diagnostic(text))?;
+        Ok(config)
+    }
+
+    pub fn output_dir(&self) -> PathBuf {
+        self.root.join(&self.build.output)
+    }
+
+    pub fn partner_output_dir(&self) -> PathBuf {
+        self.root.join(&self.partner.output)
+    }
+
+    pub fn content_dir(&self) -> PathBuf {
+        self.root.join("content")
+    }
+
+    pub fn templates_dir(&self) -> PathBuf {
+        self.root.join("templates")
+    }
+
+    /// `.kbpub-cache/`: what kbpub keeps between runs to save requests (not committed).
+    pub fn cache_dir(&self) -> PathBuf {
+        self.root.join(".kbpub-cache")
+    }
+}
+
+/// Turns a `toml` parse/deserialize error into a diagnostic pointing at its span in `text`.
+pub fn toml_diagnostic(
+    code: &'static str,
+    file: &str,
+    text: &str,
+    error: &toml::de::Error,
+) -> Diagnostic {
+    let message = error.message().to_string();
+    let diagnostic = Diagnostic::error(code, message);
+    match error.span() {
+        Some(span) => diagnostic.at(Location::new(file, Arc::from(text), span)),
+        None => diagnostic.in_file(file),
+    }
+}
+
+/// The value for the folder `dir` in a per-section map (`"partners" = ...`): the entry of the
+/// longest folder that is `dir` or contains it.
+pub fn by_section<'m>(
+    sections: &'m std::collections::BTreeMap<String, String>,
+    dir: &str,
+) -> Option<&'m str> {
+    sections
+        .iter()
+        .filter(|(folder, _)| {
+            dir == folder.as_str()
+                || dir
+                    .strip_prefix(folder.as_str())
+                    .is_some_and(|rest| rest.starts_with('/'))
+        })
+        .max_by_key(|(folder, _)| folder.len())
+        .map(|(_, value)| value.as_str())
+}
+
+/// Deserializes a duration written as text (`"30s"`, `"48h"`).
+fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let text = String::deserialize(d)?;
+    humantime::parse_duration(&text).map_err(|e| {
+        serde::de::Error::custom(format!(
+            "`{text}` is not a duration ({e}); write e.g. \"30s\" or \"48h\""
+        ))
+    })
+}
+
+fn optional_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    duration(d).map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_config_uses_defaults() {
+        let c = Config::parse("").unwrap();
+        assert_eq!(c.build.output, PathBuf::from("output"));
+        assert_eq!(c.nav.max_section_pages, 15);
+    }
+
+    #[test]
+    fn unknown_key_is_an_error_with_position() {
+        let err = Config::parse("[site]\ntitel = \"x\"\n").unwrap_err();
+        assert_eq!(err.position(), "kbpub.toml:2:1");
+        assert!(
+            err.message.contains("unknown field `titel`"),
+            "{}",
+            err.message
+        );
+    }
+
+    fn with_env(text: &str, vars: &[(&str, &str)]) -> Result<Config, Diagnostic> {
+        Config::parse_with(
+            text,
+            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())),
+        )
+    }
+
+    const PUBLISHING: &str = "[confluence]\nbase_url = \"https://staging.example.com/wiki\"\ntoken_env = \"KBPUB_CONFLUENCE_TOKEN\"\ndefault_space = \"OPS\"\n\n[confluence.spaces.OPS]\nparent = \"1\"\n\n[[data.sources]]\nname = \"trading-grid\"\nkind = \"trading-grid\"\nurl = \"https://tg.staging\"\ntoken_env = \"TG\"\n";
+
+    #[test]
+    fn environment_variables_override_settings_by_name() {
+        let c = with_env(
+            PUBLISHING,
+            &[
+                ("KBPUB_CONFLUENCE_BASE_URL", "https://prod.example.com/wiki"),
+                ("KBPUB_CONFLUENCE_CONCURRENCY", "8"),
+                ("KBPUB_CONFLUENCE_SPACES__OPS__PARENT", "42"),
+                ("KBPUB_DATA_SOURCES__TRADING_GRID__URL", "https://tg.prod"),
+                ("KBPUB_DATA_BUDGET", "10s"),
+                ("KBPUB_COMMUNITY_BASE_URL", "https://c.example.com"),
+                ("KBPUB_COMMUNITY_TOKEN_ENV", "C_TOKEN"),
+                (
+                    "KBPUB_COMMUNITY_ARTICLE_URL",
+                    "https://c.example.com/a/{id}",
+                ),
+                ("KBPUB_COMMUNITY_DEFAULT_CATEGORY", "guides"),
+                (
+                    "KBPUB_CONFLUENCE_TOKEN",
+                    "a credential, never read as a setting",
+                ),
+                ("KBPUB_NOW", "2026-01-01T00:00:00Z"),
+                ("PATH", "/bin"),
+            ],
+        )
+        .unwrap();
+        let confluence = c.confluence.unwrap();
+        assert_eq!(confluence.base_url, "https://prod.example.com/wiki");
+        assert_eq!(confluence.concurrency, 8);
+        assert_eq!(
+            confluence.spaces["OPS"].parent.as_deref(),
+            Some("42"),
+            "a string stays a string"
+        );
+        assert_eq!(c.data.sources[0].url.as_deref(), Some("https://tg.prod"));
+        assert_eq!(c.data.budget, std::time::Duration::from_secs(10));
+        assert_eq!(c.community.unwrap().base_url, "https://c.example.com");
+    }
+
+    #[test]
+    fn a_data_source_kbpub_cannot_use_is_an_error_at_its_key() {
+        let e = Config::parse(
+            "[[data.sources]]\nname = \"a\"\nkind = \"file\"\npath = \"a.csv\"\nrecords = \"metrics\"\n\n[[data.sources]]\nname = \"b\"\nkind = \"file\"\npath = \"b.csv\"\nrecords = \"metrics\"\npage_size = 900\n",
+        )
+        .unwrap_err();
+        assert_eq!(e.position(), "kbpub.toml:12:13");
+        assert_eq!(
+            e.message,
+            "data source `b`: `page_size` must be between 1 and 500"
+        );
+        let e =
+            Config::parse("[[data.sources]]\nname = \"a\"\nkind = \"trading-grid\"\n").unwrap_err();
+        assert_eq!(e.position(), "kbpub.toml:3:8", "{}", e.message);
+        let e = Config::parse("[[data.sources]]\nname = \"a b\"\nkind = \"file\"\n").unwrap_err();
+        assert_eq!(e.position(), "kbpub.toml:2:8", "{}", e.message);
+    }
+
+    #[test]
+    fn a_bad_override_names_its_variable_and_a_bad_file_its_position() {
+        let e = with_env(PUBLISHING, &[("KBPUB_CONFLUENCE_CONCURENCY", "8")]).unwrap_err();
+        assert!(
+            e.message.contains("KBPUB_CONFLUENCE_CONCURENCY")
+                && e.message.contains("unknown field `concurency`"),
+            "{}",
+            e.message
+        );
+        let e = with_env(PUBLISHING, &[("KBPUB_CONFLUENCE_CONCURRENCY", "many")]).unwrap_err();
+        assert!(
+            e.message.contains("`KBPUB_CONFLUENCE_CONCURRENCY`"),
+            "{}",
+            e.message
+        );
+        let e = with_env(
+            PUBLISHING,
+            &[("KBPUB_DATA_SOURCES__OTHER__URL", "https://x")],
+        )
+        .unwrap_err();
+        assert!(
+            e.message.contains("no entry is named `OTHER`"),
+            "{}",
+            e.message
+        );
+        let broken = PUBLISHING.replace("default_space", "default_spaec");
+        let e = with_env(&broken, &[("KBPUB_CONFLUENCE_BASE_URL", "https://x")]).unwrap_err();
+        assert_eq!(e.position(), "kbpub.toml:4:1", "{}", e.message);
+    }
+}
