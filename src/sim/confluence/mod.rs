@@ -158,8 +158,8 @@ fn api() -> Router<St> {
 }
 
 /// What an instance checks before any handler: the caller (401 without a known one, put in the
-/// request for handlers), Data Center's `Content-Type` strictness and Cloud's removed v1
-/// endpoints, when those rules are on.
+/// request for handlers), Data Center's `Content-Type` strictness when on, Data Center's missing
+/// v2 (404), and Cloud's removed v1 endpoints when that rule is on.
 fn admit(shared: &St, request: &mut Request) -> Result<(), Response> {
     let (kind, rules) = {
         let instance = lock(shared);
@@ -182,6 +182,9 @@ fn admit(shared: &St, request: &mut Request) -> Result<(), Response> {
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "Unsupported Media Type: this server requires a Content-Type header",
         ));
+    }
+    if kind == Kind::DataCenter && path.starts_with("/api/v2/") {
+        return Err(fail(StatusCode::NOT_FOUND, "Not found"));
     }
     if kind == Kind::Cloud && rules.v1_removed && removed_v1(method, path) {
         return Err(fail(
@@ -291,6 +294,24 @@ fn with_page(shared: &St, id: &str, f: impl FnOnce(&mut PageRec) -> Response) ->
         Ok(page) => f(page),
         Err(response) => response,
     }
+}
+
+/// The current pages `keep` accepts, each as `show` writes it, as the list at `path` (after the
+/// context path) pages them with `paging` (25 by default).
+fn current_pages(
+    instance: &Instance,
+    q: &HashMap<String, String>,
+    keep: impl Fn(&PageRec) -> bool,
+    show: fn(&Instance, &PageRec) -> Value,
+    (path, paging): (&str, Paging),
+) -> Response {
+    let results: Vec<Value> = instance
+        .pages
+        .values()
+        .filter(|p| p.status == "current" && keep(p))
+        .map(|p| show(instance, p))
+        .collect();
+    paged(instance, results, q, path, paging, 25)
 }
 
 /// A list that belongs to current page `id` (its properties, labels, attachments), paged.

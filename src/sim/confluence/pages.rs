@@ -57,18 +57,14 @@ pub(super) fn input(instance: &Instance, body: &Value, v2: bool) -> Result<PageI
     let parent = if v2 {
         id_at("/parentId")
     } else {
-        body.pointer("/ancestors")
+        // The last ancestor is the parent (reference §1.2).
+        let ancestors = body
+            .pointer("/ancestors")
             .and_then(Value::as_array)
-            .and_then(|a| a.last())
-            .and_then(|a| {
-                a.get("id")
-                    .and_then(|v| {
-                        v.as_str()
-                            .map(String::from)
-                            .or_else(|| v.as_u64().map(|n| n.to_string()))
-                    })
-                    .and_then(|s| s.parse().ok())
-            })
+            .map_or(0, Vec::len);
+        ancestors
+            .checked_sub(1)
+            .and_then(|last| id_at(&format!("/ancestors/{last}/id")))
     };
     let body_text = if v2 {
         str_at("/body/value")

@@ -9,11 +9,12 @@ use axum::{Extension, Json};
 use serde_json::{Value, json};
 
 use super::model::{
-    Attachment, Kind, St, User, attachment_json, lock, parse_cql, property_json, sniff,
+    Attachment, Instance, Kind, PageRec, St, User, attachment_json, lock, parse_cql, property_json,
+    sniff,
 };
 use super::pages::{create, property_create, property_update, update};
-use super::paging::{Paging, paged};
-use super::{Q, cloud_only, fail, ok, page_list, page_mut, with_page};
+use super::paging::Paging;
+use super::{Q, cloud_only, current_pages, fail, ok, page_list, page_mut, with_page};
 
 pub(super) async fn v1_space(State(shared): State<St>, Path(key): Path<String>) -> Response {
     let instance = lock(&shared);
@@ -39,22 +40,12 @@ pub(super) async fn v1_current_user(
 
 pub(super) async fn v1_find(State(shared): State<St>, Query(q): Q) -> Response {
     let instance = lock(&shared);
-    let results: Vec<Value> = instance
-        .pages
-        .values()
-        .filter(|p| p.status == "current")
-        .filter(|p| q.get("spaceKey").is_none_or(|s| &p.space == s))
-        .filter(|p| q.get("title").is_none_or(|t| &p.title == t))
-        .map(|p| instance.v1(p))
-        .collect();
-    paged(
-        &instance,
-        results,
-        &q,
-        "/rest/api/content",
-        Paging::Offset,
-        25,
-    )
+    let keep = |p: &PageRec| {
+        q.get("spaceKey").is_none_or(|s| &p.space == s)
+            && q.get("title").is_none_or(|t| &p.title == t)
+    };
+    let list = ("/rest/api/content", Paging::Offset);
+    current_pages(&instance, &q, keep, Instance::v1, list)
 }
 
 pub(super) async fn v1_create(
@@ -74,21 +65,9 @@ pub(super) async fn v1_search(State(shared): State<St>, Query(q): Q) -> Response
             format!("Could not parse cql : {cql}"),
         );
     };
-    let results: Vec<Value> = instance
-        .pages
-        .values()
-        .filter(|p| p.status == "current" && p.indexed)
-        .filter(|p| instance.ancestors(p).iter().any(|a| roots.contains(a)))
-        .map(|p| instance.v1(p))
-        .collect();
-    paged(
-        &instance,
-        results,
-        &q,
-        "/rest/api/content/search",
-        Paging::CqlCursor,
-        25,
-    )
+    let keep = |p: &PageRec| p.indexed && instance.ancestors(p).iter().any(|a| roots.contains(a));
+    let list = ("/rest/api/content/search", Paging::CqlCursor);
+    current_pages(&instance, &q, keep, Instance::v1, list)
 }
 
 pub(super) async fn v1_get(

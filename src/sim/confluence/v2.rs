@@ -1,22 +1,18 @@
-//! The REST v2 surface (Cloud only; Data Center answers 404): spaces, pages and their
+//! The REST v2 surface (Cloud only: Data Center's admission answers 404): spaces, pages and their
 //! properties, with cursor paging.
 
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
 use axum::response::Response;
 use axum::{Extension, Json};
 use serde_json::{Value, json};
 
-use super::model::{Kind, St, User, lock, property_json};
+use super::model::{Instance, PageRec, St, User, lock, property_json};
 use super::pages::{create, property_create, property_update, update};
 use super::paging::{Paging, paged};
-use super::{Q, cloud_only, fail, ok, page_list, page_mut};
+use super::{Q, current_pages, ok, page_list, page_mut};
 
 pub(super) async fn v2_spaces(State(shared): State<St>, Query(q): Q) -> Response {
     let instance = lock(&shared);
-    if instance.kind != Kind::Cloud {
-        return fail(StatusCode::NOT_FOUND, "Not found");
-    }
     let keys: Vec<&str> = q
         .get("keys")
         .map(|k| k.split(',').collect())
@@ -38,30 +34,16 @@ pub(super) async fn v2_spaces(State(shared): State<St>, Query(q): Q) -> Response
 }
 
 pub(super) async fn v2_find(State(shared): State<St>, Query(q): Q) -> Response {
-    if let Err(r) = cloud_only(&shared) {
-        return r;
-    }
     let instance = lock(&shared);
     let space_id: Option<u64> = q.get("space-id").and_then(|s| s.parse().ok());
     let space = space_id
         .and_then(|id| instance.spaces.iter().find(|s| s.id == id))
         .map(|s| s.key.clone());
-    let results: Vec<Value> = instance
-        .pages
-        .values()
-        .filter(|p| p.status == "current")
-        .filter(|p| space.as_ref().is_none_or(|s| &p.space == s))
-        .filter(|p| q.get("title").is_none_or(|t| &p.title == t))
-        .map(|p| instance.v2(p))
-        .collect();
-    paged(
-        &instance,
-        results,
-        &q,
-        "/api/v2/pages",
-        Paging::V2Cursor,
-        25,
-    )
+    let keep = |p: &PageRec| {
+        space.as_ref().is_none_or(|s| &p.space == s) && q.get("title").is_none_or(|t| &p.title == t)
+    };
+    let list = ("/api/v2/pages", Paging::V2Cursor);
+    current_pages(&instance, &q, keep, Instance::v2, list)
 }
 
 pub(super) async fn v2_create(
@@ -69,9 +51,6 @@ pub(super) async fn v2_create(
     Extension(user): Extension<User>,
     Json(body): Json<Value>,
 ) -> Response {
-    if let Err(r) = cloud_only(&shared) {
-        return r;
-    }
     create(&shared, user, &body, true)
 }
 
@@ -80,9 +59,6 @@ pub(super) async fn v2_get(
     Path(id): Path<String>,
     Query(q): Q,
 ) -> Response {
-    if let Err(r) = cloud_only(&shared) {
-        return r;
-    }
     let mut instance = lock(&shared);
     match page_mut(&mut instance, &id).map(|p| p.clone()) {
         Ok(page) => {
@@ -103,9 +79,6 @@ pub(super) async fn v2_update(
     Path(id): Path<String>,
     Json(body): Json<Value>,
 ) -> Response {
-    if let Err(r) = cloud_only(&shared) {
-        return r;
-    }
     update(&shared, user, &id, &body, true)
 }
 
@@ -114,9 +87,6 @@ pub(super) async fn v2_properties(
     Path(id): Path<String>,
     Query(q): Q,
 ) -> Response {
-    if let Err(r) = cloud_only(&shared) {
-        return r;
-    }
     let list = (
         format!("/api/v2/pages/{id}/properties"),
         Paging::V2Cursor,
@@ -136,9 +106,6 @@ pub(super) async fn v2_property_create(
     Path(id): Path<String>,
     Json(body): Json<Value>,
 ) -> Response {
-    if let Err(r) = cloud_only(&shared) {
-        return r;
-    }
     property_create(&shared, &id, &body, true)
 }
 
@@ -147,8 +114,5 @@ pub(super) async fn v2_property_update(
     Path((id, pid)): Path<(String, String)>,
     Json(body): Json<Value>,
 ) -> Response {
-    if let Err(r) = cloud_only(&shared) {
-        return r;
-    }
     property_update(&shared, &id, &|_, p| p.id.to_string() == pid, &body)
 }
