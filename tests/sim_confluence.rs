@@ -389,22 +389,20 @@ fn data_center_can_insist_on_content_type_for_get_and_delete() {
 fn archive_takes_page_ids_as_json_numbers() {
     let sim = Sim::start();
     let id = create(&sim, "cloud", "OPS", "Old page", None);
-    let quoted = call(
-        &sim,
-        "cloud",
-        Method::POST,
-        "/rest/api/content/archive",
-        json!({"pages": [{"id": id}]}),
-    );
+    let archive = |instance: &str, id: Value| {
+        let pages = json!({"pages": [{"id": id}]});
+        call(
+            &sim,
+            instance,
+            Method::POST,
+            "/rest/api/content/archive",
+            pages,
+        )
+    };
+    let quoted = archive("cloud", json!(id));
     assert_eq!(quoted.status, 400, "{}", quoted.body);
     let number: u64 = id.parse().unwrap();
-    let archived = call(
-        &sim,
-        "cloud",
-        Method::POST,
-        "/rest/api/content/archive",
-        json!({"pages": [{"id": number}]}),
-    );
+    let archived = archive("cloud", json!(number));
     assert_eq!(archived.status, 202, "{}", archived.body);
     assert!(
         archived.body["links"]["status"]
@@ -418,13 +416,7 @@ fn archive_takes_page_ids_as_json_numbers() {
         .find(|p| p["id"] == id.as_str())
         .unwrap();
     assert_eq!(page["status"], "archived");
-    let dc = call(
-        &sim,
-        "dc",
-        Method::POST,
-        "/rest/api/content/archive",
-        json!({"pages": [{"id": number}]}),
-    );
+    let dc = archive("dc", json!(number));
     assert_eq!(dc.status, 404, "Data Center cannot archive");
 }
 

@@ -925,29 +925,28 @@ mod tests {
 
     const WRITE: &[(ChangeKind, &str)] = &[(ChangeKind::Modified, DOC)];
 
-    fn commit<'a>(
-        id: &'a str,
-        parents: &'a [&'a str],
-        author: &'a str,
-        day: u32,
-        changes: &'a [(ChangeKind, &'a str)],
-    ) -> CommitData<'a> {
-        CommitData {
-            id,
-            parents,
-            author,
-            committer: author,
-            time: at(day),
-            changes,
-        }
+    /// A straight history, newest first: each step is (author, day, whether it changes the
+    /// document); commit ids count up from `c1`, the oldest.
+    fn linear(steps: &[(&'static str, u32, bool)]) -> Vec<CommitData<'static>> {
+        static IDS: [&str; 4] = ["c1", "c2", "c3", "c4"];
+        let oldest = steps.len() - 1;
+        let commit = |(i, &(author, day, writes)): (usize, &(&'static str, u32, bool))| {
+            let k = oldest - i;
+            CommitData {
+                id: IDS[k],
+                parents: if k == 0 { &[] } else { &IDS[k - 1..k] },
+                author,
+                committer: author,
+                time: at(day),
+                changes: if writes { WRITE } else { &[] },
+            }
+        };
+        steps.iter().enumerate().map(commit).collect()
     }
 
     #[test]
     fn an_approval_of_the_current_version_by_a_member_approves_it() {
-        let commits = [
-            commit("c2", &["c1"], "ana@example.com", 3, &[]),
-            commit("c1", &[], "wes@example.com", 2, WRITE),
-        ];
+        let commits = linear(&[("ana@example.com", 3, false), ("wes@example.com", 2, true)]);
         let page = evaluate(
             &commits,
             vec![(0, record("ana@example.com", Decision::Approve, "d1", 3))],
@@ -971,11 +970,11 @@ mod tests {
 
     #[test]
     fn a_change_after_the_approval_makes_it_stale_and_names_the_commits() {
-        let commits = [
-            commit("c3", &["c2"], "wes@example.com", 4, WRITE),
-            commit("c2", &["c1"], "ana@example.com", 3, &[]),
-            commit("c1", &[], "wes@example.com", 2, WRITE),
-        ];
+        let commits = linear(&[
+            ("wes@example.com", 4, true),
+            ("ana@example.com", 3, false),
+            ("wes@example.com", 2, true),
+        ]);
         let page = evaluate(
             &commits,
             vec![(1, record("ana@example.com", Decision::Approve, "d1", 3))],
@@ -998,10 +997,7 @@ mod tests {
 
     #[test]
     fn the_author_of_a_change_cannot_approve_it() {
-        let commits = [
-            commit("c2", &["c1"], "wes@example.com", 3, &[]),
-            commit("c1", &[], "wes@example.com", 2, WRITE),
-        ];
+        let commits = linear(&[("wes@example.com", 3, false), ("wes@example.com", 2, true)]);
         let page = evaluate(
             &commits,
             vec![(0, record("wes@example.com", Decision::Approve, "d1", 3))],
@@ -1020,10 +1016,7 @@ mod tests {
 
     #[test]
     fn a_record_committed_by_someone_else_does_not_count() {
-        let commits = [
-            commit("c2", &["c1"], "wes@example.com", 3, &[]),
-            commit("c1", &[], "wes@example.com", 2, WRITE),
-        ];
+        let commits = linear(&[("wes@example.com", 3, false), ("wes@example.com", 2, true)]);
         let page = evaluate(
             &commits,
             vec![(0, record("ana@example.com", Decision::Approve, "d1", 3))],
@@ -1038,11 +1031,11 @@ mod tests {
 
     #[test]
     fn one_standing_rejection_outweighs_an_approval() {
-        let commits = [
-            commit("c3", &["c2"], "bob@example.com", 4, &[]),
-            commit("c2", &["c1"], "ana@example.com", 3, &[]),
-            commit("c1", &[], "wes@example.com", 2, WRITE),
-        ];
+        let commits = linear(&[
+            ("bob@example.com", 4, false),
+            ("ana@example.com", 3, false),
+            ("wes@example.com", 2, true),
+        ]);
         let records = vec![
             (1, record("ana@example.com", Decision::Approve, "d1", 3)),
             (0, record("bob@example.com", Decision::Reject, "d1", 4)),

@@ -20,7 +20,7 @@
 //!
 //! `admit` is `Fn(&mut Request) -> Result<(), Response>`: it authenticates (putting the caller in
 //! the request's extensions for handlers) and applies rules that refuse before any handler runs;
-//! `answer_fault` writes an injected fault in the service's own error format. The control
+//! `answer_fault` writes an injected fault (with its status) in the service's own error format. The control
 //! endpoints (no auth, not counted) are `GET stats` (requests by method), `POST faults` (a list of
 //! [`Fault`]), `POST random-faults` ([`RandomFaults`]), `GET rate-limits` ([`RateLimitStats`])
 //! and `POST latency` (`{"ms": N}`).
@@ -43,6 +43,8 @@ use super::traffic::{Fault, RandomFaults, Traffic, client_of};
 
 /// A simulator's check of a request before its handlers; `Err` is the answer instead.
 pub type Admit = dyn Fn(&mut Request) -> Result<(), Response> + Send + Sync;
+/// A simulator's answer to an injected fault, with the fault's status (500 if it is not one).
+pub type AnswerFault = fn(StatusCode, &Fault) -> Response;
 
 /// One simulator's (or instance's) traffic rules, shared by its middleware and its control
 /// endpoints. Cloning shares the state.
@@ -51,14 +53,14 @@ pub struct TrafficLayer {
     traffic: Arc<Mutex<Traffic>>,
     latency_ms: Arc<AtomicU64>,
     admit: Arc<Admit>,
-    answer_fault: fn(&Fault) -> Response,
+    answer_fault: AnswerFault,
 }
 
 impl TrafficLayer {
     /// A layer that admits requests with `admit` and writes injected faults with `answer_fault`.
     pub fn new(
         admit: impl Fn(&mut Request) -> Result<(), Response> + Send + Sync + 'static,
-        answer_fault: fn(&Fault) -> Response,
+        answer_fault: AnswerFault,
     ) -> TrafficLayer {
         TrafficLayer {
             traffic: Arc::default(),
@@ -121,7 +123,8 @@ async fn gatekeeper(
         drain(request).await;
     }
     fault.hold().await;
-    let mut response = (layer.answer_fault)(&fault);
+    let status = StatusCode::from_u16(fault.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = (layer.answer_fault)(status, &fault);
     if let Some(retry_after) = fault.retry_after.as_deref().and_then(|v| v.parse().ok()) {
         response
             .headers_mut()

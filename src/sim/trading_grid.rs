@@ -163,8 +163,7 @@ pub fn router(options: TradingGridArgs) -> Result<Router, String> {
 }
 
 /// An injected fault in the contract's error envelope.
-fn answer_fault(fault: &Fault) -> Response {
-    let status = StatusCode::from_u16(fault.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+fn answer_fault(status: StatusCode, fault: &Fault) -> Response {
     error(
         status,
         "injected",

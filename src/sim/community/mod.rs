@@ -120,8 +120,7 @@ fn admit(request: &mut Request) -> Result<(), Response> {
 }
 
 /// An injected fault in the contract's error format.
-fn answer_fault(fault: &Fault) -> Response {
-    let status = StatusCode::from_u16(fault.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+fn answer_fault(status: StatusCode, fault: &Fault) -> Response {
     fail(
         status,
         "injected",

@@ -197,8 +197,7 @@ fn admit(shared: &St, request: &mut Request) -> Result<(), Response> {
 }
 
 /// An injected fault in Confluence's error format.
-fn answer_fault(fault: &Fault) -> Response {
-    let status = StatusCode::from_u16(fault.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+fn answer_fault(status: StatusCode, fault: &Fault) -> Response {
     let message = match fault.status {
         // The transient conflict Cloud answers under load (reference §2.4).
         409 => "com.atlassian.confluence.api.service.exceptions.ConflictException: javax.persistence.OptimisticLockException: Batch update returned unexpected row count from update [0]; actual row count: 0; expected: 1".to_string(),

@@ -162,13 +162,7 @@ pub(super) fn update(shared: &St, user: User, id: &str, body: &Value, v2: bool) 
         return fail(StatusCode::BAD_REQUEST, "Version number is required");
     };
     if version != current.version + 1 {
-        return fail(
-            StatusCode::CONFLICT,
-            format!(
-                "Version must be incremented on update. Current version is: {}",
-                current.version
-            ),
-        );
+        return version_conflict(current.version);
     }
     if page.space != current.space {
         return fail(
@@ -272,15 +266,17 @@ pub(super) fn property_update(
         .and_then(Value::as_u64)
         .unwrap_or(0);
     if version != property.version + 1 {
-        return fail(
-            StatusCode::CONFLICT,
-            format!(
-                "Version must be incremented on update. Current version is: {}",
-                property.version
-            ),
-        );
+        return version_conflict(property.version);
     }
     property.version = version;
     property.value = body.get("value").cloned().unwrap_or(Value::Null);
     ok(property_json(key, property))
+}
+
+/// The 409 for a version that is not the current one + 1 (reference §2.4, §2.10).
+fn version_conflict(current: u64) -> Response {
+    fail(
+        StatusCode::CONFLICT,
+        format!("Version must be incremented on update. Current version is: {current}"),
+    )
 }
