@@ -35,6 +35,18 @@ impl Commit {
     }
 }
 
+/// A commit as plain data, for [`History::from_commits`].
+#[cfg(test)]
+pub(crate) struct CommitData<'a> {
+    pub id: &'a str,
+    pub parents: &'a [&'a str],
+    pub author: &'a str,
+    pub committer: &'a str,
+    pub time: DateTime<Utc>,
+    /// The files it changed, root-relative.
+    pub changes: &'a [(ChangeKind, &'a str)],
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChangeKind {
     Added,
@@ -131,6 +143,56 @@ impl History {
         history.parse_log(&log)?;
         history.uncommitted = parse_status(&status, &prefix);
         Ok(history)
+    }
+
+    /// A history from commits as data, newest first (children before parents, as `git rev-list
+    /// --date-order` lists them), without git: for tests of the approval decision.
+    #[cfg(test)]
+    pub(crate) fn from_commits(commits: &[CommitData], uncommitted: &[&str]) -> History {
+        let rev_list: Vec<String> = commits
+            .iter()
+            .map(|c| {
+                let mut line = format!("{} {}", c.time.timestamp(), c.id);
+                for parent in c.parents {
+                    line.push(' ');
+                    line.push_str(parent);
+                }
+                line
+            })
+            .collect();
+        let log: String = commits
+            .iter()
+            .map(|c| {
+                let files: String = c
+                    .changes
+                    .iter()
+                    .map(|(kind, path)| {
+                        let status = match kind {
+                            ChangeKind::Added => 'A',
+                            ChangeKind::Modified => 'M',
+                            ChangeKind::Deleted => 'D',
+                        };
+                        format!("{status}\0{path}\0")
+                    })
+                    .collect();
+                format!("\x1e{}\x1f{}\x1f{}\0{files}", c.id, c.author, c.committer)
+            })
+            .collect();
+        let mut history = History {
+            head: commits
+                .first()
+                .map(|c| c.id.to_string())
+                .unwrap_or_default(),
+            commits: Vec::new(),
+            changes: HashMap::new(),
+            renames: Vec::new(),
+            graph: Graph::parse(&rev_list.join("\n")),
+            uncommitted: uncommitted.iter().map(|p| p.to_string()).collect(),
+        };
+        history
+            .parse_log(&log)
+            .expect("every commit is in the graph");
+        history
     }
 
     fn parse_log(&mut self, log: &str) -> Result<(), Diagnostic> {

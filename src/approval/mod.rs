@@ -13,7 +13,9 @@
 //! - `history`: the git history the records are verified against
 //! - `signature`: who signed which commit, by the keys in `people.toml`
 //! - `governance`: which policy is in force (changes approved by the policy owners)
-//! - `status`: the state of one page, with reasons
+//! - `status`: the state of one page, decided from history given as data, with typed reasons
+//! - `reason`: those reasons as data; `wording`: their sentences for people
+//! - `quorum`: which approvers meet a rule's quorum, credited to which group (pure)
 //! - `approve`: `kbpub approve`, writing and committing records
 //! - `report`: status and due lists for people; `banner`: the site's approval banners
 //!
@@ -33,10 +35,13 @@ pub mod hash;
 pub mod history;
 pub mod ledger;
 pub mod policy;
+pub mod quorum;
+pub mod reason;
 pub mod record;
 pub mod report;
 pub mod signature;
 pub mod status;
+pub mod wording;
 
 use std::collections::HashMap;
 

@@ -187,7 +187,7 @@ pub fn due_text(list: &[Due], now: DateTime<Utc>, within: &str) -> String {
         writeln!(
             out,
             "{}  {:<12} {:<10} {:<width$}  {}",
-            super::status::last_day(d.due),
+            super::wording::last_day(d.due),
             when,
             state,
             d.doc,

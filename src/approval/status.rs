@@ -8,6 +8,10 @@
 //! a descendant commit over its ancestor, else the later commit date, a rejection on a tie. One
 //! standing rejection blocks, and so does a record that cannot be read (fail closed) until an
 //! approval committed after it counts.
+//!
+//! The decision gives typed [`Reason`]s ([`super::wording`] words them); the quorum is
+//! [`super::quorum::credit_groups`]; the history is data ([`History`]), so the decision is
+//! tested without git below.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -19,14 +23,15 @@ use super::hash::{self, PageHash};
 use super::history::History;
 use super::ledger::Entry;
 use super::policy::{Policy, Rule};
+use super::quorum::credit_groups;
+use super::reason::{Credit, EmergencyProblem, PartChange, Reason, RecordProblem};
 use super::record::{Decision, Record};
 use super::signature::Signature;
+use super::wording;
 use crate::content::Page;
 
 /// Commits dated further ahead of now than this (clock skew) do not count.
 const MAX_CLOCK_SKEW_MINUTES: i64 = 10;
-/// How many changes or records a reason lists before "and N more".
-const LISTED: usize = 3;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -118,6 +123,9 @@ pub struct PageApproval {
     pub state: State,
     /// Why, in sentences for people: who approved which hash, what changed since, what is missing.
     pub reasons: Vec<String>,
+    /// The same reasons as data, in the same order.
+    #[serde(skip)]
+    pub why: Vec<Reason>,
     /// The hash of the page's current content (`sha256:...`).
     pub content_hash: String,
     /// The policy rule that governs the page.
@@ -203,33 +211,17 @@ pub fn evaluate_page(
         ),
         None => (page.id.clone(), page.file.clone(), page.meta.title.clone()),
     };
-    let mut result = PageApproval {
-        page: index,
-        doc,
-        file,
-        title,
-        state: State::Draft,
-        reasons: Vec::new(),
-        content_hash: hash.hash.clone(),
-        rule: rule.map(|r| r.name.clone()),
-        approvals_used: Vec::new(),
-        emergency: None,
-        review_due: review_by_end,
-        changed_by: Vec::new(),
-        uncommitted: Vec::new(),
-        tampering: tampering.to_vec(),
-        generated_pages: Vec::new(),
-        approved_by: Vec::new(),
-        rejected_by: Vec::new(),
-        parts: hash.parts.clone(),
-    };
+    let mut result = undecided(index, (doc, file, title), hash, rule, review_by_end);
+    result.tampering = tampering.to_vec();
     let Some(rule) = rule else {
-        result.reasons.push(format!(
-            "no rule in .kb/policy.toml matches this page (path `{}`, audience `{}`), so nobody can approve it",
-            page.rel_path,
-            serde_json::to_value(page.meta.audience).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()
-        ));
-        return result;
+        result.why.push(Reason::NoRule {
+            path: page.rel_path.clone(),
+            audience: serde_json::to_value(page.meta.audience)
+                .ok()
+                .and_then(|v| v.as_str().map(String::from))
+                .unwrap_or_default(),
+        });
+        return worded(result, inputs);
     };
     result.uncommitted = hash
         .parts
@@ -238,22 +230,71 @@ pub fn evaluate_page(
         .filter(|f| inputs.history.is_uncommitted(f))
         .collect();
     if !result.uncommitted.is_empty() {
-        result.reasons.push(format!(
-            "not committed yet: changes in {}",
-            result.uncommitted.join(", ")
-        ));
+        result.why.push(Reason::Uncommitted {
+            files: result.uncommitted.clone(),
+        });
     }
-    let evaluation = Evaluation::new(
-        inputs,
-        rule,
-        hash,
-        review_by_end,
-        entries,
-        &mut result.reasons,
-    );
-    evaluation.decide(&mut result);
-    evaluation.block_on_broken_records(entries, &mut result);
-    result.reasons.extend(tampering.iter().cloned());
+    decide(inputs, rule, hash, review_by_end, entries, &mut result);
+    result
+        .why
+        .extend(tampering.iter().cloned().map(Reason::Tampering));
+    worded(result, inputs)
+}
+
+/// A page's approval before any decision: a draft with no reasons.
+fn undecided(
+    index: usize,
+    (doc, file, title): (String, String, String),
+    hash: &PageHash,
+    rule: Option<&Rule>,
+    review_due: Option<DateTime<Utc>>,
+) -> PageApproval {
+    PageApproval {
+        page: index,
+        doc,
+        file,
+        title,
+        state: State::Draft,
+        reasons: Vec::new(),
+        why: Vec::new(),
+        content_hash: hash.hash.clone(),
+        rule: rule.map(|r| r.name.clone()),
+        approvals_used: Vec::new(),
+        emergency: None,
+        review_due,
+        changed_by: Vec::new(),
+        uncommitted: Vec::new(),
+        tampering: Vec::new(),
+        generated_pages: Vec::new(),
+        approved_by: Vec::new(),
+        rejected_by: Vec::new(),
+        parts: hash.parts.clone(),
+    }
+}
+
+/// Decides `result`'s state under `rule` from the records in `entries` (adding to its reasons):
+/// everything of the evaluation that is not about the page's files.
+fn decide(
+    inputs: &Inputs,
+    rule: &Rule,
+    hash: &PageHash,
+    review_by_end: Option<DateTime<Utc>>,
+    entries: &[Entry],
+    result: &mut PageApproval,
+) {
+    let evaluation = Evaluation::new(inputs, rule, hash, review_by_end, entries, &mut result.why);
+    evaluation.decide(result);
+    evaluation.block_on_broken_records(entries, result);
+}
+
+/// `result` with its reasons in words.
+fn worded(mut result: PageApproval, inputs: &Inputs) -> PageApproval {
+    let people = &inputs.policy.people;
+    result.reasons = result
+        .why
+        .iter()
+        .map(|r| wording::render(r, people))
+        .collect();
     result
 }
 
@@ -275,7 +316,7 @@ impl<'a> Evaluation<'a> {
         hash: &'a PageHash,
         review_by_end: Option<DateTime<Utc>>,
         entries: &'a [Entry],
-        reasons: &mut Vec<String>,
+        reasons: &mut Vec<Reason>,
     ) -> Self {
         let history = inputs.history;
         let mut decisions: Vec<Verified> = entries
@@ -361,7 +402,8 @@ impl<'a> Evaluation<'a> {
                 .map(|(_, (_, groups))| groups.clone())
                 .collect();
             if approved != Some(r.content_hash.as_str())
-                && credit_groups(self.rule, &approving).is_some()
+                && credit_groups(self.rule.approvals, self.rule.distinct_groups, &approving)
+                    .is_some()
             {
                 if r.content_hash == self.hash.hash {
                     before_current = baseline;
@@ -379,7 +421,6 @@ impl<'a> Evaluation<'a> {
 
     fn decide(&self, result: &mut PageApproval) {
         let inputs = self.inputs;
-        let people = &inputs.policy.people;
         let history = inputs.history;
         let changers = self.changers(None, self.baseline());
         let excluded = |approver: &str| {
@@ -405,19 +446,19 @@ impl<'a> Evaluation<'a> {
         let (mut counted, mut rejections, mut expired) = (Vec::new(), Vec::new(), Vec::new());
         for (approver, d) in latest {
             let groups = self.eligible_groups(approver);
-            let verb = if d.record.decision == Decision::Approve {
-                "approved"
-            } else {
-                "rejected"
-            };
             if groups.is_empty() {
-                result.reasons.push(format!("{} {verb} this version but is not in the groups of rule `{}` ({}); not counted", people.display(approver), self.rule.name, self.rule.groups.join(", ")));
+                result.why.push(Reason::NotInGroups {
+                    approver: approver.to_string(),
+                    decision: d.record.decision,
+                    rule: self.rule.name.clone(),
+                    groups: self.rule.groups.clone(),
+                });
             } else if let Some(c) = excluded(approver) {
-                result.reasons.push(format!(
-                    "{} {verb} this version but authored or committed changes to it since its last approved state (commit {}); not counted",
-                    people.display(approver),
-                    history.commits[c].short_id()
-                ));
+                result.why.push(Reason::ChangedSinceApproved {
+                    approver: approver.to_string(),
+                    decision: d.record.decision,
+                    commit: history.commits[c].short_id().to_string(),
+                });
             } else if d.record.decision == Decision::Reject {
                 rejections.push(d);
             } else {
@@ -438,23 +479,21 @@ impl<'a> Evaluation<'a> {
             .map(|d| d.record.approver.clone())
             .collect();
         let candidate_groups: Vec<Vec<&str>> = counted.iter().map(|(_, g, _)| g.clone()).collect();
-        let credited = credit_groups(self.rule, &candidate_groups);
+        let credited = credit_groups(
+            self.rule.approvals,
+            self.rule.distinct_groups,
+            &candidate_groups,
+        );
         if !rejections.is_empty() {
             result.state = State::Rejected;
             for d in rejections {
-                let comment = d
-                    .record
-                    .comment
-                    .as_deref()
-                    .map(|c| format!(": {c}"))
-                    .unwrap_or_default();
-                result.reasons.insert(
+                result.why.insert(
                     0,
-                    format!(
-                        "rejected by {} on {}{comment}",
-                        people.display(&d.record.approver),
-                        day(d.time)
-                    ),
+                    Reason::RejectedBy {
+                        approver: d.record.approver.clone(),
+                        time: d.time,
+                        comment: d.record.comment.clone(),
+                    },
                 );
             }
         } else if let Some(credited) = credited {
@@ -470,51 +509,45 @@ impl<'a> Evaluation<'a> {
                 .iter()
                 .map(|a| a.signoff.expires)
                 .min();
-            let who: Vec<String> = result
+            let credits = result
                 .approvals_used
                 .iter()
-                .map(|a| {
-                    format!(
-                        "{} ({}) on {}",
-                        people.display(&a.signoff.approver),
-                        a.group,
-                        day(a.signoff.time)
-                    )
+                .map(|a| Credit {
+                    approver: a.signoff.approver.clone(),
+                    group: a.group.clone(),
+                    time: a.signoff.time,
                 })
                 .collect();
-            let until = result.review_due.map(last_day).unwrap_or_default();
-            result.reasons.insert(
+            result.why.insert(
                 0,
-                format!(
-                    "approved {} by {}; valid until {until}",
-                    hash::short(&self.hash.hash),
-                    who.join(", ")
-                ),
+                Reason::Approved {
+                    hash: self.hash.hash.clone(),
+                    credits,
+                    until: result.review_due,
+                },
             );
-        } else if let Some(emergency) = self.emergency(&changers, &mut result.reasons) {
+        } else if let Some(emergency) = self.emergency(&changers, &mut result.why) {
             result.state = State::Emergency;
-            result.reasons.insert(
+            result.why.insert(
                 0,
-                format!(
-                    "EMERGENCY approval by {} until {}: {}",
-                    people.display(&emergency.signoff.approver),
-                    minute(emergency.signoff.expires),
-                    emergency.reason
-                ),
+                Reason::Emergency {
+                    approver: emergency.signoff.approver.clone(),
+                    expires: emergency.signoff.expires,
+                    reason: emergency.reason.clone(),
+                },
             );
             result.review_due = Some(emergency.signoff.expires);
             result.emergency = Some(emergency);
         } else if !expired.is_empty() {
             result.state = State::Expired;
             for (d, expires) in expired.iter().rev() {
-                let who = people.display(&d.record.approver);
-                result.reasons.insert(
+                result.why.insert(
                     0,
-                    format!(
-                        "approval by {who} of {} expired on {}",
-                        day(d.time),
-                        day(*expires)
-                    ),
+                    Reason::ApprovalExpired {
+                        approver: d.record.approver.clone(),
+                        approved: d.time,
+                        expired: *expires,
+                    },
                 );
             }
         } else if let Some(previous) = self.decisions.iter().rev().find(|d| {
@@ -525,7 +558,7 @@ impl<'a> Evaluation<'a> {
         }) {
             result.state = State::Stale;
             let reason = self.what_changed(previous);
-            result.reasons.insert(0, reason);
+            result.why.insert(0, reason);
         } else {
             result.state = State::Draft;
         }
@@ -534,14 +567,14 @@ impl<'a> Evaluation<'a> {
                 .iter()
                 .map(|(d, _, _)| d.record.approver.as_str())
                 .collect();
-            result.reasons.push(self.quorum_needed(&have));
+            result.why.push(self.quorum_needed(&have));
         }
         if let Some(end) = self
             .review_by_end
             .filter(|end| *end <= inputs.now && !result.state.is_publishable())
         {
             let date = (end - Duration::days(1)).date_naive();
-            result.reasons.push(format!("its review date {date} has passed: update `review_by` and get the page approved again"));
+            result.why.push(Reason::ReviewDatePassed { date });
         }
         let mut changed_by: Vec<String> = changers.into_keys().map(String::from).collect();
         changed_by.sort();
@@ -605,12 +638,14 @@ impl<'a> Evaluation<'a> {
             result.state = State::Blocked;
             result.approvals_used.clear();
             result.emergency = None;
-            result.reasons.insert(0, format!(
-                "blocked: record {} (commit {}) cannot be read: {}; a record that cannot be read blocks the page until it is approved again in a later commit",
-                entry.path,
-                history.commits[commit].short_id(),
-                problem.message
-            ));
+            result.why.insert(
+                0,
+                Reason::Blocked {
+                    record: entry.path.clone(),
+                    commit: history.commits[commit].short_id().to_string(),
+                    problem: problem.message.clone(),
+                },
+            );
         }
     }
 
@@ -636,7 +671,7 @@ impl<'a> Evaluation<'a> {
     fn emergency(
         &self,
         changers: &HashMap<&str, usize>,
-        reasons: &mut Vec<String>,
+        reasons: &mut Vec<Reason>,
     ) -> Option<EmergencyApproval> {
         let inputs = self.inputs;
         let people = &inputs.policy.people;
@@ -649,9 +684,12 @@ impl<'a> Evaluation<'a> {
             let (r, Some(reason)) = (d.record, d.record.emergency.as_ref()) else {
                 continue;
             };
-            let who = people.display(&r.approver);
+            let not_counted = |problem| Reason::EmergencyNotCounted {
+                approver: r.approver.clone(),
+                problem,
+            };
             let Some(policy) = &inputs.policy.emergency else {
-                reasons.push(format!("emergency approval by {who} does not count: the policy has no `[emergency]` section"));
+                reasons.push(not_counted(EmergencyProblem::NoPolicy));
                 continue;
             };
             let expires = [Some(d.time + policy.valid_for), r.expires]
@@ -660,20 +698,18 @@ impl<'a> Evaluation<'a> {
                 .min()
                 .unwrap_or(d.time);
             if people.memberships(&r.approver, &policy.groups).is_empty() {
-                reasons.push(format!(
-                    "emergency approval by {who} does not count: not in the emergency groups ({})",
-                    policy.groups.join(", ")
-                ));
+                reasons.push(not_counted(EmergencyProblem::NotInGroups {
+                    groups: policy.groups.clone(),
+                }));
             } else if let Some(c) = changers
                 .get(r.approver.as_str())
                 .filter(|_| policy.exclude_authors)
             {
-                reasons.push(format!("emergency approval by {who} does not count: authored or committed changes to this version (commit {})", inputs.history.commits[*c].short_id()));
+                reasons.push(not_counted(EmergencyProblem::ChangedIt {
+                    commit: inputs.history.commits[*c].short_id().to_string(),
+                }));
             } else if expires <= inputs.now {
-                reasons.push(format!(
-                    "emergency approval by {who} expired on {}",
-                    minute(expires)
-                ));
+                reasons.push(not_counted(EmergencyProblem::Expired { at: expires }));
             } else {
                 found = Some(EmergencyApproval {
                     signoff: self.signoff(d, expires),
@@ -684,152 +720,120 @@ impl<'a> Evaluation<'a> {
         found
     }
 
-    /// "approved for <hash> by ..., changed since: ..." for a stale page.
-    fn what_changed(&self, previous: &Verified) -> String {
+    /// Who approved which earlier version, and what changed since, for a stale page.
+    fn what_changed(&self, previous: &Verified) -> Reason {
         let record = previous.record;
         let history = self.inputs.history;
-        let mut parts: Vec<String> = Vec::new();
+        let mut changes: Vec<PartChange> = Vec::new();
         for part in &self.hash.parts {
             match record.hashed.get(&part.name) {
                 Some(digest) if *digest == part.digest => {}
-                Some(_) => parts.push(part_label(&part.name)),
-                None => parts.push(format!("{} (newly used)", part_label(&part.name))),
+                Some(_) => changes.push(PartChange::Changed(part.name.clone())),
+                None => changes.push(PartChange::NewlyUsed(part.name.clone())),
             }
         }
         let current: HashSet<&str> = self.hash.parts.iter().map(|p| p.name.as_str()).collect();
-        parts.extend(
+        changes.extend(
             record
                 .hashed
                 .keys()
                 .filter(|n| !current.contains(n.as_str()))
-                .map(|n| format!("{} (no longer used)", part_label(n))),
+                .map(|n| PartChange::NoLongerUsed(n.clone())),
         );
-        let mut commits: Vec<String> = self
+        let commits = self
             .page_changes
             .iter()
             .filter(|&&c| !history.is_ancestor(c, previous.commit))
             .map(|&c| {
-                format!(
-                    "{} by {}",
-                    history.commits[c].short_id(),
-                    history.commits[c].author
-                )
+                let commit = &history.commits[c];
+                (commit.short_id().to_string(), commit.author.clone())
             })
             .collect();
-        let more = commits.len().saturating_sub(LISTED);
-        commits.truncate(LISTED);
-        if more > 0 {
-            commits.push(format!("{more} more"));
+        Reason::Stale {
+            hash: record.content_hash.clone(),
+            approver: record.approver.clone(),
+            approved: previous.time,
+            changes,
+            commits,
         }
-        let changed = if parts.is_empty() {
-            "the content changed".to_string()
-        } else {
-            format!("changed since: {}", parts.join(", "))
-        };
-        let commits = if commits.is_empty() {
-            String::new()
-        } else {
-            format!(" (commits {})", commits.join(", "))
-        };
-        format!(
-            "approved for {} by {} on {}; {changed}{commits}",
-            hash::short(&record.content_hash),
-            self.inputs.policy.people.display(&record.approver),
-            day(previous.time)
-        )
     }
 
     /// What the rule asks for and which valid approvals of this version there are.
-    fn quorum_needed(&self, have: &[&str]) -> String {
+    fn quorum_needed(&self, have: &[&str]) -> Reason {
         let rule = self.rule;
-        let per_group = if rule.distinct_groups {
-            ", each from a different group"
-        } else {
-            ""
-        };
-        let people = &self.inputs.policy.people;
-        let has = match have {
-            [] => "none yet".to_string(),
-            some => some
-                .iter()
-                .map(|a| people.display(a))
-                .collect::<Vec<_>>()
-                .join(", "),
-        };
-        format!(
-            "needs {} approval{} of this version from {}{per_group} (rule `{}`); valid approvals: {has}",
-            rule.approvals,
-            if rule.approvals == 1 { "" } else { "s" },
-            rule.groups.join(", "),
-            rule.name,
-        )
+        Reason::QuorumNeeded {
+            approvals: rule.approvals,
+            groups: rule.groups.clone(),
+            distinct_groups: rule.distinct_groups,
+            rule: rule.name.clone(),
+            valid: have.iter().map(|a| a.to_string()).collect(),
+        }
     }
 }
 
 /// Checks a record against history: committed (as first committed), the commit that added it
 /// authored by its approver, who is a known person; not dated after that commit, and that commit
 /// not dated in the future.
-fn verify<'r>(inputs: &Inputs, entry: &'r Entry) -> Result<Verified<'r>, String> {
+fn verify<'r>(inputs: &Inputs, entry: &'r Entry) -> Result<Verified<'r>, Reason> {
     let history = inputs.history;
-    let path = &entry.path;
+    let not_counted = |problem| Reason::RecordNotCounted {
+        record: entry.path.clone(),
+        problem,
+    };
     let Ok(record) = &entry.record else {
-        return Err(format!("{path} does not count: it cannot be read"));
+        return Err(not_counted(RecordProblem::Unreadable));
     };
     let Some(commit) = entry.commit else {
-        return Err(format!(
-            "{path} does not count: it is not committed (approvals count once their commit is in the history)"
-        ));
+        return Err(not_counted(RecordProblem::NotCommitted));
     };
     let c = &history.commits[commit];
+    let short = c.short_id().to_string();
     if c.author != record.approver {
-        return Err(format!(
-            "{path} does not count: commit {} that added it is authored by {}, not by the approver {}",
-            c.short_id(),
-            c.author,
-            record.approver
-        ));
+        return Err(not_counted(RecordProblem::AuthoredByOther {
+            commit: short,
+            author: c.author.clone(),
+            approver: record.approver.clone(),
+        }));
     }
     let signature = inputs.signatures.get(&c.id).cloned().unwrap_or_default();
     if inputs.policy.require_signed && record.decision == Decision::Approve {
         let problem = match (&signature.signer, &signature.key) {
             (Some(signer), _) if *signer == record.approver => None,
-            (Some(signer), _) => Some(format!(
-                "is signed with a key of {signer}, not of the approver"
-            )),
-            (None, Some(key)) => Some(format!(
-                "is signed with key {key}, which is not one of {}'s keys in .kb/people.toml (or the signature is bad)",
-                record.approver
-            )),
-            (None, None) => Some("is not signed".to_string()),
+            (Some(signer), _) => Some(RecordProblem::SignedByOther {
+                commit: short.clone(),
+                signer: signer.clone(),
+            }),
+            (None, Some(key)) => Some(RecordProblem::UnknownKey {
+                commit: short.clone(),
+                key: key.clone(),
+                approver: record.approver.clone(),
+            }),
+            (None, None) => Some(RecordProblem::Unsigned {
+                commit: short.clone(),
+            }),
         };
         if let Some(problem) = problem {
-            return Err(format!(
-                "{path} does not count: commit {} that added it {problem}; the policy has `require_signed = true`",
-                c.short_id()
-            ));
+            return Err(not_counted(problem));
         }
     }
     if inputs.policy.people.get(&record.approver).is_none() {
-        return Err(format!(
-            "{path} does not count: {} is not in .kb/people.toml",
-            record.approver
-        ));
+        return Err(not_counted(RecordProblem::UnknownPerson {
+            approver: record.approver.clone(),
+        }));
     }
     if record.time > c.time {
-        return Err(format!(
-            "{path} does not count: it is dated {}, after commit {} that added it ({}); times come from git",
-            minute(record.time),
-            c.short_id(),
-            minute(c.time)
-        ));
+        return Err(not_counted(RecordProblem::DatedAfterCommit {
+            time: record.time,
+            commit: short,
+            commit_time: c.time,
+        }));
     }
     let time = history.effective_time(commit);
     if time > inputs.now + Duration::minutes(MAX_CLOCK_SKEW_MINUTES) {
-        return Err(format!(
-            "{path} does not count: commit {} that added it is dated in the future ({})",
-            c.short_id(),
-            minute(time)
-        ));
+        return Err(not_counted(RecordProblem::CommitInFuture {
+            commit: short,
+            time,
+        }));
     }
     Ok(Verified {
         record,
@@ -839,72 +843,209 @@ fn verify<'r>(inputs: &Inputs, entry: &'r Entry) -> Result<Verified<'r>, String>
     })
 }
 
-/// The group each candidate is credited to when together they meet the rule's quorum; `None`
-/// when they do not. With `distinct_groups`, each group is credited at most once (a maximum
-/// bipartite matching, so a person in two groups is credited where it helps).
-fn credit_groups<'g>(rule: &Rule, candidates: &[Vec<&'g str>]) -> Option<Vec<&'g str>> {
-    if !rule.distinct_groups {
-        return (candidates.len() >= rule.approvals)
-            .then(|| candidates.iter().map(|g| g[0]).collect());
-    }
-    let mut owner: HashMap<&str, usize> = HashMap::new();
-    for c in 0..candidates.len() {
-        assign(c, candidates, &mut owner, &mut HashSet::new());
-    }
-    if owner.len() < rule.approvals {
-        return None;
-    }
-    let mut credited: Vec<&str> = candidates.iter().map(|g| g[0]).collect();
-    for (group, c) in owner {
-        credited[c] = group;
-    }
-    Some(credited)
-}
+#[cfg(test)]
+mod tests {
+    //! The decision on history given as data (no git): each test states the commits, the records
+    //! and the page's current hash, and matches the typed reasons.
 
-/// One augmenting-path step of the matching: finds a group for candidate `c`, moving others.
-fn assign<'g>(
-    c: usize,
-    candidates: &[Vec<&'g str>],
-    owner: &mut HashMap<&'g str, usize>,
-    visited: &mut HashSet<&'g str>,
-) -> bool {
-    for &group in &candidates[c] {
-        if visited.insert(group) {
-            let free = match owner.get(group) {
-                None => true,
-                Some(&other) => assign(other, candidates, owner, visited),
-            };
-            if free {
-                owner.insert(group, c);
-                return true;
-            }
+    use std::collections::BTreeMap;
+
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::approval::hash::{DOCUMENT_PART, Part};
+    use crate::approval::history::{ChangeKind, CommitData};
+    use crate::approval::policy::People;
+
+    const PEOPLE: &str = "[[person]]\nemail = \"wes@example.com\"\nname = \"Wes Writer\"\n[[person]]\nemail = \"ana@example.com\"\nname = \"Ana Ops\"\n[[person]]\nemail = \"bob@example.com\"\nname = \"Bob Ops\"\n\n[groups]\nops = [\"ana@example.com\", \"bob@example.com\", \"wes@example.com\"]\n";
+    const POLICY: &str = "[[rule]]\nname = \"everything\"\napprovals = 1\ngroups = [\"ops\"]\n";
+    const DOC: &str = "content/doc.md";
+
+    fn at(day: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 5, day, 12, 0, 0).unwrap()
+    }
+
+    /// A record of `approver`'s `decision` on the document at digest `digest`, made on `day`.
+    fn record(approver: &str, decision: Decision, digest: &str, day: u32) -> Record {
+        let name = approver.split('@').next().unwrap();
+        Record {
+            path: format!(".kb/approvals/doc/{name}-{day}.toml"),
+            doc: "doc".into(),
+            file: DOC.into(),
+            content_hash: format!("sha256:{digest}"),
+            decision,
+            meaning: "approved".into(),
+            approver: approver.into(),
+            time: at(day),
+            expires: None,
+            comment: (decision == Decision::Reject).then(|| "not yet".to_string()),
+            emergency: None,
+            hashed: BTreeMap::from([(DOCUMENT_PART.to_string(), digest.to_string())]),
         }
     }
-    false
-}
 
-/// A hashed part as people know it: "the document", "file `content/x.png`", "template `x`".
-fn part_label(name: &str) -> String {
-    if name == hash::DOCUMENT_PART {
-        "the document".into()
-    } else if name == hash::METADATA_PART {
-        "its title or metadata".into()
-    } else if let Some(file) = name.strip_prefix(hash::FILE_PART_PREFIX) {
-        format!("file `{file}`")
-    } else {
-        format!("template `{name}`")
+    /// Evaluates the document at `digest` against `records`, each added by the commit of the
+    /// same position in `commits` (newest first; commits beyond the records change the page).
+    fn evaluate(
+        commits: &[CommitData],
+        records: Vec<(usize, Record)>,
+        digest: &str,
+    ) -> PageApproval {
+        let people = People::parse(PEOPLE).expect("people");
+        let policy = Policy::parse(POLICY, people).expect("policy");
+        let history = History::from_commits(commits, &[]);
+        let signatures = HashMap::new();
+        let inputs = Inputs {
+            policy: &policy,
+            history: &history,
+            signatures: &signatures,
+            now: at(30),
+        };
+        let hash = PageHash {
+            hash: format!("sha256:{digest}"),
+            parts: vec![Part {
+                name: DOCUMENT_PART.into(),
+                digest: digest.into(),
+                file: Some(DOC.into()),
+            }],
+        };
+        let entries: Vec<Entry> = records
+            .into_iter()
+            .map(|(commit, record)| Entry {
+                path: record.path.clone(),
+                commit: Some(commit),
+                record: Ok(record),
+            })
+            .collect();
+        let rule = &policy.rules[0];
+        let mut result = undecided(0, Default::default(), &hash, Some(rule), None);
+        decide(&inputs, rule, &hash, None, &entries, &mut result);
+        worded(result, &inputs)
     }
-}
 
-/// The last day something ending at `time` (exclusive) is still valid.
-pub fn last_day(time: DateTime<Utc>) -> String {
-    day(time - Duration::seconds(1))
-}
+    const WRITE: &[(ChangeKind, &str)] = &[(ChangeKind::Modified, DOC)];
 
-fn day(time: DateTime<Utc>) -> String {
-    time.format("%Y-%m-%d").to_string()
-}
+    /// A straight history, newest first: each step is (author, day, whether it changes the
+    /// document); commit ids count up from `c1`, the oldest.
+    fn linear(steps: &[(&'static str, u32, bool)]) -> Vec<CommitData<'static>> {
+        static IDS: [&str; 4] = ["c1", "c2", "c3", "c4"];
+        let oldest = steps.len() - 1;
+        let commit = |(i, &(author, day, writes)): (usize, &(&'static str, u32, bool))| {
+            let k = oldest - i;
+            CommitData {
+                id: IDS[k],
+                parents: if k == 0 { &[] } else { &IDS[k - 1..k] },
+                author,
+                committer: author,
+                time: at(day),
+                changes: if writes { WRITE } else { &[] },
+            }
+        };
+        steps.iter().enumerate().map(commit).collect()
+    }
 
-fn minute(time: DateTime<Utc>) -> String {
-    time.format("%Y-%m-%d %H:%M UTC").to_string()
+    #[test]
+    fn an_approval_of_the_current_version_by_a_member_approves_it() {
+        let commits = linear(&[("ana@example.com", 3, false), ("wes@example.com", 2, true)]);
+        let page = evaluate(
+            &commits,
+            vec![(0, record("ana@example.com", Decision::Approve, "d1", 3))],
+            "d1",
+        );
+        assert_eq!(page.state, State::Approved);
+        let Reason::Approved { credits, .. } = &page.why[0] else {
+            panic!("{:?}", page.why)
+        };
+        assert_eq!(
+            (credits[0].approver.as_str(), credits[0].group.as_str()),
+            ("ana@example.com", "ops")
+        );
+        assert!(
+            page.reasons[0]
+                .starts_with("approved d1 by Ana Ops <ana@example.com> (ops) on 2026-05-03"),
+            "{:?}",
+            page.reasons
+        );
+    }
+
+    #[test]
+    fn a_change_after_the_approval_makes_it_stale_and_names_the_commits() {
+        let commits = linear(&[
+            ("wes@example.com", 4, true),
+            ("ana@example.com", 3, false),
+            ("wes@example.com", 2, true),
+        ]);
+        let page = evaluate(
+            &commits,
+            vec![(1, record("ana@example.com", Decision::Approve, "d1", 3))],
+            "d2",
+        );
+        assert_eq!(page.state, State::Stale);
+        assert_eq!(
+            page.why[0],
+            Reason::Stale {
+                hash: "sha256:d1".into(),
+                approver: "ana@example.com".into(),
+                approved: at(3),
+                changes: vec![PartChange::Changed(DOCUMENT_PART.into())],
+                commits: vec![("c3".into(), "wes@example.com".into())],
+            }
+        );
+        assert!(matches!(&page.why[1], Reason::QuorumNeeded { valid, .. } if valid.is_empty()));
+        assert_eq!(page.changed_by, ["wes@example.com"]);
+    }
+
+    #[test]
+    fn the_author_of_a_change_cannot_approve_it() {
+        let commits = linear(&[("wes@example.com", 3, false), ("wes@example.com", 2, true)]);
+        let page = evaluate(
+            &commits,
+            vec![(0, record("wes@example.com", Decision::Approve, "d1", 3))],
+            "d1",
+        );
+        assert_eq!(page.state, State::Draft);
+        assert_eq!(
+            page.why[0],
+            Reason::ChangedSinceApproved {
+                approver: "wes@example.com".into(),
+                decision: Decision::Approve,
+                commit: "c1".into(),
+            }
+        );
+    }
+
+    #[test]
+    fn a_record_committed_by_someone_else_does_not_count() {
+        let commits = linear(&[("wes@example.com", 3, false), ("wes@example.com", 2, true)]);
+        let page = evaluate(
+            &commits,
+            vec![(0, record("ana@example.com", Decision::Approve, "d1", 3))],
+            "d1",
+        );
+        assert_eq!(page.state, State::Draft);
+        assert!(matches!(
+            &page.why[0],
+            Reason::RecordNotCounted { problem: RecordProblem::AuthoredByOther { author, .. }, .. } if author == "wes@example.com"
+        ));
+    }
+
+    #[test]
+    fn one_standing_rejection_outweighs_an_approval() {
+        let commits = linear(&[
+            ("bob@example.com", 4, false),
+            ("ana@example.com", 3, false),
+            ("wes@example.com", 2, true),
+        ]);
+        let records = vec![
+            (1, record("ana@example.com", Decision::Approve, "d1", 3)),
+            (0, record("bob@example.com", Decision::Reject, "d1", 4)),
+        ];
+        let page = evaluate(&commits, records, "d1");
+        assert_eq!(page.state, State::Rejected);
+        assert_eq!(
+            page.reasons[0],
+            "rejected by Bob Ops <bob@example.com> on 2026-05-04: not yet"
+        );
+        assert_eq!(page.approved_by, ["ana@example.com"]);
+    }
 }

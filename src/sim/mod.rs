@@ -1,9 +1,13 @@
 //! `kbpub sim`: local simulators of the services kbpub talks to, for demos and tests. Each
 //! simulator is its own module exposing an axum router; this module mounts them on one server on
 //! 127.0.0.1 and prints its address (so `--port 0` works for tests) once it accepts connections.
+//! Every simulator puts its API behind the one shared [`layer`] (latency, request counts,
+//! injected faults and rate-limit windows from [`traffic`], and their `/__sim/<name>/` control
+//! endpoints); [`layer`]'s module comment shows how a new simulator mounts it.
 
 pub mod community;
 pub mod confluence;
+pub mod layer;
 pub mod trading_grid;
 pub mod trading_grid_data;
 pub mod traffic;

@@ -4,7 +4,8 @@
 //! latency, 429 with `Retry-After` (seconds or an HTTP date), 5xx, a `200` HTML page where the
 //! envelope should be (a proxy's error page), 403 for a valid token, malformed JSON, schema major
 //! 2, hostile strings, an invalid record, extra fields, and echoing the `Authorization` header back
-//! in an error body.
+//! in an error body. The shared [`super::layer`] counts data requests and injects queued faults
+//! (control endpoints under `/__sim/trading-grid/`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -20,7 +21,9 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use super::layer::TrafficLayer;
 use super::trading_grid_data::{self, Generated, Spec};
+use super::traffic::Fault;
 use crate::data::contract::{Direction, Envelope, ErrorBody, ErrorDetail, IncidentStatus};
 
 /// `kbpub sim` options for the Trading Grid contract.
@@ -144,13 +147,28 @@ pub fn router(options: TradingGridArgs) -> Result<Router, String> {
         data,
         requests: AtomicU64::new(0),
     });
-    Ok(Router::new()
-        .route("/v1/health", get(health))
+    // Its own flags (above) fault the data endpoints by request number; the shared layer adds
+    // counts and queued faults, steered under `/__sim/trading-grid/`. Health is never faulted.
+    let traffic = TrafficLayer::new(|_| Ok(()), answer_fault);
+    let data = Router::new()
         .route("/v1/partners", get(partners))
         .route("/v1/metrics", get(metrics))
         .route("/v1/incidents", get(incidents))
-        .route("/v1/incidents/{id}", get(incident))
-        .with_state(sim))
+        .route("/v1/incidents/{id}", get(incident));
+    Ok(traffic
+        .wrap(data)
+        .route("/v1/health", get(health))
+        .with_state(sim)
+        .nest("/__sim/trading-grid", traffic.control()))
+}
+
+/// An injected fault in the contract's error envelope.
+fn answer_fault(status: StatusCode, fault: &Fault) -> Response {
+    error(
+        status,
+        "injected",
+        format!("injected fault {}", fault.status),
+    )
 }
 
 type Params = Query<HashMap<String, String>>;

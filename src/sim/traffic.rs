@@ -1,7 +1,9 @@
-//! What the Confluence and community test servers share about the requests they see: a count per
-//! HTTP method (so tests and benchmarks can assert "zero writes"), the queue of injected faults
-//! (each matching a method and a path substring for a number of requests), seeded random faults,
-//! and rate-limit windows per client.
+//! What the simulators share about the requests they see: a count per HTTP method (so tests and
+//! benchmarks can assert "zero writes"), the queue of injected faults (each matching a method and
+//! a path substring for a number of requests), seeded random faults, and rate-limit windows per
+//! client. [`super::layer`] applies these rules in front of every simulator and serves their
+//! control endpoints (`stats`, `faults`, `random-faults` ([`RandomFaults`]), `rate-limits`
+//! ([`RateLimitStats`]), `latency`).
 //!
 //! Rate limits as the services document them (Confluence reference §4.1; community contract:
 //! "429 with `Retry-After`"): a response carrying `Retry-After` opens a window for the client
@@ -9,9 +11,6 @@
 //! client before the window ends fails again with `429` and the time still left, and is counted
 //! as *early* — unless it arrived within [`IN_FLIGHT`] of the announcement, when it was on the
 //! wire before the client could have read the `429` (counted as in flight instead).
-//!
-//! Each server mounts two control endpoints next to its `stats` and `faults`: `POST
-//! random-faults` ([`RandomFaults`]) and `GET rate-limits` ([`RateLimitStats`]).
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::{Duration, Instant, SystemTime};
