@@ -22,6 +22,8 @@ pub struct Place {
 pub struct Wanted {
     /// The document id: the page's identity across renames and moves.
     pub key: String,
+    /// The document's index in the site's pages (its approval gate, its receipt).
+    pub page: usize,
     /// `content/...` path of the source.
     pub source: String,
     pub title: String,
@@ -189,18 +191,6 @@ pub struct Rules {
     pub unique_titles: bool,
     /// Where people edit pages, for drift notes: `Confluence`, `the community`.
     pub editor: &'static str,
-}
-
-impl Rules {
-    /// The rules of a run with these options, for a target whose people edit in `editor`.
-    pub fn for_run(options: &super::Options, unique_titles: bool, editor: &'static str) -> Rules {
-        Rules {
-            force: options.force,
-            prune: options.prune,
-            unique_titles,
-            editor,
-        }
-    }
 }
 
 #[derive(Debug, Default)]
@@ -449,6 +439,7 @@ mod tests {
     fn wanted(key: &str, title: &str, hash: &str) -> Wanted {
         Wanted {
             key: key.into(),
+            page: 0,
             source: format!("content/{key}.md"),
             title: title.into(),
             place: place(None),
