@@ -25,6 +25,8 @@ pub struct Config {
     pub confluence: Option<crate::publish::confluence::ConfluenceConfig>,
     /// The partner-community publish target; absent: not configured.
     pub community: Option<crate::publish::community::config::CommunityConfig>,
+    /// The Salesforce Knowledge publish target; absent: not configured.
+    pub salesforce: Option<crate::publish::salesforce::SalesforceConfig>,
     /// `[partner]`: what counts as internal (the leak check), where the partner view is built.
     #[serde(default)]
     pub partner: crate::render::partner::PartnerConfig,

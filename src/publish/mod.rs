@@ -1,7 +1,7 @@
 //! Publish: plan -> execute -> receipt, for every configured target. Load the site and its data
 //! snapshot exactly as `build` does, render, ask approval gating which pages may go out (failing
 //! closed when gating is broken), then run each target through the one flow (`target`): survey,
-//! plan (`plan`, pure), execute (`run`), receipts, report. A target (`confluence`, `community`)
+//! plan (`plan`, pure), execute (`run`), receipts, report. A target (`confluence`, `community`, `salesforce`)
 //! is a client and a mapping behind `target::Target`; `target`'s module comment says how to add
 //! one. `leak` is the partner leak check the community target (and `kbpub check`) runs.
 
@@ -18,6 +18,7 @@ pub mod receipt_log;
 pub mod report;
 pub use crate::net::retry;
 pub mod run;
+pub mod salesforce;
 pub mod target;
 
 use crate::config::Config;
@@ -33,6 +34,8 @@ pub enum TargetName {
     Confluence,
     /// The partner community (`[community]` in kbpub.toml)
     Community,
+    /// Salesforce Knowledge (`[salesforce]` in kbpub.toml)
+    Salesforce,
 }
 
 #[derive(Debug, Clone)]
@@ -112,11 +115,12 @@ fn secret(name: &str, what: &str, key: &str) -> Result<String, String> {
 pub fn publish(config: &Config, options: &Options) -> Result<Report, Vec<Diagnostic>> {
     let confluence = selected(options, TargetName::Confluence, config.confluence.as_ref())?;
     let community = selected(options, TargetName::Community, config.community.as_ref())?;
-    if confluence.is_none() && community.is_none() {
+    let salesforce = selected(options, TargetName::Salesforce, config.salesforce.as_ref())?;
+    if confluence.is_none() && community.is_none() && salesforce.is_none() {
         return Err(vec![
             Diagnostic::error("no-target", "no publish target is configured")
                 .in_file(crate::config::CONFIG_FILE)
-                .help("add a `[confluence]` or `[community]` section to kbpub.toml (see README, \"Publishing\")"),
+                .help("add a `[confluence]`, `[community]` or `[salesforce]` section to kbpub.toml (see README, \"Publishing\")"),
         ]);
     }
     let (site, diagnostics, data) = crate::site::load(config)?;
@@ -153,6 +157,10 @@ pub fn publish(config: &Config, options: &Options) -> Result<Report, Vec<Diagnos
         let mut target = community::Community::new(c);
         reports.push(runtime.block_on(target::publish(&context, &mut target))?);
     }
+    if let Some(c) = salesforce {
+        let mut target = salesforce::Salesforce::new(c);
+        reports.push(runtime.block_on(target::publish(&context, &mut target))?);
+    }
     Ok(Report::new(reports))
 }
 
@@ -166,6 +174,7 @@ fn selected<'c, T>(
     let (target, section) = match name {
         TargetName::Confluence => ("confluence", "[confluence]"),
         TargetName::Community => ("community", "[community]"),
+        TargetName::Salesforce => ("salesforce", "[salesforce]"),
     };
     match (options.target, config) {
         (Some(asked), _) if asked != name => Ok(None),

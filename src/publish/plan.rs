@@ -140,6 +140,8 @@ pub enum Skip {
     ForeignPage { page: String, by: String },
     /// Prune does not run after a failure.
     NotPruned { failures: usize },
+    /// The run stopped before this page (the service's allowance was spent).
+    RunStopped { why: String },
 }
 
 impl Skip {
@@ -154,6 +156,7 @@ impl Skip {
             Skip::NotPruned { failures } => {
                 format!("not pruned: {failures} page(s) did not publish in this run")
             }
+            Skip::RunStopped { why } => format!("not attempted: the run stopped ({why})"),
         }
     }
 
@@ -167,6 +170,9 @@ impl Skip {
                 "rename the document (`title` in front matter), rename or remove that page in Confluence, or re-run with --adopt to let kbpub take it over"
             }
             Skip::NotPruned { .. } => "fix the failures above, then re-run with --prune",
+            Skip::RunStopped { .. } => {
+                "re-run once the service accepts requests again: publishing is idempotent"
+            }
         }
     }
 }

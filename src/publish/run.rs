@@ -92,10 +92,22 @@ pub async fn execute(
         );
     }
     let pages = &report.pages;
+    // A failure that stops the run (a spent allowance): jobs not started yet are skipped.
+    let stopped = std::sync::OnceLock::<&'static str>::new();
     let mut results = in_waves(writes, concurrency, |i| {
-        let progress = &progress;
+        let (progress, stopped) = (&progress, &stopped);
         async move {
-            let result = super::retry::per_page(writer.write(i)).await;
+            let result = match stopped.get() {
+                Some(why) => JobResult::Skipped(Skip::RunStopped {
+                    why: why.to_string(),
+                }),
+                None => super::retry::per_page(writer.write(i)).await,
+            };
+            if let JobResult::Failed(failure) = &result
+                && let Some(why) = failure.stops_run()
+            {
+                let _ = stopped.set(why);
+            }
             progress.done(
                 &progress_line(plan.steps[i].action, &pages[i], &result),
                 !matches!(result, JobResult::Done { .. }),

@@ -51,6 +51,26 @@ pub struct Survey {
     pub found: Vec<Found>,
 }
 
+/// What kbpub wants for document `page` of the site: its id, source and approval gate, titled
+/// `title`, at the top of `scope`, at depth 0, not retired (a target sets what differs).
+pub fn wanted(ctx: &Context<'_>, page: usize, title: &str, scope: &str, hash: &str) -> Wanted {
+    let p = &ctx.engine.site.pages[page];
+    Wanted {
+        key: p.id.clone(),
+        page,
+        source: p.file.clone(),
+        title: title.to_string(),
+        place: plan::Place {
+            scope: scope.to_string(),
+            parent: None,
+        },
+        hash: hash.to_string(),
+        gated: ctx.gates[page].held_back(),
+        depth: 0,
+        retire: false,
+    }
+}
+
 /// One write step, as a target's [`Target::write`] gets it.
 pub struct Job<'p> {
     pub action: Action,
@@ -87,6 +107,14 @@ pub trait Target {
     /// The API spoken, for the report, once known.
     fn api(&self) -> Option<String> {
         None
+    }
+    /// Requests sent by clients the [`Connector`] did not make: (reads, writes).
+    fn counts(&self) -> (u64, u64) {
+        (0, 0)
+    }
+    /// What someone should act on soon, found while publishing.
+    fn warnings(&self) -> Vec<String> {
+        Vec::new()
     }
     /// Adds the target's own notes to a planned page.
     fn annotate(&self, _ctx: &Context<'_>, _step: &Step, _page: &mut PageReport) {}
@@ -127,6 +155,16 @@ impl Connector {
         Ok(http)
     }
 
+    /// The settings of every client it makes, for clients a target builds itself (OAuth).
+    pub fn settings(&self) -> Result<crate::net::Settings, String> {
+        Ok(crate::net::Settings {
+            connect_timeout: Duration::from_secs(10),
+            request_timeout: super::http::request_timeout()?,
+            policy: RetryPolicy::default(),
+            budget: self.budget.clone(),
+        })
+    }
+
     /// Requests sent by every client made: (reads, writes).
     fn counts(&self) -> (u64, u64) {
         let made = self.made.lock().unwrap_or_else(|e| e.into_inner());
@@ -152,7 +190,9 @@ pub async fn publish(
         Err(stopped) => Err(stopped),
     };
     report.api = target.api();
-    (report.reads, report.writes) = connector.counts();
+    report.warnings = target.warnings();
+    let ((reads, writes), (own_reads, own_writes)) = (connector.counts(), target.counts());
+    (report.reads, report.writes) = (reads + own_reads, writes + own_writes);
     match outcome {
         Ok(()) => Ok(report),
         Err(Stopped::Target(error)) => {

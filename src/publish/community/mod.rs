@@ -124,22 +124,9 @@ impl Target for Community<'_> {
         let desired = mapping::render(ctx.engine, config, ctx.gates, &linkable)?;
         let wanted = desired
             .iter()
-            .map(|d| {
-                let p = &site.pages[d.page];
-                Wanted {
-                    key: p.id.clone(),
-                    page: d.page,
-                    source: p.file.clone(),
-                    title: d.title.clone(),
-                    place: Place {
-                        scope: d.category.clone(),
-                        parent: None,
-                    },
-                    hash: d.hash.clone(),
-                    gated: ctx.gates[d.page].held_back(),
-                    depth: 0,
-                    retire: d.retire,
-                }
+            .map(|d| Wanted {
+                retire: d.retire,
+                ..super::target::wanted(ctx, d.page, &d.title, &d.category, &d.hash)
             })
             .collect();
         self.state = Some(State {

@@ -176,23 +176,12 @@ impl Target for Confluence<'_> {
         let wanted: Vec<Wanted> = desired
             .iter()
             .map(|d| {
-                let p = &site.pages[d.page];
-                Wanted {
-                    key: p.id.clone(),
-                    page: d.page,
-                    source: p.file.clone(),
-                    title: d.title.clone(),
-                    place: Place {
-                        scope: d.space.clone(),
-                        parent: placed_under(layout.parent[d.page])
-                            .map(|q| site.pages[q].id.clone()),
-                    },
-                    hash: d.hash.clone(),
-                    // Section pages are gated like documents: an unapproved title is never sent.
-                    gated: ctx.gates[d.page].held_back(),
-                    depth: layout.depth[d.page],
-                    retire: false,
-                }
+                let placed = placed_under(layout.parent[d.page]).map(|q| site.pages[q].id.clone());
+                let mut w = super::target::wanted(ctx, d.page, &d.title, &d.space, &d.hash);
+                // Section pages are gated like documents: an unapproved title is never sent.
+                w.place.parent = placed;
+                w.depth = layout.depth[d.page];
+                w
             })
             .collect();
         let mut state = State {
