@@ -83,10 +83,10 @@ impl From<Vec<Diagnostic>> for Stopped {
 
 /// The value for the folder `dir` in a per-section map (`"partners" = ...`): the entry of the
 /// longest folder that is `dir` or contains it.
-pub fn by_section<'m>(
-    sections: &'m std::collections::BTreeMap<String, String>,
+pub fn by_section<'m, V>(
+    sections: &'m std::collections::BTreeMap<String, V>,
     dir: &str,
-) -> Option<&'m str> {
+) -> Option<&'m V> {
     sections
         .iter()
         .filter(|(folder, _)| {
@@ -96,7 +96,7 @@ pub fn by_section<'m>(
                     .is_some_and(|rest| rest.starts_with('/'))
         })
         .max_by_key(|(folder, _)| folder.len())
-        .map(|(_, value)| value.as_str())
+        .map(|(_, value)| value)
 }
 
 /// A secret from the environment variable `name` (named in kbpub.toml by `key`); the error says

@@ -48,7 +48,7 @@ fn default_concurrency() -> usize {
 impl CommunityConfig {
     /// The category of a document of type `doc_type` in folder `dir`.
     pub fn category(&self, dir: &str, doc_type: Option<DocType>) -> &str {
-        let by_section = crate::publish::by_section(&self.sections, dir);
+        let by_section = crate::publish::by_section(&self.sections, dir).map(String::as_str);
         let by_type = || Some(self.types.get(doc_type?.name())?.as_str());
         by_section
             .or_else(by_type)

@@ -122,17 +122,7 @@ impl SalesforceConfig {
     /// folder that holds it, then its type, then the defaults; each setting falls back on its
     /// own.
     pub fn placement(&self, dir: &str, doc_type: Option<DocType>) -> Placement {
-        let section = self
-            .sections
-            .iter()
-            .filter(|(folder, _)| {
-                dir == folder.as_str()
-                    || dir
-                        .strip_prefix(folder.as_str())
-                        .is_some_and(|rest| rest.starts_with('/'))
-            })
-            .max_by_key(|(folder, _)| folder.len())
-            .map(|(_, p)| p);
+        let section = crate::publish::by_section(&self.sections, dir);
         let by_type = doc_type.and_then(|t| self.types.get(t.name()));
         let chain: Vec<&Placement> = [section, by_type, Some(&self.default)]
             .into_iter()
@@ -315,10 +305,13 @@ record_type = "012000000000FAQ"
     fn placement_by_section_then_type_then_default() {
         let c: SalesforceConfig = toml::from_str(CONFIG).unwrap();
         assert_eq!(c.check(), Ok(()));
+        // The longest folder wins; what it leaves unset comes from the type, then the defaults.
         let p = c.placement("partners/acme/x", Some(DocType::Faq));
         assert_eq!(p.record_type.as_deref(), Some("012000000000FAQ"));
-        assert_eq!(p.data_categories, ["Partners:Onboarding"]);
+        assert_eq!(p.data_categories, ["Partners:All"]);
         assert_eq!(p.channels.unwrap(), ["IsVisibleInPrm", "IsVisibleInCsp"]);
+        let p = c.placement("partners/other", Some(DocType::Faq));
+        assert_eq!(p.data_categories, ["Partners:Onboarding"]);
         let p = c.placement("guides", Some(DocType::Sop));
         assert_eq!(p.record_type.as_deref(), Some("012000000000001"));
         assert_eq!(p.data_categories, ["Partners:All"]);
