@@ -9,6 +9,7 @@
 //! - `nav`: pages no navigation leads to from the home page
 //! - `leaks`: the partner leak check on every partner document's partner rendering
 //! - `publish::confluence::preflight`: what Confluence would refuse or lose
+//! - `publish::salesforce::mapping::preflight`: what Salesforce Knowledge would refuse
 //! - `external` (with `--external`): links to other sites, checked over HTTP with a cache
 //!
 //! Nothing is written but the external-link cache (`.kbpub-cache/`, git-ignored).
@@ -93,7 +94,10 @@ pub fn check(config: &Config, options: Options) -> Report {
     match &evaluated {
         Some(evaluated) => diagnostics.extend(review::approvals(&site, evaluated, now)),
         // Publishing needs a policy: without one, publish would publish nothing.
-        None if config.confluence.is_some() || config.community.is_some() => {
+        None if config.confluence.is_some()
+            || config.community.is_some()
+            || config.salesforce.is_some() =>
+        {
             diagnostics.extend(approval::Error::NoPolicy.diagnostics())
         }
         None => {}
@@ -102,6 +106,11 @@ pub fn check(config: &Config, options: Options) -> Report {
     if let Some(confluence) = &config.confluence {
         diagnostics.extend(crate::publish::confluence::preflight::check(
             &engine, confluence,
+        ));
+    }
+    if let Some(salesforce) = &config.salesforce {
+        diagnostics.extend(crate::publish::salesforce::mapping::preflight(
+            &engine, salesforce,
         ));
     }
     if options.external {

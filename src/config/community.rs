@@ -46,7 +46,7 @@ fn default_concurrency() -> usize {
 impl CommunityConfig {
     /// The category of a document of type `doc_type` (its name, `"sop"`) in folder `dir`.
     pub fn category(&self, dir: &str, doc_type: Option<&str>) -> &str {
-        let by_section = super::by_section(&self.sections, dir);
+        let by_section = super::by_section(&self.sections, dir).map(String::as_str);
         let by_type = || Some(self.types.get(doc_type?)?.as_str());
         by_section
             .or_else(by_type)

@@ -66,7 +66,7 @@ fn default_page_size() -> usize {
 impl ConfluenceConfig {
     /// The space a document in folder `dir` goes to, unless its front matter names one.
     pub fn space_for_dir(&self, dir: &str) -> &str {
-        super::by_section(&self.sections, dir).unwrap_or(self.default_space.as_str())
+        super::by_section(&self.sections, dir).map_or(self.default_space.as_str(), String::as_str)
     }
 
     /// Problems a writer must fix before anything is sent.

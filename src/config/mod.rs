@@ -13,6 +13,7 @@ pub mod data;
 pub mod nav;
 pub mod overrides;
 pub mod partner;
+pub mod salesforce;
 pub mod site;
 
 use std::path::{Path, PathBuf};
@@ -46,6 +47,8 @@ pub struct Config {
     pub confluence: Option<ConfluenceConfig>,
     /// The partner-community publish target; absent: not configured.
     pub community: Option<CommunityConfig>,
+    /// The Salesforce Knowledge publish target; absent: not configured.
+    pub salesforce: Option<salesforce::SalesforceConfig>,
     /// `[partner]`: what counts as internal (the leak check), where the partner view is built.
     #[serde(default)]
     pub partner: PartnerConfig,
@@ -156,10 +159,10 @@ pub fn toml_diagnostic(
 
 /// The value for the folder `dir` in a per-section map (`"partners" = ...`): the entry of the
 /// longest folder that is `dir` or contains it.
-pub fn by_section<'m>(
-    sections: &'m std::collections::BTreeMap<String, String>,
+pub fn by_section<'m, V>(
+    sections: &'m std::collections::BTreeMap<String, V>,
     dir: &str,
-) -> Option<&'m str> {
+) -> Option<&'m V> {
     sections
         .iter()
         .filter(|(folder, _)| {
@@ -169,7 +172,7 @@ pub fn by_section<'m>(
                     .is_some_and(|rest| rest.starts_with('/'))
         })
         .max_by_key(|(folder, _)| folder.len())
-        .map(|(_, value)| value.as_str())
+        .map(|(_, value)| value)
 }
 
 /// Deserializes a duration written as text (`"30s"`, `"48h"`).

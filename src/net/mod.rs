@@ -2,9 +2,11 @@
 //! (rustls, timeouts), the credential sent only as the `Authorization` header, the retry policy
 //! of [`retry`] with the shared rate-limit [`gate`] of each host, counters of reads and writes,
 //! and one typed error, [`HttpError`], that names method, target and status and never holds a
-//! credential: secrets are [`redact`]ed from any text a server sends back.
+//! credential: secrets are [`redact`]ed from any text a server sends back. [`oauth`] gets and
+//! renews OAuth 2.0 access tokens (Salesforce's JWT bearer and client-credentials flows).
 
 pub mod gate;
+pub mod oauth;
 pub mod redact;
 pub mod retry;
 
@@ -29,12 +31,15 @@ pub enum Auth {
     Basic { user: String, token: String },
     /// `Authorization: Bearer <token>`.
     Bearer(String),
+    /// No `Authorization` header (an OAuth token endpoint, whose credentials are in the form).
+    None,
 }
 
 impl Auth {
     /// The header value and every form of the credential that must never be shown.
-    fn header_and_secrets(&self) -> (Secret, Vec<Secret>) {
+    fn header_and_secrets(&self) -> (Option<Secret>, Vec<Secret>) {
         let (header, token, encoded) = match self {
+            Auth::None => return (None, Vec::new()),
             Auth::Basic { user, token } => {
                 let encoded =
                     base64::engine::general_purpose::STANDARD.encode(format!("{user}:{token}"));
@@ -44,7 +49,7 @@ impl Auth {
         };
         let mut secrets = vec![Secret::new(token.clone())];
         secrets.extend(encoded.map(Secret::new));
-        (Secret::new(header), secrets)
+        (Some(Secret::new(header)), secrets)
     }
 }
 
@@ -53,6 +58,8 @@ impl Auth {
 pub enum Body {
     Empty,
     Json(Value),
+    /// An `application/x-www-form-urlencoded` form.
+    Form(Vec<(&'static str, Secret)>),
     /// A multipart upload of one file in the form field `file`, with an optional `comment`.
     File {
         filename: String,
@@ -172,6 +179,7 @@ impl std::fmt::Display for HttpError {
 impl std::error::Error for HttpError {}
 
 /// Timeouts, retries and the budget of a client.
+#[derive(Clone)]
 pub struct Settings {
     pub connect_timeout: Duration,
     pub request_timeout: Duration,
@@ -181,7 +189,7 @@ pub struct Settings {
 
 pub struct Client {
     http: reqwest::Client,
-    authorization: Secret,
+    authorization: Option<Secret>,
     secrets: Vec<Secret>,
     request_timeout: Duration,
     policy: RetryPolicy,
@@ -367,14 +375,21 @@ impl Client {
             .http
             .request(request.method.clone(), request.url.clone())
             .timeout(timeout)
-            .header(reqwest::header::AUTHORIZATION, self.authorization.expose())
             .header(reqwest::header::ACCEPT, "application/json");
+        if let Some(authorization) = &self.authorization {
+            builder = builder.header(reqwest::header::AUTHORIZATION, authorization.expose());
+        }
         for (name, value) in request.headers {
             builder = builder.header(*name, *value);
         }
         Ok(match &request.body {
             Body::Empty => builder,
             Body::Json(value) => builder.json(value),
+            Body::Form(fields) => {
+                let fields: Vec<(&str, &str)> =
+                    fields.iter().map(|(k, v)| (*k, v.expose())).collect();
+                builder.form(&fields)
+            }
             Body::File {
                 filename,
                 bytes,
@@ -429,8 +444,9 @@ pub fn network_detail(e: &reqwest::Error) -> String {
     }
 }
 
-/// The human part of an error body: Confluence's `message`, v2's `errors[0].title`, or the
-/// contracts' `error.code: error.message`; else the start of the text.
+/// The human part of an error body: Confluence's `message`, v2's `errors[0].title`, the
+/// contracts' `error.code: error.message`, Salesforce's error array (`errorCode: message` of its
+/// first entry) or an OAuth error (`error: error_description`); else the start of the text.
 pub fn server_message(text: &str) -> String {
     let json: Option<Value> = serde_json::from_str(text).ok();
     let field = |pointer: &str| {
@@ -441,6 +457,16 @@ pub fn server_message(text: &str) -> String {
     let found = match (field("/error/code"), field("/error/message")) {
         (Some(code), Some(message)) => Some(format!("{code}: {message}")),
         (_, Some(message)) => Some(message.to_string()),
+        _ if field("/0/errorCode").is_some() => Some(format!(
+            "{}: {}",
+            field("/0/errorCode").unwrap_or_default(),
+            field("/0/message").unwrap_or_default()
+        )),
+        _ if field("/error").is_some() => Some(format!(
+            "{}: {}",
+            field("/error").unwrap_or_default(),
+            field("/error_description").unwrap_or_default()
+        )),
         _ => field("/message")
             .or_else(|| field("/errors/0/title"))
             .map(str::to_string),
@@ -469,6 +495,18 @@ mod tests {
         );
         assert_eq!(server_message("  "), "no details");
         assert_eq!(
+            server_message(
+                r#"[{"message":"Session expired or invalid","errorCode":"INVALID_SESSION_ID"}]"#
+            ),
+            "INVALID_SESSION_ID: Session expired or invalid"
+        );
+        assert_eq!(
+            server_message(
+                r#"{"error":"invalid_grant","error_description":"audience is invalid"}"#
+            ),
+            "invalid_grant: audience is invalid"
+        );
+        assert_eq!(
             server_message("<html>Bad gateway</html>"),
             "<html>Bad gateway</html>"
         );
@@ -481,6 +519,7 @@ mod tests {
             token: "tok-123456".into(),
         };
         let (header, secrets) = auth.header_and_secrets();
+        let header = header.unwrap();
         let encoded = header.expose().strip_prefix("Basic ").unwrap().to_string();
         let text = format!("{} {encoded} tok-123456", header.expose());
         assert_eq!(

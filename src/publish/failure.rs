@@ -20,6 +20,12 @@ pub enum Failure {
         #[serde(skip)]
         error: String,
     },
+    /// The service's request allowance is spent (Salesforce: 403 `REQUEST_LIMIT_EXCEEDED`, a
+    /// rolling 24-hour window, no `Retry-After`): the run stops.
+    AllowanceSpent {
+        #[serde(skip)]
+        error: String,
+    },
     /// The community refused the article: over its size limit.
     TooLarge {
         #[serde(skip)]
@@ -64,10 +70,19 @@ impl Failure {
         }
     }
 
+    /// Why nothing more may be sent in this run, when this failure means that.
+    pub fn stops_run(&self) -> Option<&'static str> {
+        match self {
+            Failure::AllowanceSpent { .. } => Some("the service's request allowance is spent"),
+            _ => None,
+        }
+    }
+
     pub fn message(&self) -> String {
         match self {
             Failure::Http { error, .. }
             | Failure::RetryBudgetSpent { error }
+            | Failure::AllowanceSpent { error }
             | Failure::TooLarge { error }
             | Failure::BodyRefused { error }
             | Failure::KeptChanging { error }
@@ -88,6 +103,9 @@ impl Failure {
             }
             Failure::RetryBudgetSpent { .. } => {
                 "the service kept refusing (rate limits or server errors) until kbpub's retry budget was spent: wait a few minutes, then re-run, with a lower --concurrency if it repeats"
+            }
+            Failure::AllowanceSpent { .. } => {
+                "the org's API allowance (a rolling 24 hours) is spent for every integration: re-run once it has recovered (`Sforce-Limit-Info` shows the usage); publishing is idempotent"
             }
             Failure::TooLarge { .. } => {
                 "make the article smaller (fewer or smaller images), then re-run"

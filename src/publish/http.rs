@@ -93,7 +93,7 @@ impl Http {
 }
 
 /// How long one request may take: `KBPUB_HTTP_TIMEOUT` seconds, 60 when unset.
-fn request_timeout() -> Result<Duration, String> {
+pub fn request_timeout() -> Result<Duration, String> {
     match std::env::var("KBPUB_HTTP_TIMEOUT") {
         Err(_) => Ok(Duration::from_secs(60)),
         Ok(value) => match value.trim().parse::<u64>() {

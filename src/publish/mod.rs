@@ -1,9 +1,9 @@
 //! Publish: plan -> execute -> receipt, for every configured target. Load the site and its data
-//! snapshot exactly as `build` does, render,
-//! ask approval gating which pages may go out (failing closed when gating is broken), then let
-//! each target scan, plan and write. The pure planner (`plan`), receipts, retries, the HTTP edge
-//! and the concurrent runner are shared; `confluence` and `community` are two clients of the
-//! same pieces.
+//! snapshot exactly as `build` does, render, ask approval gating which pages may go out (failing
+//! closed when gating is broken), then run each target through the one flow (`target`): survey,
+//! plan (`plan`, pure), execute (`run`), receipts, report. A target (`confluence`, `community`, `salesforce`)
+//! is a client and a mapping behind `target::Target`; `target`'s module comment says how to add
+//! one.
 
 pub mod community;
 pub mod confluence;
@@ -17,17 +17,13 @@ pub mod receipt_log;
 pub mod report;
 pub use crate::net::retry;
 pub mod run;
-
-use std::sync::Arc;
-use std::time::Duration;
+pub mod salesforce;
+pub mod target;
 
 use crate::config::Config;
 use crate::diag::Diagnostic;
 use crate::render::Engine;
-use http::{Auth, Http};
 pub use report::Report;
-use report::TargetReport;
-use retry::{Budget, RetryPolicy};
 pub use run::ProgressMode;
 
 /// The publish targets `--target` can name.
@@ -37,6 +33,8 @@ pub enum TargetName {
     Confluence,
     /// The partner community (`[community]` in kbpub.toml)
     Community,
+    /// Salesforce Knowledge (`[salesforce]` in kbpub.toml)
+    Salesforce,
 }
 
 #[derive(Debug, Clone)]
@@ -62,9 +60,6 @@ pub struct Context<'a> {
     pub data_as_of: Option<String>,
 }
 
-/// The most one target's run waits in total between retries.
-const RETRY_BUDGET: Duration = Duration::from_secs(300);
-
 /// Why a target's run stopped before writing its pages.
 pub enum Stopped {
     /// Content problems a writer must fix; nothing was sent.
@@ -73,43 +68,16 @@ pub enum Stopped {
     Target(String),
 }
 
+impl From<String> for Stopped {
+    fn from(why: String) -> Stopped {
+        Stopped::Target(why)
+    }
+}
+
 impl From<Vec<Diagnostic>> for Stopped {
     fn from(diagnostics: Vec<Diagnostic>) -> Stopped {
         Stopped::Content(diagnostics)
     }
-}
-
-/// Runs one target: a fresh report naming it, the data `as_of`, an HTTP client with kbpub's
-/// retry policy and a per-run retry budget (made from the credentials `connect` reads), and why
-/// the target stopped, if it did. `Err` holds content problems a writer must fix (nothing was
-/// sent); everything else, including a target that could not be reached, is in the report.
-async fn run_target(
-    ctx: &Context<'_>,
-    target: &'static str,
-    base_url: &str,
-    connect: impl FnOnce() -> Result<Auth, String>,
-    run: impl AsyncFnOnce(Http, &mut TargetReport) -> Result<(), Stopped>,
-) -> Result<TargetReport, Vec<Diagnostic>> {
-    let mut report = TargetReport::new(target, base_url, ctx.options.dry_run);
-    report.data_as_of = ctx.data_as_of.clone();
-    let http = connect().and_then(|auth| {
-        Http::new(
-            base_url,
-            auth,
-            RetryPolicy::default(),
-            Arc::new(Budget::new(RETRY_BUDGET)),
-        )
-    });
-    let outcome = match http {
-        Ok(http) => run(http, &mut report).await,
-        Err(e) => Err(Stopped::Target(e)),
-    };
-    match outcome {
-        Ok(()) => {}
-        Err(Stopped::Target(error)) => report.error = Some(error),
-        Err(Stopped::Content(diagnostics)) => return Err(diagnostics),
-    }
-    Ok(report)
 }
 
 /// A secret from the environment variable `name` (named in kbpub.toml by `key`); the error says
@@ -128,11 +96,12 @@ fn secret(name: &str, what: &str, key: &str) -> Result<String, String> {
 pub fn publish(config: &Config, options: &Options) -> Result<Report, Vec<Diagnostic>> {
     let confluence = selected(options, TargetName::Confluence, config.confluence.as_ref())?;
     let community = selected(options, TargetName::Community, config.community.as_ref())?;
-    if confluence.is_none() && community.is_none() {
+    let salesforce = selected(options, TargetName::Salesforce, config.salesforce.as_ref())?;
+    if confluence.is_none() && community.is_none() && salesforce.is_none() {
         return Err(vec![
             Diagnostic::error("no-target", "no publish target is configured")
                 .in_file(crate::config::CONFIG_FILE)
-                .help("add a `[confluence]` or `[community]` section to kbpub.toml (see README, \"Publishing\")"),
+                .help("add a `[confluence]`, `[community]` or `[salesforce]` section to kbpub.toml (see README, \"Publishing\")"),
         ]);
     }
     let (site, diagnostics, data) = crate::site::load(config)?;
@@ -162,10 +131,16 @@ pub fn publish(config: &Config, options: &Options) -> Result<Report, Vec<Diagnos
         })?;
     let mut reports = Vec::new();
     if let Some(c) = confluence {
-        reports.push(runtime.block_on(confluence::publish(&context, c))?);
+        let mut target = confluence::Confluence::new(c);
+        reports.push(runtime.block_on(target::publish(&context, &mut target))?);
     }
     if let Some(c) = community {
-        reports.push(runtime.block_on(community::publish(&context, c))?);
+        let mut target = community::Community::new(c);
+        reports.push(runtime.block_on(target::publish(&context, &mut target))?);
+    }
+    if let Some(c) = salesforce {
+        let mut target = salesforce::Salesforce::new(c);
+        reports.push(runtime.block_on(target::publish(&context, &mut target))?);
     }
     Ok(Report::new(reports))
 }
@@ -180,6 +155,7 @@ fn selected<'c, T>(
     let (target, section) = match name {
         TargetName::Confluence => ("confluence", "[confluence]"),
         TargetName::Community => ("community", "[community]"),
+        TargetName::Salesforce => ("salesforce", "[salesforce]"),
     };
     match (options.target, config) {
         (Some(asked), _) if asked != name => Ok(None),

@@ -22,6 +22,8 @@ pub struct Place {
 pub struct Wanted {
     /// The document id: the page's identity across renames and moves.
     pub key: String,
+    /// The document's index in the site's pages (its approval gate, its receipt).
+    pub page: usize,
     /// `content/...` path of the source.
     pub source: String,
     pub title: String,
@@ -138,6 +140,8 @@ pub enum Skip {
     ForeignPage { page: String, by: String },
     /// Prune does not run after a failure.
     NotPruned { failures: usize },
+    /// The run stopped before this page (the service's allowance was spent).
+    RunStopped { why: String },
 }
 
 impl Skip {
@@ -152,6 +156,7 @@ impl Skip {
             Skip::NotPruned { failures } => {
                 format!("not pruned: {failures} page(s) did not publish in this run")
             }
+            Skip::RunStopped { why } => format!("not attempted: the run stopped ({why})"),
         }
     }
 
@@ -165,6 +170,9 @@ impl Skip {
                 "rename the document (`title` in front matter), rename or remove that page in Confluence, or re-run with --adopt to let kbpub take it over"
             }
             Skip::NotPruned { .. } => "fix the failures above, then re-run with --prune",
+            Skip::RunStopped { .. } => {
+                "re-run once the service accepts requests again: publishing is idempotent"
+            }
         }
     }
 }
@@ -189,18 +197,6 @@ pub struct Rules {
     pub unique_titles: bool,
     /// Where people edit pages, for drift notes: `Confluence`, `the community`.
     pub editor: &'static str,
-}
-
-impl Rules {
-    /// The rules of a run with these options, for a target whose people edit in `editor`.
-    pub fn for_run(options: &super::Options, unique_titles: bool, editor: &'static str) -> Rules {
-        Rules {
-            force: options.force,
-            prune: options.prune,
-            unique_titles,
-            editor,
-        }
-    }
 }
 
 #[derive(Debug, Default)]
@@ -449,6 +445,7 @@ mod tests {
     fn wanted(key: &str, title: &str, hash: &str) -> Wanted {
         Wanted {
             key: key.into(),
+            page: 0,
             source: format!("content/{key}.md"),
             title: title.into(),
             place: place(None),

@@ -148,6 +148,9 @@ pub struct TargetReport {
     pub reads: u64,
     pub writes: u64,
     pub data_as_of: Option<String>,
+    /// What someone should act on soon (an API allowance running out).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 impl TargetReport {
@@ -163,6 +166,7 @@ impl TargetReport {
             reads: 0,
             writes: 0,
             data_as_of: None,
+            warnings: Vec::new(),
         }
     }
 
@@ -281,6 +285,9 @@ impl Report {
             }
             if let Some(error) = &t.error {
                 writeln!(out, "  error: {error}")?;
+            }
+            for warning in &t.warnings {
+                writeln!(out, "  warning: {warning}")?;
             }
             let summary: Vec<String> = t
                 .summary()

@@ -2,8 +2,8 @@
 //! with bounded concurrency, every job to its end even when others fail; prunes only when every
 //! write succeeded, children first; each outcome recorded in the report. Steps the plan blocked
 //! (a foreign page holds the title) are not attempted and count as failures. Progress is a bar on a
-//! terminal, one plain line per job in CI and when output is not a terminal. A target supplies
-//! only a [`Writer`]: how to write one step and how to remove one page.
+//! terminal, one plain line per job in CI and when output is not a terminal. The flow
+//! (`publish::target`) supplies the [`Writer`]: how to write one step and how to remove one page.
 
 use std::future::Future;
 use std::io::IsTerminal;
@@ -32,7 +32,18 @@ pub enum JobResult {
     Skipped(Skip),
 }
 
-/// A target's part of executing a plan. Jobs run concurrently on the caller's task (never
+impl JobResult {
+    /// The step made version `version` of remote page `id`.
+    pub fn done(id: impl Into<String>, version: u64) -> JobResult {
+        JobResult::Done {
+            id: id.into(),
+            version,
+            receipt: None,
+        }
+    }
+}
+
+/// What executing a plan asks of a target (`target::Target`, through the flow). Jobs run concurrently on the caller's task (never
 /// spawned), so their futures need not be `Send`.
 #[allow(async_fn_in_trait)]
 pub trait Writer {
@@ -81,10 +92,22 @@ pub async fn execute(
         );
     }
     let pages = &report.pages;
+    // A failure that stops the run (a spent allowance): jobs not started yet are skipped.
+    let stopped = std::sync::OnceLock::<&'static str>::new();
     let mut results = in_waves(writes, concurrency, |i| {
-        let progress = &progress;
+        let (progress, stopped) = (&progress, &stopped);
         async move {
-            let result = super::retry::per_page(writer.write(i)).await;
+            let result = match stopped.get() {
+                Some(why) => JobResult::Skipped(Skip::RunStopped {
+                    why: why.to_string(),
+                }),
+                None => super::retry::per_page(writer.write(i)).await,
+            };
+            if let JobResult::Failed(failure) = &result
+                && let Some(why) = failure.stops_run()
+            {
+                let _ = stopped.set(why);
+            }
             progress.done(
                 &progress_line(plan.steps[i].action, &pages[i], &result),
                 !matches!(result, JobResult::Done { .. }),

@@ -17,11 +17,11 @@ use crate::content::{Audience, Page, PageKind, Site, Status};
 use crate::diag::Diagnostic;
 use crate::publish::confluence::mapping;
 use crate::render::Engine;
-use crate::text::{escape_html, escape_visible};
 use crate::render::markdown::{self, View};
 use crate::render::storage::{self, PageRef};
 use crate::site::Banner;
 use crate::site::context::{data_banners, data_view};
+use crate::text::{escape_html, escape_visible};
 
 /// A view of a page a reviewer can ask for with `?view=<name>`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -8,6 +8,7 @@
 pub mod community;
 pub mod confluence;
 pub mod layer;
+pub mod salesforce;
 pub mod trading_grid;
 pub mod trading_grid_data;
 pub mod traffic;
@@ -27,13 +28,16 @@ pub struct SimArgs {
     pub confluence: confluence::ConfluenceArgs,
     #[command(flatten)]
     pub community: community::CommunityArgs,
+    #[command(flatten)]
+    pub salesforce: salesforce::SalesforceArgs,
 }
 
 /// Serves every simulator until interrupted (Ctrl-C or SIGTERM).
 pub fn run(options: SimArgs) -> Result<(), String> {
     let router = trading_grid::router(options.trading_grid)?
         .merge(confluence::router(&options.confluence))
-        .merge(community::router(&options.community));
+        .merge(community::router(&options.community))
+        .merge(salesforce::router(&options.salesforce)?);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -49,6 +53,7 @@ pub fn run(options: SimArgs) -> Result<(), String> {
         let _ = writeln!(out, "  Trading Grid contract v1: http://{bound}/v1/health, /v1/partners, /v1/metrics, /v1/incidents");
         let _ = writeln!(out, "{}", confluence::describe(&bound.to_string()));
         let _ = writeln!(out, "{}", community::describe(&bound.to_string()));
+        let _ = writeln!(out, "{}", salesforce::describe(&bound.to_string()));
         let _ = out.flush();
         drop(out);
         axum::serve(listener, router).with_graceful_shutdown(shutdown()).await.map_err(|e| format!("server error: {e}"))

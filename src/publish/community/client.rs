@@ -85,7 +85,7 @@ impl Content<'_> {
 }
 
 pub struct Client {
-    pub http: Http,
+    pub http: std::sync::Arc<Http>,
 }
 
 impl Client {

@@ -32,14 +32,14 @@ use futures_util::stream::{self, StreamExt};
 
 use super::failure::Failure;
 use super::http::{Auth, HttpError};
-use super::plan::{self, Action, Edit, Found, Place, Recorded, Rules, Wanted};
-use super::receipt::{self, Receipt, short_hash};
-use super::report::{PageReport, TargetReport};
-use super::run::{self, JobResult};
+use super::plan::{self, Action, Edit, Found, Place, Recorded, Wanted};
+use super::receipt::short_hash;
+use super::report::PageReport;
+use super::run::JobResult;
+use super::target::{Connector, Job, Profile, Survey, Target};
 use super::{Context, Stopped};
 pub use crate::config::CommunityConfig;
 use crate::content::DocType;
-use crate::diag::Diagnostic;
 use client::{Article, Client, Content};
 use mapping::Desired;
 
@@ -49,99 +49,127 @@ const MODERATOR: &str = "a moderator";
 const DRIFT_HELP: &str = "kbpub published nothing over it: bring the edit into the source and have it approved, or re-run with --force to publish the approved text as a new version";
 use crate::net::retry::WRITE_ATTEMPTS;
 
-/// Publishes to the partner community. `Err` holds content problems a writer must fix (nothing
-/// was sent); everything else, including a target that could not be reached, is in the report.
-pub async fn publish(
-    ctx: &Context<'_>,
-    config: &CommunityConfig,
-) -> Result<TargetReport, Vec<Diagnostic>> {
-    let connect = || {
-        config.check(&DocType::names())?;
-        let token = super::secret(&config.token_env, "community token", "community.token_env")?;
-        Ok(Auth::Bearer(token))
-    };
-    super::run_target(
-        ctx,
-        "community",
-        &config.base_url,
-        connect,
-        async |http, report| run(ctx, config, Client { http }, report).await,
-    )
-    .await
+/// The partner-community target; its state is filled by the survey.
+pub struct Community<'c> {
+    config: &'c CommunityConfig,
+    state: Option<State>,
 }
 
-async fn run(
-    ctx: &Context<'_>,
-    config: &CommunityConfig,
+/// What the survey learnt, for the writes.
+struct State {
     client: Client,
-    report: &mut TargetReport,
-) -> Result<(), Stopped> {
-    let site = ctx.engine.site;
-    let documents = mapping::documents(site);
-    let mut categories: BTreeSet<String> = documents
-        .iter()
-        .map(|&d| mapping::category(site, config, d).to_string())
-        .collect();
-    categories.insert(config.default_category.clone());
-    categories.extend(config.sections.values().cloned());
-    categories.extend(config.types.values().cloned());
-    let concurrency = ctx.options.concurrency.unwrap_or(config.concurrency);
-    let scanned = match scan(&client, &categories, concurrency).await {
-        Ok(scanned) => scanned,
-        Err(e) => {
-            (report.reads, report.writes) = client.http.counts();
-            return Err(Stopped::Target(format!("cannot reach the community: {e}")));
-        }
-    };
-    let found = found_articles(&scanned, site);
-    let on_target: HashSet<&str> = found
-        .iter()
-        .filter(|f| !f.archived)
-        .filter_map(|f| f.key.as_deref())
-        .collect();
-    let linkable =
-        |p: usize| ctx.gates[p].publishable || on_target.contains(site.pages[p].id.as_str());
-    let desired = mapping::render(ctx.engine, config, ctx.gates, &linkable)?;
-    let wanted: Vec<Wanted> = desired
-        .iter()
-        .map(|d| {
-            let p = &site.pages[d.page];
-            Wanted {
-                key: p.id.clone(),
-                source: p.file.clone(),
-                title: d.title.clone(),
-                place: Place {
-                    scope: d.category.clone(),
-                    parent: None,
-                },
-                hash: d.hash.clone(),
-                gated: ctx.gates[d.page].held_back(),
-                depth: 0,
-                retire: d.retire,
-            }
-        })
-        .collect();
-    let rules = Rules::for_run(ctx.options, false, "the community");
-    let plan = plan::plan(&wanted, &found, rules);
-    report.pages = plan
-        .steps
-        .iter()
-        .map(|step| page_report(step, &wanted, &found, &desired, ctx))
-        .collect();
-    if !ctx.options.dry_run {
-        let writer = Writer {
-            ctx,
+    scanned: Vec<Article>,
+    /// Parallel to the survey's wanted articles.
+    desired: Vec<Desired>,
+}
+
+impl<'c> Community<'c> {
+    pub fn new(config: &'c CommunityConfig) -> Community<'c> {
+        Community {
             config,
-            client: &client,
-            plan: &plan,
-            desired: &desired,
-            scanned: &scanned,
-            found: &found,
-        };
-        run::execute(&plan, report, &writer, concurrency, ctx.options.progress).await;
+            state: None,
+        }
     }
-    (report.reads, report.writes) = client.http.counts();
-    Ok(())
+
+    fn writer<'a>(&'a self, ctx: &'a Context<'a>) -> Writer<'a> {
+        let state = self.state.as_ref().expect("writes come after the survey");
+        Writer {
+            ctx,
+            config: self.config,
+            client: &state.client,
+            scanned: &state.scanned,
+        }
+    }
+}
+
+impl Target for Community<'_> {
+    fn profile(&self) -> Profile {
+        Profile {
+            name: "community",
+            endpoint: self.config.base_url.clone(),
+            editor: "the community",
+            unique_titles: None,
+            concurrency: self.config.concurrency,
+        }
+    }
+
+    async fn survey(&mut self, ctx: &Context<'_>, connect: &Connector) -> Result<Survey, Stopped> {
+        let config = self.config;
+        config.check(&DocType::names())?;
+        let token = super::secret(&config.token_env, "community token", "community.token_env")?;
+        let client = Client {
+            http: connect.http(&config.base_url, Auth::Bearer(token))?,
+        };
+        let site = ctx.engine.site;
+        let documents = mapping::documents(site);
+        let mut categories: BTreeSet<String> = documents
+            .iter()
+            .map(|&d| mapping::category(site, config, d).to_string())
+            .collect();
+        categories.insert(config.default_category.clone());
+        categories.extend(config.sections.values().cloned());
+        categories.extend(config.types.values().cloned());
+        let concurrency = ctx.options.concurrency.unwrap_or(config.concurrency);
+        let scanned = scan(&client, &categories, concurrency)
+            .await
+            .map_err(|e| format!("cannot reach the community: {e}"))?;
+        let found = found_articles(&scanned, site);
+        let on_target: HashSet<&str> = found
+            .iter()
+            .filter(|f| !f.archived)
+            .filter_map(|f| f.key.as_deref())
+            .collect();
+        let linkable =
+            |p: usize| ctx.gates[p].publishable || on_target.contains(site.pages[p].id.as_str());
+        let desired = mapping::render(ctx.engine, config, ctx.gates, &linkable)?;
+        let wanted = desired
+            .iter()
+            .map(|d| Wanted {
+                retire: d.retire,
+                ..super::target::wanted(ctx, d.page, &d.title, &d.category, &d.hash)
+            })
+            .collect();
+        self.state = Some(State {
+            client,
+            scanned,
+            desired,
+        });
+        Ok(Survey { wanted, found })
+    }
+
+    fn annotate(&self, _ctx: &Context<'_>, step: &plan::Step, page: &mut PageReport) {
+        if step.action == Action::Drifted {
+            page.note = page.note.take().map(|note| format!("{note}; {DRIFT_HELP}"));
+        }
+    }
+
+    async fn write(&self, ctx: &Context<'_>, job: &Job<'_>) -> JobResult {
+        let writer = self.writer(ctx);
+        let d = &self.state.as_ref().expect("surveyed").desired[job.index];
+        let article = job.found.map(|f| writer.article(f));
+        let result = match (job.action, article) {
+            (Action::Archive, Some(article)) => writer.archive(d, article).await,
+            (_, None) => writer.create(d).await,
+            (_, Some(article)) => writer.update(d, article.clone()).await,
+        };
+        match result {
+            Ok(Settled::Done(article)) => JobResult::done(article.id, article.version),
+            Ok(Settled::Drifted(why)) => JobResult::Drifted(why),
+            Err(why) => JobResult::Failed(why),
+        }
+    }
+
+    async fn remove(&self, ctx: &Context<'_>, found: &Found) -> JobResult {
+        let reason = "kbpub: the document is gone, or no longer for partners";
+        match self
+            .writer(ctx)
+            .archive_article(&found.remote_id, reason, None)
+            .await
+        {
+            Ok(a) => JobResult::done(a.id, a.version),
+            Err(e) => JobResult::Failed(e.into()),
+        }
+    }
 }
 
 /// Every article in `categories`; those carrying a content hash are read by id (with their body)
@@ -247,64 +275,12 @@ fn found_articles(scanned: &[Article], site: &crate::content::Site) -> Vec<Found
         .collect()
 }
 
-fn page_report(
-    step: &plan::Step,
-    wanted: &[Wanted],
-    found: &[Found],
-    desired: &[Desired],
-    ctx: &Context<'_>,
-) -> PageReport {
-    let approval = step
-        .wanted
-        .map(|i| ctx.gates[desired[i].page].state.clone());
-    let mut page = PageReport::planned(step, wanted, found, approval);
-    if step.action == Action::Drifted {
-        page.note = page.note.map(|note| format!("{note}; {DRIFT_HELP}"));
-    }
-    page
-}
-
+/// The writes of one run: the community's API and what the survey scanned.
 struct Writer<'a> {
     ctx: &'a Context<'a>,
     config: &'a CommunityConfig,
     client: &'a Client,
-    plan: &'a plan::Plan,
-    desired: &'a [Desired],
     scanned: &'a [Article],
-    found: &'a [Found],
-}
-
-impl run::Writer for Writer<'_> {
-    async fn write(&self, step: usize) -> JobResult {
-        let step = &self.plan.steps[step];
-        let d = &self.desired[step.wanted.expect("writes have a wanted article")];
-        let article = step.found.map(|f| self.article(&self.found[f]));
-        let result = match (step.action, article) {
-            (Action::Archive, Some(article)) => self.archive(d, article).await,
-            (_, None) => self.create(d).await,
-            (_, Some(article)) => self.update(d, article.clone()).await,
-        };
-        match result {
-            Ok(Settled::Done(article)) => self.receipt(d, &article),
-            Ok(Settled::Drifted(why)) => JobResult::Drifted(why),
-            Err(why) => JobResult::Failed(why),
-        }
-    }
-
-    async fn prune(&self, step: usize) -> JobResult {
-        let f = &self.found[self.plan.steps[step]
-            .found
-            .expect("prunes have a found article")];
-        let reason = "kbpub: the document is gone, or no longer for partners";
-        match self.archive_article(&f.remote_id, reason, None).await {
-            Ok(a) => JobResult::Done {
-                id: a.id,
-                version: a.version,
-                receipt: None,
-            },
-            Err(e) => JobResult::Failed(e.into()),
-        }
-    }
 }
 
 /// How one article's job ended, short of failing.
@@ -512,34 +488,6 @@ impl Writer<'_> {
             |current| current.status == "archived",
         )
         .await
-    }
-
-    fn receipt(&self, d: &Desired, article: &Article) -> JobResult {
-        let gate = &self.ctx.gates[d.page];
-        let p = &self.ctx.engine.site.pages[d.page];
-        let receipt = Receipt {
-            target: "community".into(),
-            doc_id: p.id.clone(),
-            source: p.file.clone(),
-            remote_id: article.id.clone(),
-            version: article.version,
-            content_hash: d.hash.clone(),
-            data_as_of: self.ctx.data_as_of.clone(),
-            approval_state: gate.state.clone(),
-            approvals_used: gate.approvals_used.clone(),
-            emergency: gate.emergency.clone(),
-            published_at: receipt::now_rfc3339(),
-        };
-        match receipt::write(&self.ctx.engine.site.config.root, &receipt) {
-            Ok(path) => JobResult::Done {
-                id: article.id.clone(),
-                version: article.version,
-                receipt: Some(path.display().to_string()),
-            },
-            Err(e) => JobResult::Failed(Failure::Unrecorded {
-                error: format!("published, but the receipt could not be written: {e}"),
-            }),
-        }
     }
 }
 

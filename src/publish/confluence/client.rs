@@ -104,7 +104,7 @@ pub struct Page {
 }
 
 pub struct Client {
-    pub http: Http,
+    pub http: std::sync::Arc<Http>,
     pub flavour: Flavour,
     page_size: usize,
     /// The base URL's path (`/wiki`, `/confluence`): v2 `next` links start with it.
@@ -125,7 +125,7 @@ impl Client {
     /// Resolves `api` (asking the server when `auto`) and looks up `keys`: one request on Cloud
     /// (more when the server pages small).
     pub async fn connect(
-        http: Http,
+        http: std::sync::Arc<Http>,
         base_url: &str,
         api: Api,
         page_size: usize,

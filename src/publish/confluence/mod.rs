@@ -19,196 +19,247 @@ use std::sync::{Arc, Mutex};
 use serde_json::{Value, json};
 
 use super::failure::Failure;
-use super::http::{Auth, Http, HttpError};
+use super::http::{Auth, HttpError};
 use super::journal::{self, Journal, PendingCreate};
-use super::plan::{self, Action, Edit, Found, Place, Recorded, Rules, Skip, Wanted};
-use super::receipt::{self, Receipt, short_hash};
-use super::report::{PageReport, TargetReport};
-use super::run::{self, JobResult};
+use super::plan::{self, Action, Edit, Found, Place, Recorded, Skip, Wanted};
+use super::receipt::{self, short_hash};
+use super::report::PageReport;
+use super::run::JobResult;
+use super::target::{Connector, Job, Profile, Survey, Target};
 use super::{Context, Stopped};
 pub use crate::config::ConfluenceConfig;
-use crate::diag::Diagnostic;
 use crate::render::raster;
 use crate::render::storage::AttachmentData;
 use client::{Client, Content, Page, Property, Space, VERSION_MESSAGE_PREFIX};
 use mapping::Desired;
 
-/// Publishes to Confluence. `Err` holds content problems a writer must fix (nothing was sent);
-/// everything else, including a target that could not be reached, is in the report.
-pub async fn publish(
-    ctx: &Context<'_>,
-    config: &ConfluenceConfig,
-) -> Result<TargetReport, Vec<Diagnostic>> {
-    let connect = || {
-        config.check()?;
-        credentials(config)
-    };
-    super::run_target(
-        ctx,
-        "confluence",
-        &config.base_url,
-        connect,
-        async |http, report| run(ctx, config, http, report).await,
-    )
-    .await
+/// The Confluence target; its state is filled by the survey.
+pub struct Confluence<'c> {
+    config: &'c ConfluenceConfig,
+    /// The API spoken, once connected.
+    api: Option<String>,
+    state: Option<State>,
 }
 
-/// The outer `Result` carries content diagnostics; the inner one why the target stopped.
-async fn run(
-    ctx: &Context<'_>,
-    config: &ConfluenceConfig,
-    http: Http,
-    report: &mut TargetReport,
-) -> Result<(), Stopped> {
-    let site = ctx.engine.site;
-    let layout = mapping::layout(site, config, ctx.gates);
-    let mut keys: BTreeSet<String> = layout.space.iter().flatten().cloned().collect();
-    keys.extend(config.spaces.keys().cloned());
-    keys.insert(config.default_space.clone());
-    let keys: Vec<String> = keys.into_iter().collect();
-    let connected = Client::connect(http, &config.base_url, config.api, config.page_size, &keys);
-    let (client, spaces) = match connected.await {
-        Ok(connected) => connected,
-        Err(e) => return Err(Stopped::Target(format!("cannot reach Confluence: {e}"))),
-    };
-    report.api = Some(client.flavour.name().to_string());
-    let mut roots: HashMap<String, String> = HashMap::new();
-    for key in &keys {
-        let Some(space) = spaces.get(key) else {
-            report.read_counts(&client);
-            let used_by = (0..site.pages.len())
-                .find(|&p| layout.space[p].as_deref() == Some(key.as_str()))
-                .map(|p| format!(" (wanted by {})", site.pages[p].file))
-                .unwrap_or_default();
-            return Err(Stopped::Target(format!(
-                "space `{key}`{used_by} does not exist or this account cannot see it; fix the space key in kbpub.toml or front matter"
-            )));
-        };
-        let root = config
-            .spaces
-            .get(key)
-            .and_then(|s| s.parent.clone())
-            .unwrap_or_else(|| space.home.clone());
-        if root.is_empty() {
-            return Err(Stopped::Target(format!(
-                "space `{key}` has no home page: set `[confluence.spaces.{key}] parent`"
-            )));
+/// What the survey learnt, for the writes.
+struct State {
+    client: Client,
+    spaces: HashMap<String, Space>,
+    /// The root page id per space key.
+    roots: HashMap<String, String>,
+    /// Page id per doc id: found by the scan, then every page created in this run.
+    ids: Mutex<HashMap<String, String>>,
+    scanned: Vec<Page>,
+    /// Pending creates, recorded before each create is sent.
+    journal: Journal,
+    pending: Vec<PendingCreate>,
+    /// The account kbpub publishes as, asked once when needed.
+    me: tokio::sync::OnceCell<String>,
+    /// Parallel to the survey's wanted pages.
+    desired: Vec<Desired>,
+    /// The note per document taken over without kbpub's record.
+    taken_over: HashMap<String, &'static str>,
+}
+
+impl<'c> Confluence<'c> {
+    pub fn new(config: &'c ConfluenceConfig) -> Confluence<'c> {
+        Confluence {
+            config,
+            api: None,
+            state: None,
         }
-        roots.insert(key.clone(), root);
     }
-    let root_ids: Vec<String> = roots
-        .values()
-        .cloned()
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let root_dir = &site.config.root;
-    let journal = Journal::new(root_dir, "confluence");
-    let pending = journal.pending();
-    let scanned = match scan(&client, &root_ids, &spaces, root_dir, &pending).await {
-        Ok(pages) => pages,
-        Err(e) => {
-            report.read_counts(&client);
-            return Err(Stopped::Target(format!(
-                "cannot scan the managed pages: {e}"
-            )));
-        }
-    };
-    let mut found = found_pages(&scanned, &roots);
-    let managed: std::collections::HashSet<&str> =
-        found.iter().filter_map(|f| f.key.as_deref()).collect();
-    let linkable =
-        |p: usize| ctx.gates[p].publishable || managed.contains(site.pages[p].id.as_str());
-    let desired = mapping::render(ctx.engine, &layout, ctx.gates, &linkable)?;
-    // A gated section page that is not on the target yet is not created: its approved pages go
-    // under the nearest ancestor that is published or may be.
-    let placed_under = |mut parent: Option<usize>| {
-        while let Some(q) = parent.filter(|&q| !linkable(q)) {
-            parent = layout.parent[q];
-        }
-        parent
-    };
-    let wanted: Vec<Wanted> = desired
-        .iter()
-        .map(|d| {
-            let p = &site.pages[d.page];
-            Wanted {
-                key: p.id.clone(),
-                source: p.file.clone(),
-                title: d.title.clone(),
-                place: Place {
-                    scope: d.space.clone(),
-                    parent: placed_under(layout.parent[d.page]).map(|q| site.pages[q].id.clone()),
-                },
-                hash: d.hash.clone(),
-                // Section pages are gated like documents: an unapproved title is never sent.
-                gated: ctx.gates[d.page].held_back(),
-                depth: layout.depth[d.page],
-                retire: false,
-            }
-        })
-        .collect();
-    let me = tokio::sync::OnceCell::new();
-    let proofs = Proofs {
-        client: &client,
-        me: &me,
-        pending: &pending,
-        adopt: ctx.options.adopt,
-    };
-    let claimed = proofs
-        .claim_unrecorded(&mut found, &scanned, &wanted, &desired)
-        .await;
-    let taken_over = match claimed {
-        Ok(notes) => notes,
-        Err(e) => {
-            report.read_counts(&client);
-            return Err(Stopped::Target(format!(
-                "cannot check a page in the way: {e}"
-            )));
-        }
-    };
-    let rules = Rules::for_run(ctx.options, true, "Confluence");
-    let plan = plan::plan(&wanted, &found, rules);
-    report.pages = plan
-        .steps
-        .iter()
-        .map(|step| page_report(step, &wanted, &found, &desired, &taken_over, ctx))
-        .collect();
-    report.collisions = plan.collisions.clone();
-    if !plan.collisions.is_empty() {
-        report.read_counts(&client);
-        return Err(Stopped::Target("titles collide: nothing was written; give the pages distinct titles (`title` or `[confluence] title` in front matter)".into()));
-    }
-    if !ctx.options.dry_run {
-        let executor = Executor {
+
+    fn executor<'a>(&'a self, ctx: &'a Context<'a>) -> Executor<'a> {
+        let state = self.state.as_ref().expect("writes come after the survey");
+        Executor {
             ctx,
-            client: &client,
-            spaces: &spaces,
-            roots: &roots,
-            ids: Mutex::new(
-                found
-                    .iter()
-                    .filter_map(|f| Some((f.key.clone()?, f.remote_id.clone())))
-                    .collect(),
-            ),
-            scanned: &scanned,
-            journal,
-            proofs,
-            plan: &plan,
-            wanted: &wanted,
-            found: &found,
-            desired: &desired,
-        };
-        let concurrency = ctx.options.concurrency.unwrap_or(config.concurrency);
-        run::execute(&plan, report, &executor, concurrency, ctx.options.progress).await;
+            state,
+            client: &state.client,
+            proofs: state.proofs(ctx.options.adopt),
+        }
     }
-    report.read_counts(&client);
-    Ok(())
 }
 
-impl TargetReport {
-    fn read_counts(&mut self, client: &Client) {
-        (self.reads, self.writes) = client.http.counts();
+impl State {
+    fn proofs(&self, adopt: bool) -> Proofs<'_> {
+        Proofs {
+            client: &self.client,
+            me: &self.me,
+            pending: &self.pending,
+            adopt,
+        }
+    }
+}
+
+impl Target for Confluence<'_> {
+    fn profile(&self) -> Profile {
+        Profile {
+            name: "confluence",
+            endpoint: self.config.base_url.clone(),
+            editor: "Confluence",
+            unique_titles: Some("`title` or `[confluence] title` in front matter"),
+            concurrency: self.config.concurrency,
+        }
+    }
+
+    fn api(&self) -> Option<String> {
+        self.api.clone()
+    }
+
+    async fn survey(&mut self, ctx: &Context<'_>, connect: &Connector) -> Result<Survey, Stopped> {
+        let config = self.config;
+        config.check()?;
+        let http = connect.http(&config.base_url, credentials(config)?)?;
+        let site = ctx.engine.site;
+        let layout = mapping::layout(site, config, ctx.gates);
+        let mut keys: BTreeSet<String> = layout.space.iter().flatten().cloned().collect();
+        keys.extend(config.spaces.keys().cloned());
+        keys.insert(config.default_space.clone());
+        let keys: Vec<String> = keys.into_iter().collect();
+        let connected =
+            Client::connect(http, &config.base_url, config.api, config.page_size, &keys);
+        let (client, spaces) = connected
+            .await
+            .map_err(|e| format!("cannot reach Confluence: {e}"))?;
+        self.api = Some(client.flavour.name().to_string());
+        let mut roots: HashMap<String, String> = HashMap::new();
+        for key in &keys {
+            let Some(space) = spaces.get(key) else {
+                let used_by = (0..site.pages.len())
+                    .find(|&p| layout.space[p].as_deref() == Some(key.as_str()))
+                    .map(|p| format!(" (wanted by {})", site.pages[p].file))
+                    .unwrap_or_default();
+                return Err(Stopped::Target(format!(
+                    "space `{key}`{used_by} does not exist or this account cannot see it; fix the space key in kbpub.toml or front matter"
+                )));
+            };
+            let root = config
+                .spaces
+                .get(key)
+                .and_then(|s| s.parent.clone())
+                .unwrap_or_else(|| space.home.clone());
+            if root.is_empty() {
+                return Err(Stopped::Target(format!(
+                    "space `{key}` has no home page: set `[confluence.spaces.{key}] parent`"
+                )));
+            }
+            roots.insert(key.clone(), root);
+        }
+        let root_ids: Vec<String> = roots
+            .values()
+            .cloned()
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let root_dir = &site.config.root;
+        let journal = Journal::new(root_dir, "confluence");
+        let pending = journal.pending();
+        let scanned = scan(&client, &root_ids, &spaces, root_dir, &pending)
+            .await
+            .map_err(|e| format!("cannot scan the managed pages: {e}"))?;
+        let mut found = found_pages(&scanned, &roots);
+        let managed: std::collections::HashSet<&str> =
+            found.iter().filter_map(|f| f.key.as_deref()).collect();
+        let linkable =
+            |p: usize| ctx.gates[p].publishable || managed.contains(site.pages[p].id.as_str());
+        let desired = mapping::render(ctx.engine, &layout, ctx.gates, &linkable)?;
+        // A gated section page that is not on the target yet is not created: its approved pages
+        // go under the nearest ancestor that is published or may be.
+        let placed_under = |mut parent: Option<usize>| {
+            while let Some(q) = parent.filter(|&q| !linkable(q)) {
+                parent = layout.parent[q];
+            }
+            parent
+        };
+        let wanted: Vec<Wanted> = desired
+            .iter()
+            .map(|d| {
+                let placed = placed_under(layout.parent[d.page]).map(|q| site.pages[q].id.clone());
+                let mut w = super::target::wanted(ctx, d.page, &d.title, &d.space, &d.hash);
+                // Section pages are gated like documents: an unapproved title is never sent.
+                w.place.parent = placed;
+                w.depth = layout.depth[d.page];
+                w
+            })
+            .collect();
+        let mut state = State {
+            client,
+            spaces,
+            roots,
+            ids: Mutex::default(),
+            scanned,
+            journal,
+            pending,
+            me: tokio::sync::OnceCell::new(),
+            desired,
+            taken_over: HashMap::new(),
+        };
+        let claimed = state
+            .proofs(ctx.options.adopt)
+            .claim_unrecorded(&mut found, &state.scanned, &wanted, &state.desired)
+            .await;
+        state.taken_over = claimed.map_err(|e| format!("cannot check a page in the way: {e}"))?;
+        state.ids = Mutex::new(
+            found
+                .iter()
+                .filter_map(|f| Some((f.key.clone()?, f.remote_id.clone())))
+                .collect(),
+        );
+        self.state = Some(state);
+        Ok(Survey { wanted, found })
+    }
+
+    fn annotate(&self, ctx: &Context<'_>, step: &plan::Step, page: &mut PageReport) {
+        let Some(state) = &self.state else { return };
+        let desired = step.wanted.map(|i| &state.desired[i]);
+        if let Some(note) =
+            desired.and_then(|d| state.taken_over.get(&ctx.engine.site.pages[d.page].id))
+        {
+            page.note = Some(note.to_string());
+        }
+        let gate = desired.map(|d| &ctx.gates[d.page]);
+        if let Some(gate) = gate.filter(|g| !g.publishable && step.action != Action::Gated) {
+            let container = format!(
+                "its own text is {}: published only as the parent of its approved pages",
+                gate.state
+            );
+            page.note = Some(
+                page.note
+                    .take()
+                    .map_or(container.clone(), |n| format!("{n}; {container}")),
+            );
+        }
+    }
+
+    async fn write(&self, ctx: &Context<'_>, job: &Job<'_>) -> JobResult {
+        let executor = self.executor(ctx);
+        let d = &executor.state.desired[job.index];
+        match job.found {
+            None => executor.create(d, job).await,
+            Some(f) => {
+                let property = executor
+                    .state
+                    .scanned
+                    .iter()
+                    .find(|p| p.id == f.remote_id)
+                    .and_then(|p| p.property.as_ref());
+                let existing = Existing {
+                    id: &f.remote_id,
+                    version: f.version,
+                    scope: &f.place.scope,
+                    property,
+                };
+                executor.update(d, job, existing, job.action).await
+            }
+        }
+    }
+
+    async fn remove(&self, ctx: &Context<'_>, found: &Found) -> JobResult {
+        match self.executor(ctx).client.prune(&found.remote_id).await {
+            Ok(()) => JobResult::done(found.remote_id.clone(), found.version),
+            Err(e) => JobResult::Failed(e.into()),
+        }
     }
 }
 
@@ -394,96 +445,21 @@ fn found_pages(scanned: &[Page], roots: &HashMap<String, String>) -> Vec<Found> 
         .collect()
 }
 
-fn page_report(
-    step: &plan::Step,
-    wanted: &[Wanted],
-    found: &[Found],
-    desired: &[Desired],
-    taken_over: &HashMap<String, &'static str>,
-    ctx: &Context<'_>,
-) -> PageReport {
-    let gate = step.wanted.map(|i| &ctx.gates[desired[i].page]);
-    let mut report = PageReport::planned(step, wanted, found, gate.map(|g| g.state.clone()));
-    if let Some(note) = step.wanted.and_then(|i| taken_over.get(&wanted[i].key)) {
-        report.note = Some(note.to_string());
-    }
-    if let Some(gate) = gate.filter(|g| !g.publishable && step.action != Action::Gated) {
-        let container = format!(
-            "its own text is {}: published only as the parent of its approved pages",
-            gate.state
-        );
-        report.note = Some(
-            report
-                .note
-                .map_or(container.clone(), |n| format!("{n}; {container}")),
-        );
-    }
-    report
-}
-
+/// The writes of one run: the survey's state, and what proves a page is kbpub's.
 struct Executor<'a> {
     ctx: &'a Context<'a>,
+    state: &'a State,
     client: &'a Client,
-    spaces: &'a HashMap<String, Space>,
-    roots: &'a HashMap<String, String>,
-    /// Page id per doc id: found by the scan, then every page created in this run.
-    ids: Mutex<HashMap<String, String>>,
-    scanned: &'a [Page],
-    /// Pending creates, recorded before each create is sent.
-    journal: Journal,
     proofs: Proofs<'a>,
-    plan: &'a plan::Plan,
-    wanted: &'a [Wanted],
-    found: &'a [Found],
-    desired: &'a [Desired],
-}
-
-impl run::Writer for Executor<'_> {
-    async fn write(&self, step: usize) -> JobResult {
-        let step = &self.plan.steps[step];
-        let index = step.wanted.expect("writes have a wanted page");
-        let (w, d) = (&self.wanted[index], &self.desired[index]);
-        match step.found {
-            None => self.create(d, w).await,
-            Some(f) => {
-                let f = &self.found[f];
-                let property = self
-                    .scanned
-                    .iter()
-                    .find(|p| p.id == f.remote_id)
-                    .and_then(|p| p.property.as_ref());
-                let existing = Existing {
-                    id: &f.remote_id,
-                    version: f.version,
-                    scope: &f.place.scope,
-                    property,
-                };
-                self.update(d, w, existing, step.action).await
-            }
-        }
-    }
-
-    async fn prune(&self, step: usize) -> JobResult {
-        let f = &self.found[self.plan.steps[step]
-            .found
-            .expect("prunes have a found page")];
-        match self.client.prune(&f.remote_id).await {
-            Ok(()) => JobResult::Done {
-                id: f.remote_id.clone(),
-                version: f.version,
-                receipt: None,
-            },
-            Err(e) => JobResult::Failed(e.into()),
-        }
-    }
 }
 
 impl Executor<'_> {
     /// The page id of `w`'s parent: the space root, or a page found or created in this run.
     fn parent_id(&self, w: &Wanted) -> Result<String, Skip> {
         match &w.place.parent {
-            None => Ok(self.roots[&w.place.scope].clone()),
+            None => Ok(self.state.roots[&w.place.scope].clone()),
             Some(key) => self
+                .state
                 .ids
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
@@ -499,12 +475,13 @@ impl Executor<'_> {
     /// failed with 5xx, no answer or 409 is looked up before it is sent again; a title taken by
     /// a page carrying `w`'s record (the search had not shown it yet) is updated instead; a
     /// title taken by any other page is reported and left alone unless `--adopt`.
-    async fn create(&self, d: &Desired, w: &Wanted) -> JobResult {
+    async fn create(&self, d: &Desired, job: &Job<'_>) -> JobResult {
+        let w = job.wanted;
         let parent = match self.parent_id(w) {
             Ok(parent) => parent,
             Err(why) => return JobResult::Skipped(why),
         };
-        let space = &self.spaces[&d.space];
+        let space = &self.state.spaces[&d.space];
         let content = Content {
             space,
             parent: &parent,
@@ -517,7 +494,7 @@ impl Executor<'_> {
             title: d.title.clone(),
             content_hash: d.hash.clone(),
         };
-        if let Err(e) = self.journal.begin(&entry) {
+        if let Err(e) = self.state.journal.begin(&entry) {
             return JobResult::Failed(Failure::Local {
                 error: format!(
                     "cannot record the pending create in {}: {e}; nothing was sent",
@@ -550,7 +527,7 @@ impl Executor<'_> {
                 (_, Err(lookup)) => return JobResult::Failed(Failure::after(&error, lookup)),
                 (Some(page), Ok(true)) => break page,
                 (Some(page), _) if carries_key(&page, &w.key) || self.ctx.options.adopt => {
-                    return self.take_over(d, w, page).await;
+                    return self.take_over(d, job, page).await;
                 }
                 (Some(page), _) => {
                     return JobResult::Skipped(Skip::ForeignPage {
@@ -568,7 +545,7 @@ impl Executor<'_> {
             }
         };
         self.remember(&w.key, &page.id);
-        self.finish(d, w, &page.id, page.version, page.property.as_ref(), None)
+        self.finish(d, job, &page.id, page.version, page.property.as_ref(), None)
             .await
     }
 
@@ -588,7 +565,8 @@ impl Executor<'_> {
     }
 
     /// Updates `page`, which holds `w`'s title but was not in the scan, as `w`'s page.
-    async fn take_over(&self, d: &Desired, w: &Wanted, page: Page) -> JobResult {
+    async fn take_over(&self, d: &Desired, job: &Job<'_>, page: Page) -> JobResult {
+        let w = job.wanted;
         self.remember(&w.key, &page.id);
         let existing = Existing {
             id: &page.id,
@@ -596,15 +574,22 @@ impl Executor<'_> {
             scope: &page.space,
             property: page.property.as_ref(),
         };
-        self.update(d, w, existing, Action::Update).await
+        self.update(d, job, existing, Action::Update).await
     }
 
-    async fn update(&self, d: &Desired, w: &Wanted, f: Existing<'_>, action: Action) -> JobResult {
+    async fn update(
+        &self,
+        d: &Desired,
+        job: &Job<'_>,
+        f: Existing<'_>,
+        action: Action,
+    ) -> JobResult {
+        let w = job.wanted;
         let parent = match self.parent_id(w) {
             Ok(parent) => parent,
             Err(why) => return JobResult::Skipped(why),
         };
-        let space = &self.spaces[&d.space];
+        let space = &self.state.spaces[&d.space];
         let property = f.property;
         // Attachments first, so the new body never shows a missing image.
         let attachments = match self.upload_changed(d, f.id, property).await {
@@ -658,12 +643,13 @@ impl Executor<'_> {
             }
             Err(e) => return JobResult::Failed(e.into()),
         };
-        self.finish(d, w, f.id, version, property, Some(attachments))
+        self.finish(d, job, f.id, version, property, Some(attachments))
             .await
     }
 
     fn remember(&self, key: &str, id: &str) {
-        self.ids
+        self.state
+            .ids
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(key.to_string(), id.to_string());
@@ -713,12 +699,13 @@ impl Executor<'_> {
     async fn finish(
         &self,
         d: &Desired,
-        w: &Wanted,
+        job: &Job<'_>,
         id: &str,
         version: u64,
         property: Option<&Property>,
         uploaded: Option<BTreeMap<String, Value>>,
     ) -> JobResult {
+        let w = job.wanted;
         let attachments = match uploaded {
             Some(attachments) => attachments,
             None => match self.upload_changed(d, id, property).await {
@@ -748,20 +735,7 @@ impl Executor<'_> {
                 return JobResult::Failed(e.into());
             }
         }
-        let gate = &self.ctx.gates[d.page];
-        let receipt = Receipt {
-            target: "confluence".into(),
-            doc_id: w.key.clone(),
-            source: w.source.clone(),
-            remote_id: id.to_string(),
-            version,
-            content_hash: d.hash.clone(),
-            data_as_of: self.ctx.data_as_of.clone(),
-            approval_state: gate.state.clone(),
-            approvals_used: gate.approvals_used.clone(),
-            emergency: gate.emergency.clone(),
-            published_at: receipt::now_rfc3339(),
-        };
+        let receipt = job.receipt(id, version);
         let value = json!({
             "doc_id": w.key, "source": w.source, "content_hash": d.hash, "version": version,
             "labels": d.labels, "attachments": attachments, "receipt": receipt,
@@ -771,17 +745,8 @@ impl Executor<'_> {
                 error: format!("page written, but not its kbpub property: {e}"),
             });
         }
-        self.journal.settle(&w.key);
-        match receipt::write(&self.ctx.engine.site.config.root, &receipt) {
-            Ok(path) => JobResult::Done {
-                id: id.to_string(),
-                version,
-                receipt: Some(path.display().to_string()),
-            },
-            Err(e) => JobResult::Failed(Failure::Unrecorded {
-                error: format!("published, but the receipt could not be written: {e}"),
-            }),
-        }
+        self.state.journal.settle(&w.key);
+        JobResult::done(id, version)
     }
 }
 

@@ -62,6 +62,7 @@ fn title_collisions(engine: &Engine, layout: &mapping::Layout, pages: &[usize]) 
     let wanted: Vec<Wanted> = pages
         .iter()
         .map(|&p| Wanted {
+            page: p,
             key: site.pages[p].id.clone(),
             source: site.pages[p].file.clone(),
             title: mapping::title(site, p),

@@ -1,0 +1,737 @@
+//! OAuth 2.0 access tokens for Salesforce (reference §1.1), shared by the CRM data source and the
+//! Knowledge publish target: the JWT bearer flow (an RS256 assertion signed with the private key
+//! whose path is in an environment variable) or the client-credentials flow (the secret in an
+//! environment variable), against the org's My Domain. The token is cached and used at the
+//! `instance_url` the token response names, under `/services/data/v<api_version>/`; a 401
+//! `INVALID_SESSION_ID` (the session timed out: Salesforce sends no `expires_in`) re-runs the
+//! grant once and replays the request. Keys, secrets, assertions and tokens never appear in a
+//! URL, a message or a log: they travel only in the form body and the `Authorization` header,
+//! and are redacted from anything a server says.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use reqwest::{Method, Url};
+use serde::Deserialize;
+
+use super::{Answer, Auth, Body, Client, HttpError, Request, Retry, Secret, Settings, redact};
+
+/// How long ahead a JWT assertion's `exp` is set (the reference: "within 3 minutes").
+const ASSERTION_LIFETIME_SECS: i64 = 180;
+
+/// Which grant gets the token.
+#[derive(Debug, Clone)]
+pub enum Grant {
+    /// JWT bearer: `iss` = the consumer key, `sub` = the user to run as, `aud` = the login URL
+    /// (or test URL, or Experience Cloud site URL); signed with the PEM private key at the path
+    /// held by the environment variable `key_file_env`.
+    JwtBearer {
+        consumer_key: String,
+        username: String,
+        audience: String,
+        key_file_env: String,
+    },
+    /// Client credentials: the consumer key, and the secret held by the environment variable
+    /// `secret_env`. Only on the org's My Domain.
+    ClientCredentials {
+        consumer_key: String,
+        secret_env: String,
+    },
+}
+
+/// Where and how to get tokens, and the API version to call.
+#[derive(Debug, Clone)]
+pub struct OAuthConfig {
+    /// The org's My Domain (`https://acme.my.salesforce.com`); the token endpoint is
+    /// `/services/oauth2/token` under it.
+    pub my_domain: String,
+    pub grant: Grant,
+    /// `62.0`: REST calls go to `{instance_url}/services/data/v62.0/`.
+    pub api_version: String,
+}
+
+/// Why no token (or no answer) could be had. Never holds a key, secret, assertion or token.
+#[derive(Debug)]
+pub enum OAuthError {
+    /// Configuration or local credentials: what is wrong and what to do.
+    Setup(String),
+    /// The token endpoint refused the grant (HTTP 400 with an OAuth `error`).
+    Refused {
+        url: String,
+        error: String,
+        description: String,
+        advice: &'static str,
+    },
+    /// A request failed (after the one re-grant for an expired session).
+    Http(HttpError),
+}
+
+impl std::fmt::Display for OAuthError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OAuthError::Setup(why) => f.write_str(why),
+            OAuthError::Refused {
+                url,
+                error,
+                description,
+                advice,
+            } => write!(
+                f,
+                "POST {url} refused the grant: {error}: {description} ({advice})"
+            ),
+            OAuthError::Http(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for OAuthError {}
+
+impl OAuthError {
+    /// Wrong, missing or refused credentials: retrying later cannot fix it.
+    pub fn is_credentials(&self) -> bool {
+        match self {
+            OAuthError::Setup(_) | OAuthError::Refused { .. } => true,
+            OAuthError::Http(e) => e.is(401),
+        }
+    }
+}
+
+/// What to do about a refused grant, by the reference's list of failures seen in the wild.
+fn advice(error: &str, description: &str) -> &'static str {
+    match (error, description) {
+        (_, "user hasn't approved this consumer") => {
+            "pre-authorise the user for the connected app: \"Admin approved users are pre-authorized\" and the user's profile or permission set"
+        }
+        (_, "audience is invalid") => {
+            "set `audience` to https://login.salesforce.com, https://test.salesforce.com or the Experience Cloud site URL"
+        }
+        (_, "request not supported on this domain") => {
+            "the client-credentials flow needs the org's My Domain URL, not the login host"
+        }
+        (_, "expired authorization code") => "check this machine's clock",
+        ("invalid_client_id", _) => "check `consumer_key`: it is the connected app's consumer key",
+        ("invalid_client" | "invalid_client_credentials", _) => {
+            "check `consumer_key` and the secret in the environment variable"
+        }
+        ("invalid_grant", _) => {
+            "check that the certificate uploaded to the connected app matches the private key, and the username"
+        }
+        _ => "check the connected app's settings",
+    }
+}
+
+/// A token and where to use it.
+pub struct Session {
+    client: Client,
+    instance_url: Url,
+}
+
+impl Session {
+    /// The instance the token response named.
+    pub fn instance_url(&self) -> &Url {
+        &self.instance_url
+    }
+}
+
+#[derive(Deserialize)]
+struct TokenAnswer {
+    access_token: String,
+    instance_url: String,
+}
+
+#[derive(serde::Serialize)]
+struct Claims<'a> {
+    iss: &'a str,
+    sub: &'a str,
+    aud: &'a str,
+    exp: i64,
+}
+
+/// The grant's credentials, read once from the environment.
+enum Credentials {
+    Jwt {
+        key: jsonwebtoken::EncodingKey,
+        consumer_key: String,
+        username: String,
+        audience: String,
+    },
+    Secret {
+        consumer_key: String,
+        secret: Secret,
+    },
+}
+
+/// Tokens for one org: granted on first use, cached, renewed once on an expired session.
+pub struct OAuth {
+    token_url: Url,
+    api_version: String,
+    credentials: Credentials,
+    settings: Settings,
+    token_client: Client,
+    session: tokio::sync::Mutex<Option<Arc<Session>>>,
+    grants: AtomicU32,
+}
+
+/// Whether a URL may carry a credential: https, or http to this machine only.
+fn check_url(what: &str, url: &str) -> Result<Url, OAuthError> {
+    let parsed = Url::parse(url)
+        .map_err(|e| OAuthError::Setup(format!("{what} `{url}` is not a URL: {e}")))?;
+    if !parsed.username().is_empty() || parsed.password().is_some() || parsed.query().is_some() {
+        return Err(OAuthError::Setup(format!(
+            "{what} `{url}` must not hold credentials or a query"
+        )));
+    }
+    let loopback = matches!(parsed.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+    match (parsed.scheme(), loopback) {
+        ("https", _) | ("http", true) => Ok(parsed),
+        _ => Err(OAuthError::Setup(format!(
+            "{what} `{url}` must use https (plain http only to this machine)"
+        ))),
+    }
+}
+
+/// Reads environment variables (tests pass their own).
+pub type Environment<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+fn from_env(env_var: Environment, env: &str, holds: &str) -> Result<String, OAuthError> {
+    match env_var(env) {
+        Some(value) if !value.is_empty() => Ok(value),
+        _ => Err(OAuthError::Setup(format!(
+            "environment variable `{env}` is not set (it holds {holds})"
+        ))),
+    }
+}
+
+impl OAuth {
+    /// Reads the grant's credentials from the environment; nothing is sent yet.
+    pub fn new(config: &OAuthConfig, settings: Settings) -> Result<OAuth, OAuthError> {
+        OAuth::with_env(config, settings, &|name| std::env::var(name).ok())
+    }
+
+    /// [`OAuth::new`] with the environment read through `env_var`.
+    pub fn with_env(
+        config: &OAuthConfig,
+        settings: Settings,
+        env_var: Environment,
+    ) -> Result<OAuth, OAuthError> {
+        let my_domain = check_url("my_domain", &config.my_domain)?;
+        let valid_version = config
+            .api_version
+            .split_once('.')
+            .is_some_and(|(major, minor)| {
+                major.parse::<u32>().is_ok() && minor.chars().all(|c| c.is_ascii_digit())
+            });
+        if !valid_version {
+            return Err(OAuthError::Setup(format!(
+                "api_version `{}` is not a version such as \"62.0\"",
+                config.api_version
+            )));
+        }
+        let credentials = match &config.grant {
+            Grant::JwtBearer {
+                consumer_key,
+                username,
+                audience,
+                key_file_env,
+            } => {
+                let path = PathBuf::from(from_env(
+                    env_var,
+                    key_file_env,
+                    "the path of the private key",
+                )?);
+                let pem = std::fs::read(&path).map_err(|e| {
+                    OAuthError::Setup(format!(
+                        "cannot read the private key {} named by `{key_file_env}`: {e}",
+                        path.display()
+                    ))
+                })?;
+                let key = jsonwebtoken::EncodingKey::from_rsa_pem(&pem).map_err(|_| {
+                    OAuthError::Setup(format!(
+                        "{} (named by `{key_file_env}`) is not a PEM RSA private key",
+                        path.display()
+                    ))
+                })?;
+                Credentials::Jwt {
+                    key,
+                    consumer_key: consumer_key.clone(),
+                    username: username.clone(),
+                    audience: audience.clone(),
+                }
+            }
+            Grant::ClientCredentials {
+                consumer_key,
+                secret_env,
+            } => {
+                let login_host = matches!(
+                    my_domain.host_str(),
+                    Some("login.salesforce.com" | "test.salesforce.com")
+                );
+                if login_host {
+                    return Err(OAuthError::Setup(format!(
+                        "my_domain `{}` is a login host: the client-credentials flow needs the org's My Domain (https://<name>.my.salesforce.com)",
+                        config.my_domain
+                    )));
+                }
+                Credentials::Secret {
+                    consumer_key: consumer_key.clone(),
+                    secret: Secret::new(from_env(env_var, secret_env, "the consumer secret")?),
+                }
+            }
+        };
+        let token_url = format!(
+            "{}/services/oauth2/token",
+            my_domain.as_str().trim_end_matches('/')
+        );
+        let token_url =
+            Url::parse(&token_url).map_err(|e| OAuthError::Setup(format!("my_domain: {e}")))?;
+        let token_client = Client::new(&Auth::None, settings.clone()).map_err(OAuthError::Setup)?;
+        Ok(OAuth {
+            token_url,
+            api_version: config.api_version.clone(),
+            credentials,
+            settings,
+            token_client,
+            session: tokio::sync::Mutex::new(None),
+            grants: AtomicU32::new(0),
+        })
+    }
+
+    /// Grants made so far (the first, and any after an expired session).
+    pub fn grants(&self) -> u32 {
+        self.grants.load(Ordering::Relaxed)
+    }
+
+    /// The cached session, granted first if there is none.
+    pub async fn session(&self) -> Result<Arc<Session>, OAuthError> {
+        let mut cached = self.session.lock().await;
+        if let Some(session) = cached.as_ref() {
+            return Ok(session.clone());
+        }
+        let session = Arc::new(self.grant().await?);
+        *cached = Some(session.clone());
+        Ok(session)
+    }
+
+    /// Drops `stale` (unless another request already replaced it) and grants a new session.
+    async fn renew(&self, stale: &Arc<Session>) -> Result<Arc<Session>, OAuthError> {
+        {
+            let mut cached = self.session.lock().await;
+            if cached.as_ref().is_some_and(|s| Arc::ptr_eq(s, stale)) {
+                *cached = None;
+            }
+        }
+        self.session().await
+    }
+
+    /// The form of one grant, every value a secret, and the secrets to keep out of messages.
+    fn form(&self) -> Result<Vec<(&'static str, Secret)>, OAuthError> {
+        let secret = |s: &str| Secret::new(s.to_string());
+        Ok(match &self.credentials {
+            Credentials::Jwt {
+                key,
+                consumer_key,
+                username,
+                audience,
+            } => {
+                let claims = Claims {
+                    iss: consumer_key,
+                    sub: username,
+                    aud: audience,
+                    exp: chrono::Utc::now().timestamp() + ASSERTION_LIFETIME_SECS,
+                };
+                let header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+                let assertion = jsonwebtoken::encode(&header, &claims, key).map_err(|e| {
+                    OAuthError::Setup(format!("cannot sign the JWT assertion: {e}"))
+                })?;
+                vec![
+                    (
+                        "grant_type",
+                        secret("urn:ietf:params:oauth:grant-type:jwt-bearer"),
+                    ),
+                    ("assertion", Secret::new(assertion)),
+                ]
+            }
+            Credentials::Secret {
+                consumer_key,
+                secret: client_secret,
+            } => vec![
+                ("grant_type", secret("client_credentials")),
+                ("client_id", secret(consumer_key)),
+                ("client_secret", client_secret.clone()),
+            ],
+        })
+    }
+
+    async fn grant(&self) -> Result<Session, OAuthError> {
+        let form = self.form()?;
+        let hidden: Vec<Secret> = form
+            .iter()
+            .filter(|(name, _)| matches!(*name, "assertion" | "client_secret"))
+            .map(|(_, value)| value.clone())
+            .collect();
+        let shown = self.token_url.to_string();
+        let request = Request {
+            method: Method::POST,
+            url: self.token_url.clone(),
+            shown: shown.clone(),
+            body: Body::Form(form),
+            safe: true,
+            headers: &[],
+        };
+        let accept = |answer: Answer| {
+            serde_json::from_str::<TokenAnswer>(&answer.text)
+                .map_err(|_| "a body that is not a token response".to_string())
+        };
+        self.grants.fetch_add(1, Ordering::Relaxed);
+        let answer = match self.token_client.send(&request, accept, &|_| {}).await {
+            Ok(answer) => answer,
+            Err(mut e) => {
+                e.message = redact::redact_all(&hidden, &e.message);
+                if e.is(400) {
+                    let (error, description) = e
+                        .message
+                        .split_once(": ")
+                        .map(|(a, b)| (a.to_string(), b.to_string()))
+                        .unwrap_or_else(|| (e.message.clone(), String::new()));
+                    let advice = advice(&error, &description);
+                    return Err(OAuthError::Refused {
+                        url: shown,
+                        error,
+                        description,
+                        advice,
+                    });
+                }
+                return Err(OAuthError::Http(e));
+            }
+        };
+        let instance_url = check_url("the token response's instance_url", &answer.instance_url)?;
+        let client = Client::new(&Auth::Bearer(answer.access_token), self.settings.clone())
+            .map_err(OAuthError::Setup)?;
+        Ok(Session {
+            client,
+            instance_url,
+        })
+    }
+
+    /// The URL of `path` on `session`'s instance: a path starting with `/services/data/` (a
+    /// `nextRecordsUrl`) as is, anything else under `/services/data/v<api_version>/`.
+    fn url(&self, session: &Session, path: &str) -> Result<Url, OAuthError> {
+        let base = session.instance_url.as_str().trim_end_matches('/');
+        let full = if path.starts_with("/services/data/") {
+            format!("{base}{path}")
+        } else if path.starts_with('/') || path.contains("://") {
+            return Err(OAuthError::Setup(format!(
+                "`{path}` is not a path under /services/data/ of the instance"
+            )));
+        } else {
+            format!("{base}/services/data/v{}/{path}", self.api_version)
+        };
+        Url::parse(&full).map_err(|e| OAuthError::Setup(format!("{full}: {e}")))
+    }
+
+    /// Sends one REST request to the instance, re-granting once and replaying it when the session
+    /// expired (401 `INVALID_SESSION_ID`). `path` as for [`OAuth::url`]; `query` is appended.
+    pub async fn send<T>(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Body,
+        safe: bool,
+        accept: impl Fn(Answer) -> Result<T, String>,
+        on_retry: &(dyn Fn(&Retry) + Sync),
+    ) -> Result<T, OAuthError> {
+        let mut session = self.session().await?;
+        let mut renewed = false;
+        loop {
+            let mut url = self.url(&session, path)?;
+            if !query.is_empty() {
+                url.query_pairs_mut().extend_pairs(query);
+            }
+            let shown = format!(
+                "{}{}",
+                url.path(),
+                url.query().map(|q| format!("?{q}")).unwrap_or_default()
+            );
+            let request = Request {
+                method: method.clone(),
+                url,
+                shown,
+                body: body.clone(),
+                safe,
+                headers: &[],
+            };
+            match session.client.send(&request, &accept, on_retry).await {
+                Err(e) if !renewed && e.is(401) && e.message.contains("INVALID_SESSION_ID") => {
+                    renewed = true;
+                    session = self.renew(&session).await?;
+                }
+                other => return other.map_err(OAuthError::Http),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Against the Salesforce simulator's router served on loopback in this process, with RSA
+    //! keys made by `openssl`.
+
+    use std::collections::HashMap;
+    use std::time::{Duration, Instant};
+
+    use clap::Parser;
+
+    use super::*;
+    use crate::net::retry::{Budget, RetryPolicy};
+    use crate::sim::salesforce::{SalesforceArgs, router};
+
+    #[derive(Parser)]
+    struct Flags {
+        #[command(flatten)]
+        salesforce: SalesforceArgs,
+    }
+
+    /// The simulator with `flags` on a free loopback port: its base URL.
+    async fn simulator(flags: &[&str]) -> String {
+        let args = Flags::parse_from(std::iter::once("sim").chain(flags.iter().copied()));
+        let app = router(&args.salesforce).expect("simulator flags");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        base
+    }
+
+    fn key_pair(dir: &std::path::Path) -> (String, String) {
+        let private = dir.join("app.key");
+        let public = dir.join("app.pub.pem");
+        for args in [
+            vec!["genrsa", "-out", private.to_str().unwrap(), "2048"],
+            vec![
+                "rsa",
+                "-in",
+                private.to_str().unwrap(),
+                "-pubout",
+                "-out",
+                public.to_str().unwrap(),
+            ],
+        ] {
+            let out = std::process::Command::new("openssl")
+                .args(&args)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        (private.display().to_string(), public.display().to_string())
+    }
+
+    fn settings() -> Settings {
+        Settings {
+            connect_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(30),
+            policy: RetryPolicy {
+                max_attempts: 2,
+                ..RetryPolicy::default()
+            },
+            budget: Arc::new(Budget::until(Instant::now() + Duration::from_secs(120))),
+        }
+    }
+
+    fn oauth(base: &str, grant: Grant, env: &HashMap<&str, String>) -> Result<OAuth, OAuthError> {
+        let config = OAuthConfig {
+            my_domain: format!("{base}/salesforce/mydomain"),
+            grant,
+            api_version: "62.0".into(),
+        };
+        OAuth::with_env(&config, settings(), &|name| env.get(name).cloned())
+    }
+
+    fn client_credentials() -> Grant {
+        Grant::ClientCredentials {
+            consumer_key: "kbpub-consumer-key".into(),
+            secret_env: "SF_SECRET".into(),
+        }
+    }
+
+    /// The number of Accounts, by a SOQL query through `oauth`.
+    async fn accounts(oauth: &OAuth) -> Result<u64, OAuthError> {
+        let accept = |answer: Answer| {
+            let body: serde_json::Value =
+                serde_json::from_str(&answer.text).map_err(|e| e.to_string())?;
+            body["totalSize"]
+                .as_u64()
+                .ok_or_else(|| "no totalSize".to_string())
+        };
+        let query = [("q", "SELECT Id FROM Account")];
+        oauth
+            .send(
+                Method::GET,
+                "query",
+                &query,
+                Body::Empty,
+                true,
+                accept,
+                &|_| {},
+            )
+            .await
+    }
+
+    async fn expire_sessions(base: &str) {
+        let response = reqwest::Client::new()
+            .post(format!("{base}/__sim/salesforce/expire"))
+            .send()
+            .await
+            .unwrap();
+        assert!(response.status().is_success());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_jwt_bearer_token_is_cached_and_granted_again_once_its_session_expires() {
+        let dir = tempfile::tempdir().unwrap();
+        let (private, public) = key_pair(dir.path());
+        let base = simulator(&["--salesforce-jwt-public-key", &public]).await;
+        let env = HashMap::from([("SF_KEY_FILE", private)]);
+        let grant = Grant::JwtBearer {
+            consumer_key: "kbpub-consumer-key".into(),
+            username: "integration@kbpub.test".into(),
+            audience: "https://login.salesforce.com".into(),
+            key_file_env: "SF_KEY_FILE".into(),
+        };
+        let oauth = oauth(&base, grant, &env).unwrap();
+        assert!(accounts(&oauth).await.unwrap() > 0);
+        assert!(accounts(&oauth).await.unwrap() > 0);
+        assert_eq!(oauth.grants(), 1, "the token is cached");
+        let session = oauth.session().await.unwrap();
+        assert!(
+            session
+                .instance_url()
+                .as_str()
+                .ends_with("/salesforce/instance")
+        );
+        expire_sessions(&base).await;
+        assert!(
+            accounts(&oauth).await.unwrap() > 0,
+            "replayed after a new grant"
+        );
+        assert_eq!(oauth.grants(), 2);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_session_that_expires_again_after_the_new_grant_is_an_error_not_a_loop() {
+        let base = simulator(&["--salesforce-session-timeout", "0s"]).await;
+        let env = HashMap::from([("SF_SECRET", "kbpub-consumer-secret".to_string())]);
+        let oauth = oauth(&base, client_credentials(), &env).unwrap();
+        let error = accounts(&oauth).await.unwrap_err();
+        assert!(
+            matches!(&error, OAuthError::Http(e) if e.is(401)),
+            "{error}"
+        );
+        assert!(error.to_string().contains("INVALID_SESSION_ID"), "{error}");
+        assert_eq!(oauth.grants(), 2, "one grant, one re-grant, no more");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn refused_grants_say_what_to_do_and_never_show_the_secret() {
+        let base = simulator(&[]).await;
+        let secret = "not-the-consumer-secret-42".to_string();
+        let env = HashMap::from([("SF_SECRET", secret.clone())]);
+        let oauth = oauth(&base, client_credentials(), &env).unwrap();
+        let error = accounts(&oauth).await.unwrap_err();
+        let shown = error.to_string();
+        assert!(
+            matches!(&error, OAuthError::Refused { error, .. } if error == "invalid_client"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("check `consumer_key` and the secret"),
+            "{shown}"
+        );
+        assert!(!shown.contains(&secret), "{shown}");
+        assert!(error.is_credentials());
+
+        let env = HashMap::from([("SF_SECRET", "kbpub-consumer-secret".to_string())]);
+        let config = OAuthConfig {
+            my_domain: format!("{base}/salesforce/login"),
+            grant: client_credentials(),
+            api_version: "62.0".into(),
+        };
+        let on_login =
+            OAuth::with_env(&config, settings(), &|name| env.get(name).cloned()).unwrap();
+        let shown = accounts(&on_login).await.unwrap_err().to_string();
+        assert!(
+            shown.contains("request not supported on this domain"),
+            "{shown}"
+        );
+        assert!(shown.contains("needs the org's My Domain"), "{shown}");
+    }
+
+    #[test]
+    fn setup_errors_name_the_variable_or_file_and_refuse_unsafe_urls() {
+        let none = HashMap::new();
+        let missing = oauth("http://127.0.0.1:9", client_credentials(), &none)
+            .err()
+            .unwrap();
+        assert!(
+            missing.to_string().contains("`SF_SECRET` is not set"),
+            "{missing}"
+        );
+        let env = HashMap::from([("SF_KEY_FILE", "/nonexistent/key.pem".to_string())]);
+        let grant = Grant::JwtBearer {
+            consumer_key: "k".into(),
+            username: "u".into(),
+            audience: "https://login.salesforce.com".into(),
+            key_file_env: "SF_KEY_FILE".into(),
+        };
+        let unreadable = oauth("http://127.0.0.1:9", grant, &env).err().unwrap();
+        assert!(
+            unreadable.to_string().contains("/nonexistent/key.pem"),
+            "{unreadable}"
+        );
+        let secret = HashMap::from([("SF_SECRET", "s".to_string())]);
+        let plain = oauth("http://org.example.com", client_credentials(), &secret)
+            .err()
+            .unwrap();
+        assert!(plain.to_string().contains("must use https"), "{plain}");
+        let config = OAuthConfig {
+            my_domain: "https://login.salesforce.com".into(),
+            grant: client_credentials(),
+            api_version: "62.0".into(),
+        };
+        let login = OAuth::with_env(&config, settings(), &|n| secret.get(n).cloned())
+            .err()
+            .unwrap();
+        assert!(login.to_string().contains("is a login host"), "{login}");
+        let config = OAuthConfig {
+            api_version: "v62".into(),
+            my_domain: "https://acme.my.salesforce.com".into(),
+            ..config
+        };
+        let version = OAuth::with_env(&config, settings(), &|n| secret.get(n).cloned())
+            .err()
+            .unwrap();
+        assert!(version.to_string().contains("api_version"), "{version}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn only_paths_under_services_data_of_the_instance_are_followed() {
+        let base = simulator(&[]).await;
+        let env = HashMap::from([("SF_SECRET", "kbpub-consumer-secret".to_string())]);
+        let oauth = oauth(&base, client_credentials(), &env).unwrap();
+        let accept = |_: Answer| Ok(());
+        for path in [
+            "https://evil.example/services/data/v62.0/query/x",
+            "/elsewhere",
+        ] {
+            let error = oauth
+                .send(Method::GET, path, &[], Body::Empty, true, accept, &|_| {})
+                .await
+                .unwrap_err();
+            assert!(matches!(error, OAuthError::Setup(_)), "{path}: {error}");
+        }
+    }
+}

@@ -1,0 +1,351 @@
+//! `kbpub publish --target salesforce` end to end: the real binary against `kbpub sim`'s
+//! Salesforce org over loopback — partner documents become published Knowledge articles with
+//! kbpub's hash, channels and data categories; a re-run writes nothing; an edit updates through a
+//! new draft; a person's edit is drift until `--force`; obsolete documents are archived;
+//! commit-then-fail faults leave no duplicate article; 403 `REQUEST_LIMIT_EXCEEDED` stops the run
+//! cleanly; and `kbpub check` preflights UrlNames and body sizes offline.
+
+mod common;
+
+use common::salesforce::*;
+use common::*;
+use serde_json::{Value, json};
+
+const ENV: [(&str, &str); 2] = [
+    ("KB_TEST_SF_ID", CONSUMER_KEY),
+    ("KB_TEST_SF_SECRET", CONSUMER_SECRET),
+];
+
+/// Three partner documents, an obsolete one, an internal runbook, every document approved,
+/// publishing to the simulator's org by client credentials.
+fn kb_for(sim: &Sim) -> Kb {
+    let kb = Kb::new();
+    let toml = std::fs::read_to_string(kb.path().join("kbpub.toml")).unwrap();
+    kb.write(
+        "kbpub.toml",
+        &format!(
+            "{toml}\n[salesforce]\nlogin_url = \"{}/salesforce/mydomain\"\nflow = \"client-credentials\"\nclient_id_env = \"KB_TEST_SF_ID\"\nclient_secret_env = \"KB_TEST_SF_SECRET\"\nusername = \"{USER}\"\narticle_url = \"https://partners.test/s/article/{{url_name}}\"\nbody_field = \"Body__c\"\nhash_field = \"Kbpub_Hash__c\"\ndata_categories = [\"Partners:EDI\"]\n[salesforce.types.notice]\nchannels = [\"IsVisibleInPrm\", \"IsVisibleInCsp\"]\n",
+            sim.base
+        ),
+    );
+    partner_doc(
+        &kb,
+        "guides/alpha.md",
+        "alpha",
+        "Alpha",
+        "partner",
+        "See [bravo](bravo.md). One.",
+    );
+    partner_doc(&kb, "guides/bravo.md", "bravo", "Bravo", "partner", "Two.");
+    partner_doc(
+        &kb,
+        "guides/charlie.md",
+        "charlie",
+        "Charlie",
+        "notice",
+        "Three.",
+    );
+    kb.write(
+        "content/guides/old.md",
+        "+++\nid = \"old\"\ntitle = \"Old\"\ntype = \"notice\"\naudience = \"partner\"\n+++\n\nOld.\n",
+    );
+    kb.write(
+        "content/ops/runbook.md",
+        "+++\nid = \"runbook\"\ntitle = \"Runbook\"\ntype = \"sop\"\n+++\n\nInternal only.\n",
+    );
+    kb.write(".kb/people.toml", PEOPLE);
+    kb.write(".kb/policy.toml", POLICY);
+    kb.write(
+        ".gitignore",
+        "output/\n.kb/receipts/\n.kb/journal/\ndata/\n",
+    );
+    git(kb.path(), "wes@example.com", &["init", "-q", "-b", "main"]);
+    approve_all(&kb);
+    kb
+}
+
+fn partner_doc(kb: &Kb, path: &str, id: &str, title: &str, kind: &str, body: &str) {
+    kb.write(
+        &format!("content/{path}"),
+        &format!("+++\nid = \"{id}\"\ntitle = \"{title}\"\ntype = \"{kind}\"\naudience = \"partner\"\n+++\n\n{body}\n"),
+    );
+}
+
+fn publish(kb: &Kb, args: &[&str]) -> (i32, Value) {
+    let run = kb.run_env(
+        &[
+            &["publish", "--target", "salesforce", "--format", "json"],
+            args,
+        ]
+        .concat(),
+        &ENV,
+    );
+    assert!(
+        !run.stdout().contains(CONSUMER_SECRET) && !run.stderr().contains(CONSUMER_SECRET),
+        "the secret leaked into output"
+    );
+    (run.code(), run.json())
+}
+
+fn page<'a>(report: &'a Value, doc_id: &str) -> &'a Value {
+    report["targets"][0]["pages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["doc_id"] == doc_id)
+        .unwrap_or_else(|| panic!("{doc_id} not in {report:#}"))
+}
+
+/// Every version the org holds of the article named `url_name`.
+fn versions(sim: &Sim, url_name: &str) -> Vec<Value> {
+    inspect(sim, "articles")
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| v["UrlName"] == url_name)
+        .cloned()
+        .collect()
+}
+
+fn online(sim: &Sim, url_name: &str) -> Value {
+    let online: Vec<Value> = versions(sim, url_name)
+        .into_iter()
+        .filter(|v| v["PublishStatus"] == "Online")
+        .collect();
+    assert_eq!(online.len(), 1, "{url_name}: {online:#?}");
+    online[0].clone()
+}
+
+/// Distinct articles (`KnowledgeArticleId`) holding `url_name`.
+fn articles_named(sim: &Sim, url_name: &str) -> usize {
+    let ids: std::collections::HashSet<String> = versions(sim, url_name)
+        .iter()
+        .map(|v| v["KnowledgeArticleId"].as_str().unwrap().to_string())
+        .collect();
+    ids.len()
+}
+
+#[test]
+fn publishes_then_rerun_writes_nothing_then_updates_and_archives() {
+    let sim = Sim::start();
+    let kb = kb_for(&sim);
+    let (code, report) = publish(&kb, &[]);
+    assert_eq!(code, 0, "{report:#}");
+    for id in ["alpha", "bravo", "charlie", "old"] {
+        assert_eq!(page(&report, id)["action"], "create", "{id}");
+        assert_eq!(page(&report, id)["outcome"], "done", "{id}");
+    }
+    let alpha = online(&sim, "alpha");
+    assert_eq!(alpha["Title"], "Alpha");
+    assert_eq!(alpha["IsVisibleInPrm"], true);
+    assert_eq!(alpha["IsVisibleInCsp"], false);
+    assert_eq!(
+        alpha["DataCategories"],
+        json!([{"group": "Partners", "name": "EDI"}])
+    );
+    assert!(
+        alpha["Kbpub_Hash__c"]
+            .as_str()
+            .unwrap()
+            .starts_with("sha256:")
+    );
+    let body = alpha["Body__c"].as_str().unwrap();
+    assert!(
+        body.contains("https://partners.test/s/article/bravo"),
+        "{body}"
+    );
+    assert_eq!(online(&sim, "charlie")["IsVisibleInCsp"], true);
+    let partner_view = inspect(&sim, "partner-view").to_string();
+    assert!(!partner_view.contains("runbook") && !partner_view.contains("Internal only"));
+    assert!(
+        kb.path()
+            .join(".kb/receipts/salesforce/alpha.json")
+            .exists()
+    );
+
+    // The org rewrote the rich text on save, but the hash field says what kbpub wrote.
+    let (code, report) = publish(&kb, &[]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(report["targets"][0]["writes"], 0, "{report:#}");
+    assert_eq!(page(&report, "alpha")["action"], "unchanged");
+
+    partner_doc(
+        &kb,
+        "guides/bravo.md",
+        "bravo",
+        "Bravo",
+        "partner",
+        "Two, revised.",
+    );
+    kb.write(
+        "content/guides/old.md",
+        "+++\nid = \"old\"\ntitle = \"Old\"\ntype = \"notice\"\naudience = \"partner\"\nstatus = \"obsolete\"\n+++\n\nOld.\n",
+    );
+    approve_all(&kb);
+    let (code, report) = publish(&kb, &[]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(page(&report, "bravo")["action"], "update");
+    assert_eq!(page(&report, "old")["action"], "archive");
+    assert_eq!(page(&report, "alpha")["action"], "unchanged");
+    assert!(
+        online(&sim, "bravo")["Body__c"]
+            .as_str()
+            .unwrap()
+            .contains("revised")
+    );
+    assert_eq!(articles_named(&sim, "bravo"), 1);
+    let old = versions(&sim, "old");
+    assert!(
+        old.iter().all(|v| v["PublishStatus"] == "Archived"),
+        "{old:#?}"
+    );
+    let (_, report) = publish(&kb, &[]);
+    assert_eq!(report["targets"][0]["writes"], 0, "{report:#}");
+}
+
+#[test]
+fn an_article_a_person_edited_is_drift_until_forced() {
+    let sim = Sim::start();
+    let kb = kb_for(&sim);
+    assert_eq!(publish(&kb, &[]).0, 0);
+    let status = control(
+        &sim,
+        "edit",
+        json!({"UrlName": "alpha", "fields": {"Body__c": "<p>A person's words.</p>"}, "publish": true}),
+    );
+    assert_eq!(status, 204);
+    partner_doc(
+        &kb,
+        "guides/alpha.md",
+        "alpha",
+        "Alpha",
+        "partner",
+        "One, revised.",
+    );
+    approve_all(&kb);
+    let (code, report) = publish(&kb, &[]);
+    assert_ne!(code, 0, "drift fails the run: {report:#}");
+    assert_eq!(page(&report, "alpha")["action"], "drifted");
+    assert!(
+        online(&sim, "alpha")["Body__c"]
+            .as_str()
+            .unwrap()
+            .contains("A person")
+    );
+
+    let (code, report) = publish(&kb, &["--force"]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(page(&report, "alpha")["outcome"], "done");
+    assert!(
+        online(&sim, "alpha")["Body__c"]
+            .as_str()
+            .unwrap()
+            .contains("revised")
+    );
+    assert_eq!(articles_named(&sim, "alpha"), 1);
+}
+
+#[test]
+fn writes_that_land_but_fail_leave_no_duplicate_article() {
+    let sim = Sim::start();
+    let kb = kb_for(&sim);
+    let status = control(
+        &sim,
+        "faults",
+        json!([
+            {"method": "POST", "path": "sobjects/Knowledge__kav", "status": 500, "commit": true, "times": 2},
+            {"method": "PATCH", "path": "masterVersions", "status": 503, "commit": true, "times": 2},
+        ]),
+    );
+    assert_eq!(status, 204);
+    let (code, report) = publish(&kb, &[]);
+    assert_eq!(code, 0, "{report:#}");
+    for name in ["alpha", "bravo", "charlie", "old"] {
+        assert_eq!(articles_named(&sim, name), 1, "{name}");
+        assert!(online(&sim, name)["Kbpub_Hash__c"].is_string());
+        let drafts = versions(&sim, name)
+            .into_iter()
+            .filter(|v| v["PublishStatus"] == "Draft")
+            .count();
+        assert_eq!(drafts, 0, "{name}: no draft left behind");
+    }
+    let (_, report) = publish(&kb, &[]);
+    assert_eq!(report["targets"][0]["writes"], 0, "{report:#}");
+}
+
+#[test]
+fn a_spent_allowance_stops_the_run_and_reports_what_was_done() {
+    let sim = Sim::start();
+    let kb = kb_for(&sim);
+    // The scan and one article (create, data category, publish, read back) fit; the next
+    // request is refused.
+    assert_eq!(control(&sim, "limits", json!({"used": 0, "max": 5})), 204);
+    let (code, report) = publish(&kb, &["--concurrency", "1"]);
+    assert_ne!(code, 0, "{report:#}");
+    let pages = report["targets"][0]["pages"].as_array().unwrap();
+    let with = |outcome: &str| pages.iter().filter(|p| p["outcome"] == outcome).count();
+    assert_eq!(with("done"), 1, "{report:#}");
+    assert_eq!(with("failed"), 1, "{report:#}");
+    assert_eq!(with("skipped"), 2, "{report:#}");
+    let failed = pages.iter().find(|p| p["outcome"] == "failed").unwrap();
+    assert_eq!(failed["reason"]["code"], "allowance-spent", "{failed:#}");
+    assert!(
+        failed["error"]
+            .as_str()
+            .unwrap()
+            .contains("REQUEST_LIMIT_EXCEEDED")
+    );
+    let skipped = pages.iter().find(|p| p["outcome"] == "skipped").unwrap();
+    assert_eq!(skipped["reason"]["code"], "run-stopped", "{skipped:#}");
+    let warnings = report["targets"][0]["warnings"].to_string();
+    assert!(warnings.contains("5 of its 5 API requests"), "{report:#}");
+    // Five requests counted, one refused, and nothing sent after the refusal.
+    let stats = inspect(&sim, "stats");
+    let sent: u64 = stats["requests"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|n| n.as_u64().unwrap())
+        .sum();
+    assert_eq!(sent, 6, "{stats}");
+
+    // Once the allowance recovers, a re-run finishes without duplicates.
+    assert_eq!(
+        control(&sim, "limits", json!({"used": 0, "max": 100000})),
+        204
+    );
+    let (code, report) = publish(&kb, &[]);
+    assert_eq!(code, 0, "{report:#}");
+    for name in ["alpha", "bravo", "charlie", "old"] {
+        assert_eq!(articles_named(&sim, name), 1, "{name}");
+    }
+}
+
+#[test]
+fn check_preflights_url_names_and_body_size_offline() {
+    let sim = Sim::start();
+    let kb = kb_for(&sim);
+    partner_doc(
+        &kb,
+        "guides/alpha-2.md",
+        "Alpha_",
+        "Alpha two",
+        "partner",
+        "Same name.",
+    );
+    let big = "word ".repeat(8000);
+    partner_doc(&kb, "guides/big.md", "big", "Big", "partner", &big);
+    let run = kb.run(&["check", "--format", "json"]);
+    assert_ne!(run.code(), 0);
+    let out = run.stdout();
+    assert!(
+        out.contains("salesforce-url-name") && out.contains("`alpha`"),
+        "{out}"
+    );
+    assert!(
+        out.contains("too-large") && out.contains("Body__c"),
+        "{out}"
+    );
+    let stats = inspect(&sim, "stats");
+    assert_eq!(stats["api_used"], 0, "check is offline: {stats}");
+}
