@@ -5,6 +5,7 @@
 
 pub mod client;
 pub mod contract;
+pub mod crm;
 pub mod metrics;
 pub mod pages;
 pub mod pull;
@@ -65,6 +66,8 @@ pub enum SourceKind {
     TradingGrid,
     /// A local JSON or CSV file holding one kind of record.
     File,
+    /// Salesforce CRM: partner accounts, escalation contacts, open exception cases.
+    Salesforce,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -103,6 +106,86 @@ pub struct SourceConfig {
     /// Trading Grid: records per page (`?limit=`, at most 500).
     #[serde(default = "default_page_size")]
     pub page_size: u32,
+    /// Salesforce: the org's My Domain (`https://acme.my.salesforce.com`).
+    pub my_domain: Option<String>,
+    /// Salesforce: the connected app's consumer key.
+    pub consumer_key: Option<String>,
+    /// Salesforce, JWT bearer flow: the environment variable holding the private key's path.
+    pub key_file_env: Option<String>,
+    /// Salesforce, JWT bearer flow: the user to run as.
+    pub username: Option<String>,
+    /// Salesforce, JWT bearer flow: the assertion's audience (default the login URL).
+    pub audience: Option<String>,
+    /// Salesforce, client-credentials flow: the environment variable holding the consumer secret.
+    pub secret_env: Option<String>,
+    /// Salesforce: REST API version.
+    #[serde(default = "default_api_version")]
+    pub api_version: String,
+    /// Salesforce: the Account field holding the Trading Grid partner id.
+    #[serde(default = "default_partner_id_field")]
+    pub partner_id_field: String,
+    /// Salesforce: the Contact field naming the escalation role.
+    #[serde(default = "default_role_field")]
+    pub role_field: String,
+    /// Salesforce: the Case `Type` of exception cases.
+    #[serde(default = "default_case_type")]
+    pub case_type: String,
+}
+
+fn default_api_version() -> String {
+    "62.0".into()
+}
+
+fn default_partner_id_field() -> String {
+    "Partner_Id__c".into()
+}
+
+fn default_role_field() -> String {
+    "Escalation_Role__c".into()
+}
+
+fn default_case_type() -> String {
+    "Exception".into()
+}
+
+impl SourceConfig {
+    /// The Salesforce settings of a `kind = "salesforce"` source, checked.
+    pub fn crm(&self) -> Result<crm::CrmSource, String> {
+        let (Some(my_domain), Some(consumer_key)) = (&self.my_domain, &self.consumer_key) else {
+            return Err(
+                "`my_domain` and `consumer_key` are required for kind \"salesforce\"".into(),
+            );
+        };
+        let grant = crm::grant(
+            consumer_key,
+            self.username.as_deref(),
+            self.audience.as_deref(),
+            self.key_file_env.as_deref(),
+            self.secret_env.as_deref(),
+        )?;
+        for (key, value) in [
+            ("partner_id_field", &self.partner_id_field),
+            ("role_field", &self.role_field),
+            ("case_type", &self.case_type),
+        ] {
+            if !crm::is_api_name(value) {
+                return Err(format!(
+                    "`{key}` must be a Salesforce API name (letters, digits, `_`), not `{}`",
+                    display_safe(value, 60)
+                ));
+            }
+        }
+        Ok(crm::CrmSource {
+            oauth: crate::net::oauth::OAuthConfig {
+                my_domain: my_domain.clone(),
+                grant,
+                api_version: self.api_version.clone(),
+            },
+            partner_id_field: self.partner_id_field.clone(),
+            role_field: self.role_field.clone(),
+            case_type: self.case_type.clone(),
+        })
+    }
 }
 
 fn default_days() -> u32 {
@@ -189,6 +272,11 @@ impl DataConfig {
                 SourceKind::File if s.path.is_none() || s.records.is_none() => {
                     return problem(&s.name, "`path` and `records` (\"partners\", \"metrics\" or \"incidents\") are required for kind \"file\"".into());
                 }
+                SourceKind::Salesforce => {
+                    if let Err(why) = s.crm() {
+                        return problem(&s.name, why);
+                    }
+                }
                 _ => {}
             }
             if s.on_failure == OnFailure::Stale && s.max_age.is_none() {
@@ -231,6 +319,8 @@ pub struct Dataset {
     pub metrics: HashMap<String, Vec<Row>>,
     /// Sorted by id.
     pub incidents: Vec<Incident>,
+    /// CRM accounts, contacts and cases of every Salesforce source.
+    pub crm: crm::Crm,
 }
 
 impl Dataset {
@@ -325,6 +415,7 @@ impl Dataset {
         }
         self.partners.extend(snapshot.partners);
         self.incidents.extend(snapshot.incidents);
+        self.crm.extend(snapshot.crm);
     }
 
     /// True when `kbpub.toml` configures at least one source.
