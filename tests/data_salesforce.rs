@@ -159,29 +159,7 @@ fn accounts_contacts_and_open_cases_are_pulled_page_by_page_and_shown_on_partner
 #[test]
 fn the_jwt_bearer_flow_pulls_and_an_expired_session_is_granted_again() {
     let dir = tempfile::tempdir().unwrap();
-    let key = dir.path().join("app.key");
-    let public = dir.path().join("app.pub.pem");
-    for args in [
-        vec!["genrsa", "-out", key.to_str().unwrap(), "2048"],
-        vec![
-            "rsa",
-            "-in",
-            key.to_str().unwrap(),
-            "-pubout",
-            "-out",
-            public.to_str().unwrap(),
-        ],
-    ] {
-        let out = std::process::Command::new("openssl")
-            .args(&args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    let (key, public) = common::salesforce::rsa_key_pair(dir.path(), "app");
     let sim = Sim::start(&["--salesforce-jwt-public-key", public.to_str().unwrap()]);
     let kb = kb_with_crm(
         &sim,
@@ -299,6 +277,11 @@ fn refused_credentials_and_invalid_records_fail_the_pull_naming_what_to_fix() {
     let wrong = "wrong-consumer-secret-7731";
     let run = pull(&kb, wrong, &[]).fails_with(1);
     assert!(run.stderr().contains("invalid_client"), "{}", run.stderr());
+    assert!(
+        run.stderr().contains("check the credential in `SF_SECRET`"),
+        "{}",
+        run.stderr()
+    );
     assert!(!run.stdout().contains(wrong) && !run.stderr().contains(wrong));
     assert_eq!(
         std::fs::read(kb.path().join("data/crm.json")).unwrap(),
@@ -357,4 +340,33 @@ fn salesforce_sources_are_checked_before_anything_is_sent() {
             run.stderr()
         );
     }
+}
+
+#[test]
+fn under_the_stale_policy_a_failed_crm_pull_keeps_the_previous_snapshot() {
+    let sim = Sim::start(&[]);
+    let kb = kb_with_crm(
+        &sim,
+        "secret_env = \"SF_SECRET\"\non_failure = \"stale\"\nmax_age = \"48h\"",
+    );
+    pull(&kb, SECRET, &[]).ok();
+    let before = std::fs::read(kb.path().join("data/crm.json")).unwrap();
+    control(
+        &sim,
+        "faults",
+        json!([{"method": "GET", "path": "/query", "status": 503, "times": 100}]),
+    );
+    let run = pull(&kb, SECRET, &[]).ok();
+    assert!(
+        run.stderr().contains("crm: pull failed")
+            && run.stderr().contains("kept the previous snapshot"),
+        "{}",
+        run.stderr()
+    );
+    assert_eq!(
+        std::fs::read(kb.path().join("data/crm.json")).unwrap(),
+        before
+    );
+    assert!(kb.path().join("data/crm.stale.json").is_file());
+    kb.run(&["build"]).ok();
 }

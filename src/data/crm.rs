@@ -8,8 +8,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::net::oauth::{Grant, OAuth, OAuthConfig, OAuthError};
-use crate::net::{Answer, Body, Retry, Settings};
+use crate::net::oauth::{ApiRequest, Grant, OAuth, OAuthConfig, OAuthError};
+use crate::net::{Answer, Retry, Settings};
 
 /// A partner's account.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -159,16 +159,9 @@ async fn query_all(
             .map_err(|e| format!("a body that is not a query result: {e}"))
     };
     let mut records = Vec::new();
+    let query = [("q", soql)];
     let mut batch = oauth
-        .send(
-            reqwest::Method::GET,
-            "query",
-            &[("q", soql)],
-            Body::Empty,
-            true,
-            accept,
-            on_retry,
-        )
+        .send(&ApiRequest::get("query", &query), accept, on_retry)
         .await
         .map_err(CrmError::OAuth)?;
     loop {
@@ -177,15 +170,7 @@ async fn query_all(
             (true, _) => return Ok(records),
             (false, Some(next)) => {
                 batch = oauth
-                    .send(
-                        reqwest::Method::GET,
-                        &next,
-                        &[],
-                        Body::Empty,
-                        true,
-                        accept,
-                        on_retry,
-                    )
+                    .send(&ApiRequest::get(&next, &[]), accept, on_retry)
                     .await
                     .map_err(CrmError::OAuth)?;
             }
@@ -199,15 +184,34 @@ async fn query_all(
 }
 
 /// One record's fields, read with errors that name the object, position and id.
-struct Fields<'r> {
+struct Fields {
     object: &'static str,
     index: usize,
-    record: &'r Value,
+    record: Value,
 }
 
-impl Fields<'_> {
+/// The records of `soql` on `object`, ready to be read.
+async fn records(
+    oauth: &OAuth,
+    object: &'static str,
+    soql: &str,
+    on_retry: &(dyn Fn(&Retry) + Sync),
+) -> Result<Vec<Fields>, CrmError> {
+    Ok(query_all(oauth, soql, on_retry)
+        .await?
+        .into_iter()
+        .enumerate()
+        .map(|(index, record)| Fields {
+            object,
+            index,
+            record,
+        })
+        .collect())
+}
+
+impl Fields {
     fn at(&self, path: &[&str]) -> Option<&Value> {
-        path.iter().try_fold(self.record, |v, key| v.get(key))
+        path.iter().try_fold(&self.record, |v, key| v.get(key))
     }
 
     fn optional(&self, path: &[&str]) -> Result<Option<String>, CrmError> {
@@ -252,16 +256,7 @@ pub async fn pull(
     );
     let mut crm = Crm::default();
     let mut seen = std::collections::HashMap::new();
-    for (index, record) in query_all(&oauth, &accounts_soql, on_retry)
-        .await?
-        .iter()
-        .enumerate()
-    {
-        let f = Fields {
-            object: "Account",
-            index,
-            record,
-        };
+    for f in records(&oauth, "Account", &accounts_soql, on_retry).await? {
         let account = Account {
             partner: f.required(&[pid.as_str()])?,
             id: f.required(&["Id"])?,
@@ -278,16 +273,7 @@ pub async fn pull(
         }
         crm.accounts.push(account);
     }
-    for (index, record) in query_all(&oauth, &contacts_soql, on_retry)
-        .await?
-        .iter()
-        .enumerate()
-    {
-        let f = Fields {
-            object: "Contact",
-            index,
-            record,
-        };
+    for f in records(&oauth, "Contact", &contacts_soql, on_retry).await? {
         crm.contacts.push(Contact {
             partner: f.required(&["Account", pid.as_str()])?,
             id: f.required(&["Id"])?,
@@ -298,16 +284,7 @@ pub async fn pull(
             phone: f.optional(&["Phone"])?,
         });
     }
-    for (index, record) in query_all(&oauth, &cases_soql, on_retry)
-        .await?
-        .iter()
-        .enumerate()
-    {
-        let f = Fields {
-            object: "Case",
-            index,
-            record,
-        };
+    for f in records(&oauth, "Case", &cases_soql, on_retry).await? {
         crm.cases.push(Case {
             partner: f.required(&["Account", pid.as_str()])?,
             id: f.required(&["Id"])?,
