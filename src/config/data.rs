@@ -54,6 +54,8 @@ pub enum SourceKind {
     TradingGrid,
     /// A local JSON or CSV file holding one kind of record.
     File,
+    /// Salesforce CRM: partner accounts, escalation contacts, open exception cases.
+    Salesforce,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -92,6 +94,53 @@ pub struct SourceConfig {
     /// Trading Grid: records per page (`?limit=`, at most 500).
     #[serde(default = "default_page_size")]
     pub page_size: u32,
+    /// Salesforce: the org's My Domain (`https://acme.my.salesforce.com`).
+    pub my_domain: Option<String>,
+    /// Salesforce: the connected app's consumer key.
+    pub consumer_key: Option<String>,
+    /// Salesforce, JWT bearer flow: the environment variable holding the private key's path.
+    pub key_file_env: Option<String>,
+    /// Salesforce, JWT bearer flow: the user to run as.
+    pub username: Option<String>,
+    /// Salesforce, JWT bearer flow: the assertion's audience (default the login URL).
+    pub audience: Option<String>,
+    /// Salesforce, client-credentials flow: the environment variable holding the consumer secret.
+    pub secret_env: Option<String>,
+    /// Salesforce: REST API version.
+    #[serde(default = "default_api_version")]
+    pub api_version: String,
+    /// Salesforce: the Account field holding the Trading Grid partner id.
+    #[serde(default = "default_partner_id_field")]
+    pub partner_id_field: String,
+    /// Salesforce: the Contact field naming the escalation role.
+    #[serde(default = "default_role_field")]
+    pub role_field: String,
+    /// Salesforce: the Case `Type` of exception cases.
+    #[serde(default = "default_case_type")]
+    pub case_type: String,
+}
+
+/// Whether `name` is a plain Salesforce API name (`Partner_Id__c`): safe inside SOQL.
+pub fn is_api_name(name: &str) -> bool {
+    name.starts_with(|c: char| c.is_ascii_alphabetic())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && name.len() <= 80
+}
+
+fn default_api_version() -> String {
+    "62.0".into()
+}
+
+fn default_partner_id_field() -> String {
+    "Partner_Id__c".into()
+}
+
+fn default_role_field() -> String {
+    "Escalation_Role__c".into()
+}
+
+fn default_case_type() -> String {
+    "Exception".into()
 }
 
 fn default_days() -> u32 {
@@ -167,6 +216,44 @@ impl DataConfig {
                         "kind",
                         "`path` and `records` (\"partners\", \"metrics\" or \"incidents\") are required for kind \"file\"",
                     );
+                }
+                SourceKind::Salesforce => {
+                    if s.my_domain.is_none() || s.consumer_key.is_none() {
+                        return problem(
+                            "kind",
+                            "`my_domain` and `consumer_key` are required for kind \"salesforce\"",
+                        );
+                    }
+                    match (&s.key_file_env, &s.secret_env) {
+                        (Some(_), None) if s.username.is_none() => {
+                            return problem(
+                                "key_file_env",
+                                "`username` (the user to run as) is required with `key_file_env`",
+                            );
+                        }
+                        (Some(_), None) | (None, Some(_)) => {}
+                        _ => {
+                            return problem(
+                                "kind",
+                                "set exactly one of `key_file_env` (JWT bearer flow) and `secret_env` (client-credentials flow)",
+                            );
+                        }
+                    }
+                    for (key, value) in [
+                        ("partner_id_field", &s.partner_id_field),
+                        ("role_field", &s.role_field),
+                        ("case_type", &s.case_type),
+                    ] {
+                        if !is_api_name(value) {
+                            return problem(
+                                key,
+                                &format!(
+                                    "`{key}` must be a Salesforce API name (letters, digits, `_`), not `{}`",
+                                    display_safe(value, 60)
+                                ),
+                            );
+                        }
+                    }
                 }
                 _ => {}
             }

@@ -5,6 +5,7 @@
 
 pub mod client;
 pub mod contract;
+pub mod crm;
 pub mod metrics;
 pub mod pages;
 pub mod pull;
@@ -17,10 +18,36 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 
 use crate::config::Config;
+use crate::config::data::SourceConfig;
 use crate::diag::Diagnostic;
 use crate::text::display_safe;
 use contract::{Incident, Partner};
 pub use snapshot::{Row, Snapshot, StaleMarker};
+
+/// The Salesforce settings of a `kind = "salesforce"` source (`Config` checked its keys when it
+/// parsed the file).
+pub fn crm_source(s: &SourceConfig) -> Result<crm::CrmSource, String> {
+    let (Some(my_domain), Some(consumer_key)) = (&s.my_domain, &s.consumer_key) else {
+        return Err("`my_domain` and `consumer_key` are required for kind \"salesforce\"".into());
+    };
+    let grant = crm::grant(
+        consumer_key,
+        s.username.as_deref(),
+        s.audience.as_deref(),
+        s.key_file_env.as_deref(),
+        s.secret_env.as_deref(),
+    )?;
+    Ok(crm::CrmSource {
+        oauth: crate::net::oauth::OAuthConfig {
+            my_domain: my_domain.clone(),
+            grant,
+            api_version: s.api_version.clone(),
+        },
+        partner_id_field: s.partner_id_field.clone(),
+        role_field: s.role_field.clone(),
+        case_type: s.case_type.clone(),
+    })
+}
 
 /// A source as a build sees it.
 #[derive(Debug, Clone)]
@@ -46,6 +73,8 @@ pub struct Dataset {
     pub metrics: HashMap<String, Vec<Row>>,
     /// Sorted by id.
     pub incidents: Vec<Incident>,
+    /// CRM accounts, contacts and cases of every Salesforce source.
+    pub crm: crm::Crm,
 }
 
 impl Dataset {
@@ -140,6 +169,7 @@ impl Dataset {
         }
         self.partners.extend(snapshot.partners);
         self.incidents.extend(snapshot.incidents);
+        self.crm.extend(snapshot.crm);
     }
 
     /// True when `kbpub.toml` configures at least one source.

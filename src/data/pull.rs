@@ -175,8 +175,13 @@ async fn pull_one(
         Err(e) if e.is_credentials() => {
             return Outcome::Failed {
                 reason: format!(
-                    "{e}\n  wrong or missing credentials fail the pull whatever `on_failure` says: check the token in `{}`",
-                    source.token_env.as_deref().unwrap_or_default()
+                    "{e}\n  wrong or missing credentials fail the pull whatever `on_failure` says: check the credential in `{}`",
+                    [&source.token_env, &source.key_file_env, &source.secret_env]
+                        .into_iter()
+                        .flatten()
+                        .next()
+                        .map(String::as_str)
+                        .unwrap_or_default()
                 ),
             };
         }

@@ -20,6 +20,7 @@ use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
 use super::contract::{Chargeback, Direction, Incident, MetricRow, Money, Partner, Turnaround};
+use super::crm::Crm;
 use super::metrics::Counts;
 
 /// Version of the file layout (not of the contract).
@@ -67,6 +68,8 @@ pub struct Snapshot {
     pub metrics: BTreeMap<String, Vec<Row>>,
     /// Sorted by id.
     pub incidents: Vec<Incident>,
+    /// A Salesforce source's records (empty for the others, and then not written).
+    pub crm: Crm,
 }
 
 impl Snapshot {
@@ -138,6 +141,7 @@ impl Snapshot {
             measures,
             metrics,
             incidents,
+            crm: Crm::default(),
         }
     }
 
@@ -216,6 +220,8 @@ struct Data<'a> {
     incidents: Vec<Incident>,
     #[serde(borrow)]
     metrics: Metrics<'a>,
+    #[serde(default)]
+    crm: Crm,
 }
 
 #[derive(Deserialize)]
@@ -268,6 +274,10 @@ fn data_text(snapshot: &Snapshot) -> String {
     out.push_str(&pretty(&snapshot.partners));
     out.push_str(",\n\"incidents\": ");
     out.push_str(&pretty(&snapshot.incidents));
+    if !snapshot.crm.is_empty() {
+        out.push_str(",\n\"crm\": ");
+        out.push_str(&pretty(&snapshot.crm));
+    }
     out.push_str(",\n\"metrics\": {\n\"columns\": ");
     out.push_str(&columns().to_string());
     out.push_str(",\n\"doc_types\": ");
@@ -448,6 +458,7 @@ fn parse(text: &str) -> Result<Snapshot, ParseError> {
         measures,
         metrics,
         incidents: data.incidents,
+        crm: data.crm,
     })
 }
 

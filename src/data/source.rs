@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, Duration as Days, Utc};
+use chrono::{DateTime, Duration as Days, DurationRound, Utc};
 
 use super::Snapshot;
 use super::client::{Client, Event, FetchError, Limits, Secret};
@@ -25,6 +25,7 @@ pub enum SourceError {
         path: String,
         detail: String,
     },
+    Salesforce(super::crm::CrmError),
 }
 
 impl std::fmt::Display for SourceError {
@@ -36,6 +37,7 @@ impl std::fmt::Display for SourceError {
             ),
             SourceError::Fetch(e) => e.fmt(f),
             SourceError::File { path, detail } => write!(f, "{path}: {detail}"),
+            SourceError::Salesforce(e) => e.fmt(f),
         }
     }
 }
@@ -49,6 +51,8 @@ impl SourceError {
             SourceError::Token { .. } => true,
             SourceError::Fetch(e) => e.is_auth(),
             SourceError::File { .. } => false,
+            SourceError::Salesforce(super::crm::CrmError::OAuth(e)) => e.is_credentials(),
+            SourceError::Salesforce(super::crm::CrmError::Record(_)) => false,
         }
     }
 }
@@ -78,6 +82,7 @@ pub async fn fetch(
 ) -> Result<Fetched, SourceError> {
     match source.kind {
         SourceKind::TradingGrid => fetch_trading_grid(source, limits, cache_dir, events).await,
+        SourceKind::Salesforce => fetch_salesforce(source, limits, events).await,
         SourceKind::File => {
             let path = root.join(
                 source
@@ -160,6 +165,53 @@ async fn fetch_trading_grid(
         token: Some(token),
         pages,
         not_modified,
+    })
+}
+
+/// A Salesforce source: the CRM records as of now (a query answers with the current state).
+async fn fetch_salesforce(
+    source: &SourceConfig,
+    limits: Limits,
+    events: &(dyn Fn(Event) + Sync),
+) -> Result<Fetched, SourceError> {
+    let crm_source = super::crm_source(source).expect("checked: salesforce sources are complete");
+    let settings = crate::net::Settings {
+        connect_timeout: limits.connect_timeout,
+        request_timeout: limits.request_timeout,
+        policy: crate::net::retry::RetryPolicy {
+            max_attempts: limits.retries + 1,
+            ..Default::default()
+        },
+        budget: std::sync::Arc::new(crate::net::retry::Budget::until(limits.deadline)),
+    };
+    let on_retry = |retry: &crate::net::Retry| {
+        events(Event::Retry {
+            url: crm_source.oauth.my_domain.clone(),
+            reason: retry.reason.clone(),
+            wait: retry.wait,
+            attempt: retry.attempt,
+        })
+    };
+    let crm = super::crm::pull(&crm_source, settings, &on_retry)
+        .await
+        .map_err(SourceError::Salesforce)?;
+    let as_of = Utc::now()
+        .duration_trunc(chrono::TimeDelta::seconds(1))
+        .unwrap_or_else(|_| Utc::now());
+    let snapshot = Snapshot {
+        crm,
+        ..Snapshot::from_records(&source.name, "1.0", as_of, false, vec![], vec![], vec![])
+    };
+    let token = source
+        .secret_env
+        .as_deref()
+        .and_then(|env| std::env::var(env).ok())
+        .map(Secret::new);
+    Ok(Fetched {
+        snapshot,
+        token,
+        pages: 0,
+        not_modified: 0,
     })
 }
 

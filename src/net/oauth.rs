@@ -121,6 +121,31 @@ fn advice(error: &str, description: &str) -> &'static str {
     }
 }
 
+/// One REST request to the instance.
+pub struct ApiRequest<'a> {
+    pub method: Method,
+    /// As for [`OAuth::url`]: a `nextRecordsUrl`, or a path under `/services/data/v<version>/`.
+    pub path: &'a str,
+    /// Appended to the URL's query.
+    pub query: &'a [(&'a str, &'a str)],
+    pub body: Body,
+    /// Repeating it cannot do anything twice.
+    pub safe: bool,
+}
+
+impl<'a> ApiRequest<'a> {
+    /// A GET of `path` with `query`.
+    pub fn get(path: &'a str, query: &'a [(&'a str, &'a str)]) -> ApiRequest<'a> {
+        ApiRequest {
+            method: Method::GET,
+            path,
+            query,
+            body: Body::Empty,
+            safe: true,
+        }
+    }
+}
+
 /// A token and where to use it.
 pub struct Session {
     client: Client,
@@ -431,23 +456,19 @@ impl OAuth {
     }
 
     /// Sends one REST request to the instance, re-granting once and replaying it when the session
-    /// expired (401 `INVALID_SESSION_ID`). `path` as for [`OAuth::url`]; `query` is appended.
+    /// expired (401 `INVALID_SESSION_ID`).
     pub async fn send<T>(
         &self,
-        method: Method,
-        path: &str,
-        query: &[(&str, &str)],
-        body: Body,
-        safe: bool,
+        api: &ApiRequest<'_>,
         accept: impl Fn(Answer) -> Result<T, String>,
         on_retry: &(dyn Fn(&Retry) + Sync),
     ) -> Result<T, OAuthError> {
         let mut session = self.session().await?;
         let mut renewed = false;
         loop {
-            let mut url = self.url(&session, path)?;
-            if !query.is_empty() {
-                url.query_pairs_mut().extend_pairs(query);
+            let mut url = self.url(&session, api.path)?;
+            if !api.query.is_empty() {
+                url.query_pairs_mut().extend_pairs(api.query);
             }
             let shown = format!(
                 "{}{}",
@@ -455,11 +476,11 @@ impl OAuth {
                 url.query().map(|q| format!("?{q}")).unwrap_or_default()
             );
             let request = Request {
-                method: method.clone(),
+                method: api.method.clone(),
                 url,
                 shown,
-                body: body.clone(),
-                safe,
+                body: api.body.clone(),
+                safe: api.safe,
                 headers: &[],
             };
             match session.client.send(&request, &accept, on_retry).await {
@@ -569,15 +590,7 @@ mod tests {
         };
         let query = [("q", "SELECT Id FROM Account")];
         oauth
-            .send(
-                Method::GET,
-                "query",
-                &query,
-                Body::Empty,
-                true,
-                accept,
-                &|_| {},
-            )
+            .send(&ApiRequest::get("query", &query), accept, &|_| {})
             .await
     }
 
@@ -728,7 +741,7 @@ mod tests {
             "/elsewhere",
         ] {
             let error = oauth
-                .send(Method::GET, path, &[], Body::Empty, true, accept, &|_| {})
+                .send(&ApiRequest::get(path, &[]), accept, &|_| {})
                 .await
                 .unwrap_err();
             assert!(matches!(error, OAuthError::Setup(_)), "{path}: {error}");

@@ -118,9 +118,12 @@ pub enum Output {
 
 /// Registers every data function, partial and filter on `tera`.
 pub fn register(tera: &mut Tera, context: &Arc<DataContext>, output: Output) {
-    let value_functions: [(&str, ValueFn); 7] = [
+    let value_functions: [(&str, ValueFn); 10] = [
         ("partners", partners_fn),
         ("partner", partner_fn),
+        ("account", account_fn),
+        ("contacts", contacts_fn),
+        ("cases", cases_fn),
         ("metrics", metrics_fn),
         ("incidents", incidents_fn),
         ("error_codes", error_codes_fn),
@@ -202,6 +205,9 @@ fn accepted(function: &str) -> Vec<&'static str> {
     match function {
         "partners" => vec!["segment", "status"],
         "partner" => vec!["id"],
+        "account" | "open_cases" => vec!["partner"],
+        "contacts" => vec!["partner", "role"],
+        "cases" => vec!["partner", "status"],
         "metrics" | "metrics_table" => [&metric_selection[..], &["by"]].concat(),
         "trend_chart" => [&metric_selection[..], &["metric", "title"]].concat(),
         "incidents" | "incident_list" => vec![
@@ -344,6 +350,70 @@ fn partners_fn(context: &DataContext, args: &Args, withheld: bool) -> tera::Resu
             .map(|p| partner_value(context, p))
             .collect(),
     ))
+}
+
+// ---- CRM (Salesforce sources) ---------------------------------------------------------------
+
+/// The required `partner` argument of the CRM functions.
+pub fn partner_arg(args: &Args) -> tera::Result<String> {
+    args.string("partner")?
+        .ok_or_else(|| args.error("`partner` is required, e.g. partner=\"ACME-RETAIL\"".into()))
+}
+
+/// `account(partner=)`: the partner's CRM account, or null.
+fn account_fn(context: &DataContext, args: &Args, withheld: bool) -> tera::Result<Value> {
+    let partner = partner_arg(args)?;
+    let account = context
+        .data
+        .crm
+        .accounts
+        .iter()
+        .find(|a| a.partner == partner);
+    Ok(match account {
+        Some(account) if !withheld => serde_json::to_value(account).expect("account serialises"),
+        _ => Value::Null,
+    })
+}
+
+/// `contacts(partner=, role=)`: the partner's escalation contacts, of one role if given.
+fn contacts_fn(context: &DataContext, args: &Args, withheld: bool) -> tera::Result<Value> {
+    let partner = partner_arg(args)?;
+    let role = args.string("role")?;
+    if withheld {
+        return Ok(json!([]));
+    }
+    let contacts = context.data.crm.contacts.iter().filter(|c| {
+        c.partner == partner && role.as_ref().is_none_or(|r| c.role.eq_ignore_ascii_case(r))
+    });
+    Ok(serde_json::to_value(contacts.collect::<Vec<_>>()).expect("contacts serialise"))
+}
+
+/// `cases(partner=, status=)`: the partner's open exception cases, of one status if given.
+fn cases_fn(context: &DataContext, args: &Args, withheld: bool) -> tera::Result<Value> {
+    let partner = partner_arg(args)?;
+    let status = args.string("status")?;
+    if withheld {
+        return Ok(json!([]));
+    }
+    Ok(
+        serde_json::to_value(open_cases(context, &partner, status.as_deref()))
+            .expect("cases serialise"),
+    )
+}
+
+/// The partner's open cases, of `status` if given, in the snapshot's order.
+pub fn open_cases<'d>(
+    context: &'d DataContext,
+    partner: &str,
+    status: Option<&str>,
+) -> Vec<&'d crate::data::crm::Case> {
+    context
+        .data
+        .crm
+        .cases
+        .iter()
+        .filter(|c| c.partner == partner && status.is_none_or(|s| c.status.eq_ignore_ascii_case(s)))
+        .collect()
 }
 
 fn partner_fn(context: &DataContext, args: &Args, withheld: bool) -> tera::Result<Value> {

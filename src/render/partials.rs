@@ -14,8 +14,8 @@
 use std::fmt::Write;
 
 use super::data_functions::{
-    Args, DAY, DataContext, IncidentQuery, MetricQuery, date_of, error_code_summaries,
-    format_number, format_percent,
+    self, Args, DAY, DataContext, IncidentQuery, MetricQuery, date_of, error_code_summaries,
+    format_number, format_percent, partner_arg,
 };
 use crate::data::contract::Direction;
 use crate::text::escape_markup as esc;
@@ -23,8 +23,9 @@ use crate::text::escape_markup as esc;
 pub type Render = fn(&DataContext, &Args) -> tera::Result<String>;
 
 /// Every partial, by function name.
-pub const ALL: [(&str, Render); 4] = [
+pub const ALL: [(&str, Render); 5] = [
     ("metrics_table", metrics_table),
+    ("open_cases", open_cases),
     ("incident_list", incident_list),
     ("trend_chart", trend_chart),
     ("error_code_table", error_code_table),
@@ -217,6 +218,34 @@ fn incident_list(context: &DataContext, args: &Args) -> tera::Result<String> {
             let _ = write!(md, "\n  - See: {}", related.join(", "));
         }
         md.push('\n');
+    }
+    Ok(block(md))
+}
+
+/// `open_cases(partner=)`: the partner's open exception cases from the CRM, one line each.
+fn open_cases(context: &DataContext, args: &Args) -> tera::Result<String> {
+    let partner = partner_arg(args)?;
+    let cases = data_functions::open_cases(context, &partner, None);
+    if cases.is_empty() {
+        return Ok(block("_No open cases._".into()));
+    }
+    let mut md = String::new();
+    for case in cases {
+        let opened = case
+            .opened
+            .as_deref()
+            .map(|t| t.chars().take(10).collect::<String>());
+        let _ = writeln!(
+            md,
+            "- **{}** · {} · {} — {}{}",
+            esc(&case.number),
+            esc(&case.status),
+            esc(case.priority.as_deref().unwrap_or("no priority")),
+            esc(&case.subject),
+            opened
+                .map(|d| format!(" (opened {})", esc(&d)))
+                .unwrap_or_default(),
+        );
     }
     Ok(block(md))
 }

@@ -28,8 +28,9 @@ pub struct SimArgs {
     pub confluence: confluence::ConfluenceArgs,
     #[command(flatten)]
     pub community: community::CommunityArgs,
+    /// Boxed: the Salesforce org has many flags, and `SimArgs` sits in the CLI's command enum.
     #[command(flatten)]
-    pub salesforce: salesforce::SalesforceArgs,
+    pub salesforce: Box<salesforce::SalesforceArgs>,
 }
 
 /// Serves every simulator until interrupted (Ctrl-C or SIGTERM).

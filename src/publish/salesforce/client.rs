@@ -12,7 +12,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::config::salesforce::{Publish, SalesforceConfig};
-use crate::net::oauth::{OAuth, OAuthError};
+use crate::net::oauth::{ApiRequest, OAuth, OAuthError};
 use crate::net::{Answer, Body, ErrorKind, HttpError};
 
 /// One version of an article (`Knowledge__kav` row).
@@ -112,8 +112,15 @@ impl Client {
         let on_retry = |_: &crate::net::Retry| {
             counter.fetch_add(1, Ordering::Relaxed);
         };
+        let api = ApiRequest {
+            method: method.clone(),
+            path,
+            query,
+            body,
+            safe,
+        };
         self.oauth
-            .send(method.clone(), path, query, body, safe, accept, &on_retry)
+            .send(&api, accept, &on_retry)
             .await
             .map_err(|e| match e {
                 OAuthError::Http(e) => e,

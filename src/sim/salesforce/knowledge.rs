@@ -143,6 +143,18 @@ pub fn urlname_is_valid(name: &str) -> bool {
         && bytes[bytes.len() - 1] != b'-'
 }
 
+/// A request body that must be a JSON object (else 400 `JSON_PARSER_ERROR`).
+fn json_object(body: &Bytes) -> Result<Map<String, Value>, Response> {
+    serde_json::from_slice(body).map_err(|e| {
+        sf_error(
+            StatusCode::BAD_REQUEST,
+            "JSON_PARSER_ERROR",
+            format!("The request body is not a JSON object: {e}"),
+            &[],
+        )
+    })
+}
+
 /// The fields of a create (`creating`) or update body, checked: read-only and unknown fields,
 /// types, required fields, lengths, `UrlName`'s format and uniqueness (against articles other
 /// than `own_article`). The body field comes back as sent; [`richtext::store`] runs on save.
@@ -153,14 +165,7 @@ fn checked_fields(
     creating: bool,
     own_article: Option<&str>,
 ) -> Result<Map<String, Value>, Response> {
-    let fields: Map<String, Value> = serde_json::from_slice(body).map_err(|e| {
-        sf_error(
-            StatusCode::BAD_REQUEST,
-            "JSON_PARSER_ERROR",
-            format!("The request body is not a JSON object: {e}"),
-            &[],
-        )
-    })?;
+    let fields = json_object(body)?;
     for (key, value) in &fields {
         let read_only = READ_ONLY.contains(&key.as_str()) || (!creating && key == "Language");
         if read_only {
@@ -464,14 +469,7 @@ pub async fn change_status(
 ) -> Response {
     let answer = (|| -> Answer {
         let rules = &shared.rules;
-        let request: Map<String, Value> = serde_json::from_slice(&body).map_err(|e| {
-            sf_error(
-                StatusCode::BAD_REQUEST,
-                "JSON_PARSER_ERROR",
-                format!("The request body is not a JSON object: {e}"),
-                &[],
-            )
-        })?;
+        let request = json_object(&body)?;
         if let Some(other) = request
             .keys()
             .find(|k| *k != "publishStatus" && *k != "versionNumber")
