@@ -34,6 +34,9 @@ pub struct Config {
     /// `[check]`: what `kbpub check` looks for and how it checks external links.
     #[serde(default)]
     pub check: crate::check::CheckConfig,
+    /// `[[notify]]`: who hears what a publish run changed (webhooks, X).
+    #[serde(default)]
+    pub notify: Vec<crate::notify::config::NotifyConfig>,
     /// The folder that holds the site; set after parsing, not read from the file.
     #[serde(skip)]
     pub root: PathBuf,

@@ -2,7 +2,8 @@
 //! (`content`), rendered through Tera templates (`render`) and written as a static site (`site`);
 //! `approval` gates what may be published; `check` finds every problem without writing anything,
 //! and `init` scaffolds a new knowledge base. `net` is the one HTTP layer under `data pull` and
-//! publishing.
+//! publishing;
+//! `notify` tells webhooks and X what a publish run changed.
 //! See ARCHITECTURE.md for the bird's-eye view and the invariants.
 
 pub mod approval;
@@ -13,6 +14,7 @@ pub mod data;
 pub mod diag;
 pub mod init;
 pub mod net;
+pub mod notify;
 pub mod publish;
 pub mod render;
 pub mod serve;

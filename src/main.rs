@@ -395,7 +395,10 @@ Exit codes:
      manage holds its title), titles collide, the target could not be reached, or the input
      has problems (including a partner rendering that leaks something internal: nothing is
      published then); re-run after fixing: publishing is idempotent
-  2  the command line was wrong";
+  2  the command line was wrong
+  3  every page is published, unchanged or gated, but a [[notify]] destination was not told
+     (no secret, the receiver or X refused or is down): the delivery is kept under
+     .kb/receipts/notify/ and the next `kbpub publish` sends it again, with the same id";
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -710,11 +713,7 @@ fn publish(
     })?;
     if quiet && format == ReportFormat::Human {
         publish_errors(&outcome);
-        return if outcome.ok {
-            Ok(())
-        } else {
-            Err(ExitCode::from(1))
-        };
+        return publish_exit(&outcome);
     }
     let mut stdout = std::io::stdout().lock();
     let printed = match format {
@@ -725,10 +724,15 @@ fn publish(
         eprintln!("error: cannot print the report: {e}");
         return Err(ExitCode::from(1));
     }
-    if outcome.ok {
-        Ok(())
-    } else {
-        Err(ExitCode::from(1))
+    publish_exit(&outcome)
+}
+
+/// 0: all done; 3: every page is fine but a notification was not delivered; 1: anything else.
+fn publish_exit(outcome: &publish::Report) -> Result<(), ExitCode> {
+    match (outcome.ok, outcome.pages_ok()) {
+        (true, _) => Ok(()),
+        (false, true) => Err(ExitCode::from(3)),
+        (false, false) => Err(ExitCode::from(1)),
     }
 }
 
@@ -758,6 +762,16 @@ fn publish_errors(outcome: &publish::Report) {
                 "error: {}: {} ({}) {what}: {why}",
                 t.target, p.title, p.source
             );
+        }
+    }
+    for n in &outcome.notify {
+        let failed = n.deliveries.iter().filter(|d| d.error.is_some());
+        for why in n
+            .error
+            .iter()
+            .chain(failed.filter_map(|d| d.error.as_ref()))
+        {
+            eprintln!("error: notify {}: {why}", n.name);
         }
     }
 }

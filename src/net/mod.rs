@@ -27,12 +27,15 @@ pub enum Auth {
     Basic { user: String, token: String },
     /// `Authorization: Bearer <token>`.
     Bearer(String),
+    /// No `Authorization` header (a webhook proves itself by its signature).
+    None,
 }
 
 impl Auth {
     /// The header value and every form of the credential that must never be shown.
-    fn header_and_secrets(&self) -> (Secret, Vec<Secret>) {
+    fn header_and_secrets(&self) -> (Option<Secret>, Vec<Secret>) {
         let (header, token, encoded) = match self {
+            Auth::None => return (None, Vec::new()),
             Auth::Basic { user, token } => {
                 let encoded =
                     base64::engine::general_purpose::STANDARD.encode(format!("{user}:{token}"));
@@ -42,7 +45,7 @@ impl Auth {
         };
         let mut secrets = vec![Secret::new(token.clone())];
         secrets.extend(encoded.map(Secret::new));
-        (Secret::new(header), secrets)
+        (Some(Secret::new(header)), secrets)
     }
 }
 
@@ -57,6 +60,12 @@ pub enum Body {
         bytes: Arc<Vec<u8>>,
         mime: &'static str,
         comment: Option<String>,
+    },
+    /// Exact JSON bytes, sent as they are, with headers made afresh for every attempt from
+    /// those bytes (a signature over a new timestamp, Standard Webhooks).
+    Signed {
+        bytes: Arc<Vec<u8>>,
+        headers: Arc<dyn Fn(&[u8]) -> Vec<(String, String)> + Send + Sync>,
     },
 }
 
@@ -179,7 +188,7 @@ pub struct Settings {
 
 pub struct Client {
     http: reqwest::Client,
-    authorization: Secret,
+    authorization: Option<Secret>,
     secrets: Vec<Secret>,
     request_timeout: Duration,
     policy: RetryPolicy,
@@ -297,7 +306,8 @@ impl Client {
                             let retry_after = headers
                                 .get(RETRY_AFTER)
                                 .and_then(|v| v.to_str().ok())
-                                .and_then(retry::parse_retry_after);
+                                .and_then(retry::parse_retry_after)
+                                .or_else(|| retry::rate_limit_reset(&headers));
                             if let (429 | 503, Some(wait)) = (status, retry_after) {
                                 // The whole wait, even past the cap: the window is the server's.
                                 gate.close_for(wait);
@@ -365,14 +375,24 @@ impl Client {
             .http
             .request(request.method.clone(), request.url.clone())
             .timeout(timeout)
-            .header(reqwest::header::AUTHORIZATION, self.authorization.expose())
             .header(reqwest::header::ACCEPT, "application/json");
+        if let Some(authorization) = &self.authorization {
+            builder = builder.header(reqwest::header::AUTHORIZATION, authorization.expose());
+        }
         for (name, value) in request.headers {
             builder = builder.header(*name, *value);
         }
         Ok(match &request.body {
             Body::Empty => builder,
             Body::Json(value) => builder.json(value),
+            Body::Signed { bytes, headers } => {
+                for (name, value) in headers(bytes) {
+                    builder = builder.header(name, value);
+                }
+                builder
+                    .header(reqwest::header::CONTENT_TYPE, "application/json")
+                    .body(bytes.to_vec())
+            }
             Body::File {
                 filename,
                 bytes,
@@ -497,6 +517,7 @@ mod tests {
             token: "tok-123456".into(),
         };
         let (header, secrets) = auth.header_and_secrets();
+        let header = header.unwrap();
         let encoded = header.expose().strip_prefix("Basic ").unwrap().to_string();
         let text = format!("{} {encoded} tok-123456", header.expose());
         assert_eq!(

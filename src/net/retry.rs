@@ -114,6 +114,23 @@ pub fn parse_retry_after(value: &str) -> Option<Duration> {
     )
 }
 
+/// The wait an `x-rate-limit-reset` header announces (epoch seconds when the window resets, as
+/// X API v2 sends with a 429 instead of `Retry-After`); a time in the past means now.
+pub fn rate_limit_reset(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let reset: u64 = headers
+        .get("x-rate-limit-reset")?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    let when = SystemTime::UNIX_EPOCH + Duration::from_secs(reset);
+    Some(
+        when.duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
+}
+
 /// The waiting one run may do between retries, shared by all its requests: a total, a
 /// deadline, or both.
 #[derive(Debug)]

@@ -154,6 +154,7 @@ pub fn publish(config: &Config, options: &Options) -> Result<Report, Vec<Diagnos
                 .help("add a `[confluence]` or `[community]` section to kbpub.toml (see README, \"Publishing\")"),
         ]);
     }
+    crate::notify::check(config)?;
     let (site, diagnostics, data) = crate::site::load(config)?;
     if diagnostics.iter().any(Diagnostic::is_error) {
         return Err(diagnostics);
@@ -186,7 +187,13 @@ pub fn publish(config: &Config, options: &Options) -> Result<Report, Vec<Diagnos
     if let Some(c) = community {
         reports.push(runtime.block_on(community::publish(&context, c))?);
     }
-    Ok(Report::new(reports))
+    let notify = crate::notify::Run {
+        site: &site,
+        gates: &gates,
+        dry_run: options.dry_run,
+    };
+    let notified = runtime.block_on(crate::notify::fire(&notify, &reports));
+    Ok(Report::new(reports, notified))
 }
 
 /// The target's configuration when the run publishes to it: named by `--target`, or configured
