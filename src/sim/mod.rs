@@ -7,6 +7,8 @@ pub mod confluence;
 pub mod trading_grid;
 pub mod trading_grid_data;
 pub mod traffic;
+pub mod webhook;
+pub mod x;
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -23,13 +25,19 @@ pub struct SimArgs {
     pub confluence: confluence::ConfluenceArgs,
     #[command(flatten)]
     pub community: community::CommunityArgs,
+    #[command(flatten)]
+    pub webhook: webhook::WebhookArgs,
+    #[command(flatten)]
+    pub x: x::XArgs,
 }
 
 /// Serves every simulator until interrupted (Ctrl-C or SIGTERM).
 pub fn run(options: SimArgs) -> Result<(), String> {
     let router = trading_grid::router(options.trading_grid)?
         .merge(confluence::router(&options.confluence))
-        .merge(community::router(&options.community));
+        .merge(community::router(&options.community))
+        .merge(webhook::router(&options.webhook))
+        .merge(x::router(&options.x));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -45,6 +53,8 @@ pub fn run(options: SimArgs) -> Result<(), String> {
         let _ = writeln!(out, "  Trading Grid contract v1: http://{bound}/v1/health, /v1/partners, /v1/metrics, /v1/incidents");
         let _ = writeln!(out, "{}", confluence::describe(&bound.to_string()));
         let _ = writeln!(out, "{}", community::describe(&bound.to_string()));
+        let _ = writeln!(out, "{}", webhook::describe(&bound.to_string()));
+        let _ = writeln!(out, "{}", x::describe(&bound.to_string()));
         let _ = out.flush();
         drop(out);
         axum::serve(listener, router).with_graceful_shutdown(shutdown()).await.map_err(|e| format!("server error: {e}"))
