@@ -54,12 +54,15 @@ impl Change {
     }
 }
 
-/// The changes of a run: pages done with a create, update, move, archive or prune.
+/// The changes of a run, by target and doc id: pages done (planned, in a dry run) with a create,
+/// update, move, archive or prune.
 pub fn changes(reports: &[TargetReport], site: &Site, gates: &[Gate]) -> Vec<Change> {
     let base = site.config.site.base_url.trim_end_matches('/');
     let mut changes = Vec::new();
     for target in reports {
-        for page in target.pages.iter().filter(|p| p.outcome == Outcome::Done) {
+        // A dry run tells what it would have told: the pages it plans to write.
+        let told = |o: Outcome| o == Outcome::Done || (target.dry_run && o == Outcome::Planned);
+        for page in target.pages.iter().filter(|p| told(p.outcome)) {
             let change = match page.action {
                 Action::Create => ChangeKind::Created,
                 Action::Update | Action::Move => ChangeKind::Updated,
@@ -111,6 +114,7 @@ pub fn changes(reports: &[TargetReport], site: &Site, gates: &[Gate]) -> Vec<Cha
             });
         }
     }
+    changes.sort_by(|a, b| (&a.target, &a.doc_id).cmp(&(&b.target, &b.doc_id)));
     changes
 }
 
