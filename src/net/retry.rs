@@ -325,6 +325,28 @@ mod tests {
     }
 
     #[test]
+    fn x_rate_limit_reset_is_a_wait_until_that_epoch_second() {
+        let mut headers = reqwest::header::HeaderMap::new();
+        assert_eq!(rate_limit_reset(&headers), None);
+        let in_a_minute = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            + Duration::from_secs(60);
+        headers.insert("x-rate-limit-reset", in_a_minute.as_secs().into());
+        let wait = rate_limit_reset(&headers).unwrap();
+        assert!(
+            wait > Duration::from_secs(58) && wait <= Duration::from_secs(60),
+            "{wait:?}"
+        );
+        headers.insert("x-rate-limit-reset", 1_000_000_000u64.into());
+        assert_eq!(
+            rate_limit_reset(&headers),
+            Some(Duration::ZERO),
+            "in the past: now"
+        );
+    }
+
+    #[test]
     fn the_run_budget_is_shared_and_never_overdrawn() {
         let b = Budget::new(Duration::from_secs(3));
         assert!(b.take(Duration::from_secs(2)).is_ok());
