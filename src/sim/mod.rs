@@ -2,6 +2,7 @@
 //! simulator is its own module exposing an axum router; this module mounts them on one server on
 //! 127.0.0.1 and prints its address (so `--port 0` works for tests) once it accepts connections.
 
+pub mod amplience;
 pub mod community;
 pub mod confluence;
 pub mod trading_grid;
@@ -26,6 +27,8 @@ pub struct SimArgs {
     #[command(flatten)]
     pub community: community::CommunityArgs,
     #[command(flatten)]
+    pub amplience: amplience::AmplienceArgs,
+    #[command(flatten)]
     pub webhook: webhook::WebhookArgs,
     #[command(flatten)]
     pub x: x::XArgs,
@@ -36,6 +39,7 @@ pub fn run(options: SimArgs) -> Result<(), String> {
     let router = trading_grid::router(options.trading_grid)?
         .merge(confluence::router(&options.confluence))
         .merge(community::router(&options.community))
+        .merge(amplience::router(&options.amplience))
         .merge(webhook::router(&options.webhook))
         .merge(x::router(&options.x));
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -53,6 +57,7 @@ pub fn run(options: SimArgs) -> Result<(), String> {
         let _ = writeln!(out, "  Trading Grid contract v1: http://{bound}/v1/health, /v1/partners, /v1/metrics, /v1/incidents");
         let _ = writeln!(out, "{}", confluence::describe(&bound.to_string()));
         let _ = writeln!(out, "{}", community::describe(&bound.to_string()));
+        let _ = writeln!(out, "{}", amplience::describe(&bound.to_string()));
         let _ = writeln!(out, "{}", webhook::describe(&bound.to_string()));
         let _ = writeln!(out, "{}", x::describe(&bound.to_string()));
         let _ = out.flush();
