@@ -449,6 +449,15 @@ fn publishing_over_the_per_minute_limit_is_a_429_without_retry_after_unless_aske
     ]);
     let (status, retry_after) = publish(&sim);
     assert_eq!((status, retry_after.unwrap().to_str().unwrap()), (429, "5"));
+    let sim = Sim::start_with(&["--amplience-request-limit", "2"]);
+    let repositories = format!("{API}/hubs/kb-hub/content-repositories");
+    assert_eq!(get(&sim, &repositories).0, 200);
+    assert_eq!(get(&sim, &repositories).0, 200);
+    let (status, error) = get(&sim, &repositories);
+    assert_eq!(
+        (status, &error["errors"][0]["message"]),
+        (429, &json!("Too many requests - Please try again later."))
+    );
 }
 
 #[test]
