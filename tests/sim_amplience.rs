@@ -10,18 +10,22 @@ use serde_json::{Value, json};
 const SCHEMA: &str = "https://kbpub.example/schemas/kb-onboarding-article.json";
 const API: &str = "/amplience/v2/content";
 
-/// A bearer token from the client-credentials grant.
-fn token(sim: &Sim) -> String {
-    let response = sim
-        .client()
+/// The client-credentials grant with `secret`.
+fn grant(sim: &Sim, secret: &str) -> reqwest::blocking::Response {
+    sim.client()
         .post(format!("{}/amplience/oauth/token", sim.base))
         .form(&[
             ("grant_type", "client_credentials"),
             ("client_id", "kbpub-client"),
-            ("client_secret", "amplience-secret"),
+            ("client_secret", secret),
         ])
         .send()
-        .unwrap();
+        .unwrap()
+}
+
+/// A bearer token from the client-credentials grant.
+fn token(sim: &Sim) -> String {
+    let response = grant(sim, "amplience-secret");
     assert_eq!(response.status().as_u16(), 200);
     let body: Value = response.json().unwrap();
     body["access_token"].as_str().unwrap().to_string()
@@ -70,33 +74,13 @@ fn create(sim: &Sim, key: &str) -> (u16, Value) {
 #[test]
 fn tokens_come_from_client_credentials_expire_and_a_pat_also_works() {
     let sim = Sim::start();
-    let bad = sim
-        .client()
-        .post(format!("{}/amplience/oauth/token", sim.base))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", "kbpub-client"),
-            ("client_secret", "wrong"),
-        ])
-        .send()
-        .unwrap();
+    let bad = grant(&sim, "wrong");
     assert_eq!(bad.status().as_u16(), 400);
     assert_eq!(
         bad.json::<Value>().unwrap()["error_description"],
         "client id or secret are not valid"
     );
-    let granted: Value = sim
-        .client()
-        .post(format!("{}/amplience/oauth/token", sim.base))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", "kbpub-client"),
-            ("client_secret", "amplience-secret"),
-        ])
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let granted: Value = grant(&sim, "amplience-secret").json().unwrap();
     assert_eq!(granted["expires_in"], 300);
     let list = |token: &str| {
         sim.client()

@@ -49,6 +49,9 @@ impl Auth {
     }
 }
 
+/// Headers made from a body's bytes for one attempt (a signature over a fresh timestamp).
+pub type Stamp = Arc<dyn Fn(&[u8]) -> Vec<(String, String)> + Send + Sync>;
+
 /// A request body. Files are shared so a retry can send them again.
 #[derive(Clone)]
 pub enum Body {
@@ -65,7 +68,7 @@ pub enum Body {
     /// those bytes (a signature over a new timestamp, Standard Webhooks).
     Signed {
         bytes: Arc<Vec<u8>>,
-        headers: Arc<dyn Fn(&[u8]) -> Vec<(String, String)> + Send + Sync>,
+        headers: Stamp,
     },
 }
 

@@ -10,6 +10,8 @@ use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
+use crate::net::Stamp;
+
 /// The signing key of a `whsec_<base64>` secret (the prefix may be left out); `Err` names the
 /// env var, never the value.
 pub fn key(secret: &str, env: &str) -> Result<Vec<u8>, String> {
@@ -31,10 +33,7 @@ pub fn signature(key: &[u8], id: &str, timestamp: i64, body: &[u8]) -> String {
 }
 
 /// The three headers of one attempt at sending event `id`, signed at the current time.
-pub fn signer(
-    key: Vec<u8>,
-    id: String,
-) -> Arc<dyn Fn(&[u8]) -> Vec<(String, String)> + Send + Sync> {
+pub fn signer(key: Vec<u8>, id: String) -> Stamp {
     Arc::new(move |body| {
         let timestamp = chrono::Utc::now().timestamp();
         vec![

@@ -5,6 +5,7 @@
 pub mod amplience;
 pub mod community;
 pub mod confluence;
+pub mod control;
 pub mod trading_grid;
 pub mod trading_grid_data;
 pub mod traffic;
@@ -26,12 +27,13 @@ pub struct SimArgs {
     pub confluence: confluence::ConfluenceArgs,
     #[command(flatten)]
     pub community: community::CommunityArgs,
+    // Boxed: the CLI's command enum stays small.
     #[command(flatten)]
-    pub amplience: amplience::AmplienceArgs,
+    pub amplience: Box<amplience::AmplienceArgs>,
     #[command(flatten)]
-    pub webhook: webhook::WebhookArgs,
+    pub webhook: Box<webhook::WebhookArgs>,
     #[command(flatten)]
-    pub x: x::XArgs,
+    pub x: Box<x::XArgs>,
 }
 
 /// Serves every simulator until interrupted (Ctrl-C or SIGTERM).

@@ -93,6 +93,12 @@ struct Shared {
 
 type St = Arc<Shared>;
 
+impl super::control::HasTraffic for Shared {
+    fn with_traffic<R>(&self, f: impl FnOnce(&mut Traffic) -> R) -> R {
+        f(&mut self.store.lock().unwrap_or_else(|e| e.into_inner()).traffic)
+    }
+}
+
 /// The router serving the receiver and its control endpoints.
 pub fn router(args: &WebhookArgs) -> Router {
     let encoded = args
@@ -109,9 +115,7 @@ pub fn router(args: &WebhookArgs) -> Router {
     });
     let control = Router::new()
         .route("/deliveries", get(deliveries))
-        .route("/faults", post(set_faults))
-        .route("/stats", get(stats))
-        .route("/rate-limits", get(rate_limits))
+        .merge(super::control::routes())
         .with_state(shared.clone());
     Router::new()
         .route("/webhooks/{endpoint}", post(receive))
@@ -268,19 +272,6 @@ fn answer(
 
 async fn deliveries(State(shared): State<St>) -> Response {
     Json(json!(lock(&shared).attempts)).into_response()
-}
-
-async fn set_faults(State(shared): State<St>, Json(faults): Json<Vec<Fault>>) -> Response {
-    lock(&shared).traffic.set_faults(faults);
-    StatusCode::NO_CONTENT.into_response()
-}
-
-async fn stats(State(shared): State<St>) -> Response {
-    Json(json!(lock(&shared).traffic.counts)).into_response()
-}
-
-async fn rate_limits(State(shared): State<St>) -> Response {
-    Json(json!(lock(&shared).traffic.rate_limits())).into_response()
 }
 
 #[cfg(test)]

@@ -77,6 +77,12 @@ struct Shared {
 
 type St = Arc<Shared>;
 
+impl super::control::HasTraffic for Shared {
+    fn with_traffic<R>(&self, f: impl FnOnce(&mut Traffic) -> R) -> R {
+        f(&mut self.store.lock().unwrap_or_else(|e| e.into_inner()).traffic)
+    }
+}
+
 /// The router serving `/x/2/tweets` and its control endpoints.
 pub fn router(args: &XArgs) -> Router {
     let shared = Arc::new(Shared {
@@ -85,9 +91,7 @@ pub fn router(args: &XArgs) -> Router {
     });
     let control = Router::new()
         .route("/posts", get(posts))
-        .route("/faults", post(set_faults))
-        .route("/stats", get(stats))
-        .route("/rate-limits", get(rate_limits))
+        .merge(super::control::routes())
         .with_state(shared.clone());
     Router::new()
         .route("/x/2/tweets", post(create))
@@ -279,19 +283,6 @@ async fn posts(State(shared): State<St>) -> Response {
     let store = lock(&shared);
     let total: f64 = store.posts.iter().map(|p| p.cost_usd).sum();
     Json(json!({"posts": store.posts, "cost_usd": total})).into_response()
-}
-
-async fn set_faults(State(shared): State<St>, Json(faults): Json<Vec<Fault>>) -> Response {
-    lock(&shared).traffic.set_faults(faults);
-    StatusCode::NO_CONTENT.into_response()
-}
-
-async fn stats(State(shared): State<St>) -> Response {
-    Json(json!(lock(&shared).traffic.counts)).into_response()
-}
-
-async fn rate_limits(State(shared): State<St>) -> Response {
-    Json(json!(lock(&shared).traffic.rate_limits())).into_response()
 }
 
 #[cfg(test)]

@@ -29,7 +29,7 @@ use axum::routing::{get, post};
 use axum::{Form, Json, Router};
 use serde_json::{Value, json};
 
-use super::traffic::{Fault, RandomFaults, Traffic};
+use super::traffic::Traffic;
 
 /// `kbpub sim` options for the Amplience hub.
 #[derive(Debug, Clone, clap::Args)]
@@ -143,6 +143,12 @@ struct Shared {
 
 type St = Arc<Shared>;
 
+impl crate::sim::control::HasTraffic for Shared {
+    fn with_traffic<R>(&self, f: impl FnOnce(&mut Traffic) -> R) -> R {
+        f(&mut self.store.lock().unwrap_or_else(|e| e.into_inner()).traffic)
+    }
+}
+
 fn lock(shared: &St) -> std::sync::MutexGuard<'_, Store> {
     shared.store.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -158,10 +164,7 @@ pub fn router(args: &AmplienceArgs) -> Router {
         .layer(middleware::from_fn_with_state(shared.clone(), gatekeeper))
         .with_state(shared.clone());
     let control = Router::new()
-        .route("/stats", get(stats))
-        .route("/faults", post(set_faults))
-        .route("/random-faults", post(set_random_faults))
-        .route("/rate-limits", get(rate_limits))
+        .merge(crate::sim::control::routes())
         .route("/items", get(dump))
         .with_state(shared.clone());
     Router::new()
@@ -296,24 +299,6 @@ fn over_limit(store: &mut Store, args: &AmplienceArgs, path: &str) -> Option<Res
             .insert(header::RETRY_AFTER, seconds.into());
     }
     Some(response)
-}
-
-async fn stats(State(shared): State<St>) -> Response {
-    Json(json!(lock(&shared).traffic.counts)).into_response()
-}
-
-async fn set_faults(State(shared): State<St>, Json(faults): Json<Vec<Fault>>) -> Response {
-    lock(&shared).traffic.set_faults(faults);
-    StatusCode::NO_CONTENT.into_response()
-}
-
-async fn set_random_faults(State(shared): State<St>, Json(spec): Json<RandomFaults>) -> Response {
-    lock(&shared).traffic.set_random_faults(spec);
-    StatusCode::NO_CONTENT.into_response()
-}
-
-async fn rate_limits(State(shared): State<St>) -> Response {
-    Json(json!(lock(&shared).traffic.rate_limits())).into_response()
 }
 
 /// Every item with its versions and what is published, for tests.
