@@ -3,7 +3,7 @@
 //! `approval` gates what may be published; `check` finds every problem without writing anything,
 //! and `init` scaffolds a new knowledge base. `net` is the one HTTP layer under `data pull` and
 //! publishing; `text` (escaping, visible markers, display-safe strings) and `diag` are the bottom
-//! every layer may use.
+//! every layer may use. `notify` tells webhooks and X what a publish run changed.
 //! See ARCHITECTURE.md for the bird's-eye view and the invariants.
 
 pub mod approval;
@@ -16,6 +16,7 @@ pub mod data;
 pub mod diag;
 pub mod init;
 pub mod net;
+pub mod notify;
 pub mod publish;
 pub mod render;
 pub mod serve;

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[(&str, &[&str])] = &[
     ("command line", &["main", "cli"]),
     ("commands", &["serve", "check", "init", "audit", "sim"]),
-    ("publishing", &["publish"]),
+    ("publishing", &["publish", "notify"]),
     ("approval", &["approval"]),
     ("site", &["site"]),
     ("render", &["render"]),
@@ -25,6 +25,9 @@ const LAYERS: &[(&str, &[&str])] = &[
 const SAME_LAYER: &[(&str, &str)] = &[
     // Data-driven pages are generated documents (`content::Generated`).
     ("data", "content"),
+    // A publish run fires its notifications, whose events are built from the run's report.
+    ("publish", "notify"),
+    ("notify", "publish"),
 ];
 
 /// Modules that may use only the modules listed, whatever their layer. The simulators stand in

@@ -360,4 +360,7 @@ Exit codes:
      manage holds its title), titles collide, the target could not be reached, or the input
      has problems (including a partner rendering that leaks something internal: nothing is
      published then); re-run after fixing: publishing is idempotent
-  2  the command line was wrong";
+  2  the command line was wrong
+  3  every page is published, unchanged or gated, but a [[notify]] destination was not told
+     (no secret, the receiver or X refused or is down): the delivery is kept under
+     .kb/receipts/notify/ and the next `kbpub publish` sends it again, with the same id";

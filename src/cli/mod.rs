@@ -28,6 +28,8 @@ pub enum Failure {
     /// The invocation was wrong: an option, or an environment variable such as `KBPUB_NOW`
     /// (exit code 2, as for a command line clap refuses).
     Usage,
+    /// `publish`: every page is fine, but a `[[notify]]` destination was not told (exit code 3).
+    NotNotified,
 }
 
 /// What a command ends in.
@@ -142,6 +144,7 @@ fn exit_code(outcome: Outcome) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Failed) => ExitCode::from(1),
         Err(Failure::Usage) => ExitCode::from(2),
+        Err(Failure::NotNotified) => ExitCode::from(3),
     }
 }
 

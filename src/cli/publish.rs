@@ -37,10 +37,10 @@ pub fn publish(
             return Err(Failure::Failed);
         }
     }
-    if outcome.ok {
-        Ok(())
-    } else {
-        Err(Failure::Failed)
+    match (outcome.ok, outcome.pages_ok()) {
+        (true, _) => Ok(()),
+        (false, true) => Err(Failure::NotNotified),
+        (false, false) => Err(Failure::Failed),
     }
 }
 
@@ -70,6 +70,12 @@ fn print_errors(outcome: &publish::Report) {
                 "error: {}: {} ({}) {what}: {why}",
                 t.target, p.title, p.source
             );
+        }
+    }
+    for n in &outcome.notify {
+        let failed = n.deliveries.iter().filter_map(|d| d.error.as_ref());
+        for why in n.error.iter().chain(failed) {
+            eprintln!("error: notify {}: {why}", n.name);
         }
     }
 }

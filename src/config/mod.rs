@@ -11,6 +11,7 @@ pub mod community;
 pub mod confluence;
 pub mod data;
 pub mod nav;
+pub mod notify;
 pub mod overrides;
 pub mod partner;
 pub mod salesforce;
@@ -49,6 +50,9 @@ pub struct Config {
     pub community: Option<CommunityConfig>,
     /// The Salesforce Knowledge publish target; absent: not configured.
     pub salesforce: Option<salesforce::SalesforceConfig>,
+    /// `[[notify]]`: who hears what a publish run changed (webhooks, X).
+    #[serde(default)]
+    pub notify: Vec<notify::NotifyConfig>,
     /// `[partner]`: what counts as internal (the leak check), where the partner view is built.
     #[serde(default)]
     pub partner: PartnerConfig,

@@ -31,7 +31,8 @@ pub enum Auth {
     Basic { user: String, token: String },
     /// `Authorization: Bearer <token>`.
     Bearer(String),
-    /// No `Authorization` header (an OAuth token endpoint, whose credentials are in the form).
+    /// No `Authorization` header (an OAuth token endpoint, whose credentials are in the form; a
+    /// webhook, which proves itself by its signature).
     None,
 }
 
@@ -53,6 +54,9 @@ impl Auth {
     }
 }
 
+/// Headers made from a body's bytes for one attempt (a signature over a fresh timestamp).
+pub type Stamp = Arc<dyn Fn(&[u8]) -> Vec<(String, String)> + Send + Sync>;
+
 /// A request body. Files are shared so a retry can send them again.
 #[derive(Clone)]
 pub enum Body {
@@ -66,6 +70,12 @@ pub enum Body {
         bytes: Arc<Vec<u8>>,
         mime: &'static str,
         comment: Option<String>,
+    },
+    /// Exact JSON bytes, sent as they are, with headers made afresh for every attempt from
+    /// those bytes (a signature over a new timestamp, Standard Webhooks).
+    Signed {
+        bytes: Arc<Vec<u8>>,
+        headers: Stamp,
     },
 }
 
@@ -307,7 +317,8 @@ impl Client {
                             let retry_after = headers
                                 .get(RETRY_AFTER)
                                 .and_then(|v| v.to_str().ok())
-                                .and_then(retry::parse_retry_after);
+                                .and_then(retry::parse_retry_after)
+                                .or_else(|| retry::rate_limit_reset(&headers));
                             if let (429 | 503, Some(wait)) = (status, retry_after) {
                                 // The whole wait, even past the cap: the window is the server's.
                                 gate.close_for(wait);
@@ -389,6 +400,14 @@ impl Client {
                 let fields: Vec<(&str, &str)> =
                     fields.iter().map(|(k, v)| (*k, v.expose())).collect();
                 builder.form(&fields)
+            }
+            Body::Signed { bytes, headers } => {
+                for (name, value) in headers(bytes) {
+                    builder = builder.header(name, value);
+                }
+                builder
+                    .header(reqwest::header::CONTENT_TYPE, "application/json")
+                    .body(bytes.to_vec())
             }
             Body::File {
                 filename,

@@ -114,6 +114,23 @@ pub fn parse_retry_after(value: &str) -> Option<Duration> {
     )
 }
 
+/// The wait an `x-rate-limit-reset` header announces (epoch seconds when the window resets, as
+/// X API v2 sends with a 429 instead of `Retry-After`); a time in the past means now.
+pub fn rate_limit_reset(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let reset: u64 = headers
+        .get("x-rate-limit-reset")?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    let when = SystemTime::UNIX_EPOCH + Duration::from_secs(reset);
+    Some(
+        when.duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
+}
+
 /// The waiting one run may do between retries, shared by all its requests: a total, a
 /// deadline, or both.
 #[derive(Debug)]
@@ -305,6 +322,28 @@ mod tests {
             Some(Duration::ZERO)
         );
         assert_eq!(parse_retry_after("soon"), None);
+    }
+
+    #[test]
+    fn x_rate_limit_reset_is_a_wait_until_that_epoch_second() {
+        let mut headers = reqwest::header::HeaderMap::new();
+        assert_eq!(rate_limit_reset(&headers), None);
+        let in_a_minute = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            + Duration::from_secs(60);
+        headers.insert("x-rate-limit-reset", in_a_minute.as_secs().into());
+        let wait = rate_limit_reset(&headers).unwrap();
+        assert!(
+            wait > Duration::from_secs(58) && wait <= Duration::from_secs(60),
+            "{wait:?}"
+        );
+        headers.insert("x-rate-limit-reset", 1_000_000_000u64.into());
+        assert_eq!(
+            rate_limit_reset(&headers),
+            Some(Duration::ZERO),
+            "in the past: now"
+        );
     }
 
     #[test]

@@ -104,6 +104,7 @@ pub fn publish(config: &Config, options: &Options) -> Result<Report, Vec<Diagnos
                 .help("add a `[confluence]`, `[community]` or `[salesforce]` section to kbpub.toml (see README, \"Publishing\")"),
         ]);
     }
+    crate::notify::check(config)?;
     let (site, diagnostics, data) = crate::site::load(config)?;
     if diagnostics.iter().any(Diagnostic::is_error) {
         return Err(diagnostics);
@@ -142,7 +143,13 @@ pub fn publish(config: &Config, options: &Options) -> Result<Report, Vec<Diagnos
         let mut target = salesforce::Salesforce::new(c);
         reports.push(runtime.block_on(target::publish(&context, &mut target))?);
     }
-    Ok(Report::new(reports))
+    let notify = crate::notify::Run {
+        site: &site,
+        gates: &gates,
+        dry_run: options.dry_run,
+    };
+    let notified = runtime.block_on(crate::notify::fire(&notify, &reports));
+    Ok(Report::new(reports, notified))
 }
 
 /// The target's configuration when the run publishes to it: named by `--target`, or configured

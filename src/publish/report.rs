@@ -198,16 +198,29 @@ impl TargetReport {
 
 #[derive(Debug, Serialize)]
 pub struct Report {
+    /// Every target and every notification did all it was asked.
     pub ok: bool,
     pub targets: Vec<TargetReport>,
+    /// What each `[[notify]]` destination was told.
+    pub notify: Vec<crate::notify::DestinationReport>,
 }
 
 impl Report {
-    pub fn new(targets: Vec<TargetReport>) -> Report {
+    pub fn new(
+        targets: Vec<TargetReport>,
+        notify: Vec<crate::notify::DestinationReport>,
+    ) -> Report {
         Report {
-            ok: targets.iter().all(TargetReport::ok),
+            ok: targets.iter().all(TargetReport::ok)
+                && notify.iter().all(crate::notify::DestinationReport::ok),
             targets,
+            notify,
         }
+    }
+
+    /// Every target did all it was asked (notifications aside).
+    pub fn pages_ok(&self) -> bool {
+        self.targets.iter().all(TargetReport::ok)
     }
 
     pub fn write_json(&self, out: &mut dyn Write) -> std::io::Result<()> {
@@ -227,7 +240,7 @@ impl Report {
             .collect();
         serde_json::to_writer_pretty(
             &mut *out,
-            &serde_json::json!({"ok": self.ok, "targets": targets}),
+            &serde_json::json!({"ok": self.ok, "targets": targets, "notify": self.notify}),
         )?;
         writeln!(out)
     }
@@ -306,6 +319,6 @@ impl Report {
                 t.writes
             )?;
         }
-        Ok(())
+        crate::notify::write_human(&self.notify, out)
     }
 }

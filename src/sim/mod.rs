@@ -5,13 +5,17 @@
 //! injected faults and rate-limit windows from [`traffic`], and their `/__sim/<name>/` control
 //! endpoints); [`layer`]'s module comment shows how a new simulator mounts it.
 
+pub mod amplience;
 pub mod community;
 pub mod confluence;
+pub mod control;
 pub mod layer;
 pub mod salesforce;
 pub mod trading_grid;
 pub mod trading_grid_data;
 pub mod traffic;
+pub mod webhook;
+pub mod x;
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -31,6 +35,12 @@ pub struct SimArgs {
     /// Boxed: the Salesforce org has many flags, and `SimArgs` sits in the CLI's command enum.
     #[command(flatten)]
     pub salesforce: Box<salesforce::SalesforceArgs>,
+    #[command(flatten)]
+    pub amplience: Box<amplience::AmplienceArgs>,
+    #[command(flatten)]
+    pub webhook: Box<webhook::WebhookArgs>,
+    #[command(flatten)]
+    pub x: Box<x::XArgs>,
 }
 
 /// Serves every simulator until interrupted (Ctrl-C or SIGTERM).
@@ -38,7 +48,10 @@ pub fn run(options: SimArgs) -> Result<(), String> {
     let router = trading_grid::router(options.trading_grid)?
         .merge(confluence::router(&options.confluence))
         .merge(community::router(&options.community))
-        .merge(salesforce::router(&options.salesforce)?);
+        .merge(salesforce::router(&options.salesforce)?)
+        .merge(amplience::router(&options.amplience))
+        .merge(webhook::router(&options.webhook))
+        .merge(x::router(&options.x));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -55,6 +68,9 @@ pub fn run(options: SimArgs) -> Result<(), String> {
         let _ = writeln!(out, "{}", confluence::describe(&bound.to_string()));
         let _ = writeln!(out, "{}", community::describe(&bound.to_string()));
         let _ = writeln!(out, "{}", salesforce::describe(&bound.to_string()));
+        let _ = writeln!(out, "{}", amplience::describe(&bound.to_string()));
+        let _ = writeln!(out, "{}", webhook::describe(&bound.to_string()));
+        let _ = writeln!(out, "{}", x::describe(&bound.to_string()));
         let _ = out.flush();
         drop(out);
         axum::serve(listener, router).with_graceful_shutdown(shutdown()).await.map_err(|e| format!("server error: {e}"))

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 pub mod community;
+pub mod notify;
 pub mod salesforce;
 pub mod sim;
 pub mod workflow;
