@@ -172,7 +172,7 @@ fn hidden_characters_show_as_the_same_markers_in_the_page_nav_search_and_feed() 
         .find(|d| d["u"] == "guides/a.html")
         .unwrap();
     assert_eq!(entry["t"], "Pay[U+202E]ment");
-    assert_eq!(entry["h"][0], "Se[U+200B]tup");
+    assert_eq!(entry["h"][0][0], "Se[U+200B]tup");
     let feed = kb.read_output("feed.xml");
     assert!(feed.contains("<title>Pay[U+202E]ment</title>"), "{feed}");
 }
