@@ -42,6 +42,34 @@ pub struct Links<'a> {
     pub relative: bool,
 }
 
+/// Renders each of `documents` in parallel as an article for a partner-facing target: links to a
+/// partner document point at `article_url(page)` when `linkable(page)` (it is, or will be,
+/// published), others become plain text. Every document's result, or every problem of every
+/// document.
+pub fn each_article<T: Send>(
+    site: &Site,
+    documents: &[usize],
+    article_url: &(dyn Fn(usize) -> String + Sync),
+    linkable: &(dyn Fn(usize) -> bool + Sync),
+    article: impl Fn(&Links, usize) -> Result<T, Vec<Diagnostic>> + Sync,
+) -> Result<Vec<T>, Vec<Diagnostic>> {
+    use rayon::prelude::*;
+    let page_url = |page: usize, anchor: Option<&str>| {
+        (is_partner_document(site, page) && linkable(page))
+            .then(|| crate::content::url::with_anchor(article_url(page), anchor))
+    };
+    let links = Links {
+        site,
+        page_url: &page_url,
+        relative: false,
+    };
+    let results: Vec<_> = documents
+        .par_iter()
+        .map(|&page| article(&links, page))
+        .collect();
+    crate::diag::all_or_problems(results)
+}
+
 impl Resolver for Links<'_> {
     fn page_url(&self, page: usize, anchor: Option<&str>) -> Option<String> {
         (self.page_url)(page, anchor)

@@ -4,7 +4,6 @@
 //! checked and within the contract's 1 MiB — with the content hash that tells "no change". Pure:
 //! reads the site and content assets, never the network.
 
-use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
 use crate::config::CommunityConfig;
@@ -13,7 +12,7 @@ use crate::diag::Diagnostic;
 use crate::publish::gate::Gate;
 use crate::render::Engine;
 use crate::render::leak;
-use crate::render::partner::{self, Links, is_partner_document};
+use crate::render::partner::{self, Links};
 
 /// The contract's limit on a request body.
 pub const MAX_BODY: usize = 1 << 20;
@@ -59,21 +58,14 @@ pub fn render(
     linkable: &(dyn Fn(usize) -> bool + Sync),
 ) -> Result<Vec<Desired>, Vec<Diagnostic>> {
     let site = engine.site;
-    let page_url = |page: usize, anchor: Option<&str>| {
-        (is_partner_document(site, page) && linkable(page)).then(|| {
-            crate::content::url::with_anchor(config.article_url(&site.pages[page].id), anchor)
-        })
-    };
-    let links = Links {
+    let article_url = |page: usize| config.article_url(&site.pages[page].id);
+    partner::each_article(
         site,
-        page_url: &page_url,
-        relative: false,
-    };
-    let results: Vec<Result<Desired, Vec<Diagnostic>>> = documents(site)
-        .par_iter()
-        .map(|&page| desired(engine, config, gates, &links, page))
-        .collect();
-    crate::diag::all_or_problems(results)
+        &documents(site),
+        &article_url,
+        linkable,
+        |links, page| desired(engine, config, gates, links, page),
+    )
 }
 
 fn desired(

@@ -186,20 +186,14 @@ pub fn render(
     if !names.is_empty() {
         return Err(names);
     }
-    let page_url = |page: usize, anchor: Option<&str>| {
-        (is_partner_document(site, page) && linkable(page))
-            .then(|| url::with_anchor(config.article_url(&url_name(&site.pages[page].id)), anchor))
-    };
-    let links = Links {
+    let article_url = |page: usize| config.article_url(&url_name(&site.pages[page].id));
+    partner::each_article(
         site,
-        page_url: &page_url,
-        relative: false,
-    };
-    let results: Vec<Result<Desired, Vec<Diagnostic>>> = documents(site)
-        .par_iter()
-        .map(|&page| desired(engine, config, gates, &links, page))
-        .collect();
-    crate::diag::all_or_problems(results)
+        &documents(site),
+        &article_url,
+        linkable,
+        |links, page| desired(engine, config, gates, links, page),
+    )
 }
 
 fn desired(
