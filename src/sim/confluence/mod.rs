@@ -295,6 +295,27 @@ fn with_page(shared: &St, id: &str, f: impl FnOnce(&mut PageRec) -> Response) ->
     }
 }
 
+/// One page as `show` writes it, with its storage body when `with_body`.
+fn one_page(
+    shared: &St,
+    id: &str,
+    show: fn(&Instance, &PageRec) -> Value,
+    with_body: bool,
+) -> Response {
+    let mut instance = lock(shared);
+    match page_mut(&mut instance, id).map(|p| p.clone()) {
+        Ok(page) => {
+            let mut reply = show(&instance, &page);
+            if with_body {
+                reply["body"] =
+                    json!({"storage": {"value": page.body, "representation": "storage"}});
+            }
+            ok(reply)
+        }
+        Err(r) => r,
+    }
+}
+
 /// The current pages `keep` accepts, each as `show` writes it, as the list at `path` (after the
 /// context path) pages them with `paging` (25 by default).
 fn current_pages(

@@ -14,7 +14,7 @@ use super::model::{
 };
 use super::pages::{create, property_create, property_update, update};
 use super::paging::Paging;
-use super::{Q, cloud_only, current_pages, fail, ok, page_list, page_mut, with_page};
+use super::{Q, cloud_only, current_pages, fail, ok, one_page, page_list, page_mut, with_page};
 
 pub(super) async fn v1_space(State(shared): State<St>, Path(key): Path<String>) -> Response {
     let instance = lock(&shared);
@@ -75,19 +75,9 @@ pub(super) async fn v1_get(
     Path(id): Path<String>,
     Query(q): Q,
 ) -> Response {
-    let mut instance = lock(&shared);
-    match page_mut(&mut instance, &id).map(|p| p.clone()) {
-        Ok(page) => {
-            let mut reply = instance.v1(&page);
-            let expand = q.get("expand").map(String::as_str).unwrap_or("");
-            if expand.split(',').any(|e| e == "body.storage") {
-                reply["body"] =
-                    json!({"storage": {"value": page.body, "representation": "storage"}});
-            }
-            ok(reply)
-        }
-        Err(r) => r,
-    }
+    let expand = q.get("expand").map(String::as_str).unwrap_or("");
+    let with_body = expand.split(',').any(|e| e == "body.storage");
+    one_page(&shared, &id, Instance::v1, with_body)
 }
 
 pub(super) async fn v1_update(

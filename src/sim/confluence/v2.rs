@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use super::model::{Instance, PageRec, St, User, lock, property_json};
 use super::pages::{create, property_create, property_update, update};
 use super::paging::{Paging, paged};
-use super::{Q, current_pages, ok, page_list, page_mut};
+use super::{Q, current_pages, one_page, page_list};
 
 pub(super) async fn v2_spaces(State(shared): State<St>, Query(q): Q) -> Response {
     let instance = lock(&shared);
@@ -59,18 +59,8 @@ pub(super) async fn v2_get(
     Path(id): Path<String>,
     Query(q): Q,
 ) -> Response {
-    let mut instance = lock(&shared);
-    match page_mut(&mut instance, &id).map(|p| p.clone()) {
-        Ok(page) => {
-            let mut reply = instance.v2(&page);
-            if q.get("body-format").map(String::as_str) == Some("storage") {
-                reply["body"] =
-                    json!({"storage": {"representation": "storage", "value": page.body}});
-            }
-            ok(reply)
-        }
-        Err(r) => r,
-    }
+    let with_body = q.get("body-format").map(String::as_str) == Some("storage");
+    one_page(&shared, &id, Instance::v2, with_body)
 }
 
 pub(super) async fn v2_update(
