@@ -77,7 +77,15 @@ pub fn build(
         let mut rendered = Rendered::new(engine.site);
         let body = |page| engine.render_body(page, View::Internal);
         let pages = nav.order();
-        rendered.render_pages_reusing(&engine, &nav, &decorations, pages, staging, &body, &reuse);
+        rendered.render_pages(
+            &engine,
+            &nav,
+            &decorations,
+            pages,
+            staging,
+            &body,
+            Some(&reuse),
+        );
         rendered.finish(&engine, &nav, &Generated::ALL, staging)
     })?;
     let reused = reuse.save(engine.site);
@@ -210,7 +218,7 @@ pub fn render_site_with(
 ) -> Result<RenderSummary, Vec<Diagnostic>> {
     let nav = Nav::new(engine.site);
     let mut rendered = Rendered::new(engine.site);
-    rendered.render_pages(engine, &nav, decorations, nav.order(), sink, body);
+    rendered.render_pages(engine, &nav, decorations, nav.order(), sink, body, None);
     rendered.finish(engine, &nav, &Generated::ALL, sink)
 }
 
@@ -223,37 +231,10 @@ impl Rendered {
     }
 
     /// Renders `pages` in parallel into `sink`, each with its body from `body`, replacing what was
-    /// known about them.
+    /// known about them. With `reuse`, a page whose inputs did not change since the previous build
+    /// is taken from its output instead (`kbpub build`), and the others are recorded for the next.
+    #[allow(clippy::too_many_arguments)]
     pub fn render_pages(
-        &mut self,
-        engine: &Engine,
-        nav: &Nav,
-        decorations: &Decorations,
-        pages: &[usize],
-        sink: &dyn Sink,
-        body: &(dyn Fn(usize) -> RenderedBody + Sync),
-    ) {
-        self.render_pages_with(engine, nav, decorations, pages, sink, body, None);
-    }
-
-    /// [`Rendered::render_pages`], taking from the previous output the pages `reuse` knows
-    /// unchanged, and telling it what the others became.
-    #[allow(clippy::too_many_arguments)]
-    pub fn render_pages_reusing(
-        &mut self,
-        engine: &Engine,
-        nav: &Nav,
-        decorations: &Decorations,
-        pages: &[usize],
-        sink: &dyn Sink,
-        body: &(dyn Fn(usize) -> RenderedBody + Sync),
-        reuse: &reuse::Reuse,
-    ) {
-        self.render_pages_with(engine, nav, decorations, pages, sink, body, Some(reuse));
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn render_pages_with(
         &mut self,
         engine: &Engine,
         nav: &Nav,
