@@ -109,8 +109,10 @@ impl Reuse {
     pub fn open(engine: &Engine, cache_dir: &Path, output: &Path) -> Reuse {
         let shared = shared_key(engine, output);
         let file = cache_dir.join(CACHE_FILE);
-        let stored: Stored = std::fs::read(&file)
-            .ok()
+        // Without an output folder there is nothing to take (a clean build, or after `rm`).
+        let stored: Stored = Some(&file)
+            .filter(|_| output.is_dir())
+            .and_then(|file| std::fs::read(file).ok())
             .and_then(|bytes| serde_json::from_slice(&bytes).ok())
             .filter(|s: &Stored| s.shared == shared)
             .unwrap_or_default();
