@@ -25,8 +25,7 @@ use serde::{Deserialize, Serialize};
 use super::PageRecord;
 use super::context::Banner;
 use super::output::Sink;
-use crate::content::Site;
-use crate::data::Dataset;
+use crate::content::{Page, Site};
 use crate::render::{AnchorRef, Engine};
 
 const CACHE_FILE: &str = "pages.json";
@@ -238,32 +237,28 @@ fn shared_key(engine: &Engine, output: &Path) -> u64 {
         layout.name.hash(&mut h);
         layout.text.hash(&mut h);
     }
-    hash_data(&mut h, engine.data());
-    for p in &site.pages {
-        (&p.id, &p.rel_path, &p.url, p.section, p.updated).hash(&mut h);
-        hash_debug(&mut h, &(&p.meta, &p.kind, &p.badge));
+    hash_debug(&mut h, &engine.data().stable_view());
+    for page in &site.pages {
+        // Every field named, so that a new one is not left out; the source is in each page's key.
+        let Page {
+            id,
+            rel_path,
+            file,
+            source: _,
+            body_start,
+            meta,
+            kind,
+            section,
+            url,
+            updated,
+            badge,
+        } = page;
+        (id, rel_path, file, body_start, section, url, updated).hash(&mut h);
+        hash_debug(&mut h, &(meta, kind, badge));
     }
     hash_debug(&mut h, &site.sections);
     site.assets.hash(&mut h);
     h.finish()
-}
-
-fn hash_data(h: &mut DefaultHasher, data: &Dataset) {
-    hash_debug(
-        h,
-        &(
-            &data.sources,
-            &data.partners,
-            &data.doc_types,
-            &data.measures,
-            &data.incidents,
-            &data.crm,
-            data.is_stale(),
-        ),
-    );
-    let mut metrics: Vec<_> = data.metrics.iter().collect();
-    metrics.sort_by(|a, b| a.0.cmp(b.0));
-    hash_debug(h, &metrics);
 }
 
 /// Hashes `value`'s `Debug` text without building it.
