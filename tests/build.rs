@@ -432,6 +432,114 @@ A sentence added by the writer.
     }
 }
 
+/// How many pages `kbpub build` took unchanged from the previous build, from its summary line.
+fn kept_pages(run: &Run) -> usize {
+    let stderr = run.stderr();
+    stderr
+        .split("; ")
+        .nth(1)
+        .and_then(|rest| rest.split_once(" unchanged pages kept"))
+        .map_or(0, |(n, _)| n.parse().unwrap())
+}
+
+#[test]
+fn a_rebuild_renders_only_the_pages_whose_inputs_changed() {
+    let kb = built_fixture();
+    let all = kept_pages(&kb.run(&["build"]).ok());
+    assert!(all >= 7, "an unchanged rebuild keeps every page: {all}");
+
+    kb.write(
+        "content/faq/gamma.md",
+        &(std::fs::read_to_string(kb.path().join("content/faq/gamma.md")).unwrap()
+            + "\nA sentence added by the writer.\n"),
+    );
+    assert_eq!(kept_pages(&kb.run(&["build"]).ok()), all - 1);
+    assert!(
+        kb.read_output("faq/gamma.html")
+            .contains("A sentence added by the writer.")
+    );
+
+    // A file changed in the output since the last build is rendered again, never trusted.
+    std::fs::write(kb.output_file("guides/alpha.html"), "edited by hand").unwrap();
+    assert_eq!(kept_pages(&kb.run(&["build"]).ok()), all - 1);
+    assert!(kb.read_output("guides/alpha.html").contains("<html"));
+
+    // After `rm -rf output` nothing can be kept.
+    std::fs::remove_dir_all(kb.path().join("output")).unwrap();
+    assert_eq!(kept_pages(&kb.run(&["build"]).ok()), 0);
+    assert_eq!(kept_pages(&kb.run(&["build"]).ok()), all);
+}
+
+#[test]
+fn every_input_of_a_page_renders_it_again_when_it_changes() {
+    let kb = built_fixture();
+    kb.run(&["build"]).ok();
+
+    // A layout template: every document page.
+    let templates = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+    let page = std::fs::read_to_string(templates.join("page.html")).unwrap();
+    kb.write(
+        "templates/page.html",
+        &page.replace(
+            "<div class=\"prose doc-body\">",
+            "<div class=\"prose doc-body\">TEMPLATE-MARK",
+        ),
+    );
+    assert_eq!(kept_pages(&kb.run(&["build"]).ok()), 0);
+    for doc in [
+        "guides/alpha.html",
+        "guides/deep/delta.html",
+        "faq/gamma.html",
+    ] {
+        assert!(kb.read_output(doc).contains("TEMPLATE-MARK"), "{doc}");
+    }
+
+    // A document's title: the pages whose nav, pager or listing shows it.
+    let alpha = std::fs::read_to_string(kb.path().join("content/guides/alpha.md")).unwrap();
+    kb.write(
+        "content/guides/alpha.md",
+        &alpha.replace("title: Alpha guide", "title: Alpha renamed"),
+    );
+    kb.run(&["build"]).ok();
+    for page in ["guides/beta.html", "guides/index.html"] {
+        assert!(kb.read_output(page).contains("Alpha renamed"), "{page}");
+    }
+
+    // The configuration: the site title is on every page.
+    let config = std::fs::read_to_string(kb.path().join("kbpub.toml")).unwrap();
+    kb.write("kbpub.toml", &config.replace("Test KB", "Renamed KB"));
+    kb.run(&["build"]).ok();
+    for page in ["guides/beta.html", "faq/gamma.html", "index.html"] {
+        assert!(kb.read_output(page).contains("Renamed KB"), "{page}");
+    }
+}
+
+#[test]
+fn a_data_change_renders_the_pages_that_show_data_again() {
+    let kb = Kb::new();
+    kb.write("kbpub.toml", "[site]\ntitle = \"T\"\n\n[[data.sources]]\nname = \"p\"\nkind = \"file\"\npath = \"exports/partners.json\"\nrecords = \"partners\"\n");
+    let partners = |name: &str| {
+        format!(
+            r#"{{"schema_version": "1.2", "as_of": "2026-11-03T00:00:00Z", "data": [{{"id": "P1", "name": "{name}", "edi_qualifier": "ZZ", "edi_id": "P1", "status": "active", "onboarded_at": null, "segment": "retail"}}]}}"#
+        )
+    };
+    kb.write("exports/partners.json", &partners("Partner One"));
+    kb.write("content/_index.md", "+++\ntitle = \"Home\"\n+++\n");
+    kb.write(
+        "content/f.md",
+        "+++\ntitle = \"F\"\ntype = \"faq\"\n+++\n\n{% set p = partner(id=\"P1\") %}NAME {{ p.name }}\n",
+    );
+    kb.run(&["data", "pull"]).ok();
+    kb.run(&["build"]).ok();
+    kb.run(&["build"]).ok();
+    assert!(kb.read_output("f.html").contains("NAME Partner One"));
+
+    kb.write("exports/partners.json", &partners("Partner Two"));
+    kb.run(&["data", "pull"]).ok();
+    kb.run(&["build"]).ok();
+    assert!(kb.read_output("f.html").contains("NAME Partner Two"));
+}
+
 #[test]
 fn a_killed_build_leaves_the_previous_output_and_the_next_build_cleans_up() {
     let kb = Kb::new();

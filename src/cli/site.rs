@@ -32,8 +32,12 @@ pub fn build(root: Option<PathBuf>, quiet: bool, format: Output, audience: Audie
             .output
             .strip_prefix(std::env::current_dir().unwrap_or_default())
             .unwrap_or(&summary.output);
+        let unchanged = match summary.reused {
+            0 => String::new(),
+            n => format!("; {n} unchanged pages kept from the previous build"),
+        };
         eprintln!(
-            "Built {} pages ({} files) in {:.2}s into {}/\nOpen {}/index.html in a browser, or run `kbpub serve`.",
+            "Built {} pages ({} files{unchanged}) in {:.2}s into {}/\nOpen {}/index.html in a browser, or run `kbpub serve`.",
             summary.render.pages,
             summary.render.files,
             started.elapsed().as_secs_f64(),

@@ -201,7 +201,7 @@ mod tests {
     fn empty_config_uses_defaults() {
         let c = Config::parse("").unwrap();
         assert_eq!(c.build.output, PathBuf::from("output"));
-        assert_eq!(c.nav.max_section_pages, 15);
+        assert_eq!(c.nav.max_section_pages, 7);
     }
 
     #[test]

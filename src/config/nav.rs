@@ -13,7 +13,7 @@ pub struct NavConfig {
 impl Default for NavConfig {
     fn default() -> Self {
         NavConfig {
-            max_section_pages: 15,
+            max_section_pages: 7,
         }
     }
 }

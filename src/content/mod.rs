@@ -355,6 +355,10 @@ pub fn read(config: &Config) -> Result<Files, Vec<Diagnostic>> {
             .help("create `content/` with Markdown documents, or run `kbpub init`"),
         ]);
     }
+    // `git log` runs while the files are read: over a long history it takes as long as reading
+    // a thousand documents.
+    let root = config.root.clone();
+    let git_dates = std::thread::spawn(move || git_dates::last_commit_dates(&root));
     let (markdown, assets, mut diagnostics) = walk(&content_dir);
     let parsed: Vec<(Option<Page>, Vec<Diagnostic>)> = markdown
         .par_iter()
@@ -365,7 +369,7 @@ pub fn read(config: &Config) -> Result<Files, Vec<Diagnostic>> {
         pages.extend(page);
         diagnostics.extend(errors);
     }
-    let git_dates = git_dates::last_commit_dates(&config.root);
+    let git_dates = git_dates.join().unwrap_or_default();
     for page in &mut pages {
         if page.updated.is_none() {
             page.updated = git_dates.get(&page.file).copied();

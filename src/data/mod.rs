@@ -186,6 +186,25 @@ impl Dataset {
         self.sources.iter().filter(|s| s.stale.is_some())
     }
 
+    /// Everything templates can read of the data, in a stable order: what `site::reuse` keys
+    /// pages by. Every field is named, so a new one cannot be left out.
+    pub fn stable_view(&self) -> impl std::fmt::Debug + '_ {
+        let Dataset {
+            sources,
+            partners,
+            partner_index: _,
+            doc_types,
+            measures,
+            metrics,
+            incidents,
+            crm,
+        } = self;
+        let metrics: std::collections::BTreeMap<&String, &Vec<Row>> = metrics.iter().collect();
+        (
+            sources, partners, doc_types, measures, metrics, incidents, crm,
+        )
+    }
+
     pub fn is_stale(&self) -> bool {
         self.stale_sources().next().is_some()
     }

@@ -95,7 +95,7 @@ pub struct Heading {
 }
 
 /// A link to another page's anchor, checked once every page's headings are known.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct AnchorRef {
     pub page: usize,
     pub anchor: String,

@@ -266,7 +266,15 @@ mod tests {
             let mut rendered = Rendered::new(&self.site);
             let body = |page| engine.render_body(page, crate::render::View::Internal);
             let decorations = Decorations::default();
-            rendered.render_pages(&engine, &nav, &decorations, nav.order(), &Discard, &body);
+            rendered.render_pages(
+                &engine,
+                &nav,
+                &decorations,
+                nav.order(),
+                &Discard,
+                &body,
+                None,
+            );
             let mut site = self.site.clone();
             let page = self.page(rel);
             let old = site.pages[page].clone();

@@ -280,7 +280,7 @@ impl Preview {
                 .expect("a partial plan has a previous render");
             let pages: Vec<usize> = plan.pages.into_iter().collect();
             let body = internal_body(&engine);
-            rendered.render_pages(&engine, &nav, &self.decorations, &pages, &sink, &body);
+            rendered.render_pages(&engine, &nav, &self.decorations, &pages, &sink, &body, None);
             (rendered, pages.len(), plan.generated)
         };
         let problems = match rendered.finish(&engine, &nav, &generated, &sink) {
@@ -504,6 +504,7 @@ fn render_everything(
         nav.order(),
         sink,
         &internal_body(engine),
+        None,
     );
     rendered
 }

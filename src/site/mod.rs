@@ -9,6 +9,7 @@ pub mod feed;
 pub mod nav;
 pub mod output;
 pub mod partner;
+pub mod reuse;
 pub mod search;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -50,6 +51,8 @@ pub struct RenderSummary {
 pub struct BuildSummary {
     pub render: RenderSummary,
     pub output: PathBuf,
+    /// Pages taken unchanged from the previous output without rendering them (`site::reuse`).
+    pub reused: usize,
 }
 
 /// `kbpub build`: renders the whole site and swaps it into the output folder atomically.
@@ -67,9 +70,26 @@ pub fn build(
         decorate(&engine)
     };
     diagnostics.append(&mut decorations.warnings);
-    write_atomically(config.output_dir(), diagnostics, |staging| {
-        render_site(&engine, &decorations, staging)
-    })
+    let output = config.output_dir();
+    let reuse = reuse::Reuse::open(&engine, &config.cache_dir(), &output);
+    let summary = write_atomically(output, diagnostics, |staging| {
+        let nav = Nav::new(engine.site);
+        let mut rendered = Rendered::new(engine.site);
+        let body = |page| engine.render_body(page, View::Internal);
+        let pages = nav.order();
+        rendered.render_pages(
+            &engine,
+            &nav,
+            &decorations,
+            pages,
+            staging,
+            &body,
+            Some(&reuse),
+        );
+        rendered.finish(&engine, &nav, &Generated::ALL, staging)
+    })?;
+    let reused = reuse.save(engine.site);
+    Ok(BuildSummary { reused, ..summary })
 }
 
 /// Renders into a staging folder beside `output` and swaps it in when nothing failed;
@@ -84,7 +104,11 @@ fn write_atomically(
     let staging = Staging::new(&output).map_err(|e| cannot_write(&e))?;
     let render = outcome(diagnostics, render(&staging))?;
     staging.commit().map_err(|e| cannot_write(&e))?;
-    Ok(BuildSummary { render, output })
+    Ok(BuildSummary {
+        render,
+        output,
+        reused: 0,
+    })
 }
 
 /// What a build reports: `rendered` after the `earlier` diagnostics (load, decorations). `Ok`
@@ -194,7 +218,7 @@ pub fn render_site_with(
 ) -> Result<RenderSummary, Vec<Diagnostic>> {
     let nav = Nav::new(engine.site);
     let mut rendered = Rendered::new(engine.site);
-    rendered.render_pages(engine, &nav, decorations, nav.order(), sink, body);
+    rendered.render_pages(engine, &nav, decorations, nav.order(), sink, body, None);
     rendered.finish(engine, &nav, &Generated::ALL, sink)
 }
 
@@ -207,7 +231,9 @@ impl Rendered {
     }
 
     /// Renders `pages` in parallel into `sink`, each with its body from `body`, replacing what was
-    /// known about them.
+    /// known about them. With `reuse`, a page whose inputs did not change since the previous build
+    /// is taken from its output instead (`kbpub build`), and the others are recorded for the next.
+    #[allow(clippy::too_many_arguments)]
     pub fn render_pages(
         &mut self,
         engine: &Engine,
@@ -216,17 +242,27 @@ impl Rendered {
         pages: &[usize],
         sink: &dyn Sink,
         body: &(dyn Fn(usize) -> RenderedBody + Sync),
+        reuse: Option<&reuse::Reuse>,
     ) {
         let results: Vec<(usize, PageRecord)> = pages
             .par_iter()
             .map(|&page| {
+                let url = &engine.site.pages[page].url;
+                let key = reuse.map(|r| r.key(engine.site, page, banners_of(decorations, page)));
+                if let Some((reuse, key)) = reuse.zip(key)
+                    && let Some(record) = reuse.take(page, url, key, sink)
+                {
+                    return (page, record);
+                }
                 let (html, mut record, body_html) =
                     render_page(engine, nav, decorations, page, body(page));
-                let url = &engine.site.pages[page].url;
                 if let Err(e) = html.map_or(Ok(()), |html| sink.page(url, html, &body_html)) {
                     record
                         .diagnostics
                         .push(io_error(&format!("cannot write {url}"), &e));
+                }
+                if let Some((reuse, key)) = reuse.zip(key) {
+                    reuse.keep(page, key, &record);
                 }
                 (page, record)
             })
@@ -300,11 +336,7 @@ fn render_page(
     let site = engine.site;
     let p = &site.pages[page];
     let mut diagnostics = body.diagnostics;
-    let banners = decorations
-        .banners
-        .get(&page)
-        .map(Vec::as_slice)
-        .unwrap_or(&[]);
+    let banners = banners_of(decorations, page);
     let template = engine.layout_for(page);
     let render = |data_use: DataUse| {
         let mut banners = banners.to_vec();
@@ -346,6 +378,14 @@ fn render_page(
         diagnostics,
     };
     (html, record, body.html)
+}
+
+fn banners_of(decorations: &Decorations, page: usize) -> &[Banner] {
+    decorations
+        .banners
+        .get(&page)
+        .map(Vec::as_slice)
+        .unwrap_or(&[])
 }
 
 /// Page `page` with `body` in the site's layout, as a whole HTML document, or the problems that

@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use super::reuse::Stamp;
+
 pub trait Sink: Sync {
     fn write(&self, path: &str, bytes: &[u8]) -> std::io::Result<()>;
 
@@ -23,6 +25,14 @@ pub trait Sink: Sync {
     fn page(&self, path: &str, html: String, body_html: &str) -> std::io::Result<()> {
         let _ = body_html;
         self.write_owned(path, html.into_bytes())
+    }
+
+    /// Puts the previous output's file at `path` in this build unchanged, when it still has
+    /// `stamp` (the page renders as it did then). Returns whether it did; sinks that keep no
+    /// previous output never do, and the page is rendered.
+    fn reuse(&self, path: &str, stamp: &Stamp) -> bool {
+        let _ = (path, stamp);
+        false
     }
 }
 
@@ -175,8 +185,9 @@ fn exchange(a: &Path, b: &Path) -> std::io::Result<()> {
     std::fs::rename(&old, a)
 }
 
-impl Sink for Staging {
-    fn write(&self, path: &str, bytes: &[u8]) -> std::io::Result<()> {
+impl Staging {
+    /// `path` in the staging folder, its folder created.
+    fn staged(&self, path: &str) -> std::io::Result<PathBuf> {
         let full = self.dir.join(path);
         if let Some(parent) = full.parent() {
             let known = self
@@ -192,6 +203,31 @@ impl Sink for Staging {
                     .insert(parent.to_path_buf());
             }
         }
+        Ok(full)
+    }
+}
+
+impl Sink for Staging {
+    fn reuse(&self, path: &str, stamp: &Stamp) -> bool {
+        if !self.linking.load(Ordering::Relaxed) {
+            return false;
+        }
+        let previous = self.target.join(path);
+        if Stamp::of(&previous).as_ref() != Some(stamp) {
+            return false;
+        }
+        let Ok(staged) = self.staged(path) else {
+            return false;
+        };
+        let linked = replacing(&staged, || std::fs::hard_link(&previous, &staged));
+        if linked.is_err() {
+            self.linking.store(false, Ordering::Relaxed);
+        }
+        linked.is_ok()
+    }
+
+    fn write(&self, path: &str, bytes: &[u8]) -> std::io::Result<()> {
+        let full = self.staged(path)?;
         if self.linking.load(Ordering::Relaxed) && self.link_unchanged(path, bytes, &full) {
             return Ok(());
         }
