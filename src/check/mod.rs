@@ -10,6 +10,7 @@
 //! - `leaks`: the partner leak check on every partner document's partner rendering
 //! - `publish::confluence::preflight`: what Confluence would refuse or lose
 //! - `publish::salesforce::mapping::preflight`: what Salesforce Knowledge would refuse
+//! - `publish::amplience::mapping::preflight`: what Amplience would refuse
 //! - `external` (with `--external`): links to other sites, checked over HTTP with a cache
 //!
 //! Nothing is written but the external-link cache (`.kbpub-cache/`, git-ignored).
@@ -96,7 +97,8 @@ pub fn check(config: &Config, options: Options) -> Report {
         // Publishing needs a policy: without one, publish would publish nothing.
         None if config.confluence.is_some()
             || config.community.is_some()
-            || config.salesforce.is_some() =>
+            || config.salesforce.is_some()
+            || config.amplience.is_some() =>
         {
             diagnostics.extend(approval::Error::NoPolicy.diagnostics())
         }
@@ -111,6 +113,11 @@ pub fn check(config: &Config, options: Options) -> Report {
     if let Some(salesforce) = &config.salesforce {
         diagnostics.extend(crate::publish::salesforce::mapping::preflight(
             &engine, salesforce,
+        ));
+    }
+    if let Some(amplience) = &config.amplience {
+        diagnostics.extend(crate::publish::amplience::mapping::preflight(
+            &engine, amplience,
         ));
     }
     if options.external {
