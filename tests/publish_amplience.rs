@@ -397,3 +397,38 @@ fn check_preflights_delivery_keys_and_body_size_offline() {
     );
     assert!(items(&sim).is_empty(), "nothing written");
 }
+
+#[test]
+fn init_prints_the_content_type_schema_the_items_use() {
+    let run = kbpub()
+        .args(["init", "--amplience-schema"])
+        .output()
+        .expect("run kbpub");
+    assert!(run.status.success());
+    let schema: Value = serde_json::from_slice(&run.stdout).expect("the schema is JSON");
+    assert_eq!(
+        schema["$id"],
+        "https://kbpub.example/schemas/kb-onboarding-article.json"
+    );
+    let required = schema["required"].as_array().unwrap();
+    for field in ["_meta", "title", "body", "kbpub"] {
+        assert!(required.contains(&json!(field)), "{field}");
+    }
+
+    // Every item kbpub writes names that schema and holds what it requires.
+    let sim = Sim::start();
+    let kb = kb_for(&sim);
+    assert_eq!(publish(&kb, &[]).0, 0);
+    for item in items(&sim) {
+        let body = &item["body"];
+        assert_eq!(body["_meta"]["schema"], schema["$id"]);
+        for field in required {
+            assert!(
+                !body[field.as_str().unwrap()].is_null(),
+                "{field}: {body:#}"
+            );
+        }
+        let title = body["title"].as_str().unwrap().chars().count() as u64;
+        assert!(title <= schema["properties"]["title"]["maxLength"].as_u64().unwrap());
+    }
+}

@@ -11,6 +11,7 @@
 //! - `publish::confluence::preflight`: what Confluence would refuse or lose
 //! - `publish::salesforce::mapping::preflight`: what Salesforce Knowledge would refuse
 //! - `publish::amplience::mapping::preflight`: what Amplience would refuse
+//! - `notify::preflight`: `[[notify]]` entries, their credentials and X texts
 //! - `external` (with `--external`): links to other sites, checked over HTTP with a cache
 //!
 //! Nothing is written but the external-link cache (`.kbpub-cache/`, git-ignored).
@@ -120,6 +121,9 @@ pub fn check(config: &Config, options: Options) -> Report {
             &engine, amplience,
         ));
     }
+    diagnostics.extend(crate::notify::preflight::check(&site, &|name| {
+        std::env::var(name).ok()
+    }));
     if options.external {
         let (checked, found) = external::check(&engine, &config.check.external, now);
         report.external_links = Some(checked);
