@@ -10,7 +10,6 @@
 
 use std::collections::HashMap;
 
-use rayon::prelude::*;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -83,51 +82,42 @@ pub fn delivery_key(config: &AmplienceConfig, id: &str) -> String {
 /// documents with one key, a title over the schema's limit. Nothing is written while any is
 /// found (publish and `kbpub check` both ask).
 pub fn key_problems(site: &Site, config: &AmplienceConfig) -> Vec<Diagnostic> {
+    let mut holders: HashMap<String, &Page> = HashMap::new();
     let mut problems = Vec::new();
-    let mut seen: HashMap<String, &Page> = HashMap::new();
     for page in documents(site, config) {
         let p = &site.pages[page];
         let key = delivery_key(config, &p.id);
-        if !is_delivery_key(&key) {
-            problems.push(
-                Diagnostic::error(
-                    "amplience-delivery-key",
-                    format!(
-                        "document `{}` would get the invalid Amplience delivery key `{key}` (1 to {MAX_DELIVERY_KEY} of letters, digits, `-`, `_` and `/`)",
-                        p.id
-                    ),
-                )
+        let invalid = (!is_delivery_key(&key)).then(|| {
+            (
+                "amplience-delivery-key",
+                format!("document `{}` would get the invalid Amplience delivery key `{key}` (1 to {MAX_DELIVERY_KEY} of letters, digits, `-`, `_` and `/`)", p.id),
+                "give the document a shorter `id` in its front matter, or a shorter `amplience.delivery_key_prefix`",
+            )
+        });
+        let shared = holders.get(&key).map(|first| {
+            (
+                "amplience-delivery-key",
+                format!("documents `{}` ({}) and `{}` would share the Amplience delivery key `{key}`; keys are unique on a hub", first.id, first.file, p.id),
+                "give one of them another `id` in its front matter",
+            )
+        });
+        let long_title = (p.meta.title.chars().count() > MAX_TITLE).then(|| {
+            (
+                "amplience-title",
+                format!(
+                    "the title of `{}` is over the content type's {MAX_TITLE} characters",
+                    p.id
+                ),
+                "shorten `title` in the front matter",
+            )
+        });
+        holders.entry(key).or_insert(p);
+        let found = [invalid, shared, long_title].into_iter().flatten();
+        problems.extend(found.map(|(code, message, help)| {
+            Diagnostic::error(code, message)
                 .in_file(p.file.clone())
-                .help("give the document a shorter `id` in its front matter, or a shorter `amplience.delivery_key_prefix`"),
-            );
-        } else if let Some(first) = seen.get(&key) {
-            problems.push(
-                Diagnostic::error(
-                    "amplience-delivery-key",
-                    format!(
-                        "documents `{}` ({}) and `{}` would share the Amplience delivery key `{key}`; keys are unique on a hub",
-                        first.id, first.file, p.id
-                    ),
-                )
-                .in_file(p.file.clone())
-                .help("give one of them another `id` in its front matter"),
-            );
-        } else {
-            seen.insert(key, p);
-        }
-        if p.meta.title.chars().count() > MAX_TITLE {
-            problems.push(
-                Diagnostic::error(
-                    "amplience-title",
-                    format!(
-                        "the title of `{}` is over the content type's {MAX_TITLE} characters",
-                        p.id
-                    ),
-                )
-                .in_file(p.file.clone())
-                .help("shorten `title` in the front matter"),
-            );
-        }
+                .help(help)
+        }));
     }
     problems
 }
@@ -156,52 +146,40 @@ fn request_size(title: &str, body: &Value, config: &AmplienceConfig) -> usize {
 
 /// What publishing to Amplience would refuse, found offline for `kbpub check`: an `[amplience]`
 /// section that cannot work, delivery keys that are invalid or shared, titles over the limit,
-/// and bodies over 200 KB. Every current selected document is checked as if it were approved.
+/// and bodies over 200 KB. Every current selected document is checked as if it were approved;
+/// render problems are `check`'s own.
 pub fn preflight(engine: &Engine, config: &AmplienceConfig) -> Vec<Diagnostic> {
     let site = engine.site;
-    let mut problems: Vec<Diagnostic> = config
-        .check(&DocType::names())
-        .err()
-        .map(|message| {
-            Diagnostic::error("amplience-config", message)
-                .in_file(crate::config::CONFIG_FILE)
-                .help(
-                    "fix `[amplience]` in kbpub.toml (see the README, \"Publishing to Amplience\")",
-                )
-        })
+    let settings = config.check(&DocType::names()).err().map(|message| {
+        Diagnostic::error("amplience-config", message)
+            .in_file(crate::config::CONFIG_FILE)
+            .help("fix `[amplience]` in kbpub.toml (see the README, \"Publishing to Amplience\")")
+    });
+    let current: Vec<usize> = documents(site, config)
         .into_iter()
-        .collect();
-    problems.extend(key_problems(site, config));
-    let selected = documents(site, config);
-    let page_url = |page: usize, anchor: Option<&str>| {
-        (selected.contains(&page) && is_partner_document(site, page)).then(|| {
-            url::with_anchor(
-                config.article_url(&delivery_key(config, &site.pages[page].id)),
-                anchor,
-            )
-        })
-    };
-    let links = Links {
-        site,
-        page_url: &page_url,
-        relative: false,
-    };
-    let current: Vec<usize> = selected
-        .iter()
-        .copied()
         .filter(|&d| is_partner_document(site, d))
         .collect();
-    let too_large: Vec<Diagnostic> = current
-        .par_iter()
-        .filter_map(|&page| {
-            let html = partner::body(engine, page, &links).ok()?.html;
+    let article_url = |page: usize| config.article_url(&delivery_key(config, &site.pages[page].id));
+    let oversized = partner::each_article(
+        site,
+        &current,
+        &article_url,
+        &|page| current.contains(&page),
+        |links, page| {
             let p = &site.pages[page];
-            let body = item_body(config, p, &html);
-            too_large(p, request_size(&p.meta.title, &body, config))
-        })
-        .collect();
-    problems.extend(too_large);
-    problems
+            Ok(partner::body(engine, page, links)
+                .ok()
+                .and_then(|rendered| {
+                    let body = item_body(config, p, &rendered.html);
+                    too_large(p, request_size(&p.meta.title, &body, config))
+                }))
+        },
+    );
+    settings
+        .into_iter()
+        .chain(key_problems(site, config))
+        .chain(oversized.unwrap_or_default().into_iter().flatten())
+        .collect()
 }
 
 /// Renders every selected document. `linkable(page)`: links to that document point at its
