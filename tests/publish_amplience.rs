@@ -415,10 +415,22 @@ fn init_prints_the_content_type_schema_the_items_use() {
         assert!(required.contains(&json!(field)), "{field}");
     }
 
-    // Every item kbpub writes names that schema and holds what it requires.
+    // Registered on the hub, the schema validates every item kbpub writes.
     let sim = Sim::start();
+    let registered = sim
+        .client()
+        .post(format!(
+            "{}/amplience/v2/content/hubs/kb-hub/content-type-schemas",
+            sim.base
+        ))
+        .bearer_auth("amplience-pat")
+        .json(&json!({"schemaId": schema["$id"], "body": String::from_utf8(run.stdout).unwrap(), "validationLevel": "CONTENT_TYPE"}))
+        .send()
+        .unwrap();
+    assert_eq!(registered.status().as_u16(), 201);
     let kb = kb_for(&sim);
-    assert_eq!(publish(&kb, &[]).0, 0);
+    let (code, report) = publish(&kb, &[]);
+    assert_eq!(code, 0, "{report:#}");
     for item in items(&sim) {
         let body = &item["body"];
         assert_eq!(body["_meta"]["schema"], schema["$id"]);

@@ -17,6 +17,7 @@
 //! `faults`, `random-faults`, `rate-limits`, `latency`.
 
 mod items;
+mod schema;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -131,6 +132,7 @@ fn errors(status: StatusCode, code: &str, message: &str, property: Option<&str>)
 struct Store {
     tokens: BTreeMap<String, Instant>,
     items: items::Items,
+    schemas: schema::Schemas,
     /// When recent requests arrived, for the per-minute limits: all, and publishes.
     requests: VecDeque<Instant>,
     publishes: VecDeque<Instant>,
