@@ -444,3 +444,34 @@ fn init_prints_the_content_type_schema_the_items_use() {
         assert!(title <= schema["properties"]["title"]["maxLength"].as_u64().unwrap());
     }
 }
+
+#[test]
+fn a_delivery_key_held_by_someone_elses_item_is_left_alone() {
+    let sim = Sim::start();
+    let kb = kb_for(&sim);
+    let theirs = json!({"label": "Theirs", "body": {"_meta": {"schema": "https://kbpub.example/schemas/kb-onboarding-article.json", "deliveryKey": "partners/onboarding/bravo"}, "title": "Theirs", "body": "A CMS user's item."}});
+    let response = sim
+        .client()
+        .post(format!(
+            "{}/amplience/v2/content/content-repositories/kb-repo/content-items",
+            sim.base
+        ))
+        .bearer_auth("amplience-pat")
+        .json(&theirs)
+        .send()
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 201);
+    let (code, report) = publish(&kb, &[]);
+    assert_ne!(code, 0, "{report:#}");
+    let bravo = page(&report, "bravo");
+    assert_eq!(bravo["outcome"], "skipped", "{bravo:#}");
+    assert_eq!(bravo["reason"]["code"], "foreign-page", "{bravo:#}");
+    assert_eq!(page(&report, "alpha")["outcome"], "done");
+    let held: Vec<Value> = items(&sim)
+        .into_iter()
+        .filter(|i| i["body"]["_meta"]["deliveryKey"] == "partners/onboarding/bravo")
+        .collect();
+    assert_eq!(held.len(), 1);
+    assert_eq!(held[0]["body"]["body"], "A CMS user's item.", "untouched");
+    assert!(items_of(&sim, "bravo").is_empty(), "no second item");
+}
