@@ -259,10 +259,21 @@ impl Client {
         if let Some(locale) = locale {
             request["locale"] = json!(locale);
         }
-        let (created, _) = self
-            .send(Method::POST, &path, &[], Body::Json(request), false)
+        self.write(Method::POST, &path, request, false).await
+    }
+
+    /// Sends `request` to `path` and reads the item answered.
+    async fn write(
+        &self,
+        method: Method,
+        path: &str,
+        request: Value,
+        safe: bool,
+    ) -> Result<Item, HttpError> {
+        let (item, _) = self
+            .send(method, path, &[], Body::Json(request), safe)
             .await?;
-        Ok(Item::from(&created))
+        Ok(Item::from(&item))
     }
 
     /// Replaces the body (and label) of item `id` at version `version` (safe: a repeat after
@@ -276,10 +287,7 @@ impl Client {
     ) -> Result<Item, HttpError> {
         let request = json!({"label": label, "body": body, "version": version});
         let path = format!("content-items/{id}");
-        let (updated, _) = self
-            .send(Method::PATCH, &path, &[], Body::Json(request), true)
-            .await?;
-        Ok(Item::from(&updated))
+        self.write(Method::PATCH, &path, request, true).await
     }
 
     /// `archive` or `unarchive` item `id` at version `version`.
@@ -291,9 +299,8 @@ impl Client {
     ) -> Result<Item, HttpError> {
         let action = if archive { "archive" } else { "unarchive" };
         let path = format!("content-items/{id}/{action}");
-        let request = Body::Json(json!({"version": version}));
-        let (item, _) = self.send(Method::POST, &path, &[], request, true).await?;
-        Ok(Item::from(&item))
+        self.write(Method::POST, &path, json!({"version": version}), true)
+            .await
     }
 
     /// Stops the delivery API serving item `id`.
