@@ -475,3 +475,38 @@ fn a_delivery_key_held_by_someone_elses_item_is_left_alone() {
     assert_eq!(held[0]["body"]["body"], "A CMS user's item.", "untouched");
     assert!(items_of(&sim, "bravo").is_empty(), "no second item");
 }
+
+#[test]
+fn notify_hears_what_the_amplience_run_changed_with_the_items_urls() {
+    let sim = Sim::start();
+    let kb = kb_for(&sim);
+    let toml = std::fs::read_to_string(kb.path().join("kbpub.toml")).unwrap();
+    kb.write(
+        "kbpub.toml",
+        &format!(
+            "{toml}\n[[notify]]\nname = \"onboarding\"\nkind = \"webhook\"\nurl = \"{}/webhooks/onboarding\"\nsecret_env = \"KB_TEST_HOOK\"\ntargets = [\"amplience\"]\n",
+            sim.base
+        ),
+    );
+    let run = kb.run_env(
+        &["publish", "--target", "amplience", "--format", "json"],
+        &[
+            ENV[0],
+            ENV[1],
+            ("KB_TEST_HOOK", common::notify::WEBHOOK_SECRET),
+        ],
+    );
+    assert_eq!(run.code(), 0, "{}", run.stdout());
+    let delivered = common::notify::deliveries(&sim);
+    assert_eq!(delivered.len(), 1, "{delivered:#?}");
+    assert_eq!(delivered[0]["verified"], true);
+    let changes = delivered[0]["body"]["data"]["changes"].as_array().unwrap();
+    let alpha = changes.iter().find(|c| c["doc_id"] == "alpha").unwrap();
+    assert_eq!(alpha["target"], "amplience");
+    assert_eq!(alpha["change"], "created");
+    assert_eq!(
+        alpha["url"],
+        "https://partners.test/partners/onboarding/alpha"
+    );
+    assert_eq!(alpha["remote_id"], item(&sim, "alpha")["id"]);
+}
