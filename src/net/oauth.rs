@@ -858,6 +858,107 @@ mod tests {
         assert!(version.to_string().contains("api_version"), "{version}");
     }
 
+    /// The Amplience hub with `flags` on a free loopback port: its base URL.
+    async fn hub(flags: &[&str]) -> String {
+        #[derive(Parser)]
+        struct HubFlags {
+            #[command(flatten)]
+            amplience: crate::sim::amplience::AmplienceArgs,
+        }
+        let args = HubFlags::parse_from(std::iter::once("sim").chain(flags.iter().copied()));
+        let app = crate::sim::amplience::router(&args.amplience);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}/amplience", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        base
+    }
+
+    /// How many content repositories the hub lists, through `oauth`.
+    async fn repositories(oauth: &OAuth) -> Result<usize, OAuthError> {
+        let accept = |answer: Answer| {
+            let body: serde_json::Value =
+                serde_json::from_str(&answer.text).map_err(|e| e.to_string())?;
+            Ok(body["_embedded"]["content-repositories"]
+                .as_array()
+                .map_or(0, Vec::len))
+        };
+        let request = ApiRequest::get("hubs/kb-hub/content-repositories", &[]);
+        oauth.send(&request, accept, &|_| {}).await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn client_credentials_at_a_fixed_base_are_cached_and_a_pat_needs_no_grant() {
+        let base = hub(&[]).await;
+        let (token_url, api) = (format!("{base}/oauth/token"), format!("{base}/v2/content"));
+        let secret = |s: &str| Secret::new(s.to_string());
+        let oauth = OAuth::client_credentials(
+            &token_url,
+            &api,
+            "kbpub-client",
+            secret("amplience-secret"),
+            settings(),
+        )
+        .unwrap();
+        assert_eq!(repositories(&oauth).await.unwrap(), 1);
+        assert_eq!(repositories(&oauth).await.unwrap(), 1);
+        assert_eq!(
+            oauth.grants(),
+            1,
+            "the token is cached until it nears expiry"
+        );
+
+        let wrong = "not-the-secret-42";
+        let refused =
+            OAuth::client_credentials(&token_url, &api, "kbpub-client", secret(wrong), settings())
+                .unwrap();
+        let shown = repositories(&refused).await.unwrap_err().to_string();
+        assert!(
+            shown.contains("client id or secret are not valid"),
+            "{shown}"
+        );
+        assert!(!shown.contains(wrong), "{shown}");
+
+        let pat = OAuth::token(&api, secret("amplience-pat"), settings()).unwrap();
+        assert_eq!(repositories(&pat).await.unwrap(), 1);
+        assert_eq!(pat.grants(), 0);
+        let bad_pat = OAuth::token(&api, secret("nope"), settings()).unwrap();
+        let error = repositories(&bad_pat).await.unwrap_err();
+        assert!(
+            matches!(&error, OAuthError::Http(e) if e.is(401)),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_fixed_base_follows_paths_and_links_only_under_itself() {
+        let base = Url::parse("https://api.example.com/v2/content").unwrap();
+        let url = |path: &str| base_url(&base, path).map(|u| u.to_string());
+        assert_eq!(
+            url("content-items/1").unwrap(),
+            "https://api.example.com/v2/content/content-items/1"
+        );
+        assert_eq!(
+            url("/v2/content/publishing-jobs/7").unwrap(),
+            "https://api.example.com/v2/content/publishing-jobs/7"
+        );
+        assert_eq!(
+            url("https://api.example.com/v2/content/publishing-jobs/7").unwrap(),
+            "https://api.example.com/v2/content/publishing-jobs/7"
+        );
+        for elsewhere in [
+            "https://evil.example/v2/content/x",
+            "/v2/contentx",
+            "/other",
+        ] {
+            assert!(url(elsewhere).is_err(), "{elsewhere}");
+        }
+        assert_eq!(
+            renew_margin(Duration::from_secs(300)),
+            Duration::from_secs(30)
+        );
+        assert_eq!(renew_margin(Duration::from_secs(4)), Duration::from_secs(2));
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn only_paths_under_services_data_of_the_instance_are_followed() {
         let base = simulator(&[]).await;
