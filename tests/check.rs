@@ -1000,3 +1000,98 @@ fn check_finds_what_build_finds() {
     assert_eq!(code, 1);
     assert_eq!(found(&check), found(&build));
 }
+
+// ---- [[notify]] entries, checked offline ----------------------------------------------------
+
+/// A knowledge base with two notices (one with a long title) and `notify` appended to its
+/// configuration.
+fn notify_kb(notify: &str) -> Kb {
+    let kb = Kb::new();
+    kb.write(
+        "kbpub.toml",
+        &format!("[site]\ntitle = \"Test KB\"\nbase_url = \"https://kb.test/\"\n\n{notify}"),
+    );
+    kb.write(
+        "content/short.md",
+        "+++\ntitle = \"Short\"\ntype = \"notice\"\n+++\n\nText.\n",
+    );
+    kb.write(
+        "content/long.md",
+        &format!(
+            "+++\ntitle = \"{}\"\ntype = \"notice\"\n+++\n\nText.\n",
+            "Maintenance ".repeat(20).trim()
+        ),
+    );
+    kb.write("content/guide.md", &doc("Guide", "Text."));
+    kb
+}
+
+fn check_env(kb: &Kb, env: &[(&str, &str)]) -> (i32, Value) {
+    let mut all = vec![("KBPUB_NOW", NOW)];
+    all.extend(env);
+    let run = kb.run_env(&["check", "--format", "json"], &all);
+    (run.code(), run.json())
+}
+
+#[test]
+fn notify_entries_name_their_filters_and_credentials() {
+    let kb = notify_kb(
+        "[[notify]]\nname = \"hooks\"\nkind = \"webhook\"\nurl = \"https://hooks.test/kb\"\nsecret_env = \"KB_TEST_HOOK_SECRET\"\ntargets = [\"sharepoint\"]\ntypes = [\"notices\"]\n",
+    );
+    let (code, report) = check_env(&kb, &[]);
+    assert_eq!(code, 1, "{report:#}");
+    assert_found(&report, "error notify-config kbpub.toml");
+    let text = report.to_string();
+    assert!(text.contains("unknown target `sharepoint`"), "{report:#}");
+    assert!(
+        text.contains("unknown document type `notices`"),
+        "{report:#}"
+    );
+    assert_found(&report, "warning notify-env kbpub.toml");
+    assert!(message(&report, "notify-env").contains("`KB_TEST_HOOK_SECRET`"));
+
+    let kb = notify_kb(
+        "[[notify]]\nname = \"hooks\"\nkind = \"webhook\"\nurl = \"https://hooks.test/kb\"\nsecret_env = \"KB_TEST_HOOK_SECRET\"\n",
+    );
+    let (code, report) = check_env(&kb, &[("KB_TEST_HOOK_SECRET", "not base64!")]);
+    assert_eq!(code, 1, "{report:#}");
+    assert_found(&report, "error notify-secret kbpub.toml");
+    assert!(
+        !report.to_string().contains("not base64!"),
+        "the value is never shown"
+    );
+    let secret = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
+    let (code, report) = check_env(&kb, &[("KB_TEST_HOOK_SECRET", secret)]);
+    assert_eq!(code, 0, "{report:#}");
+    assert!(!report.to_string().contains("notify"), "{report:#}");
+}
+
+#[test]
+fn x_templates_must_fit_the_weighted_280_for_every_document_they_post_about() {
+    let fits =
+        "[[notify]]\nname = \"x\"\nkind = \"x\"\ntoken_env = \"KB_TEST_X\"\ntypes = [\"notice\"]\n";
+    let kb = notify_kb(fits);
+    let (code, report) = check_env(&kb, &[("KB_TEST_X", "token")]);
+    assert_eq!(code, 0, "a cut title is a warning: {report:#}");
+    assert_found(&report, "warning notify-x-text content/long.md");
+    assert_eq!(
+        found(&report)
+            .iter()
+            .filter(|d| d.contains("notify"))
+            .count(),
+        1,
+        "only the long title, not the short one or the sop: {report:#}"
+    );
+
+    // 100 CJK characters weigh 200, the URL 23, the rest more than 57: no title can fit.
+    let heavy = format!(
+        "{fits}template = \"{} {{{{ title }}}} {{{{ url }}}} {}\"\n",
+        "通知".repeat(50),
+        "x".repeat(60)
+    );
+    let kb = notify_kb(&heavy);
+    let (code, report) = check_env(&kb, &[("KB_TEST_X", "token")]);
+    assert_eq!(code, 1, "{report:#}");
+    assert_found(&report, "error notify-x-text kbpub.toml");
+    assert!(message(&report, "notify-x-text").contains("shorten `template`"));
+}

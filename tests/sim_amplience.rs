@@ -477,3 +477,53 @@ fn a_new_item_can_be_invisible_for_a_while_and_a_create_can_land_and_answer_500(
         "and its retry meets the delivery key"
     );
 }
+
+#[test]
+fn bodies_are_validated_against_a_registered_schema_unless_asked_not_to() {
+    let sim = Sim::start();
+    let schema = json!({
+        "type": "object",
+        "required": ["title", "body"],
+        "properties": {
+            "title": {"type": "string", "minLength": 1, "maxLength": 10},
+            "tags": {"type": "array", "maxItems": 1},
+        },
+    });
+    let (status, _, _) = post(
+        &sim,
+        "/hubs/kb-hub/content-type-schemas",
+        json!({"schemaId": SCHEMA, "body": schema.to_string(), "validationLevel": "CONTENT_TYPE"}),
+    );
+    assert_eq!(status, 201);
+    let item = |key: &str, title: &str| json!({"label": key, "body": {"_meta": {"schema": SCHEMA, "deliveryKey": key}, "title": title, "body": "Text."}});
+    let items = "/content-repositories/kb-repo/content-items";
+    let (status, error, _) = post(&sim, items, item("long", "far too long a title"));
+    assert_eq!(status, 400, "{error}");
+    assert_eq!(error["errors"][0]["property"], "body.title");
+    let mut untitled = item("untitled", "x");
+    untitled["body"].as_object_mut().unwrap().remove("title");
+    let (status, error, _) = post(&sim, items, untitled);
+    assert_eq!(
+        (status, &error["errors"][0]["property"]),
+        (400, &json!("body.title"))
+    );
+    let (status, _, _) = post(
+        &sim,
+        &format!("{items}?ignoreSchemaValidation=true"),
+        item("long", "far too long a title"),
+    );
+    assert_eq!(status, 201, "validation skipped when asked");
+    let (status, created, _) = post(&sim, items, item("fits", "Fits"));
+    assert_eq!(status, 201);
+    let mut body = created["body"].clone();
+    body["tags"] = json!(["a", "b"]);
+    let (status, error) = patch(
+        &sim,
+        created["id"].as_str().unwrap(),
+        json!({"body": body, "version": 1}),
+    );
+    assert_eq!(
+        (status, &error["errors"][0]["property"]),
+        (400, &json!("body.tags"))
+    );
+}

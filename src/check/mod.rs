@@ -10,6 +10,8 @@
 //! - `leaks`: the partner leak check on every partner document's partner rendering
 //! - `publish::confluence::preflight`: what Confluence would refuse or lose
 //! - `publish::salesforce::mapping::preflight`: what Salesforce Knowledge would refuse
+//! - `publish::amplience::mapping::preflight`: what Amplience would refuse
+//! - `notify::preflight`: `[[notify]]` entries, their credentials and X texts
 //! - `external` (with `--external`): links to other sites, checked over HTTP with a cache
 //!
 //! Nothing is written but the external-link cache (`.kbpub-cache/`, git-ignored).
@@ -96,7 +98,8 @@ pub fn check(config: &Config, options: Options) -> Report {
         // Publishing needs a policy: without one, publish would publish nothing.
         None if config.confluence.is_some()
             || config.community.is_some()
-            || config.salesforce.is_some() =>
+            || config.salesforce.is_some()
+            || config.amplience.is_some() =>
         {
             diagnostics.extend(approval::Error::NoPolicy.diagnostics())
         }
@@ -113,6 +116,14 @@ pub fn check(config: &Config, options: Options) -> Report {
             &engine, salesforce,
         ));
     }
+    if let Some(amplience) = &config.amplience {
+        diagnostics.extend(crate::publish::amplience::mapping::preflight(
+            &engine, amplience,
+        ));
+    }
+    diagnostics.extend(crate::notify::preflight::check(&site, &|name| {
+        std::env::var(name).ok()
+    }));
     if options.external {
         let (checked, found) = external::check(&engine, &config.check.external, now);
         report.external_links = Some(checked);

@@ -146,6 +146,10 @@ pub enum Command {
         /// The CI configuration to write: a GitHub Actions workflow or a GitLab CI pipeline
         #[arg(long, value_enum, default_value = "github")]
         ci: crate::init::Ci,
+        /// Print the JSON schema of kbpub's Amplience content type (to register on the hub) and
+        /// create nothing
+        #[arg(long)]
+        amplience_schema: bool,
     },
     /// Check everything build and publish would, and more, writing nothing
     ///

@@ -49,10 +49,18 @@ pub fn main() -> ExitCode {
             verbose,
         } => site::check(root, quiet, external, format, deny, verbose),
         Command::Init {
+            amplience_schema: true,
+            ..
+        } => {
+            print!("{}", crate::publish::amplience::mapping::SCHEMA);
+            Ok(())
+        }
+        Command::Init {
             dir,
             title,
             templates,
             ci,
+            ..
         } => site::init(dir.or(root), quiet, title, templates, ci),
         Command::Serve {
             port,

@@ -5,6 +5,7 @@
 //! Every section's type lives here, one file per section, so every layer reads its settings from
 //! the layer below it; the checks a type cannot express are each section's `check`.
 
+pub mod amplience;
 pub mod build;
 pub mod check;
 pub mod community;
@@ -50,6 +51,8 @@ pub struct Config {
     pub community: Option<CommunityConfig>,
     /// The Salesforce Knowledge publish target; absent: not configured.
     pub salesforce: Option<salesforce::SalesforceConfig>,
+    /// The Amplience Dynamic Content publish target; absent: not configured.
+    pub amplience: Option<amplience::AmplienceConfig>,
     /// `[[notify]]`: who hears what a publish run changed (webhooks, X).
     #[serde(default)]
     pub notify: Vec<notify::NotifyConfig>,

@@ -4,13 +4,17 @@
 //! environment variable), against the org's My Domain. The token is cached and used at the
 //! `instance_url` the token response names, under `/services/data/v<api_version>/`; a 401
 //! `INVALID_SESSION_ID` (the session timed out: Salesforce sends no `expires_in`) re-runs the
-//! grant once and replays the request. Keys, secrets, assertions and tokens never appear in a
-//! URL, a message or a log: they travel only in the form body and the `Authorization` header,
-//! and are redacted from anything a server says.
+//! grant once and replays the request. The same tokens serve a service with a fixed API base
+//! (Amplience, reference §2.1: [`OAuth::client_credentials`] at a full token URL, renewed before
+//! the `expires_in` the answer names runs out, once more on any 401; or [`OAuth::token`], a
+//! personal access token from the environment). Keys, secrets, assertions and tokens never
+//! appear in a URL, a message or a log: they travel only in the form body and the
+//! `Authorization` header, and are redacted from anything a server says.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
 
 use reqwest::{Method, Url};
 use serde::Deserialize;
@@ -150,6 +154,22 @@ impl<'a> ApiRequest<'a> {
 pub struct Session {
     client: Client,
     instance_url: Url,
+    /// When to get a new token before this one expires (`None`: when the service says so).
+    renew_at: Option<Instant>,
+}
+
+/// Where a token is used.
+enum Api {
+    /// Salesforce: the `instance_url` of the token response, under `/services/data/v<version>/`.
+    Instance { api_version: String },
+    /// A fixed API base (Amplience): paths below it, and links the service gives under it.
+    Base(Url),
+}
+
+/// How long before a token's `expires_in` runs out a new one is got: 30 s (as Amplience's SDK
+/// does, reference §2.1), at most half its life.
+fn renew_margin(lifetime: Duration) -> Duration {
+    Duration::from_secs(30).min(lifetime / 2)
 }
 
 impl Session {
@@ -162,7 +182,8 @@ impl Session {
 #[derive(Deserialize)]
 struct TokenAnswer {
     access_token: String,
-    instance_url: String,
+    instance_url: Option<String>,
+    expires_in: Option<u64>,
 }
 
 #[derive(serde::Serialize)]
@@ -185,12 +206,15 @@ enum Credentials {
         consumer_key: String,
         secret: Secret,
     },
+    /// A token given as it is (a personal access token): never granted, never renewed.
+    Token(Secret),
 }
 
-/// Tokens for one org: granted on first use, cached, renewed once on an expired session.
+/// Tokens for one org or service: granted on first use, cached, renewed before they expire
+/// (when the answer says when) and once on an expired session.
 pub struct OAuth {
     token_url: Url,
-    api_version: String,
+    api: Api,
     credentials: Credentials,
     settings: Settings,
     token_client: Client,
@@ -313,7 +337,50 @@ impl OAuth {
         let token_client = Client::new(&Auth::None, settings.clone()).map_err(OAuthError::Setup)?;
         Ok(OAuth {
             token_url,
-            api_version: config.api_version.clone(),
+            api: Api::Instance {
+                api_version: config.api_version.clone(),
+            },
+            credentials,
+            settings,
+            token_client,
+            session: tokio::sync::Mutex::new(None),
+            grants: AtomicU32::new(0),
+        })
+    }
+
+    /// The client-credentials grant at `token_url` (form `grant_type`, `client_id`,
+    /// `client_secret`), its tokens used on the API at `api_base`.
+    pub fn client_credentials(
+        token_url: &str,
+        api_base: &str,
+        client_id: &str,
+        secret: Secret,
+        settings: Settings,
+    ) -> Result<OAuth, OAuthError> {
+        let credentials = Credentials::Secret {
+            consumer_key: client_id.to_string(),
+            secret,
+        };
+        OAuth::at_base(token_url, api_base, credentials, settings)
+    }
+
+    /// A token given as it is (a personal access token), used on the API at `api_base`.
+    pub fn token(api_base: &str, token: Secret, settings: Settings) -> Result<OAuth, OAuthError> {
+        OAuth::at_base(api_base, api_base, Credentials::Token(token), settings)
+    }
+
+    fn at_base(
+        token_url: &str,
+        api_base: &str,
+        credentials: Credentials,
+        settings: Settings,
+    ) -> Result<OAuth, OAuthError> {
+        let token_url = check_url("the token URL", token_url)?;
+        let base = check_url("the API URL", api_base.trim_end_matches('/'))?;
+        let token_client = Client::new(&Auth::None, settings.clone()).map_err(OAuthError::Setup)?;
+        Ok(OAuth {
+            token_url,
+            api: Api::Base(base),
             credentials,
             settings,
             token_client,
@@ -330,7 +397,9 @@ impl OAuth {
     /// The cached session, granted first if there is none.
     pub async fn session(&self) -> Result<Arc<Session>, OAuthError> {
         let mut cached = self.session.lock().await;
-        if let Some(session) = cached.as_ref() {
+        if let Some(session) = cached.as_ref()
+            && session.renew_at.is_none_or(|at| Instant::now() < at)
+        {
             return Ok(session.clone());
         }
         let session = Arc::new(self.grant().await?);
@@ -385,10 +454,19 @@ impl OAuth {
                 ("client_id", secret(consumer_key)),
                 ("client_secret", client_secret.clone()),
             ],
+            Credentials::Token(_) => Vec::new(),
         })
     }
 
     async fn grant(&self) -> Result<Session, OAuthError> {
+        if let (Credentials::Token(token), Api::Base(base)) = (&self.credentials, &self.api) {
+            let auth = Auth::Bearer(token.expose().to_string());
+            return Ok(Session {
+                client: Client::new(&auth, self.settings.clone()).map_err(OAuthError::Setup)?,
+                instance_url: base.clone(),
+                renew_at: None,
+            });
+        }
         let form = self.form()?;
         let hidden: Vec<Secret> = form
             .iter()
@@ -430,12 +508,27 @@ impl OAuth {
                 return Err(OAuthError::Http(e));
             }
         };
-        let instance_url = check_url("the token response's instance_url", &answer.instance_url)?;
+        let instance_url = match (&self.api, &answer.instance_url) {
+            (Api::Base(base), _) => base.clone(),
+            (Api::Instance { .. }, Some(url)) => {
+                check_url("the token response's instance_url", url)?
+            }
+            (Api::Instance { .. }, None) => {
+                return Err(OAuthError::Setup(format!(
+                    "POST {shown} answered a token without `instance_url`"
+                )));
+            }
+        };
+        let renew_at = answer.expires_in.map(|seconds| {
+            let lifetime = Duration::from_secs(seconds);
+            Instant::now() + lifetime - renew_margin(lifetime)
+        });
         let client = Client::new(&Auth::Bearer(answer.access_token), self.settings.clone())
             .map_err(OAuthError::Setup)?;
         Ok(Session {
             client,
             instance_url,
+            renew_at,
         })
     }
 
@@ -443,6 +536,10 @@ impl OAuth {
     /// `nextRecordsUrl`) as is, anything else under `/services/data/v<api_version>/`.
     fn url(&self, session: &Session, path: &str) -> Result<Url, OAuthError> {
         let base = session.instance_url.as_str().trim_end_matches('/');
+        let api_version = match &self.api {
+            Api::Instance { api_version } => api_version,
+            Api::Base(_) => return base_url(&session.instance_url, path),
+        };
         let full = if path.starts_with("/services/data/") {
             format!("{base}{path}")
         } else if path.starts_with('/') || path.contains("://") {
@@ -450,7 +547,7 @@ impl OAuth {
                 "`{path}` is not a path under /services/data/ of the instance"
             )));
         } else {
-            format!("{base}/services/data/v{}/{path}", self.api_version)
+            format!("{base}/services/data/v{api_version}/{path}")
         };
         Url::parse(&full).map_err(|e| OAuthError::Setup(format!("{full}: {e}")))
     }
@@ -484,7 +581,7 @@ impl OAuth {
                 headers: &[],
             };
             match session.client.send(&request, &accept, on_retry).await {
-                Err(e) if !renewed && e.is(401) && e.message.contains("INVALID_SESSION_ID") => {
+                Err(e) if !renewed && e.is(401) && self.expired(&e) => {
                     renewed = true;
                     session = self.renew(&session).await?;
                 }
@@ -492,6 +589,37 @@ impl OAuth {
             }
         }
     }
+
+    /// A 401 that a new token may cure: Salesforce says `INVALID_SESSION_ID`; a fixed-base
+    /// service's granted token may have expired early (a given token is what it is).
+    fn expired(&self, e: &HttpError) -> bool {
+        match (&self.api, &self.credentials) {
+            (_, Credentials::Token(_)) => false,
+            (Api::Base(_), _) => true,
+            (Api::Instance { .. }, _) => e.message.contains("INVALID_SESSION_ID"),
+        }
+    }
+}
+
+/// The URL of `path` on the API at `base`: a path below it, or a link the service gave (an
+/// absolute path or URL) that stays under it.
+fn base_url(base: &Url, path: &str) -> Result<Url, OAuthError> {
+    let root = base.as_str().trim_end_matches('/');
+    let full = if path.contains("://") {
+        path.to_string()
+    } else if path.starts_with('/') {
+        base.join(path)
+            .map_err(|e| OAuthError::Setup(format!("{path}: {e}")))?
+            .to_string()
+    } else {
+        format!("{root}/{path}")
+    };
+    if !(full == root || full.starts_with(&format!("{root}/"))) {
+        return Err(OAuthError::Setup(format!(
+            "`{path}` is not under the API at {root}"
+        )));
+    }
+    Url::parse(&full).map_err(|e| OAuthError::Setup(format!("{full}: {e}")))
 }
 
 #[cfg(test)]
@@ -728,6 +856,107 @@ mod tests {
             .err()
             .unwrap();
         assert!(version.to_string().contains("api_version"), "{version}");
+    }
+
+    /// The Amplience hub with `flags` on a free loopback port: its base URL.
+    async fn hub(flags: &[&str]) -> String {
+        #[derive(Parser)]
+        struct HubFlags {
+            #[command(flatten)]
+            amplience: crate::sim::amplience::AmplienceArgs,
+        }
+        let args = HubFlags::parse_from(std::iter::once("sim").chain(flags.iter().copied()));
+        let app = crate::sim::amplience::router(&args.amplience);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}/amplience", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        base
+    }
+
+    /// How many content repositories the hub lists, through `oauth`.
+    async fn repositories(oauth: &OAuth) -> Result<usize, OAuthError> {
+        let accept = |answer: Answer| {
+            let body: serde_json::Value =
+                serde_json::from_str(&answer.text).map_err(|e| e.to_string())?;
+            Ok(body["_embedded"]["content-repositories"]
+                .as_array()
+                .map_or(0, Vec::len))
+        };
+        let request = ApiRequest::get("hubs/kb-hub/content-repositories", &[]);
+        oauth.send(&request, accept, &|_| {}).await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn client_credentials_at_a_fixed_base_are_cached_and_a_pat_needs_no_grant() {
+        let base = hub(&[]).await;
+        let (token_url, api) = (format!("{base}/oauth/token"), format!("{base}/v2/content"));
+        let secret = |s: &str| Secret::new(s.to_string());
+        let oauth = OAuth::client_credentials(
+            &token_url,
+            &api,
+            "kbpub-client",
+            secret("amplience-secret"),
+            settings(),
+        )
+        .unwrap();
+        assert_eq!(repositories(&oauth).await.unwrap(), 1);
+        assert_eq!(repositories(&oauth).await.unwrap(), 1);
+        assert_eq!(
+            oauth.grants(),
+            1,
+            "the token is cached until it nears expiry"
+        );
+
+        let wrong = "not-the-secret-42";
+        let refused =
+            OAuth::client_credentials(&token_url, &api, "kbpub-client", secret(wrong), settings())
+                .unwrap();
+        let shown = repositories(&refused).await.unwrap_err().to_string();
+        assert!(
+            shown.contains("client id or secret are not valid"),
+            "{shown}"
+        );
+        assert!(!shown.contains(wrong), "{shown}");
+
+        let pat = OAuth::token(&api, secret("amplience-pat"), settings()).unwrap();
+        assert_eq!(repositories(&pat).await.unwrap(), 1);
+        assert_eq!(pat.grants(), 0);
+        let bad_pat = OAuth::token(&api, secret("nope"), settings()).unwrap();
+        let error = repositories(&bad_pat).await.unwrap_err();
+        assert!(
+            matches!(&error, OAuthError::Http(e) if e.is(401)),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_fixed_base_follows_paths_and_links_only_under_itself() {
+        let base = Url::parse("https://api.example.com/v2/content").unwrap();
+        let url = |path: &str| base_url(&base, path).map(|u| u.to_string());
+        assert_eq!(
+            url("content-items/1").unwrap(),
+            "https://api.example.com/v2/content/content-items/1"
+        );
+        assert_eq!(
+            url("/v2/content/publishing-jobs/7").unwrap(),
+            "https://api.example.com/v2/content/publishing-jobs/7"
+        );
+        assert_eq!(
+            url("https://api.example.com/v2/content/publishing-jobs/7").unwrap(),
+            "https://api.example.com/v2/content/publishing-jobs/7"
+        );
+        for elsewhere in [
+            "https://evil.example/v2/content/x",
+            "/v2/contentx",
+            "/other",
+        ] {
+            assert!(url(elsewhere).is_err(), "{elsewhere}");
+        }
+        assert_eq!(
+            renew_margin(Duration::from_secs(300)),
+            Duration::from_secs(30)
+        );
+        assert_eq!(renew_margin(Duration::from_secs(4)), Duration::from_secs(2));
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -86,6 +86,12 @@ pub fn changes(reports: &[TargetReport], site: &Site, gates: &[Gate]) -> Vec<Cha
                     .community
                     .as_ref()
                     .map(|c| c.article_url(&page.doc_id)),
+                ("amplience", _) => site.config.amplience.as_ref().map(|c| {
+                    c.article_url(&crate::publish::amplience::mapping::delivery_key(
+                        c,
+                        &page.doc_id,
+                    ))
+                }),
                 ("confluence", Some(id)) => Some(format!(
                     "{}/pages/viewpage.action?pageId={id}",
                     target.endpoint.trim_end_matches('/')

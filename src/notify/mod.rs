@@ -8,6 +8,7 @@
 
 pub mod event;
 pub mod outbox;
+pub mod preflight;
 pub mod webhook;
 pub mod x;
 

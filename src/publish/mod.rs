@@ -1,10 +1,11 @@
 //! Publish: plan -> execute -> receipt, for every configured target. Load the site and its data
 //! snapshot exactly as `build` does, render, ask approval gating which pages may go out (failing
 //! closed when gating is broken), then run each target through the one flow (`target`): survey,
-//! plan (`plan`, pure), execute (`run`), receipts, report. A target (`confluence`, `community`, `salesforce`)
-//! is a client and a mapping behind `target::Target`; `target`'s module comment says how to add
+//! plan (`plan`, pure), execute (`run`), receipts, report. A target (`confluence`, `community`,
+//! `salesforce`, `amplience`) is a client and a mapping behind `target::Target`; `target`'s module comment says how to add
 //! one.
 
+pub mod amplience;
 pub mod community;
 pub mod confluence;
 pub mod failure;
@@ -35,6 +36,8 @@ pub enum TargetName {
     Community,
     /// Salesforce Knowledge (`[salesforce]` in kbpub.toml)
     Salesforce,
+    /// Amplience Dynamic Content (`[amplience]` in kbpub.toml)
+    Amplience,
 }
 
 #[derive(Debug, Clone)]
@@ -97,11 +100,12 @@ pub fn publish(config: &Config, options: &Options) -> Result<Report, Vec<Diagnos
     let confluence = selected(options, TargetName::Confluence, config.confluence.as_ref())?;
     let community = selected(options, TargetName::Community, config.community.as_ref())?;
     let salesforce = selected(options, TargetName::Salesforce, config.salesforce.as_ref())?;
-    if confluence.is_none() && community.is_none() && salesforce.is_none() {
+    let amplience = selected(options, TargetName::Amplience, config.amplience.as_ref())?;
+    if confluence.is_none() && community.is_none() && salesforce.is_none() && amplience.is_none() {
         return Err(vec![
             Diagnostic::error("no-target", "no publish target is configured")
                 .in_file(crate::config::CONFIG_FILE)
-                .help("add a `[confluence]`, `[community]` or `[salesforce]` section to kbpub.toml (see README, \"Publishing\")"),
+                .help("add a `[confluence]`, `[community]`, `[salesforce]` or `[amplience]` section to kbpub.toml (see README, \"Publishing\")"),
         ]);
     }
     crate::notify::check(config)?;
@@ -143,6 +147,10 @@ pub fn publish(config: &Config, options: &Options) -> Result<Report, Vec<Diagnos
         let mut target = salesforce::Salesforce::new(c);
         reports.push(runtime.block_on(target::publish(&context, &mut target))?);
     }
+    if let Some(c) = amplience {
+        let mut target = amplience::Amplience::new(c);
+        reports.push(runtime.block_on(target::publish(&context, &mut target))?);
+    }
     let notify = crate::notify::Run {
         site: &site,
         gates: &gates,
@@ -163,6 +171,7 @@ fn selected<'c, T>(
         TargetName::Confluence => ("confluence", "[confluence]"),
         TargetName::Community => ("community", "[community]"),
         TargetName::Salesforce => ("salesforce", "[salesforce]"),
+        TargetName::Amplience => ("amplience", "[amplience]"),
     };
     match (options.target, config) {
         (Some(asked), _) if asked != name => Ok(None),

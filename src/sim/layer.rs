@@ -20,7 +20,11 @@
 //!
 //! `admit` is `Fn(&mut Request) -> Result<(), Response>`: it authenticates (putting the caller in
 //! the request's extensions for handlers) and applies rules that refuse before any handler runs;
-//! `answer_fault` writes an injected fault (with its status) in the service's own error format. The control
+//! `answer_fault` writes an injected fault (with its status) in the service's own error format.
+//! A service whose faults come after checks only its handler can make (a webhook receiver
+//! verifies the body's signature first; X announces a 429's reset in its own headers) mounts
+//! the layer [`TrafficLayer::handing_faults_over`]: the fault chosen for a request goes to the
+//! handler in the request's extensions ([`Injected`]), and the handler answers it. The control
 //! endpoints (no auth, not counted) are `GET stats` (requests by method), `POST faults` (a list of
 //! [`Fault`]), `POST random-faults` ([`RandomFaults`]), `GET rate-limits` ([`RateLimitStats`])
 //! and `POST latency` (`{"ms": N}`).
@@ -46,6 +50,11 @@ pub type Admit = dyn Fn(&mut Request) -> Result<(), Response> + Send + Sync;
 /// A simulator's answer to an injected fault, with the fault's status (500 if it is not one).
 pub type AnswerFault = fn(StatusCode, &Fault) -> Response;
 
+/// The fault the layer chose for a request, for a handler that answers it itself (see
+/// [`TrafficLayer::handing_faults_over`]).
+#[derive(Debug, Clone)]
+pub struct Injected(pub Fault);
+
 /// One simulator's (or instance's) traffic rules, shared by its middleware and its control
 /// endpoints. Cloning shares the state.
 #[derive(Clone)]
@@ -54,6 +63,8 @@ pub struct TrafficLayer {
     latency_ms: Arc<AtomicU64>,
     admit: Arc<Admit>,
     answer_fault: AnswerFault,
+    /// Handlers answer injected faults ([`Injected`]).
+    hand_over: bool,
 }
 
 impl TrafficLayer {
@@ -67,6 +78,17 @@ impl TrafficLayer {
             latency_ms: Arc::default(),
             admit: Arc::new(admit),
             answer_fault,
+            hand_over: false,
+        }
+    }
+
+    /// A layer that hands each request's injected fault to its handler (as [`Injected`] in the
+    /// request's extensions) instead of answering it: the handler answers it after its own
+    /// checks, in its own way, and holds a `hang` itself.
+    pub fn handing_faults_over(self) -> TrafficLayer {
+        TrafficLayer {
+            hand_over: true,
+            ..self
         }
     }
 
@@ -117,6 +139,10 @@ async fn gatekeeper(
     let Some(fault) = fault else {
         return next.run(request).await;
     };
+    if layer.hand_over {
+        request.extensions_mut().insert(Injected(fault));
+        return next.run(request).await;
+    }
     if fault.commit {
         let _ = next.run(request).await;
     } else {

@@ -8,7 +8,6 @@
 pub mod amplience;
 pub mod community;
 pub mod confluence;
-pub mod control;
 pub mod layer;
 pub mod salesforce;
 pub mod trading_grid;

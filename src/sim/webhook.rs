@@ -7,15 +7,17 @@
 //! not JSON, or whose `type` is outside the vocabulary is refused (400); a `webhook-id` already
 //! accepted is acknowledged again and recorded as a duplicate. Every attempt is recorded —
 //! id, timestamp, whether the signature verified, what was answered — for tests to assert that
-//! retries carry the same id. Injected faults (`POST /__sim/webhook/faults`: 5xx N times, 410,
-//! 429 with `Retry-After`, a redirect) answer after the signature check. Control endpoints
-//! under `/__sim/webhook/` (not counted): `deliveries`, `faults`, `stats`, `rate-limits`.
+//! retries carry the same id. Request counts and injected faults come from the shared
+//! [`super::layer`], which hands each fault (`POST /__sim/webhook/faults`: 5xx N times, 410,
+//! 429 with `Retry-After`, a redirect) to the receiver: it answers after the signature check.
+//! Control endpoints under `/__sim/webhook/` (not counted): `deliveries`, and the layer's
+//! `faults`, `stats`, `random-faults`, `rate-limits`, `latency`.
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Extension, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -25,7 +27,8 @@ use hmac::{Hmac, KeyInit, Mac};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::traffic::{Fault, Traffic};
+use super::layer::{Injected, TrafficLayer};
+use super::traffic::Fault;
 
 /// The test secret `kbpub sim` verifies with unless `--webhook-secret` says otherwise (the
 /// Standard Webhooks spec's example secret).
@@ -81,7 +84,6 @@ struct Attempt {
 struct Store {
     attempts: Vec<Attempt>,
     accepted: BTreeSet<String>,
-    traffic: Traffic,
 }
 
 struct Shared {
@@ -92,12 +94,6 @@ struct Shared {
 }
 
 type St = Arc<Shared>;
-
-impl super::control::HasTraffic for Shared {
-    fn with_traffic<R>(&self, f: impl FnOnce(&mut Traffic) -> R) -> R {
-        f(&mut self.store.lock().unwrap_or_else(|e| e.into_inner()).traffic)
-    }
-}
 
 /// The router serving the receiver and its control endpoints.
 pub fn router(args: &WebhookArgs) -> Router {
@@ -113,14 +109,16 @@ pub fn router(args: &WebhookArgs) -> Router {
         tolerance: args.webhook_tolerance,
         types: args.webhook_types.clone(),
     });
+    // Every request is admitted: the receiver itself verifies signatures, then answers faults.
+    let traffic =
+        TrafficLayer::new(|_| Ok(()), |status, _| status.into_response()).handing_faults_over();
     let control = Router::new()
         .route("/deliveries", get(deliveries))
-        .merge(super::control::routes())
         .with_state(shared.clone());
+    let api = Router::new().route("/webhooks/{endpoint}", post(receive));
     Router::new()
-        .route("/webhooks/{endpoint}", post(receive))
-        .with_state(shared)
-        .nest("/__sim/webhook", control)
+        .merge(traffic.wrap(api).with_state(shared))
+        .nest("/__sim/webhook", traffic.control().merge(control))
 }
 
 fn lock(shared: &St) -> std::sync::MutexGuard<'_, Store> {
@@ -153,22 +151,26 @@ fn refuse(status: StatusCode, why: &str) -> Response {
 async fn receive(
     State(shared): State<St>,
     Path(endpoint): Path<String>,
+    injected: Option<Extension<Injected>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (response, fault) = answer(&shared, endpoint, &headers, &body);
+    let fault = injected.map(|Extension(Injected(fault))| fault);
+    let (response, fault) = answer(&shared, endpoint, &headers, &body, fault);
     if let Some(fault) = fault {
         fault.hold().await;
     }
     response
 }
 
-/// The answer to one delivery, and the injected fault it carries (to hold, when it says so).
+/// The answer to one delivery, given the injected `fault` it carries, and that fault when it
+/// was answered (to hold, when it says so).
 fn answer(
     shared: &St,
     endpoint: String,
     headers: &HeaderMap,
     body: &Bytes,
+    fault: Option<Fault>,
 ) -> (Response, Option<Fault>) {
     let text = |name: &str| {
         headers
@@ -188,7 +190,6 @@ fn answer(
     let seconds = timestamp.as_deref().and_then(|t| t.parse::<i64>().ok());
     let parsed: Option<Value> = serde_json::from_slice(body).ok();
     let mut store = lock(shared);
-    let fault = store.traffic.record_from(&endpoint, "POST", &endpoint);
     let skew = seconds.map(|t| (chrono::Utc::now().timestamp() - t).abs());
     let refused: Option<(StatusCode, String)> = if id.is_none() || seconds.is_none() {
         Some((

@@ -11,13 +11,15 @@
 //! as X does; a post before the reset is counted as early (`/__sim/x/rate-limits`); a fault with
 //! `commit` posts and then answers its status. Success is
 //! 201 `{"data":{"id","text"}}`; every post is kept with its cost ($0.015, $0.200 with a URL).
-//! Control endpoints under `/__sim/x/`: `posts`, `faults`, `stats`, `rate-limits`.
+//! Request counts and the choice of faults are the shared [`super::layer`], which hands each
+//! fault to the endpoint to answer as X would. Control endpoints under `/__sim/x/`: `posts`,
+//! and the layer's `faults`, `stats`, `random-faults`, `rate-limits`, `latency`.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{Extension, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -25,7 +27,8 @@ use axum::{Json, Router};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::traffic::{Fault, Traffic};
+use super::layer::{Injected, TrafficLayer};
+use super::traffic::Fault;
 
 /// The per-user window of the post limit (reference: 200 requests / 15 min per user).
 const WINDOW: Duration = Duration::from_secs(15 * 60);
@@ -67,7 +70,6 @@ struct Post {
 #[derive(Default)]
 struct Store {
     posts: Vec<Post>,
-    traffic: Traffic,
 }
 
 struct Shared {
@@ -77,26 +79,22 @@ struct Shared {
 
 type St = Arc<Shared>;
 
-impl super::control::HasTraffic for Shared {
-    fn with_traffic<R>(&self, f: impl FnOnce(&mut Traffic) -> R) -> R {
-        f(&mut self.store.lock().unwrap_or_else(|e| e.into_inner()).traffic)
-    }
-}
-
 /// The router serving `/x/2/tweets` and its control endpoints.
 pub fn router(args: &XArgs) -> Router {
     let shared = Arc::new(Shared {
         store: Mutex::new(Store::default()),
         args: args.clone(),
     });
+    // Every request is admitted: the endpoint authenticates, then answers faults as X does.
+    let traffic =
+        TrafficLayer::new(|_| Ok(()), |status, _| status.into_response()).handing_faults_over();
     let control = Router::new()
         .route("/posts", get(posts))
-        .merge(super::control::routes())
         .with_state(shared.clone());
+    let api = Router::new().route("/x/2/tweets", post(create));
     Router::new()
-        .route("/x/2/tweets", post(create))
-        .with_state(shared)
-        .nest("/__sim/x", control)
+        .merge(traffic.wrap(api).with_state(shared))
+        .nest("/__sim/x", traffic.control().merge(control))
 }
 
 fn lock(shared: &St) -> std::sync::MutexGuard<'_, Store> {
@@ -148,16 +146,28 @@ fn limit_headers(response: &mut Response, limit: u32, remaining: u32, seconds: u
     }
 }
 
-async fn create(State(shared): State<St>, headers: HeaderMap, body: Bytes) -> Response {
-    let (response, fault) = answer(&shared, &headers, &body);
+async fn create(
+    State(shared): State<St>,
+    injected: Option<Extension<Injected>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let fault = injected.map(|Extension(Injected(fault))| fault);
+    let (response, fault) = answer(&shared, &headers, &body, fault);
     if let Some(fault) = fault {
         fault.hold().await;
     }
     response
 }
 
-/// The answer to one post, and the injected fault it carries (to hold, when it says so).
-fn answer(shared: &St, headers: &HeaderMap, body: &Bytes) -> (Response, Option<Fault>) {
+/// The answer to one post, given the injected `fault` it carries, and that fault when it was
+/// answered (to hold, when it says so).
+fn answer(
+    shared: &St,
+    headers: &HeaderMap,
+    body: &Bytes,
+    fault: Option<Fault>,
+) -> (Response, Option<Fault>) {
     let args = &shared.args;
     let token = headers
         .get(header::AUTHORIZATION)
@@ -165,7 +175,6 @@ fn answer(shared: &St, headers: &HeaderMap, body: &Bytes) -> (Response, Option<F
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or_default();
     let mut store = lock(shared);
-    let fault = store.traffic.record_from(token, "POST", "/2/tweets");
     if token == args.x_app_token {
         let refused = problem(
             StatusCode::FORBIDDEN,

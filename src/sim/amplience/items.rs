@@ -4,7 +4,8 @@
 //! `version` (else 409) and adds one; archived items refuse updates and publishing (400);
 //! publishing is a job that advances one state per poll, after which the item is LATEST (EARLY
 //! once edited again) and the delivery API serves the published body by its delivery key (the
-//! key it had when published); lists are HAL pages, 0-based; a body over 200 KB is refused.
+//! key it had when published); lists are HAL pages, 0-based; a body over 200 KB is refused; a
+//! body is validated against its schema when one was registered ([`super::schema`]).
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -130,6 +131,7 @@ impl Item {
 pub fn routes() -> Router<St> {
     Router::new()
         .route("/hubs/{hub}/content-repositories", get(repositories))
+        .route("/hubs/{hub}/content-type-schemas", post(register_schema))
         .route(
             "/content-repositories/{repo}/content-items",
             get(list).post(create),
@@ -156,6 +158,59 @@ async fn repositories(State(shared): State<St>, Path(hub): Path<String>) -> Resp
         .collect();
     let n = repos.len();
     Json(json!({"_embedded": {"content-repositories": repos}, "page": {"size": n, "totalElements": n, "totalPages": 1, "number": 0}})).into_response()
+}
+
+/// `POST /hubs/{hub}/content-type-schemas`: registers a schema's body (a JSON string) under its
+/// `schemaId`, so items naming it are validated against it.
+async fn register_schema(
+    State(shared): State<St>,
+    Path(hub): Path<String>,
+    Json(request): Json<Value>,
+) -> Response {
+    if hub != shared.args.amplience_hub {
+        return errors(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            &format!("no hub {hub}"),
+            None,
+        );
+    }
+    let id = request["schemaId"].as_str().unwrap_or_default().to_string();
+    let body = request["body"]
+        .as_str()
+        .and_then(|text| serde_json::from_str::<Value>(text).ok());
+    let Some(body) = body.filter(|_| !id.is_empty()) else {
+        return errors(
+            StatusCode::BAD_REQUEST,
+            "INVALID_SCHEMA",
+            "`schemaId` and `body` (the schema as a JSON string) are required",
+            Some("body"),
+        );
+    };
+    lock(&shared).schemas.register(&id, body.clone());
+    let reply = json!({"id": id, "schemaId": id, "body": body.to_string(), "validationLevel": request["validationLevel"], "version": 1});
+    (StatusCode::CREATED, Json(reply)).into_response()
+}
+
+/// The body breaks its registered schema, unless `ignoreSchemaValidation=true` was asked.
+fn check_schema(
+    store: &super::Store,
+    body: &Value,
+    query: &BTreeMap<String, String>,
+) -> Result<(), Response> {
+    if query.get("ignoreSchemaValidation").map(String::as_str) == Some("true") {
+        return Ok(());
+    }
+    let schema = body.pointer("/_meta/schema").and_then(Value::as_str);
+    match schema.and_then(|id| store.schemas.violation(id, body)) {
+        None => Ok(()),
+        Some((property, what)) => Err(errors(
+            StatusCode::BAD_REQUEST,
+            "SCHEMA_VALIDATION_FAILED",
+            &format!("{property} {what}"),
+            Some(&property),
+        )),
+    }
 }
 
 /// A request body as JSON, refused over 200 KB and when it is not JSON.
@@ -211,7 +266,12 @@ fn check_key(items: &Items, body: &Value, except: Option<&str>) -> Result<(), Re
     Ok(())
 }
 
-async fn create(State(shared): State<St>, Path(repo): Path<String>, bytes: Bytes) -> Response {
+async fn create(
+    State(shared): State<St>,
+    Path(repo): Path<String>,
+    Query(query): Query<BTreeMap<String, String>>,
+    bytes: Bytes,
+) -> Response {
     let args = &shared.args;
     if !args.amplience_repositories.contains(&repo) {
         return errors(
@@ -237,6 +297,9 @@ async fn create(State(shared): State<St>, Path(repo): Path<String>, bytes: Bytes
     }
     let mut store = lock(&shared);
     if let Err(r) = check_key(&store.items, &body, None) {
+        return r;
+    }
+    if let Err(r) = check_schema(&store, &body, &query) {
         return r;
     }
     store.items.next += 1;
@@ -379,7 +442,12 @@ fn archived_error() -> Response {
     )
 }
 
-async fn update(State(shared): State<St>, Path(id): Path<String>, bytes: Bytes) -> Response {
+async fn update(
+    State(shared): State<St>,
+    Path(id): Path<String>,
+    Query(query): Query<BTreeMap<String, String>>,
+    bytes: Bytes,
+) -> Response {
     let args = &shared.args;
     let request = match parse(args, &bytes) {
         Ok(r) => r,
@@ -389,6 +457,7 @@ async fn update(State(shared): State<St>, Path(id): Path<String>, bytes: Bytes) 
     let new_body = request.get("body").cloned();
     if let Some(body) = &new_body
         && let Err(r) = check_key(&store.items, body, Some(&id))
+            .and_then(|()| check_schema(&store, body, &query))
     {
         return r;
     }

@@ -10,12 +10,14 @@
 //! `--amplience-retry-after` gives one. What the reference leaves unverified is a flag: the status
 //! of a create (201) and of a publish (202), the body-too-large status (413), the stale-version
 //! code, whether archive and unarchive count a version, the page size over the maximum (clamped
-//! or 400) and a read-after-create lag (404 for a new item's first milliseconds). Faults (429,
-//! 5xx, commit-then-fail) come from [`super::traffic`]. Control endpoints under
-//! `/__sim/amplience/` (no auth, not counted): `stats`, `faults`, `random-faults`,
-//! `rate-limits`, `items`.
+//! or 400) and a read-after-create lag (404 for a new item's first milliseconds). Latency, request
+//! counts and faults (429, 5xx, commit-then-fail) are the shared [`super::layer`], in front of the
+//! management API, whose admission authenticates and applies the per-minute limits. Control
+//! endpoints under `/__sim/amplience/` (no auth, not counted): `items`, and the layer's `stats`,
+//! `faults`, `random-faults`, `rate-limits`, `latency`.
 
 mod items;
+mod schema;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -23,13 +25,13 @@ use std::time::{Duration, Instant};
 
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{StatusCode, header};
-use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Json, Router};
 use serde_json::{Value, json};
 
-use super::traffic::Traffic;
+use super::layer::TrafficLayer;
+use super::traffic::Fault;
 
 /// `kbpub sim` options for the Amplience hub.
 #[derive(Debug, Clone, clap::Args)]
@@ -130,7 +132,7 @@ fn errors(status: StatusCode, code: &str, message: &str, property: Option<&str>)
 struct Store {
     tokens: BTreeMap<String, Instant>,
     items: items::Items,
-    traffic: Traffic,
+    schemas: schema::Schemas,
     /// When recent requests arrived, for the per-minute limits: all, and publishes.
     requests: VecDeque<Instant>,
     publishes: VecDeque<Instant>,
@@ -143,12 +145,6 @@ struct Shared {
 
 type St = Arc<Shared>;
 
-impl crate::sim::control::HasTraffic for Shared {
-    fn with_traffic<R>(&self, f: impl FnOnce(&mut Traffic) -> R) -> R {
-        f(&mut self.store.lock().unwrap_or_else(|e| e.into_inner()).traffic)
-    }
-}
-
 fn lock(shared: &St) -> std::sync::MutexGuard<'_, Store> {
     shared.store.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -160,11 +156,10 @@ pub fn router(args: &AmplienceArgs) -> Router {
         store: Mutex::new(Store::default()),
         args: args.clone(),
     });
-    let api = items::routes()
-        .layer(middleware::from_fn_with_state(shared.clone(), gatekeeper))
-        .with_state(shared.clone());
+    let admitting = shared.clone();
+    let traffic = TrafficLayer::new(move |request| admit(&admitting, request), answer_fault);
+    let api = traffic.wrap(items::routes()).with_state(shared.clone());
     let control = Router::new()
-        .merge(crate::sim::control::routes())
         .route("/items", get(dump))
         .with_state(shared.clone());
     Router::new()
@@ -172,7 +167,7 @@ pub fn router(args: &AmplienceArgs) -> Router {
         .route("/amplience/cdn/content/key/{*key}", get(items::delivery))
         .with_state(shared)
         .nest("/amplience/v2/content", api)
-        .nest("/__sim/amplience", control)
+        .nest("/__sim/amplience", traffic.control().merge(control))
         .layer(DefaultBodyLimit::max(4 << 20))
 }
 
@@ -202,10 +197,9 @@ async fn token(State(shared): State<St>, Form(form): Form<BTreeMap<String, Strin
     .into_response()
 }
 
-/// Authentication, the per-minute limits and injected faults, before any management handler.
-async fn gatekeeper(State(shared): State<St>, request: Request, next: Next) -> Response {
-    let method = request.method().to_string();
-    let path = request.uri().path().to_string();
+/// A known, unexpired bearer token (or the PAT), then the per-minute limits, before any
+/// management handler.
+fn admit(shared: &St, request: &mut Request) -> Result<(), Response> {
     let bearer = request
         .headers()
         .get(header::AUTHORIZATION)
@@ -214,49 +208,35 @@ async fn gatekeeper(State(shared): State<St>, request: Request, next: Next) -> R
             v.strip_prefix("Bearer ")
                 .or_else(|| v.strip_prefix("bearer "))
         })
-        .unwrap_or_default()
-        .to_string();
-    let (refused, fault) = {
-        let mut store = lock(&shared);
-        let fault = store.traffic.record_from(&bearer, &method, &path);
-        let valid = bearer == shared.args.amplience_pat
-            || store
-                .tokens
-                .get(&bearer)
-                .is_some_and(|expires| Instant::now() < *expires);
-        let refused = if !valid {
-            Some(errors(
-                StatusCode::UNAUTHORIZED,
-                "UNAUTHORIZED",
-                "the bearer token is missing, unknown or expired",
-                None,
-            ))
-        } else {
-            over_limit(&mut store, &shared.args, &path)
-        };
-        (refused, fault)
-    };
-    if let Some(refused) = refused {
-        return refused;
+        .unwrap_or_default();
+    let mut store = lock(shared);
+    let valid = bearer == shared.args.amplience_pat
+        || store
+            .tokens
+            .get(bearer)
+            .is_some_and(|expires| Instant::now() < *expires);
+    if !valid {
+        return Err(errors(
+            StatusCode::UNAUTHORIZED,
+            "UNAUTHORIZED",
+            "the bearer token is missing, unknown or expired",
+            None,
+        ));
     }
-    let Some(fault) = fault else {
-        return next.run(request).await;
-    };
-    if fault.commit {
-        let _ = next.run(request).await;
+    match over_limit(&mut store, &shared.args, request.uri().path()) {
+        Some(refused) => Err(refused),
+        None => Ok(()),
     }
-    fault.hold().await;
-    let status = StatusCode::from_u16(fault.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut response = errors(
+}
+
+/// An injected fault in the management API's error envelope.
+fn answer_fault(status: StatusCode, fault: &Fault) -> Response {
+    errors(
         status,
         "INJECTED",
         &format!("injected fault {}", fault.status),
         None,
-    );
-    if let Some(value) = fault.retry_after.as_deref().and_then(|v| v.parse().ok()) {
-        response.headers_mut().insert(header::RETRY_AFTER, value);
-    }
-    response
+    )
 }
 
 /// A 429 when this request is over a per-minute limit (publish and unpublish, or all).
