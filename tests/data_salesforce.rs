@@ -97,12 +97,29 @@ fn accounts_contacts_and_open_cases_are_pulled_page_by_page_and_shown_on_partner
         ["00001001", "00001002", "00001003"],
         "open exception cases only"
     );
-    // 5 accounts, 5 contacts and 3 cases in batches of 2: 3 + 3 + 2 queries.
+    // 5 accounts, 5 contacts and 3 cases in batches of 2: 3 + 3 + 2 queries, each batch a
+    // page of progress, as Trading Grid reports its pages.
     assert!(
         stats(&sim)["requests"]["GET"].as_u64().unwrap() >= 8,
         "{}",
         stats(&sim)
     );
+    let stderr = run.stderr();
+    for line in [
+        "crm: accounts 5 records, 3 pages",
+        "crm: contacts 5 records, 3 pages",
+        "crm: cases 3 records, 2 pages",
+    ] {
+        assert!(stderr.lines().any(|l| l == line), "{line}: {stderr}");
+    }
+    let report = kb
+        .run_env(
+            &["data", "pull", "--source", "crm", "--format", "json"],
+            &[("SF_SECRET", SECRET)],
+        )
+        .ok()
+        .json();
+    assert_eq!(report["sources"][0]["pages"], 8, "{report:#}");
     let tg_snapshot = std::fs::read_to_string(kb.path().join("data/trading-grid.json")).unwrap();
     assert!(
         !tg_snapshot.contains("\"crm\""),

@@ -319,8 +319,7 @@ impl Progress {
                     String::new()
                 };
                 let text = format!(
-                    "{source}: {} {records} records, {pages} page{}{cached}",
-                    kind.name(),
+                    "{source}: {kind} {records} records, {pages} page{}{cached}",
                     if *pages == 1 { "" } else { "s" }
                 );
                 if let Some(bar) = &self.bar {

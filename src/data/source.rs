@@ -184,22 +184,14 @@ async fn fetch_salesforce(
         },
         budget: std::sync::Arc::new(crate::net::retry::Budget::until(limits.deadline)),
     };
-    let on_retry = |retry: &crate::net::Retry| {
-        events(Event::Retry {
-            url: crm_source.oauth.my_domain.clone(),
-            reason: retry.reason.clone(),
-            wait: retry.wait,
-            attempt: retry.attempt,
-        })
-    };
-    let crm = super::crm::pull(&crm_source, settings, &on_retry)
+    let pulled = super::crm::pull(&crm_source, settings, events)
         .await
         .map_err(SourceError::Salesforce)?;
     let as_of = Utc::now()
         .duration_trunc(chrono::TimeDelta::seconds(1))
         .unwrap_or_else(|_| Utc::now());
     let snapshot = Snapshot {
-        crm,
+        crm: pulled.crm,
         ..Snapshot::from_records(&source.name, "1.0", as_of, false, vec![], vec![], vec![])
     };
     let token = source
@@ -210,7 +202,7 @@ async fn fetch_salesforce(
     Ok(Fetched {
         snapshot,
         token,
-        pages: 0,
+        pages: pulled.pages,
         not_modified: 0,
     })
 }
