@@ -72,13 +72,18 @@ fn partner_doc(kb: &Kb, path: &str, id: &str, title: &str, kind: &str, body: &st
 }
 
 fn publish(kb: &Kb, args: &[&str]) -> (i32, Value) {
+    publish_env(kb, args, &[])
+}
+
+/// `publish` with more environment variables than the credentials.
+fn publish_env(kb: &Kb, args: &[&str], env: &[(&str, &str)]) -> (i32, Value) {
     let run = kb.run_env(
         &[
             &["publish", "--target", "salesforce", "--format", "json"],
             args,
         ]
         .concat(),
-        &ENV,
+        &[&ENV[..], env].concat(),
     );
     assert!(
         !run.stdout().contains(CONSUMER_SECRET) && !run.stderr().contains(CONSUMER_SECRET),
@@ -301,7 +306,7 @@ fn a_spent_allowance_stops_the_run_and_reports_what_was_done() {
     assert!(warnings.contains("5 of its 5 API requests"), "{report:#}");
     // Five requests counted, one refused, and nothing sent after the refusal.
     let stats = inspect(&sim, "stats");
-    let sent: u64 = stats["requests"]
+    let sent: u64 = stats
         .as_object()
         .unwrap()
         .values()
@@ -346,6 +351,126 @@ fn check_preflights_url_names_and_body_size_offline() {
         out.contains("too-large") && out.contains("Body__c"),
         "{out}"
     );
-    let stats = inspect(&sim, "stats");
-    assert_eq!(stats["api_used"], 0, "check is offline: {stats}");
+    let usage = inspect(&sim, "limits");
+    assert_eq!(usage["used"], 0, "check is offline: {usage}");
+}
+
+#[test]
+fn record_types_by_section_then_type_then_default_reach_the_articles() {
+    let sim = Sim::start();
+    let kb = kb_for(&sim);
+    partner_doc(&kb, "special/delta.md", "delta", "Delta", "notice", "Four.");
+    approve_all(&kb);
+    // Set from the environment (`KBPUB_SALESFORCE_*`), as a CI job would per org.
+    let placement = [
+        ("KBPUB_SALESFORCE_RECORD_TYPE", "012000000000001AAA"),
+        (
+            "KBPUB_SALESFORCE_TYPES__NOTICE__RECORD_TYPE",
+            "012000000000002AAA",
+        ),
+        (
+            "KBPUB_SALESFORCE_SECTIONS__SPECIAL__RECORD_TYPE",
+            "012000000000003AAA",
+        ),
+    ];
+    let (code, report) = publish_env(&kb, &[], &placement);
+    assert_eq!(code, 0, "{report:#}");
+    let record_type = |name: &str| online(&sim, name)["RecordTypeId"].clone();
+    assert_eq!(record_type("alpha"), "012000000000001AAA", "the default");
+    assert_eq!(record_type("charlie"), "012000000000002AAA", "by type");
+    assert_eq!(
+        record_type("delta"),
+        "012000000000003AAA",
+        "the section before the type"
+    );
+
+    // Another type for notices: those articles are written again, the rest left alone.
+    let moved = [
+        placement[0],
+        placement[2],
+        (
+            "KBPUB_SALESFORCE_TYPES__NOTICE__RECORD_TYPE",
+            "012000000000001AAA",
+        ),
+    ];
+    let (code, report) = publish_env(&kb, &[], &moved);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(page(&report, "charlie")["action"], "update");
+    assert_eq!(page(&report, "alpha")["action"], "unchanged");
+    assert_eq!(page(&report, "delta")["action"], "unchanged");
+    assert_eq!(record_type("charlie"), "012000000000001AAA");
+
+    // A record type the org does not have is Salesforce's refusal, named on the page.
+    let unknown = [(
+        "KBPUB_SALESFORCE_TYPES__NOTICE__RECORD_TYPE",
+        "012000000000009AAA",
+    )];
+    let (code, report) = publish_env(&kb, &[], &unknown);
+    assert_ne!(code, 0, "{report:#}");
+    let charlie = page(&report, "charlie");
+    assert_eq!(charlie["outcome"], "failed", "{charlie:#}");
+    assert!(
+        charlie["error"]
+            .as_str()
+            .unwrap()
+            .contains("INVALID_CROSS_REFERENCE_KEY"),
+        "{charlie:#}"
+    );
+    assert_eq!(record_type("charlie"), "012000000000001AAA");
+}
+
+#[test]
+fn prune_archives_kbpubs_articles_whose_documents_are_gone_never_a_persons() {
+    let sim = Sim::start();
+    let kb = kb_for(&sim);
+    assert_eq!(publish(&kb, &[]).0, 0);
+    // A person's own article in the org, and a person's edit of kbpub's `old`.
+    let org = Org::connect(&sim);
+    let own = org.create(json!({"Title": "Holiday hours", "UrlName": "holiday-hours",
+        "IsVisibleInPrm": true, "Body__c": "<p>Closed on the 25th.</p>"}));
+    assert_eq!(
+        org.set_status(&own, json!({"publishStatus": "Online"}))
+            .status,
+        204
+    );
+    let status = control(
+        &sim,
+        "edit",
+        json!({"UrlName": "old", "fields": {"Summary": "Kept by a person."}, "publish": true}),
+    );
+    assert_eq!(status, 204);
+    std::fs::remove_file(kb.path().join("content/guides/charlie.md")).unwrap();
+    std::fs::remove_file(kb.path().join("content/guides/old.md")).unwrap();
+    approve_all(&kb);
+
+    let (code, report) = publish(&kb, &[]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(page(&report, "charlie")["action"], "orphan", "{report:#}");
+    assert_eq!(report["targets"][0]["writes"], 0, "{report:#}");
+    online(&sim, "charlie");
+
+    let (code, report) = publish(&kb, &["--prune"]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(page(&report, "charlie")["action"], "prune", "{report:#}");
+    assert_eq!(page(&report, "charlie")["outcome"], "done", "{report:#}");
+    let charlie = versions(&sim, "charlie");
+    assert!(
+        charlie.iter().all(|v| v["PublishStatus"] == "Archived"),
+        "{charlie:#?}"
+    );
+    let pages = report["targets"][0]["pages"].to_string();
+    assert!(
+        !pages.contains("\"old\"") && !pages.contains("holiday-hours"),
+        "a person's articles are not kbpub's to prune: {report:#}"
+    );
+    assert_eq!(
+        online(&sim, "old")["Summary"],
+        "Kept by a person.",
+        "the article a person edited stays online"
+    );
+    online(&sim, "holiday-hours");
+    online(&sim, "alpha");
+
+    let (_, report) = publish(&kb, &["--prune"]);
+    assert_eq!(report["targets"][0]["writes"], 0, "{report:#}");
 }

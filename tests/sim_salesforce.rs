@@ -1,7 +1,7 @@
 //! `kbpub sim`'s Salesforce org, tested on its own over raw HTTP (no kbpub client code): each
 //! rule of the reference's emulator list it enforces — the token endpoint's JWT bearer and
 //! client-credentials grants, session expiry, REST only on the instance host and only in served
-//! API versions, the Knowledge lifecycle, UrlName and field rules, the unfiltered-query rule per
+//! API versions, the Knowledge lifecycle, UrlName, record type and field rules, the unfiltered-query rule per
 //! flag, rich-text rewriting, the API allocation and 403 throttling, commit-then-fail, the SOQL
 //! subset and its paging — and the control endpoints tests use (seed, a person's edit).
 
@@ -532,6 +532,60 @@ fn field_limits_required_fields_and_unknown_fields_are_refused() {
 }
 
 #[test]
+fn record_types_are_the_orgs_article_types_and_a_create_without_one_gets_the_default() {
+    let sim = Sim::start_with(&[
+        "--salesforce-record-types",
+        "012000000000007AAA,012000000000008AAA",
+    ]);
+    let org = Org::connect(&sim);
+    let default = org.create(article("typeless"));
+    assert_eq!(org.version(&default)["RecordTypeId"], "012000000000007AAA");
+    let mut typed = article("typed");
+    typed["RecordTypeId"] = json!("012000000000008");
+    let id = org.create(typed);
+    assert_eq!(
+        org.version(&id)["RecordTypeId"],
+        "012000000000008",
+        "the 15-character form names the same type"
+    );
+    let path = format!("/sobjects/Knowledge__kav/{id}");
+    let reply = org.send(
+        Method::PATCH,
+        &path,
+        json!({"RecordTypeId": "012000000000007AAA"}),
+    );
+    assert_eq!(reply.status, 204, "a draft changes type: {}", reply.body);
+    let mut unknown = article("unknown-type");
+    unknown["RecordTypeId"] = json!("012000000000009AAA");
+    let reply = org.send(Method::POST, "/sobjects/Knowledge__kav", unknown);
+    assert_eq!(
+        (reply.status, reply.error_code()),
+        (400, "INVALID_CROSS_REFERENCE_KEY".into())
+    );
+    assert_eq!(reply.body[0]["fields"], json!(["RecordTypeId"]));
+    let reply = org.send(Method::PATCH, &path, json!({"RecordTypeId": 12}));
+    assert_eq!(reply.error_code(), "JSON_PARSER_ERROR");
+    assert_eq!(org.version(&id)["RecordTypeId"], "012000000000007AAA");
+    let describe = org.get("/sobjects/Knowledge__kav/describe");
+    assert!(
+        describe.body["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["name"] == "RecordTypeId" && f["updateable"] == true),
+        "{}",
+        describe.body
+    );
+
+    let other_code = Sim::start_with(&["--salesforce-record-type-error", "INVALID_FIELD"]);
+    let org = Org::connect(&other_code);
+    let mut unknown = article("unknown-type");
+    unknown["RecordTypeId"] = json!("012000000000009AAA");
+    let reply = org.send(Method::POST, "/sobjects/Knowledge__kav", unknown);
+    assert_eq!(reply.error_code(), "INVALID_FIELD");
+}
+
+#[test]
 fn an_unfiltered_knowledge_query_follows_the_api_version_rule_of_its_flag() {
     let soql = "SELECT Id, PublishStatus FROM Knowledge__kav WHERE Language = 'en_US'";
     let statuses = |reply: &Reply| {
@@ -630,7 +684,7 @@ fn the_api_allocation_runs_out_into_403_request_limit_exceeded_without_retry_aft
         );
         assert!(refused.headers.get("retry-after").is_none());
     }
-    assert_eq!(inspect(&sim, "stats")["api_used"], 10);
+    assert_eq!(inspect(&sim, "limits")["used"], 10);
 }
 
 #[test]
@@ -674,7 +728,7 @@ fn injected_faults_answer_salesforce_errors_and_commit_then_fail_keeps_the_write
         "About landed",
         "a refused write changes nothing"
     );
-    assert!(inspect(&sim, "stats")["requests"]["POST"].as_u64().unwrap() >= 1);
+    assert!(inspect(&sim, "stats")["POST"].as_u64().unwrap() >= 1);
 }
 
 #[test]

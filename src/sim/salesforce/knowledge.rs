@@ -3,7 +3,8 @@
 //! version (K5), publish minor or major (K4), archive (K6), unpublish (K7), delete a draft (K8),
 //! data-category selections on drafts (K9), and the object's `describe`. Field rules: `Title`,
 //! `UrlName` (format, uniqueness across articles), `Summary`, the body field's size, read-only
-//! fields refused.
+//! fields refused, `RecordTypeId` one of the org's article types (reference §1.2: article types
+//! are record types; a create without one gets the org's default).
 
 use axum::Json;
 use axum::body::Bytes;
@@ -62,6 +63,7 @@ pub fn field_names(rules: &Rules) -> Vec<String> {
         "UrlName",
         "Summary",
         "Language",
+        "RecordTypeId",
         "IsVisibleInApp",
         "IsVisibleInPrm",
         "IsVisibleInCsp",
@@ -183,6 +185,8 @@ fn checked_fields(
             || rules.text_fields.contains(key);
         let well_typed = if CHANNELS.contains(&key.as_str()) {
             value.is_boolean()
+        } else if key == "RecordTypeId" {
+            value.is_string()
         } else if text {
             value.is_string() || value.is_null()
         } else {
@@ -229,6 +233,16 @@ fn checked_fields(
             return Err(too_long(key, max));
         }
     }
+    if let Some(record_type) = text("RecordTypeId")
+        && !is_record_type(rules, record_type)
+    {
+        return Err(sf_error(
+            StatusCode::BAD_REQUEST,
+            &rules.record_type_error,
+            format!("Record Type ID: this ID value isn't valid for the user: {record_type}"),
+            &["RecordTypeId"],
+        ));
+    }
     if let Some(name) = text("UrlName") {
         if !urlname_is_valid(name) {
             return Err(sf_error(
@@ -262,6 +276,16 @@ fn checked_fields(
         }
     }
     Ok(fields)
+}
+
+/// Whether `id` names one of the org's article types, in its 15- or 18-character form.
+fn is_record_type(rules: &Rules, id: &str) -> bool {
+    let short = |id: &str| id.get(..15).map(str::to_string);
+    (id.len() == 15 || id.len() == 18)
+        && rules
+            .record_types
+            .iter()
+            .any(|known| short(known) == short(id))
 }
 
 /// Stores `fields` into `version`, the body through the rich-text field's rules.
@@ -306,6 +330,9 @@ pub async fn create(
         last_published: None,
     };
     version.fields.insert("Language".into(), json!("en_US"));
+    version
+        .fields
+        .insert("RecordTypeId".into(), json!(rules.record_types[0]));
     apply(rules, &mut version, fields, &user);
     org.versions.insert(id.clone(), version);
     let answer = json!({"id": id, "success": true, "errors": []});
@@ -323,6 +350,8 @@ pub async fn describe(State(shared): State<St>) -> Response {
                 ("boolean", 0)
             } else if name == "Summary" {
                 ("textarea", 1000)
+            } else if name == "RecordTypeId" {
+                ("reference", 18)
             } else {
                 ("string", 255)
             };

@@ -12,8 +12,6 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
-use crate::sim::traffic::Traffic;
-
 /// `PublishStatus` of a `Knowledge__kav` version (restricted picklist, never written by clients).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
@@ -86,7 +84,6 @@ pub struct Org {
     /// API requests counted against the allocation, and the allocation.
     pub api_used: u64,
     pub api_max: u64,
-    pub traffic: Traffic,
     next_id: u64,
 }
 
