@@ -327,6 +327,42 @@ fn a_spent_allowance_stops_the_run_and_reports_what_was_done() {
 }
 
 #[test]
+fn an_allowance_spent_right_after_the_last_publish_still_reports_every_article_done() {
+    let sim = Sim::start();
+    let kb = kb_for(&sim);
+    // The scan, then four articles of four requests each (create, data category, publish,
+    // read back): the last read-back is the 17th request, one over the allowance.
+    assert_eq!(control(&sim, "limits", json!({"used": 0, "max": 16})), 204);
+    let (code, report) = publish(&kb, &["--concurrency", "1"]);
+    assert_eq!(code, 0, "{report:#}");
+    for name in ["alpha", "bravo", "charlie", "old"] {
+        assert_eq!(page(&report, name)["outcome"], "done", "{name}: {report:#}");
+        assert!(
+            kb.path()
+                .join(format!(".kb/receipts/salesforce/{name}.json"))
+                .exists(),
+            "{name}"
+        );
+        assert_eq!(articles_named(&sim, name), 1, "{name}");
+    }
+    let warnings = report["targets"][0]["warnings"].to_string();
+    assert!(warnings.contains("16 of its 16 API requests"), "{warnings}");
+    assert!(
+        warnings.contains("1 article(s) were published, but the org's API allowance ran out"),
+        "{warnings}"
+    );
+    assert!(report["targets"][0]["error"].is_null(), "{report:#}");
+
+    // The next run confirms it from its scan, and warns while the allowance runs low.
+    assert_eq!(control(&sim, "limits", json!({"used": 8, "max": 10})), 204);
+    let (code, report) = publish(&kb, &[]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(report["targets"][0]["writes"], 0, "{report:#}");
+    let warnings = report["targets"][0]["warnings"].to_string();
+    assert!(warnings.contains("9 of its 10 API requests"), "{warnings}");
+}
+
+#[test]
 fn check_preflights_url_names_and_body_size_offline() {
     let sim = Sim::start();
     let kb = kb_for(&sim);
