@@ -1,6 +1,7 @@
 //! `kbpub publish --target salesforce` end to end: the real binary against `kbpub sim`'s
 //! Salesforce org over loopback — partner documents become published Knowledge articles with
-//! kbpub's hash, channels and data categories; a re-run writes nothing; an edit updates through a
+//! kbpub's hash, channels, record types and data categories, images and charts inside the body
+//! (kept by the org as its own); a re-run writes nothing; an edit updates through a
 //! new draft; a person's edit is drift until `--force`; obsolete documents are archived;
 //! commit-then-fail faults leave no duplicate article; 403 `REQUEST_LIMIT_EXCEEDED` stops the run
 //! cleanly; and `kbpub check` preflights UrlNames and body sizes offline.
@@ -209,6 +210,65 @@ fn publishes_then_rerun_writes_nothing_then_updates_and_archives() {
 }
 
 #[test]
+fn images_and_charts_travel_inside_the_body_and_salesforce_keeps_them_as_its_own() {
+    const CHART: &str = "<figure class=\"kb-chart\"><svg xmlns=\"http://www.w3.org/2000/svg\" width=\"60\" height=\"30\"><title>Rejection rate</title><polyline points=\"0,30 30,10 60,20\" stroke=\"#c00\" fill=\"none\"/></svg></figure>";
+    const FLOW: &[u8] = b"\x89PNG\r\n\x1a\nnot-really-a-png";
+    let sim = Sim::start();
+    let kb = kb_for(&sim);
+    std::fs::create_dir_all(kb.path().join("content/guides/img")).unwrap();
+    std::fs::write(kb.path().join("content/guides/img/flow.png"), FLOW).unwrap();
+    partner_doc(
+        &kb,
+        "guides/echo.md",
+        "echo",
+        "Echo",
+        "partner",
+        &format!("The flow:\n\n![Flow](img/flow.png)\n\n{CHART}\n"),
+    );
+    approve_all(&kb);
+    let (code, report) = publish(&kb, &[]);
+    assert_eq!(code, 0, "{report:#}");
+    // Sent as `data:` images (reference §1.6 (c)); the org keeps each under its own URL.
+    let echo = online(&sim, "echo");
+    let body = echo["Body__c"].as_str().unwrap();
+    assert!(!body.contains("data:") && !body.contains("<svg"), "{body}");
+    let refids: Vec<&str> = body
+        .split("/servlet/rtaImage?")
+        .skip(1)
+        .map(|rest| {
+            let refid = rest.split("refid=").nth(1).unwrap();
+            &refid[..refid.find(['"', '&']).unwrap_or(refid.len())]
+        })
+        .collect();
+    assert_eq!(refids.len(), 2, "the image and the chart: {body}");
+    let org = Org::connect(&sim);
+    let image = |refid: &str| {
+        let url = format!(
+            "{}/sobjects/Knowledge__kav/{}/richTextImageFields/Body__c/{refid}",
+            org.base,
+            echo["Id"].as_str().unwrap()
+        );
+        let reply = sim
+            .client()
+            .get(url)
+            .bearer_auth(&org.token)
+            .send()
+            .unwrap();
+        assert_eq!(reply.status(), 200);
+        reply.bytes().unwrap().to_vec()
+    };
+    assert_eq!(image(refids[0]), FLOW, "the content image, byte for byte");
+    let chart = image(refids[1]);
+    assert!(chart.starts_with(b"\x89PNG"), "the chart, as a PNG");
+    assert!(chart.len() > 8);
+
+    // The stored body is not the body sent; the hash field says what kbpub wrote.
+    let (code, report) = publish(&kb, &[]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(report["targets"][0]["writes"], 0, "{report:#}");
+}
+
+#[test]
 fn an_article_a_person_edited_is_drift_until_forced() {
     let sim = Sim::start();
     let kb = kb_for(&sim);
@@ -363,7 +423,7 @@ fn an_allowance_spent_right_after_the_last_publish_still_reports_every_article_d
 }
 
 #[test]
-fn check_preflights_url_names_and_body_size_offline() {
+fn check_preflights_url_names_body_size_and_images_offline() {
     let sim = Sim::start();
     let kb = kb_for(&sim);
     partner_doc(
@@ -376,6 +436,15 @@ fn check_preflights_url_names_and_body_size_offline() {
     );
     let big = "word ".repeat(8000);
     partner_doc(&kb, "guides/big.md", "big", "Big", "partner", &big);
+    kb.write("content/guides/scan.bmp", "BM");
+    partner_doc(
+        &kb,
+        "guides/scan.md",
+        "scan",
+        "Scan",
+        "partner",
+        "![Scan](scan.bmp)",
+    );
     let run = kb.run(&["check", "--format", "json"]);
     assert_ne!(run.code(), 0);
     let out = run.stdout();
@@ -386,6 +455,10 @@ fn check_preflights_url_names_and_body_size_offline() {
     assert!(
         out.contains("too-large") && out.contains("Body__c"),
         "{out}"
+    );
+    assert!(
+        out.contains("partner-image") && out.contains("scan.md"),
+        "an image that cannot travel inside the body: {out}"
     );
     let usage = inspect(&sim, "limits");
     assert_eq!(usage["used"], 0, "check is offline: {usage}");

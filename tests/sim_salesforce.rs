@@ -2,7 +2,7 @@
 //! rule of the reference's emulator list it enforces — the token endpoint's JWT bearer and
 //! client-credentials grants, session expiry, REST only on the instance host and only in served
 //! API versions, the Knowledge lifecycle, UrlName, record type and field rules, the unfiltered-query rule per
-//! flag, rich-text rewriting, the API allocation and 403 throttling, commit-then-fail, the SOQL
+//! flag, rich-text rewriting (and the images it keeps), the API allocation and 403 throttling, commit-then-fail, the SOQL
 //! subset and its paging — and the control endpoints tests use (seed, a person's edit).
 
 mod common;
@@ -661,6 +661,47 @@ fn the_rich_text_field_keeps_its_own_html_not_the_html_sent() {
         "data: images are rewritten: {stored}"
     );
     assert!(!stored.contains("data:image"), "{stored}");
+
+    // The image is read back by its refid from the version whose body shows it.
+    let refid = stored
+        .split("refid=")
+        .nth(1)
+        .and_then(|rest| rest.split(['"', '&']).next())
+        .unwrap()
+        .to_string();
+    let image_url = |version: &str, field: &str| {
+        format!(
+            "{}/sobjects/Knowledge__kav/{version}/richTextImageFields/{field}/{refid}",
+            org.base
+        )
+    };
+    let image = sim
+        .client()
+        .get(image_url(&id, "Body__c"))
+        .bearer_auth(&org.token)
+        .send()
+        .unwrap();
+    assert_eq!(image.status(), 200);
+    assert_eq!(image.headers()["content-type"], "image/png");
+    assert_eq!(
+        image.bytes().unwrap().as_ref(),
+        b"\x89PNG\r\n\x1a\n",
+        "the bytes sent"
+    );
+    let other = org.create(article("plain"));
+    for (version, field) in [(other.as_str(), "Body__c"), (id.as_str(), "Summary")] {
+        let reply = call(
+            &sim,
+            Method::GET,
+            &image_url(version, field),
+            &org.token,
+            Value::Null,
+        );
+        assert_eq!(
+            (reply.status, reply.error_code()),
+            (404, "NOT_FOUND".into())
+        );
+    }
 }
 
 #[test]

@@ -266,6 +266,10 @@ pub fn router(args: &SalesforceArgs) -> Result<Router, String> {
             get(knowledge::retrieve).patch(knowledge::update),
         )
         .route(
+            "/sobjects/Knowledge__kav/{id}/richTextImageFields/{field}/{refid}",
+            get(knowledge::rich_text_image),
+        )
+        .route(
             "/sobjects/Knowledge__DataCategorySelection",
             post(knowledge::add_category),
         )
