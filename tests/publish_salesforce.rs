@@ -8,6 +8,7 @@
 
 mod common;
 
+use common::report_page as page;
 use common::salesforce::*;
 use common::*;
 use serde_json::{Value, json};
@@ -54,14 +55,7 @@ fn kb_for(sim: &Sim) -> Kb {
         "content/ops/runbook.md",
         "+++\nid = \"runbook\"\ntitle = \"Runbook\"\ntype = \"sop\"\n+++\n\nInternal only.\n",
     );
-    kb.write(".kb/people.toml", PEOPLE);
-    kb.write(".kb/policy.toml", POLICY);
-    kb.write(
-        ".gitignore",
-        "output/\n.kb/receipts/\n.kb/journal/\ndata/\n",
-    );
-    git(kb.path(), "wes@example.com", &["init", "-q", "-b", "main"]);
-    approve_all(&kb);
+    init_approved(&kb, "output/\n.kb/receipts/\n.kb/journal/\ndata/\n");
     kb
 }
 
@@ -91,15 +85,6 @@ fn publish_env(kb: &Kb, args: &[&str], env: &[(&str, &str)]) -> (i32, Value) {
         "the secret leaked into output"
     );
     (run.code(), run.json())
-}
-
-fn page<'a>(report: &'a Value, doc_id: &str) -> &'a Value {
-    report["targets"][0]["pages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["doc_id"] == doc_id)
-        .unwrap_or_else(|| panic!("{doc_id} not in {report:#}"))
 }
 
 /// Every version the org holds of the article named `url_name`.
@@ -338,14 +323,20 @@ fn writes_that_land_but_fail_leave_no_duplicate_article() {
     assert_eq!(report["targets"][0]["writes"], 0, "{report:#}");
 }
 
-#[test]
-fn a_spent_allowance_stops_the_run_and_reports_what_was_done() {
+/// The knowledge base published one article at a time to an org that allows `max` requests.
+fn publish_with_allowance(max: u64) -> (Sim, Kb, i32, Value) {
     let sim = Sim::start();
     let kb = kb_for(&sim);
+    assert_eq!(control(&sim, "limits", json!({"used": 0, "max": max})), 204);
+    let (code, report) = publish(&kb, &["--concurrency", "1"]);
+    (sim, kb, code, report)
+}
+
+#[test]
+fn a_spent_allowance_stops_the_run_and_reports_what_was_done() {
     // The scan and one article (create, data category, publish, read back) fit; the next
     // request is refused.
-    assert_eq!(control(&sim, "limits", json!({"used": 0, "max": 5})), 204);
-    let (code, report) = publish(&kb, &["--concurrency", "1"]);
+    let (sim, kb, code, report) = publish_with_allowance(5);
     assert_ne!(code, 0, "{report:#}");
     let pages = report["targets"][0]["pages"].as_array().unwrap();
     let with = |outcome: &str| pages.iter().filter(|p| p["outcome"] == outcome).count();
@@ -388,12 +379,9 @@ fn a_spent_allowance_stops_the_run_and_reports_what_was_done() {
 
 #[test]
 fn an_allowance_spent_right_after_the_last_publish_still_reports_every_article_done() {
-    let sim = Sim::start();
-    let kb = kb_for(&sim);
     // The scan, then four articles of four requests each (create, data category, publish,
     // read back): the last read-back is the 17th request, one over the allowance.
-    assert_eq!(control(&sim, "limits", json!({"used": 0, "max": 16})), 204);
-    let (code, report) = publish(&kb, &["--concurrency", "1"]);
+    let (sim, kb, code, report) = publish_with_allowance(16);
     assert_eq!(code, 0, "{report:#}");
     for name in ["alpha", "bravo", "charlie", "old"] {
         assert_eq!(page(&report, name)["outcome"], "done", "{name}: {report:#}");

@@ -23,7 +23,7 @@
 pub mod client;
 pub mod mapping;
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::{Map, Value, json};
@@ -161,7 +161,7 @@ impl Target for Salesforce<'_> {
                 .or_default()
                 .push(version);
         }
-        let by_url_name: HashMap<String, &str> = mapping::documents(site)
+        let by_url_name: HashMap<String, &str> = crate::render::partner::documents(site)
             .into_iter()
             .map(|d| {
                 (
@@ -204,10 +204,12 @@ impl Target for Salesforce<'_> {
             });
         }
         found.sort_by(|a, b| a.remote_id.cmp(&b.remote_id));
-        let on_target: HashSet<&str> = found.iter().filter_map(|f| f.key.as_deref()).collect();
-        let linkable =
-            |p: usize| ctx.gates[p].publishable || on_target.contains(site.pages[p].id.as_str());
-        let desired = mapping::render(ctx.engine, config, ctx.gates, &linkable)?;
+        let desired = mapping::render(
+            ctx.engine,
+            config,
+            ctx.gates,
+            &super::target::linkable(ctx, &found),
+        )?;
         let wanted = desired
             .iter()
             .map(|d| Wanted {
