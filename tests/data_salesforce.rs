@@ -282,6 +282,30 @@ fn hostile_crm_strings_show_as_text_and_inject_nothing() {
 }
 
 #[test]
+fn crm_data_holding_the_access_token_is_never_stored() {
+    let sim = Sim::start(&["--salesforce-echo-token"]);
+    let kb = kb_with_crm(&sim, CLIENT_CREDENTIALS);
+    let run = kb
+        .run_env(
+            &["data", "pull", "--source", "crm"],
+            &[("SF_SECRET", SECRET)],
+        )
+        .fails_with(1);
+    assert!(
+        run.stderr()
+            .contains("the data holds the access token itself; refusing to store it"),
+        "{}",
+        run.stderr()
+    );
+    assert!(
+        !run.stderr().contains("00D000000000001!"),
+        "the token is not shown: {}",
+        run.stderr()
+    );
+    assert!(!kb.path().join("data/crm.json").exists());
+}
+
+#[test]
 fn refused_credentials_and_invalid_records_fail_the_pull_naming_what_to_fix() {
     let sim = Sim::start(&[]);
     let kb = kb_with_crm(&sim, CLIENT_CREDENTIALS);

@@ -773,6 +773,20 @@ fn injected_faults_answer_salesforce_errors_and_commit_then_fail_keeps_the_write
 }
 
 #[test]
+fn the_echo_token_fault_puts_the_callers_token_in_every_name() {
+    let sim = Sim::start_with(&["--salesforce-echo-token"]);
+    let org = Org::connect(&sim);
+    let reply = org.query("SELECT Id, Name FROM Account");
+    let records = reply.body["records"].as_array().unwrap();
+    assert!(!records.is_empty(), "{}", reply.body);
+    assert!(
+        records.iter().all(|r| r["Name"] == org.token.as_str()),
+        "{}",
+        reply.body
+    );
+}
+
+#[test]
 fn draft_updates_honour_if_unmodified_since() {
     let sim = Sim::start();
     let org = Org::connect(&sim);

@@ -251,10 +251,12 @@ impl Fields {
     }
 }
 
-/// The CRM part of a snapshot, and how many query batches it took.
+/// The CRM part of a snapshot, how many query batches it took, and the access tokens used (to
+/// check they did not end up in the data).
 pub struct Pulled {
     pub crm: Crm,
     pub pages: usize,
+    pub tokens: Vec<crate::net::Secret>,
 }
 
 /// Pulls the CRM part of a snapshot; `events` hears every batch (a page of `accounts`,
@@ -351,5 +353,6 @@ pub async fn pull(
     Ok(Pulled {
         crm,
         pages: reporter.pages.into_inner(),
+        tokens: oauth.tokens(),
     })
 }

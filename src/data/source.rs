@@ -63,11 +63,11 @@ impl From<FetchError> for SourceError {
     }
 }
 
-/// A fetched snapshot, the token used (to check it did not end up in the data), and how many
+/// A fetched snapshot, the credentials used (to check none ended up in the data), and how many
 /// pages the ETag cache answered.
 pub struct Fetched {
     pub snapshot: Snapshot,
-    pub token: Option<Secret>,
+    pub tokens: Vec<Secret>,
     pub pages: usize,
     pub not_modified: usize,
 }
@@ -100,7 +100,7 @@ pub async fn fetch(
                 })?;
             Ok(Fetched {
                 snapshot,
-                token: None,
+                tokens: Vec::new(),
                 pages: 1,
                 not_modified: 0,
             })
@@ -162,7 +162,7 @@ async fn fetch_trading_grid(
     );
     Ok(Fetched {
         snapshot,
-        token: Some(token),
+        tokens: vec![token],
         pages,
         not_modified,
     })
@@ -194,14 +194,14 @@ async fn fetch_salesforce(
         crm: pulled.crm,
         ..Snapshot::from_records(&source.name, "1.0", as_of, false, vec![], vec![], vec![])
     };
-    let token = source
+    let secret = source
         .secret_env
         .as_deref()
         .and_then(|env| std::env::var(env).ok())
         .map(Secret::new);
     Ok(Fetched {
         snapshot,
-        token,
+        tokens: pulled.tokens.into_iter().chain(secret).collect(),
         pages: pulled.pages,
         not_modified: 0,
     })

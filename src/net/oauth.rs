@@ -196,6 +196,8 @@ pub struct OAuth {
     token_client: Client,
     session: tokio::sync::Mutex<Option<Arc<Session>>>,
     grants: AtomicU32,
+    /// Every access token granted, to keep out of what is stored.
+    tokens: std::sync::Mutex<Vec<Secret>>,
 }
 
 /// Whether a URL may carry a credential: https, or http to this machine only.
@@ -319,12 +321,21 @@ impl OAuth {
             token_client,
             session: tokio::sync::Mutex::new(None),
             grants: AtomicU32::new(0),
+            tokens: std::sync::Mutex::default(),
         })
     }
 
     /// Grants made so far (the first, and any after an expired session).
     pub fn grants(&self) -> u32 {
         self.grants.load(Ordering::Relaxed)
+    }
+
+    /// Every access token granted so far.
+    pub fn tokens(&self) -> Vec<Secret> {
+        self.tokens
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// The cached session, granted first if there is none.
@@ -430,6 +441,10 @@ impl OAuth {
                 return Err(OAuthError::Http(e));
             }
         };
+        self.tokens
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Secret::new(answer.access_token.clone()));
         let instance_url = check_url("the token response's instance_url", &answer.instance_url)?;
         let client = Client::new(&Auth::Bearer(answer.access_token), self.settings.clone())
             .map_err(OAuthError::Setup)?;

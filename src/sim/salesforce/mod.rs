@@ -143,6 +143,10 @@ pub struct SalesforceArgs {
         value_name = "CODE"
     )]
     pub salesforce_record_type_error: String,
+    /// Fault: the `Name` of every row a query returns is the caller's access token (a client
+    /// must not store it)
+    #[arg(long)]
+    pub salesforce_echo_token: bool,
 }
 
 /// The rules the org runs with, from the flags.
@@ -168,6 +172,7 @@ pub struct Rules {
     pub multilingual: bool,
     pub record_types: Vec<String>,
     pub record_type_error: String,
+    pub echo_token: bool,
 }
 
 pub struct Shared {
@@ -235,6 +240,7 @@ fn rules(args: &SalesforceArgs) -> Result<Rules, String> {
         multilingual: args.salesforce_multilingual,
         record_types: args.salesforce_record_types.clone(),
         record_type_error: args.salesforce_record_type_error.clone(),
+        echo_token: args.salesforce_echo_token,
     })
 }
 
