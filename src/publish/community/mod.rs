@@ -114,12 +114,8 @@ impl Target for Community<'_> {
             .await
             .map_err(|e| format!("cannot reach the community: {e}"))?;
         let found = found_articles(&scanned, site);
-        let desired = mapping::render(
-            ctx.engine,
-            config,
-            ctx.gates,
-            &super::target::linkable(ctx, &found),
-        )?;
+        let linkable = super::target::linkable(ctx, &found);
+        let desired = mapping::render(ctx.engine, config, ctx.gates, &linkable)?;
         let wanted = desired
             .iter()
             .map(|d| Wanted {

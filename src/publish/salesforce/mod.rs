@@ -204,12 +204,8 @@ impl Target for Salesforce<'_> {
             });
         }
         found.sort_by(|a, b| a.remote_id.cmp(&b.remote_id));
-        let desired = mapping::render(
-            ctx.engine,
-            config,
-            ctx.gates,
-            &super::target::linkable(ctx, &found),
-        )?;
+        let linkable = super::target::linkable(ctx, &found);
+        let desired = mapping::render(ctx.engine, config, ctx.gates, &linkable)?;
         let wanted = desired
             .iter()
             .map(|d| Wanted {
