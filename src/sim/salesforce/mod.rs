@@ -35,6 +35,9 @@ pub const NEWEST_VERSION: u32 = 67;
 /// Versions below 31.0 are retired (reference §1.1.4): 410.
 pub const OLDEST_VERSION: u32 = 31;
 
+/// The org's article types (`RecordTypeId`s) unless `--salesforce-record-types` names others.
+const RECORD_TYPES: &str = "012000000000001AAA,012000000000002AAA,012000000000003AAA";
+
 /// What an unfiltered `Knowledge__kav` query does (reference §6: the object reference and the
 /// Knowledge developer guide disagree).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -129,12 +132,7 @@ pub struct SalesforceArgs {
     pub salesforce_multilingual: bool,
     /// The article types (`RecordTypeId`s) of Knowledge__kav; the first is the default a
     /// create without one gets
-    #[arg(
-        long,
-        value_delimiter = ',',
-        default_value = "012000000000001AAA,012000000000002AAA,012000000000003AAA",
-        value_name = "IDS"
-    )]
+    #[arg(long, value_delimiter = ',', default_value = RECORD_TYPES, value_name = "IDS")]
     pub salesforce_record_types: Vec<String>,
     /// errorCode for a `RecordTypeId` that is not one of the org's article types (unverified)
     #[arg(
