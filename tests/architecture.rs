@@ -47,11 +47,6 @@ const KNOWN_EXCEPTIONS: &[(&str, &str, &str)] = &[
         "data",
         "the Trading Grid simulator generates the client's contract types; it needs its own",
     ),
-    (
-        "src/net/oauth.rs",
-        "sim",
-        "its unit tests serve the Salesforce simulator in-process as the token endpoint; they belong in tests/",
-    ),
 ];
 
 fn layer_of(module: &str) -> Option<usize> {

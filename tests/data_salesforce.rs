@@ -97,12 +97,25 @@ fn accounts_contacts_and_open_cases_are_pulled_page_by_page_and_shown_on_partner
         ["00001001", "00001002", "00001003"],
         "open exception cases only"
     );
-    // 5 accounts, 5 contacts and 3 cases in batches of 2: 3 + 3 + 2 queries.
-    assert!(
-        stats(&sim)["requests"]["GET"].as_u64().unwrap() >= 8,
-        "{}",
-        stats(&sim)
-    );
+    // 5 accounts, 5 contacts and 3 cases in batches of 2: 3 + 3 + 2 queries, each batch a
+    // page of progress, as Trading Grid reports its pages.
+    assert!(stats(&sim)["GET"].as_u64().unwrap() >= 8, "{}", stats(&sim));
+    let stderr = run.stderr();
+    for line in [
+        "crm: accounts 5 records, 3 pages",
+        "crm: contacts 5 records, 3 pages",
+        "crm: cases 3 records, 2 pages",
+    ] {
+        assert!(stderr.lines().any(|l| l == line), "{line}: {stderr}");
+    }
+    let report = kb
+        .run_env(
+            &["data", "pull", "--source", "crm", "--format", "json"],
+            &[("SF_SECRET", SECRET)],
+        )
+        .ok()
+        .json();
+    assert_eq!(report["sources"][0]["pages"], 8, "{report:#}");
     let tg_snapshot = std::fs::read_to_string(kb.path().join("data/trading-grid.json")).unwrap();
     assert!(
         !tg_snapshot.contains("\"crm\""),
@@ -266,6 +279,30 @@ fn hostile_crm_strings_show_as_text_and_inject_nothing() {
         check.contains("{{ get_env(name=\"HOME\") }}"),
         "template syntax is text: {check}"
     );
+}
+
+#[test]
+fn crm_data_holding_the_access_token_is_never_stored() {
+    let sim = Sim::start(&["--salesforce-echo-token"]);
+    let kb = kb_with_crm(&sim, CLIENT_CREDENTIALS);
+    let run = kb
+        .run_env(
+            &["data", "pull", "--source", "crm"],
+            &[("SF_SECRET", SECRET)],
+        )
+        .fails_with(1);
+    assert!(
+        run.stderr()
+            .contains("the data holds the access token itself; refusing to store it"),
+        "{}",
+        run.stderr()
+    );
+    assert!(
+        !run.stderr().contains("00D000000000001!"),
+        "the token is not shown: {}",
+        run.stderr()
+    );
+    assert!(!kb.path().join("data/crm.json").exists());
 }
 
 #[test]

@@ -6,6 +6,7 @@
 mod common;
 
 use common::community::*;
+use common::report_page as page;
 use common::*;
 use serde_json::{Value, json};
 
@@ -46,14 +47,7 @@ fn kb_for(sim: &Sim) -> Kb {
         "content/ops/runbook.md",
         "+++\nid = \"runbook\"\ntitle = \"Runbook\"\ntype = \"sop\"\n+++\n\nInternal only.\n",
     );
-    kb.write(".kb/people.toml", PEOPLE);
-    kb.write(".kb/policy.toml", POLICY);
-    kb.write(
-        ".gitignore",
-        "output/\noutput-partner/\n.kb/receipts/\ndata/\n",
-    );
-    git(kb.path(), "wes@example.com", &["init", "-q", "-b", "main"]);
-    approve_all(&kb);
+    init_approved(&kb, "output/\noutput-partner/\n.kb/receipts/\ndata/\n");
     kb
 }
 
@@ -99,15 +93,6 @@ fn publish(kb: &Kb, args: &[&str]) -> Run {
 fn json_publish(kb: &Kb, args: &[&str]) -> (i32, Value) {
     let run = publish(kb, &[&["--format", "json"], args].concat());
     (run.code(), run.json())
-}
-
-fn page<'a>(report: &'a Value, doc_id: &str) -> &'a Value {
-    report["targets"][0]["pages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["doc_id"] == doc_id)
-        .unwrap_or_else(|| panic!("{doc_id} not in {report:#}"))
 }
 
 #[test]

@@ -1,12 +1,14 @@
 //! `kbpub publish --target salesforce` end to end: the real binary against `kbpub sim`'s
 //! Salesforce org over loopback — partner documents become published Knowledge articles with
-//! kbpub's hash, channels and data categories; a re-run writes nothing; an edit updates through a
+//! kbpub's hash, channels, record types and data categories, images and charts inside the body
+//! (kept by the org as its own); a re-run writes nothing; an edit updates through a
 //! new draft; a person's edit is drift until `--force`; obsolete documents are archived;
 //! commit-then-fail faults leave no duplicate article; 403 `REQUEST_LIMIT_EXCEEDED` stops the run
 //! cleanly; and `kbpub check` preflights UrlNames and body sizes offline.
 
 mod common;
 
+use common::report_page as page;
 use common::salesforce::*;
 use common::*;
 use serde_json::{Value, json};
@@ -53,14 +55,7 @@ fn kb_for(sim: &Sim) -> Kb {
         "content/ops/runbook.md",
         "+++\nid = \"runbook\"\ntitle = \"Runbook\"\ntype = \"sop\"\n+++\n\nInternal only.\n",
     );
-    kb.write(".kb/people.toml", PEOPLE);
-    kb.write(".kb/policy.toml", POLICY);
-    kb.write(
-        ".gitignore",
-        "output/\n.kb/receipts/\n.kb/journal/\ndata/\n",
-    );
-    git(kb.path(), "wes@example.com", &["init", "-q", "-b", "main"]);
-    approve_all(&kb);
+    init_approved(&kb, "output/\n.kb/receipts/\n.kb/journal/\ndata/\n");
     kb
 }
 
@@ -72,28 +67,24 @@ fn partner_doc(kb: &Kb, path: &str, id: &str, title: &str, kind: &str, body: &st
 }
 
 fn publish(kb: &Kb, args: &[&str]) -> (i32, Value) {
+    publish_env(kb, args, &[])
+}
+
+/// `publish` with more environment variables than the credentials.
+fn publish_env(kb: &Kb, args: &[&str], env: &[(&str, &str)]) -> (i32, Value) {
     let run = kb.run_env(
         &[
             &["publish", "--target", "salesforce", "--format", "json"],
             args,
         ]
         .concat(),
-        &ENV,
+        &[&ENV[..], env].concat(),
     );
     assert!(
         !run.stdout().contains(CONSUMER_SECRET) && !run.stderr().contains(CONSUMER_SECRET),
         "the secret leaked into output"
     );
     (run.code(), run.json())
-}
-
-fn page<'a>(report: &'a Value, doc_id: &str) -> &'a Value {
-    report["targets"][0]["pages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["doc_id"] == doc_id)
-        .unwrap_or_else(|| panic!("{doc_id} not in {report:#}"))
 }
 
 /// Every version the org holds of the article named `url_name`.
@@ -204,6 +195,65 @@ fn publishes_then_rerun_writes_nothing_then_updates_and_archives() {
 }
 
 #[test]
+fn images_and_charts_travel_inside_the_body_and_salesforce_keeps_them_as_its_own() {
+    const CHART: &str = "<figure class=\"kb-chart\"><svg xmlns=\"http://www.w3.org/2000/svg\" width=\"60\" height=\"30\"><title>Rejection rate</title><polyline points=\"0,30 30,10 60,20\" stroke=\"#c00\" fill=\"none\"/></svg></figure>";
+    const FLOW: &[u8] = b"\x89PNG\r\n\x1a\nnot-really-a-png";
+    let sim = Sim::start();
+    let kb = kb_for(&sim);
+    std::fs::create_dir_all(kb.path().join("content/guides/img")).unwrap();
+    std::fs::write(kb.path().join("content/guides/img/flow.png"), FLOW).unwrap();
+    partner_doc(
+        &kb,
+        "guides/echo.md",
+        "echo",
+        "Echo",
+        "partner",
+        &format!("The flow:\n\n![Flow](img/flow.png)\n\n{CHART}\n"),
+    );
+    approve_all(&kb);
+    let (code, report) = publish(&kb, &[]);
+    assert_eq!(code, 0, "{report:#}");
+    // Sent as `data:` images (reference §1.6 (c)); the org keeps each under its own URL.
+    let echo = online(&sim, "echo");
+    let body = echo["Body__c"].as_str().unwrap();
+    assert!(!body.contains("data:") && !body.contains("<svg"), "{body}");
+    let refids: Vec<&str> = body
+        .split("/servlet/rtaImage?")
+        .skip(1)
+        .map(|rest| {
+            let refid = rest.split("refid=").nth(1).unwrap();
+            &refid[..refid.find(['"', '&']).unwrap_or(refid.len())]
+        })
+        .collect();
+    assert_eq!(refids.len(), 2, "the image and the chart: {body}");
+    let org = Org::connect(&sim);
+    let image = |refid: &str| {
+        let url = format!(
+            "{}/sobjects/Knowledge__kav/{}/richTextImageFields/Body__c/{refid}",
+            org.base,
+            echo["Id"].as_str().unwrap()
+        );
+        let reply = sim
+            .client()
+            .get(url)
+            .bearer_auth(&org.token)
+            .send()
+            .unwrap();
+        assert_eq!(reply.status(), 200);
+        reply.bytes().unwrap().to_vec()
+    };
+    assert_eq!(image(refids[0]), FLOW, "the content image, byte for byte");
+    let chart = image(refids[1]);
+    assert!(chart.starts_with(b"\x89PNG"), "the chart, as a PNG");
+    assert!(chart.len() > 8);
+
+    // The stored body is not the body sent; the hash field says what kbpub wrote.
+    let (code, report) = publish(&kb, &[]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(report["targets"][0]["writes"], 0, "{report:#}");
+}
+
+#[test]
 fn an_article_a_person_edited_is_drift_until_forced() {
     let sim = Sim::start();
     let kb = kb_for(&sim);
@@ -273,14 +323,20 @@ fn writes_that_land_but_fail_leave_no_duplicate_article() {
     assert_eq!(report["targets"][0]["writes"], 0, "{report:#}");
 }
 
-#[test]
-fn a_spent_allowance_stops_the_run_and_reports_what_was_done() {
+/// The knowledge base published one article at a time to an org that allows `max` requests.
+fn publish_with_allowance(max: u64) -> (Sim, Kb, i32, Value) {
     let sim = Sim::start();
     let kb = kb_for(&sim);
+    assert_eq!(control(&sim, "limits", json!({"used": 0, "max": max})), 204);
+    let (code, report) = publish(&kb, &["--concurrency", "1"]);
+    (sim, kb, code, report)
+}
+
+#[test]
+fn a_spent_allowance_stops_the_run_and_reports_what_was_done() {
     // The scan and one article (create, data category, publish, read back) fit; the next
     // request is refused.
-    assert_eq!(control(&sim, "limits", json!({"used": 0, "max": 5})), 204);
-    let (code, report) = publish(&kb, &["--concurrency", "1"]);
+    let (sim, kb, code, report) = publish_with_allowance(5);
     assert_ne!(code, 0, "{report:#}");
     let pages = report["targets"][0]["pages"].as_array().unwrap();
     let with = |outcome: &str| pages.iter().filter(|p| p["outcome"] == outcome).count();
@@ -301,7 +357,7 @@ fn a_spent_allowance_stops_the_run_and_reports_what_was_done() {
     assert!(warnings.contains("5 of its 5 API requests"), "{report:#}");
     // Five requests counted, one refused, and nothing sent after the refusal.
     let stats = inspect(&sim, "stats");
-    let sent: u64 = stats["requests"]
+    let sent: u64 = stats
         .as_object()
         .unwrap()
         .values()
@@ -322,7 +378,40 @@ fn a_spent_allowance_stops_the_run_and_reports_what_was_done() {
 }
 
 #[test]
-fn check_preflights_url_names_and_body_size_offline() {
+fn an_allowance_spent_right_after_the_last_publish_still_reports_every_article_done() {
+    // The scan, then four articles of four requests each (create, data category, publish,
+    // read back): the last read-back is the 17th request, one over the allowance.
+    let (sim, kb, code, report) = publish_with_allowance(16);
+    assert_eq!(code, 0, "{report:#}");
+    for name in ["alpha", "bravo", "charlie", "old"] {
+        assert_eq!(page(&report, name)["outcome"], "done", "{name}: {report:#}");
+        assert!(
+            kb.path()
+                .join(format!(".kb/receipts/salesforce/{name}.json"))
+                .exists(),
+            "{name}"
+        );
+        assert_eq!(articles_named(&sim, name), 1, "{name}");
+    }
+    let warnings = report["targets"][0]["warnings"].to_string();
+    assert!(warnings.contains("16 of its 16 API requests"), "{warnings}");
+    assert!(
+        warnings.contains("1 article(s) were published, but the org's API allowance ran out"),
+        "{warnings}"
+    );
+    assert!(report["targets"][0]["error"].is_null(), "{report:#}");
+
+    // The next run confirms it from its scan, and warns while the allowance runs low.
+    assert_eq!(control(&sim, "limits", json!({"used": 8, "max": 10})), 204);
+    let (code, report) = publish(&kb, &[]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(report["targets"][0]["writes"], 0, "{report:#}");
+    let warnings = report["targets"][0]["warnings"].to_string();
+    assert!(warnings.contains("9 of its 10 API requests"), "{warnings}");
+}
+
+#[test]
+fn check_preflights_url_names_body_size_and_images_offline() {
     let sim = Sim::start();
     let kb = kb_for(&sim);
     partner_doc(
@@ -335,6 +424,15 @@ fn check_preflights_url_names_and_body_size_offline() {
     );
     let big = "word ".repeat(8000);
     partner_doc(&kb, "guides/big.md", "big", "Big", "partner", &big);
+    kb.write("content/guides/scan.bmp", "BM");
+    partner_doc(
+        &kb,
+        "guides/scan.md",
+        "scan",
+        "Scan",
+        "partner",
+        "![Scan](scan.bmp)",
+    );
     let run = kb.run(&["check", "--format", "json"]);
     assert_ne!(run.code(), 0);
     let out = run.stdout();
@@ -346,6 +444,130 @@ fn check_preflights_url_names_and_body_size_offline() {
         out.contains("too-large") && out.contains("Body__c"),
         "{out}"
     );
-    let stats = inspect(&sim, "stats");
-    assert_eq!(stats["api_used"], 0, "check is offline: {stats}");
+    assert!(
+        out.contains("partner-image") && out.contains("scan.md"),
+        "an image that cannot travel inside the body: {out}"
+    );
+    let usage = inspect(&sim, "limits");
+    assert_eq!(usage["used"], 0, "check is offline: {usage}");
+}
+
+#[test]
+fn record_types_by_section_then_type_then_default_reach_the_articles() {
+    let sim = Sim::start();
+    let kb = kb_for(&sim);
+    partner_doc(&kb, "special/delta.md", "delta", "Delta", "notice", "Four.");
+    approve_all(&kb);
+    // Set from the environment (`KBPUB_SALESFORCE_*`), as a CI job would per org.
+    let placement = [
+        ("KBPUB_SALESFORCE_RECORD_TYPE", "012000000000001AAA"),
+        (
+            "KBPUB_SALESFORCE_TYPES__NOTICE__RECORD_TYPE",
+            "012000000000002AAA",
+        ),
+        (
+            "KBPUB_SALESFORCE_SECTIONS__SPECIAL__RECORD_TYPE",
+            "012000000000003AAA",
+        ),
+    ];
+    let (code, report) = publish_env(&kb, &[], &placement);
+    assert_eq!(code, 0, "{report:#}");
+    let record_type = |name: &str| online(&sim, name)["RecordTypeId"].clone();
+    assert_eq!(record_type("alpha"), "012000000000001AAA", "the default");
+    assert_eq!(record_type("charlie"), "012000000000002AAA", "by type");
+    assert_eq!(
+        record_type("delta"),
+        "012000000000003AAA",
+        "the section before the type"
+    );
+
+    // Another type for notices: those articles are written again, the rest left alone.
+    let moved = [
+        placement[0],
+        placement[2],
+        (
+            "KBPUB_SALESFORCE_TYPES__NOTICE__RECORD_TYPE",
+            "012000000000001AAA",
+        ),
+    ];
+    let (code, report) = publish_env(&kb, &[], &moved);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(page(&report, "charlie")["action"], "update");
+    assert_eq!(page(&report, "alpha")["action"], "unchanged");
+    assert_eq!(page(&report, "delta")["action"], "unchanged");
+    assert_eq!(record_type("charlie"), "012000000000001AAA");
+
+    // A record type the org does not have is Salesforce's refusal, named on the page.
+    let unknown = [(
+        "KBPUB_SALESFORCE_TYPES__NOTICE__RECORD_TYPE",
+        "012000000000009AAA",
+    )];
+    let (code, report) = publish_env(&kb, &[], &unknown);
+    assert_ne!(code, 0, "{report:#}");
+    let charlie = page(&report, "charlie");
+    assert_eq!(charlie["outcome"], "failed", "{charlie:#}");
+    assert!(
+        charlie["error"]
+            .as_str()
+            .unwrap()
+            .contains("INVALID_CROSS_REFERENCE_KEY"),
+        "{charlie:#}"
+    );
+    assert_eq!(record_type("charlie"), "012000000000001AAA");
+}
+
+#[test]
+fn prune_archives_kbpubs_articles_whose_documents_are_gone_never_a_persons() {
+    let sim = Sim::start();
+    let kb = kb_for(&sim);
+    assert_eq!(publish(&kb, &[]).0, 0);
+    // A person's own article in the org, and a person's edit of kbpub's `old`.
+    let org = Org::connect(&sim);
+    let own = org.create(json!({"Title": "Holiday hours", "UrlName": "holiday-hours",
+        "IsVisibleInPrm": true, "Body__c": "<p>Closed on the 25th.</p>"}));
+    assert_eq!(
+        org.set_status(&own, json!({"publishStatus": "Online"}))
+            .status,
+        204
+    );
+    let status = control(
+        &sim,
+        "edit",
+        json!({"UrlName": "old", "fields": {"Summary": "Kept by a person."}, "publish": true}),
+    );
+    assert_eq!(status, 204);
+    std::fs::remove_file(kb.path().join("content/guides/charlie.md")).unwrap();
+    std::fs::remove_file(kb.path().join("content/guides/old.md")).unwrap();
+    approve_all(&kb);
+
+    let (code, report) = publish(&kb, &[]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(page(&report, "charlie")["action"], "orphan", "{report:#}");
+    assert_eq!(report["targets"][0]["writes"], 0, "{report:#}");
+    online(&sim, "charlie");
+
+    let (code, report) = publish(&kb, &["--prune"]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(page(&report, "charlie")["action"], "prune", "{report:#}");
+    assert_eq!(page(&report, "charlie")["outcome"], "done", "{report:#}");
+    let charlie = versions(&sim, "charlie");
+    assert!(
+        charlie.iter().all(|v| v["PublishStatus"] == "Archived"),
+        "{charlie:#?}"
+    );
+    let pages = report["targets"][0]["pages"].to_string();
+    assert!(
+        !pages.contains("\"old\"") && !pages.contains("holiday-hours"),
+        "a person's articles are not kbpub's to prune: {report:#}"
+    );
+    assert_eq!(
+        online(&sim, "old")["Summary"],
+        "Kept by a person.",
+        "the article a person edited stays online"
+    );
+    online(&sim, "holiday-hours");
+    online(&sim, "alpha");
+
+    let (_, report) = publish(&kb, &["--prune"]);
+    assert_eq!(report["targets"][0]["writes"], 0, "{report:#}");
 }

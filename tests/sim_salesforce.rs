@@ -1,8 +1,8 @@
 //! `kbpub sim`'s Salesforce org, tested on its own over raw HTTP (no kbpub client code): each
 //! rule of the reference's emulator list it enforces — the token endpoint's JWT bearer and
 //! client-credentials grants, session expiry, REST only on the instance host and only in served
-//! API versions, the Knowledge lifecycle, UrlName and field rules, the unfiltered-query rule per
-//! flag, rich-text rewriting, the API allocation and 403 throttling, commit-then-fail, the SOQL
+//! API versions, the Knowledge lifecycle, UrlName, record type and field rules, the unfiltered-query rule per
+//! flag, rich-text rewriting (and the images it keeps), the API allocation and 403 throttling, commit-then-fail, the SOQL
 //! subset and its paging — and the control endpoints tests use (seed, a person's edit).
 
 mod common;
@@ -532,6 +532,60 @@ fn field_limits_required_fields_and_unknown_fields_are_refused() {
 }
 
 #[test]
+fn record_types_are_the_orgs_article_types_and_a_create_without_one_gets_the_default() {
+    let sim = Sim::start_with(&[
+        "--salesforce-record-types",
+        "012000000000007AAA,012000000000008AAA",
+    ]);
+    let org = Org::connect(&sim);
+    let default = org.create(article("typeless"));
+    assert_eq!(org.version(&default)["RecordTypeId"], "012000000000007AAA");
+    let mut typed = article("typed");
+    typed["RecordTypeId"] = json!("012000000000008");
+    let id = org.create(typed);
+    assert_eq!(
+        org.version(&id)["RecordTypeId"],
+        "012000000000008",
+        "the 15-character form names the same type"
+    );
+    let path = format!("/sobjects/Knowledge__kav/{id}");
+    let reply = org.send(
+        Method::PATCH,
+        &path,
+        json!({"RecordTypeId": "012000000000007AAA"}),
+    );
+    assert_eq!(reply.status, 204, "a draft changes type: {}", reply.body);
+    let mut unknown = article("unknown-type");
+    unknown["RecordTypeId"] = json!("012000000000009AAA");
+    let reply = org.send(Method::POST, "/sobjects/Knowledge__kav", unknown);
+    assert_eq!(
+        (reply.status, reply.error_code()),
+        (400, "INVALID_CROSS_REFERENCE_KEY".into())
+    );
+    assert_eq!(reply.body[0]["fields"], json!(["RecordTypeId"]));
+    let reply = org.send(Method::PATCH, &path, json!({"RecordTypeId": 12}));
+    assert_eq!(reply.error_code(), "JSON_PARSER_ERROR");
+    assert_eq!(org.version(&id)["RecordTypeId"], "012000000000007AAA");
+    let describe = org.get("/sobjects/Knowledge__kav/describe");
+    assert!(
+        describe.body["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["name"] == "RecordTypeId" && f["updateable"] == true),
+        "{}",
+        describe.body
+    );
+
+    let other_code = Sim::start_with(&["--salesforce-record-type-error", "INVALID_FIELD"]);
+    let org = Org::connect(&other_code);
+    let mut unknown = article("unknown-type");
+    unknown["RecordTypeId"] = json!("012000000000009AAA");
+    let reply = org.send(Method::POST, "/sobjects/Knowledge__kav", unknown);
+    assert_eq!(reply.error_code(), "INVALID_FIELD");
+}
+
+#[test]
 fn an_unfiltered_knowledge_query_follows_the_api_version_rule_of_its_flag() {
     let soql = "SELECT Id, PublishStatus FROM Knowledge__kav WHERE Language = 'en_US'";
     let statuses = |reply: &Reply| {
@@ -607,6 +661,47 @@ fn the_rich_text_field_keeps_its_own_html_not_the_html_sent() {
         "data: images are rewritten: {stored}"
     );
     assert!(!stored.contains("data:image"), "{stored}");
+
+    // The image is read back by its refid from the version whose body shows it.
+    let refid = stored
+        .split("refid=")
+        .nth(1)
+        .and_then(|rest| rest.split(['"', '&']).next())
+        .unwrap()
+        .to_string();
+    let image_url = |version: &str, field: &str| {
+        format!(
+            "{}/sobjects/Knowledge__kav/{version}/richTextImageFields/{field}/{refid}",
+            org.base
+        )
+    };
+    let image = sim
+        .client()
+        .get(image_url(&id, "Body__c"))
+        .bearer_auth(&org.token)
+        .send()
+        .unwrap();
+    assert_eq!(image.status(), 200);
+    assert_eq!(image.headers()["content-type"], "image/png");
+    assert_eq!(
+        image.bytes().unwrap().as_ref(),
+        b"\x89PNG\r\n\x1a\n",
+        "the bytes sent"
+    );
+    let other = org.create(article("plain"));
+    for (version, field) in [(other.as_str(), "Body__c"), (id.as_str(), "Summary")] {
+        let reply = call(
+            &sim,
+            Method::GET,
+            &image_url(version, field),
+            &org.token,
+            Value::Null,
+        );
+        assert_eq!(
+            (reply.status, reply.error_code()),
+            (404, "NOT_FOUND".into())
+        );
+    }
 }
 
 #[test]
@@ -630,7 +725,7 @@ fn the_api_allocation_runs_out_into_403_request_limit_exceeded_without_retry_aft
         );
         assert!(refused.headers.get("retry-after").is_none());
     }
-    assert_eq!(inspect(&sim, "stats")["api_used"], 10);
+    assert_eq!(inspect(&sim, "limits")["used"], 10);
 }
 
 #[test]
@@ -674,7 +769,21 @@ fn injected_faults_answer_salesforce_errors_and_commit_then_fail_keeps_the_write
         "About landed",
         "a refused write changes nothing"
     );
-    assert!(inspect(&sim, "stats")["requests"]["POST"].as_u64().unwrap() >= 1);
+    assert!(inspect(&sim, "stats")["POST"].as_u64().unwrap() >= 1);
+}
+
+#[test]
+fn the_echo_token_fault_puts_the_callers_token_in_every_name() {
+    let sim = Sim::start_with(&["--salesforce-echo-token"]);
+    let org = Org::connect(&sim);
+    let reply = org.query("SELECT Id, Name FROM Account");
+    let records = reply.body["records"].as_array().unwrap();
+    assert!(!records.is_empty(), "{}", reply.body);
+    assert!(
+        records.iter().all(|r| r["Name"] == org.token.as_str()),
+        "{}",
+        reply.body
+    );
 }
 
 #[test]

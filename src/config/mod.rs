@@ -225,7 +225,7 @@ mod tests {
         )
     }
 
-    const PUBLISHING: &str = "[confluence]\nbase_url = \"https://staging.example.com/wiki\"\ntoken_env = \"KBPUB_CONFLUENCE_TOKEN\"\ndefault_space = \"OPS\"\n\n[confluence.spaces.OPS]\nparent = \"1\"\n\n[[data.sources]]\nname = \"trading-grid\"\nkind = \"trading-grid\"\nurl = \"https://tg.staging\"\ntoken_env = \"TG\"\n";
+    const PUBLISHING: &str = "[confluence]\nbase_url = \"https://staging.example.com/wiki\"\ntoken_env = \"KBPUB_CONFLUENCE_TOKEN\"\ndefault_space = \"OPS\"\n\n[confluence.spaces.OPS]\nparent = \"1\"\n\n[[data.sources]]\nname = \"trading-grid\"\nkind = \"trading-grid\"\nurl = \"https://tg.staging\"\ntoken_env = \"TG\"\n\n[salesforce]\nlogin_url = \"https://staging.my.salesforce.com\"\nflow = \"client-credentials\"\nclient_id_env = \"KBPUB_SALESFORCE_CLIENT_ID\"\nclient_secret_env = \"SF_SECRET\"\nusername = \"kbpub@acme.example\"\narticle_url = \"https://partners.example.com/s/article/{url_name}\"\nbody_field = \"Body__c\"\nhash_field = \"Kbpub_Hash__c\"\n";
 
     #[test]
     fn environment_variables_override_settings_by_name() {
@@ -244,6 +244,19 @@ mod tests {
                     "https://c.example.com/a/{id}",
                 ),
                 ("KBPUB_COMMUNITY_DEFAULT_CATEGORY", "guides"),
+                (
+                    "KBPUB_SALESFORCE_LOGIN_URL",
+                    "https://prod.my.salesforce.com",
+                ),
+                ("KBPUB_SALESFORCE_API_VERSION", "66.0"),
+                (
+                    "KBPUB_SALESFORCE_TYPES__FAQ__RECORD_TYPE",
+                    "012000000000FAQ",
+                ),
+                (
+                    "KBPUB_SALESFORCE_CLIENT_ID",
+                    "a credential, never read as a setting",
+                ),
                 (
                     "KBPUB_CONFLUENCE_TOKEN",
                     "a credential, never read as a setting",
@@ -264,6 +277,14 @@ mod tests {
         assert_eq!(c.data.sources[0].url.as_deref(), Some("https://tg.prod"));
         assert_eq!(c.data.budget, std::time::Duration::from_secs(10));
         assert_eq!(c.community.unwrap().base_url, "https://c.example.com");
+        let salesforce = c.salesforce.unwrap();
+        assert_eq!(salesforce.login_url, "https://prod.my.salesforce.com");
+        assert_eq!(salesforce.api_version, "66.0", "a string stays a string");
+        assert_eq!(
+            salesforce.types["faq"].record_type.as_deref(),
+            Some("012000000000FAQ")
+        );
+        assert_eq!(salesforce.client_id_env, "KBPUB_SALESFORCE_CLIENT_ID");
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! `KBPUB_<SECTION>_<KEY>`: environment variables that override settings of `[confluence]`,
-//! `[community]` and `[data]` before the file is checked. `__` goes one table deeper; in an array
+//! `[community]`, `[salesforce]` and `[data]` before the file is checked. `__` goes one table deeper; in an array
 //! of tables (`[[data.sources]]`) the segment is the entry's `name`. Keys and names match without
 //! regard to case, `_` standing for `-`: `KBPUB_CONFLUENCE_BASE_URL`,
 //! `KBPUB_DATA_SOURCES__TRADING_GRID__URL`. A value replacing a string is a string; any other
@@ -10,7 +10,7 @@ use crate::diag::Diagnostic;
 use serde::Deserialize;
 
 const PREFIX: &str = "KBPUB_";
-const SECTIONS: [&str; 3] = ["confluence", "community", "data"];
+const SECTIONS: [&str; 4] = ["confluence", "community", "salesforce", "data"];
 
 #[derive(Debug, Clone)]
 pub struct Override {

@@ -55,8 +55,9 @@ pub struct SalesforceConfig {
     pub username: Option<String>,
     /// The JWT's `aud`; default `https://login.salesforce.com`.
     pub audience: Option<String>,
-    /// REST API version, e.g. `"62.0"`.
-    #[serde(default = "default_api_version")]
+    /// REST API version, e.g. `"62.0"` (a number such as `66.0`, as an environment override
+    /// gives it, is read as that version).
+    #[serde(default = "default_api_version", deserialize_with = "api_version_text")]
     pub api_version: String,
     /// Where partners read an article: links between partner documents point here, e.g.
     /// `https://partners.example.com/s/article/{url_name}`.
@@ -97,6 +98,19 @@ pub struct Placement {
     pub data_categories: Vec<String>,
     /// Channel fields set true, e.g. `["IsVisibleInPrm"]`; default: the partner channel.
     pub channels: Option<Vec<String>>,
+}
+
+fn api_version_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Version {
+        Text(String),
+        Number(f64),
+    }
+    Ok(match Version::deserialize(d)? {
+        Version::Text(text) => text,
+        Version::Number(n) => format!("{n:.1}"),
+    })
 }
 
 fn default_api_version() -> String {

@@ -35,9 +35,10 @@ pub struct Limits {
 /// What the client reports while it works (for the progress bar and `--verbose`).
 #[derive(Debug, Clone)]
 pub enum Event {
-    /// A page of `kind` arrived: records and pages so far, and whether it was the last page.
+    /// A page of `kind` (`partners`, `accounts`, ...) arrived: records and pages so far, and
+    /// whether it was the last page.
     Page {
-        kind: RecordKind,
+        kind: &'static str,
         records: usize,
         pages: usize,
         not_modified: usize,
@@ -220,7 +221,7 @@ impl<'a> Client<'a> {
             fetched.records.extend(records);
             let next = envelope.next_cursor.filter(|c| !c.is_empty());
             (self.events)(Event::Page {
-                kind,
+                kind: kind.name(),
                 records: fetched.records.len(),
                 pages: fetched.pages,
                 not_modified: fetched.not_modified,

@@ -1,13 +1,16 @@
 //! The Salesforce CRM source (`kind = "salesforce"`): partner Accounts (the partner id from a
 //! configurable external-id field), their escalation Contacts (by a role field) and open
 //! exception Cases, read with SOQL over [`crate::net::oauth`] (JWT bearer or client
-//! credentials), following `nextRecordsUrl` until `done`, and validated into the snapshot's
-//! [`Crm`] part. Field names from config are checked to be plain API names before they go into
+//! credentials), following `nextRecordsUrl` until `done` (each batch a progress [`Event`], as the
+//! Trading Grid client reports its pages), and validated into the snapshot's [`Crm`] part. Field names from config are checked to be plain API names before they go into
 //! a query.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::client::Event;
 use crate::net::oauth::{ApiRequest, Grant, OAuth, OAuthConfig, OAuthError};
 use crate::net::{Answer, Retry, Settings};
 
@@ -134,10 +137,20 @@ impl std::fmt::Display for CrmError {
     }
 }
 
-/// Every record of `soql`, following `nextRecordsUrl` until `done`.
+/// How a pull reports its work: each batch as a page of its object, each retry.
+struct Reporter<'e> {
+    events: &'e (dyn Fn(Event) + Sync),
+    /// Query batches read so far, of every object.
+    pages: AtomicUsize,
+}
+
+/// Every record of `soql`, following `nextRecordsUrl` until `done`; each batch reported as a
+/// page of `kind`.
 async fn query_all(
     oauth: &OAuth,
+    kind: &'static str,
     soql: &str,
+    reporter: &Reporter<'_>,
     on_retry: &(dyn Fn(&Retry) + Sync),
 ) -> Result<Vec<Value>, CrmError> {
     #[derive(Deserialize)]
@@ -157,10 +170,18 @@ async fn query_all(
         .send(&ApiRequest::get("query", &query), accept, on_retry)
         .await
         .map_err(CrmError::OAuth)?;
-    loop {
+    for pages in 1.. {
         records.append(&mut batch.records);
+        reporter.pages.fetch_add(1, Ordering::Relaxed);
+        (reporter.events)(Event::Page {
+            kind,
+            records: records.len(),
+            pages,
+            not_modified: 0,
+            done: batch.done,
+        });
         match (batch.done, batch.next_records_url.take()) {
-            (true, _) => return Ok(records),
+            (true, _) => break,
             (false, Some(next)) => {
                 batch = oauth
                     .send(&ApiRequest::get(&next, &[]), accept, on_retry)
@@ -174,6 +195,7 @@ async fn query_all(
             }
         }
     }
+    Ok(records)
 }
 
 /// One record's fields, read with errors that name the object, position and id.
@@ -183,14 +205,15 @@ struct Fields {
     record: Value,
 }
 
-/// The records of `soql` on `object`, ready to be read.
+/// The records of `soql` on `object` (reported as pages of `kind`), ready to be read.
 async fn records(
     oauth: &OAuth,
-    object: &'static str,
+    (object, kind): (&'static str, &'static str),
     soql: &str,
+    reporter: &Reporter<'_>,
     on_retry: &(dyn Fn(&Retry) + Sync),
 ) -> Result<Vec<Fields>, CrmError> {
-    Ok(query_all(oauth, soql, on_retry)
+    Ok(query_all(oauth, kind, soql, reporter, on_retry)
         .await?
         .into_iter()
         .enumerate()
@@ -228,13 +251,35 @@ impl Fields {
     }
 }
 
-/// Pulls the CRM part of a snapshot.
+/// The CRM part of a snapshot, how many query batches it took, and the access tokens used (to
+/// check they did not end up in the data).
+pub struct Pulled {
+    pub crm: Crm,
+    pub pages: usize,
+    pub tokens: Vec<crate::net::Secret>,
+}
+
+/// Pulls the CRM part of a snapshot; `events` hears every batch (a page of `accounts`,
+/// `contacts` or `cases`) and every retry.
 pub async fn pull(
     source: &CrmSource,
     settings: Settings,
-    on_retry: &(dyn Fn(&Retry) + Sync),
-) -> Result<Crm, CrmError> {
+    events: &(dyn Fn(Event) + Sync),
+) -> Result<Pulled, CrmError> {
     let oauth = OAuth::new(&source.oauth, settings).map_err(CrmError::OAuth)?;
+    let reporter = Reporter {
+        events,
+        pages: Default::default(),
+    };
+    let on_retry = |retry: &Retry| {
+        events(Event::Retry {
+            url: source.oauth.my_domain.clone(),
+            reason: retry.reason.clone(),
+            wait: retry.wait,
+            attempt: retry.attempt,
+        })
+    };
+    let on_retry = &on_retry;
     let pid = &source.partner_id_field;
     let role = &source.role_field;
     let accounts_soql = format!(
@@ -249,7 +294,15 @@ pub async fn pull(
     );
     let mut crm = Crm::default();
     let mut seen = std::collections::HashMap::new();
-    for f in records(&oauth, "Account", &accounts_soql, on_retry).await? {
+    for f in records(
+        &oauth,
+        ("Account", "accounts"),
+        &accounts_soql,
+        &reporter,
+        on_retry,
+    )
+    .await?
+    {
         let account = Account {
             partner: f.required(&[pid.as_str()])?,
             id: f.required(&["Id"])?,
@@ -266,7 +319,15 @@ pub async fn pull(
         }
         crm.accounts.push(account);
     }
-    for f in records(&oauth, "Contact", &contacts_soql, on_retry).await? {
+    for f in records(
+        &oauth,
+        ("Contact", "contacts"),
+        &contacts_soql,
+        &reporter,
+        on_retry,
+    )
+    .await?
+    {
         crm.contacts.push(Contact {
             partner: f.required(&["Account", pid.as_str()])?,
             id: f.required(&["Id"])?,
@@ -277,7 +338,7 @@ pub async fn pull(
             phone: f.optional(&["Phone"])?,
         });
     }
-    for f in records(&oauth, "Case", &cases_soql, on_retry).await? {
+    for f in records(&oauth, ("Case", "cases"), &cases_soql, &reporter, on_retry).await? {
         crm.cases.push(Case {
             partner: f.required(&["Account", pid.as_str()])?,
             id: f.required(&["Id"])?,
@@ -289,5 +350,9 @@ pub async fn pull(
         });
     }
     crm.sort();
-    Ok(crm)
+    Ok(Pulled {
+        crm,
+        pages: reporter.pages.into_inner(),
+        tokens: oauth.tokens(),
+    })
 }

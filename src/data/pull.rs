@@ -188,7 +188,7 @@ async fn pull_one(
         Err(e) => return failed(config, source, e.to_string()),
     };
     let text = snapshot::to_file_text(&fetched.snapshot);
-    if fetched.token.as_ref().is_some_and(|t| t.appears_in(&text)) {
+    if fetched.tokens.iter().any(|t| t.appears_in(&text)) {
         return failed(
             config,
             source,
@@ -319,8 +319,7 @@ impl Progress {
                     String::new()
                 };
                 let text = format!(
-                    "{source}: {} {records} records, {pages} page{}{cached}",
-                    kind.name(),
+                    "{source}: {kind} {records} records, {pages} page{}{cached}",
                     if *pages == 1 { "" } else { "s" }
                 );
                 if let Some(bar) = &self.bar {

@@ -63,11 +63,11 @@ impl From<FetchError> for SourceError {
     }
 }
 
-/// A fetched snapshot, the token used (to check it did not end up in the data), and how many
+/// A fetched snapshot, the credentials used (to check none ended up in the data), and how many
 /// pages the ETag cache answered.
 pub struct Fetched {
     pub snapshot: Snapshot,
-    pub token: Option<Secret>,
+    pub tokens: Vec<Secret>,
     pub pages: usize,
     pub not_modified: usize,
 }
@@ -100,7 +100,7 @@ pub async fn fetch(
                 })?;
             Ok(Fetched {
                 snapshot,
-                token: None,
+                tokens: Vec::new(),
                 pages: 1,
                 not_modified: 0,
             })
@@ -162,7 +162,7 @@ async fn fetch_trading_grid(
     );
     Ok(Fetched {
         snapshot,
-        token: Some(token),
+        tokens: vec![token],
         pages,
         not_modified,
     })
@@ -184,33 +184,25 @@ async fn fetch_salesforce(
         },
         budget: std::sync::Arc::new(crate::net::retry::Budget::until(limits.deadline)),
     };
-    let on_retry = |retry: &crate::net::Retry| {
-        events(Event::Retry {
-            url: crm_source.oauth.my_domain.clone(),
-            reason: retry.reason.clone(),
-            wait: retry.wait,
-            attempt: retry.attempt,
-        })
-    };
-    let crm = super::crm::pull(&crm_source, settings, &on_retry)
+    let pulled = super::crm::pull(&crm_source, settings, events)
         .await
         .map_err(SourceError::Salesforce)?;
     let as_of = Utc::now()
         .duration_trunc(chrono::TimeDelta::seconds(1))
         .unwrap_or_else(|_| Utc::now());
     let snapshot = Snapshot {
-        crm,
+        crm: pulled.crm,
         ..Snapshot::from_records(&source.name, "1.0", as_of, false, vec![], vec![], vec![])
     };
-    let token = source
+    let secret = source
         .secret_env
         .as_deref()
         .and_then(|env| std::env::var(env).ok())
         .map(Secret::new);
     Ok(Fetched {
         snapshot,
-        token,
-        pages: 0,
+        tokens: pulled.tokens.into_iter().chain(secret).collect(),
+        pages: pulled.pages,
         not_modified: 0,
     })
 }

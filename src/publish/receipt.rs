@@ -78,6 +78,16 @@ pub fn file_safe(id: &str) -> String {
         .collect()
 }
 
+/// A target's content hash: `sha256:` and the hex SHA-256 of `canonical` (everything the target
+/// writes for a document) as compact JSON.
+pub fn content_hash(canonical: &serde_json::Value) -> String {
+    use sha2::{Digest, Sha256};
+    format!(
+        "sha256:{}",
+        hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
+    )
+}
+
 /// The first 16 hex digits of a `sha256:` content hash, for version messages.
 pub fn short_hash(hash: &str) -> &str {
     let hex = hash.strip_prefix("sha256:").unwrap_or(hash);

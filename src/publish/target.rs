@@ -71,6 +71,17 @@ pub fn wanted(ctx: &Context<'_>, page: usize, title: &str, scope: &str, hash: &s
     }
 }
 
+/// Whether links from a partner article may point at partner document `page`'s article: it is
+/// publishable now, or already on the target (`found`, not archived). Others become plain text.
+pub fn linkable<'a>(ctx: &'a Context<'_>, found: &[Found]) -> impl Fn(usize) -> bool + Sync + 'a {
+    let on_target: std::collections::HashSet<String> = found
+        .iter()
+        .filter(|f| !f.archived)
+        .filter_map(|f| f.key.clone())
+        .collect();
+    move |page| ctx.gates[page].publishable || on_target.contains(&ctx.engine.site.pages[page].id)
+}
+
 /// One write step, as a target's [`Target::write`] gets it.
 pub struct Job<'p> {
     pub action: Action,

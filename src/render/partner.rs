@@ -18,6 +18,14 @@ pub fn is_partner_document(site: &Site, page: usize) -> bool {
         && p.meta.status == Status::Current
 }
 
+/// The partner documents of the site, current and obsolete, in nav order: what a
+/// partner-facing target publishes (current ones) and retires (obsolete ones).
+pub fn documents(site: &Site) -> Vec<usize> {
+    site.documents()
+        .filter(|&d| site.pages[d].meta.audience == Audience::Partner)
+        .collect()
+}
+
 /// One page as partners get it.
 #[derive(Debug, Default)]
 pub struct PartnerBody {
@@ -68,6 +76,31 @@ pub fn each_article<T: Send>(
         .map(|&page| article(&links, page))
         .collect();
     crate::diag::all_or_problems(results)
+}
+
+/// The body a partner-facing target sends for document `page`: its partner rendering, leak
+/// checked, and within the target's limit (`too_large` names a body over it). Empty when
+/// nothing of the document is sent (`sent` is false: it is retired or held back by its
+/// approval gate).
+pub fn article_body(
+    engine: &Engine,
+    page: usize,
+    links: &Links,
+    sent: bool,
+    too_large: impl Fn(&str) -> Option<Diagnostic>,
+) -> Result<String, Vec<Diagnostic>> {
+    if !sent {
+        return Ok(String::new());
+    }
+    let rendered = body(engine, page, links)?;
+    let leaks = super::leak::check(engine, page, &rendered);
+    if !leaks.is_empty() {
+        return Err(leaks);
+    }
+    match too_large(&rendered.html) {
+        Some(too_large) => Err(vec![too_large]),
+        None => Ok(rendered.html),
+    }
 }
 
 impl Resolver for Links<'_> {

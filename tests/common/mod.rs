@@ -452,3 +452,23 @@ pub fn approve_all(kb: &Kb) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Makes `kb` a git repository, with [`PEOPLE`], [`POLICY`] and a `.gitignore` listing `ignored`,
+/// whose every document Ana approved.
+pub fn init_approved(kb: &Kb, ignored: &str) {
+    kb.write(".kb/people.toml", PEOPLE);
+    kb.write(".kb/policy.toml", POLICY);
+    kb.write(".gitignore", ignored);
+    git(kb.path(), "wes@example.com", &["init", "-q", "-b", "main"]);
+    approve_all(kb);
+}
+
+/// The page of a `publish --format json` report (one target) about document `doc_id`.
+pub fn report_page<'a>(report: &'a serde_json::Value, doc_id: &str) -> &'a serde_json::Value {
+    report["targets"][0]["pages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["doc_id"] == doc_id)
+        .unwrap_or_else(|| panic!("{doc_id} not in {report:#}"))
+}

@@ -246,7 +246,7 @@ pub fn control(sim: &Sim, what: &str, body: Value) -> u16 {
         .as_u16()
 }
 
-/// GETs a control endpoint (`stats`, `articles`, `partner-view`).
+/// GETs a control endpoint (`stats`, `limits`, `articles`, `partner-view`).
 pub fn inspect(sim: &Sim, what: &str) -> Value {
     sim.client()
         .get(format!("{}/__sim/salesforce/{what}", sim.base))

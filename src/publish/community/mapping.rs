@@ -4,15 +4,12 @@
 //! checked and within the contract's 1 MiB — with the content hash that tells "no change". Pure:
 //! reads the site and content assets, never the network.
 
-use sha2::{Digest, Sha256};
-
 use crate::config::CommunityConfig;
-use crate::content::{Audience, DocType, Page, Site, Status, url};
+use crate::content::{DocType, Page, Site, Status, url};
 use crate::diag::Diagnostic;
 use crate::publish::gate::Gate;
 use crate::render::Engine;
-use crate::render::leak;
-use crate::render::partner::{self, Links};
+use crate::render::partner::{self, Links, documents};
 
 /// The contract's limit on a request body.
 pub const MAX_BODY: usize = 1 << 20;
@@ -39,13 +36,6 @@ pub fn category<'c>(site: &Site, config: &'c CommunityConfig, page: usize) -> &'
         url::parent_dir(&p.rel_path),
         p.doc_type().map(DocType::name),
     )
-}
-
-/// The partner documents of the site, current and obsolete, in nav order.
-pub fn documents(site: &Site) -> Vec<usize> {
-    site.documents()
-        .filter(|&d| site.pages[d].meta.audience == Audience::Partner)
-        .collect()
 }
 
 /// Renders every partner document that will be written. `linkable(page)`: links to that partner
@@ -80,19 +70,8 @@ fn desired(
     let title = p.meta.title.clone();
     let category = category(engine.site, config, page).to_string();
     let labels = crate::publish::confluence::mapping::labels(&p.meta.tags);
-    let body = if retire || !gates[page].publishable {
-        String::new()
-    } else {
-        let rendered = partner::body(engine, page, links)?;
-        let leaks = leak::check(engine, page, &rendered);
-        if !leaks.is_empty() {
-            return Err(leaks);
-        }
-        if let Some(too_large) = too_large(p, rendered.html.len()) {
-            return Err(vec![too_large]);
-        }
-        rendered.html
-    };
+    let sent = !retire && gates[page].publishable;
+    let body = partner::article_body(engine, page, links, sent, |html| too_large(p, html.len()))?;
     let hash = content_hash(&title, &category, &labels, &config.locale, &body);
     Ok(Desired {
         page,
@@ -134,8 +113,5 @@ pub fn content_hash(
     let canonical = serde_json::json!({
         "title": title, "category": category, "labels": labels, "locale": locale, "body": body,
     });
-    format!(
-        "sha256:{}",
-        hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
-    )
+    crate::publish::receipt::content_hash(&canonical)
 }

@@ -26,7 +26,7 @@
 pub mod client;
 pub mod mapping;
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::BTreeSet;
 
 use futures_util::stream::{self, StreamExt};
 
@@ -101,7 +101,7 @@ impl Target for Community<'_> {
             http: connect.http(&config.base_url, Auth::Bearer(token))?,
         };
         let site = ctx.engine.site;
-        let documents = mapping::documents(site);
+        let documents = crate::render::partner::documents(site);
         let mut categories: BTreeSet<String> = documents
             .iter()
             .map(|&d| mapping::category(site, config, d).to_string())
@@ -114,13 +114,7 @@ impl Target for Community<'_> {
             .await
             .map_err(|e| format!("cannot reach the community: {e}"))?;
         let found = found_articles(&scanned, site);
-        let on_target: HashSet<&str> = found
-            .iter()
-            .filter(|f| !f.archived)
-            .filter_map(|f| f.key.as_deref())
-            .collect();
-        let linkable =
-            |p: usize| ctx.gates[p].publishable || on_target.contains(site.pages[p].id.as_str());
+        let linkable = super::target::linkable(ctx, &found);
         let desired = mapping::render(ctx.engine, config, ctx.gates, &linkable)?;
         let wanted = desired
             .iter()

@@ -263,10 +263,7 @@ fn content_hash(
         "title": title, "space": space, "parent": parent, "labels": labels,
         "body": body, "attachments": attachments,
     });
-    format!(
-        "sha256:{}",
-        hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
-    )
+    crate::publish::receipt::content_hash(&canonical)
 }
 
 #[cfg(test)]

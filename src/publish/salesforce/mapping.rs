@@ -10,15 +10,13 @@
 use std::collections::HashMap;
 
 use rayon::prelude::*;
-use sha2::{Digest, Sha256};
 
 use crate::config::salesforce::{Placement, SalesforceConfig};
-use crate::content::{Audience, DocType, Page, Site, Status, url};
+use crate::content::{DocType, Page, Site, Status, url};
 use crate::diag::Diagnostic;
 use crate::publish::gate::Gate;
 use crate::render::Engine;
-use crate::render::leak;
-use crate::render::partner::{self, Links, is_partner_document};
+use crate::render::partner::{self, Links, documents, is_partner_document};
 
 /// `Title` and `UrlName` hold at most this many characters.
 pub const MAX_NAME: usize = 255;
@@ -38,13 +36,6 @@ pub struct Desired {
     pub hash: String,
     /// `status = "obsolete"`: archive the article.
     pub retire: bool,
-}
-
-/// The partner documents of the site, current and obsolete, in nav order.
-pub fn documents(site: &Site) -> Vec<usize> {
-    site.documents()
-        .filter(|&d| site.pages[d].meta.audience == Audience::Partner)
-        .collect()
 }
 
 /// The `UrlName` of document `id`: lower-case letters, digits and single hyphens (reference §6:
@@ -69,45 +60,43 @@ pub fn name_problems(site: &Site) -> Vec<Diagnostic> {
     let mut seen: HashMap<String, &Page> = HashMap::new();
     for page in documents(site) {
         let p = &site.pages[page];
+        let mut problem = |code: &'static str, message: String, help: &str| {
+            problems.push(
+                Diagnostic::error(code, message)
+                    .in_file(p.file.clone())
+                    .help(help.to_string()),
+            )
+        };
         let name = url_name(&p.id);
         if name.is_empty() || name.len() > MAX_NAME {
-            problems.push(
-                Diagnostic::error(
-                    "salesforce-url-name",
-                    format!(
-                        "document `{}` has no usable Salesforce `UrlName` (`{name}`: letters, digits and hyphens, 1 to {MAX_NAME} characters)",
-                        p.id
-                    ),
-                )
-                .in_file(p.file.clone())
-                .help("give the document an `id` of letters, digits and hyphens in its front matter"),
+            problem(
+                "salesforce-url-name",
+                format!(
+                    "document `{}` has no usable Salesforce `UrlName` (`{name}`: letters, digits and hyphens, 1 to {MAX_NAME} characters)",
+                    p.id
+                ),
+                "give the document an `id` of letters, digits and hyphens in its front matter",
             );
         } else if let Some(first) = seen.get(&name) {
-            problems.push(
-                Diagnostic::error(
-                    "salesforce-url-name",
-                    format!(
-                        "documents `{}` ({}) and `{}` would share the Salesforce `UrlName` `{name}`; UrlNames are unique in an org",
-                        first.id, first.file, p.id
-                    ),
-                )
-                .in_file(p.file.clone())
-                .help("give one of them another `id` in its front matter"),
+            problem(
+                "salesforce-url-name",
+                format!(
+                    "documents `{}` ({}) and `{}` would share the Salesforce `UrlName` `{name}`; UrlNames are unique in an org",
+                    first.id, first.file, p.id
+                ),
+                "give one of them another `id` in its front matter",
             );
         } else {
             seen.insert(name, p);
         }
         if p.meta.title.chars().count() > MAX_NAME {
-            problems.push(
-                Diagnostic::error(
-                    "salesforce-title",
-                    format!(
-                        "the title of `{}` is over Salesforce's {MAX_NAME} characters",
-                        p.id
-                    ),
-                )
-                .in_file(p.file.clone())
-                .help("shorten `title` in the front matter"),
+            problem(
+                "salesforce-title",
+                format!(
+                    "the title of `{}` is over Salesforce's {MAX_NAME} characters",
+                    p.id
+                ),
+                "shorten `title` in the front matter",
             );
         }
     }
@@ -215,28 +204,18 @@ fn desired(
         .take(MAX_SUMMARY)
         .collect();
     let placement = config.placement(url::parent_dir(&p.rel_path), p.doc_type().map(|t| t.name()));
-    let body = if retire || !gates[page].publishable {
-        String::new()
-    } else {
-        let rendered = partner::body(engine, page, links)?;
-        let leaks = leak::check(engine, page, &rendered);
-        if !leaks.is_empty() {
-            return Err(leaks);
-        }
-        if let Some(too_large) = too_large(p, config, &rendered.html) {
-            return Err(vec![too_large]);
-        }
-        rendered.html
-    };
+    let sent = !retire && gates[page].publishable;
+    let body = partner::article_body(engine, page, links, sent, |html| too_large(p, config, html))?;
     let url_name = url_name(&p.id);
-    let hash = content_hash(&[
+    // What "no change" is judged by: everything kbpub writes to the article.
+    let hash = crate::publish::receipt::content_hash(&serde_json::json!([
         &title,
         &url_name,
         &summary,
         &config.language,
         &serde_json::to_string(&placement_json(&placement)).unwrap_or_default(),
         &body,
-    ]);
+    ]));
     Ok(Desired {
         page,
         url_name,
@@ -255,15 +234,6 @@ fn placement_json(p: &Placement) -> serde_json::Value {
         "data_categories": p.data_categories,
         "channels": p.channels,
     })
-}
-
-/// What "no change" is judged by: everything kbpub writes to the article.
-fn content_hash(fields: &[&str]) -> String {
-    let canonical = serde_json::json!(fields);
-    format!(
-        "sha256:{}",
-        hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
-    )
 }
 
 #[cfg(test)]

@@ -16,12 +16,15 @@
 //! was left, never created twice; anyone else's holds the name and is left alone. A new draft or
 //! a publish that fails that way is checked the same way before it is tried again. A 403
 //! `REQUEST_LIMIT_EXCEEDED` (the org's 24-hour allowance) stops the run: what was done is
-//! reported, the rest is not attempted; `Sforce-Limit-Info` warns before it comes to that.
+//! reported, the rest is not attempted; an article whose publish succeeded but whose read-back
+//! was refused is done (with a warning; the next run's scan checks it). `Sforce-Limit-Info` warns
+//! before it comes to that.
 
 pub mod client;
 pub mod mapping;
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::{Map, Value, json};
 
@@ -32,7 +35,7 @@ use super::run::JobResult;
 use super::target::{Connector, Job, Profile, Survey, Target};
 use super::{Context, Stopped};
 pub use crate::config::salesforce::SalesforceConfig;
-use crate::config::salesforce::{CHANNELS, Flow};
+use crate::config::salesforce::{CHANNELS, Flow, Publish};
 use crate::content::DocType;
 use crate::net::oauth::{Grant, OAuth, OAuthConfig};
 use crate::net::retry::WRITE_ATTEMPTS;
@@ -55,6 +58,8 @@ struct State {
     articles: HashMap<String, Vec<Version>>,
     /// Parallel to the survey's wanted articles.
     desired: Vec<Desired>,
+    /// Articles published whose read-back the spent allowance refused.
+    unconfirmed: AtomicUsize,
 }
 
 impl<'c> Salesforce<'c> {
@@ -142,6 +147,7 @@ impl Target for Salesforce<'_> {
                     client,
                     articles: HashMap::new(),
                     desired: Vec::new(),
+                    unconfirmed: AtomicUsize::new(0),
                 });
                 return Err(Stopped::Target(format!(
                     "cannot scan Salesforce Knowledge: {e}"
@@ -155,7 +161,7 @@ impl Target for Salesforce<'_> {
                 .or_default()
                 .push(version);
         }
-        let by_url_name: HashMap<String, &str> = mapping::documents(site)
+        let by_url_name: HashMap<String, &str> = crate::render::partner::documents(site)
             .into_iter()
             .map(|d| {
                 (
@@ -198,9 +204,7 @@ impl Target for Salesforce<'_> {
             });
         }
         found.sort_by(|a, b| a.remote_id.cmp(&b.remote_id));
-        let on_target: HashSet<&str> = found.iter().filter_map(|f| f.key.as_deref()).collect();
-        let linkable =
-            |p: usize| ctx.gates[p].publishable || on_target.contains(site.pages[p].id.as_str());
+        let linkable = super::target::linkable(ctx, &found);
         let desired = mapping::render(ctx.engine, config, ctx.gates, &linkable)?;
         let wanted = desired
             .iter()
@@ -213,6 +217,7 @@ impl Target for Salesforce<'_> {
             client,
             articles,
             desired,
+            unconfirmed: AtomicUsize::new(0),
         });
         Ok(Survey { wanted, found })
     }
@@ -226,17 +231,25 @@ impl Target for Salesforce<'_> {
     }
 
     fn warnings(&self) -> Vec<String> {
-        let usage = self.state.as_ref().and_then(|s| s.client.usage());
-        match usage {
-            Some((used, allowed))
-                if allowed > 0 && used as f64 >= allowed as f64 * USAGE_WARNING =>
-            {
-                vec![format!(
-                    "the org has used {used} of its {allowed} API requests in the last 24 hours (Sforce-Limit-Info); at the limit every integration of the org is refused until usage drops"
-                )]
-            }
-            _ => Vec::new(),
+        let Some(state) = &self.state else {
+            return Vec::new();
+        };
+        let mut warnings = Vec::new();
+        if let Some((used, allowed)) = state.client.usage()
+            && allowed > 0
+            && used as f64 >= allowed as f64 * USAGE_WARNING
+        {
+            warnings.push(format!(
+                "the org has used {used} of its {allowed} API requests in the last 24 hours (Sforce-Limit-Info); at the limit every integration of the org is refused until usage drops"
+            ));
         }
+        let unconfirmed = state.unconfirmed.load(Ordering::Relaxed);
+        if unconfirmed > 0 {
+            warnings.push(format!(
+                "{unconfirmed} article(s) were published, but the org's API allowance ran out before kbpub could read them back; the next run checks them"
+            ));
+        }
+        warnings
     }
 
     async fn write(&self, _ctx: &Context<'_>, job: &Job<'_>) -> JobResult {
@@ -304,7 +317,14 @@ impl Salesforce<'_> {
         loop {
             attempt += 1;
             let error = match self.client().create(self.fields(d, true)).await {
-                Ok(draft) => return self.finish(d, &draft, true).await,
+                Ok(draft) => {
+                    // Until it is read back, the new version's id stands for the article.
+                    let known = Known {
+                        id: draft.clone(),
+                        version: 1,
+                    };
+                    return self.finish(d, &draft, known, true).await;
+                }
                 Err(e) => e,
             };
             let taken = error.is(400) && error.message.contains("DUPLICATE_VALUE");
@@ -336,7 +356,16 @@ impl Salesforce<'_> {
             None => self.new_draft(&versions[0].article_id, &d.url_name).await?,
         };
         self.client().update(&draft, self.fields(d, false)).await?;
-        self.finish(d, &draft, false).await
+        let online = versions.iter().find(|v| !v.is_draft());
+        let known = Known {
+            id: versions[0].article_id.clone(),
+            version: match (online, self.config.publish) {
+                (Some(online), Publish::Minor) => online.version_number,
+                (Some(online), Publish::Major) => online.version_number + 1,
+                (None, _) => latest(versions).version_number,
+            },
+        };
+        self.finish(d, &draft, known, false).await
     }
 
     /// A new draft of the online article `article_id`; after a failure that may have landed,
@@ -361,11 +390,13 @@ impl Salesforce<'_> {
         }
     }
 
-    /// Data categories as placed, then publish the draft and read back the online version.
+    /// Data categories as placed, then publish the draft and read back the online version. A
+    /// publish that succeeded but whose read-back the spent allowance refuses is done as `known`.
     async fn finish(
         &self,
         d: &Desired,
         draft: &str,
+        known: Known,
         created: bool,
     ) -> Result<JobResult, HttpError> {
         let wanted: BTreeSet<&str> = d
@@ -397,7 +428,14 @@ impl Salesforce<'_> {
             let published = self.client().publish(draft).await;
             let online = match &published {
                 Err(e) if !may_have_landed(e) => return Err(e.clone()),
-                _ => self.client().by_url_name(&d.url_name).await?,
+                _ => match self.client().by_url_name(&d.url_name).await {
+                    Ok(online) => online,
+                    Err(e) if published.is_ok() && allowance_spent(&e) => {
+                        self.state().unconfirmed.fetch_add(1, Ordering::Relaxed);
+                        return Ok(JobResult::done(known.id, known.version));
+                    }
+                    Err(e) => return Err(e),
+                },
             };
             let done = online.iter().find(|v| {
                 !v.is_draft() && v.hash.as_deref() == Some(d.hash.as_str()) && self.is_ours(v)
@@ -435,6 +473,18 @@ impl Salesforce<'_> {
     }
 }
 
+/// What kbpub knows of an article it is publishing without reading it back: the id it is
+/// recorded under and the version number publishing gives it.
+struct Known {
+    id: String,
+    version: u64,
+}
+
+/// The org's 24-hour API allowance is spent: nothing more can be sent today.
+fn allowance_spent(e: &HttpError) -> bool {
+    e.is(403) && e.message.contains("REQUEST_LIMIT_EXCEEDED")
+}
+
 /// A write that failed this way may have been applied: look before trying again.
 fn may_have_landed(e: &HttpError) -> bool {
     e.is_server_error() || e.status.is_none()
@@ -442,7 +492,7 @@ fn may_have_landed(e: &HttpError) -> bool {
 
 /// An HTTP error in words, with what to do for Salesforce's own refusals.
 fn describe(e: HttpError) -> Failure {
-    if e.is(403) && e.message.contains("REQUEST_LIMIT_EXCEEDED") {
+    if allowance_spent(&e) {
         return Failure::AllowanceSpent {
             error: format!("{e}: the org's API allowance is spent; kbpub stopped the run"),
         };

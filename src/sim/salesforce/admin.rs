@@ -1,12 +1,12 @@
-//! Control endpoints of the Salesforce simulator under `/__sim/salesforce/` (no auth, not
-//! counted): `stats` (requests by method), `faults` and `random-faults` (the shared
-//! [`crate::sim::traffic`] rules; 400 answers `UNABLE_TO_LOCK_ROW`, 403
-//! `REQUEST_LIMIT_EXCEEDED`, 5xx a server error; `commit` runs the write first), `articles`
-//! (every `Knowledge__kav` version, bodies and data categories included), `partner-view` (what
-//! a partner site shows: online versions visible in the partner or customer channel), `seed`
-//! (replace the CRM rows of the objects given), `edit` (a person edits an article in
-//! Salesforce, through the same REST handlers kbpub calls), `expire` (end every session and
-//! query locator now), `limits` (set the API usage and allocation).
+//! The Salesforce simulator's own control endpoints under `/__sim/salesforce/` (no auth, not
+//! counted), beside the shared layer's `stats`, `faults`, `random-faults`, `rate-limits` and
+//! `latency` (an injected 400 answers `UNABLE_TO_LOCK_ROW`, 403 `REQUEST_LIMIT_EXCEEDED`, 5xx a
+//! server error; `commit` runs the write first): `articles` (every `Knowledge__kav` version,
+//! bodies and data categories included), `partner-view` (what a partner site shows: online
+//! versions visible in the partner or customer channel), `seed` (replace the CRM rows of the
+//! objects given), `edit` (a person edits an article in Salesforce, through the same REST
+//! handlers kbpub calls), `expire` (end every session and query locator now), `limits` (GET the
+//! API usage and allocation, POST to set them).
 
 use axum::body::Bytes;
 use axum::extract::{Extension, Path, State};
@@ -21,22 +21,18 @@ use super::auth::Caller;
 use super::knowledge;
 use super::model::{Org, Status};
 use super::{NEWEST_VERSION, St};
-use crate::sim::traffic::{Fault, RandomFaults};
 
 /// The user a person's edit runs as.
 pub const PERSON: &str = "person@kbpub.test";
 
 pub fn router(shared: St) -> Router {
     Router::new()
-        .route("/stats", get(stats))
-        .route("/faults", post(set_faults))
-        .route("/random-faults", post(set_random_faults))
         .route("/articles", get(articles))
         .route("/partner-view", get(partner_view))
         .route("/seed", post(seed))
         .route("/edit", post(edit))
         .route("/expire", post(expire))
-        .route("/limits", post(limits))
+        .route("/limits", get(usage).post(limits))
         .with_state(shared)
 }
 
@@ -68,22 +64,6 @@ fn replace_rows(org: &mut Org, rows: Map<String, Value>) {
         }
         org.rows.insert(object, kept);
     }
-}
-
-async fn stats(State(shared): State<St>) -> Response {
-    let org = shared.lock();
-    Json(json!({"requests": org.traffic.counts, "api_used": org.api_used, "api_max": org.api_max}))
-        .into_response()
-}
-
-async fn set_faults(State(shared): State<St>, Json(faults): Json<Vec<Fault>>) -> Response {
-    shared.lock().traffic.set_faults(faults);
-    StatusCode::NO_CONTENT.into_response()
-}
-
-async fn set_random_faults(State(shared): State<St>, Json(spec): Json<RandomFaults>) -> Response {
-    shared.lock().traffic.set_random_faults(spec);
-    StatusCode::NO_CONTENT.into_response()
 }
 
 fn version_json(org: &Org, version: &super::model::Version) -> Value {
@@ -208,6 +188,11 @@ async fn expire(State(shared): State<St>) -> Response {
 struct Limits {
     used: Option<u64>,
     max: Option<u64>,
+}
+
+async fn usage(State(shared): State<St>) -> Response {
+    let org = shared.lock();
+    Json(json!({"used": org.api_used, "max": org.api_max})).into_response()
 }
 
 async fn limits(State(shared): State<St>, Json(limits): Json<Limits>) -> Response {

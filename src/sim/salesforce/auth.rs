@@ -1,16 +1,17 @@
 //! Who may call the simulated org (reference §1.1, emulator rules 2–6 and 13): the token
 //! endpoint's JWT bearer grant (RS256 verified against the configured public key; `iss`, `sub`,
 //! `aud`, `exp` checked) and client-credentials grant (My Domain only), the token response (no
-//! `expires_in`, no `refresh_token`), idle session expiry, and [`gate`], which every REST request
-//! passes: API version in the path, a live session, the API allocation (`Sforce-Limit-Info`, 403
-//! `REQUEST_LIMIT_EXCEEDED`), and injected faults (commit-then-fail included).
+//! `expires_in`, no `refresh_token`), idle session expiry, [`admit`], which every REST request
+//! passes behind the shared traffic layer (API version in the path, a live session, the API
+//! allocation: 403 `REQUEST_LIMIT_EXCEEDED`), the `Sforce-Limit-Info` header on every answer,
+//! and the Salesforce error array of an injected fault.
 
 use std::collections::HashMap;
 use std::time::Instant;
 
 use axum::Json;
 use axum::extract::rejection::FormRejection;
-use axum::extract::{Form, OriginalUri, Request, State};
+use axum::extract::{Form, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -218,77 +219,67 @@ fn api_version(path: &str) -> Option<u32> {
     major.parse().ok()
 }
 
-/// Every REST request: counted, version checked (410 retired, 404 unknown), session checked
-/// (401), the allocation taken (403 once spent), then any injected fault; every answer carries
-/// `Sforce-Limit-Info`.
-pub async fn gate(State(shared): State<St>, mut request: Request, next: Next) -> Response {
-    let method = request.method().to_string();
-    // Inside the nested router the URI has lost its prefix; the version is in the original.
-    let path = request
-        .extensions()
-        .get::<OriginalUri>()
-        .map_or_else(|| request.uri().path(), |original| original.path())
-        .to_string();
-    let client = crate::sim::traffic::client_of(request.headers());
-    let bearer = client
+/// Admission of every REST request, behind the shared [`crate::sim::layer`] (which counts it
+/// and injects faults first): the version checked (410 retired, 404 unknown), the session
+/// checked (401), the allocation taken (403 once spent). Puts the [`ApiVersion`] and the
+/// [`Caller`] in the request for handlers.
+pub fn admit(shared: &St, request: &mut Request) -> Result<(), Response> {
+    let path = request.uri().path().to_string();
+    let bearer = crate::sim::traffic::client_of(request.headers())
         .strip_prefix("Bearer ")
         .unwrap_or_default()
         .to_string();
-    let fault = shared.lock().traffic.record_from(&client, &method, &path);
     let version = match api_version(&path) {
         Some(v) if v < OLDEST_VERSION => {
-            return sf_error(
+            return Err(sf_error(
                 StatusCode::GONE,
                 "API_VERSION_RETIRED",
                 format!("API version {v}.0 is retired"),
                 &[],
-            );
+            ));
         }
         Some(v) if v <= NEWEST_VERSION => v,
-        _ => return not_found(),
+        _ => return Err(not_found()),
     };
-    let (user, usage) = {
-        let mut org = shared.lock();
-        let timeout = shared.rules.session_timeout;
-        let user = match org.sessions.get_mut(&bearer) {
-            Some(session) if session.last_used.elapsed() <= timeout => {
-                session.last_used = Instant::now();
-                Some(session.user.clone())
-            }
-            _ => None,
-        };
-        let Some(user) = user else {
-            org.sessions.remove(&bearer);
-            return sf_error(
-                StatusCode::UNAUTHORIZED,
-                "INVALID_SESSION_ID",
-                "Session expired or invalid",
-                &[],
-            );
-        };
-        if org.api_used >= org.api_max {
-            let usage = format!("api-usage={}/{}", org.api_used, org.api_max);
-            return with_usage(limit_exceeded(), &usage);
+    let mut org = shared.lock();
+    let timeout = shared.rules.session_timeout;
+    let user = match org.sessions.get_mut(&bearer) {
+        Some(session) if session.last_used.elapsed() <= timeout => {
+            session.last_used = Instant::now();
+            Some(session.user.clone())
         }
-        org.api_used += 1;
-        (user, format!("api-usage={}/{}", org.api_used, org.api_max))
+        _ => None,
     };
+    let Some(user) = user else {
+        org.sessions.remove(&bearer);
+        return Err(sf_error(
+            StatusCode::UNAUTHORIZED,
+            "INVALID_SESSION_ID",
+            "Session expired or invalid",
+            &[],
+        ));
+    };
+    if org.api_used >= org.api_max {
+        return Err(limit_exceeded());
+    }
+    org.api_used += 1;
     request.extensions_mut().insert(ApiVersion(version));
     request.extensions_mut().insert(Caller(user));
-    let Some(fault) = fault else {
-        return with_usage(next.run(request).await, &usage);
+    Ok(())
+}
+
+/// Every REST answer, injected faults and refusals included, carries the org's API usage in
+/// `Sforce-Limit-Info`.
+pub async fn limit_info(State(shared): State<St>, request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let usage = {
+        let org = shared.lock();
+        format!("api-usage={}/{}", org.api_used, org.api_max)
     };
-    if fault.commit {
-        let _ = next.run(request).await;
+    if let Ok(value) = HeaderValue::from_str(&usage) {
+        response.headers_mut().insert("Sforce-Limit-Info", value);
     }
-    fault.hold().await;
-    let mut response = injected(fault.status);
-    if let Some(retry_after) = fault.retry_after.as_deref().and_then(|v| v.parse().ok()) {
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, retry_after);
-    }
-    with_usage(response, &usage)
+    response
 }
 
 fn limit_exceeded() -> Response {
@@ -301,34 +292,26 @@ fn limit_exceeded() -> Response {
 }
 
 /// The error array an injected fault answers with, by status.
-fn injected(status: u16) -> Response {
-    let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    match status {
+pub fn answer_fault(status: StatusCode, _: &crate::sim::traffic::Fault) -> Response {
+    match status.as_u16() {
         400 => sf_error(
-            code,
+            status,
             "UNABLE_TO_LOCK_ROW",
             "unable to obtain exclusive access to this record",
             &[],
         ),
         401 => sf_error(
-            code,
+            status,
             "INVALID_SESSION_ID",
             "Session expired or invalid",
             &[],
         ),
         403 => limit_exceeded(),
-        _ => sf_error(
-            code,
+        other => sf_error(
+            status,
             "SERVER_ERROR",
-            format!("injected fault {status}"),
+            format!("injected fault {other}"),
             &[],
         ),
     }
-}
-
-fn with_usage(mut response: Response, usage: &str) -> Response {
-    if let Ok(value) = HeaderValue::from_str(usage) {
-        response.headers_mut().insert("Sforce-Limit-Info", value);
-    }
-    response
 }

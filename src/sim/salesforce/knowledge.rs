@@ -1,9 +1,11 @@
 //! The `Knowledge__kav` lifecycle (reference §1.2–1.3, emulator rules 7–8 and 12): create a
 //! draft (K2), read and update a draft (K3, `If-Unmodified-Since`), a new draft from the online
 //! version (K5), publish minor or major (K4), archive (K6), unpublish (K7), delete a draft (K8),
-//! data-category selections on drafts (K9), and the object's `describe`. Field rules: `Title`,
+//! data-category selections on drafts (K9), the images of a rich-text body
+//! (`richTextImageFields`), and the object's `describe`. Field rules: `Title`,
 //! `UrlName` (format, uniqueness across articles), `Summary`, the body field's size, read-only
-//! fields refused.
+//! fields refused, `RecordTypeId` one of the org's article types (reference §1.2: article types
+//! are record types; a create without one gets the org's default).
 
 use axum::Json;
 use axum::body::Bytes;
@@ -62,6 +64,7 @@ pub fn field_names(rules: &Rules) -> Vec<String> {
         "UrlName",
         "Summary",
         "Language",
+        "RecordTypeId",
         "IsVisibleInApp",
         "IsVisibleInPrm",
         "IsVisibleInCsp",
@@ -183,6 +186,8 @@ fn checked_fields(
             || rules.text_fields.contains(key);
         let well_typed = if CHANNELS.contains(&key.as_str()) {
             value.is_boolean()
+        } else if key == "RecordTypeId" {
+            value.is_string()
         } else if text {
             value.is_string() || value.is_null()
         } else {
@@ -229,6 +234,16 @@ fn checked_fields(
             return Err(too_long(key, max));
         }
     }
+    if let Some(record_type) = text("RecordTypeId")
+        && !is_record_type(rules, record_type)
+    {
+        return Err(sf_error(
+            StatusCode::BAD_REQUEST,
+            &rules.record_type_error,
+            format!("Record Type ID: this ID value isn't valid for the user: {record_type}"),
+            &["RecordTypeId"],
+        ));
+    }
     if let Some(name) = text("UrlName") {
         if !urlname_is_valid(name) {
             return Err(sf_error(
@@ -264,17 +279,70 @@ fn checked_fields(
     Ok(fields)
 }
 
-/// Stores `fields` into `version`, the body through the rich-text field's rules.
-fn apply(rules: &Rules, version: &mut Version, fields: Map<String, Value>, user: &str) {
+/// Whether `id` names one of the org's article types, in its 15- or 18-character form.
+fn is_record_type(rules: &Rules, id: &str) -> bool {
+    let short = |id: &str| id.get(..15).map(str::to_string);
+    (id.len() == 15 || id.len() == 18)
+        && rules
+            .record_types
+            .iter()
+            .any(|known| short(known) == short(id))
+}
+
+/// Stores `fields` into `version`, the body through the rich-text field's rules; the images
+/// taken out of the body.
+fn apply(
+    rules: &Rules,
+    version: &mut Version,
+    fields: Map<String, Value>,
+    user: &str,
+) -> Vec<richtext::Image> {
+    let mut images = Vec::new();
     for (key, value) in fields {
         let value = match value.as_str() {
-            Some(html) if key == rules.body_field => json!(richtext::store(html, &version.id)),
+            Some(html) if key == rules.body_field => {
+                let stored = richtext::store(html, &version.id);
+                images.extend(stored.images);
+                json!(stored.html)
+            }
             _ => value,
         };
         version.fields.insert(key, value);
     }
     version.last_modified = chrono::Utc::now();
     version.last_modified_by = user_id(rules, user).to_string();
+    images
+}
+
+/// Keeps `images` for `richTextImageFields`.
+fn keep(org: &mut Org, images: Vec<richtext::Image>) {
+    org.images
+        .extend(images.into_iter().map(|i| (i.refid.clone(), i)));
+}
+
+/// `GET /sobjects/Knowledge__kav/{id}/richTextImageFields/{field}/{refid}`: an image of the
+/// version's rich-text body (reference §1.6), as the bytes sent; 404 when the version's body
+/// does not show it.
+pub async fn rich_text_image(
+    State(shared): State<St>,
+    Path((_, id, field, refid)): Path<(String, String, String, String)>,
+) -> Response {
+    let org = shared.lock();
+    let shown = org
+        .versions
+        .get(&id)
+        .filter(|_| field == shared.rules.body_field)
+        .and_then(|v| v.fields.get(&field))
+        .and_then(Value::as_str)
+        .is_some_and(|body| body.contains(&format!("refid={refid}")));
+    match org.images.get(&refid) {
+        Some(image) if shown => (
+            [(header::CONTENT_TYPE, image.content_type.clone())],
+            image.bytes.clone(),
+        )
+            .into_response(),
+        _ => not_found(),
+    }
 }
 
 /// K2: a new article, its first version a Draft.
@@ -306,7 +374,11 @@ pub async fn create(
         last_published: None,
     };
     version.fields.insert("Language".into(), json!("en_US"));
-    apply(rules, &mut version, fields, &user);
+    version
+        .fields
+        .insert("RecordTypeId".into(), json!(rules.record_types[0]));
+    let images = apply(rules, &mut version, fields, &user);
+    keep(&mut org, images);
     org.versions.insert(id.clone(), version);
     let answer = json!({"id": id, "success": true, "errors": []});
     (StatusCode::CREATED, Json(answer)).into_response()
@@ -323,6 +395,8 @@ pub async fn describe(State(shared): State<St>) -> Response {
                 ("boolean", 0)
             } else if name == "Summary" {
                 ("textarea", 1000)
+            } else if name == "RecordTypeId" {
+                ("reference", 18)
             } else {
                 ("string", 255)
             };
@@ -387,7 +461,8 @@ pub async fn update(
         let article = version.article_id.clone();
         let fields = checked_fields(rules, &org, &body, false, Some(&article))?;
         let version = org.versions.get_mut(&id).ok_or_else(not_found)?;
-        apply(rules, version, fields, &user);
+        let images = apply(rules, version, fields, &user);
+        keep(&mut org, images);
         Ok(StatusCode::NO_CONTENT.into_response())
     })();
     answer.unwrap_or_else(|r| r)

@@ -3,8 +3,9 @@
 //! imports nothing of kbpub's client. Three "hosts" share the port, told apart by path as the
 //! reference's rule 1 asks for different hosts: `/salesforce/login` (login.salesforce.com),
 //! `/salesforce/mydomain` (the org's My Domain) and `/salesforce/instance` (the `instance_url`
-//! every token names; REST answers only there). Submodules: [`auth`] (token endpoint, sessions,
-//! the gate every REST request passes: API version, session, allocation, injected faults),
+//! every token names; REST answers only there), behind the shared [`crate::sim::layer`]
+//! (latency, request counts, injected faults). Submodules: [`auth`] (token endpoint, sessions,
+//! the admission every REST request passes: API version, session, allocation),
 //! [`knowledge`] (`Knowledge__kav` lifecycle), [`query`] (the SOQL subset and paging),
 //! [`richtext`] (what the rich-text field keeps), [`admin`] (control endpoints under
 //! `/__sim/salesforce/`), [`model`] (the org's data). Behaviours the reference marks unverified
@@ -26,12 +27,16 @@ use axum::extract::DefaultBodyLimit;
 use axum::middleware;
 use axum::routing::{get, patch, post};
 
+use super::layer::TrafficLayer;
 use model::Org;
 
 /// The newest API version the simulator serves; retired versions are below [`OLDEST_VERSION`].
 pub const NEWEST_VERSION: u32 = 67;
 /// Versions below 31.0 are retired (reference §1.1.4): 410.
 pub const OLDEST_VERSION: u32 = 31;
+
+/// The org's article types (`RecordTypeId`s) unless `--salesforce-record-types` names others.
+const RECORD_TYPES: &str = "012000000000001AAA,012000000000002AAA,012000000000003AAA";
 
 /// What an unfiltered `Knowledge__kav` query does (reference §6: the object reference and the
 /// Knowledge developer guide disagree).
@@ -125,6 +130,21 @@ pub struct SalesforceArgs {
     /// The org is multilingual: `Language` is required on create
     #[arg(long)]
     pub salesforce_multilingual: bool,
+    /// The article types (`RecordTypeId`s) of Knowledge__kav; the first is the default a
+    /// create without one gets
+    #[arg(long, value_delimiter = ',', default_value = RECORD_TYPES, value_name = "IDS")]
+    pub salesforce_record_types: Vec<String>,
+    /// errorCode for a `RecordTypeId` that is not one of the org's article types (unverified)
+    #[arg(
+        long,
+        default_value = "INVALID_CROSS_REFERENCE_KEY",
+        value_name = "CODE"
+    )]
+    pub salesforce_record_type_error: String,
+    /// Fault: the `Name` of every row a query returns is the caller's access token (a client
+    /// must not store it)
+    #[arg(long)]
+    pub salesforce_echo_token: bool,
 }
 
 /// The rules the org runs with, from the flags.
@@ -148,6 +168,9 @@ pub struct Rules {
     pub minor_archives: bool,
     pub archive_with_draft: bool,
     pub multilingual: bool,
+    pub record_types: Vec<String>,
+    pub record_type_error: String,
+    pub echo_token: bool,
 }
 
 pub struct Shared {
@@ -184,6 +207,9 @@ fn rules(args: &SalesforceArgs) -> Result<Rules, String> {
             })?)
         }
     };
+    if args.salesforce_record_types.is_empty() {
+        return Err("--salesforce-record-types names no record type".into());
+    }
     if !(256..=131_072).contains(&args.salesforce_body_limit) {
         return Err(format!(
             "--salesforce-body-limit {} is outside 256..=131072 (reference §1.6)",
@@ -210,6 +236,9 @@ fn rules(args: &SalesforceArgs) -> Result<Rules, String> {
         minor_archives: args.salesforce_minor_archives,
         archive_with_draft: args.salesforce_archive_with_draft,
         multilingual: args.salesforce_multilingual,
+        record_types: args.salesforce_record_types.clone(),
+        record_type_error: args.salesforce_record_type_error.clone(),
+        echo_token: args.salesforce_echo_token,
     })
 }
 
@@ -241,6 +270,10 @@ pub fn router(args: &SalesforceArgs) -> Result<Router, String> {
             get(knowledge::retrieve).patch(knowledge::update),
         )
         .route(
+            "/sobjects/Knowledge__kav/{id}/richTextImageFields/{field}/{refid}",
+            get(knowledge::rich_text_image),
+        )
+        .route(
             "/sobjects/Knowledge__DataCategorySelection",
             post(knowledge::add_category),
         )
@@ -257,8 +290,19 @@ pub fn router(args: &SalesforceArgs) -> Result<Router, String> {
             patch(knowledge::change_status).delete(knowledge::delete_draft),
         )
         .fallback(|| async { model::not_found() })
-        .layer(middleware::from_fn_with_state(shared.clone(), auth::gate))
         .with_state(shared.clone());
+    let admission = shared.clone();
+    let traffic = TrafficLayer::new(
+        move |request| auth::admit(&admission, request),
+        auth::answer_fault,
+    );
+    // Behind the layer at the full path, so faults match `/services/data/vNN.N/...` too.
+    let instance = traffic
+        .wrap(Router::new().nest("/salesforce/instance/services/data/{version}", rest))
+        .layer(middleware::from_fn_with_state(
+            shared.clone(),
+            auth::limit_info,
+        ));
     let hosts = Router::new()
         .route(
             "/salesforce/login/services/oauth2/token",
@@ -280,7 +324,10 @@ pub fn router(args: &SalesforceArgs) -> Result<Router, String> {
         )
         .with_state(shared.clone());
     Ok(hosts
-        .nest("/salesforce/instance/services/data/{version}", rest)
-        .nest("/__sim/salesforce", admin::router(shared))
+        .merge(instance)
+        .nest(
+            "/__sim/salesforce",
+            traffic.control().merge(admin::router(shared)),
+        )
         .layer(DefaultBodyLimit::max(16 << 20)))
 }

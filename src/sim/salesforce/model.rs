@@ -1,5 +1,5 @@
 //! The org's data as the Salesforce simulator keeps it: Knowledge article versions
-//! (`Knowledge__kav`, reference §1.2) with their data-category selections, CRM rows (Account,
+//! (`Knowledge__kav`, reference §1.2) with their data-category selections and rich-text images, CRM rows (Account,
 //! Contact, Case, User), sessions, query locators and the API allocation. Ids look like
 //! Salesforce's (a key prefix, 15 then 18 characters). The error array of every REST failure
 //! (reference §1.5) is built here too.
@@ -11,8 +11,6 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
-
-use crate::sim::traffic::Traffic;
 
 /// `PublishStatus` of a `Knowledge__kav` version (restricted picklist, never written by clients).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,6 +76,8 @@ pub struct Locator {
 pub struct Org {
     pub versions: BTreeMap<String, Version>,
     pub categories: BTreeMap<String, CategorySelection>,
+    /// Images taken out of rich-text bodies, by `refid`.
+    pub images: HashMap<String, super::richtext::Image>,
     /// CRM rows by object name (`Account`, `Contact`, `Case`, `User`), each a JSON object with
     /// an `Id`.
     pub rows: BTreeMap<String, Vec<Map<String, Value>>>,
@@ -86,7 +86,6 @@ pub struct Org {
     /// API requests counted against the allocation, and the allocation.
     pub api_used: u64,
     pub api_max: u64,
-    pub traffic: Traffic,
     next_id: u64,
 }
 

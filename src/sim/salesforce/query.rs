@@ -684,6 +684,7 @@ fn batch(shared: &St, org: &mut Org, mut rows: Vec<Value>, total: usize, api: u3
 pub async fn first(
     State(shared): State<St>,
     Extension(ApiVersion(api)): Extension<ApiVersion>,
+    headers: axum::http::HeaderMap,
     Query(params): Query<BTreeMap<String, String>>,
 ) -> Response {
     let Some(soql) = params.get("q") else {
@@ -691,7 +692,14 @@ pub async fn first(
     };
     let mut org = shared.lock();
     match run(&shared, &org, soql, api) {
-        Ok(rows) => {
+        Ok(mut rows) => {
+            if shared.rules.echo_token {
+                let caller = crate::sim::traffic::client_of(&headers);
+                let token = caller.strip_prefix("Bearer ").unwrap_or_default();
+                for row in rows.iter_mut().filter(|r| r.get("Name").is_some()) {
+                    row["Name"] = json!(token);
+                }
+            }
             let total = rows.len();
             batch(&shared, &mut org, rows, total, api)
         }
