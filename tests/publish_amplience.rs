@@ -45,14 +45,7 @@ fn kb_for(sim: &Sim) -> Kb {
         "content/ops/runbook.md",
         "+++\nid = \"runbook\"\ntitle = \"Runbook\"\ntype = \"sop\"\n+++\n\nInternal only.\n",
     );
-    kb.write(".kb/people.toml", PEOPLE);
-    kb.write(".kb/policy.toml", POLICY);
-    kb.write(
-        ".gitignore",
-        "output/\n.kb/receipts/\n.kb/journal/\ndata/\n",
-    );
-    git(kb.path(), "wes@example.com", &["init", "-q", "-b", "main"]);
-    approve_all(&kb);
+    init_approved(&kb, "output/\n.kb/receipts/\n.kb/journal/\ndata/\n");
     kb
 }
 
@@ -82,15 +75,6 @@ fn publish(kb: &Kb, args: &[&str]) -> (i32, Value) {
         "the secret leaked into output"
     );
     (run.code(), run.json())
-}
-
-fn page<'a>(report: &'a Value, doc_id: &str) -> &'a Value {
-    report["targets"][0]["pages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["doc_id"] == doc_id)
-        .unwrap_or_else(|| panic!("{doc_id} not in {report:#}"))
 }
 
 fn writes(report: &Value) -> u64 {
@@ -193,10 +177,7 @@ fn publishes_then_rerun_writes_nothing_then_updates_and_archives() {
     let kb = kb_for(&sim);
     let (code, report) = publish(&kb, &[]);
     assert_eq!(code, 0, "{report:#}");
-    for id in ["alpha", "bravo", "charlie", "old"] {
-        assert_eq!(page(&report, id)["action"], "create", "{id}");
-        assert_eq!(page(&report, id)["outcome"], "done", "{id}");
-    }
+    assert_done(&report, "create", &["alpha", "bravo", "charlie", "old"]);
     let alpha = item(&sim, "alpha");
     assert_eq!(alpha["publishingStatus"], "LATEST");
     assert_eq!(
@@ -228,7 +209,7 @@ fn publishes_then_rerun_writes_nothing_then_updates_and_archives() {
     let (code, report) = publish(&kb, &[]);
     assert_eq!(code, 0, "{report:#}");
     assert_eq!(writes(&report), 0, "{report:#}");
-    assert_eq!(page(&report, "alpha")["action"], "unchanged");
+    assert_eq!(report_page(&report, "alpha")["action"], "unchanged");
 
     let version = item(&sim, "bravo")["version"].as_u64().unwrap();
     doc(&kb, "guides/bravo.md", "bravo", "sop", "Two, revised.");
@@ -243,9 +224,9 @@ fn publishes_then_rerun_writes_nothing_then_updates_and_archives() {
     approve_all(&kb);
     let (code, report) = publish(&kb, &[]);
     assert_eq!(code, 0, "{report:#}");
-    assert_eq!(page(&report, "bravo")["action"], "update");
-    assert_eq!(page(&report, "old")["action"], "archive");
-    assert_eq!(page(&report, "alpha")["action"], "unchanged");
+    assert_eq!(report_page(&report, "bravo")["action"], "update");
+    assert_eq!(report_page(&report, "old")["action"], "archive");
+    assert_eq!(report_page(&report, "alpha")["action"], "unchanged");
     let bravo = item(&sim, "bravo");
     assert_eq!(
         bravo["version"],
@@ -280,12 +261,12 @@ fn an_item_a_cms_user_edited_is_drift_until_forced() {
     approve_all(&kb);
     let (code, report) = publish(&kb, &[]);
     assert_ne!(code, 0, "drift fails the run: {report:#}");
-    assert_eq!(page(&report, "alpha")["action"], "drifted");
+    assert_eq!(report_page(&report, "alpha")["action"], "drifted");
     assert_eq!(item(&sim, "alpha")["body"]["body"], "A CMS user's words.");
 
     let (code, report) = publish(&kb, &["--force"]);
     assert_eq!(code, 0, "{report:#}");
-    assert_eq!(page(&report, "alpha")["outcome"], "done");
+    assert_eq!(report_page(&report, "alpha")["outcome"], "done");
     let alpha = item(&sim, "alpha");
     assert!(alpha["body"]["body"].as_str().unwrap().contains("revised"));
     assert_eq!(alpha["publishingStatus"], "LATEST");
@@ -355,7 +336,7 @@ fn dry_run_sends_no_write() {
     let kb = kb_for(&sim);
     let (code, report) = publish(&kb, &["--dry-run"]);
     assert_eq!(code, 0, "{report:#}");
-    assert_eq!(page(&report, "alpha")["action"], "create");
+    assert_eq!(report_page(&report, "alpha")["action"], "create");
     assert_eq!(sim_writes(&sim), 0);
     assert!(items(&sim).is_empty());
     assert!(!kb.path().join(".kb/receipts/amplience").exists());
@@ -463,10 +444,10 @@ fn a_delivery_key_held_by_someone_elses_item_is_left_alone() {
     assert_eq!(response.status().as_u16(), 201);
     let (code, report) = publish(&kb, &[]);
     assert_ne!(code, 0, "{report:#}");
-    let bravo = page(&report, "bravo");
+    let bravo = report_page(&report, "bravo");
     assert_eq!(bravo["outcome"], "skipped", "{bravo:#}");
     assert_eq!(bravo["reason"]["code"], "foreign-page", "{bravo:#}");
-    assert_eq!(page(&report, "alpha")["outcome"], "done");
+    assert_eq!(report_page(&report, "alpha")["outcome"], "done");
     let held: Vec<Value> = items(&sim)
         .into_iter()
         .filter(|i| i["body"]["_meta"]["deliveryKey"] == "partners/onboarding/bravo")

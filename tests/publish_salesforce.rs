@@ -122,10 +122,7 @@ fn publishes_then_rerun_writes_nothing_then_updates_and_archives() {
     let kb = kb_for(&sim);
     let (code, report) = publish(&kb, &[]);
     assert_eq!(code, 0, "{report:#}");
-    for id in ["alpha", "bravo", "charlie", "old"] {
-        assert_eq!(page(&report, id)["action"], "create", "{id}");
-        assert_eq!(page(&report, id)["outcome"], "done", "{id}");
-    }
+    assert_done(&report, "create", &["alpha", "bravo", "charlie", "old"]);
     let alpha = online(&sim, "alpha");
     assert_eq!(alpha["Title"], "Alpha");
     assert_eq!(alpha["IsVisibleInPrm"], true);

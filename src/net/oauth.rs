@@ -336,19 +336,10 @@ impl OAuth {
         );
         let token_url =
             Url::parse(&token_url).map_err(|e| OAuthError::Setup(format!("my_domain: {e}")))?;
-        let token_client = Client::new(&Auth::None, settings.clone()).map_err(OAuthError::Setup)?;
-        Ok(OAuth {
-            token_url,
-            api: Api::Instance {
-                api_version: config.api_version.clone(),
-            },
-            credentials,
-            settings,
-            token_client,
-            session: tokio::sync::Mutex::new(None),
-            grants: AtomicU32::new(0),
-            tokens: std::sync::Mutex::default(),
-        })
+        let api = Api::Instance {
+            api_version: config.api_version.clone(),
+        };
+        OAuth::with(token_url, api, credentials, settings)
     }
 
     /// The client-credentials grant at `token_url` (form `grant_type`, `client_id`,
@@ -380,10 +371,19 @@ impl OAuth {
     ) -> Result<OAuth, OAuthError> {
         let token_url = check_url("the token URL", token_url)?;
         let base = check_url("the API URL", api_base.trim_end_matches('/'))?;
+        OAuth::with(token_url, Api::Base(base), credentials, settings)
+    }
+
+    fn with(
+        token_url: Url,
+        api: Api,
+        credentials: Credentials,
+        settings: Settings,
+    ) -> Result<OAuth, OAuthError> {
         let token_client = Client::new(&Auth::None, settings.clone()).map_err(OAuthError::Setup)?;
         Ok(OAuth {
             token_url,
-            api: Api::Base(base),
+            api,
             credentials,
             settings,
             token_client,

@@ -1,14 +1,17 @@
 //! The publish targets' view of [`crate::net`]: a client bound to one service's base URL that
 //! sends JSON (or a file) and reads JSON answers. Credentials, retries, the shared rate-limit
-//! gate, counters and the typed [`HttpError`] all come from `net`.
+//! gate, counters and the typed [`HttpError`] all come from `net`. [`OAuthHttp`] is the same for
+//! the targets whose tokens come from `net::oauth`.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::Value;
 
-use crate::net::{Answer, Client, Request, Settings};
+use crate::net::oauth::{ApiRequest, OAuth, OAuthError};
+use crate::net::{Answer, Client, ErrorKind, Request, Settings};
 pub use crate::net::{Auth, Body, HttpError};
 
 use super::retry::{Budget, RetryPolicy};
@@ -120,4 +123,69 @@ fn json_reply(answer: Answer) -> Result<Reply, String> {
         headers: answer.headers,
         json,
     })
+}
+
+/// A target's client over [`OAuth`] (Salesforce, Amplience): every attempt counted as a read
+/// (GET) or a write, errors that are not HTTP answers (no token, a bad URL) turned into a
+/// transport [`HttpError`] naming the request.
+pub struct OAuthHttp {
+    oauth: OAuth,
+    reads: AtomicU64,
+    writes: AtomicU64,
+}
+
+impl OAuthHttp {
+    pub fn new(oauth: OAuth) -> OAuthHttp {
+        OAuthHttp {
+            oauth,
+            reads: AtomicU64::new(0),
+            writes: AtomicU64::new(0),
+        }
+    }
+
+    /// Requests sent so far (every attempt): (reads, writes).
+    pub fn counts(&self) -> (u64, u64) {
+        (
+            self.reads.load(Ordering::Relaxed),
+            self.writes.load(Ordering::Relaxed),
+        )
+    }
+
+    /// Sends `api`, reading a successful answer with `accept`.
+    pub async fn send<T>(
+        &self,
+        api: &ApiRequest<'_>,
+        accept: impl Fn(Answer) -> Result<T, String>,
+    ) -> Result<T, HttpError> {
+        let counter = match api.method {
+            Method::GET => &self.reads,
+            _ => &self.writes,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        let on_retry = |_: &crate::net::Retry| {
+            counter.fetch_add(1, Ordering::Relaxed);
+        };
+        self.oauth
+            .send(api, accept, &on_retry)
+            .await
+            .map_err(|e| match e {
+                OAuthError::Http(e) => e,
+                other => HttpError {
+                    method: api.method.to_string(),
+                    path: api.path.to_string(),
+                    kind: ErrorKind::Transport,
+                    status: None,
+                    message: other.to_string(),
+                    attempts: 0,
+                },
+            })
+    }
+}
+
+/// An answer's body as JSON (`null` when empty).
+pub fn json_of(text: &str) -> Result<Value, String> {
+    match text.trim() {
+        "" => Ok(Value::Null),
+        text => serde_json::from_str(text).map_err(|e| format!("a body that is not JSON ({e})")),
+    }
 }

@@ -472,3 +472,19 @@ pub fn report_page<'a>(report: &'a serde_json::Value, doc_id: &str) -> &'a serde
         .find(|p| p["doc_id"] == doc_id)
         .unwrap_or_else(|| panic!("{doc_id} not in {report:#}"))
 }
+
+/// Each of `doc_ids` is in the report with `action`, done.
+pub fn assert_done(report: &serde_json::Value, action: &str, doc_ids: &[&str]) {
+    for id in doc_ids {
+        assert_eq!(
+            report_page(report, id)["action"],
+            action,
+            "{id}: {report:#}"
+        );
+        assert_eq!(
+            report_page(report, id)["outcome"],
+            "done",
+            "{id}: {report:#}"
+        );
+    }
+}

@@ -6,15 +6,15 @@
 //! item may answer 404 for a moment (read-after-create lag): requests to one item retry a 404 a
 //! few times before giving up.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::{Value, json};
 
 use super::mapping;
-use crate::net::oauth::{ApiRequest, OAuth, OAuthError};
+use crate::net::oauth::{ApiRequest, OAuth};
 use crate::net::{Answer, Body, ErrorKind, HttpError};
+use crate::publish::http::{OAuthHttp, json_of};
 
 /// Items a page of the repository list holds (the most the API gives).
 const PAGE_SIZE: &str = "100";
@@ -90,30 +90,23 @@ pub enum JobState {
 }
 
 pub struct Client {
-    oauth: OAuth,
+    http: OAuthHttp,
     hub: String,
     repository: String,
-    reads: AtomicU64,
-    writes: AtomicU64,
 }
 
 impl Client {
     pub fn new(oauth: OAuth, hub: &str, repository: &str) -> Client {
         Client {
-            oauth,
+            http: OAuthHttp::new(oauth),
             hub: hub.to_string(),
             repository: repository.to_string(),
-            reads: AtomicU64::new(0),
-            writes: AtomicU64::new(0),
         }
     }
 
     /// Requests sent so far (every attempt): (reads, writes).
     pub fn counts(&self) -> (u64, u64) {
-        (
-            self.reads.load(Ordering::Relaxed),
-            self.writes.load(Ordering::Relaxed),
-        )
+        self.http.counts()
     }
 
     /// Sends one request; `safe`: it may be repeated after a 5xx or a lost answer. Requests to
@@ -126,28 +119,16 @@ impl Client {
         body: Body,
         safe: bool,
     ) -> Result<(Value, Option<String>), HttpError> {
-        let counter = match method {
-            Method::GET => &self.reads,
-            _ => &self.writes,
-        };
         let accept = |answer: Answer| {
             let location = answer
                 .headers
                 .get(reqwest::header::LOCATION)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string);
-            let json = match answer.text.trim() {
-                "" => Value::Null,
-                text => serde_json::from_str(text)
-                    .map_err(|e| format!("a body that is not JSON ({e})"))?,
-            };
-            Ok((json, location))
-        };
-        let on_retry = |_: &crate::net::Retry| {
-            counter.fetch_add(1, Ordering::Relaxed);
+            Ok((json_of(&answer.text)?, location))
         };
         let api = ApiRequest {
-            method: method.clone(),
+            method,
             path,
             query,
             body,
@@ -157,27 +138,12 @@ impl Client {
         let mut tries = 0;
         loop {
             tries += 1;
-            counter.fetch_add(1, Ordering::Relaxed);
-            let result = self.oauth.send(&api, accept, &on_retry).await;
-            match result {
-                Err(OAuthError::Http(e))
-                    if e.is(404) && path.starts_with("content-items/") && tries < LAG_TRIES =>
-                {
+            match self.http.send(&api, accept).await {
+                Err(e) if e.is(404) && path.starts_with("content-items/") && tries < LAG_TRIES => {
                     tokio::time::sleep(wait).await;
                     wait *= 2;
                 }
-                Err(OAuthError::Http(e)) => return Err(e),
-                Err(other) => {
-                    return Err(HttpError {
-                        method: method.to_string(),
-                        path: path.to_string(),
-                        kind: ErrorKind::Transport,
-                        status: None,
-                        message: other.to_string(),
-                        attempts: 0,
-                    });
-                }
-                Ok(answer) => return Ok(answer),
+                result => return result,
             }
         }
     }

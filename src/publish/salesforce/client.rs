@@ -6,14 +6,14 @@
 //! is kept, so the target can warn before the org's daily allowance runs out.
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::config::salesforce::{Publish, SalesforceConfig};
-use crate::net::oauth::{ApiRequest, OAuth, OAuthError};
-use crate::net::{Answer, Body, ErrorKind, HttpError};
+use crate::net::oauth::{ApiRequest, OAuth};
+use crate::net::{Answer, Body, HttpError};
+use crate::publish::http::{OAuthHttp, json_of};
 
 /// One version of an article (`Knowledge__kav` row).
 #[derive(Debug, Clone)]
@@ -39,12 +39,10 @@ impl Version {
 }
 
 pub struct Client {
-    oauth: OAuth,
+    http: OAuthHttp,
     hash_field: String,
     language: String,
     publish: Publish,
-    reads: AtomicU64,
-    writes: AtomicU64,
     /// The last `Sforce-Limit-Info` `api-usage`: (used, allowed).
     usage: Mutex<Option<(u64, u64)>>,
 }
@@ -57,22 +55,17 @@ fn literal(value: &str) -> String {
 impl Client {
     pub fn new(oauth: OAuth, config: &SalesforceConfig) -> Client {
         Client {
-            oauth,
+            http: OAuthHttp::new(oauth),
             hash_field: config.hash_field.clone(),
             language: config.language.clone(),
             publish: config.publish,
-            reads: AtomicU64::new(0),
-            writes: AtomicU64::new(0),
             usage: Mutex::new(None),
         }
     }
 
     /// Requests sent so far (every attempt): (reads, writes).
     pub fn counts(&self) -> (u64, u64) {
-        (
-            self.reads.load(Ordering::Relaxed),
-            self.writes.load(Ordering::Relaxed),
-        )
+        self.http.counts()
     }
 
     /// The org's API usage as last reported: (used, allowed).
@@ -87,11 +80,6 @@ impl Client {
         query: &[(&str, &str)],
         body: Body,
     ) -> Result<Value, HttpError> {
-        let counter = match method {
-            Method::GET => &self.reads,
-            _ => &self.writes,
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
         let accept = |answer: Answer| {
             if let Some(usage) = answer
                 .headers
@@ -101,38 +89,17 @@ impl Client {
             {
                 *self.usage.lock().unwrap_or_else(|e| e.into_inner()) = Some(usage);
             }
-            match answer.text.trim() {
-                "" => Ok(Value::Null),
-                text => {
-                    serde_json::from_str(text).map_err(|e| format!("a body that is not JSON ({e})"))
-                }
-            }
+            json_of(&answer.text)
         };
         let safe = method == Method::GET;
-        let on_retry = |_: &crate::net::Retry| {
-            counter.fetch_add(1, Ordering::Relaxed);
-        };
         let api = ApiRequest {
-            method: method.clone(),
+            method,
             path,
             query,
             body,
             safe,
         };
-        self.oauth
-            .send(&api, accept, &on_retry)
-            .await
-            .map_err(|e| match e {
-                OAuthError::Http(e) => e,
-                other => HttpError {
-                    method: method.to_string(),
-                    path: path.to_string(),
-                    kind: ErrorKind::Transport,
-                    status: None,
-                    message: other.to_string(),
-                    attempts: 0,
-                },
-            })
+        self.http.send(&api, accept).await
     }
 
     /// Every row of a SOQL query, following `nextRecordsUrl`.
