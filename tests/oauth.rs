@@ -300,3 +300,25 @@ async fn client_credentials_at_a_fixed_base_are_cached_and_a_pat_needs_no_grant(
         "{error}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_is_renewed_before_it_expires_not_after_a_refusal() {
+    // 4 s tokens: kbpub renews once half the lifetime is left (at most 30 s before expiry).
+    let base = hub(&["--amplience-token-expiry", "4"]).await;
+    let oauth = OAuth::client_credentials(
+        &format!("{base}/oauth/token"),
+        &format!("{base}/v2/content"),
+        "kbpub-client",
+        Secret::new("amplience-secret".into()),
+        settings(),
+    )
+    .unwrap();
+    assert_eq!(repositories(&oauth).await.unwrap(), 1);
+    assert_eq!(repositories(&oauth).await.unwrap(), 1);
+    assert_eq!(oauth.grants(), 1, "a fresh token is used again");
+    // 2.5 s in, the first token is still valid for 1.5 s: only renewal ahead of expiry can
+    // explain a second grant (a refusal cannot happen yet).
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(repositories(&oauth).await.unwrap(), 1);
+    assert_eq!(oauth.grants(), 2, "renewed before it expired");
+}
