@@ -320,6 +320,31 @@ fn writes_that_land_but_fail_leave_no_duplicate_article() {
     assert_eq!(report["targets"][0]["writes"], 0, "{report:#}");
 }
 
+#[test]
+fn a_session_that_ends_mid_run_is_granted_again_and_the_write_replayed_once() {
+    let sim = Sim::start();
+    let kb = kb_for(&sim);
+    // The org ends the session on the first create and on a later publish: each answer is 401
+    // INVALID_SESSION_ID, nothing was written.
+    let status = control(
+        &sim,
+        "faults",
+        json!([
+            {"method": "POST", "path": "sobjects/Knowledge__kav", "status": 401},
+            {"method": "PATCH", "path": "masterVersions", "status": 401},
+        ]),
+    );
+    assert_eq!(status, 204);
+    let (code, report) = publish(&kb, &["--concurrency", "1"]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_done(&report, "create", &["alpha", "bravo", "charlie", "old"]);
+    for name in ["alpha", "bravo", "charlie", "old"] {
+        assert_eq!(articles_named(&sim, name), 1, "{name}");
+    }
+    let (_, report) = publish(&kb, &[]);
+    assert_eq!(report["targets"][0]["writes"], 0, "{report:#}");
+}
+
 /// The knowledge base published one article at a time to an org that allows `max` requests.
 fn publish_with_allowance(max: u64) -> (Sim, Kb, i32, Value) {
     let sim = Sim::start();
