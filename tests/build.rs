@@ -131,7 +131,9 @@ fn headings_get_stable_deduplicated_anchors() {
         .map(|h| h.value().attr("id").unwrap())
         .collect();
     assert_eq!(ids, ["usage", "usage-1", "custom"]);
-    assert_eq!(attr(&gamma, "h2#usage a.anchor", "href"), "#usage");
+    // The HTML carries no `#` links beside headings (the page script adds them, see
+    // tests/reading.rs); the TOC links every heading without JavaScript.
+    assert!(select(&gamma, "h2 a.anchor").is_empty());
     let toc: Vec<String> = select(&gamma, ".toc a")
         .iter()
         .map(|a| a.value().attr("href").unwrap().to_string())

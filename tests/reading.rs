@@ -157,6 +157,38 @@ fn search_finds_stems_and_typos_ranks_titles_first_and_links_to_headings() {
 }
 
 #[test]
+fn the_page_script_adds_the_controls_and_heading_links_the_html_leaves_out() {
+    let kb = built_sample();
+    let path = "sops/as2-certificate-rotation.html";
+    let page = kb.html(path);
+    // Without JavaScript: no dead controls, and the navigation and TOC are plain links.
+    for missing in [".nav-btn", ".theme-btn", "#kb-search-input", ".backdrop", "a.anchor"] {
+        assert!(select(&page, missing).is_empty(), "{missing} in the HTML");
+    }
+    assert!(!select(&page, "#kb-sidebar nav a[href]").is_empty());
+    assert_eq!(attr(&page, ".toc a[href='#cutover-checklist']", "href"), "#cutover-checklist");
+
+    let mut browser = Browser::launch();
+    browser.goto(&file_url(&kb.output_file(path)));
+    browser.wait_for(
+        "document.readyState === 'complete' && !!document.querySelector('.header-inner > .nav-btn:first-child') \
+         && !!document.querySelector('.header-inner > .theme-btn:last-child') \
+         && !!document.querySelector('form.search > #kb-search-input') && !!document.querySelector('.backdrop[hidden]') \
+         && document.querySelector('h3#cutover-checklist > a.anchor:first-child').getAttribute('href') === '#cutover-checklist' \
+         && [...document.querySelectorAll('.prose h2[id], .prose h3[id]')].every(h => h.querySelector('a.anchor'))",
+        "the controls and a link beside every heading",
+    );
+    browser
+        .eval("document.querySelector('.theme-btn').click(), true")
+        .unwrap();
+    browser.wait_for(
+        "document.documentElement.getAttribute('data-theme') === 'dark' \
+         && document.querySelector('.theme-btn').getAttribute('aria-pressed') === 'true'",
+        "the theme button to switch to dark",
+    );
+}
+
+#[test]
 fn the_browser_stems_queries_exactly_as_the_index_was_stemmed() {
     let kb = built_sample();
     let script = kb.read_output("assets/search.js");

@@ -1,5 +1,5 @@
 //! The site HTML writer: turns a prepared event stream into the body HTML of a site page —
-//! headings with anchor links, GitHub alerts as callouts, highlighted code, wrapped tables,
+//! headings with ids, GitHub alerts as callouts, highlighted code, wrapped tables,
 //! internal-only passages marked, and `kb:`/`asset:` links mapped to relative hrefs.
 
 use pulldown_cmark::{CowStr, Event, Tag, TagEnd, html};
@@ -46,9 +46,9 @@ pub fn write(site: &Site, from_url: &str, events: &[Event<'_>], highlight_code: 
             Event::Start(Tag::CodeBlock(kind)) => code = Some((Fence::of(kind), String::new())),
             Event::Start(Tag::Heading { level, id, .. }) => {
                 let id = escape_html(id.as_deref().unwrap_or(""));
-                mapped.push(Event::Html(CowStr::from(format!(
-                    "<{level} id=\"{id}\"><a class=\"anchor\" href=\"#{id}\" aria-hidden=\"true\" tabindex=\"-1\">#</a>"
-                ))));
+                // The hover `#` link is added by the page script: the TOC already links every
+                // heading without JavaScript, and leaving it out of the HTML keeps pages lean.
+                mapped.push(Event::Html(CowStr::from(format!("<{level} id=\"{id}\">"))));
             }
             Event::End(TagEnd::Heading(level)) => mapped.push(Event::Html(CowStr::from(format!("</{level}>\n")))),
             Event::Start(Tag::BlockQuote(Some(kind))) => {

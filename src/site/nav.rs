@@ -226,7 +226,7 @@ fn write_list(items: &[NavItem], more: Option<&More>, class: &str, out: &mut Str
                 ""
             };
             out.push_str(&format!(
-                "<details{open}><summary title=\"Show or hide pages\"><span class=\"sr-only\">{title}: show or hide pages</span></summary>"
+                "<details{open}><summary aria-label=\"{title}: show or hide pages\"></summary>"
             ));
             write_list(&item.children, item.more.as_ref(), "", out);
             out.push_str("</details>");

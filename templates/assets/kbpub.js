@@ -1,4 +1,4 @@
-/* kbpub: theme toggle, nav drawer, TOC scrollspy, copy buttons, list filter, process maps. */
+/* kbpub: theme toggle, nav drawer, heading links, TOC scrollspy, copy buttons, list filter, process maps. */
 (function () {
   'use strict';
   var d = document, html = d.documentElement, w = window;
@@ -7,6 +7,33 @@
   function on(el, ev, fn, opt) { if (el) el.addEventListener(ev, fn, opt || false); }
   function mq(q) { var m = w.matchMedia(q); m.on = function (fn) { if (m.addEventListener) m.addEventListener('change', fn); else m.addListener(fn); }; return m; }
   var dark = mq('(prefers-color-scheme: dark)'), narrow = mq('(max-width: 860px)'), mid = mq('(max-width: 1100px)');
+
+  /* The controls that only work with JavaScript are made here, not repeated in every page. */
+  var header = $('.header-inner');
+  function button(cls, label, extra) {
+    var b = d.createElement('button');
+    b.type = 'button';
+    b.className = 'icon-btn ' + cls;
+    b.setAttribute('aria-label', label);
+    for (var k in extra) b.setAttribute(k, extra[k]);
+    return b;
+  }
+  if (header) {
+    header.insertBefore(button('nav-btn', 'Open navigation', { 'aria-controls': 'kb-sidebar', 'aria-expanded': 'false' }), header.firstChild);
+    header.appendChild(button('theme-btn', 'Dark theme', { 'aria-pressed': 'false', title: 'Toggle dark theme' }));
+  }
+  var side = d.getElementById('kb-sidebar');
+  if (side) side.insertAdjacentHTML('afterend', '<div class="backdrop" hidden></div>');
+  /* A `#` link beside each heading of the text, shown on hover. */
+  $$('.prose :is(h1,h2,h3,h4,h5,h6)[id]').forEach(function (h) {
+    var a = d.createElement('a');
+    a.className = 'anchor';
+    a.href = '#' + h.id;
+    a.setAttribute('aria-hidden', 'true');
+    a.tabIndex = -1;
+    a.textContent = '#';
+    h.insertBefore(a, h.firstChild);
+  });
 
   /* Theme: the inline script in <head> applies the stored choice before paint. */
   var themeBtn = $('.theme-btn');
@@ -52,7 +79,7 @@
     on($('summary', toc), 'click', function (e) { if (!mid.matches) e.preventDefault(); });
     mid.on(function () { if (!mid.matches) toc.open = true; });
     var targets = [], active = null, ticking = false;
-    $$('a.toc-link', toc).forEach(function (a) {
+    $$('a', toc).forEach(function (a) {
       var el = d.getElementById(a.getAttribute('href').slice(1));
       if (el) targets.push({ a: a, el: el });
     });

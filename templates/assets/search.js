@@ -7,8 +7,17 @@
    stemmed here, once. */
 (function () {
   'use strict';
-  var d = document, input = d.getElementById('kb-search-input');
-  /* The results panel is made here, not repeated in every page: search needs JavaScript anyway. */
+  var d = document, box = d.querySelector('form.search[data-index]');
+  /* The search box and its results panel are made here, not repeated in every page: search
+     needs JavaScript anyway. The form names the site's root and the index. */
+  if (box && !d.getElementById('kb-search-input')) {
+    box.insertAdjacentHTML('beforeend', '<label class="sr-only" for="kb-search-input">Search the knowledge base</label>' +
+      '<span class="search-icon" aria-hidden="true"></span>' +
+      '<input id="kb-search-input" class="search-input" type="search" placeholder="Search" spellcheck="false" enterkeyhint="go"' +
+      ' role="combobox" aria-expanded="false" aria-controls="kb-search-results" aria-autocomplete="list">' +
+      '<kbd class="search-key" aria-hidden="true">/</kbd>');
+  }
+  var input = d.getElementById('kb-search-input');
   if (input && input.form && !d.getElementById('kb-search-panel')) {
     input.form.insertAdjacentHTML('beforeend', '<div class="search-panel" id="kb-search-panel" hidden>' +
       '<p class="search-status" id="kb-search-status" role="status" aria-live="polite"></p>' +
@@ -17,7 +26,7 @@
   var panel = d.getElementById('kb-search-panel');
   var list = d.getElementById('kb-search-results'), status = d.getElementById('kb-search-status');
   if (!input || !panel || !list || !status) return;
-  var form = input.form, root = input.getAttribute('data-root') || '', src = input.getAttribute('data-index');
+  var form = input.form, root = form.getAttribute('data-root') || '', src = form.getAttribute('data-index');
   var MAX = 10, SNIP = 170, docs = null, state = 0; /* 0 idle, 1 loading, 2 ready, 3 failed */
   var FIELDS = [10, 4, 1], KIND = [1, 0.6, 0.4]; /* title, headings, text; stem, prefix, typo */
   var vocab = new Map(), posts = new Map(), known = new Set(); /* word -> stem; stem -> [docs per field]; `w` items read */
