@@ -162,11 +162,20 @@ fn the_page_script_adds_the_controls_and_heading_links_the_html_leaves_out() {
     let path = "sops/as2-certificate-rotation.html";
     let page = kb.html(path);
     // Without JavaScript: no dead controls, and the navigation and TOC are plain links.
-    for missing in [".nav-btn", ".theme-btn", "#kb-search-input", ".backdrop", "a.anchor"] {
+    for missing in [
+        ".nav-btn",
+        ".theme-btn",
+        "#kb-search-input",
+        ".backdrop",
+        "a.anchor",
+    ] {
         assert!(select(&page, missing).is_empty(), "{missing} in the HTML");
     }
     assert!(!select(&page, "#kb-sidebar nav a[href]").is_empty());
-    assert_eq!(attr(&page, ".toc a[href='#cutover-checklist']", "href"), "#cutover-checklist");
+    assert_eq!(
+        attr(&page, ".toc a[href='#cutover-checklist']", "href"),
+        "#cutover-checklist"
+    );
 
     let mut browser = Browser::launch();
     browser.goto(&file_url(&kb.output_file(path)));

@@ -169,6 +169,6 @@ fn bidi_and_control_characters_show_as_markers_in_the_facts_card_and_partner_lin
     let html = kb.html("partners/acme.html");
     let facts = text(&html, ".doc-facts");
     assert!(facts.contains("ZZ[U+200B]ACME\u{2407}"), "{facts}");
-    let meta = text(&html, ".meta-item");
+    let meta = text(&html, ".doc-meta");
     assert!(meta.contains("AC[U+202E]ME"), "{meta}");
 }

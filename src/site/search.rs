@@ -6,6 +6,7 @@
 //! the browser tests compare the two word for word). Each stem travels with the words it came
 //! from, so that prefix and typo matching can work on the words a reader sees.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::sync::OnceLock;
 
@@ -52,7 +53,7 @@ impl Entry {
             .nth(EXCERPT_CHARS)
             .map_or(text.len(), |(i, _)| i);
         let excerpt = &text[..cut];
-        let in_excerpt: HashSet<String> = words(excerpt).collect();
+        let in_excerpt: HashSet<Cow<str>> = words(excerpt).collect();
         let mut seen = HashSet::new();
         let rest = words(&text[cut..])
             .filter(|w| !in_excerpt.contains(w) && seen.insert(w.clone()))
@@ -93,8 +94,8 @@ pub fn stem(word: &str) -> String {
 }
 
 /// Distinct words grouped by stem, in order of first use: the `w` field's format.
-fn by_stem(distinct: Vec<String>) -> String {
-    let mut groups: Vec<(String, Vec<String>)> = Vec::new();
+fn by_stem(distinct: Vec<Cow<str>>) -> String {
+    let mut groups: Vec<(String, Vec<Cow<str>>)> = Vec::new();
     let mut group_of: HashMap<String, usize> = HashMap::new();
     for word in distinct {
         let stem = stem(&word);
@@ -127,10 +128,18 @@ fn by_stem(distinct: Vec<String>) -> String {
     out
 }
 
-fn words(text: &str) -> impl Iterator<Item = String> + '_ {
+/// The words of `text` of two letters or more, lowercased; borrowed when already lowercase ASCII
+/// (most words: a page's text is split into words once per build).
+fn words(text: &str) -> impl Iterator<Item = Cow<'_, str>> {
     text.split(|c: char| !c.is_alphanumeric())
-        .filter(|w| w.chars().count() >= 2)
-        .map(str::to_lowercase)
+        .filter(|w| w.chars().nth(1).is_some())
+        .map(|w| {
+            if w.bytes().all(|b| b.is_ascii() && !b.is_ascii_uppercase()) {
+                Cow::Borrowed(w)
+            } else {
+                Cow::Owned(w.to_lowercase())
+            }
+        })
 }
 
 /// `search-index.js` from entries serialised by [`Entry::to_json`]: assigns the index

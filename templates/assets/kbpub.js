@@ -35,7 +35,7 @@
     h.insertBefore(a, h.firstChild);
   });
 
-  /* Theme: the inline script in <head> applies the stored choice before paint. */
+  /* Theme: assets/theme.js, blocking in <head>, applies the stored choice before paint. */
   var themeBtn = $('.theme-btn');
   function isDark() { var t = html.getAttribute('data-theme'); return t ? t === 'dark' : dark.matches; }
   function syncTheme() { if (themeBtn) themeBtn.setAttribute('aria-pressed', String(isDark())); }
