@@ -33,7 +33,9 @@ pub fn escape_markup(input: &str) -> String {
 /// layouts, the nav, the feed and search ([`escape_visible`]), and terminal and banner text
 /// ([`display_safe`]) all show them through it.
 pub fn visible(input: &str) -> String {
-    if !input.chars().any(|c| visible_form(c).is_some()) {
+    // Printable ASCII has nothing to show differently (the common case, checked byte-wise).
+    let printable_ascii = input.bytes().all(|b| (b' '..=b'~').contains(&b));
+    if printable_ascii || !input.chars().any(|c| visible_form(c).is_some()) {
         return input.to_string();
     }
     input

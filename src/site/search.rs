@@ -7,6 +7,7 @@
 //! from, so that prefix and typo matching can work on the words a reader sees.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::sync::OnceLock;
 
@@ -84,13 +85,24 @@ impl Entry {
     }
 }
 
-/// The English stem of a lowercase word.
+/// The English stem of a lowercase word. Each thread remembers the stems it made: a site's
+/// pages share most of their words, and a lookup costs less than stemming again.
 pub fn stem(word: &str) -> String {
     static STEMMER: OnceLock<Stemmer> = OnceLock::new();
-    STEMMER
-        .get_or_init(|| Stemmer::create(Algorithm::English))
-        .stem(word)
-        .into_owned()
+    thread_local! {
+        static STEMS: RefCell<HashMap<String, String>> = RefCell::new(HashMap::new());
+    }
+    STEMS.with_borrow_mut(|stems| {
+        if let Some(stem) = stems.get(word) {
+            return stem.clone();
+        }
+        let stem = STEMMER
+            .get_or_init(|| Stemmer::create(Algorithm::English))
+            .stem(word)
+            .into_owned();
+        stems.insert(word.to_string(), stem.clone());
+        stem
+    })
 }
 
 /// Distinct words grouped by stem, in order of first use: the `w` field's format.
