@@ -546,6 +546,75 @@ fn a_confluence_section_that_cannot_work_is_an_error_in_kbpub_toml() {
     assert!(message(&report, "confluence-config").contains("must be an http(s) URL"));
 }
 
+/// `[community]`, `[salesforce]` and `[amplience]`, each with one value that cannot work: an
+/// unknown document type as a `[community.types]` key (line 11), a body field that is not a
+/// custom field (line 20, column 14), a repository id with a space (line 25, column 14).
+const BROKEN_TARGETS: &str = r#"[site]
+title = "T"
+
+[community]
+base_url = "https://community.example.com/api"
+token_env = "COMMUNITY_TOKEN"
+article_url = "https://community.example.com/kb/{external_id}"
+default_category = "guides"
+[community.types]
+notice = "notices"
+faqs = "edi-faq"
+
+[salesforce]
+login_url = "https://acme.my.salesforce.com"
+flow = "client-credentials"
+client_id_env = "SF_ID"
+client_secret_env = "SF_SECRET"
+username = "kbpub@acme.example"
+article_url = "https://partners.example.com/s/article/{url_name}"
+body_field = "Body"
+hash_field = "Kbpub_Hash__c"
+
+[amplience]
+hub = "kb-hub"
+repository = "kb repo"
+client_id_env = "AMP_ID"
+client_secret_env = "AMP_SECRET"
+article_url = "https://partners.example.com/onboarding/{delivery_key}"
+"#;
+
+#[test]
+fn a_target_value_that_cannot_work_is_an_error_at_its_line_and_column() {
+    let kb = Kb::new();
+    kb.write("kbpub.toml", BROKEN_TARGETS);
+    with_policy(&kb, POLICY);
+    kb.write("content/a.md", &doc("A", "Body."));
+    commit_all(&kb);
+    let (code, report) = check_json(&kb, &[]);
+    assert_eq!(code, 1, "{report:#}");
+    assert_found(&report, "error community-config kbpub.toml:11:1");
+    assert_found(&report, "error salesforce-config kbpub.toml:20:14");
+    assert_found(&report, "error amplience-config kbpub.toml:25:14");
+    let community = message(&report, "community-config");
+    assert!(
+        community.contains("`community.types`") && community.contains("`faqs`"),
+        "{community}"
+    );
+    assert!(
+        message(&report, "salesforce-config").contains("`salesforce.body_field`"),
+        "{report:#}"
+    );
+    assert!(
+        message(&report, "amplience-config").contains("`amplience.repository`"),
+        "{report:#}"
+    );
+    // The human form shows the place and the value under it.
+    let run = kb.run_env(&["check"], &[("KBPUB_NOW", NOW)]);
+    assert!(
+        run.stderr().contains("kbpub.toml:20:14") && run.stderr().contains("body_field = \"Body\""),
+        "{}",
+        run.stderr()
+    );
+    // A target that cannot work stops only what uses it: the site still builds.
+    kb.run(&["build"]).ok();
+}
+
 #[test]
 fn with_a_confluence_target_a_missing_policy_is_an_error() {
     let kb = Kb::new();

@@ -343,6 +343,29 @@ fn dry_run_sends_no_write() {
 }
 
 #[test]
+fn a_value_that_cannot_work_stops_the_target_naming_its_place() {
+    let sim = Sim::start();
+    let kb = kb_for(&sim);
+    let toml = std::fs::read_to_string(kb.path().join("kbpub.toml")).unwrap();
+    let toml = toml.replace("publish_timeout = 30", "publish_timeout = 0");
+    kb.write("kbpub.toml", &toml);
+    let line = 1 + toml
+        .lines()
+        .position(|l| l == "publish_timeout = 0")
+        .unwrap();
+    let (code, report) = publish(&kb, &[]);
+    assert_eq!(code, 1, "{report:#}");
+    let error = report["targets"][0]["error"].as_str().unwrap();
+    assert!(
+        error.starts_with(&format!(
+            "kbpub.toml:{line}:19: `amplience.publish_timeout` must be at least 1"
+        )),
+        "{error}"
+    );
+    assert_eq!(sim_writes(&sim), 0);
+}
+
+#[test]
 fn check_preflights_delivery_keys_and_body_size_offline() {
     let sim = Sim::start();
     let kb = kb_for(&sim);

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::config::amplience::{AmplienceConfig, MAX_DELIVERY_KEY, is_delivery_key};
-use crate::content::{Audience, DocType, Page, Site, Status, url};
+use crate::content::{Audience, Page, Site, Status, url};
 use crate::diag::Diagnostic;
 use crate::publish::gate::Gate;
 use crate::render::Engine;
@@ -150,11 +150,7 @@ fn request_size(title: &str, body: &Value, config: &AmplienceConfig) -> usize {
 /// render problems are `check`'s own.
 pub fn preflight(engine: &Engine, config: &AmplienceConfig) -> Vec<Diagnostic> {
     let site = engine.site;
-    let settings = config.check(&DocType::names()).err().map(|message| {
-        Diagnostic::error("amplience-config", message)
-            .in_file(crate::config::CONFIG_FILE)
-            .help("fix `[amplience]` in kbpub.toml (see the README, \"Publishing to Amplience\")")
-    });
+    let settings = site.config.refused.amplience.clone();
     let current: Vec<usize> = documents(site, config)
         .into_iter()
         .filter(|&d| is_partner_document(site, d))

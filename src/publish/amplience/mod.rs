@@ -33,7 +33,6 @@ use super::target::{Connector, Job, Profile, Survey, Target};
 use super::{Context, Stopped};
 pub use crate::config::amplience::AmplienceConfig;
 use crate::config::amplience::Credentials;
-use crate::content::DocType;
 use crate::net::Secret;
 use crate::net::oauth::OAuth;
 use crate::net::retry::WRITE_ATTEMPTS;
@@ -116,7 +115,7 @@ impl Target for Amplience<'_> {
 
     async fn survey(&mut self, ctx: &Context<'_>, connect: &Connector) -> Result<Survey, Stopped> {
         let config = self.config;
-        config.check(&DocType::names())?;
+        super::refused(&ctx.engine.site.config.refused.amplience)?;
         let client = Client::new(self.oauth(connect)?, &config.hub, &config.repository);
         let scanned = match client.check_repository().await {
             Ok(()) => client.items().await.map_err(|e| e.to_string()),

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use rayon::prelude::*;
 
 use crate::config::salesforce::{Placement, SalesforceConfig};
-use crate::content::{DocType, Page, Site, Status, url};
+use crate::content::{Page, Site, Status, url};
 use crate::diag::Diagnostic;
 use crate::publish::gate::Gate;
 use crate::render::Engine;
@@ -126,16 +126,7 @@ pub fn too_large(p: &Page, config: &SalesforceConfig, body: &str) -> Option<Diag
 /// document is checked as if it were approved; render problems are `check`'s own.
 pub fn preflight(engine: &Engine, config: &SalesforceConfig) -> Vec<Diagnostic> {
     let site = engine.site;
-    let mut problems: Vec<Diagnostic> = config
-        .check(&DocType::names())
-        .err()
-        .map(|message| {
-            Diagnostic::error("salesforce-config", message)
-                .in_file(crate::config::CONFIG_FILE)
-                .help("fix `[salesforce]` in kbpub.toml (see the README, \"Publishing to Salesforce Knowledge\")")
-        })
-        .into_iter()
-        .collect();
+    let mut problems: Vec<Diagnostic> = site.config.refused.salesforce.iter().cloned().collect();
     problems.extend(name_problems(site));
     let page_url = |page: usize, anchor: Option<&str>| {
         is_partner_document(site, page)
