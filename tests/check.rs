@@ -254,14 +254,30 @@ fn approve_as_ana(kb: &Kb, args: &[&str]) {
     kb.run_env(&all, &ana).ok();
 }
 
-/// A knowledge base in a git repository with [`POLICY`] and two documents.
-fn approval_kb() -> Kb {
+/// A knowledge base in a git repository with [`POLICY`], `toml` as its `kbpub.toml` (`None`:
+/// the default one) and `docs` (path under `content/`, text).
+fn committed_kb(toml: Option<&str>, docs: &[(&str, &str)]) -> Kb {
     let kb = Kb::new();
+    if let Some(toml) = toml {
+        kb.write("kbpub.toml", toml);
+    }
     with_policy(&kb, POLICY);
-    kb.write("content/a.md", &doc("Alpha", "Alpha procedure."));
-    kb.write("content/b.md", &doc("Beta", "Beta procedure."));
+    for (path, text) in docs {
+        kb.write(&format!("content/{path}"), text);
+    }
     commit_all(&kb);
     kb
+}
+
+/// A knowledge base in a git repository with [`POLICY`] and two documents.
+fn approval_kb() -> Kb {
+    committed_kb(
+        None,
+        &[
+            ("a.md", &doc("Alpha", "Alpha procedure.")),
+            ("b.md", &doc("Beta", "Beta procedure.")),
+        ],
+    )
 }
 
 #[test]
@@ -478,14 +494,16 @@ const CONFLUENCE: &str = "[site]\ntitle = \"T\"\n\n[confluence]\nbase_url = \"ht
 
 #[test]
 fn raw_html_that_confluence_shows_as_text_is_a_warning_at_the_html() {
-    let kb = Kb::new();
-    kb.write("kbpub.toml", CONFLUENCE);
-    with_policy(&kb, POLICY);
-    kb.write(
-        "content/a.md",
-        &doc("A", "Fine <br> and <!-- a comment -->.\n\nPress <kbd>Ctrl</kbd> now.\n\n<div class=\"box\">\nboxed\n</div>"),
+    let kb = committed_kb(
+        Some(CONFLUENCE),
+        &[(
+            "a.md",
+            &doc(
+                "A",
+                "Fine <br> and <!-- a comment -->.\n\nPress <kbd>Ctrl</kbd> now.\n\n<div class=\"box\">\nboxed\n</div>",
+            ),
+        )],
     );
-    commit_all(&kb);
     let (code, report) = check_json(&kb, &[]);
     assert_eq!(code, 0, "{report:#}");
     let html: Vec<String> = found(&report)
@@ -501,15 +519,13 @@ fn raw_html_that_confluence_shows_as_text_is_a_warning_at_the_html() {
 
 #[test]
 fn titles_that_would_collide_in_a_confluence_space_are_errors() {
-    let kb = Kb::new();
-    kb.write("kbpub.toml", CONFLUENCE);
-    with_policy(&kb, POLICY);
-    kb.write("content/sops/a.md", &doc("Rotating certificates", "One."));
-    kb.write(
-        "content/playbooks/b.md",
-        &doc("Rotating Certificates", "Two."),
+    let kb = committed_kb(
+        Some(CONFLUENCE),
+        &[
+            ("sops/a.md", &doc("Rotating certificates", "One.")),
+            ("playbooks/b.md", &doc("Rotating Certificates", "Two.")),
+        ],
     );
-    commit_all(&kb);
     let (code, report) = check_json(&kb, &[]);
     assert_eq!(code, 1);
     assert_found(&report, "error title-collision content/sops/a.md:2:9");
@@ -523,17 +539,11 @@ fn titles_that_would_collide_in_a_confluence_space_are_errors() {
 
 #[test]
 fn a_confluence_section_that_cannot_work_is_an_error_in_kbpub_toml() {
-    let kb = Kb::new();
-    kb.write(
-        "kbpub.toml",
-        &CONFLUENCE.replace(
-            "https://example.atlassian.net/wiki",
-            "ftp://confluence.example.com",
-        ),
+    let toml = CONFLUENCE.replace(
+        "https://example.atlassian.net/wiki",
+        "ftp://confluence.example.com",
     );
-    with_policy(&kb, POLICY);
-    kb.write("content/a.md", &doc("A", "Body."));
-    commit_all(&kb);
+    let kb = committed_kb(Some(&toml), &[("a.md", &doc("A", "Body."))]);
     let (code, report) = check_json(&kb, &[]);
     assert_eq!(code, 1);
     assert_eq!(
@@ -581,11 +591,7 @@ article_url = "https://partners.example.com/onboarding/{delivery_key}"
 
 #[test]
 fn a_target_value_that_cannot_work_is_an_error_at_its_line_and_column() {
-    let kb = Kb::new();
-    kb.write("kbpub.toml", BROKEN_TARGETS);
-    with_policy(&kb, POLICY);
-    kb.write("content/a.md", &doc("A", "Body."));
-    commit_all(&kb);
+    let kb = committed_kb(Some(BROKEN_TARGETS), &[("a.md", &doc("A", "Body."))]);
     let (code, report) = check_json(&kb, &[]);
     assert_eq!(code, 1, "{report:#}");
     assert_found(&report, "error community-config kbpub.toml:11:1");

@@ -209,66 +209,57 @@ impl AmplienceConfig {
                 ),
             );
         }
-        if !self.article_url.starts_with("https://") || !self.article_url.contains(DELIVERY_KEY) {
-            return at(
-                "article_url",
-                format!(
-                    "`amplience.article_url` must be an https URL holding `{DELIVERY_KEY}`, got `{}`",
-                    self.article_url
-                ),
-            );
-        }
+        super::article_url("amplience", &self.article_url, DELIVERY_KEY)?;
         if self.publish_timeout == 0 {
             return at(
                 "publish_timeout",
                 "`amplience.publish_timeout` must be at least 1 (seconds)".into(),
             );
         }
-        if self.concurrency == 0 {
-            return at(
-                "concurrency",
-                "`amplience.concurrency` must be at least 1".into(),
-            );
-        }
-        let select = &self.select;
-        if let Some((index, a)) = select
-            .audiences
-            .iter()
-            .enumerate()
-            .find(|(_, a)| a.as_str() != "partner")
-        {
-            return Err(Problem::value(
-                [
-                    Key::from("amplience"),
-                    "select".into(),
-                    "audiences".into(),
-                    index.into(),
-                ],
+        super::concurrency("amplience", self.concurrency)?;
+        select_entries(
+            "audiences",
+            &self.select.audiences,
+            |a| a == "partner",
+            |a| {
                 format!(
                     "`amplience.select.audiences`: `{a}` cannot be sent; Amplience gets partner documents only (internal documents never leave kbpub)"
-                ),
-            ));
-        }
-        if let Some((index, t)) = select
-            .types
-            .iter()
-            .enumerate()
-            .find(|(_, t)| !DOC_TYPES.contains(&t.as_str()))
-        {
-            return Err(Problem::value(
-                [
-                    Key::from("amplience"),
-                    "select".into(),
-                    "types".into(),
-                    index.into(),
-                ],
+                )
+            },
+        )?;
+        select_entries(
+            "types",
+            &self.select.types,
+            |t| DOC_TYPES.contains(&t),
+            |t| {
                 format!(
                     "`amplience.select.types` names unknown document type `{t}` ({})",
                     DOC_TYPES.join(", ")
-                ),
-            ));
-        }
+                )
+            },
+        )?;
         Ok(())
+    }
+}
+
+/// The first entry of `[amplience.select] list` (`values`) that `fits` refuses, at that entry.
+fn select_entries(
+    list: &str,
+    values: &[String],
+    fits: impl Fn(&str) -> bool,
+    why: impl Fn(&str) -> String,
+) -> Result<(), Problem> {
+    match values.iter().position(|v| !fits(v)) {
+        Some(index) => Err(Problem::value(
+            [
+                Key::from("amplience"),
+                "select".into(),
+                list.into(),
+                index.into(),
+            ],
+            why(&values[index]),
+        )),
+        None => Ok(()),
     }
 }
 

@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use super::DOC_TYPES;
 use super::problem::Problem;
 
 /// The placeholder in `article_url` that becomes a document's id (its external id).
@@ -81,30 +80,9 @@ impl CommunityConfig {
                     .into(),
             );
         }
-        if !self.article_url.starts_with("https://") || !self.article_url.contains(EXTERNAL_ID) {
-            return at(
-                "article_url",
-                format!(
-                    "`community.article_url` must be an https URL holding `{EXTERNAL_ID}`, got `{}`",
-                    self.article_url
-                ),
-            );
-        }
-        if let Some(unknown) = self.types.keys().find(|k| !DOC_TYPES.contains(&k.as_str())) {
-            return Err(Problem::key(
-                ["community", "types", unknown],
-                format!(
-                    "`community.types` names unknown document type `{unknown}` ({})",
-                    DOC_TYPES.join(", ")
-                ),
-            ));
-        }
-        if self.concurrency == 0 {
-            return at(
-                "concurrency",
-                "`community.concurrency` must be at least 1".into(),
-            );
-        }
+        super::article_url("community", &self.article_url, EXTERNAL_ID)?;
+        super::known_type_keys("community", self.types.keys())?;
+        super::concurrency("community", self.concurrency)?;
         Ok(())
     }
 }

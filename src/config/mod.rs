@@ -219,6 +219,49 @@ pub fn toml_diagnostic(
     }
 }
 
+/// Refuses `section.article_url` unless it is an https URL holding `placeholder` (where the
+/// target's id of an article goes).
+fn article_url(section: &str, url: &str, placeholder: &str) -> Result<(), problem::Problem> {
+    if url.starts_with("https://") && url.contains(placeholder) {
+        return Ok(());
+    }
+    Err(problem::Problem::value(
+        [section, "article_url"],
+        format!(
+            "`{section}.article_url` must be an https URL holding `{placeholder}`, got `{url}`"
+        ),
+    ))
+}
+
+/// Refuses a `section.concurrency` of 0.
+fn concurrency(section: &str, concurrency: usize) -> Result<(), problem::Problem> {
+    if concurrency > 0 {
+        return Ok(());
+    }
+    Err(problem::Problem::value(
+        [section, "concurrency"],
+        format!("`{section}.concurrency` must be at least 1"),
+    ))
+}
+
+/// Refuses the first key of `section.types` (`community`, `salesforce`) that names no document
+/// type.
+fn known_type_keys<'k>(
+    section: &str,
+    mut keys: impl Iterator<Item = &'k String>,
+) -> Result<(), problem::Problem> {
+    match keys.find(|k| !DOC_TYPES.contains(&k.as_str())) {
+        Some(unknown) => Err(problem::Problem::key(
+            [section, "types", unknown.as_str()],
+            format!(
+                "`{section}.types` names unknown document type `{unknown}` ({})",
+                DOC_TYPES.join(", ")
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
 /// The value for the folder `dir` in a per-section map (`"partners" = ...`): the entry of the
 /// longest folder that is `dir` or contains it.
 pub fn by_section<'m, V>(

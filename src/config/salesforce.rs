@@ -9,7 +9,6 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use super::DOC_TYPES;
 use super::problem::{Key, Problem};
 
 /// The placeholder in `article_url` that becomes an article's `UrlName`.
@@ -222,15 +221,7 @@ impl SalesforceConfig {
                 ),
             );
         }
-        if !self.article_url.starts_with("https://") || !self.article_url.contains(URL_NAME) {
-            return at(
-                "article_url",
-                format!(
-                    "`salesforce.article_url` must be an https URL holding `{URL_NAME}`, got `{}`",
-                    self.article_url
-                ),
-            );
-        }
+        super::article_url("salesforce", &self.article_url, URL_NAME)?;
         for (key, field) in [
             ("body_field", &self.body_field),
             ("hash_field", &self.hash_field),
@@ -253,15 +244,7 @@ impl SalesforceConfig {
                 ),
             );
         }
-        if let Some(unknown) = self.types.keys().find(|k| !DOC_TYPES.contains(&k.as_str())) {
-            return Err(Problem::key(
-                ["salesforce", "types", unknown],
-                format!(
-                    "`salesforce.types` names unknown document type `{unknown}` ({})",
-                    DOC_TYPES.join(", ")
-                ),
-            ));
-        }
+        super::known_type_keys("salesforce", self.types.keys())?;
         let placements = std::iter::once((vec!["salesforce"], &self.default))
             .chain(
                 self.sections
@@ -276,12 +259,7 @@ impl SalesforceConfig {
         for (path, placement) in placements {
             placement.check(&path)?;
         }
-        if self.concurrency == 0 {
-            return at(
-                "concurrency",
-                "`salesforce.concurrency` must be at least 1".into(),
-            );
-        }
+        super::concurrency("salesforce", self.concurrency)?;
         Ok(())
     }
 }

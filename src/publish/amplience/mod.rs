@@ -20,7 +20,7 @@
 pub mod client;
 pub mod mapping;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -164,14 +164,7 @@ impl Target for Amplience<'_> {
             })
             .collect();
         found.sort_by(|a, b| a.remote_id.cmp(&b.remote_id));
-        let site = ctx.engine.site;
-        let on_target: HashSet<&str> = found
-            .iter()
-            .filter(|f| !f.archived)
-            .filter_map(|f| f.key.as_deref())
-            .collect();
-        let linkable =
-            |p: usize| ctx.gates[p].publishable || on_target.contains(site.pages[p].id.as_str());
+        let linkable = super::target::linkable(ctx, &found);
         let desired = mapping::render(ctx.engine, config, ctx.gates, &linkable)?;
         let wanted = desired
             .iter()
