@@ -543,22 +543,14 @@ fn a_malformed_policy_fails_closed_with_its_position() {
         "{}",
         run.stderr()
     );
-    assert!(
-        run.stderr().contains("did you mean `ops`"),
-        "{}",
-        run.stderr()
-    );
+    run.assert_stderr_has("did you mean `ops`");
     assert!(
         run.stdout().is_empty(),
         "no states may be printed: {}",
         run.stdout()
     );
     let refused = approve(&kb, ANA, &["sop-b"]).fails_with(1);
-    assert!(
-        refused.stderr().contains("unknown group `opps`"),
-        "{}",
-        refused.stderr()
-    );
+    refused.assert_stderr_has("unknown group `opps`");
     // The build is a preview: it succeeds, and every page says why its approval state is unknown.
     let build = kbpub_as(&kb, WES, &["build"], None).ok();
     assert!(
@@ -586,11 +578,7 @@ fn documents_matched_by_two_rules_without_precedence_are_an_error() {
     kb.write(".kb/policy.toml", &overlapping);
     let run = kbpub_as(&kb, WES, &["status"], None).fails_with(1);
     assert!(run.stderr().contains("rules `internal` and `sops` both match content/sops/a.md, content/sops/b.md, and neither has a higher `precedence`"), "{}", run.stderr());
-    assert!(
-        run.stderr().contains(".kb/policy.toml:20:8"),
-        "{}",
-        run.stderr()
-    );
+    run.assert_stderr_has(".kb/policy.toml:20:8");
     kb.write(
         ".kb/policy.toml",
         &overlapping.replace("name = \"sops\"", "name = \"sops\"\nprecedence = 5"),
@@ -613,16 +601,9 @@ fn a_shallow_clone_is_a_clear_error_never_a_pass() {
     );
     let shallow = Kb { dir: clone };
     let run = kbpub_as(&shallow, WES, &["--root", "kb", "status"], None).fails_with(1);
-    assert!(
-        run.stderr().contains("this is a shallow clone"),
-        "{}",
-        run.stderr()
-    );
-    assert!(
-        run.stderr().contains("git fetch --unshallow") && run.stderr().contains("fetch-depth: 0"),
-        "{}",
-        run.stderr()
-    );
+    run.assert_stderr_has("this is a shallow clone");
+    run.assert_stderr_has("git fetch --unshallow");
+    run.assert_stderr_has("fetch-depth: 0");
     kbpub_as(&shallow, WES, &["--root", "kb", "build"], None).ok();
     let a = Html::parse_document(
         &std::fs::read_to_string(shallow.path().join("kb/output/sops/a.html")).unwrap(),
@@ -750,11 +731,7 @@ fn the_default_approver_is_gits_user_email() {
     git(kb.path(), ANA, &["config", "user.email", ANA]);
     git(kb.path(), ANA, &["config", "user.name", "Ana Ops"]);
     let run = kbpub_as(&kb, ANA, &["approve", "sop-a"], None).ok();
-    assert!(
-        run.stderr().contains("as Ana Ops <ana@example.com>"),
-        "{}",
-        run.stderr()
-    );
+    run.assert_stderr_has("as Ana Ops <ana@example.com>");
     assert_eq!(state(&status(&kb)["sop-a"]), "approved");
 }
 
@@ -769,11 +746,7 @@ fn outside_git_status_is_an_error_and_build_says_why_state_is_unknown() {
         kb.path().parent().unwrap().to_str().unwrap(),
     )];
     let run = kb.run_env(&["status"], &env).fails_with(1);
-    assert!(
-        run.stderr().contains("cannot read the git history"),
-        "{}",
-        run.stderr()
-    );
+    run.assert_stderr_has("cannot read the git history");
     kb.run_env(&["build"], &env).ok();
     assert_eq!(
         text(&kb.html("sops/a.html"), ".banner-title"),
@@ -787,11 +760,7 @@ fn without_a_policy_build_has_no_banners_and_status_explains() {
     kb.run(&["build"]).ok();
     assert!(select(&kb.html("guides/alpha.html"), ".banner").is_empty());
     let run = kb.run(&["status"]).fails_with(1);
-    assert!(
-        run.stderr().contains("no .kb/policy.toml"),
-        "{}",
-        run.stderr()
-    );
+    run.assert_stderr_has("no .kb/policy.toml");
 }
 
 #[test]
@@ -1460,10 +1429,9 @@ fn signed_approvals_count_only_with_the_approvers_key_end_to_end() {
     assert_eq!(state(&status(&kb)["sop-a"]), "approved");
     // Publishing sends exactly the signed-approved page.
     let sim = Sim::start();
-    let toml = std::fs::read_to_string(kb.path().join("kbpub.toml")).unwrap();
-    kb.write(
+    kb.append(
         "kbpub.toml",
-        &format!("{toml}\n[confluence]\nbase_url = \"{}/wiki\"\nemail_env = \"KB_TEST_EMAIL\"\ntoken_env = \"KB_TEST_TOKEN\"\ndefault_space = \"OPS\"\n", sim.base),
+        &format!("[confluence]\nbase_url = \"{}/wiki\"\nemail_env = \"KB_TEST_EMAIL\"\ntoken_env = \"KB_TEST_TOKEN\"\ndefault_space = \"OPS\"\n", sim.base),
     );
     kb.write(".gitignore", "output/\n.kb/receipts/\n");
     commit_as(&kb, WES, "Publish to Confluence");
@@ -1573,11 +1541,7 @@ fn a_policy_change_counts_only_once_the_policy_owners_approve_it() {
         refused.stderr()
     );
     let check = kbpub_as(&kb, WES, &["check"], None).ok();
-    assert!(
-        check.stderr().contains("warning[policy-pending]"),
-        "{}",
-        check.stderr()
-    );
+    check.assert_stderr_has("warning[policy-pending]");
     // The owner approves the change: it is in force from then on.
     approve(&kb, ED, &[".kb/policy.toml"]).ok();
     let json = kbpub_as(&kb, WES, &["status", "--format", "json"], None)

@@ -15,11 +15,7 @@ fn built_fixture() -> Kb {
 fn sample_knowledge_base_builds_with_every_section() {
     let kb = Kb::sample();
     let run = kb.run(&["build"]).ok();
-    assert!(
-        run.stderr().contains("Open output/index.html"),
-        "{}",
-        run.stderr()
-    );
+    run.assert_stderr_has("Open output/index.html");
     let files = files_under(&kb.path().join("output"));
     for section in ["sops", "playbooks", "faqs", "partners", "notices"] {
         assert!(
@@ -506,8 +502,7 @@ fn every_input_of_a_page_renders_it_again_when_it_changes() {
     }
 
     // The configuration: the site title is on every page.
-    let config = std::fs::read_to_string(kb.path().join("kbpub.toml")).unwrap();
-    kb.write("kbpub.toml", &config.replace("Test KB", "Renamed KB"));
+    kb.replace("kbpub.toml", "Test KB", "Renamed KB");
     kb.run(&["build"]).ok();
     for page in ["guides/beta.html", "faq/gamma.html", "index.html"] {
         assert!(kb.read_output(page).contains("Renamed KB"), "{page}");

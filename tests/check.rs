@@ -612,11 +612,8 @@ fn a_target_value_that_cannot_work_is_an_error_at_its_line_and_column() {
     );
     // The human form shows the place and the value under it.
     let run = kb.run_env(&["check"], &[("KBPUB_NOW", NOW)]);
-    assert!(
-        run.stderr().contains("kbpub.toml:20:14") && run.stderr().contains("body_field = \"Body\""),
-        "{}",
-        run.stderr()
-    );
+    run.assert_stderr_has("kbpub.toml:20:14");
+    run.assert_stderr_has("body_field = \"Body\"");
     // A target that cannot work stops only what uses it: the site still builds.
     kb.run(&["build"]).ok();
 }
@@ -980,11 +977,7 @@ fn github_output_is_workflow_commands_with_escaped_properties() {
             &[("KBPUB_NOW", NOW)],
         )
         .fails_with(1);
-    assert!(
-        verbose.stdout().contains("::notice file=content/d.md,line=4,col=13,title=kbpub review-due::review due by 2030-01-15 (in 5 days)"),
-        "{}",
-        verbose.stdout()
-    );
+    verbose.assert_stdout_has("::notice file=content/d.md,line=4,col=13,title=kbpub review-due::review due by 2030-01-15 (in 5 days)");
     assert!(run.stderr().contains("1 error, 1 warning, 1 note"));
 }
 

@@ -34,15 +34,11 @@ fn data_kb(sim: &Sim, data_settings: &str, source_settings: &str) -> Kb {
 /// The sample knowledge base with its source pointed at `sim`.
 fn sample_at(sim: &Sim) -> Kb {
     let kb = Kb::sample();
-    let config = std::fs::read_to_string(kb.path().join("kbpub.toml")).unwrap();
     assert!(
-        config.contains("http://127.0.0.1:8787"),
+        kb.read("kbpub.toml").contains("http://127.0.0.1:8787"),
         "the sample points at the default sim"
     );
-    kb.write(
-        "kbpub.toml",
-        &config.replace("http://127.0.0.1:8787", &sim.url),
-    );
+    kb.replace("kbpub.toml", "http://127.0.0.1:8787", &sim.url);
     kb
 }
 
@@ -223,10 +219,7 @@ fn pull_retries_5xx_and_gives_up_leaving_the_previous_snapshot() {
     let before = snapshot_bytes(&kb, "tg");
 
     let down = Sim::start(&["--fail", "1000", "--fail-status", "500"]);
-    let config = std::fs::read_to_string(kb.path().join("kbpub.toml"))
-        .unwrap()
-        .replace(&sim.url, &down.url);
-    kb.write("kbpub.toml", &config);
+    kb.replace("kbpub.toml", &sim.url, &down.url);
     let run = pull(&kb).fails_with(1);
     let stderr = run.stderr();
     assert!(
@@ -377,10 +370,7 @@ fn missing_token_variable_and_plain_http_to_other_hosts_are_clear_errors() {
         stderr.contains("environment variable `TG_TOKEN` is not set"),
         "{stderr}"
     );
-    let config = std::fs::read_to_string(kb.path().join("kbpub.toml"))
-        .unwrap()
-        .replace(&sim.url, "http://tg.example.com");
-    kb.write("kbpub.toml", &config);
+    kb.replace("kbpub.toml", &sim.url, "http://tg.example.com");
     let stderr = pull(&kb).fails_with(1).stderr();
     assert!(stderr.contains("use https"), "{stderr}");
 }
@@ -407,10 +397,7 @@ fn stale_policy_keeps_the_snapshot_banners_pages_and_withholds_data_from_partner
     let before = snapshot_bytes(&kb, "tg");
 
     let down = Sim::start(&["--fail", "1000"]);
-    let config = std::fs::read_to_string(kb.path().join("kbpub.toml"))
-        .unwrap()
-        .replace(&sim.url, &down.url);
-    kb.write("kbpub.toml", &config);
+    kb.replace("kbpub.toml", &sim.url, &down.url);
     let run = pull(&kb).ok();
     assert!(
         run.stderr().contains("warning: tg: pull failed")
@@ -464,10 +451,7 @@ fn stale_policy_keeps_the_snapshot_banners_pages_and_withholds_data_from_partner
         "on_failure = \"stale\"\nmax_age = \"1h\"",
     );
     pull(&old).ok();
-    let config = std::fs::read_to_string(old.path().join("kbpub.toml"))
-        .unwrap()
-        .replace(&dated.url, &down.url);
-    old.write("kbpub.toml", &config);
+    old.replace("kbpub.toml", &dated.url, &down.url);
     let stderr = pull(&old).fails_with(1).stderr();
     assert!(
         stderr.contains("the previous snapshot (as of 2026-11-20T06:00:00+00:00) is")
@@ -477,10 +461,7 @@ fn stale_policy_keeps_the_snapshot_banners_pages_and_withholds_data_from_partner
     assert!(!old.path().join("data/tg.stale.json").exists());
 
     // A later successful pull clears the mark.
-    let config = std::fs::read_to_string(kb.path().join("kbpub.toml"))
-        .unwrap()
-        .replace(&down.url, &sim.url);
-    kb.write("kbpub.toml", &config);
+    kb.replace("kbpub.toml", &down.url, &sim.url);
     pull(&kb).ok();
     assert!(!kb.path().join("data/tg.stale.json").exists());
     kb.run(&["build"]).ok();
@@ -941,10 +922,7 @@ fn wrong_or_missing_credentials_fail_the_pull_even_under_the_stale_policy() {
     assert!(snapshot_bytes(&kb, "tg") == before && !stale_marker.exists());
 
     let forbidden = Sim::start(&["--token", TOKEN, "--forbidden"]);
-    let config = std::fs::read_to_string(kb.path().join("kbpub.toml"))
-        .unwrap()
-        .replace(&sim.url, &forbidden.url);
-    kb.write("kbpub.toml", &config);
+    kb.replace("kbpub.toml", &sim.url, &forbidden.url);
     let stderr = pull(&kb).fails_with(1).stderr();
     assert!(stderr.contains("answered HTTP 403"), "{stderr}");
     assert!(snapshot_bytes(&kb, "tg") == before && !stale_marker.exists());
@@ -963,10 +941,7 @@ fn wrong_or_missing_credentials_fail_the_pull_even_under_the_stale_policy() {
 fn environment_variables_override_the_source_settings() {
     let sim = Sim::start(&[]);
     let kb = data_kb(&sim, "", "");
-    let config = std::fs::read_to_string(kb.path().join("kbpub.toml"))
-        .unwrap()
-        .replace(&sim.url, "https://staging.invalid");
-    kb.write("kbpub.toml", &config);
+    kb.replace("kbpub.toml", &sim.url, "https://staging.invalid");
     let with = |vars: &[(&str, &str)]| {
         let mut command = kbpub();
         command

@@ -19,12 +19,11 @@ const SECRET: &str = "kbpub-consumer-secret";
 /// (`source` holds its credential keys and any more settings).
 fn kb_with_crm(sim: &Sim, source: &str) -> Kb {
     let kb = Kb::sample();
-    let config = std::fs::read_to_string(kb.path().join("kbpub.toml")).unwrap();
-    let config = config.replace("http://127.0.0.1:8787", &sim.url);
-    kb.write(
+    kb.replace("kbpub.toml", "http://127.0.0.1:8787", &sim.url);
+    kb.append(
         "kbpub.toml",
         &format!(
-            "{config}\n[[data.sources]]\nname = \"crm\"\nkind = \"salesforce\"\nmy_domain = \"{}/salesforce/mydomain\"\nconsumer_key = \"kbpub-consumer-key\"\n{source}\n",
+            "[[data.sources]]\nname = \"crm\"\nkind = \"salesforce\"\nmy_domain = \"{}/salesforce/mydomain\"\nconsumer_key = \"kbpub-consumer-key\"\n{source}\n",
             sim.url
         ),
     );
@@ -196,16 +195,8 @@ fn the_jwt_bearer_flow_pulls_and_an_expired_session_is_granted_again() {
         "key_file_env = \"SF_KEY_FILE\"\nusername = \"intruder@kbpub.test\"",
     );
     let run = pull(&wrong_user, "", &[("SF_KEY_FILE", key.to_str().unwrap())]).fails_with(1);
-    assert!(
-        run.stderr().contains("user hasn't approved this consumer"),
-        "{}",
-        run.stderr()
-    );
-    assert!(
-        run.stderr().contains("pre-authorise the user"),
-        "{}",
-        run.stderr()
-    );
+    run.assert_stderr_has("user hasn't approved this consumer");
+    run.assert_stderr_has("pre-authorise the user");
 }
 
 #[test]
@@ -314,11 +305,7 @@ fn refused_credentials_and_invalid_records_fail_the_pull_naming_what_to_fix() {
     let wrong = "wrong-consumer-secret-7731";
     let run = pull(&kb, wrong, &[]).fails_with(1);
     assert!(run.stderr().contains("invalid_client"), "{}", run.stderr());
-    assert!(
-        run.stderr().contains("check the credential in `SF_SECRET`"),
-        "{}",
-        run.stderr()
-    );
+    run.assert_stderr_has("check the credential in `SF_SECRET`");
     assert!(!run.stdout().contains(wrong) && !run.stderr().contains(wrong));
     assert_eq!(
         std::fs::read(kb.path().join("data/crm.json")).unwrap(),
@@ -328,11 +315,7 @@ fn refused_credentials_and_invalid_records_fail_the_pull_naming_what_to_fix() {
     let run = kb
         .run_env(&["data", "pull"], &[("KBPUB_TRADING_GRID_TOKEN", TG_TOKEN)])
         .fails_with(1);
-    assert!(
-        run.stderr().contains("`SF_SECRET` is not set"),
-        "{}",
-        run.stderr()
-    );
+    run.assert_stderr_has("`SF_SECRET` is not set");
 
     control(
         &sim,

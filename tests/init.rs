@@ -55,11 +55,7 @@ fn front_matter_type(path: &Path) -> Option<String> {
 fn the_scaffold_builds_and_checks_cleanly_right_away() {
     let tmp = tempfile::tempdir().unwrap();
     let run = init(tmp.path(), &["kb", "--title", "ACME \"EDI\" Operations"]).ok();
-    assert!(
-        run.stderr().contains("Created a knowledge base in kb"),
-        "{}",
-        run.stderr()
-    );
+    run.assert_stderr_has("Created a knowledge base in kb");
     let kb = tmp.path().join("kb");
     commit_as_writer(&kb);
 
@@ -279,11 +275,7 @@ fn init_never_overwrites() {
     let sop = kb.join("content/sops/asn-856-rejections.md");
     std::fs::write(&sop, "my own words").unwrap();
     let again = init(tmp.path(), &["kb"]).fails_with(1);
-    assert!(
-        again.stderr().contains("already holds a knowledge base"),
-        "{}",
-        again.stderr()
-    );
+    again.assert_stderr_has("already holds a knowledge base");
     assert_eq!(std::fs::read_to_string(&sop).unwrap(), "my own words");
 
     // A folder with files the scaffold would write: refused, and nothing is written.
@@ -305,11 +297,7 @@ fn init_never_overwrites() {
     std::fs::create_dir_all(&repo).unwrap();
     std::fs::write(repo.join(".gitignore"), "/node_modules\n/output/").unwrap();
     let run = init(&repo, &[]).ok();
-    assert!(
-        run.stderr().contains("added kbpub's lines to .gitignore"),
-        "{}",
-        run.stderr()
-    );
+    run.assert_stderr_has("added kbpub's lines to .gitignore");
     let gitignore = std::fs::read_to_string(repo.join(".gitignore")).unwrap();
     assert!(
         gitignore.starts_with("/node_modules\n/output/\n"),

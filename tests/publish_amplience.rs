@@ -22,11 +22,10 @@ const PREFIX: &str = "partners/onboarding";
 /// simulator's hub by client credentials.
 fn kb_for(sim: &Sim) -> Kb {
     let kb = Kb::new();
-    let toml = std::fs::read_to_string(kb.path().join("kbpub.toml")).unwrap();
-    kb.write(
+    kb.append(
         "kbpub.toml",
         &format!(
-            "{toml}\n[amplience]\napi_url = \"{base}/amplience/v2/content\"\nauth_url = \"{base}/amplience/oauth/token\"\nhub = \"kb-hub\"\nrepository = \"kb-repo\"\nclient_id_env = \"KB_TEST_AMP_ID\"\nclient_secret_env = \"KB_TEST_AMP_SECRET\"\ndelivery_key_prefix = \"{PREFIX}\"\narticle_url = \"https://partners.test/{{delivery_key}}\"\npublish_timeout = 30\n[amplience.select]\ntypes = [\"sop\", \"notice\"]\n",
+            "[amplience]\napi_url = \"{base}/amplience/v2/content\"\nauth_url = \"{base}/amplience/oauth/token\"\nhub = \"kb-hub\"\nrepository = \"kb-repo\"\nclient_id_env = \"KB_TEST_AMP_ID\"\nclient_secret_env = \"KB_TEST_AMP_SECRET\"\ndelivery_key_prefix = \"{PREFIX}\"\narticle_url = \"https://partners.test/{{delivery_key}}\"\npublish_timeout = 30\n[amplience.select]\ntypes = [\"sop\", \"notice\"]\n",
             base = sim.base
         ),
     );
@@ -346,9 +345,7 @@ fn dry_run_sends_no_write() {
 fn a_value_that_cannot_work_stops_the_target_naming_its_place() {
     let sim = Sim::start();
     let kb = kb_for(&sim);
-    let toml = std::fs::read_to_string(kb.path().join("kbpub.toml")).unwrap();
-    let toml = toml.replace("publish_timeout = 30", "publish_timeout = 0");
-    kb.write("kbpub.toml", &toml);
+    let toml = kb.replace("kbpub.toml", "publish_timeout = 30", "publish_timeout = 0");
     let line = 1 + toml
         .lines()
         .position(|l| l == "publish_timeout = 0")
@@ -484,11 +481,10 @@ fn a_delivery_key_held_by_someone_elses_item_is_left_alone() {
 fn notify_hears_what_the_amplience_run_changed_with_the_items_urls() {
     let sim = Sim::start();
     let kb = kb_for(&sim);
-    let toml = std::fs::read_to_string(kb.path().join("kbpub.toml")).unwrap();
-    kb.write(
+    kb.append(
         "kbpub.toml",
         &format!(
-            "{toml}\n[[notify]]\nname = \"onboarding\"\nkind = \"webhook\"\nurl = \"{}/webhooks/onboarding\"\nsecret_env = \"KB_TEST_HOOK\"\ntargets = [\"amplience\"]\n",
+            "[[notify]]\nname = \"onboarding\"\nkind = \"webhook\"\nurl = \"{}/webhooks/onboarding\"\nsecret_env = \"KB_TEST_HOOK\"\ntargets = [\"amplience\"]\n",
             sim.base
         ),
     );

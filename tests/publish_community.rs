@@ -16,11 +16,10 @@ const CHART: &str = "<figure class=\"kb-chart\"><svg xmlns=\"http://www.w3.org/2
 /// with every document approved, publishing to the simulator's community.
 fn kb_for(sim: &Sim) -> Kb {
     let kb = Kb::new();
-    let toml = std::fs::read_to_string(kb.path().join("kbpub.toml")).unwrap();
-    kb.write(
+    kb.append(
         "kbpub.toml",
         &format!(
-            "{toml}\n[partner]\ninternal_domains = [\"ops.example.com\"]\ninternal_hostnames = [\"edi-archive.corp\"]\n\n[community]\nbase_url = \"{}/community\"\ntoken_env = \"KB_TEST_COMMUNITY\"\narticle_url = \"https://community.test/kb/{{external_id}}\"\ndefault_category = \"guides\"\n[community.sections]\nfaq = \"edi-faq\"\n",
+            "[partner]\ninternal_domains = [\"ops.example.com\"]\ninternal_hostnames = [\"edi-archive.corp\"]\n\n[community]\nbase_url = \"{}/community\"\ntoken_env = \"KB_TEST_COMMUNITY\"\narticle_url = \"https://community.test/kb/{{external_id}}\"\ndefault_category = \"guides\"\n[community.sections]\nfaq = \"edi-faq\"\n",
             sim.base
         ),
     );
@@ -188,11 +187,7 @@ fn partner_documents_are_created_as_drafts_published_exactly_and_rerun_writes_no
     let run = publish(&kb, &[]).ok();
     assert_eq!(writes(&sim), before, "an unchanged re-run writes nothing");
     assert!(run.stdout().contains("0 writes"), "{}", run.stdout());
-    assert!(
-        run.stdout().contains("unchanged  guides   Connecting"),
-        "{}",
-        run.stdout()
-    );
+    run.assert_stdout_has("unchanged  guides   Connecting");
 }
 
 #[test]
@@ -371,13 +366,11 @@ fn a_create_answered_409_finds_the_article_instead_of_duplicating_it() {
     );
     // An article kbpub wrote under another category (the config changed since): the scan of the
     // configured categories does not see it, so the create meets the unique external id.
-    let toml = std::fs::read_to_string(kb.path().join("kbpub.toml")).unwrap();
-    kb.write(
+    let toml = kb.read("kbpub.toml");
+    kb.replace(
         "kbpub.toml",
-        &toml.replace(
-            "default_category = \"guides\"",
-            "default_category = \"retired-category\"",
-        ),
+        "default_category = \"guides\"",
+        "default_category = \"retired-category\"",
     );
     publish(&kb, &[]).fails_with(1);
     assert_eq!(article(&sim, "setup")["category"], "retired-category");
@@ -451,10 +444,9 @@ fn an_article_a_moderator_archived_is_drift_and_restored_only_with_force() {
 fn hostile_data_strings_are_escaped_so_the_sanitiser_never_refuses_a_body() {
     let sim = Sim::start_with(&["--hostile"]);
     let kb = kb_for(&sim);
-    let toml = std::fs::read_to_string(kb.path().join("kbpub.toml")).unwrap();
-    kb.write(
+    kb.append(
         "kbpub.toml",
-        &format!("{toml}\n[[data.sources]]\nname = \"trading-grid\"\nkind = \"trading-grid\"\nurl = \"{}\"\ntoken_env = \"KB_TEST_TG_TOKEN\"\n", sim.base),
+        &format!("[[data.sources]]\nname = \"trading-grid\"\nkind = \"trading-grid\"\nurl = \"{}\"\ntoken_env = \"KB_TEST_TG_TOKEN\"\n", sim.base),
     );
     kb.run_env(&["data", "pull"], &[("KB_TEST_TG_TOKEN", "sim-token")])
         .ok();
@@ -656,10 +648,9 @@ fn dry_run_plans_without_writing_and_the_json_report_has_a_stable_shape() {
 fn without_a_target_every_configured_target_is_published() {
     let sim = Sim::start();
     let kb = kb_for(&sim);
-    let toml = std::fs::read_to_string(kb.path().join("kbpub.toml")).unwrap();
-    kb.write(
+    kb.append(
         "kbpub.toml",
-        &format!("{toml}\n[confluence]\nbase_url = \"{}/confluence\"\ntoken_env = \"KB_TEST_DC\"\ndefault_space = \"OPS\"\n", sim.base),
+        &format!("[confluence]\nbase_url = \"{}/confluence\"\ntoken_env = \"KB_TEST_DC\"\ndefault_space = \"OPS\"\n", sim.base),
     );
     let run = kb
         .run_env(
@@ -686,11 +677,7 @@ fn without_a_target_every_configured_target_is_published() {
             &[("KB_TEST_DC", "dc-pat")],
         )
         .fails_with(1);
-    assert!(
-        missing.stdout().contains("export KB_TEST_COMMUNITY"),
-        "{}",
-        missing.stdout()
-    );
+    missing.assert_stdout_has("export KB_TEST_COMMUNITY");
 }
 
 #[test]
@@ -699,11 +686,7 @@ fn the_partner_build_shows_exactly_what_partners_get() {
     let kb = kb_for(&sim);
     kb.run(&["build"]).ok();
     let run = kb.run(&["build", "--audience", "partner"]).ok();
-    assert!(
-        run.stderr().contains("into output-partner/"),
-        "{}",
-        run.stderr()
-    );
+    run.assert_stderr_has("into output-partner/");
     let files = files_under(&kb.path().join("output-partner"));
     let pages: Vec<&String> = files
         .iter()

@@ -17,11 +17,10 @@ const NOTICE: &str = "+++\nid = \"as2-rotation\"\ntitle = \"AS2 certificate rota
 /// the simulator's community, with `notify` (TOML, `{sim}` standing for the simulator's URL).
 fn kb_with(sim: &Sim, notify: &str) -> Kb {
     let kb = Kb::new();
-    let toml = std::fs::read_to_string(kb.path().join("kbpub.toml")).unwrap();
-    kb.write(
+    kb.append(
         "kbpub.toml",
         &format!(
-            "{toml}\n[community]\nbase_url = \"{sim}/community\"\ntoken_env = \"KB_TEST_COMMUNITY\"\narticle_url = \"https://community.test/kb/{{external_id}}\"\ndefault_category = \"guides\"\n\n{}",
+            "[community]\nbase_url = \"{sim}/community\"\ntoken_env = \"KB_TEST_COMMUNITY\"\narticle_url = \"https://community.test/kb/{{external_id}}\"\ndefault_category = \"guides\"\n\n{}",
             notify.replace("{sim}", &sim.base),
             sim = sim.base
         ),
@@ -326,11 +325,7 @@ fn a_missing_secret_exits_3_naming_the_variable_and_sends_nothing() {
     let kb = kb_with(&sim, HOOKS);
     let run = kb.run_env(&["publish"], &[("KB_TEST_COMMUNITY", "community-token")]);
     assert_eq!(run.code(), 3, "{}", run.stdout());
-    assert!(
-        run.stdout().contains("export KB_TEST_HOOK"),
-        "{}",
-        run.stdout()
-    );
+    run.assert_stdout_has("export KB_TEST_HOOK");
     assert!(deliveries(&sim).is_empty());
     let (code, _) = publish(&kb, &[]);
     assert_eq!(code, 0);
@@ -346,11 +341,7 @@ fn a_bad_notify_entry_stops_the_run_before_anything_is_published() {
     );
     let run = kb.run_env(&["publish"], &[("KB_TEST_COMMUNITY", "community-token")]);
     assert_eq!(run.code(), 1);
-    assert!(
-        run.stderr().contains("unknown document type `notices`"),
-        "{}",
-        run.stderr()
-    );
+    run.assert_stderr_has("unknown document type `notices`");
     assert!(run.stderr().contains("nothing was published"));
     assert!(articles(&sim).is_empty());
 }

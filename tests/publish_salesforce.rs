@@ -22,11 +22,10 @@ const ENV: [(&str, &str); 2] = [
 /// publishing to the simulator's org by client credentials.
 fn kb_for(sim: &Sim) -> Kb {
     let kb = Kb::new();
-    let toml = std::fs::read_to_string(kb.path().join("kbpub.toml")).unwrap();
-    kb.write(
+    kb.append(
         "kbpub.toml",
         &format!(
-            "{toml}\n[salesforce]\nlogin_url = \"{}/salesforce/mydomain\"\nflow = \"client-credentials\"\nclient_id_env = \"KB_TEST_SF_ID\"\nclient_secret_env = \"KB_TEST_SF_SECRET\"\nusername = \"{USER}\"\narticle_url = \"https://partners.test/s/article/{{url_name}}\"\nbody_field = \"Body__c\"\nhash_field = \"Kbpub_Hash__c\"\ndata_categories = [\"Partners:EDI\"]\n[salesforce.types.notice]\nchannels = [\"IsVisibleInPrm\", \"IsVisibleInCsp\"]\n",
+            "[salesforce]\nlogin_url = \"{}/salesforce/mydomain\"\nflow = \"client-credentials\"\nclient_id_env = \"KB_TEST_SF_ID\"\nclient_secret_env = \"KB_TEST_SF_SECRET\"\nusername = \"{USER}\"\narticle_url = \"https://partners.test/s/article/{{url_name}}\"\nbody_field = \"Body__c\"\nhash_field = \"Kbpub_Hash__c\"\ndata_categories = [\"Partners:EDI\"]\n[salesforce.types.notice]\nchannels = [\"IsVisibleInPrm\", \"IsVisibleInCsp\"]\n",
             sim.base
         ),
     );

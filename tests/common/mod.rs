@@ -71,6 +71,24 @@ impl Kb {
         std::fs::write(path, text).expect("write");
     }
 
+    /// The text of `rel`.
+    pub fn read(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.path().join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+    }
+
+    /// Adds a line break and `text` to the end of `rel` (a section to `kbpub.toml`).
+    pub fn append(&self, rel: &str, text: &str) {
+        let old = self.read(rel);
+        self.write(rel, &format!("{old}\n{text}"));
+    }
+
+    /// Replaces every `from` in `rel` with `to`; returns the new text.
+    pub fn replace(&self, rel: &str, from: &str, to: &str) -> String {
+        let new = self.read(rel).replace(from, to);
+        self.write(rel, &new);
+        new
+    }
+
     pub fn remove(&self, rel: &str) {
         std::fs::remove_file(self.path().join(rel)).expect("remove");
     }
@@ -161,6 +179,20 @@ impl Run {
             self.stderr()
         );
         self
+    }
+
+    /// Asserts that stdout holds `text`, printing stdout when it does not.
+    #[track_caller]
+    pub fn assert_stdout_has(&self, text: &str) {
+        let stdout = self.stdout();
+        assert!(stdout.contains(text), "{stdout}");
+    }
+
+    /// Asserts that stderr holds `text`, printing stderr when it does not.
+    #[track_caller]
+    pub fn assert_stderr_has(&self, text: &str) {
+        let stderr = self.stderr();
+        assert!(stderr.contains(text), "{stderr}");
     }
 
     pub fn json(&self) -> serde_json::Value {
