@@ -157,7 +157,7 @@ fn approve_commits_a_record_authored_by_the_approver_and_the_page_is_approved() 
         record_path.ends_with("-ana@example.com.toml"),
         "{record_path}"
     );
-    let record = std::fs::read_to_string(kb.path().join(record_path)).unwrap();
+    let record = kb.read(record_path);
     for field in [
         "content_hash = \"sha256:",
         "decision = \"approve\"",
@@ -363,7 +363,7 @@ fn a_record_naming_someone_else_committed_by_a_writer_does_not_count() {
         reasons(&pages["sop-b"])
     );
     git(kb.path(), ANA, &["reset", "-q"]);
-    let text = std::fs::read_to_string(kb.path().join(&record)).unwrap();
+    let text = kb.read(&record);
     std::fs::remove_file(kb.path().join(&record)).unwrap();
     kb.write(
         &record.replace("sop-b", "sop-a"),
@@ -605,9 +605,7 @@ fn a_shallow_clone_is_a_clear_error_never_a_pass() {
     run.assert_stderr_has("git fetch --unshallow");
     run.assert_stderr_has("fetch-depth: 0");
     kbpub_as(&shallow, WES, &["--root", "kb", "build"], None).ok();
-    let a = Html::parse_document(
-        &std::fs::read_to_string(shallow.path().join("kb/output/sops/a.html")).unwrap(),
-    );
+    let a = Html::parse_document(&shallow.read("kb/output/sops/a.html"));
     assert_eq!(text(&a, ".banner-title"), "Approval state unknown");
     assert!(
         text(&a, ".banner-text").contains("shallow clone"),
@@ -712,11 +710,7 @@ fn a_change_merged_from_a_branch_after_an_approval_still_excludes_its_author() {
     commit_as(&kb, WES, "Edit alpha");
     git(kb.path(), WES, &["checkout", "-q", "main"]);
     approve(&kb, ANA, &["sop-a"]).ok();
-    git(
-        kb.path(),
-        BO,
-        &["merge", "-q", "--no-ff", "-m", "Merge edit", "edit"],
-    );
+    merge(&kb, BO, "edit");
     let a = &status(&kb)["sop-a"];
     assert_eq!(state(a), "stale", "{}", reasons(a));
     assert_eq!(a["changed_by"], serde_json::json!([WES]));
@@ -839,6 +833,16 @@ fn commit_at(kb: &Kb, who: &str, message: &str, date: &str) {
 }
 
 /// `kbpub approve --as who args...` with the clock (and so the commit's date) at `now`.
+/// Merges `branch` into the checked-out branch as `who` (a merge commit, "Merge <branch>").
+fn merge(kb: &Kb, who: &str, branch: &str) {
+    let message = format!("Merge {branch}");
+    git(
+        kb.path(),
+        who,
+        &["merge", "-q", "--no-ff", "-m", &message, branch],
+    );
+}
+
 fn approve_at(kb: &Kb, who: &str, args: &[&str], now: &str) -> Run {
     let mut all = vec!["approve", "--as", who];
     all.extend(args);
@@ -864,7 +868,7 @@ fn a_rejection_edited_or_deleted_later_still_stands_and_is_reported_as_tampering
     approve(&kb, BO, &["sop-a", "--reject", "--comment", "wrong"]).ok();
     let rejection = record_of(&kb, "sop-a", BO);
     // Wes turns Bo's rejection into an approval...
-    let text = std::fs::read_to_string(kb.path().join(&rejection)).unwrap();
+    let text = kb.read(&rejection);
     kb.write(
         &rejection,
         &text.replace("decision = \"reject\"", "decision = \"approve\""),
@@ -954,7 +958,7 @@ fn a_record_that_does_not_parse_as_committed_blocks_the_page() {
     );
     // Repairing the file later is tampering: the broken record as committed still blocks.
     let record = record_of(&kb, "sop-a", ANA);
-    let copy = std::fs::read_to_string(kb.path().join(&record)).unwrap();
+    let copy = kb.read(&record);
     kb.write(
         ".kb/approvals/sop-a/20260101T000000Z-bo@example.com.toml",
         &copy,
@@ -980,11 +984,7 @@ fn a_merge_never_resurrects_an_approval_rejected_later_on_main() {
     approve_at(&kb, ANA, &["sop-a"], "2026-06-01T10:00:00Z").ok();
     git(kb.path(), ANA, &["checkout", "-q", "main"]);
     approve_at(&kb, ANA, &["sop-a", "--reject"], "2026-06-02T10:00:00Z").ok();
-    git(
-        kb.path(),
-        BO,
-        &["merge", "-q", "--no-ff", "-m", "Merge review", "review"],
-    );
+    merge(&kb, BO, "review");
     let a = &status_at(&kb, Some("2026-06-03T00:00:00Z"))["sop-a"];
     assert_eq!(state(a), "rejected", "{}", reasons(a));
     // The other way round: the later approval on the branch wins over the earlier rejection.
@@ -994,16 +994,8 @@ fn a_merge_never_resurrects_an_approval_rejected_later_on_main() {
     git(kb.path(), BO, &["checkout", "-q", "-b", "third"]);
     approve_at(&kb, BO, &["sop-b"], "2026-06-02T10:00:00Z").ok();
     git(kb.path(), BO, &["checkout", "-q", "main"]);
-    git(
-        kb.path(),
-        ANA,
-        &["merge", "-q", "--no-ff", "-m", "Merge third", "third"],
-    );
-    git(
-        kb.path(),
-        ANA,
-        &["merge", "-q", "--no-ff", "-m", "Merge second", "second"],
-    );
+    merge(&kb, ANA, "third");
+    merge(&kb, ANA, "second");
     let b = &status_at(&kb, Some("2026-06-03T00:00:00Z"))["sop-b"];
     assert_eq!(state(b), "approved", "{}", reasons(b));
 }
@@ -1025,11 +1017,7 @@ fn on_a_tie_between_branches_a_rejection_wins() {
     )
     .unwrap();
     commit_at(&kb, ANA, "Reject sop-a", at);
-    git(
-        kb.path(),
-        BO,
-        &["merge", "-q", "--no-ff", "-m", "Merge yes", "yes"],
-    );
+    merge(&kb, BO, "yes");
     let a = &status_at(&kb, Some("2026-06-03T00:00:00Z"))["sop-a"];
     assert_eq!(state(a), "rejected", "{}", reasons(a));
 }
@@ -1046,7 +1034,7 @@ fn times_come_from_git_not_from_the_record() {
     )
     .ok();
     let record = record_of(&kb, "sop-a", ED);
-    let text = std::fs::read_to_string(kb.path().join(&record)).unwrap();
+    let text = kb.read(&record);
     let forged = text
         .replace("time = 2026-03-01T12:00:00Z", "time = 2027-03-01T12:00:00Z")
         .replace(
@@ -1266,7 +1254,7 @@ fn data_driven_pages_are_approved_once_per_template_family() {
         .is_empty()
     );
     // An edit of the template makes every page of the family stale at once.
-    let template = std::fs::read_to_string(kb.path().join("templates/data/partner.md")).unwrap();
+    let template = kb.read("templates/data/partner.md");
     kb.write(
         "templates/data/partner.md",
         &format!("{template}\nEdited.\n"),
@@ -1423,7 +1411,7 @@ fn signed_approvals_count_only_with_the_approvers_key_end_to_end() {
     kbpub_signing(&kb, BO, &bo_key, &["approve", "--as", ANA, "sop-b"]).fails_with(1);
     // Tampering with Ana's record changes nothing, and publishing says so.
     let record = record_of(&kb, "sop-a", ANA);
-    let text = std::fs::read_to_string(kb.path().join(&record)).unwrap();
+    let text = kb.read(&record);
     kb.write(&record, &format!("{text}# edited\n"));
     commit_as(&kb, WES, "Touch a record");
     assert_eq!(state(&status(&kb)["sop-a"]), "approved");
@@ -1513,8 +1501,8 @@ fn a_policy_change_counts_only_once_the_policy_owners_approve_it() {
     commit_as(&kb, WES, "Policy owners");
     approve(&kb, ANA, &["guide-p"]).ok();
     // Wes lowers the partner quorum to one approval.
-    let lowered = std::fs::read_to_string(kb.path().join(".kb/policy.toml"))
-        .unwrap()
+    let lowered = kb
+        .read(".kb/policy.toml")
         .replace("approvals = 2", "approvals = 1");
     kb.write(".kb/policy.toml", &lowered);
     commit_as(&kb, WES, "Lower the quorum");

@@ -393,7 +393,7 @@ fn a_rebuild_writes_only_the_files_whose_bytes_changed() {
         "a rebuild without changes keeps every file, inode and bytes"
     );
 
-    let gamma = std::fs::read_to_string(kb.path().join("content/faq/gamma.md")).unwrap();
+    let gamma = kb.read("content/faq/gamma.md");
     kb.write(
         "content/faq/gamma.md",
         &format!(
@@ -446,8 +446,7 @@ fn a_rebuild_renders_only_the_pages_whose_inputs_changed() {
 
     kb.write(
         "content/faq/gamma.md",
-        &(std::fs::read_to_string(kb.path().join("content/faq/gamma.md")).unwrap()
-            + "\nA sentence added by the writer.\n"),
+        &(kb.read("content/faq/gamma.md") + "\nA sentence added by the writer.\n"),
     );
     assert_eq!(kept_pages(&kb.run(&["build"]).ok()), all - 1);
     assert!(
@@ -491,10 +490,10 @@ fn every_input_of_a_page_renders_it_again_when_it_changes() {
     }
 
     // A document's title: the pages whose nav, pager or listing shows it.
-    let alpha = std::fs::read_to_string(kb.path().join("content/guides/alpha.md")).unwrap();
-    kb.write(
+    kb.replace(
         "content/guides/alpha.md",
-        &alpha.replace("title: Alpha guide", "title: Alpha renamed"),
+        "title: Alpha guide",
+        "title: Alpha renamed",
     );
     kb.run(&["build"]).ok();
     for page in ["guides/beta.html", "guides/index.html"] {

@@ -284,8 +284,7 @@ fn approval_kb() -> Kb {
 fn pages_waiting_for_approval_are_notes_and_never_fail_the_check() {
     let kb = approval_kb();
     approve_as_ana(&kb, &["content/a.md"]);
-    let (code, report) = check_at(&kb, None, &[]);
-    assert_eq!(code, 0, "{report:#}");
+    let report = succeeded(check_at(&kb, None, &[]));
     assert_eq!(found(&report), ["note approval content/b.md:2:9"]);
     assert!(message(&report, "approval").starts_with("draft: not approved"));
     let (code, _) = check_at(&kb, None, &["--deny", "warnings"]);
@@ -315,8 +314,7 @@ fn a_page_no_policy_rule_matches_is_a_warning() {
         "wes@example.com",
         &["commit", "-qm", "Rules by path"],
     );
-    let (code, report) = check_at(&kb, None, &[]);
-    assert_eq!(code, 0, "{report:#}");
+    let report = succeeded(check_at(&kb, None, &[]));
     assert_eq!(
         found(&report),
         [
@@ -343,8 +341,7 @@ fn a_page_out_under_an_emergency_approval_is_a_warning() {
         &kb,
         &["content/a.md", "--emergency", "--reason", "AS2 outage"],
     );
-    let (code, report) = check_at(&kb, None, &[]);
-    assert_eq!(code, 0, "{report:#}");
+    let report = succeeded(check_at(&kb, None, &[]));
     assert_found(&report, "warning emergency-approval content/a.md:2:9");
     assert!(
         report["diagnostics"]
@@ -426,8 +423,7 @@ fn every_page_is_reachable_through_the_nav_even_in_windowed_sections() {
         );
     }
     kb.write("content/deep/er/x.md", &doc("Deep", "Body."));
-    let (code, report) = check_json(&kb, &["--deny", "warnings"]);
-    assert_eq!(code, 0, "{report:#}");
+    let report = succeeded(check_json(&kb, &["--deny", "warnings"]));
     assert_eq!(found(&report), Vec::<String>::new());
 }
 
@@ -449,8 +445,7 @@ fn pages_no_navigation_reaches_are_warnings() {
         "templates/section.html",
         "{% extends \"base.html\" %}{% block main %}{{ section.content | safe }}<ul>{% for s in section.subsections %}<li><a href=\"{{ s.href }}\">{{ s.title }}</a></li>{% endfor %}</ul>{% endblock main %}\n",
     );
-    let (code, report) = check_json(&kb, &[]);
-    assert_eq!(code, 0, "{report:#}");
+    let report = succeeded(check_json(&kb, &[]));
     // The intro is linked only from the section's own text, the hidden page by nothing but
     // the pager: neither counts as navigation.
     assert_eq!(
@@ -504,8 +499,7 @@ fn raw_html_that_confluence_shows_as_text_is_a_warning_at_the_html() {
             ),
         )],
     );
-    let (code, report) = check_json(&kb, &[]);
-    assert_eq!(code, 0, "{report:#}");
+    let report = succeeded(check_json(&kb, &[]));
     let html: Vec<String> = found(&report)
         .into_iter()
         .filter(|d| d.contains("confluence-html"))
@@ -767,7 +761,7 @@ fn external_links_are_checked_with_a_timeout_and_each_answer_reported_at_the_lin
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let closed_url = format!("http://{}/x", closed.local_addr().unwrap());
     drop(closed);
-    let text = std::fs::read_to_string(kb.path().join("content/links.md")).unwrap();
+    let text = kb.read("content/links.md");
     kb.write(
         "content/links.md",
         &format!("{text}\nAlso {closed_url} bare.\n"),
@@ -841,8 +835,7 @@ fn external_links_are_checked_concurrently_within_the_bound() {
     let paths: Vec<String> = (1..=6).map(|i| format!("/hold/{i}")).collect();
     let paths: Vec<&str> = paths.iter().map(String::as_str).collect();
     let kb = links_kb(&server, &paths, "20s", 2);
-    let (code, report) = check_json(&kb, &["--external"]);
-    assert_eq!(code, 0, "{report:#}");
+    succeeded(check_json(&kb, &["--external"]));
     assert_eq!(*server.max_in_flight.lock().unwrap(), 2);
 }
 
@@ -1129,8 +1122,7 @@ fn notify_entries_name_their_filters_and_credentials() {
         "the value is never shown"
     );
     let secret = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
-    let (code, report) = check_env(&kb, &[("KB_TEST_HOOK_SECRET", secret)]);
-    assert_eq!(code, 0, "{report:#}");
+    let report = succeeded(check_env(&kb, &[("KB_TEST_HOOK_SECRET", secret)]));
     assert!(!report.to_string().contains("notify"), "{report:#}");
 }
 

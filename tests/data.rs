@@ -58,6 +58,16 @@ fn pull(kb: &Kb) -> Run {
     run_with_token(kb, &["data", "pull"], TOKEN)
 }
 
+/// `kbpub data pull` with the token's variable unset.
+fn pull_without_token(kb: &Kb) -> std::process::Output {
+    kbpub()
+        .args(["data", "pull"])
+        .current_dir(kb.path())
+        .env_remove("TG_TOKEN")
+        .output()
+        .unwrap()
+}
+
 fn snapshot_bytes(kb: &Kb, name: &str) -> Vec<u8> {
     std::fs::read(kb.path().join("data").join(format!("{name}.json"))).unwrap_or_default()
 }
@@ -358,12 +368,7 @@ fn the_token_never_leaks_even_when_the_server_echoes_it() {
 fn missing_token_variable_and_plain_http_to_other_hosts_are_clear_errors() {
     let sim = Sim::start(&[]);
     let kb = data_kb(&sim, "", "");
-    let output = kbpub()
-        .args(["data", "pull"])
-        .current_dir(kb.path())
-        .env_remove("TG_TOKEN")
-        .output()
-        .unwrap();
+    let output = pull_without_token(&kb);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1));
     assert!(
@@ -558,7 +563,7 @@ fn the_sample_builds_with_data_and_data_pages_without_network() {
     .map(|s| s.text().collect())
     .collect();
     assert!(!listed.is_empty(), "live incidents listed");
-    let snapshot = std::fs::read_to_string(kb.path().join("data/trading-grid.json")).unwrap();
+    let snapshot = kb.read("data/trading-grid.json");
     for id in &listed {
         let at = snapshot
             .find(&format!("\"id\": \"{id}\""))
@@ -927,12 +932,7 @@ fn wrong_or_missing_credentials_fail_the_pull_even_under_the_stale_policy() {
     assert!(stderr.contains("answered HTTP 403"), "{stderr}");
     assert!(snapshot_bytes(&kb, "tg") == before && !stale_marker.exists());
 
-    let output = kbpub()
-        .args(["data", "pull"])
-        .current_dir(kb.path())
-        .env_remove("TG_TOKEN")
-        .output()
-        .unwrap();
+    let output = pull_without_token(&kb);
     assert_eq!(output.status.code(), Some(1));
     assert!(snapshot_bytes(&kb, "tg") == before && !stale_marker.exists());
 }

@@ -77,7 +77,7 @@ fn accounts_contacts_and_open_cases_are_pulled_page_by_page_and_shown_on_partner
     );
     let run = pull(&kb, SECRET, &[]).ok();
     assert!(!run.stdout().contains(SECRET) && !run.stderr().contains(SECRET));
-    let snapshot = std::fs::read_to_string(kb.path().join("data/crm.json")).unwrap();
+    let snapshot = kb.read("data/crm.json");
     assert!(!snapshot.contains(SECRET));
     let stored: Value = serde_json::from_str(&snapshot).unwrap();
     assert_eq!(
@@ -115,7 +115,7 @@ fn accounts_contacts_and_open_cases_are_pulled_page_by_page_and_shown_on_partner
         .ok()
         .json();
     assert_eq!(report["sources"][0]["pages"], 8, "{report:#}");
-    let tg_snapshot = std::fs::read_to_string(kb.path().join("data/trading-grid.json")).unwrap();
+    let tg_snapshot = kb.read("data/trading-grid.json");
     assert!(
         !tg_snapshot.contains("\"crm\""),
         "a Trading Grid snapshot has no CRM part"
@@ -187,7 +187,7 @@ fn the_jwt_bearer_flow_pulls_and_an_expired_session_is_granted_again() {
     let key_text = std::fs::read_to_string(&key).unwrap();
     let body = key_text.lines().nth(1).unwrap();
     assert!(!run.stdout().contains(body) && !run.stderr().contains(body));
-    let snapshot = std::fs::read_to_string(kb.path().join("data/crm.json")).unwrap();
+    let snapshot = kb.read("data/crm.json");
     assert!(snapshot.contains("00001001"));
 
     let wrong_user = kb_with_crm(

@@ -220,7 +220,7 @@ fn repo_url_adds_edit_links_to_written_pages_only() {
         select(&kb.html("faqs/x12-error-codes.html"), ".edit-link").is_empty(),
         "no repo_url, no link"
     );
-    let config = std::fs::read_to_string(kb.path().join("kbpub.toml")).unwrap();
+    let config = kb.read("kbpub.toml");
     kb.write(
         "kbpub.toml",
         &config.replacen(

@@ -174,8 +174,7 @@ fn cms_edit(sim: &Sim, doc_id: &str, text: &str) {
 fn publishes_then_rerun_writes_nothing_then_updates_and_archives() {
     let sim = Sim::start();
     let kb = kb_for(&sim);
-    let (code, report) = publish(&kb, &[]);
-    assert_eq!(code, 0, "{report:#}");
+    let report = succeeded(publish(&kb, &[]));
     assert_done(&report, "create", &["alpha", "bravo", "charlie", "old"]);
     let alpha = item(&sim, "alpha");
     assert_eq!(alpha["publishingStatus"], "LATEST");
@@ -205,8 +204,7 @@ fn publishes_then_rerun_writes_nothing_then_updates_and_archives() {
     assert!(!everything.contains("Internal only") && !everything.contains("Not selected"));
     assert!(kb.path().join(".kb/receipts/amplience/alpha.json").exists());
 
-    let (code, report) = publish(&kb, &[]);
-    assert_eq!(code, 0, "{report:#}");
+    let report = succeeded(publish(&kb, &[]));
     assert_eq!(writes(&report), 0, "{report:#}");
     assert_eq!(report_page(&report, "alpha")["action"], "unchanged");
 
@@ -221,8 +219,7 @@ fn publishes_then_rerun_writes_nothing_then_updates_and_archives() {
         "Old.",
     );
     approve_all(&kb);
-    let (code, report) = publish(&kb, &[]);
-    assert_eq!(code, 0, "{report:#}");
+    let report = succeeded(publish(&kb, &[]));
     assert_eq!(report_page(&report, "bravo")["action"], "update");
     assert_eq!(report_page(&report, "old")["action"], "archive");
     assert_eq!(report_page(&report, "alpha")["action"], "unchanged");
@@ -263,8 +260,7 @@ fn an_item_a_cms_user_edited_is_drift_until_forced() {
     assert_eq!(report_page(&report, "alpha")["action"], "drifted");
     assert_eq!(item(&sim, "alpha")["body"]["body"], "A CMS user's words.");
 
-    let (code, report) = publish(&kb, &["--force"]);
-    assert_eq!(code, 0, "{report:#}");
+    let report = succeeded(publish(&kb, &["--force"]));
     assert_eq!(report_page(&report, "alpha")["outcome"], "done");
     let alpha = item(&sim, "alpha");
     assert!(alpha["body"]["body"].as_str().unwrap().contains("revised"));
@@ -282,8 +278,7 @@ fn writes_that_land_but_fail_leave_no_duplicate_item() {
             {"method": "POST", "path": "/publish", "status": 503, "commit": true, "times": 2},
         ]),
     );
-    let (code, report) = publish(&kb, &[]);
-    assert_eq!(code, 0, "{report:#}");
+    succeeded(publish(&kb, &[]));
     for id in ["alpha", "bravo", "charlie", "old"] {
         assert_eq!(item(&sim, id)["publishingStatus"], "LATEST", "{id}");
     }
@@ -293,8 +288,7 @@ fn writes_that_land_but_fail_leave_no_duplicate_item() {
         &sim,
         json!([{"method": "PATCH", "path": "content-items", "status": 500, "commit": true, "times": 1}]),
     );
-    let (code, report) = publish(&kb, &[]);
-    assert_eq!(code, 0, "{report:#}");
+    succeeded(publish(&kb, &[]));
     let bravo = item(&sim, "bravo");
     assert!(bravo["body"]["body"].as_str().unwrap().contains("revised"));
     assert_eq!(bravo["publishingStatus"], "LATEST");
@@ -320,8 +314,7 @@ fn rate_limits_expiring_tokens_and_invisible_new_items_are_waited_out() {
             {"method": "*", "path": "content-items", "status": 429, "times": 2},
         ]),
     );
-    let (code, report) = publish(&kb, &["--concurrency", "1"]);
-    assert_eq!(code, 0, "{report:#}");
+    succeeded(publish(&kb, &["--concurrency", "1"]));
     for id in ["alpha", "bravo", "charlie", "old"] {
         assert_eq!(item(&sim, id)["publishingStatus"], "LATEST", "{id}");
     }
@@ -333,8 +326,7 @@ fn rate_limits_expiring_tokens_and_invisible_new_items_are_waited_out() {
 fn dry_run_sends_no_write() {
     let sim = Sim::start();
     let kb = kb_for(&sim);
-    let (code, report) = publish(&kb, &["--dry-run"]);
-    assert_eq!(code, 0, "{report:#}");
+    let report = succeeded(publish(&kb, &["--dry-run"]));
     assert_eq!(report_page(&report, "alpha")["action"], "create");
     assert_eq!(sim_writes(&sim), 0);
     assert!(items(&sim).is_empty());
@@ -430,8 +422,7 @@ fn init_prints_the_content_type_schema_the_items_use() {
         .unwrap();
     assert_eq!(registered.status().as_u16(), 201);
     let kb = kb_for(&sim);
-    let (code, report) = publish(&kb, &[]);
-    assert_eq!(code, 0, "{report:#}");
+    succeeded(publish(&kb, &[]));
     for item in items(&sim) {
         let body = &item["body"];
         assert_eq!(body["_meta"]["schema"], schema["$id"]);

@@ -98,8 +98,7 @@ fn json_publish(kb: &Kb, args: &[&str]) -> (i32, Value) {
 fn partner_documents_are_created_as_drafts_published_exactly_and_rerun_writes_nothing() {
     let sim = Sim::start();
     let kb = kb_for(&sim);
-    let (code, report) = json_publish(&kb, &[]);
-    assert_eq!(code, 0, "{report:#}");
+    let report = succeeded(json_publish(&kb, &[]));
     assert_eq!(page(&report, "connect")["action"], "create");
     assert_eq!(page(&report, "old-notice")["action"], "unchanged");
     let all = articles(&sim);
@@ -168,10 +167,8 @@ fn partner_documents_are_created_as_drafts_published_exactly_and_rerun_writes_no
         !body.contains("<svg") && !body.contains("<figure"),
         "{body}"
     );
-    let receipt: Value = serde_json::from_str(
-        &std::fs::read_to_string(kb.path().join(".kb/receipts/community/connect.json")).unwrap(),
-    )
-    .unwrap();
+    let receipt: Value =
+        serde_json::from_str(&kb.read(".kb/receipts/community/connect.json")).unwrap();
     assert_eq!(receipt["remote_id"], connect["id"]);
     assert_eq!(receipt["version"], 1);
     assert_eq!(receipt["content_hash"], connect["content_hash"]);
@@ -197,8 +194,7 @@ fn an_edit_writes_the_next_draft_with_if_match_and_publishes_that_version() {
     publish(&kb, &[]).ok();
     edit_setup(&kb, "Setup, revised", "Two.");
     approve_all(&kb);
-    let (code, report) = json_publish(&kb, &[]);
-    assert_eq!(code, 0, "{report:#}");
+    let report = succeeded(json_publish(&kb, &[]));
     assert_eq!(page(&report, "setup")["action"], "update");
     assert_eq!(
         page(&report, "connect")["action"],
@@ -249,8 +245,7 @@ fn publish_drifted(kb: &Kb, version: &str) {
 
 /// `--force` restores kbpub's text as a new version (`version`) and publishes that version.
 fn assert_forced_back(sim: &Sim, kb: &Kb, version: u64) {
-    let (code, report) = json_publish(kb, &["--force"]);
-    assert_eq!(code, 0, "{report:#}");
+    let report = succeeded(json_publish(kb, &["--force"]));
     assert_eq!(page(&report, "setup")["outcome"], "done", "{report:#}");
     let setup = article(sim, "setup");
     assert_eq!(
@@ -259,13 +254,10 @@ fn assert_forced_back(sim: &Sim, kb: &Kb, version: u64) {
     );
     assert!(setup["body"].as_str().unwrap().contains("One."), "{setup}");
     assert_eq!(setup["versions"][version as usize - 1]["by"], "kbpub");
-    let receipt: Value = serde_json::from_str(
-        &std::fs::read_to_string(kb.path().join(".kb/receipts/community/setup.json")).unwrap(),
-    )
-    .unwrap();
+    let receipt: Value =
+        serde_json::from_str(&kb.read(".kb/receipts/community/setup.json")).unwrap();
     assert_eq!(receipt["version"], version);
-    let (code, report) = json_publish(kb, &[]);
-    assert_eq!(code, 0, "{report:#}");
+    let report = succeeded(json_publish(kb, &[]));
     assert_eq!(page(&report, "setup")["action"], "unchanged");
 }
 
@@ -328,8 +320,7 @@ fn rate_limits_server_errors_and_commit_then_fail_never_duplicate_an_article() {
         {"method": "POST", "path": "/v1/articles", "status": 500, "times": 2, "commit": true},
         {"method": "POST", "path": "/publish", "status": 503, "times": 1},
     ]));
-    let (code, report) = json_publish(&kb, &[]);
-    assert_eq!(code, 0, "{report:#}");
+    succeeded(json_publish(&kb, &[]));
     assert_eq!(
         articles(&sim).len(),
         2,
@@ -345,8 +336,7 @@ fn rate_limits_server_errors_and_commit_then_fail_never_duplicate_an_article() {
         &sim,
         json!([{"method": "PUT", "path": "/draft", "status": 502, "times": 1, "commit": true}]),
     );
-    let (code, report) = json_publish(&kb, &[]);
-    assert_eq!(code, 0, "{report:#}");
+    succeeded(json_publish(&kb, &[]));
     let setup = article(&sim, "setup");
     assert_eq!(
         (&setup["version"], &setup["published_version"]),
@@ -427,8 +417,7 @@ fn an_article_a_moderator_archived_is_drift_and_restored_only_with_force() {
     assert_eq!(writes(&sim), before, "the moderator's archive stands");
     assert_eq!(article(&sim, "setup")["status"], "archived");
 
-    let (code, report) = json_publish(&kb, &["--force"]);
-    assert_eq!(code, 0, "{report:#}");
+    let report = succeeded(json_publish(&kb, &["--force"]));
     assert!(
         page(&report, "setup")["note"]
             .as_str()
@@ -515,8 +504,7 @@ fn an_obsolete_document_is_archived_with_its_successor() {
         "+++\nid = \"old-notice\"\ntitle = \"Old notice\"\ntype = \"notice\"\naudience = \"partner\"\nstatus = \"obsolete\"\nsuperseded_by = \"setup\"\n+++\n\nOld.\n",
     );
     approve_all(&kb);
-    let (code, report) = json_publish(&kb, &[]);
-    assert_eq!(code, 0, "{report:#}");
+    let report = succeeded(json_publish(&kb, &[]));
     assert_eq!(page(&report, "old-notice")["action"], "archive");
     let old = article(&sim, "old-notice");
     assert_eq!(old["status"], "archived");
@@ -606,8 +594,7 @@ fn only_approved_documents_go_out_and_links_to_gated_ones_are_plain_text() {
     let kb = kb_for(&sim);
     edit_setup(&kb, "Setup", "Unapproved.");
     git(kb.path(), "wes@example.com", &["commit", "-qam", "edit"]);
-    let (code, report) = json_publish(&kb, &[]);
-    assert_eq!(code, 0, "{report:#}");
+    let report = succeeded(json_publish(&kb, &[]));
     let setup = page(&report, "setup");
     assert_eq!(setup["action"], "gated");
     assert!(
@@ -626,8 +613,7 @@ fn only_approved_documents_go_out_and_links_to_gated_ones_are_plain_text() {
 fn dry_run_plans_without_writing_and_the_json_report_has_a_stable_shape() {
     let sim = Sim::start();
     let kb = kb_for(&sim);
-    let (code, report) = json_publish(&kb, &["--dry-run"]);
-    assert_eq!(code, 0, "{report:#}");
+    let report = succeeded(json_publish(&kb, &["--dry-run"]));
     assert_eq!(writes(&sim), 0);
     assert!(articles(&sim).is_empty());
     let target = &report["targets"][0];
@@ -764,13 +750,11 @@ fn every_list_is_read_to_the_end_one_article_per_page() {
     let kb = kb_for(&sim);
     partner_doc(&kb, "guides/third.md", "third", "Third", "Three.");
     approve_all(&kb);
-    let (code, report) = json_publish(&kb, &[]);
-    assert_eq!(code, 0, "{report:#}");
+    succeeded(json_publish(&kb, &[]));
     assert_eq!(articles(&sim).len(), 3);
 
     let before = writes(&sim);
-    let (code, report) = json_publish(&kb, &[]);
-    assert_eq!(code, 0, "{report:#}");
+    let report = succeeded(json_publish(&kb, &[]));
     for id in ["connect", "setup", "third"] {
         assert_eq!(page(&report, id)["action"], "unchanged", "{report:#}");
     }
@@ -778,8 +762,7 @@ fn every_list_is_read_to_the_end_one_article_per_page() {
 
     kb.remove("content/guides/third.md");
     approve_all(&kb);
-    let (code, report) = json_publish(&kb, &["--prune"]);
-    assert_eq!(code, 0, "{report:#}");
+    let report = succeeded(json_publish(&kb, &["--prune"]));
     assert_eq!(page(&report, "third")["action"], "prune");
     assert_eq!(article(&sim, "third")["status"], "archived");
 }
@@ -814,8 +797,7 @@ fn a_write_that_commits_and_then_fails_is_read_back_and_counts_as_done() {
             {"method": "POST", "path": "/publish", "status": 503},
         ]),
     );
-    let (code, report) = json_publish(&kb, &["--concurrency", "1"]);
-    assert_eq!(code, 0, "{report:#}");
+    succeeded(json_publish(&kb, &["--concurrency", "1"]));
     published_once(&sim, &kb, &["connect", "setup", "old-notice"]);
     assert_eq!(
         count(&sim, "POST"),
@@ -839,8 +821,7 @@ fn a_write_that_commits_and_then_fails_is_read_back_and_counts_as_done() {
         ]),
     );
     let before = writes(&sim);
-    let (code, report) = json_publish(&kb, &[]);
-    assert_eq!(code, 0, "{report:#}");
+    let report = succeeded(json_publish(&kb, &[]));
     assert_eq!(
         writes(&sim) - before,
         3,
@@ -860,8 +841,7 @@ fn a_write_that_commits_and_then_fails_is_read_back_and_counts_as_done() {
     approve_all(&kb);
     faults(&sim, json!([commit_then_fail("POST", "/archive")]));
     let before = writes(&sim);
-    let (code, report) = json_publish(&kb, &["--prune"]);
-    assert_eq!(code, 0, "{report:#}");
+    succeeded(json_publish(&kb, &["--prune"]));
     assert_eq!(writes(&sim) - before, 1);
     assert_eq!(article(&sim, "connect")["status"], "archived");
 
@@ -1064,8 +1044,7 @@ fn a_stale_etag_re_reads_the_article_and_writes_once_more_over_kbpubs_own_versio
         &sim,
         json!([{"method": "PUT", "path": "/draft", "status": 412}]),
     );
-    let (code, report) = json_publish(&kb, &[]);
-    assert_eq!(code, 0, "{report:#}");
+    succeeded(json_publish(&kb, &[]));
     let setup = article(&sim, "setup");
     assert_eq!(
         (&setup["version"], &setup["published_version"]),

@@ -287,7 +287,7 @@ fn a_fault_soak_converges_every_run_without_duplicates_or_early_requests() {
     ];
     for (run, edit) in edits.into_iter().enumerate() {
         if let Some((file, more)) = edit {
-            let text = std::fs::read_to_string(kb.path().join(file)).unwrap();
+            let text = kb.read(file);
             kb.write(file, &format!("{text}{more}"));
             approve_all(&kb);
         }
@@ -393,7 +393,7 @@ fn a_community_fault_soak_converges_without_duplicates_or_early_requests() {
     for run in 1..=3 {
         if run > 1 {
             let file = format!("content/guides/g{run}.md");
-            let text = std::fs::read_to_string(kb.path().join(&file)).unwrap();
+            let text = kb.read(&file);
             kb.write(&file, &format!("{text}\nAmended in run {run}.\n"));
             approve_all(&kb);
         }
@@ -448,7 +448,7 @@ fn quiet_publish_prints_only_errors() {
     let run = publish(&kb, &["--quiet"]).ok();
     assert_eq!((run.stdout(), run.stderr()), (String::new(), String::new()));
 
-    let text = std::fs::read_to_string(kb.path().join("content/guides/alpha.md")).unwrap();
+    let text = kb.read("content/guides/alpha.md");
     kb.write("content/guides/alpha.md", &format!("{text}\nChanged.\n"));
     approve_all(&kb);
     sim.set(

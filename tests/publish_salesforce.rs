@@ -97,6 +97,14 @@ fn versions(sim: &Sim, url_name: &str) -> Vec<Value> {
         .collect()
 }
 
+/// The body of the online version of `url_name`.
+fn online_body(sim: &Sim, url_name: &str) -> String {
+    online(sim, url_name)["Body__c"]
+        .as_str()
+        .expect("a body")
+        .to_string()
+}
+
 fn online(sim: &Sim, url_name: &str) -> Value {
     let online: Vec<Value> = versions(sim, url_name)
         .into_iter()
@@ -119,8 +127,7 @@ fn articles_named(sim: &Sim, url_name: &str) -> usize {
 fn publishes_then_rerun_writes_nothing_then_updates_and_archives() {
     let sim = Sim::start();
     let kb = kb_for(&sim);
-    let (code, report) = publish(&kb, &[]);
-    assert_eq!(code, 0, "{report:#}");
+    let report = succeeded(publish(&kb, &[]));
     assert_done(&report, "create", &["alpha", "bravo", "charlie", "old"]);
     let alpha = online(&sim, "alpha");
     assert_eq!(alpha["Title"], "Alpha");
@@ -151,8 +158,7 @@ fn publishes_then_rerun_writes_nothing_then_updates_and_archives() {
     );
 
     // The org rewrote the rich text on save, but the hash field says what kbpub wrote.
-    let (code, report) = publish(&kb, &[]);
-    assert_eq!(code, 0, "{report:#}");
+    let report = succeeded(publish(&kb, &[]));
     assert_eq!(report["targets"][0]["writes"], 0, "{report:#}");
     assert_eq!(page(&report, "alpha")["action"], "unchanged");
 
@@ -169,17 +175,11 @@ fn publishes_then_rerun_writes_nothing_then_updates_and_archives() {
         "+++\nid = \"old\"\ntitle = \"Old\"\ntype = \"notice\"\naudience = \"partner\"\nstatus = \"obsolete\"\n+++\n\nOld.\n",
     );
     approve_all(&kb);
-    let (code, report) = publish(&kb, &[]);
-    assert_eq!(code, 0, "{report:#}");
+    let report = succeeded(publish(&kb, &[]));
     assert_eq!(page(&report, "bravo")["action"], "update");
     assert_eq!(page(&report, "old")["action"], "archive");
     assert_eq!(page(&report, "alpha")["action"], "unchanged");
-    assert!(
-        online(&sim, "bravo")["Body__c"]
-            .as_str()
-            .unwrap()
-            .contains("revised")
-    );
+    assert!(online_body(&sim, "bravo").contains("revised"));
     assert_eq!(articles_named(&sim, "bravo"), 1);
     let old = versions(&sim, "old");
     assert!(
@@ -207,8 +207,7 @@ fn images_and_charts_travel_inside_the_body_and_salesforce_keeps_them_as_its_own
         &format!("The flow:\n\n![Flow](img/flow.png)\n\n{CHART}\n"),
     );
     approve_all(&kb);
-    let (code, report) = publish(&kb, &[]);
-    assert_eq!(code, 0, "{report:#}");
+    succeeded(publish(&kb, &[]));
     // Sent as `data:` images (reference §1.6 (c)); the org keeps each under its own URL.
     let echo = online(&sim, "echo");
     let body = echo["Body__c"].as_str().unwrap();
@@ -244,8 +243,7 @@ fn images_and_charts_travel_inside_the_body_and_salesforce_keeps_them_as_its_own
     assert!(chart.len() > 8);
 
     // The stored body is not the body sent; the hash field says what kbpub wrote.
-    let (code, report) = publish(&kb, &[]);
-    assert_eq!(code, 0, "{report:#}");
+    let report = succeeded(publish(&kb, &[]));
     assert_eq!(report["targets"][0]["writes"], 0, "{report:#}");
 }
 
@@ -272,22 +270,11 @@ fn an_article_a_person_edited_is_drift_until_forced() {
     let (code, report) = publish(&kb, &[]);
     assert_ne!(code, 0, "drift fails the run: {report:#}");
     assert_eq!(page(&report, "alpha")["action"], "drifted");
-    assert!(
-        online(&sim, "alpha")["Body__c"]
-            .as_str()
-            .unwrap()
-            .contains("A person")
-    );
+    assert!(online_body(&sim, "alpha").contains("A person"));
 
-    let (code, report) = publish(&kb, &["--force"]);
-    assert_eq!(code, 0, "{report:#}");
+    let report = succeeded(publish(&kb, &["--force"]));
     assert_eq!(page(&report, "alpha")["outcome"], "done");
-    assert!(
-        online(&sim, "alpha")["Body__c"]
-            .as_str()
-            .unwrap()
-            .contains("revised")
-    );
+    assert!(online_body(&sim, "alpha").contains("revised"));
     assert_eq!(articles_named(&sim, "alpha"), 1);
 }
 
@@ -304,8 +291,7 @@ fn writes_that_land_but_fail_leave_no_duplicate_article() {
         ]),
     );
     assert_eq!(status, 204);
-    let (code, report) = publish(&kb, &[]);
-    assert_eq!(code, 0, "{report:#}");
+    succeeded(publish(&kb, &[]));
     for name in ["alpha", "bravo", "charlie", "old"] {
         assert_eq!(articles_named(&sim, name), 1, "{name}");
         assert!(online(&sim, name)["Kbpub_Hash__c"].is_string());
@@ -334,8 +320,7 @@ fn a_session_that_ends_mid_run_is_granted_again_and_the_write_replayed_once() {
         ]),
     );
     assert_eq!(status, 204);
-    let (code, report) = publish(&kb, &["--concurrency", "1"]);
-    assert_eq!(code, 0, "{report:#}");
+    let report = succeeded(publish(&kb, &["--concurrency", "1"]));
     assert_done(&report, "create", &["alpha", "bravo", "charlie", "old"]);
     for name in ["alpha", "bravo", "charlie", "old"] {
         assert_eq!(articles_named(&sim, name), 1, "{name}");
@@ -391,8 +376,7 @@ fn a_spent_allowance_stops_the_run_and_reports_what_was_done() {
         control(&sim, "limits", json!({"used": 0, "max": 100000})),
         204
     );
-    let (code, report) = publish(&kb, &[]);
-    assert_eq!(code, 0, "{report:#}");
+    succeeded(publish(&kb, &[]));
     for name in ["alpha", "bravo", "charlie", "old"] {
         assert_eq!(articles_named(&sim, name), 1, "{name}");
     }
@@ -424,8 +408,7 @@ fn an_allowance_spent_right_after_the_last_publish_still_reports_every_article_d
 
     // The next run confirms it from its scan, and warns while the allowance runs low.
     assert_eq!(control(&sim, "limits", json!({"used": 8, "max": 10})), 204);
-    let (code, report) = publish(&kb, &[]);
-    assert_eq!(code, 0, "{report:#}");
+    let report = succeeded(publish(&kb, &[]));
     assert_eq!(report["targets"][0]["writes"], 0, "{report:#}");
     let warnings = report["targets"][0]["warnings"].to_string();
     assert!(warnings.contains("9 of its 10 API requests"), "{warnings}");
@@ -491,8 +474,7 @@ fn record_types_by_section_then_type_then_default_reach_the_articles() {
             "012000000000003AAA",
         ),
     ];
-    let (code, report) = publish_env(&kb, &[], &placement);
-    assert_eq!(code, 0, "{report:#}");
+    succeeded(publish_env(&kb, &[], &placement));
     let record_type = |name: &str| online(&sim, name)["RecordTypeId"].clone();
     assert_eq!(record_type("alpha"), "012000000000001AAA", "the default");
     assert_eq!(record_type("charlie"), "012000000000002AAA", "by type");
@@ -511,8 +493,7 @@ fn record_types_by_section_then_type_then_default_reach_the_articles() {
             "012000000000001AAA",
         ),
     ];
-    let (code, report) = publish_env(&kb, &[], &moved);
-    assert_eq!(code, 0, "{report:#}");
+    let report = succeeded(publish_env(&kb, &[], &moved));
     assert_eq!(page(&report, "charlie")["action"], "update");
     assert_eq!(page(&report, "alpha")["action"], "unchanged");
     assert_eq!(page(&report, "delta")["action"], "unchanged");
@@ -561,14 +542,12 @@ fn prune_archives_kbpubs_articles_whose_documents_are_gone_never_a_persons() {
     std::fs::remove_file(kb.path().join("content/guides/old.md")).unwrap();
     approve_all(&kb);
 
-    let (code, report) = publish(&kb, &[]);
-    assert_eq!(code, 0, "{report:#}");
+    let report = succeeded(publish(&kb, &[]));
     assert_eq!(page(&report, "charlie")["action"], "orphan", "{report:#}");
     assert_eq!(report["targets"][0]["writes"], 0, "{report:#}");
     online(&sim, "charlie");
 
-    let (code, report) = publish(&kb, &["--prune"]);
-    assert_eq!(code, 0, "{report:#}");
+    let report = succeeded(publish(&kb, &["--prune"]));
     assert_eq!(page(&report, "charlie")["action"], "prune", "{report:#}");
     assert_eq!(page(&report, "charlie")["outcome"], "done", "{report:#}");
     let charlie = versions(&sim, "charlie");

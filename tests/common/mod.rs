@@ -201,6 +201,14 @@ impl Run {
     }
 }
 
+/// The JSON report of a run that had to succeed: asserts the exit code of `(code, report)` is 0,
+/// printing the report when it is not.
+#[track_caller]
+pub fn succeeded((code, report): (i32, serde_json::Value)) -> serde_json::Value {
+    assert_eq!(code, 0, "{report:#}");
+    report
+}
+
 /// Elements of `html` matching the CSS `selector`.
 pub fn select<'a>(html: &'a Html, selector: &str) -> Vec<scraper::ElementRef<'a>> {
     let selector =

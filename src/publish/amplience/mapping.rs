@@ -244,14 +244,7 @@ fn desired(
 /// The item body of document `p` with the partner rendering `html`, stamped with its
 /// fingerprint.
 fn item_body(config: &AmplienceConfig, p: &Page, html: &str) -> Value {
-    let summary: String = p
-        .meta
-        .description
-        .as_deref()
-        .unwrap_or_default()
-        .chars()
-        .take(MAX_SUMMARY)
-        .collect();
+    let summary = p.summary(MAX_SUMMARY);
     let mut body = json!({
         "_meta": {
             "schema": config.schema,

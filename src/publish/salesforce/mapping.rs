@@ -186,14 +186,7 @@ fn desired(
     let p = &engine.site.pages[page];
     let retire = p.meta.status == Status::Obsolete;
     let title = p.meta.title.clone();
-    let summary: String = p
-        .meta
-        .description
-        .as_deref()
-        .unwrap_or_default()
-        .chars()
-        .take(MAX_SUMMARY)
-        .collect();
+    let summary = p.summary(MAX_SUMMARY);
     let placement = config.placement(url::parent_dir(&p.rel_path), p.doc_type().map(|t| t.name()));
     let sent = !retire && gates[page].publishable;
     let body = partner::article_body(engine, page, links, sent, |html| too_large(p, config, html))?;
