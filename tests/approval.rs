@@ -127,6 +127,19 @@ fn state(page: &Value) -> &str {
     page["state"].as_str().unwrap()
 }
 
+/// Asserts `page` is in state `expected`, printing its reasons when it is not.
+#[track_caller]
+fn assert_state(page: &Value, expected: &str) {
+    assert_eq!(state(page), expected, "{}", reasons(page));
+}
+
+/// Asserts one of `page`'s reasons holds `text`.
+#[track_caller]
+fn assert_reason(page: &Value, text: &str) {
+    let reasons = reasons(page);
+    assert!(reasons.contains(text), "{reasons}");
+}
+
 fn reasons(page: &Value) -> String {
     page["reasons"]
         .as_array()
@@ -171,16 +184,16 @@ fn approve_commits_a_record_authored_by_the_approver_and_the_page_is_approved() 
     }
     let pages = status(&kb);
     let a = &pages["sop-a"];
-    assert_eq!(state(a), "approved", "{}", reasons(a));
+    assert_state(a, "approved");
     assert_eq!(a["approvals_used"][0]["approver"], ANA);
     assert_eq!(a["approvals_used"][0]["group"], "ops");
     assert_eq!(a["approvals_used"][0]["content_hash"], a["content_hash"]);
     assert_eq!(a["approvals_used"][0]["record"], record_path);
     assert_eq!(state(&pages["sop-b"]), "draft");
     let human = kbpub_as(&kb, WES, &["status"], None).ok().stdout();
-    assert!(
-        human.contains("Identities are UNVERIFIED: approvals rest on git's author field"),
-        "{human}"
+    assert_contains(
+        &human,
+        "Identities are UNVERIFIED: approvals rest on git's author field",
     );
     let short = &a["content_hash"].as_str().unwrap()[7..19];
     assert!(
@@ -226,14 +239,10 @@ fn an_edit_makes_the_page_stale_and_says_what_changed_and_who_changed_it() {
     let a = &status(&kb)["sop-a"];
     assert_eq!(state(a), "stale");
     let why = reasons(a);
-    assert!(
-        why.contains("approved for ") && why.contains("by Ana Ops <ana@example.com>"),
-        "{why}"
-    );
-    assert!(
-        why.contains("changed since: the document") && why.contains("by wes@example.com"),
-        "{why}"
-    );
+    assert_contains(&why, "approved for ");
+    assert_contains(&why, "by Ana Ops <ana@example.com>");
+    assert_contains(&why, "changed since: the document");
+    assert_contains(&why, "by wes@example.com");
     kbpub_as(&kb, WES, &["build"], None).ok();
     assert!(
         text(&kb.html("sops/a.html"), ".banner-title").contains("Changed since it was approved")
@@ -372,10 +381,9 @@ fn a_record_naming_someone_else_committed_by_a_writer_does_not_count() {
     commit_as(&kb, WES, "Add Ana's approval");
     let a = &status(&kb)["sop-a"];
     assert_eq!(state(a), "draft");
-    assert!(
-        reasons(a).contains("is authored by wes@example.com, not by the approver ana@example.com"),
-        "{}",
-        reasons(a)
+    assert_reason(
+        a,
+        "is authored by wes@example.com, not by the approver ana@example.com",
     );
 }
 
@@ -422,10 +430,7 @@ fn approvals_expire_after_max_age_and_at_the_review_date() {
     )
     .ok()
     .stdout();
-    assert!(
-        none.contains("0 document(s) due for review within 7d"),
-        "{none}"
-    );
+    assert_contains(&none, "0 document(s) due for review within 7d");
     let later = status_at(&kb, Some("2026-02-05T00:00:00Z"));
     assert_eq!(state(&later["sop-a"]), "expired");
     assert!(
@@ -455,10 +460,7 @@ fn approvals_expire_after_max_age_and_at_the_review_date() {
     let overdue = kbpub_as(&kb, WES, &["due"], Some("2026-02-12T00:00:00Z"))
         .ok()
         .stdout();
-    assert!(
-        overdue.contains("2026-02-10  overdue      expired    sop-b"),
-        "{overdue}"
-    );
+    assert_contains(&overdue, "2026-02-10  overdue      expired    sop-b");
 }
 
 #[test]
@@ -503,7 +505,7 @@ fn distinct_groups_need_one_approval_from_each_group() {
     assert!(reasons(p).contains("needs 2 approvals of this version from ops, partners, each from a different group (rule `partner`); valid approvals: Ana Ops <ana@example.com>, Bo Ops <bo@example.com>"), "{}", reasons(p));
     approve(&kb, CY, &["guide-p"]).ok();
     let p = &status(&kb)["guide-p"];
-    assert_eq!(state(p), "approved", "{}", reasons(p));
+    assert_state(p, "approved");
     let groups: Vec<&str> = p["approvals_used"]
         .as_array()
         .unwrap()
@@ -674,10 +676,8 @@ fn emergency_approval_is_flagged_everywhere_and_expires() {
     let human = kbpub_as(&kb, WES, &["status"], Some("2026-03-02T12:00:00Z"))
         .ok()
         .stdout();
-    assert!(
-        human.contains("emergency  sop-a") && human.contains("EMERGENCY approval by Ed Commander"),
-        "{human}"
-    );
+    assert_contains(&human, "emergency  sop-a");
+    assert_contains(&human, "EMERGENCY approval by Ed Commander");
     kbpub_as(&kb, WES, &["build"], Some("2026-03-02T12:00:00Z")).ok();
     let page = kb.html("sops/a.html");
     assert!(
@@ -712,7 +712,7 @@ fn a_change_merged_from_a_branch_after_an_approval_still_excludes_its_author() {
     approve(&kb, ANA, &["sop-a"]).ok();
     merge(&kb, BO, "edit");
     let a = &status(&kb)["sop-a"];
-    assert_eq!(state(a), "stale", "{}", reasons(a));
+    assert_state(a, "stale");
     assert_eq!(a["changed_by"], serde_json::json!([WES]));
     approve(&kb, WES, &["sop-a"]).fails_with(1);
     approve(&kb, BO, &["sop-a"]).ok();
@@ -875,7 +875,7 @@ fn a_rejection_edited_or_deleted_later_still_stands_and_is_reported_as_tampering
     );
     commit_as(&kb, WES, "Fix record");
     let a = &status(&kb)["sop-a"];
-    assert_eq!(state(a), "rejected", "{}", reasons(a));
+    assert_state(a, "rejected");
     assert!(
         reasons(a).contains(&format!("TAMPERING: {rejection} was changed in commit"))
             && reasons(a).contains("by wes@example.com; records are immutable"),
@@ -886,12 +886,8 @@ fn a_rejection_edited_or_deleted_later_still_stands_and_is_reported_as_tampering
     kb.remove(&rejection);
     commit_as(&kb, WES, "Drop record");
     let a = &status(&kb)["sop-a"];
-    assert_eq!(state(a), "rejected", "{}", reasons(a));
-    assert!(
-        reasons(a).contains("was deleted or moved in commit"),
-        "{}",
-        reasons(a)
-    );
+    assert_state(a, "rejected");
+    assert_reason(a, "was deleted or moved in commit");
     let check = kbpub_as(&kb, WES, &["check"], None).ok();
     assert!(
         check.stderr().contains("warning[approval-tampering]")
@@ -913,7 +909,7 @@ fn a_rejection_edited_or_deleted_later_still_stands_and_is_reported_as_tampering
     // Only Bo lifts his rejection, with a later approval.
     approve(&kb, BO, &["sop-a"]).ok();
     let a = &status(&kb)["sop-a"];
-    assert_eq!(state(a), "approved", "{}", reasons(a));
+    assert_state(a, "approved");
     assert!(
         reasons(a).contains("TAMPERING"),
         "tampering stays on record"
@@ -927,7 +923,7 @@ fn an_uncommitted_edit_of_a_record_does_not_change_what_counts() {
     let rejection = record_of(&kb, "sop-a", BO);
     kb.remove(&rejection);
     let a = &status(&kb)["sop-a"];
-    assert_eq!(state(a), "rejected", "{}", reasons(a));
+    assert_state(a, "rejected");
     assert!(
         reasons(a).contains(&format!(
             "TAMPERING: {rejection} is deleted in the working tree"
@@ -948,7 +944,7 @@ fn a_record_that_does_not_parse_as_committed_blocks_the_page() {
     );
     commit_as(&kb, WES, "Garbage");
     let a = &status(&kb)["sop-a"];
-    assert_eq!(state(a), "blocked", "{}", reasons(a));
+    assert_state(a, "blocked");
     assert!(
         reasons(a)
             .contains("blocked: record .kb/approvals/sop-a/20260101T000000Z-bo@example.com.toml")
@@ -973,7 +969,7 @@ fn a_record_that_does_not_parse_as_committed_blocks_the_page() {
     // An approval committed after it lifts the block.
     approve(&kb, BO, &["sop-a"]).ok();
     let a = &status(&kb)["sop-a"];
-    assert_eq!(state(a), "approved", "{}", reasons(a));
+    assert_state(a, "approved");
 }
 
 #[test]
@@ -986,7 +982,7 @@ fn a_merge_never_resurrects_an_approval_rejected_later_on_main() {
     approve_at(&kb, ANA, &["sop-a", "--reject"], "2026-06-02T10:00:00Z").ok();
     merge(&kb, BO, "review");
     let a = &status_at(&kb, Some("2026-06-03T00:00:00Z"))["sop-a"];
-    assert_eq!(state(a), "rejected", "{}", reasons(a));
+    assert_state(a, "rejected");
     // The other way round: the later approval on the branch wins over the earlier rejection.
     git(kb.path(), BO, &["checkout", "-q", "-b", "second"]);
     approve_at(&kb, BO, &["sop-b", "--reject"], "2026-06-01T10:00:00Z").ok();
@@ -997,7 +993,7 @@ fn a_merge_never_resurrects_an_approval_rejected_later_on_main() {
     merge(&kb, ANA, "third");
     merge(&kb, ANA, "second");
     let b = &status_at(&kb, Some("2026-06-03T00:00:00Z"))["sop-b"];
-    assert_eq!(state(b), "approved", "{}", reasons(b));
+    assert_state(b, "approved");
 }
 
 #[test]
@@ -1019,7 +1015,7 @@ fn on_a_tie_between_branches_a_rejection_wins() {
     commit_at(&kb, ANA, "Reject sop-a", at);
     merge(&kb, BO, "yes");
     let a = &status_at(&kb, Some("2026-06-03T00:00:00Z"))["sop-a"];
-    assert_eq!(state(a), "rejected", "{}", reasons(a));
+    assert_state(a, "rejected");
 }
 
 #[test]
@@ -1047,7 +1043,7 @@ fn times_come_from_git_not_from_the_record() {
     );
     commit_at(&kb, ED, "Emergency", "2026-03-01T12:00:00Z");
     let b = &status_at(&kb, Some("2026-03-02T12:00:00Z"))["sop-b"];
-    assert_eq!(state(b), "draft", "{}", reasons(b));
+    assert_state(b, "draft");
     assert!(
         reasons(b).contains("it is dated 2027-03-01 12:00 UTC, after commit")
             && reasons(b).contains("times come from git"),
@@ -1056,21 +1052,13 @@ fn times_come_from_git_not_from_the_record() {
     );
     // ...and the window of a genuine one counts from its commit.
     let a = &status_at(&kb, Some("2026-03-05T12:00:00Z"))["sop-a"];
-    assert_eq!(state(a), "draft", "{}", reasons(a));
-    assert!(
-        reasons(a).contains("expired on 2026-03-04 12:00 UTC"),
-        "{}",
-        reasons(a)
-    );
+    assert_state(a, "draft");
+    assert_reason(a, "expired on 2026-03-04 12:00 UTC");
     // A commit dated in the future does not count until then, and then only from then on.
     approve_at(&kb, ANA, &["sop-b"], "2026-04-01T00:00:00Z").ok();
     let b = &status_at(&kb, Some("2026-03-10T00:00:00Z"))["sop-b"];
-    assert_eq!(state(b), "draft", "{}", reasons(b));
-    assert!(
-        reasons(b).contains("is dated in the future (2026-04-01 00:00 UTC)"),
-        "{}",
-        reasons(b)
-    );
+    assert_state(b, "draft");
+    assert_reason(b, "is dated in the future (2026-04-01 00:00 UTC)");
 }
 
 #[test]
@@ -1084,7 +1072,7 @@ fn a_commit_dated_ahead_of_the_commits_built_on_it_counts_from_their_date() {
     commit_at(&kb, WES, "Later edit", "2026-01-01T00:00:00Z");
     // max_age is 30 days: counted from 2026-01-01, not from the claimed 2027-06-01.
     let a = &status_at(&kb, Some("2026-02-15T00:00:00Z"))["sop-a"];
-    assert_eq!(state(a), "expired", "{}", reasons(a));
+    assert_state(a, "expired");
 }
 
 #[test]
@@ -1143,7 +1131,7 @@ fn authorship_follows_a_document_across_renames() {
     );
     commit_as(&kb, BO, "Bo edits again");
     let a = &status(&kb)["sop-a"];
-    assert_eq!(state(a), "stale", "{}", reasons(a));
+    assert_state(a, "stale");
     assert_eq!(a["changed_by"], serde_json::json!([ANA, BO]), "{a}");
 }
 
@@ -1165,12 +1153,8 @@ fn a_replaced_image_makes_the_page_stale() {
     kb.write("content/sops/flow.png", "PNG two");
     commit_as(&kb, BO, "New diagram");
     let a = &status(&kb)["sop-a"];
-    assert_eq!(state(a), "stale", "{}", reasons(a));
-    assert!(
-        reasons(a).contains("changed since: file `content/sops/flow.png`"),
-        "{}",
-        reasons(a)
-    );
+    assert_state(a, "stale");
+    assert_reason(a, "changed since: file `content/sops/flow.png`");
     assert_eq!(a["changed_by"], serde_json::json!([BO]));
     approve(&kb, BO, &["sop-a"]).fails_with(1);
     approve(&kb, ANA, &["sop-a"]).ok();
@@ -1195,12 +1179,8 @@ fn a_retitled_section_page_is_stale() {
     );
     commit_as(&kb, WES, "Retitle");
     let s = &status(&kb)["sops"];
-    assert_eq!(state(s), "stale", "{}", reasons(s));
-    assert!(
-        reasons(s).contains("its title or metadata"),
-        "{}",
-        reasons(s)
-    );
+    assert_state(s, "stale");
+    assert_reason(s, "its title or metadata");
 }
 
 #[test]
@@ -1212,7 +1192,7 @@ fn data_driven_pages_are_approved_once_per_template_family() {
     commit_as(&kb, WES, "Sample knowledge base");
     const MARIA: &str = "maria.lopez@ops.example.com";
     let family = &status(&kb)["family-data-partner"];
-    assert_eq!(state(family), "draft", "{}", reasons(family));
+    assert_state(family, "draft");
     let pages = family["generated_pages"].as_array().unwrap();
     assert!(
         pages.len() >= 2
@@ -1261,12 +1241,8 @@ fn data_driven_pages_are_approved_once_per_template_family() {
     );
     commit_as(&kb, WES, "Edit the partner template");
     let family = &status(&kb)["family-data-partner"];
-    assert_eq!(state(family), "stale", "{}", reasons(family));
-    assert!(
-        reasons(family).contains("template `data/partner.md`"),
-        "{}",
-        reasons(family)
-    );
+    assert_state(family, "stale");
+    assert_reason(family, "template `data/partner.md`");
 }
 
 #[test]
@@ -1351,9 +1327,9 @@ fn signed_approvals_count_only_with_the_approvers_key_end_to_end() {
     );
     commit_as(&kb, WES, "Require signed approvals");
     let human = kbpub_as(&kb, WES, &["status"], None).ok().stdout();
-    assert!(
-        human.contains("Identities: approvals count only from commits signed"),
-        "{human}"
+    assert_contains(
+        &human,
+        "Identities: approvals count only from commits signed",
     );
     // Wes approves "as Ana", signing with his own key: refused, nothing kept.
     let head = git(kb.path(), WES, &["rev-parse", "HEAD"]);
@@ -1393,16 +1369,12 @@ fn signed_approvals_count_only_with_the_approvers_key_end_to_end() {
         ],
     );
     let b = &status(&kb)["sop-b"];
-    assert_eq!(state(b), "draft", "{}", reasons(b));
-    assert!(
-        reasons(b).contains("is not signed; the policy has `require_signed = true`"),
-        "{}",
-        reasons(b)
-    );
+    assert_state(b, "draft");
+    assert_reason(b, "is not signed; the policy has `require_signed = true`");
     // Ana signs with her key: it counts, and the key is on record.
     kbpub_signing(&kb, ANA, &ana_key, &["approve", "sop-a", "--as", ANA]).ok();
     let a = &status(&kb)["sop-a"];
-    assert_eq!(state(a), "approved", "{}", reasons(a));
+    assert_state(a, "approved");
     let fingerprint = a["approvals_used"][0]["signing_key"].as_str().unwrap();
     assert!(fingerprint.starts_with("SHA256:"), "{a}");
     // Bo's key signing a commit authored as Ana does not make it Ana's.
@@ -1481,10 +1453,8 @@ fn signed_approvals_count_only_with_the_approvers_key_end_to_end() {
     let html = kbpub_as(&kb, WES, &["audit", "--format", "html"], None)
         .ok()
         .stdout();
-    assert!(
-        html.contains("<h1>Approval audit</h1>") && html.contains("@page"),
-        "{html}"
-    );
+    assert_contains(&html, "<h1>Approval audit</h1>");
+    assert_contains(&html, "@page");
     assert!(
         !titles.contains(&"sop-b".to_string()) && !titles.contains(&"guide-p".to_string()),
         "{titles:?}"
@@ -1537,5 +1507,5 @@ fn a_policy_change_counts_only_once_the_policy_owners_approve_it() {
         .json();
     assert!(json["policy"]["pending"].is_null(), "{}", json["policy"]);
     let p = &status(&kb)["guide-p"];
-    assert_eq!(state(p), "approved", "{}", reasons(p));
+    assert_state(p, "approved");
 }

@@ -313,7 +313,7 @@ fn broken_inputs_report_every_error_with_its_position() {
             "missing `{expected}` in:\n{stderr}"
         );
     }
-    assert!(stderr.contains("6 errors"), "{stderr}");
+    assert_contains(&stderr, "6 errors");
     assert!(
         stderr.contains("6 │ See [gone](missing.md) and"),
         "code frame:\n{stderr}"
@@ -339,7 +339,7 @@ fn template_errors_name_the_template_and_line() {
     let kb = built_fixture();
     kb.write("templates/faq.html", "{% extends \"page.html\" %}\n{% block content %}\n{{ page.title }\n{% endblock content %}\n");
     let stderr = kb.run(&["build"]).fails_with(1).stderr();
-    assert!(stderr.contains("templates/faq.html:3:"), "{stderr}");
+    assert_contains(&stderr, "templates/faq.html:3:");
 }
 
 #[test]
@@ -669,10 +669,8 @@ fn missing_config_is_a_clear_error() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert_eq!(run.status.code(), Some(1));
-    assert!(
-        stderr.contains("no kbpub.toml") && stderr.contains("kbpub init"),
-        "{stderr}"
-    );
+    assert_contains(&stderr, "no kbpub.toml");
+    assert_contains(&stderr, "kbpub init");
 }
 
 #[test]

@@ -27,6 +27,14 @@ fn check_json(kb: &Kb, extra: &[&str]) -> (i32, Value) {
     (run.code(), run.json())
 }
 
+/// The JSON report of `kbpub check` on `kb`, which must find errors (exit code 1).
+#[track_caller]
+fn check_fails(kb: &Kb) -> Value {
+    let (code, report) = check_json(kb, &[]);
+    assert_eq!(code, 1, "{report:#}");
+    report
+}
+
 /// Every diagnostic as `severity code file:line:col`.
 fn found(report: &Value) -> Vec<String> {
     report["diagnostics"]
@@ -100,8 +108,7 @@ fn front_matter_errors_point_at_the_key() {
         "content/b.md",
         "+++\ntitle = \"B\"\ntype = \"recipe\"\n+++\n",
     );
-    let (code, report) = check_json(&kb, &[]);
-    assert_eq!(code, 1);
+    let report = check_fails(&kb);
     assert_found(&report, "error front-matter content/a.md:4:1");
     assert_found(&report, "error front-matter content/b.md:3:8");
 }
@@ -117,8 +124,7 @@ fn broken_links_anchors_and_missing_images_point_at_the_link() {
             "Intro.\n\nSee [gone](missing.md) or\n[the target](target.md#nope).\n\n  ![flow](images/flow.png)",
         ),
     );
-    let (code, report) = check_json(&kb, &[]);
-    assert_eq!(code, 1);
+    let report = check_fails(&kb);
     assert_found(&report, "error broken-link content/sops/a.md:8:5");
     assert_found(&report, "error broken-anchor content/sops/a.md:9:1");
     assert_found(&report, "error missing-image content/sops/a.md:11:3");
@@ -132,8 +138,7 @@ fn template_syntax_errors_point_into_the_document() {
         "content/a.md",
         &doc("A", "Line one.\n\nTitle: {{ page.title }"),
     );
-    let (code, report) = check_json(&kb, &[]);
-    assert_eq!(code, 1);
+    let report = check_fails(&kb);
     let all = found(&report);
     assert!(
         all.iter()
@@ -152,8 +157,7 @@ fn a_template_call_with_an_unknown_partner_points_at_the_call() {
             "The partner programme.\n\n{% set a = partner(id=\"ACME-RETAIL\") %}We serve {{ a.name }} and\n{% set b = partner(id=\"NOPE\") %}{{ b.name }}.",
         ),
     );
-    let (code, report) = check_json(&kb, &[]);
-    assert_eq!(code, 1);
+    let report = check_fails(&kb);
     assert_found(&report, "error template content/a.md:9:12");
     assert!(
         message(&report, "template").contains("no partner `NOPE` in the data snapshot"),
@@ -172,8 +176,7 @@ fn front_matter_partners_must_be_in_the_data_snapshot() {
         "content/b.md",
         "---\ntitle: B\ntype: faq\npartners: [ACME-RETAIL, NOPE]\n---\n\nBody.\n",
     );
-    let (code, report) = check_json(&kb, &[]);
-    assert_eq!(code, 1);
+    let report = check_fails(&kb);
     assert_found(&report, "error unknown-partner content/a.md:6:4");
     assert_found(&report, "error unknown-partner content/b.md:4:25");
     let help = report["diagnostics"]
@@ -381,8 +384,7 @@ fn a_broken_policy_is_an_error_at_its_position() {
         ".kb/policy.toml",
         "[[rule]]\nname = \"all\"\napprovals = 1\ngroups = [\"opz\"]\n",
     );
-    let (code, report) = check_json(&kb, &[]);
-    assert_eq!(code, 1);
+    let report = check_fails(&kb);
     let all = found(&report);
     assert!(
         all.iter()
@@ -396,8 +398,7 @@ fn without_git_history_approval_states_are_unknown_and_that_is_an_error() {
     let kb = Kb::new();
     with_policy(&kb, POLICY);
     kb.write("content/a.md", &doc("A", "Body."));
-    let (code, report) = check_json(&kb, &[]);
-    assert_eq!(code, 1);
+    let report = check_fails(&kb);
     let d = &report["diagnostics"][0];
     assert_eq!(d["code"], "no-history", "{report:#}");
     assert!(
@@ -473,8 +474,7 @@ fn the_partner_leak_check_runs_on_partner_documents() {
         "content/sops/a.md",
         &doc("A", "Ask tg-gw01.ops.example.com."),
     );
-    let (code, report) = check_json(&kb, &[]);
-    assert_eq!(code, 1, "{report:#}");
+    let report = check_fails(&kb);
     assert_eq!(
         found(&report),
         ["error leak content/partners/connect.md:13:8"]
@@ -520,8 +520,7 @@ fn titles_that_would_collide_in_a_confluence_space_are_errors() {
             ("playbooks/b.md", &doc("Rotating Certificates", "Two.")),
         ],
     );
-    let (code, report) = check_json(&kb, &[]);
-    assert_eq!(code, 1);
+    let report = check_fails(&kb);
     assert_found(&report, "error title-collision content/sops/a.md:2:9");
     assert!(
         message(&report, "title-collision").contains("content/playbooks/b.md"),
@@ -538,8 +537,7 @@ fn a_confluence_section_that_cannot_work_is_an_error_in_kbpub_toml() {
         "ftp://confluence.example.com",
     );
     let kb = committed_kb(Some(&toml), &[("a.md", &doc("A", "Body."))]);
-    let (code, report) = check_json(&kb, &[]);
-    assert_eq!(code, 1);
+    let report = check_fails(&kb);
     assert_eq!(
         found(&report),
         [
@@ -586,16 +584,13 @@ article_url = "https://partners.example.com/onboarding/{delivery_key}"
 #[test]
 fn a_target_value_that_cannot_work_is_an_error_at_its_line_and_column() {
     let kb = committed_kb(Some(BROKEN_TARGETS), &[("a.md", &doc("A", "Body."))]);
-    let (code, report) = check_json(&kb, &[]);
-    assert_eq!(code, 1, "{report:#}");
+    let report = check_fails(&kb);
     assert_found(&report, "error community-config kbpub.toml:11:1");
     assert_found(&report, "error salesforce-config kbpub.toml:20:14");
     assert_found(&report, "error amplience-config kbpub.toml:25:14");
     let community = message(&report, "community-config");
-    assert!(
-        community.contains("`community.types`") && community.contains("`faqs`"),
-        "{community}"
-    );
+    assert_contains(&community, "`community.types`");
+    assert_contains(&community, "`faqs`");
     assert!(
         message(&report, "salesforce-config").contains("`salesforce.body_field`"),
         "{report:#}"
@@ -617,8 +612,7 @@ fn with_a_confluence_target_a_missing_policy_is_an_error() {
     let kb = Kb::new();
     kb.write("kbpub.toml", CONFLUENCE);
     kb.write("content/a.md", &doc("A", "Body."));
-    let (code, report) = check_json(&kb, &[]);
-    assert_eq!(code, 1);
+    let report = check_fails(&kb);
     assert_found(&report, "error no-policy ");
 }
 
@@ -912,8 +906,7 @@ fn human_output_has_code_frames_and_colour_only_on_a_terminal() {
 #[test]
 fn json_output_is_one_document_with_counts_and_positions() {
     let kb = broken_kb();
-    let (code, report) = check_json(&kb, &[]);
-    assert_eq!(code, 1);
+    let report = check_fails(&kb);
     assert_eq!(
         (&report["errors"], &report["warnings"], &report["notes"]),
         (&Value::from(1), &Value::from(1), &Value::from(1))
@@ -1024,10 +1017,8 @@ fn exit_codes() {
     assert_eq!(run.status.code(), Some(1), "no knowledge base to check");
     let help = kbpub().args(["check", "--help"]).output().unwrap();
     let help = String::from_utf8_lossy(&help.stdout);
-    assert!(
-        help.contains("Exit codes:") && help.contains("--deny warnings"),
-        "{help}"
-    );
+    assert_contains(&help, "Exit codes:");
+    assert_contains(&help, "--deny warnings");
 }
 
 #[test]

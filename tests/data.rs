@@ -239,10 +239,7 @@ fn pull_retries_5xx_and_gives_up_leaving_the_previous_snapshot() {
         )),
         "names URL and status: {stderr}"
     );
-    assert!(
-        stderr.contains("the previous snapshot, if any, was left as it was"),
-        "{stderr}"
-    );
+    assert_contains(&stderr, "the previous snapshot, if any, was left as it was");
     assert!(
         snapshot_bytes(&kb, "tg") == before,
         "a failed pull leaves the snapshot intact"
@@ -263,10 +260,8 @@ fn latency_past_the_request_timeout_fails_within_the_budget() {
     );
     let started = std::time::Instant::now();
     let stderr = pull(&kb).fails_with(1).stderr();
-    assert!(
-        stderr.contains("timed out") && stderr.contains("after 2 attempts"),
-        "{stderr}"
-    );
+    assert_contains(&stderr, "timed out");
+    assert_contains(&stderr, "after 2 attempts");
     assert!(
         started.elapsed() < std::time::Duration::from_secs(15),
         "timeouts bound the pull"
@@ -274,7 +269,7 @@ fn latency_past_the_request_timeout_fails_within_the_budget() {
 
     let budget = data_kb(&slow, "request_timeout = \"10s\"\nbudget = \"1s\"", "");
     let stderr = pull(&budget).fails_with(1).stderr();
-    assert!(stderr.contains("budget"), "{stderr}");
+    assert_contains(&stderr, "budget");
 
     let a_bit_slow = Sim::start(&["--latency", "50ms"]);
     pull(&data_kb(&a_bit_slow, "", "")).ok();
@@ -371,13 +366,10 @@ fn missing_token_variable_and_plain_http_to_other_hosts_are_clear_errors() {
     let output = pull_without_token(&kb);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1));
-    assert!(
-        stderr.contains("environment variable `TG_TOKEN` is not set"),
-        "{stderr}"
-    );
+    assert_contains(&stderr, "environment variable `TG_TOKEN` is not set");
     kb.replace("kbpub.toml", &sim.url, "http://tg.example.com");
     let stderr = pull(&kb).fails_with(1).stderr();
-    assert!(stderr.contains("use https"), "{stderr}");
+    assert_contains(&stderr, "use https");
 }
 
 #[test]
@@ -611,14 +603,11 @@ fn template_functions_compute_rates_from_a_file_source() {
     kb.run(&["build"]).ok();
     let text = page_text(&kb.html("f.html"));
     // 2 / (5 + 1 + 2); 8 / 10; 9 / (9 + 1); 6 / 8; 7 / 8.
-    assert!(
-        text.contains("TOTAL rej=25.0% ack=80.0% del=90.0% ontime=75.0% sla=87.50% docs=10"),
-        "{text}"
+    assert_contains(
+        &text,
+        "TOTAL rej=25.0% ack=80.0% del=90.0% ontime=75.0% sla=87.50% docs=10",
     );
-    assert!(
-        text.contains("DAY 2026-11-01 rej=25.0% ack=80.0%"),
-        "{text}"
-    );
+    assert_contains(&text, "DAY 2026-11-01 rej=25.0% ack=80.0%");
     assert!(
         text.contains("DAY 2026-11-02 rej=n/a ack=n/a"),
         "zero denominators are n/a: {text}"
@@ -651,19 +640,10 @@ fn data_mistakes_in_templates_are_errors_with_their_position() {
         "+++\ntitle = \"Bad 3\"\ntype = \"sop\"\n+++\n\n{{ get_env(name=\"HOME\") }}\n",
     );
     let stderr = kb.run(&["build"]).fails_with(1).stderr();
-    assert!(
-        stderr.contains("`metrics_table` has no argument `partnr`"),
-        "{stderr}"
-    );
-    assert!(stderr.contains("content/sops/bad.md:8:"), "{stderr}");
-    assert!(
-        stderr.contains("no partner `NOPE` in the data snapshot"),
-        "{stderr}"
-    );
-    assert!(
-        stderr.contains("templates cannot read environment variables"),
-        "{stderr}"
-    );
+    assert_contains(&stderr, "`metrics_table` has no argument `partnr`");
+    assert_contains(&stderr, "content/sops/bad.md:8:");
+    assert_contains(&stderr, "no partner `NOPE` in the data snapshot");
+    assert_contains(&stderr, "templates cannot read environment variables");
 
     let broken = Kb::sample();
     let path = broken.path().join("data/trading-grid.json");
@@ -673,10 +653,7 @@ fn data_mistakes_in_templates_are_errors_with_their_position() {
             .replacen("Acme Retail Inc.", "Acme Retail Inc!", 1);
     std::fs::write(&path, text).unwrap();
     let stderr = broken.run(&["build"]).fails_with(1).stderr();
-    assert!(
-        stderr.contains("data/trading-grid.json does not match its sha256"),
-        "{stderr}"
-    );
+    assert_contains(&stderr, "data/trading-grid.json does not match its sha256");
 }
 
 /// Whether `element` sits in the document head (stylesheets are only there).
@@ -788,7 +765,7 @@ fn hostile_strings_show_as_visible_text_and_inject_nothing() {
         .expect("chart")
         .text()
         .collect();
-    assert!(svg_title.contains(&names[0]), "{svg_title}");
+    assert_contains(&svg_title, &names[0]);
     let link_texts: Vec<String> = select(&sop, ".doc-body a")
         .iter()
         .map(|a| a.text().collect())
@@ -830,10 +807,7 @@ fn progress_is_a_bar_on_a_terminal_and_plain_lines_otherwise() {
     let sim = Sim::start(&["--latency", "150ms"]);
     let kb = data_kb(&sim, "", "");
     let plain = pull(&kb).ok().stderr();
-    assert!(
-        plain.contains("tg: metrics 7200 records, 15 pages"),
-        "{plain}"
-    );
+    assert_contains(&plain, "tg: metrics 7200 records, 15 pages");
     assert!(
         !plain.contains('\u{1b}'),
         "no terminal control codes when not on a terminal: {plain:?}"
@@ -919,17 +893,15 @@ fn wrong_or_missing_credentials_fail_the_pull_even_under_the_stale_policy() {
 
     let run = run_with_token(&kb, &["data", "pull"], "revoked-token").fails_with(1);
     let stderr = run.stderr();
-    assert!(
-        stderr.contains("answered HTTP 401") && stderr.contains("whatever `on_failure` says"),
-        "{stderr}"
-    );
+    assert_contains(&stderr, "answered HTTP 401");
+    assert_contains(&stderr, "whatever `on_failure` says");
     assert!(!stderr.contains("(after"), "a 401 is not retried: {stderr}");
     assert!(snapshot_bytes(&kb, "tg") == before && !stale_marker.exists());
 
     let forbidden = Sim::start(&["--token", TOKEN, "--forbidden"]);
     kb.replace("kbpub.toml", &sim.url, &forbidden.url);
     let stderr = pull(&kb).fails_with(1).stderr();
-    assert!(stderr.contains("answered HTTP 403"), "{stderr}");
+    assert_contains(&stderr, "answered HTTP 403");
     assert!(snapshot_bytes(&kb, "tg") == before && !stale_marker.exists());
 
     let output = pull_without_token(&kb);
@@ -967,12 +939,12 @@ fn environment_variables_override_the_source_settings() {
     let stderr = with(&[("KBPUB_DATA_SOURCES__TG__PAGE_SIZE", "lots")])
         .fails_with(1)
         .stderr();
-    assert!(
-        stderr.contains("environment variable `KBPUB_DATA_SOURCES__TG__PAGE_SIZE`"),
-        "{stderr}"
+    assert_contains(
+        &stderr,
+        "environment variable `KBPUB_DATA_SOURCES__TG__PAGE_SIZE`",
     );
     let stderr = with(&[("KBPUB_DATA_SOURCES__NOPE__URL", "https://x")])
         .fails_with(1)
         .stderr();
-    assert!(stderr.contains("no entry is named `NOPE`"), "{stderr}");
+    assert_contains(&stderr, "no entry is named `NOPE`");
 }

@@ -107,15 +107,12 @@ fn the_scaffold_builds_and_checks_cleanly_right_away() {
     // The data sources were pulled, and the SOP shows their figures.
     assert!(kb.join("data/partners.json").is_file() && kb.join("data/metrics.json").is_file());
     let sop = std::fs::read_to_string(kb.join("output/sops/asn-856-rejections.html")).unwrap();
-    assert!(
-        sop.contains("<td><a href=\"../live/partners/acme-retail.html\">Acme Retail</a></td>"),
-        "{sop}"
+    assert_contains(
+        &sop,
+        "<td><a href=\"../live/partners/acme-retail.html\">Acme Retail</a></td>",
     );
     let home = std::fs::read_to_string(kb.join("output/index.html")).unwrap();
-    assert!(
-        home.contains("<title>ACME &quot;EDI&quot; Operations</title>"),
-        "{home}"
-    );
+    assert_contains(&home, "<title>ACME &quot;EDI&quot; Operations</title>");
     let gitignore = std::fs::read_to_string(kb.join(".gitignore")).unwrap();
     assert!(gitignore.contains("/output/") && gitignore.contains("/.kbpub-cache/"));
     assert!(
@@ -182,10 +179,8 @@ fn the_workflow_checks_pull_requests_and_publishes_merges_with_secrets_from_the_
         runs("check")
     );
     let publish_if = workflow["jobs"]["publish"]["if"].as_str().unwrap();
-    assert!(
-        publish_if.contains("push") && publish_if.contains("refs/heads/main"),
-        "{publish_if}"
-    );
+    assert_contains(publish_if, "push");
+    assert_contains(publish_if, "refs/heads/main");
     let publish_runs = runs("publish");
     let pull = publish_runs
         .iter()
@@ -304,7 +299,7 @@ fn init_never_overwrites() {
         "{gitignore}"
     );
     assert_eq!(gitignore.matches("/output/").count(), 1, "{gitignore}");
-    assert!(gitignore.contains("/.kbpub-cache/"), "{gitignore}");
+    assert_contains(&gitignore, "/.kbpub-cache/");
     assert!(repo.join("kbpub.toml").is_file());
 }
 
@@ -367,7 +362,7 @@ fn scaffolded_clone(tmp: &Path, ci: &str, sim: &Sim) -> std::path::PathBuf {
         &format!("name = \"Ops Lead\"\nssh_keys = [\"{public}\"]\n"),
         1,
     );
-    assert!(people.contains(&public), "{people}");
+    assert_contains(&people, &public);
     std::fs::write(origin.join(".kb/people.toml"), people).unwrap();
     commit_as_writer(&origin);
     let approve = kbpub()
@@ -604,9 +599,9 @@ fn ci_gitlab_writes_a_gitlab_pipeline_whose_scripts_work_as_written() {
         home: &home,
     };
     let check = runner.run_job(&pipeline, "check");
-    assert!(
-        check.contains(&format!("kbpub {} is installed", env!("CARGO_PKG_VERSION"))),
-        "{check}"
+    assert_contains(
+        &check,
+        &format!("kbpub {} is installed", env!("CARGO_PKG_VERSION")),
     );
     runner.run_job(&pipeline, "publish");
     assert_sop_published(&sim);

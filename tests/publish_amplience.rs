@@ -193,10 +193,7 @@ fn publishes_then_rerun_writes_nothing_then_updates_and_archives() {
             .starts_with("sha256:")
     );
     let text = alpha["body"]["body"].as_str().unwrap();
-    assert!(
-        text.contains("https://partners.test/partners/onboarding/bravo"),
-        "{text}"
-    );
+    assert_contains(text, "https://partners.test/partners/onboarding/bravo");
     let (status, content) = delivered(&sim, "charlie");
     assert_eq!(status, 200);
     assert_eq!(content["content"]["title"], "Charlie");
@@ -371,11 +368,10 @@ fn check_preflights_delivery_keys_and_body_size_offline() {
     let run = kb.run(&["check", "--format", "json"]);
     assert_ne!(run.code(), 0);
     let out = run.stdout();
-    assert!(
-        out.contains("amplience-delivery-key") && out.contains("partners/onboarding/alpha-"),
-        "{out}"
-    );
-    assert!(out.contains("too-large") && out.contains("200 KB"), "{out}");
+    assert_contains(&out, "amplience-delivery-key");
+    assert_contains(&out, "partners/onboarding/alpha-");
+    assert_contains(&out, "too-large");
+    assert_contains(&out, "200 KB");
     assert_eq!(
         sim_get(&sim, "/__sim/amplience/stats"),
         json!({}),

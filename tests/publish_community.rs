@@ -126,9 +126,9 @@ fn partner_documents_are_created_as_drafts_published_exactly_and_rerun_writes_no
             "{internal} reached partners: {body}"
         );
     }
-    assert!(
-        body.contains("<a href=\"https://community.test/kb/setup#steps\">setup</a>"),
-        "{body}"
+    assert_contains(
+        body,
+        "<a href=\"https://community.test/kb/setup#steps\">setup</a>",
     );
     assert!(
         body.contains("the runbook."),
@@ -138,22 +138,16 @@ fn partner_documents_are_created_as_drafts_published_exactly_and_rerun_writes_no
         !body.contains("runbook.html") && !body.contains("kb.test"),
         "{body}"
     );
-    assert!(
-        body.contains("<a href=\"mailto:edi-support@example.com\">"),
-        "{body}"
-    );
-    assert!(
-        body.contains("<div class=\"callout callout-warning\">"),
-        "{body}"
-    );
+    assert_contains(body, "<a href=\"mailto:edi-support@example.com\">");
+    assert_contains(body, "<div class=\"callout callout-warning\">");
     assert!(
         body.contains("\u{2611} exchange certificates")
             && body.contains("\u{2610} send a test file"),
         "{body}"
     );
-    assert!(
-        body.contains("<pre><code class=\"language-x12\">ISA*00*&lt;x&gt;~\n</code></pre>"),
-        "{body}"
+    assert_contains(
+        body,
+        "<pre><code class=\"language-x12\">ISA*00*&lt;x&gt;~\n</code></pre>",
     );
     assert!(
         body.contains("<img src=\"data:image/png;base64,iVBORw0KGgo"),
@@ -563,13 +557,10 @@ fn the_leak_check_refuses_every_kind_of_leak_naming_the_document_and_the_text() 
     ] {
         let (run, _sim, kb) = refused(body);
         let stderr = run.stderr();
-        assert!(
-            stderr.contains("the partner rendering of `leaky` holds"),
-            "{stderr}"
-        );
+        assert_contains(&stderr, "the partner rendering of `leaky` holds");
         assert!(stderr.contains(named), "{named}: {stderr}");
         assert!(stderr.contains(position), "{position}: {stderr}");
-        assert!(stderr.contains("nothing was published"), "{stderr}");
+        assert_contains(&stderr, "nothing was published");
         let build = kb.run(&["build", "--audience", "partner"]).fails_with(1);
         assert!(build.stderr().contains(named), "{}", build.stderr());
         assert!(!kb.path().join("output-partner").exists());
@@ -581,11 +572,8 @@ fn leaks_from_live_data_name_the_document() {
     let (run, _sim, _kb) =
         refused("{% set host = \"sftp01.\" ~ \"ops.example.com\" %}Host: {{ host }}");
     let stderr = run.stderr();
-    assert!(
-        stderr.contains("the internal host `sftp01.ops.example.com`"),
-        "{stderr}"
-    );
-    assert!(stderr.contains("content/guides/leaky.md"), "{stderr}");
+    assert_contains(&stderr, "the internal host `sftp01.ops.example.com`");
+    assert_contains(&stderr, "content/guides/leaky.md");
 }
 
 #[test]
@@ -606,7 +594,7 @@ fn only_approved_documents_go_out_and_links_to_gated_ones_are_plain_text() {
         .as_str()
         .unwrap()
         .to_string();
-    assert!(body.contains("See setup and"), "{body}");
+    assert_contains(&body, "See setup and");
 }
 
 #[test]
@@ -708,11 +696,8 @@ fn the_partner_build_shows_exactly_what_partners_get() {
     }
     let html = Html::parse_document(&connect);
     let body = text(&html, "main");
-    assert!(body.contains("the runbook."), "{body}");
-    assert!(
-        connect.contains("<a href=\"setup.html#steps\">setup</a>"),
-        "{connect}"
-    );
+    assert_contains(&body, "the runbook.");
+    assert_contains(&connect, "<a href=\"setup.html#steps\">setup</a>");
     assert!(connect.contains("src=\"data:image/png;base64,"));
     assert!(connect.contains("Partner view"));
     let section = kb.read_output("../output-partner/guides/index.html");

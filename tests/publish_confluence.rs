@@ -884,7 +884,7 @@ fn credentials_come_from_env_and_never_show() {
         .as_str()
         .unwrap()
         .to_string();
-    assert!(error.contains("401"), "{error}");
+    assert_contains(&error, "401");
     assert!(
         !run.stdout().contains("wrong-secret-value")
             && !run.stderr().contains("wrong-secret-value")

@@ -463,7 +463,7 @@ fn quiet_publish_prints_only_errors() {
         stderr.lines().all(|l| l.starts_with("error: ")) && stderr.contains("Alpha guide"),
         "{stderr}"
     );
-    assert!(stderr.contains("HTTP 400"), "{stderr}");
+    assert_contains(&stderr, "HTTP 400");
 }
 
 #[test]

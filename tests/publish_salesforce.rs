@@ -144,10 +144,7 @@ fn publishes_then_rerun_writes_nothing_then_updates_and_archives() {
             .starts_with("sha256:")
     );
     let body = alpha["Body__c"].as_str().unwrap();
-    assert!(
-        body.contains("https://partners.test/s/article/bravo"),
-        "{body}"
-    );
+    assert_contains(body, "https://partners.test/s/article/bravo");
     assert_eq!(online(&sim, "charlie")["IsVisibleInCsp"], true);
     let partner_view = inspect(&sim, "partner-view").to_string();
     assert!(!partner_view.contains("runbook") && !partner_view.contains("Internal only"));
@@ -399,10 +396,10 @@ fn an_allowance_spent_right_after_the_last_publish_still_reports_every_article_d
         assert_eq!(articles_named(&sim, name), 1, "{name}");
     }
     let warnings = report["targets"][0]["warnings"].to_string();
-    assert!(warnings.contains("16 of its 16 API requests"), "{warnings}");
-    assert!(
-        warnings.contains("1 article(s) were published, but the org's API allowance ran out"),
-        "{warnings}"
+    assert_contains(&warnings, "16 of its 16 API requests");
+    assert_contains(
+        &warnings,
+        "1 article(s) were published, but the org's API allowance ran out",
     );
     assert!(report["targets"][0]["error"].is_null(), "{report:#}");
 
@@ -411,7 +408,7 @@ fn an_allowance_spent_right_after_the_last_publish_still_reports_every_article_d
     let report = succeeded(publish(&kb, &[]));
     assert_eq!(report["targets"][0]["writes"], 0, "{report:#}");
     let warnings = report["targets"][0]["warnings"].to_string();
-    assert!(warnings.contains("9 of its 10 API requests"), "{warnings}");
+    assert_contains(&warnings, "9 of its 10 API requests");
 }
 
 #[test]
@@ -440,14 +437,10 @@ fn check_preflights_url_names_body_size_and_images_offline() {
     let run = kb.run(&["check", "--format", "json"]);
     assert_ne!(run.code(), 0);
     let out = run.stdout();
-    assert!(
-        out.contains("salesforce-url-name") && out.contains("`alpha`"),
-        "{out}"
-    );
-    assert!(
-        out.contains("too-large") && out.contains("Body__c"),
-        "{out}"
-    );
+    assert_contains(&out, "salesforce-url-name");
+    assert_contains(&out, "`alpha`");
+    assert_contains(&out, "too-large");
+    assert_contains(&out, "Body__c");
     assert!(
         out.contains("partner-image") && out.contains("scan.md"),
         "an image that cannot travel inside the body: {out}"

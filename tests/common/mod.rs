@@ -201,6 +201,12 @@ impl Run {
     }
 }
 
+/// Asserts `text` holds `part`, printing `text` when it does not.
+#[track_caller]
+pub fn assert_contains(text: &str, part: &str) {
+    assert!(text.contains(part), "{text}");
+}
+
 /// The JSON report of a run that had to succeed: asserts the exit code of `(code, report)` is 0,
 /// printing the report when it is not.
 #[track_caller]
