@@ -45,6 +45,11 @@ fn started(instance: &str) -> (Sim, Kb) {
     (sim, kb)
 }
 
+/// `cloud` on the Cloud instance, `dc` on Data Center.
+fn on(instance: &str, cloud: &'static str, dc: &'static str) -> &'static str {
+    if instance == "cloud" { cloud } else { dc }
+}
+
 /// Publishing to `instance` again succeeds (`why` says what that shows).
 fn assert_republishes(kb: &Kb, instance: &str, why: &str) {
     assert_eq!(json_publish(kb, instance, &[]).0, 0, "{why}");
@@ -547,11 +552,7 @@ fn rate_limits_and_server_errors_are_retried() {
 fn a_create_that_commits_then_fails_is_found_not_duplicated() {
     for instance in ["cloud", "dc"] {
         let (sim, kb) = started(instance);
-        let create_path = if instance == "cloud" {
-            "/api/v2/pages"
-        } else {
-            "/rest/api/content"
-        };
+        let create_path = on(instance, "/api/v2/pages", "/rest/api/content");
         sim.set(instance, "faults", json!([{"method": "POST", "path": create_path, "status": 500, "commit": true, "times": 3}]));
         let (code, report) = json_publish(&kb, instance, &[]);
         assert_eq!(code, 0, "{instance}: {report:#}");
@@ -736,11 +737,7 @@ fn prune_archives_on_cloud_and_trashes_on_data_center_never_after_a_failure() {
         // With a failure in the same run, nothing is pruned.
         let text = kb.read("content/guides/alpha.md");
         kb.write("content/guides/alpha.md", &format!("{text}\nChanged.\n"));
-        let update = if instance == "cloud" {
-            "/api/v2/pages/"
-        } else {
-            "/rest/api/content/"
-        };
+        let update = on(instance, "/api/v2/pages/", "/rest/api/content/");
         sim.set(
             instance,
             "faults",
@@ -1435,11 +1432,7 @@ fn v2_lists_are_followed_by_their_link_header_when_the_body_names_no_next_page()
 fn writes_that_commit_then_fail_are_read_back_and_count_as_done_with_their_receipt() {
     for instance in ["cloud", "dc"] {
         let (sim, kb) = started(instance);
-        let property = if instance == "cloud" {
-            "/properties"
-        } else {
-            "/property"
-        };
+        let property = on(instance, "/properties", "/property");
         sim.set(
             instance,
             "faults",

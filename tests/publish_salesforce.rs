@@ -249,12 +249,14 @@ fn an_article_a_person_edited_is_drift_until_forced() {
     let sim = Sim::start();
     let kb = kb_for(&sim);
     assert_eq!(publish(&kb, &[]).0, 0);
-    let status = control(
-        &sim,
-        "edit",
-        json!({"UrlName": "alpha", "fields": {"Body__c": "<p>A person's words.</p>"}, "publish": true}),
+    assert_eq!(
+        control(
+            &sim,
+            "edit",
+            json!({"UrlName": "alpha", "fields": {"Body__c": "<p>A person's words.</p>"}, "publish": true}),
+        ),
+        204
     );
-    assert_eq!(status, 204);
     partner_doc(
         &kb,
         "guides/alpha.md",
@@ -279,15 +281,17 @@ fn an_article_a_person_edited_is_drift_until_forced() {
 fn writes_that_land_but_fail_leave_no_duplicate_article() {
     let sim = Sim::start();
     let kb = kb_for(&sim);
-    let status = control(
-        &sim,
-        "faults",
-        json!([
-            {"method": "POST", "path": "sobjects/Knowledge__kav", "status": 500, "commit": true, "times": 2},
-            {"method": "PATCH", "path": "masterVersions", "status": 503, "commit": true, "times": 2},
-        ]),
+    assert_eq!(
+        control(
+            &sim,
+            "faults",
+            json!([
+                {"method": "POST", "path": "sobjects/Knowledge__kav", "status": 500, "commit": true, "times": 2},
+                {"method": "PATCH", "path": "masterVersions", "status": 503, "commit": true, "times": 2},
+            ]),
+        ),
+        204
     );
-    assert_eq!(status, 204);
     succeeded(publish(&kb, &[]));
     for name in ["alpha", "bravo", "charlie", "old"] {
         assert_eq!(articles_named(&sim, name), 1, "{name}");
@@ -308,15 +312,17 @@ fn a_session_that_ends_mid_run_is_granted_again_and_the_write_replayed_once() {
     let kb = kb_for(&sim);
     // The org ends the session on the first create and on a later publish: each answer is 401
     // INVALID_SESSION_ID, nothing was written.
-    let status = control(
-        &sim,
-        "faults",
-        json!([
-            {"method": "POST", "path": "sobjects/Knowledge__kav", "status": 401},
-            {"method": "PATCH", "path": "masterVersions", "status": 401},
-        ]),
+    assert_eq!(
+        control(
+            &sim,
+            "faults",
+            json!([
+                {"method": "POST", "path": "sobjects/Knowledge__kav", "status": 401},
+                {"method": "PATCH", "path": "masterVersions", "status": 401},
+            ]),
+        ),
+        204
     );
-    assert_eq!(status, 204);
     let report = succeeded(publish(&kb, &["--concurrency", "1"]));
     assert_done(&report, "create", &["alpha", "bravo", "charlie", "old"]);
     for name in ["alpha", "bravo", "charlie", "old"] {
@@ -525,12 +531,14 @@ fn prune_archives_kbpubs_articles_whose_documents_are_gone_never_a_persons() {
             .status,
         204
     );
-    let status = control(
-        &sim,
-        "edit",
-        json!({"UrlName": "old", "fields": {"Summary": "Kept by a person."}, "publish": true}),
+    assert_eq!(
+        control(
+            &sim,
+            "edit",
+            json!({"UrlName": "old", "fields": {"Summary": "Kept by a person."}, "publish": true}),
+        ),
+        204
     );
-    assert_eq!(status, 204);
     std::fs::remove_file(kb.path().join("content/guides/charlie.md")).unwrap();
     std::fs::remove_file(kb.path().join("content/guides/old.md")).unwrap();
     approve_all(&kb);
