@@ -127,6 +127,19 @@ fn state(page: &Value) -> &str {
     page["state"].as_str().unwrap()
 }
 
+/// Asserts `page` is in state `expected`, printing its reasons when it is not.
+#[track_caller]
+fn assert_state(page: &Value, expected: &str) {
+    assert_eq!(state(page), expected, "{}", reasons(page));
+}
+
+/// Asserts one of `page`'s reasons holds `text`.
+#[track_caller]
+fn assert_reason(page: &Value, text: &str) {
+    let reasons = reasons(page);
+    assert!(reasons.contains(text), "{reasons}");
+}
+
 fn reasons(page: &Value) -> String {
     page["reasons"]
         .as_array()
@@ -157,7 +170,7 @@ fn approve_commits_a_record_authored_by_the_approver_and_the_page_is_approved() 
         record_path.ends_with("-ana@example.com.toml"),
         "{record_path}"
     );
-    let record = std::fs::read_to_string(kb.path().join(record_path)).unwrap();
+    let record = kb.read(record_path);
     for field in [
         "content_hash = \"sha256:",
         "decision = \"approve\"",
@@ -171,16 +184,16 @@ fn approve_commits_a_record_authored_by_the_approver_and_the_page_is_approved() 
     }
     let pages = status(&kb);
     let a = &pages["sop-a"];
-    assert_eq!(state(a), "approved", "{}", reasons(a));
+    assert_state(a, "approved");
     assert_eq!(a["approvals_used"][0]["approver"], ANA);
     assert_eq!(a["approvals_used"][0]["group"], "ops");
     assert_eq!(a["approvals_used"][0]["content_hash"], a["content_hash"]);
     assert_eq!(a["approvals_used"][0]["record"], record_path);
     assert_eq!(state(&pages["sop-b"]), "draft");
     let human = kbpub_as(&kb, WES, &["status"], None).ok().stdout();
-    assert!(
-        human.contains("Identities are UNVERIFIED: approvals rest on git's author field"),
-        "{human}"
+    assert_contains(
+        &human,
+        "Identities are UNVERIFIED: approvals rest on git's author field",
     );
     let short = &a["content_hash"].as_str().unwrap()[7..19];
     assert!(
@@ -226,14 +239,10 @@ fn an_edit_makes_the_page_stale_and_says_what_changed_and_who_changed_it() {
     let a = &status(&kb)["sop-a"];
     assert_eq!(state(a), "stale");
     let why = reasons(a);
-    assert!(
-        why.contains("approved for ") && why.contains("by Ana Ops <ana@example.com>"),
-        "{why}"
-    );
-    assert!(
-        why.contains("changed since: the document") && why.contains("by wes@example.com"),
-        "{why}"
-    );
+    assert_contains(&why, "approved for ");
+    assert_contains(&why, "by Ana Ops <ana@example.com>");
+    assert_contains(&why, "changed since: the document");
+    assert_contains(&why, "by wes@example.com");
     kbpub_as(&kb, WES, &["build"], None).ok();
     assert!(
         text(&kb.html("sops/a.html"), ".banner-title").contains("Changed since it was approved")
@@ -363,7 +372,7 @@ fn a_record_naming_someone_else_committed_by_a_writer_does_not_count() {
         reasons(&pages["sop-b"])
     );
     git(kb.path(), ANA, &["reset", "-q"]);
-    let text = std::fs::read_to_string(kb.path().join(&record)).unwrap();
+    let text = kb.read(&record);
     std::fs::remove_file(kb.path().join(&record)).unwrap();
     kb.write(
         &record.replace("sop-b", "sop-a"),
@@ -372,10 +381,9 @@ fn a_record_naming_someone_else_committed_by_a_writer_does_not_count() {
     commit_as(&kb, WES, "Add Ana's approval");
     let a = &status(&kb)["sop-a"];
     assert_eq!(state(a), "draft");
-    assert!(
-        reasons(a).contains("is authored by wes@example.com, not by the approver ana@example.com"),
-        "{}",
-        reasons(a)
+    assert_reason(
+        a,
+        "is authored by wes@example.com, not by the approver ana@example.com",
     );
 }
 
@@ -422,10 +430,7 @@ fn approvals_expire_after_max_age_and_at_the_review_date() {
     )
     .ok()
     .stdout();
-    assert!(
-        none.contains("0 document(s) due for review within 7d"),
-        "{none}"
-    );
+    assert_contains(&none, "0 document(s) due for review within 7d");
     let later = status_at(&kb, Some("2026-02-05T00:00:00Z"));
     assert_eq!(state(&later["sop-a"]), "expired");
     assert!(
@@ -455,10 +460,7 @@ fn approvals_expire_after_max_age_and_at_the_review_date() {
     let overdue = kbpub_as(&kb, WES, &["due"], Some("2026-02-12T00:00:00Z"))
         .ok()
         .stdout();
-    assert!(
-        overdue.contains("2026-02-10  overdue      expired    sop-b"),
-        "{overdue}"
-    );
+    assert_contains(&overdue, "2026-02-10  overdue      expired    sop-b");
 }
 
 #[test]
@@ -503,7 +505,7 @@ fn distinct_groups_need_one_approval_from_each_group() {
     assert!(reasons(p).contains("needs 2 approvals of this version from ops, partners, each from a different group (rule `partner`); valid approvals: Ana Ops <ana@example.com>, Bo Ops <bo@example.com>"), "{}", reasons(p));
     approve(&kb, CY, &["guide-p"]).ok();
     let p = &status(&kb)["guide-p"];
-    assert_eq!(state(p), "approved", "{}", reasons(p));
+    assert_state(p, "approved");
     let groups: Vec<&str> = p["approvals_used"]
         .as_array()
         .unwrap()
@@ -543,22 +545,14 @@ fn a_malformed_policy_fails_closed_with_its_position() {
         "{}",
         run.stderr()
     );
-    assert!(
-        run.stderr().contains("did you mean `ops`"),
-        "{}",
-        run.stderr()
-    );
+    run.assert_stderr_has("did you mean `ops`");
     assert!(
         run.stdout().is_empty(),
         "no states may be printed: {}",
         run.stdout()
     );
     let refused = approve(&kb, ANA, &["sop-b"]).fails_with(1);
-    assert!(
-        refused.stderr().contains("unknown group `opps`"),
-        "{}",
-        refused.stderr()
-    );
+    refused.assert_stderr_has("unknown group `opps`");
     // The build is a preview: it succeeds, and every page says why its approval state is unknown.
     let build = kbpub_as(&kb, WES, &["build"], None).ok();
     assert!(
@@ -586,11 +580,7 @@ fn documents_matched_by_two_rules_without_precedence_are_an_error() {
     kb.write(".kb/policy.toml", &overlapping);
     let run = kbpub_as(&kb, WES, &["status"], None).fails_with(1);
     assert!(run.stderr().contains("rules `internal` and `sops` both match content/sops/a.md, content/sops/b.md, and neither has a higher `precedence`"), "{}", run.stderr());
-    assert!(
-        run.stderr().contains(".kb/policy.toml:20:8"),
-        "{}",
-        run.stderr()
-    );
+    run.assert_stderr_has(".kb/policy.toml:20:8");
     kb.write(
         ".kb/policy.toml",
         &overlapping.replace("name = \"sops\"", "name = \"sops\"\nprecedence = 5"),
@@ -613,20 +603,11 @@ fn a_shallow_clone_is_a_clear_error_never_a_pass() {
     );
     let shallow = Kb { dir: clone };
     let run = kbpub_as(&shallow, WES, &["--root", "kb", "status"], None).fails_with(1);
-    assert!(
-        run.stderr().contains("this is a shallow clone"),
-        "{}",
-        run.stderr()
-    );
-    assert!(
-        run.stderr().contains("git fetch --unshallow") && run.stderr().contains("fetch-depth: 0"),
-        "{}",
-        run.stderr()
-    );
+    run.assert_stderr_has("this is a shallow clone");
+    run.assert_stderr_has("git fetch --unshallow");
+    run.assert_stderr_has("fetch-depth: 0");
     kbpub_as(&shallow, WES, &["--root", "kb", "build"], None).ok();
-    let a = Html::parse_document(
-        &std::fs::read_to_string(shallow.path().join("kb/output/sops/a.html")).unwrap(),
-    );
+    let a = Html::parse_document(&shallow.read("kb/output/sops/a.html"));
     assert_eq!(text(&a, ".banner-title"), "Approval state unknown");
     assert!(
         text(&a, ".banner-text").contains("shallow clone"),
@@ -695,10 +676,8 @@ fn emergency_approval_is_flagged_everywhere_and_expires() {
     let human = kbpub_as(&kb, WES, &["status"], Some("2026-03-02T12:00:00Z"))
         .ok()
         .stdout();
-    assert!(
-        human.contains("emergency  sop-a") && human.contains("EMERGENCY approval by Ed Commander"),
-        "{human}"
-    );
+    assert_contains(&human, "emergency  sop-a");
+    assert_contains(&human, "EMERGENCY approval by Ed Commander");
     kbpub_as(&kb, WES, &["build"], Some("2026-03-02T12:00:00Z")).ok();
     let page = kb.html("sops/a.html");
     assert!(
@@ -731,13 +710,9 @@ fn a_change_merged_from_a_branch_after_an_approval_still_excludes_its_author() {
     commit_as(&kb, WES, "Edit alpha");
     git(kb.path(), WES, &["checkout", "-q", "main"]);
     approve(&kb, ANA, &["sop-a"]).ok();
-    git(
-        kb.path(),
-        BO,
-        &["merge", "-q", "--no-ff", "-m", "Merge edit", "edit"],
-    );
+    merge(&kb, BO, "edit");
     let a = &status(&kb)["sop-a"];
-    assert_eq!(state(a), "stale", "{}", reasons(a));
+    assert_state(a, "stale");
     assert_eq!(a["changed_by"], serde_json::json!([WES]));
     approve(&kb, WES, &["sop-a"]).fails_with(1);
     approve(&kb, BO, &["sop-a"]).ok();
@@ -750,11 +725,7 @@ fn the_default_approver_is_gits_user_email() {
     git(kb.path(), ANA, &["config", "user.email", ANA]);
     git(kb.path(), ANA, &["config", "user.name", "Ana Ops"]);
     let run = kbpub_as(&kb, ANA, &["approve", "sop-a"], None).ok();
-    assert!(
-        run.stderr().contains("as Ana Ops <ana@example.com>"),
-        "{}",
-        run.stderr()
-    );
+    run.assert_stderr_has("as Ana Ops <ana@example.com>");
     assert_eq!(state(&status(&kb)["sop-a"]), "approved");
 }
 
@@ -769,11 +740,7 @@ fn outside_git_status_is_an_error_and_build_says_why_state_is_unknown() {
         kb.path().parent().unwrap().to_str().unwrap(),
     )];
     let run = kb.run_env(&["status"], &env).fails_with(1);
-    assert!(
-        run.stderr().contains("cannot read the git history"),
-        "{}",
-        run.stderr()
-    );
+    run.assert_stderr_has("cannot read the git history");
     kb.run_env(&["build"], &env).ok();
     assert_eq!(
         text(&kb.html("sops/a.html"), ".banner-title"),
@@ -787,11 +754,7 @@ fn without_a_policy_build_has_no_banners_and_status_explains() {
     kb.run(&["build"]).ok();
     assert!(select(&kb.html("guides/alpha.html"), ".banner").is_empty());
     let run = kb.run(&["status"]).fails_with(1);
-    assert!(
-        run.stderr().contains("no .kb/policy.toml"),
-        "{}",
-        run.stderr()
-    );
+    run.assert_stderr_has("no .kb/policy.toml");
 }
 
 #[test]
@@ -870,6 +833,16 @@ fn commit_at(kb: &Kb, who: &str, message: &str, date: &str) {
 }
 
 /// `kbpub approve --as who args...` with the clock (and so the commit's date) at `now`.
+/// Merges `branch` into the checked-out branch as `who` (a merge commit, "Merge <branch>").
+fn merge(kb: &Kb, who: &str, branch: &str) {
+    let message = format!("Merge {branch}");
+    git(
+        kb.path(),
+        who,
+        &["merge", "-q", "--no-ff", "-m", &message, branch],
+    );
+}
+
 fn approve_at(kb: &Kb, who: &str, args: &[&str], now: &str) -> Run {
     let mut all = vec!["approve", "--as", who];
     all.extend(args);
@@ -895,14 +868,14 @@ fn a_rejection_edited_or_deleted_later_still_stands_and_is_reported_as_tampering
     approve(&kb, BO, &["sop-a", "--reject", "--comment", "wrong"]).ok();
     let rejection = record_of(&kb, "sop-a", BO);
     // Wes turns Bo's rejection into an approval...
-    let text = std::fs::read_to_string(kb.path().join(&rejection)).unwrap();
+    let text = kb.read(&rejection);
     kb.write(
         &rejection,
         &text.replace("decision = \"reject\"", "decision = \"approve\""),
     );
     commit_as(&kb, WES, "Fix record");
     let a = &status(&kb)["sop-a"];
-    assert_eq!(state(a), "rejected", "{}", reasons(a));
+    assert_state(a, "rejected");
     assert!(
         reasons(a).contains(&format!("TAMPERING: {rejection} was changed in commit"))
             && reasons(a).contains("by wes@example.com; records are immutable"),
@@ -913,12 +886,8 @@ fn a_rejection_edited_or_deleted_later_still_stands_and_is_reported_as_tampering
     kb.remove(&rejection);
     commit_as(&kb, WES, "Drop record");
     let a = &status(&kb)["sop-a"];
-    assert_eq!(state(a), "rejected", "{}", reasons(a));
-    assert!(
-        reasons(a).contains("was deleted or moved in commit"),
-        "{}",
-        reasons(a)
-    );
+    assert_state(a, "rejected");
+    assert_reason(a, "was deleted or moved in commit");
     let check = kbpub_as(&kb, WES, &["check"], None).ok();
     assert!(
         check.stderr().contains("warning[approval-tampering]")
@@ -940,7 +909,7 @@ fn a_rejection_edited_or_deleted_later_still_stands_and_is_reported_as_tampering
     // Only Bo lifts his rejection, with a later approval.
     approve(&kb, BO, &["sop-a"]).ok();
     let a = &status(&kb)["sop-a"];
-    assert_eq!(state(a), "approved", "{}", reasons(a));
+    assert_state(a, "approved");
     assert!(
         reasons(a).contains("TAMPERING"),
         "tampering stays on record"
@@ -954,7 +923,7 @@ fn an_uncommitted_edit_of_a_record_does_not_change_what_counts() {
     let rejection = record_of(&kb, "sop-a", BO);
     kb.remove(&rejection);
     let a = &status(&kb)["sop-a"];
-    assert_eq!(state(a), "rejected", "{}", reasons(a));
+    assert_state(a, "rejected");
     assert!(
         reasons(a).contains(&format!(
             "TAMPERING: {rejection} is deleted in the working tree"
@@ -975,7 +944,7 @@ fn a_record_that_does_not_parse_as_committed_blocks_the_page() {
     );
     commit_as(&kb, WES, "Garbage");
     let a = &status(&kb)["sop-a"];
-    assert_eq!(state(a), "blocked", "{}", reasons(a));
+    assert_state(a, "blocked");
     assert!(
         reasons(a)
             .contains("blocked: record .kb/approvals/sop-a/20260101T000000Z-bo@example.com.toml")
@@ -985,7 +954,7 @@ fn a_record_that_does_not_parse_as_committed_blocks_the_page() {
     );
     // Repairing the file later is tampering: the broken record as committed still blocks.
     let record = record_of(&kb, "sop-a", ANA);
-    let copy = std::fs::read_to_string(kb.path().join(&record)).unwrap();
+    let copy = kb.read(&record);
     kb.write(
         ".kb/approvals/sop-a/20260101T000000Z-bo@example.com.toml",
         &copy,
@@ -1000,7 +969,7 @@ fn a_record_that_does_not_parse_as_committed_blocks_the_page() {
     // An approval committed after it lifts the block.
     approve(&kb, BO, &["sop-a"]).ok();
     let a = &status(&kb)["sop-a"];
-    assert_eq!(state(a), "approved", "{}", reasons(a));
+    assert_state(a, "approved");
 }
 
 #[test]
@@ -1011,13 +980,9 @@ fn a_merge_never_resurrects_an_approval_rejected_later_on_main() {
     approve_at(&kb, ANA, &["sop-a"], "2026-06-01T10:00:00Z").ok();
     git(kb.path(), ANA, &["checkout", "-q", "main"]);
     approve_at(&kb, ANA, &["sop-a", "--reject"], "2026-06-02T10:00:00Z").ok();
-    git(
-        kb.path(),
-        BO,
-        &["merge", "-q", "--no-ff", "-m", "Merge review", "review"],
-    );
+    merge(&kb, BO, "review");
     let a = &status_at(&kb, Some("2026-06-03T00:00:00Z"))["sop-a"];
-    assert_eq!(state(a), "rejected", "{}", reasons(a));
+    assert_state(a, "rejected");
     // The other way round: the later approval on the branch wins over the earlier rejection.
     git(kb.path(), BO, &["checkout", "-q", "-b", "second"]);
     approve_at(&kb, BO, &["sop-b", "--reject"], "2026-06-01T10:00:00Z").ok();
@@ -1025,18 +990,10 @@ fn a_merge_never_resurrects_an_approval_rejected_later_on_main() {
     git(kb.path(), BO, &["checkout", "-q", "-b", "third"]);
     approve_at(&kb, BO, &["sop-b"], "2026-06-02T10:00:00Z").ok();
     git(kb.path(), BO, &["checkout", "-q", "main"]);
-    git(
-        kb.path(),
-        ANA,
-        &["merge", "-q", "--no-ff", "-m", "Merge third", "third"],
-    );
-    git(
-        kb.path(),
-        ANA,
-        &["merge", "-q", "--no-ff", "-m", "Merge second", "second"],
-    );
+    merge(&kb, ANA, "third");
+    merge(&kb, ANA, "second");
     let b = &status_at(&kb, Some("2026-06-03T00:00:00Z"))["sop-b"];
-    assert_eq!(state(b), "approved", "{}", reasons(b));
+    assert_state(b, "approved");
 }
 
 #[test]
@@ -1056,13 +1013,9 @@ fn on_a_tie_between_branches_a_rejection_wins() {
     )
     .unwrap();
     commit_at(&kb, ANA, "Reject sop-a", at);
-    git(
-        kb.path(),
-        BO,
-        &["merge", "-q", "--no-ff", "-m", "Merge yes", "yes"],
-    );
+    merge(&kb, BO, "yes");
     let a = &status_at(&kb, Some("2026-06-03T00:00:00Z"))["sop-a"];
-    assert_eq!(state(a), "rejected", "{}", reasons(a));
+    assert_state(a, "rejected");
 }
 
 #[test]
@@ -1077,7 +1030,7 @@ fn times_come_from_git_not_from_the_record() {
     )
     .ok();
     let record = record_of(&kb, "sop-a", ED);
-    let text = std::fs::read_to_string(kb.path().join(&record)).unwrap();
+    let text = kb.read(&record);
     let forged = text
         .replace("time = 2026-03-01T12:00:00Z", "time = 2027-03-01T12:00:00Z")
         .replace(
@@ -1090,7 +1043,7 @@ fn times_come_from_git_not_from_the_record() {
     );
     commit_at(&kb, ED, "Emergency", "2026-03-01T12:00:00Z");
     let b = &status_at(&kb, Some("2026-03-02T12:00:00Z"))["sop-b"];
-    assert_eq!(state(b), "draft", "{}", reasons(b));
+    assert_state(b, "draft");
     assert!(
         reasons(b).contains("it is dated 2027-03-01 12:00 UTC, after commit")
             && reasons(b).contains("times come from git"),
@@ -1099,21 +1052,13 @@ fn times_come_from_git_not_from_the_record() {
     );
     // ...and the window of a genuine one counts from its commit.
     let a = &status_at(&kb, Some("2026-03-05T12:00:00Z"))["sop-a"];
-    assert_eq!(state(a), "draft", "{}", reasons(a));
-    assert!(
-        reasons(a).contains("expired on 2026-03-04 12:00 UTC"),
-        "{}",
-        reasons(a)
-    );
+    assert_state(a, "draft");
+    assert_reason(a, "expired on 2026-03-04 12:00 UTC");
     // A commit dated in the future does not count until then, and then only from then on.
     approve_at(&kb, ANA, &["sop-b"], "2026-04-01T00:00:00Z").ok();
     let b = &status_at(&kb, Some("2026-03-10T00:00:00Z"))["sop-b"];
-    assert_eq!(state(b), "draft", "{}", reasons(b));
-    assert!(
-        reasons(b).contains("is dated in the future (2026-04-01 00:00 UTC)"),
-        "{}",
-        reasons(b)
-    );
+    assert_state(b, "draft");
+    assert_reason(b, "is dated in the future (2026-04-01 00:00 UTC)");
 }
 
 #[test]
@@ -1127,7 +1072,7 @@ fn a_commit_dated_ahead_of_the_commits_built_on_it_counts_from_their_date() {
     commit_at(&kb, WES, "Later edit", "2026-01-01T00:00:00Z");
     // max_age is 30 days: counted from 2026-01-01, not from the claimed 2027-06-01.
     let a = &status_at(&kb, Some("2026-02-15T00:00:00Z"))["sop-a"];
-    assert_eq!(state(a), "expired", "{}", reasons(a));
+    assert_state(a, "expired");
 }
 
 #[test]
@@ -1186,7 +1131,7 @@ fn authorship_follows_a_document_across_renames() {
     );
     commit_as(&kb, BO, "Bo edits again");
     let a = &status(&kb)["sop-a"];
-    assert_eq!(state(a), "stale", "{}", reasons(a));
+    assert_state(a, "stale");
     assert_eq!(a["changed_by"], serde_json::json!([ANA, BO]), "{a}");
 }
 
@@ -1208,12 +1153,8 @@ fn a_replaced_image_makes_the_page_stale() {
     kb.write("content/sops/flow.png", "PNG two");
     commit_as(&kb, BO, "New diagram");
     let a = &status(&kb)["sop-a"];
-    assert_eq!(state(a), "stale", "{}", reasons(a));
-    assert!(
-        reasons(a).contains("changed since: file `content/sops/flow.png`"),
-        "{}",
-        reasons(a)
-    );
+    assert_state(a, "stale");
+    assert_reason(a, "changed since: file `content/sops/flow.png`");
     assert_eq!(a["changed_by"], serde_json::json!([BO]));
     approve(&kb, BO, &["sop-a"]).fails_with(1);
     approve(&kb, ANA, &["sop-a"]).ok();
@@ -1238,12 +1179,8 @@ fn a_retitled_section_page_is_stale() {
     );
     commit_as(&kb, WES, "Retitle");
     let s = &status(&kb)["sops"];
-    assert_eq!(state(s), "stale", "{}", reasons(s));
-    assert!(
-        reasons(s).contains("its title or metadata"),
-        "{}",
-        reasons(s)
-    );
+    assert_state(s, "stale");
+    assert_reason(s, "its title or metadata");
 }
 
 #[test]
@@ -1255,7 +1192,7 @@ fn data_driven_pages_are_approved_once_per_template_family() {
     commit_as(&kb, WES, "Sample knowledge base");
     const MARIA: &str = "maria.lopez@ops.example.com";
     let family = &status(&kb)["family-data-partner"];
-    assert_eq!(state(family), "draft", "{}", reasons(family));
+    assert_state(family, "draft");
     let pages = family["generated_pages"].as_array().unwrap();
     assert!(
         pages.len() >= 2
@@ -1297,19 +1234,15 @@ fn data_driven_pages_are_approved_once_per_template_family() {
         .is_empty()
     );
     // An edit of the template makes every page of the family stale at once.
-    let template = std::fs::read_to_string(kb.path().join("templates/data/partner.md")).unwrap();
+    let template = kb.read("templates/data/partner.md");
     kb.write(
         "templates/data/partner.md",
         &format!("{template}\nEdited.\n"),
     );
     commit_as(&kb, WES, "Edit the partner template");
     let family = &status(&kb)["family-data-partner"];
-    assert_eq!(state(family), "stale", "{}", reasons(family));
-    assert!(
-        reasons(family).contains("template `data/partner.md`"),
-        "{}",
-        reasons(family)
-    );
+    assert_state(family, "stale");
+    assert_reason(family, "template `data/partner.md`");
 }
 
 #[test]
@@ -1394,9 +1327,9 @@ fn signed_approvals_count_only_with_the_approvers_key_end_to_end() {
     );
     commit_as(&kb, WES, "Require signed approvals");
     let human = kbpub_as(&kb, WES, &["status"], None).ok().stdout();
-    assert!(
-        human.contains("Identities: approvals count only from commits signed"),
-        "{human}"
+    assert_contains(
+        &human,
+        "Identities: approvals count only from commits signed",
     );
     // Wes approves "as Ana", signing with his own key: refused, nothing kept.
     let head = git(kb.path(), WES, &["rev-parse", "HEAD"]);
@@ -1436,16 +1369,12 @@ fn signed_approvals_count_only_with_the_approvers_key_end_to_end() {
         ],
     );
     let b = &status(&kb)["sop-b"];
-    assert_eq!(state(b), "draft", "{}", reasons(b));
-    assert!(
-        reasons(b).contains("is not signed; the policy has `require_signed = true`"),
-        "{}",
-        reasons(b)
-    );
+    assert_state(b, "draft");
+    assert_reason(b, "is not signed; the policy has `require_signed = true`");
     // Ana signs with her key: it counts, and the key is on record.
     kbpub_signing(&kb, ANA, &ana_key, &["approve", "sop-a", "--as", ANA]).ok();
     let a = &status(&kb)["sop-a"];
-    assert_eq!(state(a), "approved", "{}", reasons(a));
+    assert_state(a, "approved");
     let fingerprint = a["approvals_used"][0]["signing_key"].as_str().unwrap();
     assert!(fingerprint.starts_with("SHA256:"), "{a}");
     // Bo's key signing a commit authored as Ana does not make it Ana's.
@@ -1454,16 +1383,15 @@ fn signed_approvals_count_only_with_the_approvers_key_end_to_end() {
     kbpub_signing(&kb, BO, &bo_key, &["approve", "--as", ANA, "sop-b"]).fails_with(1);
     // Tampering with Ana's record changes nothing, and publishing says so.
     let record = record_of(&kb, "sop-a", ANA);
-    let text = std::fs::read_to_string(kb.path().join(&record)).unwrap();
+    let text = kb.read(&record);
     kb.write(&record, &format!("{text}# edited\n"));
     commit_as(&kb, WES, "Touch a record");
     assert_eq!(state(&status(&kb)["sop-a"]), "approved");
     // Publishing sends exactly the signed-approved page.
     let sim = Sim::start();
-    let toml = std::fs::read_to_string(kb.path().join("kbpub.toml")).unwrap();
-    kb.write(
+    kb.append(
         "kbpub.toml",
-        &format!("{toml}\n[confluence]\nbase_url = \"{}/wiki\"\nemail_env = \"KB_TEST_EMAIL\"\ntoken_env = \"KB_TEST_TOKEN\"\ndefault_space = \"OPS\"\n", sim.base),
+        &format!("[confluence]\nbase_url = \"{}/wiki\"\nemail_env = \"KB_TEST_EMAIL\"\ntoken_env = \"KB_TEST_TOKEN\"\ndefault_space = \"OPS\"\n", sim.base),
     );
     kb.write(".gitignore", "output/\n.kb/receipts/\n");
     commit_as(&kb, WES, "Publish to Confluence");
@@ -1525,10 +1453,8 @@ fn signed_approvals_count_only_with_the_approvers_key_end_to_end() {
     let html = kbpub_as(&kb, WES, &["audit", "--format", "html"], None)
         .ok()
         .stdout();
-    assert!(
-        html.contains("<h1>Approval audit</h1>") && html.contains("@page"),
-        "{html}"
-    );
+    assert_contains(&html, "<h1>Approval audit</h1>");
+    assert_contains(&html, "@page");
     assert!(
         !titles.contains(&"sop-b".to_string()) && !titles.contains(&"guide-p".to_string()),
         "{titles:?}"
@@ -1545,8 +1471,8 @@ fn a_policy_change_counts_only_once_the_policy_owners_approve_it() {
     commit_as(&kb, WES, "Policy owners");
     approve(&kb, ANA, &["guide-p"]).ok();
     // Wes lowers the partner quorum to one approval.
-    let lowered = std::fs::read_to_string(kb.path().join(".kb/policy.toml"))
-        .unwrap()
+    let lowered = kb
+        .read(".kb/policy.toml")
         .replace("approvals = 2", "approvals = 1");
     kb.write(".kb/policy.toml", &lowered);
     commit_as(&kb, WES, "Lower the quorum");
@@ -1573,11 +1499,7 @@ fn a_policy_change_counts_only_once_the_policy_owners_approve_it() {
         refused.stderr()
     );
     let check = kbpub_as(&kb, WES, &["check"], None).ok();
-    assert!(
-        check.stderr().contains("warning[policy-pending]"),
-        "{}",
-        check.stderr()
-    );
+    check.assert_stderr_has("warning[policy-pending]");
     // The owner approves the change: it is in force from then on.
     approve(&kb, ED, &[".kb/policy.toml"]).ok();
     let json = kbpub_as(&kb, WES, &["status", "--format", "json"], None)
@@ -1585,5 +1507,5 @@ fn a_policy_change_counts_only_once_the_policy_owners_approve_it() {
         .json();
     assert!(json["policy"]["pending"].is_null(), "{}", json["policy"]);
     let p = &status(&kb)["guide-p"];
-    assert_eq!(state(p), "approved", "{}", reasons(p));
+    assert_state(p, "approved");
 }

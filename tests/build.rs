@@ -15,11 +15,7 @@ fn built_fixture() -> Kb {
 fn sample_knowledge_base_builds_with_every_section() {
     let kb = Kb::sample();
     let run = kb.run(&["build"]).ok();
-    assert!(
-        run.stderr().contains("Open output/index.html"),
-        "{}",
-        run.stderr()
-    );
+    run.assert_stderr_has("Open output/index.html");
     let files = files_under(&kb.path().join("output"));
     for section in ["sops", "playbooks", "faqs", "partners", "notices"] {
         assert!(
@@ -319,7 +315,7 @@ fn broken_inputs_report_every_error_with_its_position() {
             "missing `{expected}` in:\n{stderr}"
         );
     }
-    assert!(stderr.contains("6 errors"), "{stderr}");
+    assert_contains(&stderr, "6 errors");
     assert!(
         stderr.contains("6 │ See [gone](missing.md) and"),
         "code frame:\n{stderr}"
@@ -345,7 +341,7 @@ fn template_errors_name_the_template_and_line() {
     let kb = built_fixture();
     kb.write("templates/faq.html", "{% extends \"page.html\" %}\n{% block content %}\n{{ page.title }\n{% endblock content %}\n");
     let stderr = kb.run(&["build"]).fails_with(1).stderr();
-    assert!(stderr.contains("templates/faq.html:3:"), "{stderr}");
+    assert_contains(&stderr, "templates/faq.html:3:");
 }
 
 #[test]
@@ -399,7 +395,7 @@ fn a_rebuild_writes_only_the_files_whose_bytes_changed() {
         "a rebuild without changes keeps every file, inode and bytes"
     );
 
-    let gamma = std::fs::read_to_string(kb.path().join("content/faq/gamma.md")).unwrap();
+    let gamma = kb.read("content/faq/gamma.md");
     kb.write(
         "content/faq/gamma.md",
         &format!(
@@ -452,8 +448,7 @@ fn a_rebuild_renders_only_the_pages_whose_inputs_changed() {
 
     kb.write(
         "content/faq/gamma.md",
-        &(std::fs::read_to_string(kb.path().join("content/faq/gamma.md")).unwrap()
-            + "\nA sentence added by the writer.\n"),
+        &(kb.read("content/faq/gamma.md") + "\nA sentence added by the writer.\n"),
     );
     assert_eq!(kept_pages(&kb.run(&["build"]).ok()), all - 1);
     assert!(
@@ -497,10 +492,10 @@ fn every_input_of_a_page_renders_it_again_when_it_changes() {
     }
 
     // A document's title: the pages whose nav, pager or listing shows it.
-    let alpha = std::fs::read_to_string(kb.path().join("content/guides/alpha.md")).unwrap();
-    kb.write(
+    kb.replace(
         "content/guides/alpha.md",
-        &alpha.replace("title: Alpha guide", "title: Alpha renamed"),
+        "title: Alpha guide",
+        "title: Alpha renamed",
     );
     kb.run(&["build"]).ok();
     for page in ["guides/beta.html", "guides/index.html"] {
@@ -508,8 +503,7 @@ fn every_input_of_a_page_renders_it_again_when_it_changes() {
     }
 
     // The configuration: the site title is on every page.
-    let config = std::fs::read_to_string(kb.path().join("kbpub.toml")).unwrap();
-    kb.write("kbpub.toml", &config.replace("Test KB", "Renamed KB"));
+    kb.replace("kbpub.toml", "Test KB", "Renamed KB");
     kb.run(&["build"]).ok();
     for page in ["guides/beta.html", "faq/gamma.html", "index.html"] {
         assert!(kb.read_output(page).contains("Renamed KB"), "{page}");
@@ -677,10 +671,8 @@ fn missing_config_is_a_clear_error() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert_eq!(run.status.code(), Some(1));
-    assert!(
-        stderr.contains("no kbpub.toml") && stderr.contains("kbpub init"),
-        "{stderr}"
-    );
+    assert_contains(&stderr, "no kbpub.toml");
+    assert_contains(&stderr, "kbpub init");
 }
 
 #[test]

@@ -27,6 +27,14 @@ fn check_json(kb: &Kb, extra: &[&str]) -> (i32, Value) {
     (run.code(), run.json())
 }
 
+/// The JSON report of `kbpub check` on `kb`, which must find errors (exit code 1).
+#[track_caller]
+fn check_fails(kb: &Kb) -> Value {
+    let (code, report) = check_json(kb, &[]);
+    assert_eq!(code, 1, "{report:#}");
+    report
+}
+
 /// Every diagnostic as `severity code file:line:col`.
 fn found(report: &Value) -> Vec<String> {
     report["diagnostics"]
@@ -100,8 +108,7 @@ fn front_matter_errors_point_at_the_key() {
         "content/b.md",
         "+++\ntitle = \"B\"\ntype = \"recipe\"\n+++\n",
     );
-    let (code, report) = check_json(&kb, &[]);
-    assert_eq!(code, 1);
+    let report = check_fails(&kb);
     assert_found(&report, "error front-matter content/a.md:4:1");
     assert_found(&report, "error front-matter content/b.md:3:8");
 }
@@ -117,8 +124,7 @@ fn broken_links_anchors_and_missing_images_point_at_the_link() {
             "Intro.\n\nSee [gone](missing.md) or\n[the target](target.md#nope).\n\n  ![flow](images/flow.png)",
         ),
     );
-    let (code, report) = check_json(&kb, &[]);
-    assert_eq!(code, 1);
+    let report = check_fails(&kb);
     assert_found(&report, "error broken-link content/sops/a.md:8:5");
     assert_found(&report, "error broken-anchor content/sops/a.md:9:1");
     assert_found(&report, "error missing-image content/sops/a.md:11:3");
@@ -132,8 +138,7 @@ fn template_syntax_errors_point_into_the_document() {
         "content/a.md",
         &doc("A", "Line one.\n\nTitle: {{ page.title }"),
     );
-    let (code, report) = check_json(&kb, &[]);
-    assert_eq!(code, 1);
+    let report = check_fails(&kb);
     let all = found(&report);
     assert!(
         all.iter()
@@ -152,8 +157,7 @@ fn a_template_call_with_an_unknown_partner_points_at_the_call() {
             "The partner programme.\n\n{% set a = partner(id=\"ACME-RETAIL\") %}We serve {{ a.name }} and\n{% set b = partner(id=\"NOPE\") %}{{ b.name }}.",
         ),
     );
-    let (code, report) = check_json(&kb, &[]);
-    assert_eq!(code, 1);
+    let report = check_fails(&kb);
     assert_found(&report, "error template content/a.md:9:12");
     assert!(
         message(&report, "template").contains("no partner `NOPE` in the data snapshot"),
@@ -172,8 +176,7 @@ fn front_matter_partners_must_be_in_the_data_snapshot() {
         "content/b.md",
         "---\ntitle: B\ntype: faq\npartners: [ACME-RETAIL, NOPE]\n---\n\nBody.\n",
     );
-    let (code, report) = check_json(&kb, &[]);
-    assert_eq!(code, 1);
+    let report = check_fails(&kb);
     assert_found(&report, "error unknown-partner content/a.md:6:4");
     assert_found(&report, "error unknown-partner content/b.md:4:25");
     let help = report["diagnostics"]
@@ -254,22 +257,37 @@ fn approve_as_ana(kb: &Kb, args: &[&str]) {
     kb.run_env(&all, &ana).ok();
 }
 
-/// A knowledge base in a git repository with [`POLICY`] and two documents.
-fn approval_kb() -> Kb {
+/// A knowledge base in a git repository with [`POLICY`], `toml` as its `kbpub.toml` (`None`:
+/// the default one) and `docs` (path under `content/`, text).
+fn committed_kb(toml: Option<&str>, docs: &[(&str, &str)]) -> Kb {
     let kb = Kb::new();
+    if let Some(toml) = toml {
+        kb.write("kbpub.toml", toml);
+    }
     with_policy(&kb, POLICY);
-    kb.write("content/a.md", &doc("Alpha", "Alpha procedure."));
-    kb.write("content/b.md", &doc("Beta", "Beta procedure."));
+    for (path, text) in docs {
+        kb.write(&format!("content/{path}"), text);
+    }
     commit_all(&kb);
     kb
+}
+
+/// A knowledge base in a git repository with [`POLICY`] and two documents.
+fn approval_kb() -> Kb {
+    committed_kb(
+        None,
+        &[
+            ("a.md", &doc("Alpha", "Alpha procedure.")),
+            ("b.md", &doc("Beta", "Beta procedure.")),
+        ],
+    )
 }
 
 #[test]
 fn pages_waiting_for_approval_are_notes_and_never_fail_the_check() {
     let kb = approval_kb();
     approve_as_ana(&kb, &["content/a.md"]);
-    let (code, report) = check_at(&kb, None, &[]);
-    assert_eq!(code, 0, "{report:#}");
+    let report = succeeded(check_at(&kb, None, &[]));
     assert_eq!(found(&report), ["note approval content/b.md:2:9"]);
     assert!(message(&report, "approval").starts_with("draft: not approved"));
     let (code, _) = check_at(&kb, None, &["--deny", "warnings"]);
@@ -299,8 +317,7 @@ fn a_page_no_policy_rule_matches_is_a_warning() {
         "wes@example.com",
         &["commit", "-qm", "Rules by path"],
     );
-    let (code, report) = check_at(&kb, None, &[]);
-    assert_eq!(code, 0, "{report:#}");
+    let report = succeeded(check_at(&kb, None, &[]));
     assert_eq!(
         found(&report),
         [
@@ -327,8 +344,7 @@ fn a_page_out_under_an_emergency_approval_is_a_warning() {
         &kb,
         &["content/a.md", "--emergency", "--reason", "AS2 outage"],
     );
-    let (code, report) = check_at(&kb, None, &[]);
-    assert_eq!(code, 0, "{report:#}");
+    let report = succeeded(check_at(&kb, None, &[]));
     assert_found(&report, "warning emergency-approval content/a.md:2:9");
     assert!(
         report["diagnostics"]
@@ -368,8 +384,7 @@ fn a_broken_policy_is_an_error_at_its_position() {
         ".kb/policy.toml",
         "[[rule]]\nname = \"all\"\napprovals = 1\ngroups = [\"opz\"]\n",
     );
-    let (code, report) = check_json(&kb, &[]);
-    assert_eq!(code, 1);
+    let report = check_fails(&kb);
     let all = found(&report);
     assert!(
         all.iter()
@@ -383,8 +398,7 @@ fn without_git_history_approval_states_are_unknown_and_that_is_an_error() {
     let kb = Kb::new();
     with_policy(&kb, POLICY);
     kb.write("content/a.md", &doc("A", "Body."));
-    let (code, report) = check_json(&kb, &[]);
-    assert_eq!(code, 1);
+    let report = check_fails(&kb);
     let d = &report["diagnostics"][0];
     assert_eq!(d["code"], "no-history", "{report:#}");
     assert!(
@@ -410,8 +424,7 @@ fn every_page_is_reachable_through_the_nav_even_in_windowed_sections() {
         );
     }
     kb.write("content/deep/er/x.md", &doc("Deep", "Body."));
-    let (code, report) = check_json(&kb, &["--deny", "warnings"]);
-    assert_eq!(code, 0, "{report:#}");
+    let report = succeeded(check_json(&kb, &["--deny", "warnings"]));
     assert_eq!(found(&report), Vec::<String>::new());
 }
 
@@ -433,8 +446,7 @@ fn pages_no_navigation_reaches_are_warnings() {
         "templates/section.html",
         "{% extends \"base.html\" %}{% block main %}{{ section.content | safe }}<ul>{% for s in section.subsections %}<li><a href=\"{{ s.href }}\">{{ s.title }}</a></li>{% endfor %}</ul>{% endblock main %}\n",
     );
-    let (code, report) = check_json(&kb, &[]);
-    assert_eq!(code, 0, "{report:#}");
+    let report = succeeded(check_json(&kb, &[]));
     // The intro is linked only from the section's own text, the hidden page by nothing but
     // the pager: neither counts as navigation.
     assert_eq!(
@@ -462,8 +474,7 @@ fn the_partner_leak_check_runs_on_partner_documents() {
         "content/sops/a.md",
         &doc("A", "Ask tg-gw01.ops.example.com."),
     );
-    let (code, report) = check_json(&kb, &[]);
-    assert_eq!(code, 1, "{report:#}");
+    let report = check_fails(&kb);
     assert_eq!(
         found(&report),
         ["error leak content/partners/connect.md:13:8"]
@@ -478,16 +489,17 @@ const CONFLUENCE: &str = "[site]\ntitle = \"T\"\n\n[confluence]\nbase_url = \"ht
 
 #[test]
 fn raw_html_that_confluence_shows_as_text_is_a_warning_at_the_html() {
-    let kb = Kb::new();
-    kb.write("kbpub.toml", CONFLUENCE);
-    with_policy(&kb, POLICY);
-    kb.write(
-        "content/a.md",
-        &doc("A", "Fine <br> and <!-- a comment -->.\n\nPress <kbd>Ctrl</kbd> now.\n\n<div class=\"box\">\nboxed\n</div>"),
+    let kb = committed_kb(
+        Some(CONFLUENCE),
+        &[(
+            "a.md",
+            &doc(
+                "A",
+                "Fine <br> and <!-- a comment -->.\n\nPress <kbd>Ctrl</kbd> now.\n\n<div class=\"box\">\nboxed\n</div>",
+            ),
+        )],
     );
-    commit_all(&kb);
-    let (code, report) = check_json(&kb, &[]);
-    assert_eq!(code, 0, "{report:#}");
+    let report = succeeded(check_json(&kb, &[]));
     let html: Vec<String> = found(&report)
         .into_iter()
         .filter(|d| d.contains("confluence-html"))
@@ -501,17 +513,14 @@ fn raw_html_that_confluence_shows_as_text_is_a_warning_at_the_html() {
 
 #[test]
 fn titles_that_would_collide_in_a_confluence_space_are_errors() {
-    let kb = Kb::new();
-    kb.write("kbpub.toml", CONFLUENCE);
-    with_policy(&kb, POLICY);
-    kb.write("content/sops/a.md", &doc("Rotating certificates", "One."));
-    kb.write(
-        "content/playbooks/b.md",
-        &doc("Rotating Certificates", "Two."),
+    let kb = committed_kb(
+        Some(CONFLUENCE),
+        &[
+            ("sops/a.md", &doc("Rotating certificates", "One.")),
+            ("playbooks/b.md", &doc("Rotating Certificates", "Two.")),
+        ],
     );
-    commit_all(&kb);
-    let (code, report) = check_json(&kb, &[]);
-    assert_eq!(code, 1);
+    let report = check_fails(&kb);
     assert_found(&report, "error title-collision content/sops/a.md:2:9");
     assert!(
         message(&report, "title-collision").contains("content/playbooks/b.md"),
@@ -523,19 +532,12 @@ fn titles_that_would_collide_in_a_confluence_space_are_errors() {
 
 #[test]
 fn a_confluence_section_that_cannot_work_is_an_error_in_kbpub_toml() {
-    let kb = Kb::new();
-    kb.write(
-        "kbpub.toml",
-        &CONFLUENCE.replace(
-            "https://example.atlassian.net/wiki",
-            "ftp://confluence.example.com",
-        ),
+    let toml = CONFLUENCE.replace(
+        "https://example.atlassian.net/wiki",
+        "ftp://confluence.example.com",
     );
-    with_policy(&kb, POLICY);
-    kb.write("content/a.md", &doc("A", "Body."));
-    commit_all(&kb);
-    let (code, report) = check_json(&kb, &[]);
-    assert_eq!(code, 1);
+    let kb = committed_kb(Some(&toml), &[("a.md", &doc("A", "Body."))]);
+    let report = check_fails(&kb);
     assert_eq!(
         found(&report),
         [
@@ -546,13 +548,71 @@ fn a_confluence_section_that_cannot_work_is_an_error_in_kbpub_toml() {
     assert!(message(&report, "confluence-config").contains("must be an http(s) URL"));
 }
 
+/// `[community]`, `[salesforce]` and `[amplience]`, each with one value that cannot work: an
+/// unknown document type as a `[community.types]` key (line 11), a body field that is not a
+/// custom field (line 20, column 14), a repository id with a space (line 25, column 14).
+const BROKEN_TARGETS: &str = r#"[site]
+title = "T"
+
+[community]
+base_url = "https://community.example.com/api"
+token_env = "COMMUNITY_TOKEN"
+article_url = "https://community.example.com/kb/{external_id}"
+default_category = "guides"
+[community.types]
+notice = "notices"
+faqs = "edi-faq"
+
+[salesforce]
+login_url = "https://acme.my.salesforce.com"
+flow = "client-credentials"
+client_id_env = "SF_ID"
+client_secret_env = "SF_SECRET"
+username = "kbpub@acme.example"
+article_url = "https://partners.example.com/s/article/{url_name}"
+body_field = "Body"
+hash_field = "Kbpub_Hash__c"
+
+[amplience]
+hub = "kb-hub"
+repository = "kb repo"
+client_id_env = "AMP_ID"
+client_secret_env = "AMP_SECRET"
+article_url = "https://partners.example.com/onboarding/{delivery_key}"
+"#;
+
+#[test]
+fn a_target_value_that_cannot_work_is_an_error_at_its_line_and_column() {
+    let kb = committed_kb(Some(BROKEN_TARGETS), &[("a.md", &doc("A", "Body."))]);
+    let report = check_fails(&kb);
+    assert_found(&report, "error community-config kbpub.toml:11:1");
+    assert_found(&report, "error salesforce-config kbpub.toml:20:14");
+    assert_found(&report, "error amplience-config kbpub.toml:25:14");
+    let community = message(&report, "community-config");
+    assert_contains(&community, "`community.types`");
+    assert_contains(&community, "`faqs`");
+    assert!(
+        message(&report, "salesforce-config").contains("`salesforce.body_field`"),
+        "{report:#}"
+    );
+    assert!(
+        message(&report, "amplience-config").contains("`amplience.repository`"),
+        "{report:#}"
+    );
+    // The human form shows the place and the value under it.
+    let run = kb.run_env(&["check"], &[("KBPUB_NOW", NOW)]);
+    run.assert_stderr_has("kbpub.toml:20:14");
+    run.assert_stderr_has("body_field = \"Body\"");
+    // A target that cannot work stops only what uses it: the site still builds.
+    kb.run(&["build"]).ok();
+}
+
 #[test]
 fn with_a_confluence_target_a_missing_policy_is_an_error() {
     let kb = Kb::new();
     kb.write("kbpub.toml", CONFLUENCE);
     kb.write("content/a.md", &doc("A", "Body."));
-    let (code, report) = check_json(&kb, &[]);
-    assert_eq!(code, 1);
+    let report = check_fails(&kb);
     assert_found(&report, "error no-policy ");
 }
 
@@ -695,7 +755,7 @@ fn external_links_are_checked_with_a_timeout_and_each_answer_reported_at_the_lin
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let closed_url = format!("http://{}/x", closed.local_addr().unwrap());
     drop(closed);
-    let text = std::fs::read_to_string(kb.path().join("content/links.md")).unwrap();
+    let text = kb.read("content/links.md");
     kb.write(
         "content/links.md",
         &format!("{text}\nAlso {closed_url} bare.\n"),
@@ -769,8 +829,7 @@ fn external_links_are_checked_concurrently_within_the_bound() {
     let paths: Vec<String> = (1..=6).map(|i| format!("/hold/{i}")).collect();
     let paths: Vec<&str> = paths.iter().map(String::as_str).collect();
     let kb = links_kb(&server, &paths, "20s", 2);
-    let (code, report) = check_json(&kb, &["--external"]);
-    assert_eq!(code, 0, "{report:#}");
+    succeeded(check_json(&kb, &["--external"]));
     assert_eq!(*server.max_in_flight.lock().unwrap(), 2);
 }
 
@@ -847,8 +906,7 @@ fn human_output_has_code_frames_and_colour_only_on_a_terminal() {
 #[test]
 fn json_output_is_one_document_with_counts_and_positions() {
     let kb = broken_kb();
-    let (code, report) = check_json(&kb, &[]);
-    assert_eq!(code, 1);
+    let report = check_fails(&kb);
     assert_eq!(
         (&report["errors"], &report["warnings"], &report["notes"]),
         (&Value::from(1), &Value::from(1), &Value::from(1))
@@ -905,11 +963,7 @@ fn github_output_is_workflow_commands_with_escaped_properties() {
             &[("KBPUB_NOW", NOW)],
         )
         .fails_with(1);
-    assert!(
-        verbose.stdout().contains("::notice file=content/d.md,line=4,col=13,title=kbpub review-due::review due by 2030-01-15 (in 5 days)"),
-        "{}",
-        verbose.stdout()
-    );
+    verbose.assert_stdout_has("::notice file=content/d.md,line=4,col=13,title=kbpub review-due::review due by 2030-01-15 (in 5 days)");
     assert!(run.stderr().contains("1 error, 1 warning, 1 note"));
 }
 
@@ -963,10 +1017,8 @@ fn exit_codes() {
     assert_eq!(run.status.code(), Some(1), "no knowledge base to check");
     let help = kbpub().args(["check", "--help"]).output().unwrap();
     let help = String::from_utf8_lossy(&help.stdout);
-    assert!(
-        help.contains("Exit codes:") && help.contains("--deny warnings"),
-        "{help}"
-    );
+    assert_contains(&help, "Exit codes:");
+    assert_contains(&help, "--deny warnings");
 }
 
 #[test]
@@ -1061,8 +1113,7 @@ fn notify_entries_name_their_filters_and_credentials() {
         "the value is never shown"
     );
     let secret = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
-    let (code, report) = check_env(&kb, &[("KB_TEST_HOOK_SECRET", secret)]);
-    assert_eq!(code, 0, "{report:#}");
+    let report = succeeded(check_env(&kb, &[("KB_TEST_HOOK_SECRET", secret)]));
     assert!(!report.to_string().contains("notify"), "{report:#}");
 }
 

@@ -34,15 +34,11 @@ fn data_kb(sim: &Sim, data_settings: &str, source_settings: &str) -> Kb {
 /// The sample knowledge base with its source pointed at `sim`.
 fn sample_at(sim: &Sim) -> Kb {
     let kb = Kb::sample();
-    let config = std::fs::read_to_string(kb.path().join("kbpub.toml")).unwrap();
     assert!(
-        config.contains("http://127.0.0.1:8787"),
+        kb.read("kbpub.toml").contains("http://127.0.0.1:8787"),
         "the sample points at the default sim"
     );
-    kb.write(
-        "kbpub.toml",
-        &config.replace("http://127.0.0.1:8787", &sim.url),
-    );
+    kb.replace("kbpub.toml", "http://127.0.0.1:8787", &sim.url);
     kb
 }
 
@@ -60,6 +56,16 @@ fn run_with_token(kb: &Kb, args: &[&str], token: &str) -> Run {
 
 fn pull(kb: &Kb) -> Run {
     run_with_token(kb, &["data", "pull"], TOKEN)
+}
+
+/// `kbpub data pull` with the token's variable unset.
+fn pull_without_token(kb: &Kb) -> std::process::Output {
+    kbpub()
+        .args(["data", "pull"])
+        .current_dir(kb.path())
+        .env_remove("TG_TOKEN")
+        .output()
+        .unwrap()
 }
 
 fn snapshot_bytes(kb: &Kb, name: &str) -> Vec<u8> {
@@ -223,10 +229,7 @@ fn pull_retries_5xx_and_gives_up_leaving_the_previous_snapshot() {
     let before = snapshot_bytes(&kb, "tg");
 
     let down = Sim::start(&["--fail", "1000", "--fail-status", "500"]);
-    let config = std::fs::read_to_string(kb.path().join("kbpub.toml"))
-        .unwrap()
-        .replace(&sim.url, &down.url);
-    kb.write("kbpub.toml", &config);
+    kb.replace("kbpub.toml", &sim.url, &down.url);
     let run = pull(&kb).fails_with(1);
     let stderr = run.stderr();
     assert!(
@@ -236,10 +239,7 @@ fn pull_retries_5xx_and_gives_up_leaving_the_previous_snapshot() {
         )),
         "names URL and status: {stderr}"
     );
-    assert!(
-        stderr.contains("the previous snapshot, if any, was left as it was"),
-        "{stderr}"
-    );
+    assert_contains(&stderr, "the previous snapshot, if any, was left as it was");
     assert!(
         snapshot_bytes(&kb, "tg") == before,
         "a failed pull leaves the snapshot intact"
@@ -260,10 +260,8 @@ fn latency_past_the_request_timeout_fails_within_the_budget() {
     );
     let started = std::time::Instant::now();
     let stderr = pull(&kb).fails_with(1).stderr();
-    assert!(
-        stderr.contains("timed out") && stderr.contains("after 2 attempts"),
-        "{stderr}"
-    );
+    assert_contains(&stderr, "timed out");
+    assert_contains(&stderr, "after 2 attempts");
     assert!(
         started.elapsed() < std::time::Duration::from_secs(15),
         "timeouts bound the pull"
@@ -271,7 +269,7 @@ fn latency_past_the_request_timeout_fails_within_the_budget() {
 
     let budget = data_kb(&slow, "request_timeout = \"10s\"\nbudget = \"1s\"", "");
     let stderr = pull(&budget).fails_with(1).stderr();
-    assert!(stderr.contains("budget"), "{stderr}");
+    assert_contains(&stderr, "budget");
 
     let a_bit_slow = Sim::start(&["--latency", "50ms"]);
     pull(&data_kb(&a_bit_slow, "", "")).ok();
@@ -365,24 +363,13 @@ fn the_token_never_leaks_even_when_the_server_echoes_it() {
 fn missing_token_variable_and_plain_http_to_other_hosts_are_clear_errors() {
     let sim = Sim::start(&[]);
     let kb = data_kb(&sim, "", "");
-    let output = kbpub()
-        .args(["data", "pull"])
-        .current_dir(kb.path())
-        .env_remove("TG_TOKEN")
-        .output()
-        .unwrap();
+    let output = pull_without_token(&kb);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1));
-    assert!(
-        stderr.contains("environment variable `TG_TOKEN` is not set"),
-        "{stderr}"
-    );
-    let config = std::fs::read_to_string(kb.path().join("kbpub.toml"))
-        .unwrap()
-        .replace(&sim.url, "http://tg.example.com");
-    kb.write("kbpub.toml", &config);
+    assert_contains(&stderr, "environment variable `TG_TOKEN` is not set");
+    kb.replace("kbpub.toml", &sim.url, "http://tg.example.com");
     let stderr = pull(&kb).fails_with(1).stderr();
-    assert!(stderr.contains("use https"), "{stderr}");
+    assert_contains(&stderr, "use https");
 }
 
 #[test]
@@ -407,10 +394,7 @@ fn stale_policy_keeps_the_snapshot_banners_pages_and_withholds_data_from_partner
     let before = snapshot_bytes(&kb, "tg");
 
     let down = Sim::start(&["--fail", "1000"]);
-    let config = std::fs::read_to_string(kb.path().join("kbpub.toml"))
-        .unwrap()
-        .replace(&sim.url, &down.url);
-    kb.write("kbpub.toml", &config);
+    kb.replace("kbpub.toml", &sim.url, &down.url);
     let run = pull(&kb).ok();
     assert!(
         run.stderr().contains("warning: tg: pull failed")
@@ -464,10 +448,7 @@ fn stale_policy_keeps_the_snapshot_banners_pages_and_withholds_data_from_partner
         "on_failure = \"stale\"\nmax_age = \"1h\"",
     );
     pull(&old).ok();
-    let config = std::fs::read_to_string(old.path().join("kbpub.toml"))
-        .unwrap()
-        .replace(&dated.url, &down.url);
-    old.write("kbpub.toml", &config);
+    old.replace("kbpub.toml", &dated.url, &down.url);
     let stderr = pull(&old).fails_with(1).stderr();
     assert!(
         stderr.contains("the previous snapshot (as of 2026-11-20T06:00:00+00:00) is")
@@ -477,10 +458,7 @@ fn stale_policy_keeps_the_snapshot_banners_pages_and_withholds_data_from_partner
     assert!(!old.path().join("data/tg.stale.json").exists());
 
     // A later successful pull clears the mark.
-    let config = std::fs::read_to_string(kb.path().join("kbpub.toml"))
-        .unwrap()
-        .replace(&down.url, &sim.url);
-    kb.write("kbpub.toml", &config);
+    kb.replace("kbpub.toml", &down.url, &sim.url);
     pull(&kb).ok();
     assert!(!kb.path().join("data/tg.stale.json").exists());
     kb.run(&["build"]).ok();
@@ -577,7 +555,7 @@ fn the_sample_builds_with_data_and_data_pages_without_network() {
     .map(|s| s.text().collect())
     .collect();
     assert!(!listed.is_empty(), "live incidents listed");
-    let snapshot = std::fs::read_to_string(kb.path().join("data/trading-grid.json")).unwrap();
+    let snapshot = kb.read("data/trading-grid.json");
     for id in &listed {
         let at = snapshot
             .find(&format!("\"id\": \"{id}\""))
@@ -625,14 +603,11 @@ fn template_functions_compute_rates_from_a_file_source() {
     kb.run(&["build"]).ok();
     let text = page_text(&kb.html("f.html"));
     // 2 / (5 + 1 + 2); 8 / 10; 9 / (9 + 1); 6 / 8; 7 / 8.
-    assert!(
-        text.contains("TOTAL rej=25.0% ack=80.0% del=90.0% ontime=75.0% sla=87.50% docs=10"),
-        "{text}"
+    assert_contains(
+        &text,
+        "TOTAL rej=25.0% ack=80.0% del=90.0% ontime=75.0% sla=87.50% docs=10",
     );
-    assert!(
-        text.contains("DAY 2026-11-01 rej=25.0% ack=80.0%"),
-        "{text}"
-    );
+    assert_contains(&text, "DAY 2026-11-01 rej=25.0% ack=80.0%");
     assert!(
         text.contains("DAY 2026-11-02 rej=n/a ack=n/a"),
         "zero denominators are n/a: {text}"
@@ -665,19 +640,10 @@ fn data_mistakes_in_templates_are_errors_with_their_position() {
         "+++\ntitle = \"Bad 3\"\ntype = \"sop\"\n+++\n\n{{ get_env(name=\"HOME\") }}\n",
     );
     let stderr = kb.run(&["build"]).fails_with(1).stderr();
-    assert!(
-        stderr.contains("`metrics_table` has no argument `partnr`"),
-        "{stderr}"
-    );
-    assert!(stderr.contains("content/sops/bad.md:8:"), "{stderr}");
-    assert!(
-        stderr.contains("no partner `NOPE` in the data snapshot"),
-        "{stderr}"
-    );
-    assert!(
-        stderr.contains("templates cannot read environment variables"),
-        "{stderr}"
-    );
+    assert_contains(&stderr, "`metrics_table` has no argument `partnr`");
+    assert_contains(&stderr, "content/sops/bad.md:8:");
+    assert_contains(&stderr, "no partner `NOPE` in the data snapshot");
+    assert_contains(&stderr, "templates cannot read environment variables");
 
     let broken = Kb::sample();
     let path = broken.path().join("data/trading-grid.json");
@@ -687,10 +653,7 @@ fn data_mistakes_in_templates_are_errors_with_their_position() {
             .replacen("Acme Retail Inc.", "Acme Retail Inc!", 1);
     std::fs::write(&path, text).unwrap();
     let stderr = broken.run(&["build"]).fails_with(1).stderr();
-    assert!(
-        stderr.contains("data/trading-grid.json does not match its sha256"),
-        "{stderr}"
-    );
+    assert_contains(&stderr, "data/trading-grid.json does not match its sha256");
 }
 
 /// Whether `element` sits in the document head (stylesheets are only there).
@@ -803,7 +766,7 @@ fn hostile_strings_show_as_visible_text_and_inject_nothing() {
         .expect("chart")
         .text()
         .collect();
-    assert!(svg_title.contains(&names[0]), "{svg_title}");
+    assert_contains(&svg_title, &names[0]);
     let link_texts: Vec<String> = select(&sop, ".doc-body a")
         .iter()
         .map(|a| a.text().collect())
@@ -845,10 +808,7 @@ fn progress_is_a_bar_on_a_terminal_and_plain_lines_otherwise() {
     let sim = Sim::start(&["--latency", "150ms"]);
     let kb = data_kb(&sim, "", "");
     let plain = pull(&kb).ok().stderr();
-    assert!(
-        plain.contains("tg: metrics 7200 records, 15 pages"),
-        "{plain}"
-    );
+    assert_contains(&plain, "tg: metrics 7200 records, 15 pages");
     assert!(
         !plain.contains('\u{1b}'),
         "no terminal control codes when not on a terminal: {plain:?}"
@@ -934,28 +894,18 @@ fn wrong_or_missing_credentials_fail_the_pull_even_under_the_stale_policy() {
 
     let run = run_with_token(&kb, &["data", "pull"], "revoked-token").fails_with(1);
     let stderr = run.stderr();
-    assert!(
-        stderr.contains("answered HTTP 401") && stderr.contains("whatever `on_failure` says"),
-        "{stderr}"
-    );
+    assert_contains(&stderr, "answered HTTP 401");
+    assert_contains(&stderr, "whatever `on_failure` says");
     assert!(!stderr.contains("(after"), "a 401 is not retried: {stderr}");
     assert!(snapshot_bytes(&kb, "tg") == before && !stale_marker.exists());
 
     let forbidden = Sim::start(&["--token", TOKEN, "--forbidden"]);
-    let config = std::fs::read_to_string(kb.path().join("kbpub.toml"))
-        .unwrap()
-        .replace(&sim.url, &forbidden.url);
-    kb.write("kbpub.toml", &config);
+    kb.replace("kbpub.toml", &sim.url, &forbidden.url);
     let stderr = pull(&kb).fails_with(1).stderr();
-    assert!(stderr.contains("answered HTTP 403"), "{stderr}");
+    assert_contains(&stderr, "answered HTTP 403");
     assert!(snapshot_bytes(&kb, "tg") == before && !stale_marker.exists());
 
-    let output = kbpub()
-        .args(["data", "pull"])
-        .current_dir(kb.path())
-        .env_remove("TG_TOKEN")
-        .output()
-        .unwrap();
+    let output = pull_without_token(&kb);
     assert_eq!(output.status.code(), Some(1));
     assert!(snapshot_bytes(&kb, "tg") == before && !stale_marker.exists());
 }
@@ -964,10 +914,7 @@ fn wrong_or_missing_credentials_fail_the_pull_even_under_the_stale_policy() {
 fn environment_variables_override_the_source_settings() {
     let sim = Sim::start(&[]);
     let kb = data_kb(&sim, "", "");
-    let config = std::fs::read_to_string(kb.path().join("kbpub.toml"))
-        .unwrap()
-        .replace(&sim.url, "https://staging.invalid");
-    kb.write("kbpub.toml", &config);
+    kb.replace("kbpub.toml", &sim.url, "https://staging.invalid");
     let with = |vars: &[(&str, &str)]| {
         let mut command = kbpub();
         command
@@ -993,12 +940,12 @@ fn environment_variables_override_the_source_settings() {
     let stderr = with(&[("KBPUB_DATA_SOURCES__TG__PAGE_SIZE", "lots")])
         .fails_with(1)
         .stderr();
-    assert!(
-        stderr.contains("environment variable `KBPUB_DATA_SOURCES__TG__PAGE_SIZE`"),
-        "{stderr}"
+    assert_contains(
+        &stderr,
+        "environment variable `KBPUB_DATA_SOURCES__TG__PAGE_SIZE`",
     );
     let stderr = with(&[("KBPUB_DATA_SOURCES__NOPE__URL", "https://x")])
         .fails_with(1)
         .stderr();
-    assert!(stderr.contains("no entry is named `NOPE`"), "{stderr}");
+    assert_contains(&stderr, "no entry is named `NOPE`");
 }

@@ -19,12 +19,11 @@ const SECRET: &str = "kbpub-consumer-secret";
 /// (`source` holds its credential keys and any more settings).
 fn kb_with_crm(sim: &Sim, source: &str) -> Kb {
     let kb = Kb::sample();
-    let config = std::fs::read_to_string(kb.path().join("kbpub.toml")).unwrap();
-    let config = config.replace("http://127.0.0.1:8787", &sim.url);
-    kb.write(
+    kb.replace("kbpub.toml", "http://127.0.0.1:8787", &sim.url);
+    kb.append(
         "kbpub.toml",
         &format!(
-            "{config}\n[[data.sources]]\nname = \"crm\"\nkind = \"salesforce\"\nmy_domain = \"{}/salesforce/mydomain\"\nconsumer_key = \"kbpub-consumer-key\"\n{source}\n",
+            "[[data.sources]]\nname = \"crm\"\nkind = \"salesforce\"\nmy_domain = \"{}/salesforce/mydomain\"\nconsumer_key = \"kbpub-consumer-key\"\n{source}\n",
             sim.url
         ),
     );
@@ -78,7 +77,7 @@ fn accounts_contacts_and_open_cases_are_pulled_page_by_page_and_shown_on_partner
     );
     let run = pull(&kb, SECRET, &[]).ok();
     assert!(!run.stdout().contains(SECRET) && !run.stderr().contains(SECRET));
-    let snapshot = std::fs::read_to_string(kb.path().join("data/crm.json")).unwrap();
+    let snapshot = kb.read("data/crm.json");
     assert!(!snapshot.contains(SECRET));
     let stored: Value = serde_json::from_str(&snapshot).unwrap();
     assert_eq!(
@@ -116,7 +115,7 @@ fn accounts_contacts_and_open_cases_are_pulled_page_by_page_and_shown_on_partner
         .ok()
         .json();
     assert_eq!(report["sources"][0]["pages"], 8, "{report:#}");
-    let tg_snapshot = std::fs::read_to_string(kb.path().join("data/trading-grid.json")).unwrap();
+    let tg_snapshot = kb.read("data/trading-grid.json");
     assert!(
         !tg_snapshot.contains("\"crm\""),
         "a Trading Grid snapshot has no CRM part"
@@ -137,10 +136,8 @@ fn accounts_contacts_and_open_cases_are_pulled_page_by_page_and_shown_on_partner
         "{headings:?}"
     );
     let text = main_text(&acme);
-    assert!(
-        text.contains("00001001") && text.contains("856 ASNs rejected: missing SSCC-18 labels"),
-        "{text}"
-    );
+    assert_contains(&text, "00001001");
+    assert_contains(&text, "856 ASNs rejected: missing SSCC-18 labels");
     assert!(
         text.contains("00001002") && !text.contains("00000987"),
         "closed cases stay out"
@@ -150,23 +147,20 @@ fn accounts_contacts_and_open_cases_are_pulled_page_by_page_and_shown_on_partner
         "only exception cases"
     );
     let initech = main_text(&kb.html("live/partners/initech-mfg.html"));
-    assert!(initech.contains("No open cases."), "{initech}");
+    assert_contains(&initech, "No open cases.");
     let without_account = main_text(&kb.html("live/partners/stark-components.html"));
     assert!(
         !without_account.contains("Open CRM cases"),
         "no account, no CRM section"
     );
     let check = main_text(&kb.html("crm-check.html"));
-    assert!(
-        check.contains("Account: Acme Retail Inc. owned by Dana Account-Owner."),
-        "{check}"
+    assert_contains(
+        &check,
+        "Account: Acme Retail Inc. owned by Dana Account-Owner.",
     );
-    assert!(
-        check.contains("Escalation: Ana Ruiz <ana.ruiz@acme.example>."),
-        "{check}"
-    );
-    assert!(check.contains("New cases: 00001002."), "{check}");
-    assert!(check.contains("Unknown: none."), "{check}");
+    assert_contains(&check, "Escalation: Ana Ruiz <ana.ruiz@acme.example>.");
+    assert_contains(&check, "New cases: 00001002.");
+    assert_contains(&check, "Unknown: none.");
 }
 
 #[test]
@@ -188,7 +182,7 @@ fn the_jwt_bearer_flow_pulls_and_an_expired_session_is_granted_again() {
     let key_text = std::fs::read_to_string(&key).unwrap();
     let body = key_text.lines().nth(1).unwrap();
     assert!(!run.stdout().contains(body) && !run.stderr().contains(body));
-    let snapshot = std::fs::read_to_string(kb.path().join("data/crm.json")).unwrap();
+    let snapshot = kb.read("data/crm.json");
     assert!(snapshot.contains("00001001"));
 
     let wrong_user = kb_with_crm(
@@ -196,16 +190,8 @@ fn the_jwt_bearer_flow_pulls_and_an_expired_session_is_granted_again() {
         "key_file_env = \"SF_KEY_FILE\"\nusername = \"intruder@kbpub.test\"",
     );
     let run = pull(&wrong_user, "", &[("SF_KEY_FILE", key.to_str().unwrap())]).fails_with(1);
-    assert!(
-        run.stderr().contains("user hasn't approved this consumer"),
-        "{}",
-        run.stderr()
-    );
-    assert!(
-        run.stderr().contains("pre-authorise the user"),
-        "{}",
-        run.stderr()
-    );
+    run.assert_stderr_has("user hasn't approved this consumer");
+    run.assert_stderr_has("pre-authorise the user");
 }
 
 #[test]
@@ -271,10 +257,7 @@ fn hostile_crm_strings_show_as_text_and_inject_nothing() {
         );
     }
     let check = main_text(&kb.html("crm-check.html"));
-    assert!(
-        check.contains("<script>alert('kbpub-xss')</script> Acme"),
-        "{check}"
-    );
+    assert_contains(&check, "<script>alert('kbpub-xss')</script> Acme");
     assert!(
         check.contains("{{ get_env(name=\"HOME\") }}"),
         "template syntax is text: {check}"
@@ -314,11 +297,7 @@ fn refused_credentials_and_invalid_records_fail_the_pull_naming_what_to_fix() {
     let wrong = "wrong-consumer-secret-7731";
     let run = pull(&kb, wrong, &[]).fails_with(1);
     assert!(run.stderr().contains("invalid_client"), "{}", run.stderr());
-    assert!(
-        run.stderr().contains("check the credential in `SF_SECRET`"),
-        "{}",
-        run.stderr()
-    );
+    run.assert_stderr_has("check the credential in `SF_SECRET`");
     assert!(!run.stdout().contains(wrong) && !run.stderr().contains(wrong));
     assert_eq!(
         std::fs::read(kb.path().join("data/crm.json")).unwrap(),
@@ -328,11 +307,7 @@ fn refused_credentials_and_invalid_records_fail_the_pull_naming_what_to_fix() {
     let run = kb
         .run_env(&["data", "pull"], &[("KBPUB_TRADING_GRID_TOKEN", TG_TOKEN)])
         .fails_with(1);
-    assert!(
-        run.stderr().contains("`SF_SECRET` is not set"),
-        "{}",
-        run.stderr()
-    );
+    run.assert_stderr_has("`SF_SECRET` is not set");
 
     control(
         &sim,

@@ -55,11 +55,7 @@ fn front_matter_type(path: &Path) -> Option<String> {
 fn the_scaffold_builds_and_checks_cleanly_right_away() {
     let tmp = tempfile::tempdir().unwrap();
     let run = init(tmp.path(), &["kb", "--title", "ACME \"EDI\" Operations"]).ok();
-    assert!(
-        run.stderr().contains("Created a knowledge base in kb"),
-        "{}",
-        run.stderr()
-    );
+    run.assert_stderr_has("Created a knowledge base in kb");
     let kb = tmp.path().join("kb");
     commit_as_writer(&kb);
 
@@ -111,15 +107,12 @@ fn the_scaffold_builds_and_checks_cleanly_right_away() {
     // The data sources were pulled, and the SOP shows their figures.
     assert!(kb.join("data/partners.json").is_file() && kb.join("data/metrics.json").is_file());
     let sop = std::fs::read_to_string(kb.join("output/sops/asn-856-rejections.html")).unwrap();
-    assert!(
-        sop.contains("<td><a href=\"../live/partners/acme-retail.html\">Acme Retail</a></td>"),
-        "{sop}"
+    assert_contains(
+        &sop,
+        "<td><a href=\"../live/partners/acme-retail.html\">Acme Retail</a></td>",
     );
     let home = std::fs::read_to_string(kb.join("output/index.html")).unwrap();
-    assert!(
-        home.contains("<title>ACME &quot;EDI&quot; Operations</title>"),
-        "{home}"
-    );
+    assert_contains(&home, "<title>ACME &quot;EDI&quot; Operations</title>");
     let gitignore = std::fs::read_to_string(kb.join(".gitignore")).unwrap();
     assert!(gitignore.contains("/output/") && gitignore.contains("/.kbpub-cache/"));
     assert!(
@@ -186,10 +179,8 @@ fn the_workflow_checks_pull_requests_and_publishes_merges_with_secrets_from_the_
         runs("check")
     );
     let publish_if = workflow["jobs"]["publish"]["if"].as_str().unwrap();
-    assert!(
-        publish_if.contains("push") && publish_if.contains("refs/heads/main"),
-        "{publish_if}"
-    );
+    assert_contains(publish_if, "push");
+    assert_contains(publish_if, "refs/heads/main");
     let publish_runs = runs("publish");
     let pull = publish_runs
         .iter()
@@ -279,11 +270,7 @@ fn init_never_overwrites() {
     let sop = kb.join("content/sops/asn-856-rejections.md");
     std::fs::write(&sop, "my own words").unwrap();
     let again = init(tmp.path(), &["kb"]).fails_with(1);
-    assert!(
-        again.stderr().contains("already holds a knowledge base"),
-        "{}",
-        again.stderr()
-    );
+    again.assert_stderr_has("already holds a knowledge base");
     assert_eq!(std::fs::read_to_string(&sop).unwrap(), "my own words");
 
     // A folder with files the scaffold would write: refused, and nothing is written.
@@ -305,18 +292,14 @@ fn init_never_overwrites() {
     std::fs::create_dir_all(&repo).unwrap();
     std::fs::write(repo.join(".gitignore"), "/node_modules\n/output/").unwrap();
     let run = init(&repo, &[]).ok();
-    assert!(
-        run.stderr().contains("added kbpub's lines to .gitignore"),
-        "{}",
-        run.stderr()
-    );
+    run.assert_stderr_has("added kbpub's lines to .gitignore");
     let gitignore = std::fs::read_to_string(repo.join(".gitignore")).unwrap();
     assert!(
         gitignore.starts_with("/node_modules\n/output/\n"),
         "{gitignore}"
     );
     assert_eq!(gitignore.matches("/output/").count(), 1, "{gitignore}");
-    assert!(gitignore.contains("/.kbpub-cache/"), "{gitignore}");
+    assert_contains(&gitignore, "/.kbpub-cache/");
     assert!(repo.join("kbpub.toml").is_file());
 }
 
@@ -379,7 +362,7 @@ fn scaffolded_clone(tmp: &Path, ci: &str, sim: &Sim) -> std::path::PathBuf {
         &format!("name = \"Ops Lead\"\nssh_keys = [\"{public}\"]\n"),
         1,
     );
-    assert!(people.contains(&public), "{people}");
+    assert_contains(&people, &public);
     std::fs::write(origin.join(".kb/people.toml"), people).unwrap();
     commit_as_writer(&origin);
     let approve = kbpub()
@@ -616,9 +599,9 @@ fn ci_gitlab_writes_a_gitlab_pipeline_whose_scripts_work_as_written() {
         home: &home,
     };
     let check = runner.run_job(&pipeline, "check");
-    assert!(
-        check.contains(&format!("kbpub {} is installed", env!("CARGO_PKG_VERSION"))),
-        "{check}"
+    assert_contains(
+        &check,
+        &format!("kbpub {} is installed", env!("CARGO_PKG_VERSION")),
     );
     runner.run_job(&pipeline, "publish");
     assert_sop_published(&sim);

@@ -40,10 +40,8 @@ fn an_obsolete_document_links_to_its_successor_is_marked_in_lists_and_search_and
 
     let old = kb.html("guides/old.html");
     let banner = text(&old, ".banner-obsolete");
-    assert!(
-        banner.contains("Obsolete") && banner.contains("Use Rotate AS2 certificates instead."),
-        "{banner}"
-    );
+    assert_contains(&banner, "Obsolete");
+    assert_contains(&banner, "Use Rotate AS2 certificates instead.");
     assert_eq!(attr(&old, ".banner-obsolete a", "href"), "new.html");
     assert!(
         text(&kb.html("guides/retired.html"), ".banner-obsolete").contains("kept for reference")
@@ -174,7 +172,7 @@ fn hidden_characters_show_as_the_same_markers_in_the_page_nav_search_and_feed() 
     assert_eq!(entry["t"], "Pay[U+202E]ment");
     assert_eq!(entry["h"][0][0], "Se[U+200B]tup");
     let feed = kb.read_output("feed.xml");
-    assert!(feed.contains("<title>Pay[U+202E]ment</title>"), "{feed}");
+    assert_contains(&feed, "<title>Pay[U+202E]ment</title>");
 }
 
 #[test]
@@ -204,10 +202,10 @@ fn a_folder_of_plain_markdown_is_documents_of_its_default_type() {
 
     kb.write("content/notes/loose.md", "# Loose\n");
     let stderr = kb.run(&["check"]).fails_with(1).stderr();
-    assert!(stderr.contains("content/notes/loose.md:1:1"), "{stderr}");
-    assert!(
-        stderr.contains("`default_type = \"sop\"` to `content/notes/_index.md`"),
-        "{stderr}"
+    assert_contains(&stderr, "content/notes/loose.md:1:1");
+    assert_contains(
+        &stderr,
+        "`default_type = \"sop\"` to `content/notes/_index.md`",
     );
 }
 
@@ -220,7 +218,7 @@ fn repo_url_adds_edit_links_to_written_pages_only() {
         select(&kb.html("faqs/x12-error-codes.html"), ".edit-link").is_empty(),
         "no repo_url, no link"
     );
-    let config = std::fs::read_to_string(kb.path().join("kbpub.toml")).unwrap();
+    let config = kb.read("kbpub.toml");
     kb.write(
         "kbpub.toml",
         &config.replacen(

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
+use common::assert_contains;
 use common::salesforce::rsa_key_pair;
 use kbpub::net::oauth::{ApiRequest, Grant, OAuth, OAuthConfig, OAuthError};
 use kbpub::net::retry::{Budget, RetryPolicy};
@@ -143,10 +144,7 @@ async fn refused_grants_say_what_to_do_and_never_show_the_secret() {
         matches!(&error, OAuthError::Refused { error, .. } if error == "invalid_client"),
         "{shown}"
     );
-    assert!(
-        shown.contains("check `consumer_key` and the secret"),
-        "{shown}"
-    );
+    assert_contains(&shown, "check `consumer_key` and the secret");
     assert!(!shown.contains(&secret), "{shown}");
     assert!(error.is_credentials());
 
@@ -158,11 +156,8 @@ async fn refused_grants_say_what_to_do_and_never_show_the_secret() {
     };
     let on_login = OAuth::with_env(&config, settings(), &|name| env.get(name).cloned()).unwrap();
     let shown = accounts(&on_login).await.unwrap_err().to_string();
-    assert!(
-        shown.contains("request not supported on this domain"),
-        "{shown}"
-    );
-    assert!(shown.contains("needs the org's My Domain"), "{shown}");
+    assert_contains(&shown, "request not supported on this domain");
+    assert_contains(&shown, "needs the org's My Domain");
 }
 
 #[test]
@@ -284,10 +279,7 @@ async fn client_credentials_at_a_fixed_base_are_cached_and_a_pat_needs_no_grant(
         OAuth::client_credentials(&token_url, &api, "kbpub-client", secret(wrong), settings())
             .unwrap();
     let shown = repositories(&refused).await.unwrap_err().to_string();
-    assert!(
-        shown.contains("client id or secret are not valid"),
-        "{shown}"
-    );
+    assert_contains(&shown, "client id or secret are not valid");
     assert!(!shown.contains(wrong), "{shown}");
 
     let pat = OAuth::token(&api, secret("amplience-pat"), settings()).unwrap();

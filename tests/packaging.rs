@@ -308,7 +308,7 @@ fn a_release_archive_installs_with_the_ci_install_script_after_its_checksum_is_v
     // Installed already (a cache hit): nothing is downloaded again.
     std::fs::remove_dir_all(&releases).unwrap();
     let (again, _) = installs(tmp.path(), &releases, &kbpub_home, &empty_bin);
-    assert!(again.contains("is installed"), "{again}");
+    assert_contains(&again, "is installed");
 
     // An archive that is not the one its checksum describes is never installed.
     copy_dir(&dist, &tagged);
@@ -350,7 +350,7 @@ fn without_a_release_binary_the_install_script_builds_the_pinned_version_with_ca
     let releases = tmp.path().join("no-releases");
     let kbpub_home = tmp.path().join("kbpub-home");
     let (_, log) = installs(tmp.path(), &releases, &kbpub_home, &bin);
-    assert!(log.contains("building it with cargo install"), "{log}");
+    assert_contains(&log, "building it with cargo install");
     assert_eq!(
         std::fs::read_to_string(tmp.path().join("cargo-args")).unwrap(),
         format!(

@@ -22,11 +22,10 @@ const PREFIX: &str = "partners/onboarding";
 /// simulator's hub by client credentials.
 fn kb_for(sim: &Sim) -> Kb {
     let kb = Kb::new();
-    let toml = std::fs::read_to_string(kb.path().join("kbpub.toml")).unwrap();
-    kb.write(
+    kb.append(
         "kbpub.toml",
         &format!(
-            "{toml}\n[amplience]\napi_url = \"{base}/amplience/v2/content\"\nauth_url = \"{base}/amplience/oauth/token\"\nhub = \"kb-hub\"\nrepository = \"kb-repo\"\nclient_id_env = \"KB_TEST_AMP_ID\"\nclient_secret_env = \"KB_TEST_AMP_SECRET\"\ndelivery_key_prefix = \"{PREFIX}\"\narticle_url = \"https://partners.test/{{delivery_key}}\"\npublish_timeout = 30\n[amplience.select]\ntypes = [\"sop\", \"notice\"]\n",
+            "[amplience]\napi_url = \"{base}/amplience/v2/content\"\nauth_url = \"{base}/amplience/oauth/token\"\nhub = \"kb-hub\"\nrepository = \"kb-repo\"\nclient_id_env = \"KB_TEST_AMP_ID\"\nclient_secret_env = \"KB_TEST_AMP_SECRET\"\ndelivery_key_prefix = \"{PREFIX}\"\narticle_url = \"https://partners.test/{{delivery_key}}\"\npublish_timeout = 30\n[amplience.select]\ntypes = [\"sop\", \"notice\"]\n",
             base = sim.base
         ),
     );
@@ -175,8 +174,7 @@ fn cms_edit(sim: &Sim, doc_id: &str, text: &str) {
 fn publishes_then_rerun_writes_nothing_then_updates_and_archives() {
     let sim = Sim::start();
     let kb = kb_for(&sim);
-    let (code, report) = publish(&kb, &[]);
-    assert_eq!(code, 0, "{report:#}");
+    let report = succeeded(publish(&kb, &[]));
     assert_done(&report, "create", &["alpha", "bravo", "charlie", "old"]);
     let alpha = item(&sim, "alpha");
     assert_eq!(alpha["publishingStatus"], "LATEST");
@@ -195,10 +193,7 @@ fn publishes_then_rerun_writes_nothing_then_updates_and_archives() {
             .starts_with("sha256:")
     );
     let text = alpha["body"]["body"].as_str().unwrap();
-    assert!(
-        text.contains("https://partners.test/partners/onboarding/bravo"),
-        "{text}"
-    );
+    assert_contains(text, "https://partners.test/partners/onboarding/bravo");
     let (status, content) = delivered(&sim, "charlie");
     assert_eq!(status, 200);
     assert_eq!(content["content"]["title"], "Charlie");
@@ -206,8 +201,7 @@ fn publishes_then_rerun_writes_nothing_then_updates_and_archives() {
     assert!(!everything.contains("Internal only") && !everything.contains("Not selected"));
     assert!(kb.path().join(".kb/receipts/amplience/alpha.json").exists());
 
-    let (code, report) = publish(&kb, &[]);
-    assert_eq!(code, 0, "{report:#}");
+    let report = succeeded(publish(&kb, &[]));
     assert_eq!(writes(&report), 0, "{report:#}");
     assert_eq!(report_page(&report, "alpha")["action"], "unchanged");
 
@@ -222,8 +216,7 @@ fn publishes_then_rerun_writes_nothing_then_updates_and_archives() {
         "Old.",
     );
     approve_all(&kb);
-    let (code, report) = publish(&kb, &[]);
-    assert_eq!(code, 0, "{report:#}");
+    let report = succeeded(publish(&kb, &[]));
     assert_eq!(report_page(&report, "bravo")["action"], "update");
     assert_eq!(report_page(&report, "old")["action"], "archive");
     assert_eq!(report_page(&report, "alpha")["action"], "unchanged");
@@ -264,8 +257,7 @@ fn an_item_a_cms_user_edited_is_drift_until_forced() {
     assert_eq!(report_page(&report, "alpha")["action"], "drifted");
     assert_eq!(item(&sim, "alpha")["body"]["body"], "A CMS user's words.");
 
-    let (code, report) = publish(&kb, &["--force"]);
-    assert_eq!(code, 0, "{report:#}");
+    let report = succeeded(publish(&kb, &["--force"]));
     assert_eq!(report_page(&report, "alpha")["outcome"], "done");
     let alpha = item(&sim, "alpha");
     assert!(alpha["body"]["body"].as_str().unwrap().contains("revised"));
@@ -283,8 +275,7 @@ fn writes_that_land_but_fail_leave_no_duplicate_item() {
             {"method": "POST", "path": "/publish", "status": 503, "commit": true, "times": 2},
         ]),
     );
-    let (code, report) = publish(&kb, &[]);
-    assert_eq!(code, 0, "{report:#}");
+    succeeded(publish(&kb, &[]));
     for id in ["alpha", "bravo", "charlie", "old"] {
         assert_eq!(item(&sim, id)["publishingStatus"], "LATEST", "{id}");
     }
@@ -294,8 +285,7 @@ fn writes_that_land_but_fail_leave_no_duplicate_item() {
         &sim,
         json!([{"method": "PATCH", "path": "content-items", "status": 500, "commit": true, "times": 1}]),
     );
-    let (code, report) = publish(&kb, &[]);
-    assert_eq!(code, 0, "{report:#}");
+    succeeded(publish(&kb, &[]));
     let bravo = item(&sim, "bravo");
     assert!(bravo["body"]["body"].as_str().unwrap().contains("revised"));
     assert_eq!(bravo["publishingStatus"], "LATEST");
@@ -321,8 +311,7 @@ fn rate_limits_expiring_tokens_and_invisible_new_items_are_waited_out() {
             {"method": "*", "path": "content-items", "status": 429, "times": 2},
         ]),
     );
-    let (code, report) = publish(&kb, &["--concurrency", "1"]);
-    assert_eq!(code, 0, "{report:#}");
+    succeeded(publish(&kb, &["--concurrency", "1"]));
     for id in ["alpha", "bravo", "charlie", "old"] {
         assert_eq!(item(&sim, id)["publishingStatus"], "LATEST", "{id}");
     }
@@ -334,12 +323,32 @@ fn rate_limits_expiring_tokens_and_invisible_new_items_are_waited_out() {
 fn dry_run_sends_no_write() {
     let sim = Sim::start();
     let kb = kb_for(&sim);
-    let (code, report) = publish(&kb, &["--dry-run"]);
-    assert_eq!(code, 0, "{report:#}");
+    let report = succeeded(publish(&kb, &["--dry-run"]));
     assert_eq!(report_page(&report, "alpha")["action"], "create");
     assert_eq!(sim_writes(&sim), 0);
     assert!(items(&sim).is_empty());
     assert!(!kb.path().join(".kb/receipts/amplience").exists());
+}
+
+#[test]
+fn a_value_that_cannot_work_stops_the_target_naming_its_place() {
+    let sim = Sim::start();
+    let kb = kb_for(&sim);
+    let toml = kb.replace("kbpub.toml", "publish_timeout = 30", "publish_timeout = 0");
+    let line = 1 + toml
+        .lines()
+        .position(|l| l == "publish_timeout = 0")
+        .unwrap();
+    let (code, report) = publish(&kb, &[]);
+    assert_eq!(code, 1, "{report:#}");
+    let error = report["targets"][0]["error"].as_str().unwrap();
+    assert!(
+        error.starts_with(&format!(
+            "kbpub.toml:{line}:19: `amplience.publish_timeout` must be at least 1"
+        )),
+        "{error}"
+    );
+    assert_eq!(sim_writes(&sim), 0);
 }
 
 #[test]
@@ -359,11 +368,10 @@ fn check_preflights_delivery_keys_and_body_size_offline() {
     let run = kb.run(&["check", "--format", "json"]);
     assert_ne!(run.code(), 0);
     let out = run.stdout();
-    assert!(
-        out.contains("amplience-delivery-key") && out.contains("partners/onboarding/alpha-"),
-        "{out}"
-    );
-    assert!(out.contains("too-large") && out.contains("200 KB"), "{out}");
+    assert_contains(&out, "amplience-delivery-key");
+    assert_contains(&out, "partners/onboarding/alpha-");
+    assert_contains(&out, "too-large");
+    assert_contains(&out, "200 KB");
     assert_eq!(
         sim_get(&sim, "/__sim/amplience/stats"),
         json!({}),
@@ -410,8 +418,7 @@ fn init_prints_the_content_type_schema_the_items_use() {
         .unwrap();
     assert_eq!(registered.status().as_u16(), 201);
     let kb = kb_for(&sim);
-    let (code, report) = publish(&kb, &[]);
-    assert_eq!(code, 0, "{report:#}");
+    succeeded(publish(&kb, &[]));
     for item in items(&sim) {
         let body = &item["body"];
         assert_eq!(body["_meta"]["schema"], schema["$id"]);
@@ -461,11 +468,10 @@ fn a_delivery_key_held_by_someone_elses_item_is_left_alone() {
 fn notify_hears_what_the_amplience_run_changed_with_the_items_urls() {
     let sim = Sim::start();
     let kb = kb_for(&sim);
-    let toml = std::fs::read_to_string(kb.path().join("kbpub.toml")).unwrap();
-    kb.write(
+    kb.append(
         "kbpub.toml",
         &format!(
-            "{toml}\n[[notify]]\nname = \"onboarding\"\nkind = \"webhook\"\nurl = \"{}/webhooks/onboarding\"\nsecret_env = \"KB_TEST_HOOK\"\ntargets = [\"amplience\"]\n",
+            "[[notify]]\nname = \"onboarding\"\nkind = \"webhook\"\nurl = \"{}/webhooks/onboarding\"\nsecret_env = \"KB_TEST_HOOK\"\ntargets = [\"amplience\"]\n",
             sim.base
         ),
     );

@@ -26,10 +26,9 @@ fn kb_for(sim: &Sim, instance: &str, extra: &str) -> Kb {
             sim.base
         ),
     };
-    let toml = std::fs::read_to_string(kb.path().join("kbpub.toml")).unwrap();
-    kb.write(
+    kb.append(
         "kbpub.toml",
-        &format!("{toml}\n[confluence]\n{config}default_space = \"OPS\"\npage_size = 3\n{extra}\n[confluence.sections]\nfaq = \"PARTNERS\"\n"),
+        &format!("[confluence]\n{config}default_space = \"OPS\"\npage_size = 3\n{extra}\n[confluence.sections]\nfaq = \"PARTNERS\"\n"),
     );
     kb.write(".kb/people.toml", PEOPLE);
     kb.write(".kb/policy.toml", POLICY);
@@ -39,12 +38,28 @@ fn kb_for(sim: &Sim, instance: &str, extra: &str) -> Kb {
     kb
 }
 
+/// A simulator and a knowledge base publishing to its `instance`.
+fn started(instance: &str) -> (Sim, Kb) {
+    let sim = Sim::start();
+    let kb = kb_for(&sim, instance, "");
+    (sim, kb)
+}
+
+/// `cloud` on the Cloud instance, `dc` on Data Center.
+fn on(instance: &str, cloud: &'static str, dc: &'static str) -> &'static str {
+    if instance == "cloud" { cloud } else { dc }
+}
+
+/// Publishing to `instance` again succeeds (`why` says what that shows).
+fn assert_republishes(kb: &Kb, instance: &str, why: &str) {
+    assert_eq!(json_publish(kb, instance, &[]).0, 0, "{why}");
+}
+
 /// Adds the simulator's Trading Grid API as the knowledge base's data source.
 fn add_trading_grid_source(kb: &Kb, sim: &Sim) {
-    let toml = std::fs::read_to_string(kb.path().join("kbpub.toml")).unwrap();
-    kb.write(
+    kb.append(
         "kbpub.toml",
-        &format!("{toml}\n[[data.sources]]\nname = \"trading-grid\"\nkind = \"trading-grid\"\nurl = \"{}\"\ntoken_env = \"KB_TEST_TG_TOKEN\"\n", sim.base),
+        &format!("[[data.sources]]\nname = \"trading-grid\"\nkind = \"trading-grid\"\nurl = \"{}\"\ntoken_env = \"KB_TEST_TG_TOKEN\"\n", sim.base),
     );
 }
 
@@ -164,8 +179,7 @@ fn edit_as_dana(sim: &Sim, page: &Value, body: &str) {
 
 #[test]
 fn first_publish_creates_the_tree_with_properties_labels_panel_and_attachments() {
-    let sim = Sim::start();
-    let kb = kb_for(&sim, "cloud", "");
+    let (sim, kb) = started("cloud");
     kb.write(
         "content/guides/epsilon.md",
         "+++\ntitle = \"Epsilon\"\ntype = \"sop\"\n[confluence]\nspace = \"EDIOPS\"\ntitle = \"SOP - Epsilon\"\n+++\nText.\n",
@@ -176,11 +190,7 @@ fn first_publish_creates_the_tree_with_properties_labels_panel_and_attachments()
     );
     approve_all(&kb);
     let run = publish(&kb, "cloud", &[]).ok();
-    assert!(
-        run.stdout().contains("created    OPS      Alpha guide"),
-        "{}",
-        run.stdout()
-    );
+    run.assert_stdout_has("created    OPS      Alpha guide");
     assert!(
         run.stderr().contains("created OPS/Alpha guide ("),
         "plain progress lines when not a terminal: {}",
@@ -253,11 +263,8 @@ fn first_publish_creates_the_tree_with_properties_labels_panel_and_attachments()
     );
     assert_eq!(property["receipt"]["doc_id"], "guide-alpha");
     assert_eq!(property["receipt"]["remote_id"], alpha["id"]);
-    let receipt: Value = serde_json::from_str(
-        &std::fs::read_to_string(kb.path().join(".kb/receipts/confluence/guide-alpha.json"))
-            .unwrap(),
-    )
-    .unwrap();
+    let receipt: Value =
+        serde_json::from_str(&kb.read(".kb/receipts/confluence/guide-alpha.json")).unwrap();
     assert_eq!(receipt, property["receipt"]);
     for key in [
         "version",
@@ -273,8 +280,7 @@ fn first_publish_creates_the_tree_with_properties_labels_panel_and_attachments()
 
 #[test]
 fn rerunning_without_change_writes_nothing_and_reads_one_scan() {
-    let sim = Sim::start();
-    let kb = kb_for(&sim, "cloud", "");
+    let (sim, kb) = started("cloud");
     publish(&kb, "cloud", &[]).ok();
     let (writes, reads) = (sim.writes("cloud"), sim.count("cloud", "GET"));
     let (code, report) = json_publish(&kb, "cloud", &[]);
@@ -296,17 +302,15 @@ fn rerunning_without_change_writes_nothing_and_reads_one_scan() {
 
 #[test]
 fn an_edit_updates_only_that_page_and_attachments_upload_only_when_changed() {
-    let sim = Sim::start();
-    let kb = kb_for(&sim, "cloud", "");
+    let (sim, kb) = started("cloud");
     publish(&kb, "cloud", &[]).ok();
-    let text = std::fs::read_to_string(kb.path().join("content/guides/alpha.md")).unwrap();
-    kb.write(
+    kb.replace(
         "content/guides/alpha.md",
-        &text.replace("Intro paragraph.", "Intro paragraph, revised."),
+        "Intro paragraph.",
+        "Intro paragraph, revised.",
     );
     approve_all(&kb);
-    let (code, report) = json_publish(&kb, "cloud", &[]);
-    assert_eq!(code, 0, "{report:#}");
+    let report = succeeded(json_publish(&kb, "cloud", &[]));
     let changed: Vec<_> = actions(&report)
         .into_iter()
         .filter(|(_, a)| a != "unchanged")
@@ -321,8 +325,7 @@ fn an_edit_updates_only_that_page_and_attachments_upload_only_when_changed() {
     // New bytes for the image: beta is updated and its attachment gets a new version, once.
     kb.write("content/guides/img/diagram.png", "new png bytes");
     approve_all(&kb);
-    let (code, report) = json_publish(&kb, "cloud", &[]);
-    assert_eq!(code, 0, "{report:#}");
+    let report = succeeded(json_publish(&kb, "cloud", &[]));
     assert_eq!(action_of(&report, "guides-beta")["action"], "update");
     let pages = managed(&sim, "cloud");
     let attachment = &page_of(&pages, "guides-beta")["attachments"][0];
@@ -332,8 +335,7 @@ fn an_edit_updates_only_that_page_and_attachments_upload_only_when_changed() {
 
 #[test]
 fn the_test_server_keeps_the_comment_of_each_attachment_upload() {
-    let sim = Sim::start();
-    let kb = kb_for(&sim, "cloud", "");
+    let (sim, kb) = started("cloud");
     publish(&kb, "cloud", &[]).ok();
     let beta = page_of(&managed(&sim, "cloud"), "guides-beta").clone();
     let id = beta["id"].as_str().unwrap();
@@ -378,8 +380,7 @@ fn the_test_server_keeps_the_comment_of_each_attachment_upload() {
 
 #[test]
 fn a_failed_upload_counts_as_done_only_when_the_attachment_holds_the_bytes_sent() {
-    let sim = Sim::start();
-    let kb = kb_for(&sim, "cloud", "");
+    let (sim, kb) = started("cloud");
     publish(&kb, "cloud", &[]).ok();
     let before = page_of(&managed(&sim, "cloud"), "guides-beta")["attachments"][0].clone();
     assert!(
@@ -401,8 +402,7 @@ fn a_failed_upload_counts_as_done_only_when_the_attachment_holds_the_bytes_sent(
         "faults",
         json!([{"method": "POST", "path": "/data", "status": 500}]),
     );
-    let (code, report) = json_publish(&kb, "cloud", &[]);
-    assert_eq!(code, 0, "{report:#}");
+    succeeded(json_publish(&kb, "cloud", &[]));
     let after = page_of(&managed(&sim, "cloud"), "guides-beta")["attachments"][0].clone();
     assert_eq!(after["bytes"], before["bytes"], "same size");
     assert_eq!(
@@ -415,24 +415,22 @@ fn a_failed_upload_counts_as_done_only_when_the_attachment_holds_the_bytes_sent(
 
 #[test]
 fn a_renamed_and_moved_document_updates_its_page_never_duplicates_it() {
-    let sim = Sim::start();
-    let kb = kb_for(&sim, "cloud", "");
+    let (sim, kb) = started("cloud");
     publish(&kb, "cloud", &[]).ok();
     let before = page_of(&managed(&sim, "cloud"), "guide-alpha")["id"].clone();
-    let text = std::fs::read_to_string(kb.path().join("content/guides/alpha.md")).unwrap();
+    let text = kb.read("content/guides/alpha.md");
     kb.remove("content/guides/alpha.md");
     kb.write(
         "content/guides/deep/alpha-moved.md",
         &text.replace("title: Alpha guide", "title: Alpha guide, renamed"),
     );
-    let text = std::fs::read_to_string(kb.path().join("content/guides/beta.md")).unwrap();
-    kb.write(
+    kb.replace(
         "content/guides/beta.md",
-        &text.replace("(alpha.md#setup)", "(deep/alpha-moved.md#setup)"),
+        "(alpha.md#setup)",
+        "(deep/alpha-moved.md#setup)",
     );
     approve_all(&kb);
-    let (code, report) = json_publish(&kb, "cloud", &[]);
-    assert_eq!(code, 0, "{report:#}");
+    let report = succeeded(json_publish(&kb, "cloud", &[]));
     assert_eq!(action_of(&report, "guide-alpha")["action"], "move");
     let pages = managed(&sim, "cloud");
     let alpha: Vec<&Value> = pages
@@ -452,31 +450,26 @@ fn a_renamed_and_moved_document_updates_its_page_never_duplicates_it() {
 
 #[test]
 fn a_page_edited_in_confluence_is_reported_as_drifted_and_kept_until_forced() {
-    let sim = Sim::start();
-    let kb = kb_for(&sim, "cloud", "");
+    let (sim, kb) = started("cloud");
     publish(&kb, "cloud", &[]).ok();
     let alpha = page_of(&managed(&sim, "cloud"), "guide-alpha").clone();
     edit_as_dana(&sim, &alpha, "<p>Dana's fix</p>");
-    let text = std::fs::read_to_string(kb.path().join("content/guides/alpha.md")).unwrap();
-    kb.write(
+    kb.replace(
         "content/guides/alpha.md",
-        &text.replace("Intro paragraph.", "Intro, from git."),
+        "Intro paragraph.",
+        "Intro, from git.",
     );
     let writes = sim.writes("cloud");
     approve_all(&kb);
     let run = publish(&kb, "cloud", &[]).fails_with(1);
-    assert!(
-        run.stdout().contains("drifted") && run.stdout().contains("Dana Editor"),
-        "{}",
-        run.stdout()
-    );
+    run.assert_stdout_has("drifted");
+    run.assert_stdout_has("Dana Editor");
     assert_eq!(sim.writes("cloud"), writes);
     assert_eq!(
         page_of(&managed(&sim, "cloud"), "guide-alpha")["body"],
         "<p>Dana's fix</p>"
     );
-    let (code, report) = json_publish(&kb, "cloud", &["--force"]);
-    assert_eq!(code, 0, "{report:#}");
+    let report = succeeded(json_publish(&kb, "cloud", &["--force"]));
     assert!(
         action_of(&report, "guide-alpha")["note"]
             .as_str()
@@ -486,17 +479,12 @@ fn a_page_edited_in_confluence_is_reported_as_drifted_and_kept_until_forced() {
     let alpha = page_of(&managed(&sim, "cloud"), "guide-alpha").clone();
     assert!(alpha["body"].as_str().unwrap().contains("Intro, from git."));
     assert_eq!(alpha["version"], 3);
-    assert_eq!(
-        json_publish(&kb, "cloud", &[]).0,
-        0,
-        "after --force the page is in sync"
-    );
+    assert_republishes(&kb, "cloud", "after --force the page is in sync");
 }
 
 #[test]
 fn a_version_conflict_rereads_and_retries_once_then_reports() {
-    let sim = Sim::start();
-    let kb = kb_for(&sim, "cloud", "");
+    let (sim, kb) = started("cloud");
     publish(&kb, "cloud", &[]).ok();
     for doc in ["guides/alpha.md", "faq/gamma.md"] {
         let text = std::fs::read_to_string(kb.path().join("content").join(doc)).unwrap();
@@ -535,17 +523,12 @@ fn a_version_conflict_rereads_and_retries_once_then_reports() {
         alpha["reason"]["help"].as_str().unwrap().contains("re-run"),
         "{alpha}"
     );
-    assert_eq!(
-        json_publish(&kb, "cloud", &[]).0,
-        0,
-        "re-running finishes the job"
-    );
+    assert_republishes(&kb, "cloud", "re-running finishes the job");
 }
 
 #[test]
 fn rate_limits_and_server_errors_are_retried() {
-    let sim = Sim::start();
-    let kb = kb_for(&sim, "cloud", "");
+    let (sim, kb) = started("cloud");
     sim.set(
         "cloud",
         "faults",
@@ -557,8 +540,7 @@ fn rate_limits_and_server_errors_are_retried() {
             {"method": "POST", "path": "/properties", "status": 502},
         ]),
     );
-    let (code, report) = json_publish(&kb, "cloud", &[]);
-    assert_eq!(code, 0, "{report:#}");
+    succeeded(json_publish(&kb, "cloud", &[]));
     assert_eq!(managed(&sim, "cloud").len(), 7);
     assert!(
         sim.count("cloud", "GET") >= 4,
@@ -569,13 +551,8 @@ fn rate_limits_and_server_errors_are_retried() {
 #[test]
 fn a_create_that_commits_then_fails_is_found_not_duplicated() {
     for instance in ["cloud", "dc"] {
-        let sim = Sim::start();
-        let kb = kb_for(&sim, instance, "");
-        let create_path = if instance == "cloud" {
-            "/api/v2/pages"
-        } else {
-            "/rest/api/content"
-        };
+        let (sim, kb) = started(instance);
+        let create_path = on(instance, "/api/v2/pages", "/rest/api/content");
         sim.set(instance, "faults", json!([{"method": "POST", "path": create_path, "status": 500, "commit": true, "times": 3}]));
         let (code, report) = json_publish(&kb, instance, &[]);
         assert_eq!(code, 0, "{instance}: {report:#}");
@@ -597,10 +574,9 @@ fn a_create_that_commits_then_fails_is_found_not_duplicated() {
 
 #[test]
 fn an_update_that_commits_then_fails_is_recognised_as_ours() {
-    let sim = Sim::start();
-    let kb = kb_for(&sim, "cloud", "");
+    let (sim, kb) = started("cloud");
     publish(&kb, "cloud", &[]).ok();
-    let text = std::fs::read_to_string(kb.path().join("content/guides/alpha.md")).unwrap();
+    let text = kb.read("content/guides/alpha.md");
     kb.write("content/guides/alpha.md", &format!("{text}\nAmended.\n"));
     sim.set(
         "cloud",
@@ -608,8 +584,7 @@ fn an_update_that_commits_then_fails_is_recognised_as_ours() {
         json!([{"method": "PUT", "path": "/api/v2/pages/", "status": 500, "commit": true}]),
     );
     approve_all(&kb);
-    let (code, report) = json_publish(&kb, "cloud", &[]);
-    assert_eq!(code, 0, "{report:#}");
+    succeeded(json_publish(&kb, "cloud", &[]));
     let alpha = page_of(&managed(&sim, "cloud"), "guide-alpha").clone();
     assert_eq!(alpha["version"], 2, "written once, not twice");
     assert_eq!(alpha["properties"]["kbpub"]["version"], 2);
@@ -659,8 +634,7 @@ fn the_test_server_can_commit_a_write_and_hold_its_answer_past_the_clients_timeo
 
 #[test]
 fn a_create_that_commits_and_then_goes_unanswered_is_read_back_not_duplicated() {
-    let sim = Sim::start();
-    let kb = kb_for(&sim, "cloud", "");
+    let (sim, kb) = started("cloud");
     sim.set(
         "cloud",
         "faults",
@@ -688,8 +662,7 @@ fn a_create_that_commits_and_then_goes_unanswered_is_read_back_not_duplicated() 
 
 #[test]
 fn a_failed_page_does_not_stop_the_others_and_rerunning_finishes() {
-    let sim = Sim::start();
-    let kb = kb_for(&sim, "cloud", "");
+    let (sim, kb) = started("cloud");
     // The first create fails without committing on each of its three attempts (each looked up
     // before the next); its children are skipped, the rest go through.
     sim.set(
@@ -709,15 +682,13 @@ fn a_failed_page_does_not_stop_the_others_and_rerunning_finishes() {
         failed >= 1 && managed(&sim, "cloud").len() >= 4,
         "{report:#}"
     );
-    let (code, report) = json_publish(&kb, "cloud", &[]);
-    assert_eq!(code, 0, "{report:#}");
+    succeeded(json_publish(&kb, "cloud", &[]));
     assert_eq!(managed(&sim, "cloud").len(), 7);
 }
 
 #[test]
 fn a_spent_retry_budget_fails_the_page_with_a_typed_reason_and_what_to_do() {
-    let sim = Sim::start();
-    let kb = kb_for(&sim, "cloud", "");
+    let (sim, kb) = started("cloud");
     // Every create is refused with 429 (and no wait) until the request's attempts are spent.
     sim.set(
         "cloud",
@@ -725,11 +696,8 @@ fn a_spent_retry_budget_fails_the_page_with_a_typed_reason_and_what_to_do() {
         json!([{"method": "POST", "path": "/api/v2/pages", "status": 429, "retry_after": "0", "times": 100}]),
     );
     let run = publish(&kb, "cloud", &["--concurrency", "1"]).fails_with(1);
-    assert!(
-        run.stdout().contains("FAILED") && run.stdout().contains("retry budget was spent"),
-        "{}",
-        run.stdout()
-    );
+    run.assert_stdout_has("FAILED");
+    run.assert_stdout_has("retry budget was spent");
     let (code, report) = json_publish(&kb, "cloud", &["--concurrency", "1"]);
     assert_eq!(code, 1);
     let failed: Vec<&Value> = report["targets"][0]["pages"]
@@ -754,28 +722,22 @@ fn a_spent_retry_budget_fails_the_page_with_a_typed_reason_and_what_to_do() {
         );
     }
     sim.set("cloud", "faults", json!([]));
-    assert_eq!(json_publish(&kb, "cloud", &[]).0, 0, "re-running finishes");
+    assert_republishes(&kb, "cloud", "re-running finishes");
     assert_eq!(managed(&sim, "cloud").len(), 7);
 }
 
 #[test]
 fn prune_archives_on_cloud_and_trashes_on_data_center_never_after_a_failure() {
     for (instance, status) in [("cloud", "archived"), ("dc", "trashed")] {
-        let sim = Sim::start();
-        let kb = kb_for(&sim, instance, "");
+        let (sim, kb) = started(instance);
         publish(&kb, instance, &[]).ok();
         remove_delta(&kb);
-        let (code, report) = json_publish(&kb, instance, &[]);
-        assert_eq!(code, 0, "{report:#}");
+        let report = succeeded(json_publish(&kb, instance, &[]));
         assert_eq!(action_of(&report, "guides-deep-delta")["action"], "orphan");
         // With a failure in the same run, nothing is pruned.
-        let text = std::fs::read_to_string(kb.path().join("content/guides/alpha.md")).unwrap();
+        let text = kb.read("content/guides/alpha.md");
         kb.write("content/guides/alpha.md", &format!("{text}\nChanged.\n"));
-        let update = if instance == "cloud" {
-            "/api/v2/pages/"
-        } else {
-            "/rest/api/content/"
-        };
+        let update = on(instance, "/api/v2/pages/", "/rest/api/content/");
         sim.set(
             instance,
             "faults",
@@ -794,8 +756,7 @@ fn prune_archives_on_cloud_and_trashes_on_data_center_never_after_a_failure() {
             .find(|p| p["title"] == "Delta")
             .unwrap();
         assert_eq!(delta["status"], "current");
-        let (code, report) = json_publish(&kb, instance, &["--prune"]);
-        assert_eq!(code, 0, "{report:#}");
+        succeeded(json_publish(&kb, instance, &["--prune"]));
         let delta = sim
             .pages(instance)
             .into_iter()
@@ -807,8 +768,7 @@ fn prune_archives_on_cloud_and_trashes_on_data_center_never_after_a_failure() {
 
 #[test]
 fn colliding_titles_are_reported_before_anything_is_written() {
-    let sim = Sim::start();
-    let kb = kb_for(&sim, "cloud", "");
+    let (sim, kb) = started("cloud");
     kb.write(
         "content/guides/other.md",
         "+++\ntitle = \"ALPHA GUIDE\"\ntype = \"faq\"\n+++\nx\n",
@@ -826,27 +786,17 @@ fn colliding_titles_are_reported_before_anything_is_written() {
 
 #[test]
 fn dry_run_prints_the_plan_and_writes_nothing() {
-    let sim = Sim::start();
-    let kb = kb_for(&sim, "cloud", "");
+    let (sim, kb) = started("cloud");
     let run = publish(&kb, "cloud", &["--dry-run"]).ok();
-    assert!(
-        run.stdout().contains("dry run, nothing written"),
-        "{}",
-        run.stdout()
-    );
-    assert!(
-        run.stdout().contains("create     OPS      Alpha guide"),
-        "{}",
-        run.stdout()
-    );
+    run.assert_stdout_has("dry run, nothing written");
+    run.assert_stdout_has("create     OPS      Alpha guide");
     assert_eq!(sim.writes("cloud"), 0);
     assert!(!kb.path().join(".kb/receipts").exists());
 }
 
 #[test]
 fn the_json_report_has_a_stable_shape() {
-    let sim = Sim::start();
-    let kb = kb_for(&sim, "cloud", "");
+    let (_sim, kb) = started("cloud");
     let (code, report) = json_publish(&kb, "cloud", &[]);
     assert_eq!(code, 0);
     assert_eq!(report["ok"], true);
@@ -889,10 +839,8 @@ fn the_json_report_has_a_stable_shape() {
 
 #[test]
 fn data_center_publishes_with_a_bearer_token_under_the_context_path() {
-    let sim = Sim::start();
-    let kb = kb_for(&sim, "dc", "");
-    let (code, report) = json_publish(&kb, "dc", &[]);
-    assert_eq!(code, 0, "{report:#}");
+    let (sim, kb) = started("dc");
+    let report = succeeded(json_publish(&kb, "dc", &[]));
     assert_eq!(report["targets"][0]["api"], "v1 (Data Center)");
     assert_eq!(managed(&sim, "dc").len(), 7);
     assert!(
@@ -907,8 +855,7 @@ fn data_center_publishes_with_a_bearer_token_under_the_context_path() {
 
 #[test]
 fn credentials_come_from_env_and_never_show() {
-    let sim = Sim::start();
-    let kb = kb_for(&sim, "cloud", "");
+    let (sim, kb) = started("cloud");
     let mut command = kbpub();
     command
         .args(["publish"])
@@ -919,11 +866,7 @@ fn credentials_come_from_env_and_never_show() {
         output: command.output().unwrap(),
     }
     .fails_with(1);
-    assert!(
-        run.stdout().contains("export KB_TEST_TOKEN"),
-        "{}",
-        run.stdout()
-    );
+    run.assert_stdout_has("export KB_TEST_TOKEN");
     let mut command = kbpub();
     command
         .args(["publish", "--format", "json"])
@@ -938,20 +881,15 @@ fn credentials_come_from_env_and_never_show() {
         .as_str()
         .unwrap()
         .to_string();
-    assert!(error.contains("401"), "{error}");
+    assert_contains(&error, "401");
     assert!(
         !run.stdout().contains("wrong-secret-value")
             && !run.stderr().contains("wrong-secret-value")
     );
     let url_secret = kb_for(&sim, "cloud", "");
-    let toml = std::fs::read_to_string(url_secret.path().join("kbpub.toml")).unwrap();
-    url_secret.write("kbpub.toml", &toml.replace("http://", "http://user:pass@"));
+    url_secret.replace("kbpub.toml", "http://", "http://user:pass@");
     let run = publish(&url_secret, "cloud", &[]).fails_with(1);
-    assert!(
-        run.stdout().contains("must not hold credentials"),
-        "{}",
-        run.stdout()
-    );
+    run.assert_stdout_has("must not hold credentials");
 }
 
 #[test]
@@ -1066,19 +1004,16 @@ fn the_test_server_enforces_confluences_rules() {
 
 #[test]
 fn an_obsolete_document_is_treated_like_a_removed_one() {
-    let sim = Sim::start();
-    let kb = kb_for(&sim, "cloud", "");
+    let (sim, kb) = started("cloud");
     publish(&kb, "cloud", &[]).ok();
     kb.write(
         "content/guides/deep/delta.md",
         "+++\ntitle = \"Delta\"\ntype = \"notice\"\nstatus = \"obsolete\"\nsuperseded_by = \"guide-alpha\"\n+++\nGone.\n",
     );
     approve_all(&kb);
-    let (code, report) = json_publish(&kb, "cloud", &["--dry-run"]);
-    assert_eq!(code, 0, "{report:#}");
+    let report = succeeded(json_publish(&kb, "cloud", &["--dry-run"]));
     assert_eq!(action_of(&report, "guides-deep-delta")["action"], "orphan");
-    let (code, report) = json_publish(&kb, "cloud", &["--prune"]);
-    assert_eq!(code, 0, "{report:#}");
+    let report = succeeded(json_publish(&kb, "cloud", &["--prune"]));
     assert_eq!(action_of(&report, "guides-deep-delta")["outcome"], "done");
     let delta = sim
         .pages("cloud")
@@ -1090,21 +1025,20 @@ fn an_obsolete_document_is_treated_like_a_removed_one() {
 
 #[test]
 fn only_approved_pages_are_published_and_the_rest_are_listed_as_gated_with_the_reason() {
-    let sim = Sim::start();
-    let kb = kb_for(&sim, "cloud", "");
+    let (sim, kb) = started("cloud");
     kb.write(
         "content/guides/draft.md",
         "+++\ntitle = \"Draft\"\ntype = \"sop\"\n+++\nNot yet.\n",
     );
-    let alpha = std::fs::read_to_string(kb.path().join("content/guides/alpha.md")).unwrap();
+    let alpha = kb.read("content/guides/alpha.md");
     kb.write(
         "content/guides/alpha.md",
         &format!("{alpha}\nUnreviewed change.\n"),
     );
-    let guides = std::fs::read_to_string(kb.path().join("content/guides/_index.md")).unwrap();
-    kb.write(
+    kb.replace(
         "content/guides/_index.md",
-        &guides.replace("All guides.", "All guides, unreviewed."),
+        "All guides.",
+        "All guides, unreviewed.",
     );
     git(kb.path(), "wes@example.com", &["add", "-A"]);
     git(
@@ -1113,11 +1047,7 @@ fn only_approved_pages_are_published_and_the_rest_are_listed_as_gated_with_the_r
         &["commit", "-q", "-m", "unreviewed edits"],
     );
     let run = publish(&kb, "cloud", &[]).ok();
-    assert!(
-        run.stdout().contains("gated      OPS      Draft"),
-        "{}",
-        run.stdout()
-    );
+    run.assert_stdout_has("gated      OPS      Draft");
     let (code, report) = json_publish(&kb, "cloud", &[]);
     assert_eq!(code, 0, "gated pages are not failures: {report:#}");
     let draft = action_of(&report, "guides-draft");
@@ -1161,8 +1091,7 @@ fn only_approved_pages_are_published_and_the_rest_are_listed_as_gated_with_the_r
         (&json!("gated"), &json!("stale"))
     );
     approve_all(&kb);
-    let (code, report) = json_publish(&kb, "cloud", &[]);
-    assert_eq!(code, 0, "{report:#}");
+    let report = succeeded(json_publish(&kb, "cloud", &[]));
     assert_eq!(action_of(&report, "guide-alpha")["action"], "create");
     let receipt =
         page_of(&managed(&sim, "cloud"), "guide-alpha")["properties"]["kbpub"]["receipt"].clone();
@@ -1178,18 +1107,14 @@ fn only_approved_pages_are_published_and_the_rest_are_listed_as_gated_with_the_r
 
 #[test]
 fn a_broken_policy_publishes_nothing() {
-    let sim = Sim::start();
-    let kb = kb_for(&sim, "cloud", "");
+    let (sim, kb) = started("cloud");
     kb.write(
         ".kb/policy.toml",
         "[[rule]]\nname = \"everything\"\napprovals = 1\ngroups = [\"nobody\"]\n",
     );
     let run = publish(&kb, "cloud", &[]).fails_with(1);
-    assert!(
-        run.stderr().contains("policy") && run.stderr().contains("nothing was published"),
-        "{}",
-        run.stderr()
-    );
+    run.assert_stderr_has("policy");
+    run.assert_stderr_has("nothing was published");
     assert_eq!(
         sim.count("cloud", "GET") + sim.writes("cloud"),
         0,
@@ -1199,8 +1124,7 @@ fn a_broken_policy_publishes_nothing() {
 
 #[test]
 fn live_data_reaches_confluence_with_its_chart_as_png_and_its_as_of_in_receipts() {
-    let sim = Sim::start();
-    let kb = kb_for(&sim, "cloud", "");
+    let (sim, kb) = started("cloud");
     let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let snapshot = std::fs::read_to_string(repo.join("data/trading-grid.json")).unwrap();
     let as_of = serde_json::from_str::<Value>(&snapshot).unwrap()["as_of"]
@@ -1214,8 +1138,7 @@ fn live_data_reaches_confluence_with_its_chart_as_png_and_its_as_of_in_receipts(
         "+++\ntitle = \"ACME trend\"\ntype = \"sop\"\n+++\n\n{{ trend_chart(partner=\"ACME-RETAIL\", doc_type=\"856\", direction=\"outbound\", days=30) }}\n",
     );
     approve_all(&kb);
-    let (code, report) = json_publish(&kb, "cloud", &[]);
-    assert_eq!(code, 0, "{report:#}");
+    let report = succeeded(json_publish(&kb, "cloud", &[]));
     assert_eq!(report["targets"][0]["data_as_of"], as_of.as_str());
     let pages = managed(&sim, "cloud");
     let acme = page_of(&pages, "guides-acme");
@@ -1263,8 +1186,7 @@ fn hostile_data_strings_reach_confluence_as_text_in_well_formed_storage() {
     );
     approve_all(&kb);
     // The test server answers 400 "Error parsing xhtml" to a body that is not well-formed XML.
-    let (code, report) = json_publish(&kb, "cloud", &[]);
-    assert_eq!(code, 0, "{report:#}");
+    succeeded(json_publish(&kb, "cloud", &[]));
     let body = body_of(&managed(&sim, "cloud"), "guides-incidents").to_string();
     assert!(!body.contains("<script"), "{body}");
     assert!(
@@ -1289,11 +1211,7 @@ fn append(kb: &Kb, doc: &str, line: &str) {
 /// Removes the `guides-deep-delta` document (and beta's link to it), approved.
 fn remove_delta(kb: &Kb) {
     kb.remove("content/guides/deep/delta.md");
-    let beta = std::fs::read_to_string(kb.path().join("content/guides/beta.md")).unwrap();
-    kb.write(
-        "content/guides/beta.md",
-        &beta.replace(" and [deep](deep/delta.md)", ""),
-    );
+    kb.replace("content/guides/beta.md", " and [deep](deep/delta.md)", "");
     approve_all(kb);
 }
 
@@ -1328,8 +1246,7 @@ fn page_by_id(sim: &Sim, instance: &str, id: &Value) -> Value {
 
 #[test]
 fn a_page_a_person_created_with_a_wanted_title_is_left_alone_and_fails_the_run_until_adopted() {
-    let sim = Sim::start();
-    let kb = kb_for(&sim, "cloud", "");
+    let (sim, kb) = started("cloud");
     // Dana made "guides" (any case) and "Alpha guide" herself, in the place kbpub would use.
     let guides = create_as_dana(&sim, "OPS", "GUIDES", "<p>Dana's own guides page</p>");
     let alpha = create_as_dana(&sim, "OPS", "Alpha guide", "<p>Dana's alpha</p>");
@@ -1398,8 +1315,7 @@ fn a_page_a_person_created_with_a_wanted_title_is_left_alone_and_fails_the_run_u
 #[test]
 fn an_interrupted_create_is_proven_by_the_journal_or_by_kbpubs_account_and_body() {
     for proof in ["journal", "account and body"] {
-        let sim = Sim::start();
-        let kb = kb_for(&sim, "cloud", "");
+        let (sim, kb) = started("cloud");
         // Every create lands and answers 500, and the look-up after it fails too: the run
         // ends with unrecorded pages of its own.
         sim.set(
@@ -1515,13 +1431,8 @@ fn v2_lists_are_followed_by_their_link_header_when_the_body_names_no_next_page()
 #[test]
 fn writes_that_commit_then_fail_are_read_back_and_count_as_done_with_their_receipt() {
     for instance in ["cloud", "dc"] {
-        let sim = Sim::start();
-        let kb = kb_for(&sim, instance, "");
-        let property = if instance == "cloud" {
-            "/properties"
-        } else {
-            "/property"
-        };
+        let (sim, kb) = started(instance);
+        let property = on(instance, "/properties", "/property");
         sim.set(
             instance,
             "faults",
@@ -1551,8 +1462,7 @@ fn writes_that_commit_then_fail_are_read_back_and_count_as_done_with_their_recei
 
 #[test]
 fn transient_conflicts_on_create_labels_and_attachments_are_reread_and_retried_once() {
-    let sim = Sim::start();
-    let kb = kb_for(&sim, "cloud", "");
+    let (sim, kb) = started("cloud");
     sim.set(
         "cloud",
         "faults",

@@ -17,11 +17,10 @@ const TOKEN: &str = "cloud-token";
 /// The fixture site in a git repository, every document approved, publishing to Cloud.
 fn cloud_kb(sim: &Sim) -> Kb {
     let kb = Kb::fixture("valid");
-    let toml = std::fs::read_to_string(kb.path().join("kbpub.toml")).unwrap();
-    kb.write(
+    kb.append(
         "kbpub.toml",
         &format!(
-            "{toml}\n[confluence]\nbase_url = \"{}/wiki\"\nemail_env = \"KB_TEST_EMAIL\"\ntoken_env = \"KB_TEST_TOKEN\"\ndefault_space = \"OPS\"\npage_size = 2\n",
+            "[confluence]\nbase_url = \"{}/wiki\"\nemail_env = \"KB_TEST_EMAIL\"\ntoken_env = \"KB_TEST_TOKEN\"\ndefault_space = \"OPS\"\npage_size = 2\n",
             sim.base
         ),
     );
@@ -288,7 +287,7 @@ fn a_fault_soak_converges_every_run_without_duplicates_or_early_requests() {
     ];
     for (run, edit) in edits.into_iter().enumerate() {
         if let Some((file, more)) = edit {
-            let text = std::fs::read_to_string(kb.path().join(file)).unwrap();
+            let text = kb.read(file);
             kb.write(file, &format!("{text}{more}"));
             approve_all(&kb);
         }
@@ -330,11 +329,10 @@ fn a_fault_soak_converges_every_run_without_duplicates_or_early_requests() {
 /// Three partner documents published to the simulator's community.
 fn community_kb(sim: &Sim) -> Kb {
     let kb = Kb::new();
-    let toml = std::fs::read_to_string(kb.path().join("kbpub.toml")).unwrap();
-    kb.write(
+    kb.append(
         "kbpub.toml",
         &format!(
-            "{toml}\n[community]\nbase_url = \"{}/community\"\ntoken_env = \"KB_TEST_COMMUNITY\"\narticle_url = \"https://community.test/kb/{{external_id}}\"\ndefault_category = \"guides\"\n",
+            "[community]\nbase_url = \"{}/community\"\ntoken_env = \"KB_TEST_COMMUNITY\"\narticle_url = \"https://community.test/kb/{{external_id}}\"\ndefault_category = \"guides\"\n",
             sim.base
         ),
     );
@@ -395,7 +393,7 @@ fn a_community_fault_soak_converges_without_duplicates_or_early_requests() {
     for run in 1..=3 {
         if run > 1 {
             let file = format!("content/guides/g{run}.md");
-            let text = std::fs::read_to_string(kb.path().join(&file)).unwrap();
+            let text = kb.read(&file);
             kb.write(&file, &format!("{text}\nAmended in run {run}.\n"));
             approve_all(&kb);
         }
@@ -450,7 +448,7 @@ fn quiet_publish_prints_only_errors() {
     let run = publish(&kb, &["--quiet"]).ok();
     assert_eq!((run.stdout(), run.stderr()), (String::new(), String::new()));
 
-    let text = std::fs::read_to_string(kb.path().join("content/guides/alpha.md")).unwrap();
+    let text = kb.read("content/guides/alpha.md");
     kb.write("content/guides/alpha.md", &format!("{text}\nChanged.\n"));
     approve_all(&kb);
     sim.set(
@@ -465,20 +463,18 @@ fn quiet_publish_prints_only_errors() {
         stderr.lines().all(|l| l.starts_with("error: ")) && stderr.contains("Alpha guide"),
         "{stderr}"
     );
-    assert!(stderr.contains("HTTP 400"), "{stderr}");
+    assert_contains(&stderr, "HTTP 400");
 }
 
 #[test]
 fn the_confluence_url_and_settings_can_come_from_the_environment() {
     let sim = Sim::start();
     let kb = cloud_kb(&sim);
-    let config = std::fs::read_to_string(kb.path().join("kbpub.toml"))
-        .unwrap()
-        .replace(
-            &format!("{}/wiki", sim.base),
-            "https://staging.invalid/wiki",
-        );
-    kb.write("kbpub.toml", &config);
+    kb.replace(
+        "kbpub.toml",
+        &format!("{}/wiki", sim.base),
+        "https://staging.invalid/wiki",
+    );
     let base_url = format!("{}/wiki", sim.base);
     let env = [
         ("KB_TEST_EMAIL", EMAIL),

@@ -17,11 +17,10 @@ const NOTICE: &str = "+++\nid = \"as2-rotation\"\ntitle = \"AS2 certificate rota
 /// the simulator's community, with `notify` (TOML, `{sim}` standing for the simulator's URL).
 fn kb_with(sim: &Sim, notify: &str) -> Kb {
     let kb = Kb::new();
-    let toml = std::fs::read_to_string(kb.path().join("kbpub.toml")).unwrap();
-    kb.write(
+    kb.append(
         "kbpub.toml",
         &format!(
-            "{toml}\n[community]\nbase_url = \"{sim}/community\"\ntoken_env = \"KB_TEST_COMMUNITY\"\narticle_url = \"https://community.test/kb/{{external_id}}\"\ndefault_category = \"guides\"\n\n{}",
+            "[community]\nbase_url = \"{sim}/community\"\ntoken_env = \"KB_TEST_COMMUNITY\"\narticle_url = \"https://community.test/kb/{{external_id}}\"\ndefault_category = \"guides\"\n\n{}",
             notify.replace("{sim}", &sim.base),
             sim = sim.base
         ),
@@ -102,8 +101,7 @@ fn pending(kb: &Kb, name: &str) -> Vec<String> {
 fn a_publish_run_sends_one_signed_event_with_what_changed_recorded_in_the_receipts() {
     let sim = Sim::start();
     let kb = kb_with(&sim, HOOKS);
-    let (code, report) = publish(&kb, &[]);
-    assert_eq!(code, 0, "{report:#}");
+    let report = succeeded(publish(&kb, &[]));
     let sent = reported(&report, "hooks");
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0]["outcome"], "sent");
@@ -159,7 +157,7 @@ fn a_publish_run_sends_one_signed_event_with_what_changed_recorded_in_the_receip
     .unwrap();
     assert_eq!(receipt["remote_id"], attempt["id"]);
     assert_eq!(receipt["target"], "notify/hooks");
-    let log = std::fs::read_to_string(kb.path().join(".kb/receipts/log.jsonl")).unwrap();
+    let log = kb.read(".kb/receipts/log.jsonl");
     assert_eq!(
         log.lines()
             .filter(|l| l.contains("\"notify/hooks\""))
@@ -168,8 +166,7 @@ fn a_publish_run_sends_one_signed_event_with_what_changed_recorded_in_the_receip
     );
     assert!(pending(&kb, "hooks").is_empty());
 
-    let (code, report) = publish(&kb, &[]);
-    assert_eq!(code, 0, "{report:#}");
+    let report = succeeded(publish(&kb, &[]));
     assert!(
         reported(&report, "hooks").is_empty(),
         "nothing changed, nothing to tell"
@@ -199,8 +196,7 @@ fn retries_of_a_delivery_carry_the_same_webhook_id_each_signed_afresh() {
         "webhook",
         json!([{"method": "POST", "path": "hooks", "status": 503, "times": 2}]),
     );
-    let (code, report) = publish(&kb, &[]);
-    assert_eq!(code, 0, "{report:#}");
+    succeeded(publish(&kb, &[]));
     let attempts = deliveries(&sim);
     let statuses: Vec<&Value> = attempts.iter().map(|a| &a["status"]).collect();
     assert_eq!(statuses, [&json!(503), &json!(503), &json!(204)]);
@@ -219,8 +215,7 @@ fn retries_of_a_delivery_carry_the_same_webhook_id_each_signed_afresh() {
 fn a_dry_run_sends_nothing_and_keeps_nothing() {
     let sim = Sim::start();
     let kb = kb_with(&sim, &format!("{HOOKS}\n{X}"));
-    let (code, report) = publish(&kb, &["--dry-run"]);
-    assert_eq!(code, 0, "{report:#}");
+    let report = succeeded(publish(&kb, &["--dry-run"]));
     let planned: Vec<&Value> = ["hooks", "x"]
         .iter()
         .flat_map(|n| reported(&report, n))
@@ -244,8 +239,7 @@ fn destinations_hear_only_their_targets_types_audiences_and_changes() {
     let sim = Sim::start();
     let notify = "[[notify]]\nname = \"partners\"\nkind = \"webhook\"\nurl = \"{sim}/webhooks/partners\"\nsecret_env = \"KB_TEST_HOOK\"\ntypes = [\"notice\"]\naudience = \"partner\"\ntargets = [\"community\"]\n\n[[notify]]\nname = \"archive\"\nkind = \"webhook\"\nurl = \"{sim}/webhooks/archive\"\nsecret_env = \"KB_TEST_HOOK\"\nchanges = [\"archived\"]\n\n[[notify]]\nname = \"internal\"\nkind = \"webhook\"\nurl = \"{sim}/webhooks/internal\"\nsecret_env = \"KB_TEST_HOOK\"\naudience = \"internal\"\n";
     let kb = kb_with(&sim, notify);
-    let (code, report) = publish(&kb, &[]);
-    assert_eq!(code, 0, "{report:#}");
+    let report = succeeded(publish(&kb, &[]));
     assert!(reported(&report, "archive").is_empty() && reported(&report, "internal").is_empty());
     let attempts = deliveries(&sim);
     assert_eq!(attempts.len(), 1, "{attempts:#?}");
@@ -257,8 +251,7 @@ fn destinations_hear_only_their_targets_types_audiences_and_changes() {
         &NOTICE.replace("+++\n\nWe", "status = \"obsolete\"\n+++\n\nWe"),
     );
     approve_all(&kb);
-    let (code, report) = publish(&kb, &[]);
-    assert_eq!(code, 0, "{report:#}");
+    succeeded(publish(&kb, &[]));
     let attempts = deliveries(&sim);
     let archived: Vec<&Value> = attempts
         .iter()
@@ -305,8 +298,7 @@ fn a_refused_notification_exits_3_and_the_next_run_sends_it_with_the_same_id() {
     assert_eq!(deliveries(&sim).len(), 1, "410 is not retried");
     assert_eq!(pending(&kb, "hooks").len(), 1);
 
-    let (code, report) = publish(&kb, &[]);
-    assert_eq!(code, 0, "{report:#}");
+    let report = succeeded(publish(&kb, &[]));
     let resent = &reported(&report, "hooks")[0];
     assert_eq!(
         (&resent["outcome"], &resent["earlier"]),
@@ -326,11 +318,7 @@ fn a_missing_secret_exits_3_naming_the_variable_and_sends_nothing() {
     let kb = kb_with(&sim, HOOKS);
     let run = kb.run_env(&["publish"], &[("KB_TEST_COMMUNITY", "community-token")]);
     assert_eq!(run.code(), 3, "{}", run.stdout());
-    assert!(
-        run.stdout().contains("export KB_TEST_HOOK"),
-        "{}",
-        run.stdout()
-    );
+    run.assert_stdout_has("export KB_TEST_HOOK");
     assert!(deliveries(&sim).is_empty());
     let (code, _) = publish(&kb, &[]);
     assert_eq!(code, 0);
@@ -346,11 +334,7 @@ fn a_bad_notify_entry_stops_the_run_before_anything_is_published() {
     );
     let run = kb.run_env(&["publish"], &[("KB_TEST_COMMUNITY", "community-token")]);
     assert_eq!(run.code(), 1);
-    assert!(
-        run.stderr().contains("unknown document type `notices`"),
-        "{}",
-        run.stderr()
-    );
+    run.assert_stderr_has("unknown document type `notices`");
     assert!(run.stderr().contains("nothing was published"));
     assert!(articles(&sim).is_empty());
 }
@@ -386,8 +370,7 @@ fn x_gets_one_post_per_content_and_a_post_whose_answer_was_lost_is_not_posted_tw
         "{text}"
     );
 
-    let (code, report) = publish(&kb, &[]);
-    assert_eq!(code, 0, "{report:#}");
+    let report = succeeded(publish(&kb, &[]));
     assert_eq!(
         reported(&report, "x")[0]["outcome"],
         "duplicate",
@@ -402,8 +385,7 @@ fn x_gets_one_post_per_content_and_a_post_whose_answer_was_lost_is_not_posted_tw
 
     edit_guide(&kb, "A guide is not a notice.");
     approve_all(&kb);
-    let (code, report) = publish(&kb, &[]);
-    assert_eq!(code, 0, "{report:#}");
+    succeeded(publish(&kb, &[]));
     assert_eq!(
         control(&sim, "x", "stats")["POST"],
         2,
@@ -415,16 +397,14 @@ fn x_gets_one_post_per_content_and_a_post_whose_answer_was_lost_is_not_posted_tw
         &NOTICE.replace("1 March", "8 March"),
     );
     approve_all(&kb);
-    let (code, report) = publish(&kb, &[]);
-    assert_eq!(code, 0, "{report:#}");
+    let report = succeeded(publish(&kb, &[]));
     let sent = &reported(&report, "x")[0];
     assert_eq!(sent["outcome"], "sent");
     let all = posts(&sim);
     assert_eq!(all.len(), 2);
     assert!(all[1]["text"].as_str().unwrap().contains("(updated "));
     assert_eq!(sent["remote_id"], all[1]["id"]);
-    let receipt =
-        std::fs::read_to_string(kb.path().join(".kb/receipts/notify/x/as2-rotation.json")).unwrap();
+    let receipt = kb.read(".kb/receipts/notify/x/as2-rotation.json");
     assert!(receipt.contains(all[1]["id"].as_str().unwrap()));
 }
 
@@ -437,8 +417,7 @@ fn x_429_is_waited_out_until_its_reset_or_left_for_the_next_run() {
         "x",
         json!([{"method": "POST", "path": "/2/tweets", "status": 429, "retry_after": "2"}]),
     );
-    let (code, report) = publish(&kb, &[]);
-    assert_eq!(code, 0, "{report:#}");
+    succeeded(publish(&kb, &[]));
     assert_eq!(posts(&sim).len(), 1);
     assert_eq!(
         control(&sim, "x", "rate-limits")["early"],

@@ -22,11 +22,10 @@ const ENV: [(&str, &str); 2] = [
 /// publishing to the simulator's org by client credentials.
 fn kb_for(sim: &Sim) -> Kb {
     let kb = Kb::new();
-    let toml = std::fs::read_to_string(kb.path().join("kbpub.toml")).unwrap();
-    kb.write(
+    kb.append(
         "kbpub.toml",
         &format!(
-            "{toml}\n[salesforce]\nlogin_url = \"{}/salesforce/mydomain\"\nflow = \"client-credentials\"\nclient_id_env = \"KB_TEST_SF_ID\"\nclient_secret_env = \"KB_TEST_SF_SECRET\"\nusername = \"{USER}\"\narticle_url = \"https://partners.test/s/article/{{url_name}}\"\nbody_field = \"Body__c\"\nhash_field = \"Kbpub_Hash__c\"\ndata_categories = [\"Partners:EDI\"]\n[salesforce.types.notice]\nchannels = [\"IsVisibleInPrm\", \"IsVisibleInCsp\"]\n",
+            "[salesforce]\nlogin_url = \"{}/salesforce/mydomain\"\nflow = \"client-credentials\"\nclient_id_env = \"KB_TEST_SF_ID\"\nclient_secret_env = \"KB_TEST_SF_SECRET\"\nusername = \"{USER}\"\narticle_url = \"https://partners.test/s/article/{{url_name}}\"\nbody_field = \"Body__c\"\nhash_field = \"Kbpub_Hash__c\"\ndata_categories = [\"Partners:EDI\"]\n[salesforce.types.notice]\nchannels = [\"IsVisibleInPrm\", \"IsVisibleInCsp\"]\n",
             sim.base
         ),
     );
@@ -98,6 +97,14 @@ fn versions(sim: &Sim, url_name: &str) -> Vec<Value> {
         .collect()
 }
 
+/// The body of the online version of `url_name`.
+fn online_body(sim: &Sim, url_name: &str) -> String {
+    online(sim, url_name)["Body__c"]
+        .as_str()
+        .expect("a body")
+        .to_string()
+}
+
 fn online(sim: &Sim, url_name: &str) -> Value {
     let online: Vec<Value> = versions(sim, url_name)
         .into_iter()
@@ -120,8 +127,7 @@ fn articles_named(sim: &Sim, url_name: &str) -> usize {
 fn publishes_then_rerun_writes_nothing_then_updates_and_archives() {
     let sim = Sim::start();
     let kb = kb_for(&sim);
-    let (code, report) = publish(&kb, &[]);
-    assert_eq!(code, 0, "{report:#}");
+    let report = succeeded(publish(&kb, &[]));
     assert_done(&report, "create", &["alpha", "bravo", "charlie", "old"]);
     let alpha = online(&sim, "alpha");
     assert_eq!(alpha["Title"], "Alpha");
@@ -138,10 +144,7 @@ fn publishes_then_rerun_writes_nothing_then_updates_and_archives() {
             .starts_with("sha256:")
     );
     let body = alpha["Body__c"].as_str().unwrap();
-    assert!(
-        body.contains("https://partners.test/s/article/bravo"),
-        "{body}"
-    );
+    assert_contains(body, "https://partners.test/s/article/bravo");
     assert_eq!(online(&sim, "charlie")["IsVisibleInCsp"], true);
     let partner_view = inspect(&sim, "partner-view").to_string();
     assert!(!partner_view.contains("runbook") && !partner_view.contains("Internal only"));
@@ -152,8 +155,7 @@ fn publishes_then_rerun_writes_nothing_then_updates_and_archives() {
     );
 
     // The org rewrote the rich text on save, but the hash field says what kbpub wrote.
-    let (code, report) = publish(&kb, &[]);
-    assert_eq!(code, 0, "{report:#}");
+    let report = succeeded(publish(&kb, &[]));
     assert_eq!(report["targets"][0]["writes"], 0, "{report:#}");
     assert_eq!(page(&report, "alpha")["action"], "unchanged");
 
@@ -170,17 +172,11 @@ fn publishes_then_rerun_writes_nothing_then_updates_and_archives() {
         "+++\nid = \"old\"\ntitle = \"Old\"\ntype = \"notice\"\naudience = \"partner\"\nstatus = \"obsolete\"\n+++\n\nOld.\n",
     );
     approve_all(&kb);
-    let (code, report) = publish(&kb, &[]);
-    assert_eq!(code, 0, "{report:#}");
+    let report = succeeded(publish(&kb, &[]));
     assert_eq!(page(&report, "bravo")["action"], "update");
     assert_eq!(page(&report, "old")["action"], "archive");
     assert_eq!(page(&report, "alpha")["action"], "unchanged");
-    assert!(
-        online(&sim, "bravo")["Body__c"]
-            .as_str()
-            .unwrap()
-            .contains("revised")
-    );
+    assert!(online_body(&sim, "bravo").contains("revised"));
     assert_eq!(articles_named(&sim, "bravo"), 1);
     let old = versions(&sim, "old");
     assert!(
@@ -208,8 +204,7 @@ fn images_and_charts_travel_inside_the_body_and_salesforce_keeps_them_as_its_own
         &format!("The flow:\n\n![Flow](img/flow.png)\n\n{CHART}\n"),
     );
     approve_all(&kb);
-    let (code, report) = publish(&kb, &[]);
-    assert_eq!(code, 0, "{report:#}");
+    succeeded(publish(&kb, &[]));
     // Sent as `data:` images (reference §1.6 (c)); the org keeps each under its own URL.
     let echo = online(&sim, "echo");
     let body = echo["Body__c"].as_str().unwrap();
@@ -245,8 +240,7 @@ fn images_and_charts_travel_inside_the_body_and_salesforce_keeps_them_as_its_own
     assert!(chart.len() > 8);
 
     // The stored body is not the body sent; the hash field says what kbpub wrote.
-    let (code, report) = publish(&kb, &[]);
-    assert_eq!(code, 0, "{report:#}");
+    let report = succeeded(publish(&kb, &[]));
     assert_eq!(report["targets"][0]["writes"], 0, "{report:#}");
 }
 
@@ -255,12 +249,14 @@ fn an_article_a_person_edited_is_drift_until_forced() {
     let sim = Sim::start();
     let kb = kb_for(&sim);
     assert_eq!(publish(&kb, &[]).0, 0);
-    let status = control(
-        &sim,
-        "edit",
-        json!({"UrlName": "alpha", "fields": {"Body__c": "<p>A person's words.</p>"}, "publish": true}),
+    assert_eq!(
+        control(
+            &sim,
+            "edit",
+            json!({"UrlName": "alpha", "fields": {"Body__c": "<p>A person's words.</p>"}, "publish": true}),
+        ),
+        204
     );
-    assert_eq!(status, 204);
     partner_doc(
         &kb,
         "guides/alpha.md",
@@ -273,22 +269,11 @@ fn an_article_a_person_edited_is_drift_until_forced() {
     let (code, report) = publish(&kb, &[]);
     assert_ne!(code, 0, "drift fails the run: {report:#}");
     assert_eq!(page(&report, "alpha")["action"], "drifted");
-    assert!(
-        online(&sim, "alpha")["Body__c"]
-            .as_str()
-            .unwrap()
-            .contains("A person")
-    );
+    assert!(online_body(&sim, "alpha").contains("A person"));
 
-    let (code, report) = publish(&kb, &["--force"]);
-    assert_eq!(code, 0, "{report:#}");
+    let report = succeeded(publish(&kb, &["--force"]));
     assert_eq!(page(&report, "alpha")["outcome"], "done");
-    assert!(
-        online(&sim, "alpha")["Body__c"]
-            .as_str()
-            .unwrap()
-            .contains("revised")
-    );
+    assert!(online_body(&sim, "alpha").contains("revised"));
     assert_eq!(articles_named(&sim, "alpha"), 1);
 }
 
@@ -296,17 +281,18 @@ fn an_article_a_person_edited_is_drift_until_forced() {
 fn writes_that_land_but_fail_leave_no_duplicate_article() {
     let sim = Sim::start();
     let kb = kb_for(&sim);
-    let status = control(
-        &sim,
-        "faults",
-        json!([
-            {"method": "POST", "path": "sobjects/Knowledge__kav", "status": 500, "commit": true, "times": 2},
-            {"method": "PATCH", "path": "masterVersions", "status": 503, "commit": true, "times": 2},
-        ]),
+    assert_eq!(
+        control(
+            &sim,
+            "faults",
+            json!([
+                {"method": "POST", "path": "sobjects/Knowledge__kav", "status": 500, "commit": true, "times": 2},
+                {"method": "PATCH", "path": "masterVersions", "status": 503, "commit": true, "times": 2},
+            ]),
+        ),
+        204
     );
-    assert_eq!(status, 204);
-    let (code, report) = publish(&kb, &[]);
-    assert_eq!(code, 0, "{report:#}");
+    succeeded(publish(&kb, &[]));
     for name in ["alpha", "bravo", "charlie", "old"] {
         assert_eq!(articles_named(&sim, name), 1, "{name}");
         assert!(online(&sim, name)["Kbpub_Hash__c"].is_string());
@@ -326,17 +312,18 @@ fn a_session_that_ends_mid_run_is_granted_again_and_the_write_replayed_once() {
     let kb = kb_for(&sim);
     // The org ends the session on the first create and on a later publish: each answer is 401
     // INVALID_SESSION_ID, nothing was written.
-    let status = control(
-        &sim,
-        "faults",
-        json!([
-            {"method": "POST", "path": "sobjects/Knowledge__kav", "status": 401},
-            {"method": "PATCH", "path": "masterVersions", "status": 401},
-        ]),
+    assert_eq!(
+        control(
+            &sim,
+            "faults",
+            json!([
+                {"method": "POST", "path": "sobjects/Knowledge__kav", "status": 401},
+                {"method": "PATCH", "path": "masterVersions", "status": 401},
+            ]),
+        ),
+        204
     );
-    assert_eq!(status, 204);
-    let (code, report) = publish(&kb, &["--concurrency", "1"]);
-    assert_eq!(code, 0, "{report:#}");
+    let report = succeeded(publish(&kb, &["--concurrency", "1"]));
     assert_done(&report, "create", &["alpha", "bravo", "charlie", "old"]);
     for name in ["alpha", "bravo", "charlie", "old"] {
         assert_eq!(articles_named(&sim, name), 1, "{name}");
@@ -392,8 +379,7 @@ fn a_spent_allowance_stops_the_run_and_reports_what_was_done() {
         control(&sim, "limits", json!({"used": 0, "max": 100000})),
         204
     );
-    let (code, report) = publish(&kb, &[]);
-    assert_eq!(code, 0, "{report:#}");
+    succeeded(publish(&kb, &[]));
     for name in ["alpha", "bravo", "charlie", "old"] {
         assert_eq!(articles_named(&sim, name), 1, "{name}");
     }
@@ -416,20 +402,19 @@ fn an_allowance_spent_right_after_the_last_publish_still_reports_every_article_d
         assert_eq!(articles_named(&sim, name), 1, "{name}");
     }
     let warnings = report["targets"][0]["warnings"].to_string();
-    assert!(warnings.contains("16 of its 16 API requests"), "{warnings}");
-    assert!(
-        warnings.contains("1 article(s) were published, but the org's API allowance ran out"),
-        "{warnings}"
+    assert_contains(&warnings, "16 of its 16 API requests");
+    assert_contains(
+        &warnings,
+        "1 article(s) were published, but the org's API allowance ran out",
     );
     assert!(report["targets"][0]["error"].is_null(), "{report:#}");
 
     // The next run confirms it from its scan, and warns while the allowance runs low.
     assert_eq!(control(&sim, "limits", json!({"used": 8, "max": 10})), 204);
-    let (code, report) = publish(&kb, &[]);
-    assert_eq!(code, 0, "{report:#}");
+    let report = succeeded(publish(&kb, &[]));
     assert_eq!(report["targets"][0]["writes"], 0, "{report:#}");
     let warnings = report["targets"][0]["warnings"].to_string();
-    assert!(warnings.contains("9 of its 10 API requests"), "{warnings}");
+    assert_contains(&warnings, "9 of its 10 API requests");
 }
 
 #[test]
@@ -458,14 +443,10 @@ fn check_preflights_url_names_body_size_and_images_offline() {
     let run = kb.run(&["check", "--format", "json"]);
     assert_ne!(run.code(), 0);
     let out = run.stdout();
-    assert!(
-        out.contains("salesforce-url-name") && out.contains("`alpha`"),
-        "{out}"
-    );
-    assert!(
-        out.contains("too-large") && out.contains("Body__c"),
-        "{out}"
-    );
+    assert_contains(&out, "salesforce-url-name");
+    assert_contains(&out, "`alpha`");
+    assert_contains(&out, "too-large");
+    assert_contains(&out, "Body__c");
     assert!(
         out.contains("partner-image") && out.contains("scan.md"),
         "an image that cannot travel inside the body: {out}"
@@ -492,8 +473,7 @@ fn record_types_by_section_then_type_then_default_reach_the_articles() {
             "012000000000003AAA",
         ),
     ];
-    let (code, report) = publish_env(&kb, &[], &placement);
-    assert_eq!(code, 0, "{report:#}");
+    succeeded(publish_env(&kb, &[], &placement));
     let record_type = |name: &str| online(&sim, name)["RecordTypeId"].clone();
     assert_eq!(record_type("alpha"), "012000000000001AAA", "the default");
     assert_eq!(record_type("charlie"), "012000000000002AAA", "by type");
@@ -512,8 +492,7 @@ fn record_types_by_section_then_type_then_default_reach_the_articles() {
             "012000000000001AAA",
         ),
     ];
-    let (code, report) = publish_env(&kb, &[], &moved);
-    assert_eq!(code, 0, "{report:#}");
+    let report = succeeded(publish_env(&kb, &[], &moved));
     assert_eq!(page(&report, "charlie")["action"], "update");
     assert_eq!(page(&report, "alpha")["action"], "unchanged");
     assert_eq!(page(&report, "delta")["action"], "unchanged");
@@ -552,24 +531,24 @@ fn prune_archives_kbpubs_articles_whose_documents_are_gone_never_a_persons() {
             .status,
         204
     );
-    let status = control(
-        &sim,
-        "edit",
-        json!({"UrlName": "old", "fields": {"Summary": "Kept by a person."}, "publish": true}),
+    assert_eq!(
+        control(
+            &sim,
+            "edit",
+            json!({"UrlName": "old", "fields": {"Summary": "Kept by a person."}, "publish": true}),
+        ),
+        204
     );
-    assert_eq!(status, 204);
     std::fs::remove_file(kb.path().join("content/guides/charlie.md")).unwrap();
     std::fs::remove_file(kb.path().join("content/guides/old.md")).unwrap();
     approve_all(&kb);
 
-    let (code, report) = publish(&kb, &[]);
-    assert_eq!(code, 0, "{report:#}");
+    let report = succeeded(publish(&kb, &[]));
     assert_eq!(page(&report, "charlie")["action"], "orphan", "{report:#}");
     assert_eq!(report["targets"][0]["writes"], 0, "{report:#}");
     online(&sim, "charlie");
 
-    let (code, report) = publish(&kb, &["--prune"]);
-    assert_eq!(code, 0, "{report:#}");
+    let report = succeeded(publish(&kb, &["--prune"]));
     assert_eq!(page(&report, "charlie")["action"], "prune", "{report:#}");
     assert_eq!(page(&report, "charlie")["outcome"], "done", "{report:#}");
     let charlie = versions(&sim, "charlie");

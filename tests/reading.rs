@@ -327,10 +327,7 @@ fn printed_wide_tables_keep_every_column() {
 #[test]
 fn chart_captions_are_plain_and_the_axis_matches_the_period() {
     let kb = built_sample();
-    let snapshot: Value = serde_json::from_str(
-        &std::fs::read_to_string(kb.path().join("data/trading-grid.json")).unwrap(),
-    )
-    .unwrap();
+    let snapshot: Value = serde_json::from_str(&kb.read("data/trading-grid.json")).unwrap();
     let as_of = chrono::DateTime::parse_from_rfc3339(snapshot["as_of"].as_str().unwrap())
         .unwrap()
         .date_naive();

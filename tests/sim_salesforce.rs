@@ -7,8 +7,8 @@
 
 mod common;
 
-use common::Sim;
 use common::salesforce::*;
+use common::{Sim, assert_contains};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -655,7 +655,7 @@ fn the_rich_text_field_keeps_its_own_html_not_the_html_sent() {
         !stored.contains("onclick") && !stored.contains("script") && !stored.contains("<figure"),
         "{stored}"
     );
-    assert!(stored.contains("class=\"lead\""), "{stored}");
+    assert_contains(&stored, "class=\"lead\"");
     assert!(
         stored.contains("/servlet/rtaImage?eid="),
         "data: images are rewritten: {stored}"

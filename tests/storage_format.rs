@@ -6,6 +6,7 @@ mod common;
 
 use std::sync::OnceLock;
 
+use common::assert_contains;
 use kbpub::config::Config;
 use kbpub::content::Site;
 use kbpub::render::markdown::{View, prepare};
@@ -237,9 +238,9 @@ fn charts_become_attached_images() {
 #[test]
 fn the_managed_by_panel_names_the_source_and_is_well_formed() {
     let panel = storage::managed_panel(Some("content/sops/a & <b>.md"));
-    assert!(
-        panel.contains("edit the source in git: <code>content/sops/a &#38; &#60;b&#62;.md</code>"),
-        "{panel}"
+    assert_contains(
+        &panel,
+        "edit the source in git: <code>content/sops/a &#38; &#60;b&#62;.md</code>",
     );
     assert_well_formed(&panel);
     assert!(storage::managed_panel(None).contains("kbpub generates this page"));

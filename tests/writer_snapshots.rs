@@ -80,11 +80,10 @@ fn site_html() {
 fn confluence_storage_and_community_html() {
     let sim = Sim::start();
     let kb = fixture();
-    let toml = std::fs::read_to_string(kb.path().join("kbpub.toml")).unwrap();
-    kb.write(
+    kb.append(
         "kbpub.toml",
         &format!(
-            "{toml}\n[confluence]\nbase_url = \"{base}/wiki\"\nemail_env = \"KB_TEST_EMAIL\"\ntoken_env = \"KB_TEST_TOKEN\"\ndefault_space = \"OPS\"\n\n[community]\nbase_url = \"{base}/community\"\ntoken_env = \"KB_TEST_COMMUNITY\"\narticle_url = \"https://community.test/kb/{{external_id}}\"\ndefault_category = \"guides\"\n",
+            "[confluence]\nbase_url = \"{base}/wiki\"\nemail_env = \"KB_TEST_EMAIL\"\ntoken_env = \"KB_TEST_TOKEN\"\ndefault_space = \"OPS\"\n\n[community]\nbase_url = \"{base}/community\"\ntoken_env = \"KB_TEST_COMMUNITY\"\narticle_url = \"https://community.test/kb/{{external_id}}\"\ndefault_category = \"guides\"\n",
             base = sim.base
         ),
     );

@@ -51,15 +51,11 @@ fn template_syntax_in_code_is_literal_and_heading_braces_stay_text() {
     }
     let edi = kb.html("guides/edi.html");
     let content = text(&edi, "main");
-    assert!(content.contains("Written for EDI map."), "{content}");
-    assert!(
-        content.contains("{#y#}") && content.contains("{# note #}"),
-        "{content}"
-    );
-    assert!(
-        content.contains("{% if %}") && content.contains("indented {{ISA08}} {% endfor %}"),
-        "{content}"
-    );
+    assert_contains(&content, "Written for EDI map.");
+    assert_contains(&content, "{#y#}");
+    assert_contains(&content, "{# note #}");
+    assert_contains(&content, "{% if %}");
+    assert_contains(&content, "indented {{ISA08}} {% endfor %}");
     assert_eq!(text(&edi, "pre code").matches("{{ISA06}}").count(), 1);
     assert!(
         content.contains("NUL here: \u{FFFD}.") && !content.contains('\u{0}'),
@@ -95,15 +91,15 @@ fn a_template_error_hides_no_other_problem_and_points_at_the_open_tag() {
     let run = kb.run(&["build"]).fails_with(1);
     let err = run.stderr();
     // The unclosed `{% if` is at line 7 (front matter is 4 lines + the body's blank line).
-    assert!(err.contains("content/guides/broken.md:7:1"), "{err}");
-    assert!(err.contains("`{% if %}` is never closed"), "{err}");
-    assert!(err.contains("{% endif %}"), "{err}");
-    assert!(err.contains("nowhere.md"), "{err}");
-    assert!(err.contains("img/none.png"), "{err}");
-    assert!(err.contains("content/guides/other.md:7:"), "{err}");
-    assert!(err.contains("gone.md"), "{err}");
+    assert_contains(&err, "content/guides/broken.md:7:1");
+    assert_contains(&err, "`{% if %}` is never closed");
+    assert_contains(&err, "{% endif %}");
+    assert_contains(&err, "nowhere.md");
+    assert_contains(&err, "img/none.png");
+    assert_contains(&err, "content/guides/other.md:7:");
+    assert_contains(&err, "gone.md");
     assert!(!err.contains("__body"), "{err}");
-    assert!(err.contains("Literal braces"), "{err}");
+    assert_contains(&err, "Literal braces");
 }
 
 #[test]
@@ -168,7 +164,7 @@ fn bidi_and_control_characters_show_as_markers_in_the_facts_card_and_partner_lin
     }
     let html = kb.html("partners/acme.html");
     let facts = text(&html, ".doc-facts");
-    assert!(facts.contains("ZZ[U+200B]ACME\u{2407}"), "{facts}");
+    assert_contains(&facts, "ZZ[U+200B]ACME\u{2407}");
     let meta = text(&html, ".doc-meta");
-    assert!(meta.contains("AC[U+202E]ME"), "{meta}");
+    assert_contains(&meta, "AC[U+202E]ME");
 }

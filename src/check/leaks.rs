@@ -7,8 +7,7 @@
 
 use rayon::prelude::*;
 
-use crate::config::CONFIG_FILE;
-use crate::content::{DocType, url};
+use crate::content::url;
 use crate::diag::Diagnostic;
 use crate::publish::community::mapping::too_large;
 use crate::render::Engine;
@@ -18,15 +17,7 @@ use crate::render::partner::{self, Links, is_partner_document};
 pub fn check(engine: &Engine) -> Vec<Diagnostic> {
     let site = engine.site;
     let community = site.config.community.as_ref();
-    let mut diagnostics: Vec<Diagnostic> = community
-        .and_then(|c| c.check(&DocType::names()).err())
-        .map(|message| {
-            Diagnostic::error("community-config", message)
-                .in_file(CONFIG_FILE)
-                .help("fix `[community]` in kbpub.toml (see the README)")
-        })
-        .into_iter()
-        .collect();
+    let mut diagnostics: Vec<Diagnostic> = site.config.refused.community.iter().cloned().collect();
     let documents: Vec<usize> = (0..site.pages.len())
         .filter(|&p| is_partner_document(site, p))
         .collect();

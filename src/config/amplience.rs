@@ -7,6 +7,9 @@
 
 use serde::Deserialize;
 
+use super::DOC_TYPES;
+use super::problem::{Key, Problem};
+
 /// The id of the content type schema kbpub ships (`kbpub init --amplience-schema` prints it).
 pub const SCHEMA_ID: &str = "https://kbpub.example/schemas/kb-onboarding-article.json";
 /// The placeholder in `article_url` that becomes an item's delivery key.
@@ -144,13 +147,18 @@ impl AmplienceConfig {
             && (s.tags.is_empty() || tags.iter().any(|t| s.tags.contains(t)))
     }
 
-    /// Problems a writer must fix before anything is sent.
-    pub fn check(&self, doc_types: &[&str]) -> Result<(), String> {
+    /// Problems a writer must fix before anything is sent, each at the value it refuses.
+    /// `Config` runs it when it parses the file.
+    pub fn check(&self) -> Result<(), Problem> {
+        let at = |key: &str, message: String| Err(Problem::value(["amplience", key], message));
         for (key, url) in [("api_url", &self.api_url), ("auth_url", &self.auth_url)] {
             if !(url.starts_with("https://") || url.starts_with("http://")) || url.contains('@') {
-                return Err(format!(
-                    "`amplience.{key}` must be an http(s) URL without credentials; got `{url}`"
-                ));
+                return at(
+                    key,
+                    format!(
+                        "`amplience.{key}` must be an http(s) URL without credentials; got `{url}`"
+                    ),
+                );
             }
         }
         let id = |s: &str| {
@@ -160,61 +168,98 @@ impl AmplienceConfig {
         };
         for (key, value) in [("hub", &self.hub), ("repository", &self.repository)] {
             if !id(value) {
-                return Err(format!(
-                    "`amplience.{key}` must be the {key}'s id (letters, digits, `-`, `_`); got `{value}`"
-                ));
+                return at(
+                    key,
+                    format!(
+                        "`amplience.{key}` must be the {key}'s id (letters, digits, `-`, `_`); got `{value}`"
+                    ),
+                );
             }
         }
         match (&self.pat_env, &self.client_id_env, &self.client_secret_env) {
             (Some(_), None, None) | (None, Some(_), Some(_)) => {}
             (Some(_), _, _) => {
-                return Err("`amplience`: name either `pat_env` or `client_id_env` and `client_secret_env`, not both".into());
+                return at(
+                    "pat_env",
+                    "`amplience`: name either `pat_env` or `client_id_env` and `client_secret_env`, not both".into(),
+                );
             }
-            _ => {
-                return Err("`amplience` needs `client_id_env` and `client_secret_env` (OAuth client credentials), or `pat_env` (a personal access token)".into());
+            (None, id, _) => {
+                return at(
+                    if id.is_some() { "client_id_env" } else { "client_secret_env" },
+                    "`amplience` needs `client_id_env` and `client_secret_env` (OAuth client credentials), or `pat_env` (a personal access token)".into(),
+                );
             }
         }
         if !self.schema.starts_with("http://") && !self.schema.starts_with("https://") {
-            return Err(format!(
-                "`amplience.schema` must be the content type schema's id, a URL; got `{}`",
-                self.schema
-            ));
+            return at(
+                "schema",
+                format!(
+                    "`amplience.schema` must be the content type schema's id, a URL; got `{}`",
+                    self.schema
+                ),
+            );
         }
         let prefix = &self.delivery_key_prefix;
         if !prefix.is_empty() && !is_delivery_key(prefix) {
-            return Err(format!(
-                "`amplience.delivery_key_prefix` must be letters, digits, `-`, `_` and `/`, without a `/` at either end; got `{prefix}`"
-            ));
+            return at(
+                "delivery_key_prefix",
+                format!(
+                    "`amplience.delivery_key_prefix` must be letters, digits, `-`, `_` and `/`, without a `/` at either end; got `{prefix}`"
+                ),
+            );
         }
-        if !self.article_url.starts_with("https://") || !self.article_url.contains(DELIVERY_KEY) {
-            return Err(format!(
-                "`amplience.article_url` must be an https URL holding `{DELIVERY_KEY}`, got `{}`",
-                self.article_url
-            ));
-        }
+        super::article_url("amplience", &self.article_url, DELIVERY_KEY)?;
         if self.publish_timeout == 0 {
-            return Err("`amplience.publish_timeout` must be at least 1 (seconds)".into());
+            return at(
+                "publish_timeout",
+                "`amplience.publish_timeout` must be at least 1 (seconds)".into(),
+            );
         }
-        if self.concurrency == 0 {
-            return Err("`amplience.concurrency` must be at least 1".into());
-        }
-        let select = &self.select;
-        if let Some(a) = select.audiences.iter().find(|a| a.as_str() != "partner") {
-            return Err(format!(
-                "`amplience.select.audiences`: `{a}` cannot be sent; Amplience gets partner documents only (internal documents never leave kbpub)"
-            ));
-        }
-        if let Some(t) = select
-            .types
-            .iter()
-            .find(|t| !doc_types.contains(&t.as_str()))
-        {
-            return Err(format!(
-                "`amplience.select.types` names unknown document type `{t}` ({})",
-                doc_types.join(", ")
-            ));
-        }
+        super::concurrency("amplience", self.concurrency)?;
+        select_entries(
+            "audiences",
+            &self.select.audiences,
+            |a| a == "partner",
+            |a| {
+                format!(
+                    "`amplience.select.audiences`: `{a}` cannot be sent; Amplience gets partner documents only (internal documents never leave kbpub)"
+                )
+            },
+        )?;
+        select_entries(
+            "types",
+            &self.select.types,
+            |t| DOC_TYPES.contains(&t),
+            |t| {
+                format!(
+                    "`amplience.select.types` names unknown document type `{t}` ({})",
+                    DOC_TYPES.join(", ")
+                )
+            },
+        )?;
         Ok(())
+    }
+}
+
+/// The first entry of `[amplience.select] list` (`values`) that `fits` refuses, at that entry.
+fn select_entries(
+    list: &str,
+    values: &[String],
+    fits: impl Fn(&str) -> bool,
+    why: impl Fn(&str) -> String,
+) -> Result<(), Problem> {
+    match values.iter().position(|v| !fits(v)) {
+        Some(index) => Err(Problem::value(
+            [
+                Key::from("amplience"),
+                "select".into(),
+                list.into(),
+                index.into(),
+            ],
+            why(&values[index]),
+        )),
+        None => Ok(()),
     }
 }
 
@@ -245,12 +290,10 @@ types = ["sop", "notice"]
 sections = ["partners"]
 "#;
 
-    const DOC_TYPES: [&str; 3] = ["sop", "faq", "notice"];
-
     #[test]
     fn selection_needs_every_list_given() {
         let c: AmplienceConfig = toml::from_str(CONFIG).unwrap();
-        assert_eq!(c.check(&DOC_TYPES), Ok(()));
+        assert_eq!(c.check(), Ok(()));
         assert!(c.selects("partners/acme", Some("sop"), &[]));
         assert!(c.selects("partners", Some("notice"), &[]));
         assert!(
@@ -282,7 +325,7 @@ sections = ["partners"]
     fn bad_settings_are_named() {
         let bad = |from: &str, to: &str| {
             let c: AmplienceConfig = toml::from_str(&CONFIG.replace(from, to)).unwrap();
-            c.check(&DOC_TYPES).unwrap_err()
+            c.check().unwrap_err().message
         };
         assert!(bad("\"partners/onboarding\"", "\"/x/\"").contains("delivery_key_prefix"));
         assert!(bad("{delivery_key}", "x").contains("article_url"));

@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+use super::problem::Problem;
+
 /// The placeholder in `article_url` that becomes a document's id (its external id).
 pub const EXTERNAL_ID: &str = "{external_id}";
 
@@ -58,36 +60,29 @@ impl CommunityConfig {
         self.article_url.replace(EXTERNAL_ID, &url_segment(id))
     }
 
-    /// Problems a writer must fix before anything is sent; `doc_types` are the names of the
-    /// document types front matter knows (`types` may only name those).
-    pub fn check(&self, doc_types: &[&str]) -> Result<(), String> {
+    /// Problems a writer must fix before anything is sent, each at the value it refuses.
+    /// `Config` runs it when it parses the file.
+    pub fn check(&self) -> Result<(), Problem> {
+        let at = |key: &str, message: String| Err(Problem::value(["community", key], message));
         if !(self.base_url.starts_with("https://") || self.base_url.starts_with("http://")) {
-            return Err(format!(
-                "`community.base_url` must be an http(s) URL, got `{}`",
-                self.base_url
-            ));
+            return at(
+                "base_url",
+                format!(
+                    "`community.base_url` must be an http(s) URL, got `{}`",
+                    self.base_url
+                ),
+            );
         }
         if self.base_url.contains('@') {
-            return Err(
+            return at(
+                "base_url",
                 "`community.base_url` must not hold credentials; name an env var in `token_env`"
                     .into(),
             );
         }
-        if !self.article_url.starts_with("https://") || !self.article_url.contains(EXTERNAL_ID) {
-            return Err(format!(
-                "`community.article_url` must be an https URL holding `{EXTERNAL_ID}`, got `{}`",
-                self.article_url
-            ));
-        }
-        if let Some(unknown) = self.types.keys().find(|k| !doc_types.contains(&k.as_str())) {
-            return Err(format!(
-                "`community.types` names unknown document type `{unknown}` ({})",
-                doc_types.join(", ")
-            ));
-        }
-        if self.concurrency == 0 {
-            return Err("`community.concurrency` must be at least 1".into());
-        }
+        super::article_url("community", &self.article_url, EXTERNAL_ID)?;
+        super::known_type_keys("community", self.types.keys())?;
+        super::concurrency("community", self.concurrency)?;
         Ok(())
     }
 }
@@ -122,14 +117,6 @@ mod tests {
         assert_eq!(c.category("partners", Some("partner")), "guides");
         assert_eq!(c.article_url("a b"), "https://c.example/kb/a%20b");
         assert_eq!(c.locale, "en");
-        let doc_types = [
-            "sop",
-            "playbook",
-            "faq",
-            "partner",
-            "incident-review",
-            "notice",
-        ];
-        assert!(c.check(&doc_types).is_ok());
+        assert!(c.check().is_ok());
     }
 }

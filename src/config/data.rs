@@ -1,15 +1,12 @@
 //! `[data]` in `kbpub.toml`: the live data sources (`[[data.sources]]`), their limits, where
 //! snapshots live and the data-driven pages (`[data.pages]`).
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use toml::Spanned;
 
-use crate::diag::{Diagnostic, Location};
+use super::problem::{Key, Problem};
 use crate::text::display_safe;
 
 /// The `[data]` section of `kbpub.toml`.
@@ -180,12 +177,16 @@ impl DataConfig {
     pub(super) fn check(&self) -> Result<(), Problem> {
         let mut seen = std::collections::HashSet::new();
         for (index, s) in self.sources.iter().enumerate() {
-            let problem = |key: &'static str, what: &str| {
-                Err(Problem {
-                    index,
-                    key,
-                    message: format!("data source `{}`: {what}", display_safe(&s.name, 60)),
-                })
+            let problem = |key: &str, what: &str| {
+                Err(Problem::value(
+                    [
+                        Key::from("data"),
+                        "sources".into(),
+                        index.into(),
+                        key.into(),
+                    ],
+                    format!("data source `{}`: {what}", display_safe(&s.name, 60)),
+                ))
             };
             if s.name.is_empty()
                 || !s
@@ -292,41 +293,6 @@ impl RecordKind {
             RecordKind::Partners => "partners",
             RecordKind::Metrics => "metrics",
             RecordKind::Incidents => "incidents",
-        }
-    }
-}
-
-/// A `[[data.sources]]` entry the types accept but kbpub cannot use: which entry, the key to
-/// point at, and what is wrong.
-#[derive(Debug)]
-pub(super) struct Problem {
-    index: usize,
-    key: &'static str,
-    message: String,
-}
-
-impl Problem {
-    /// The problem as a diagnostic at its key in `text` (the file), or naming only the file when
-    /// the key is not written there (it came from the environment, or is missing).
-    pub(super) fn diagnostic(&self, text: &str) -> Diagnostic {
-        #[derive(Deserialize)]
-        struct File {
-            #[serde(default)]
-            data: Option<Sources>,
-        }
-        #[derive(Deserialize)]
-        struct Sources {
-            #[serde(default)]
-            sources: Vec<BTreeMap<String, Spanned<toml::Value>>>,
-        }
-        let span = toml::from_str::<File>(text).ok().and_then(|file| {
-            let entry = file.data?.sources.into_iter().nth(self.index)?;
-            Some(entry.get(self.key)?.span())
-        });
-        let diagnostic = Diagnostic::error("config", self.message.clone());
-        match span {
-            Some(span) => diagnostic.at(Location::new(super::CONFIG_FILE, Arc::from(text), span)),
-            None => diagnostic.in_file(super::CONFIG_FILE),
         }
     }
 }

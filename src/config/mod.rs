@@ -3,7 +3,8 @@
 //! not a silently ignored setting. Environment variables override `[confluence]`, `[community]`
 //! and `[data]` settings ([`overrides`]), so one file serves staging and production.
 //! Every section's type lives here, one file per section, so every layer reads its settings from
-//! the layer below it; the checks a type cannot express are each section's `check`.
+//! the layer below it; the checks a type cannot express are each section's `check`, run when the
+//! file is loaded and reported at the value they refuse ([`problem`]).
 
 pub mod amplience;
 pub mod build;
@@ -15,6 +16,7 @@ pub mod nav;
 pub mod notify;
 pub mod overrides;
 pub mod partner;
+pub mod problem;
 pub mod salesforce;
 pub mod site;
 
@@ -35,6 +37,17 @@ pub use partner::PartnerConfig;
 pub use site::SiteConfig;
 
 pub const CONFIG_FILE: &str = "kbpub.toml";
+
+/// The document types front matter knows (`type = "sop"`), as written; `content::DocType` names
+/// each by its place here. Settings that place documents by type may name only these.
+pub const DOC_TYPES: [&str; 6] = [
+    "sop",
+    "playbook",
+    "faq",
+    "partner",
+    "incident-review",
+    "notice",
+];
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -68,6 +81,19 @@ pub struct Config {
     /// The folder that holds the site; set after parsing, not read from the file.
     #[serde(skip)]
     pub root: PathBuf,
+    /// The publish targets whose sections cannot work; found when the file is parsed.
+    #[serde(skip)]
+    pub refused: Refused,
+}
+
+/// Each publish target section that cannot work, as an error at the value its `check` refuses.
+/// Only what uses the section reports it (`kbpub check`, a publish to that target), so a broken
+/// target stops neither a build nor the other targets.
+#[derive(Debug, Clone, Default)]
+pub struct Refused {
+    pub community: Option<Diagnostic>,
+    pub salesforce: Option<Diagnostic>,
+    pub amplience: Option<Diagnostic>,
 }
 
 impl Config {
@@ -115,15 +141,44 @@ impl Config {
     ) -> Result<Config, Diagnostic> {
         let in_file = |e: toml::de::Error| toml_diagnostic("config", CONFIG_FILE, text, &e);
         let overrides = overrides::from_vars(vars);
-        let config = if overrides.is_empty() {
-            toml::from_str::<Config>(text).map_err(in_file)?
+        let (mut config, applied) = if overrides.is_empty() {
+            (toml::from_str::<Config>(text).map_err(in_file)?, Vec::new())
         } else {
             let table: toml::Table = toml::from_str(text).map_err(in_file)?;
-            overrides::apply(table, &overrides, || {
+            let applied = overrides::applicable(&table, overrides);
+            let config = overrides::apply(table, &applied, || {
                 toml::from_str::<Config>(text).map_err(in_file)
-            })?
+            })?;
+            (config, applied)
         };
-        config.data.check().map_err(|p| p.diagnostic(text))?;
+        let at_value = |code, problem: problem::Problem| problem.diagnostic(code, text, &applied);
+        config.data.check().map_err(|p| at_value("config", p))?;
+        let refused = |code, check: Option<Result<(), problem::Problem>>, help: &str| {
+            check?.err().map(|p| at_value(code, p).help(help))
+        };
+        config.refused = Refused {
+            community: refused(
+                "community-config",
+                config.community.as_ref().map(CommunityConfig::check),
+                "fix `[community]` in kbpub.toml (see the README)",
+            ),
+            salesforce: refused(
+                "salesforce-config",
+                config
+                    .salesforce
+                    .as_ref()
+                    .map(salesforce::SalesforceConfig::check),
+                "fix `[salesforce]` in kbpub.toml (see the README, \"Publishing to Salesforce Knowledge\")",
+            ),
+            amplience: refused(
+                "amplience-config",
+                config
+                    .amplience
+                    .as_ref()
+                    .map(amplience::AmplienceConfig::check),
+                "fix `[amplience]` in kbpub.toml (see the README, \"Publishing to Amplience\")",
+            ),
+        };
         Ok(config)
     }
 
@@ -161,6 +216,49 @@ pub fn toml_diagnostic(
     match error.span() {
         Some(span) => diagnostic.at(Location::new(file, Arc::from(text), span)),
         None => diagnostic.in_file(file),
+    }
+}
+
+/// Refuses `section.article_url` unless it is an https URL holding `placeholder` (where the
+/// target's id of an article goes).
+fn article_url(section: &str, url: &str, placeholder: &str) -> Result<(), problem::Problem> {
+    if url.starts_with("https://") && url.contains(placeholder) {
+        return Ok(());
+    }
+    Err(problem::Problem::value(
+        [section, "article_url"],
+        format!(
+            "`{section}.article_url` must be an https URL holding `{placeholder}`, got `{url}`"
+        ),
+    ))
+}
+
+/// Refuses a `section.concurrency` of 0.
+fn concurrency(section: &str, concurrency: usize) -> Result<(), problem::Problem> {
+    if concurrency > 0 {
+        return Ok(());
+    }
+    Err(problem::Problem::value(
+        [section, "concurrency"],
+        format!("`{section}.concurrency` must be at least 1"),
+    ))
+}
+
+/// Refuses the first key of `section.types` (`community`, `salesforce`) that names no document
+/// type.
+fn known_type_keys<'k>(
+    section: &str,
+    mut keys: impl Iterator<Item = &'k String>,
+) -> Result<(), problem::Problem> {
+    match keys.find(|k| !DOC_TYPES.contains(&k.as_str())) {
+        Some(unknown) => Err(problem::Problem::key(
+            [section, "types", unknown.as_str()],
+            format!(
+                "`{section}.types` names unknown document type `{unknown}` ({})",
+                DOC_TYPES.join(", ")
+            ),
+        )),
+        None => Ok(()),
     }
 }
 
@@ -303,6 +401,40 @@ mod tests {
         assert_eq!(e.position(), "kbpub.toml:3:8", "{}", e.message);
         let e = Config::parse("[[data.sources]]\nname = \"a b\"\nkind = \"file\"\n").unwrap_err();
         assert_eq!(e.position(), "kbpub.toml:2:8", "{}", e.message);
+    }
+
+    #[test]
+    fn a_target_section_that_cannot_work_is_refused_at_its_value_and_the_load_goes_on() {
+        let c = Config::parse(&PUBLISHING.replace("\"Body__c\"", "\"Body\"")).unwrap();
+        let refused = c.refused.salesforce.expect("refused");
+        assert_eq!(refused.code, "salesforce-config");
+        assert_eq!(refused.position(), "kbpub.toml:22:14");
+        assert!(
+            refused
+                .message
+                .starts_with("`salesforce.body_field` must name a custom field"),
+            "{}",
+            refused.message
+        );
+        assert!(c.refused.community.is_none() && c.refused.amplience.is_none());
+        // Set from the environment, the value is named by its variable, not by the file's line.
+        let c = with_env(PUBLISHING, &[("KBPUB_SALESFORCE_BODY_FIELD", "Body")]).unwrap();
+        let refused = c.refused.salesforce.expect("refused");
+        assert_eq!(refused.position(), "kbpub");
+        assert!(
+            refused.message.starts_with(
+                "environment variable `KBPUB_SALESFORCE_BODY_FIELD`: `salesforce.body_field`"
+            ),
+            "{}",
+            refused.message
+        );
+        // A key the file leaves to its default: the section's header.
+        let c =
+            Config::parse(&PUBLISHING.replace("username = \"kbpub@acme.example\"\n", "")).unwrap();
+        assert_eq!(
+            c.refused.salesforce.expect("refused").position(),
+            "kbpub.toml:15:2"
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! value is a TOML literal (`8`, `true`, `["a", "b"]`). Variables the file names as credentials
 //! (`token_env`, `email_env`) are never read as overrides.
 use super::Config;
+use super::problem::{Key, value_at};
 use crate::diag::Diagnostic;
 use serde::Deserialize;
 
@@ -46,21 +47,26 @@ pub fn from_vars(vars: impl Iterator<Item = (String, String)>) -> Vec<Override> 
     found
 }
 
-/// Applies `overrides` to the parsed file `table` and checks the result. On an error that the
-/// file alone has too, `file_error` gives it with its position; else the error names the
-/// variable that brought it in.
+/// The overrides that apply to the parsed file `table`: all but the variables the file names as
+/// credentials.
+pub fn applicable(table: &toml::Table, overrides: Vec<Override>) -> Vec<Override> {
+    let credentials = credential_vars(table);
+    overrides
+        .into_iter()
+        .filter(|o| !credentials.contains(&o.var))
+        .collect()
+}
+
+/// Applies `overrides` (the [`applicable`] ones) to the parsed file `table` and checks the
+/// result. On an error that the file alone has too, `file_error` gives it with its position;
+/// else the error names the variable that brought it in.
 pub fn apply(
     table: toml::Table,
     overrides: &[Override],
     file_error: impl FnOnce() -> Result<Config, Diagnostic>,
 ) -> Result<Config, Diagnostic> {
-    let credentials = credential_vars(&table);
-    let overrides: Vec<&Override> = overrides
-        .iter()
-        .filter(|o| !credentials.contains(&o.var))
-        .collect();
     let mut steps = vec![table];
-    for o in &overrides {
+    for o in overrides {
         let mut next = steps.last().expect("the file").clone();
         set(&mut next, o).map_err(|e| problem(o, e))?;
         steps.push(next);
@@ -84,7 +90,21 @@ pub fn apply(
                 && errors[k - 1].as_deref() != Some(final_error.as_str())
         })
         .unwrap_or(steps.len() - 1);
-    Err(problem(overrides[blamed - 1], final_error))
+    Err(problem(&overrides[blamed - 1], final_error))
+}
+
+/// The override among `applied` that set the value at `path`, if one did: the last whose
+/// change alone makes it differ from the value in the file's `text`.
+pub fn setter<'o>(text: &str, applied: &'o [Override], path: &[Key]) -> Option<&'o Override> {
+    if applied.is_empty() {
+        return None;
+    }
+    let file: toml::Table = toml::from_str(text).ok()?;
+    let written = value_at(&file, path);
+    applied.iter().rev().find(|o| {
+        let mut table = file.clone();
+        set(&mut table, o).is_ok() && value_at(&table, path) != written
+    })
 }
 
 fn problem(o: &Override, message: String) -> Diagnostic {

@@ -9,6 +9,8 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+use super::problem::{Key, Problem};
+
 /// The placeholder in `article_url` that becomes an article's `UrlName`.
 pub const URL_NAME: &str = "{url_name}";
 /// The most characters a rich text area field holds, markup included (reference §1.6).
@@ -171,23 +173,35 @@ impl SalesforceConfig {
         )
     }
 
-    /// Problems a writer must fix before anything is sent.
-    pub fn check(&self, doc_types: &[&str]) -> Result<(), String> {
+    /// Problems a writer must fix before anything is sent, each at the value it refuses.
+    /// `Config` runs it when it parses the file.
+    pub fn check(&self) -> Result<(), Problem> {
+        let at = |key: &str, message: String| Err(Problem::value(["salesforce", key], message));
         let url = &self.login_url;
         if !(url.starts_with("https://") || url.starts_with("http://")) || url.contains('@') {
-            return Err(format!(
-                "`salesforce.login_url` must be the org's My Domain URL (https://…my.salesforce.com), without credentials; got `{url}`"
-            ));
+            return at(
+                "login_url",
+                format!(
+                    "`salesforce.login_url` must be the org's My Domain URL (https://…my.salesforce.com), without credentials; got `{url}`"
+                ),
+            );
         }
         if self.username.as_deref().is_none_or(str::is_empty) {
-            return Err("`salesforce.username` must name the user kbpub runs as (the JWT's `sub`, or the client-credentials app's run-as user): versions anyone else edited are left alone".into());
+            return at(
+                "username",
+                "`salesforce.username` must name the user kbpub runs as (the JWT's `sub`, or the client-credentials app's run-as user): versions anyone else edited are left alone".into(),
+            );
         }
         match self.flow {
             Flow::Jwt if self.private_key_env.is_none() => {
-                return Err("`salesforce.flow = \"jwt\"` needs `private_key_env` (the env var holding the key file's path)".into());
+                return at(
+                    "flow",
+                    "`salesforce.flow = \"jwt\"` needs `private_key_env` (the env var holding the key file's path)".into(),
+                );
             }
             Flow::ClientCredentials if self.client_secret_env.is_none() => {
-                return Err(
+                return at(
+                    "flow",
                     "`salesforce.flow = \"client-credentials\"` needs `client_secret_env`".into(),
                 );
             }
@@ -199,73 +213,95 @@ impl SalesforceConfig {
             .and_then(|(major, minor)| Some((major.parse::<u32>().ok()?, minor == "0")))
             .is_some_and(|(major, minor)| minor && major >= 45);
         if !version_ok {
-            return Err(format!(
-                "`salesforce.api_version` must be a version like \"62.0\", at least 45.0 (Knowledge publishing); got `{}`",
-                self.api_version
-            ));
+            return at(
+                "api_version",
+                format!(
+                    "`salesforce.api_version` must be a version like \"62.0\", at least 45.0 (Knowledge publishing); got `{}`",
+                    self.api_version
+                ),
+            );
         }
-        if !self.article_url.starts_with("https://") || !self.article_url.contains(URL_NAME) {
-            return Err(format!(
-                "`salesforce.article_url` must be an https URL holding `{URL_NAME}`, got `{}`",
-                self.article_url
-            ));
-        }
+        super::article_url("salesforce", &self.article_url, URL_NAME)?;
         for (key, field) in [
             ("body_field", &self.body_field),
             ("hash_field", &self.hash_field),
         ] {
             if !is_custom_field(field) {
-                return Err(format!(
-                    "`salesforce.{key}` must name a custom field like `Body__c`, got `{field}`"
-                ));
+                return at(
+                    key,
+                    format!(
+                        "`salesforce.{key}` must name a custom field like `Body__c`, got `{field}`"
+                    ),
+                );
             }
         }
         if !(256..=MAX_BODY_LIMIT).contains(&self.body_limit) {
-            return Err(format!(
-                "`salesforce.body_limit` must be between 256 and {MAX_BODY_LIMIT} (a rich text area field's limits), got {}",
-                self.body_limit
-            ));
+            return at(
+                "body_limit",
+                format!(
+                    "`salesforce.body_limit` must be between 256 and {MAX_BODY_LIMIT} (a rich text area field's limits), got {}",
+                    self.body_limit
+                ),
+            );
         }
-        if let Some(unknown) = self.types.keys().find(|k| !doc_types.contains(&k.as_str())) {
-            return Err(format!(
-                "`salesforce.types` names unknown document type `{unknown}` ({})",
-                doc_types.join(", ")
-            ));
+        super::known_type_keys("salesforce", self.types.keys())?;
+        let placements = std::iter::once((vec!["salesforce"], &self.default))
+            .chain(
+                self.sections
+                    .iter()
+                    .map(|(k, p)| (vec!["salesforce", "sections", k.as_str()], p)),
+            )
+            .chain(
+                self.types
+                    .iter()
+                    .map(|(k, p)| (vec!["salesforce", "types", k.as_str()], p)),
+            );
+        for (path, placement) in placements {
+            placement.check(&path)?;
         }
-        let placements = std::iter::once(("salesforce", &self.default))
-            .chain(self.sections.iter().map(|(k, p)| (k.as_str(), p)))
-            .chain(self.types.iter().map(|(k, p)| (k.as_str(), p)));
-        for (name, placement) in placements {
-            placement.check(name)?;
-        }
-        if self.concurrency == 0 {
-            return Err("`salesforce.concurrency` must be at least 1".into());
-        }
+        super::concurrency("salesforce", self.concurrency)?;
         Ok(())
     }
 }
 
 impl Placement {
-    fn check(&self, name: &str) -> Result<(), String> {
-        if let Some(channel) = self
+    /// Checks the placement at `path` (`salesforce`, or a section's or type's table).
+    fn check(&self, path: &[&str]) -> Result<(), Problem> {
+        let table = path.join(".");
+        let at = |key: &str, index: usize, message: String| {
+            let mut keys: Vec<Key> = path.iter().map(|k| Key::from(*k)).collect();
+            keys.extend([Key::from(key), Key::Index(index)]);
+            Err(Problem::value(keys, message))
+        };
+        if let Some((index, channel)) = self
             .channels
             .iter()
             .flatten()
-            .find(|c| !CHANNELS.contains(&c.as_str()))
+            .enumerate()
+            .find(|(_, c)| !CHANNELS.contains(&c.as_str()))
         {
-            return Err(format!(
-                "`{name}`: unknown channel `{channel}` (one of {})",
-                CHANNELS.join(", ")
-            ));
+            return at(
+                "channels",
+                index,
+                format!(
+                    "`{table}.channels`: unknown channel `{channel}` (one of {})",
+                    CHANNELS.join(", ")
+                ),
+            );
         }
-        if let Some(category) = self
+        if let Some((index, category)) = self
             .data_categories
             .iter()
-            .find(|c| data_category(c).is_none())
+            .enumerate()
+            .find(|(_, c)| data_category(c).is_none())
         {
-            return Err(format!(
-                "`{name}`: data category `{category}` must be `Group:Category` (API names)"
-            ));
+            return at(
+                "data_categories",
+                index,
+                format!(
+                    "`{table}.data_categories`: data category `{category}` must be `Group:Category` (API names)"
+                ),
+            );
         }
         Ok(())
     }
@@ -310,19 +346,10 @@ channels = ["IsVisibleInPrm", "IsVisibleInCsp"]
 record_type = "012000000000FAQ"
 "#;
 
-    const DOC_TYPES: [&str; 6] = [
-        "sop",
-        "playbook",
-        "faq",
-        "partner",
-        "incident-review",
-        "notice",
-    ];
-
     #[test]
     fn placement_by_section_then_type_then_default() {
         let c: SalesforceConfig = toml::from_str(CONFIG).unwrap();
-        assert_eq!(c.check(&DOC_TYPES), Ok(()));
+        assert_eq!(c.check(), Ok(()));
         // The longest folder wins; what it leaves unset comes from the type, then the defaults.
         let p = c.placement("partners/acme/x", Some("faq"));
         assert_eq!(p.record_type.as_deref(), Some("012000000000FAQ"));
@@ -345,7 +372,7 @@ record_type = "012000000000FAQ"
     fn bad_settings_are_named() {
         let bad = |from: &str, to: &str| {
             let c: SalesforceConfig = toml::from_str(&CONFIG.replace(from, to)).unwrap();
-            c.check(&DOC_TYPES).unwrap_err()
+            c.check().unwrap_err().message
         };
         assert!(bad("body_field", "api_version = \"30.0\"\nbody_field").contains("at least 45.0"));
         assert!(bad("Body__c", "Body").contains("body_field"));

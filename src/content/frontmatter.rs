@@ -8,6 +8,7 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
+use crate::config::DOC_TYPES;
 use crate::diag::{Diagnostic, Location};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -33,18 +34,13 @@ impl DocType {
 
     /// The names of every type, as front matter writes them.
     pub fn names() -> [&'static str; 6] {
-        DocType::ALL.map(DocType::name)
+        DOC_TYPES
     }
 
+    /// The type's name, as front matter writes it: its place in [`DOC_TYPES`], which `ALL`
+    /// follows.
     pub fn name(self) -> &'static str {
-        match self {
-            DocType::Sop => "sop",
-            DocType::Playbook => "playbook",
-            DocType::Faq => "faq",
-            DocType::Partner => "partner",
-            DocType::IncidentReview => "incident-review",
-            DocType::Notice => "notice",
-        }
+        DOC_TYPES[self as usize]
     }
 
     pub fn label(self) -> &'static str {
@@ -436,6 +432,17 @@ fn unknown_key_hint(diagnostic: Diagnostic) -> Diagnostic {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_type_is_named_by_its_place_in_config_doc_types_as_serde_names_it() {
+        for (index, doc_type) in DocType::ALL.into_iter().enumerate() {
+            assert_eq!(doc_type as usize, index);
+            assert_eq!(
+                serde_json::to_value(doc_type).unwrap(),
+                serde_json::json!(DOC_TYPES[index])
+            );
+        }
+    }
 
     fn parse_str(src: &str) -> Result<FrontMatter, Vec<Diagnostic>> {
         let source: Arc<str> = Arc::from(src);

@@ -85,6 +85,12 @@ impl Page {
         &self.meta.title
     }
 
+    /// The front matter `description` cut to `max` characters (a target's summary field).
+    pub fn summary(&self, max: usize) -> String {
+        let description = self.meta.description.as_deref().unwrap_or_default();
+        description.chars().take(max).collect()
+    }
+
     /// The badge that says what the page is: a generated page's own, else its document type's.
     pub fn badge(&self) -> Option<Badge> {
         self.badge

@@ -99,6 +99,13 @@ pub struct Answer {
     pub text: String,
 }
 
+impl Answer {
+    /// The value of header `name`, when it is there and text.
+    pub fn header(&self, name: impl reqwest::header::AsHeaderName) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
 /// A retry about to happen, for progress output.
 #[derive(Debug, Clone)]
 pub struct Retry {

@@ -94,6 +94,16 @@ fn secret(name: &str, what: &str, key: &str) -> Result<String, String> {
     }
 }
 
+/// Stops a target whose section `Config` refused (`config.refused`), naming the value's place in
+/// kbpub.toml (or the environment variable that set it).
+fn refused(refusal: &Option<Diagnostic>) -> Result<(), String> {
+    match refusal {
+        Some(d) if d.file.is_some() => Err(format!("{}: {}", d.position(), d.message)),
+        Some(d) => Err(d.message.clone()),
+        None => Ok(()),
+    }
+}
+
 /// Publishes to the selected targets. `Err`: problems a writer must fix before anything can
 /// be published (content, templates, config, approval policy or history); nothing was sent.
 pub fn publish(config: &Config, options: &Options) -> Result<Report, Vec<Diagnostic>> {

@@ -480,6 +480,18 @@ mod tests {
         plan.steps.iter().map(|s| s.action).collect()
     }
 
+    /// The note of step `index` of `plan`.
+    fn note(plan: &Plan, index: usize) -> &str {
+        plan.steps[index].note.as_deref().expect("a note")
+    }
+
+    /// The default rules with `change` made (`|r| r.force = true`).
+    fn rules(change: impl FnOnce(&mut Rules)) -> Rules {
+        let mut rules = Rules::default();
+        change(&mut rules);
+        rules
+    }
+
     /// The plan for one wanted page and one found page, under the default rules.
     fn plan_one(w: &Wanted, f: &Found) -> Plan {
         plan(
@@ -511,14 +523,7 @@ mod tests {
                 Action::Orphan
             ]
         );
-        let p = plan(
-            &w,
-            &f,
-            Rules {
-                prune: true,
-                ..Rules::default()
-            },
-        );
+        let p = plan(&w, &f, rules(|r| r.prune = true));
         assert_eq!(p.steps[3].action, Action::Prune);
     }
 
@@ -537,27 +542,10 @@ mod tests {
     fn drift_is_reported_unless_forced() {
         let w = [wanted("a", "A", "h2")];
         let f = [found("a", "A", "h1", 2, 3)];
-        let rules = Rules {
-            editor: "Confluence",
-            ..Rules::default()
-        };
-        let p = plan(&w, &f, rules);
+        let p = plan(&w, &f, rules(|r| r.editor = "Confluence"));
         assert_eq!(actions(&p), [Action::Drifted]);
-        assert!(
-            p.steps[0]
-                .note
-                .as_deref()
-                .unwrap()
-                .contains("edited in Confluence by Dana at 2026-11-20")
-        );
-        let p = plan(
-            &w,
-            &f,
-            Rules {
-                force: true,
-                ..Rules::default()
-            },
-        );
+        assert!(note(&p, 0).contains("edited in Confluence by Dana at 2026-11-20"));
+        let p = plan(&w, &f, rules(|r| r.force = true));
         assert_eq!(actions(&p), [Action::Update]);
     }
 
@@ -596,26 +584,11 @@ mod tests {
         let w = wanted("a", "A", "h");
         let p = plan_one(&w, &f);
         assert_eq!(actions(&p), [Action::Drifted]);
-        assert!(
-            p.steps[0]
-                .note
-                .as_deref()
-                .unwrap()
-                .starts_with("archived in")
-        );
-        let forced = Rules {
-            force: true,
-            ..Rules::default()
-        };
+        assert!(note(&p, 0).starts_with("archived in"));
+        let forced = rules(|r| r.force = true);
         let p = plan(&[w], &[f], forced);
         assert_eq!(actions(&p), [Action::Update]);
-        assert!(
-            p.steps[0]
-                .note
-                .as_deref()
-                .unwrap()
-                .starts_with("restoring: archived")
-        );
+        assert!(note(&p, 0).starts_with("restoring: archived"));
     }
 
     #[test]
@@ -630,14 +603,7 @@ mod tests {
     #[test]
     fn titles_collide_regardless_of_case_naming_both_sources() {
         let w = [wanted("a", "Setup", "h"), wanted("b", "SETUP", "h")];
-        let p = plan(
-            &w,
-            &[],
-            Rules {
-                unique_titles: true,
-                ..Rules::default()
-            },
-        );
+        let p = plan(&w, &[], rules(|r| r.unique_titles = true));
         assert_eq!(p.collisions.len(), 1);
         assert_eq!(
             (
@@ -647,14 +613,7 @@ mod tests {
             ("content/a.md", "content/b.md")
         );
         let orphan = found("gone", "setup", "h", 1, 1);
-        let p = plan(
-            &w[..1],
-            &[orphan],
-            Rules {
-                unique_titles: true,
-                ..Rules::default()
-            },
-        );
+        let p = plan(&w[..1], &[orphan], rules(|r| r.unique_titles = true));
         assert!(
             p.collisions[0].second.contains("`gone`"),
             "{:?}",
@@ -666,21 +625,12 @@ mod tests {
     fn a_page_the_target_proved_ours_is_taken_over_and_any_other_blocks_the_create() {
         let mut f = found("a", "a", "h", 1, 1);
         f.recorded = None;
-        let rules = Rules {
-            unique_titles: true,
-            ..Rules::default()
-        };
-        let p = plan(&[wanted("a", "A", "h")], &[f.clone()], rules);
+        let unique = rules(|r| r.unique_titles = true);
+        let p = plan(&[wanted("a", "A", "h")], &[f.clone()], unique);
         assert_eq!(actions(&p), [Action::Update]);
-        assert!(
-            p.steps[0]
-                .note
-                .as_deref()
-                .unwrap()
-                .contains("no kbpub record")
-        );
+        assert!(note(&p, 0).contains("no kbpub record"));
         f.key = None;
-        let p = plan(&[wanted("a", "A", "h")], &[f], rules);
+        let p = plan(&[wanted("a", "A", "h")], &[f], unique);
         assert_eq!(actions(&p), [Action::Create]);
         assert_eq!(
             p.steps[0].blocked,

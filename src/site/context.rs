@@ -359,21 +359,32 @@ struct TagCount {
     count: usize,
 }
 
-/// The context of the page listing tag `name`.
-pub fn tag(site: &Site, nav: &Nav, name: &str, pages: &[usize]) -> Context {
-    let page_url = tag_url(name);
+/// The base context of a page in `tags/`, with the nav as it shows outside the content.
+fn tags_base(site: &Site, nav: &Nav) -> Context {
     let mut context = base(site, "../");
     context.insert(
         "nav_html",
         &nav::to_html(&nav.tree_outside_content("tags/")),
     );
+    context
+}
+
+/// The breadcrumb to the home page from a page in `tags/`.
+fn home_from_tags() -> Link {
+    Link {
+        title: "Home".into(),
+        href: "../index.html".into(),
+    }
+}
+
+/// The context of the page listing tag `name`.
+pub fn tag(site: &Site, nav: &Nav, name: &str, pages: &[usize]) -> Context {
+    let page_url = tag_url(name);
+    let mut context = tags_base(site, nav);
     context.insert(
         "breadcrumbs",
         &vec![
-            Link {
-                title: "Home".into(),
-                href: "../index.html".into(),
-            },
+            home_from_tags(),
             Link {
                 title: "Tags".into(),
                 href: "index.html".into(),
@@ -395,18 +406,8 @@ pub fn tag(site: &Site, nav: &Nav, name: &str, pages: &[usize]) -> Context {
 
 /// The context of the tags index.
 pub fn tags_index(site: &Site, nav: &Nav, tags: &[(String, Vec<usize>)]) -> Context {
-    let mut context = base(site, "../");
-    context.insert(
-        "nav_html",
-        &nav::to_html(&nav.tree_outside_content("tags/")),
-    );
-    context.insert(
-        "breadcrumbs",
-        &vec![Link {
-            title: "Home".into(),
-            href: "../index.html".into(),
-        }],
-    );
+    let mut context = tags_base(site, nav);
+    context.insert("breadcrumbs", &vec![home_from_tags()]);
     let counts: Vec<TagCount> = tags
         .iter()
         .map(|(name, pages)| TagCount {

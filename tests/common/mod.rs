@@ -71,6 +71,24 @@ impl Kb {
         std::fs::write(path, text).expect("write");
     }
 
+    /// The text of `rel`.
+    pub fn read(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.path().join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+    }
+
+    /// Adds a line break and `text` to the end of `rel` (a section to `kbpub.toml`).
+    pub fn append(&self, rel: &str, text: &str) {
+        let old = self.read(rel);
+        self.write(rel, &format!("{old}\n{text}"));
+    }
+
+    /// Replaces every `from` in `rel` with `to`; returns the new text.
+    pub fn replace(&self, rel: &str, from: &str, to: &str) -> String {
+        let new = self.read(rel).replace(from, to);
+        self.write(rel, &new);
+        new
+    }
+
     pub fn remove(&self, rel: &str) {
         std::fs::remove_file(self.path().join(rel)).expect("remove");
     }
@@ -163,10 +181,38 @@ impl Run {
         self
     }
 
+    /// Asserts that stdout holds `text`, printing stdout when it does not.
+    #[track_caller]
+    pub fn assert_stdout_has(&self, text: &str) {
+        let stdout = self.stdout();
+        assert!(stdout.contains(text), "{stdout}");
+    }
+
+    /// Asserts that stderr holds `text`, printing stderr when it does not.
+    #[track_caller]
+    pub fn assert_stderr_has(&self, text: &str) {
+        let stderr = self.stderr();
+        assert!(stderr.contains(text), "{stderr}");
+    }
+
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.stdout())
             .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout()))
     }
+}
+
+/// Asserts `text` holds `part`, printing `text` when it does not.
+#[track_caller]
+pub fn assert_contains(text: &str, part: &str) {
+    assert!(text.contains(part), "{text}");
+}
+
+/// The JSON report of a run that had to succeed: asserts the exit code of `(code, report)` is 0,
+/// printing the report when it is not.
+#[track_caller]
+pub fn succeeded((code, report): (i32, serde_json::Value)) -> serde_json::Value {
+    assert_eq!(code, 0, "{report:#}");
+    report
 }
 
 /// Elements of `html` matching the CSS `selector`.

@@ -120,11 +120,7 @@ impl Client {
         safe: bool,
     ) -> Result<(Value, Option<String>), HttpError> {
         let accept = |answer: Answer| {
-            let location = answer
-                .headers
-                .get(reqwest::header::LOCATION)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string);
+            let location = answer.header(reqwest::header::LOCATION).map(str::to_string);
             Ok((json_of(&answer.text)?, location))
         };
         let api = ApiRequest {

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::config::amplience::{AmplienceConfig, MAX_DELIVERY_KEY, is_delivery_key};
-use crate::content::{Audience, DocType, Page, Site, Status, url};
+use crate::content::{Audience, Page, Site, Status, url};
 use crate::diag::Diagnostic;
 use crate::publish::gate::Gate;
 use crate::render::Engine;
@@ -150,11 +150,7 @@ fn request_size(title: &str, body: &Value, config: &AmplienceConfig) -> usize {
 /// render problems are `check`'s own.
 pub fn preflight(engine: &Engine, config: &AmplienceConfig) -> Vec<Diagnostic> {
     let site = engine.site;
-    let settings = config.check(&DocType::names()).err().map(|message| {
-        Diagnostic::error("amplience-config", message)
-            .in_file(crate::config::CONFIG_FILE)
-            .help("fix `[amplience]` in kbpub.toml (see the README, \"Publishing to Amplience\")")
-    });
+    let settings = site.config.refused.amplience.clone();
     let current: Vec<usize> = documents(site, config)
         .into_iter()
         .filter(|&d| is_partner_document(site, d))
@@ -248,14 +244,7 @@ fn desired(
 /// The item body of document `p` with the partner rendering `html`, stamped with its
 /// fingerprint.
 fn item_body(config: &AmplienceConfig, p: &Page, html: &str) -> Value {
-    let summary: String = p
-        .meta
-        .description
-        .as_deref()
-        .unwrap_or_default()
-        .chars()
-        .take(MAX_SUMMARY)
-        .collect();
+    let summary = p.summary(MAX_SUMMARY);
     let mut body = json!({
         "_meta": {
             "schema": config.schema,

@@ -20,7 +20,7 @@
 pub mod client;
 pub mod mapping;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -33,7 +33,6 @@ use super::target::{Connector, Job, Profile, Survey, Target};
 use super::{Context, Stopped};
 pub use crate::config::amplience::AmplienceConfig;
 use crate::config::amplience::Credentials;
-use crate::content::DocType;
 use crate::net::Secret;
 use crate::net::oauth::OAuth;
 use crate::net::retry::WRITE_ATTEMPTS;
@@ -116,7 +115,7 @@ impl Target for Amplience<'_> {
 
     async fn survey(&mut self, ctx: &Context<'_>, connect: &Connector) -> Result<Survey, Stopped> {
         let config = self.config;
-        config.check(&DocType::names())?;
+        super::refused(&ctx.engine.site.config.refused.amplience)?;
         let client = Client::new(self.oauth(connect)?, &config.hub, &config.repository);
         let scanned = match client.check_repository().await {
             Ok(()) => client.items().await.map_err(|e| e.to_string()),
@@ -165,14 +164,7 @@ impl Target for Amplience<'_> {
             })
             .collect();
         found.sort_by(|a, b| a.remote_id.cmp(&b.remote_id));
-        let site = ctx.engine.site;
-        let on_target: HashSet<&str> = found
-            .iter()
-            .filter(|f| !f.archived)
-            .filter_map(|f| f.key.as_deref())
-            .collect();
-        let linkable =
-            |p: usize| ctx.gates[p].publishable || on_target.contains(site.pages[p].id.as_str());
+        let linkable = super::target::linkable(ctx, &found);
         let desired = mapping::render(ctx.engine, config, ctx.gates, &linkable)?;
         let wanted = desired
             .iter()

@@ -39,7 +39,6 @@ use super::run::JobResult;
 use super::target::{Connector, Job, Profile, Survey, Target};
 use super::{Context, Stopped};
 pub use crate::config::CommunityConfig;
-use crate::content::DocType;
 use client::{Article, Client, Content};
 use mapping::Desired;
 
@@ -95,7 +94,7 @@ impl Target for Community<'_> {
 
     async fn survey(&mut self, ctx: &Context<'_>, connect: &Connector) -> Result<Survey, Stopped> {
         let config = self.config;
-        config.check(&DocType::names())?;
+        super::refused(&ctx.engine.site.config.refused.community)?;
         let token = super::secret(&config.token_env, "community token", "community.token_env")?;
         let client = Client {
             http: connect.http(&config.base_url, Auth::Bearer(token))?,

@@ -81,12 +81,7 @@ impl Client {
         body: Body,
     ) -> Result<Value, HttpError> {
         let accept = |answer: Answer| {
-            if let Some(usage) = answer
-                .headers
-                .get("sforce-limit-info")
-                .and_then(|v| v.to_str().ok())
-                .and_then(api_usage)
-            {
+            if let Some(usage) = answer.header("sforce-limit-info").and_then(api_usage) {
                 *self.usage.lock().unwrap_or_else(|e| e.into_inner()) = Some(usage);
             }
             json_of(&answer.text)

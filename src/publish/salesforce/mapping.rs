@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use rayon::prelude::*;
 
 use crate::config::salesforce::{Placement, SalesforceConfig};
-use crate::content::{DocType, Page, Site, Status, url};
+use crate::content::{Page, Site, Status, url};
 use crate::diag::Diagnostic;
 use crate::publish::gate::Gate;
 use crate::render::Engine;
@@ -126,16 +126,7 @@ pub fn too_large(p: &Page, config: &SalesforceConfig, body: &str) -> Option<Diag
 /// document is checked as if it were approved; render problems are `check`'s own.
 pub fn preflight(engine: &Engine, config: &SalesforceConfig) -> Vec<Diagnostic> {
     let site = engine.site;
-    let mut problems: Vec<Diagnostic> = config
-        .check(&DocType::names())
-        .err()
-        .map(|message| {
-            Diagnostic::error("salesforce-config", message)
-                .in_file(crate::config::CONFIG_FILE)
-                .help("fix `[salesforce]` in kbpub.toml (see the README, \"Publishing to Salesforce Knowledge\")")
-        })
-        .into_iter()
-        .collect();
+    let mut problems: Vec<Diagnostic> = site.config.refused.salesforce.iter().cloned().collect();
     problems.extend(name_problems(site));
     let page_url = |page: usize, anchor: Option<&str>| {
         is_partner_document(site, page)
@@ -195,14 +186,7 @@ fn desired(
     let p = &engine.site.pages[page];
     let retire = p.meta.status == Status::Obsolete;
     let title = p.meta.title.clone();
-    let summary: String = p
-        .meta
-        .description
-        .as_deref()
-        .unwrap_or_default()
-        .chars()
-        .take(MAX_SUMMARY)
-        .collect();
+    let summary = p.summary(MAX_SUMMARY);
     let placement = config.placement(url::parent_dir(&p.rel_path), p.doc_type().map(|t| t.name()));
     let sent = !retire && gates[page].publishable;
     let body = partner::article_body(engine, page, links, sent, |html| too_large(p, config, html))?;

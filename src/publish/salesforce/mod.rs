@@ -36,7 +36,6 @@ use super::target::{Connector, Job, Profile, Survey, Target};
 use super::{Context, Stopped};
 pub use crate::config::salesforce::SalesforceConfig;
 use crate::config::salesforce::{CHANNELS, Flow, Publish};
-use crate::content::DocType;
 use crate::net::oauth::{Grant, OAuth, OAuthConfig};
 use crate::net::retry::WRITE_ATTEMPTS;
 use client::{Client, Version};
@@ -136,7 +135,7 @@ impl Target for Salesforce<'_> {
 
     async fn survey(&mut self, ctx: &Context<'_>, connect: &Connector) -> Result<Survey, Stopped> {
         let config = self.config;
-        config.check(&DocType::names())?;
+        super::refused(&ctx.engine.site.config.refused.salesforce)?;
         let client = Client::new(self.oauth(connect)?, config);
         let site = ctx.engine.site;
         let scanned = client.managed().await;
