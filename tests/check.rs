@@ -531,7 +531,7 @@ fn titles_that_would_collide_in_a_confluence_space_are_errors() {
 }
 
 #[test]
-fn a_confluence_section_that_cannot_work_is_an_error_in_kbpub_toml() {
+fn a_confluence_section_that_cannot_work_is_an_error_at_its_value_in_kbpub_toml() {
     let toml = CONFLUENCE.replace(
         "https://example.atlassian.net/wiki",
         "ftp://confluence.example.com",
@@ -542,7 +542,7 @@ fn a_confluence_section_that_cannot_work_is_an_error_in_kbpub_toml() {
         found(&report),
         [
             "note approval content/a.md:2:9",
-            "error confluence-config kbpub.toml"
+            "error confluence-config kbpub.toml:5:12"
         ]
     );
     assert!(message(&report, "confluence-config").contains("must be an http(s) URL"));

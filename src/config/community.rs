@@ -63,23 +63,7 @@ impl CommunityConfig {
     /// Problems a writer must fix before anything is sent, each at the value it refuses.
     /// `Config` runs it when it parses the file.
     pub fn check(&self) -> Result<(), Problem> {
-        let at = |key: &str, message: String| Err(Problem::value(["community", key], message));
-        if !(self.base_url.starts_with("https://") || self.base_url.starts_with("http://")) {
-            return at(
-                "base_url",
-                format!(
-                    "`community.base_url` must be an http(s) URL, got `{}`",
-                    self.base_url
-                ),
-            );
-        }
-        if self.base_url.contains('@') {
-            return at(
-                "base_url",
-                "`community.base_url` must not hold credentials; name an env var in `token_env`"
-                    .into(),
-            );
-        }
+        super::http_base_url("community", &self.base_url, "an env var in `token_env`")?;
         super::article_url("community", &self.article_url, EXTERNAL_ID)?;
         super::known_type_keys("community", self.types.keys())?;
         super::concurrency("community", self.concurrency)?;

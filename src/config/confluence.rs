@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+use super::problem::Problem;
+
 /// Which REST API to speak.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -70,20 +72,18 @@ impl ConfluenceConfig {
     }
 
     /// Problems a writer must fix before anything is sent.
-    pub fn check(&self) -> Result<(), String> {
-        if !(self.base_url.starts_with("https://") || self.base_url.starts_with("http://")) {
-            return Err(format!(
-                "`confluence.base_url` must be an http(s) URL, got `{}`",
-                self.base_url
+    pub fn check(&self) -> Result<(), Problem> {
+        super::http_base_url(
+            "confluence",
+            &self.base_url,
+            "env vars in `email_env` and `token_env`",
+        )?;
+        super::concurrency("confluence", self.concurrency)?;
+        if self.page_size == 0 {
+            return Err(Problem::value(
+                ["confluence", "page_size"],
+                "`confluence.page_size` must be at least 1",
             ));
-        }
-        if self.base_url.contains('@') {
-            return Err("`confluence.base_url` must not hold credentials; name env vars in `email_env` and `token_env`".into());
-        }
-        if self.concurrency == 0 || self.page_size == 0 {
-            return Err(
-                "`confluence.concurrency` and `confluence.page_size` must be at least 1".into(),
-            );
         }
         Ok(())
     }

@@ -91,6 +91,7 @@ pub struct Config {
 /// target stops neither a build nor the other targets.
 #[derive(Debug, Clone, Default)]
 pub struct Refused {
+    pub confluence: Option<Diagnostic>,
     pub community: Option<Diagnostic>,
     pub salesforce: Option<Diagnostic>,
     pub amplience: Option<Diagnostic>,
@@ -157,6 +158,11 @@ impl Config {
             check?.err().map(|p| at_value(code, p).help(help))
         };
         config.refused = Refused {
+            confluence: refused(
+                "confluence-config",
+                config.confluence.as_ref().map(ConfluenceConfig::check),
+                "fix `[confluence]` in kbpub.toml (see the README, \"Publishing to Confluence\")",
+            ),
             community: refused(
                 "community-config",
                 config.community.as_ref().map(CommunityConfig::check),
@@ -231,6 +237,23 @@ fn article_url(section: &str, url: &str, placeholder: &str) -> Result<(), proble
             "`{section}.article_url` must be an https URL holding `{placeholder}`, got `{url}`"
         ),
     ))
+}
+
+/// Refuses `section.base_url` unless it is an http(s) URL without credentials in it (`secrets`
+/// names where they go instead).
+fn http_base_url(section: &str, url: &str, secrets: &str) -> Result<(), problem::Problem> {
+    let refuse = |message: String| Err(problem::Problem::value([section, "base_url"], message));
+    if !(url.starts_with("https://") || url.starts_with("http://")) {
+        return refuse(format!(
+            "`{section}.base_url` must be an http(s) URL, got `{url}`"
+        ));
+    }
+    if url.contains('@') {
+        return refuse(format!(
+            "`{section}.base_url` must not hold credentials; name {secrets}"
+        ));
+    }
+    Ok(())
 }
 
 /// Refuses a `section.concurrency` of 0.

@@ -109,7 +109,7 @@ impl Target for Confluence<'_> {
 
     async fn survey(&mut self, ctx: &Context<'_>, connect: &Connector) -> Result<Survey, Stopped> {
         let config = self.config;
-        config.check()?;
+        super::refused(&ctx.engine.site.config.refused.confluence)?;
         let http = connect.http(&config.base_url, credentials(config)?)?;
         let site = ctx.engine.site;
         let layout = mapping::layout(site, config, ctx.gates);
