@@ -200,6 +200,10 @@ impl Protected {
     /// The body as Tera should see it, or `None` when nothing outside code is template syntax
     /// (`{{` or `{%`; a lone `{#` is Markdown's heading id), so the body is plain Markdown.
     pub fn body(body: &str) -> Option<Protected> {
+        // Most bodies hold no template syntax at all: no need to find their code spans.
+        if !(body.contains("{{") || body.contains("{%")) {
+            return None;
+        }
         let (literal, internal) = literal_ranges(body);
         let mut outside = String::with_capacity(body.len());
         let mut at = 0;
@@ -339,27 +343,23 @@ pub fn add_bodies(
     locate: &Locate,
 ) -> Vec<Option<Diagnostic>> {
     use rayon::prelude::*;
-    let mut errors: Vec<Option<Diagnostic>> = bodies
+    // Parsed in parallel, once: the templates go into `tera` as they are.
+    let (parsed, mut errors): (Vec<Option<tera::Template>>, Vec<Option<Diagnostic>>) = bodies
         .par_iter()
-        .map(|(name, text)| {
-            tera::Template::new(name, None, text)
-                .err()
-                .map(|e| template_error(&e, name, locate))
+        .map(|(name, text)| match tera::Template::new(name, None, text) {
+            Ok(template) => (Some(template), None),
+            Err(e) => (None, Some(template_error(&e, name, locate))),
         })
-        .collect();
-    let parsed = || {
-        bodies
-            .iter()
-            .zip(&errors)
-            .filter(|(_, error)| error.is_none())
-            .map(|((name, text), _)| (name.as_str(), text.as_ref()))
-    };
-    if tera.add_raw_templates(parsed()).is_ok() {
+        .unzip();
+    let names: Vec<String> = parsed.iter().flatten().map(|t| t.name.clone()).collect();
+    for template in parsed.into_iter().flatten() {
+        tera.templates.insert(template.name.clone(), template);
+    }
+    if tera.build_inheritance_chains().is_ok() && tera.check_macro_files().is_ok() {
         return errors;
     }
     // A body names a template that does not exist (extends, include, import): find which, one
     // at a time, and leave each failing one out.
-    let names: Vec<String> = parsed().map(|(name, _)| name.to_string()).collect();
     for name in &names {
         tera.templates.remove(name);
     }
