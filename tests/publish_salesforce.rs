@@ -277,20 +277,21 @@ fn an_article_a_person_edited_is_drift_until_forced() {
     assert_eq!(articles_named(&sim, "alpha"), 1);
 }
 
+/// Makes the org answer the next matching requests with the given faults.
+fn inject_faults(sim: &Sim, faults: Value) {
+    assert_eq!(control(sim, "faults", faults), 204);
+}
+
 #[test]
 fn writes_that_land_but_fail_leave_no_duplicate_article() {
     let sim = Sim::start();
     let kb = kb_for(&sim);
-    assert_eq!(
-        control(
-            &sim,
-            "faults",
-            json!([
-                {"method": "POST", "path": "sobjects/Knowledge__kav", "status": 500, "commit": true, "times": 2},
-                {"method": "PATCH", "path": "masterVersions", "status": 503, "commit": true, "times": 2},
-            ]),
-        ),
-        204
+    inject_faults(
+        &sim,
+        json!([
+            {"method": "POST", "path": "sobjects/Knowledge__kav", "status": 500, "commit": true, "times": 2},
+            {"method": "PATCH", "path": "masterVersions", "status": 503, "commit": true, "times": 2},
+        ]),
     );
     succeeded(publish(&kb, &[]));
     for name in ["alpha", "bravo", "charlie", "old"] {
@@ -312,16 +313,12 @@ fn a_session_that_ends_mid_run_is_granted_again_and_the_write_replayed_once() {
     let kb = kb_for(&sim);
     // The org ends the session on the first create and on a later publish: each answer is 401
     // INVALID_SESSION_ID, nothing was written.
-    assert_eq!(
-        control(
-            &sim,
-            "faults",
-            json!([
-                {"method": "POST", "path": "sobjects/Knowledge__kav", "status": 401},
-                {"method": "PATCH", "path": "masterVersions", "status": 401},
-            ]),
-        ),
-        204
+    inject_faults(
+        &sim,
+        json!([
+            {"method": "POST", "path": "sobjects/Knowledge__kav", "status": 401},
+            {"method": "PATCH", "path": "masterVersions", "status": 401},
+        ]),
     );
     let report = succeeded(publish(&kb, &["--concurrency", "1"]));
     assert_done(&report, "create", &["alpha", "bravo", "charlie", "old"]);
